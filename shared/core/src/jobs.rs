@@ -1,0 +1,114 @@
+//! Typed queue jobs: the bodies that travel between functions, and the queues they use.
+
+use std::fmt;
+
+use omnidesk_domain::{ConversationId, InboundEvent, MessageId};
+use serde::{Deserialize, Serialize};
+
+/// The queues of the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum QueueName {
+    /// Ingest → router. FIFO, group = chat, dedupe = source event.
+    Inbound,
+    /// agent-api / router → sender. FIFO, group = conversation, dedupe = message id.
+    Outbound,
+    /// Delayed jobs (reassignment, prompts, token expiry). Standard queue with delays.
+    Timers,
+}
+
+impl QueueName {
+    /// Every queue.
+    pub const ALL: [QueueName; 3] = [QueueName::Inbound, QueueName::Outbound, QueueName::Timers];
+
+    /// Stable lowercase name (table rows, SQS queue name suffix, env var suffix).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueName::Inbound => "inbound",
+            QueueName::Outbound => "outbound",
+            QueueName::Timers => "timers",
+        }
+    }
+
+    /// Whether the queue keeps per-group order (SQS FIFO).
+    pub fn is_fifo(self) -> bool {
+        !matches!(self, QueueName::Timers)
+    }
+}
+
+impl fmt::Display for QueueName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Body of the inbound queue.
+pub type InboundJob = InboundEvent;
+
+/// Body of the outbound queue: send the stored message `message_id` to its channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundJob {
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
+}
+
+/// Body of the timers queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "timer", rename_all = "snake_case")]
+pub enum TimerJob {
+    /// If the conversation is still assigned at `version` with no agent reply, give it to
+    /// another agent.
+    ReassignIfUnanswered {
+        conversation_id: ConversationId,
+        version: u64,
+    },
+}
+
+/// What a worker step (one queue message) asks the queue driver to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// Processed: delete the message.
+    Done,
+    /// Not yet: make it visible again after this delay (e.g. Telegram's `retry_after`), keeping
+    /// its group's order.
+    RetryAfter(std::time::Duration),
+}
+
+/// A worker step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Retrying can help (store or provider unavailable): retried with backoff, then
+    /// dead-lettered after the queue's max receives.
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Retrying cannot help (malformed body, missing record): dead-lettered at once with the reason.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+impl From<crate::StoreError> for JobError {
+    fn from(e: crate::StoreError) -> Self {
+        if e.is_transient() {
+            JobError::Transient(e.to_string())
+        } else {
+            JobError::Permanent(e.to_string())
+        }
+    }
+}
+
+impl From<crate::QueueError> for JobError {
+    fn from(e: crate::QueueError) -> Self {
+        match e {
+            crate::QueueError::Unavailable(m) | crate::QueueError::StaleReceipt(m) => {
+                JobError::Transient(m)
+            }
+            crate::QueueError::Refused(m) => JobError::Permanent(m),
+        }
+    }
+}
+
+/// Backoff before the `receive_count`-th retry of a transiently failing job: 1 s, 2 s, 4 s, …
+/// capped at 60 s.
+pub fn retry_backoff(receive_count: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(1u64 << receive_count.saturating_sub(1).min(6))
+        .min(std::time::Duration::from_secs(60))
+}

@@ -1,0 +1,99 @@
+//! Ports that later capabilities implement (e-mail, AI, translation, attachments). They are
+//! defined now so the pipeline's shape is fixed; adapters arrive with their issues
+//! (`omnidesk-email`, `omnidesk-providers`, `omnidesk-aws`).
+
+use async_trait::async_trait;
+use omnidesk_domain::{EmailAddress, LanguageTag};
+
+/// A provider call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// Timeout, 429 or 5xx: retrying can help.
+    #[error("provider unavailable: {0}")]
+    Transient(String),
+    /// Bad request, bad credentials, content refused: retrying cannot help.
+    #[error("provider refused: {0}")]
+    Permanent(String),
+}
+
+/// An e-mail to send, with threading headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundEmail {
+    pub from: EmailAddress,
+    pub to: EmailAddress,
+    pub subject: String,
+    pub text: String,
+    /// `Message-ID` of the message this replies to (`In-Reply-To`, `References`).
+    pub in_reply_to: Option<String>,
+}
+
+/// Sends e-mail (SESv2 on AWS, SMTP relay or an outbox folder locally).
+/// Guarantee: returns the `Message-ID` it used, so replies thread.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, email: &OutboundEmail) -> Result<String, ProviderError>;
+}
+
+/// Who says a chat message to the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatRole {
+    System,
+    User,
+    Assistant,
+}
+
+/// One message of an LLM prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub role: ChatRole,
+    pub content: String,
+}
+
+/// An LLM completion request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatRequest {
+    pub messages: Vec<ChatMessage>,
+    pub max_tokens: u32,
+}
+
+/// An LLM answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatResponse {
+    pub text: String,
+    /// `stop`, `length`, `content_filter`, …
+    pub finish_reason: String,
+}
+
+/// A large language model (OpenAI-compatible endpoint or Bedrock Converse).
+/// Guarantee: bounded by a timeout; a timeout is `Transient`.
+#[async_trait]
+pub trait Llm: Send + Sync {
+    async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError>;
+}
+
+/// A translation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranslationResult {
+    pub text: String,
+    pub detected_source: Option<LanguageTag>,
+    pub provider: String,
+}
+
+/// A machine translator (Amazon Translate, DeepL, Google, or an LLM).
+#[async_trait]
+pub trait Translator: Send + Sync {
+    async fn translate(
+        &self,
+        text: &str,
+        source: Option<&LanguageTag>,
+        target: &LanguageTag,
+    ) -> Result<TranslationResult, ProviderError>;
+}
+
+/// Attachment bytes (S3 on AWS, a folder locally). Keys are opaque.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    async fn put(&self, key: &str, content_type: &str, bytes: Vec<u8>)
+    -> Result<(), ProviderError>;
+    async fn get(&self, key: &str) -> Result<Option<(String, Vec<u8>)>, ProviderError>;
+}

@@ -1,0 +1,23 @@
+//! The ports. Each trait states its guarantees; the conformance suites in
+//! [`crate::testing`] check them against every adapter.
+
+mod clock;
+mod future;
+mod push;
+mod queue;
+mod store;
+mod telegram;
+
+pub use clock::{Clock, IdGen, SystemClock, UuidV7Ids};
+pub use future::{
+    BlobStore, ChatMessage, ChatRequest, ChatResponse, ChatRole, Llm, Mailer, OutboundEmail,
+    ProviderError, TranslationResult, Translator,
+};
+pub use push::{ConnectionId, MAX_PUSH_BYTES, Push, PushError, PushOutcome};
+pub use queue::{DeadLettered, OutgoingMessage, Queue, QueueError, Received, SendOutcome};
+pub use store::{
+    AgentStore, AppendOutcome, BotConfig, BotMode, BotStore, Connection, ConnectionStore,
+    ContactStore, ConversationFilter, ConversationStore, DeadLetter, DeadLetterStore, MessageStore,
+    Page, PageRequest, Secret, Store, StoreError, StoreResult,
+};
+pub use telegram::{BotIdentity, TelegramApi, TelegramError, WebhookInfo};

@@ -1,0 +1,327 @@
+//! The store, split by capability so each function asks only for what it uses (and its IAM
+//! policy grants only that). The DynamoDB access pattern of every method is in the crate docs.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use omnidesk_domain::{
+    Agent, AgentId, BotId, ChannelRef, Contact, ContactId, Conversation, ConversationId,
+    ConversationKey, ConversationStatus, Delivery, EmailAddress, Identity, IdentityKey, Message,
+    MessageId, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::ConnectionId;
+
+/// A store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write failed: a uniqueness rule (identity, e-mail, conversation key) or a
+    /// stale optimistic version. Re-read and decide; retrying the same write cannot help.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The record to update does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The backend is unreachable, throttled or busy: retrying can help.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A stored record cannot be decoded: retrying cannot help.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same operation later can succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// Result of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A page request: at most `limit` items after the opaque `cursor` of a previous page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+impl PageRequest {
+    /// The first page of `limit` items.
+    pub fn first(limit: usize) -> Self {
+        Self {
+            limit,
+            cursor: None,
+        }
+    }
+}
+
+/// One page of items and the cursor of the next page (`None` at the end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// A secret string (bot token, webhook secret). Never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The secret value; call only where it is sent or compared.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Contacts and the identities that lead to them.
+///
+/// Guarantees: an identity key belongs to at most one contact (a second claim is `Conflict`,
+/// and creating a contact with a claimed identity creates nothing); updates are optimistic on
+/// `updated_at` (the value read), so concurrent edits are detected, not lost.
+#[async_trait]
+pub trait ContactStore: Send + Sync {
+    /// Creates the contact and claims all its identities, atomically.
+    async fn create_contact(&self, contact: &Contact) -> StoreResult<()>;
+    /// The contact, if it exists.
+    async fn get_contact(&self, id: ContactId) -> StoreResult<Option<Contact>>;
+    /// Who holds an identity.
+    async fn contact_id_by_identity(&self, key: &IdentityKey) -> StoreResult<Option<ContactId>>;
+    /// Replaces the contact's profile. `expected_updated_at` is the `updated_at` that was read:
+    /// `Conflict` if it changed since; `NotFound` if there is no such contact. Identities are
+    /// not changed by this call (use `add_identity`).
+    async fn update_contact(
+        &self,
+        contact: &Contact,
+        expected_updated_at: Timestamp,
+    ) -> StoreResult<()>;
+    /// Claims one more identity for the contact (idempotent for the same contact; `Conflict`
+    /// if another contact holds it).
+    async fn add_identity(&self, contact: ContactId, identity: &Identity) -> StoreResult<()>;
+}
+
+/// Which conversations to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConversationFilter {
+    /// `None` = every status.
+    pub status: Option<ConversationStatus>,
+    /// `Some(Some(a))` = assigned to `a`; `Some(None)` = unassigned; `None` = anyone.
+    pub assignee: Option<Option<AgentId>>,
+}
+
+/// Conversations.
+///
+/// Guarantees: at most one conversation per [`ConversationKey`] (`create_conversation` with a
+/// taken key is `Conflict`); `update_conversation` is optimistic (it succeeds only if the stored
+/// version equals `conversation.version`, and stores `version + 1`); lists are ordered by
+/// `last_activity_at` descending, then id descending, and pages never repeat or skip an item
+/// that did not change in between.
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// Creates a conversation (its `version` must be 0).
+    async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<()>;
+    /// The conversation, if it exists.
+    async fn get_conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>>;
+    /// The conversation that owns a routing key.
+    async fn conversation_by_key(&self, key: &ConversationKey)
+    -> StoreResult<Option<Conversation>>;
+    /// Stores a changed conversation; returns it with the new version.
+    async fn update_conversation(&self, conversation: &Conversation) -> StoreResult<Conversation>;
+    /// Lists conversations matching `filter`, newest activity first.
+    async fn list_conversations(
+        &self,
+        filter: &ConversationFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Conversation>>;
+    /// A contact's conversations, newest activity first.
+    async fn list_conversations_of_contact(
+        &self,
+        contact: ContactId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Conversation>>;
+    /// How many conversations are `assigned` to `agent` (for capacity).
+    async fn count_assigned(&self, agent: AgentId) -> StoreResult<u32>;
+}
+
+/// Whether `append_message` stored something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendOutcome {
+    /// Stored.
+    Inserted,
+    /// A message with the same `source_key` exists already (its id); nothing was stored.
+    Duplicate(MessageId),
+}
+
+/// Messages of conversations.
+///
+/// Guarantees: a message id is stored once (`Conflict` on a second insert with the same id);
+/// a message with a `source_key` is stored at most once per key (the second append returns
+/// `Duplicate` with the first message's id, so redelivered events are harmless); lists are
+/// ordered by id (creation time) descending.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Stores a new message.
+    async fn append_message(&self, message: &Message) -> StoreResult<AppendOutcome>;
+    /// One message.
+    async fn get_message(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+    ) -> StoreResult<Option<Message>>;
+    /// Sets the delivery state (and the channel reference once sent); returns the updated
+    /// message. `NotFound` if it does not exist.
+    async fn update_delivery(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+        delivery: &Delivery,
+        channel_ref: Option<&ChannelRef>,
+    ) -> StoreResult<Message>;
+    /// A conversation's messages, newest first; the cursor pages towards older ones.
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>>;
+}
+
+/// Agents, their logins and shared counters.
+///
+/// Guarantees: an e-mail belongs to at most one agent (`Conflict`); `next_counter` is atomic
+/// and strictly increasing per name, across processes.
+#[async_trait]
+pub trait AgentStore: Send + Sync {
+    /// Creates an agent.
+    async fn create_agent(&self, agent: &Agent) -> StoreResult<()>;
+    /// One agent.
+    async fn get_agent(&self, id: AgentId) -> StoreResult<Option<Agent>>;
+    /// The agent who logs in with `email`.
+    async fn agent_id_by_email(&self, email: &EmailAddress) -> StoreResult<Option<AgentId>>;
+    /// Every agent, ordered by id.
+    async fn list_agents(&self) -> StoreResult<Vec<Agent>>;
+    /// Replaces an agent (`NotFound` if missing). The e-mail cannot change here.
+    async fn update_agent(&self, agent: &Agent) -> StoreResult<()>;
+    /// Atomically increments the counter `name` and returns the new value (1 first).
+    async fn next_counter(&self, name: &str) -> StoreResult<u64>;
+}
+
+/// How a bot receives updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BotMode {
+    /// Telegram posts to `/telegram/<bot id>/webhook`.
+    Webhook,
+    /// The local runtime long-polls `getUpdates` (no public URL needed).
+    Polling,
+}
+
+/// A Telegram bot the system serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotConfig {
+    pub id: BotId,
+    pub token: Secret,
+    /// Expected `X-Telegram-Bot-Api-Secret-Token` (1–256 chars of `A-Za-z0-9_-`).
+    pub webhook_secret: Secret,
+    pub username: Option<String>,
+    pub mode: BotMode,
+    /// Next `getUpdates` offset in polling mode.
+    pub poll_offset: Option<i64>,
+    pub created_at: Timestamp,
+}
+
+/// Bots.
+///
+/// Guarantees: `put_bot` upserts by id; `set_poll_offset` only moves an existing bot's offset.
+#[async_trait]
+pub trait BotStore: Send + Sync {
+    /// Creates or replaces a bot.
+    async fn put_bot(&self, bot: &BotConfig) -> StoreResult<()>;
+    /// One bot.
+    async fn get_bot(&self, id: BotId) -> StoreResult<Option<BotConfig>>;
+    /// Every bot, ordered by id.
+    async fn list_bots(&self) -> StoreResult<Vec<BotConfig>>;
+    /// Records the next `getUpdates` offset (`NotFound` if the bot is gone).
+    async fn set_poll_offset(&self, id: BotId, offset: i64) -> StoreResult<()>;
+}
+
+/// An ingest input that could not be parsed, kept for an operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub id: String,
+    /// Where it came from, e.g. `telegram:<bot id>`.
+    pub source: String,
+    /// Why it was rejected.
+    pub reason: String,
+    /// The raw body (lossy UTF-8).
+    pub body: String,
+    pub received_at: Timestamp,
+}
+
+/// Poison inputs of ingest functions.
+///
+/// Guarantees: records are kept at least 30 days; listing is newest first.
+#[async_trait]
+pub trait DeadLetterStore: Send + Sync {
+    /// Keeps a rejected input.
+    async fn record_dead_letter(&self, dead_letter: &DeadLetter) -> StoreResult<()>;
+    /// The newest rejected inputs.
+    async fn list_dead_letters(&self, page: &PageRequest) -> StoreResult<Page<DeadLetter>>;
+}
+
+/// A WebSocket connection of an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    pub id: ConnectionId,
+    pub agent_id: AgentId,
+    pub connected_at: Timestamp,
+}
+
+/// Live WebSocket connections (so any function can push to agents).
+///
+/// Guarantees: `add` upserts by id; `remove` of an unknown id is not an error; connections
+/// older than 2 hours (API Gateway's maximum) are not listed.
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    /// Registers a connection.
+    async fn add_connection(&self, connection: &Connection) -> StoreResult<()>;
+    /// Forgets a connection.
+    async fn remove_connection(&self, id: &ConnectionId) -> StoreResult<()>;
+    /// Every live connection.
+    async fn list_connections(&self) -> StoreResult<Vec<Connection>>;
+}
+
+/// Every store capability, for adapters that implement them all and for wiring.
+pub trait Store:
+    ContactStore
+    + ConversationStore
+    + MessageStore
+    + AgentStore
+    + BotStore
+    + DeadLetterStore
+    + ConnectionStore
+{
+}
+
+impl<T> Store for T where
+    T: ContactStore
+        + ConversationStore
+        + MessageStore
+        + AgentStore
+        + BotStore
+        + DeadLetterStore
+        + ConnectionStore
+{
+}

@@ -1,0 +1,1 @@
+//! In-memory adapters for every port and the conformance suites every adapter must pass.

@@ -1,0 +1,412 @@
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    AgentId, BotId, Channel, ContactId, ConversationId, LanguageTag, Message, ParseError,
+    SystemEvent, TelegramChatId, TelegramUserId, Timestamp,
+};
+
+/// Where a conversation lives on its channel: the routing key that finds it again and orders
+/// its queue messages (it is the FIFO group key).
+///
+/// - Telegram private chat: `tg:<bot>:<chat>`
+/// - Telegram group, per user who addresses the bot: `tg:<bot>:<chat>:<user>`
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConversationKey(String);
+
+impl ConversationKey {
+    /// A private chat with a bot.
+    pub fn telegram_private(bot: BotId, chat: TelegramChatId) -> Self {
+        Self(format!("tg:{bot}:{chat}"))
+    }
+    /// One user's thread inside a group where the bot is a member.
+    pub fn telegram_group(bot: BotId, chat: TelegramChatId, user: TelegramUserId) -> Self {
+        Self(format!("tg:{bot}:{chat}:{user}"))
+    }
+    /// Parses a stored key (`<channel prefix>:<parts>`), at most 128 characters (SQS group id limit).
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        if s.is_empty() || s.len() > 128 || !s.contains(':') || !s.is_ascii() {
+            return Err(ParseError::new(
+                "conversation key",
+                "expected `<channel>:<id>`, ≤128 ASCII characters",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+    /// The key text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The Telegram bot and chat of a Telegram key.
+    pub fn telegram_chat(&self) -> Option<(BotId, TelegramChatId)> {
+        let mut parts = self.0.split(':');
+        if parts.next()? != "tg" {
+            return None;
+        }
+        let bot = BotId::parse(parts.next()?).ok()?;
+        let chat = parts.next()?.parse().ok()?;
+        Some((bot, TelegramChatId(chat)))
+    }
+}
+
+impl fmt::Display for ConversationKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `bot → queued → assigned → resolved`; a new inbound message reopens a resolved one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationStatus {
+    /// The bot (or AI) is answering; no human needed yet.
+    Bot,
+    /// Waiting for a human agent.
+    Queued,
+    /// A human agent has it; bot and AI stay silent.
+    Assigned,
+    /// Closed; reopened by the next inbound message.
+    Resolved,
+}
+
+impl ConversationStatus {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bot => "bot",
+            Self::Queued => "queued",
+            Self::Assigned => "assigned",
+            Self::Resolved => "resolved",
+        }
+    }
+    /// Parses the lowercase name.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        match s {
+            "bot" => Ok(Self::Bot),
+            "queued" => Ok(Self::Queued),
+            "assigned" => Ok(Self::Assigned),
+            "resolved" => Ok(Self::Resolved),
+            _ => Err(ParseError::new(
+                "conversation status",
+                "must be bot, queued, assigned or resolved",
+            )),
+        }
+    }
+    /// All statuses.
+    pub const ALL: [Self; 4] = [Self::Bot, Self::Queued, Self::Assigned, Self::Resolved];
+}
+
+/// The preview of the newest message, kept on the conversation for list views.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastMessage {
+    pub id: crate::MessageId,
+    pub direction: crate::Direction,
+    pub author_kind: String,
+    pub channel: Channel,
+    /// At most [`LastMessage::PREVIEW_CHARS`] characters.
+    pub text: String,
+    pub created_at: Timestamp,
+}
+
+impl LastMessage {
+    /// Length of the preview.
+    pub const PREVIEW_CHARS: usize = 200;
+
+    /// The preview of `m`.
+    pub fn of(m: &Message) -> Self {
+        Self {
+            id: m.id,
+            direction: m.direction,
+            author_kind: m.author.kind().to_owned(),
+            channel: m.channel,
+            text: m.text.chars().take(Self::PREVIEW_CHARS).collect(),
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// What a transition did, for the timeline and for pushes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub from: ConversationStatus,
+    pub to: ConversationStatus,
+    /// The system event to record in the timeline, if any.
+    pub event: Option<SystemEvent>,
+}
+
+/// A rejected transition, safe to show to an agent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {action} a conversation that is {status}")]
+pub struct TransitionError {
+    pub action: &'static str,
+    pub status: &'static str,
+}
+
+/// A thread with one contact on one routing key, across its channel moves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub key: ConversationKey,
+    pub contact_id: ContactId,
+    /// The channel the customer is using now.
+    pub channel: Channel,
+    /// Every channel this conversation moved through, in order.
+    pub channel_path: Vec<Channel>,
+    pub status: ConversationStatus,
+    pub assignee_id: Option<AgentId>,
+    pub language: Option<LanguageTag>,
+    pub last_message: Option<LastMessage>,
+    /// Newest activity (any message); lists sort by it, newest first.
+    pub last_activity_at: Timestamp,
+    /// The customer's newest message, for "waiting since".
+    pub last_inbound_at: Option<Timestamp>,
+    /// Inbound messages since an agent last replied.
+    pub unread_count: u32,
+    pub created_at: Timestamp,
+    /// Optimistic-concurrency version: every stored update must present the version it read.
+    pub version: u64,
+}
+
+impl Conversation {
+    /// A new conversation, answered by the bot first.
+    pub fn new(
+        id: ConversationId,
+        key: ConversationKey,
+        contact_id: ContactId,
+        channel: Channel,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            key,
+            contact_id,
+            channel,
+            channel_path: vec![channel],
+            status: ConversationStatus::Bot,
+            assignee_id: None,
+            language: None,
+            last_message: None,
+            last_activity_at: now,
+            last_inbound_at: None,
+            unread_count: 0,
+            created_at: now,
+            version: 0,
+        }
+    }
+
+    /// Records a message in the summary fields (preview, activity, unread, waiting since).
+    pub fn record_message(&mut self, m: &Message) {
+        self.last_activity_at = self.last_activity_at.max(m.created_at);
+        if m.author.is_system() {
+            return;
+        }
+        self.last_message = Some(LastMessage::of(m));
+        match (m.direction, &m.author) {
+            (crate::Direction::Inbound, _) => {
+                self.unread_count = self.unread_count.saturating_add(1);
+                self.last_inbound_at = Some(m.created_at);
+            }
+            (crate::Direction::Outbound, crate::Author::Agent { .. }) => self.unread_count = 0,
+            _ => {}
+        }
+    }
+
+    /// The customer now writes from `channel`; returns the channel-path event when it changed.
+    pub fn switch_channel(&mut self, channel: Channel) -> Option<SystemEvent> {
+        if self.channel == channel {
+            return None;
+        }
+        let from = self.channel;
+        self.channel = channel;
+        self.channel_path.push(channel);
+        Some(SystemEvent::ChannelSwitched {
+            path: crate::ChannelPath { from, to: channel },
+        })
+    }
+
+    /// A new inbound message: a resolved conversation reopens (back to the queue, or to the
+    /// bot when `bot_first`).
+    pub fn on_inbound(&mut self, bot_first: bool) -> Option<StatusChange> {
+        if self.status != ConversationStatus::Resolved {
+            return None;
+        }
+        let from = self.status;
+        self.status = if bot_first {
+            ConversationStatus::Bot
+        } else {
+            ConversationStatus::Queued
+        };
+        self.assignee_id = None;
+        Some(StatusChange {
+            from,
+            to: self.status,
+            event: Some(SystemEvent::Reopened),
+        })
+    }
+
+    /// The bot hands over to humans.
+    pub fn hand_off(&mut self) -> Option<StatusChange> {
+        if self.status != ConversationStatus::Bot {
+            return None;
+        }
+        self.status = ConversationStatus::Queued;
+        Some(StatusChange {
+            from: ConversationStatus::Bot,
+            to: ConversationStatus::Queued,
+            event: None,
+        })
+    }
+
+    /// Gives the conversation to `agent` (assign, or transfer when someone else had it).
+    pub fn assign(
+        &mut self,
+        agent: AgentId,
+        by: Option<AgentId>,
+    ) -> Result<StatusChange, TransitionError> {
+        if self.status == ConversationStatus::Resolved {
+            return Err(TransitionError {
+                action: "assign",
+                status: "resolved",
+            });
+        }
+        let from = self.status;
+        let event = match self.assignee_id {
+            Some(prev) if prev == agent => None,
+            Some(prev) => Some(SystemEvent::Transferred {
+                from: prev,
+                to: agent,
+                by,
+            }),
+            None => Some(SystemEvent::Assigned { agent, by }),
+        };
+        self.assignee_id = Some(agent);
+        self.status = ConversationStatus::Assigned;
+        Ok(StatusChange {
+            from,
+            to: self.status,
+            event,
+        })
+    }
+
+    /// Takes the conversation away from its agent, back to the queue.
+    pub fn unassign(&mut self, by: Option<AgentId>) -> Result<StatusChange, TransitionError> {
+        if self.status != ConversationStatus::Assigned {
+            return Err(TransitionError {
+                action: "unassign",
+                status: self.status.as_str(),
+            });
+        }
+        let prev = self.assignee_id.take();
+        self.status = ConversationStatus::Queued;
+        Ok(StatusChange {
+            from: ConversationStatus::Assigned,
+            to: ConversationStatus::Queued,
+            event: prev.map(|agent| SystemEvent::Unassigned { agent, by }),
+        })
+    }
+
+    /// Closes the conversation.
+    pub fn resolve(&mut self, by: Option<AgentId>) -> Result<StatusChange, TransitionError> {
+        if self.status == ConversationStatus::Resolved {
+            return Err(TransitionError {
+                action: "resolve",
+                status: "resolved",
+            });
+        }
+        let from = self.status;
+        self.status = ConversationStatus::Resolved;
+        self.unread_count = 0;
+        Ok(StatusChange {
+            from,
+            to: self.status,
+            event: Some(SystemEvent::Resolved { by }),
+        })
+    }
+
+    /// An agent reopens a resolved conversation; it stays with them.
+    pub fn reopen(&mut self, by: AgentId) -> Result<StatusChange, TransitionError> {
+        if self.status != ConversationStatus::Resolved {
+            return Err(TransitionError {
+                action: "reopen",
+                status: self.status.as_str(),
+            });
+        }
+        self.status = ConversationStatus::Assigned;
+        self.assignee_id = Some(by);
+        Ok(StatusChange {
+            from: ConversationStatus::Resolved,
+            to: self.status,
+            event: Some(SystemEvent::Reopened),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    fn conv() -> Conversation {
+        Conversation::new(
+            ConversationId::from_uuid(Uuid::now_v7()),
+            ConversationKey::telegram_private(BotId::parse("1").unwrap(), TelegramChatId(5)),
+            ContactId::from_uuid(Uuid::now_v7()),
+            Channel::Telegram,
+            Timestamp::from_millis(0),
+        )
+    }
+
+    #[test]
+    fn status_machine_walks_bot_queued_assigned_resolved_and_reopens() {
+        let a = AgentId::from_uuid(Uuid::now_v7());
+        let b = AgentId::from_uuid(Uuid::now_v7());
+        let mut c = conv();
+        assert_eq!(c.status, ConversationStatus::Bot);
+        assert!(c.hand_off().is_some());
+        assert!(c.hand_off().is_none());
+        let ch = c.assign(a, None).unwrap();
+        assert_eq!(ch.event, Some(SystemEvent::Assigned { agent: a, by: None }));
+        let ch = c.assign(b, Some(a)).unwrap();
+        assert_eq!(
+            ch.event,
+            Some(SystemEvent::Transferred {
+                from: a,
+                to: b,
+                by: Some(a)
+            })
+        );
+        c.resolve(Some(b)).unwrap();
+        assert!(c.resolve(Some(b)).is_err());
+        assert!(c.assign(a, None).is_err());
+        let ch = c.on_inbound(false).unwrap();
+        assert_eq!(ch.to, ConversationStatus::Queued);
+        assert_eq!(c.assignee_id, None);
+        assert!(c.on_inbound(false).is_none());
+    }
+
+    #[test]
+    fn key_round_trips_the_telegram_chat() {
+        let k = ConversationKey::telegram_group(
+            BotId::parse("9").unwrap(),
+            TelegramChatId(-100),
+            TelegramUserId(3),
+        );
+        assert_eq!(k.as_str(), "tg:9:-100:3");
+        assert_eq!(
+            k.telegram_chat(),
+            Some((BotId::parse("9").unwrap(), TelegramChatId(-100)))
+        );
+        assert!(ConversationKey::parse("nocolon").is_err());
+    }
+
+    #[test]
+    fn channel_switch_is_recorded_once() {
+        let mut c = conv();
+        assert!(c.switch_channel(Channel::Telegram).is_none());
+        let ev = c.switch_channel(Channel::Web).unwrap();
+        assert_eq!(ev.describe(), "Telegram → Website");
+        assert_eq!(c.channel_path, vec![Channel::Telegram, Channel::Web]);
+    }
+}

@@ -1,0 +1,33 @@
+//! omnidesk-domain: the pure model of omnidesk — contacts and their identities, conversations
+//! and their status machine, messages, agents, inbound events and channel-path events.
+//!
+//! Everything here is plain data and rules: no async, no I/O, no AWS SDK, no teloxide. Values
+//! that arrive from the outside world are parsed into newtypes (`EmailAddress`, `LanguageTag`,
+//! `BotId`, …) once, at the edge, so the rest of the system never handles a raw string that
+//! might be invalid.
+
+mod agent;
+mod contact;
+mod conversation;
+mod error;
+mod ids;
+mod inbound;
+mod message;
+mod values;
+
+pub use agent::{Agent, AgentStatus, PasswordHash};
+pub use contact::{Contact, Identity, IdentityKey, Unreachable};
+pub use conversation::{
+    Conversation, ConversationKey, ConversationStatus, LastMessage, StatusChange, TransitionError,
+};
+pub use error::ParseError;
+pub use ids::{AgentId, ContactId, ConversationId, MessageId};
+pub use inbound::{ChatKind, InboundEvent, InboundSource, TelegramInbound, TelegramSender};
+pub use message::{
+    Attachment, AttachmentKind, Author, ChannelRef, Delivery, DeliveryStatus, Direction, Message,
+    SystemEvent, TELEGRAM_TEXT_LIMIT, Translation, split_for_telegram,
+};
+pub use values::{
+    BotId, Channel, ChannelPath, EmailAddress, LanguageTag, Tag, TelegramChatId, TelegramUserId,
+    Timestamp, UpdateId,
+};

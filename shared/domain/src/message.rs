@@ -1,0 +1,349 @@
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    AgentId, BotId, Channel, ChannelPath, ContactId, ConversationId, LanguageTag, MessageId,
+    TelegramChatId, Timestamp,
+};
+
+/// Whether the customer sent the message or it goes out to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Author {
+    Contact { id: ContactId },
+    Agent { id: AgentId },
+    Bot,
+    Ai,
+    System,
+}
+
+impl Author {
+    /// `contact`, `agent`, `bot`, `ai` or `system`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Author::Contact { .. } => "contact",
+            Author::Agent { .. } => "agent",
+            Author::Bot => "bot",
+            Author::Ai => "ai",
+            Author::System => "system",
+        }
+    }
+    /// Whether this is a timeline event rather than something a person or bot said.
+    pub fn is_system(&self) -> bool {
+        matches!(self, Author::System)
+    }
+}
+
+/// A text translated into another language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Translation {
+    pub language: LanguageTag,
+    pub text: String,
+    /// Which provider produced it ("deepl", "amazon-translate", …).
+    pub provider: String,
+}
+
+/// The kind of an attachment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachmentKind {
+    Image,
+    File,
+    Audio,
+    Video,
+    Sticker,
+}
+
+/// A file attached to a message. The bytes live in the channel (Telegram `file_id`) or in blob
+/// storage; the message only refers to them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub kind: AttachmentKind,
+    /// Channel-specific reference, e.g. `tg-file:<file_id>` or a blob key.
+    pub reference: String,
+    #[serde(default)]
+    pub file_name: Option<String>,
+    #[serde(default)]
+    pub mime_type: Option<String>,
+    #[serde(default)]
+    pub size_bytes: Option<u64>,
+}
+
+/// Where the message is on its channel, to reply, thread or edit it there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ChannelRef {
+    /// Telegram message ids (several when a long text was split).
+    Telegram {
+        bot_id: BotId,
+        chat_id: TelegramChatId,
+        message_ids: Vec<i32>,
+    },
+    /// An e-mail `Message-ID` header.
+    Email { message_id: String },
+    /// A widget message id.
+    Web { id: String },
+}
+
+/// Where an outgoing message is on its way; inbound messages are `received`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Queued for the sender.
+    Sending,
+    /// Accepted by the channel.
+    Sent,
+    /// Will not be delivered; see the reason.
+    Failed,
+    /// An inbound message, stored.
+    Received,
+}
+
+/// Delivery state of a message, with the reason of a failure an agent can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub status: DeliveryStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Send attempts made so far.
+    #[serde(default)]
+    pub attempts: u32,
+    pub updated_at: Timestamp,
+}
+
+impl Delivery {
+    /// Delivery of a stored inbound message.
+    pub fn received(at: Timestamp) -> Self {
+        Self {
+            status: DeliveryStatus::Received,
+            reason: None,
+            attempts: 0,
+            updated_at: at,
+        }
+    }
+    /// A new outgoing message waiting for the sender.
+    pub fn sending(at: Timestamp) -> Self {
+        Self {
+            status: DeliveryStatus::Sending,
+            reason: None,
+            attempts: 0,
+            updated_at: at,
+        }
+    }
+}
+
+/// Events shown in the timeline between messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum SystemEvent {
+    Assigned {
+        agent: AgentId,
+        by: Option<AgentId>,
+    },
+    Transferred {
+        from: AgentId,
+        to: AgentId,
+        by: Option<AgentId>,
+    },
+    Unassigned {
+        agent: AgentId,
+        by: Option<AgentId>,
+    },
+    Resolved {
+        by: Option<AgentId>,
+    },
+    Reopened,
+    /// The customer moved, e.g. "Website → Telegram".
+    ChannelSwitched {
+        path: ChannelPath,
+    },
+    /// The contact cannot be reached on a channel any more.
+    ContactUnreachable {
+        channel: Channel,
+        reason: String,
+    },
+}
+
+impl SystemEvent {
+    /// One line for people; agent ids are resolved to names by the dashboard.
+    pub fn describe(&self) -> String {
+        match self {
+            SystemEvent::Assigned { .. } => "Assigned".to_owned(),
+            SystemEvent::Transferred { .. } => "Transferred".to_owned(),
+            SystemEvent::Unassigned { .. } => "Returned to the queue".to_owned(),
+            SystemEvent::Resolved { .. } => "Resolved".to_owned(),
+            SystemEvent::Reopened => "Reopened".to_owned(),
+            SystemEvent::ChannelSwitched { path } => {
+                format!("{} → {}", path.from.label(), path.to.label())
+            }
+            SystemEvent::ContactUnreachable { channel, reason } => {
+                format!("Unreachable on {}: {reason}", channel.label())
+            }
+        }
+    }
+}
+
+/// One message of a conversation (or a system event in its timeline).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub direction: Direction,
+    pub author: Author,
+    pub channel: Channel,
+    pub text: String,
+    #[serde(default)]
+    pub language: Option<LanguageTag>,
+    #[serde(default)]
+    pub translations: Vec<Translation>,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+    #[serde(default)]
+    pub channel_ref: Option<ChannelRef>,
+    pub delivery: Delivery,
+    /// Set for timeline events (`author` is then `system`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<SystemEvent>,
+    /// The source event this message came from (`tg:<bot>:<update_id>`), unique: storing the
+    /// same source twice is a no-op.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_key: Option<String>,
+    pub created_at: Timestamp,
+}
+
+impl Message {
+    /// A timeline event in `conversation`.
+    pub fn system(
+        id: MessageId,
+        conversation: ConversationId,
+        channel: Channel,
+        event: SystemEvent,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            conversation_id: conversation,
+            direction: Direction::Outbound,
+            author: Author::System,
+            channel,
+            text: event.describe(),
+            language: None,
+            translations: Vec::new(),
+            attachments: Vec::new(),
+            channel_ref: None,
+            delivery: Delivery {
+                status: DeliveryStatus::Sent,
+                reason: None,
+                attempts: 0,
+                updated_at: now,
+            },
+            event: Some(event),
+            source_key: None,
+            created_at: now,
+        }
+    }
+
+    /// An outgoing text (agent, bot or AI) waiting for the sender.
+    pub fn outbound(
+        id: MessageId,
+        conversation: ConversationId,
+        author: Author,
+        channel: Channel,
+        text: String,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            conversation_id: conversation,
+            direction: Direction::Outbound,
+            author,
+            channel,
+            text,
+            language: None,
+            translations: Vec::new(),
+            attachments: Vec::new(),
+            channel_ref: None,
+            delivery: Delivery::sending(now),
+            event: None,
+            source_key: None,
+            created_at: now,
+        }
+    }
+}
+
+/// Telegram's `sendMessage` limit, in UTF-16 code units (how Telegram counts characters).
+pub const TELEGRAM_TEXT_LIMIT: usize = 4096;
+
+/// Splits a text into parts of at most `limit` UTF-16 code units, preferring to cut after a
+/// newline, then after a space; never inside a character. Empty input gives no parts.
+pub fn split_for_telegram(text: &str, limit: usize) -> Vec<String> {
+    let limit = limit.max(2);
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut units = 0;
+        let mut hard = rest.len();
+        for (i, c) in rest.char_indices() {
+            if units + c.len_utf16() > limit {
+                hard = i;
+                break;
+            }
+            units += c.len_utf16();
+        }
+        if hard == rest.len() {
+            parts.push(rest.to_owned());
+            break;
+        }
+        let window = &rest[..hard];
+        let cut = window
+            .rfind('\n')
+            .or_else(|| window.rfind(' '))
+            .map(|i| i + 1)
+            .filter(|&i| i > hard / 2)
+            .unwrap_or(hard);
+        parts.push(rest[..cut].to_owned());
+        rest = &rest[cut..];
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_text_is_one_part() {
+        assert_eq!(split_for_telegram("hello", 4096), vec!["hello"]);
+        assert!(split_for_telegram("", 4096).is_empty());
+    }
+
+    #[test]
+    fn long_text_splits_at_spaces_and_keeps_every_character() {
+        let text = "word ".repeat(2000);
+        let parts = split_for_telegram(&text, TELEGRAM_TEXT_LIMIT);
+        assert_eq!(parts.len(), 3);
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.encode_utf16().count() <= TELEGRAM_TEXT_LIMIT)
+        );
+        assert!(parts[0].ends_with(' '));
+        assert_eq!(parts.concat(), text);
+    }
+
+    #[test]
+    fn astral_characters_count_as_two_units_and_are_never_cut() {
+        let text = "😀".repeat(3000); // 6000 UTF-16 units, no spaces
+        let parts = split_for_telegram(&text, TELEGRAM_TEXT_LIMIT);
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].encode_utf16().count(), 4096);
+        assert_eq!(parts.concat(), text);
+    }
+}
