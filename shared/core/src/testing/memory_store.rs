@@ -1,0 +1,541 @@
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use omnidesk_domain::{
+    Agent, AgentId, BotId, ChannelRef, Contact, ContactId, Conversation, ConversationId,
+    ConversationKey, ConversationStatus, Delivery, EmailAddress, Identity, IdentityKey, Message,
+    MessageId, Timestamp,
+};
+use parking_lot::Mutex;
+
+use crate::{
+    AgentStore, AppendOutcome, BotConfig, BotStore, Clock, Connection, ConnectionId,
+    ConnectionStore, ContactStore, ConversationFilter, ConversationStore, DeadLetter,
+    DeadLetterStore, MessageStore, Page, PageRequest, StoreError, StoreResult, SystemClock,
+};
+
+/// How long a WebSocket connection is listed (API Gateway's maximum connection duration).
+const CONNECTION_TTL_MS: i64 = 2 * 60 * 60 * 1000;
+/// Page size used when a request asks for 0 items.
+const DEFAULT_LIMIT: usize = 50;
+
+/// Every store trait in memory, with the guarantees stated on the ports. One mutex guards
+/// everything, so each call is atomic.
+pub struct MemoryStore {
+    clock: Arc<dyn Clock>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    contacts: HashMap<ContactId, Contact>,
+    identities: HashMap<IdentityKey, ContactId>,
+    conversations: HashMap<ConversationId, Conversation>,
+    conversation_keys: HashMap<ConversationKey, ConversationId>,
+    messages: BTreeMap<(ConversationId, MessageId), Message>,
+    source_keys: HashMap<String, MessageId>,
+    agents: BTreeMap<AgentId, Agent>,
+    agent_emails: HashMap<EmailAddress, AgentId>,
+    counters: HashMap<String, u64>,
+    bots: BTreeMap<BotId, BotConfig>,
+    dead_letters: Vec<DeadLetter>,
+    connections: BTreeMap<ConnectionId, Connection>,
+}
+
+impl MemoryStore {
+    /// An empty store; `clock` decides which connections are too old to be listed.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            clock,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+}
+
+impl Default for MemoryStore {
+    /// An empty store on the system clock.
+    fn default() -> Self {
+        Self::new(Arc::new(SystemClock))
+    }
+}
+
+fn limit_of(page: &PageRequest) -> usize {
+    if page.limit == 0 {
+        DEFAULT_LIMIT
+    } else {
+        page.limit
+    }
+}
+
+/// Takes one page of `sorted` items, each with its sort key; the cursor is the key of the last
+/// item returned and the next page starts strictly after it.
+fn paginate<T: Clone>(
+    sorted: Vec<(String, T)>,
+    page: &PageRequest,
+    after: impl Fn(&str, &str) -> bool,
+) -> Page<T> {
+    let limit = limit_of(page);
+    let mut rest = sorted
+        .into_iter()
+        .filter(|(key, _)| page.cursor.as_deref().is_none_or(|c| after(key, c)));
+    let mut items = Vec::new();
+    let mut last_key = None;
+    for (key, item) in rest.by_ref().take(limit) {
+        items.push(item);
+        last_key = Some(key);
+    }
+    let next_cursor = if rest.next().is_some() {
+        last_key
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+/// Sort key of a conversation: newest activity first, then highest id.
+type ActivityKey = (i64, String);
+
+fn parse_activity_cursor(cursor: &str) -> Option<ActivityKey> {
+    let (ms, id) = cursor.split_once(':')?;
+    Some((ms.parse().ok()?, id.to_owned()))
+}
+
+fn activity_cursor(ms: i64, id: &str) -> String {
+    format!("{ms}:{id}")
+}
+
+/// Whether `key` (a cursor string) sorts after `cursor` in descending (activity, id) order.
+fn after_desc(key: &str, cursor: &str) -> bool {
+    match (parse_activity_cursor(key), parse_activity_cursor(cursor)) {
+        (Some(k), Some(c)) => k < c,
+        _ => false,
+    }
+}
+
+fn check_cursor(page: &PageRequest) -> StoreResult<()> {
+    match &page.cursor {
+        Some(c) if parse_activity_cursor(c).is_none() => {
+            Err(StoreError::Corrupt(format!("invalid page cursor `{c}`")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Conversations sorted newest activity first (then id descending), keyed by their cursor.
+/// Ids render as `cv_<uuid simple>`, whose text order is the id order.
+fn conversation_page<'a>(
+    matching: impl Iterator<Item = &'a Conversation>,
+    page: &PageRequest,
+) -> StoreResult<Page<Conversation>> {
+    check_cursor(page)?;
+    let mut sorted: Vec<_> = matching
+        .map(|c| {
+            (
+                activity_cursor(c.last_activity_at.millis(), &c.id.to_string()),
+                c.clone(),
+            )
+        })
+        .collect();
+    sorted.sort_by_key(|(_, c)| std::cmp::Reverse((c.last_activity_at, c.id)));
+    Ok(paginate(sorted, page, after_desc))
+}
+
+#[async_trait]
+impl ContactStore for MemoryStore {
+    async fn create_contact(&self, contact: &Contact) -> StoreResult<()> {
+        let mut inner = self.inner.lock();
+        if inner.contacts.contains_key(&contact.id) {
+            return Err(StoreError::Conflict(format!(
+                "contact {} exists already",
+                contact.id
+            )));
+        }
+        let mut keys: Vec<IdentityKey> = contact.identities.iter().map(Identity::key).collect();
+        for key in &keys {
+            if inner.identities.contains_key(key) {
+                return Err(StoreError::Conflict(format!("identity {key} is claimed")));
+            }
+        }
+        keys.sort();
+        if keys.windows(2).any(|w| w[0] == w[1]) {
+            return Err(StoreError::Conflict(
+                "the contact lists one identity twice".to_owned(),
+            ));
+        }
+        for key in keys {
+            inner.identities.insert(key, contact.id);
+        }
+        inner.contacts.insert(contact.id, contact.clone());
+        Ok(())
+    }
+
+    async fn get_contact(&self, id: ContactId) -> StoreResult<Option<Contact>> {
+        Ok(self.inner.lock().contacts.get(&id).cloned())
+    }
+
+    async fn contact_id_by_identity(&self, key: &IdentityKey) -> StoreResult<Option<ContactId>> {
+        Ok(self.inner.lock().identities.get(key).copied())
+    }
+
+    async fn update_contact(
+        &self,
+        contact: &Contact,
+        expected_updated_at: Timestamp,
+    ) -> StoreResult<()> {
+        let mut inner = self.inner.lock();
+        let stored = inner
+            .contacts
+            .get_mut(&contact.id)
+            .ok_or_else(|| StoreError::NotFound(format!("contact {}", contact.id)))?;
+        if stored.updated_at != expected_updated_at {
+            return Err(StoreError::Conflict(format!(
+                "contact {} changed since it was read",
+                contact.id
+            )));
+        }
+        let identities = std::mem::take(&mut stored.identities);
+        *stored = contact.clone();
+        stored.identities = identities;
+        Ok(())
+    }
+
+    async fn add_identity(&self, contact: ContactId, identity: &Identity) -> StoreResult<()> {
+        let mut inner = self.inner.lock();
+        let key = identity.key();
+        if let Some(holder) = inner.identities.get(&key)
+            && *holder != contact
+        {
+            return Err(StoreError::Conflict(format!(
+                "identity {key} belongs to another contact"
+            )));
+        }
+        let stored = inner
+            .contacts
+            .get_mut(&contact)
+            .ok_or_else(|| StoreError::NotFound(format!("contact {contact}")))?;
+        match stored.identities.iter_mut().find(|i| i.key() == key) {
+            Some(existing) => *existing = identity.clone(),
+            None => stored.identities.push(identity.clone()),
+        }
+        inner.identities.insert(key, contact);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ConversationStore for MemoryStore {
+    async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<()> {
+        let mut inner = self.inner.lock();
+        if conversation.version != 0 {
+            return Err(StoreError::Conflict(format!(
+                "a new conversation must have version 0, not {}",
+                conversation.version
+            )));
+        }
+        if inner.conversations.contains_key(&conversation.id) {
+            return Err(StoreError::Conflict(format!(
+                "conversation {} exists already",
+                conversation.id
+            )));
+        }
+        if inner.conversation_keys.contains_key(&conversation.key) {
+            return Err(StoreError::Conflict(format!(
+                "conversation key {} is taken",
+                conversation.key
+            )));
+        }
+        inner
+            .conversation_keys
+            .insert(conversation.key.clone(), conversation.id);
+        inner
+            .conversations
+            .insert(conversation.id, conversation.clone());
+        Ok(())
+    }
+
+    async fn get_conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
+        Ok(self.inner.lock().conversations.get(&id).cloned())
+    }
+
+    async fn conversation_by_key(
+        &self,
+        key: &ConversationKey,
+    ) -> StoreResult<Option<Conversation>> {
+        let inner = self.inner.lock();
+        Ok(inner
+            .conversation_keys
+            .get(key)
+            .and_then(|id| inner.conversations.get(id))
+            .cloned())
+    }
+
+    async fn update_conversation(&self, conversation: &Conversation) -> StoreResult<Conversation> {
+        let mut inner = self.inner.lock();
+        let stored = inner
+            .conversations
+            .get_mut(&conversation.id)
+            .ok_or_else(|| StoreError::NotFound(format!("conversation {}", conversation.id)))?;
+        if stored.version != conversation.version {
+            return Err(StoreError::Conflict(format!(
+                "conversation {} is at version {}, not {}",
+                conversation.id, stored.version, conversation.version
+            )));
+        }
+        let key = stored.key.clone();
+        *stored = conversation.clone();
+        // The routing key never changes (it is claimed at creation).
+        stored.key = key;
+        stored.version = conversation.version + 1;
+        Ok(stored.clone())
+    }
+
+    async fn list_conversations(
+        &self,
+        filter: &ConversationFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Conversation>> {
+        let inner = self.inner.lock();
+        conversation_page(
+            inner.conversations.values().filter(|c| {
+                filter.status.is_none_or(|s| s == c.status)
+                    && filter.assignee.is_none_or(|a| a == c.assignee_id)
+            }),
+            page,
+        )
+    }
+
+    async fn list_conversations_of_contact(
+        &self,
+        contact: ContactId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Conversation>> {
+        let inner = self.inner.lock();
+        conversation_page(
+            inner
+                .conversations
+                .values()
+                .filter(|c| c.contact_id == contact),
+            page,
+        )
+    }
+
+    async fn count_assigned(&self, agent: AgentId) -> StoreResult<u32> {
+        let inner = self.inner.lock();
+        let n = inner
+            .conversations
+            .values()
+            .filter(|c| c.status == ConversationStatus::Assigned && c.assignee_id == Some(agent))
+            .count();
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+}
+
+#[async_trait]
+impl MessageStore for MemoryStore {
+    async fn append_message(&self, message: &Message) -> StoreResult<AppendOutcome> {
+        let mut inner = self.inner.lock();
+        if let Some(key) = &message.source_key
+            && let Some(first) = inner.source_keys.get(key)
+        {
+            return Ok(AppendOutcome::Duplicate(*first));
+        }
+        let k = (message.conversation_id, message.id);
+        if inner.messages.contains_key(&k) {
+            return Err(StoreError::Conflict(format!(
+                "message {} exists already",
+                message.id
+            )));
+        }
+        if let Some(key) = &message.source_key {
+            inner.source_keys.insert(key.clone(), message.id);
+        }
+        inner.messages.insert(k, message.clone());
+        Ok(AppendOutcome::Inserted)
+    }
+
+    async fn get_message(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+    ) -> StoreResult<Option<Message>> {
+        Ok(self.inner.lock().messages.get(&(conversation, id)).cloned())
+    }
+
+    async fn update_delivery(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+        delivery: &Delivery,
+        channel_ref: Option<&ChannelRef>,
+    ) -> StoreResult<Message> {
+        let mut inner = self.inner.lock();
+        let stored = inner
+            .messages
+            .get_mut(&(conversation, id))
+            .ok_or_else(|| StoreError::NotFound(format!("message {id}")))?;
+        stored.delivery = delivery.clone();
+        if let Some(r) = channel_ref {
+            stored.channel_ref = Some(r.clone());
+        }
+        Ok(stored.clone())
+    }
+
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>> {
+        let cursor = match &page.cursor {
+            Some(c) => Some(
+                MessageId::parse(c)
+                    .map_err(|_| StoreError::Corrupt(format!("invalid page cursor `{c}`")))?,
+            ),
+            None => None,
+        };
+        let inner = self.inner.lock();
+        let limit = limit_of(page);
+        let mut older = inner
+            .messages
+            .range((conversation, MessageId::from_uuid(uuid::Uuid::nil()))..)
+            .take_while(|((c, _), _)| *c == conversation)
+            .filter(|((_, id), _)| cursor.is_none_or(|cur| *id < cur))
+            .map(|(_, m)| m)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev();
+        let items: Vec<Message> = older.by_ref().take(limit).cloned().collect();
+        let next_cursor = match (older.next(), items.last()) {
+            (Some(_), Some(last)) => Some(last.id.to_string()),
+            _ => None,
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[async_trait]
+impl AgentStore for MemoryStore {
+    async fn create_agent(&self, agent: &Agent) -> StoreResult<()> {
+        let mut inner = self.inner.lock();
+        if inner.agents.contains_key(&agent.id) {
+            return Err(StoreError::Conflict(format!(
+                "agent {} exists already",
+                agent.id
+            )));
+        }
+        if inner.agent_emails.contains_key(&agent.email) {
+            return Err(StoreError::Conflict(format!(
+                "e-mail {} belongs to another agent",
+                agent.email
+            )));
+        }
+        inner.agent_emails.insert(agent.email.clone(), agent.id);
+        inner.agents.insert(agent.id, agent.clone());
+        Ok(())
+    }
+
+    async fn get_agent(&self, id: AgentId) -> StoreResult<Option<Agent>> {
+        Ok(self.inner.lock().agents.get(&id).cloned())
+    }
+
+    async fn agent_id_by_email(&self, email: &EmailAddress) -> StoreResult<Option<AgentId>> {
+        Ok(self.inner.lock().agent_emails.get(email).copied())
+    }
+
+    async fn list_agents(&self) -> StoreResult<Vec<Agent>> {
+        Ok(self.inner.lock().agents.values().cloned().collect())
+    }
+
+    async fn update_agent(&self, agent: &Agent) -> StoreResult<()> {
+        let mut inner = self.inner.lock();
+        let stored = inner
+            .agents
+            .get_mut(&agent.id)
+            .ok_or_else(|| StoreError::NotFound(format!("agent {}", agent.id)))?;
+        let email = stored.email.clone();
+        *stored = agent.clone();
+        stored.email = email;
+        Ok(())
+    }
+
+    async fn next_counter(&self, name: &str) -> StoreResult<u64> {
+        let mut inner = self.inner.lock();
+        let n = inner.counters.entry(name.to_owned()).or_insert(0);
+        *n += 1;
+        Ok(*n)
+    }
+}
+
+#[async_trait]
+impl BotStore for MemoryStore {
+    async fn put_bot(&self, bot: &BotConfig) -> StoreResult<()> {
+        self.inner.lock().bots.insert(bot.id, bot.clone());
+        Ok(())
+    }
+
+    async fn get_bot(&self, id: BotId) -> StoreResult<Option<BotConfig>> {
+        Ok(self.inner.lock().bots.get(&id).cloned())
+    }
+
+    async fn list_bots(&self) -> StoreResult<Vec<BotConfig>> {
+        Ok(self.inner.lock().bots.values().cloned().collect())
+    }
+
+    async fn set_poll_offset(&self, id: BotId, offset: i64) -> StoreResult<()> {
+        let mut inner = self.inner.lock();
+        let bot = inner
+            .bots
+            .get_mut(&id)
+            .ok_or_else(|| StoreError::NotFound(format!("bot {id}")))?;
+        bot.poll_offset = Some(offset);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeadLetterStore for MemoryStore {
+    async fn record_dead_letter(&self, dead_letter: &DeadLetter) -> StoreResult<()> {
+        self.inner.lock().dead_letters.push(dead_letter.clone());
+        Ok(())
+    }
+
+    async fn list_dead_letters(&self, page: &PageRequest) -> StoreResult<Page<DeadLetter>> {
+        check_cursor(page)?;
+        let inner = self.inner.lock();
+        let mut sorted: Vec<_> = inner
+            .dead_letters
+            .iter()
+            .map(|d| (activity_cursor(d.received_at.millis(), &d.id), d.clone()))
+            .collect();
+        sorted.sort_by(|(_, a), (_, b)| (b.received_at, &b.id).cmp(&(a.received_at, &a.id)));
+        Ok(paginate(sorted, page, after_desc))
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for MemoryStore {
+    async fn add_connection(&self, connection: &Connection) -> StoreResult<()> {
+        self.inner
+            .lock()
+            .connections
+            .insert(connection.id.clone(), connection.clone());
+        Ok(())
+    }
+
+    async fn remove_connection(&self, id: &ConnectionId) -> StoreResult<()> {
+        self.inner.lock().connections.remove(id);
+        Ok(())
+    }
+
+    async fn list_connections(&self) -> StoreResult<Vec<Connection>> {
+        let now = self.clock.now().millis();
+        Ok(self
+            .inner
+            .lock()
+            .connections
+            .values()
+            .filter(|c| c.connected_at.millis() + CONNECTION_TTL_MS > now)
+            .cloned()
+            .collect())
+    }
+}
