@@ -1,1 +1,65 @@
-//! wip
+//! omnidesk-local: the embedded adapters of the self-hosted mode — every store port and the
+//! durable queues in one SQLite file, and the in-process WebSocket hub.
+//!
+//! Depends on `omnidesk-core` (the ports) and `omnidesk-domain` only; never on the AWS SDK,
+//! teloxide or a function crate. Nothing here is a mock: it is a durable single-node backend.
+//!
+//! # The database file
+//!
+//! [`SqliteStore`] and [`SqliteQueue`] share one SQLite database, opened in WAL mode with
+//! `foreign_keys = ON`, a busy timeout, and `synchronous = NORMAL` by default: a committed
+//! write survives a crash or `kill -9` of the process. Surviving an OS crash or a power loss
+//! needs [`Synchronous::Full`] (one fsync per commit), selected through [`SqliteOptions`].
+//! One writer thread owns the write connection and commits *groups* of writes: every call
+//! waiting when a transaction starts becomes one savepoint of it (a failing call rolls back
+//! only itself), and each caller is answered after the shared commit. A WAL commit writes
+//! every page it touched, so sharing commits between concurrent callers is what sustains
+//! thousands of small writes per second. A small pool of read connections reads concurrently
+//! on `tokio::task::spawn_blocking`; a checkpointer thread copies the WAL back into the file
+//! off the writer's path. Statements are cached (`prepare_cached`). The schema is created and
+//! migrated on open (`PRAGMA user_version`).
+//!
+//! Domain records are stored as JSON in a `json` column next to the columns that are indexed
+//! or compared. The store mirrors the DynamoDB access patterns of `omnidesk_core` (each
+//! port method is one statement or one short transaction):
+//!
+//! | table | columns (key / indexed) | port |
+//! |---|---|---|
+//! | `contacts` | `id` PK, `updated_at_ms` (optimistic check) | `ContactStore` |
+//! | `identities` | `key` PK (one contact per identity), `contact_id` → `contacts` | `ContactStore::{create_contact, add_identity, contact_id_by_identity}` |
+//! | `conversations` | `id` PK, `key` UNIQUE, `contact_id`, `status`, `assignee_id`, `last_activity_ms`, `version`; indexes `(status, activity, id)`, `(assignee, activity, id)`, `(activity, id)`, `(contact, activity, id)` | `ConversationStore` (lists by keyset on `(last_activity_ms, id)` descending) |
+//! | `messages` | `(conversation_id, id)` PK — the id is a UUIDv7, so id order is time order; `source_key` UNIQUE (nullable) | `MessageStore` |
+//! | `agents` | `id` PK, `email` UNIQUE, `password_hash` (kept out of the JSON, which never holds it) | `AgentStore` |
+//! | `counters` | `name` PK, `value` (upsert `+ 1 RETURNING`) | `AgentStore::next_counter` |
+//! | `bots` | `id` PK | `BotStore` |
+//! | `ingest_dead_letters` | `(received_at_ms, id)` PK, pruned after 30 days | `DeadLetterStore` |
+//! | `connections` | `id` PK, `connected_at_ms` (not listed and pruned after 2 hours) | `ConnectionStore` |
+//! | `queue_messages` | `seq` AUTOINCREMENT PK, `queue`, `grp`, `visible_at`, `not_before`, `receive_count`, `receipt`; indexes `(queue, visible_at, seq)` and `(queue, grp, seq)` | `Queue::{send, receive, ack, retry_later}` |
+//! | `queue_dedupe` | `(queue, dedupe_id)` PK, `expires_at` (24 h window, pruned lazily) | `Queue::send` deduplication |
+//! | `queue_dead_letters` | `seq` PK, `queue`, `reason`, `at_ms` | `Queue::{dead_letter, dead_letters}`, max receives |
+//!
+//! Page cursors are opaque strings (`<sort value>.<id>` of the last item returned).
+//!
+//! # The queue
+//!
+//! [`SqliteQueue`] keeps every guarantee of the `Queue` port: durable sends, visibility
+//! deadlines stored in the file (an unacked message comes back after its timeout, also after a
+//! restart), FIFO per group with in-flight blocking, a 24-hour deduplication window, delays,
+//! and dead-lettering after [`QueueOptions::max_receives`]. Time comes from the injected
+//! `Clock`. [`SqliteQueue::wait_for_work`] lets local workers sleep until a send or a
+//! deadline instead of polling.
+//!
+//! # The hub
+//!
+//! [`Hub`] implements `Push` for WebSocket connections served by this process: each socket
+//! registers and gets a bounded channel of frames; a post never does I/O.
+
+mod db;
+mod hub;
+mod queue;
+mod store;
+
+pub use db::{OpenError, SqliteOptions, Synchronous};
+pub use hub::{HUB_BUFFER, Hub};
+pub use queue::{QueueOptions, SqliteQueue};
+pub use store::SqliteStore;

@@ -1,0 +1,625 @@
+//! The SQLite database file shared by the store and the queue: connections, pragmas, schema.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rusqlite::{Connection, OpenFlags};
+
+/// How hard SQLite works to make a commit durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// `PRAGMA synchronous = NORMAL` (default). In WAL mode a committed transaction survives a
+    /// crash or `kill -9` of the process; the last commits before an OS crash or a power loss
+    /// can be rolled back (the database itself stays consistent).
+    #[default]
+    Normal,
+    /// `PRAGMA synchronous = FULL`: every commit is fsynced to the WAL, so it also survives a
+    /// power loss, at the cost of one fsync per write transaction.
+    Full,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+}
+
+/// Options of the SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Commit durability (see [`Synchronous`]).
+    pub synchronous: Synchronous,
+    /// How long a connection waits for a lock held by another connection or process before
+    /// the operation fails as `Unavailable`.
+    pub busy_timeout: Duration,
+    /// Read connections kept open (WAL lets them read while the writer writes).
+    pub readers: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Normal,
+            busy_timeout: Duration::from_secs(5),
+            readers: 4,
+        }
+    }
+}
+
+/// The database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// SQLite refused to open or migrate the file.
+    #[error("cannot open the SQLite database {path}: {source}")]
+    Sqlite {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The writer thread could not be started.
+    #[error("cannot start the SQLite writer thread for {path}: {source}")]
+    Thread {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was written by a newer omnidesk.
+    #[error("the database schema version {found} is newer than this build supports ({supported})")]
+    SchemaTooNew { found: i64, supported: i64 },
+}
+
+/// The current schema version (`PRAGMA user_version`).
+pub(crate) const SCHEMA_VERSION: i64 = 1;
+
+/// Schema version 1. Tables of the store, then of the queue (see the crate docs).
+const SCHEMA_V1: &str = r#"
+CREATE TABLE contacts (
+    id            TEXT PRIMARY KEY NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    json          TEXT NOT NULL
+);
+CREATE TABLE identities (
+    key        TEXT PRIMARY KEY NOT NULL,
+    contact_id TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE
+);
+CREATE INDEX identities_contact ON identities(contact_id);
+
+CREATE TABLE conversations (
+    id               TEXT PRIMARY KEY NOT NULL,
+    key              TEXT NOT NULL UNIQUE,
+    contact_id       TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    assignee_id      TEXT,
+    last_activity_ms INTEGER NOT NULL,
+    version          INTEGER NOT NULL,
+    json             TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX conversations_status ON conversations(status, last_activity_ms, id);
+CREATE INDEX conversations_assignee ON conversations(assignee_id, last_activity_ms, id);
+CREATE INDEX conversations_activity ON conversations(last_activity_ms, id);
+-- A contact has few conversations: sorted after the lookup, and untouched by activity.
+CREATE INDEX conversations_contact ON conversations(contact_id);
+
+CREATE TABLE messages (
+    conversation_id TEXT NOT NULL,
+    id              TEXT NOT NULL,
+    source_key      TEXT UNIQUE,
+    json            TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, id)
+) WITHOUT ROWID;
+
+CREATE TABLE agents (
+    id            TEXT PRIMARY KEY NOT NULL,
+    email         TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    json          TEXT NOT NULL
+);
+CREATE TABLE counters (
+    name  TEXT PRIMARY KEY NOT NULL,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE bots (
+    id   INTEGER PRIMARY KEY NOT NULL,
+    json TEXT NOT NULL
+);
+
+CREATE TABLE ingest_dead_letters (
+    received_at_ms INTEGER NOT NULL,
+    id             TEXT NOT NULL,
+    json           TEXT NOT NULL,
+    PRIMARY KEY (received_at_ms, id)
+);
+
+CREATE TABLE connections (
+    id              TEXT PRIMARY KEY NOT NULL,
+    agent_id        TEXT NOT NULL,
+    connected_at_ms INTEGER NOT NULL,
+    json            TEXT NOT NULL
+);
+CREATE INDEX connections_age ON connections(connected_at_ms);
+
+CREATE TABLE queue_messages (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue         TEXT NOT NULL,
+    grp           TEXT,
+    body          TEXT NOT NULL,
+    not_before    INTEGER NOT NULL,
+    visible_at    INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt       TEXT,
+    sent_at       INTEGER NOT NULL
+);
+CREATE INDEX queue_messages_visible ON queue_messages(queue, visible_at, seq);
+CREATE INDEX queue_messages_group ON queue_messages(queue, grp, seq) WHERE grp IS NOT NULL;
+
+CREATE TABLE queue_dedupe (
+    queue      TEXT NOT NULL,
+    dedupe_id  TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (queue, dedupe_id)
+) WITHOUT ROWID;
+CREATE INDEX queue_dedupe_expiry ON queue_dedupe(expires_at);
+
+CREATE TABLE queue_dead_letters (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue         TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    grp           TEXT,
+    body          TEXT NOT NULL,
+    receive_count INTEGER NOT NULL,
+    reason        TEXT NOT NULL,
+    at_ms         INTEGER NOT NULL
+);
+CREATE INDEX queue_dead_letters_recent ON queue_dead_letters(queue, at_ms, seq);
+"#;
+
+/// The database cannot serve a call (writer stopped, commit failed, task lost). The message
+/// is for logs; callers map it to their port's "unavailable, retry" error.
+#[derive(Debug)]
+pub(crate) struct DbUnavailable(pub(crate) String);
+
+/// Runs after the batch a job belongs to has committed (`None`) or failed (`Some(reason)`).
+type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
+/// A write job: runs on the writer thread inside the batch transaction (or is told why it
+/// cannot run) and returns what to do once the batch is committed.
+type Job = Box<dyn FnOnce(Result<&Connection, &str>) -> Completion + Send>;
+
+/// Write jobs committed together at most (group commit).
+const MAX_BATCH: usize = 256;
+
+/// One SQLite database.
+///
+/// Writes go to one writer thread that owns the write connection and commits *groups* of
+/// jobs: it takes every job waiting in its channel (up to [`MAX_BATCH`]), runs each inside its
+/// own savepoint of one `BEGIN IMMEDIATE` transaction (a failing job rolls back only itself),
+/// commits once, and only then answers the callers. A WAL commit writes every page it
+/// touched, so sharing one commit between concurrent callers is what makes thousands of small
+/// writes per second possible. A caller hears "done" only after its write is durable.
+///
+/// Reads use a small pool of read connections on `spawn_blocking` (WAL readers never wait for
+/// the writer). In-memory databases have no readers (each `:memory:` connection would be a
+/// different database): their reads are jobs of the writer thread too.
+pub(crate) struct Db {
+    path: Option<PathBuf>,
+    options: SqliteOptions,
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    /// Dropping it stops the checkpointer thread.
+    stop_checkpointer: Option<std::sync::mpsc::Sender<()>>,
+    checkpointer: Option<std::thread::JoinHandle<()>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("path", &self.path).finish()
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer finish the queued jobs and close the file.
+        self.jobs.take();
+        if let Some(handle) = self.writer.take() {
+            let _ = handle.join();
+        }
+        self.stop_checkpointer.take();
+        if let Some(handle) = self.checkpointer.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+const STATEMENT_CACHE: usize = 128;
+
+impl Db {
+    /// Opens (creating if needed) and migrates the database file at `path`.
+    pub(crate) fn open(path: &Path, options: SqliteOptions) -> Result<Arc<Self>, OpenError> {
+        let err = |source| OpenError::Sqlite {
+            path: path.display().to_string(),
+            source,
+        };
+        let writer = Connection::open(path).map_err(err)?;
+        configure(&writer, &options, true).map_err(err)?;
+        migrate(&writer, &path.display().to_string())?;
+        let mut readers = Vec::with_capacity(options.readers);
+        for _ in 0..options.readers {
+            readers.push(open_reader(path, &options).map_err(err)?);
+        }
+        Self::start(Some(path.to_path_buf()), options, writer, readers)
+    }
+
+    /// A private in-memory database (tests).
+    pub(crate) fn open_in_memory(options: SqliteOptions) -> Result<Arc<Self>, OpenError> {
+        let err = |source| OpenError::Sqlite {
+            path: ":memory:".to_owned(),
+            source,
+        };
+        let writer = Connection::open_in_memory().map_err(err)?;
+        configure(&writer, &options, false).map_err(err)?;
+        migrate(&writer, ":memory:")?;
+        Self::start(None, options, writer, Vec::new())
+    }
+
+    fn start(
+        path: Option<PathBuf>,
+        options: SqliteOptions,
+        writer: Connection,
+        readers: Vec<Connection>,
+    ) -> Result<Arc<Self>, OpenError> {
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let name = path
+            .as_deref()
+            .map_or_else(|| ":memory:".to_owned(), |p| p.display().to_string());
+        let thread_err = |source| OpenError::Thread {
+            path: name.clone(),
+            source,
+        };
+        let handle = std::thread::Builder::new()
+            .name("omnidesk-sqlite-writer".to_owned())
+            .spawn(move || writer_loop(&writer, &rx))
+            .map_err(thread_err)?;
+        let (stop_checkpointer, checkpointer) = match &path {
+            Some(p) => {
+                let conn = Connection::open(p)
+                    .and_then(|c| configure(&c, &options, false).map(|()| c))
+                    .map_err(|source| OpenError::Sqlite {
+                        path: name.clone(),
+                        source,
+                    })?;
+                let (stop, stopped) = std::sync::mpsc::channel::<()>();
+                let handle = std::thread::Builder::new()
+                    .name("omnidesk-sqlite-checkpoint".to_owned())
+                    .spawn(move || checkpoint_loop(&conn, &stopped))
+                    .map_err(thread_err)?;
+                (Some(stop), Some(handle))
+            }
+            None => (None, None),
+        };
+        Ok(Arc::new(Self {
+            path,
+            options,
+            jobs: Some(jobs),
+            writer: Some(handle),
+            stop_checkpointer,
+            checkpointer,
+            readers: Mutex::new(readers),
+        }))
+    }
+
+    pub(crate) fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Runs `f` on a read connection (blocking). Reads see every committed write.
+    fn read_blocking<T>(&self, path: &Path, f: impl FnOnce(&Connection) -> T) -> Result<T, String> {
+        let pooled = self.readers.lock().pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => open_reader(path, &self.options).map_err(|e| e.to_string())?,
+        };
+        let out = f(&conn);
+        let mut pool = self.readers.lock();
+        if pool.len() < self.options.readers.max(1) {
+            pool.push(conn);
+        }
+        Ok(out)
+    }
+
+    /// Runs `f` as one write job: atomically (in its own savepoint; an `Err` rolls back what it
+    /// wrote) and durably (the answer comes after the commit).
+    pub(crate) async fn write_async<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbUnavailable> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
+        let job: Job = Box::new(move |conn: Result<&Connection, &str>| -> Completion {
+            let result = match conn {
+                Ok(conn) => in_savepoint(conn, f),
+                Err(why) => Err(E::from(DbUnavailable(why.to_owned()))),
+            };
+            Box::new(move |commit_failed: Option<&str>| {
+                let result = match (result, commit_failed) {
+                    (Ok(_), Some(why)) => {
+                        Err(E::from(DbUnavailable(format!("commit failed: {why}"))))
+                    }
+                    (result, _) => result,
+                };
+                let _ = reply.send(result);
+            })
+        });
+        let sent = self.jobs.as_ref().map(|jobs| jobs.send(job));
+        if !matches!(sent, Some(Ok(()))) {
+            return Err(E::from(DbUnavailable(
+                "the writer thread stopped".to_owned(),
+            )));
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(E::from(DbUnavailable(
+                "the writer thread stopped".to_owned(),
+            )))
+        })
+    }
+
+    /// Runs `f` on a reader from a blocking thread (or on the writer thread in memory).
+    pub(crate) async fn read_async<T, E, F>(self: &Arc<Self>, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbUnavailable> + Send + 'static,
+    {
+        if self.path.is_none() {
+            return self.write_async(f).await;
+        }
+        let db = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let path = db.path.clone().unwrap_or_default();
+            db.read_blocking(&path, f)
+        })
+        .await
+        .map_err(|e| E::from(DbUnavailable(format!("read task failed: {e}"))))?
+        .map_err(|e| E::from(DbUnavailable(format!("cannot open a reader: {e}"))))?
+    }
+}
+
+/// How often the checkpointer copies the WAL back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// WAL pages after which the writer itself checkpoints (a backstop: normally the
+/// checkpointer thread keeps the WAL well below this).
+const WAL_BACKSTOP_PAGES: i64 = 10_000;
+
+/// The checkpointer thread: passive checkpoints off the writer's path until stopped, so the
+/// writer never stalls copying the WAL back into the database file.
+fn checkpoint_loop(conn: &Connection, stop: &std::sync::mpsc::Receiver<()>) {
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY)
+    {
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0)) {
+            Ok(0) => {}
+            Ok(_) => tracing::debug!("passive WAL checkpoint was busy"),
+            Err(e) => tracing::debug!(error = %e, "passive WAL checkpoint failed"),
+        }
+    }
+}
+
+/// The writer thread: group commit until every sender is gone.
+fn writer_loop(conn: &Connection, jobs: &std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let why = e.to_string();
+            tracing::warn!(error = %why, "SQLite writer cannot begin a transaction");
+            first(Err(&why))(Some(&why));
+            continue;
+        }
+        let mut completions = vec![first(Ok(conn))];
+        // A job whose error made SQLite roll back the whole transaction ends the batch.
+        while completions.len() < MAX_BATCH && !conn.is_autocommit() {
+            match jobs.try_recv() {
+                Ok(job) => completions.push(job(Ok(conn))),
+                Err(_) => break,
+            }
+        }
+        let committed = if conn.is_autocommit() {
+            Err("the transaction was rolled back by an error".to_owned())
+        } else {
+            conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                e.to_string()
+            })
+        };
+        if let Err(why) = &committed {
+            tracing::warn!(error = %why, jobs = completions.len(), "SQLite batch not committed");
+        }
+        let failed = committed.err();
+        for done in completions {
+            done(failed.as_deref());
+        }
+    }
+}
+
+/// Runs `f` inside a savepoint: released on `Ok`, rolled back on `Err` or panic.
+fn in_savepoint<T, E, F>(conn: &Connection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&Connection) -> Result<T, E>,
+    E: From<DbUnavailable>,
+{
+    let exec = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+    if let Err(e) = exec("SAVEPOINT job") {
+        return Err(E::from(DbUnavailable(e.to_string())));
+    }
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)));
+    let out = match out {
+        Ok(out) => out,
+        Err(_) => Err(E::from(DbUnavailable("a write job panicked".to_owned()))),
+    };
+    if conn.is_autocommit() {
+        // SQLite rolled the whole transaction back (I/O error, full disk…).
+        return out.and_then(|_| {
+            Err(E::from(DbUnavailable(
+                "the transaction was rolled back".to_owned(),
+            )))
+        });
+    }
+    let end = if out.is_ok() {
+        exec("RELEASE job")
+    } else {
+        exec("ROLLBACK TO job").and_then(|_| exec("RELEASE job"))
+    };
+    match end {
+        Ok(_) => out,
+        Err(e) => out.and_then(|_| Err(E::from(DbUnavailable(e.to_string())))),
+    }
+}
+
+fn open_reader(path: &Path, options: &SqliteOptions) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn, options, false)?;
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection, options: &SqliteOptions, writer: bool) -> rusqlite::Result<()> {
+    conn.busy_timeout(options.busy_timeout)?;
+    if writer {
+        // Persistent in the file; returns the resulting mode (`memory` for in-memory).
+        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_PAGES)?;
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        conn.pragma_update(None, "cache_size", -16_000)?;
+    }
+    conn.pragma_update(None, "synchronous", options.synchronous.pragma())?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
+}
+
+fn migrate(conn: &Connection, path: &str) -> Result<(), OpenError> {
+    let err = |source| OpenError::Sqlite {
+        path: path.to_owned(),
+        source,
+    };
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(err)?;
+    if version > SCHEMA_VERSION {
+        return Err(OpenError::SchemaTooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version < 1 {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE;\n{SCHEMA_V1}\nPRAGMA user_version = 1;\nCOMMIT;"
+        ))
+        .map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            err(e)
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pragma(db: &Db, path: &Path, name: &str) -> String {
+        db.read_blocking(path, |c| {
+            c.query_row(&format!("PRAGMA {name}"), [], |r| {
+                r.get::<_, rusqlite::types::Value>(0)
+            })
+            .unwrap()
+        })
+        .map(|v| match v {
+            rusqlite::types::Value::Integer(i) => i.to_string(),
+            rusqlite::types::Value::Text(t) => t,
+            other => format!("{other:?}"),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn opening_twice_keeps_wal_mode_the_schema_and_its_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let db = Db::open(&path, SqliteOptions::default()).unwrap();
+        assert_eq!(pragma(&db, &path, "journal_mode"), "wal");
+        drop(db);
+        let db = Db::open(&path, SqliteOptions::default()).unwrap();
+        assert_eq!(
+            pragma(&db, &path, "user_version"),
+            SCHEMA_VERSION.to_string()
+        );
+        assert_eq!(pragma(&db, &path, "foreign_keys"), "1");
+        assert_eq!(pragma(&db, &path, "synchronous"), "1", "NORMAL by default");
+    }
+
+    #[test]
+    fn full_synchronous_is_selectable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let options = SqliteOptions {
+            synchronous: Synchronous::Full,
+            ..SqliteOptions::default()
+        };
+        let db = Db::open(&path, options).unwrap();
+        assert_eq!(pragma(&db, &path, "synchronous"), "2");
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 99")
+            .unwrap();
+        assert!(matches!(
+            Db::open(&path, SqliteOptions::default()),
+            Err(OpenError::SchemaTooNew { found: 99, .. })
+        ));
+    }
+}
+
+#[cfg(test)]
+mod statement_cache_tests {
+    use super::*;
+
+    /// SQLite built with STAT4 re-prepares a statement whose plan depends on a bound value
+    /// each time that value is bound again; the hot statements must not depend on theirs.
+    #[test]
+    fn hot_statements_are_not_prepared_again_when_rebound() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(SCHEMA_V1).unwrap();
+        let statements = [
+            ("receive", crate::queue::receive_sql(10), 2),
+            ("promote", crate::queue::PROMOTE_SQL.to_owned(), 3),
+        ];
+        for (name, sql, n) in statements {
+            let mut stmt = c.prepare(&sql).unwrap();
+            for round in 0..3i64 {
+                let args: Vec<rusqlite::types::Value> = (0..n)
+                    .map(|i| rusqlite::types::Value::Integer(round * 100 + i))
+                    .collect();
+                let mut rows = stmt.query(rusqlite::params_from_iter(args)).unwrap();
+                while let Ok(Some(_)) = rows.next() {}
+            }
+            assert_eq!(
+                stmt.get_status(rusqlite::StatementStatus::RePrepare),
+                0,
+                "{name} was prepared again"
+            );
+        }
+    }
+}

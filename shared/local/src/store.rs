@@ -1,0 +1,1030 @@
+//! [`SqliteStore`]: every store port on one SQLite file.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use omnidesk_core::{
+    AgentStore, AppendOutcome, BotConfig, BotStore, Clock, Connection, ConnectionId,
+    ConnectionStore, ContactStore, ConversationFilter, ConversationStore, DeadLetter,
+    DeadLetterStore, MessageStore, Page, PageRequest, StoreError, StoreResult,
+};
+use omnidesk_domain::{
+    Agent, AgentId, BotId, ChannelRef, Contact, ContactId, Conversation, ConversationId,
+    ConversationKey, Delivery, EmailAddress, Identity, IdentityKey, Message, MessageId, Timestamp,
+};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::db::{Db, DbUnavailable, OpenError, SqliteOptions};
+
+/// How long a WebSocket connection is listed (API Gateway's maximum connection duration).
+const CONNECTION_TTL_MS: i64 = 2 * 60 * 60 * 1000;
+/// How long an ingest dead letter is kept at least.
+const DEAD_LETTER_TTL_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+
+/// Every store port (contacts, conversations, messages, agents, bots, dead letters,
+/// connections) on one SQLite database file. Cheap to clone: clones share the connections.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pub(crate) db: Arc<Db>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("db", &self.db).finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database file at `path` with the default
+    /// [`SqliteOptions`].
+    pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, OpenError> {
+        Self::open_with(path, clock, SqliteOptions::default())
+    }
+
+    /// Opens the database file at `path` with explicit options.
+    pub fn open_with(
+        path: &Path,
+        clock: Arc<dyn Clock>,
+        options: SqliteOptions,
+    ) -> Result<Self, OpenError> {
+        Ok(Self {
+            db: Db::open(path, options)?,
+            clock,
+        })
+    }
+
+    /// A private in-memory database (for tests; nothing is persisted). Share it with a queue
+    /// through [`crate::SqliteQueue::new`].
+    pub fn open_in_memory(clock: Arc<dyn Clock>) -> Result<Self, OpenError> {
+        Ok(Self {
+            db: Db::open_in_memory(SqliteOptions::default())?,
+            clock,
+        })
+    }
+
+    /// The database file (`None` for an in-memory database).
+    pub fn database_path(&self) -> Option<&Path> {
+        self.db.path()
+    }
+
+    /// The clock this store reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now().millis()
+    }
+}
+
+impl From<DbUnavailable> for StoreError {
+    fn from(e: DbUnavailable) -> Self {
+        StoreError::Unavailable(e.0)
+    }
+}
+
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
+}
+
+/// Maps a SQLite error: constraint = `Conflict`, undecodable data = `Corrupt`, the rest
+/// (busy, locked, I/O, full disk) = `Unavailable`.
+pub(crate) fn sql_err(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation) => StoreError::Conflict(e.to_string()),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+            StoreError::Corrupt(e.to_string())
+        }
+        Some(_) => StoreError::Unavailable(e.to_string()),
+        None => match e {
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+            | rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::Utf8Error(..) => StoreError::Corrupt(e.to_string()),
+            other => StoreError::Unavailable(other.to_string()),
+        },
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))
+}
+
+fn from_json<T: DeserializeOwned>(what: &str, s: &str) -> StoreResult<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// Limit for a page query: one more row than asked, to know whether there is a next page.
+fn fetch_limit(page: &PageRequest) -> i64 {
+    i64::try_from(page.limit.max(1)).unwrap_or(i64::MAX - 1) + 1
+}
+
+/// Cuts the extra row and builds the next cursor from the last item kept.
+fn paginate<T>(mut rows: Vec<(T, String)>, page: &PageRequest) -> Page<T> {
+    let limit = page.limit.max(1);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next_cursor = if more {
+        rows.last().map(|(_, c)| c.clone())
+    } else {
+        None
+    };
+    Page {
+        items: rows.into_iter().map(|(t, _)| t).collect(),
+        next_cursor,
+    }
+}
+
+/// A `(milliseconds, id)` keyset cursor, rendered `<ms>.<id>`.
+fn encode_cursor(ms: i64, id: &str) -> String {
+    format!("{ms}.{id}")
+}
+
+fn decode_cursor(cursor: Option<&str>) -> StoreResult<Option<(i64, String)>> {
+    let Some(c) = cursor else { return Ok(None) };
+    let (ms, id) = c
+        .split_once('.')
+        .ok_or_else(|| StoreError::Corrupt("invalid page cursor".to_owned()))?;
+    let ms = ms
+        .parse::<i64>()
+        .map_err(|_| StoreError::Corrupt("invalid page cursor".to_owned()))?;
+    Ok(Some((ms, id.to_owned())))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Contacts
+
+#[async_trait]
+impl ContactStore for SqliteStore {
+    async fn create_contact(&self, contact: &Contact) -> StoreResult<()> {
+        let contact = contact.clone();
+        self.db
+            .write_async(move |conn| {
+                let tx = conn;
+                let json = to_json(&contact)?;
+                let id = contact.id.to_string();
+                let inserted = tx
+                    .prepare_cached(
+                        "INSERT INTO contacts (id, updated_at_ms, json) VALUES (?1, ?2, ?3)",
+                    )
+                    .and_then(|mut s| s.execute(params![id, contact.updated_at.millis(), json]));
+                match inserted {
+                    Ok(_) => {}
+                    Err(e) if is_constraint(&e) => {
+                        return Err(StoreError::Conflict(format!("contact {id} exists")));
+                    }
+                    Err(e) => return Err(sql_err(e)),
+                }
+                for identity in &contact.identities {
+                    claim_identity(tx, &id, &identity.key())?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_contact(&self, id: ContactId) -> StoreResult<Option<Contact>> {
+        self.db
+            .read_async(move |conn| {
+                let json: Option<String> = conn
+                    .prepare_cached("SELECT json FROM contacts WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([id.to_string()], |r| r.get(0)).optional())
+                    .map_err(sql_err)?;
+                json.map(|j| from_json("contact", &j)).transpose()
+            })
+            .await
+    }
+
+    async fn contact_id_by_identity(&self, key: &IdentityKey) -> StoreResult<Option<ContactId>> {
+        let key = key.as_str().to_owned();
+        self.db
+            .read_async(move |conn| {
+                let id: Option<String> = conn
+                    .prepare_cached("SELECT contact_id FROM identities WHERE key = ?1")
+                    .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+                    .map_err(sql_err)?;
+                id.map(|i| ContactId::parse(&i).map_err(|e| StoreError::Corrupt(e.to_string())))
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn update_contact(
+        &self,
+        contact: &Contact,
+        expected_updated_at: Timestamp,
+    ) -> StoreResult<()> {
+        let mut contact = contact.clone();
+        self.db
+            .write_async(move |conn| {
+                let tx = conn;
+                let id = contact.id.to_string();
+                let stored = read_contact_row(tx, &id)?
+                    .ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
+                if stored.0 != expected_updated_at.millis() {
+                    return Err(StoreError::Conflict(format!(
+                        "contact {id} changed since it was read"
+                    )));
+                }
+                // Identities belong to `add_identity`: keep the stored ones.
+                let stored: Contact = from_json("contact", &stored.1)?;
+                contact.identities = stored.identities;
+                let json = to_json(&contact)?;
+                tx.prepare_cached(
+                    "UPDATE contacts SET updated_at_ms = ?2, json = ?3 WHERE id = ?1",
+                )
+                .and_then(|mut s| s.execute(params![id, contact.updated_at.millis(), json]))
+                .map_err(sql_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn add_identity(&self, contact: ContactId, identity: &Identity) -> StoreResult<()> {
+        let identity = identity.clone();
+        self.db
+            .write_async(move |conn| {
+                let tx = conn;
+                let id = contact.to_string();
+                let (_, json) = read_contact_row(tx, &id)?
+                    .ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
+                let key = identity.key();
+                claim_identity(tx, &id, &key)?;
+                let mut stored: Contact = from_json("contact", &json)?;
+                match stored.identities.iter_mut().find(|i| i.key() == key) {
+                    Some(existing) if *existing == identity => return Ok(()),
+                    Some(existing) => *existing = identity,
+                    None => stored.identities.push(identity),
+                }
+                let json = to_json(&stored)?;
+                tx.prepare_cached("UPDATE contacts SET json = ?2 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id, json]))
+                    .map_err(sql_err)?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+/// `(updated_at_ms, json)` of a contact.
+fn read_contact_row(conn: &rusqlite::Connection, id: &str) -> StoreResult<Option<(i64, String)>> {
+    conn.prepare_cached("SELECT updated_at_ms, json FROM contacts WHERE id = ?1")
+        .and_then(|mut s| s.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(sql_err)
+}
+
+/// Claims `key` for contact `id`: fine if it is free or already theirs, `Conflict` otherwise.
+fn claim_identity(conn: &rusqlite::Connection, id: &str, key: &IdentityKey) -> StoreResult<()> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO identities (key, contact_id) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+        )
+        .and_then(|mut s| s.execute(params![key.as_str(), id]))
+        .map_err(sql_err)?;
+    if inserted == 1 {
+        return Ok(());
+    }
+    let holder: Option<String> = conn
+        .prepare_cached("SELECT contact_id FROM identities WHERE key = ?1")
+        .and_then(|mut s| s.query_row([key.as_str()], |r| r.get(0)).optional())
+        .map_err(sql_err)?;
+    if holder.as_deref() == Some(id) {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "identity {key} belongs to another contact"
+        )))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversations
+
+#[async_trait]
+impl ConversationStore for SqliteStore {
+    async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<()> {
+        if conversation.version != 0 {
+            return Err(StoreError::Conflict(format!(
+                "a new conversation has version 0, not {}",
+                conversation.version
+            )));
+        }
+        let c = conversation.clone();
+        self.db
+            .write_async(move |conn| {
+                let json = to_json(&c)?;
+                let res = conn
+                    .prepare_cached(
+                        "INSERT INTO conversations \
+                         (id, key, contact_id, status, assignee_id, last_activity_ms, version, json) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            c.id.to_string(),
+                            c.key.as_str(),
+                            c.contact_id.to_string(),
+                            c.status.as_str(),
+                            c.assignee_id.map(|a| a.to_string()),
+                            c.last_activity_at.millis(),
+                            version_to_sql(c.version)?,
+                            json
+                        ])
+                    });
+                match res {
+                    Ok(_) => Ok(()),
+                    Err(e) if is_constraint(&e) => Err(StoreError::Conflict(format!(
+                        "conversation {} or key {} exists",
+                        c.id, c.key
+                    ))),
+                    Err(e) => Err(sql_err(e)),
+                }
+            })
+            .await
+    }
+
+    async fn get_conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
+        self.db
+            .read_async(move |conn| {
+                let json: Option<String> = conn
+                    .prepare_cached("SELECT json FROM conversations WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([id.to_string()], |r| r.get(0)).optional())
+                    .map_err(sql_err)?;
+                json.map(|j| from_json("conversation", &j)).transpose()
+            })
+            .await
+    }
+
+    async fn conversation_by_key(
+        &self,
+        key: &ConversationKey,
+    ) -> StoreResult<Option<Conversation>> {
+        let key = key.as_str().to_owned();
+        self.db
+            .read_async(move |conn| {
+                let json: Option<String> = conn
+                    .prepare_cached("SELECT json FROM conversations WHERE key = ?1")
+                    .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
+                    .map_err(sql_err)?;
+                json.map(|j| from_json("conversation", &j)).transpose()
+            })
+            .await
+    }
+
+    async fn update_conversation(&self, conversation: &Conversation) -> StoreResult<Conversation> {
+        let mut c = conversation.clone();
+        self.db
+            .write_async(move |conn| {
+                let expected = version_to_sql(c.version).map_err(sql_err)?;
+                c.version += 1;
+                let json = to_json(&c)?;
+                let id = c.id.to_string();
+                let res = conn
+                    .prepare_cached(
+                        "UPDATE conversations SET key = ?3, contact_id = ?4, status = ?5, \
+                         assignee_id = ?6, last_activity_ms = ?7, version = ?8, json = ?9 \
+                         WHERE id = ?1 AND version = ?2",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            id,
+                            expected,
+                            c.key.as_str(),
+                            c.contact_id.to_string(),
+                            c.status.as_str(),
+                            c.assignee_id.map(|a| a.to_string()),
+                            c.last_activity_at.millis(),
+                            version_to_sql(c.version)?,
+                            json
+                        ])
+                    });
+                match res {
+                    Ok(1) => Ok(c),
+                    Ok(_) => {
+                        let exists = conn
+                            .prepare_cached("SELECT 1 FROM conversations WHERE id = ?1")
+                            .and_then(|mut s| s.exists([&id]))
+                            .map_err(sql_err)?;
+                        if exists {
+                            Err(StoreError::Conflict(format!(
+                                "conversation {id} changed since version {expected}"
+                            )))
+                        } else {
+                            Err(StoreError::NotFound(format!("conversation {id}")))
+                        }
+                    }
+                    Err(e) if is_constraint(&e) => Err(StoreError::Conflict(format!(
+                        "conversation key {} is taken",
+                        c.key
+                    ))),
+                    Err(e) => Err(sql_err(e)),
+                }
+            })
+            .await
+    }
+
+    async fn list_conversations(
+        &self,
+        filter: &ConversationFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Conversation>> {
+        let filter = filter.clone();
+        let page = page.clone();
+        self.db
+            .read_async(move |conn| {
+                let cursor = decode_cursor(page.cursor.as_deref())?;
+                let mut q =
+                    Query::new("SELECT json, last_activity_ms, id FROM conversations WHERE 1 = 1");
+                if let Some(status) = filter.status {
+                    q.and_eq("status", status.as_str().to_owned());
+                }
+                match filter.assignee {
+                    Some(Some(a)) => q.and_eq("assignee_id", a.to_string()),
+                    Some(None) => q.sql.push_str(" AND assignee_id IS NULL"),
+                    None => {}
+                }
+                list_conversation_rows(conn, q, cursor, &page)
+            })
+            .await
+    }
+
+    async fn list_conversations_of_contact(
+        &self,
+        contact: ContactId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Conversation>> {
+        let page = page.clone();
+        self.db
+            .read_async(move |conn| {
+                let cursor = decode_cursor(page.cursor.as_deref())?;
+                let mut q =
+                    Query::new("SELECT json, last_activity_ms, id FROM conversations WHERE 1 = 1");
+                q.and_eq("contact_id", contact.to_string());
+                list_conversation_rows(conn, q, cursor, &page)
+            })
+            .await
+    }
+
+    async fn count_assigned(&self, agent: AgentId) -> StoreResult<u32> {
+        self.db
+            .read_async(move |conn| {
+                let n: i64 = conn
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM conversations \
+                         WHERE assignee_id = ?1 AND status = 'assigned'",
+                    )
+                    .and_then(|mut s| s.query_row([agent.to_string()], |r| r.get(0)))
+                    .map_err(sql_err)?;
+                Ok(u32::try_from(n).unwrap_or(u32::MAX))
+            })
+            .await
+    }
+}
+
+fn version_to_sql(v: u64) -> rusqlite::Result<i64> {
+    i64::try_from(v).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
+/// A query built with its arguments, numbered as they are added.
+///
+/// Text compared for equality is written `?N || ''`, and limits are literals: SQLite (built
+/// with STAT4) otherwise re-prepares a cached statement each time such a parameter is bound
+/// to a new value when the plan also orders by the index; `?N || ''` still uses the index.
+struct Query {
+    sql: String,
+    args: Vec<rusqlite::types::Value>,
+}
+
+impl Query {
+    fn new(sql: &str) -> Self {
+        Self {
+            sql: sql.to_owned(),
+            args: Vec::new(),
+        }
+    }
+    /// Binds a value and returns its placeholder.
+    fn arg(&mut self, v: impl Into<rusqlite::types::Value>) -> String {
+        self.args.push(v.into());
+        format!("?{}", self.args.len())
+    }
+    /// ` AND <column> = <text value>`.
+    fn and_eq(&mut self, column: &str, value: String) {
+        let p = self.arg(value);
+        self.sql.push_str(&format!(" AND {column} = {p} || ''"));
+    }
+    /// ` AND (<ms column>, <id column>) < (ms, id)`, for keyset pages in descending order.
+    fn and_before(&mut self, ms_col: &str, id_col: &str, cursor: Option<(i64, String)>) {
+        if let Some((ms, id)) = cursor {
+            let (pm, pi) = (self.arg(ms), self.arg(id));
+            self.sql.push_str(&format!(
+                " AND ({ms_col} < {pm} OR ({ms_col} = {pm} AND {id_col} < {pi}))"
+            ));
+        }
+    }
+    /// ` ORDER BY … LIMIT <one more than the page>`.
+    fn order_limit(&mut self, order: &str, page: &PageRequest) {
+        self.sql
+            .push_str(&format!(" ORDER BY {order} LIMIT {}", fetch_limit(page)));
+    }
+}
+
+/// Runs a conversation listing whose filters are in `q`: appends the keyset condition, the
+/// order and the limit.
+fn list_conversation_rows(
+    conn: &rusqlite::Connection,
+    mut q: Query,
+    cursor: Option<(i64, String)>,
+    page: &PageRequest,
+) -> StoreResult<Page<Conversation>> {
+    q.and_before("last_activity_ms", "id", cursor);
+    q.order_limit("last_activity_ms DESC, id DESC", page);
+    let mut stmt = conn.prepare_cached(&q.sql).map_err(sql_err)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(q.args), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(sql_err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (json, ms, id) = row.map_err(sql_err)?;
+        let c: Conversation = from_json("conversation", &json)?;
+        out.push((c, encode_cursor(ms, &id)));
+    }
+    Ok(paginate(out, page))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn append_message(&self, message: &Message) -> StoreResult<AppendOutcome> {
+        let m = message.clone();
+        self.db
+            .write_async(move |conn| {
+                let json = to_json(&m)?;
+                let res = conn
+                    .prepare_cached(
+                        "INSERT INTO messages (conversation_id, id, source_key, json) \
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            m.conversation_id.to_string(),
+                            m.id.to_string(),
+                            m.source_key.as_deref(),
+                            json
+                        ])
+                    });
+                match res {
+                    Ok(_) => Ok(AppendOutcome::Inserted),
+                    Err(e) if is_constraint(&e) => {
+                        if let Some(source_key) = &m.source_key {
+                            let first: Option<String> = conn
+                                .prepare_cached("SELECT id FROM messages WHERE source_key = ?1")
+                                .and_then(|mut s| {
+                                    s.query_row([source_key], |r| r.get(0)).optional()
+                                })
+                                .map_err(sql_err)?;
+                            if let Some(first) = first {
+                                let id = MessageId::parse(&first)
+                                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                                return Ok(AppendOutcome::Duplicate(id));
+                            }
+                        }
+                        Err(StoreError::Conflict(format!("message {} exists", m.id)))
+                    }
+                    Err(e) => Err(sql_err(e)),
+                }
+            })
+            .await
+    }
+
+    async fn get_message(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+    ) -> StoreResult<Option<Message>> {
+        self.db
+            .read_async(move |conn| {
+                read_message(conn, &conversation.to_string(), &id.to_string())?
+                    .map(|j| from_json("message", &j))
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn update_delivery(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+        delivery: &Delivery,
+        channel_ref: Option<&ChannelRef>,
+    ) -> StoreResult<Message> {
+        let delivery = delivery.clone();
+        let channel_ref = channel_ref.cloned();
+        self.db
+            .write_async(move |conn| {
+                let tx = conn;
+                let (cid, mid) = (conversation.to_string(), id.to_string());
+                let json = read_message(tx, &cid, &mid)?
+                    .ok_or_else(|| StoreError::NotFound(format!("message {mid}")))?;
+                let mut m: Message = from_json("message", &json)?;
+                m.delivery = delivery;
+                if let Some(r) = channel_ref {
+                    m.channel_ref = Some(r);
+                }
+                let json = to_json(&m)?;
+                tx.prepare_cached(
+                    "UPDATE messages SET json = ?3 WHERE conversation_id = ?1 AND id = ?2",
+                )
+                .and_then(|mut s| s.execute(params![cid, mid, json]))
+                .map_err(sql_err)?;
+                Ok(m)
+            })
+            .await
+    }
+
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>> {
+        let page = page.clone();
+        self.db
+            .read_async(move |conn| {
+                let mut q = Query::new("SELECT json, id FROM messages WHERE 1 = 1");
+                q.and_eq("conversation_id", conversation.to_string());
+                if let Some(cursor) = &page.cursor {
+                    let p = q.arg(cursor.clone());
+                    q.sql.push_str(&format!(" AND id < {p}"));
+                }
+                q.order_limit("id DESC", &page);
+                let mut stmt = conn.prepare_cached(&q.sql).map_err(sql_err)?;
+                let rows = stmt
+                    .query_map(rusqlite::params_from_iter(q.args), |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })
+                    .map_err(sql_err)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (json, id) = row.map_err(sql_err)?;
+                    out.push((from_json::<Message>("message", &json)?, id));
+                }
+                Ok(paginate(out, &page))
+            })
+            .await
+    }
+}
+
+fn read_message(conn: &rusqlite::Connection, cid: &str, mid: &str) -> StoreResult<Option<String>> {
+    conn.prepare_cached("SELECT json FROM messages WHERE conversation_id = ?1 AND id = ?2")
+        .and_then(|mut s| s.query_row([cid, mid], |r| r.get(0)).optional())
+        .map_err(sql_err)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents
+
+/// Agents are stored without their password hash in the JSON (`Agent` never serialises it);
+/// the hash has its own column and is put back on read.
+fn decode_agent(json: &str, password_hash: String) -> StoreResult<Agent> {
+    let mut v: serde_json::Value = from_json("agent", json)?;
+    let obj = v
+        .as_object_mut()
+        .ok_or_else(|| StoreError::Corrupt("agent: not an object".to_owned()))?;
+    obj.insert(
+        "password_hash".to_owned(),
+        serde_json::Value::String(password_hash),
+    );
+    serde_json::from_value(v).map_err(|e| StoreError::Corrupt(format!("agent: {e}")))
+}
+
+#[async_trait]
+impl AgentStore for SqliteStore {
+    async fn create_agent(&self, agent: &Agent) -> StoreResult<()> {
+        let a = agent.clone();
+        self.db
+            .write_async(move |conn| {
+                let json = to_json(&a)?;
+                let res = conn
+                    .prepare_cached(
+                        "INSERT INTO agents (id, email, password_hash, json) VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            a.id.to_string(),
+                            a.email.as_str(),
+                            a.password_hash.as_phc(),
+                            json
+                        ])
+                    });
+                match res {
+                    Ok(_) => Ok(()),
+                    Err(e) if is_constraint(&e) => Err(StoreError::Conflict(format!(
+                        "agent {} or e-mail {} exists",
+                        a.id, a.email
+                    ))),
+                    Err(e) => Err(sql_err(e)),
+                }
+            })
+            .await
+    }
+
+    async fn get_agent(&self, id: AgentId) -> StoreResult<Option<Agent>> {
+        self.db
+            .read_async(move |conn| {
+                let row: Option<(String, String)> = conn
+                    .prepare_cached("SELECT json, password_hash FROM agents WHERE id = ?1")
+                    .and_then(|mut s| {
+                        s.query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+                            .optional()
+                    })
+                    .map_err(sql_err)?;
+                row.map(|(j, h)| decode_agent(&j, h)).transpose()
+            })
+            .await
+    }
+
+    async fn agent_id_by_email(&self, email: &EmailAddress) -> StoreResult<Option<AgentId>> {
+        let email = email.as_str().to_owned();
+        self.db
+            .read_async(move |conn| {
+                let id: Option<String> = conn
+                    .prepare_cached("SELECT id FROM agents WHERE email = ?1")
+                    .and_then(|mut s| s.query_row([email], |r| r.get(0)).optional())
+                    .map_err(sql_err)?;
+                id.map(|i| AgentId::parse(&i).map_err(|e| StoreError::Corrupt(e.to_string())))
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn list_agents(&self) -> StoreResult<Vec<Agent>> {
+        self.db
+            .read_async(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached("SELECT json, password_hash FROM agents ORDER BY id")
+                    .map_err(sql_err)?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                    .map_err(sql_err)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (j, h) = row.map_err(sql_err)?;
+                    out.push(decode_agent(&j, h)?);
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn update_agent(&self, agent: &Agent) -> StoreResult<()> {
+        let mut a = agent.clone();
+        self.db
+            .write_async(move |conn| {
+                let tx = conn;
+                let id = a.id.to_string();
+                let email: Option<String> = tx
+                    .prepare_cached("SELECT email FROM agents WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([&id], |r| r.get(0)).optional())
+                    .map_err(sql_err)?;
+                let email = email.ok_or_else(|| StoreError::NotFound(format!("agent {id}")))?;
+                // The e-mail (the login) cannot change here: keep the stored one.
+                a.email =
+                    EmailAddress::parse(&email).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let json = to_json(&a)?;
+                tx.prepare_cached("UPDATE agents SET password_hash = ?2, json = ?3 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id, a.password_hash.as_phc(), json]))
+                    .map_err(sql_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn next_counter(&self, name: &str) -> StoreResult<u64> {
+        let name = name.to_owned();
+        self.db
+            .write_async(move |conn| {
+                let v: i64 = conn
+                    .prepare_cached(
+                        "INSERT INTO counters (name, value) VALUES (?1, 1) \
+                         ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+                    )
+                    .and_then(|mut s| s.query_row([name], |r| r.get(0)))
+                    .map_err(sql_err)?;
+                u64::try_from(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bots
+
+#[async_trait]
+impl BotStore for SqliteStore {
+    async fn put_bot(&self, bot: &BotConfig) -> StoreResult<()> {
+        let bot = bot.clone();
+        self.db
+            .write_async(move |conn| {
+                let json = to_json(&bot)?;
+                conn.prepare_cached(
+                    "INSERT INTO bots (id, json) VALUES (?1, ?2) \
+                     ON CONFLICT (id) DO UPDATE SET json = excluded.json",
+                )
+                .and_then(|mut s| s.execute(params![bot.id.get(), json]))
+                .map_err(sql_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_bot(&self, id: BotId) -> StoreResult<Option<BotConfig>> {
+        self.db
+            .read_async(move |conn| {
+                let json: Option<String> = conn
+                    .prepare_cached("SELECT json FROM bots WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([id.get()], |r| r.get(0)).optional())
+                    .map_err(sql_err)?;
+                json.map(|j| from_json("bot", &j)).transpose()
+            })
+            .await
+    }
+
+    async fn list_bots(&self) -> StoreResult<Vec<BotConfig>> {
+        self.db
+            .read_async(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached("SELECT json FROM bots ORDER BY id")
+                    .map_err(sql_err)?;
+                let rows = stmt
+                    .query_map([], |r| r.get::<_, String>(0))
+                    .map_err(sql_err)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    out.push(from_json("bot", &row.map_err(sql_err)?)?);
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn set_poll_offset(&self, id: BotId, offset: i64) -> StoreResult<()> {
+        self.db
+            .write_async(move |conn| {
+                let tx = conn;
+                let json: Option<String> = tx
+                    .prepare_cached("SELECT json FROM bots WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([id.get()], |r| r.get(0)).optional())
+                    .map_err(sql_err)?;
+                let json = json.ok_or_else(|| StoreError::NotFound(format!("bot {id}")))?;
+                let mut bot: BotConfig = from_json("bot", &json)?;
+                bot.poll_offset = Some(offset);
+                let json = to_json(&bot)?;
+                tx.prepare_cached("UPDATE bots SET json = ?2 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id.get(), json]))
+                    .map_err(sql_err)?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ingest dead letters
+
+#[async_trait]
+impl DeadLetterStore for SqliteStore {
+    async fn record_dead_letter(&self, dead_letter: &DeadLetter) -> StoreResult<()> {
+        let d = dead_letter.clone();
+        let horizon = self.now_ms() - DEAD_LETTER_TTL_MS;
+        self.db
+            .write_async(move |conn| {
+                let json = to_json(&d)?;
+                conn.prepare_cached(
+                    "INSERT INTO ingest_dead_letters (received_at_ms, id, json) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (received_at_ms, id) DO UPDATE SET json = excluded.json",
+                )
+                .and_then(|mut s| s.execute(params![d.received_at.millis(), d.id, json]))
+                .map_err(sql_err)?;
+                // Lazy expiry, like DynamoDB's TTL.
+                conn.prepare_cached("DELETE FROM ingest_dead_letters WHERE received_at_ms < ?1")
+                    .and_then(|mut s| s.execute([horizon]))
+                    .map_err(sql_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn list_dead_letters(&self, page: &PageRequest) -> StoreResult<Page<DeadLetter>> {
+        let page = page.clone();
+        let horizon = self.now_ms() - DEAD_LETTER_TTL_MS;
+        self.db
+            .read_async(move |conn| {
+                let cursor = decode_cursor(page.cursor.as_deref())?;
+                let mut q = Query::new("SELECT json, received_at_ms, id FROM ingest_dead_letters");
+                let p = q.arg(horizon);
+                q.sql.push_str(&format!(" WHERE received_at_ms >= {p}"));
+                q.and_before("received_at_ms", "id", cursor);
+                q.order_limit("received_at_ms DESC, id DESC", &page);
+                let mut stmt = conn.prepare_cached(&q.sql).map_err(sql_err)?;
+                let rows = stmt
+                    .query_map(rusqlite::params_from_iter(q.args), |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, i64>(1)?,
+                            r.get::<_, String>(2)?,
+                        ))
+                    })
+                    .map_err(sql_err)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let (json, ms, id) = row.map_err(sql_err)?;
+                    out.push((
+                        from_json::<DeadLetter>("dead letter", &json)?,
+                        encode_cursor(ms, &id),
+                    ));
+                }
+                Ok(paginate(out, &page))
+            })
+            .await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+#[async_trait]
+impl ConnectionStore for SqliteStore {
+    async fn add_connection(&self, connection: &Connection) -> StoreResult<()> {
+        let c = connection.clone();
+        let horizon = self.now_ms() - CONNECTION_TTL_MS;
+        self.db
+            .write_async(move |conn| {
+                let json = to_json(&c)?;
+                conn.prepare_cached(
+                    "INSERT INTO connections (id, agent_id, connected_at_ms, json) \
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET \
+                     agent_id = excluded.agent_id, connected_at_ms = excluded.connected_at_ms, \
+                     json = excluded.json",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        c.id.0,
+                        c.agent_id.to_string(),
+                        c.connected_at.millis(),
+                        json
+                    ])
+                })
+                .map_err(sql_err)?;
+                conn.prepare_cached("DELETE FROM connections WHERE connected_at_ms < ?1")
+                    .and_then(|mut s| s.execute([horizon]))
+                    .map_err(sql_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn remove_connection(&self, id: &ConnectionId) -> StoreResult<()> {
+        let id = id.0.clone();
+        self.db
+            .write_async(move |conn| {
+                conn.prepare_cached("DELETE FROM connections WHERE id = ?1")
+                    .and_then(|mut s| s.execute([id]))
+                    .map_err(sql_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn list_connections(&self) -> StoreResult<Vec<Connection>> {
+        let horizon = self.now_ms() - CONNECTION_TTL_MS;
+        self.db
+            .read_async(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT json FROM connections WHERE connected_at_ms >= ?1 ORDER BY id",
+                    )
+                    .map_err(sql_err)?;
+                let rows = stmt
+                    .query_map([horizon], |r| r.get::<_, String>(0))
+                    .map_err(sql_err)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    out.push(from_json("connection", &row.map_err(sql_err)?)?);
+                }
+                Ok(out)
+            })
+            .await
+    }
+}
