@@ -1,0 +1,389 @@
+//! The sender against the fake Bot API over real HTTP (through `TeloxideTelegram`), with the
+//! in-memory store and push.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use omnidesk_core::testing::{ManualClock, MemoryPush, MemoryStore};
+use omnidesk_core::{
+    BotConfig, BotMode, BotStore, Clock, Connection, ConnectionId, ConnectionStore, ContactStore,
+    ConversationStore, IdGen, JobError, JobOutcome, MessageStore, OutboundJob, PageRequest, Secret,
+    UuidV7Ids,
+};
+use omnidesk_domain::{
+    AgentId, Author, BotId, Channel, ChannelRef, Contact, Conversation, ConversationKey,
+    DeliveryStatus, Identity, Message, SystemEvent, TELEGRAM_TEXT_LIMIT, TelegramChatId,
+    TelegramUserId, Timestamp, split_for_telegram,
+};
+use omnidesk_sender::{RateLimiter, SenderDeps, handle};
+use omnidesk_telegram::TeloxideTelegram;
+use omnidesk_telegram::fake::{FakeFailure, FakeTelegram};
+
+const TOKEN: &str = "7000000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+const CHAT: i64 = 5_123_456_789;
+
+struct World {
+    fake: FakeTelegram,
+    store: Arc<MemoryStore>,
+    push: Arc<MemoryPush>,
+    deps: SenderDeps,
+    conversation: Conversation,
+    contact: Contact,
+    connection: ConnectionId,
+}
+
+impl World {
+    async fn new(limiter: RateLimiter) -> Self {
+        let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_763_780_000_000)));
+        let store = Arc::new(MemoryStore::new(clock.clone()));
+        let push = Arc::new(MemoryPush::new());
+        let fake = FakeTelegram::start().await;
+        let ids: Arc<dyn IdGen> = Arc::new(UuidV7Ids);
+        let now = clock.now();
+        let bot_id = BotId::from_token(TOKEN).unwrap();
+
+        store
+            .put_bot(&BotConfig {
+                id: bot_id,
+                token: Secret::new(TOKEN),
+                webhook_secret: Secret::new("secret"),
+                username: Some("omnidesk_test_bot".into()),
+                mode: BotMode::Webhook,
+                poll_offset: None,
+                created_at: now,
+            })
+            .await
+            .unwrap();
+        let contact = Contact::new(
+            ids.contact_id(),
+            "Ana".into(),
+            Identity::Telegram {
+                bot_id,
+                user_id: TelegramUserId(CHAT as u64),
+                username: None,
+            },
+            now,
+        );
+        store.create_contact(&contact).await.unwrap();
+        let conversation = Conversation::new(
+            ids.conversation_id(),
+            ConversationKey::telegram_private(bot_id, TelegramChatId(CHAT)),
+            contact.id,
+            Channel::Telegram,
+            now,
+        );
+        store.create_conversation(&conversation).await.unwrap();
+        let connection = ConnectionId("agent-1".into());
+        push.connect(&connection);
+        store
+            .add_connection(&Connection {
+                id: connection.clone(),
+                agent_id: ids.agent_id(),
+                connected_at: now,
+            })
+            .await
+            .unwrap();
+
+        let deps = SenderDeps {
+            messages: store.clone(),
+            conversations: store.clone(),
+            contacts: store.clone(),
+            bots: store.clone(),
+            connections: store.clone(),
+            push: push.clone(),
+            telegram: Arc::new(TeloxideTelegram::new(&fake.url()).unwrap()),
+            clock,
+            ids,
+            limiter: Arc::new(limiter),
+        };
+        Self {
+            fake,
+            store,
+            push,
+            deps,
+            conversation,
+            contact,
+            connection,
+        }
+    }
+
+    /// A fast limiter: these tests are about the flow, not the spacing.
+    async fn fast() -> Self {
+        Self::new(RateLimiter::new(Duration::from_millis(10), 30)).await
+    }
+
+    async fn reply(&self, text: &str) -> OutboundJob {
+        let message = Message::outbound(
+            self.deps.ids.message_id(),
+            self.conversation.id,
+            Author::Agent {
+                id: AgentId::from_uuid(self.deps.ids.uuid()),
+            },
+            Channel::Telegram,
+            text.to_owned(),
+            self.deps.clock.now(),
+        );
+        self.store.append_message(&message).await.unwrap();
+        OutboundJob {
+            conversation_id: self.conversation.id,
+            message_id: message.id,
+        }
+    }
+
+    async fn message(&self, job: &OutboundJob) -> Message {
+        self.store
+            .get_message(job.conversation_id, job.message_id)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// `(type, frame)` of every pushed frame.
+    fn frames(&self) -> Vec<(String, serde_json::Value)> {
+        self.push
+            .frames(&self.connection)
+            .iter()
+            .map(|f| {
+                let v: serde_json::Value = serde_json::from_str(f).unwrap();
+                (v["type"].as_str().unwrap_or_default().to_owned(), v)
+            })
+            .collect()
+    }
+}
+
+fn telegram_ids(message: &Message) -> Vec<i32> {
+    match &message.channel_ref {
+        Some(ChannelRef::Telegram {
+            chat_id,
+            message_ids,
+            ..
+        }) => {
+            assert_eq!(*chat_id, TelegramChatId(CHAT));
+            message_ids.clone()
+        }
+        other => panic!("expected a Telegram reference, got {other:?}"),
+    }
+}
+
+fn long_text() -> String {
+    (0..1000).map(|i| format!("w{:03} ", i % 1000)).collect()
+}
+
+#[tokio::test]
+async fn a_reply_reaches_the_chat_and_becomes_sent_with_its_telegram_id() {
+    let w = World::fast().await;
+    let job = w.reply("Hello Ana, your order ships today.").await;
+
+    assert_eq!(handle(&w.deps, &job, 1).await.unwrap(), JobOutcome::Done);
+
+    let sent = w.fake.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].chat_id, CHAT);
+    assert_eq!(sent[0].token, TOKEN);
+    assert_eq!(sent[0].text, "Hello Ana, your order ships today.");
+    let message = w.message(&job).await;
+    assert_eq!(message.delivery.status, DeliveryStatus::Sent);
+    assert_eq!(message.delivery.attempts, 1);
+    assert_eq!(telegram_ids(&message), vec![sent[0].message_id]);
+    let frames = w.frames();
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0].0, "message.updated");
+    assert_eq!(frames[0].1["message"]["delivery"]["status"], "sent");
+    assert_eq!(frames[0].1["message"]["id"], job.message_id.to_string());
+}
+
+#[tokio::test]
+async fn a_redelivered_job_of_a_sent_message_sends_nothing() {
+    let w = World::fast().await;
+    let job = w.reply("once").await;
+    handle(&w.deps, &job, 1).await.unwrap();
+    assert_eq!(handle(&w.deps, &job, 2).await.unwrap(), JobOutcome::Done);
+    assert_eq!(w.fake.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_long_text_arrives_as_two_messages_in_order_a_second_apart() {
+    let w = World::new(RateLimiter::telegram()).await;
+    let text = long_text();
+    assert_eq!(text.chars().count(), 5000);
+    let job = w.reply(&text).await;
+
+    assert_eq!(handle(&w.deps, &job, 1).await.unwrap(), JobOutcome::Done);
+
+    let sent = w.fake.sent();
+    let parts = split_for_telegram(&text, TELEGRAM_TEXT_LIMIT);
+    assert_eq!(parts.len(), 2);
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].text, parts[0]);
+    assert_eq!(sent[1].text, parts[1]);
+    assert_eq!(format!("{}{}", sent[0].text, sent[1].text), text);
+    assert!(
+        sent[1].at.duration_since(sent[0].at) >= Duration::from_millis(990),
+        "one message per second per chat"
+    );
+    let message = w.message(&job).await;
+    assert_eq!(message.delivery.status, DeliveryStatus::Sent);
+    assert_eq!(
+        telegram_ids(&message),
+        vec![sent[0].message_id, sent[1].message_id]
+    );
+}
+
+#[tokio::test]
+async fn a_429_asks_to_retry_later_and_the_retry_sends_only_the_missing_part() {
+    let w = World::fast().await;
+    let text = long_text();
+    let job = w.reply(&text).await;
+    w.fake.succeed_next(CHAT);
+    w.fake.fail_next(CHAT, FakeFailure::RetryAfter(1));
+
+    assert_eq!(
+        handle(&w.deps, &job, 1).await.unwrap(),
+        JobOutcome::RetryAfter(Duration::from_secs(1))
+    );
+    let first = w.fake.sent();
+    assert_eq!(first.len(), 1);
+    let message = w.message(&job).await;
+    assert_eq!(message.delivery.status, DeliveryStatus::Sending);
+    assert_eq!(message.delivery.attempts, 1);
+    assert_eq!(telegram_ids(&message), vec![first[0].message_id]);
+
+    let retried_at = std::time::Instant::now();
+    assert_eq!(handle(&w.deps, &job, 2).await.unwrap(), JobOutcome::Done);
+    assert!(
+        retried_at.elapsed() >= Duration::from_millis(900),
+        "the bot is held for Telegram's retry_after"
+    );
+    let sent = w.fake.sent();
+    let parts = split_for_telegram(&text, TELEGRAM_TEXT_LIMIT);
+    assert_eq!(sent.len(), 2, "the first part is not sent twice");
+    assert_eq!(sent[1].text, parts[1]);
+    let message = w.message(&job).await;
+    assert_eq!(message.delivery.status, DeliveryStatus::Sent);
+    assert_eq!(message.delivery.attempts, 2);
+    assert_eq!(
+        telegram_ids(&message),
+        vec![sent[0].message_id, sent[1].message_id]
+    );
+}
+
+#[tokio::test]
+async fn a_blocked_bot_fails_the_message_and_marks_the_contact_unreachable() {
+    let w = World::fast().await;
+    let job = w.reply("Are you there?").await;
+    w.fake.fail_next(CHAT, FakeFailure::Blocked);
+
+    assert_eq!(handle(&w.deps, &job, 1).await.unwrap(), JobOutcome::Done);
+
+    let reason = "Forbidden: bot was blocked by the user";
+    let message = w.message(&job).await;
+    assert_eq!(message.delivery.status, DeliveryStatus::Failed);
+    assert_eq!(message.delivery.reason.as_deref(), Some(reason));
+    let contact = w.store.get_contact(w.contact.id).await.unwrap().unwrap();
+    assert_eq!(
+        contact
+            .unreachable_on(Channel::Telegram)
+            .map(|u| u.reason.as_str()),
+        Some(reason)
+    );
+    let timeline = w
+        .store
+        .list_messages(w.conversation.id, &PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    let events: Vec<_> = timeline.iter().filter_map(|m| m.event.clone()).collect();
+    assert_eq!(
+        events,
+        vec![SystemEvent::ContactUnreachable {
+            channel: Channel::Telegram,
+            reason: reason.to_owned()
+        }]
+    );
+
+    let types: Vec<String> = w.frames().into_iter().map(|(t, _)| t).collect();
+    for expected in [
+        "message.updated",
+        "message.created",
+        "contact.updated",
+        "conversation.updated",
+    ] {
+        assert!(
+            types.iter().any(|t| t == expected),
+            "{expected} in {types:?}"
+        );
+    }
+    let failed = w
+        .frames()
+        .into_iter()
+        .find(|(t, _)| t == "message.updated")
+        .unwrap()
+        .1;
+    assert_eq!(failed["message"]["delivery"]["status"], "failed");
+    assert_eq!(failed["message"]["delivery"]["reason"], reason);
+
+    // Never retried: a redelivery does nothing.
+    assert_eq!(handle(&w.deps, &job, 2).await.unwrap(), JobOutcome::Done);
+    assert!(w.fake.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_server_error_is_retried_and_given_up_after_five_receives() {
+    let w = World::fast().await;
+    let job = w.reply("hello").await;
+    w.fake.fail_next(CHAT, FakeFailure::ServerError);
+    assert!(matches!(
+        handle(&w.deps, &job, 1).await,
+        Err(JobError::Transient(_))
+    ));
+    let message = w.message(&job).await;
+    assert_eq!(message.delivery.status, DeliveryStatus::Sending);
+    assert_eq!(message.delivery.attempts, 1);
+
+    w.fake.fail_next(CHAT, FakeFailure::ServerError);
+    assert_eq!(handle(&w.deps, &job, 5).await.unwrap(), JobOutcome::Done);
+    let message = w.message(&job).await;
+    assert_eq!(message.delivery.status, DeliveryStatus::Failed);
+    assert!(
+        message
+            .delivery
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("gave up after 5 attempts")),
+        "{:?}",
+        message.delivery.reason
+    );
+    assert_eq!(w.frames().len(), 1);
+}
+
+#[tokio::test]
+async fn a_rejected_message_fails_with_telegrams_reason() {
+    let w = World::fast().await;
+    let job = w.reply("hello").await;
+    w.fake.fail_next(
+        CHAT,
+        FakeFailure::BadRequest("Bad Request: chat not found".into()),
+    );
+    assert_eq!(handle(&w.deps, &job, 1).await.unwrap(), JobOutcome::Done);
+    let message = w.message(&job).await;
+    assert_eq!(message.delivery.status, DeliveryStatus::Failed);
+    assert_eq!(
+        message.delivery.reason.as_deref(),
+        Some("Bad Request: chat not found")
+    );
+    let contact = w.store.get_contact(w.contact.id).await.unwrap().unwrap();
+    assert!(contact.unreachable_on(Channel::Telegram).is_none());
+}
+
+#[tokio::test]
+async fn a_job_for_a_missing_message_is_permanent() {
+    let w = World::fast().await;
+    let job = OutboundJob {
+        conversation_id: w.conversation.id,
+        message_id: w.deps.ids.message_id(),
+    };
+    assert!(matches!(
+        handle(&w.deps, &job, 1).await,
+        Err(JobError::Permanent(_))
+    ));
+}
