@@ -1,1 +1,215 @@
-//! wip
+//! omnidesk-agent-api: the agent HTTP API (`/api/v1/…`) as a transport-free axum
+//! [`Router`]: `lambda_http::run(router(deps))` on AWS, `axum::serve` locally, `oneshot` in
+//! tests. Login, agents and presence, conversation lists, replies (stored, then queued for the
+//! sender), assignment transitions and contact tags; pushes every change to connected agents.
+//!
+//! Depends on `omnidesk-core` ports only: no AWS SDK, SQLite or Telegram types here.
+//! The OpenAPI document of every route is served at `/api/openapi.json`.
+
+mod agents;
+mod auth;
+mod contacts;
+mod conversations;
+mod error;
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use axum::{Router, handler::Handler};
+use omnidesk_core::{
+    AgentStore, Clock, ConnectionStore, ContactStore, ConversationStore, IdGen, MessageStore, Push,
+    Queue, ServerEvent, usecases::push_to_agents,
+};
+use omnidesk_domain::AgentId;
+
+pub use agents::{CreateAgentError, create_agent};
+pub use auth::{
+    Auth, AuthError, IssuedToken, PasswordError, authenticate, hash_password, verify_password,
+};
+pub use error::ApiError;
+
+/// The OpenAPI 3.1 document of this API (and of the WebSocket events).
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+/// Everything the API needs, as ports.
+#[derive(Clone)]
+pub struct ApiDeps {
+    pub contacts: Arc<dyn ContactStore>,
+    pub conversations: Arc<dyn ConversationStore>,
+    pub messages: Arc<dyn MessageStore>,
+    pub agents: Arc<dyn AgentStore>,
+    pub connections: Arc<dyn ConnectionStore>,
+    pub push: Arc<dyn Push>,
+    pub queue: Arc<dyn Queue>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGen>,
+    pub auth: Arc<Auth>,
+}
+
+type AppState = Arc<ApiDeps>;
+
+/// The agent API.
+pub fn router(deps: ApiDeps) -> Router {
+    // `Router::route` merges the method routers of a path given twice.
+    let mut router = Router::new();
+    for r in routes() {
+        router = router.route(r.path, r.handler);
+    }
+    router
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(Arc::new(deps))
+}
+
+/// Every `(method, path)` the router serves (methods upper-case, axum `{param}` syntax).
+pub fn route_table() -> Vec<(&'static str, &'static str)> {
+    routes()
+        .into_iter()
+        .map(|r| (r.verb.as_str(), r.path))
+        .collect()
+}
+
+#[derive(Clone, Copy)]
+enum Verb {
+    Get,
+    Post,
+    Put,
+    Patch,
+}
+
+impl Verb {
+    fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Put => "PUT",
+            Verb::Patch => "PATCH",
+        }
+    }
+    fn filter(self) -> MethodFilter {
+        match self {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+            Verb::Put => MethodFilter::PUT,
+            Verb::Patch => MethodFilter::PATCH,
+        }
+    }
+}
+
+struct Route {
+    verb: Verb,
+    path: &'static str,
+    handler: MethodRouter<AppState>,
+}
+
+fn route<H, T>(verb: Verb, path: &'static str, handler: H) -> Route
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    Route {
+        verb,
+        path,
+        handler: on(verb.filter(), handler),
+    }
+}
+
+fn routes() -> Vec<Route> {
+    use Verb::{Get, Patch, Post, Put};
+    vec![
+        route(Get, "/api/openapi.json", openapi),
+        route(Post, "/api/v1/auth/login", agents::login),
+        route(Get, "/api/v1/agents", agents::list),
+        route(Get, "/api/v1/agents/me", agents::me),
+        route(Put, "/api/v1/agents/me/status", agents::set_status),
+        route(Get, "/api/v1/conversations", conversations::list),
+        route(Get, "/api/v1/conversations/{id}", conversations::get),
+        route(
+            Get,
+            "/api/v1/conversations/{id}/messages",
+            conversations::messages,
+        ),
+        route(
+            Post,
+            "/api/v1/conversations/{id}/messages",
+            conversations::reply,
+        ),
+        route(
+            Post,
+            "/api/v1/conversations/{id}/assign",
+            conversations::assign,
+        ),
+        route(
+            Post,
+            "/api/v1/conversations/{id}/unassign",
+            conversations::unassign,
+        ),
+        route(
+            Post,
+            "/api/v1/conversations/{id}/resolve",
+            conversations::resolve,
+        ),
+        route(
+            Post,
+            "/api/v1/conversations/{id}/reopen",
+            conversations::reopen,
+        ),
+        route(Get, "/api/v1/contacts/{id}", contacts::get),
+        route(Patch, "/api/v1/contacts/{id}", contacts::patch),
+    ]
+}
+
+async fn openapi() -> Response {
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        OPENAPI_JSON,
+    )
+        .into_response()
+}
+
+async fn route_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
+}
+
+/// The authenticated agent (`Authorization: Bearer <jwt>`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Me(pub AgentId);
+
+impl FromRequestParts<AppState> for Me {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, deps: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, token) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then_some(token)
+            });
+        Ok(Me(authenticate(&deps.auth, token)?))
+    }
+}
+
+/// Pushes events to every connected agent, in order. A failing push never fails the request
+/// that caused it (the change is stored; dashboards catch up on reload).
+pub(crate) async fn publish(deps: &ApiDeps, events: &[ServerEvent]) {
+    for event in events {
+        if let Err(e) = push_to_agents(deps.connections.as_ref(), deps.push.as_ref(), event).await {
+            tracing::warn!(error = %e, "could not push to agents");
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Agents: creation (CLI), login, profile, presence.
+
+use std::collections::BTreeSet;
+
+use axum::Json;
+use axum::extract::State;
+use omnidesk_core::{ServerEvent, StoreError};
+use omnidesk_domain::{Agent, AgentStatus, EmailAddress, ParseError, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::auth::PasswordError;
+use crate::error::{ApiError, Body};
+use crate::{ApiDeps, AppState, Me, conversations, publish};
+
+/// Minimum password length for agents.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Why an agent could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateAgentError {
+    #[error(transparent)]
+    InvalidEmail(#[from] ParseError),
+    #[error("the name must not be empty")]
+    EmptyName,
+    #[error("the password must have at least {MIN_PASSWORD_CHARS} characters")]
+    PasswordTooShort,
+    #[error("an agent with the e-mail {0} exists already")]
+    DuplicateEmail(EmailAddress),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("could not store the agent: {0}")]
+    Store(#[source] StoreError),
+}
+
+/// Creates an agent (offline, default capacity) who logs in with `email` and `password`.
+pub async fn create_agent(
+    deps: &ApiDeps,
+    email: &str,
+    name: &str,
+    password: &str,
+) -> Result<Agent, CreateAgentError> {
+    let email = EmailAddress::parse(email)?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(CreateAgentError::EmptyName);
+    }
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(CreateAgentError::PasswordTooShort);
+    }
+    if deps
+        .agents
+        .agent_id_by_email(&email)
+        .await
+        .map_err(CreateAgentError::Store)?
+        .is_some()
+    {
+        return Err(CreateAgentError::DuplicateEmail(email));
+    }
+    let auth = deps.auth.clone();
+    let password = password.to_owned();
+    let password_hash = tokio::task::spawn_blocking(move || auth.hash_password(&password))
+        .await
+        .map_err(|e| PasswordError::from_join(&e))??;
+    let agent = Agent {
+        id: deps.ids.agent_id(),
+        email,
+        name: name.to_owned(),
+        password_hash,
+        teams: BTreeSet::new(),
+        skills: BTreeSet::new(),
+        languages: BTreeSet::new(),
+        status: AgentStatus::Offline,
+        capacity: Agent::DEFAULT_CAPACITY,
+        created_at: deps.clock.now(),
+    };
+    match deps.agents.create_agent(&agent).await {
+        Ok(()) => Ok(agent),
+        Err(StoreError::Conflict(_)) => Err(CreateAgentError::DuplicateEmail(agent.email)),
+        Err(e) => Err(CreateAgentError::Store(e)),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct LoginResponse {
+    token: String,
+    expires_at: Timestamp,
+    agent: Agent,
+}
+
+/// `POST /api/v1/auth/login`.
+pub(crate) async fn login(
+    State(deps): State<AppState>,
+    Body(req): Body<LoginRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let email = EmailAddress::parse(&req.email).map_err(|e| ApiError::invalid("email", e))?;
+    let agent = match deps.agents.agent_id_by_email(&email).await? {
+        Some(id) => deps.agents.get_agent(id).await?,
+        None => None,
+    };
+    let auth = deps.auth.clone();
+    let password = req.password;
+    let (ok, agent) = tokio::task::spawn_blocking(move || match agent {
+        Some(a) => (auth.verify_password(&password, &a.password_hash), Some(a)),
+        None => {
+            auth.dummy_verify(&password);
+            (false, None)
+        }
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "password verification task failed");
+        ApiError::internal()
+    })?;
+    let Some(agent) = agent.filter(|_| ok) else {
+        tracing::info!("failed login");
+        return Err(ApiError::bad_credentials());
+    };
+    let issued = deps.auth.issue(agent.id)?;
+    tracing::info!(agent_id = %agent.id, "agent logged in");
+    let body = LoginResponse {
+        token: issued.token,
+        expires_at: issued.expires_at,
+        agent,
+    };
+    Ok(Json(json!(body)))
+}
+
+/// Loads the authenticated agent (401 if their account is gone).
+pub(crate) async fn load_me(deps: &ApiDeps, me: Me) -> Result<Agent, ApiError> {
+    deps.agents.get_agent(me.0).await?.ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the agent of this token no longer exists",
+        )
+    })
+}
+
+/// `GET /api/v1/agents/me`.
+pub(crate) async fn me(State(deps): State<AppState>, me: Me) -> Result<Json<Agent>, ApiError> {
+    Ok(Json(load_me(&deps, me).await?))
+}
+
+/// `GET /api/v1/agents`.
+pub(crate) async fn list(State(deps): State<AppState>, _me: Me) -> Result<Json<Value>, ApiError> {
+    let agents = deps.agents.list_agents().await?;
+    Ok(Json(json!({ "items": agents })))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct StatusRequest {
+    status: String,
+}
+
+/// `PUT /api/v1/agents/me/status`: sets presence; an agent who comes online takes queued
+/// conversations up to their capacity, oldest waiting first.
+pub(crate) async fn set_status(
+    State(deps): State<AppState>,
+    me: Me,
+    Body(req): Body<StatusRequest>,
+) -> Result<Json<Agent>, ApiError> {
+    let status =
+        AgentStatus::parse(req.status.trim()).map_err(|e| ApiError::invalid("status", e))?;
+    let mut agent = load_me(&deps, me).await?;
+    let changed = agent.status != status;
+    agent.status = status;
+    if changed {
+        deps.agents.update_agent(&agent).await?;
+        tracing::info!(agent_id = %agent.id, status = status.as_str(), "agent status changed");
+        publish(
+            &deps,
+            &[ServerEvent::Presence {
+                agent_id: agent.id,
+                status,
+            }],
+        )
+        .await;
+    }
+    if status == AgentStatus::Online {
+        // The status change stands even if the pick-up fails; the router assigns later.
+        if let Err(e) = conversations::take_queued(&deps, &agent).await {
+            tracing::warn!(agent_id = %agent.id, error = %e.message, "could not take queued conversations");
+        }
+    }
+    Ok(Json(agent))
+}
+
+impl PasswordError {
+    fn from_join(e: &tokio::task::JoinError) -> Self {
+        Self::new(format!("hashing task failed: {e}"))
+    }
+}

@@ -1,0 +1,244 @@
+//! Agent authentication: argon2id password hashes and HS256 JWTs (`sub` = agent id).
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use omnidesk_core::{Clock, SystemClock};
+use omnidesk_domain::{AgentId, PasswordHash, Timestamp};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+/// A token was missing, malformed, forged or expired.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No token was presented.
+    #[error("missing bearer token")]
+    Missing,
+    /// The token is malformed, signed with another key, or names no agent.
+    #[error("invalid token")]
+    Invalid,
+    /// The token was valid but its lifetime is over.
+    #[error("token expired")]
+    Expired,
+    /// A token could not be signed (never caused by user input).
+    #[error("could not sign token: {0}")]
+    Signing(String),
+}
+
+/// A password could not be hashed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("could not hash password: {0}")]
+pub struct PasswordError(String);
+
+impl PasswordError {
+    pub(crate) fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+}
+
+/// A freshly issued access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    exp: i64,
+    iat: i64,
+}
+
+/// Issues and verifies agent tokens, hashes and verifies passwords.
+///
+/// Expiry is checked against the injected [`Clock`] (not the system clock inside
+/// `jsonwebtoken`), so tests can move time.
+pub struct Auth {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+    clock: Arc<dyn Clock>,
+    dummy_hash: OnceLock<Option<PasswordHash>>,
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field("secret", &"***")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    /// Tokens signed with `jwt_secret`, valid for `token_ttl`, timed by the system clock.
+    pub fn new(jwt_secret: &[u8], token_ttl: Duration) -> Self {
+        Self::with_clock(jwt_secret, token_ttl, Arc::new(SystemClock))
+    }
+
+    /// Like [`Auth::new`], timed by `clock`.
+    pub fn with_clock(jwt_secret: &[u8], token_ttl: Duration, clock: Arc<dyn Clock>) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Expiry is checked against `clock` in `verify`; the claim must still be present.
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(jwt_secret),
+            decoding: DecodingKey::from_secret(jwt_secret),
+            validation,
+            ttl: token_ttl,
+            clock,
+            dummy_hash: OnceLock::new(),
+        }
+    }
+
+    /// How long issued tokens are valid.
+    pub fn token_ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Issues a token for `agent`, valid from now for the configured lifetime.
+    pub fn issue(&self, agent: AgentId) -> Result<IssuedToken, AuthError> {
+        let now = self.clock.now();
+        let ttl_ms = i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX / 2);
+        let expires_at = now.plus_millis(ttl_ms);
+        let claims = Claims {
+            sub: agent.to_string(),
+            exp: expires_at.secs(),
+            iat: now.secs(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| AuthError::Signing(e.to_string()))?;
+        Ok(IssuedToken { token, expires_at })
+    }
+
+    /// The agent a token was issued to, if it is authentic and not expired.
+    pub fn verify(&self, token: &str) -> Result<AgentId, AuthError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| AuthError::Invalid)?;
+        if data.claims.exp <= self.clock.now().secs() {
+            return Err(AuthError::Expired);
+        }
+        AgentId::parse(&data.claims.sub).map_err(|_| AuthError::Invalid)
+    }
+
+    /// Hashes a password with argon2id and a random salt (PHC string). CPU-heavy: call it
+    /// off the async executor (`spawn_blocking`).
+    pub fn hash_password(&self, password: &str) -> Result<PasswordHash, PasswordError> {
+        hash_password(password)
+    }
+
+    /// Whether `password` matches `hash`. CPU-heavy, like [`Auth::hash_password`].
+    pub fn verify_password(&self, password: &str, hash: &PasswordHash) -> bool {
+        verify_password(password, hash)
+    }
+
+    /// Spends the same work as a real verification, for logins with an unknown e-mail, so the
+    /// answer time does not reveal whether the account exists.
+    pub fn dummy_verify(&self, password: &str) {
+        let hash = self
+            .dummy_hash
+            .get_or_init(|| hash_password("omnidesk-dummy-password").ok());
+        if let Some(hash) = hash {
+            let _ = verify_password(password, hash);
+        }
+    }
+}
+
+/// Hashes a password with argon2id (default parameters) and a random 16-byte salt.
+pub fn hash_password(password: &str) -> Result<PasswordHash, PasswordError> {
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::new(e.to_string()))?;
+    let phc = Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| PasswordError::new(e.to_string()))?;
+    Ok(PasswordHash::from_phc(phc.to_string()))
+}
+
+/// Whether `password` matches the PHC `hash` (false for a malformed hash).
+pub fn verify_password(password: &str, hash: &PasswordHash) -> bool {
+    match argon2::PasswordHash::new(hash.as_phc()) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// The agent a token (as presented by a client, `None` if absent) belongs to. Used by the
+/// HTTP API (bearer header) and the WebSocket `$connect` (query string).
+pub fn authenticate(auth: &Auth, token: Option<&str>) -> Result<AgentId, AuthError> {
+    match token.map(str::trim) {
+        None | Some("") => Err(AuthError::Missing),
+        Some(t) => auth.verify(t),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use omnidesk_core::{IdGen, UuidV7Ids};
+
+    use super::*;
+
+    #[derive(Default)]
+    struct TestClock(AtomicI64);
+
+    impl Clock for TestClock {
+        fn now(&self) -> Timestamp {
+            Timestamp::from_millis(self.0.load(Ordering::SeqCst))
+        }
+    }
+
+    fn auth_at(ms: i64) -> (Auth, Arc<TestClock>) {
+        let clock = Arc::new(TestClock(AtomicI64::new(ms)));
+        let auth = Auth::with_clock(b"test-secret", Duration::from_secs(3600), clock.clone());
+        (auth, clock)
+    }
+
+    #[test]
+    fn issued_token_verifies_to_its_agent_until_it_expires() {
+        let (auth, clock) = auth_at(1_700_000_000_000);
+        let agent = UuidV7Ids.agent_id();
+        let issued = auth.issue(agent).unwrap();
+        assert_eq!(issued.expires_at.millis(), 1_700_000_000_000 + 3_600_000);
+        assert_eq!(auth.verify(&issued.token), Ok(agent));
+        clock
+            .0
+            .store(1_700_000_000_000 + 3_600_000, Ordering::SeqCst);
+        assert_eq!(auth.verify(&issued.token), Err(AuthError::Expired));
+    }
+
+    #[test]
+    fn token_signed_with_another_secret_or_garbage_is_invalid() {
+        let (auth, clock) = auth_at(1_700_000_000_000);
+        let other = Auth::with_clock(b"other", Duration::from_secs(60), clock);
+        let token = other.issue(UuidV7Ids.agent_id()).unwrap().token;
+        assert_eq!(auth.verify(&token), Err(AuthError::Invalid));
+        assert_eq!(auth.verify("not.a.jwt"), Err(AuthError::Invalid));
+        assert_eq!(authenticate(&auth, None), Err(AuthError::Missing));
+        assert_eq!(authenticate(&auth, Some("  ")), Err(AuthError::Missing));
+    }
+
+    #[test]
+    fn password_hash_is_salted_argon2id_and_verifies_only_the_right_password() {
+        let a = hash_password("correct horse").unwrap();
+        let b = hash_password("correct horse").unwrap();
+        assert!(a.as_phc().starts_with("$argon2id$"));
+        assert_ne!(a, b, "a random salt makes every hash different");
+        assert!(verify_password("correct horse", &a));
+        assert!(!verify_password("wrong horse", &a));
+        assert!(!verify_password(
+            "x",
+            &PasswordHash::from_phc("garbage".to_owned())
+        ));
+    }
+}

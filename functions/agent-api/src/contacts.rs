@@ -1,0 +1,160 @@
+//! Contacts: profile with previous conversations, tag and attribute edits.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::Json;
+use axum::extract::State;
+use omnidesk_core::{PageRequest, ServerEvent, StoreError};
+use omnidesk_domain::{Contact, ContactId, Conversation, Tag};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, Body, PathParam};
+use crate::{AppState, Me, publish};
+
+/// Conversations listed with a contact.
+const CONTACT_CONVERSATIONS: usize = 50;
+/// Attribute limits.
+const MAX_ATTRIBUTES: usize = 50;
+const MAX_ATTRIBUTE_KEY_CHARS: usize = 64;
+const MAX_ATTRIBUTE_VALUE_CHARS: usize = 1_000;
+const MAX_TAGS: usize = 50;
+
+fn parse_id(raw: &str) -> Result<ContactId, ApiError> {
+    ContactId::parse(raw).map_err(|e| ApiError::invalid("id", e))
+}
+
+#[derive(Serialize)]
+pub(crate) struct ContactWithConversations {
+    #[serde(flatten)]
+    contact: Contact,
+    /// The contact's conversations, newest activity first.
+    conversations: Vec<Conversation>,
+}
+
+/// `GET /api/v1/contacts/{id}`.
+pub(crate) async fn get(
+    State(deps): State<AppState>,
+    _me: Me,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<ContactWithConversations>, ApiError> {
+    let id = parse_id(&id)?;
+    let contact = deps
+        .contacts
+        .get_contact(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("contact"))?;
+    let conversations = deps
+        .conversations
+        .list_conversations_of_contact(id, &PageRequest::first(CONTACT_CONVERSATIONS))
+        .await?
+        .items;
+    Ok(Json(ContactWithConversations {
+        contact,
+        conversations,
+    }))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ContactPatch {
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+    #[serde(default)]
+    attributes: Option<BTreeMap<String, String>>,
+}
+
+fn parse_tags(raw: &[String]) -> Result<BTreeSet<Tag>, ApiError> {
+    if raw.len() > MAX_TAGS {
+        return Err(ApiError::invalid(
+            "tags",
+            format!("at most {MAX_TAGS} tags"),
+        ));
+    }
+    raw.iter()
+        .map(|t| {
+            Tag::parse(t).map_err(|e| ApiError::invalid("tags", format!("{t:?}: {}", e.reason)))
+        })
+        .collect()
+}
+
+fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(ApiError::invalid(
+            "attributes",
+            format!("at most {MAX_ATTRIBUTES} attributes"),
+        ));
+    }
+    for (k, v) in attributes {
+        let key_chars = k.trim().chars().count();
+        if key_chars == 0 || key_chars > MAX_ATTRIBUTE_KEY_CHARS {
+            return Err(ApiError::invalid(
+                "attributes",
+                format!("names must have 1 to {MAX_ATTRIBUTE_KEY_CHARS} characters"),
+            ));
+        }
+        if v.chars().count() > MAX_ATTRIBUTE_VALUE_CHARS {
+            return Err(ApiError::invalid(
+                "attributes",
+                format!("{k:?}: values must have at most {MAX_ATTRIBUTE_VALUE_CHARS} characters"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `PATCH /api/v1/contacts/{id}` `{"tags": [...], "attributes": {...}}`: each present field
+/// replaces the stored one. Optimistic: re-read and re-applied on a concurrent edit.
+pub(crate) async fn patch(
+    State(deps): State<AppState>,
+    _me: Me,
+    PathParam(id): PathParam<String>,
+    Body(patch): Body<ContactPatch>,
+) -> Result<Json<Contact>, ApiError> {
+    let id = parse_id(&id)?;
+    let tags = patch.tags.as_deref().map(parse_tags).transpose()?;
+    if let Some(attributes) = &patch.attributes {
+        check_attributes(attributes)?;
+    }
+    for _ in 0..3 {
+        let current = deps
+            .contacts
+            .get_contact(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("contact"))?;
+        let mut next = current.clone();
+        if let Some(tags) = &tags {
+            next.tags = tags.clone();
+        }
+        if let Some(attributes) = &patch.attributes {
+            next.attributes = attributes.clone();
+        }
+        if next == current {
+            return Ok(Json(current));
+        }
+        next.updated_at = deps.clock.now().max(current.updated_at);
+        match deps
+            .contacts
+            .update_contact(&next, current.updated_at)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(contact_id = %id, "contact updated");
+                publish(
+                    &deps,
+                    &[ServerEvent::ContactUpdated {
+                        contact: Box::new(next.clone()),
+                    }],
+                )
+                .await;
+                return Ok(Json(next));
+            }
+            Err(StoreError::Conflict(_)) => {
+                tracing::debug!(contact_id = %id, "stale contact, retrying");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::conflict(
+        "conflict",
+        "the contact is being changed by someone else; try again",
+    ))
+}

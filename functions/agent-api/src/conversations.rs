@@ -1,0 +1,561 @@
+//! Conversations: lists, timelines, replies and assignment transitions.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use omnidesk_core::usecases::conversation_view;
+use omnidesk_core::{
+    ConversationFilter, ConversationView, OutboundJob, OutgoingMessage, PageRequest, QueueName,
+    ServerEvent, StoreError,
+};
+use omnidesk_domain::{
+    Agent, AgentId, Author, Contact, ContactId, Conversation, ConversationId, ConversationStatus,
+    Delivery, DeliveryStatus, Message, SystemEvent,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, Body, Params, PathParam};
+use crate::{ApiDeps, AppState, Me, publish};
+
+/// Optimistic updates are re-read and re-applied this many times before giving up.
+const MAX_ATTEMPTS: usize = 3;
+/// Longest reply, in characters.
+pub const MAX_REPLY_CHARS: usize = 16_000;
+/// Queued conversations looked at when an agent comes online (oldest waiting first).
+const MAX_QUEUED_SCAN: usize = 1_000;
+
+/// Parses `limit` (1..; larger than `max` is clamped).
+pub(crate) fn parse_limit(
+    raw: Option<&str>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(default),
+        Some(s) => match s.parse::<usize>() {
+            Ok(0) | Err(_) => Err(ApiError::invalid(
+                "limit",
+                format!("must be a whole number from 1 to {max}"),
+            )),
+            Ok(n) => Ok(n.min(max)),
+        },
+    }
+}
+
+fn parse_id(raw: &str) -> Result<ConversationId, ApiError> {
+    ConversationId::parse(raw).map_err(|e| ApiError::invalid("id", e))
+}
+
+fn non_empty(cursor: Option<String>) -> Option<String> {
+    cursor.filter(|c| !c.is_empty())
+}
+
+async fn load(deps: &ApiDeps, id: ConversationId) -> Result<Conversation, ApiError> {
+    deps.conversations
+        .get_conversation(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))
+}
+
+/// Joins conversations with their contacts (each contact read once).
+async fn views_of(
+    deps: &ApiDeps,
+    conversations: &[Conversation],
+) -> Result<Vec<ConversationView>, ApiError> {
+    let mut contacts: HashMap<ContactId, Contact> = HashMap::new();
+    let mut views = Vec::with_capacity(conversations.len());
+    for c in conversations {
+        let contact = match contacts.get(&c.contact_id) {
+            Some(contact) => contact.clone(),
+            None => {
+                let contact = deps
+                    .contacts
+                    .get_contact(c.contact_id)
+                    .await?
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("conversation {} has no contact", c.id))
+                    })?;
+                contacts.insert(c.contact_id, contact.clone());
+                contact
+            }
+        };
+        views.push(ConversationView::new(c, contact));
+    }
+    Ok(views)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    status: Option<String>,
+    assignee: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `GET /api/v1/conversations`.
+pub(crate) async fn list(
+    State(deps): State<AppState>,
+    me: Me,
+    Params(q): Params<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let status = match q.status.as_deref().map(str::trim) {
+        None | Some("" | "all") => None,
+        Some(s) => Some(ConversationStatus::parse(s).map_err(|_| {
+            ApiError::invalid("status", "must be bot, queued, assigned, resolved or all")
+        })?),
+    };
+    let assignee = match q.assignee.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some("me") => Some(Some(me.0)),
+        Some("none") => Some(None),
+        Some(s) => Some(Some(AgentId::parse(s).map_err(|_| {
+            ApiError::invalid("assignee", "must be `me`, `none` or an agent id")
+        })?)),
+    };
+    let limit = parse_limit(q.limit.as_deref(), 25, 100)?;
+    let page = deps
+        .conversations
+        .list_conversations(
+            &ConversationFilter { status, assignee },
+            &PageRequest {
+                limit,
+                cursor: non_empty(q.cursor),
+            },
+        )
+        .await?;
+    let items = views_of(&deps, &page.items).await?;
+    Ok(Json(
+        json!({ "items": items, "next_cursor": page.next_cursor }),
+    ))
+}
+
+/// `GET /api/v1/conversations/{id}`.
+pub(crate) async fn get(
+    State(deps): State<AppState>,
+    _me: Me,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<ConversationView>, ApiError> {
+    let conversation = load(&deps, parse_id(&id)?).await?;
+    Ok(Json(
+        conversation_view(deps.contacts.as_ref(), &conversation).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PageQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `GET /api/v1/conversations/{id}/messages`: one page, chronological within the page;
+/// `next_cursor` leads to older messages.
+pub(crate) async fn messages(
+    State(deps): State<AppState>,
+    _me: Me,
+    PathParam(id): PathParam<String>,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let limit = parse_limit(q.limit.as_deref(), 50, 100)?;
+    load(&deps, id).await?;
+    let mut page = deps
+        .messages
+        .list_messages(
+            id,
+            &PageRequest {
+                limit,
+                cursor: non_empty(q.cursor),
+            },
+        )
+        .await?;
+    page.items.reverse();
+    Ok(Json(
+        json!({ "items": page.items, "next_cursor": page.next_cursor }),
+    ))
+}
+
+/// What a conversation update closure decided.
+pub(crate) enum Step {
+    /// Store the changed conversation, recording this timeline event.
+    Write(Option<SystemEvent>),
+    /// Nothing to change.
+    Skip,
+}
+
+/// The result of [`apply`].
+pub(crate) struct Applied {
+    pub conversation: Conversation,
+    /// The timeline message stored for the event, if any.
+    pub system_message: Option<Message>,
+    /// Whether anything was written.
+    pub written: bool,
+}
+
+/// Reads the conversation, lets `change` modify it and stores it optimistically; on a stale
+/// version re-reads and re-applies (up to [`MAX_ATTEMPTS`] times). The event `change` returns
+/// is stored as a system message after the conversation.
+pub(crate) async fn apply<F>(
+    deps: &ApiDeps,
+    id: ConversationId,
+    mut change: F,
+) -> Result<Applied, ApiError>
+where
+    F: FnMut(&mut Conversation) -> Result<Step, ApiError>,
+{
+    for _ in 0..MAX_ATTEMPTS {
+        let current = load(deps, id).await?;
+        let mut next = current.clone();
+        let event = match change(&mut next)? {
+            Step::Skip => {
+                return Ok(Applied {
+                    conversation: current,
+                    system_message: None,
+                    written: false,
+                });
+            }
+            Step::Write(event) => event,
+        };
+        let now = deps.clock.now();
+        let system =
+            event.map(|e| Message::system(deps.ids.message_id(), id, next.channel, e, now));
+        if let Some(m) = &system {
+            next.record_message(m);
+        }
+        match deps.conversations.update_conversation(&next).await {
+            Ok(stored) => {
+                let system_message = match system {
+                    Some(m) => match deps.messages.append_message(&m).await {
+                        Ok(_) => Some(m),
+                        Err(e) => {
+                            tracing::warn!(conversation_id = %id, error = %e, "could not store timeline event");
+                            None
+                        }
+                    },
+                    None => None,
+                };
+                return Ok(Applied {
+                    conversation: stored,
+                    system_message,
+                    written: true,
+                });
+            }
+            Err(StoreError::Conflict(_)) => {
+                tracing::debug!(conversation_id = %id, "stale conversation version, retrying");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::conflict(
+        "conflict",
+        "the conversation is being changed by someone else; try again",
+    ))
+}
+
+/// Pushes the result of a transition (timeline message, then the conversation) and returns
+/// the conversation view.
+async fn publish_applied(
+    deps: &ApiDeps,
+    applied: Applied,
+    before: Vec<ServerEvent>,
+) -> Result<ConversationView, ApiError> {
+    let view = conversation_view(deps.contacts.as_ref(), &applied.conversation).await?;
+    let mut events = before;
+    if let Some(m) = applied.system_message {
+        events.push(ServerEvent::MessageCreated {
+            conversation_id: m.conversation_id,
+            message: m,
+        });
+    }
+    if applied.written {
+        events.push(ServerEvent::ConversationUpdated {
+            conversation: Box::new(view.clone()),
+        });
+    }
+    publish(deps, &events).await;
+    Ok(view)
+}
+
+fn reopen_first() -> ApiError {
+    ApiError::conflict(
+        "conversation_resolved",
+        "the conversation is resolved; reopen it first",
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ReplyRequest {
+    text: String,
+}
+
+/// `POST /api/v1/conversations/{id}/messages`: stores the reply as `sending`, assigns an
+/// unassigned conversation to the replying agent, queues the send and pushes the change.
+pub(crate) async fn reply(
+    State(deps): State<AppState>,
+    me: Me,
+    PathParam(id): PathParam<String>,
+    Body(req): Body<ReplyRequest>,
+) -> Result<(StatusCode, Json<Message>), ApiError> {
+    let id = parse_id(&id)?;
+    let text = req.text.trim();
+    if text.is_empty() {
+        return Err(ApiError::invalid("text", "must not be empty"));
+    }
+    if text.chars().count() > MAX_REPLY_CHARS {
+        return Err(ApiError::invalid(
+            "text",
+            format!("must have at most {MAX_REPLY_CHARS} characters"),
+        ));
+    }
+    let conversation = load(&deps, id).await?;
+    if conversation.status == ConversationStatus::Resolved {
+        return Err(reopen_first());
+    }
+    let message = Message::outbound(
+        deps.ids.message_id(),
+        id,
+        Author::Agent { id: me.0 },
+        conversation.channel,
+        text.to_owned(),
+        deps.clock.now(),
+    );
+    deps.messages.append_message(&message).await?;
+
+    let applied = apply(&deps, id, |c| {
+        if c.status == ConversationStatus::Resolved {
+            return Err(reopen_first());
+        }
+        c.record_message(&message);
+        let event = if c.status == ConversationStatus::Assigned {
+            None
+        } else {
+            c.assign(me.0, Some(me.0))?.event
+        };
+        Ok(Step::Write(event))
+    })
+    .await;
+    let applied = match applied {
+        Ok(a) => a,
+        Err(e) => {
+            let failed = mark_failed(&deps, &message, format!("not sent: {}", e.message)).await;
+            publish(
+                &deps,
+                &[ServerEvent::MessageCreated {
+                    conversation_id: id,
+                    message: failed,
+                }],
+            )
+            .await;
+            return Err(e);
+        }
+    };
+
+    let job = OutboundJob {
+        conversation_id: id,
+        message_id: message.id,
+    };
+    let body = serde_json::to_string(&job).map_err(|e| {
+        tracing::error!(error = %e, "could not encode outbound job");
+        ApiError::internal()
+    })?;
+    let sent = deps
+        .queue
+        .send(
+            QueueName::Outbound,
+            OutgoingMessage::fifo(id.to_string(), message.id.to_string(), body),
+        )
+        .await;
+    if let Err(e) = sent {
+        tracing::warn!(conversation_id = %id, message_id = %message.id, error = %e, "could not queue reply");
+        let failed = mark_failed(&deps, &message, format!("could not queue: {e}")).await;
+        let created = ServerEvent::MessageCreated {
+            conversation_id: id,
+            message: failed,
+        };
+        publish_applied(&deps, applied, vec![created]).await?;
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue_unavailable",
+            "the reply was stored but could not be queued for sending; it is marked failed, try again",
+        ));
+    }
+    tracing::info!(conversation_id = %id, message_id = %message.id, "reply queued");
+    let created = ServerEvent::MessageCreated {
+        conversation_id: id,
+        message: message.clone(),
+    };
+    publish_applied(&deps, applied, vec![created]).await?;
+    Ok((StatusCode::CREATED, Json(message)))
+}
+
+/// Marks a stored outgoing message failed (best effort) and returns it as it now is.
+async fn mark_failed(deps: &ApiDeps, message: &Message, reason: String) -> Message {
+    let delivery = Delivery {
+        status: DeliveryStatus::Failed,
+        reason: Some(reason),
+        attempts: message.delivery.attempts,
+        updated_at: deps.clock.now(),
+    };
+    match deps
+        .messages
+        .update_delivery(message.conversation_id, message.id, &delivery, None)
+        .await
+    {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(message_id = %message.id, error = %e, "could not mark message failed");
+            let mut m = message.clone();
+            m.delivery = delivery;
+            m
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct AssignRequest {
+    #[serde(default)]
+    agent_id: Option<String>,
+}
+
+/// `POST /api/v1/conversations/{id}/assign` `{"agent_id": null | "ag_…"}` (null or no body =
+/// me). Transfers when another agent has it.
+pub(crate) async fn assign(
+    State(deps): State<AppState>,
+    me: Me,
+    PathParam(id): PathParam<String>,
+    body: Bytes,
+) -> Result<Json<ConversationView>, ApiError> {
+    let id = parse_id(&id)?;
+    let req: AssignRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        AssignRequest { agent_id: None }
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e))?
+    };
+    let target = match req.agent_id.as_deref() {
+        None => me.0,
+        Some(raw) => {
+            let target = AgentId::parse(raw).map_err(|e| ApiError::invalid("agent_id", e))?;
+            if deps.agents.get_agent(target).await?.is_none() {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown_agent",
+                    "agent_id: no such agent",
+                ));
+            }
+            target
+        }
+    };
+    let applied = apply(&deps, id, |c| {
+        if c.status == ConversationStatus::Assigned && c.assignee_id == Some(target) {
+            return Ok(Step::Skip);
+        }
+        Ok(Step::Write(c.assign(target, Some(me.0))?.event))
+    })
+    .await?;
+    Ok(Json(publish_applied(&deps, applied, Vec::new()).await?))
+}
+
+/// `POST /api/v1/conversations/{id}/unassign`: back to the queue.
+pub(crate) async fn unassign(
+    State(deps): State<AppState>,
+    me: Me,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<ConversationView>, ApiError> {
+    let applied = apply(&deps, parse_id(&id)?, |c| {
+        Ok(Step::Write(c.unassign(Some(me.0))?.event))
+    })
+    .await?;
+    Ok(Json(publish_applied(&deps, applied, Vec::new()).await?))
+}
+
+/// `POST /api/v1/conversations/{id}/resolve`.
+pub(crate) async fn resolve(
+    State(deps): State<AppState>,
+    me: Me,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<ConversationView>, ApiError> {
+    let applied = apply(&deps, parse_id(&id)?, |c| {
+        Ok(Step::Write(c.resolve(Some(me.0))?.event))
+    })
+    .await?;
+    Ok(Json(publish_applied(&deps, applied, Vec::new()).await?))
+}
+
+/// `POST /api/v1/conversations/{id}/reopen`: back to the agent who reopens it.
+pub(crate) async fn reopen(
+    State(deps): State<AppState>,
+    me: Me,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<ConversationView>, ApiError> {
+    let applied = apply(&deps, parse_id(&id)?, |c| {
+        Ok(Step::Write(c.reopen(me.0)?.event))
+    })
+    .await?;
+    Ok(Json(publish_applied(&deps, applied, Vec::new()).await?))
+}
+
+/// Gives an agent who just came online queued, unassigned conversations up to their free
+/// capacity, oldest waiting first. Returns how many they took. A conversation someone else
+/// took in between is skipped; any other error stops the pick-up.
+pub(crate) async fn take_queued(deps: &ApiDeps, agent: &Agent) -> Result<usize, ApiError> {
+    let open = deps.conversations.count_assigned(agent.id).await?;
+    if !agent.can_take(open) {
+        return Ok(0);
+    }
+    let free = (agent.capacity - open) as usize;
+    let filter = ConversationFilter {
+        status: Some(ConversationStatus::Queued),
+        assignee: Some(None),
+    };
+    let mut queued = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = deps
+            .conversations
+            .list_conversations(&filter, &PageRequest { limit: 100, cursor })
+            .await?;
+        queued.extend(page.items);
+        cursor = page.next_cursor;
+        if cursor.is_none() || queued.len() >= MAX_QUEUED_SCAN {
+            break;
+        }
+    }
+    queued.sort_by_key(|c| {
+        (
+            c.last_inbound_at.unwrap_or(c.created_at),
+            c.created_at,
+            c.id,
+        )
+    });
+
+    let mut taken = 0;
+    for c in queued {
+        if taken == free {
+            break;
+        }
+        let result = apply(deps, c.id, |c| {
+            if c.status != ConversationStatus::Queued || c.assignee_id.is_some() {
+                return Ok(Step::Skip);
+            }
+            Ok(Step::Write(c.assign(agent.id, None)?.event))
+        })
+        .await;
+        match result {
+            Ok(applied) if applied.written => {
+                taken += 1;
+                publish_applied(deps, applied, Vec::new()).await?;
+            }
+            Ok(_) => {}
+            Err(e) if e.status == StatusCode::NOT_FOUND || e.status == StatusCode::CONFLICT => {}
+            Err(e) => {
+                tracing::warn!(agent_id = %agent.id, error = %e.message, "stopped taking queued conversations");
+                break;
+            }
+        }
+    }
+    tracing::info!(agent_id = %agent.id, taken, "agent took queued conversations");
+    Ok(taken)
+}

@@ -1,0 +1,1194 @@
+//! The agent API driven through its Router (`oneshot`) on the in-memory adapters.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use failing::{FailingQueue, RacingConversations, UnavailableConversations};
+use omnidesk_agent_api::{ApiDeps, Auth, CreateAgentError, create_agent, route_table, router};
+use omnidesk_core::testing::{ManualClock, MemoryPush, MemoryQueue, MemoryStore, SeqIds};
+use omnidesk_core::{
+    AgentStore, Clock, Connection, ConnectionId, ConnectionStore, ContactStore, ConversationStore,
+    IdGen, MessageStore, OutboundJob, PageRequest, Queue, QueueName,
+};
+use omnidesk_domain::{
+    Agent, AgentId, Author, Channel, Contact, Conversation, ConversationKey, ConversationStatus,
+    DeliveryStatus, Identity, Message, Timestamp,
+};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const T0: i64 = 1_704_067_200_000;
+const TTL: Duration = Duration::from_secs(3600);
+
+/// A queue whose sends always fail, as an unreachable SQS would.
+mod failing {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use omnidesk_core::testing::MemoryStore;
+    use omnidesk_core::{
+        ConversationFilter, ConversationStore, DeadLettered, OutgoingMessage, Page, PageRequest,
+        Queue, QueueError, QueueName, Received, SendOutcome, StoreError, StoreResult,
+    };
+    use omnidesk_domain::{AgentId, ContactId, Conversation, ConversationId, ConversationKey};
+
+    pub struct FailingQueue;
+
+    /// Conversations where another writer changes the conversation just before each of the
+    /// first `races` updates, so those updates meet a stale version.
+    pub struct RacingConversations {
+        pub inner: Arc<MemoryStore>,
+        pub races: AtomicU32,
+    }
+
+    #[async_trait::async_trait]
+    impl ConversationStore for RacingConversations {
+        async fn create_conversation(&self, c: &Conversation) -> StoreResult<()> {
+            self.inner.create_conversation(c).await
+        }
+        async fn get_conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
+            self.inner.get_conversation(id).await
+        }
+        async fn conversation_by_key(
+            &self,
+            key: &ConversationKey,
+        ) -> StoreResult<Option<Conversation>> {
+            self.inner.conversation_by_key(key).await
+        }
+        async fn update_conversation(&self, c: &Conversation) -> StoreResult<Conversation> {
+            let race = self
+                .races
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if race {
+                let mut other = self.inner.get_conversation(c.id).await?.expect("exists");
+                other.unread_count += 1;
+                self.inner.update_conversation(&other).await?;
+            }
+            self.inner.update_conversation(c).await
+        }
+        async fn list_conversations(
+            &self,
+            filter: &ConversationFilter,
+            page: &PageRequest,
+        ) -> StoreResult<Page<Conversation>> {
+            self.inner.list_conversations(filter, page).await
+        }
+        async fn list_conversations_of_contact(
+            &self,
+            contact: ContactId,
+            page: &PageRequest,
+        ) -> StoreResult<Page<Conversation>> {
+            self.inner
+                .list_conversations_of_contact(contact, page)
+                .await
+        }
+        async fn count_assigned(&self, agent: AgentId) -> StoreResult<u32> {
+            self.inner.count_assigned(agent).await
+        }
+    }
+
+    /// A conversation table that cannot be reached.
+    pub struct UnavailableConversations;
+
+    #[async_trait::async_trait]
+    impl ConversationStore for UnavailableConversations {
+        async fn create_conversation(&self, _: &Conversation) -> StoreResult<()> {
+            Err(down())
+        }
+        async fn get_conversation(&self, _: ConversationId) -> StoreResult<Option<Conversation>> {
+            Err(down())
+        }
+        async fn conversation_by_key(
+            &self,
+            _: &ConversationKey,
+        ) -> StoreResult<Option<Conversation>> {
+            Err(down())
+        }
+        async fn update_conversation(&self, _: &Conversation) -> StoreResult<Conversation> {
+            Err(down())
+        }
+        async fn list_conversations(
+            &self,
+            _: &ConversationFilter,
+            _: &PageRequest,
+        ) -> StoreResult<Page<Conversation>> {
+            Err(down())
+        }
+        async fn list_conversations_of_contact(
+            &self,
+            _: ContactId,
+            _: &PageRequest,
+        ) -> StoreResult<Page<Conversation>> {
+            Err(down())
+        }
+        async fn count_assigned(&self, _: AgentId) -> StoreResult<u32> {
+            Err(down())
+        }
+    }
+
+    fn down() -> StoreError {
+        StoreError::Unavailable("dynamodb timeout at 10.0.0.1".to_owned())
+    }
+
+    #[async_trait::async_trait]
+    impl Queue for FailingQueue {
+        async fn send(&self, _: QueueName, _: OutgoingMessage) -> Result<SendOutcome, QueueError> {
+            Err(QueueError::Unavailable("connection refused".to_owned()))
+        }
+        async fn receive(
+            &self,
+            _: QueueName,
+            _: usize,
+            _: Duration,
+        ) -> Result<Vec<Received>, QueueError> {
+            Ok(Vec::new())
+        }
+        async fn ack(&self, _: QueueName, _: &str) -> Result<(), QueueError> {
+            Ok(())
+        }
+        async fn retry_later(&self, _: QueueName, _: &str, _: Duration) -> Result<(), QueueError> {
+            Ok(())
+        }
+        async fn dead_letter(&self, _: QueueName, _: &str, _: &str) -> Result<(), QueueError> {
+            Ok(())
+        }
+        async fn dead_letters(
+            &self,
+            _: QueueName,
+            _: usize,
+        ) -> Result<Vec<DeadLettered>, QueueError> {
+            Ok(Vec::new())
+        }
+    }
+}
+
+struct App {
+    router: Router,
+    deps: ApiDeps,
+    store: Arc<MemoryStore>,
+    queue: Arc<MemoryQueue>,
+    push: Arc<MemoryPush>,
+    clock: Arc<ManualClock>,
+    ids: Arc<SeqIds>,
+    ann: Agent,
+    bob: Agent,
+    token: String,
+    seq: std::sync::atomic::AtomicU32,
+}
+
+async fn app() -> App {
+    app_with(|_, _| {}).await
+}
+
+/// An app whose ports `customize` may replace (after the agents are created).
+async fn app_with(customize: impl FnOnce(&mut ApiDeps, &Arc<MemoryStore>)) -> App {
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(T0)));
+    let store = Arc::new(MemoryStore::new(clock.clone()));
+    let queue = Arc::new(MemoryQueue::with_clock(clock.clone()));
+    let push = Arc::new(MemoryPush::new());
+    let ids = Arc::new(SeqIds::new());
+    let deps = ApiDeps {
+        contacts: store.clone(),
+        conversations: store.clone(),
+        messages: store.clone(),
+        agents: store.clone(),
+        connections: store.clone(),
+        push: push.clone(),
+        queue: queue.clone(),
+        clock: clock.clone(),
+        ids: ids.clone(),
+        auth: Arc::new(Auth::with_clock(b"api-test-secret", TTL, clock.clone())),
+    };
+    let ann = create_agent(&deps, "ann@example.com", "Ann", "correct-horse")
+        .await
+        .unwrap();
+    let bob = create_agent(&deps, "bob@example.com", "Bob", "battery-staple")
+        .await
+        .unwrap();
+    let token = deps.auth.issue(ann.id).unwrap().token;
+    let mut deps = deps;
+    customize(&mut deps, &store);
+    App {
+        router: router(deps.clone()),
+        deps,
+        store,
+        queue,
+        push,
+        clock,
+        ids,
+        ann,
+        bob,
+        token,
+        seq: std::sync::atomic::AtomicU32::new(0),
+    }
+}
+
+impl App {
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call_as(Some(&self.token), method, path, body).await
+    }
+
+    async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 22)
+            .await
+            .unwrap();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("non-JSON body: {}", String::from_utf8_lossy(&bytes)))
+        };
+        (status, value)
+    }
+
+    /// A contact and a conversation in `status`, last active at `T0 + activity_ms`.
+    async fn conversation(
+        &self,
+        status: ConversationStatus,
+        assignee: Option<AgentId>,
+        activity_ms: i64,
+    ) -> Conversation {
+        let n = self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let now = Timestamp::from_millis(T0);
+        let contact = Contact::new(
+            self.ids.contact_id(),
+            format!("Visitor {n}"),
+            Identity::WebVisitor {
+                visitor_id: format!("v{n}"),
+            },
+            now,
+        );
+        self.store.create_contact(&contact).await.unwrap();
+        let mut c = Conversation::new(
+            self.ids.conversation_id(),
+            ConversationKey::parse(&format!("web:v{n}")).unwrap(),
+            contact.id,
+            Channel::Web,
+            now,
+        );
+        c.status = status;
+        c.assignee_id = assignee;
+        c.last_activity_at = Timestamp::from_millis(T0 + activity_ms);
+        self.store.create_conversation(&c).await.unwrap();
+        c
+    }
+
+    /// A live WebSocket connection of Ann that records pushes.
+    async fn listen(&self) -> ConnectionId {
+        let id = ConnectionId("conn-ann".to_owned());
+        self.push.connect(&id);
+        self.store
+            .add_connection(&Connection {
+                id: id.clone(),
+                agent_id: self.ann.id,
+                connected_at: self.clock.now(),
+            })
+            .await
+            .unwrap();
+        id
+    }
+
+    fn pushed(&self, conn: &ConnectionId) -> Vec<Value> {
+        self.push
+            .frames(conn)
+            .iter()
+            .map(|f| serde_json::from_str(f).unwrap())
+            .collect()
+    }
+
+    async fn stored_messages(&self, c: &Conversation) -> Vec<Message> {
+        let mut items = self
+            .store
+            .list_messages(c.id, &PageRequest::first(100))
+            .await
+            .unwrap()
+            .items;
+        items.reverse();
+        items
+    }
+
+    async fn stored(&self, c: &Conversation) -> Conversation {
+        self.store.get_conversation(c.id).await.unwrap().unwrap()
+    }
+}
+
+fn types(frames: &[Value]) -> Vec<&str> {
+    frames.iter().filter_map(|f| f["type"].as_str()).collect()
+}
+
+fn ids_of(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn login_with_the_right_password_returns_a_token_that_opens_the_api() {
+    let app = app().await;
+    let (status, body) = app
+        .call_as(
+            None,
+            "POST",
+            "/api/v1/auth/login",
+            Some(json!({"email": "ann@example.com", "password": "correct-horse"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["agent"]["id"], app.ann.id.to_string());
+    assert_eq!(body["agent"]["email"], "ann@example.com");
+    assert!(body["agent"].get("password_hash").is_none());
+    assert_eq!(
+        body["expires_at"],
+        Timestamp::from_millis(T0 + 3_600_000).to_rfc3339()
+    );
+    let token = body["token"].as_str().unwrap();
+    let (status, me) = app
+        .call_as(Some(token), "GET", "/api/v1/agents/me", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["name"], "Ann");
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_email_get_the_same_401() {
+    let app = app().await;
+    let (s1, wrong) = app
+        .call_as(
+            None,
+            "POST",
+            "/api/v1/auth/login",
+            Some(json!({"email": "ann@example.com", "password": "nope-nope"})),
+        )
+        .await;
+    let (s2, unknown) = app
+        .call_as(
+            None,
+            "POST",
+            "/api/v1/auth/login",
+            Some(json!({"email": "zed@example.com", "password": "nope-nope"})),
+        )
+        .await;
+    assert_eq!(s1, StatusCode::UNAUTHORIZED);
+    assert_eq!(s2, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong, unknown);
+    assert_eq!(wrong["error"]["code"], "invalid_credentials");
+    let (s3, missing) = app
+        .call_as(
+            None,
+            "POST",
+            "/api/v1/auth/login",
+            Some(json!({"email": "ann@example.com"})),
+        )
+        .await;
+    assert_eq!(s3, StatusCode::BAD_REQUEST);
+    assert!(
+        missing["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("password")
+    );
+}
+
+#[tokio::test]
+async fn expired_missing_or_forged_tokens_are_401_and_expiry_says_token_expired() {
+    let app = app().await;
+    let (status, body) = app.call_as(None, "GET", "/api/v1/agents", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let (status, body) = app
+        .call_as(Some("a.b.c"), "GET", "/api/v1/agents", None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthorized");
+    app.clock.advance(TTL + Duration::from_secs(1));
+    let (status, body) = app.call("GET", "/api/v1/agents", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "token_expired");
+}
+
+#[tokio::test]
+async fn agents_list_shows_every_agent_without_password_hashes() {
+    let app = app().await;
+    let (status, body) = app.call("GET", "/api/v1/agents", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let names: Vec<_> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["Ann", "Bob"]);
+    assert!(!body.to_string().contains("argon2"));
+}
+
+#[tokio::test]
+async fn conversation_list_filters_by_status_and_assignee() {
+    let app = app().await;
+    let q1 = app.conversation(ConversationStatus::Queued, None, 1).await;
+    let q2 = app.conversation(ConversationStatus::Queued, None, 2).await;
+    let mine = app
+        .conversation(ConversationStatus::Assigned, Some(app.ann.id), 3)
+        .await;
+    let bobs = app
+        .conversation(ConversationStatus::Assigned, Some(app.bob.id), 4)
+        .await;
+    let done = app
+        .conversation(ConversationStatus::Resolved, None, 5)
+        .await;
+
+    let (status, all) = app.call("GET", "/api/v1/conversations", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let all_ids = ids_of(&all);
+    let expected: Vec<String> = [&done, &bobs, &mine, &q2, &q1]
+        .iter()
+        .map(|c| c.id.to_string())
+        .collect();
+    assert_eq!(all_ids, expected, "newest activity first");
+    assert!(all["next_cursor"].is_null());
+    assert_eq!(all["items"][0]["contact"]["display_name"], "Visitor 4");
+
+    let (_, queued) = app
+        .call("GET", "/api/v1/conversations?status=queued", None)
+        .await;
+    assert_eq!(ids_of(&queued), vec![q2.id.to_string(), q1.id.to_string()]);
+    let (_, me) = app
+        .call("GET", "/api/v1/conversations?assignee=me", None)
+        .await;
+    assert_eq!(ids_of(&me), vec![mine.id.to_string()]);
+    let path = format!(
+        "/api/v1/conversations?status=assigned&assignee={}",
+        app.bob.id
+    );
+    let (_, bob) = app.call("GET", &path, None).await;
+    assert_eq!(ids_of(&bob), vec![bobs.id.to_string()]);
+    let (_, none) = app
+        .call(
+            "GET",
+            "/api/v1/conversations?assignee=none&status=all",
+            None,
+        )
+        .await;
+    assert_eq!(
+        ids_of(&none),
+        vec![done.id.to_string(), q2.id.to_string(), q1.id.to_string()]
+    );
+
+    let (status, bad) = app
+        .call("GET", "/api/v1/conversations?status=open", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("status")
+    );
+    let (status, bad) = app
+        .call("GET", "/api/v1/conversations?assignee=someone", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("assignee")
+    );
+    let (status, bad) = app.call("GET", "/api/v1/conversations?limit=0", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("limit")
+    );
+}
+
+#[tokio::test]
+async fn conversation_list_pages_with_a_cursor_without_repeats_or_gaps() {
+    let app = app().await;
+    let mut expected = Vec::new();
+    for i in 0..5 {
+        expected.push(
+            app.conversation(ConversationStatus::Queued, None, i)
+                .await
+                .id
+                .to_string(),
+        );
+    }
+    expected.reverse();
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/conversations?limit=2".to_owned();
+    for _ in 0..5 {
+        let (status, page) = app.call("GET", &path, None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page["items"].as_array().unwrap().len() <= 2);
+        seen.extend(ids_of(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/conversations?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn one_conversation_is_a_view_with_its_contact_and_unknown_ids_are_404() {
+    let app = app().await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let (status, view) = app
+        .call("GET", &format!("/api/v1/conversations/{}", c.id), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(view["id"], c.id.to_string());
+    assert_eq!(view["status"], "queued");
+    assert_eq!(view["contact"]["id"], c.contact_id.to_string());
+    let ghost = app.ids.conversation_id();
+    let (status, body) = app
+        .call("GET", &format!("/api/v1/conversations/{ghost}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "not_found");
+    let (status, body) = app.call("GET", "/api/v1/conversations/xyz", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("id"));
+}
+
+#[tokio::test]
+async fn messages_page_is_chronological_and_the_cursor_leads_to_older_messages() {
+    let app = app().await;
+    let c = app
+        .conversation(ConversationStatus::Assigned, Some(app.ann.id), 0)
+        .await;
+    let mut texts = Vec::new();
+    for i in 1..=5 {
+        let m = Message::outbound(
+            app.ids.message_id(),
+            c.id,
+            Author::Bot,
+            Channel::Web,
+            format!("m{i}"),
+            Timestamp::from_millis(T0 + i),
+        );
+        app.store.append_message(&m).await.unwrap();
+        texts.push(m.text);
+    }
+    let base = format!("/api/v1/conversations/{}/messages?limit=2", c.id);
+    let (status, page) = app.call("GET", &base, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text_of = |p: &Value| -> Vec<String> {
+        p["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["text"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(text_of(&page), vec!["m4", "m5"]);
+    assert_eq!(page["items"][0]["author"]["kind"], "bot");
+    assert_eq!(page["items"][0]["delivery"]["status"], "sending");
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, older) = app
+        .call("GET", &format!("{base}&cursor={cursor}"), None)
+        .await;
+    assert_eq!(text_of(&older), vec!["m2", "m3"]);
+}
+
+#[tokio::test]
+async fn reply_is_stored_as_sending_queued_for_the_sender_and_pushed() {
+    let app = app().await;
+    let conn = app.listen().await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{}/messages", c.id),
+            Some(json!({"text": "  Hello, how can I help?  "})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["text"], "Hello, how can I help?");
+    assert_eq!(body["direction"], "outbound");
+    assert_eq!(
+        body["author"],
+        json!({"kind": "agent", "id": app.ann.id.to_string()})
+    );
+    assert_eq!(body["channel"], "web");
+    assert_eq!(body["delivery"]["status"], "sending");
+
+    let stored = app.stored_messages(&c).await;
+    let reply = stored
+        .iter()
+        .find(|m| m.id.to_string() == body["id"])
+        .unwrap();
+    assert_eq!(reply.delivery.status, DeliveryStatus::Sending);
+
+    let jobs = app
+        .queue
+        .receive(QueueName::Outbound, 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].group.as_deref(), Some(c.id.to_string().as_str()));
+    let job: OutboundJob = serde_json::from_str(&jobs[0].body).unwrap();
+    assert_eq!(job.conversation_id, c.id);
+    assert_eq!(job.message_id, reply.id);
+
+    let conv = app.stored(&c).await;
+    assert_eq!(conv.status, ConversationStatus::Assigned);
+    assert_eq!(conv.assignee_id, Some(app.ann.id));
+    assert_eq!(conv.last_message.as_ref().unwrap().id, reply.id);
+
+    let frames = app.pushed(&conn);
+    assert_eq!(
+        types(&frames),
+        vec!["message.created", "message.created", "conversation.updated"]
+    );
+    assert_eq!(frames[0]["message"]["id"], body["id"]);
+    assert_eq!(frames[1]["message"]["event"]["event"], "assigned");
+    assert_eq!(
+        frames[2]["conversation"]["assignee_id"],
+        app.ann.id.to_string()
+    );
+}
+
+#[tokio::test]
+async fn reply_to_a_conversation_of_another_agent_leaves_it_with_them() {
+    let app = app().await;
+    let c = app
+        .conversation(ConversationStatus::Assigned, Some(app.bob.id), 0)
+        .await;
+    let (status, _) = app
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{}/messages", c.id),
+            Some(json!({"text": "Jumping in"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(app.stored(&c).await.assignee_id, Some(app.bob.id));
+    assert!(
+        app.stored_messages(&c)
+            .await
+            .iter()
+            .all(|m| m.event.is_none())
+    );
+}
+
+#[tokio::test]
+async fn reply_is_validated_and_a_resolved_conversation_must_be_reopened_first() {
+    let app = app().await;
+    let c = app
+        .conversation(ConversationStatus::Assigned, Some(app.ann.id), 0)
+        .await;
+    let path = format!("/api/v1/conversations/{}/messages", c.id);
+    let (status, body) = app.call("POST", &path, Some(json!({"text": "   "}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("text")
+    );
+    let long = "x".repeat(16_001);
+    let (status, body) = app.call("POST", &path, Some(json!({"text": long}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("text")
+    );
+    let (status, _) = app
+        .call("POST", &path, Some(json!({"text": "y".repeat(16_000)})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let done = app
+        .conversation(ConversationStatus::Resolved, None, 1)
+        .await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{}/messages", done.id),
+            Some(json!({"text": "hello?"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "conversation_resolved");
+    assert!(app.stored_messages(&done).await.is_empty());
+    assert_eq!(app.queue.len(QueueName::Outbound), 1);
+}
+
+#[tokio::test]
+async fn reply_that_cannot_be_queued_is_marked_failed_and_answers_503() {
+    let app = app_with(|deps, _| deps.queue = Arc::new(FailingQueue)).await;
+    let conn = app.listen().await;
+    let c = app
+        .conversation(ConversationStatus::Assigned, Some(app.ann.id), 0)
+        .await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{}/messages", c.id),
+            Some(json!({"text": "Are you there?"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"]["code"], "queue_unavailable");
+    assert!(!body.to_string().contains("connection refused"));
+    let stored = app.stored_messages(&c).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].delivery.status, DeliveryStatus::Failed);
+    assert!(
+        stored[0]
+            .delivery
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("could not queue")
+    );
+    let frames = app.pushed(&conn);
+    assert_eq!(frames[0]["type"], "message.created");
+    assert_eq!(frames[0]["message"]["delivery"]["status"], "failed");
+}
+
+#[tokio::test]
+async fn assign_transfer_unassign_resolve_and_reopen_record_timeline_events() {
+    let app = app().await;
+    let conn = app.listen().await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let base = format!("/api/v1/conversations/{}", c.id);
+
+    let (status, view) = app
+        .call(
+            "POST",
+            &format!("{base}/assign"),
+            Some(json!({"agent_id": null})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["status"], "assigned");
+    assert_eq!(view["assignee_id"], app.ann.id.to_string());
+
+    let (status, view) = app
+        .call(
+            "POST",
+            &format!("{base}/assign"),
+            Some(json!({"agent_id": app.bob.id.to_string()})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(view["assignee_id"], app.bob.id.to_string());
+
+    let (status, view) = app.call("POST", &format!("{base}/unassign"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(view["status"], "queued");
+    assert!(view["assignee_id"].is_null());
+
+    let (status, err) = app.call("POST", &format!("{base}/unassign"), None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(err["error"]["code"], "invalid_transition");
+    assert_eq!(
+        err["error"]["message"],
+        "cannot unassign a conversation that is queued"
+    );
+
+    let (status, view) = app.call("POST", &format!("{base}/resolve"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(view["status"], "resolved");
+    let (status, _) = app.call("POST", &format!("{base}/resolve"), None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = app.call("POST", &format!("{base}/assign"), None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    let (status, view) = app.call("POST", &format!("{base}/reopen"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(view["status"], "assigned");
+    assert_eq!(view["assignee_id"], app.ann.id.to_string());
+    let (status, err) = app.call("POST", &format!("{base}/reopen"), None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(err["error"]["code"], "invalid_transition");
+
+    let events: Vec<String> = app
+        .stored_messages(&c)
+        .await
+        .iter()
+        .map(|m| {
+            assert!(m.author.is_system());
+            serde_json::to_value(m.event.as_ref().unwrap()).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            "assigned",
+            "transferred",
+            "unassigned",
+            "resolved",
+            "reopened"
+        ]
+    );
+
+    let frames = app.pushed(&conn);
+    let created: Vec<&str> = frames
+        .iter()
+        .filter(|f| f["type"] == "message.created")
+        .map(|f| f["message"]["event"]["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        created,
+        vec![
+            "assigned",
+            "transferred",
+            "unassigned",
+            "resolved",
+            "reopened"
+        ]
+    );
+    assert_eq!(
+        frames
+            .iter()
+            .filter(|f| f["type"] == "conversation.updated")
+            .count(),
+        5
+    );
+    let transfer = frames
+        .iter()
+        .find(|f| f["message"]["event"]["event"] == "transferred")
+        .unwrap();
+    assert_eq!(transfer["message"]["event"]["from"], app.ann.id.to_string());
+    assert_eq!(transfer["message"]["event"]["to"], app.bob.id.to_string());
+    assert_eq!(transfer["message"]["event"]["by"], app.ann.id.to_string());
+}
+
+#[tokio::test]
+async fn assign_to_an_unknown_agent_is_422_and_bad_ids_are_400() {
+    let app = app().await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let path = format!("/api/v1/conversations/{}/assign", c.id);
+    let ghost = app.ids.agent_id();
+    let (status, body) = app
+        .call("POST", &path, Some(json!({"agent_id": ghost.to_string()})))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["code"], "unknown_agent");
+    let (status, body) = app
+        .call("POST", &path, Some(json!({"agent_id": "bob"})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("agent_id")
+    );
+    assert_eq!(app.stored(&c).await.status, ConversationStatus::Queued);
+}
+
+#[tokio::test]
+async fn contact_shows_its_conversations_and_tag_edits_are_validated_and_pushed() {
+    let app = app().await;
+    let conn = app.listen().await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let path = format!("/api/v1/contacts/{}", c.contact_id);
+
+    let (status, contact) = app.call("GET", &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(contact["id"], c.contact_id.to_string());
+    assert_eq!(contact["display_name"], "Visitor 0");
+    assert_eq!(contact["conversations"][0]["id"], c.id.to_string());
+
+    let (status, body) = app
+        .call("PATCH", &path, Some(json!({"tags": ["VIP", "has space"]})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("tags") && message.contains("has space"),
+        "{message}"
+    );
+    assert!(app.pushed(&conn).is_empty());
+
+    let (status, body) = app
+        .call(
+            "PATCH",
+            &path,
+            Some(json!({"tags": ["VIP", "returning"], "attributes": {"plan": "pro"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["tags"], json!(["returning", "vip"]));
+    assert_eq!(body["attributes"], json!({"plan": "pro"}));
+    let stored = app.store.get_contact(c.contact_id).await.unwrap().unwrap();
+    assert_eq!(stored.tags.len(), 2);
+    let frames = app.pushed(&conn);
+    assert_eq!(types(&frames), vec!["contact.updated"]);
+    assert_eq!(frames[0]["contact"]["tags"], json!(["returning", "vip"]));
+
+    let ghost = app.ids.contact_id();
+    let (status, _) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/contacts/{ghost}"),
+            Some(json!({"tags": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn going_online_pushes_presence_and_takes_queued_conversations_oldest_first_up_to_capacity() {
+    let app = app().await;
+    let conn = app.listen().await;
+    let mut ann = app.ann.clone();
+    ann.capacity = 3;
+    app.store.update_agent(&ann).await.unwrap();
+    app.conversation(ConversationStatus::Assigned, Some(ann.id), 0)
+        .await;
+    // Activity order differs from waiting order on purpose.
+    let mut waiting = Vec::new();
+    for (i, waited_since) in [(10, 300), (11, 100), (12, 200)] {
+        let mut c = app.conversation(ConversationStatus::Queued, None, i).await;
+        c.last_inbound_at = Some(Timestamp::from_millis(T0 + waited_since));
+        let c = app.store.update_conversation(&c).await.unwrap();
+        waiting.push(c);
+    }
+    let bot = app.conversation(ConversationStatus::Bot, None, 20).await;
+
+    let (status, body) = app
+        .call(
+            "PUT",
+            "/api/v1/agents/me/status",
+            Some(json!({"status": "online"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "online");
+
+    // Capacity 3 with one open: the two who waited longest.
+    assert_eq!(app.stored(&waiting[1]).await.assignee_id, Some(ann.id));
+    assert_eq!(app.stored(&waiting[2]).await.assignee_id, Some(ann.id));
+    assert_eq!(
+        app.stored(&waiting[0]).await.status,
+        ConversationStatus::Queued
+    );
+    assert_eq!(app.stored(&bot).await.status, ConversationStatus::Bot);
+
+    let frames = app.pushed(&conn);
+    assert_eq!(frames[0]["type"], "presence");
+    assert_eq!(frames[0]["status"], "online");
+    assert_eq!(frames[0]["agent_id"], ann.id.to_string());
+    let updated: Vec<&str> = frames
+        .iter()
+        .filter(|f| f["type"] == "conversation.updated")
+        .map(|f| f["conversation"]["id"].as_str().unwrap())
+        .collect();
+    let (w1, w2) = (waiting[1].id.to_string(), waiting[2].id.to_string());
+    assert_eq!(updated, vec![w1.as_str(), w2.as_str()]);
+
+    let (status, body) = app
+        .call(
+            "PUT",
+            "/api/v1/agents/me/status",
+            Some(json!({"status": "away"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("status")
+    );
+}
+
+#[tokio::test]
+async fn going_busy_takes_nothing() {
+    let app = app().await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let (status, body) = app
+        .call(
+            "PUT",
+            "/api/v1/agents/me/status",
+            Some(json!({"status": "busy"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "busy");
+    assert_eq!(app.stored(&c).await.status, ConversationStatus::Queued);
+    let stored = app.store.get_agent(app.ann.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, omnidesk_domain::AgentStatus::Busy);
+}
+
+#[tokio::test]
+async fn openapi_document_covers_every_route_and_nothing_else() {
+    let app = app().await;
+    let (status, doc) = app.call_as(None, "GET", "/api/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    let routes = route_table();
+    for (method, path) in &routes {
+        let op = &paths
+            .get(*path)
+            .unwrap_or_else(|| panic!("{path} is missing from openapi.json"))
+            [method.to_lowercase()];
+        assert!(
+            op.is_object(),
+            "{method} {path} is missing from openapi.json"
+        );
+    }
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            assert!(
+                routes
+                    .iter()
+                    .any(|(m, p)| p == path && m.eq_ignore_ascii_case(method)),
+                "openapi.json documents {method} {path}, which the router does not serve"
+            );
+        }
+    }
+    for event in [
+        "hello",
+        "message.created",
+        "message.updated",
+        "conversation.updated",
+        "contact.updated",
+        "presence",
+        "pong",
+        "error",
+    ] {
+        assert!(
+            doc["components"]["schemas"]["ServerEvent"]
+                .to_string()
+                .contains(&format!("\"{event}\"")),
+            "ServerEvent {event} is not documented"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json_errors() {
+    let app = app().await;
+    let (status, body) = app.call("GET", "/api/v1/nothing", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "route_not_found");
+    let (status, body) = app.call("DELETE", "/api/v1/agents", None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn create_agent_rejects_bad_input_and_duplicate_emails() {
+    let app = app().await;
+    let deps = &app.deps;
+    assert!(matches!(
+        create_agent(deps, "not-an-email", "Zed", "password123").await,
+        Err(CreateAgentError::InvalidEmail(_))
+    ));
+    assert!(matches!(
+        create_agent(deps, "zed@example.com", "  ", "password123").await,
+        Err(CreateAgentError::EmptyName)
+    ));
+    assert!(matches!(
+        create_agent(deps, "zed@example.com", "Zed", "short").await,
+        Err(CreateAgentError::PasswordTooShort)
+    ));
+    let dup = create_agent(deps, "ann@example.com", "Ann 2", "password123")
+        .await
+        .unwrap_err();
+    assert!(matches!(dup, CreateAgentError::DuplicateEmail(_)));
+    assert!(dup.to_string().contains("ann@example.com"));
+    let zed = create_agent(deps, "zed@example.com", "Zed", "password123")
+        .await
+        .unwrap();
+    assert_eq!(zed.status, omnidesk_domain::AgentStatus::Offline);
+    assert!(zed.password_hash.as_phc().starts_with("$argon2id$"));
+    assert_eq!(app.store.list_agents().await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_transition_that_meets_a_concurrent_change_is_reapplied_on_the_fresh_conversation() {
+    let app = app_with(|deps, store| {
+        deps.conversations = Arc::new(RacingConversations {
+            inner: store.clone(),
+            races: std::sync::atomic::AtomicU32::new(2),
+        });
+    })
+    .await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let (status, view) = app
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{}/assign", c.id),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let stored = app.stored(&c).await;
+    assert_eq!(stored.assignee_id, Some(app.ann.id));
+    assert_eq!(stored.unread_count, 2, "both concurrent changes are kept");
+    assert_eq!(app.stored_messages(&c).await.len(), 1, "one timeline event");
+}
+
+#[tokio::test]
+async fn a_transition_that_keeps_losing_the_race_answers_409_and_changes_nothing_of_ours() {
+    let app = app_with(|deps, store| {
+        deps.conversations = Arc::new(RacingConversations {
+            inner: store.clone(),
+            races: std::sync::atomic::AtomicU32::new(10),
+        });
+    })
+    .await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{}/resolve", c.id),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "conflict");
+    assert_eq!(app.stored(&c).await.status, ConversationStatus::Queued);
+    assert!(app.stored_messages(&c).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_unavailable_store_answers_503_without_internal_details() {
+    let app = app_with(|deps, _| deps.conversations = Arc::new(UnavailableConversations)).await;
+    let (status, body) = app.call("GET", "/api/v1/conversations", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"]["code"], "store_unavailable");
+    assert!(!body.to_string().contains("10.0.0.1"));
+}

@@ -1,0 +1,158 @@
+//! The WebSocket function against the in-memory adapters.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use omnidesk_agent_api::{ApiDeps, Auth, create_agent};
+use omnidesk_agent_ws::{ConnectError, WsDeps, connect, disconnect, hello, on_frame};
+use omnidesk_core::testing::{ManualClock, MemoryPush, MemoryQueue, MemoryStore, SeqIds};
+use omnidesk_core::{ConnectionId, ConnectionStore, IdGen, ServerEvent, UuidV7Ids};
+use omnidesk_domain::{AgentId, Timestamp};
+
+struct World {
+    ws: WsDeps,
+    store: Arc<MemoryStore>,
+    clock: Arc<ManualClock>,
+    agent: AgentId,
+}
+
+async fn world() -> World {
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_704_067_200_000)));
+    let store = Arc::new(MemoryStore::new(clock.clone()));
+    let auth = Arc::new(Auth::with_clock(
+        b"ws-test-secret",
+        Duration::from_secs(3600),
+        clock.clone(),
+    ));
+    let api = ApiDeps {
+        contacts: store.clone(),
+        conversations: store.clone(),
+        messages: store.clone(),
+        agents: store.clone(),
+        connections: store.clone(),
+        push: Arc::new(MemoryPush::new()),
+        queue: Arc::new(MemoryQueue::with_clock(clock.clone())),
+        clock: clock.clone(),
+        ids: Arc::new(SeqIds::new()),
+        auth: auth.clone(),
+    };
+    let agent = create_agent(&api, "ann@example.com", "Ann", "password123")
+        .await
+        .unwrap()
+        .id;
+    World {
+        ws: WsDeps {
+            connections: store.clone(),
+            agents: store.clone(),
+            auth,
+            clock: clock.clone(),
+        },
+        store,
+        clock,
+        agent,
+    }
+}
+
+fn conn(id: &str) -> ConnectionId {
+    ConnectionId(id.to_owned())
+}
+
+#[tokio::test]
+async fn connect_with_a_valid_token_registers_the_connection() {
+    let w = world().await;
+    let token = w.ws.auth.issue(w.agent).unwrap().token;
+    let agent = connect(&w.ws, &conn("c1"), Some(&token)).await.unwrap();
+    assert_eq!(agent, w.agent);
+    let conns = w.store.list_connections().await.unwrap();
+    assert_eq!(conns.len(), 1);
+    assert_eq!(conns[0].id, conn("c1"));
+    assert_eq!(conns[0].agent_id, w.agent);
+    assert_eq!(
+        conns[0].connected_at,
+        Timestamp::from_millis(1_704_067_200_000)
+    );
+}
+
+#[tokio::test]
+async fn connect_without_or_with_a_bad_or_expired_token_is_refused_and_not_stored() {
+    let w = world().await;
+    let missing = connect(&w.ws, &conn("c1"), None).await.unwrap_err();
+    assert!(matches!(missing, ConnectError::MissingToken));
+    assert!(missing.is_unauthorized());
+
+    let forged = connect(&w.ws, &conn("c2"), Some("abc.def.ghi"))
+        .await
+        .unwrap_err();
+    assert!(matches!(forged, ConnectError::InvalidToken));
+
+    let token = w.ws.auth.issue(w.agent).unwrap().token;
+    w.clock.advance(Duration::from_secs(3601));
+    let expired = connect(&w.ws, &conn("c3"), Some(&token)).await.unwrap_err();
+    assert!(matches!(expired, ConnectError::TokenExpired));
+    assert_eq!(expired.to_string(), "token expired");
+
+    assert!(w.store.list_connections().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn connect_for_an_agent_that_does_not_exist_is_refused() {
+    let w = world().await;
+    let ghost = UuidV7Ids.agent_id();
+    assert_ne!(ghost, w.agent);
+    let token = w.ws.auth.issue(ghost).unwrap().token;
+    let err = connect(&w.ws, &conn("c1"), Some(&token)).await.unwrap_err();
+    assert!(matches!(err, ConnectError::UnknownAgent));
+    assert!(w.store.list_connections().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn disconnect_forgets_the_connection_and_tolerates_unknown_ids() {
+    let w = world().await;
+    let token = w.ws.auth.issue(w.agent).unwrap().token;
+    connect(&w.ws, &conn("c1"), Some(&token)).await.unwrap();
+    connect(&w.ws, &conn("c2"), Some(&token)).await.unwrap();
+    disconnect(&w.ws, &conn("c1")).await.unwrap();
+    let ids: Vec<_> = w
+        .store
+        .list_connections()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, vec![conn("c2")]);
+    disconnect(&w.ws, &conn("never-seen")).await.unwrap();
+}
+
+#[tokio::test]
+async fn ping_frame_is_answered_with_pong() {
+    let w = world().await;
+    let answer = on_frame(&w.ws, &conn("c1"), r#"{"action":"ping"}"#).await;
+    assert_eq!(answer, Some(ServerEvent::Pong));
+    assert_eq!(answer.unwrap().to_json(), r#"{"type":"pong"}"#);
+}
+
+#[tokio::test]
+async fn unparseable_or_unknown_frames_get_an_error_naming_the_problem() {
+    let w = world().await;
+    let message = |e: Option<ServerEvent>| match e {
+        Some(ServerEvent::Error { message }) => message,
+        other => panic!("expected an error event, got {other:?}"),
+    };
+    let not_json = message(on_frame(&w.ws, &conn("c1"), "ping please").await);
+    assert!(not_json.contains("not valid JSON"), "{not_json}");
+    let no_action = message(on_frame(&w.ws, &conn("c1"), r#"{"hello":1}"#).await);
+    assert!(no_action.contains("no \"action\""), "{no_action}");
+    let unknown = message(on_frame(&w.ws, &conn("c1"), r#"{"action":"dance"}"#).await);
+    assert!(unknown.contains("unknown action \"dance\""), "{unknown}");
+}
+
+#[tokio::test]
+async fn hello_names_the_agent_and_the_connection() {
+    let w = world().await;
+    let event = hello(w.agent, &conn("abc"));
+    let json: serde_json::Value = serde_json::from_str(&event.to_json()).unwrap();
+    assert_eq!(json["type"], "hello");
+    assert_eq!(json["agent_id"], w.agent.to_string());
+    assert_eq!(json["connection_id"], "abc");
+}
