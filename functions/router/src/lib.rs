@@ -1,1 +1,437 @@
-//! wip
+//! router: the step that turns an inbound event into conversation state.
+//!
+//! One call of [`handle`] processes one inbound queue message: it finds or creates the contact
+//! (by identity) and the conversation (by routing key), stores the message idempotently (a
+//! redelivered event is stored once), answers `/start` and `/help` itself while the bot has the
+//! conversation, otherwise queues the conversation for a human and assigns it round-robin to an
+//! online agent under capacity, and pushes `message.created` / `conversation.updated` to agents.
+//!
+//! Safe to retry at any point: the message append (unique by source key) is the commit point,
+//! and a redelivered event whose message is stored but whose conversation was not yet updated
+//! (a crash in between) is finished rather than dropped.
+
+use std::sync::Arc;
+
+use omnidesk_core::usecases::{conversation_view, pick_agent, push_to_agents};
+use omnidesk_core::{
+    AgentStore, AppendOutcome, BotStore, Clock, ConnectionStore, ContactStore, ConversationStore,
+    IdGen, JobError, JobOutcome, MessageStore, OutboundJob, OutgoingMessage, Push, Queue,
+    QueueName, ServerEvent, StoreError,
+};
+use omnidesk_domain::{
+    Author, Channel, ChannelRef, ChatKind, Contact, Conversation, ConversationStatus, Delivery,
+    Direction, Identity, InboundEvent, InboundSource, LanguageTag, Message, SystemEvent,
+    TelegramInbound,
+};
+
+/// Texts and behaviour of the built-in bot.
+#[derive(Debug, Clone)]
+pub struct RouterSettings {
+    /// Answer to `/start`.
+    pub greeting: String,
+    /// Answer to `/help`.
+    pub help: String,
+}
+
+impl Default for RouterSettings {
+    fn default() -> Self {
+        Self {
+            greeting: "Hi! Send us your question and a member of our team will answer right here."
+                .to_owned(),
+            help: "Write your question in this chat and a member of our team will answer. \
+                   Commands: /start — greeting, /help — this message."
+                .to_owned(),
+        }
+    }
+}
+
+/// What the router needs.
+#[derive(Clone)]
+pub struct RouterDeps {
+    pub contacts: Arc<dyn ContactStore>,
+    pub conversations: Arc<dyn ConversationStore>,
+    pub messages: Arc<dyn MessageStore>,
+    pub agents: Arc<dyn AgentStore>,
+    pub bots: Arc<dyn BotStore>,
+    pub connections: Arc<dyn ConnectionStore>,
+    pub push: Arc<dyn Push>,
+    pub queue: Arc<dyn Queue>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGen>,
+    pub settings: RouterSettings,
+}
+
+/// How many times an optimistic write is re-read and re-applied before giving up (transient).
+const MAX_CONFLICT_RETRIES: usize = 8;
+
+/// Processes one inbound event.
+pub async fn handle(deps: &RouterDeps, event: &InboundEvent) -> Result<JobOutcome, JobError> {
+    match &event.source {
+        InboundSource::Telegram(t) => handle_telegram(deps, event, t).await,
+    }
+}
+
+/// Parses a queue body and processes it; a body that is not an inbound event is permanent.
+pub async fn handle_body(deps: &RouterDeps, body: &str) -> Result<JobOutcome, JobError> {
+    let event: InboundEvent = serde_json::from_str(body)
+        .map_err(|e| JobError::Permanent(format!("not an inbound event: {e}")))?;
+    handle(deps, &event).await
+}
+
+#[tracing::instrument(skip_all, fields(source = %t.source_key()))]
+async fn handle_telegram(
+    deps: &RouterDeps,
+    event: &InboundEvent,
+    t: &TelegramInbound,
+) -> Result<JobOutcome, JobError> {
+    if t.kind != "message" {
+        tracing::debug!(kind = %t.kind, "update kind not routed");
+        return Ok(JobOutcome::Done);
+    }
+    let (Some(from), Some(key), Some(chat)) = (&t.from, t.conversation_key(), t.chat_id) else {
+        tracing::debug!("message without sender or routable chat");
+        return Ok(JobOutcome::Done);
+    };
+    if from.is_bot {
+        return Ok(JobOutcome::Done);
+    }
+    if t.chat_kind != Some(ChatKind::Private) {
+        let username = deps.bots.get_bot(t.bot_id).await?.and_then(|b| b.username);
+        if !t.addresses_bot(username.as_deref()) {
+            return Ok(JobOutcome::Done);
+        }
+    }
+
+    // 1. Contact, by the Telegram identity of the sender.
+    let identity = Identity::Telegram {
+        bot_id: t.bot_id,
+        user_id: from.user_id,
+        username: from.username.clone(),
+    };
+    let language = from
+        .language_code
+        .as_deref()
+        .and_then(|l| LanguageTag::parse(l).ok());
+    let mut contact =
+        find_or_create_contact(deps, identity, from.display_name(), language.clone()).await?;
+
+    // 2. Conversation, by routing key.
+    let conversation = match deps.conversations.conversation_by_key(&key).await? {
+        Some(c) => c,
+        None => {
+            let mut c = Conversation::new(
+                deps.ids.conversation_id(),
+                key.clone(),
+                contact.id,
+                Channel::Telegram,
+                event.received_at,
+            );
+            c.language = language.clone().or_else(|| contact.language.clone());
+            match deps.conversations.create_conversation(&c).await {
+                Ok(()) => c,
+                Err(StoreError::Conflict(_)) => deps
+                    .conversations
+                    .conversation_by_key(&key)
+                    .await?
+                    .ok_or_else(|| {
+                        JobError::Transient("conversation key taken but unreadable".to_owned())
+                    })?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+
+    // 3. The message: the commit point. A redelivered event is stored once.
+    let message = Message {
+        id: deps.ids.message_id(),
+        conversation_id: conversation.id,
+        direction: Direction::Inbound,
+        author: Author::Contact { id: contact.id },
+        channel: Channel::Telegram,
+        text: t.text.clone().unwrap_or_default(),
+        language: language.clone().or_else(|| contact.language.clone()),
+        translations: Vec::new(),
+        attachments: t.attachments.clone(),
+        channel_ref: Some(ChannelRef::Telegram {
+            bot_id: t.bot_id,
+            chat_id: chat,
+            message_ids: t.message_id.into_iter().collect(),
+        }),
+        delivery: Delivery::received(event.received_at),
+        event: None,
+        source_key: Some(t.source_key()),
+        created_at: event.received_at,
+    };
+    let message = match deps.messages.append_message(&message).await? {
+        AppendOutcome::Inserted => message,
+        AppendOutcome::Duplicate(existing) => {
+            let stored = deps.messages.get_message(conversation.id, existing).await?;
+            match stored {
+                // Stored and the conversation already reflects it: a plain duplicate.
+                Some(m) if conversation.last_activity_at >= m.created_at => {
+                    tracing::debug!("duplicate event dropped");
+                    return Ok(JobOutcome::Done);
+                }
+                // Stored, but a crash stopped us before the conversation was updated: finish.
+                Some(m) => m,
+                None => return Ok(JobOutcome::Done),
+            }
+        }
+    };
+
+    // A message from the contact proves they can be reached on Telegram again.
+    if contact.unreachable_on(Channel::Telegram).is_some() || contact.saw_channel(Channel::Telegram)
+    {
+        contact = update_contact_reachable(deps, contact).await?;
+    }
+
+    // 4. Conversation state: reopen, commands, hand-off, assignment.
+    let command = if t.chat_kind == Some(ChatKind::Private) {
+        bot_command(&message.text)
+    } else {
+        None
+    };
+    let mut conversation = conversation;
+    let mut attempts = 0;
+    let (conversation, events, bot_reply) = loop {
+        attempts += 1;
+        let mut c = conversation.clone();
+        let mut events = Vec::new();
+        if let Some(ev) = c.switch_channel(Channel::Telegram) {
+            events.push(ev);
+        }
+        if let Some(change) = c.on_inbound(command.is_some())
+            && let Some(ev) = change.event
+        {
+            events.push(ev);
+        }
+        c.record_message(&message);
+        let mut bot_reply = None;
+        match (command, c.status) {
+            (Some(cmd), ConversationStatus::Bot) => {
+                bot_reply = Some(cmd.reply(&deps.settings).to_owned())
+            }
+            _ => {
+                c.hand_off();
+                if c.status == ConversationStatus::Queued
+                    && c.assignee_id.is_none()
+                    && let Some(agent) =
+                        pick_agent(deps.agents.as_ref(), deps.conversations.as_ref()).await?
+                    && let Ok(change) = c.assign(agent, None)
+                    && let Some(ev) = change.event
+                {
+                    events.push(ev);
+                }
+            }
+        }
+        match deps.conversations.update_conversation(&c).await {
+            Ok(stored) => break (stored, events, bot_reply),
+            Err(StoreError::Conflict(_)) if attempts < MAX_CONFLICT_RETRIES => {
+                conversation = deps
+                    .conversations
+                    .get_conversation(c.id)
+                    .await?
+                    .ok_or_else(|| {
+                        JobError::Permanent(format!("conversation {} vanished", c.id))
+                    })?;
+            }
+            Err(StoreError::Conflict(e)) => {
+                return Err(JobError::Transient(format!(
+                    "conversation kept changing: {e}"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+
+    // 5. Timeline events, the bot's answer, and pushes.
+    push(
+        deps,
+        ServerEvent::MessageCreated {
+            conversation_id: conversation.id,
+            message: message.clone(),
+        },
+    )
+    .await;
+    for ev in events {
+        append_system(deps, &conversation, ev).await?;
+    }
+    if let Some(text) = bot_reply {
+        let reply = Message::outbound(
+            deps.ids.message_id(),
+            conversation.id,
+            Author::Bot,
+            Channel::Telegram,
+            text,
+            deps.clock.now(),
+        );
+        deps.messages.append_message(&reply).await?;
+        let job = OutboundJob {
+            conversation_id: conversation.id,
+            message_id: reply.id,
+        };
+        let body = serde_json::to_string(&job).map_err(|e| JobError::Permanent(e.to_string()))?;
+        deps.queue
+            .send(
+                QueueName::Outbound,
+                OutgoingMessage::fifo(conversation.id.to_string(), reply.id.to_string(), body),
+            )
+            .await?;
+        push(
+            deps,
+            ServerEvent::MessageCreated {
+                conversation_id: conversation.id,
+                message: reply,
+            },
+        )
+        .await;
+    }
+    let view = conversation_view(deps.contacts.as_ref(), &conversation).await?;
+    debug_assert_eq!(view.contact.id, contact.id);
+    push(
+        deps,
+        ServerEvent::ConversationUpdated {
+            conversation: Box::new(view),
+        },
+    )
+    .await;
+    Ok(JobOutcome::Done)
+}
+
+async fn find_or_create_contact(
+    deps: &RouterDeps,
+    identity: Identity,
+    display_name: String,
+    language: Option<LanguageTag>,
+) -> Result<Contact, JobError> {
+    let key = identity.key();
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        if let Some(id) = deps.contacts.contact_id_by_identity(&key).await? {
+            return deps.contacts.get_contact(id).await?.ok_or_else(|| {
+                JobError::Transient(format!("identity {key} points to a missing contact"))
+            });
+        }
+        let mut contact = Contact::new(
+            deps.ids.contact_id(),
+            display_name.clone(),
+            identity.clone(),
+            deps.clock.now(),
+        );
+        contact.language = language.clone();
+        match deps.contacts.create_contact(&contact).await {
+            Ok(()) => return Ok(contact),
+            // Someone else claimed the identity meanwhile: read theirs.
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(JobError::Transient(format!(
+        "could not resolve the contact of {key}"
+    )))
+}
+
+async fn update_contact_reachable(
+    deps: &RouterDeps,
+    mut contact: Contact,
+) -> Result<Contact, JobError> {
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        let read_at = contact.updated_at;
+        contact.mark_reachable(Channel::Telegram);
+        contact.saw_channel(Channel::Telegram);
+        contact.updated_at = deps.clock.now().max(read_at.plus_millis(1));
+        match deps.contacts.update_contact(&contact, read_at).await {
+            Ok(()) => {
+                push(
+                    deps,
+                    ServerEvent::ContactUpdated {
+                        contact: Box::new(contact.clone()),
+                    },
+                )
+                .await;
+                return Ok(contact);
+            }
+            Err(StoreError::Conflict(_)) => {
+                contact = deps
+                    .contacts
+                    .get_contact(contact.id)
+                    .await?
+                    .ok_or_else(|| JobError::Permanent("contact vanished".to_owned()))?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(JobError::Transient("contact kept changing".to_owned()))
+}
+
+async fn append_system(
+    deps: &RouterDeps,
+    conversation: &Conversation,
+    event: SystemEvent,
+) -> Result<(), JobError> {
+    let m = Message::system(
+        deps.ids.message_id(),
+        conversation.id,
+        conversation.channel,
+        event,
+        deps.clock.now(),
+    );
+    deps.messages.append_message(&m).await?;
+    push(
+        deps,
+        ServerEvent::MessageCreated {
+            conversation_id: conversation.id,
+            message: m,
+        },
+    )
+    .await;
+    Ok(())
+}
+
+/// Pushes are best effort: the event is stored, and a reconnecting dashboard re-reads it.
+async fn push(deps: &RouterDeps, event: ServerEvent) {
+    if let Err(e) = push_to_agents(deps.connections.as_ref(), deps.push.as_ref(), &event).await {
+        tracing::warn!(error = %e, "push to agents failed");
+    }
+}
+
+/// A command the built-in bot answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BotCommand {
+    Start,
+    Help,
+}
+
+impl BotCommand {
+    fn reply(self, settings: &RouterSettings) -> &str {
+        match self {
+            BotCommand::Start => &settings.greeting,
+            BotCommand::Help => &settings.help,
+        }
+    }
+}
+
+/// `/start`, `/start <payload>`, `/help`, also addressed as `/help@botname`.
+fn bot_command(text: &str) -> Option<BotCommand> {
+    let word = text.split_whitespace().next()?;
+    let cmd = word.split('@').next()?;
+    match cmd {
+        "/start" => Some(BotCommand::Start),
+        "/help" => Some(BotCommand::Help),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_recognised_with_payloads_and_bot_names() {
+        assert_eq!(bot_command("/start"), Some(BotCommand::Start));
+        assert_eq!(bot_command("/start abc123"), Some(BotCommand::Start));
+        assert_eq!(bot_command("/help@shop_bot"), Some(BotCommand::Help));
+        assert_eq!(bot_command("help me"), None);
+        assert_eq!(bot_command("/starting"), None);
+        assert_eq!(bot_command(""), None);
+    }
+}

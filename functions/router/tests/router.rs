@@ -1,0 +1,313 @@
+use std::sync::Arc;
+
+use omnidesk_core::testing::{ManualClock, MemoryPush, MemoryQueue, MemoryStore};
+use omnidesk_core::{
+    AgentStore, BotConfig, BotMode, BotStore, Clock, Connection, ConnectionId, ConnectionStore,
+    ConversationFilter, ConversationStore, JobOutcome, MessageStore, PageRequest, QueueName,
+    Secret, UuidV7Ids,
+};
+use omnidesk_domain::{
+    Agent, AgentStatus, BotId, ChatKind, ConversationStatus, EmailAddress, InboundEvent,
+    InboundSource, PasswordHash, TelegramChatId, TelegramInbound, TelegramSender, TelegramUserId,
+    Timestamp, UpdateId,
+};
+use omnidesk_router::{RouterDeps, RouterSettings, handle};
+
+struct Setup {
+    store: Arc<MemoryStore>,
+    queue: Arc<MemoryQueue>,
+    push: Arc<MemoryPush>,
+    deps: RouterDeps,
+    clock: Arc<ManualClock>,
+}
+
+fn bot() -> BotId {
+    BotId::parse("4242").unwrap()
+}
+
+async fn setup() -> Setup {
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_763_780_000_000)));
+    let store = Arc::new(MemoryStore::new(clock.clone()));
+    let queue = Arc::new(MemoryQueue::new());
+    let push = Arc::new(MemoryPush::new());
+    store
+        .put_bot(&BotConfig {
+            id: bot(),
+            token: Secret::new("4242:AAtestTokenForTheFakeBotApi_abcdefgh"),
+            webhook_secret: Secret::new("s"),
+            username: Some("shop_bot".to_owned()),
+            mode: BotMode::Webhook,
+            poll_offset: None,
+            created_at: clock.now(),
+        })
+        .await
+        .unwrap();
+    let conn = ConnectionId("c1".to_owned());
+    push.connect(&conn);
+    let deps = RouterDeps {
+        contacts: store.clone(),
+        conversations: store.clone(),
+        messages: store.clone(),
+        agents: store.clone(),
+        bots: store.clone(),
+        connections: store.clone(),
+        push: push.clone(),
+        queue: queue.clone(),
+        clock: clock.clone(),
+        ids: Arc::new(UuidV7Ids),
+        settings: RouterSettings::default(),
+    };
+    Setup {
+        store,
+        queue,
+        push,
+        deps,
+        clock,
+    }
+}
+
+async fn add_agent(s: &Setup, email: &str, status: AgentStatus) -> Agent {
+    let agent = Agent {
+        id: omnidesk_core::IdGen::agent_id(&UuidV7Ids),
+        email: EmailAddress::parse(email).unwrap(),
+        name: email.to_owned(),
+        password_hash: PasswordHash::from_phc("x".to_owned()),
+        teams: Default::default(),
+        skills: Default::default(),
+        languages: Default::default(),
+        status,
+        capacity: 10,
+        created_at: s.clock.now(),
+    };
+    s.store.create_agent(&agent).await.unwrap();
+    s.store
+        .add_connection(&Connection {
+            id: ConnectionId("c1".to_owned()),
+            agent_id: agent.id,
+            connected_at: s.clock.now(),
+        })
+        .await
+        .unwrap();
+    agent
+}
+
+fn message(update: u32, chat: i64, kind: ChatKind, user: u64, text: &str) -> InboundEvent {
+    InboundEvent {
+        source: InboundSource::Telegram(TelegramInbound {
+            bot_id: bot(),
+            update_id: UpdateId(update),
+            kind: "message".to_owned(),
+            chat_id: Some(TelegramChatId(chat)),
+            chat_kind: Some(kind),
+            chat_title: None,
+            from: Some(TelegramSender {
+                user_id: TelegramUserId(user),
+                is_bot: false,
+                first_name: "Ann".to_owned(),
+                last_name: None,
+                username: None,
+                language_code: Some("de".to_owned()),
+            }),
+            message_id: Some(update as i32),
+            text: Some(text.to_owned()),
+            attachments: vec![],
+            mentions: vec![],
+            reply_to_user: None,
+            sent_at: None,
+        }),
+        received_at: Timestamp::from_millis(1_763_780_000_000 + i64::from(update)),
+    }
+}
+
+async fn all_conversations(s: &Setup) -> Vec<omnidesk_domain::Conversation> {
+    s.store
+        .list_conversations(&ConversationFilter::default(), &PageRequest::first(100))
+        .await
+        .unwrap()
+        .items
+}
+
+#[tokio::test]
+async fn a_first_message_creates_contact_and_conversation_and_assigns_an_online_agent() {
+    let s = setup().await;
+    let agent = add_agent(&s, "a@example.com", AgentStatus::Online).await;
+    assert_eq!(
+        handle(&s.deps, &message(1, 77, ChatKind::Private, 77, "hi there"))
+            .await
+            .unwrap(),
+        JobOutcome::Done
+    );
+    let convs = all_conversations(&s).await;
+    assert_eq!(convs.len(), 1);
+    assert_eq!(convs[0].status, ConversationStatus::Assigned);
+    assert_eq!(convs[0].assignee_id, Some(agent.id));
+    assert_eq!(convs[0].unread_count, 1);
+    assert_eq!(convs[0].language.as_ref().map(|l| l.as_str()), Some("de"));
+    let msgs = s
+        .store
+        .list_messages(convs[0].id, &PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    assert!(msgs.iter().any(|m| m.text == "hi there"));
+    assert!(
+        msgs.iter().any(|m| m.text == "Assigned"),
+        "the timeline records the assignment"
+    );
+    let frames = s.push.frames(&ConnectionId("c1".to_owned()));
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.contains(r#""type":"message.created""#) && f.contains("hi there"))
+    );
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.contains(r#""type":"conversation.updated""#))
+    );
+}
+
+#[tokio::test]
+async fn without_an_online_agent_the_conversation_waits_in_the_queue() {
+    let s = setup().await;
+    add_agent(&s, "busy@example.com", AgentStatus::Busy).await;
+    handle(&s.deps, &message(1, 77, ChatKind::Private, 77, "anyone?"))
+        .await
+        .unwrap();
+    let convs = all_conversations(&s).await;
+    assert_eq!(convs[0].status, ConversationStatus::Queued);
+    assert_eq!(convs[0].assignee_id, None);
+}
+
+#[tokio::test]
+async fn assignment_is_round_robin_across_online_agents() {
+    let s = setup().await;
+    let a = add_agent(&s, "a@example.com", AgentStatus::Online).await;
+    let b = add_agent(&s, "b@example.com", AgentStatus::Online).await;
+    for chat in 1..=4 {
+        handle(
+            &s.deps,
+            &message(chat as u32, chat, ChatKind::Private, chat as u64, "q"),
+        )
+        .await
+        .unwrap();
+    }
+    let convs = all_conversations(&s).await;
+    let to_a = convs.iter().filter(|c| c.assignee_id == Some(a.id)).count();
+    let to_b = convs.iter().filter(|c| c.assignee_id == Some(b.id)).count();
+    assert_eq!((to_a, to_b), (2, 2));
+}
+
+#[tokio::test]
+async fn a_redelivered_event_is_stored_once() {
+    let s = setup().await;
+    let ev = message(5, 77, ChatKind::Private, 77, "once");
+    handle(&s.deps, &ev).await.unwrap();
+    handle(&s.deps, &ev).await.unwrap();
+    let convs = all_conversations(&s).await;
+    assert_eq!(convs[0].unread_count, 1);
+    let msgs = s
+        .store
+        .list_messages(convs[0].id, &PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(msgs.iter().filter(|m| m.text == "once").count(), 1);
+}
+
+#[tokio::test]
+async fn start_is_answered_by_the_bot_and_needs_no_human() {
+    let s = setup().await;
+    add_agent(&s, "a@example.com", AgentStatus::Online).await;
+    handle(&s.deps, &message(1, 77, ChatKind::Private, 77, "/start"))
+        .await
+        .unwrap();
+    let convs = all_conversations(&s).await;
+    assert_eq!(convs[0].status, ConversationStatus::Bot);
+    let jobs = s.queue.pending(QueueName::Outbound);
+    assert_eq!(jobs.len(), 1, "the greeting goes to the sender");
+    let msgs = s
+        .store
+        .list_messages(convs[0].id, &PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        msgs.iter()
+            .any(|m| m.author.kind() == "bot" && m.text.starts_with("Hi!"))
+    );
+    // A real question then goes to a human.
+    handle(
+        &s.deps,
+        &message(2, 77, ChatKind::Private, 77, "my parcel is lost"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        all_conversations(&s).await[0].status,
+        ConversationStatus::Assigned
+    );
+}
+
+#[tokio::test]
+async fn group_messages_are_routed_only_when_they_address_the_bot_and_per_user() {
+    let s = setup().await;
+    handle(
+        &s.deps,
+        &message(1, -100, ChatKind::Supergroup, 5, "chatting among ourselves"),
+    )
+    .await
+    .unwrap();
+    assert!(all_conversations(&s).await.is_empty());
+    let mut ev = message(2, -100, ChatKind::Supergroup, 5, "@shop_bot help me");
+    let InboundSource::Telegram(t) = &mut ev.source;
+    t.mentions = vec!["shop_bot".to_owned()];
+    handle(&s.deps, &ev).await.unwrap();
+    let mut ev = message(3, -100, ChatKind::Supergroup, 6, "@shop_bot me too");
+    let InboundSource::Telegram(t) = &mut ev.source;
+    t.mentions = vec!["shop_bot".to_owned()];
+    handle(&s.deps, &ev).await.unwrap();
+    let convs = all_conversations(&s).await;
+    assert_eq!(convs.len(), 2, "one conversation per group member");
+    let mut keys: Vec<_> = convs.iter().map(|c| c.key.as_str().to_owned()).collect();
+    keys.sort();
+    assert_eq!(keys, vec!["tg:4242:-100:5", "tg:4242:-100:6"]);
+}
+
+#[tokio::test]
+async fn a_resolved_conversation_reopens_on_a_new_message() {
+    let s = setup().await;
+    add_agent(&s, "a@example.com", AgentStatus::Online).await;
+    handle(&s.deps, &message(1, 77, ChatKind::Private, 77, "first"))
+        .await
+        .unwrap();
+    let mut c = all_conversations(&s).await.remove(0);
+    c.resolve(None).unwrap();
+    s.store.update_conversation(&c).await.unwrap();
+    handle(&s.deps, &message(2, 77, ChatKind::Private, 77, "again"))
+        .await
+        .unwrap();
+    let c = all_conversations(&s).await.remove(0);
+    assert_eq!(c.status, ConversationStatus::Assigned);
+    let msgs = s
+        .store
+        .list_messages(c.id, &PageRequest::first(20))
+        .await
+        .unwrap()
+        .items;
+    assert!(msgs.iter().any(|m| m.text == "Reopened"));
+}
+
+#[tokio::test]
+async fn unsupported_update_kinds_and_bodies_are_handled_without_failing() {
+    let s = setup().await;
+    let mut ev = message(1, 77, ChatKind::Private, 77, "");
+    let InboundSource::Telegram(t) = &mut ev.source;
+    t.kind = "edited_message".to_owned();
+    assert_eq!(handle(&s.deps, &ev).await.unwrap(), JobOutcome::Done);
+    assert!(all_conversations(&s).await.is_empty());
+    let err = omnidesk_router::handle_body(&s.deps, "not json")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, omnidesk_core::JobError::Permanent(_)));
+}
