@@ -1,1 +1,222 @@
-fn main() {}
+//! `omnidesk`: the embedded runtime and its admin commands.
+
+use clap::{Args, Parser, Subcommand};
+use omnidesk::config::{Config, VARIABLES};
+use omnidesk::{admin, app, bench};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "omnidesk",
+    version,
+    about = "Telegram-first omnichannel AI customer service — embedded runtime"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole system in one process (HTTP API, webhook, WebSocket, workers).
+    #[command(after_help = config_help())]
+    Serve,
+    /// Manage agents.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Manage Telegram bots.
+    #[command(subcommand)]
+    Bot(BotCommand),
+    /// Talk to the Telegram Bot API for a stored bot.
+    #[command(subcommand)]
+    Telegram(TelegramCommand),
+    /// List rejected webhook bodies and dead-lettered jobs.
+    DeadLetters {
+        /// How many of each to show.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Benchmark the system in-process on loopback with a fake Telegram Bot API.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// Create an agent who can log in to the dashboard.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// At least 8 characters.
+        #[arg(long)]
+        password: String,
+        /// Conversations the agent takes at once (default 10).
+        #[arg(long)]
+        capacity: Option<u32>,
+    },
+    /// List agents.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum BotCommand {
+    /// Add (or update) a bot. Its webhook is POST /telegram/<bot id>/webhook, where the bot id
+    /// is the numeric part of the token before `:`.
+    Add(BotAdd),
+    /// List bots.
+    List,
+}
+
+#[derive(Debug, Args)]
+struct BotAdd {
+    /// The token from @BotFather (`<bot id>:<secret>`).
+    #[arg(long)]
+    token: String,
+    /// Secret Telegram must send in X-Telegram-Bot-Api-Secret-Token (1–256 of A-Za-z0-9_-).
+    #[arg(long)]
+    webhook_secret: String,
+    /// Receive updates by long polling (getUpdates) instead of a webhook: no public URL needed.
+    #[arg(long)]
+    poll: bool,
+    /// Do not call getMe to check the token and learn the bot's username.
+    #[arg(long)]
+    no_verify: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum TelegramCommand {
+    /// Point Telegram at this server's webhook (with the bot's secret token).
+    SetWebhook {
+        #[arg(long)]
+        bot_id: String,
+        /// Public https base URL (…/telegram/<id>/webhook is appended) or the full webhook URL.
+        #[arg(long)]
+        url: String,
+        /// Discard updates Telegram has queued.
+        #[arg(long)]
+        drop_pending: bool,
+    },
+    /// Show Telegram's view of the webhook (pending updates, last error).
+    WebhookInfo {
+        #[arg(long)]
+        bot_id: String,
+    },
+}
+
+fn config_help() -> String {
+    let mut s = String::from("Environment (also read from ./.env):\n");
+    for (name, default, what) in VARIABLES {
+        s.push_str(&format!("  {name:<28} {what} [default: {default}]\n"));
+    }
+    s
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::from_env()?;
+    let quiet = matches!(cli.command, Command::Bench(_));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    match cli.command {
+        Command::Serve => {
+            let app = app::start(&config).await?;
+            println!("omnidesk listening on http://{}", app.addr);
+            tokio::select! {
+                res = app.wait() => res?,
+                _ = tokio::signal::ctrl_c() => println!("shutting down"),
+            }
+        }
+        Command::Agent(AgentCommand::Add {
+            email,
+            name,
+            password,
+            capacity,
+        }) => {
+            let agent = admin::agent_add(&config, &email, &name, &password, capacity).await?;
+            println!(
+                "agent {} <{}> created (id {})",
+                agent.name, agent.email, agent.id
+            );
+        }
+        Command::Agent(AgentCommand::List) => {
+            for a in admin::agent_list(&config).await? {
+                println!(
+                    "{}  {:<30} {:<24} {:<8} capacity {}",
+                    a.id,
+                    a.email,
+                    a.name,
+                    a.status.as_str(),
+                    a.capacity
+                );
+            }
+        }
+        Command::Bot(BotCommand::Add(b)) => {
+            let bot =
+                admin::bot_add(&config, &b.token, &b.webhook_secret, b.poll, !b.no_verify).await?;
+            let name = bot
+                .username
+                .as_deref()
+                .map(|u| format!(" (@{u})"))
+                .unwrap_or_default();
+            match bot.mode {
+                omnidesk_core::BotMode::Polling => println!(
+                    "bot {}{name} added; `omnidesk serve` polls getUpdates",
+                    bot.id
+                ),
+                omnidesk_core::BotMode::Webhook => {
+                    println!(
+                        "bot {}{name} added; webhook: POST /telegram/{}/webhook",
+                        bot.id, bot.id
+                    )
+                }
+            }
+        }
+        Command::Bot(BotCommand::List) => {
+            let adapters = app::Adapters::open(&config)?;
+            for b in omnidesk_core::BotStore::list_bots(&adapters.store).await? {
+                println!(
+                    "{}  @{}  {:?}",
+                    b.id,
+                    b.username.unwrap_or_default(),
+                    b.mode
+                );
+            }
+        }
+        Command::Telegram(TelegramCommand::SetWebhook {
+            bot_id,
+            url,
+            drop_pending,
+        }) => {
+            let url = admin::set_webhook(&config, &bot_id, &url, drop_pending).await?;
+            println!("webhook set to {url} (with the bot's secret token)");
+        }
+        Command::Telegram(TelegramCommand::WebhookInfo { bot_id }) => {
+            let info = admin::webhook_info(&config, &bot_id).await?;
+            println!(
+                "url: {}",
+                if info.url.is_empty() {
+                    "(none)"
+                } else {
+                    &info.url
+                }
+            );
+            println!("pending updates: {}", info.pending_update_count);
+            if let Some(msg) = info.last_error_message {
+                println!(
+                    "last error: {msg} (at {})",
+                    info.last_error_date.unwrap_or_default()
+                );
+            }
+        }
+        Command::DeadLetters { limit } => print!("{}", admin::dead_letters(&config, limit).await?),
+        Command::Bench(args) => bench::run(args).await?,
+    }
+    Ok(())
+}

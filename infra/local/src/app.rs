@@ -1,0 +1,279 @@
+//! Wires every function onto the embedded adapters in one process: SQLite store and queues,
+//! the in-process WebSocket hub, the Telegram client, the queue workers and the pollers.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::routing::get;
+use omnidesk_agent_api::{ApiDeps, Auth};
+use omnidesk_agent_ws::WsDeps;
+use omnidesk_core::Push;
+use omnidesk_core::{
+    BotMode, BotStore, Clock, IdGen, QueueName, Secret, SystemClock, TelegramApi, UuidV7Ids,
+};
+use omnidesk_local::{Hub, QueueOptions, SqliteOptions, SqliteQueue, SqliteStore, Synchronous};
+use omnidesk_router::{RouterDeps, RouterSettings};
+use omnidesk_sender::{RateLimiter, SenderDeps};
+use omnidesk_telegram::TeloxideTelegram;
+use omnidesk_telegram_webhook::WebhookDeps;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::ws::WsState;
+use crate::{poller, worker};
+
+/// The adapters of one data directory, shared by the server and the admin commands.
+#[derive(Clone)]
+pub struct Adapters {
+    pub store: SqliteStore,
+    pub queue: SqliteQueue,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGen>,
+    pub telegram: Arc<dyn TelegramApi>,
+}
+
+impl Adapters {
+    /// Opens (creating if needed) the database in the configured data directory.
+    pub fn open(config: &Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let path = config.database_path();
+        let options = SqliteOptions {
+            synchronous: if config.sqlite_full_sync {
+                Synchronous::Full
+            } else {
+                Synchronous::Normal
+            },
+            ..SqliteOptions::default()
+        };
+        let store = SqliteStore::open_with(&path, clock.clone(), options)?;
+        let queue = SqliteQueue::new(&store, QueueOptions::default());
+        let telegram: Arc<dyn TelegramApi> =
+            Arc::new(TeloxideTelegram::new(&config.telegram_api_url).context("TELEGRAM_API_URL")?);
+        Ok(Self {
+            store,
+            queue,
+            clock,
+            ids: Arc::new(UuidV7Ids),
+            telegram,
+        })
+    }
+
+    /// The agent-token signer: the configured key, or one generated once into the data dir.
+    pub fn auth(&self, config: &Config) -> anyhow::Result<Auth> {
+        let secret = match &config.jwt_secret {
+            Some(s) => s.clone(),
+            None => load_or_create_secret(&config.data_dir.join("jwt-secret"))?,
+        };
+        Ok(Auth::with_clock(
+            secret.expose().as_bytes(),
+            config.token_ttl,
+            self.clock.clone(),
+        ))
+    }
+
+    /// The agent API's dependencies on these adapters.
+    pub fn api_deps(&self, auth: Arc<Auth>, push: Arc<dyn Push>) -> ApiDeps {
+        let store = Arc::new(self.store.clone());
+        ApiDeps {
+            contacts: store.clone(),
+            conversations: store.clone(),
+            messages: store.clone(),
+            agents: store.clone(),
+            connections: store,
+            push,
+            queue: Arc::new(self.queue.clone()),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+            auth,
+        }
+    }
+}
+
+fn load_or_create_secret(path: &Path) -> anyhow::Result<Secret> {
+    if let Ok(s) = std::fs::read_to_string(path)
+        && s.trim().len() >= 32
+    {
+        return Ok(Secret::new(s.trim()));
+    }
+    let secret = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    std::fs::write(path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(Secret::new(secret))
+}
+
+/// A running server.
+pub struct App {
+    pub addr: SocketAddr,
+    pub adapters: Adapters,
+    tasks: JoinSet<()>,
+}
+
+impl App {
+    /// Stops the server and its workers.
+    pub async fn shutdown(mut self) {
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Waits until the server stops (it does not, unless a task fails).
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        if let Some(res) = self.tasks.join_next().await {
+            res.context("a server task failed")?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds the HTTP application and starts the workers and pollers.
+pub async fn start(config: &Config) -> anyhow::Result<App> {
+    let adapters = Adapters::open(config)?;
+    let auth = Arc::new(adapters.auth(config)?);
+    let store = Arc::new(adapters.store.clone());
+    let queue = Arc::new(adapters.queue.clone());
+    let hub = Hub::new();
+    let push = Arc::new(hub.clone());
+    let clock = adapters.clock.clone();
+    let ids = adapters.ids.clone();
+    let telegram = adapters.telegram.clone();
+
+    let webhook = WebhookDeps::new(
+        store.clone(),
+        queue.clone(),
+        store.clone(),
+        clock.clone(),
+        ids.clone(),
+    );
+    let mut settings = RouterSettings::default();
+    if let Some(g) = &config.greeting {
+        settings.greeting = g.clone();
+    }
+    if let Some(h) = &config.help {
+        settings.help = h.clone();
+    }
+    let router_deps = RouterDeps {
+        contacts: store.clone(),
+        conversations: store.clone(),
+        messages: store.clone(),
+        agents: store.clone(),
+        bots: store.clone(),
+        connections: store.clone(),
+        push: push.clone(),
+        queue: queue.clone(),
+        clock: clock.clone(),
+        ids: ids.clone(),
+        settings,
+    };
+    let sender_deps = SenderDeps {
+        messages: store.clone(),
+        conversations: store.clone(),
+        contacts: store.clone(),
+        bots: store.clone(),
+        connections: store.clone(),
+        push: push.clone(),
+        telegram: telegram.clone(),
+        clock: clock.clone(),
+        ids: ids.clone(),
+        limiter: Arc::new(RateLimiter::telegram()),
+    };
+    let api = adapters.api_deps(auth.clone(), push.clone());
+    let ws_state = WsState {
+        deps: WsDeps {
+            connections: store.clone(),
+            agents: store.clone(),
+            auth: auth.clone(),
+            clock: clock.clone(),
+        },
+        hub: hub.clone(),
+        ids: ids.clone(),
+        ping: config.ws_ping,
+    };
+
+    // Connections of a previous run are gone: the hub starts empty.
+    for conn in omnidesk_core::ConnectionStore::list_connections(store.as_ref()).await? {
+        omnidesk_core::ConnectionStore::remove_connection(store.as_ref(), &conn.id).await?;
+    }
+
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/ws", get(crate::ws::upgrade).with_state(ws_state))
+        .merge(omnidesk_telegram_webhook::router(webhook.clone()))
+        .merge(omnidesk_agent_api::router(api))
+        .fallback_service(crate::static_files::service(&config.dashboard_dir));
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (OMNIDESK_LISTEN)", config.listen))?;
+    let addr = listener.local_addr()?;
+    let mut tasks = JoinSet::new();
+    tasks.spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+
+    let inbound_wake = adapters.queue.notifier(QueueName::Inbound);
+    let deps = Arc::new(router_deps);
+    tasks.spawn(worker::run(
+        queue.clone(),
+        QueueName::Inbound,
+        inbound_wake,
+        config.workers,
+        move |msg| {
+            let deps = deps.clone();
+            async move { omnidesk_router::handle_body(&deps, &msg.body).await }
+        },
+    ));
+    let outbound_wake = adapters.queue.notifier(QueueName::Outbound);
+    let deps = Arc::new(sender_deps);
+    tasks.spawn(worker::run(
+        queue.clone(),
+        QueueName::Outbound,
+        outbound_wake,
+        config.workers,
+        move |msg| {
+            let deps = deps.clone();
+            async move {
+                let job: omnidesk_core::OutboundJob =
+                    serde_json::from_str(&msg.body).map_err(|e| {
+                        omnidesk_core::JobError::Permanent(format!("not an outbound job: {e}"))
+                    })?;
+                omnidesk_sender::handle(&deps, &job, msg.receive_count).await
+            }
+        },
+    ));
+
+    for bot in store.list_bots().await? {
+        if bot.mode == BotMode::Polling {
+            tracing::info!(bot = %bot.id, "polling getUpdates");
+            tasks.spawn(poller::run(
+                webhook.clone(),
+                telegram.clone(),
+                bot,
+                config.poll_timeout,
+            ));
+        }
+    }
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "omnidesk is listening");
+    Ok(App {
+        addr,
+        adapters,
+        tasks,
+    })
+}

@@ -1,0 +1,176 @@
+//! The typed configuration, read once at start-up from the environment (and `.env`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use omnidesk_core::Secret;
+
+/// Every variable `omnidesk serve` reads, with its default. Listed in the README.
+pub const VARIABLES: &[(&str, &str, &str)] = &[
+    (
+        "OMNIDESK_LISTEN",
+        "127.0.0.1:8080",
+        "address the HTTP/WebSocket server listens on",
+    ),
+    (
+        "OMNIDESK_DATA_DIR",
+        "./omnidesk-data",
+        "directory of the SQLite database (and the generated JWT key)",
+    ),
+    (
+        "TELEGRAM_API_URL",
+        "https://api.telegram.org",
+        "Telegram Bot API base URL (a local Bot API server or a test fake)",
+    ),
+    (
+        "OMNIDESK_JWT_SECRET",
+        "(generated into <data dir>/jwt-secret)",
+        "HMAC key for agent tokens, at least 32 characters",
+    ),
+    (
+        "OMNIDESK_TOKEN_TTL_SECS",
+        "43200",
+        "lifetime of an agent token (12 h)",
+    ),
+    (
+        "OMNIDESK_SQLITE_SYNC",
+        "normal",
+        "`normal` survives a process crash; `full` also survives power loss (slower)",
+    ),
+    (
+        "OMNIDESK_WORKERS",
+        "32",
+        "messages each queue worker processes concurrently (distinct conversations)",
+    ),
+    (
+        "OMNIDESK_WS_PING_SECS",
+        "30",
+        "WebSocket heartbeat: server ping interval; a socket silent for 3 intervals is closed",
+    ),
+    (
+        "OMNIDESK_POLL_TIMEOUT_SECS",
+        "25",
+        "long-poll timeout of `getUpdates` for bots in polling mode",
+    ),
+    (
+        "OMNIDESK_DASHBOARD_DIR",
+        "web/dashboard/dist",
+        "static files served at `/` (the agent dashboard), if present",
+    ),
+    (
+        "OMNIDESK_BOT_GREETING",
+        "(built in)",
+        "the bot's answer to /start",
+    ),
+    (
+        "OMNIDESK_BOT_HELP",
+        "(built in)",
+        "the bot's answer to /help",
+    ),
+    ("RUST_LOG", "info", "log filter (tracing-subscriber syntax)"),
+];
+
+/// `omnidesk serve` configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub telegram_api_url: String,
+    pub jwt_secret: Option<Secret>,
+    pub token_ttl: Duration,
+    pub sqlite_full_sync: bool,
+    pub workers: usize,
+    pub ws_ping: Duration,
+    pub poll_timeout: Duration,
+    pub dashboard_dir: PathBuf,
+    pub greeting: Option<String>,
+    pub help: Option<String>,
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_var<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}={v:?} is not valid: {e}")),
+    }
+}
+
+impl Config {
+    /// Reads `.env` (if present) and the environment; names any malformed variable.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let _ = dotenvy::dotenv();
+        let listen = parse_var("OMNIDESK_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8080)))?;
+        let telegram_api_url =
+            var("TELEGRAM_API_URL").unwrap_or_else(|| "https://api.telegram.org".to_owned());
+        reqwest::Url::parse(&telegram_api_url)
+            .with_context(|| format!("TELEGRAM_API_URL={telegram_api_url:?} is not a URL"))?;
+        let jwt_secret = var("OMNIDESK_JWT_SECRET").map(Secret::new);
+        if let Some(s) = &jwt_secret
+            && s.expose().len() < 32
+        {
+            bail!("OMNIDESK_JWT_SECRET must have at least 32 characters");
+        }
+        let sync = var("OMNIDESK_SQLITE_SYNC").unwrap_or_else(|| "normal".to_owned());
+        let sqlite_full_sync = match sync.as_str() {
+            "normal" => false,
+            "full" => true,
+            other => bail!("OMNIDESK_SQLITE_SYNC={other:?} must be `normal` or `full`"),
+        };
+        let workers: usize = parse_var("OMNIDESK_WORKERS", 32)?;
+        if workers == 0 {
+            bail!("OMNIDESK_WORKERS must be at least 1");
+        }
+        Ok(Self {
+            listen,
+            data_dir: PathBuf::from(
+                var("OMNIDESK_DATA_DIR").unwrap_or_else(|| "./omnidesk-data".to_owned()),
+            ),
+            telegram_api_url,
+            jwt_secret,
+            token_ttl: Duration::from_secs(parse_var("OMNIDESK_TOKEN_TTL_SECS", 43_200)?),
+            sqlite_full_sync,
+            workers,
+            ws_ping: Duration::from_secs(parse_var::<u64>("OMNIDESK_WS_PING_SECS", 30)?.max(1)),
+            poll_timeout: Duration::from_secs(parse_var("OMNIDESK_POLL_TIMEOUT_SECS", 25)?),
+            dashboard_dir: PathBuf::from(
+                var("OMNIDESK_DASHBOARD_DIR").unwrap_or_else(|| "web/dashboard/dist".to_owned()),
+            ),
+            greeting: var("OMNIDESK_BOT_GREETING"),
+            help: var("OMNIDESK_BOT_HELP"),
+        })
+    }
+
+    /// A configuration for tests and the benchmark: loopback, the given data dir and Telegram URL.
+    pub fn for_test(data_dir: PathBuf, telegram_api_url: String) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir,
+            telegram_api_url,
+            jwt_secret: None,
+            token_ttl: Duration::from_secs(3600),
+            sqlite_full_sync: false,
+            workers: 32,
+            ws_ping: Duration::from_secs(30),
+            poll_timeout: Duration::from_secs(1),
+            dashboard_dir: PathBuf::from("web/dashboard/dist"),
+            greeting: None,
+            help: None,
+        }
+    }
+
+    /// The SQLite database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("omnidesk.sqlite3")
+    }
+}

@@ -1,0 +1,100 @@
+//! Serves the built dashboard (static files) at `/`, with `index.html` for unknown paths so
+//! client-side routes work. Without a built dashboard, `/` explains how to build it.
+
+use std::path::{Component, Path, PathBuf};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get};
+
+/// The fallback service for everything the API does not route.
+pub fn service(dir: &Path) -> MethodRouter {
+    let dir = dir.to_path_buf();
+    get(move |req: Request<Body>| {
+        let dir = dir.clone();
+        async move { serve(&dir, req.uri().path()).await }
+    })
+}
+
+async fn serve(dir: &Path, path: &str) -> Response {
+    if path.starts_with("/api/") || path.starts_with("/telegram/") {
+        let body = serde_json::json!({"error": {"code": "not_found", "message": "no such route"}});
+        return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+    }
+    let Some(rel) = safe_relative(path) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let mut file = dir.join(&rel);
+    if rel.as_os_str().is_empty()
+        || tokio::fs::metadata(&file)
+            .await
+            .map(|m| m.is_dir())
+            .unwrap_or(false)
+    {
+        file = dir.join("index.html");
+    }
+    match tokio::fs::read(&file).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, content_type(&file))], bytes).into_response(),
+        Err(_) => match tokio::fs::read(dir.join("index.html")).await {
+            Ok(bytes) if rel.extension().is_none_or(|e| e == "html") => {
+                ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], bytes).into_response()
+            }
+            Ok(_) => StatusCode::NOT_FOUND.into_response(),
+            Err(_) => (
+                StatusCode::NOT_FOUND,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "omnidesk is running. The dashboard is not built: run `npm ci && npm run build` in web/dashboard.\n",
+            )
+                .into_response(),
+        },
+    }
+}
+
+/// The request path as a relative path inside the directory; `None` for `..` tricks.
+fn safe_relative(path: &str) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for comp in Path::new(path.trim_start_matches('/')).components() {
+        match comp {
+            Component::Normal(c) => out.push(c),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+fn content_type(file: &Path) -> &'static str {
+    match file
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+    {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "woff2" => "font/woff2",
+        "mp3" => "audio/mpeg",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_cannot_escape_the_directory() {
+        assert_eq!(
+            safe_relative("/assets/app.js"),
+            Some(PathBuf::from("assets/app.js"))
+        );
+        assert_eq!(safe_relative("/"), Some(PathBuf::new()));
+        assert_eq!(safe_relative("/../etc/passwd"), None);
+        assert_eq!(safe_relative("/a/../../b"), None);
+    }
+}

@@ -1,0 +1,108 @@
+//! `GET /ws?token=<jwt>`: the local WebSocket endpoint. It does locally what API Gateway does on
+//! AWS — authenticate at connect, hand frames to the agent-ws function, deliver pushes — with
+//! the same JSON protocol, plus a protocol-level heartbeat.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message as WsMessage, WebSocket};
+use axum::extract::{Query, State, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use omnidesk_agent_ws::WsDeps;
+use omnidesk_core::{ConnectionId, IdGen};
+use omnidesk_local::Hub;
+use serde::Deserialize;
+
+/// What the WebSocket endpoint needs.
+#[derive(Clone)]
+pub struct WsState {
+    pub deps: WsDeps,
+    pub hub: Hub,
+    pub ids: Arc<dyn IdGen>,
+    pub ping: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WsQuery {
+    token: Option<String>,
+}
+
+/// Authenticates before upgrading: a missing, invalid or expired token gets 401 and no socket.
+pub async fn upgrade(
+    State(state): State<WsState>,
+    Query(q): Query<WsQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let conn = ConnectionId(format!("local-{}", state.ids.uuid().simple()));
+    let agent = match omnidesk_agent_ws::connect(&state.deps, &conn, q.token.as_deref()).await {
+        Ok(agent) => agent,
+        Err(e) => {
+            let body =
+                serde_json::json!({"error": {"code": "unauthorized", "message": e.to_string()}});
+            return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+        }
+    };
+    // Register before the upgrade completes so no push between connect and socket is lost.
+    let outbox = state.hub.register(conn.clone());
+    ws.on_upgrade(move |socket| async move {
+        let hello = omnidesk_agent_ws::hello(agent, &conn).to_json();
+        serve_socket(&state, socket, &conn, outbox, hello).await;
+        state.hub.unregister(&conn);
+        if let Err(e) = omnidesk_agent_ws::disconnect(&state.deps, &conn).await {
+            tracing::warn!(connection = %conn, error = %e, "could not forget the connection");
+        }
+    })
+}
+
+async fn serve_socket(
+    state: &WsState,
+    socket: WebSocket,
+    conn: &ConnectionId,
+    mut outbox: tokio::sync::mpsc::Receiver<String>,
+    hello: String,
+) {
+    let (mut tx, mut rx) = socket.split();
+    if tx.send(WsMessage::Text(hello.into())).await.is_err() {
+        return;
+    }
+    let mut ticker = tokio::time::interval(state.ping);
+    ticker.tick().await;
+    let mut last_seen = Instant::now();
+    loop {
+        tokio::select! {
+            frame = outbox.recv() => {
+                let Some(frame) = frame else { break };
+                if tx.send(WsMessage::Text(frame.into())).await.is_err() {
+                    break;
+                }
+            }
+            incoming = rx.next() => {
+                let Some(Ok(msg)) = incoming else { break };
+                last_seen = Instant::now();
+                match msg {
+                    WsMessage::Text(text) => {
+                        if let Some(reply) = omnidesk_agent_ws::on_frame(&state.deps, conn, text.as_str()).await
+                            && tx.send(WsMessage::Text(reply.to_json().into())).await.is_err()
+                        {
+                            break;
+                        }
+                    }
+                    WsMessage::Close(_) => break,
+                    _ => {}
+                }
+            }
+            _ = ticker.tick() => {
+                if last_seen.elapsed() > state.ping * 3 {
+                    tracing::debug!(connection = %conn, "heartbeat lost; closing");
+                    break;
+                }
+                if tx.send(WsMessage::Ping(Vec::new().into())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = tx.send(WsMessage::Close(None)).await;
+}

@@ -1,0 +1,6 @@
+//! End-to-end scenarios against the running server over real HTTP and WebSocket, with a fake
+//! Telegram Bot API on loopback.
+
+mod crash;
+mod harness;
+mod telegram_path;
