@@ -12,7 +12,8 @@
 
 use std::sync::Arc;
 
-use omnidesk_core::usecases::{conversation_view, pick_agent, push_to_agents};
+use omnidesk_core::ConversationView;
+use omnidesk_core::usecases::{pick_agent, push_to_agents};
 use omnidesk_core::{
     AgentStore, AppendOutcome, BotStore, Clock, ConnectionStore, ContactStore, ConversationStore,
     IdGen, JobError, JobOutcome, MessageStore, OutboundJob, OutgoingMessage, Push, Queue,
@@ -286,8 +287,8 @@ async fn handle_telegram(
         )
         .await;
     }
-    let view = conversation_view(deps.contacts.as_ref(), &conversation).await?;
-    debug_assert_eq!(view.contact.id, contact.id);
+    // The contact was read (and updated) above: no second read for the view.
+    let view = ConversationView::new(&conversation, contact);
     push(
         deps,
         ServerEvent::ConversationUpdated {

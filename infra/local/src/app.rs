@@ -54,8 +54,15 @@ impl Adapters {
             },
             ..SqliteOptions::default()
         };
-        let store = SqliteStore::open_with(&path, clock.clone(), options)?;
-        let queue = SqliteQueue::new(&store, QueueOptions::default());
+        let store = SqliteStore::open_with(&path, clock.clone(), options.clone())?;
+        // The queues get their own file and writer: a webhook's durable enqueue (what Telegram
+        // waits for) never queues behind the router's store writes.
+        let queue = SqliteQueue::open_with(
+            &config.queue_database_path(),
+            clock.clone(),
+            QueueOptions::default(),
+            options,
+        )?;
         let telegram: Arc<dyn TelegramApi> =
             Arc::new(TeloxideTelegram::new(&config.telegram_api_url).context("TELEGRAM_API_URL")?);
         Ok(Self {
@@ -149,6 +156,8 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
     let queue = Arc::new(adapters.queue.clone());
     let hub = Hub::new();
     let push = Arc::new(hub.clone());
+    // Local connections live in the hub, next to their sockets (no store read per push).
+    let connections = Arc::new(hub.clone());
     let clock = adapters.clock.clone();
     let ids = adapters.ids.clone();
     let telegram = adapters.telegram.clone();
@@ -173,7 +182,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         messages: store.clone(),
         agents: store.clone(),
         bots: store.clone(),
-        connections: store.clone(),
+        connections: connections.clone(),
         push: push.clone(),
         queue: queue.clone(),
         clock: clock.clone(),
@@ -185,17 +194,18 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         conversations: store.clone(),
         contacts: store.clone(),
         bots: store.clone(),
-        connections: store.clone(),
+        connections: connections.clone(),
         push: push.clone(),
         telegram: telegram.clone(),
         clock: clock.clone(),
         ids: ids.clone(),
         limiter: Arc::new(RateLimiter::telegram()),
     };
-    let api = adapters.api_deps(auth.clone(), push.clone());
+    let mut api = adapters.api_deps(auth.clone(), push.clone());
+    api.connections = connections.clone();
     let ws_state = WsState {
         deps: WsDeps {
-            connections: store.clone(),
+            connections: connections.clone(),
             agents: store.clone(),
             auth: auth.clone(),
             clock: clock.clone(),
@@ -204,11 +214,6 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         ids: ids.clone(),
         ping: config.ws_ping,
     };
-
-    // Connections of a previous run are gone: the hub starts empty.
-    for conn in omnidesk_core::ConnectionStore::list_connections(store.as_ref()).await? {
-        omnidesk_core::ConnectionStore::remove_connection(store.as_ref(), &conn.id).await?;
-    }
 
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))

@@ -39,6 +39,9 @@ pub struct BenchArgs {
     /// In-flight HTTP requests (flat out: the number of clients; paced: the cap).
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Messages each queue worker processes concurrently (OMNIDESK_WORKERS of `serve`).
+    #[arg(long, default_value_t = crate::config::DEFAULT_WORKERS)]
+    pub workers: usize,
     /// Agent replies to send (one per conversation, paced under Telegram's 30/s per bot).
     #[arg(long, default_value_t = 100)]
     pub replies: u64,
@@ -82,13 +85,16 @@ fn update_body(seq: u64, chat: i64) -> String {
 
 /// Runs the benchmark and prints a table and, last, one JSON line.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    if args.updates == 0 || args.chats == 0 || args.concurrency == 0 {
-        bail!("--updates, --chats and --concurrency must be positive");
+    if args.updates == 0 || args.chats == 0 || args.concurrency == 0 || args.workers == 0 {
+        bail!("--updates, --chats, --concurrency and --workers must be positive");
     }
     let dir = tempfile::tempdir().context("temp dir")?;
     let fake = FakeTelegram::start().await;
     let mut config = Config::for_test(dir.path().to_path_buf(), fake.url().to_string());
-    config.workers = 64;
+    config.workers = std::env::var("BENCH_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64);
     let server = app::start(&config).await?;
     let base = format!("http://{}", server.addr);
     let store = server.adapters.store.clone();

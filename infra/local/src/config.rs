@@ -72,6 +72,9 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ("RUST_LOG", "info", "log filter (tracing-subscriber syntax)"),
 ];
 
+/// Default of `OMNIDESK_WORKERS`: a step mostly waits on SQLite commits, so many run at once.
+pub const DEFAULT_WORKERS: usize = 128;
+
 /// `omnidesk serve` configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -127,7 +130,7 @@ impl Config {
             "full" => true,
             other => bail!("OMNIDESK_SQLITE_SYNC={other:?} must be `normal` or `full`"),
         };
-        let workers: usize = parse_var("OMNIDESK_WORKERS", 32)?;
+        let workers: usize = parse_var("OMNIDESK_WORKERS", DEFAULT_WORKERS)?;
         if workers == 0 {
             bail!("OMNIDESK_WORKERS must be at least 1");
         }
@@ -160,7 +163,7 @@ impl Config {
             jwt_secret: None,
             token_ttl: Duration::from_secs(3600),
             sqlite_full_sync: false,
-            workers: 32,
+            workers: DEFAULT_WORKERS,
             ws_ping: Duration::from_secs(30),
             poll_timeout: Duration::from_secs(1),
             dashboard_dir: PathBuf::from("web/dashboard/dist"),
@@ -169,8 +172,13 @@ impl Config {
         }
     }
 
-    /// The SQLite database file.
+    /// The SQLite database file of the store.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("omnidesk.sqlite3")
+    }
+
+    /// The SQLite database file of the durable queues.
+    pub fn queue_database_path(&self) -> PathBuf {
+        self.data_dir.join("queues.sqlite3")
     }
 }

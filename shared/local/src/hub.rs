@@ -4,7 +4,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use omnidesk_core::{ConnectionId, MAX_PUSH_BYTES, Push, PushError, PushOutcome};
+use omnidesk_core::{
+    Connection, ConnectionId, ConnectionStore, MAX_PUSH_BYTES, Push, PushError, PushOutcome,
+    StoreResult,
+};
 use parking_lot::RwLock;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -18,9 +21,14 @@ pub const HUB_BUFFER: usize = 1024;
 /// which never does I/O and never waits: a client whose buffer of [`HUB_BUFFER`] frames is full
 /// is disconnected (its receiver ends) and is `Gone` from then on, like a stale API Gateway
 /// connection. Cheap to clone; clones share the connections.
+///
+/// The hub is also the local [`ConnectionStore`]: local connections live only as long as this
+/// process, so they are kept in memory next to their sockets instead of being read from SQLite
+/// on every push.
 #[derive(Clone, Default)]
 pub struct Hub {
     connections: Arc<RwLock<HashMap<ConnectionId, mpsc::Sender<String>>>>,
+    agents: Arc<RwLock<HashMap<ConnectionId, Connection>>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -48,6 +56,7 @@ impl Hub {
     /// Forgets a connection; later posts to it are `Gone`. Unknown ids are ignored.
     pub fn unregister(&self, id: &ConnectionId) {
         self.connections.write().remove(id);
+        self.agents.write().remove(id);
     }
 
     /// Whether `id` is registered and its receiver is still open.
@@ -105,5 +114,51 @@ impl Push for Hub {
                 Ok(PushOutcome::Gone)
             }
         }
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for Hub {
+    async fn add_connection(&self, connection: &Connection) -> StoreResult<()> {
+        self.agents
+            .write()
+            .insert(connection.id.clone(), connection.clone());
+        Ok(())
+    }
+
+    async fn remove_connection(&self, id: &ConnectionId) -> StoreResult<()> {
+        self.agents.write().remove(id);
+        Ok(())
+    }
+
+    async fn list_connections(&self) -> StoreResult<Vec<Connection>> {
+        let mut all: Vec<Connection> = self.agents.read().values().cloned().collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_hub_is_the_connection_store_of_its_sockets() {
+        let hub = Hub::new();
+        let id = ConnectionId("c1".to_owned());
+        let _rx = hub.register(id.clone());
+        let conn = Connection {
+            id: id.clone(),
+            agent_id: omnidesk_domain::AgentId::from_uuid(uuid::Uuid::now_v7()),
+            connected_at: omnidesk_domain::Timestamp::from_millis(0),
+        };
+        hub.add_connection(&conn).await.unwrap();
+        assert_eq!(hub.list_connections().await.unwrap(), vec![conn]);
+        hub.unregister(&id);
+        assert!(
+            hub.list_connections().await.unwrap().is_empty(),
+            "a closed socket is not listed"
+        );
+        hub.remove_connection(&id).await.unwrap();
     }
 }

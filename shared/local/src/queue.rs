@@ -131,18 +131,25 @@ impl SqliteQueue {
     }
 
     /// Opens (creating and migrating if needed) the database file at `path` with its own
-    /// connections. Prefer [`SqliteQueue::new`] in one process: two writers on one file wait
-    /// for each other.
+    /// connections. Two writers on one file wait for each other, so give the queues a file of
+    /// their own (the embedded runtime does: a webhook's enqueue then never waits behind the
+    /// router's store writes) or share the store's with [`SqliteQueue::new`].
     pub fn open(
         path: &Path,
         clock: Arc<dyn Clock>,
         options: QueueOptions,
     ) -> Result<Self, OpenError> {
-        Ok(Self::from_db(
-            Db::open(path, SqliteOptions::default())?,
-            clock,
-            options,
-        ))
+        Self::open_with(path, clock, options, SqliteOptions::default())
+    }
+
+    /// [`SqliteQueue::open`] with explicit database options (e.g. `Synchronous::Full`).
+    pub fn open_with(
+        path: &Path,
+        clock: Arc<dyn Clock>,
+        options: QueueOptions,
+        db: SqliteOptions,
+    ) -> Result<Self, OpenError> {
+        Ok(Self::from_db(Db::open(path, db)?, clock, options))
     }
 
     /// A private in-memory database (tests).

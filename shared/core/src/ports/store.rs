@@ -291,8 +291,10 @@ pub struct Connection {
 
 /// Live WebSocket connections (so any function can push to agents).
 ///
-/// Guarantees: `add` upserts by id; `remove` of an unknown id is not an error; connections
-/// older than 2 hours (API Gateway's maximum) are not listed.
+/// Guarantees: `add` upserts by id; `remove` of an unknown id is not an error; a connection that
+/// cannot be live any more is not listed. Stored adapters (DynamoDB, SQLite) drop records older
+/// than 2 hours, API Gateway's maximum connection age; the in-process hub lists exactly its open
+/// sockets.
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
     /// Registers a connection.
