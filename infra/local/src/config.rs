@@ -17,7 +17,7 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "OMNIDESK_DATA_DIR",
         "./omnidesk-data",
-        "directory of the SQLite database (and the generated JWT key)",
+        "directory of the SQLite databases (store, queues) and the generated JWT key",
     ),
     (
         "TELEGRAM_API_URL",
