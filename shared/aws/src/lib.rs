@@ -1,1 +1,26 @@
-//! skeleton
+//! omnidesk-aws: the AWS adapters of the `omnidesk-core` ports, on the real AWS SDK.
+//!
+//! - [`DynamoStore`]: every store port on one DynamoDB table (the access patterns are listed in
+//!   the `omnidesk-core` crate docs); [`DynamoStore::create_table`] creates that table.
+//! - [`SqsQueue`]: the queue port on SQS (FIFO inbound/outbound, standard timers, a
+//!   dead-letter queue each); [`SqsQueue::create_queues`] creates them.
+//! - [`ApiGatewayPush`]: the push port on the API Gateway Management API.
+//!
+//! Depends on `omnidesk-core`/`omnidesk-domain` and the AWS SDK only; no Lambda runtime types.
+//! Clients are built by the caller (`aws_config::load_from_env()` in a Lambda, where
+//! `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` redirect to a local emulator), so the
+//! adapters have no test hooks. The conformance suites run against moto and a local
+//! `@connections` fake: `shared/aws/run-moto-tests.sh`.
+
+mod dynamo;
+mod push;
+mod sqs;
+
+pub use dynamo::DynamoStore;
+pub use push::ApiGatewayPush;
+pub use sqs::{MAX_RECEIVES, MAX_RECEIVES_REASON, PEEK_MAX, QueuePair, QueueUrls, SqsQueue};
+
+pub use aws_config;
+pub use aws_sdk_apigatewaymanagement;
+pub use aws_sdk_dynamodb;
+pub use aws_sdk_sqs;

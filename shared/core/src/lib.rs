@@ -20,39 +20,45 @@
 //! | `ContactStore::create_contact` | `TransactWriteItems`: Put `CONTACT#id/PROFILE` + Put `IDENT#key/IDENT` per identity, each `attribute_not_exists(PK)` (an identity claimed twice fails the whole write → `Conflict`) |
 //! | `ContactStore::get_contact` | `GetItem` `CONTACT#id/PROFILE` |
 //! | `ContactStore::contact_id_by_identity` | `GetItem` `IDENT#key/IDENT` |
-//! | `ContactStore::update_contact` | `PutItem` `CONTACT#id/PROFILE`, condition `version = :read` (optimistic) |
-//! | `ContactStore::add_identity` | `TransactWriteItems`: Put `IDENT#key` `attribute_not_exists(PK) OR contact = :me` + Update contact |
+//! | `ContactStore::update_contact` | `UpdateItem` `CONTACT#id/PROFILE` `SET data, updatedAt`, condition `updatedAt = :read` (optimistic; the `identities` attribute is not touched) |
+//! | `ContactStore::add_identity` | `GetItem` contact, then `TransactWriteItems`: Put `IDENT#key` `attribute_not_exists(PK) OR contact = :me` + Update contact `SET identities`, condition `identRev = :read` (re-read and retried when a concurrent claim changed the list) |
 //! | `ConversationStore::create_conversation` | `TransactWriteItems`: Put `CONV#id/META` + Put `CKEY#key/CKEY` `attribute_not_exists(PK)` |
 //! | `ConversationStore::get_conversation` | `GetItem` `CONV#id/META` |
 //! | `ConversationStore::conversation_by_key` | `GetItem` `CKEY#key/CKEY` (holds a copy of the conversation id, then `GetItem` by id: two reads, one pattern each) |
-//! | `ConversationStore::update_conversation` | `PutItem` `CONV#id/META`, condition `version = :read`; sets `GSI1..4` keys |
+//! | `ConversationStore::update_conversation` | `PutItem` `CONV#id/META`, condition `version = :read AND convKey = :key`; sets `GSI1..4` keys (every `GSIxSK` = `<activity ms, zero-padded>#<id>`) |
 //! | `ConversationStore::list_conversations` (status) | `Query` GSI1 `GSI1PK = STATUS#<s>`, `GSI1SK` = `<activity ms>#<id>`, descending |
-//! | `ConversationStore::list_conversations` (assignee) | `Query` GSI2 `GSI2PK = ASSIGNEE#<agent>`, descending, status as filter |
+//! | `ConversationStore::list_conversations` (assignee) | `Query` GSI2 `GSI2PK = ASSIGNEE#<agent>` (`ASSIGNEE#none` = unassigned), descending, status as filter |
 //! | `ConversationStore::list_conversations` (all) | `Query` GSI3 `GSI3PK = CONVS`, descending (sharded by a suffix when a tenant outgrows one partition) |
 //! | `ConversationStore::list_conversations_of_contact` | `Query` GSI4 `GSI4PK = CONTACT#id`, descending |
 //! | `ConversationStore::count_assigned` | `Query` GSI2 `GSI2PK = ASSIGNEE#<agent>`, filter `status = assigned`, `Select = COUNT` |
-//! | `MessageStore::append_message` | `PutItem` `CONV#cid/MSG#<id>` `attribute_not_exists(PK)`; with a source key: `TransactWriteItems` + Put `SRC#key` `attribute_not_exists(PK)` (TTL 7 days) |
+//! | `MessageStore::append_message` | `PutItem` `CONV#cid/MSG#<id>` `attribute_not_exists(PK)`; with a source key: `TransactWriteItems` + Put `SRC#key` `attribute_not_exists(PK) OR ttl <= :now` (TTL 7 days) |
 //! | `MessageStore::get_message` | `GetItem` `CONV#cid/MSG#<id>` (UUIDv7 ids sort by time) |
-//! | `MessageStore::update_delivery` | `UpdateItem` `CONV#cid/MSG#<id>` `attribute_exists(PK)`, `ReturnValues = ALL_NEW` |
+//! | `MessageStore::update_delivery` | `UpdateItem` `CONV#cid/MSG#<id>` `SET delivery[, channelRef]` (attributes that override the stored record) `attribute_exists(PK)`, `ReturnValues = ALL_NEW` |
 //! | `MessageStore::list_messages` | `Query` `PK = CONV#cid`, `SK begins_with MSG#` (and `< MSG#cursor`), descending |
 //! | `AgentStore::create_agent` | `TransactWriteItems`: Put `AGENTS/AGENT#id` + Put `AEMAIL#email/AEMAIL` `attribute_not_exists(PK)` |
 //! | `AgentStore::get_agent` | `GetItem` `AGENTS/AGENT#id` |
 //! | `AgentStore::agent_id_by_email` | `GetItem` `AEMAIL#email/AEMAIL` |
 //! | `AgentStore::list_agents` | `Query` `PK = AGENTS` |
-//! | `AgentStore::update_agent` | `PutItem` `AGENTS/AGENT#id`, condition `attribute_exists(PK)` |
+//! | `AgentStore::update_agent` | `UpdateItem` `AGENTS/AGENT#id` `SET data, pwhash`, condition `attribute_exists(PK)` (the `email` attribute stays) |
 //! | `AgentStore::next_counter` | `UpdateItem` `COUNTER#name/COUNTER` `ADD n :1`, `ReturnValues = UPDATED_NEW` |
-//! | `BotStore::put_bot` | `PutItem` `BOTS/BOT#id` |
+//! | `BotStore::put_bot` | `PutItem` `BOTS/BOT#<id zero-padded to 20 digits>` (so SK order is id order) |
 //! | `BotStore::get_bot` | `GetItem` `BOTS/BOT#id` |
 //! | `BotStore::list_bots` | `Query` `PK = BOTS` |
-//! | `BotStore::set_poll_offset` | `UpdateItem` `BOTS/BOT#id` `SET poll_offset`, condition `attribute_exists(PK)` |
-//! | `DeadLetterStore::record_dead_letter` | `PutItem` `DEADLETTER/<ms>#<id>` with `ttl` (30 days) |
+//! | `BotStore::set_poll_offset` | `UpdateItem` `BOTS/BOT#id` `SET pollOffset`, condition `attribute_exists(PK)` |
+//! | `DeadLetterStore::record_dead_letter` | `PutItem` `DEADLETTER/<ms, zero-padded>#<id>` with `ttl` (30 days) |
 //! | `DeadLetterStore::list_dead_letters` | `Query` `PK = DEADLETTER`, descending, `ttl > now` filter |
-//! | `ConnectionStore::add_connection` | `PutItem` `CONNS/CONN#id` with `ttl` (2 h, API Gateway's connection limit) |
+//! | `ConnectionStore::add_connection` | `PutItem` `CONNS/CONN#id` with `ttl` = `connected_at` + 2 h (API Gateway's connection limit) |
 //! | `ConnectionStore::remove_connection` | `DeleteItem` `CONNS/CONN#id` |
 //! | `ConnectionStore::list_connections` | `Query` `PK = CONNS`, `ttl > now` filter |
 //!
 //! Cursors are opaque strings: the adapter encodes the last key it returned
-//! (`LastEvaluatedKey` on DynamoDB, `(sort, id)` on SQLite).
+//! (on DynamoDB the hex of a JSON object of the last item's table and index keys, used as
+//! `ExclusiveStartKey`; `(sort, id)` on SQLite).
+//!
+//! Items keep the domain record as a JSON string attribute `data`; fields that a single-item
+//! update changes without reading live in their own attributes and override `data` on read
+//! (contact `identities`, message `delivery`/`channelRef`, agent `pwhash`/`email`, bot
+//! `pollOffset`).
 
 pub mod events;
 pub mod jobs;

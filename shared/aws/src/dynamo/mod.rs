@@ -1,0 +1,1266 @@
+//! [`DynamoStore`]: every store port on one DynamoDB table, following the access-pattern
+//! table in the `omnidesk-core` crate docs.
+//!
+//! Items keep their domain record as a JSON string attribute `data`, plus the key, index and
+//! condition attributes. Fields that single-item updates change without a read live in their own
+//! attributes and override `data` when read: a contact's `identities`, a message's `delivery`
+//! and `channelRef`, an agent's `pwhash` and `email`, a bot's `pollOffset`.
+
+mod item;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, Put, ReturnValue, ScalarAttributeType, Select, TimeToLiveSpecification,
+    TimeToLiveStatus, TransactWriteItem, Update,
+};
+use omnidesk_core::{
+    AgentStore, AppendOutcome, BotConfig, BotStore, Clock, Connection, ConnectionId,
+    ConnectionStore, ContactStore, ConversationFilter, ConversationStore, DeadLetter,
+    DeadLetterStore, MessageStore, Page, PageRequest, StoreError, StoreResult,
+};
+use omnidesk_domain::{
+    Agent, AgentId, BotId, ChannelRef, Contact, ContactId, Conversation, ConversationId,
+    ConversationKey, ConversationStatus, Delivery, EmailAddress, Identity, IdentityKey, Message,
+    MessageId, Timestamp,
+};
+
+use item::{
+    Failure, Item, classify, classify_transact, decode_cursor, encode_cursor, get_s, json_attr, n,
+    opt_i64, padded, s, to_json,
+};
+
+/// Page size when a request asks for 0.
+const DEFAULT_LIMIT: usize = 50;
+/// A source key (redelivered event) is remembered this long.
+const SOURCE_KEY_TTL_SECS: i64 = 7 * 24 * 60 * 60;
+/// Dead letters are kept at least this long.
+const DEAD_LETTER_TTL_SECS: i64 = 30 * 24 * 60 * 60;
+/// API Gateway's maximum WebSocket connection duration.
+const CONNECTION_TTL_MS: i64 = 2 * 60 * 60 * 1000;
+/// Retries of `add_identity` when a concurrent writer changed the contact's identities.
+const IDENTITY_RETRIES: usize = 5;
+
+/// The table's generic key attributes.
+const PK: &str = "PK";
+const SK: &str = "SK";
+
+/// The four overloaded GSIs: (index name, partition attribute, sort attribute).
+const GSIS: [(&str, &str, &str); 4] = [
+    ("GSI1", "GSI1PK", "GSI1SK"),
+    ("GSI2", "GSI2PK", "GSI2SK"),
+    ("GSI3", "GSI3PK", "GSI3SK"),
+    ("GSI4", "GSI4PK", "GSI4SK"),
+];
+
+/// `GSI2PK` of conversations without an assignee (the `assignee: Some(None)` filter).
+const UNASSIGNED: &str = "ASSIGNEE#none";
+
+/// Every store port on one DynamoDB table (see the crate docs of `omnidesk-core` for the
+/// access pattern of each method).
+///
+/// Reads of items with a `ttl` attribute skip expired ones (`ttl <= now`), because DynamoDB
+/// deletes expired items lazily (moto never does).
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for DynamoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoStore")
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a paged query reads.
+struct QuerySpec {
+    /// `None` = the base table.
+    index: Option<usize>,
+    pk: String,
+    /// `begins_with` on the sort key.
+    sk_prefix: Option<String>,
+    forward: bool,
+    /// A filter over non-key attributes: (expression, names, values).
+    filter: Option<Filter>,
+}
+
+struct Filter {
+    expression: String,
+    names: Vec<(String, String)>,
+    values: Vec<(String, aws_sdk_dynamodb::types::AttributeValue)>,
+}
+
+impl QuerySpec {
+    fn table(pk: String, sk_prefix: Option<String>, forward: bool) -> Self {
+        Self {
+            index: None,
+            pk,
+            sk_prefix,
+            forward,
+            filter: None,
+        }
+    }
+
+    fn gsi(index: usize, pk: String) -> Self {
+        Self {
+            index: Some(index),
+            pk,
+            sk_prefix: None,
+            forward: false,
+            filter: None,
+        }
+    }
+
+    fn filtered(mut self, filter: Filter) -> Self {
+        self.filter = Some(filter);
+        self
+    }
+
+    fn key_attrs(&self) -> Vec<&'static str> {
+        match self.index {
+            None => vec![PK, SK],
+            Some(i) => vec![PK, SK, GSIS[i].1, GSIS[i].2],
+        }
+    }
+}
+
+fn ttl_filter(now: Timestamp) -> Filter {
+    Filter {
+        expression: "#ttl > :now".to_owned(),
+        names: vec![("#ttl".to_owned(), "ttl".to_owned())],
+        values: vec![(":now".to_owned(), n(now.secs()))],
+    }
+}
+
+fn status_filter(status: ConversationStatus) -> Filter {
+    Filter {
+        expression: "#status = :status".to_owned(),
+        names: vec![("#status".to_owned(), "status".to_owned())],
+        values: vec![(":status".to_owned(), s(status.as_str()))],
+    }
+}
+
+fn limit_of(page: &PageRequest) -> usize {
+    if page.limit == 0 {
+        DEFAULT_LIMIT
+    } else {
+        page.limit
+    }
+}
+
+fn build_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("cannot build a DynamoDB request: {e}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// keys
+
+fn contact_key(id: ContactId) -> (String, String) {
+    (format!("CONTACT#{id}"), "PROFILE".to_owned())
+}
+fn ident_key(key: &IdentityKey) -> (String, String) {
+    (format!("IDENT#{key}"), "IDENT".to_owned())
+}
+fn conv_key(id: ConversationId) -> (String, String) {
+    (format!("CONV#{id}"), "META".to_owned())
+}
+fn ckey_key(key: &ConversationKey) -> (String, String) {
+    (format!("CKEY#{key}"), "CKEY".to_owned())
+}
+fn msg_key(conversation: ConversationId, id: MessageId) -> (String, String) {
+    (format!("CONV#{conversation}"), format!("MSG#{id}"))
+}
+fn src_key(source: &str) -> (String, String) {
+    (format!("SRC#{source}"), "SRC".to_owned())
+}
+fn agent_key(id: AgentId) -> (String, String) {
+    ("AGENTS".to_owned(), format!("AGENT#{id}"))
+}
+fn email_key(email: &EmailAddress) -> (String, String) {
+    (format!("AEMAIL#{email}"), "AEMAIL".to_owned())
+}
+fn counter_key(name: &str) -> (String, String) {
+    (format!("COUNTER#{name}"), "COUNTER".to_owned())
+}
+fn bot_key(id: BotId) -> (String, String) {
+    // Zero-padded so that the string order of SK is the numeric order of ids.
+    ("BOTS".to_owned(), format!("BOT#{:0>20}", id.to_string()))
+}
+fn conn_key(id: &ConnectionId) -> (String, String) {
+    ("CONNS".to_owned(), format!("CONN#{id}"))
+}
+
+/// `GSIxSK` of a conversation: activity, then id, so descending queries give the list order.
+fn activity_sort(c: &Conversation) -> String {
+    format!("{}#{}", padded(c.last_activity_at.millis()), c.id)
+}
+
+fn assignee_pk(assignee: Option<AgentId>) -> String {
+    match assignee {
+        Some(a) => format!("ASSIGNEE#{a}"),
+        None => UNASSIGNED.to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// records <-> items
+
+fn base_item((pk, sk): (String, String), kind: &str) -> Item {
+    [
+        (PK.to_owned(), s(pk)),
+        (SK.to_owned(), s(sk)),
+        ("kind".to_owned(), s(kind)),
+    ]
+    .into_iter()
+    .collect()
+}
+
+fn contact_item(contact: &Contact) -> StoreResult<Item> {
+    let mut item = base_item(contact_key(contact.id), "contact");
+    let mut profile = contact.clone();
+    let identities = std::mem::take(&mut profile.identities);
+    item.insert("data".to_owned(), s(to_json(&profile)?));
+    item.insert("identities".to_owned(), s(to_json(&identities)?));
+    item.insert("identRev".to_owned(), n(0));
+    item.insert("updatedAt".to_owned(), n(contact.updated_at.millis()));
+    Ok(item)
+}
+
+fn contact_of(item: &Item) -> StoreResult<Contact> {
+    let mut contact: Contact = json_attr(item, "data")?;
+    contact.identities = json_attr(item, "identities")?;
+    Ok(contact)
+}
+
+fn conversation_item(c: &Conversation) -> StoreResult<Item> {
+    let mut item = base_item(conv_key(c.id), "conversation");
+    let sort = activity_sort(c);
+    item.insert("data".to_owned(), s(to_json(c)?));
+    item.insert("version".to_owned(), n(c.version));
+    item.insert("convKey".to_owned(), s(c.key.as_str()));
+    item.insert("status".to_owned(), s(c.status.as_str()));
+    let pks = [
+        format!("STATUS#{}", c.status.as_str()),
+        assignee_pk(c.assignee_id),
+        "CONVS".to_owned(),
+        format!("CONTACT#{}", c.contact_id),
+    ];
+    for ((_, pk_attr, sk_attr), pk) in GSIS.iter().zip(pks) {
+        item.insert((*pk_attr).to_owned(), s(pk));
+        item.insert((*sk_attr).to_owned(), s(sort.clone()));
+    }
+    Ok(item)
+}
+
+fn message_of(item: &Item) -> StoreResult<Message> {
+    let mut message: Message = json_attr(item, "data")?;
+    if item.contains_key("delivery") {
+        message.delivery = json_attr(item, "delivery")?;
+    }
+    if item.contains_key("channelRef") {
+        message.channel_ref = Some(json_attr(item, "channelRef")?);
+    }
+    Ok(message)
+}
+
+fn agent_item(agent: &Agent) -> StoreResult<Item> {
+    let mut item = base_item(agent_key(agent.id), "agent");
+    item.insert("data".to_owned(), s(to_json(agent)?));
+    item.insert("pwhash".to_owned(), s(agent.password_hash.as_phc()));
+    item.insert("email".to_owned(), s(agent.email.to_string()));
+    Ok(item)
+}
+
+fn agent_of(item: &Item) -> StoreResult<Agent> {
+    let mut data: serde_json::Map<String, serde_json::Value> = json_attr(item, "data")?;
+    data.insert(
+        "password_hash".to_owned(),
+        serde_json::Value::String(get_s(item, "pwhash")?.to_owned()),
+    );
+    data.insert(
+        "email".to_owned(),
+        serde_json::Value::String(get_s(item, "email")?.to_owned()),
+    );
+    serde_json::from_value(serde_json::Value::Object(data))
+        .map_err(|e| StoreError::Corrupt(format!("agent record: {e}")))
+}
+
+fn bot_of(item: &Item) -> StoreResult<BotConfig> {
+    let mut bot: BotConfig = json_attr(item, "data")?;
+    if let Some(offset) = opt_i64(item, "pollOffset")? {
+        bot.poll_offset = Some(offset);
+    }
+    Ok(bot)
+}
+
+fn parse_id<T>(
+    raw: &str,
+    parse: impl Fn(&str) -> Result<T, omnidesk_domain::ParseError>,
+) -> StoreResult<T> {
+    parse(raw).map_err(|e| StoreError::Corrupt(format!("stored id `{raw}`: {e}")))
+}
+
+/// Whether an item with a `ttl` attribute has expired (items without one never do).
+fn expired(item: &Item, now: Timestamp) -> StoreResult<bool> {
+    Ok(opt_i64(item, "ttl")?.is_some_and(|ttl| ttl <= now.secs()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// the store
+
+impl DynamoStore {
+    /// A store on `table_name`, reading time from `clock` (TTL filters and stamps).
+    pub fn new(client: Client, table_name: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            client,
+            table: table_name.into(),
+            clock,
+        }
+    }
+
+    /// The table name.
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table: `PK`/`SK` strings, on-demand billing, `GSI1`..`GSI4` (string keys
+    /// `GSIxPK`/`GSIxSK`, projection ALL), and TTL on the `ttl` attribute. Idempotent: an
+    /// existing table is waited for and gets TTL enabled if it lacks it (its schema is not
+    /// checked).
+    pub async fn create_table(client: &Client, name: &str) -> StoreResult<()> {
+        let key = |attr: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(attr)
+                .key_type(kind)
+                .build()
+                .map_err(build_err)
+        };
+        let attr = |attr: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(attr)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build_err)
+        };
+        let mut request = client
+            .create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key(PK, KeyType::Hash)?)
+            .key_schema(key(SK, KeyType::Range)?)
+            .attribute_definitions(attr(PK)?)
+            .attribute_definitions(attr(SK)?);
+        for (index, pk, sk) in GSIS {
+            request = request
+                .attribute_definitions(attr(pk)?)
+                .attribute_definitions(attr(sk)?)
+                .global_secondary_indexes(
+                    GlobalSecondaryIndex::builder()
+                        .index_name(index)
+                        .key_schema(key(pk, KeyType::Hash)?)
+                        .key_schema(key(sk, KeyType::Range)?)
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::All)
+                                .build(),
+                        )
+                        .build()
+                        .map_err(build_err)?,
+                );
+        }
+        if let Err(e) = request.send().await {
+            // An existing table is fine: the call is idempotent for the admin command.
+            if e.code() != Some("ResourceInUseException") {
+                return Err(classify("CreateTable", &e).into_store("CreateTable"));
+            }
+        }
+        client
+            .wait_until_table_exists()
+            .table_name(name)
+            .wait(std::time::Duration::from_secs(120))
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(format!("table {name} did not become active: {e}"))
+            })?;
+        let ttl = client
+            .describe_time_to_live()
+            .table_name(name)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeTimeToLive", &e).into_store("DescribeTimeToLive"))?;
+        let status = ttl
+            .time_to_live_description
+            .and_then(|d| d.time_to_live_status)
+            .unwrap_or(TimeToLiveStatus::Disabled);
+        if matches!(
+            status,
+            TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling
+        ) {
+            return Ok(());
+        }
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name("ttl")
+                    .build()
+                    .map_err(build_err)?,
+            )
+            .send()
+            .await
+            .map_err(|e| classify("UpdateTimeToLive", &e).into_store("UpdateTimeToLive"))?;
+        Ok(())
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    fn key(&self, (pk, sk): (String, String)) -> Item {
+        [(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))]
+            .into_iter()
+            .collect()
+    }
+
+    /// A strongly consistent `GetItem`; expired items read as missing.
+    async fn get(&self, key: (String, String), what: &str) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify(what, &e).into_store(what))?;
+        match out.item {
+            Some(item) if !expired(&item, self.now())? => Ok(Some(item)),
+            _ => Ok(None),
+        }
+    }
+
+    fn put(&self, item: Item, condition: Option<&str>) -> StoreResult<Put> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_owned))
+            .build()
+            .map_err(build_err)
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>, what: &str) -> Result<(), Failure> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify_transact(what, &e))
+    }
+
+    /// One page of a query: at most `limit` items after the cursor, and the cursor of the next
+    /// page only when another matching item exists.
+    async fn query_page(
+        &self,
+        spec: &QuerySpec,
+        page: &PageRequest,
+        what: &str,
+    ) -> StoreResult<Page<Item>> {
+        let limit = limit_of(page);
+        let key_attrs = spec.key_attrs();
+        let mut start = match &page.cursor {
+            Some(c) => Some(decode_cursor(c, &key_attrs)?),
+            None => None,
+        };
+        let mut items: Vec<Item> = Vec::new();
+        loop {
+            let want = limit + 1 - items.len();
+            let (batch, last) = self
+                .query_once(spec, start.take(), Some(want), what)
+                .await?;
+            items.extend(batch);
+            match last {
+                Some(last) if items.len() <= limit => start = Some(last),
+                _ => break,
+            }
+        }
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            match items.last() {
+                Some(last) => Some(encode_cursor(last, &key_attrs)?),
+                None => None,
+            }
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Every item of a query.
+    async fn query_all(&self, spec: &QuerySpec, what: &str) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let (batch, last) = self.query_once(spec, start.take(), None, what).await?;
+            items.extend(batch);
+            match last {
+                Some(last) => start = Some(last),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    async fn query_once(
+        &self,
+        spec: &QuerySpec,
+        start: Option<Item>,
+        limit: Option<usize>,
+        what: &str,
+    ) -> StoreResult<(Vec<Item>, Option<Item>)> {
+        let (pk_attr, sk_attr) = match spec.index {
+            None => (PK, SK),
+            Some(i) => (GSIS[i].1, GSIS[i].2),
+        };
+        let mut condition = "#pk = :pk".to_owned();
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(spec.index.map(|i| GSIS[i].0.to_owned()))
+            .scan_index_forward(spec.forward)
+            .set_exclusive_start_key(start)
+            .set_limit(limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX)))
+            .expression_attribute_names("#pk", pk_attr)
+            .expression_attribute_values(":pk", s(spec.pk.clone()));
+        if let Some(prefix) = &spec.sk_prefix {
+            condition.push_str(" AND begins_with(#sk, :sk)");
+            request = request
+                .expression_attribute_names("#sk", sk_attr)
+                .expression_attribute_values(":sk", s(prefix.clone()));
+        }
+        if let Some(filter) = &spec.filter {
+            request = request.filter_expression(filter.expression.clone());
+            for (k, v) in &filter.names {
+                request = request.expression_attribute_names(k, v);
+            }
+            for (k, v) in &filter.values {
+                request = request.expression_attribute_values(k, v.clone());
+            }
+        }
+        let out = request
+            .key_condition_expression(condition)
+            .send()
+            .await
+            .map_err(|e| classify(what, &e).into_store(what))?;
+        let last = out.last_evaluated_key.filter(|k| !k.is_empty());
+        Ok((out.items.unwrap_or_default(), last))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// contacts
+
+#[async_trait]
+impl ContactStore for DynamoStore {
+    async fn create_contact(&self, contact: &Contact) -> StoreResult<()> {
+        let mut keys: Vec<IdentityKey> = contact.identities.iter().map(Identity::key).collect();
+        keys.sort();
+        if keys.windows(2).any(|w| w[0] == w[1]) {
+            return Err(StoreError::Conflict(
+                "the contact lists one identity twice".to_owned(),
+            ));
+        }
+        let cond = Some("attribute_not_exists(PK)");
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .put(self.put(contact_item(contact)?, cond)?)
+                .build(),
+        ];
+        for key in &keys {
+            let mut ident = base_item(ident_key(key), "identity");
+            ident.insert("contact".to_owned(), s(contact.id.to_string()));
+            items.push(
+                TransactWriteItem::builder()
+                    .put(self.put(ident, cond)?)
+                    .build(),
+            );
+        }
+        self.transact(items, "create_contact")
+            .await
+            .map_err(|f| match f {
+                Failure::Canceled(_) | Failure::ConditionFailed => StoreError::Conflict(format!(
+                    "contact {} exists already or one of its identities is claimed",
+                    contact.id
+                )),
+                Failure::Other(e) => e,
+            })
+    }
+
+    async fn get_contact(&self, id: ContactId) -> StoreResult<Option<Contact>> {
+        self.get(contact_key(id), "get_contact")
+            .await?
+            .map(|item| contact_of(&item))
+            .transpose()
+    }
+
+    async fn contact_id_by_identity(&self, key: &IdentityKey) -> StoreResult<Option<ContactId>> {
+        match self.get(ident_key(key), "contact_id_by_identity").await? {
+            Some(item) => Ok(Some(parse_id(get_s(&item, "contact")?, ContactId::parse)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn update_contact(
+        &self,
+        contact: &Contact,
+        expected_updated_at: Timestamp,
+    ) -> StoreResult<()> {
+        let mut profile = contact.clone();
+        profile.identities.clear();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(contact_key(contact.id))))
+            .update_expression("SET #data = :data, updatedAt = :new")
+            .condition_expression("attribute_exists(PK) AND updatedAt = :read")
+            .expression_attribute_names("#data", "data")
+            .expression_attribute_values(":data", s(to_json(&profile)?))
+            .expression_attribute_values(":new", n(contact.updated_at.millis()))
+            .expression_attribute_values(":read", n(expected_updated_at.millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match classify("update_contact", &e) {
+                Failure::ConditionFailed => {
+                    if self
+                        .get(contact_key(contact.id), "update_contact")
+                        .await?
+                        .is_some()
+                    {
+                        Err(StoreError::Conflict(format!(
+                            "contact {} changed since it was read",
+                            contact.id
+                        )))
+                    } else {
+                        Err(StoreError::NotFound(format!("contact {}", contact.id)))
+                    }
+                }
+                other => Err(other.into_store("update_contact")),
+            },
+        }
+    }
+
+    async fn add_identity(&self, contact: ContactId, identity: &Identity) -> StoreResult<()> {
+        let key = identity.key();
+        for _ in 0..IDENTITY_RETRIES {
+            let item = self
+                .get(contact_key(contact), "add_identity")
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("contact {contact}")))?;
+            let rev = opt_i64(&item, "identRev")?.unwrap_or(0);
+            let mut identities: Vec<Identity> = json_attr(&item, "identities")?;
+            match identities.iter_mut().find(|i| i.key() == key) {
+                Some(existing) => existing.clone_from(identity),
+                None => identities.push(identity.clone()),
+            }
+            let mut ident = base_item(ident_key(&key), "identity");
+            ident.insert("contact".to_owned(), s(contact.to_string()));
+            let claim = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(ident))
+                .condition_expression("attribute_not_exists(PK) OR contact = :me")
+                .expression_attribute_values(":me", s(contact.to_string()))
+                .build()
+                .map_err(build_err)?;
+            let list = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(self.key(contact_key(contact))))
+                .update_expression("SET identities = :ids, identRev = :next")
+                .condition_expression("identRev = :rev")
+                .expression_attribute_values(":ids", s(to_json(&identities)?))
+                .expression_attribute_values(":next", n(rev + 1))
+                .expression_attribute_values(":rev", n(rev))
+                .build()
+                .map_err(build_err)?;
+            let items = vec![
+                TransactWriteItem::builder().put(claim).build(),
+                TransactWriteItem::builder().update(list).build(),
+            ];
+            match self.transact(items, "add_identity").await {
+                Ok(()) => return Ok(()),
+                Err(Failure::Other(e)) => return Err(e),
+                Err(f) => {
+                    let claimed_elsewhere = match f.item_failed(0) {
+                        Some(failed) => failed,
+                        None => self
+                            .contact_id_by_identity(&key)
+                            .await?
+                            .is_some_and(|holder| holder != contact),
+                    };
+                    if claimed_elsewhere {
+                        return Err(StoreError::Conflict(format!(
+                            "identity {key} belongs to another contact"
+                        )));
+                    }
+                    // The identity list changed under us: read again.
+                }
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "add_identity: contact {contact} keeps changing"
+        )))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// conversations
+
+impl DynamoStore {
+    async fn conversations_page(
+        &self,
+        spec: &QuerySpec,
+        page: &PageRequest,
+        what: &str,
+    ) -> StoreResult<Page<Conversation>> {
+        let Page { items, next_cursor } = self.query_page(spec, page, what).await?;
+        let items = items
+            .iter()
+            .map(|i| json_attr(i, "data"))
+            .collect::<StoreResult<Vec<Conversation>>>()?;
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[async_trait]
+impl ConversationStore for DynamoStore {
+    async fn create_conversation(&self, conversation: &Conversation) -> StoreResult<()> {
+        if conversation.version != 0 {
+            return Err(StoreError::Conflict(format!(
+                "a new conversation must have version 0, not {}",
+                conversation.version
+            )));
+        }
+        let cond = Some("attribute_not_exists(PK)");
+        let mut ckey = base_item(ckey_key(&conversation.key), "conversation-key");
+        ckey.insert("conv".to_owned(), s(conversation.id.to_string()));
+        let items = vec![
+            TransactWriteItem::builder()
+                .put(self.put(conversation_item(conversation)?, cond)?)
+                .build(),
+            TransactWriteItem::builder()
+                .put(self.put(ckey, cond)?)
+                .build(),
+        ];
+        self.transact(items, "create_conversation")
+            .await
+            .map_err(|f| match f {
+                Failure::Other(e) => e,
+                _ => StoreError::Conflict(format!(
+                    "conversation {} exists already or key {} is taken",
+                    conversation.id, conversation.key
+                )),
+            })
+    }
+
+    async fn get_conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
+        self.get(conv_key(id), "get_conversation")
+            .await?
+            .map(|item| json_attr(&item, "data"))
+            .transpose()
+    }
+
+    async fn conversation_by_key(
+        &self,
+        key: &ConversationKey,
+    ) -> StoreResult<Option<Conversation>> {
+        match self.get(ckey_key(key), "conversation_by_key").await? {
+            Some(item) => {
+                let id = parse_id(get_s(&item, "conv")?, ConversationId::parse)?;
+                self.get_conversation(id).await
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn update_conversation(&self, conversation: &Conversation) -> StoreResult<Conversation> {
+        let mut next = conversation.clone();
+        next.version = conversation.version + 1;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(conversation_item(&next)?))
+            .condition_expression("version = :read AND convKey = :key")
+            .expression_attribute_values(":read", n(conversation.version))
+            .expression_attribute_values(":key", s(conversation.key.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(next),
+            Err(e) => match classify("update_conversation", &e) {
+                Failure::ConditionFailed => match self.get_conversation(conversation.id).await? {
+                    Some(stored) => Err(StoreError::Conflict(format!(
+                        "conversation {} is at version {}, not {}",
+                        conversation.id, stored.version, conversation.version
+                    ))),
+                    None => Err(StoreError::NotFound(format!(
+                        "conversation {}",
+                        conversation.id
+                    ))),
+                },
+                other => Err(other.into_store("update_conversation")),
+            },
+        }
+    }
+
+    async fn list_conversations(
+        &self,
+        filter: &ConversationFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Conversation>> {
+        let spec = match (filter.assignee, filter.status) {
+            (Some(assignee), status) => {
+                let spec = QuerySpec::gsi(1, assignee_pk(assignee));
+                match status {
+                    Some(s) => spec.filtered(status_filter(s)),
+                    None => spec,
+                }
+            }
+            (None, Some(status)) => QuerySpec::gsi(0, format!("STATUS#{}", status.as_str())),
+            (None, None) => QuerySpec::gsi(2, "CONVS".to_owned()),
+        };
+        self.conversations_page(&spec, page, "list_conversations")
+            .await
+    }
+
+    async fn list_conversations_of_contact(
+        &self,
+        contact: ContactId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Conversation>> {
+        let spec = QuerySpec::gsi(3, format!("CONTACT#{contact}"));
+        self.conversations_page(&spec, page, "list_conversations_of_contact")
+            .await
+    }
+
+    async fn count_assigned(&self, agent: AgentId) -> StoreResult<u32> {
+        let mut total: i64 = 0;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSIS[1].0)
+                .key_condition_expression("#pk = :pk")
+                .filter_expression("#status = :status")
+                .expression_attribute_names("#pk", GSIS[1].1)
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":pk", s(assignee_pk(Some(agent))))
+                .expression_attribute_values(":status", s(ConversationStatus::Assigned.as_str()))
+                .select(Select::Count)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("count_assigned", &e).into_store("count_assigned"))?;
+            total += i64::from(out.count);
+            match out.last_evaluated_key.filter(|k| !k.is_empty()) {
+                Some(last) => start = Some(last),
+                None => return Ok(u32::try_from(total).unwrap_or(u32::MAX)),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// messages
+
+#[async_trait]
+impl MessageStore for DynamoStore {
+    async fn append_message(&self, message: &Message) -> StoreResult<AppendOutcome> {
+        let mut item = base_item(msg_key(message.conversation_id, message.id), "message");
+        item.insert("data".to_owned(), s(to_json(message)?));
+        let Some(source) = &message.source_key else {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(PK)")
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(AppendOutcome::Inserted),
+                Err(e) => Err(classify("append_message", &e).into_store("append_message")),
+            };
+        };
+        let now = self.now();
+        let mut src = base_item(src_key(source), "source-key");
+        src.insert("msg".to_owned(), s(message.id.to_string()));
+        src.insert("conv".to_owned(), s(message.conversation_id.to_string()));
+        src.insert("ttl".to_owned(), n(now.secs() + SOURCE_KEY_TTL_SECS));
+        let claim = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(src))
+            .condition_expression("attribute_not_exists(PK) OR #ttl <= :now")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", n(now.secs()))
+            .build()
+            .map_err(build_err)?;
+        let items = vec![
+            TransactWriteItem::builder().put(claim).build(),
+            TransactWriteItem::builder()
+                .put(self.put(item, Some("attribute_not_exists(PK)"))?)
+                .build(),
+        ];
+        match self.transact(items, "append_message").await {
+            Ok(()) => Ok(AppendOutcome::Inserted),
+            Err(Failure::Other(e)) => Err(e),
+            Err(f) => {
+                if f.item_failed(0) == Some(false) {
+                    return Err(StoreError::Conflict(format!(
+                        "message {} exists already",
+                        message.id
+                    )));
+                }
+                match self.get(src_key(source), "append_message").await? {
+                    Some(first) => Ok(AppendOutcome::Duplicate(parse_id(
+                        get_s(&first, "msg")?,
+                        MessageId::parse,
+                    )?)),
+                    None => Err(StoreError::Conflict(format!(
+                        "message {} exists already",
+                        message.id
+                    ))),
+                }
+            }
+        }
+    }
+
+    async fn get_message(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+    ) -> StoreResult<Option<Message>> {
+        self.get(msg_key(conversation, id), "get_message")
+            .await?
+            .map(|item| message_of(&item))
+            .transpose()
+    }
+
+    async fn update_delivery(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+        delivery: &Delivery,
+        channel_ref: Option<&ChannelRef>,
+    ) -> StoreResult<Message> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(msg_key(conversation, id))))
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":delivery", s(to_json(delivery)?))
+            .return_values(ReturnValue::AllNew);
+        request = match channel_ref {
+            Some(r) => request
+                .update_expression("SET delivery = :delivery, channelRef = :ref")
+                .expression_attribute_values(":ref", s(to_json(r)?)),
+            None => request.update_expression("SET delivery = :delivery"),
+        };
+        match request.send().await {
+            Ok(out) => message_of(&out.attributes.unwrap_or_default()),
+            Err(e) => match classify("update_delivery", &e) {
+                Failure::ConditionFailed => Err(StoreError::NotFound(format!("message {id}"))),
+                other => Err(other.into_store("update_delivery")),
+            },
+        }
+    }
+
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>> {
+        let spec = QuerySpec::table(
+            format!("CONV#{conversation}"),
+            Some("MSG#".to_owned()),
+            false,
+        );
+        let Page { items, next_cursor } = self.query_page(&spec, page, "list_messages").await?;
+        let items = items
+            .iter()
+            .map(message_of)
+            .collect::<StoreResult<Vec<Message>>>()?;
+        Ok(Page { items, next_cursor })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// agents
+
+#[async_trait]
+impl AgentStore for DynamoStore {
+    async fn create_agent(&self, agent: &Agent) -> StoreResult<()> {
+        let cond = Some("attribute_not_exists(PK)");
+        let mut login = base_item(email_key(&agent.email), "agent-email");
+        login.insert("agent".to_owned(), s(agent.id.to_string()));
+        let items = vec![
+            TransactWriteItem::builder()
+                .put(self.put(agent_item(agent)?, cond)?)
+                .build(),
+            TransactWriteItem::builder()
+                .put(self.put(login, cond)?)
+                .build(),
+        ];
+        self.transact(items, "create_agent")
+            .await
+            .map_err(|f| match f {
+                Failure::Other(e) => e,
+                _ => StoreError::Conflict(format!(
+                    "agent {} exists already or its e-mail is taken",
+                    agent.id
+                )),
+            })
+    }
+
+    async fn get_agent(&self, id: AgentId) -> StoreResult<Option<Agent>> {
+        self.get(agent_key(id), "get_agent")
+            .await?
+            .map(|item| agent_of(&item))
+            .transpose()
+    }
+
+    async fn agent_id_by_email(&self, email: &EmailAddress) -> StoreResult<Option<AgentId>> {
+        match self.get(email_key(email), "agent_id_by_email").await? {
+            Some(item) => Ok(Some(parse_id(get_s(&item, "agent")?, AgentId::parse)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_agents(&self) -> StoreResult<Vec<Agent>> {
+        let spec = QuerySpec::table("AGENTS".to_owned(), Some("AGENT#".to_owned()), true);
+        self.query_all(&spec, "list_agents")
+            .await?
+            .iter()
+            .map(agent_of)
+            .collect()
+    }
+
+    async fn update_agent(&self, agent: &Agent) -> StoreResult<()> {
+        // The e-mail attribute is not touched: it overrides `data` when read.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(agent_key(agent.id))))
+            .update_expression("SET #data = :data, pwhash = :hash")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#data", "data")
+            .expression_attribute_values(":data", s(to_json(agent)?))
+            .expression_attribute_values(":hash", s(agent.password_hash.as_phc()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match classify("update_agent", &e) {
+                Failure::ConditionFailed => {
+                    Err(StoreError::NotFound(format!("agent {}", agent.id)))
+                }
+                other => Err(other.into_store("update_agent")),
+            },
+        }
+    }
+
+    async fn next_counter(&self, name: &str) -> StoreResult<u64> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(counter_key(name))))
+            .update_expression("ADD #n :one")
+            .expression_attribute_names("#n", "n")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| classify("next_counter", &e).into_store("next_counter"))?;
+        let value = opt_i64(&out.attributes.unwrap_or_default(), "n")?
+            .ok_or_else(|| StoreError::Corrupt(format!("counter {name} returned no value")))?;
+        u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("counter {name} is negative")))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// bots
+
+#[async_trait]
+impl BotStore for DynamoStore {
+    async fn put_bot(&self, bot: &BotConfig) -> StoreResult<()> {
+        let mut item = base_item(bot_key(bot.id), "bot");
+        item.insert("data".to_owned(), s(to_json(bot)?));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("put_bot", &e).into_store("put_bot"))
+    }
+
+    async fn get_bot(&self, id: BotId) -> StoreResult<Option<BotConfig>> {
+        self.get(bot_key(id), "get_bot")
+            .await?
+            .map(|item| bot_of(&item))
+            .transpose()
+    }
+
+    async fn list_bots(&self) -> StoreResult<Vec<BotConfig>> {
+        let spec = QuerySpec::table("BOTS".to_owned(), Some("BOT#".to_owned()), true);
+        self.query_all(&spec, "list_bots")
+            .await?
+            .iter()
+            .map(bot_of)
+            .collect()
+    }
+
+    async fn set_poll_offset(&self, id: BotId, offset: i64) -> StoreResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(bot_key(id))))
+            .update_expression("SET pollOffset = :offset")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_values(":offset", n(offset))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match classify("set_poll_offset", &e) {
+                Failure::ConditionFailed => Err(StoreError::NotFound(format!("bot {id}"))),
+                other => Err(other.into_store("set_poll_offset")),
+            },
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// dead letters and connections
+
+#[async_trait]
+impl DeadLetterStore for DynamoStore {
+    async fn record_dead_letter(&self, dead_letter: &DeadLetter) -> StoreResult<()> {
+        let sk = format!(
+            "{}#{}",
+            padded(dead_letter.received_at.millis()),
+            dead_letter.id
+        );
+        let mut item = base_item(("DEADLETTER".to_owned(), sk), "dead-letter");
+        item.insert("data".to_owned(), s(to_json(dead_letter)?));
+        item.insert(
+            "ttl".to_owned(),
+            n(self.now().secs() + DEAD_LETTER_TTL_SECS),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("record_dead_letter", &e).into_store("record_dead_letter"))
+    }
+
+    async fn list_dead_letters(&self, page: &PageRequest) -> StoreResult<Page<DeadLetter>> {
+        let spec =
+            QuerySpec::table("DEADLETTER".to_owned(), None, false).filtered(ttl_filter(self.now()));
+        let Page { items, next_cursor } = self.query_page(&spec, page, "list_dead_letters").await?;
+        let items = items
+            .iter()
+            .map(|i| json_attr(i, "data"))
+            .collect::<StoreResult<Vec<DeadLetter>>>()?;
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for DynamoStore {
+    async fn add_connection(&self, connection: &Connection) -> StoreResult<()> {
+        let mut item = base_item(conn_key(&connection.id), "connection");
+        item.insert("data".to_owned(), s(to_json(connection)?));
+        let expires = connection.connected_at.plus_millis(CONNECTION_TTL_MS);
+        item.insert("ttl".to_owned(), n(expires.secs()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("add_connection", &e).into_store("add_connection"))
+    }
+
+    async fn remove_connection(&self, id: &ConnectionId) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(conn_key(id))))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("remove_connection", &e).into_store("remove_connection"))
+    }
+
+    async fn list_connections(&self) -> StoreResult<Vec<Connection>> {
+        let now = self.now();
+        let spec = QuerySpec::table("CONNS".to_owned(), Some("CONN#".to_owned()), true)
+            .filtered(ttl_filter(now));
+        let mut live = Vec::new();
+        for item in self.query_all(&spec, "list_connections").await? {
+            let connection: Connection = json_attr(&item, "data")?;
+            if connection.connected_at.plus_millis(CONNECTION_TTL_MS) > now {
+                live.push(connection);
+            }
+        }
+        Ok(live)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bot_sort_keys_follow_numeric_order() {
+        let small = BotId::parse("99").unwrap();
+        let big = BotId::parse("1000").unwrap();
+        assert!(bot_key(small).1 < bot_key(big).1);
+    }
+
+    #[test]
+    fn an_item_with_a_past_ttl_is_expired_and_one_without_ttl_is_not() {
+        let now = Timestamp::from_millis(10_000_000);
+        let mut item = base_item(("CONNS".to_owned(), "CONN#x".to_owned()), "connection");
+        assert!(!expired(&item, now).unwrap());
+        item.insert("ttl".to_owned(), n(now.secs()));
+        assert!(expired(&item, now).unwrap());
+        item.insert("ttl".to_owned(), n(now.secs() + 1));
+        assert!(!expired(&item, now).unwrap());
+    }
+}

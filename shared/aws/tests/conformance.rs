@@ -1,0 +1,377 @@
+//! The core conformance suites against the AWS adapters, on the wire: DynamoDB and SQS against
+//! a moto server, the Management API against a local fake `@connections` server (moto cannot
+//! answer 410 Gone).
+//!
+//! The moto tests read `OMNIDESK_TEST_AWS_ENDPOINT` (e.g. `http://127.0.0.1:5000`); without it
+//! they print why and pass, so `cargo test --workspace` stays green on a machine without moto.
+//! `shared/aws/run-moto-tests.sh` starts moto and runs them. Every table and queue name is
+//! unique per run; clients use static dummy credentials and a loopback endpoint only.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use omnidesk_aws::{ApiGatewayPush, DynamoStore, SqsQueue, aws_sdk_dynamodb, aws_sdk_sqs};
+use omnidesk_core::testing::queue_suite::QueueCaps;
+use omnidesk_core::testing::{ManualClock, push_suite, queue_suite, store_suite};
+use omnidesk_core::{
+    AppendOutcome, Clock, ConnectionId, MessageStore, OutgoingMessage, Push, PushError,
+    PushOutcome, Queue, QueueName, Received, SystemClock,
+};
+use omnidesk_domain::{
+    Author, Channel, ConversationId, Delivery, Direction, Message, MessageId, Timestamp,
+};
+use parking_lot::Mutex;
+use uuid::Uuid;
+
+const ENDPOINT_VAR: &str = "OMNIDESK_TEST_AWS_ENDPOINT";
+
+/// The moto endpoint, or `None` (with a message) when the tests should be skipped. Refuses
+/// anything but a loopback address, so a test can never reach real AWS.
+fn moto_endpoint(test: &str) -> Option<String> {
+    let Ok(url) = std::env::var(ENDPOINT_VAR) else {
+        eprintln!(
+            "{test}: skipped, {ENDPOINT_VAR} is not set (run shared/aws/run-moto-tests.sh to \
+             start moto and run the AWS conformance tests)"
+        );
+        return None;
+    };
+    let host = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .unwrap_or_default();
+    assert!(
+        matches!(host, "127.0.0.1" | "localhost"),
+        "{ENDPOINT_VAR} must be an http:// loopback URL (127.0.0.1), got {url}"
+    );
+    Some(url)
+}
+
+/// SDK config for a local endpoint: static dummy credentials, us-east-1, nothing from the
+/// environment's credential chain.
+async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .load()
+        .await
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &Uuid::now_v7().simple().to_string()[20..])
+}
+
+async fn dynamo_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&sdk_config(endpoint).await)
+}
+
+async fn fresh_store(client: &aws_sdk_dynamodb::Client, clock: Arc<dyn Clock>) -> DynamoStore {
+    let table = unique("omnidesk-test");
+    DynamoStore::create_table(client, &table)
+        .await
+        .unwrap_or_else(|e| panic!("create_table {table}: {e}"));
+    DynamoStore::new(client.clone(), table, clock)
+}
+
+async fn fresh_queue(endpoint: &str) -> SqsQueue {
+    let client = aws_sdk_sqs::Client::new(&sdk_config(endpoint).await);
+    let urls = SqsQueue::create_queues(&client, &unique("omnidesk-test"))
+        .await
+        .unwrap_or_else(|e| panic!("create_queues: {e}"));
+    SqsQueue::new(client, urls)
+}
+
+fn message(conversation: ConversationId, source_key: &str, at: Timestamp) -> Message {
+    Message {
+        id: MessageId::from_uuid(Uuid::now_v7()),
+        conversation_id: conversation,
+        direction: Direction::Inbound,
+        author: Author::Bot,
+        channel: Channel::Web,
+        text: "hello".to_owned(),
+        language: None,
+        translations: Vec::new(),
+        attachments: Vec::new(),
+        channel_ref: None,
+        delivery: Delivery::received(at),
+        event: None,
+        source_key: Some(source_key.to_owned()),
+        created_at: at,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// DynamoDB
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_store_passes_the_store_conformance_suite() {
+    let Some(endpoint) = moto_endpoint("dynamo_store_passes_the_store_conformance_suite") else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let store = fresh_store(&client, Arc::new(SystemClock)).await;
+    store_suite::run_all(&store).await;
+    // Twice on one table: the suite must not depend on an empty table.
+    store_suite::run_all(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_table_makes_the_four_indexes_enables_ttl_and_is_idempotent() {
+    let Some(endpoint) =
+        moto_endpoint("create_table_makes_the_four_indexes_enables_ttl_and_is_idempotent")
+    else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let store = fresh_store(&client, Arc::new(SystemClock)).await;
+    DynamoStore::create_table(&client, store.table_name())
+        .await
+        .unwrap_or_else(|e| panic!("create_table of an existing table must succeed: {e}"));
+    let table = client
+        .describe_table()
+        .table_name(store.table_name())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("describe_table: {e}"))
+        .table
+        .unwrap_or_else(|| panic!("describe_table returned no table"));
+    let mut indexes: Vec<String> = table
+        .global_secondary_indexes()
+        .iter()
+        .filter_map(|g| g.index_name().map(str::to_owned))
+        .collect();
+    indexes.sort();
+    assert_eq!(indexes, ["GSI1", "GSI2", "GSI3", "GSI4"]);
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(store.table_name())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("describe_time_to_live: {e}"))
+        .time_to_live_description
+        .unwrap_or_else(|| panic!("no TTL description"));
+    assert_eq!(ttl.attribute_name(), Some("ttl"));
+    assert_eq!(
+        ttl.time_to_live_status().map(|s| s.as_str()),
+        Some("ENABLED")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_source_key_no_longer_deduplicates_although_dynamodb_has_not_deleted_it() {
+    let Some(endpoint) = moto_endpoint("an_expired_source_key_no_longer_deduplicates") else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let store = fresh_store(&client, clock.clone()).await;
+    let conversation = ConversationId::from_uuid(Uuid::now_v7());
+    let key = unique("src");
+    let first = message(conversation, &key, clock.now());
+    assert_eq!(
+        store.append_message(&first).await.unwrap(),
+        AppendOutcome::Inserted
+    );
+    let again = message(conversation, &key, clock.now());
+    assert_eq!(
+        store.append_message(&again).await.unwrap(),
+        AppendOutcome::Duplicate(first.id),
+        "within 7 days the source key deduplicates"
+    );
+    clock.advance(Duration::from_secs(8 * 24 * 60 * 60));
+    let later = message(conversation, &key, clock.now());
+    assert_eq!(
+        store.append_message(&later).await.unwrap(),
+        AppendOutcome::Inserted,
+        "after its TTL the source key is free again, even though moto never deletes the item"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQS
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_queue_passes_the_queue_conformance_suite_except_duplicate_reports() {
+    let Some(endpoint) = moto_endpoint("sqs_queue_passes_the_queue_conformance_suite") else {
+        return;
+    };
+    let queue = fresh_queue(&endpoint).await;
+    queue_suite::run_all_with(
+        &queue,
+        QueueCaps {
+            reports_duplicates: false,
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_delivered_by_lambda_can_be_dead_lettered_with_its_reason() {
+    let Some(endpoint) = moto_endpoint("a_message_delivered_by_lambda_can_be_dead_lettered") else {
+        return;
+    };
+    let queue = fresh_queue(&endpoint).await;
+    let group = unique("g");
+    queue
+        .send(
+            QueueName::Outbound,
+            OutgoingMessage::fifo(&group, unique("d"), "{\"n\":1}".to_owned()),
+        )
+        .await
+        .unwrap();
+    // A second adapter stands in for the Lambda: it never received the message itself.
+    let lambda = SqsQueue::new(
+        aws_sdk_sqs::Client::new(&sdk_config(&endpoint).await),
+        queue.urls().clone(),
+    );
+    let got: Vec<Received> = queue
+        .receive(QueueName::Outbound, 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    let stale = lambda
+        .dead_letter(QueueName::Outbound, &got[0].receipt, "nope")
+        .await;
+    assert!(
+        stale.is_err(),
+        "dead_letter by receipt needs a delivery this process made"
+    );
+    lambda
+        .dead_letter_received(QueueName::Outbound, &got[0], "blocked by the user")
+        .await
+        .unwrap();
+    let dead = queue.dead_letters(QueueName::Outbound, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, got[0].id);
+    assert_eq!(dead[0].reason, "blocked by the user");
+    assert_eq!(dead[0].group.as_deref(), Some(group.as_str()));
+    let listed_again = queue.dead_letters(QueueName::Outbound, 10).await.unwrap();
+    assert_eq!(
+        listed_again, dead,
+        "peeking the dead-letter queue leaves it unchanged"
+    );
+    assert!(
+        queue
+            .receive(QueueName::Outbound, 10, Duration::from_secs(30))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a dead-lettered message leaves its queue"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// API Gateway Management API (local fake)
+
+#[derive(Default)]
+struct Connections {
+    live: HashSet<String>,
+    frames: HashMap<String, Vec<String>>,
+}
+
+type Shared = Arc<Mutex<Connections>>;
+
+async fn post_to_connection(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let mut state = state.lock();
+    if !state.live.contains(&id) {
+        return (
+            StatusCode::GONE,
+            [("x-amzn-ErrorType", "GoneException")],
+            r#"{"message":null}"#,
+        )
+            .into_response();
+    }
+    let frame = String::from_utf8_lossy(&body).into_owned();
+    state.frames.entry(id).or_default().push(frame);
+    (StatusCode::OK, "{}").into_response()
+}
+
+async fn throttled() -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [("x-amzn-ErrorType", "LimitExceededException")],
+        r#"{"message":"slow down"}"#,
+    )
+        .into_response()
+}
+
+/// Serves the `@connections` API on 127.0.0.1 with a `/prod` stage prefix, like API Gateway.
+async fn fake_management_api(state: Shared) -> String {
+    let app = Router::new()
+        .route("/prod/@connections/{id}", post(post_to_connection))
+        .route("/throttled/@connections/{id}", post(throttled))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+async fn push_to(base: &str, stage: &str) -> ApiGatewayPush {
+    let conf = sdk_config(base).await;
+    ApiGatewayPush::from_conf(&conf, &format!("{base}/{stage}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_gateway_push_passes_the_push_conformance_suite() {
+    let state: Shared = Arc::default();
+    let live = ConnectionId(format!("live-{}", Uuid::now_v7().simple()));
+    state.lock().live.insert(live.0.clone());
+    let base = fake_management_api(state.clone()).await;
+    let push = push_to(&base, "prod").await;
+    let gone = ConnectionId(format!("gone-{}", Uuid::now_v7().simple()));
+    let reader = state.clone();
+    let live_id = live.0.clone();
+    push_suite::run_all(&push, &live, &gone, move || {
+        reader
+            .lock()
+            .frames
+            .get(&live_id)
+            .cloned()
+            .unwrap_or_default()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_push_is_transient() {
+    let base = fake_management_api(Arc::default()).await;
+    let push = push_to(&base, "throttled").await;
+    match push.post(&ConnectionId("any".to_owned()), "{}").await {
+        Err(PushError::Transient(_)) => {}
+        other => panic!("a 429 LimitExceededException must be Transient, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_management_api_is_transient_not_gone() {
+    // Bind and drop a listener: nothing listens on that port any more.
+    let addr = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let push = push_to(&format!("http://{addr}"), "prod").await;
+    let outcome: Result<PushOutcome, PushError> =
+        push.post(&ConnectionId("any".to_owned()), "{}").await;
+    assert!(
+        matches!(outcome, Err(PushError::Transient(_))),
+        "a refused connection must be Transient, got {outcome:?}"
+    );
+}
