@@ -159,20 +159,8 @@ async fn send_telegram(
                 sent_ids.push(id);
                 if sent_ids.len() < total {
                     // Record progress so a crash before the last part cannot double a part.
-                    let progress = Delivery {
-                        status: DeliveryStatus::Sending,
-                        reason: None,
-                        attempts,
-                        updated_at: deps.clock.now(),
-                    };
-                    deps.messages
-                        .update_delivery(
-                            message.conversation_id,
-                            message.id,
-                            &progress,
-                            Some(&telegram_ref(bot_id, chat, &sent_ids)),
-                        )
-                        .await?;
+                    let sent_so_far = telegram_ref(bot_id, chat, &sent_ids);
+                    save_still_sending(deps, message, attempts, Some(&sent_so_far), None).await?;
                 }
             }
             Err(e) => {
@@ -237,23 +225,15 @@ async fn on_telegram_error(
         TelegramError::RetryAfter(wait) => {
             tracing::info!(wait_secs = wait.as_secs(), "Telegram asked to wait");
             deps.limiter.hold_bot(at.bot_id, wait);
-            let delivery = Delivery {
-                status: DeliveryStatus::Sending,
-                reason: Some(format!(
-                    "rate limited by Telegram, retrying in {} s",
-                    wait.as_secs()
-                )),
-                attempts: at.attempts,
-                updated_at: deps.clock.now(),
-            };
-            deps.messages
-                .update_delivery(
-                    message.conversation_id,
-                    message.id,
-                    &delivery,
-                    channel_ref.as_ref(),
-                )
-                .await?;
+            let reason = format!("rate limited by Telegram, retrying in {} s", wait.as_secs());
+            save_still_sending(
+                deps,
+                message,
+                at.attempts,
+                channel_ref.as_ref(),
+                Some(reason),
+            )
+            .await?;
             Ok(JobOutcome::RetryAfter(wait.max(Duration::from_secs(1))))
         }
         TelegramError::Unreachable(reason) => {
@@ -287,23 +267,39 @@ async fn on_telegram_error(
                 .await?;
                 return Ok(JobOutcome::Done);
             }
-            let delivery = Delivery {
-                status: DeliveryStatus::Sending,
-                reason: Some(format!("Telegram unavailable, retrying: {e}")),
-                attempts: at.attempts,
-                updated_at: deps.clock.now(),
-            };
-            deps.messages
-                .update_delivery(
-                    message.conversation_id,
-                    message.id,
-                    &delivery,
-                    channel_ref.as_ref(),
-                )
-                .await?;
+            let reason = format!("Telegram unavailable, retrying: {e}");
+            save_still_sending(
+                deps,
+                message,
+                at.attempts,
+                channel_ref.as_ref(),
+                Some(reason),
+            )
+            .await?;
             Err(JobError::Transient(format!("Telegram unavailable: {e}")))
         }
     }
+}
+
+/// Records that `message` is still on its way: attempts so far, the parts already sent, and why
+/// it waits (if it does).
+async fn save_still_sending(
+    deps: &SenderDeps,
+    message: &Message,
+    attempts: u32,
+    sent_so_far: Option<&ChannelRef>,
+    reason: Option<String>,
+) -> Result<(), JobError> {
+    let delivery = Delivery {
+        status: DeliveryStatus::Sending,
+        reason,
+        attempts,
+        updated_at: deps.clock.now(),
+    };
+    deps.messages
+        .update_delivery(message.conversation_id, message.id, &delivery, sent_so_far)
+        .await?;
+    Ok(())
 }
 
 /// Marks the contact unreachable on Telegram, adds the timeline event and pushes the changes.

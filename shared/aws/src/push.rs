@@ -6,7 +6,7 @@ use aws_sdk_apigatewaymanagement::Client;
 use aws_sdk_apigatewaymanagement::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionError;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
-use omnidesk_core::{ConnectionId, MAX_PUSH_BYTES, Push, PushError, PushOutcome};
+use omnidesk_core::{ConnectionId, Push, PushError, PushOutcome, check_push_size};
 
 /// Pushes frames to API Gateway WebSocket connections.
 ///
@@ -41,12 +41,7 @@ impl Push for ApiGatewayPush {
         connection: &ConnectionId,
         payload: &str,
     ) -> Result<PushOutcome, PushError> {
-        if payload.len() > MAX_PUSH_BYTES {
-            return Err(PushError::Permanent(format!(
-                "frame of {} bytes is over the {MAX_PUSH_BYTES}-byte limit",
-                payload.len()
-            )));
-        }
+        check_push_size(payload)?;
         let result = self
             .client
             .post_to_connection()

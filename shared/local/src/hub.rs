@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use omnidesk_core::{
-    Connection, ConnectionId, ConnectionStore, MAX_PUSH_BYTES, Push, PushError, PushOutcome,
-    StoreResult,
+    Connection, ConnectionId, ConnectionStore, Push, PushError, PushOutcome, StoreResult,
+    check_push_size,
 };
 use parking_lot::RwLock;
 use tokio::sync::mpsc;
@@ -93,12 +93,7 @@ impl Push for Hub {
         connection: &ConnectionId,
         payload: &str,
     ) -> Result<PushOutcome, PushError> {
-        if payload.len() > MAX_PUSH_BYTES {
-            return Err(PushError::Permanent(format!(
-                "frame of {} bytes exceeds {MAX_PUSH_BYTES}",
-                payload.len()
-            )));
-        }
+        check_push_size(payload)?;
         let Some(tx) = self.connections.read().get(connection).cloned() else {
             return Ok(PushOutcome::Gone);
         };

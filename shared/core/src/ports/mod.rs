@@ -13,7 +13,7 @@ pub use future::{
     BlobStore, ChatMessage, ChatRequest, ChatResponse, ChatRole, Llm, Mailer, OutboundEmail,
     ProviderError, TranslationResult, Translator,
 };
-pub use push::{ConnectionId, MAX_PUSH_BYTES, Push, PushError, PushOutcome};
+pub use push::{ConnectionId, MAX_PUSH_BYTES, Push, PushError, PushOutcome, check_push_size};
 pub use queue::{DeadLettered, OutgoingMessage, Queue, QueueError, Received, SendOutcome};
 pub use store::{
     AgentStore, AppendOutcome, BotConfig, BotMode, BotStore, Connection, ConnectionStore,

@@ -54,3 +54,15 @@ pub trait Push: Send + Sync {
 
 /// API Gateway's WebSocket message payload limit.
 pub const MAX_PUSH_BYTES: usize = 128 * 1024;
+
+/// The size rule every [`Push`] adapter applies first: a frame over [`MAX_PUSH_BYTES`] is
+/// refused as `Permanent` (retrying cannot make it fit).
+pub fn check_push_size(payload: &str) -> Result<(), PushError> {
+    if payload.len() > MAX_PUSH_BYTES {
+        return Err(PushError::Permanent(format!(
+            "frame of {} bytes is over the {MAX_PUSH_BYTES}-byte limit",
+            payload.len()
+        )));
+    }
+    Ok(())
+}

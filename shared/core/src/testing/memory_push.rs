@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use parking_lot::Mutex;
 
-use crate::{ConnectionId, MAX_PUSH_BYTES, Push, PushError, PushOutcome};
+use crate::{ConnectionId, Push, PushError, PushOutcome, check_push_size};
 
 /// WebSocket pushes in memory: records the frames posted to each connected connection.
 /// A connection that was never connected, or was disconnected, is `Gone`.
@@ -72,12 +72,7 @@ impl Push for MemoryPush {
         connection: &ConnectionId,
         payload: &str,
     ) -> Result<PushOutcome, PushError> {
-        if payload.len() > MAX_PUSH_BYTES {
-            return Err(PushError::Permanent(format!(
-                "frame of {} bytes exceeds {MAX_PUSH_BYTES}",
-                payload.len()
-            )));
-        }
+        check_push_size(payload)?;
         let mut inner = self.inner.lock();
         if !inner.connected.get(connection).copied().unwrap_or(false) {
             return Ok(PushOutcome::Gone);
