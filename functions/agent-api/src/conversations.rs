@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use omnidesk_core::usecases::conversation_view;
 use omnidesk_core::{
-    ConversationFilter, ConversationView, OutboundJob, OutgoingMessage, PageRequest, QueueName,
-    ServerEvent, StoreError,
+    AppendOutcome, ConversationFilter, ConversationView, OutboundJob, OutgoingMessage, PageRequest,
+    QueueName, ServerEvent, StoreError,
 };
 use omnidesk_domain::{
     Agent, AgentId, Author, Contact, ContactId, Conversation, ConversationId, ConversationStatus,
@@ -289,10 +289,69 @@ fn reopen_first() -> ApiError {
 #[derive(Deserialize)]
 pub(crate) struct ReplyRequest {
     text: String,
+    /// Idempotency key chosen by the client (1–64 of `A-Za-z0-9_-`): a retry with the same
+    /// key returns the stored reply instead of storing and sending it twice.
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+/// Longest `client_id`, in characters.
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
+
+/// The source key of a reply with a client idempotency key (per agent).
+fn reply_source_key(me: AgentId, client_id: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(client_id) = client_id else {
+        return Ok(None);
+    };
+    let valid = !client_id.is_empty()
+        && client_id.len() <= MAX_CLIENT_ID_CHARS
+        && client_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !valid {
+        return Err(ApiError::invalid(
+            "client_id",
+            format!("must have 1 to {MAX_CLIENT_ID_CHARS} characters of A-Za-z0-9_-"),
+        ));
+    }
+    Ok(Some(format!("agent-reply:{me}:{client_id}")))
+}
+
+/// Queues the sender job of a stored reply (deduplicated by the message id).
+async fn queue_reply(deps: &ApiDeps, message: &Message) -> Result<(), ApiError> {
+    let job = OutboundJob {
+        conversation_id: message.conversation_id,
+        message_id: message.id,
+    };
+    let body = serde_json::to_string(&job).map_err(|e| {
+        tracing::error!(error = %e, "could not encode outbound job");
+        ApiError::internal()
+    })?;
+    deps.queue
+        .send(
+            QueueName::Outbound,
+            OutgoingMessage::fifo(
+                message.conversation_id.to_string(),
+                message.id.to_string(),
+                body,
+            ),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            tracing::warn!(conversation_id = %message.conversation_id, message_id = %message.id, error = %e, "could not queue reply");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "queue_unavailable",
+                "the reply is stored but could not be queued for sending; try again",
+            )
+        })
 }
 
 /// `POST /api/v1/conversations/{id}/messages`: stores the reply as `sending`, assigns an
 /// unassigned conversation to the replying agent, queues the send and pushes the change.
+/// A retry with a `client_id` seen before answers 200 with the stored reply (re-queued while
+/// still `sending`; the queue and the sender drop a second delivery).
 pub(crate) async fn reply(
     State(deps): State<AppState>,
     me: Me,
@@ -310,11 +369,9 @@ pub(crate) async fn reply(
             format!("must have at most {MAX_REPLY_CHARS} characters"),
         ));
     }
+    let source_key = reply_source_key(me.0, req.client_id.as_deref())?;
     let conversation = load(&deps, id).await?;
-    if conversation.status == ConversationStatus::Resolved {
-        return Err(reopen_first());
-    }
-    let message = Message::outbound(
+    let mut message = Message::outbound(
         deps.ids.message_id(),
         id,
         Author::Agent { id: me.0 },
@@ -322,7 +379,20 @@ pub(crate) async fn reply(
         text.to_owned(),
         deps.clock.now(),
     );
-    deps.messages.append_message(&message).await?;
+    message.source_key = source_key;
+    if conversation.status == ConversationStatus::Resolved {
+        return Err(reopen_first());
+    }
+    if let AppendOutcome::Duplicate(existing) = deps.messages.append_message(&message).await? {
+        let stored = deps.messages.get_message(id, existing).await?;
+        return match stored {
+            Some(stored) => retried_reply(&deps, stored).await,
+            None => Err(ApiError::conflict(
+                "client_id_reused",
+                "client_id: already used for a reply in another conversation",
+            )),
+        };
+    }
 
     let applied = apply(&deps, id, |c| {
         if c.status == ConversationStatus::Resolved {
@@ -389,6 +459,18 @@ pub(crate) async fn reply(
     };
     publish_applied(&deps, applied, vec![created]).await?;
     Ok((StatusCode::CREATED, Json(message)))
+}
+
+/// Answers a retried reply: the stored message, re-queued while it is still `sending`.
+async fn retried_reply(
+    deps: &ApiDeps,
+    stored: Message,
+) -> Result<(StatusCode, Json<Message>), ApiError> {
+    tracing::info!(conversation_id = %stored.conversation_id, message_id = %stored.id, "retried reply answered from the store");
+    if stored.delivery.status == DeliveryStatus::Sending {
+        queue_reply(deps, &stored).await?;
+    }
+    Ok((StatusCode::OK, Json(stored)))
 }
 
 /// Marks a stored outgoing message failed (best effort) and returns it as it now is.

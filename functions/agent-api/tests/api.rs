@@ -1192,3 +1192,85 @@ async fn an_unavailable_store_answers_503_without_internal_details() {
     assert_eq!(body["error"]["code"], "store_unavailable");
     assert!(!body.to_string().contains("10.0.0.1"));
 }
+
+#[tokio::test]
+async fn a_reply_retried_with_the_same_client_id_is_stored_and_queued_once() {
+    let app = app().await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let path = format!("/api/v1/conversations/{}/messages", c.id);
+    let body = json!({"text": "Your order has shipped", "client_id": "d-1763780000-abc_DEF"});
+    let (first_status, first) = app.call("POST", &path, Some(body.clone())).await;
+    assert_eq!(first_status, StatusCode::CREATED, "{first}");
+    let (second_status, second) = app.call("POST", &path, Some(body)).await;
+    assert_eq!(second_status, StatusCode::OK, "{second}");
+    assert_eq!(second["id"], first["id"]);
+
+    let replies: Vec<Message> = app
+        .stored_messages(&c)
+        .await
+        .into_iter()
+        .filter(|m| m.text == "Your order has shipped")
+        .collect();
+    assert_eq!(replies.len(), 1);
+    let jobs = app
+        .queue
+        .receive(QueueName::Outbound, 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        jobs.len(),
+        1,
+        "the queue drops the second job by its dedupe id"
+    );
+
+    let (other_status, other) = app
+        .call(
+            "POST",
+            &path,
+            Some(json!({"text": "A different reply", "client_id": "d-other"})),
+        )
+        .await;
+    assert_eq!(other_status, StatusCode::CREATED, "{other}");
+    assert_ne!(other["id"], first["id"]);
+}
+
+#[tokio::test]
+async fn a_malformed_client_id_is_400_and_reuse_in_another_conversation_is_409() {
+    let app = app().await;
+    let a = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let b = app.conversation(ConversationStatus::Queued, None, 0).await;
+    for bad in ["", "has space", "<script>", &"x".repeat(65)] {
+        let (status, body) = app
+            .call(
+                "POST",
+                &format!("/api/v1/conversations/{}/messages", a.id),
+                Some(json!({"text": "hi", "client_id": bad})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("client_id")
+        );
+    }
+    let reply = json!({"text": "hi", "client_id": "same-key"});
+    let (status, _) = app
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{}/messages", a.id),
+            Some(reply.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{}/messages", b.id),
+            Some(reply),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "client_id_reused");
+}

@@ -1,0 +1,410 @@
+// Browser tests of the dashboard in headless Debian Chromium (playwright-core), against the
+// real `omnidesk serve` and a fake Telegram Bot API written here. Every server listens on
+// 127.0.0.1 and is stopped on exit. Screenshots go to test-results/.
+//
+// env: OMNIDESK_BIN (default <repo>/target/debug/omnidesk), CHROMIUM (default /usr/bin/chromium)
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, createWriteStream } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dashboard = resolve(here, '..');
+const repo = resolve(dashboard, '../..');
+const bin = process.env.OMNIDESK_BIN ?? join(repo, 'target/debug/omnidesk');
+const results = join(dashboard, 'test-results');
+mkdirSync(results, { recursive: true });
+
+const BOT_TOKEN = '777000111:AAtestTokenForTheFakeBotApi_abcdefgh';
+const BOT_ID = '777000111';
+const WEBHOOK_SECRET = 'e2e-webhook-secret';
+const JWT_SECRET = 'e2e-jwt-secret-0123456789-abcdefghijklmnop';
+const EMAIL = 'ann@example.com';
+const PASSWORD = 'correct horse battery';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------- fake Telegram Bot API ----------
+const sends = [];
+let nextMessageId = 1000;
+const fakeTelegram = createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    const m = /^\/bot([^/]+)\/(\w+)$/.exec(req.url ?? '');
+    const reply = (o) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(o));
+    };
+    if (!m || m[1] !== BOT_TOKEN) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ ok: false, error_code: 404, description: 'Not Found' }));
+    }
+    let params = {};
+    try {
+      params = body ? JSON.parse(body) : {};
+    } catch {
+      params = {};
+    }
+    const method = m[2];
+    if (method === 'getMe') return reply({ ok: true, result: { id: Number(BOT_ID), is_bot: true, first_name: 'Shop', username: 'shop_bot' } });
+    if (method === 'sendMessage') {
+      sends.push(params);
+      return reply({ ok: true, result: { message_id: nextMessageId++, date: Math.floor(Date.now() / 1000), chat: { id: params.chat_id, type: 'private' }, text: params.text } });
+    }
+    return reply({ ok: true, result: true });
+  });
+});
+
+function listen(server) {
+  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(server.address().port)));
+}
+
+async function freePort() {
+  const s = createServer();
+  const port = await listen(s);
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+// ---------- omnidesk ----------
+const dataDir = mkdtempSync(join(tmpdir(), 'omnidesk-dash-e2e-'));
+let port;
+let env;
+let server = null;
+let serverLog;
+
+function admin(args) {
+  const r = spawnSync(bin, args, { env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`omnidesk ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function startServer() {
+  server = spawn(bin, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout.pipe(serverLog, { end: false });
+  server.stderr.pipe(serverLog, { end: false });
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`omnidesk serve exited with ${server.exitCode}; see ${join(results, 'omnidesk.log')}`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (r.ok) return;
+    } catch {
+      /* not yet */
+    }
+    await sleep(50);
+  }
+  throw new Error('omnidesk serve did not become healthy in 20 s');
+}
+
+async function stopServer() {
+  if (!server || server.exitCode !== null) return;
+  const s = server;
+  const exited = new Promise((r) => s.once('exit', r));
+  s.kill('SIGTERM');
+  const t = setTimeout(() => s.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(t);
+}
+
+let updateId = 1;
+async function postUpdate(text, from = { id: 5001, first_name: 'Ann', language_code: 'en' }) {
+  const body = {
+    update_id: updateId++,
+    message: {
+      message_id: updateId + 100,
+      date: Math.floor(Date.now() / 1000),
+      chat: { id: from.id, type: 'private', first_name: from.first_name },
+      from: { id: from.id, is_bot: false, first_name: from.first_name, language_code: from.language_code },
+      text,
+    },
+  };
+  const r = await fetch(`http://127.0.0.1:${port}/telegram/${BOT_ID}/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': WEBHOOK_SECRET },
+    body: JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`webhook answered ${r.status}: ${await r.text()}`);
+}
+
+function jwt(sub, expSecs) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, exp: now + expSecs, iat: now })}`;
+  return `${head}.${createHmac('sha256', JWT_SECRET).update(head).digest('base64url')}`;
+}
+
+// ---------- tiny test runner ----------
+const outcomes = [];
+async function test(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    outcomes.push({ name, ok: true });
+    console.log(`ok   - ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    outcomes.push({ name, ok: false });
+    console.log(`FAIL - ${name} (${Date.now() - started} ms)\n       ${(e && e.stack) || e}`);
+    if (page) await page.screenshot({ path: join(results, `failure-${outcomes.length}.png`) }).catch(() => {});
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+}
+async function waitFor(fn, ms, what) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(25);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${last})`);
+}
+
+let browser;
+let page;
+const pageErrors = [];
+const dialogs = [];
+
+const withTimeout = (p, ms) => Promise.race([p, sleep(ms)]);
+async function cleanup() {
+  await withTimeout(browser?.close().catch(() => {}), 5000);
+  await withTimeout(stopServer().catch(() => {}), 7000);
+  fakeTelegram.closeAllConnections?.();
+  fakeTelegram.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+// A hung step must not hang CI: the whole run has a hard limit.
+const watchdog = setTimeout(() => {
+  console.log('FAIL - the browser tests did not finish within 300 s');
+  if (server && server.exitCode === null) server.kill('SIGKILL');
+  process.exit(1);
+}, 300_000);
+watchdog.unref();
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    if (server && server.exitCode === null) server.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+process.on('exit', () => {
+  if (server && server.exitCode === null) server.kill('SIGKILL');
+});
+
+async function main() {
+  const tgPort = await listen(fakeTelegram);
+  port = await freePort();
+  env = {
+    ...process.env,
+    OMNIDESK_LISTEN: `127.0.0.1:${port}`,
+    OMNIDESK_DATA_DIR: dataDir,
+    TELEGRAM_API_URL: `http://127.0.0.1:${tgPort}`,
+    OMNIDESK_DASHBOARD_DIR: join(dashboard, 'dist'),
+    OMNIDESK_JWT_SECRET: JWT_SECRET,
+    OMNIDESK_WS_PING_SECS: '5',
+    RUST_LOG: 'info',
+  };
+  serverLog = createWriteStream(join(results, 'omnidesk.log'));
+  admin(['agent', 'add', '--email', EMAIL, '--name', 'Ann Agent', '--password', PASSWORD]);
+  admin(['agent', 'add', '--email', 'bob@example.com', '--name', 'Bob Agent', '--password', PASSWORD]);
+  admin(['bot', 'add', '--token', BOT_TOKEN, '--webhook-secret', WEBHOOK_SECRET, '--no-verify']);
+  await startServer();
+  const base = `http://127.0.0.1:${port}/`;
+
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+
+  let conversationId = null;
+
+  await test('an agent logs in and goes online; the connection indicator shows live', async () => {
+    await page.goto(base);
+    await page.getByTestId('email').fill(EMAIL);
+    await page.getByTestId('password').fill(PASSWORD);
+    await page.screenshot({ path: join(results, '01-login.png') });
+    await page.getByTestId('login').click();
+    await page.getByTestId('link').and(page.locator('[data-state="open"]')).waitFor({ timeout: 5000 });
+    await page.getByTestId('my-status').selectOption('online');
+    await waitFor(async () => (await fetchMeStatus()) === 'online', 3000, 'status online on the server');
+  });
+
+  await test('a Telegram update posted to the webhook appears in the list within 1 s, without reload', async () => {
+    const item = page.getByTestId('conversation-item').filter({ hasText: 'Ann' });
+    await page.evaluate(() => (window.__noReload = true));
+    const t0 = Date.now();
+    await postUpdate('Hello, where is my order #1234?');
+    await item.waitFor({ timeout: 1000 });
+    const ms = Date.now() - t0;
+    await item.getByText('Hello, where is my order #1234?').waitFor({ timeout: 1000 - Math.min(ms, 999) });
+    assert(await page.evaluate(() => window.__noReload === true), 'the page was not reloaded');
+    assert((await item.getByTestId('unread').textContent()) === '1', 'one unread message');
+    conversationId = await item.getAttribute('data-id');
+    console.log(`       appeared ${Date.now() - t0} ms after the webhook call`);
+  });
+
+  await test('the agent opens it and replies with Enter; the fake Telegram receives it and it shows sent', async () => {
+    await page.getByTestId('conversation-item').filter({ hasText: 'Ann' }).click();
+    await page.getByTestId('message').filter({ hasText: 'where is my order' }).waitFor({ timeout: 3000 });
+    const composer = page.getByTestId('composer');
+    await composer.click();
+    await composer.type('It left the warehouse today.');
+    await composer.press('Shift+Enter');
+    await composer.type('Tracking: AB123');
+    await composer.press('Enter');
+    const text = 'It left the warehouse today.\nTracking: AB123';
+    await waitFor(() => sends.some((s) => s.text === text), 5000, 'sendMessage at the fake Telegram');
+    const sent = sends.find((s) => s.text === text);
+    assert(String(sent.chat_id) === '5001', `sent to chat 5001, got ${sent.chat_id}`);
+    await page.getByTestId('message').filter({ hasText: 'Tracking: AB123' }).and(page.locator('[data-status="sent"]')).waitFor({ timeout: 5000 });
+    assert((await composer.inputValue()) === '', 'the composer is cleared');
+    await page.getByTestId('system-event').first().waitFor({ timeout: 2000 });
+    await page.getByTestId('tag-input').fill('vip');
+    await page.getByTestId('tag-input').press('Enter');
+    await page.getByTestId('tags').getByText('vip').waitFor({ timeout: 3000 });
+    await page.screenshot({ path: join(results, '02-conversation.png') });
+  });
+
+  await test('an XSS payload in a customer message is shown as text and runs nothing', async () => {
+    const payload = '<img src=x onerror="window.__xss=1;alert(1)"><script>window.__xss=2</script><b>bold?</b>';
+    await postUpdate(payload);
+    const msg = page.getByTestId('message-text').filter({ hasText: '<script>window.__xss=2</script>' });
+    await msg.waitFor({ timeout: 3000 });
+    assert((await msg.textContent()) === payload, 'the exact text is shown');
+    await page.getByTestId('preview').filter({ hasText: '<img src=x' }).waitFor({ timeout: 3000 });
+    await sleep(300);
+    assert((await page.evaluate(() => window.__xss)) === undefined, 'no script ran');
+    assert((await page.locator('[data-testid="timeline"] img, [data-testid="timeline"] script, [data-testid="timeline"] b').count()) === 0, 'no element was created from the text');
+    assert(dialogs.length === 0, 'no alert');
+    await page.screenshot({ path: join(results, '03-xss-as-text.png') });
+  });
+
+  await test('after a server restart the page reconnects by itself, sends the reply queued meanwhile once, and shows what came in', async () => {
+    await page.evaluate(() => (window.__noReload = true));
+    await stopServer();
+    await page.getByTestId('link').and(page.locator('[data-state="reconnecting"]')).waitFor({ timeout: 15000 });
+    const composer = page.getByTestId('composer');
+    await composer.fill('Written while the server was down');
+    await composer.press('Enter');
+    await page.getByTestId('pending').filter({ hasText: 'Written while the server was down' }).and(page.locator('[data-state="queued"]')).waitFor({ timeout: 2000 });
+    await page.screenshot({ path: join(results, '04-offline-queued.png') });
+    await startServer();
+    await postUpdate('Sent while the dashboard was reconnecting');
+    await page.getByTestId('link').and(page.locator('[data-state="open"]')).waitFor({ timeout: 15000 });
+    await page.getByTestId('message').filter({ hasText: 'Sent while the dashboard was reconnecting' }).waitFor({ timeout: 5000 });
+    await waitFor(() => sends.some((s) => s.text === 'Written while the server was down'), 5000, 'the queued reply at the fake Telegram');
+    await page.getByTestId('message').filter({ hasText: 'Written while the server was down' }).waitFor({ timeout: 5000 });
+    await sleep(1500);
+    assert(sends.filter((s) => s.text === 'Written while the server was down').length === 1, 'sent exactly once');
+    assert((await page.getByTestId('message').filter({ hasText: 'Written while the server was down' }).count()) === 1, 'shown once');
+    assert((await page.getByTestId('pending').count()) === 0, 'nothing left queued');
+    assert(await page.evaluate(() => window.__noReload === true), 'the page was not reloaded');
+  });
+
+  await test('an expired token sends the agent back to login and the draft survives re-login', async () => {
+    const me = await apiLogin();
+    const shortToken = jwt(me.agent.id, 2);
+    await page.evaluate(([token, agent]) => sessionStorage.setItem('omnidesk.session', JSON.stringify({ token, agent })), [shortToken, me.agent]);
+    await page.reload();
+    await page.getByTestId('conversation').waitFor({ timeout: 5000 });
+    await page.getByTestId('composer').fill('A draft I am still typing');
+    await sleep(2600); // the token expires
+    await page.getByTestId('tab-all').click();
+    await page.getByTestId('session-expired').waitFor({ timeout: 5000 });
+    await page.getByTestId('password').fill(PASSWORD);
+    await page.getByTestId('login').click();
+    await page.getByTestId('conversation').waitFor({ timeout: 5000 });
+    assert((await page.getByTestId('composer').inputValue()) === 'A draft I am still typing', 'draft kept');
+  });
+
+  await test('actions: transfer to another agent, assign back to me, resolve and reopen record timeline events', async () => {
+    await page.getByTestId('transfer').selectOption({ label: 'Bob Agent (Offline)' });
+    await page.getByTestId('system-event').filter({ hasText: 'Transferred' }).waitFor({ timeout: 3000 });
+    await page.getByTestId('assign-me').click();
+    await page.getByTestId('system-event').filter({ hasText: 'Transferred from Bob Agent to you' }).waitFor({ timeout: 3000 });
+    await page.getByTestId('resolve').click();
+    await page.getByTestId('conversation-status').filter({ hasText: 'resolved' }).waitFor({ timeout: 3000 });
+    await page.getByTestId('tab-resolved').click();
+    await page.getByTestId('conversation-item').filter({ hasText: 'Ann' }).waitFor({ timeout: 3000 });
+    await page.getByTestId('reopen').click();
+    await page.getByTestId('conversation-status').filter({ hasText: 'assigned' }).waitFor({ timeout: 3000 });
+    await page.getByTestId('system-event').filter({ hasText: 'Reopened' }).waitFor({ timeout: 3000 });
+  });
+
+  await test('keyboard: Alt+↓/↑ move between conversations and / focuses the composer', async () => {
+    await postUpdate('Hi from Bo', { id: 5002, first_name: 'Bo', language_code: 'en' });
+    await page.getByTestId('tab-all').click();
+    await page.getByTestId('conversation-item').filter({ hasText: 'Bo' }).waitFor({ timeout: 3000 });
+    await page.locator('body').click({ position: { x: 700, y: 5 } });
+    await page.locator('body').focus();
+    const before = await page.getByTestId('conversation').getAttribute('data-id');
+    await page.keyboard.press('Alt+ArrowUp');
+    await waitFor(async () => (await page.getByTestId('conversation').getAttribute('data-id')) !== before, 2000, 'another conversation');
+    await page.keyboard.press('Alt+ArrowDown');
+    await waitFor(async () => (await page.getByTestId('conversation').getAttribute('data-id')) === before, 2000, 'back to the first');
+    await page.getByTestId('conversation-title').click();
+    await page.keyboard.press('/');
+    assert(await page.getByTestId('composer').evaluate((el) => el === document.activeElement), 'composer focused');
+  });
+
+  await test('UI strings switch to Chinese', async () => {
+    await page.getByTestId('lang').selectOption('zh');
+    await page.getByTestId('tab-mine').filter({ hasText: '我的' }).waitFor({ timeout: 2000 });
+    await page.screenshot({ path: join(results, '05-chinese.png') });
+    await page.getByTestId('lang').selectOption('en');
+  });
+
+  await test('the page raised no uncaught errors', async () => {
+    assert(pageErrors.length === 0, `page errors: ${pageErrors.join(' | ')}`);
+  });
+
+  void conversationId;
+}
+
+async function apiLogin() {
+  const r = await fetch(`http://127.0.0.1:${port}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: EMAIL, password: PASSWORD }),
+  });
+  return r.json();
+}
+
+async function fetchMeStatus() {
+  const { token } = await apiLogin();
+  const r = await fetch(`http://127.0.0.1:${port}/api/v1/agents/me`, { headers: { authorization: `Bearer ${token}` } });
+  return (await r.json()).status;
+}
+
+const started = Date.now();
+try {
+  await main();
+} catch (e) {
+  outcomes.push({ name: 'setup', ok: false });
+  console.log(`FAIL - setup\n       ${(e && e.stack) || e}`);
+} finally {
+  await cleanup();
+}
+const passed = outcomes.filter((o) => o.ok).length;
+const failed = outcomes.length - passed;
+console.log(`\n${passed} passed, ${failed} failed (${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${results})`);
+process.exit(failed === 0 ? 0 : 1);

@@ -1,0 +1,625 @@
+// The view. Every piece of customer text is rendered as a JSX text child, which Preact puts
+// in the page as a text node: HTML in a message is shown literally and never runs. There is
+// no innerHTML / dangerouslySetInnerHTML anywhere in this app.
+
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import type { RuntimeConfig } from './config';
+import { Api, ApiError } from './api';
+import { Controller, type Session } from './controller';
+import { loadDraft, saveDraft } from './drafts';
+import { CHANNEL_ICON, CHANNEL_LABEL, initialLang, translate, type Key, type Lang } from './i18n';
+import { clientIdOf, type Pending } from './outbox';
+import { TABS, unreadTotal, visibleList, waitingMs, type Tab } from './state';
+import type { Agent, AgentStatus, Attachment, ContactWithConversations, ConversationView, Identity, Message } from './types';
+
+type T = (key: Key, vars?: Record<string, string>) => string;
+
+const SESSION_KEY = 'omnidesk.session';
+
+function readSession(): Session | null {
+  try {
+    const raw = sessionStorage.getItem(SESSION_KEY);
+    const s = raw ? (JSON.parse(raw) as Session) : null;
+    return s && typeof s.token === 'string' && s.agent ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+export function App({ cfg }: { cfg: RuntimeConfig }) {
+  const [session, setSession] = useState<Session | null>(readSession);
+  const [expired, setExpired] = useState(false);
+  const [lang, setLangState] = useState<Lang>(initialLang);
+  const t: T = (key, vars) => translate(lang, key, vars);
+  const setLang = (l: Lang) => {
+    localStorage.setItem('omnidesk.lang', l);
+    setLangState(l);
+  };
+  useEffect(() => {
+    document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+  }, [lang]);
+
+  if (!session) {
+    return (
+      <Login
+        cfg={cfg}
+        t={t}
+        lang={lang}
+        setLang={setLang}
+        expired={expired}
+        onLogin={(s) => {
+          sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
+          setExpired(false);
+          setSession(s);
+        }}
+      />
+    );
+  }
+  return (
+    <Desk
+      key={session.token}
+      cfg={cfg}
+      session={session}
+      t={t}
+      lang={lang}
+      setLang={setLang}
+      onLogout={(code) => {
+        sessionStorage.removeItem(SESSION_KEY);
+        setExpired(code !== null);
+        setSession(null);
+      }}
+    />
+  );
+}
+
+function LangSwitch({ lang, setLang }: { lang: Lang; setLang: (l: Lang) => void }) {
+  return (
+    <select data-testid="lang" class="lang" value={lang} onChange={(e) => setLang((e.target as HTMLSelectElement).value as Lang)} aria-label="Language / 语言">
+      <option value="en">English</option>
+      <option value="zh">中文</option>
+    </select>
+  );
+}
+
+function Login(props: { cfg: RuntimeConfig; t: T; lang: Lang; setLang: (l: Lang) => void; expired: boolean; onLogin: (s: Session) => void }) {
+  const { t } = props;
+  const [email, setEmail] = useState(localStorage.getItem('omnidesk.lastEmail') ?? '');
+  const [password, setPassword] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const api = new Api(props.cfg, () => {});
+      const r = await api.login(email.trim(), password);
+      localStorage.setItem('omnidesk.lastEmail', email.trim());
+      props.onLogin({ token: r.token, agent: r.agent });
+    } catch (err) {
+      setError(err instanceof ApiError && err.status === 401 ? t('badCredentials') : `${t('loginFailed')}: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="login-page">
+      <form class="login" onSubmit={submit} data-testid="login-form">
+        <div class="login-head">
+          <h1>{t('appName')}</h1>
+          <LangSwitch lang={props.lang} setLang={props.setLang} />
+        </div>
+        {props.expired && <p class="notice" data-testid="session-expired">{t('sessionExpired')}</p>}
+        <label>
+          {t('email')}
+          <input data-testid="email" type="email" autocomplete="username" value={email} onInput={(e) => setEmail((e.target as HTMLInputElement).value)} required />
+        </label>
+        <label>
+          {t('password')}
+          <input data-testid="password" type="password" autocomplete="current-password" value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} required />
+        </label>
+        {error && <p class="error" role="alert">{error}</p>}
+        <button data-testid="login" type="submit" disabled={busy}>{busy ? t('signingIn') : t('signIn')}</button>
+      </form>
+    </div>
+  );
+}
+
+function beep(): void {
+  try {
+    const ctx = new AudioContext();
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.frequency.value = 880;
+    gain.gain.value = 0.1;
+    osc.connect(gain).connect(ctx.destination);
+    osc.start();
+    osc.stop(ctx.currentTime + 0.2);
+  } catch {
+    /* no audio */
+  }
+}
+
+function useController(cfg: RuntimeConfig, session: Session, onLogout: (code: string | null) => void, notifyRef: { current: boolean }, t: T) {
+  const ctrl = useMemo(
+    () =>
+      new Controller(cfg, session, {
+        onLoggedOut: (code) => onLogout(code),
+        onAssignedToMe: (_id, name) => {
+          if (!notifyRef.current) return;
+          beep();
+          if ('Notification' in window && Notification.permission === 'granted') {
+            new Notification(t('assignedToYou'), { body: name }); // the OS shows it as text
+          }
+        },
+      }),
+    [],
+  );
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const off = ctrl.subscribe(() => setTick((n) => n + 1));
+    ctrl.start();
+    return () => {
+      off();
+      ctrl.stop();
+    };
+  }, [ctrl]);
+  return ctrl;
+}
+
+function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; setLang: (l: Lang) => void; onLogout: (code: string | null) => void }) {
+  const { t } = props;
+  const [notify, setNotify] = useState(localStorage.getItem('omnidesk.notify') === '1');
+  const notifyRef = useRef(notify);
+  notifyRef.current = notify;
+  const ctrl = useController(props.cfg, props.session, props.onLogout, notifyRef, t);
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const id = setInterval(() => setNow(Date.now()), 15_000);
+    return () => clearInterval(id);
+  }, []);
+  const composerRef = useRef<HTMLTextAreaElement>(null);
+  const list = visibleList(ctrl.state, ctrl.tab);
+  const listRef = useRef(list);
+  listRef.current = list;
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement | null;
+      const typing = !!target && (target.tagName === 'TEXTAREA' || target.tagName === 'INPUT' || target.tagName === 'SELECT');
+      if (e.altKey && (e.key === 'ArrowDown' || e.key === 'ArrowUp')) {
+        e.preventDefault();
+        ctrl.step(e.key === 'ArrowDown' ? 1 : -1, listRef.current);
+      } else if (!typing && !e.ctrlKey && !e.metaKey && !e.altKey && (e.key === 'j' || e.key === 'k')) {
+        e.preventDefault();
+        ctrl.step(e.key === 'j' ? 1 : -1, listRef.current);
+      } else if (!typing && e.key === '/') {
+        e.preventDefault();
+        composerRef.current?.focus();
+      } else if (typing && e.key === 'Escape') {
+        target?.blur();
+      }
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [ctrl]);
+
+  const toggleNotify = async () => {
+    const next = !notify;
+    if (next && 'Notification' in window && Notification.permission === 'default') {
+      try {
+        await Notification.requestPermission();
+      } catch {
+        /* sound still works */
+      }
+    }
+    localStorage.setItem('omnidesk.notify', next ? '1' : '0');
+    setNotify(next);
+  };
+
+  const open = ctrl.openId ? ctrl.state.conversations[ctrl.openId] : undefined;
+  const agentName = (id: string | null | undefined) => (id === ctrl.me.id ? t('you') : ctrl.agents.find((a) => a.id === id)?.name ?? id ?? '?');
+
+  return (
+    <div class="desk">
+      <header class="top">
+        <strong class="brand">{t('appName')}</strong>
+        <span class={`link link-${ctrl.link}`} data-testid="link" data-state={ctrl.link} role="status">
+          <span class="dot" /> {t(`link_${ctrl.link}` as Key)}
+        </span>
+        <span class="spacer" />
+        <label class="mystatus">
+          {t('myStatus')}{' '}
+          <select data-testid="my-status" value={ctrl.me.status} onChange={(e) => void ctrl.setStatus((e.target as HTMLSelectElement).value as AgentStatus)}>
+            {(['online', 'busy', 'offline'] as const).map((s) => (
+              <option value={s}>{t(`status_${s}` as Key)}</option>
+            ))}
+          </select>
+        </label>
+        <label class="notify">
+          <input type="checkbox" checked={notify} onChange={() => void toggleNotify()} data-testid="notify" /> {t('notifications')}
+        </label>
+        <LangSwitch lang={props.lang} setLang={props.setLang} />
+        <span class="me" title={ctrl.me.email}>{ctrl.me.name}</span>
+        <button data-testid="logout" onClick={() => { ctrl.stop(); props.onLogout(null); }}>{t('logout')}</button>
+      </header>
+      {ctrl.error && (
+        <div class="error-bar" role="alert">
+          {t('error')}: {ctrl.error} <button onClick={() => ctrl.clearError()}>×</button>
+        </div>
+      )}
+      <main class="cols">
+        <ConversationList ctrl={ctrl} list={list} t={t} now={now} />
+        {open ? (
+          <ConversationPane key={open.id} ctrl={ctrl} conv={open} t={t} agentName={agentName} composerRef={composerRef} />
+        ) : (
+          <section class="pane empty">
+            <p>{t('pickConversation')}</p>
+            <p class="hint">{t('shortcuts')}</p>
+          </section>
+        )}
+        {open && <Profile ctrl={ctrl} conv={open} t={t} />}
+      </main>
+    </div>
+  );
+}
+
+function formatWait(ms: number): string {
+  const m = Math.floor(ms / 60_000);
+  if (m < 1) return '<1m';
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d`;
+}
+
+function formatTime(iso: string, now: number): string {
+  const d = new Date(iso);
+  const sameDay = new Date(now).toDateString() === d.toDateString();
+  return sameDay ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : d.toLocaleDateString();
+}
+
+function ConversationList({ ctrl, list, t, now }: { ctrl: Controller; list: ConversationView[]; t: T; now: number }) {
+  const onScroll = (e: Event) => {
+    const el = e.currentTarget as HTMLElement;
+    if (el.scrollTop + el.clientHeight >= el.scrollHeight - 80) void ctrl.loadTab(ctrl.tab, false);
+  };
+  const cursor = ctrl.state.cursors[ctrl.tab];
+  return (
+    <nav class="list">
+      <div class="tabs" role="tablist">
+        {TABS.map((tab: Tab) => {
+          const unread = tab === 'resolved' ? 0 : unreadTotal(ctrl.state, tab);
+          return (
+            <button role="tab" aria-selected={ctrl.tab === tab} class={ctrl.tab === tab ? 'tab active' : 'tab'} data-testid={`tab-${tab}`} onClick={() => void ctrl.selectTab(tab)}>
+              {t(`tab_${tab}` as Key)}
+              {unread > 0 && <span class="badge">{unread}</span>}
+            </button>
+          );
+        })}
+      </div>
+      <ul class="items" onScroll={onScroll} data-testid="conversation-list">
+        {list.length === 0 && !ctrl.loadingList && <li class="none">{t('noConversations')}</li>}
+        {list.map((c) => {
+          const wait = waitingMs(c, now);
+          return (
+            <li
+              key={c.id}
+              data-testid="conversation-item"
+              data-id={c.id}
+              class={c.id === ctrl.openId ? 'item open' : 'item'}
+              onClick={() => void ctrl.open(c.id)}
+            >
+              <span class={`chan chan-${c.channel}`} title={CHANNEL_LABEL[c.channel]}>{CHANNEL_ICON[c.channel] ?? '?'}</span>
+              <span class="who">
+                <span class="name">{c.contact.display_name}</span>
+                <span class="preview" data-testid="preview">{c.last_message?.text ?? ''}</span>
+              </span>
+              <span class="meta">
+                <span class="time">{formatTime(c.last_activity_at, now)}</span>
+                {wait !== null && <span class="wait" data-testid="waiting">{t('waiting')} {formatWait(wait)}</span>}
+                {c.unread_count > 0 && <span class="badge" data-testid="unread">{c.unread_count}</span>}
+              </span>
+            </li>
+          );
+        })}
+        {ctrl.loadingList && <li class="none">{t('loadingMore')}</li>}
+        {!ctrl.loadingList && cursor.next && (
+          <li class="none">
+            <button onClick={() => void ctrl.loadTab(ctrl.tab, false)}>{t('loadingMore')}</button>
+          </li>
+        )}
+      </ul>
+    </nav>
+  );
+}
+
+/** Only web links are followed; anything else (a Telegram file id, `javascript:`…) is text. */
+export function safeHref(reference: string): string | null {
+  return /^https?:\/\//i.test(reference) ? reference : null;
+}
+
+function AttachmentView({ a }: { a: Attachment }) {
+  const href = safeHref(a.reference);
+  const label = a.file_name || a.kind;
+  if (href && a.kind === 'image') {
+    return (
+      <a href={href} target="_blank" rel="noopener noreferrer">
+        <img class="attachment-image" src={href} alt={label} loading="lazy" />
+      </a>
+    );
+  }
+  if (href) {
+    return (
+      <a class="attachment" href={href} target="_blank" rel="noopener noreferrer" download={a.file_name ?? undefined}>
+        📎 {label}
+      </a>
+    );
+  }
+  return <span class="attachment">📎 {label}{a.size_bytes ? ` (${Math.ceil(a.size_bytes / 1024)} KB)` : ''}</span>;
+}
+
+function eventText(m: Message, t: T, agentName: (id: string | null) => string): string {
+  const e = m.event;
+  if (!e) return m.text;
+  switch (e.event) {
+    case 'assigned':
+      return t('ev_assigned', { a: agentName(e.agent) });
+    case 'transferred':
+      return t('ev_transferred', { a: agentName(e.from), b: agentName(e.to) });
+    case 'unassigned':
+      return t('ev_unassigned');
+    case 'resolved':
+      return t('ev_resolved');
+    case 'reopened':
+      return t('ev_reopened');
+    case 'channel_switched':
+      return `${CHANNEL_LABEL[e.path.from] ?? e.path.from} → ${CHANNEL_LABEL[e.path.to] ?? e.path.to}`;
+    case 'contact_unreachable':
+      return t('ev_unreachable', { a: CHANNEL_LABEL[e.channel] ?? e.channel, b: e.reason });
+    default:
+      return m.text;
+  }
+}
+
+function MessageView({ m, t, agentName, contactName }: { m: Message; t: T; agentName: (id: string | null) => string; contactName: string }) {
+  if (m.author.kind === 'system') {
+    return (
+      <li class="system" data-testid="system-event">
+        <span class={`chan-badge chan-${m.channel}`}>{CHANNEL_LABEL[m.channel]}</span> {eventText(m, t, agentName)}
+        <time>{formatTime(m.created_at, Date.now())}</time>
+      </li>
+    );
+  }
+  const who =
+    m.author.kind === 'contact' ? contactName : m.author.kind === 'agent' ? agentName(m.author.id) : m.author.kind === 'bot' ? t('author_bot') : t('author_ai');
+  const translation = m.translations[0];
+  const outbound = m.direction === 'outbound';
+  return (
+    <li class={outbound ? 'msg out' : 'msg in'} data-testid="message" data-id={m.id} data-status={m.delivery.status}>
+      <div class="msg-head">
+        <span class={`chan-badge chan-${m.channel}`} data-testid="channel-badge">{CHANNEL_ICON[m.channel]} {CHANNEL_LABEL[m.channel]}</span>
+        <span class="author">{who}</span>
+        <time>{formatTime(m.created_at, Date.now())}</time>
+      </div>
+      {translation ? (
+        <div class="texts">
+          <div class="text" data-testid="message-text">{translation.text}</div>
+          <div class="original">
+            <span class="label">{t('original')}{m.language ? ` (${m.language})` : ''}:</span> <span class="text">{m.text}</span>
+          </div>
+        </div>
+      ) : (
+        m.text && <div class="text" data-testid="message-text">{m.text}</div>
+      )}
+      {m.attachments.length > 0 && (
+        <div class="attachments">
+          {m.attachments.map((a) => (
+            <AttachmentView a={a} />
+          ))}
+        </div>
+      )}
+      {outbound && (
+        <div class={`delivery d-${m.delivery.status}`} data-testid="delivery">
+          {t(`d_${m.delivery.status}` as Key)}
+          {m.delivery.status === 'failed' && m.delivery.reason ? `: ${m.delivery.reason}` : ''}
+        </div>
+      )}
+    </li>
+  );
+}
+
+function PendingView({ p, t, ctrl }: { p: Pending; t: T; ctrl: Controller }) {
+  return (
+    <li class="msg out pending" data-testid="pending" data-state={p.state}>
+      <div class="text">{p.text}</div>
+      <div class={`delivery d-${p.state}`}>
+        {p.state === 'failed' ? `${t('d_failed')}: ${p.error ?? ''}` : p.state === 'sending' ? t('d_sending') : t('d_queued')}
+        {p.state === 'failed' && (
+          <>
+            {' '}
+            <button onClick={() => ctrl.retrySend(p.clientId)}>{t('retry')}</button>
+            <button onClick={() => ctrl.outbox.discard(p.clientId)}>{t('discard')}</button>
+          </>
+        )}
+      </div>
+    </li>
+  );
+}
+
+function ConversationPane(props: { ctrl: Controller; conv: ConversationView; t: T; agentName: (id: string | null) => string; composerRef: { current: HTMLTextAreaElement | null } }) {
+  const { ctrl, conv, t } = props;
+  const messages = ctrl.state.messages[conv.id] ?? [];
+  const known = new Set(messages.map(clientIdOf).filter(Boolean));
+  const pending = ctrl.outbox.of(conv.id).filter((p) => !known.has(p.clientId));
+  const [draft, setDraft] = useState(() => loadDraft(localStorage, conv.id));
+  const timelineRef = useRef<HTMLUListElement>(null);
+  const count = messages.length + pending.length;
+  useEffect(() => {
+    const el = timelineRef.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }, [count]);
+
+  const onInput = (e: Event) => {
+    const v = (e.target as HTMLTextAreaElement).value;
+    setDraft(v);
+    saveDraft(localStorage, conv.id, v);
+  };
+  const send = () => {
+    if (!draft.trim()) return;
+    ctrl.send(conv.id, draft);
+    setDraft('');
+    saveDraft(localStorage, conv.id, '');
+  };
+  const onKeyDown = (e: KeyboardEvent) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      send();
+    }
+  };
+  const resolved = conv.status === 'resolved';
+  const mine = conv.status === 'assigned' && conv.assignee_id === ctrl.me.id;
+  const others = ctrl.agents.filter((a: Agent) => a.id !== ctrl.me.id && a.id !== conv.assignee_id);
+  return (
+    <section class="pane" data-testid="conversation" data-id={conv.id}>
+      <div class="pane-head">
+        <h2 data-testid="conversation-title">{conv.contact.display_name}</h2>
+        <span class={`status s-${conv.status}`} data-testid="conversation-status">{conv.status}</span>
+        <span class="path">{conv.channel_path.map((c) => CHANNEL_LABEL[c] ?? c).join(' → ')}</span>
+        <span class="spacer" />
+        {!resolved && !mine && <button data-testid="assign-me" onClick={() => void ctrl.assignToMe(conv.id)}>{t('assignToMe')}</button>}
+        {!resolved && others.length > 0 && (
+          <select data-testid="transfer" value="" onChange={(e) => { const v = (e.target as HTMLSelectElement).value; if (v) void ctrl.transfer(conv.id, v); }}>
+            <option value="">{t('transferTo')}</option>
+            {others.map((a) => (
+              <option value={a.id}>{a.name} ({t(`status_${a.status}` as Key)})</option>
+            ))}
+          </select>
+        )}
+        {resolved ? (
+          <button data-testid="reopen" onClick={() => void ctrl.reopen(conv.id)}>{t('reopen')}</button>
+        ) : (
+          <button data-testid="resolve" onClick={() => void ctrl.resolve(conv.id)}>{t('resolve')}</button>
+        )}
+      </div>
+      <ul class="timeline" ref={timelineRef} data-testid="timeline">
+        {ctrl.state.olderCursor[conv.id] && (
+          <li class="older">
+            <button onClick={() => void ctrl.loadOlder()}>{t('loadOlder')}</button>
+          </li>
+        )}
+        {messages.map((m) => (
+          <MessageView key={m.id} m={m} t={t} agentName={props.agentName} contactName={conv.contact.display_name} />
+        ))}
+        {pending.map((p) => (
+          <PendingView key={p.clientId} p={p} t={t} ctrl={ctrl} />
+        ))}
+      </ul>
+      <div class="composer">
+        <textarea
+          ref={props.composerRef}
+          data-testid="composer"
+          rows={3}
+          value={draft}
+          disabled={resolved}
+          placeholder={resolved ? t('composerResolved') : t('composerPlaceholder')}
+          onInput={onInput}
+          onKeyDown={onKeyDown}
+        />
+        <button data-testid="send" onClick={send} disabled={resolved || !draft.trim()}>{t('send')}</button>
+      </div>
+    </section>
+  );
+}
+
+function identityText(i: Identity): string {
+  switch (i.kind) {
+    case 'telegram':
+      return `Telegram ${i.username ? '@' + i.username : i.user_id}`;
+    case 'email':
+      return `E-mail ${i.address}${i.verified ? ' ✓' : ''}`;
+    case 'web_visitor':
+      return `Website ${i.visitor_id}`;
+    case 'phone':
+      return `Phone ${i.e164}`;
+    default:
+      return 'unknown';
+  }
+}
+
+function Profile({ ctrl, conv, t }: { ctrl: Controller; conv: ConversationView; t: T }) {
+  const full: ContactWithConversations | undefined = ctrl.state.contacts[conv.contact.id];
+  const c = full ?? conv.contact;
+  const [newTag, setNewTag] = useState('');
+  const addTag = (e: Event) => {
+    e.preventDefault();
+    const tag = newTag.trim();
+    if (!tag || c.tags.includes(tag)) return;
+    void ctrl.setTags(c.id, [...c.tags, tag]);
+    setNewTag('');
+  };
+  const previous = (full?.conversations ?? []).filter((x) => x.id !== conv.id);
+  return (
+    <aside class="profile" data-testid="profile">
+      <h3>{t('profile')}</h3>
+      <p class="pname" data-testid="profile-name">{c.display_name}</p>
+      <dl>
+        <dt>{t('identities')}</dt>
+        <dd>
+          <ul>
+            {c.identities.map((i) => (
+              <li>{identityText(i)}</li>
+            ))}
+          </ul>
+        </dd>
+        <dt>{t('language')}</dt>
+        <dd>{c.language ?? t('none')}</dd>
+        <dt>{t('tags')}</dt>
+        <dd>
+          <span class="tags" data-testid="tags">
+            {c.tags.map((tag) => (
+              <span class="tag">
+                {tag}
+                <button aria-label={`remove ${tag}`} onClick={() => void ctrl.setTags(c.id, c.tags.filter((x) => x !== tag))}>×</button>
+              </span>
+            ))}
+          </span>
+          <form onSubmit={addTag} class="tag-form">
+            <input data-testid="tag-input" value={newTag} placeholder={t('addTag')} onInput={(e) => setNewTag((e.target as HTMLInputElement).value)} />
+          </form>
+        </dd>
+        <dt>{t('attributes')}</dt>
+        <dd>
+          {Object.keys(c.attributes).length === 0 ? (
+            t('none')
+          ) : (
+            <table class="attrs">
+              {Object.entries(c.attributes).map(([k, v]) => (
+                <tr>
+                  <th>{k}</th>
+                  <td>{v}</td>
+                </tr>
+              ))}
+            </table>
+          )}
+        </dd>
+        <dt>{t('previousConversations')}</dt>
+        <dd>
+          {previous.length === 0 ? (
+            t('none')
+          ) : (
+            <ul class="previous">
+              {previous.map((p) => (
+                <li>
+                  <button class="linkish" onClick={() => void ctrl.open(p.id)}>
+                    {CHANNEL_ICON[p.channel]} {new Date(p.last_activity_at).toLocaleDateString()} · {p.status} · {p.last_message?.text.slice(0, 40) ?? ''}
+                  </button>
+                </li>
+              ))}
+            </ul>
+          )}
+        </dd>
+      </dl>
+    </aside>
+  );
+}

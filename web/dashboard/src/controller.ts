@@ -1,0 +1,304 @@
+// The dashboard's brain: holds the state, talks to the API and the WebSocket, resyncs after a
+// reconnect and drives the outbox. The view (app.tsx) only renders it and calls its methods.
+
+import { Api, ApiError, NetworkError } from './api';
+import { socketUrl, type RuntimeConfig } from './config';
+import { Outbox, clientIdOf, type Pending } from './outbox';
+import {
+  appendListPage, applyEvent, emptyState, newlyAssignedToMe, prependOlder, resyncHasGap, resyncList,
+  setTimeline, tabQuery, upsertConversation, upsertMessage, type State, type Tab,
+} from './state';
+import type { Agent, AgentStatus, Message, Page, ServerEvent } from './types';
+import { LiveSocket, type LinkStatus } from './ws';
+
+export interface Session {
+  token: string;
+  agent: Agent;
+}
+
+export interface ControllerHooks {
+  /** The token was refused (`token_expired` or another 401). */
+  onLoggedOut: (code: string) => void;
+  /** A conversation was just assigned to me (for the opt-in notification). */
+  onAssignedToMe?: (conversationId: string, name: string) => void;
+}
+
+const OPEN_KEY = 'omnidesk.open';
+const TAB_KEY = 'omnidesk.tab';
+
+export class Controller {
+  state: State;
+  tab: Tab;
+  openId: string | null;
+  link: LinkStatus = 'offline';
+  me: Agent;
+  agents: Agent[] = [];
+  error: string | null = null;
+  loadingList = false;
+  readonly api: Api;
+  readonly outbox: Outbox;
+  private readonly socket: LiveSocket;
+  private listeners = new Set<() => void>();
+  private stopped = false;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(
+    private readonly cfg: RuntimeConfig,
+    session: Session,
+    private readonly hooks: ControllerHooks,
+  ) {
+    this.me = session.agent;
+    this.state = emptyState(session.agent.id);
+    const savedTab = sessionStorage.getItem(TAB_KEY) as Tab | null;
+    this.tab = savedTab && ['mine', 'unassigned', 'all', 'resolved'].includes(savedTab) ? savedTab : 'mine';
+    this.openId = sessionStorage.getItem(OPEN_KEY);
+    this.api = new Api(cfg, (code) => this.loggedOut(code));
+    this.api.token = session.token;
+    this.outbox = new Outbox(
+      localStorage,
+      `omnidesk.outbox.${session.agent.id}`,
+      (p) => this.api.sendReply(p.conversationId, p.text, p.clientId),
+      (_p, m) => this.set(upsertMessage(this.state, m)),
+    );
+    this.outbox.subscribe(() => this.emit());
+    this.socket = new LiveSocket({
+      url: () => (this.api.token ? socketUrl(this.cfg, this.api.token) : null),
+      onEvent: (ev) => this.onEvent(ev),
+      onStatus: (s) => {
+        this.link = s;
+        this.emit();
+      },
+      onReady: (reconnected) => void this.onReady(reconnected),
+      onFailedAttempt: () => void this.checkToken(),
+    });
+  }
+
+  subscribe(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(): void {
+    for (const fn of this.listeners) fn();
+  }
+
+  private set(s: State): void {
+    if (s === this.state) return;
+    this.state = s;
+    this.emit();
+  }
+
+  start(): void {
+    this.socket.start();
+    void this.loadTab(this.tab, true);
+    void this.loadAgents();
+    if (this.openId) void this.open(this.openId);
+    window.addEventListener('online', this.onBrowserOnline);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.socket.stop();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    window.removeEventListener('online', this.onBrowserOnline);
+  }
+
+  private onBrowserOnline = () => this.socket.reconnectNow();
+
+  private loggedOut(code: string): void {
+    if (this.stopped) return;
+    this.stop();
+    this.api.token = null;
+    this.hooks.onLoggedOut(code);
+  }
+
+  /** A socket attempt failed before `hello`: find out whether the token is the reason. */
+  private async checkToken(): Promise<void> {
+    try {
+      await this.api.me();
+    } catch {
+      /* a 401 logs out through the API hook; a network error just waits for the next attempt */
+    }
+  }
+
+  private async guard<T>(p: Promise<T>): Promise<T | undefined> {
+    try {
+      const v = await p;
+      return v;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) return undefined;
+      if (e instanceof NetworkError) return undefined; // the socket shows the connection state
+      this.error = e instanceof Error ? e.message : String(e);
+      this.emit();
+      return undefined;
+    }
+  }
+
+  clearError(): void {
+    this.error = null;
+    this.emit();
+  }
+
+  private async onReady(reconnected: boolean): Promise<void> {
+    // Also on the first connect: nothing between the first list fetch and `hello` is missed.
+    void reconnected;
+    await this.resync();
+    void this.outbox.flush().then(() => this.scheduleOutboxRetry());
+  }
+
+  /** After a reconnect: re-read the list, the open conversation and its timeline. */
+  async resync(): Promise<void> {
+    const tab = this.tab;
+    const page = await this.guard(this.api.conversations(tabQuery(tab), null));
+    if (page) this.set(resyncList(this.state, tab, page, this.openId));
+    if (this.openId) await this.refreshOpen(this.openId, false);
+  }
+
+  private scheduleOutboxRetry(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (!this.outbox.all().some((p) => p.state === 'queued')) return;
+    this.retryTimer = setTimeout(() => {
+      if (this.link === 'open') void this.outbox.flush().then(() => this.scheduleOutboxRetry());
+    }, 3000);
+  }
+
+  private onEvent(ev: ServerEvent): void {
+    const assigned = newlyAssignedToMe(this.state, ev);
+    if (assigned) this.hooks.onAssignedToMe?.(assigned.id, assigned.contact.display_name);
+    this.set(applyEvent(this.state, ev));
+    if (ev.type === 'message.created' || ev.type === 'message.updated') {
+      const id = clientIdOf(ev.message);
+      if (id) this.outbox.confirm([id]);
+    }
+  }
+
+  async loadAgents(): Promise<void> {
+    const r = await this.guard(this.api.agents());
+    if (r) {
+      this.agents = r.items;
+      const me = r.items.find((a) => a.id === this.me.id);
+      if (me) this.me = me;
+      this.emit();
+    }
+  }
+
+  async selectTab(tab: Tab): Promise<void> {
+    this.tab = tab;
+    sessionStorage.setItem(TAB_KEY, tab);
+    this.emit();
+    await this.loadTab(tab, true);
+  }
+
+  /** First page (fresh) or the next page of a tab. */
+  async loadTab(tab: Tab, first: boolean): Promise<void> {
+    const cursor = this.state.cursors[tab];
+    if (!first && (!cursor.loaded || cursor.next === null)) return;
+    if (this.loadingList) return;
+    this.loadingList = true;
+    this.emit();
+    try {
+      const page = await this.guard(this.api.conversations(tabQuery(tab), first ? null : cursor.next));
+      if (page) this.set(first ? resyncList(this.state, tab, page, this.openId) : appendListPage(this.state, tab, page));
+    } finally {
+      this.loadingList = false;
+      this.emit();
+    }
+  }
+
+  async open(id: string): Promise<void> {
+    this.openId = id;
+    sessionStorage.setItem(OPEN_KEY, id);
+    this.emit();
+    await this.refreshOpen(id, true);
+  }
+
+  close(): void {
+    this.openId = null;
+    sessionStorage.removeItem(OPEN_KEY);
+    this.emit();
+  }
+
+  private async refreshOpen(id: string, first: boolean): Promise<void> {
+    const c = await this.guard(this.api.conversation(id));
+    if (!c) return;
+    this.set(upsertConversation(this.state, c));
+    const held = this.state.messages[id] ?? [];
+    const newest = await this.guard(this.api.messages(id, null));
+    if (!newest) return;
+    this.set(setTimeline(this.state, id, newest, first || held.length === 0));
+    let page: Page<Message> = newest;
+    // Missed more than a page: keep reading older pages until we meet what we hold.
+    for (let i = 0; i < 20 && resyncHasGap(held, page); i++) {
+      const older: Page<Message> | undefined = await this.guard(this.api.messages(id, page.next_cursor));
+      if (!older) break;
+      this.set(setTimeline(this.state, id, older, false));
+      page = older;
+    }
+    const ids = (this.state.messages[id] ?? []).map(clientIdOf).filter((x): x is string => x !== null);
+    this.outbox.confirm(ids);
+    const contact = await this.guard(this.api.contact(c.contact.id));
+    if (contact) this.set({ ...this.state, contacts: { ...this.state.contacts, [contact.id]: contact } });
+  }
+
+  async loadOlder(): Promise<void> {
+    const id = this.openId;
+    if (!id) return;
+    const cursor = this.state.olderCursor[id];
+    if (!cursor) return;
+    const page = await this.guard(this.api.messages(id, cursor));
+    if (page) this.set(prependOlder(this.state, id, page));
+  }
+
+  /** Queues a reply and sends it now if the connection is up. */
+  send(conversationId: string, text: string): Pending | null {
+    const trimmed = text.trim();
+    if (!trimmed) return null;
+    const p = this.outbox.enqueue(conversationId, trimmed);
+    if (this.link === 'open') void this.outbox.flush().then(() => this.scheduleOutboxRetry());
+    return p;
+  }
+
+  retrySend(clientId: string): void {
+    this.outbox.retry(clientId);
+    if (this.link === 'open') void this.outbox.flush();
+  }
+
+  private async transition(p: Promise<import('./types').ConversationView>): Promise<void> {
+    const c = await this.guard(p);
+    if (c) this.set(upsertConversation(this.state, c));
+  }
+
+  assignToMe(id: string) {
+    return this.transition(this.api.assign(id, null));
+  }
+  transfer(id: string, agentId: string) {
+    return this.transition(this.api.assign(id, agentId));
+  }
+  resolve(id: string) {
+    return this.transition(this.api.resolve(id));
+  }
+  reopen(id: string) {
+    return this.transition(this.api.reopen(id));
+  }
+
+  async setStatus(status: AgentStatus): Promise<void> {
+    const a = await this.guard(this.api.setStatus(status));
+    if (a) {
+      this.me = a;
+      this.emit();
+    }
+  }
+
+  async setTags(contactId: string, tags: string[]): Promise<void> {
+    const c = await this.guard(this.api.patchContact(contactId, { tags }));
+    if (c) this.set(applyEvent(this.state, { type: 'contact.updated', contact: c }));
+  }
+
+  /** Moves the selection through the current tab's list (keyboard shortcuts). */
+  step(delta: number, list: { id: string }[]): void {
+    if (list.length === 0) return;
+    const i = list.findIndex((c) => c.id === this.openId);
+    const next = i < 0 ? (delta > 0 ? 0 : list.length - 1) : Math.min(list.length - 1, Math.max(0, i + delta));
+    void this.open(list[next].id);
+  }
+}

@@ -1,0 +1,219 @@
+// Pure state handling: merging server events and fetched pages into what the screen shows.
+// No I/O here, so every rule is unit-tested (test/state.test.ts).
+
+import type { ContactWithConversations, ConversationView, Message, Page, ServerEvent } from './types';
+
+export type Tab = 'mine' | 'unassigned' | 'all' | 'resolved';
+export const TABS: Tab[] = ['mine', 'unassigned', 'all', 'resolved'];
+
+export interface ListCursor {
+  /** `next_cursor` of the last page loaded; null when the end was reached. */
+  next: string | null;
+  loaded: boolean;
+}
+
+export interface State {
+  me: string | null;
+  conversations: Record<string, ConversationView>;
+  /** Timelines of the conversations opened so far, chronological. */
+  messages: Record<string, Message[]>;
+  /** Older messages exist before the first one loaded. */
+  olderCursor: Record<string, string | null>;
+  cursors: Record<Tab, ListCursor>;
+  contacts: Record<string, ContactWithConversations>;
+}
+
+export function emptyState(me: string | null = null): State {
+  const cursors = {} as Record<Tab, ListCursor>;
+  for (const t of TABS) cursors[t] = { next: null, loaded: false };
+  return { me, conversations: {}, messages: {}, olderCursor: {}, cursors, contacts: {} };
+}
+
+/** The list query of a tab (`GET /api/v1/conversations?…`). */
+export function tabQuery(tab: Tab): Record<string, string> {
+  switch (tab) {
+    case 'mine':
+      return { assignee: 'me', status: 'assigned' };
+    case 'unassigned':
+      return { assignee: 'none', status: 'queued' };
+    case 'resolved':
+      return { status: 'resolved' };
+    case 'all':
+      return {};
+  }
+}
+
+export function matchesTab(c: ConversationView, tab: Tab, me: string | null): boolean {
+  switch (tab) {
+    case 'mine':
+      return c.status === 'assigned' && c.assignee_id !== null && c.assignee_id === me;
+    case 'unassigned':
+      return c.status === 'queued' && c.assignee_id === null;
+    case 'resolved':
+      return c.status === 'resolved';
+    case 'all':
+      return true;
+  }
+}
+
+/** Newest activity first, then id descending (the server's order). */
+export function byActivity(a: ConversationView, b: ConversationView): number {
+  if (a.last_activity_at !== b.last_activity_at) return a.last_activity_at < b.last_activity_at ? 1 : -1;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+export function visibleList(s: State, tab: Tab): ConversationView[] {
+  return Object.values(s.conversations)
+    .filter((c) => matchesTab(c, tab, s.me))
+    .sort(byActivity);
+}
+
+export function unreadTotal(s: State, tab: Tab): number {
+  return visibleList(s, tab).reduce((n, c) => n + (c.unread_count || 0), 0);
+}
+
+/** Stores a conversation unless what we hold is newer (a higher version). */
+export function upsertConversation(s: State, c: ConversationView): State {
+  const old = s.conversations[c.id];
+  if (old && old.version > c.version) return s;
+  return { ...s, conversations: { ...s.conversations, [c.id]: c } };
+}
+
+/** Appends a page of a tab's list (pagination on scroll). */
+export function appendListPage(s: State, tab: Tab, page: Page<ConversationView>): State {
+  let next = s;
+  for (const c of page.items) next = upsertConversation(next, c);
+  return { ...next, cursors: { ...next.cursors, [tab]: { next: page.next_cursor, loaded: true } } };
+}
+
+/**
+ * Replaces what we know of a tab's first page after a reconnect: conversations we hold that
+ * match the tab and fall inside the page's range but are missing from it changed while we were
+ * away (taken by someone else, resolved…), so they are dropped — the open one is kept, it is
+ * re-read on its own. Then the page is merged (a higher version still wins: an event may have
+ * arrived while the page was on its way).
+ */
+export function resyncList(s: State, tab: Tab, page: Page<ConversationView>, keepId: string | null): State {
+  const inPage = new Set(page.items.map((c) => c.id));
+  const oldest = page.items.length ? page.items[page.items.length - 1] : null;
+  const conversations = { ...s.conversations };
+  for (const c of Object.values(s.conversations)) {
+    if (c.id === keepId || inPage.has(c.id) || !matchesTab(c, tab, s.me)) continue;
+    const inRange = page.next_cursor === null || (oldest !== null && byActivity(c, oldest) <= 0);
+    if (inRange) delete conversations[c.id];
+  }
+  let next: State = { ...s, conversations };
+  for (const c of page.items) next = upsertConversation(next, c);
+  return { ...next, cursors: { ...next.cursors, [tab]: { next: page.next_cursor, loaded: true } } };
+}
+
+function rank(m: Message): number {
+  return m.delivery.status === 'sending' ? 0 : 1;
+}
+
+/** Whether `incoming` should replace `held` (same id): newer delivery state wins. */
+export function isNewer(incoming: Message, held: Message): boolean {
+  if (incoming.delivery.updated_at !== held.delivery.updated_at) {
+    return incoming.delivery.updated_at > held.delivery.updated_at;
+  }
+  return rank(incoming) >= rank(held);
+}
+
+function chronological(a: Message, b: Message): number {
+  if (a.created_at !== b.created_at) return a.created_at < b.created_at ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** Merges messages into a timeline by id: never doubled, newest delivery state kept, sorted. */
+export function mergeMessages(list: Message[], incoming: Message[]): Message[] {
+  const byId = new Map(list.map((m) => [m.id, m] as const));
+  let changed = false;
+  for (const m of incoming) {
+    const held = byId.get(m.id);
+    if (!held || isNewer(m, held)) {
+      byId.set(m.id, m);
+      changed = true;
+    }
+  }
+  if (!changed) return list;
+  return [...byId.values()].sort(chronological);
+}
+
+/** Stores the newest page of a timeline (first open or resync). */
+export function setTimeline(s: State, conversationId: string, page: Page<Message>, first: boolean): State {
+  const held = s.messages[conversationId] ?? [];
+  const merged = mergeMessages(held, page.items);
+  const olderCursor = first || !(conversationId in s.olderCursor)
+    ? { ...s.olderCursor, [conversationId]: page.next_cursor }
+    : s.olderCursor;
+  return { ...s, messages: { ...s.messages, [conversationId]: merged }, olderCursor };
+}
+
+/** Prepends an older page (scrolling up). */
+export function prependOlder(s: State, conversationId: string, page: Page<Message>): State {
+  const held = s.messages[conversationId] ?? [];
+  return {
+    ...s,
+    messages: { ...s.messages, [conversationId]: mergeMessages(held, page.items) },
+    olderCursor: { ...s.olderCursor, [conversationId]: page.next_cursor },
+  };
+}
+
+/** After a resync page: did we miss more than one page (no overlap with what we hold)? */
+export function resyncHasGap(held: Message[], page: Page<Message>): boolean {
+  if (held.length === 0 || page.next_cursor === null || page.items.length === 0) return false;
+  const ids = new Set(held.map((m) => m.id));
+  return !page.items.some((m) => ids.has(m.id));
+}
+
+export function upsertMessage(s: State, m: Message): State {
+  const held = s.messages[m.conversation_id];
+  if (!held) return s; // not opened: the list shows its preview from conversation.updated
+  const merged = mergeMessages(held, [m]);
+  if (merged === held) return s;
+  return { ...s, messages: { ...s.messages, [m.conversation_id]: merged } };
+}
+
+/** Applies one WebSocket event. */
+export function applyEvent(s: State, ev: ServerEvent): State {
+  switch (ev.type) {
+    case 'conversation.updated':
+      return upsertConversation(s, ev.conversation);
+    case 'message.created':
+    case 'message.updated':
+      return upsertMessage(s, ev.message);
+    case 'contact.updated': {
+      const conversations = { ...s.conversations };
+      let touched = false;
+      for (const c of Object.values(s.conversations)) {
+        if (c.contact.id === ev.contact.id) {
+          conversations[c.id] = { ...c, contact: ev.contact };
+          touched = true;
+        }
+      }
+      const held = s.contacts[ev.contact.id];
+      const contacts = held ? { ...s.contacts, [ev.contact.id]: { ...held, ...ev.contact } } : s.contacts;
+      return touched || held ? { ...s, conversations, contacts } : s;
+    }
+    default:
+      return s;
+  }
+}
+
+/** A conversation newly assigned to me by this event (for the opt-in notification). */
+export function newlyAssignedToMe(s: State, ev: ServerEvent): ConversationView | null {
+  if (ev.type !== 'conversation.updated' || s.me === null) return null;
+  const c = ev.conversation;
+  if (c.status !== 'assigned' || c.assignee_id !== s.me) return null;
+  const old = s.conversations[c.id];
+  if (old && old.version >= c.version) return null;
+  if (old && old.status === 'assigned' && old.assignee_id === s.me) return null;
+  return c;
+}
+
+/** Milliseconds the customer has been waiting: since their last message, if it is the last one. */
+export function waitingMs(c: ConversationView, now: number): number | null {
+  if (c.status === 'resolved' || !c.last_inbound_at) return null;
+  if (c.last_message && c.last_message.direction !== 'inbound') return null;
+  return Math.max(0, now - Date.parse(c.last_inbound_at));
+}

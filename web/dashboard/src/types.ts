@@ -1,0 +1,129 @@
+// JSON shapes of the agent API (shared/domain, shared/core/src/events.rs). Timestamps are RFC 3339.
+
+export type Channel = 'telegram' | 'email' | 'web';
+export type ConversationStatus = 'bot' | 'queued' | 'assigned' | 'resolved';
+export type AgentStatus = 'online' | 'busy' | 'offline';
+export type DeliveryStatus = 'sending' | 'sent' | 'failed' | 'received';
+
+export interface Agent {
+  id: string;
+  email: string;
+  name: string;
+  status: AgentStatus;
+  capacity?: number;
+  languages?: string[];
+}
+
+export type Identity =
+  | { kind: 'telegram'; bot_id: string; user_id: number; username?: string }
+  | { kind: 'email'; address: string; verified: boolean }
+  | { kind: 'web_visitor'; visitor_id: string }
+  | { kind: 'phone'; e164: string };
+
+export interface Contact {
+  id: string;
+  display_name: string;
+  language?: string | null;
+  tags: string[];
+  attributes: Record<string, string>;
+  identities: Identity[];
+  channels_seen: Channel[];
+  unreachable?: { channel: Channel; reason: string; since: string }[];
+  history_summary?: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface LastMessage {
+  id: string;
+  direction: 'inbound' | 'outbound';
+  author_kind: string;
+  channel: Channel;
+  text: string;
+  created_at: string;
+}
+
+export interface ConversationView {
+  id: string;
+  status: ConversationStatus;
+  assignee_id: string | null;
+  channel: Channel;
+  channel_path: Channel[];
+  contact: Contact;
+  last_message: LastMessage | null;
+  last_activity_at: string;
+  last_inbound_at: string | null;
+  unread_count: number;
+  created_at: string;
+  version: number;
+}
+
+/** A conversation as `GET /contacts/{id}` lists it (no embedded contact). */
+export interface ConversationSummary {
+  id: string;
+  status: ConversationStatus;
+  channel: Channel;
+  channel_path: Channel[];
+  last_message: LastMessage | null;
+  last_activity_at: string;
+  created_at: string;
+}
+
+export interface ContactWithConversations extends Contact {
+  conversations: ConversationSummary[];
+}
+
+export type Author =
+  | { kind: 'contact'; id: string }
+  | { kind: 'agent'; id: string }
+  | { kind: 'bot' }
+  | { kind: 'ai' }
+  | { kind: 'system' };
+
+export interface Attachment {
+  kind: 'image' | 'file' | 'audio' | 'video' | 'sticker';
+  reference: string;
+  file_name?: string | null;
+  mime_type?: string | null;
+  size_bytes?: number | null;
+}
+
+export type SystemEvent =
+  | { event: 'assigned'; agent: string; by: string | null }
+  | { event: 'transferred'; from: string; to: string; by: string | null }
+  | { event: 'unassigned'; agent: string; by: string | null }
+  | { event: 'resolved'; by: string | null }
+  | { event: 'reopened' }
+  | { event: 'channel_switched'; path: { from: Channel; to: Channel } }
+  | { event: 'contact_unreachable'; channel: Channel; reason: string };
+
+export interface Message {
+  id: string;
+  conversation_id: string;
+  direction: 'inbound' | 'outbound';
+  author: Author;
+  channel: Channel;
+  text: string;
+  language?: string | null;
+  translations: { language: string; text: string; provider: string }[];
+  attachments: Attachment[];
+  delivery: { status: DeliveryStatus; reason?: string; attempts: number; updated_at: string };
+  event?: SystemEvent;
+  source_key?: string;
+  created_at: string;
+}
+
+export type ServerEvent =
+  | { type: 'hello'; agent_id: string; connection_id: string }
+  | { type: 'message.created'; conversation_id: string; message: Message }
+  | { type: 'message.updated'; conversation_id: string; message: Message }
+  | { type: 'conversation.updated'; conversation: ConversationView }
+  | { type: 'contact.updated'; contact: Contact }
+  | { type: 'presence'; agent_id: string; status: AgentStatus }
+  | { type: 'pong' }
+  | { type: 'error'; message: string };
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}

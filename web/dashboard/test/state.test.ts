@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import {
+  applyEvent, emptyState, mergeMessages, newlyAssignedToMe, resyncHasGap, resyncList, setTimeline, unreadTotal,
+  visibleList, waitingMs, appendListPage,
+} from '../src/state';
+import { conv, ME, msg, OTHER } from './fixtures';
+
+describe('event merge', () => {
+  it('a conversation.updated for an unknown conversation makes it appear in the matching tabs', () => {
+    let s = emptyState(ME);
+    s = applyEvent(s, { type: 'conversation.updated', conversation: conv('cv_1', { status: 'queued', assignee_id: null }) });
+    expect(visibleList(s, 'unassigned').map((c) => c.id)).toEqual(['cv_1']);
+    expect(visibleList(s, 'all').map((c) => c.id)).toEqual(['cv_1']);
+    expect(visibleList(s, 'mine')).toEqual([]);
+  });
+
+  it('an older version arriving late never overwrites a newer one', () => {
+    let s = emptyState(ME);
+    s = applyEvent(s, { type: 'conversation.updated', conversation: conv('cv_1', { version: 5, status: 'resolved' }) });
+    s = applyEvent(s, { type: 'conversation.updated', conversation: conv('cv_1', { version: 4, status: 'assigned' }) });
+    expect(s.conversations.cv_1.status).toBe('resolved');
+    expect(visibleList(s, 'resolved').map((c) => c.id)).toEqual(['cv_1']);
+  });
+
+  it('a conversation taken by another agent leaves Mine and lists sort by latest activity', () => {
+    let s = emptyState(ME);
+    s = applyEvent(s, { type: 'conversation.updated', conversation: conv('cv_a', { last_activity_at: '2026-01-01T10:00:00.000Z' }) });
+    s = applyEvent(s, { type: 'conversation.updated', conversation: conv('cv_b', { last_activity_at: '2026-01-01T11:00:00.000Z' }) });
+    expect(visibleList(s, 'mine').map((c) => c.id)).toEqual(['cv_b', 'cv_a']);
+    s = applyEvent(s, { type: 'conversation.updated', conversation: conv('cv_a', { last_activity_at: '2026-01-01T12:00:00.000Z', version: 2 }) });
+    expect(visibleList(s, 'mine').map((c) => c.id)).toEqual(['cv_a', 'cv_b']);
+    s = applyEvent(s, { type: 'conversation.updated', conversation: conv('cv_a', { assignee_id: OTHER, version: 3 }) });
+    expect(visibleList(s, 'mine').map((c) => c.id)).toEqual(['cv_b']);
+  });
+
+  it('unread counts of a tab add up the conversations in it', () => {
+    let s = emptyState(ME);
+    s = applyEvent(s, { type: 'conversation.updated', conversation: conv('cv_a', { unread_count: 2 }) });
+    s = applyEvent(s, { type: 'conversation.updated', conversation: conv('cv_b', { unread_count: 3, assignee_id: OTHER }) });
+    expect(unreadTotal(s, 'mine')).toBe(2);
+    expect(unreadTotal(s, 'all')).toBe(5);
+  });
+
+  it('messages of an open conversation merge by id and are never doubled', () => {
+    let s = setTimeline(emptyState(ME), 'cv_1', { items: [msg('m1', 'cv_1')], next_cursor: null }, true);
+    const m2 = msg('m2', 'cv_1', { created_at: '2026-01-01T10:01:00.000Z' });
+    s = applyEvent(s, { type: 'message.created', conversation_id: 'cv_1', message: m2 });
+    s = applyEvent(s, { type: 'message.created', conversation_id: 'cv_1', message: m2 });
+    expect(s.messages.cv_1.map((m) => m.id)).toEqual(['m1', 'm2']);
+  });
+
+  it('a message.updated moves delivery forward and a stale snapshot does not move it back', () => {
+    const sending = msg('m1', 'cv_1', {
+      direction: 'outbound',
+      author: { kind: 'agent', id: ME },
+      delivery: { status: 'sending', attempts: 0, updated_at: '2026-01-01T10:00:00.000Z' },
+    });
+    const sent = { ...sending, delivery: { status: 'sent' as const, attempts: 1, updated_at: '2026-01-01T10:00:01.000Z' } };
+    let s = setTimeline(emptyState(ME), 'cv_1', { items: [sending], next_cursor: null }, true);
+    s = applyEvent(s, { type: 'message.updated', conversation_id: 'cv_1', message: sent });
+    expect(s.messages.cv_1[0].delivery.status).toBe('sent');
+    s = setTimeline(s, 'cv_1', { items: [sending], next_cursor: null }, false);
+    expect(s.messages.cv_1[0].delivery.status).toBe('sent');
+    const failed = { ...sending, delivery: { status: 'failed' as const, reason: 'blocked by the user', attempts: 2, updated_at: '2026-01-01T10:00:05.000Z' } };
+    s = applyEvent(s, { type: 'message.updated', conversation_id: 'cv_1', message: failed });
+    expect(s.messages.cv_1[0].delivery).toMatchObject({ status: 'failed', reason: 'blocked by the user' });
+  });
+
+  it('messages of conversations not opened are ignored (the list shows the preview)', () => {
+    const s = emptyState(ME);
+    expect(applyEvent(s, { type: 'message.created', conversation_id: 'cv_x', message: msg('m1', 'cv_x') })).toBe(s);
+  });
+
+  it('timelines are chronological whatever order messages arrive in', () => {
+    const a = msg('m1', 'c', { created_at: '2026-01-01T10:00:00.000Z' });
+    const b = msg('m2', 'c', { created_at: '2026-01-01T10:00:01.000Z' });
+    const c = msg('m3', 'c', { created_at: '2026-01-01T10:00:02.000Z' });
+    expect(mergeMessages([c], [b, a]).map((m) => m.id)).toEqual(['m1', 'm2', 'm3']);
+  });
+
+  it('a contact.updated refreshes the contact inside every conversation of theirs', () => {
+    let s = applyEvent(emptyState(ME), { type: 'conversation.updated', conversation: conv('cv_1') });
+    const contact = { ...s.conversations.cv_1.contact, tags: ['vip'] };
+    s = applyEvent(s, { type: 'contact.updated', contact });
+    expect(s.conversations.cv_1.contact.tags).toEqual(['vip']);
+  });
+
+  it('notifies only when a conversation becomes mine, not on later updates of it', () => {
+    let s = emptyState(ME);
+    const queued = conv('cv_1', { status: 'queued', assignee_id: null, version: 1 });
+    s = applyEvent(s, { type: 'conversation.updated', conversation: queued });
+    const mine = { type: 'conversation.updated' as const, conversation: conv('cv_1', { version: 2 }) };
+    expect(newlyAssignedToMe(s, mine)?.id).toBe('cv_1');
+    s = applyEvent(s, mine);
+    const again = { type: 'conversation.updated' as const, conversation: conv('cv_1', { version: 3, unread_count: 1 }) };
+    expect(newlyAssignedToMe(s, again)).toBeNull();
+  });
+
+  it('waiting time counts from the customer’s last message while it is unanswered', () => {
+    const now = Date.parse('2026-01-01T10:05:00.000Z');
+    const waiting = conv('c', {
+      last_inbound_at: '2026-01-01T10:00:00.000Z',
+      last_message: { id: 'm', direction: 'inbound', author_kind: 'contact', channel: 'telegram', text: 'hi', created_at: '2026-01-01T10:00:00.000Z' },
+    });
+    expect(waitingMs(waiting, now)).toBe(5 * 60_000);
+    const answered = { ...waiting, last_message: { ...waiting.last_message!, direction: 'outbound' as const } };
+    expect(waitingMs(answered, now)).toBeNull();
+  });
+});
+
+describe('reconnect resync', () => {
+  it('drops conversations that left the tab while we were away and adds the new ones', () => {
+    let s = emptyState(ME);
+    s = appendListPage(s, 'mine', { items: [conv('cv_a'), conv('cv_b', { last_activity_at: '2026-01-01T09:00:00.000Z' })], next_cursor: null });
+    // Meanwhile cv_b was taken by someone else and cv_c was assigned to me.
+    const page = { items: [conv('cv_c', { last_activity_at: '2026-01-01T11:00:00.000Z' }), conv('cv_a')], next_cursor: null };
+    s = resyncList(s, 'mine', page, null);
+    expect(visibleList(s, 'mine').map((c) => c.id)).toEqual(['cv_c', 'cv_a']);
+  });
+
+  it('keeps conversations older than the first page and the open one', () => {
+    let s = emptyState(ME);
+    s = appendListPage(s, 'mine', {
+      items: [conv('cv_new', { last_activity_at: '2026-01-01T12:00:00.000Z' }), conv('cv_old', { last_activity_at: '2026-01-01T08:00:00.000Z' }), conv('cv_open', { last_activity_at: '2026-01-01T11:00:00.000Z' })],
+      next_cursor: null,
+    });
+    const page = { items: [conv('cv_new', { last_activity_at: '2026-01-01T12:00:00.000Z' })], next_cursor: 'more' };
+    s = resyncList(s, 'mine', page, 'cv_open');
+    expect(visibleList(s, 'mine').map((c) => c.id)).toEqual(['cv_new', 'cv_open', 'cv_old']);
+    expect(s.cursors.mine.next).toBe('more');
+  });
+
+  it('an event newer than the resync page survives the page', () => {
+    let s = applyEvent(emptyState(ME), { type: 'conversation.updated', conversation: conv('cv_a', { version: 7, unread_count: 3 }) });
+    s = resyncList(s, 'mine', { items: [conv('cv_a', { version: 6, unread_count: 2 })], next_cursor: null }, null);
+    expect(s.conversations.cv_a.unread_count).toBe(3);
+  });
+
+  it('messages sent while we were away are merged into the open timeline', () => {
+    let s = setTimeline(emptyState(ME), 'cv_1', { items: [msg('m1', 'cv_1')], next_cursor: 'older' }, true);
+    const missed = [msg('m1', 'cv_1'), msg('m2', 'cv_1', { created_at: '2026-01-01T10:02:00.000Z' }), msg('m3', 'cv_1', { created_at: '2026-01-01T10:03:00.000Z' })];
+    s = setTimeline(s, 'cv_1', { items: missed, next_cursor: 'x' }, false);
+    expect(s.messages.cv_1.map((m) => m.id)).toEqual(['m1', 'm2', 'm3']);
+    expect(s.olderCursor.cv_1).toBe('older');
+  });
+
+  it('detects a gap when more than a page was missed', () => {
+    const held = [msg('m1', 'c')];
+    expect(resyncHasGap(held, { items: [msg('m9', 'c')], next_cursor: 'c1' })).toBe(true);
+    expect(resyncHasGap(held, { items: [msg('m1', 'c'), msg('m9', 'c')], next_cursor: 'c1' })).toBe(false);
+    expect(resyncHasGap(held, { items: [msg('m9', 'c')], next_cursor: null })).toBe(false);
+  });
+});
