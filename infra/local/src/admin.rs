@@ -1,15 +1,151 @@
 //! Admin commands: agents, bots, webhooks, dead letters. They work on the same database as a
-//! running server (SQLite WAL allows both at once).
+//! running server (SQLite WAL allows both at once), or, with `OMNIDESK_AWS_TABLE` (`--aws-table`)
+//! set, on the DynamoDB table of an AWS deployment (`agent add|list`, `bot add|list`,
+//! `telegram set-webhook|webhook-info`).
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+use async_trait::async_trait;
+use omnidesk_agent_api::ApiDeps;
 use omnidesk_core::{
-    AgentStore, BotConfig, BotMode, BotStore, DeadLetterStore, PageRequest, Queue, QueueName,
-    Secret,
+    AgentStore, BotConfig, BotMode, BotStore, Clock, DeadLetterStore, DeadLettered,
+    OutgoingMessage, PageRequest, Queue, QueueError, QueueName, Received, Secret, SendOutcome,
+    SystemClock, TelegramApi, UuidV7Ids,
 };
 use omnidesk_domain::{Agent, BotId};
 
 use crate::app::Adapters;
 use crate::config::Config;
+
+/// The variable (and `--aws-table` flag) that points the admin commands at a DynamoDB table.
+pub const AWS_TABLE_VAR: &str = "OMNIDESK_AWS_TABLE";
+
+/// Where the admin commands read and write: the local SQLite store, or an AWS deployment's
+/// DynamoDB table.
+pub struct Target {
+    agents: Arc<dyn AgentStore>,
+    bots: Arc<dyn BotStore>,
+    api: ApiDeps,
+    telegram: Arc<dyn TelegramApi>,
+    clock: Arc<dyn Clock>,
+    /// Where it is, for messages.
+    pub description: String,
+}
+
+impl Target {
+    /// The local data directory's store.
+    pub fn local(config: &Config) -> anyhow::Result<Self> {
+        let adapters = Adapters::open(config)?;
+        let auth = Arc::new(adapters.auth(config)?);
+        // Nobody is connected to a hub of this command: the creation is pushed to no one.
+        let api = adapters.api_deps(auth, Arc::new(omnidesk_local::Hub::new()));
+        let store = Arc::new(adapters.store.clone());
+        Ok(Self {
+            agents: store.clone(),
+            bots: store,
+            api,
+            telegram: adapters.telegram.clone(),
+            clock: adapters.clock.clone(),
+            description: format!("SQLite in {}", config.data_dir.display()),
+        })
+    }
+
+    /// The DynamoDB table `table`, with the credentials and region of the environment
+    /// (`aws_config::load_from_env()`: AWS_PROFILE, AWS_REGION, …; `AWS_ENDPOINT_URL` for an
+    /// emulator). Agents created here get argon2 password hashes like local ones; no token is
+    /// signed, so the deployment's JWT key is not needed.
+    pub async fn aws(config: &Config, table: &str) -> anyhow::Result<Self> {
+        let sdk = omnidesk_aws::aws_config::load_from_env().await;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store = Arc::new(omnidesk_aws::DynamoStore::new(
+            omnidesk_aws::aws_sdk_dynamodb::Client::new(&sdk),
+            table,
+            clock.clone(),
+        ));
+        // Only hashes passwords: the key never signs a token here.
+        let hashing_only = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let api = ApiDeps {
+            contacts: store.clone(),
+            conversations: store.clone(),
+            messages: store.clone(),
+            agents: store.clone(),
+            connections: store.clone(),
+            push: Arc::new(omnidesk_local::Hub::new()),
+            queue: Arc::new(NoQueue),
+            clock: clock.clone(),
+            ids: Arc::new(UuidV7Ids),
+            auth: Arc::new(omnidesk_agent_api::Auth::with_clock(
+                hashing_only.as_bytes(),
+                Duration::from_secs(60),
+                clock.clone(),
+            )),
+        };
+        let telegram: Arc<dyn TelegramApi> = Arc::new(
+            omnidesk_telegram::TeloxideTelegram::new(&config.telegram_api_url)
+                .context("TELEGRAM_API_URL")?,
+        );
+        Ok(Self {
+            agents: store.clone(),
+            bots: store,
+            api,
+            telegram,
+            clock,
+            description: format!("DynamoDB table {table}"),
+        })
+    }
+
+    /// [`Target::aws`] when `aws_table` is set, else [`Target::local`].
+    pub async fn select(config: &Config, aws_table: Option<&str>) -> anyhow::Result<Self> {
+        match aws_table.map(str::trim).filter(|t| !t.is_empty()) {
+            Some(table) => Self::aws(config, table).await,
+            None => Self::local(config),
+        }
+    }
+}
+
+/// The admin commands enqueue nothing; a queue that refuses everything.
+struct NoQueue;
+
+#[async_trait]
+impl Queue for NoQueue {
+    async fn send(&self, queue: QueueName, _: OutgoingMessage) -> Result<SendOutcome, QueueError> {
+        Err(refused(queue))
+    }
+    async fn receive(
+        &self,
+        queue: QueueName,
+        _: usize,
+        _: Duration,
+    ) -> Result<Vec<Received>, QueueError> {
+        Err(refused(queue))
+    }
+    async fn ack(&self, queue: QueueName, _: &str) -> Result<(), QueueError> {
+        Err(refused(queue))
+    }
+    async fn retry_later(&self, queue: QueueName, _: &str, _: Duration) -> Result<(), QueueError> {
+        Err(refused(queue))
+    }
+    async fn dead_letter(&self, queue: QueueName, _: &str, _: &str) -> Result<(), QueueError> {
+        Err(refused(queue))
+    }
+    async fn dead_letters(
+        &self,
+        queue: QueueName,
+        _: usize,
+    ) -> Result<Vec<DeadLettered>, QueueError> {
+        Err(refused(queue))
+    }
+}
+
+fn refused(queue: QueueName) -> QueueError {
+    QueueError::Refused(format!("the admin command has no {queue} queue"))
+}
 
 /// `omnidesk agent add`.
 pub async fn agent_add(
@@ -19,21 +155,38 @@ pub async fn agent_add(
     password: &str,
     capacity: Option<u32>,
 ) -> anyhow::Result<Agent> {
-    let adapters = Adapters::open(config)?;
-    let auth = std::sync::Arc::new(adapters.auth(config)?);
-    // Nobody is connected to a hub of this command: the creation is pushed to no one.
-    let deps = adapters.api_deps(auth, std::sync::Arc::new(omnidesk_local::Hub::new()));
-    let mut agent = omnidesk_agent_api::create_agent(&deps, email, name, password).await?;
+    agent_add_to(&Target::local(config)?, email, name, password, capacity).await
+}
+
+/// `omnidesk agent add` on `target`.
+pub async fn agent_add_to(
+    target: &Target,
+    email: &str,
+    name: &str,
+    password: &str,
+    capacity: Option<u32>,
+) -> anyhow::Result<Agent> {
+    let mut agent = omnidesk_agent_api::create_agent(&target.api, email, name, password).await?;
     if let Some(capacity) = capacity {
         agent.capacity = capacity;
-        adapters.store.update_agent(&agent).await?;
+        target.agents.update_agent(&agent).await?;
     }
     Ok(agent)
 }
 
 /// `omnidesk agent list`.
 pub async fn agent_list(config: &Config) -> anyhow::Result<Vec<Agent>> {
-    Ok(Adapters::open(config)?.store.list_agents().await?)
+    agent_list_of(&Target::local(config)?).await
+}
+
+/// `omnidesk agent list` on `target`.
+pub async fn agent_list_of(target: &Target) -> anyhow::Result<Vec<Agent>> {
+    Ok(target.agents.list_agents().await?)
+}
+
+/// `omnidesk bot list` on `target`.
+pub async fn bot_list_of(target: &Target) -> anyhow::Result<Vec<BotConfig>> {
+    Ok(target.bots.list_bots().await?)
 }
 
 /// Telegram's rule for `secret_token`: 1–256 characters of `A-Za-z0-9_-`.
@@ -57,12 +210,24 @@ pub async fn bot_add(
     polling: bool,
     verify: bool,
 ) -> anyhow::Result<BotConfig> {
+    let target = Target::local(config)?;
+    bot_add_to(&target, config, token, webhook_secret, polling, verify).await
+}
+
+/// `omnidesk bot add` on `target`.
+pub async fn bot_add_to(
+    target: &Target,
+    config: &Config,
+    token: &str,
+    webhook_secret: &str,
+    polling: bool,
+    verify: bool,
+) -> anyhow::Result<BotConfig> {
     let id = BotId::from_token(token).map_err(|e| anyhow::anyhow!("{e}"))?;
     check_webhook_secret(webhook_secret)?;
-    let adapters = Adapters::open(config)?;
     let token = Secret::new(token);
     let username = if verify {
-        let me = adapters.telegram.get_me(&token).await.with_context(|| {
+        let me = target.telegram.get_me(&token).await.with_context(|| {
             format!(
                 "Telegram rejected the token (getMe at {}); use --no-verify to skip",
                 config.telegram_api_url
@@ -75,7 +240,7 @@ pub async fn bot_add(
     } else {
         None
     };
-    let existing = adapters.store.get_bot(id).await?;
+    let existing = target.bots.get_bot(id).await?;
     let bot = BotConfig {
         id,
         token,
@@ -87,19 +252,20 @@ pub async fn bot_add(
             BotMode::Webhook
         },
         poll_offset: existing.as_ref().and_then(|b| b.poll_offset),
-        created_at: existing.map_or_else(|| adapters.clock.now(), |b| b.created_at),
+        created_at: existing.map_or_else(|| target.clock.now(), |b| b.created_at),
     };
-    adapters.store.put_bot(&bot).await?;
+    target.bots.put_bot(&bot).await?;
     Ok(bot)
 }
 
-async fn bot(adapters: &Adapters, id: &str) -> anyhow::Result<BotConfig> {
+async fn bot(target: &Target, id: &str) -> anyhow::Result<BotConfig> {
     let id = BotId::parse(id).map_err(|e| anyhow::anyhow!("{e}"))?;
-    adapters
-        .store
-        .get_bot(id)
-        .await?
-        .with_context(|| format!("no bot {id}; add it with `omnidesk bot add`"))
+    target.bots.get_bot(id).await?.with_context(|| {
+        format!(
+            "no bot {id} in {}; add it with `omnidesk bot add`",
+            target.description
+        )
+    })
 }
 
 /// The webhook URL for a public base URL (`https://host` → `https://host/telegram/<id>/webhook`).
@@ -118,20 +284,29 @@ pub async fn set_webhook(
     base_url: &str,
     drop_pending: bool,
 ) -> anyhow::Result<String> {
-    let adapters = Adapters::open(config)?;
-    let bot = bot(&adapters, bot_id).await?;
+    set_webhook_on(&Target::local(config)?, bot_id, base_url, drop_pending).await
+}
+
+/// `omnidesk telegram set-webhook` for a bot stored in `target`.
+pub async fn set_webhook_on(
+    target: &Target,
+    bot_id: &str,
+    base_url: &str,
+    drop_pending: bool,
+) -> anyhow::Result<String> {
+    let bot = bot(target, bot_id).await?;
     let url = webhook_url(base_url, bot.id);
     if !url.starts_with("https://") {
         bail!("Telegram only delivers webhooks to https:// URLs (got {url})");
     }
-    adapters
+    target
         .telegram
         .set_webhook(&bot.token, &url, &bot.webhook_secret, drop_pending)
         .await?;
     if bot.mode == BotMode::Polling {
         let mut b = bot;
         b.mode = BotMode::Webhook;
-        adapters.store.put_bot(&b).await?;
+        target.bots.put_bot(&b).await?;
     }
     Ok(url)
 }
@@ -141,9 +316,16 @@ pub async fn webhook_info(
     config: &Config,
     bot_id: &str,
 ) -> anyhow::Result<omnidesk_core::WebhookInfo> {
-    let adapters = Adapters::open(config)?;
-    let bot = bot(&adapters, bot_id).await?;
-    Ok(adapters.telegram.webhook_info(&bot.token).await?)
+    webhook_info_of(&Target::local(config)?, bot_id).await
+}
+
+/// `omnidesk telegram webhook-info` for a bot stored in `target`.
+pub async fn webhook_info_of(
+    target: &Target,
+    bot_id: &str,
+) -> anyhow::Result<omnidesk_core::WebhookInfo> {
+    let bot = bot(target, bot_id).await?;
+    Ok(target.telegram.webhook_info(&bot.token).await?)
 }
 
 /// `omnidesk dead-letters`: rejected webhook bodies and dead-lettered queue messages.

@@ -11,6 +11,11 @@ use omnidesk::{admin, app, bench};
     about = "Telegram-first omnichannel AI customer service — embedded runtime"
 )]
 struct Cli {
+    /// Run `agent add|list`, `bot add|list` and `telegram …` against this DynamoDB table of an
+    /// AWS deployment (the stack's TableName output) instead of the local SQLite store.
+    /// Uses the AWS credentials and region of the environment.
+    #[arg(long, global = true, env = admin::AWS_TABLE_VAR)]
+    aws_table: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -139,14 +144,16 @@ async fn main() -> anyhow::Result<()> {
             password,
             capacity,
         }) => {
-            let agent = admin::agent_add(&config, &email, &name, &password, capacity).await?;
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            let agent = admin::agent_add_to(&target, &email, &name, &password, capacity).await?;
             println!(
                 "agent {} <{}> created (id {})",
                 agent.name, agent.email, agent.id
             );
         }
         Command::Agent(AgentCommand::List) => {
-            for a in admin::agent_list(&config).await? {
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            for a in admin::agent_list_of(&target).await? {
                 println!(
                     "{}  {:<30} {:<24} {:<8} capacity {}",
                     a.id,
@@ -158,8 +165,16 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Bot(BotCommand::Add(b)) => {
-            let bot =
-                admin::bot_add(&config, &b.token, &b.webhook_secret, b.poll, !b.no_verify).await?;
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            let bot = admin::bot_add_to(
+                &target,
+                &config,
+                &b.token,
+                &b.webhook_secret,
+                b.poll,
+                !b.no_verify,
+            )
+            .await?;
             let name = bot
                 .username
                 .as_deref()
@@ -179,8 +194,8 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Bot(BotCommand::List) => {
-            let adapters = app::Adapters::open(&config)?;
-            for b in omnidesk_core::BotStore::list_bots(&adapters.store).await? {
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            for b in admin::bot_list_of(&target).await? {
                 println!(
                     "{}  @{}  {:?}",
                     b.id,
@@ -194,11 +209,13 @@ async fn main() -> anyhow::Result<()> {
             url,
             drop_pending,
         }) => {
-            let url = admin::set_webhook(&config, &bot_id, &url, drop_pending).await?;
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            let url = admin::set_webhook_on(&target, &bot_id, &url, drop_pending).await?;
             println!("webhook set to {url} (with the bot's secret token)");
         }
         Command::Telegram(TelegramCommand::WebhookInfo { bot_id }) => {
-            let info = admin::webhook_info(&config, &bot_id).await?;
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            let info = admin::webhook_info_of(&target, &bot_id).await?;
             println!(
                 "url: {}",
                 if info.url.is_empty() {
@@ -215,7 +232,14 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
         }
-        Command::DeadLetters { limit } => print!("{}", admin::dead_letters(&config, limit).await?),
+        Command::DeadLetters { limit } => {
+            if cli.aws_table.is_some() {
+                anyhow::bail!(
+                    "dead-letters reads the local store; on AWS look at the stack's dead-letter queues (outputs *DeadLetterQueueUrl)"
+                );
+            }
+            print!("{}", admin::dead_letters(&config, limit).await?)
+        }
         Command::Bench(args) => bench::run(args).await?,
     }
     Ok(())

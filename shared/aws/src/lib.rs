@@ -10,7 +10,7 @@
 //! Clients are built by the caller (`aws_config::load_from_env()` in a Lambda, where
 //! `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` redirect to a local emulator), so the
 //! adapters have no test hooks. The conformance suites run against moto and a local
-//! `@connections` fake: `shared/aws/run-moto-tests.sh`.
+//! `@connections` fake: `infra/ci/moto-tests.sh`.
 
 mod dynamo;
 mod push;

@@ -4,7 +4,7 @@
 //!
 //! The moto tests read `OMNIDESK_TEST_AWS_ENDPOINT` (e.g. `http://127.0.0.1:5000`); without it
 //! they print why and pass, so `cargo test --workspace` stays green on a machine without moto.
-//! `shared/aws/run-moto-tests.sh` starts moto and runs them. Every table and queue name is
+//! `infra/ci/moto-tests.sh` starts moto and runs them. Every table and queue name is
 //! unique per run; clients use static dummy credentials and a loopback endpoint only.
 
 use std::collections::{HashMap, HashSet};
@@ -38,7 +38,7 @@ const ENDPOINT_VAR: &str = "OMNIDESK_TEST_AWS_ENDPOINT";
 fn moto_endpoint(test: &str) -> Option<String> {
     let Ok(url) = std::env::var(ENDPOINT_VAR) else {
         eprintln!(
-            "{test}: skipped, {ENDPOINT_VAR} is not set (run shared/aws/run-moto-tests.sh to \
+            "{test}: skipped, {ENDPOINT_VAR} is not set (run infra/ci/moto-tests.sh to \
              start moto and run the AWS conformance tests)"
         );
         return None;

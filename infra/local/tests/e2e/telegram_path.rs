@@ -381,3 +381,37 @@ async fn the_websocket_rejects_a_bad_token_and_answers_pings() {
     let err = ws.wait_for(WAIT, |ev| ev["type"] == "error").await;
     assert!(err.is_some());
 }
+
+#[tokio::test]
+async fn set_webhook_sends_the_url_and_secret_and_webhook_info_reads_it_back() {
+    let h = Harness::start().await;
+    let bot = crate::harness::bot_id().to_string();
+    let url = omnidesk::admin::set_webhook(&h.config, &bot, "https://support.example.com/", false)
+        .await
+        .unwrap();
+    assert_eq!(
+        url,
+        format!("https://support.example.com/telegram/{bot}/webhook")
+    );
+    let hook = h
+        .fake
+        .webhook()
+        .expect("setWebhook reached the fake Telegram");
+    assert_eq!(hook.url, url);
+    assert_eq!(hook.secret_token.as_deref(), Some(SECRET));
+    let info = omnidesk::admin::webhook_info(&h.config, &bot)
+        .await
+        .unwrap();
+    assert_eq!(info.url, url);
+    // Telegram only delivers to https; a plain http URL is refused before any call.
+    assert!(
+        omnidesk::admin::set_webhook(&h.config, &bot, "http://insecure.example.com", false)
+            .await
+            .is_err()
+    );
+    assert!(
+        omnidesk::admin::set_webhook(&h.config, "999", "https://x.example.com", false)
+            .await
+            .is_err()
+    );
+}

@@ -1,0 +1,51 @@
+//! AWS Lambda entry point of the router: consumes the inbound FIFO queue (SQS event source
+//! mapping with `ReportBatchItemFailures`) through the shared batch driver.
+
+use std::sync::Arc;
+
+use omnidesk_core::QueueName;
+use omnidesk_lambda::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use omnidesk_lambda::lambda_runtime::{self, Error, LambdaEvent, service_fn};
+use omnidesk_lambda::{Config, SqsSettle, adapters, init_tracing, run_sqs_batch};
+use omnidesk_router::{RouterDeps, RouterSettings, handle_body};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_tracing();
+    let config = Config::from_env()?;
+    let aws = adapters(&config).await;
+    let mut settings = RouterSettings::default();
+    if let Some(g) = &config.greeting {
+        settings.greeting.clone_from(g);
+    }
+    if let Some(h) = &config.help {
+        settings.help.clone_from(h);
+    }
+    let deps = Arc::new(RouterDeps {
+        contacts: aws.store.clone(),
+        conversations: aws.store.clone(),
+        messages: aws.store.clone(),
+        agents: aws.store.clone(),
+        bots: aws.store.clone(),
+        connections: aws.store.clone(),
+        push: aws.push.clone(),
+        queue: aws.queue.clone(),
+        clock: aws.clock.clone(),
+        ids: aws.ids.clone(),
+        settings,
+    });
+    let settle = Arc::new(SqsSettle::new(aws.queue.clone(), QueueName::Inbound));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let (deps, settle) = (deps.clone(), settle.clone());
+        async move {
+            let response: SqsBatchResponse =
+                run_sqs_batch(event.payload, true, &*settle, |body, _| {
+                    let deps = deps.clone();
+                    async move { handle_body(&deps, &body).await }
+                })
+                .await;
+            Ok::<_, Error>(response)
+        }
+    }))
+    .await
+}

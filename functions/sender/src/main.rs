@@ -1,0 +1,49 @@
+//! AWS Lambda entry point of the sender: consumes the outbound FIFO queue (SQS event source
+//! mapping with `ReportBatchItemFailures`) through the shared batch driver.
+
+use std::sync::Arc;
+
+use omnidesk_core::{JobError, OutboundJob, QueueName};
+use omnidesk_lambda::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use omnidesk_lambda::lambda_runtime::{self, Error, LambdaEvent, service_fn};
+use omnidesk_lambda::{Config, SqsSettle, adapters, init_tracing, run_sqs_batch};
+use omnidesk_sender::{RateLimiter, SenderDeps, handle};
+use omnidesk_telegram::TeloxideTelegram;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_tracing();
+    let config = Config::from_env()?;
+    let aws = adapters(&config).await;
+    let deps = Arc::new(SenderDeps {
+        messages: aws.store.clone(),
+        conversations: aws.store.clone(),
+        contacts: aws.store.clone(),
+        bots: aws.store.clone(),
+        connections: aws.store.clone(),
+        push: aws.push.clone(),
+        telegram: Arc::new(TeloxideTelegram::new(&config.telegram_api_url)?),
+        clock: aws.clock.clone(),
+        ids: aws.ids.clone(),
+        limiter: Arc::new(RateLimiter::telegram()),
+    });
+    let settle = Arc::new(SqsSettle::new(aws.queue.clone(), QueueName::Outbound));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let (deps, settle) = (deps.clone(), settle.clone());
+        async move {
+            let response: SqsBatchResponse =
+                run_sqs_batch(event.payload, true, &*settle, |body, receive_count| {
+                    let deps = deps.clone();
+                    async move {
+                        let job: OutboundJob = serde_json::from_str(&body).map_err(|e| {
+                            JobError::Permanent(format!("not an outbound job: {e}"))
+                        })?;
+                        handle(&deps, &job, receive_count).await
+                    }
+                })
+                .await;
+            Ok::<_, Error>(response)
+        }
+    }))
+    .await
+}

@@ -1,0 +1,239 @@
+//! [`Config`]: what every omnidesk Lambda reads from its environment, once, at cold start.
+
+use std::time::Duration;
+
+use omnidesk_aws::{QueuePair, QueueUrls};
+
+/// Every variable [`Config::from_env`] reads: name, default (`required` when none), meaning.
+/// `template.yaml` sets them for every function.
+pub const VARIABLES: &[(&str, &str, &str)] = &[
+    ("TABLE_NAME", "required", "the DynamoDB table"),
+    (
+        "INBOUND_QUEUE_URL",
+        "required",
+        "inbound FIFO queue (ingest -> router)",
+    ),
+    ("INBOUND_DLQ_URL", "required", "its dead-letter queue"),
+    (
+        "OUTBOUND_QUEUE_URL",
+        "required",
+        "outbound FIFO queue (router / agent API -> sender)",
+    ),
+    ("OUTBOUND_DLQ_URL", "required", "its dead-letter queue"),
+    (
+        "TIMERS_QUEUE_URL",
+        "required",
+        "timers standard queue (delayed jobs)",
+    ),
+    ("TIMERS_DLQ_URL", "required", "its dead-letter queue"),
+    (
+        "WEBSOCKET_API_ENDPOINT",
+        "required",
+        "https://{api}.execute-api.{region}.amazonaws.com/{stage}: where pushes are posted",
+    ),
+    (
+        "JWT_SECRET_PARAM",
+        "required",
+        "name of the SSM SecureString parameter holding the agent-token signing key",
+    ),
+    (
+        "TELEGRAM_API_URL",
+        "https://api.telegram.org",
+        "Telegram Bot API base URL",
+    ),
+    (
+        "OMNIDESK_TOKEN_TTL_SECS",
+        "43200",
+        "lifetime of an agent token (12 h)",
+    ),
+    (
+        "OMNIDESK_BOT_GREETING",
+        "(built in)",
+        "the bot's answer to /start",
+    ),
+    (
+        "OMNIDESK_BOT_HELP",
+        "(built in)",
+        "the bot's answer to /help",
+    ),
+];
+
+/// The configuration of an omnidesk Lambda. Holds no secret: see [`crate::load_jwt_secret`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `TABLE_NAME`.
+    pub table_name: String,
+    /// `{INBOUND,OUTBOUND,TIMERS}_{QUEUE,DLQ}_URL`.
+    pub queues: QueueUrls,
+    /// `WEBSOCKET_API_ENDPOINT`, without a trailing `/`.
+    pub websocket_api_endpoint: String,
+    /// `JWT_SECRET_PARAM`: the SSM parameter name.
+    pub jwt_secret_param: String,
+    /// `TELEGRAM_API_URL`.
+    pub telegram_api_url: String,
+    /// `OMNIDESK_TOKEN_TTL_SECS`.
+    pub token_ttl: Duration,
+    /// `OMNIDESK_BOT_GREETING`.
+    pub greeting: Option<String>,
+    /// `OMNIDESK_BOT_HELP`.
+    pub help: Option<String>,
+}
+
+/// A variable is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is malformed: {reason}")]
+    Malformed { name: &'static str, reason: String },
+    /// The JWT signing key could not be read from SSM Parameter Store.
+    #[error("cannot read the SSM parameter {name} (JWT_SECRET_PARAM): {reason}")]
+    Secret { name: String, reason: String },
+}
+
+impl Config {
+    /// Reads the process environment (see [`VARIABLES`]).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (tests pass a map; nothing calls `set_var`).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let url = |name: &'static str| -> Result<String, ConfigError> {
+            let value = required(name)?;
+            if value.starts_with("https://") || value.starts_with("http://") {
+                Ok(value.trim().trim_end_matches('/').to_owned())
+            } else {
+                Err(ConfigError::Malformed {
+                    name,
+                    reason: "expected an http(s) URL".to_owned(),
+                })
+            }
+        };
+        let pair = |queue: &'static str, dlq: &'static str| -> Result<QueuePair, ConfigError> {
+            Ok(QueuePair {
+                url: url(queue)?,
+                dead_letter_url: url(dlq)?,
+            })
+        };
+        let queues = QueueUrls {
+            inbound: pair("INBOUND_QUEUE_URL", "INBOUND_DLQ_URL")?,
+            outbound: pair("OUTBOUND_QUEUE_URL", "OUTBOUND_DLQ_URL")?,
+            timers: pair("TIMERS_QUEUE_URL", "TIMERS_DLQ_URL")?,
+        };
+        for (name, q) in [
+            ("INBOUND_QUEUE_URL", &queues.inbound),
+            ("OUTBOUND_QUEUE_URL", &queues.outbound),
+        ] {
+            if !q.url.ends_with(".fifo") || !q.dead_letter_url.ends_with(".fifo") {
+                return Err(ConfigError::Malformed {
+                    name,
+                    reason: "the queue and its dead-letter queue must be FIFO (.fifo)".to_owned(),
+                });
+            }
+        }
+        let ttl_name = "OMNIDESK_TOKEN_TTL_SECS";
+        let token_ttl = match get(ttl_name) {
+            None => Duration::from_secs(43_200),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(secs) if secs > 0 => Duration::from_secs(secs),
+                _ => {
+                    return Err(ConfigError::Malformed {
+                        name: ttl_name,
+                        reason: "expected a positive number of seconds".to_owned(),
+                    });
+                }
+            },
+        };
+        let telegram_api_url = if get("TELEGRAM_API_URL").is_some() {
+            url("TELEGRAM_API_URL")?
+        } else {
+            "https://api.telegram.org".to_owned()
+        };
+        Ok(Self {
+            table_name: required("TABLE_NAME")?.trim().to_owned(),
+            queues,
+            websocket_api_endpoint: url("WEBSOCKET_API_ENDPOINT")?,
+            jwt_secret_param: required("JWT_SECRET_PARAM")?.trim().to_owned(),
+            telegram_api_url,
+            token_ttl,
+            greeting: get("OMNIDESK_BOT_GREETING"),
+            help: get("OMNIDESK_BOT_HELP"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn full() -> HashMap<&'static str, String> {
+        let q = "https://sqs.us-east-1.amazonaws.com/123456789012/omnidesk";
+        HashMap::from([
+            ("TABLE_NAME", "omnidesk".to_owned()),
+            ("INBOUND_QUEUE_URL", format!("{q}-inbound.fifo")),
+            ("INBOUND_DLQ_URL", format!("{q}-inbound-dlq.fifo")),
+            ("OUTBOUND_QUEUE_URL", format!("{q}-outbound.fifo")),
+            ("OUTBOUND_DLQ_URL", format!("{q}-outbound-dlq.fifo")),
+            ("TIMERS_QUEUE_URL", format!("{q}-timers")),
+            ("TIMERS_DLQ_URL", format!("{q}-timers-dlq")),
+            (
+                "WEBSOCKET_API_ENDPOINT",
+                "https://abc.execute-api.us-east-1.amazonaws.com/prod/".to_owned(),
+            ),
+            ("JWT_SECRET_PARAM", "/omnidesk/jwt-secret".to_owned()),
+        ])
+    }
+
+    fn read(vars: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn a_complete_environment_is_read_with_defaults() {
+        let config = read(&full()).expect("valid config");
+        assert_eq!(config.table_name, "omnidesk");
+        assert_eq!(
+            config.websocket_api_endpoint,
+            "https://abc.execute-api.us-east-1.amazonaws.com/prod"
+        );
+        assert!(config.queues.timers.dead_letter_url.ends_with("timers-dlq"));
+        assert_eq!(config.telegram_api_url, "https://api.telegram.org");
+        assert_eq!(config.token_ttl, Duration::from_secs(43_200));
+        assert_eq!(config.greeting, None);
+    }
+
+    #[test]
+    fn every_required_variable_is_named_when_missing() {
+        for (name, default, _) in VARIABLES {
+            if *default != "required" {
+                continue;
+            }
+            let mut vars = full();
+            vars.remove(name);
+            assert_eq!(read(&vars), Err(ConfigError::Missing(name)), "{name}");
+        }
+    }
+
+    #[test]
+    fn malformed_variables_are_named() {
+        let mut vars = full();
+        vars.insert("OMNIDESK_TOKEN_TTL_SECS", "soon".to_owned());
+        let err = read(&vars).expect_err("malformed ttl");
+        assert!(err.to_string().contains("OMNIDESK_TOKEN_TTL_SECS"), "{err}");
+
+        let mut vars = full();
+        vars.insert("WEBSOCKET_API_ENDPOINT", "abc.execute-api".to_owned());
+        let err = read(&vars).expect_err("not a url");
+        assert!(err.to_string().contains("WEBSOCKET_API_ENDPOINT"), "{err}");
+
+        let mut vars = full();
+        vars.insert("OUTBOUND_QUEUE_URL", "https://sqs/q-outbound".to_owned());
+        let err = read(&vars).expect_err("not fifo");
+        assert!(err.to_string().contains("OUTBOUND_QUEUE_URL"), "{err}");
+    }
+}

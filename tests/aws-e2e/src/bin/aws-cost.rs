@@ -1,0 +1,343 @@
+//! aws-cost: runs inbound Telegram messages (and agent replies) through the Lambda handlers on
+//! moto, counts every AWS request by category with an SDK interceptor, prices them with the
+//! us-east-1 list prices of FACTS.md §7–10 and prints a breakdown, then (last line) one JSON
+//! object with `usd_per_100k` (inbound pipeline, per 100k inbound messages) and
+//! `requests_per_message`.
+//!
+//! Usage: `aws-cost [--messages N] [--chats C] [--replies R] [--agents A]` with
+//! `OMNIDESK_TEST_AWS_ENDPOINT` set to a moto server on 127.0.0.1 (`infra/bench/aws-cost`
+//! starts one).
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, bail};
+use axum::http::StatusCode;
+use omnidesk_aws_e2e::{
+    Function, LambdaMeter, Stack, Tally, WEBHOOK_SECRET, moto_endpoint, text_update,
+};
+use omnidesk_core::{ConversationFilter, ConversationStore, PageRequest, QueueName};
+use serde_json::json;
+
+// us-east-1 list prices (FACTS.md §7–10), free tiers ignored.
+const HTTP_API_PER_M: f64 = 1.00;
+const LAMBDA_REQ_PER_M: f64 = 0.20;
+const LAMBDA_ARM_GB_S: f64 = 0.000_013_333_4;
+const LAMBDA_MEMORY_GB: f64 = 128.0 / 1024.0;
+const SQS_FIFO_PER_M: f64 = 0.50;
+const WRU_PER_M: f64 = 0.625;
+const RRU_PER_M: f64 = 0.125;
+const WS_MSG_PER_M: f64 = 1.00;
+
+struct Args {
+    messages: usize,
+    chats: usize,
+    replies: usize,
+    agents: usize,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut a = Args {
+        messages: 200,
+        chats: 20,
+        replies: 20,
+        agents: 1,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value: usize = it
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?
+            .parse()
+            .with_context(|| format!("{flag} needs a number"))?;
+        match flag.as_str() {
+            "--messages" => a.messages = value.clamp(1, 10_000),
+            "--chats" => a.chats = value.clamp(1, 1_000),
+            "--replies" => a.replies = value.min(1_000),
+            "--agents" => a.agents = value.clamp(1, 20),
+            other => bail!("unknown flag {other}"),
+        }
+    }
+    Ok(a)
+}
+
+/// One priced line.
+struct Line {
+    component: String,
+    per_message: f64,
+    unit: &'static str,
+    usd_per_100k: f64,
+}
+
+fn lines(tally: &Tally, meter: &LambdaMeter, n: f64, functions: &[Function]) -> Vec<Line> {
+    let per = |x: f64| x / n;
+    let mut out = Vec::new();
+    let http = meter.http_requests as f64;
+    out.push(Line {
+        component: "HTTP API requests".to_owned(),
+        per_message: per(http),
+        unit: "req",
+        usd_per_100k: per(http) * 1e5 * HTTP_API_PER_M / 1e6,
+    });
+    for f in functions {
+        let Some(inv) = meter.by_function.get(f) else {
+            continue;
+        };
+        let count = inv.count as f64;
+        out.push(Line {
+            component: format!("Lambda {} invocations", f.name()),
+            per_message: per(count),
+            unit: "inv",
+            usd_per_100k: per(count) * 1e5 * LAMBDA_REQ_PER_M / 1e6,
+        });
+        let gb_s = inv.billed_ms as f64 / 1000.0 * LAMBDA_MEMORY_GB;
+        out.push(Line {
+            component: format!(
+                "Lambda {} GB-s ({:.1} ms avg/inv)",
+                f.name(),
+                inv.total.as_secs_f64() * 1000.0 / count.max(1.0)
+            ),
+            per_message: per(gb_s),
+            unit: "GB-s",
+            usd_per_100k: per(gb_s) * 1e5 * LAMBDA_ARM_GB_S,
+        });
+    }
+    let sqs = tally.sqs_requests as f64;
+    out.push(Line {
+        component: "SQS FIFO requests".to_owned(),
+        per_message: per(sqs),
+        unit: "req",
+        usd_per_100k: per(sqs) * 1e5 * SQS_FIFO_PER_M / 1e6,
+    });
+    out.push(Line {
+        component: "DynamoDB write units".to_owned(),
+        per_message: per(tally.wru),
+        unit: "WRU",
+        usd_per_100k: per(tally.wru) * 1e5 * WRU_PER_M / 1e6,
+    });
+    out.push(Line {
+        component: "DynamoDB read units".to_owned(),
+        per_message: per(tally.rru),
+        unit: "RRU",
+        usd_per_100k: per(tally.rru) * 1e5 * RRU_PER_M / 1e6,
+    });
+    let ws = tally.ws_messages as f64;
+    out.push(Line {
+        component: "WebSocket messages (PostToConnection)".to_owned(),
+        per_message: per(ws),
+        unit: "msg",
+        usd_per_100k: per(ws) * 1e5 * WS_MSG_PER_M / 1e6,
+    });
+    out
+}
+
+fn print_table(title: &str, lines: &[Line], tally: &Tally, n: f64) -> f64 {
+    let total: f64 = lines.iter().map(|l| l.usd_per_100k).sum();
+    println!("\n== {title} (per message; USD per 100k messages) ==");
+    println!(
+        "{:<48} {:>10} {:<5} {:>10} {:>6}",
+        "component", "per msg", "unit", "USD/100k", "share"
+    );
+    for l in lines {
+        println!(
+            "{:<48} {:>10.4} {:<5} {:>10.4} {:>5.1}%",
+            l.component,
+            l.per_message,
+            l.unit,
+            l.usd_per_100k,
+            if total > 0.0 {
+                100.0 * l.usd_per_100k / total
+            } else {
+                0.0
+            }
+        );
+    }
+    println!("{:<48} {:>10} {:<5} {:>10.4}", "TOTAL", "", "", total);
+    println!("  AWS API calls per message, by operation:");
+    for (op, count) in &tally.calls {
+        let units = match (tally.wru_by_op.get(op), tally.rru_by_op.get(op)) {
+            (Some(w), _) => format!("  {:>6.2} WRU", w / n),
+            (None, Some(r)) => format!("  {:>6.2} RRU", r / n),
+            _ => String::new(),
+        };
+        println!("    {:<44} {:>8.3}{units}", op, *count as f64 / n);
+    }
+    total
+}
+
+/// Billed requests per message: HTTP API + Lambda invocations + SQS + DynamoDB calls + WS.
+fn requests(tally: &Tally, meter: &LambdaMeter) -> f64 {
+    let invocations: u64 = meter.by_function.values().map(|i| i.count).sum();
+    (meter.http_requests
+        + invocations
+        + tally.sqs_requests
+        + tally.service_calls("DynamoDB")
+        + tally.ws_messages) as f64
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let endpoint = moto_endpoint()?.with_context(|| {
+        format!(
+            "{} is not set: run infra/bench/aws-cost, which starts moto",
+            omnidesk_aws_e2e::ENDPOINT_VAR
+        )
+    })?;
+    let started = std::time::Instant::now();
+    let s = Stack::start(&endpoint).await?;
+    let mut tokens = Vec::new();
+    for i in 0..args.agents {
+        let (_agent, token) = s.online_agent(&format!("agent{i}@example.com")).await?;
+        let r = s.ws_connect(&format!("conn-{i}"), &token).await?;
+        if r.status_code != 200 {
+            bail!("$connect answered {}", r.status_code);
+        }
+        tokens.push(token);
+    }
+
+    // Inbound: waves of one message per chat, each wave drained by the event source mapping.
+    let (t0, m0) = (s.counter.snapshot(), s.meter());
+    let mut sent = 0usize;
+    let mut processed = 0usize;
+    let mut polls = 0usize;
+    while sent < args.messages {
+        let wave = args.chats.min(args.messages - sent);
+        for c in 0..wave {
+            let i = sent + c;
+            let chat = 700_000 + (c as i64);
+            let update = text_update(
+                1_000_000 + i as i64,
+                chat,
+                i as i64 + 1,
+                &format!("message {i}: where is my order? it should have arrived by now"),
+            );
+            let status = s.webhook_request(WEBHOOK_SECRET, &update).await?;
+            if status != StatusCode::OK {
+                bail!("webhook answered {status}");
+            }
+        }
+        sent += wave;
+        for _ in 0..(wave * 2 + 5) {
+            let poll = s.poll(QueueName::Inbound).await?;
+            if poll.received == 0 {
+                break;
+            }
+            polls += 1;
+            processed += poll.received - poll.failed.len();
+        }
+    }
+    let (t1, m1) = (s.counter.snapshot(), s.meter());
+    if processed != args.messages {
+        bail!(
+            "the router processed {processed} of {} messages",
+            args.messages
+        );
+    }
+
+    // Agent replies: one per conversation (up to --replies), drained by the sender.
+    let convs = s
+        .store
+        .list_conversations(&ConversationFilter::default(), &PageRequest::first(100))
+        .await?;
+    let token = tokens.first().context("no agent")?;
+    let mut replies = 0usize;
+    for (i, c) in convs.items.iter().take(args.replies).enumerate() {
+        let (status, body) = s
+            .api_request(
+                "POST",
+                &format!("/api/v1/conversations/{}/messages", c.id),
+                Some(token),
+                Some(
+                    &json!({"text": "Thanks, it ships today.", "client_id": format!("r{i}")})
+                        .to_string(),
+                ),
+            )
+            .await?;
+        if !status.is_success() {
+            bail!("reply answered {status}: {body}");
+        }
+        replies += 1;
+    }
+    let sent_ok = s.drain(QueueName::Outbound, replies * 2 + 5).await?;
+    let (t2, m2) = (s.counter.snapshot(), s.meter());
+    if sent_ok != replies || s.telegram.sent_count() != replies {
+        bail!(
+            "the sender delivered {sent_ok} (Telegram saw {}) of {replies} replies",
+            s.telegram.sent_count()
+        );
+    }
+
+    let inbound_tally = t1.since(&t0);
+    let inbound_meter = m1.since(&m0);
+    let reply_tally = t2.since(&t1);
+    let reply_meter = m2.since(&m1);
+    let n = args.messages as f64;
+    let router_inv = inbound_meter
+        .by_function
+        .get(&Function::Router)
+        .map_or(0, |i| i.count);
+    println!(
+        "aws-cost: {} inbound messages across {} chats, {} agent(s) connected, {} replies; \
+         router invoked {} times (avg batch {:.1}, {} polls)",
+        args.messages,
+        args.chats,
+        args.agents,
+        replies,
+        router_inv,
+        n / router_inv.max(1) as f64,
+        polls
+    );
+    let inbound_lines = lines(
+        &inbound_tally,
+        &inbound_meter,
+        n,
+        &[Function::TelegramWebhook, Function::Router],
+    );
+    let usd = print_table(
+        "Inbound: Telegram → webhook → SQS → router → DynamoDB → WebSocket",
+        &inbound_lines,
+        &inbound_tally,
+        n,
+    );
+    let r = replies.max(1) as f64;
+    let reply_lines = lines(
+        &reply_tally,
+        &reply_meter,
+        r,
+        &[Function::AgentApi, Function::Sender],
+    );
+    let reply_usd = print_table(
+        "Agent reply: agent API → SQS → sender → Telegram",
+        &reply_lines,
+        &reply_tally,
+        r,
+    );
+    println!(
+        "\nAssumptions: arm64 128 MB, GB-s from the measured handler time (this host, moto as \
+         the backend; INIT not included), ESM receives 10/batch and deletes with \
+         DeleteMessageBatch (its empty long polls are not counted), DynamoDB units estimated from \
+         item sizes on the wire (see counter.rs), free tiers ignored."
+    );
+    println!("elapsed: {:.1} s", started.elapsed().as_secs_f64());
+    let breakdown: BTreeMap<String, f64> = inbound_lines
+        .iter()
+        .map(|l| (l.component.clone(), (l.usd_per_100k * 1e4).round() / 1e4))
+        .collect();
+    let out = json!({
+        "usd_per_100k": (usd * 1e4).round() / 1e4,
+        "requests_per_message": (requests(&inbound_tally, &inbound_meter) / n * 100.0).round() / 100.0,
+        "messages": args.messages,
+        "chats": args.chats,
+        "agents_connected": args.agents,
+        "avg_router_batch": (n / router_inv.max(1) as f64 * 10.0).round() / 10.0,
+        "wru_per_message": (inbound_tally.wru / n * 100.0).round() / 100.0,
+        "rru_per_message": (inbound_tally.rru / n * 100.0).round() / 100.0,
+        "sqs_requests_per_message": (inbound_tally.sqs_requests as f64 / n * 100.0).round() / 100.0,
+        "ws_messages_per_message": (inbound_tally.ws_messages as f64 / n * 100.0).round() / 100.0,
+        "reply_usd_per_100k": (reply_usd * 1e4).round() / 1e4,
+        "reply_requests_per_message": (requests(&reply_tally, &reply_meter) / r * 100.0).round() / 100.0,
+        "breakdown_usd_per_100k": breakdown,
+    });
+    println!("{out}");
+    Ok(())
+}

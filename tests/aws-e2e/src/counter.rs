@@ -1,0 +1,322 @@
+//! [`Counter`]: an SDK interceptor that counts every AWS request the adapters make, by service
+//! and operation, and estimates the DynamoDB capacity units and WebSocket messages they bill.
+//!
+//! Capacity estimates (stated, not measured by AWS):
+//! - item size follows DynamoDB's rule (attribute name bytes + value bytes; numbers ≈ digits/2 + 1;
+//!   maps/lists 3 bytes + contents), computed from the JSON on the wire;
+//! - writes: `PutItem`/`DeleteItem` ⌈size/1 KB⌉, `UpdateItem` ⌈(key + new values)/1 KB⌉ (the
+//!   stored item is not on the wire), at least 1; plus 1 per GSI whose key attributes the written
+//!   item carries (projection ALL rewrites the index entry); `TransactWriteItems` 2× per item;
+//! - reads: `GetItem` ⌈size/4 KB⌉ × (1 strongly consistent, 0.5 eventually), `Query` on the summed
+//!   size of the returned items (at least one unit), `TransactGetItems` 2×;
+//! - `PostToConnection`: one message per started 32 KB; SQS: one request per started 64 KB.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use parking_lot::Mutex;
+use serde_json::Value;
+
+/// GSI key attributes of the omnidesk table.
+const GSI_KEYS: [&str; 4] = ["GSI1PK", "GSI2PK", "GSI3PK", "GSI4PK"];
+
+/// What the counted requests add up to.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Tally {
+    /// Requests by `"Service:Operation"`.
+    pub calls: BTreeMap<String, u64>,
+    /// Estimated DynamoDB write request units.
+    pub wru: f64,
+    /// Estimated DynamoDB read request units.
+    pub rru: f64,
+    /// Estimated write units by `"Service:Operation"`.
+    pub wru_by_op: BTreeMap<String, f64>,
+    /// Estimated read units by `"Service:Operation"`.
+    pub rru_by_op: BTreeMap<String, f64>,
+    /// Billed SQS requests (64 KB chunks).
+    pub sqs_requests: u64,
+    /// Billed WebSocket messages (32 KB chunks) posted to connections.
+    pub ws_messages: u64,
+}
+
+impl Tally {
+    /// Requests of one service.
+    pub fn service_calls(&self, service: &str) -> u64 {
+        self.calls
+            .iter()
+            .filter(|(k, _)| k.split(':').next() == Some(service))
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    /// `self - earlier`.
+    pub fn since(&self, earlier: &Tally) -> Tally {
+        let mut calls = self.calls.clone();
+        for (k, v) in &earlier.calls {
+            if let Some(c) = calls.get_mut(k) {
+                *c = c.saturating_sub(*v);
+            }
+        }
+        calls.retain(|_, v| *v > 0);
+        let diff = |now: &BTreeMap<String, f64>, then: &BTreeMap<String, f64>| {
+            now.iter()
+                .map(|(k, v)| (k.clone(), v - then.get(k).copied().unwrap_or(0.0)))
+                .filter(|(_, v)| *v > 0.0)
+                .collect()
+        };
+        Tally {
+            calls,
+            wru_by_op: diff(&self.wru_by_op, &earlier.wru_by_op),
+            rru_by_op: diff(&self.rru_by_op, &earlier.rru_by_op),
+            wru: self.wru - earlier.wru,
+            rru: self.rru - earlier.rru,
+            sqs_requests: self.sqs_requests.saturating_sub(earlier.sqs_requests),
+            ws_messages: self.ws_messages.saturating_sub(earlier.ws_messages),
+        }
+    }
+}
+
+/// Counts requests; clones share one tally. Add it to a client's config with `.interceptor()`.
+#[derive(Debug, Clone, Default)]
+pub struct Counter {
+    tally: Arc<Mutex<Tally>>,
+}
+
+impl Counter {
+    /// A copy of the tally so far.
+    pub fn snapshot(&self) -> Tally {
+        self.tally.lock().clone()
+    }
+}
+
+/// The read units' basis, carried from the request to the response of one call.
+#[derive(Debug, Clone)]
+struct PendingRead {
+    op: String,
+    consistent: bool,
+}
+
+impl Storable for PendingRead {
+    type Storer = StoreReplace<Self>;
+}
+
+impl Intercept for Counter {
+    fn name(&self) -> &'static str {
+        "omnidesk-request-counter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(meta) = cfg.load::<Metadata>() else {
+            return Ok(());
+        };
+        let (service, op) = (meta.service().to_owned(), meta.name().to_owned());
+        let body = context.request().body().bytes().unwrap_or_default();
+        let mut tally = self.tally.lock();
+        *tally.calls.entry(format!("{service}:{op}")).or_default() += 1;
+        match service.as_str() {
+            "DynamoDB" => {
+                let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+                let w = write_units(&op, &json);
+                tally.wru += w;
+                if w > 0.0 {
+                    *tally
+                        .wru_by_op
+                        .entry(format!("{service}:{op}"))
+                        .or_default() += w;
+                }
+                if matches!(
+                    op.as_str(),
+                    "GetItem" | "Query" | "TransactGetItems" | "BatchGetItem"
+                ) {
+                    let consistent = json.get("ConsistentRead") == Some(&Value::Bool(true))
+                        || op == "TransactGetItems";
+                    drop(tally);
+                    cfg.interceptor_state()
+                        .store_put(PendingRead { op, consistent });
+                }
+            }
+            "SQS" => tally.sqs_requests += chunks(body.len(), 64 * 1024),
+            _ if op == "PostToConnection" => tally.ws_messages += chunks(body.len(), 32 * 1024),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(pending) = cfg.load::<PendingRead>().cloned() else {
+            return Ok(());
+        };
+        let body = context.response().body().bytes().unwrap_or_default();
+        let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let r = read_units(&pending.op, pending.consistent, &json);
+        let mut tally = self.tally.lock();
+        tally.rru += r;
+        *tally
+            .rru_by_op
+            .entry(format!("DynamoDB:{}", pending.op))
+            .or_default() += r;
+        Ok(())
+    }
+}
+
+fn chunks(len: usize, size: usize) -> u64 {
+    (len.div_ceil(size)).max(1) as u64
+}
+
+/// DynamoDB's size of one attribute value in the wire JSON (`{"S": …}`, `{"N": …}`, …).
+fn value_size(v: &Value) -> usize {
+    let Some((ty, inner)) = v.as_object().and_then(|o| o.iter().next()) else {
+        return 0;
+    };
+    match (ty.as_str(), inner) {
+        ("S", Value::String(s)) => s.len(),
+        ("B", Value::String(s)) => s.len() * 3 / 4,
+        ("N", Value::String(s)) => s.trim_start_matches('-').len().div_ceil(2) + 1,
+        ("BOOL" | "NULL", _) => 1,
+        ("M", Value::Object(m)) => {
+            3 + m
+                .iter()
+                .map(|(k, v)| k.len() + value_size(v))
+                .sum::<usize>()
+        }
+        ("L", Value::Array(a)) => 3 + a.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        ("SS" | "NS" | "BS", Value::Array(a)) => {
+            a.iter().map(|s| s.as_str().map_or(0, str::len)).sum()
+        }
+        _ => 0,
+    }
+}
+
+/// DynamoDB's size of an item (`{"attr": {"S": …}, …}`).
+pub fn item_size(item: &Value) -> usize {
+    item.as_object()
+        .map_or(0, |m| m.iter().map(|(k, v)| k.len() + value_size(v)).sum())
+}
+
+fn kb_units(bytes: usize, unit: usize) -> f64 {
+    bytes.div_ceil(unit).max(1) as f64
+}
+
+fn gsi_writes(item: &Value) -> f64 {
+    GSI_KEYS.iter().filter(|k| item.get(**k).is_some()).count() as f64
+}
+
+/// Units of one write action (`Put`/`Update`/`Delete`/`ConditionCheck` body).
+fn action_units(kind: &str, body: &Value) -> f64 {
+    match kind {
+        "Put" | "PutItem" => {
+            let item = &body["Item"];
+            kb_units(item_size(item), 1024) + gsi_writes(item)
+        }
+        "Update" | "UpdateItem" => {
+            let values = body.get("ExpressionAttributeValues").map_or(0, item_size);
+            kb_units(item_size(&body["Key"]) + values, 1024)
+        }
+        "Delete" | "DeleteItem" | "ConditionCheck" => 1.0,
+        _ => 0.0,
+    }
+}
+
+fn write_units(op: &str, body: &Value) -> f64 {
+    match op {
+        "PutItem" | "UpdateItem" | "DeleteItem" => action_units(op, body),
+        "TransactWriteItems" => body["TransactItems"].as_array().map_or(0.0, |items| {
+            items
+                .iter()
+                .filter_map(|i| i.as_object()?.iter().next())
+                .map(|(kind, b)| 2.0 * action_units(kind, b))
+                .sum()
+        }),
+        "BatchWriteItem" => body["RequestItems"].as_object().map_or(0.0, |tables| {
+            tables
+                .values()
+                .filter_map(Value::as_array)
+                .flatten()
+                .map(|r| match r.get("PutRequest") {
+                    Some(p) => action_units("Put", p),
+                    None => 1.0,
+                })
+                .sum()
+        }),
+        _ => 0.0,
+    }
+}
+
+fn read_units(op: &str, consistent: bool, response: &Value) -> f64 {
+    let factor = if consistent { 1.0 } else { 0.5 };
+    match op {
+        "GetItem" => factor * kb_units(item_size(&response["Item"]), 4096),
+        "Query" => {
+            let bytes: usize = response["Items"]
+                .as_array()
+                .map_or(0, |items| items.iter().map(item_size).sum());
+            factor * kb_units(bytes, 4096)
+        }
+        "TransactGetItems" => response["Responses"].as_array().map_or(0.0, |r| {
+            r.iter()
+                .map(|i| 2.0 * kb_units(item_size(&i["Item"]), 4096))
+                .sum()
+        }),
+        "BatchGetItem" => response["Responses"].as_object().map_or(0.0, |t| {
+            t.values()
+                .filter_map(Value::as_array)
+                .flatten()
+                .map(|i| factor * kb_units(item_size(i), 4096))
+                .sum()
+        }),
+        _ => 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn item_size_counts_names_and_values_like_dynamodb() {
+        let item = json!({"PK": {"S": "CONV#1"}, "n": {"N": "12345"}, "ok": {"BOOL": true}});
+        assert_eq!(item_size(&item), 2 + 6 + 1 + 4 + 2 + 1);
+    }
+
+    #[test]
+    fn a_transactional_put_of_two_small_items_costs_four_write_units() {
+        let body = json!({"TransactItems": [
+            {"Put": {"Item": {"PK": {"S": "a"}}}},
+            {"Put": {"Item": {"PK": {"S": "b"}}}}
+        ]});
+        assert_eq!(write_units("TransactWriteItems", &body), 4.0);
+    }
+
+    #[test]
+    fn a_put_of_an_item_with_two_index_keys_also_writes_both_indexes() {
+        let body = json!({"Item": {"PK": {"S": "a"}, "GSI1PK": {"S": "x"}, "GSI3PK": {"S": "y"}}});
+        assert_eq!(write_units("PutItem", &body), 3.0);
+    }
+
+    #[test]
+    fn an_eventually_consistent_small_read_costs_half_a_unit() {
+        let resp = json!({"Item": {"PK": {"S": "a"}}});
+        assert_eq!(read_units("GetItem", false, &resp), 0.5);
+        assert_eq!(read_units("GetItem", true, &resp), 1.0);
+    }
+}

@@ -1,0 +1,651 @@
+//! omnidesk-aws-e2e: the Lambda functions end to end on the real AWS SDK against moto, driven
+//! with the event shapes Lambda delivers (API Gateway v2 HTTP events, SQS batches through the
+//! `omnidesk-lambda` batch driver, WebSocket `$connect` events), with local fakes for the
+//! Telegram Bot API and the `@connections` Management API.
+//!
+//! [`Stack`] wires every function's handler on the AWS adapters, with a [`Counter`] on each SDK
+//! client so the `aws-cost` bench can count (and price) every request. [`Stack::poll`] does what
+//! the Lambda SQS event source mapping does: receive up to 10 messages, hand them to the
+//! function as an `SqsEvent`, delete the ones not reported failed.
+//!
+//! Test-only crate: depends on the function crates and adapters, nothing depends on it.
+//! Everything listens on 127.0.0.1; clients use static dummy credentials and a loopback
+//! endpoint, never the credential chain or the instance metadata service.
+
+pub mod connections;
+pub mod counter;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_lambda_events::event::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use axum::body::Body as AxumBody;
+use axum::http::StatusCode;
+use omnidesk_agent_api::{ApiDeps, Auth};
+use omnidesk_agent_ws::WsDeps;
+use omnidesk_aws::{ApiGatewayPush, DynamoStore, SqsQueue};
+use omnidesk_core::{
+    BotConfig, BotMode, BotStore, Clock, ConnectionId, IdGen, JobError, OutboundJob, QueueName,
+    Secret, SystemClock, UuidV7Ids,
+};
+use omnidesk_domain::{Agent, BotId};
+use omnidesk_lambda::{SqsSettle, run_sqs_batch};
+use omnidesk_router::{RouterDeps, RouterSettings};
+use omnidesk_sender::{RateLimiter, SenderDeps};
+use omnidesk_telegram::TeloxideTelegram;
+use omnidesk_telegram::fake::FakeTelegram;
+use omnidesk_telegram_webhook::WebhookDeps;
+use parking_lot::Mutex;
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub use connections::ConnectionsFake;
+pub use counter::{Counter, Tally};
+
+/// The variable naming the moto endpoint (`http://127.0.0.1:<port>`).
+pub const ENDPOINT_VAR: &str = "OMNIDESK_TEST_AWS_ENDPOINT";
+
+/// The bot every scenario uses.
+pub const BOT_ID: i64 = 123_456;
+/// Its token (the fake accepts any).
+pub const BOT_TOKEN: &str = "123456:AAF-fake-token-for-e2e-tests_0001";
+/// Its webhook secret.
+pub const WEBHOOK_SECRET: &str = "e2e-webhook-secret_0123456789";
+/// The agent-token signing key (what the SSM parameter holds in the cold-start bench).
+pub const JWT_KEY: &str = "e2e-jwt-signing-key-0123456789abcdef";
+
+const WEBHOOK_EVENT: &str = include_str!("../tests/fixtures/apigw_v2_telegram_webhook.json");
+const WS_CONNECT_EVENT: &str = include_str!("../tests/fixtures/apigw_websocket_connect.json");
+
+/// The moto endpoint from [`ENDPOINT_VAR`], or `None` when unset. Refuses anything but an
+/// `http://` loopback URL, so nothing here can reach real AWS.
+pub fn moto_endpoint() -> anyhow::Result<Option<String>> {
+    let Ok(url) = std::env::var(ENDPOINT_VAR) else {
+        return Ok(None);
+    };
+    let host = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .unwrap_or_default();
+    if !matches!(host, "127.0.0.1" | "localhost") {
+        bail!("{ENDPOINT_VAR} must be an http:// loopback URL (127.0.0.1), got {url}");
+    }
+    Ok(Some(url))
+}
+
+/// SDK config for a local endpoint: static dummy credentials, us-east-1.
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .load()
+        .await
+}
+
+/// Lambda invocations of one function and their measured handler time.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Invocations {
+    pub count: u64,
+    pub total: Duration,
+    /// Billed duration: each invocation rounded up to the millisecond.
+    pub billed_ms: u64,
+}
+
+/// The Lambda functions of the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Function {
+    TelegramWebhook,
+    Router,
+    AgentApi,
+    AgentWs,
+    Sender,
+}
+
+impl Function {
+    pub const ALL: [Function; 5] = [
+        Function::TelegramWebhook,
+        Function::Router,
+        Function::AgentApi,
+        Function::AgentWs,
+        Function::Sender,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::TelegramWebhook => "telegram-webhook",
+            Function::Router => "router",
+            Function::AgentApi => "agent-api",
+            Function::AgentWs => "agent-ws",
+            Function::Sender => "sender",
+        }
+    }
+}
+
+/// Lambda invocations per function.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct LambdaMeter {
+    pub by_function: std::collections::BTreeMap<Function, Invocations>,
+    /// HTTP API requests (webhook + agent API).
+    pub http_requests: u64,
+}
+
+impl LambdaMeter {
+    fn record(&mut self, f: Function, d: Duration) {
+        let e = self.by_function.entry(f).or_default();
+        e.count += 1;
+        e.total += d;
+        e.billed_ms += d.as_micros().div_ceil(1000) as u64;
+    }
+
+    /// `self - earlier`.
+    pub fn since(&self, earlier: &LambdaMeter) -> LambdaMeter {
+        let mut by_function = self.by_function.clone();
+        for (f, e) in &earlier.by_function {
+            if let Some(i) = by_function.get_mut(f) {
+                i.count -= e.count;
+                i.total -= e.total;
+                i.billed_ms -= e.billed_ms;
+            }
+        }
+        LambdaMeter {
+            by_function,
+            http_requests: self.http_requests - earlier.http_requests,
+        }
+    }
+}
+
+/// What one event-source-mapping poll did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Poll {
+    /// Records handed to the function.
+    pub received: usize,
+    /// Records the function reported failed (left on the queue).
+    pub failed: Vec<String>,
+}
+
+/// Every function of the pipeline wired on the AWS adapters against moto, plus the fakes.
+pub struct Stack {
+    pub endpoint: String,
+    pub counter: Counter,
+    pub sqs: aws_sdk_sqs::Client,
+    pub store: Arc<DynamoStore>,
+    pub queue: Arc<SqsQueue>,
+    pub telegram: FakeTelegram,
+    pub connections: ConnectionsFake,
+    pub auth: Arc<Auth>,
+    pub webhook: WebhookDeps,
+    pub router: RouterDeps,
+    pub sender: SenderDeps,
+    pub api: ApiDeps,
+    pub ws: WsDeps,
+    meter: Mutex<LambdaMeter>,
+}
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    )
+}
+
+impl Stack {
+    /// Creates a fresh table and queues on moto at `endpoint`, starts the fakes, registers the
+    /// bot, and wires every function.
+    pub async fn start(endpoint: &str) -> anyhow::Result<Self> {
+        let counter = Counter::default();
+        let sdk = sdk_config(endpoint).await;
+        let dynamo = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let connections = ConnectionsFake::start().await?;
+        let push = ApiGatewayPush::new(aws_sdk_apigatewaymanagement::Client::from_conf(
+            aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
+                .endpoint_url(connections.stage_url())
+                .interceptor(counter.clone())
+                .build(),
+        ));
+        let telegram = FakeTelegram::try_start()
+            .await
+            .context("starting the fake Telegram")?;
+
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let ids: Arc<dyn IdGen> = Arc::new(UuidV7Ids);
+        let table = unique("omnidesk-e2e");
+        DynamoStore::create_table(&dynamo, &table)
+            .await
+            .with_context(|| format!("create_table {table}"))?;
+        let store = Arc::new(DynamoStore::new(dynamo, table, clock.clone()));
+        let urls = SqsQueue::create_queues(&sqs, &unique("omnidesk-e2e"))
+            .await
+            .context("create_queues")?;
+        let queue = Arc::new(SqsQueue::new(sqs.clone(), urls));
+        let push: Arc<ApiGatewayPush> = Arc::new(push);
+        let tg_client = TeloxideTelegram::new(&telegram.url())
+            .map_err(|e| anyhow::anyhow!("telegram client: {e}"))?;
+        let auth = Arc::new(Auth::new(JWT_KEY.as_bytes(), Duration::from_secs(3600)));
+
+        store
+            .put_bot(&BotConfig {
+                id: BotId::parse(&BOT_ID.to_string())?,
+                token: Secret::new(BOT_TOKEN),
+                webhook_secret: Secret::new(WEBHOOK_SECRET),
+                username: Some(omnidesk_telegram::fake::FAKE_BOT_USERNAME.to_owned()),
+                mode: BotMode::Webhook,
+                poll_offset: None,
+                created_at: clock.now(),
+            })
+            .await?;
+
+        let webhook = WebhookDeps::new(
+            store.clone(),
+            queue.clone(),
+            store.clone(),
+            clock.clone(),
+            ids.clone(),
+        );
+        let router = RouterDeps {
+            contacts: store.clone(),
+            conversations: store.clone(),
+            messages: store.clone(),
+            agents: store.clone(),
+            bots: store.clone(),
+            connections: store.clone(),
+            push: push.clone(),
+            queue: queue.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+            settings: RouterSettings::default(),
+        };
+        let sender = SenderDeps {
+            messages: store.clone(),
+            conversations: store.clone(),
+            contacts: store.clone(),
+            bots: store.clone(),
+            connections: store.clone(),
+            push: push.clone(),
+            telegram: Arc::new(tg_client),
+            clock: clock.clone(),
+            ids: ids.clone(),
+            limiter: Arc::new(RateLimiter::telegram()),
+        };
+        let api = ApiDeps {
+            contacts: store.clone(),
+            conversations: store.clone(),
+            messages: store.clone(),
+            agents: store.clone(),
+            connections: store.clone(),
+            push: push.clone(),
+            queue: queue.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+            auth: auth.clone(),
+        };
+        let ws = WsDeps {
+            connections: store.clone(),
+            agents: store.clone(),
+            auth: auth.clone(),
+            clock: clock.clone(),
+        };
+        Ok(Self {
+            endpoint: endpoint.to_owned(),
+            counter,
+            sqs,
+            store,
+            queue,
+            telegram,
+            connections,
+            auth,
+            webhook,
+            router,
+            sender,
+            api,
+            ws,
+            meter: Mutex::new(LambdaMeter::default()),
+        })
+    }
+
+    /// Invocations and HTTP requests so far.
+    pub fn meter(&self) -> LambdaMeter {
+        self.meter.lock().clone()
+    }
+
+    fn record(&self, f: Function, started: Instant) {
+        self.meter.lock().record(f, started.elapsed());
+    }
+
+    /// Creates an agent, sets them online through the agent API, and returns them with a token.
+    pub async fn online_agent(&self, email: &str) -> anyhow::Result<(Agent, String)> {
+        let agent = omnidesk_agent_api::create_agent(
+            &self.api,
+            email,
+            "Eve Agent",
+            "correct horse battery",
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("create_agent: {e}"))?;
+        let token = self.auth.issue(agent.id)?.token;
+        let (status, body) = self
+            .api_request(
+                "PUT",
+                "/api/v1/agents/me/status",
+                Some(&token),
+                Some(r#"{"status":"online"}"#),
+            )
+            .await?;
+        if status != StatusCode::OK {
+            bail!("set status answered {status}: {body}");
+        }
+        Ok((agent, token))
+    }
+
+    /// One Telegram webhook delivery: an API Gateway v2 HTTP event (the fixture with this
+    /// path, secret and body), parsed by `lambda_http` and served by the webhook's router.
+    pub async fn webhook_request(&self, secret: &str, update: &str) -> anyhow::Result<StatusCode> {
+        let event = webhook_event(secret, update)?;
+        let started = Instant::now();
+        let request = lambda_http::request::from_str(&event.to_string())
+            .map_err(|e| anyhow::anyhow!("API Gateway event: {e}"))?;
+        let response = omnidesk_telegram_webhook::router(self.webhook.clone())
+            .oneshot(request)
+            .await?;
+        self.record(Function::TelegramWebhook, started);
+        self.meter.lock().http_requests += 1;
+        Ok(response.status())
+    }
+
+    /// One agent API request as an API Gateway v2 HTTP event through the agent API router.
+    pub async fn api_request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let event = api_event(method, path, token, body)?;
+        let started = Instant::now();
+        let request = lambda_http::request::from_str(&event.to_string())
+            .map_err(|e| anyhow::anyhow!("API Gateway event: {e}"))?;
+        let response = omnidesk_agent_api::router(self.api.clone())
+            .oneshot(request)
+            .await?;
+        let status = response.status();
+        let bytes = axum::body::to_bytes(AxumBody::new(response.into_body()), 1 << 20).await?;
+        self.record(Function::AgentApi, started);
+        self.meter.lock().http_requests += 1;
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok((status, json))
+    }
+
+    /// A WebSocket `$connect` event (token in the query string) for the agent-ws function.
+    pub async fn ws_connect(
+        &self,
+        connection_id: &str,
+        token: &str,
+    ) -> anyhow::Result<ApiGatewayProxyResponse> {
+        let event: ApiGatewayWebsocketProxyRequest =
+            serde_json::from_value(ws_connect_event(connection_id, token)?)?;
+        let started = Instant::now();
+        let response = ws_handler(&self.ws, event).await;
+        self.record(Function::AgentWs, started);
+        Ok(response)
+    }
+
+    /// What the SQS event source mapping does once: receive up to 10 messages of `queue`
+    /// (FIFO queues give at most one in-flight batch per group), invoke the function with them
+    /// as an `SqsEvent`, delete the records not reported failed (`DeleteMessageBatch`).
+    pub async fn poll(&self, queue: QueueName) -> anyhow::Result<Poll> {
+        let url = self.queue.urls().get(queue).url.clone();
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .visibility_timeout(30)
+            .wait_time_seconds(0)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .context("ReceiveMessage")?;
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Ok(Poll::default());
+        }
+        let event = sqs_event(&messages, &url);
+        let received = event.records.len();
+        let started = Instant::now();
+        let response = match queue {
+            QueueName::Inbound => self.router_batch(event).await,
+            QueueName::Outbound => self.sender_batch(event).await,
+            QueueName::Timers => bail!("no timers function in this stack"),
+        };
+        let function = match queue {
+            QueueName::Inbound => Function::Router,
+            _ => Function::Sender,
+        };
+        self.record(function, started);
+        let failed: Vec<String> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        let failed_set: HashSet<&str> = failed.iter().map(String::as_str).collect();
+        let entries: Vec<DeleteMessageBatchRequestEntry> = messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !failed_set.contains(m.message_id().unwrap_or_default()))
+            .filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle()?)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if !entries.is_empty() {
+            self.sqs
+                .delete_message_batch()
+                .queue_url(&url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .context("DeleteMessageBatch")?;
+        }
+        Ok(Poll { received, failed })
+    }
+
+    /// Polls `queue` until a poll receives nothing (at most `max_polls` polls). Returns the
+    /// number of records processed successfully.
+    pub async fn drain(&self, queue: QueueName, max_polls: usize) -> anyhow::Result<usize> {
+        let mut done = 0;
+        for _ in 0..max_polls {
+            let poll = self.poll(queue).await?;
+            if poll.received == 0 {
+                return Ok(done);
+            }
+            done += poll.received - poll.failed.len();
+        }
+        Ok(done)
+    }
+
+    /// The router Lambda's handler: the batch driver over `omnidesk_router::handle_body`.
+    pub async fn router_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        let settle = SqsSettle::new(self.queue.clone(), QueueName::Inbound);
+        let deps = &self.router;
+        run_sqs_batch(event, true, &settle, |body, _count| async move {
+            omnidesk_router::handle_body(deps, &body).await
+        })
+        .await
+    }
+
+    /// The sender Lambda's handler: the batch driver over `omnidesk_sender::handle`.
+    pub async fn sender_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        let settle = SqsSettle::new(self.queue.clone(), QueueName::Outbound);
+        let deps = &self.sender;
+        run_sqs_batch(event, true, &settle, |body, count| async move {
+            let job: OutboundJob = serde_json::from_str(&body)
+                .map_err(|e| JobError::Permanent(format!("not an outbound job: {e}")))?;
+            omnidesk_sender::handle(deps, &job, count).await
+        })
+        .await
+    }
+}
+
+/// The API Gateway v2 HTTP event of a Telegram webhook delivery (the fixture with this secret
+/// and body).
+pub fn webhook_event(secret: &str, update: &str) -> anyhow::Result<Value> {
+    let mut event: Value = serde_json::from_str(WEBHOOK_EVENT)?;
+    let path = format!("/telegram/{BOT_ID}/webhook");
+    event["rawPath"] = Value::from(path.clone());
+    event["requestContext"]["http"]["path"] = Value::from(path);
+    event["pathParameters"]["bot_id"] = Value::from(BOT_ID.to_string());
+    event["headers"]["x-telegram-bot-api-secret-token"] = Value::from(secret);
+    event["headers"]["content-length"] = Value::from(update.len().to_string());
+    event["body"] = Value::from(update);
+    Ok(event)
+}
+
+/// The API Gateway v2 HTTP event of an agent API request (route `ANY /api/{proxy+}`).
+pub fn api_event(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> anyhow::Result<Value> {
+    let mut event: Value = serde_json::from_str(WEBHOOK_EVENT)?;
+    let route = format!("{method} /api/{{proxy+}}");
+    event["routeKey"] = Value::from(route.clone());
+    event["requestContext"]["routeKey"] = Value::from(route);
+    event["rawPath"] = Value::from(path);
+    event["requestContext"]["http"]["path"] = Value::from(path);
+    event["requestContext"]["http"]["method"] = Value::from(method);
+    event["pathParameters"] = serde_json::json!({ "proxy": path.trim_start_matches("/api/") });
+    let headers = event["headers"]
+        .as_object_mut()
+        .context("fixture headers")?;
+    headers.remove("x-telegram-bot-api-secret-token");
+    if let Some(t) = token {
+        headers.insert(
+            "authorization".to_owned(),
+            Value::from(format!("Bearer {t}")),
+        );
+    }
+    headers.insert(
+        "content-length".to_owned(),
+        Value::from(body.map_or(0, str::len).to_string()),
+    );
+    match body {
+        Some(b) => event["body"] = Value::from(b),
+        None => {
+            event.as_object_mut().context("fixture")?.remove("body");
+        }
+    }
+    Ok(event)
+}
+
+/// The API Gateway WebSocket `$connect` event with `?token=`.
+pub fn ws_connect_event(connection_id: &str, token: &str) -> anyhow::Result<Value> {
+    let mut event: Value = serde_json::from_str(WS_CONNECT_EVENT)?;
+    event["queryStringParameters"]["token"] = Value::from(token);
+    event["multiValueQueryStringParameters"]["token"] = serde_json::json!([token]);
+    event["requestContext"]["connectionId"] = Value::from(connection_id);
+    Ok(event)
+}
+
+/// SQS messages as the Lambda event source mapping hands them to a function.
+pub fn sqs_event(messages: &[aws_sdk_sqs::types::Message], queue_url: &str) -> SqsEvent {
+    let arn = queue_arn(queue_url);
+    let mut event = SqsEvent::default();
+    event.records = messages
+        .iter()
+        .map(|m| {
+            let mut r = SqsMessage::default();
+            r.message_id = m.message_id.clone();
+            r.receipt_handle = m.receipt_handle.clone();
+            r.body = m.body.clone();
+            r.md5_of_body = m.md5_of_body.clone();
+            r.attributes = m
+                .attributes
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                .collect();
+            r.event_source = Some("aws:sqs".to_owned());
+            r.event_source_arn = Some(arn.clone());
+            r.aws_region = Some("us-east-1".to_owned());
+            r
+        })
+        .collect();
+    event
+}
+
+/// `arn:aws:sqs:us-east-1:<account>:<name>` from a queue URL `http://host/<account>/<name>`.
+fn queue_arn(url: &str) -> String {
+    let mut parts = url.rsplit('/');
+    let name = parts.next().unwrap_or_default();
+    let account = parts.next().unwrap_or("123456789012");
+    format!("arn:aws:sqs:us-east-1:{account}:{name}")
+}
+
+/// The agent-ws Lambda's `$connect` / `$disconnect` handling of a WebSocket proxy event.
+pub async fn ws_handler(
+    deps: &WsDeps,
+    event: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    let connection = ConnectionId(
+        event
+            .request_context
+            .connection_id
+            .clone()
+            .unwrap_or_default(),
+    );
+    let route = event.request_context.route_key.clone().unwrap_or_default();
+    let status = match route.as_str() {
+        "$connect" => {
+            let token = event.query_string_parameters.first("token");
+            match omnidesk_agent_ws::connect(deps, &connection, token).await {
+                Ok(_) => 200,
+                Err(e) if e.is_unauthorized() => 401,
+                Err(_) => 500,
+            }
+        }
+        "$disconnect" => match omnidesk_agent_ws::disconnect(deps, &connection).await {
+            Ok(()) => 200,
+            Err(_) => 500,
+        },
+        _ => 200,
+    };
+    let mut response = ApiGatewayProxyResponse::default();
+    response.status_code = status;
+    response
+}
+
+/// A Telegram private-chat text message update.
+pub fn text_update(update_id: i64, user_id: i64, message_id: i64, text: &str) -> String {
+    serde_json::json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": message_id,
+            "from": {"id": user_id, "is_bot": false, "first_name": "Ann", "last_name": "Lee", "language_code": "en"},
+            "chat": {"id": user_id, "type": "private", "first_name": "Ann", "last_name": "Lee"},
+            "date": 1_795_319_400,
+            "text": text
+        }
+    })
+    .to_string()
+}

@@ -1,0 +1,309 @@
+//! The pipeline end to end on the AWS adapters against moto, through the Lambda event shapes:
+//! Telegram update → webhook (API Gateway v2 event) → inbound FIFO → router (SQS batch) →
+//! DynamoDB → `PostToConnection` to the connected agent → agent reply (API Gateway v2 event)
+//! → outbound FIFO → sender (SQS batch) → Telegram `sendMessage`.
+//!
+//! Needs `OMNIDESK_TEST_AWS_ENDPOINT` (a moto server on 127.0.0.1); without it every test prints
+//! why and passes. `infra/ci/moto-tests.sh` starts moto and runs them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use axum::http::StatusCode;
+use omnidesk_aws_e2e::{BOT_ID, Stack, WEBHOOK_SECRET, moto_endpoint, sqs_event, text_update};
+use omnidesk_core::{
+    ConversationFilter, ConversationStore, JobError, JobOutcome, MessageStore, OutgoingMessage,
+    PageRequest, Queue, QueueName,
+};
+use omnidesk_domain::{ConversationKey, Direction};
+use omnidesk_lambda::{SqsSettle, run_sqs_batch};
+use parking_lot::Mutex;
+
+async fn stack(test: &str) -> Option<Stack> {
+    let endpoint = moto_endpoint().unwrap_or_else(|e| panic!("{e}"))?;
+    let _ = test;
+    Some(
+        Stack::start(&endpoint)
+            .await
+            .unwrap_or_else(|e| panic!("starting the stack on moto at {endpoint}: {e:#}")),
+    )
+}
+
+macro_rules! skip_without_moto {
+    ($name:literal) => {
+        match stack($name).await {
+            Some(s) => s,
+            None => {
+                eprintln!(
+                    "{}: skipped, OMNIDESK_TEST_AWS_ENDPOINT is not set (run infra/ci/moto-tests.sh \
+                     to start moto and run the AWS end-to-end tests)",
+                    $name
+                );
+                return;
+            }
+        }
+    };
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_telegram_message_reaches_the_agent_and_the_agent_reply_reaches_telegram() {
+    let s = skip_without_moto!(
+        "a_telegram_message_reaches_the_agent_and_the_agent_reply_reaches_telegram"
+    );
+    let (agent, token) = s.online_agent("eve@example.com").await.expect("agent");
+    let connect = s.ws_connect("conn-eve-1", &token).await.expect("$connect");
+    assert_eq!(connect.status_code, 200, "the agent's $connect is accepted");
+    let refused = s
+        .ws_connect("conn-bad", "not-a-token")
+        .await
+        .expect("$connect");
+    assert_eq!(
+        refused.status_code, 401,
+        "a bad token is refused at $connect"
+    );
+
+    // Telegram → webhook → inbound queue.
+    let update = text_update(9001, 555_001, 17, "Where is my order #42?");
+    let status = s
+        .webhook_request(WEBHOOK_SECRET, &update)
+        .await
+        .expect("webhook");
+    assert_eq!(status, StatusCode::OK);
+    let wrong = s
+        .webhook_request("wrong-secret", &update)
+        .await
+        .expect("webhook");
+    assert_eq!(wrong, StatusCode::UNAUTHORIZED, "a wrong secret is refused");
+
+    // Router via the event source mapping.
+    let done = s.drain(QueueName::Inbound, 5).await.expect("router");
+    assert_eq!(done, 1, "the router processed the one update");
+    let created = s.connections.events("conn-eve-1", "message.created");
+    let inbound: Vec<_> = created
+        .iter()
+        .filter(|e| e["message"]["text"] == "Where is my order #42?")
+        .collect();
+    assert_eq!(
+        inbound.len(),
+        1,
+        "the agent saw message.created once: {created:?}"
+    );
+    let conversation_id = inbound[0]["conversation_id"]
+        .as_str()
+        .expect("conversation id")
+        .to_owned();
+    let conv = s
+        .store
+        .conversation_by_key(&ConversationKey::telegram_private(
+            omnidesk_domain::BotId::parse(&BOT_ID.to_string()).expect("bot id"),
+            omnidesk_domain::TelegramChatId(555_001),
+        ))
+        .await
+        .expect("read")
+        .expect("the conversation exists in DynamoDB");
+    assert_eq!(conv.id.to_string(), conversation_id);
+    assert_eq!(
+        conv.assignee_id,
+        Some(agent.id),
+        "assigned to the online agent"
+    );
+
+    // Agent reply → outbound queue → sender → Telegram.
+    let (status, body) = s
+        .api_request(
+            "POST",
+            &format!("/api/v1/conversations/{conversation_id}/messages"),
+            Some(&token),
+            Some(r#"{"text":"It ships today.","client_id":"reply-1"}"#),
+        )
+        .await
+        .expect("reply");
+    assert!(status.is_success(), "reply answered {status}: {body}");
+    let sent = s.drain(QueueName::Outbound, 5).await.expect("sender");
+    assert_eq!(sent, 1, "the sender processed the reply");
+    let messages = s.telegram.sent();
+    assert_eq!(
+        messages.len(),
+        1,
+        "Telegram got one sendMessage: {messages:?}"
+    );
+    assert_eq!(messages[0].chat_id, 555_001);
+    assert_eq!(messages[0].text, "It ships today.");
+    let updated = s.connections.events("conn-eve-1", "message.updated");
+    assert!(
+        updated
+            .iter()
+            .any(|e| e["message"]["delivery"]["status"] == "sent"),
+        "the agent saw the reply marked sent: {updated:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_telegram_update_is_stored_and_pushed_once() {
+    let s = skip_without_moto!("a_redelivered_telegram_update_is_stored_and_pushed_once");
+    let (_agent, token) = s.online_agent("dup@example.com").await.expect("agent");
+    assert_eq!(
+        s.ws_connect("conn-dup", &token)
+            .await
+            .expect("$connect")
+            .status_code,
+        200
+    );
+    let update = text_update(7001, 555_002, 3, "hello twice");
+    for _ in 0..3 {
+        let status = s
+            .webhook_request(WEBHOOK_SECRET, &update)
+            .await
+            .expect("webhook");
+        assert_eq!(status, StatusCode::OK, "every redelivery is acked");
+    }
+    let done = s.drain(QueueName::Inbound, 5).await.expect("router");
+    assert_eq!(done, 1, "SQS deduplicated the redeliveries");
+    let seen = s
+        .connections
+        .events("conn-dup", "message.created")
+        .into_iter()
+        .filter(|e| e["message"]["text"] == "hello twice")
+        .count();
+    assert_eq!(seen, 1, "the agent saw the message once");
+    let convs = s
+        .store
+        .list_conversations(&ConversationFilter::default(), &PageRequest::first(10))
+        .await
+        .expect("list");
+    assert_eq!(convs.items.len(), 1);
+    let msgs = s
+        .store
+        .list_messages(convs.items[0].id, &PageRequest::first(50))
+        .await
+        .expect("messages");
+    let inbound = msgs
+        .items
+        .iter()
+        .filter(|m| m.direction == Direction::Inbound)
+        .count();
+    assert_eq!(inbound, 1, "one inbound message stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_message_holds_back_its_fifo_group_while_other_groups_succeed() {
+    let s = skip_without_moto!(
+        "a_failing_message_holds_back_its_fifo_group_while_other_groups_succeed"
+    );
+    for (group, n) in [("chat-a", 3), ("chat-b", 2)] {
+        for i in 0..n {
+            s.queue
+                .send(
+                    QueueName::Inbound,
+                    OutgoingMessage::fifo(group, format!("{group}-{i}"), format!("{group}:{i}")),
+                )
+                .await
+                .expect("send");
+        }
+    }
+    let url = s.queue.urls().inbound.url.clone();
+    let mut messages = Vec::new();
+    for _ in 0..5 {
+        let out = s
+            .sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .visibility_timeout(30)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .expect("receive");
+        messages.extend(out.messages.unwrap_or_default());
+        if messages.len() >= 5 {
+            break;
+        }
+    }
+    assert_eq!(messages.len(), 5, "all five messages were received");
+    let event = sqs_event(&messages, &url);
+    assert!(
+        event
+            .records
+            .iter()
+            .all(|r| r.attributes.contains_key("MessageGroupId")
+                && r.attributes.contains_key("ApproximateReceiveCount")),
+        "records carry the FIFO attributes"
+    );
+    let id_of = |body: &str| {
+        event
+            .records
+            .iter()
+            .find(|r| r.body.as_deref() == Some(body))
+            .and_then(|r| r.message_id.clone())
+            .expect("record")
+    };
+    let (a0, a1, a2) = (id_of("chat-a:0"), id_of("chat-a:1"), id_of("chat-a:2"));
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let seen = calls.clone();
+    let invoked = AtomicUsize::new(0);
+    let settle = SqsSettle::new(s.queue.clone(), QueueName::Inbound);
+    let response = run_sqs_batch(event, true, &settle, |body, _count| {
+        invoked.fetch_add(1, Ordering::SeqCst);
+        seen.lock().push(body.clone());
+        async move {
+            if body == "chat-a:1" {
+                Err(JobError::Transient("store unavailable".to_owned()))
+            } else {
+                Ok(JobOutcome::Done)
+            }
+        }
+    })
+    .await;
+    let mut failed: Vec<String> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    failed.sort();
+    let mut expected = vec![a1, a2];
+    expected.sort();
+    assert_eq!(
+        failed, expected,
+        "the failed message and the rest of its group are reported"
+    );
+    assert!(
+        !failed.contains(&a0),
+        "the group's earlier message succeeded"
+    );
+    let calls = calls.lock().clone();
+    assert!(
+        !calls.contains(&"chat-a:2".to_owned()),
+        "the group stopped at its failure"
+    );
+    assert!(calls.contains(&"chat-b:0".to_owned()) && calls.contains(&"chat-b:1".to_owned()));
+    assert_eq!(invoked.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_to_a_gone_connection_removes_it_and_the_pipeline_goes_on() {
+    let s = skip_without_moto!("a_push_to_a_gone_connection_removes_it_and_the_pipeline_goes_on");
+    let (_agent, token) = s.online_agent("gone@example.com").await.expect("agent");
+    assert_eq!(
+        s.ws_connect("conn-gone", &token)
+            .await
+            .expect("$connect")
+            .status_code,
+        200
+    );
+    s.connections.mark_gone("conn-gone");
+    let update = text_update(8001, 555_003, 9, "anyone there?");
+    assert_eq!(
+        s.webhook_request(WEBHOOK_SECRET, &update)
+            .await
+            .expect("webhook"),
+        StatusCode::OK
+    );
+    assert_eq!(s.drain(QueueName::Inbound, 5).await.expect("router"), 1);
+    let left = omnidesk_core::ConnectionStore::list_connections(s.store.as_ref())
+        .await
+        .expect("list");
+    assert!(left.is_empty(), "the gone connection was removed: {left:?}");
+    let _ = Duration::ZERO;
+}
