@@ -32,6 +32,7 @@ export PATH="$VENV/bin:$PATH"
 step "cfn-lint template.yaml"
 t0=$(now)
 cfn-lint template.yaml
+bash -n infra/deploy-dashboard.sh
 step "sam validate --lint"
 sam validate --lint
 echo "templates OK in $(( $(now) - t0 )) s"

@@ -95,7 +95,7 @@ pub async fn disconnect(deps: &WsDeps, connection_id: &ConnectionId) -> Result<(
 /// `$default`: answers one client frame. `{"action":"ping"}` gets `pong`; anything else gets
 /// an `error` event naming the problem (the connection stays open).
 pub async fn on_frame(
-    _deps: &WsDeps,
+    deps: &WsDeps,
     connection_id: &ConnectionId,
     text: &str,
 ) -> Option<ServerEvent> {
@@ -117,6 +117,16 @@ pub async fn on_frame(
     };
     match serde_json::from_value::<ClientAction>(value) {
         Ok(ClientAction::Ping) => Some(ServerEvent::Pong),
+        Ok(ClientAction::Hello) => match deps.connections.list_connections().await {
+            Ok(conns) => match conns.into_iter().find(|c| &c.id == connection_id) {
+                Some(c) => Some(hello(c.agent_id, connection_id)),
+                None => Some(error("this connection is not registered".to_owned())),
+            },
+            Err(e) => {
+                tracing::warn!(connection_id = %connection_id, error = %e, "hello lookup failed");
+                Some(error("try again later".to_owned()))
+            }
+        },
         Err(_) => Some(error(format!("unknown action {action:?}"))),
     }
 }

@@ -156,3 +156,26 @@ async fn hello_names_the_agent_and_the_connection() {
     assert_eq!(json["agent_id"], w.agent.to_string());
     assert_eq!(json["connection_id"], "abc");
 }
+
+#[tokio::test]
+async fn hello_is_answered_for_a_registered_connection_only() {
+    let w = world().await;
+    let token = w.ws.auth.issue(w.agent).unwrap().token;
+    connect(&w.ws, &conn("c1"), Some(&token)).await.unwrap();
+    let answer = on_frame(&w.ws, &conn("c1"), r#"{"action":"hello"}"#).await;
+    match answer {
+        Some(ServerEvent::Hello {
+            agent_id,
+            connection_id,
+        }) => {
+            assert_eq!(agent_id, w.agent);
+            assert_eq!(connection_id, "c1");
+        }
+        other => panic!("expected hello, got {other:?}"),
+    }
+    let stranger = on_frame(&w.ws, &conn("nobody"), r#"{"action":"hello"}"#).await;
+    assert!(
+        matches!(stranger, Some(ServerEvent::Error { .. })),
+        "{stranger:?}"
+    );
+}

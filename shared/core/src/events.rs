@@ -103,4 +103,8 @@ impl ServerEvent {
 pub enum ClientAction {
     /// Heartbeat; answered with `pong`.
     Ping,
+    /// Asks for the `hello` event again. The local hub sends `hello` at connect, but API
+    /// Gateway refuses pushes before `$connect` returns, so clients send this once the socket is
+    /// open and both runtimes answer it the same way.
+    Hello,
 }

@@ -139,6 +139,15 @@ export class LiveSocket {
     }
     this.socket = s;
     this.ready = false;
+    // API Gateway cannot push `hello` at connect: ask for it (the local server sends it anyway;
+    // a second `hello` on a ready socket is ignored).
+    s.onopen = () => {
+      try {
+        s.send('{"action":"hello"}');
+      } catch {
+        /* onclose follows */
+      }
+    };
     s.onmessage = (ev) => this.onFrame(ev.data);
     s.onclose = () => this.onClosed(s);
     s.onerror = () => {
@@ -156,6 +165,7 @@ export class LiveSocket {
       return;
     }
     if (ev.type === 'hello') {
+      if (this.ready) return;
       const reconnected = this.everReady;
       this.everReady = true;
       this.ready = true;

@@ -90,6 +90,17 @@ function setup() {
 }
 
 describe('live socket', () => {
+  it('asks for hello once the socket opens (API Gateway cannot push it) and ignores a second one', () => {
+    const t = setup();
+    t.live.start();
+    t.sockets[0].onopen?.({});
+    expect(t.sockets[0].sent).toEqual(['{"action":"hello"}']);
+    t.sockets[0].hello();
+    t.sockets[0].hello(); // the local server sends one at connect and answers the request too
+    expect(t.ready).toEqual([false]);
+    expect(t.statuses).toEqual(['connecting', 'open']);
+  });
+
   it('sends {"action":"ping"} every 20 s and stays open while pongs come back', () => {
     const t = setup();
     t.live.start();

@@ -380,6 +380,13 @@ async fn the_websocket_rejects_a_bad_token_and_answers_pings() {
     ws.send_text("garbage").await;
     let err = ws.wait_for(WAIT, |ev| ev["type"] == "error").await;
     assert!(err.is_some());
+    // The same handshake as on API Gateway, where `hello` cannot be pushed at connect.
+    ws.send_text(r#"{"action":"hello"}"#).await;
+    let hello = ws
+        .wait_for(WAIT, |ev| ev["type"] == "hello")
+        .await
+        .expect("hello on request");
+    assert!(hello["agent_id"].as_str().unwrap().starts_with("ag_"));
 }
 
 #[tokio::test]
