@@ -105,14 +105,16 @@ pub struct LastMessage {
     pub direction: crate::Direction,
     pub author_kind: String,
     pub channel: Channel,
-    /// At most [`LastMessage::PREVIEW_CHARS`] characters.
+    /// At most [`LastMessage::PREVIEW_BYTES`] bytes of UTF-8, cut at a character boundary.
     pub text: String,
     pub created_at: Timestamp,
 }
 
 impl LastMessage {
-    /// Length of the preview.
-    pub const PREVIEW_CHARS: usize = 200;
+    /// Length of the preview in UTF-8 bytes: 200 Latin characters, 100 Cyrillic, 66 CJK — more
+    /// than a list line shows, and small enough that the conversation record stays within one
+    /// billed KB on DynamoDB.
+    pub const PREVIEW_BYTES: usize = 200;
 
     /// The preview of `m`.
     pub fn of(m: &Message) -> Self {
@@ -121,10 +123,22 @@ impl LastMessage {
             direction: m.direction,
             author_kind: m.author.kind().to_owned(),
             channel: m.channel,
-            text: m.text.chars().take(Self::PREVIEW_CHARS).collect(),
+            text: preview(&m.text, Self::PREVIEW_BYTES).to_owned(),
             created_at: m.created_at,
         }
     }
+}
+
+/// The longest prefix of `text` with at most `max` bytes that ends at a character boundary.
+fn preview(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// What a transition did, for the timeline and for pushes.
@@ -194,6 +208,14 @@ impl Conversation {
             created_at: now,
             version: 0,
         }
+    }
+
+    /// The rank lists order conversations by, descending: the minute of the last activity,
+    /// then the id. Minutes rather than milliseconds, so that a store can keep an index in
+    /// this order without re-keying it on every message (a chat's messages mostly fall within
+    /// the same minute); clients order what they hold by the exact `last_activity_at`.
+    pub fn list_rank(&self) -> (i64, ConversationId) {
+        (activity_minute(self.last_activity_at), self.id)
     }
 
     /// Records a message in the summary fields (preview, activity, unread, waiting since).
@@ -343,8 +365,26 @@ impl Conversation {
     }
 }
 
+/// Milliseconds per step of [`Conversation::list_rank`].
+pub const ACTIVITY_STEP_MS: i64 = 60_000;
+
+/// The minute (since the epoch) of an activity time: the first part of
+/// [`Conversation::list_rank`].
+pub fn activity_minute(at: Timestamp) -> i64 {
+    at.millis().div_euclid(ACTIVITY_STEP_MS)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_preview_is_cut_by_bytes_at_a_character_boundary() {
+        assert_eq!(super::preview("hello", 200), "hello");
+        assert_eq!(super::preview(&"x".repeat(300), 200).len(), 200);
+        // 'ж' is 2 bytes, '日' 3: never half a character.
+        assert_eq!(super::preview(&"ж".repeat(150), 200).chars().count(), 100);
+        assert_eq!(super::preview(&"日".repeat(100), 200).chars().count(), 66);
+    }
+
     use super::*;
     use uuid::Uuid;
 

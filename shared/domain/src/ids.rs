@@ -84,6 +84,44 @@ id_type!(
     /// One human agent.
     AgentId, "ag", "agent id");
 
+impl MessageId {
+    /// The id of a message that comes from an external event, derived from the event alone, so
+    /// a redelivered event gets the same id and a store can drop it with one conditional write.
+    ///
+    /// The layout is a UUIDv7: `at` (the event's own time, e.g. Telegram's `date`) in the time
+    /// field, then `seq` (an order within that time, e.g. Telegram's per-chat `message_id`),
+    /// then 42 bits of a hash of `source` (the event's source key). Ids therefore sort by
+    /// `at`, then `seq`, like generated ids sort by creation time.
+    pub fn derived(at: crate::Timestamp, seq: u32, source: &str) -> Self {
+        let hash = fnv1a(source);
+        let millis = u64::try_from(at.millis()).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
+        let seq = u64::from(seq);
+        // rand_a (12 bits) and the top 20 bits of rand_b carry seq; 42 bits carry the hash.
+        let rand_a = (seq >> 20) & 0x0FFF;
+        let rand_b = ((seq & 0xF_FFFF) << 42) | (hash & 0x3FF_FFFF_FFFF);
+        let high = (millis << 16) | (0x7 << 12) | rand_a;
+        let low = (0b10 << 62) | rand_b;
+        Self(Uuid::from_u64_pair(high, low))
+    }
+
+    /// Whether this id carries the hash of `source` the way [`MessageId::derived`] puts it
+    /// there (a random id does by chance once in 2^42).
+    pub fn derived_from(&self, source: &str) -> bool {
+        let (_, low) = self.0.as_u64_pair();
+        low & 0x3FF_FFFF_FFFF == fnv1a(source) & 0x3FF_FFFF_FFFF
+    }
+}
+
+/// FNV-1a: stable across builds and platforms (derived ids are stored).
+fn fnv1a(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.as_bytes() {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +134,23 @@ mod tests {
         assert_eq!(ConversationId::parse(&text).unwrap(), id);
         let json = serde_json::to_string(&id).unwrap();
         assert_eq!(serde_json::from_str::<ConversationId>(&json).unwrap(), id);
+    }
+
+    #[test]
+    fn derived_message_ids_repeat_for_the_same_event_and_sort_by_time_then_sequence() {
+        let at = crate::Timestamp::from_millis(1_700_000_000_000);
+        let a = MessageId::derived(at, 41, "tg:1:100");
+        assert_eq!(a, MessageId::derived(at, 41, "tg:1:100"));
+        assert_ne!(a, MessageId::derived(at, 41, "tg:1:101"));
+        assert!(a < MessageId::derived(at, 42, "tg:1:99"));
+        assert!(
+            MessageId::derived(at, u32::MAX, "x") < MessageId::derived(at.plus_millis(1), 0, "x")
+        );
+        assert_eq!(a.as_uuid().get_version_num(), 7);
+        assert!(a.derived_from("tg:1:100"));
+        assert!(!a.derived_from("tg:1:101"));
+        assert!(!MessageId::from_uuid(Uuid::now_v7()).derived_from("tg:1:100"));
+        assert_eq!(MessageId::parse(&a.to_string()).unwrap(), a);
     }
 
     #[test]

@@ -18,7 +18,8 @@ mod values;
 pub use agent::{Agent, AgentStatus, PasswordHash};
 pub use contact::{Contact, Identity, IdentityKey, Unreachable};
 pub use conversation::{
-    Conversation, ConversationKey, ConversationStatus, LastMessage, StatusChange, TransitionError,
+    ACTIVITY_STEP_MS, Conversation, ConversationKey, ConversationStatus, LastMessage, StatusChange,
+    TransitionError, activity_minute,
 };
 pub use error::ParseError;
 pub use ids::{AgentId, ContactId, ConversationId, MessageId};

@@ -73,8 +73,8 @@ pub enum OpenError {
     SchemaTooNew { found: i64, supported: i64 },
 }
 
-/// The current schema version (`PRAGMA user_version`).
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+/// The current schema version (`PRAGMA user_version`): the last migration's.
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// Schema version 1. Tables of the store, then of the queue (see the crate docs).
 const SCHEMA_V1: &str = r#"
@@ -178,6 +178,28 @@ CREATE TABLE queue_dead_letters (
 );
 CREATE INDEX queue_dead_letters_recent ON queue_dead_letters(queue, at_ms, seq);
 "#;
+
+/// Schema version 2: conversation lists are ordered by the minute of the last activity, then
+/// id (`Conversation::list_rank`). The minute is a stored column, written by the store (from
+/// `omnidesk_domain::activity_minute`) and filled here for existing rows (floor division, as
+/// `div_euclid`); the list indexes move from `last_activity_ms` to it.
+const MIGRATION_V2: &str = r#"
+ALTER TABLE conversations ADD COLUMN activity_minute INTEGER NOT NULL DEFAULT 0;
+UPDATE conversations SET activity_minute = CASE
+    WHEN last_activity_ms >= 0 THEN last_activity_ms / 60000
+    ELSE -((59999 - last_activity_ms) / 60000)
+END;
+DROP INDEX conversations_status;
+DROP INDEX conversations_assignee;
+DROP INDEX conversations_activity;
+CREATE INDEX conversations_status ON conversations(status, activity_minute, id);
+CREATE INDEX conversations_assignee ON conversations(assignee_id, activity_minute, id);
+CREATE INDEX conversations_activity ON conversations(activity_minute, id);
+"#;
+
+/// Migrations in order: `(version reached, SQL)`. A database at version `v` runs every
+/// migration above `v`, each in its own transaction with the version bump.
+const MIGRATIONS: [(i64, &str); 2] = [(1, SCHEMA_V1), (2, MIGRATION_V2)];
 
 /// The database cannot serve a call (writer stopped, commit failed, task lost). The message
 /// is for logs; callers map it to their port's "unavailable, retry" error.
@@ -503,7 +525,7 @@ fn configure(conn: &Connection, options: &SqliteOptions, writer: bool) -> rusqli
     Ok(())
 }
 
-fn migrate(conn: &Connection, path: &str) -> Result<(), OpenError> {
+pub(crate) fn migrate(conn: &Connection, path: &str) -> Result<(), OpenError> {
     let err = |source| OpenError::Sqlite {
         path: path.to_owned(),
         source,
@@ -517,14 +539,16 @@ fn migrate(conn: &Connection, path: &str) -> Result<(), OpenError> {
             supported: SCHEMA_VERSION,
         });
     }
-    if version < 1 {
-        conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE;\n{SCHEMA_V1}\nPRAGMA user_version = 1;\nCOMMIT;"
-        ))
-        .map_err(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            err(e)
-        })?;
+    for (target, sql) in MIGRATIONS {
+        if version < target {
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {target};\nCOMMIT;"
+            ))
+            .map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                err(e)
+            })?;
+        }
     }
     Ok(())
 }
@@ -574,6 +598,71 @@ mod tests {
         };
         let db = Db::open(&path, options).unwrap();
         assert_eq!(pragma(&db, &path, "synchronous"), "2");
+    }
+
+    #[test]
+    fn a_version_1_file_is_migrated_to_minute_ordered_conversation_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(&format!("{SCHEMA_V1}\nPRAGMA user_version = 1;"))
+            .unwrap();
+        for (id, ms) in [
+            ("cv_a", 1_700_000_059_999_i64),
+            ("cv_b", -1),
+            ("cv_c", -60_001),
+        ] {
+            old.execute(
+                "INSERT INTO conversations (id, key, contact_id, status, assignee_id, \
+                 last_activity_ms, version, json) VALUES (?1, ?1, 'ct', 'bot', NULL, ?2, 0, '{}')",
+                rusqlite::params![id, ms],
+            )
+            .unwrap();
+        }
+        drop(old);
+
+        let db = Db::open(&path, SqliteOptions::default()).unwrap();
+        assert_eq!(pragma(&db, &path, "user_version"), "2");
+        let minutes: Vec<(String, i64)> = db
+            .read_blocking(&path, |c| {
+                let mut s = c
+                    .prepare("SELECT id, activity_minute FROM conversations ORDER BY id")
+                    .unwrap();
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect()
+            })
+            .unwrap();
+        let expected = |id: &str, ms: i64| {
+            (
+                id.to_owned(),
+                omnidesk_domain::activity_minute(omnidesk_domain::Timestamp::from_millis(ms)),
+            )
+        };
+        assert_eq!(
+            minutes,
+            vec![
+                expected("cv_a", 1_700_000_059_999),
+                expected("cv_b", -1),
+                expected("cv_c", -60_001)
+            ],
+            "existing rows get the minute of their last activity, floored like the domain's"
+        );
+        let indexed: Vec<String> = db
+            .read_blocking(&path, |c| {
+                let mut s = c
+                    .prepare(
+                        "SELECT name FROM pragma_index_info('conversations_activity') ORDER BY seqno",
+                    )
+                    .unwrap();
+                s.query_map([], |r| r.get(0))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect()
+            })
+            .unwrap();
+        assert_eq!(indexed, ["activity_minute", "id"]);
     }
 
     #[test]

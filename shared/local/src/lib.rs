@@ -27,7 +27,7 @@
 //! |---|---|---|
 //! | `contacts` | `id` PK, `updated_at_ms` (optimistic check) | `ContactStore` |
 //! | `identities` | `key` PK (one contact per identity), `contact_id` → `contacts` | `ContactStore::{create_contact, add_identity, contact_id_by_identity}` |
-//! | `conversations` | `id` PK, `key` UNIQUE, `contact_id`, `status`, `assignee_id`, `last_activity_ms`, `version`; indexes `(status, activity, id)`, `(assignee, activity, id)`, `(activity, id)`, `(contact, activity, id)` | `ConversationStore` (lists by keyset on `(last_activity_ms, id)` descending) |
+//! | `conversations` | `id` PK, `key` UNIQUE, `contact_id`, `status`, `assignee_id`, `last_activity_ms`, `activity_minute` (`Conversation::list_rank`, schema v2), `version`; indexes `(status, activity_minute, id)`, `(assignee, activity_minute, id)`, `(activity_minute, id)`, `(contact)` | `ConversationStore` (lists by keyset on `(activity_minute, id)` descending) |
 //! | `messages` | `(conversation_id, id)` PK — the id is a UUIDv7, so id order is time order; `source_key` UNIQUE (nullable) | `MessageStore` |
 //! | `agents` | `id` PK, `email` UNIQUE, `password_hash` (kept out of the JSON, which never holds it) | `AgentStore` |
 //! | `counters` | `name` PK, `value` (upsert `+ 1 RETURNING`) | `AgentStore::next_counter` |

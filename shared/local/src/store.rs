@@ -91,6 +91,21 @@ fn is_constraint(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
 }
 
+/// Runs one `INSERT`. A constraint violation (a taken primary key or unique column) is
+/// `Conflict(taken())`, so the caller names what was taken; other errors map by [`sql_err`].
+fn insert_new(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    taken: impl FnOnce() -> String,
+) -> StoreResult<()> {
+    match conn.prepare_cached(sql).and_then(|mut s| s.execute(params)) {
+        Ok(_) => Ok(()),
+        Err(e) if is_constraint(&e) => Err(StoreError::Conflict(taken())),
+        Err(e) => Err(sql_err(e)),
+    }
+}
+
 /// Maps a SQLite error: constraint = `Conflict`, undecodable data = `Corrupt`, the rest
 /// (busy, locked, I/O, full disk) = `Unavailable`.
 pub(crate) fn sql_err(e: rusqlite::Error) -> StoreError {
@@ -168,18 +183,12 @@ impl ContactStore for SqliteStore {
                 let tx = conn;
                 let json = to_json(&contact)?;
                 let id = contact.id.to_string();
-                let inserted = tx
-                    .prepare_cached(
-                        "INSERT INTO contacts (id, updated_at_ms, json) VALUES (?1, ?2, ?3)",
-                    )
-                    .and_then(|mut s| s.execute(params![id, contact.updated_at.millis(), json]));
-                match inserted {
-                    Ok(_) => {}
-                    Err(e) if is_constraint(&e) => {
-                        return Err(StoreError::Conflict(format!("contact {id} exists")));
-                    }
-                    Err(e) => return Err(sql_err(e)),
-                }
+                insert_new(
+                    tx,
+                    "INSERT INTO contacts (id, updated_at_ms, json) VALUES (?1, ?2, ?3)",
+                    params![id, contact.updated_at.millis(), json],
+                    || format!("contact {id} exists"),
+                )?;
                 for identity in &contact.identities {
                     claim_identity(tx, &id, &identity.key())?;
                 }
@@ -318,32 +327,25 @@ impl ConversationStore for SqliteStore {
         self.db
             .write_async(move |conn| {
                 let json = to_json(&c)?;
-                let res = conn
-                    .prepare_cached(
-                        "INSERT INTO conversations \
-                         (id, key, contact_id, status, assignee_id, last_activity_ms, version, json) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![
-                            c.id.to_string(),
-                            c.key.as_str(),
-                            c.contact_id.to_string(),
-                            c.status.as_str(),
-                            c.assignee_id.map(|a| a.to_string()),
-                            c.last_activity_at.millis(),
-                            version_to_sql(c.version)?,
-                            json
-                        ])
-                    });
-                match res {
-                    Ok(_) => Ok(()),
-                    Err(e) if is_constraint(&e) => Err(StoreError::Conflict(format!(
-                        "conversation {} or key {} exists",
-                        c.id, c.key
-                    ))),
-                    Err(e) => Err(sql_err(e)),
-                }
+                let version = version_to_sql(c.version).map_err(sql_err)?;
+                insert_new(
+                    conn,
+                    "INSERT INTO conversations (id, key, contact_id, status, assignee_id, \
+                     last_activity_ms, activity_minute, version, json) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        c.id.to_string(),
+                        c.key.as_str(),
+                        c.contact_id.to_string(),
+                        c.status.as_str(),
+                        c.assignee_id.map(|a| a.to_string()),
+                        c.last_activity_at.millis(),
+                        c.list_rank().0,
+                        version,
+                        json
+                    ],
+                    || format!("conversation {} or key {} exists", c.id, c.key),
+                )
             })
             .await
     }
@@ -387,8 +389,8 @@ impl ConversationStore for SqliteStore {
                 let res = conn
                     .prepare_cached(
                         "UPDATE conversations SET key = ?3, contact_id = ?4, status = ?5, \
-                         assignee_id = ?6, last_activity_ms = ?7, version = ?8, json = ?9 \
-                         WHERE id = ?1 AND version = ?2",
+                         assignee_id = ?6, last_activity_ms = ?7, activity_minute = ?8, \
+                         version = ?9, json = ?10 WHERE id = ?1 AND version = ?2",
                     )
                     .and_then(|mut s| {
                         s.execute(params![
@@ -399,6 +401,7 @@ impl ConversationStore for SqliteStore {
                             c.status.as_str(),
                             c.assignee_id.map(|a| a.to_string()),
                             c.last_activity_at.millis(),
+                            c.list_rank().0,
                             version_to_sql(c.version)?,
                             json
                         ])
@@ -438,17 +441,7 @@ impl ConversationStore for SqliteStore {
         self.db
             .read_async(move |conn| {
                 let cursor = decode_cursor(page.cursor.as_deref())?;
-                let mut q =
-                    Query::new("SELECT json, last_activity_ms, id FROM conversations WHERE 1 = 1");
-                if let Some(status) = filter.status {
-                    q.and_eq("status", status.as_str().to_owned());
-                }
-                match filter.assignee {
-                    Some(Some(a)) => q.and_eq("assignee_id", a.to_string()),
-                    Some(None) => q.sql.push_str(" AND assignee_id IS NULL"),
-                    None => {}
-                }
-                list_conversation_rows(conn, q, cursor, &page)
+                list_conversation_rows(conn, filtered_conversations(&filter), cursor, &page)
             })
             .await
     }
@@ -462,10 +455,7 @@ impl ConversationStore for SqliteStore {
         self.db
             .read_async(move |conn| {
                 let cursor = decode_cursor(page.cursor.as_deref())?;
-                let mut q =
-                    Query::new("SELECT json, last_activity_ms, id FROM conversations WHERE 1 = 1");
-                q.and_eq("contact_id", contact.to_string());
-                list_conversation_rows(conn, q, cursor, &page)
+                list_conversation_rows(conn, conversations_of(contact), cursor, &page)
             })
             .await
     }
@@ -517,13 +507,14 @@ impl Query {
         let p = self.arg(value);
         self.sql.push_str(&format!(" AND {column} = {p} || ''"));
     }
-    /// ` AND (<ms column>, <id column>) < (ms, id)`, for keyset pages in descending order.
-    fn and_before(&mut self, ms_col: &str, id_col: &str, cursor: Option<(i64, String)>) {
-        if let Some((ms, id)) = cursor {
-            let (pm, pi) = (self.arg(ms), self.arg(id));
-            self.sql.push_str(&format!(
-                " AND ({ms_col} < {pm} OR ({ms_col} = {pm} AND {id_col} < {pi}))"
-            ));
+    /// ` AND (<sort column>, <id column>) < (sort, id)`, for keyset pages in descending
+    /// order. A row value, so the index seeks to the exact `(sort, id)` rather than to the
+    /// start of the sort value (many conversations share an activity minute).
+    fn and_before(&mut self, sort_col: &str, id_col: &str, cursor: Option<(i64, String)>) {
+        if let Some((sort, id)) = cursor {
+            let (ps, pi) = (self.arg(sort), self.arg(id));
+            self.sql
+                .push_str(&format!(" AND ({sort_col}, {id_col}) < ({ps}, {pi})"));
         }
     }
     /// ` ORDER BY … LIMIT <one more than the page>`.
@@ -533,16 +524,40 @@ impl Query {
     }
 }
 
+/// The start of a conversation listing; filters follow as ` AND …`.
+const CONVERSATION_LIST: &str = "SELECT json, activity_minute, id FROM conversations WHERE 1 = 1";
+
+/// The conversations matching `filter` (order and page to be added).
+fn filtered_conversations(filter: &ConversationFilter) -> Query {
+    let mut q = Query::new(CONVERSATION_LIST);
+    if let Some(status) = filter.status {
+        q.and_eq("status", status.as_str().to_owned());
+    }
+    match filter.assignee {
+        Some(Some(a)) => q.and_eq("assignee_id", a.to_string()),
+        Some(None) => q.sql.push_str(" AND assignee_id IS NULL"),
+        None => {}
+    }
+    q
+}
+
+/// A contact's conversations (order and page to be added).
+fn conversations_of(contact: ContactId) -> Query {
+    let mut q = Query::new(CONVERSATION_LIST);
+    q.and_eq("contact_id", contact.to_string());
+    q
+}
+
 /// Runs a conversation listing whose filters are in `q`: appends the keyset condition, the
-/// order and the limit.
+/// order (`Conversation::list_rank` descending: the minute column, then id, both in every
+/// list index) and the limit. The cursor is `<minute>.<id>`.
 fn list_conversation_rows(
     conn: &rusqlite::Connection,
     mut q: Query,
     cursor: Option<(i64, String)>,
     page: &PageRequest,
 ) -> StoreResult<Page<Conversation>> {
-    q.and_before("last_activity_ms", "id", cursor);
-    q.order_limit("last_activity_ms DESC, id DESC", page);
+    order_conversations(&mut q, cursor, page);
     let mut stmt = conn.prepare_cached(&q.sql).map_err(sql_err)?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(q.args), |r| {
@@ -555,11 +570,16 @@ fn list_conversation_rows(
         .map_err(sql_err)?;
     let mut out = Vec::new();
     for row in rows {
-        let (json, ms, id) = row.map_err(sql_err)?;
+        let (json, minute, id) = row.map_err(sql_err)?;
         let c: Conversation = from_json("conversation", &json)?;
-        out.push((c, encode_cursor(ms, &id)));
+        out.push((c, encode_cursor(minute, &id)));
     }
     Ok(paginate(out, page))
+}
+
+fn order_conversations(q: &mut Query, cursor: Option<(i64, String)>, page: &PageRequest) {
+    q.and_before("activity_minute", "id", cursor);
+    q.order_limit("activity_minute DESC, id DESC", page);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -572,22 +592,23 @@ impl MessageStore for SqliteStore {
         self.db
             .write_async(move |conn| {
                 let json = to_json(&m)?;
-                let res = conn
-                    .prepare_cached(
-                        "INSERT INTO messages (conversation_id, id, source_key, json) \
-                         VALUES (?1, ?2, ?3, ?4)",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![
-                            m.conversation_id.to_string(),
-                            m.id.to_string(),
-                            m.source_key.as_deref(),
-                            json
-                        ])
-                    });
+                let res = insert_new(
+                    conn,
+                    "INSERT INTO messages (conversation_id, id, source_key, json) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        m.conversation_id.to_string(),
+                        m.id.to_string(),
+                        m.source_key.as_deref(),
+                        json
+                    ],
+                    || format!("message {} exists", m.id),
+                );
                 match res {
-                    Ok(_) => Ok(AppendOutcome::Inserted),
-                    Err(e) if is_constraint(&e) => {
+                    Ok(()) => Ok(AppendOutcome::Inserted),
+                    Err(StoreError::Conflict(why)) => {
+                        // The same event again (same derived id), or its source key under
+                        // another id: either way the unique source key finds the first.
                         if let Some(source_key) = &m.source_key {
                             let first: Option<String> = conn
                                 .prepare_cached("SELECT id FROM messages WHERE source_key = ?1")
@@ -601,9 +622,9 @@ impl MessageStore for SqliteStore {
                                 return Ok(AppendOutcome::Duplicate(id));
                             }
                         }
-                        Err(StoreError::Conflict(format!("message {} exists", m.id)))
+                        Err(StoreError::Conflict(why))
                     }
-                    Err(e) => Err(sql_err(e)),
+                    Err(e) => Err(e),
                 }
             })
             .await
@@ -716,26 +737,17 @@ impl AgentStore for SqliteStore {
         self.db
             .write_async(move |conn| {
                 let json = to_json(&a)?;
-                let res = conn
-                    .prepare_cached(
-                        "INSERT INTO agents (id, email, password_hash, json) VALUES (?1, ?2, ?3, ?4)",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![
-                            a.id.to_string(),
-                            a.email.as_str(),
-                            a.password_hash.as_phc(),
-                            json
-                        ])
-                    });
-                match res {
-                    Ok(_) => Ok(()),
-                    Err(e) if is_constraint(&e) => Err(StoreError::Conflict(format!(
-                        "agent {} or e-mail {} exists",
-                        a.id, a.email
-                    ))),
-                    Err(e) => Err(sql_err(e)),
-                }
+                insert_new(
+                    conn,
+                    "INSERT INTO agents (id, email, password_hash, json) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        a.id.to_string(),
+                        a.email.as_str(),
+                        a.password_hash.as_phc(),
+                        json
+                    ],
+                    || format!("agent {} or e-mail {} exists", a.id, a.email),
+                )
             })
             .await
     }
@@ -1026,5 +1038,75 @@ impl ConnectionStore for SqliteStore {
                 Ok(out)
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use omnidesk_core::ConversationFilter;
+    use omnidesk_domain::{AgentId, ContactId, ConversationStatus};
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn plan(conn: &rusqlite::Connection, q: Query) -> String {
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", q.sql))
+            .unwrap();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(q.args), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    }
+
+    #[test]
+    fn conversation_lists_are_read_in_index_order_without_sorting() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        crate::db::migrate(&conn, ":memory:").unwrap();
+        let agent = Some(AgentId::from_uuid(Uuid::now_v7()));
+        let filters = [
+            (None, None),
+            (Some(ConversationStatus::Queued), None),
+            (None, Some(agent)),
+            (None, Some(None)),
+            (Some(ConversationStatus::Assigned), Some(agent)),
+        ];
+        let page = PageRequest::first(20);
+        for (status, assignee) in filters {
+            let filter = ConversationFilter { status, assignee };
+            for cursor in [None, Some((29_000_000, "cv_x".to_owned()))] {
+                let mut q = filtered_conversations(&filter);
+                order_conversations(&mut q, cursor.clone(), &page);
+                let plan = plan(&conn, q);
+                assert!(
+                    plan.contains("USING INDEX conversations_") && !plan.contains("TEMP B-TREE"),
+                    "{filter:?} with cursor {cursor:?} is not index-driven: {plan}"
+                );
+                if cursor.is_some() {
+                    assert!(
+                        plan.contains("(activity_minute,id)<(?,?)"),
+                        "{filter:?}: the cursor does not seek in the index: {plan}"
+                    );
+                }
+            }
+        }
+        // A contact has few conversations: looked up by the contact index, then sorted.
+        let mut q = conversations_of(ContactId::from_uuid(Uuid::now_v7()));
+        order_conversations(&mut q, None, &page);
+        assert!(plan(&conn, q).contains("USING INDEX conversations_contact"));
+    }
+
+    #[test]
+    fn a_cursor_of_another_shape_is_corrupt() {
+        assert!(matches!(
+            decode_cursor(Some("not-a-cursor")),
+            Err(StoreError::Corrupt(_))
+        ));
+        assert_eq!(
+            decode_cursor(Some("-3.cv_1")).unwrap(),
+            Some((-3, "cv_1".to_owned()))
+        );
     }
 }

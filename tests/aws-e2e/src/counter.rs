@@ -5,8 +5,11 @@
 //! - item size follows DynamoDB's rule (attribute name bytes + value bytes; numbers ≈ digits/2 + 1;
 //!   maps/lists 3 bytes + contents), computed from the JSON on the wire;
 //! - writes: `PutItem`/`DeleteItem` ⌈size/1 KB⌉, `UpdateItem` ⌈(key + new values)/1 KB⌉ (the
-//!   stored item is not on the wire), at least 1; plus 1 per GSI whose key attributes the written
-//!   item carries (projection ALL rewrites the index entry); `TransactWriteItems` 2× per item;
+//!   stored item is not on the wire), at least 1; `TransactWriteItems` 2× per item; plus the
+//!   index writes DynamoDB makes, found by comparing each put item's index entries (keys and
+//!   projected attributes, see [`GSIS`]) with those of the last item put at the same key: a new
+//!   or removed entry 1, a changed key 2 (delete + put), a changed projected attribute 1, an
+//!   unchanged entry 0 (index entries here are far below 1 KB);
 //! - reads: `GetItem` ⌈size/4 KB⌉ × (1 strongly consistent, 0.5 eventually), `Query` on the summed
 //!   size of the returned items (at least one unit), `TransactGetItems` 2×;
 //! - `PostToConnection`: one message per started 32 KB; SQS: one request per started 64 KB.
@@ -25,8 +28,17 @@ use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use parking_lot::Mutex;
 use serde_json::Value;
 
-/// GSI key attributes of the omnidesk table.
-const GSI_KEYS: [&str; 4] = ["GSI1PK", "GSI2PK", "GSI3PK", "GSI4PK"];
+/// The omnidesk table's GSIs as `DynamoStore::create_table` and template.yaml define them:
+/// (partition attribute, sort attribute, projected non-key attributes).
+const GSIS: [(&str, &str, &[&str]); 4] = [
+    ("GSI1PK", "rank", &[]),
+    ("GSI2PK", "rank", &["status"]),
+    ("GSI3PK", "rank", &[]),
+    ("GSI4PK", "rank", &[]),
+];
+
+/// One index entry: its key and projected values, as wire JSON text.
+type IndexEntry = Vec<String>;
 
 /// What the counted requests add up to.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -39,6 +51,9 @@ pub struct Tally {
     pub rru: f64,
     /// Estimated write units by `"Service:Operation"`.
     pub wru_by_op: BTreeMap<String, f64>,
+    /// Estimated write units by `"Operation PK-prefix"` (e.g. `"PutItem CONV"`): which items
+    /// the writes go to.
+    pub wru_by_item: BTreeMap<String, f64>,
     /// Estimated read units by `"Service:Operation"`.
     pub rru_by_op: BTreeMap<String, f64>,
     /// Billed SQS requests (64 KB chunks).
@@ -75,6 +90,7 @@ impl Tally {
         Tally {
             calls,
             wru_by_op: diff(&self.wru_by_op, &earlier.wru_by_op),
+            wru_by_item: diff(&self.wru_by_item, &earlier.wru_by_item),
             rru_by_op: diff(&self.rru_by_op, &earlier.rru_by_op),
             wru: self.wru - earlier.wru,
             rru: self.rru - earlier.rru,
@@ -88,6 +104,8 @@ impl Tally {
 #[derive(Debug, Clone, Default)]
 pub struct Counter {
     tally: Arc<Mutex<Tally>>,
+    /// The index entries of every item put so far, by base key.
+    indexes: Arc<Mutex<std::collections::HashMap<String, Vec<Option<IndexEntry>>>>>,
 }
 
 impl Counter {
@@ -129,7 +147,13 @@ impl Intercept for Counter {
         match service.as_str() {
             "DynamoDB" => {
                 let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-                let w = write_units(&op, &json);
+                let w = write_units(&op, &json) + self.index_writes(&op, &json);
+                if w > 0.0 {
+                    *tally
+                        .wru_by_item
+                        .entry(format!("{op} {}", item_kinds(&op, &json)))
+                        .or_default() += w;
+                }
                 tally.wru += w;
                 if w > 0.0 {
                     *tally
@@ -177,6 +201,98 @@ impl Intercept for Counter {
     }
 }
 
+impl Counter {
+    /// Index write units of one request, updating the remembered entries.
+    fn index_writes(&self, op: &str, body: &Value) -> f64 {
+        let mut indexes = self.indexes.lock();
+        let mut apply = |kind: &str, b: &Value| -> f64 {
+            match kind {
+                "Put" | "PutItem" => {
+                    let item = &b["Item"];
+                    let new = index_entries(item);
+                    let old = indexes.insert(base_key(item), new.clone());
+                    index_diff(old.as_deref(), &new)
+                }
+                "Delete" | "DeleteItem" => match indexes.remove(&base_key(&b["Key"])) {
+                    Some(old) => index_diff(Some(&old), &[None, None, None, None]),
+                    None => 0.0,
+                },
+                _ => 0.0,
+            }
+        };
+        match op {
+            "PutItem" | "DeleteItem" => apply(op, body),
+            "TransactWriteItems" => body["TransactItems"].as_array().map_or(0.0, |items| {
+                items
+                    .iter()
+                    .filter_map(|i| i.as_object()?.iter().next())
+                    .map(|(kind, b)| apply(kind, b))
+                    .sum()
+            }),
+            _ => 0.0,
+        }
+    }
+}
+
+/// The partition-key prefixes (`CONV`, `IDENT`, …) a write request touches, joined by `+`.
+fn item_kinds(op: &str, body: &Value) -> String {
+    let prefix = |b: &Value| {
+        let key = b
+            .get("Item")
+            .or_else(|| b.get("Key"))
+            .unwrap_or(&Value::Null);
+        let pk = key["PK"]["S"].as_str().unwrap_or("?");
+        let sk = key["SK"]["S"].as_str().unwrap_or("?");
+        let p = pk.split('#').next().unwrap_or(pk);
+        let s = sk.split('#').next().unwrap_or(sk);
+        format!("{p}/{s}")
+    };
+    match op {
+        "TransactWriteItems" => {
+            body["TransactItems"]
+                .as_array()
+                .map_or_else(String::new, |items| {
+                    items
+                        .iter()
+                        .filter_map(|i| i.as_object()?.values().next().map(prefix))
+                        .collect::<Vec<_>>()
+                        .join("+")
+                })
+        }
+        _ => prefix(body),
+    }
+}
+
+fn base_key(item: &Value) -> String {
+    format!("{}|{}", item["PK"], item["SK"])
+}
+
+/// The entry an item has in each GSI (`None` when it lacks the index's keys).
+fn index_entries(item: &Value) -> Vec<Option<IndexEntry>> {
+    GSIS.iter()
+        .map(|(pk, sk, projected)| {
+            let (p, s) = (item.get(*pk)?, item.get(*sk)?);
+            let mut entry = vec![p.to_string(), s.to_string()];
+            entry.extend(projected.iter().map(|a| item[*a].to_string()));
+            Some(entry)
+        })
+        .collect()
+}
+
+/// Write units of moving each index from `old` entries to `new` ones.
+fn index_diff(old: Option<&[Option<IndexEntry>]>, new: &[Option<IndexEntry>]) -> f64 {
+    new.iter()
+        .enumerate()
+        .map(|(i, new)| match (old.and_then(|o| o[i].as_ref()), new) {
+            (None, None) => 0.0,
+            (None, Some(_)) | (Some(_), None) => 1.0,
+            (Some(o), Some(n)) if o[..2] != n[..2] => 2.0,
+            (Some(o), Some(n)) if o != n => 1.0,
+            _ => 0.0,
+        })
+        .sum()
+}
+
 fn chunks(len: usize, size: usize) -> u64 {
     (len.div_ceil(size)).max(1) as u64
 }
@@ -215,16 +331,12 @@ fn kb_units(bytes: usize, unit: usize) -> f64 {
     bytes.div_ceil(unit).max(1) as f64
 }
 
-fn gsi_writes(item: &Value) -> f64 {
-    GSI_KEYS.iter().filter(|k| item.get(**k).is_some()).count() as f64
-}
-
 /// Units of one write action (`Put`/`Update`/`Delete`/`ConditionCheck` body).
 fn action_units(kind: &str, body: &Value) -> f64 {
     match kind {
         "Put" | "PutItem" => {
             let item = &body["Item"];
-            kb_units(item_size(item), 1024) + gsi_writes(item)
+            kb_units(item_size(item), 1024)
         }
         "Update" | "UpdateItem" => {
             let values = body.get("ExpressionAttributeValues").map_or(0, item_size);
@@ -308,9 +420,40 @@ mod tests {
     }
 
     #[test]
-    fn a_put_of_an_item_with_two_index_keys_also_writes_both_indexes() {
-        let body = json!({"Item": {"PK": {"S": "a"}, "GSI1PK": {"S": "x"}, "GSI3PK": {"S": "y"}}});
-        assert_eq!(write_units("PutItem", &body), 3.0);
+    fn index_writes_follow_what_changed_in_the_index_entries() {
+        let counter = Counter::default();
+        let put = |gsi2: &str, rank: &str, status: &str| {
+            json!({"Item": {"PK": {"S": "CONV#1"}, "SK": {"S": "META"}, "GSI1PK": {"S": "x"},
+                "GSI2PK": {"S": gsi2}, "rank": {"S": rank}, "status": {"S": status},
+                "data": {"S": "{}"}}})
+        };
+        // New: one entry in each of the two indexes whose keys the item has.
+        assert_eq!(
+            counter.index_writes("PutItem", &put("a", "1", "queued")),
+            2.0
+        );
+        // Same keys and projected attributes (only `data` changed): no index write.
+        assert_eq!(
+            counter.index_writes("PutItem", &put("a", "1", "queued")),
+            0.0
+        );
+        // The projected status changed in GSI2 only.
+        assert_eq!(
+            counter.index_writes("PutItem", &put("a", "1", "assigned")),
+            1.0
+        );
+        // GSI2's key changed (delete + put); GSI1 unchanged.
+        assert_eq!(
+            counter.index_writes("PutItem", &put("b", "1", "assigned")),
+            2.0
+        );
+        // The shared sort key changed: both indexes re-keyed.
+        assert_eq!(
+            counter.index_writes("PutItem", &put("b", "2", "assigned")),
+            4.0
+        );
+        let delete = json!({"Key": {"PK": {"S": "CONV#1"}, "SK": {"S": "META"}}});
+        assert_eq!(counter.index_writes("DeleteItem", &delete), 2.0);
     }
 
     #[test]

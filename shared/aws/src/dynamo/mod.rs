@@ -15,9 +15,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, Put, ReturnValue, ScalarAttributeType, Select, TimeToLiveSpecification,
-    TimeToLiveStatus, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, Select,
+    TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem, Update,
 };
 use omnidesk_core::{
     AgentStore, AppendOutcome, BotConfig, BotStore, Clock, Connection, ConnectionId,
@@ -37,8 +37,6 @@ use item::{
 
 /// Page size when a request asks for 0.
 const DEFAULT_LIMIT: usize = 50;
-/// A source key (redelivered event) is remembered this long.
-const SOURCE_KEY_TTL_SECS: i64 = 7 * 24 * 60 * 60;
 /// Dead letters are kept at least this long.
 const DEAD_LETTER_TTL_SECS: i64 = 30 * 24 * 60 * 60;
 /// API Gateway's maximum WebSocket connection duration.
@@ -50,13 +48,32 @@ const IDENTITY_RETRIES: usize = 5;
 const PK: &str = "PK";
 const SK: &str = "SK";
 
-/// The four overloaded GSIs: (index name, partition attribute, sort attribute).
-const GSIS: [(&str, &str, &str); 4] = [
-    ("GSI1", "GSI1PK", "GSI1SK"),
-    ("GSI2", "GSI2PK", "GSI2SK"),
-    ("GSI3", "GSI3PK", "GSI3SK"),
-    ("GSI4", "GSI4PK", "GSI4SK"),
+/// A source key claimed by a message whose id is not derived from it is remembered this long.
+const SOURCE_KEY_TTL_SECS: i64 = 7 * 24 * 60 * 60;
+
+/// The sort attribute every GSI shares: a conversation's `list_rank` (activity minute, id).
+const RANK: &str = "rank";
+
+/// The four overloaded GSIs: (index name, partition attribute, sort attribute, non-key attributes
+/// projected besides the keys). Projections are as small as the queries allow, so that a
+/// conversation update that changes neither an index key nor a projected attribute (a message
+/// within the same activity minute) writes no index at all; list pages read the items they
+/// need from the table by key.
+const GSIS: [(&str, &str, &str, &[&str]); 4] = [
+    ("GSI1", "GSI1PK", RANK, &[]),
+    // Filtered by status (an agent's assigned conversations, the unassigned queue).
+    ("GSI2", "GSI2PK", RANK, &["status"]),
+    ("GSI3", "GSI3PK", RANK, &[]),
+    ("GSI4", "GSI4PK", RANK, &[]),
 ];
+
+/// Positive lookups of write-once mappings cached per process (identity → contact, routing key
+/// → conversation): these items are never changed or deleted once written.
+const MAPPING_CACHE_CAP: usize = 10_000;
+/// Keys per `BatchGetItem` call (the API's limit).
+const BATCH_GET_MAX: usize = 100;
+/// Rounds of retrying a `BatchGetItem`'s unprocessed keys before giving up (transient).
+const BATCH_GET_ROUNDS: usize = 8;
 
 /// `GSI2PK` of conversations without an assignee (the `assignee: Some(None)` filter).
 const UNASSIGNED: &str = "ASSIGNEE#none";
@@ -71,6 +88,8 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     clock: Arc<dyn Clock>,
+    /// Cached write-once mappings: `IDENT#…` / `CKEY#…` partition key → the id it names.
+    mappings: Arc<parking_lot::Mutex<std::collections::HashMap<String, String>>>,
 }
 
 impl std::fmt::Debug for DynamoStore {
@@ -199,9 +218,12 @@ fn conn_key(id: &ConnectionId) -> (String, String) {
     ("CONNS".to_owned(), format!("CONN#{id}"))
 }
 
-/// `GSIxSK` of a conversation: activity, then id, so descending queries give the list order.
-fn activity_sort(c: &Conversation) -> String {
-    format!("{}#{}", padded(c.last_activity_at.millis()), c.id)
+/// The `rank` of a conversation: `list_rank` rendered so that descending string order is the
+/// list order (activity minute, then id).
+fn rank_of(c: &Conversation) -> String {
+    let (minute, id) = c.list_rank();
+    // 12 digits cover minutes until the year 1.9 million.
+    format!("{:012}#{id}", minute.max(0))
 }
 
 fn assignee_pk(assignee: Option<AgentId>) -> String {
@@ -242,23 +264,43 @@ fn contact_of(item: &Item) -> StoreResult<Contact> {
 }
 
 fn conversation_item(c: &Conversation) -> StoreResult<Item> {
+    // Slim on purpose: every update is billed per started KB of the whole item, so nothing is
+    // stored twice: no `kind`, and `data` leaves out the id, status and version, which the key
+    // and attributes carry (see `conversation_of`).
     let mut item = base_item(conv_key(c.id), "conversation");
-    let sort = activity_sort(c);
-    item.insert("data".to_owned(), s(to_json(c)?));
+    item.remove("kind");
+    let mut data = serde_json::to_value(c)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode a conversation: {e}")))?;
+    if let Some(map) = data.as_object_mut() {
+        for field in ["id", "status", "version"] {
+            map.remove(field);
+        }
+    }
+    item.insert("data".to_owned(), s(data.to_string()));
     item.insert("version".to_owned(), n(c.version));
-    item.insert("convKey".to_owned(), s(c.key.as_str()));
     item.insert("status".to_owned(), s(c.status.as_str()));
+    item.insert(RANK.to_owned(), s(rank_of(c)));
     let pks = [
         format!("STATUS#{}", c.status.as_str()),
         assignee_pk(c.assignee_id),
         "CONVS".to_owned(),
         format!("CONTACT#{}", c.contact_id),
     ];
-    for ((_, pk_attr, sk_attr), pk) in GSIS.iter().zip(pks) {
+    for ((_, pk_attr, _, _), pk) in GSIS.iter().zip(pks) {
         item.insert((*pk_attr).to_owned(), s(pk));
-        item.insert((*sk_attr).to_owned(), s(sort.clone()));
     }
     Ok(item)
+}
+
+fn conversation_of(item: &Item) -> StoreResult<Conversation> {
+    let mut data: serde_json::Map<String, serde_json::Value> = json_attr(item, "data")?;
+    let id = get_s(item, PK)?.strip_prefix("CONV#").unwrap_or_default();
+    let version = opt_i64(item, "version")?.unwrap_or(0);
+    data.insert("id".to_owned(), id.into());
+    data.insert("status".to_owned(), get_s(item, "status")?.into());
+    data.insert("version".to_owned(), version.into());
+    serde_json::from_value(serde_json::Value::Object(data))
+        .map_err(|e| StoreError::Corrupt(format!("conversation record: {e}")))
 }
 
 fn message_of(item: &Item) -> StoreResult<Message> {
@@ -324,6 +366,7 @@ impl DynamoStore {
             client,
             table: table_name.into(),
             clock,
+            mappings: Arc::default(),
         }
     }
 
@@ -333,7 +376,7 @@ impl DynamoStore {
     }
 
     /// Creates the table: `PK`/`SK` strings, on-demand billing, `GSI1`..`GSI4` (string keys
-    /// `GSIxPK`/`GSIxSK`, projection ALL), and TTL on the `ttl` attribute. Idempotent: an
+    /// `GSIxPK`/`rank`, projections as in `GSIS`), and TTL on the `ttl` attribute. Idempotent: an
     /// existing table is waited for and gets TTL enabled if it lacks it (its schema is not
     /// checked).
     pub async fn create_table(client: &Client, name: &str) -> StoreResult<()> {
@@ -358,21 +401,26 @@ impl DynamoStore {
             .key_schema(key(PK, KeyType::Hash)?)
             .key_schema(key(SK, KeyType::Range)?)
             .attribute_definitions(attr(PK)?)
-            .attribute_definitions(attr(SK)?);
-        for (index, pk, sk) in GSIS {
+            .attribute_definitions(attr(SK)?)
+            .attribute_definitions(attr(RANK)?);
+        for (index, pk, sk, projected) in GSIS {
+            let projection = if projected.is_empty() {
+                Projection::builder().projection_type(ProjectionType::KeysOnly)
+            } else {
+                Projection::builder()
+                    .projection_type(ProjectionType::Include)
+                    .set_non_key_attributes(Some(
+                        projected.iter().map(|a| (*a).to_owned()).collect(),
+                    ))
+            };
             request = request
                 .attribute_definitions(attr(pk)?)
-                .attribute_definitions(attr(sk)?)
                 .global_secondary_indexes(
                     GlobalSecondaryIndex::builder()
                         .index_name(index)
                         .key_schema(key(pk, KeyType::Hash)?)
                         .key_schema(key(sk, KeyType::Range)?)
-                        .projection(
-                            Projection::builder()
-                                .projection_type(ProjectionType::All)
-                                .build(),
-                        )
+                        .projection(projection.build())
                         .build()
                         .map_err(build_err)?,
                 );
@@ -425,6 +473,92 @@ impl DynamoStore {
 
     fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// The id a write-once mapping item names, from the process cache or a read of `key`'s
+    /// `attr`; cached when found.
+    async fn mapping(
+        &self,
+        key: (String, String),
+        attr: &str,
+        what: &str,
+    ) -> StoreResult<Option<String>> {
+        if let Some(hit) = self.mappings.lock().get(&key.0) {
+            return Ok(Some(hit.clone()));
+        }
+        let pk = key.0.clone();
+        let Some(item) = self.get(key, what).await? else {
+            return Ok(None);
+        };
+        let value = get_s(&item, attr)?.to_owned();
+        self.remember(pk, value.clone());
+        Ok(Some(value))
+    }
+
+    fn remember(&self, pk: String, value: String) {
+        let mut cache = self.mappings.lock();
+        if cache.len() >= MAPPING_CACHE_CAP {
+            cache.clear();
+        }
+        cache.insert(pk, value);
+    }
+
+    /// The items at `keys`, strongly consistent, in the order of `keys`; missing ones skipped.
+    async fn batch_get(&self, keys: Vec<(String, String)>, what: &str) -> StoreResult<Vec<Item>> {
+        let mut found: std::collections::HashMap<(String, String), Item> =
+            std::collections::HashMap::new();
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            let mut pending: Vec<Item> = chunk.iter().map(|k| self.key(k.clone())).collect();
+            for round in 0.. {
+                if pending.is_empty() {
+                    break;
+                }
+                if round == BATCH_GET_ROUNDS {
+                    return Err(StoreError::Unavailable(format!(
+                        "{what}: DynamoDB left {} keys unprocessed",
+                        pending.len()
+                    )));
+                }
+                if round > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << round.min(5))).await;
+                }
+                let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(build_err)?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| classify(what, &e).into_store(what))?;
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    let key = (get_s(&item, PK)?.to_owned(), get_s(&item, SK)?.to_owned());
+                    found.insert(key, item);
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+        }
+        let now = self.now();
+        let mut items = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(item) = found.remove(&key)
+                && !expired(&item, now)?
+            {
+                items.push(item);
+            }
+        }
+        Ok(items)
     }
 
     fn key(&self, (pk, sk): (String, String)) -> Item {
@@ -604,7 +738,11 @@ impl ContactStore for DynamoStore {
                     contact.id
                 )),
                 Failure::Other(e) => e,
-            })
+            })?;
+        for key in &keys {
+            self.remember(ident_key(key).0, contact.id.to_string());
+        }
+        Ok(())
     }
 
     async fn get_contact(&self, id: ContactId) -> StoreResult<Option<Contact>> {
@@ -615,8 +753,11 @@ impl ContactStore for DynamoStore {
     }
 
     async fn contact_id_by_identity(&self, key: &IdentityKey) -> StoreResult<Option<ContactId>> {
-        match self.get(ident_key(key), "contact_id_by_identity").await? {
-            Some(item) => Ok(Some(parse_id(get_s(&item, "contact")?, ContactId::parse)?)),
+        match self
+            .mapping(ident_key(key), "contact", "contact_id_by_identity")
+            .await?
+        {
+            Some(id) => Ok(Some(parse_id(&id, ContactId::parse)?)),
             None => Ok(None),
         }
     }
@@ -735,10 +876,17 @@ impl DynamoStore {
         page: &PageRequest,
         what: &str,
     ) -> StoreResult<Page<Conversation>> {
+        // The indexes hold keys (and status): the records come from the table.
         let Page { items, next_cursor } = self.query_page(spec, page, what).await?;
-        let items = items
+        let keys = items
             .iter()
-            .map(|i| json_attr(i, "data"))
+            .map(|i| Ok((get_s(i, PK)?.to_owned(), get_s(i, SK)?.to_owned())))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let items = self
+            .batch_get(keys, what)
+            .await?
+            .iter()
+            .map(conversation_of)
             .collect::<StoreResult<Vec<Conversation>>>()?;
         Ok(Page { items, next_cursor })
     }
@@ -772,13 +920,15 @@ impl ConversationStore for DynamoStore {
                     "conversation {} exists already or key {} is taken",
                     conversation.id, conversation.key
                 )),
-            })
+            })?;
+        self.remember(ckey_key(&conversation.key).0, conversation.id.to_string());
+        Ok(())
     }
 
     async fn get_conversation(&self, id: ConversationId) -> StoreResult<Option<Conversation>> {
         self.get(conv_key(id), "get_conversation")
             .await?
-            .map(|item| json_attr(&item, "data"))
+            .map(|item| conversation_of(&item))
             .transpose()
     }
 
@@ -786,9 +936,12 @@ impl ConversationStore for DynamoStore {
         &self,
         key: &ConversationKey,
     ) -> StoreResult<Option<Conversation>> {
-        match self.get(ckey_key(key), "conversation_by_key").await? {
-            Some(item) => {
-                let id = parse_id(get_s(&item, "conv")?, ConversationId::parse)?;
+        match self
+            .mapping(ckey_key(key), "conv", "conversation_by_key")
+            .await?
+        {
+            Some(id) => {
+                let id = parse_id(&id, ConversationId::parse)?;
                 self.get_conversation(id).await
             }
             None => Ok(None),
@@ -803,9 +956,8 @@ impl ConversationStore for DynamoStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(conversation_item(&next)?))
-            .condition_expression("version = :read AND convKey = :key")
+            .condition_expression("version = :read")
             .expression_attribute_values(":read", n(conversation.version))
-            .expression_attribute_values(":key", s(conversation.key.as_str()))
             .send()
             .await;
         match result {
@@ -891,62 +1043,47 @@ impl ConversationStore for DynamoStore {
 #[async_trait]
 impl MessageStore for DynamoStore {
     async fn append_message(&self, message: &Message) -> StoreResult<AppendOutcome> {
-        let mut item = base_item(msg_key(message.conversation_id, message.id), "message");
+        let key = msg_key(message.conversation_id, message.id);
+        let mut item = base_item(key.clone(), "message");
         item.insert("data".to_owned(), s(to_json(message)?));
-        let Some(source) = &message.source_key else {
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(PK)")
-                .send()
-                .await;
-            return match result {
-                Ok(_) => Ok(AppendOutcome::Inserted),
-                Err(e) => Err(classify("append_message", &e).into_store("append_message")),
-            };
-        };
-        let now = self.now();
-        let mut src = base_item(src_key(source), "source-key");
-        src.insert("msg".to_owned(), s(message.id.to_string()));
-        src.insert("conv".to_owned(), s(message.conversation_id.to_string()));
-        src.insert("ttl".to_owned(), n(now.secs() + SOURCE_KEY_TTL_SECS));
-        let claim = Put::builder()
+        if let Some(source) = &message.source_key {
+            item.insert("src".to_owned(), s(source.clone()));
+            if !message.id.derived_from(source) {
+                return self.append_with_source_claim(message, source, item).await;
+            }
+        }
+        // One conditional write: an id derived from the event (`MessageId::derived`) makes a
+        // redelivery hit the same key.
+        let result = self
+            .client
+            .put_item()
             .table_name(&self.table)
-            .set_item(Some(src))
-            .condition_expression("attribute_not_exists(PK) OR #ttl <= :now")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":now", n(now.secs()))
-            .build()
-            .map_err(build_err)?;
-        let items = vec![
-            TransactWriteItem::builder().put(claim).build(),
-            TransactWriteItem::builder()
-                .put(self.put(item, Some("attribute_not_exists(PK)"))?)
-                .build(),
-        ];
-        match self.transact(items, "append_message").await {
-            Ok(()) => Ok(AppendOutcome::Inserted),
-            Err(Failure::Other(e)) => Err(e),
-            Err(f) => {
-                if f.item_failed(0) == Some(false) {
-                    return Err(StoreError::Conflict(format!(
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        let Err(e) = result else {
+            return Ok(AppendOutcome::Inserted);
+        };
+        match classify("append_message", &e) {
+            Failure::ConditionFailed => {
+                let stored = self.get(key, "append_message").await?;
+                let same_source = match (&message.source_key, &stored) {
+                    (Some(source), Some(item)) => {
+                        matches!(item.get("src"), Some(AttributeValue::S(s)) if s == source)
+                    }
+                    _ => false,
+                };
+                if same_source {
+                    Ok(AppendOutcome::Duplicate(message.id))
+                } else {
+                    Err(StoreError::Conflict(format!(
                         "message {} exists already",
                         message.id
-                    )));
-                }
-                match self.get(src_key(source), "append_message").await? {
-                    Some(first) => Ok(AppendOutcome::Duplicate(parse_id(
-                        get_s(&first, "msg")?,
-                        MessageId::parse,
-                    )?)),
-                    None => Err(StoreError::Conflict(format!(
-                        "message {} exists already",
-                        message.id
-                    ))),
+                    )))
                 }
             }
+            other => Err(other.into_store("append_message")),
         }
     }
 
@@ -1007,6 +1144,54 @@ impl MessageStore for DynamoStore {
             .map(message_of)
             .collect::<StoreResult<Vec<Message>>>()?;
         Ok(Page { items, next_cursor })
+    }
+}
+
+impl DynamoStore {
+    /// A message whose id is not derived from its source key: the key is claimed by a second
+    /// item (`SRC#…`, kept `SOURCE_KEY_TTL_SECS`) in one transaction with the message.
+    async fn append_with_source_claim(
+        &self,
+        message: &Message,
+        source: &str,
+        item: Item,
+    ) -> StoreResult<AppendOutcome> {
+        let now = self.now();
+        let mut src = base_item(src_key(source), "source-key");
+        src.insert("msg".to_owned(), s(message.id.to_string()));
+        src.insert("conv".to_owned(), s(message.conversation_id.to_string()));
+        src.insert("ttl".to_owned(), n(now.secs() + SOURCE_KEY_TTL_SECS));
+        let claim = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(src))
+            .condition_expression("attribute_not_exists(PK) OR #ttl <= :now")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", n(now.secs()))
+            .build()
+            .map_err(build_err)?;
+        let items = vec![
+            TransactWriteItem::builder().put(claim).build(),
+            TransactWriteItem::builder()
+                .put(self.put(item, Some("attribute_not_exists(PK)"))?)
+                .build(),
+        ];
+        let exists = || StoreError::Conflict(format!("message {} exists already", message.id));
+        match self.transact(items, "append_message").await {
+            Ok(()) => Ok(AppendOutcome::Inserted),
+            Err(Failure::Other(e)) => Err(e),
+            Err(f) => {
+                if f.item_failed(0) == Some(false) {
+                    return Err(exists());
+                }
+                match self.get(src_key(source), "append_message").await? {
+                    Some(first) => Ok(AppendOutcome::Duplicate(parse_id(
+                        get_s(&first, "msg")?,
+                        MessageId::parse,
+                    )?)),
+                    None => Err(exists()),
+                }
+            }
+        }
     }
 }
 
@@ -1245,6 +1430,50 @@ impl ConnectionStore for DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn busy_conversation(preview: &str) -> Conversation {
+        use omnidesk_domain::{Author, Channel, Direction, Message};
+        let now = Timestamp::from_millis(1_790_000_000_000);
+        let id = |n: u128| uuid::Uuid::from_u128(n);
+        let mut c = Conversation::new(
+            ConversationId::from_uuid(id(1)),
+            ConversationKey::parse("tg:1234567890:9876543210").unwrap(),
+            ContactId::from_uuid(id(2)),
+            Channel::Telegram,
+            now,
+        );
+        c.assignee_id = Some(AgentId::from_uuid(id(3)));
+        c.status = ConversationStatus::Assigned;
+        c.language = Some(omnidesk_domain::LanguageTag::parse("pt-BR").unwrap());
+        let mut m = Message::outbound(
+            MessageId::from_uuid(id(4)),
+            c.id,
+            Author::Contact { id: c.contact_id },
+            Channel::Telegram,
+            preview.to_owned(),
+            now,
+        );
+        m.direction = Direction::Inbound;
+        c.record_message(&m);
+        c.version = 123_456;
+        c
+    }
+
+    #[test]
+    fn a_conversation_item_with_a_full_preview_is_billed_as_one_write_unit() {
+        // The longest previews, in scripts of 1 to 4 bytes a character.
+        let max = omnidesk_domain::LastMessage::PREVIEW_BYTES;
+        for preview in [
+            "x".repeat(max + 50),
+            "ж".repeat(max),
+            "日".repeat(max),
+            "🙂".repeat(max),
+        ] {
+            let item = conversation_item(&busy_conversation(&preview)).unwrap();
+            let size = item::item_size(&item);
+            assert!(size <= 1024, "{size} bytes: more than one write unit");
+        }
+    }
 
     #[test]
     fn bot_sort_keys_follow_numeric_order() {

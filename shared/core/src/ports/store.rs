@@ -127,8 +127,11 @@ pub struct ConversationFilter {
 /// Guarantees: at most one conversation per [`ConversationKey`] (`create_conversation` with a
 /// taken key is `Conflict`); `update_conversation` is optimistic (it succeeds only if the stored
 /// version equals `conversation.version`, and stores `version + 1`); lists are ordered by
-/// `last_activity_at` descending, then id descending, and pages never repeat or skip an item
-/// that did not change in between.
+/// [`Conversation::list_rank`] descending — the *minute* of `last_activity_at`
+/// ([`omnidesk_domain::activity_minute`]), then id descending — and pages never repeat or skip
+/// an item that did not change in between. Within one minute the order is the id's, not the
+/// exact activity time: a store can then keep its list indexes in this order without
+/// re-keying them on every message (clients that want the exact order sort what they hold).
 #[async_trait]
 pub trait ConversationStore: Send + Sync {
     /// Creates a conversation (its `version` must be 0).
@@ -140,13 +143,13 @@ pub trait ConversationStore: Send + Sync {
     -> StoreResult<Option<Conversation>>;
     /// Stores a changed conversation; returns it with the new version.
     async fn update_conversation(&self, conversation: &Conversation) -> StoreResult<Conversation>;
-    /// Lists conversations matching `filter`, newest activity first.
+    /// Lists conversations matching `filter`, by [`Conversation::list_rank`] descending.
     async fn list_conversations(
         &self,
         filter: &ConversationFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Conversation>>;
-    /// A contact's conversations, newest activity first.
+    /// A contact's conversations, by [`Conversation::list_rank`] descending.
     async fn list_conversations_of_contact(
         &self,
         contact: ContactId,
@@ -161,16 +164,24 @@ pub trait ConversationStore: Send + Sync {
 pub enum AppendOutcome {
     /// Stored.
     Inserted,
-    /// A message with the same `source_key` exists already (its id); nothing was stored.
+    /// A message with the same `source_key` exists already (its id: the same as the one
+    /// appended when the id was derived from the source); nothing was stored.
     Duplicate(MessageId),
 }
 
 /// Messages of conversations.
 ///
-/// Guarantees: a message id is stored once (`Conflict` on a second insert with the same id);
-/// a message with a `source_key` is stored at most once per key (the second append returns
-/// `Duplicate` with the first message's id, so redelivered events are harmless); lists are
-/// ordered by id (creation time) descending.
+/// Guarantees: a message id is stored once; lists are ordered by id (creation time)
+/// descending.
+///
+/// Source keys: a message with a `source_key` (it comes from an external event) is stored at
+/// most once per key: a second append with the same key returns `Duplicate` with the first
+/// message's id and stores nothing, so redelivered events are harmless. An id that exists
+/// otherwise (another or no source key) is `Conflict`.
+///
+/// Callers that can should derive the id from the event ([`MessageId::derived`]): a
+/// redelivery then has the same id, and a store can drop it with one conditional write on the
+/// id (DynamoDB does; a message whose id is not derived from its key costs it a second item).
 #[async_trait]
 pub trait MessageStore: Send + Sync {
     /// Stores a new message.

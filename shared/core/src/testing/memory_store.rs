@@ -93,7 +93,7 @@ fn paginate<T: Clone>(
     Page { items, next_cursor }
 }
 
-/// Sort key of a conversation: newest activity first, then highest id.
+/// A keyset cursor: `(sort value, id text)`, descending.
 type ActivityKey = (i64, String);
 
 fn parse_activity_cursor(cursor: &str) -> Option<ActivityKey> {
@@ -105,7 +105,7 @@ fn activity_cursor(ms: i64, id: &str) -> String {
     format!("{ms}:{id}")
 }
 
-/// Whether `key` (a cursor string) sorts after `cursor` in descending (activity, id) order.
+/// Whether `key` (a cursor string) sorts after `cursor` in descending (sort value, id) order.
 fn after_desc(key: &str, cursor: &str) -> bool {
     match (parse_activity_cursor(key), parse_activity_cursor(cursor)) {
         (Some(k), Some(c)) => k < c,
@@ -122,8 +122,9 @@ fn check_cursor(page: &PageRequest) -> StoreResult<()> {
     }
 }
 
-/// Conversations sorted newest activity first (then id descending), keyed by their cursor.
-/// Ids render as `cv_<uuid simple>`, whose text order is the id order.
+/// Conversations sorted by [`Conversation::list_rank`] descending (minute of the last
+/// activity, then id), keyed by their cursor `<minute>:<id>`. Ids render as
+/// `cv_<uuid simple>`, whose text order is the id order.
 fn conversation_page<'a>(
     matching: impl Iterator<Item = &'a Conversation>,
     page: &PageRequest,
@@ -131,13 +132,11 @@ fn conversation_page<'a>(
     check_cursor(page)?;
     let mut sorted: Vec<_> = matching
         .map(|c| {
-            (
-                activity_cursor(c.last_activity_at.millis(), &c.id.to_string()),
-                c.clone(),
-            )
+            let (minute, id) = c.list_rank();
+            (activity_cursor(minute, &id.to_string()), c.clone())
         })
         .collect();
-    sorted.sort_by_key(|(_, c)| std::cmp::Reverse((c.last_activity_at, c.id)));
+    sorted.sort_by_key(|(_, c)| std::cmp::Reverse(c.list_rank()));
     Ok(paginate(sorted, page, after_desc))
 }
 

@@ -16,9 +16,10 @@ use std::pin::Pin;
 use std::task::Poll;
 
 use omnidesk_domain::{
-    Agent, AgentId, AgentStatus, Author, BotId, Channel, ChannelRef, Contact, ContactId,
-    Conversation, ConversationId, ConversationKey, ConversationStatus, Delivery, DeliveryStatus,
-    Direction, EmailAddress, Identity, Message, MessageId, PasswordHash, Tag, Timestamp,
+    ACTIVITY_STEP_MS, Agent, AgentId, AgentStatus, Author, BotId, Channel, ChannelRef, Contact,
+    ContactId, Conversation, ConversationId, ConversationKey, ConversationStatus, Delivery,
+    DeliveryStatus, Direction, EmailAddress, Identity, Message, MessageId, PasswordHash, Tag,
+    Timestamp, activity_minute,
 };
 use uuid::Uuid;
 
@@ -36,6 +37,7 @@ pub async fn run_all(store: &dyn Store) {
     contacts(store).await;
     conversations(store).await;
     messages(store).await;
+    source_key_under_another_id(store).await;
     agents(store).await;
     bots(store).await;
     dead_letters(store).await;
@@ -129,6 +131,22 @@ fn inbound_message(conversation: ConversationId, text: &str) -> Message {
         source_key: None,
         created_at: at,
     }
+}
+
+/// A message from an external event at `at`: its id derived from the event (`at`, a fixed
+/// sequence number and `source_key`), as ingest derives it.
+fn sourced_message(
+    conversation: ConversationId,
+    text: &str,
+    source_key: &str,
+    at: Timestamp,
+) -> Message {
+    let mut m = inbound_message(conversation, text);
+    m.id = MessageId::derived(at, 7, source_key);
+    m.source_key = Some(source_key.to_owned());
+    m.created_at = at;
+    m.delivery = Delivery::received(at);
+    m
 }
 
 fn random_bot_id() -> BotId {
@@ -540,39 +558,62 @@ async fn seed_conversation(
     status: ConversationStatus,
     assignee: Option<AgentId>,
 ) -> Conversation {
-    let mut c = new_conversation(contact, activity);
+    seed(store, new_conversation(contact, activity), status, assignee).await
+}
+
+/// Stores `c` and brings it to `status`/`assignee` with an update.
+async fn seed(
+    store: &dyn Store,
+    mut c: Conversation,
+    status: ConversationStatus,
+    assignee: Option<AgentId>,
+) -> Conversation {
     ok("create_conversation", store.create_conversation(&c).await);
     c.status = status;
     c.assignee_id = assignee;
     ok("update_conversation", store.update_conversation(&c).await)
 }
 
+/// `minutes` minutes and `ms` milliseconds after the start of the minute of `base`.
+fn at(base: Timestamp, minutes: i64, ms: i64) -> Timestamp {
+    Timestamp::from_millis((activity_minute(base) + minutes) * ACTIVITY_STEP_MS + ms)
+}
+
+/// `n` fresh conversation ids in ascending order.
+fn ascending_ids(n: usize) -> Vec<ConversationId> {
+    let mut ids: Vec<ConversationId> = (0..n)
+        .map(|_| ConversationId::from_uuid(Uuid::now_v7()))
+        .collect();
+    ids.sort();
+    ids
+}
+
 async fn conversation_lists(store: &dyn Store, contact: &Contact, base: Timestamp) {
     let agent = AgentId::from_uuid(Uuid::now_v7());
-    // Five conversations of `agent`: activities t+5, t+4, t+4 (tie: id decides), t+2, t+1.
+    // Five conversations of `agent`, ids ascending, at (minute, ms into it) after `base`:
+    // 1 and 2 share minute 4, and 2 (the higher id) has the earlier activity: 2 comes first.
+    // 3 and 4 are 1 ms apart across a minute boundary, 4 with the higher id: 3 comes first.
     let plan = [
-        (5, ConversationStatus::Assigned),
-        (4, ConversationStatus::Resolved),
-        (4, ConversationStatus::Assigned),
-        (2, ConversationStatus::Resolved),
-        (1, ConversationStatus::Assigned),
+        (5, 10, ConversationStatus::Assigned),
+        (4, 50_000, ConversationStatus::Resolved),
+        (4, 10_000, ConversationStatus::Assigned),
+        (3, 0, ConversationStatus::Resolved),
+        (2, ACTIVITY_STEP_MS - 1, ConversationStatus::Assigned),
     ];
     let mut mine = Vec::new();
-    for (offset, status) in plan {
-        mine.push(
-            seed_conversation(
-                store,
-                contact.id,
-                base.plus_millis(offset),
-                status,
-                Some(agent),
-            )
-            .await,
-        );
+    for (id, (minute, ms, status)) in ascending_ids(plan.len()).into_iter().zip(plan) {
+        let mut c = new_conversation(contact.id, at(base, minute, ms));
+        c.id = id;
+        mine.push(seed(store, c, status, Some(agent)).await);
     }
     let mut expected = mine.clone();
-    expected.sort_by_key(|c| std::cmp::Reverse((c.last_activity_at, c.id)));
+    expected.sort_by_key(|c| std::cmp::Reverse(c.list_rank()));
     let expected_ids: Vec<ConversationId> = expected.iter().map(|c| c.id).collect();
+    assert_eq!(
+        expected_ids,
+        [mine[0].id, mine[2].id, mine[1].id, mine[3].id, mine[4].id],
+        "suite bug: list_rank does not order the plan as this suite expects"
+    );
 
     // Assignee filter isolates the suite's items: exact contents, in order, over 2-item pages.
     let filter = ConversationFilter {
@@ -592,8 +633,9 @@ async fn conversation_lists(store: &dyn Store, contact: &Contact, base: Timestam
     let listed_ids: Vec<ConversationId> = listed.iter().map(|c| c.id).collect();
     assert_eq!(
         listed_ids, expected_ids,
-        "list_conversations(assignee) must return exactly the agent's conversations, newest \
-         activity first, then id descending"
+        "list_conversations(assignee) must return exactly the agent's conversations by \
+         list_rank descending: minute of last activity, then id (within one minute the higher \
+         id first even with the earlier activity; a later minute first even by 1 ms)"
     );
     assert_eq!(
         listed.iter().find(|c| c.id == mine[0].id),
@@ -671,7 +713,7 @@ async fn conversation_lists(store: &dyn Store, contact: &Contact, base: Timestam
         seed_conversation(
             store,
             contact.id,
-            base.plus_millis(3),
+            at(base, 3, 30_000),
             ConversationStatus::Queued,
             None,
         )
@@ -679,7 +721,7 @@ async fn conversation_lists(store: &dyn Store, contact: &Contact, base: Timestam
         seed_conversation(
             store,
             contact.id,
-            base.plus_millis(6),
+            at(base, 6, 0),
             ConversationStatus::Queued,
             None,
         )
@@ -729,7 +771,7 @@ async fn conversation_lists(store: &dyn Store, contact: &Contact, base: Timestam
     .await;
     assert_sorted("list_conversations(all)", &listed);
     let mut all_mine: Vec<&Conversation> = mine.iter().chain(unassigned.iter()).collect();
-    all_mine.sort_by_key(|c| std::cmp::Reverse((c.last_activity_at, c.id)));
+    all_mine.sort_by_key(|c| std::cmp::Reverse(c.list_rank()));
     let all_ids: Vec<ConversationId> = all_mine.iter().map(|c| c.id).collect();
     assert_in_order(
         "list_conversations(all)",
@@ -744,7 +786,7 @@ async fn conversation_lists(store: &dyn Store, contact: &Contact, base: Timestam
         seed_conversation(
             store,
             other.id,
-            base.plus_millis(1),
+            at(base, 1, 0),
             ConversationStatus::Bot,
             None,
         )
@@ -752,7 +794,7 @@ async fn conversation_lists(store: &dyn Store, contact: &Contact, base: Timestam
         seed_conversation(
             store,
             other.id,
-            base.plus_millis(9),
+            at(base, 9, 0),
             ConversationStatus::Bot,
             None,
         )
@@ -760,7 +802,7 @@ async fn conversation_lists(store: &dyn Store, contact: &Contact, base: Timestam
         seed_conversation(
             store,
             other.id,
-            base.plus_millis(5),
+            at(base, 5, 0),
             ConversationStatus::Bot,
             None,
         )
@@ -833,16 +875,16 @@ async fn conversation_lists(store: &dyn Store, contact: &Contact, base: Timestam
         "the agent has 2 assigned conversations left"
     );
 
-    // An update that changes activity moves the conversation in the order.
-    let mut bump = mine[4].clone();
-    bump.version = ok("get_conversation", store.get_conversation(bump.id).await)
-        .map(|c| c.version)
-        .unwrap_or_default();
-    bump.last_activity_at = base.plus_millis(100);
-    ok(
-        "update_conversation",
-        store.update_conversation(&bump).await,
+    // Activity later within the same minute does not move a conversation past a higher id.
+    bump_activity(store, mine[1].id, at(base, 4, ACTIVITY_STEP_MS - 1)).await;
+    assert_eq!(
+        ids_assigned_to(store, agent).await,
+        [mine[0].id, mine[2].id, mine[1].id, mine[3].id, mine[4].id],
+        "new activity within the same minute must leave the order unchanged"
     );
+
+    // Activity in a later minute moves the conversation in the order.
+    bump_activity(store, mine[4].id, at(base, 10, 0)).await;
     let filter = ConversationFilter {
         status: None,
         assignee: Some(Some(agent)),
@@ -855,17 +897,47 @@ async fn conversation_lists(store: &dyn Store, contact: &Contact, base: Timestam
     );
     assert_eq!(
         page.items.first().map(|c| c.id),
-        Some(bump.id),
-        "after new activity the conversation comes first"
+        Some(mine[4].id),
+        "after new activity in a later minute the conversation comes first"
     );
+}
+
+/// Ids of every conversation assigned to `agent`, in list order (2-item pages).
+async fn ids_assigned_to(store: &dyn Store, agent: AgentId) -> Vec<ConversationId> {
+    let filter = ConversationFilter {
+        status: None,
+        assignee: Some(Some(agent)),
+    };
+    walk(
+        "list_conversations(assignee)",
+        2,
+        |c: &Conversation| c.id,
+        |p| {
+            let f = filter.clone();
+            async move { store.list_conversations(&f, &p).await }
+        },
+    )
+    .await
+    .iter()
+    .map(|c| c.id)
+    .collect()
+}
+
+/// Sets a stored conversation's `last_activity_at` through `update_conversation`.
+async fn bump_activity(store: &dyn Store, id: ConversationId, activity: Timestamp) {
+    let mut c = ok("get_conversation", store.get_conversation(id).await)
+        .unwrap_or_else(|| panic!("get_conversation({id}) returned None"));
+    c.last_activity_at = activity;
+    ok("update_conversation", store.update_conversation(&c).await);
 }
 
 #[track_caller]
 fn assert_sorted(what: &str, listed: &[Conversation]) {
     for w in listed.windows(2) {
         assert!(
-            (w[0].last_activity_at, w[0].id) > (w[1].last_activity_at, w[1].id),
-            "{what}: not ordered by last_activity_at then id, descending: {} ({}) before {} ({})",
+            w[0].list_rank() > w[1].list_rank(),
+            "{what}: not ordered by list_rank (minute of last activity, then id), descending: \
+             {} ({}) before {} ({})",
             w[0].id,
             w[0].last_activity_at,
             w[1].id,
@@ -942,29 +1014,42 @@ pub async fn messages(store: &dyn MessageStore) {
     );
     assert_eq!(other.next_cursor, None, "an empty list has no next page");
 
-    // source_key idempotency.
+    // source_key idempotency: the same event twice has the same derived id.
     let key = format!("suite:{}", fresh());
-    let mut first = inbound_message(conversation, "first delivery");
-    first.source_key = Some(key.clone());
+    let event_at = now();
+    let first = sourced_message(conversation, "first delivery", &key, event_at);
     assert_eq!(
         ok("append_message", store.append_message(&first).await),
         AppendOutcome::Inserted,
         "append_message with a new source_key"
     );
-    let mut again = inbound_message(conversation, "redelivered");
-    again.source_key = Some(key.clone());
+    let again = sourced_message(conversation, "redelivered", &key, event_at);
+    assert_eq!(again.id, first.id, "suite bug: derived ids differ");
     assert_eq!(
         ok("append_message", store.append_message(&again).await),
         AppendOutcome::Duplicate(first.id),
-        "a second append with the same source_key returns Duplicate with the first id"
+        "a second append of the same derived id and source_key returns Duplicate(id)"
     );
     assert_eq!(
         ok(
             "get_message",
-            store.get_message(conversation, again.id).await
-        ),
-        None,
-        "a duplicate source_key must store nothing"
+            store.get_message(conversation, first.id).await
+        )
+        .map(|m| m.text),
+        Some("first delivery".to_owned()),
+        "a duplicate must not overwrite the stored message"
+    );
+    let mut other_source = first.clone();
+    other_source.source_key = Some(format!("suite:{}", fresh()));
+    expect_conflict(
+        "append_message of a stored id with another source_key",
+        store.append_message(&other_source).await,
+    );
+    let mut no_source = first.clone();
+    no_source.source_key = None;
+    expect_conflict(
+        "append_message of a stored id without its source_key",
+        store.append_message(&no_source).await,
     );
     let count = walk(
         "list_messages",
@@ -976,7 +1061,7 @@ pub async fn messages(store: &dyn MessageStore) {
     .len();
     assert_eq!(
         count, 6,
-        "a duplicate source_key must add no message to the list"
+        "a duplicate or conflicting append must add no message to the list"
     );
 
     // update_delivery.
@@ -1046,6 +1131,36 @@ pub async fn messages(store: &dyn MessageStore) {
                 None,
             )
             .await,
+    );
+}
+
+/// The same source key under a *different* (not derived) id is also `Duplicate` with the
+/// first id.
+pub async fn source_key_under_another_id(store: &dyn MessageStore) {
+    let conversation = ConversationId::from_uuid(Uuid::now_v7());
+    let key = format!("suite:{}", fresh());
+    let mut first = inbound_message(conversation, "first delivery");
+    first.source_key = Some(key.clone());
+    assert_eq!(
+        ok("append_message", store.append_message(&first).await),
+        AppendOutcome::Inserted,
+        "append_message with a new source_key"
+    );
+    let mut again = inbound_message(conversation, "redelivered");
+    again.source_key = Some(key);
+    assert_ne!(again.id, first.id, "suite bug: the ids must differ");
+    assert_eq!(
+        ok("append_message", store.append_message(&again).await),
+        AppendOutcome::Duplicate(first.id),
+        "an append with a stored source_key under another id returns Duplicate with the first id"
+    );
+    assert_eq!(
+        ok(
+            "get_message",
+            store.get_message(conversation, again.id).await
+        ),
+        None,
+        "a duplicate source_key must store nothing"
     );
 }
 

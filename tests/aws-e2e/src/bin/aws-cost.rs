@@ -20,6 +20,8 @@ use serde_json::json;
 
 // us-east-1 list prices (FACTS.md §7–10), free tiers ignored.
 const HTTP_API_PER_M: f64 = 1.00;
+/// Lambda function URLs (the webhook's endpoint) cost nothing beyond the invocation.
+const FUNCTION_URL_PER_M: f64 = 0.0;
 const LAMBDA_REQ_PER_M: f64 = 0.20;
 const LAMBDA_ARM_GB_S: f64 = 0.000_013_333_4;
 const LAMBDA_MEMORY_GB: f64 = 128.0 / 1024.0;
@@ -68,15 +70,24 @@ struct Line {
     usd_per_100k: f64,
 }
 
-fn lines(tally: &Tally, meter: &LambdaMeter, n: f64, functions: &[Function]) -> Vec<Line> {
+/// The HTTP front door of a path: its name and price per million requests.
+struct Front(&'static str, f64);
+
+fn lines(
+    tally: &Tally,
+    meter: &LambdaMeter,
+    n: f64,
+    front: &Front,
+    functions: &[Function],
+) -> Vec<Line> {
     let per = |x: f64| x / n;
     let mut out = Vec::new();
     let http = meter.http_requests as f64;
     out.push(Line {
-        component: "HTTP API requests".to_owned(),
+        component: front.0.to_owned(),
         per_message: per(http),
         unit: "req",
-        usd_per_100k: per(http) * 1e5 * HTTP_API_PER_M / 1e6,
+        usd_per_100k: per(http) * 1e5 * front.1 / 1e6,
     });
     for f in functions {
         let Some(inv) = meter.by_function.get(f) else {
@@ -161,10 +172,14 @@ fn print_table(title: &str, lines: &[Line], tally: &Tally, n: f64) -> f64 {
         };
         println!("    {:<44} {:>8.3}{units}", op, *count as f64 / n);
     }
+    println!("  DynamoDB write units per message, by request and item (partition/sort prefix):");
+    for (what, units) in &tally.wru_by_item {
+        println!("    {:<44} {:>8.3} WRU", what, units / n);
+    }
     total
 }
 
-/// Billed requests per message: HTTP API + Lambda invocations + SQS + DynamoDB calls + WS.
+/// Requests per message: HTTP (function URL or HTTP API) + Lambda invocations + SQS + DynamoDB calls + WS.
 fn requests(tally: &Tally, meter: &LambdaMeter) -> f64 {
     let invocations: u64 = meter.by_function.values().map(|i| i.count).sum();
     (meter.http_requests
@@ -291,6 +306,7 @@ async fn main() -> anyhow::Result<()> {
         &inbound_tally,
         &inbound_meter,
         n,
+        &Front("Lambda function URL requests (webhook)", FUNCTION_URL_PER_M),
         &[Function::TelegramWebhook, Function::Router],
     );
     let usd = print_table(
@@ -304,6 +320,7 @@ async fn main() -> anyhow::Result<()> {
         &reply_tally,
         &reply_meter,
         r,
+        &Front("HTTP API requests (agent API)", HTTP_API_PER_M),
         &[Function::AgentApi, Function::Sender],
     );
     let reply_usd = print_table(
