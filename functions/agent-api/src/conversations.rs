@@ -255,8 +255,8 @@ where
     ))
 }
 
-/// Pushes the result of a transition (timeline message, then the conversation) and returns
-/// the conversation view.
+/// Pushes the result of a transition (timeline message, then the conversation; [`publish`]
+/// folds the view into the last message) and returns the conversation view.
 async fn publish_applied(
     deps: &ApiDeps,
     applied: Applied,
@@ -268,6 +268,7 @@ async fn publish_applied(
         events.push(ServerEvent::MessageCreated {
             conversation_id: m.conversation_id,
             message: m,
+            conversation: None,
         });
     }
     if applied.written {
@@ -416,6 +417,7 @@ pub(crate) async fn reply(
                 &[ServerEvent::MessageCreated {
                     conversation_id: id,
                     message: failed,
+                    conversation: None,
                 }],
             )
             .await;
@@ -444,6 +446,7 @@ pub(crate) async fn reply(
         let created = ServerEvent::MessageCreated {
             conversation_id: id,
             message: failed,
+            conversation: None,
         };
         publish_applied(&deps, applied, vec![created]).await?;
         return Err(ApiError::new(
@@ -456,6 +459,7 @@ pub(crate) async fn reply(
     let created = ServerEvent::MessageCreated {
         conversation_id: id,
         message: message.clone(),
+        conversation: None,
     };
     publish_applied(&deps, applied, vec![created]).await?;
     Ok((StatusCode::CREATED, Json(message)))

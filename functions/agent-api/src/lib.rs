@@ -23,7 +23,7 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use axum::{Router, handler::Handler};
 use omnidesk_core::{
     AgentStore, Clock, ConnectionStore, ContactStore, ConversationStore, IdGen, MessageStore, Push,
-    Queue, ServerEvent, usecases::push_to_agents,
+    Queue, ServerEvent, usecases::push_events_to_agents,
 };
 use omnidesk_domain::AgentId;
 
@@ -204,12 +204,18 @@ impl FromRequestParts<AppState> for Me {
     }
 }
 
-/// Pushes events to every connected agent, in order. A failing push never fails the request
-/// that caused it (the change is stored; dashboards catch up on reload).
+/// Pushes the events of one change to every connected agent as ONE frame per connection: a
+/// `conversation.updated` rides on the `message.created` it follows, and several events go
+/// out as a `batch` (API Gateway bills every WebSocket message). A failing push never fails
+/// the request that caused it (the change is stored; dashboards catch up on reload).
 pub(crate) async fn publish(deps: &ApiDeps, events: &[ServerEvent]) {
-    for event in events {
-        if let Err(e) = push_to_agents(deps.connections.as_ref(), deps.push.as_ref(), event).await {
-            tracing::warn!(error = %e, "could not push to agents");
-        }
+    if let Err(e) = push_events_to_agents(
+        deps.connections.as_ref(),
+        deps.push.as_ref(),
+        events.to_vec(),
+    )
+    .await
+    {
+        tracing::warn!(error = %e, "could not push to agents");
     }
 }

@@ -1,34 +1,67 @@
 //! AWS Lambda entry point of the agent HTTP API (`/api/v1/…` on the HTTP API): the same axum
-//! router as the local server, on DynamoDB, SQS and API Gateway pushes. The token signing key
-//! is read once from SSM Parameter Store.
+//! router as the local server, on DynamoDB, SQS and API Gateway pushes.
+//!
+//! The token signing key is read from SSM Parameter Store by the first request, not at cold
+//! start; if that read fails the request gets a 503 JSON error and the next one tries again.
 
 use std::sync::Arc;
 
-use omnidesk_agent_api::{ApiDeps, Auth, router};
-use omnidesk_lambda::{Config, adapters, init_tracing, load_jwt_secret};
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use lambda_http::tower::ServiceExt;
+use lambda_http::{Request, service_fn};
+use omnidesk_agent_api::{ApiDeps, ApiError, Auth, router};
+use omnidesk_lambda::{Config, ConfigError, OnFirstUse, adapters, init_tracing, load_jwt_secret};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     init_tracing();
-    let config = Config::from_env()?;
-    let aws = adapters(&config).await;
-    let secret = load_jwt_secret(&aws.sdk, &config).await?;
-    let auth = Auth::with_clock(
-        secret.expose().as_bytes(),
-        config.token_ttl,
-        aws.clock.clone(),
-    );
-    let deps = ApiDeps {
-        contacts: aws.store.clone(),
-        conversations: aws.store.clone(),
-        messages: aws.store.clone(),
-        agents: aws.store.clone(),
-        connections: aws.store.clone(),
-        push: aws.push.clone(),
-        queue: aws.queue.clone(),
-        clock: aws.clock.clone(),
-        ids: aws.ids.clone(),
-        auth: Arc::new(auth),
-    };
-    lambda_http::run(router(deps)).await
+    let config = Arc::new(Config::from_env()?);
+    let aws = Arc::new(adapters(&config).await);
+    let app: Arc<OnFirstUse<Router>> = Arc::default();
+    lambda_http::run(service_fn(move |request: Request| {
+        let (config, aws, app) = (config.clone(), aws.clone(), app.clone());
+        async move {
+            let app = app
+                .get_or_try_init(|| async {
+                    let secret = load_jwt_secret(&aws.sdk, &config).await?;
+                    let auth = Auth::with_clock(
+                        secret.expose().as_bytes(),
+                        config.token_ttl,
+                        aws.clock.clone(),
+                    );
+                    Ok::<_, ConfigError>(router(ApiDeps {
+                        contacts: aws.store.clone(),
+                        conversations: aws.store.clone(),
+                        messages: aws.store.clone(),
+                        agents: aws.store.clone(),
+                        connections: aws.store.clone(),
+                        push: aws.push.clone(),
+                        queue: aws.queue.clone(),
+                        clock: aws.clock.clone(),
+                        ids: aws.ids.clone(),
+                        auth: Arc::new(auth),
+                    }))
+                })
+                .await;
+            let response: Response = match app {
+                Ok(app) => match app.clone().oneshot(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot build the agent API");
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        "the token signing key cannot be read; see the function's log",
+                    )
+                    .into_response()
+                }
+            };
+            Ok::<_, lambda_http::Error>(response)
+        }
+    }))
+    .await
 }

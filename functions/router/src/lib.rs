@@ -4,7 +4,8 @@
 //! (by identity) and the conversation (by routing key), stores the message idempotently (a
 //! redelivered event is stored once), answers `/start` and `/help` itself while the bot has the
 //! conversation, otherwise queues the conversation for a human and assigns it round-robin to an
-//! online agent under capacity, and pushes `message.created` / `conversation.updated` to agents.
+//! online agent under capacity, and pushes `message.created` to agents (the last one of a step
+//! carries the conversation as it now is, instead of a separate `conversation.updated`).
 //!
 //! Safe to retry at any point: the message append (unique by source key) is the commit point,
 //! and a redelivered event whose message is stored but whose conversation was not yet updated
@@ -21,7 +22,7 @@ use omnidesk_core::{
 };
 use omnidesk_domain::{
     Author, Channel, ChannelRef, ChatKind, Contact, Conversation, ConversationStatus, Delivery,
-    Direction, Identity, InboundEvent, InboundSource, LanguageTag, Message, SystemEvent,
+    Direction, Identity, InboundEvent, InboundSource, LanguageTag, Message, MessageId, SystemEvent,
     TelegramInbound,
 };
 
@@ -85,6 +86,20 @@ async fn handle_telegram(
     event: &InboundEvent,
     t: &TelegramInbound,
 ) -> Result<JobOutcome, JobError> {
+    // Everything the step pushes, pushed at the end (also when it fails half-way: what is
+    // stored is shown), with the conversation view folded into the last message.
+    let mut pushes = Vec::new();
+    let outcome = route_telegram(deps, event, t, &mut pushes).await;
+    push_all(deps, pushes).await;
+    outcome
+}
+
+async fn route_telegram(
+    deps: &RouterDeps,
+    event: &InboundEvent,
+    t: &TelegramInbound,
+    pushes: &mut Vec<ServerEvent>,
+) -> Result<JobOutcome, JobError> {
     if t.kind != "message" {
         tracing::debug!(kind = %t.kind, "update kind not routed");
         return Ok(JobOutcome::Done);
@@ -116,36 +131,24 @@ async fn handle_telegram(
     let mut contact =
         find_or_create_contact(deps, identity, from.display_name(), language.clone()).await?;
 
-    // 2. Conversation, by routing key.
-    let conversation = match deps.conversations.conversation_by_key(&key).await? {
-        Some(c) => c,
-        None => {
-            let mut c = Conversation::new(
-                deps.ids.conversation_id(),
-                key.clone(),
-                contact.id,
-                Channel::Telegram,
-                event.received_at,
-            );
-            c.language = language.clone().or_else(|| contact.language.clone());
-            match deps.conversations.create_conversation(&c).await {
-                Ok(()) => c,
-                Err(StoreError::Conflict(_)) => deps
-                    .conversations
-                    .conversation_by_key(&key)
-                    .await?
-                    .ok_or_else(|| {
-                        JobError::Transient("conversation key taken but unreadable".to_owned())
-                    })?,
-                Err(e) => return Err(e.into()),
-            }
-        }
-    };
+    // 2. Conversation, by routing key. A new one is created further down, already in the
+    // state its first message leaves it in: one write and one set of index entries.
+    let mut existing = deps.conversations.conversation_by_key(&key).await?;
 
-    // 3. The message: the commit point. A redelivered event is stored once.
-    let message = Message {
-        id: deps.ids.message_id(),
-        conversation_id: conversation.id,
+    // 3. The message. Its id comes from the update itself (Telegram's date and per-chat
+    // message id, and the source key), so a redelivered update maps to the same stored message.
+    let source_key = t.source_key();
+    let mut message = Message {
+        id: MessageId::derived(
+            t.sent_at.unwrap_or(event.received_at),
+            t.message_id
+                .and_then(|m| u32::try_from(m).ok())
+                .unwrap_or(0),
+            &source_key,
+        ),
+        conversation_id: existing
+            .as_ref()
+            .map_or_else(|| deps.ids.conversation_id(), |c| c.id),
         direction: Direction::Inbound,
         author: Author::Contact { id: contact.id },
         channel: Channel::Telegram,
@@ -160,9 +163,60 @@ async fn handle_telegram(
         }),
         delivery: Delivery::received(event.received_at),
         event: None,
-        source_key: Some(t.source_key()),
+        source_key: Some(source_key),
         created_at: event.received_at,
     };
+    let command = if t.chat_kind == Some(ChatKind::Private) {
+        bot_command(&message.text)
+    } else {
+        None
+    };
+
+    if existing.is_none() {
+        let mut c = Conversation::new(
+            message.conversation_id,
+            key.clone(),
+            contact.id,
+            Channel::Telegram,
+            event.received_at,
+        );
+        c.language = language.clone().or_else(|| contact.language.clone());
+        let (events, bot_reply) = apply_inbound(deps, &mut c, &message, command).await?;
+        match deps.conversations.create_conversation(&c).await {
+            Ok(()) => {
+                // A crash before this append is finished by the redelivery through the
+                // existing-conversation path below (counting the message as unread twice).
+                if let AppendOutcome::Duplicate(_) = deps.messages.append_message(&message).await? {
+                    return Ok(JobOutcome::Done);
+                }
+                if contact.unreachable_on(Channel::Telegram).is_some()
+                    || contact.saw_channel(Channel::Telegram)
+                {
+                    contact = update_contact_reachable(deps, contact, pushes).await?;
+                }
+                return finish(deps, c, contact, message, events, bot_reply, pushes).await;
+            }
+            // Created meanwhile by someone else: continue with theirs.
+            Err(StoreError::Conflict(_)) => {
+                let theirs = deps
+                    .conversations
+                    .conversation_by_key(&key)
+                    .await?
+                    .ok_or_else(|| {
+                        JobError::Transient("conversation key taken but unreadable".to_owned())
+                    })?;
+                message.conversation_id = theirs.id;
+                existing = Some(theirs);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let Some(conversation) = existing else {
+        return Err(JobError::Transient("conversation unresolved".to_owned()));
+    };
+
+    // The append is the commit point of an existing conversation: a redelivered event is
+    // stored once.
     let message = match deps.messages.append_message(&message).await? {
         AppendOutcome::Inserted => message,
         AppendOutcome::Duplicate(existing) => {
@@ -183,48 +237,16 @@ async fn handle_telegram(
     // A message from the contact proves they can be reached on Telegram again.
     if contact.unreachable_on(Channel::Telegram).is_some() || contact.saw_channel(Channel::Telegram)
     {
-        contact = update_contact_reachable(deps, contact).await?;
+        contact = update_contact_reachable(deps, contact, pushes).await?;
     }
 
     // 4. Conversation state: reopen, commands, hand-off, assignment.
-    let command = if t.chat_kind == Some(ChatKind::Private) {
-        bot_command(&message.text)
-    } else {
-        None
-    };
     let mut conversation = conversation;
     let mut attempts = 0;
     let (conversation, events, bot_reply) = loop {
         attempts += 1;
         let mut c = conversation.clone();
-        let mut events = Vec::new();
-        if let Some(ev) = c.switch_channel(Channel::Telegram) {
-            events.push(ev);
-        }
-        if let Some(change) = c.on_inbound(command.is_some())
-            && let Some(ev) = change.event
-        {
-            events.push(ev);
-        }
-        c.record_message(&message);
-        let mut bot_reply = None;
-        match (command, c.status) {
-            (Some(cmd), ConversationStatus::Bot) => {
-                bot_reply = Some(cmd.reply(&deps.settings).to_owned())
-            }
-            _ => {
-                c.hand_off();
-                if c.status == ConversationStatus::Queued
-                    && c.assignee_id.is_none()
-                    && let Some(agent) =
-                        pick_agent(deps.agents.as_ref(), deps.conversations.as_ref()).await?
-                    && let Ok(change) = c.assign(agent, None)
-                    && let Some(ev) = change.event
-                {
-                    events.push(ev);
-                }
-            }
-        }
+        let (events, bot_reply) = apply_inbound(deps, &mut c, &message, command).await?;
         match deps.conversations.update_conversation(&c).await {
             Ok(stored) => break (stored, events, bot_reply),
             Err(StoreError::Conflict(_)) if attempts < MAX_CONFLICT_RETRIES => {
@@ -244,18 +266,76 @@ async fn handle_telegram(
             Err(e) => return Err(e.into()),
         }
     };
-
-    // 5. Timeline events, the bot's answer, and pushes.
-    push(
+    finish(
         deps,
-        ServerEvent::MessageCreated {
-            conversation_id: conversation.id,
-            message: message.clone(),
-        },
+        conversation,
+        contact,
+        message,
+        events,
+        bot_reply,
+        pushes,
     )
-    .await;
+    .await
+}
+
+/// What an inbound message does to its conversation: channel switch, reopen, the summary,
+/// and either the bot's answer to a command or the hand-off (and assignment) to a human.
+/// Returns the timeline events and the bot's answer.
+async fn apply_inbound(
+    deps: &RouterDeps,
+    c: &mut Conversation,
+    message: &Message,
+    command: Option<BotCommand>,
+) -> Result<(Vec<SystemEvent>, Option<String>), JobError> {
+    let mut events = Vec::new();
+    if let Some(ev) = c.switch_channel(Channel::Telegram) {
+        events.push(ev);
+    }
+    if let Some(change) = c.on_inbound(command.is_some())
+        && let Some(ev) = change.event
+    {
+        events.push(ev);
+    }
+    c.record_message(message);
+    let mut bot_reply = None;
+    match (command, c.status) {
+        (Some(cmd), ConversationStatus::Bot) => {
+            bot_reply = Some(cmd.reply(&deps.settings).to_owned());
+        }
+        _ => {
+            c.hand_off();
+            if c.status == ConversationStatus::Queued
+                && c.assignee_id.is_none()
+                && let Some(agent) =
+                    pick_agent(deps.agents.as_ref(), deps.conversations.as_ref()).await?
+                && let Ok(change) = c.assign(agent, None)
+                && let Some(ev) = change.event
+            {
+                events.push(ev);
+            }
+        }
+    }
+    Ok((events, bot_reply))
+}
+
+/// The timeline events, the bot's answer and the pushes of a stored inbound message.
+async fn finish(
+    deps: &RouterDeps,
+    conversation: Conversation,
+    contact: Contact,
+    message: Message,
+    events: Vec<SystemEvent>,
+    bot_reply: Option<String>,
+    pushes: &mut Vec<ServerEvent>,
+) -> Result<JobOutcome, JobError> {
+    // 5. Timeline events, the bot's answer, and pushes.
+    pushes.push(ServerEvent::MessageCreated {
+        conversation_id: conversation.id,
+        message: message.clone(),
+        conversation: None,
+    });
     for ev in events {
-        append_system(deps, &conversation, ev).await?;
+        pushes.push(append_system(deps, &conversation, ev).await?);
     }
     if let Some(text) = bot_reply {
         let reply = Message::outbound(
@@ -278,24 +358,18 @@ async fn handle_telegram(
                 OutgoingMessage::fifo(conversation.id.to_string(), reply.id.to_string(), body),
             )
             .await?;
-        push(
-            deps,
-            ServerEvent::MessageCreated {
-                conversation_id: conversation.id,
-                message: reply,
-            },
-        )
-        .await;
+        pushes.push(ServerEvent::MessageCreated {
+            conversation_id: conversation.id,
+            message: reply,
+            conversation: None,
+        });
     }
-    // The contact was read (and updated) above: no second read for the view.
+    // The contact was read (and updated) above: no second read for the view. It rides on the
+    // last message.created of this step (see `push_all`).
     let view = ConversationView::new(&conversation, contact);
-    push(
-        deps,
-        ServerEvent::ConversationUpdated {
-            conversation: Box::new(view),
-        },
-    )
-    .await;
+    pushes.push(ServerEvent::ConversationUpdated {
+        conversation: Box::new(view),
+    });
     Ok(JobOutcome::Done)
 }
 
@@ -334,6 +408,7 @@ async fn find_or_create_contact(
 async fn update_contact_reachable(
     deps: &RouterDeps,
     mut contact: Contact,
+    pushes: &mut Vec<ServerEvent>,
 ) -> Result<Contact, JobError> {
     for _ in 0..MAX_CONFLICT_RETRIES {
         let read_at = contact.updated_at;
@@ -342,13 +417,9 @@ async fn update_contact_reachable(
         contact.updated_at = deps.clock.now().max(read_at.plus_millis(1));
         match deps.contacts.update_contact(&contact, read_at).await {
             Ok(()) => {
-                push(
-                    deps,
-                    ServerEvent::ContactUpdated {
-                        contact: Box::new(contact.clone()),
-                    },
-                )
-                .await;
+                pushes.push(ServerEvent::ContactUpdated {
+                    contact: Box::new(contact.clone()),
+                });
                 return Ok(contact);
             }
             Err(StoreError::Conflict(_)) => {
@@ -364,11 +435,12 @@ async fn update_contact_reachable(
     Err(JobError::Transient("contact kept changing".to_owned()))
 }
 
+/// Stores a timeline event and returns its `message.created` (to push).
 async fn append_system(
     deps: &RouterDeps,
     conversation: &Conversation,
     event: SystemEvent,
-) -> Result<(), JobError> {
+) -> Result<ServerEvent, JobError> {
     let m = Message::system(
         deps.ids.message_id(),
         conversation.id,
@@ -377,21 +449,25 @@ async fn append_system(
         deps.clock.now(),
     );
     deps.messages.append_message(&m).await?;
-    push(
-        deps,
-        ServerEvent::MessageCreated {
-            conversation_id: conversation.id,
-            message: m,
-        },
-    )
-    .await;
-    Ok(())
+    Ok(ServerEvent::MessageCreated {
+        conversation_id: conversation.id,
+        message: m,
+        conversation: None,
+    })
 }
 
-/// Pushes are best effort: the event is stored, and a reconnecting dashboard re-reads it.
-async fn push(deps: &RouterDeps, event: ServerEvent) {
-    if let Err(e) = push_to_agents(deps.connections.as_ref(), deps.push.as_ref(), &event).await {
-        tracing::warn!(error = %e, "push to agents failed");
+/// Pushes the events of one step, in order, one frame each, after folding the
+/// `conversation.updated` into the last `message.created` (one frame for a plain inbound
+/// message). Frames are not packed into a `batch` here: on AWS the `CoalescingPush` wrapped
+/// around `deps.push` packs every frame of the Lambda batch per connection; locally the hub's
+/// frames cost nothing. Best effort: the events are stored, and a reconnecting dashboard
+/// re-reads them.
+async fn push_all(deps: &RouterDeps, events: Vec<ServerEvent>) {
+    for event in ServerEvent::fold_conversation_updates(events) {
+        if let Err(e) = push_to_agents(deps.connections.as_ref(), deps.push.as_ref(), &event).await
+        {
+            tracing::warn!(error = %e, "push to agents failed");
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use omnidesk_core::QueueName;
 use omnidesk_lambda::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use omnidesk_lambda::lambda_runtime::{self, Error, LambdaEvent, service_fn};
-use omnidesk_lambda::{Config, SqsSettle, adapters, init_tracing, run_sqs_batch};
+use omnidesk_lambda::{CoalescingPush, Config, SqsSettle, adapters, init_tracing, run_sqs_batch};
 use omnidesk_router::{RouterDeps, RouterSettings, handle_body};
 
 #[tokio::main]
@@ -21,14 +21,16 @@ async fn main() -> Result<(), Error> {
     if let Some(h) = &config.help {
         settings.help.clone_from(h);
     }
+    // Pushes of one batch go out together at its end: one WebSocket message per connection.
+    let pushes = Arc::new(CoalescingPush::new(aws.push.clone(), aws.store.clone()));
     let deps = Arc::new(RouterDeps {
         contacts: aws.store.clone(),
         conversations: aws.store.clone(),
         messages: aws.store.clone(),
         agents: aws.store.clone(),
         bots: aws.store.clone(),
-        connections: aws.store.clone(),
-        push: aws.push.clone(),
+        connections: pushes.clone(),
+        push: pushes.clone(),
         queue: aws.queue.clone(),
         clock: aws.clock.clone(),
         ids: aws.ids.clone(),
@@ -36,13 +38,13 @@ async fn main() -> Result<(), Error> {
     });
     let settle = Arc::new(SqsSettle::new(aws.queue.clone(), QueueName::Inbound));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let (deps, settle) = (deps.clone(), settle.clone());
+        let (deps, settle, pushes) = (deps.clone(), settle.clone(), pushes.clone());
         async move {
-            let response: SqsBatchResponse =
-                run_sqs_batch(event.payload, true, &*settle, |body, _| {
+            let response: SqsBatchResponse = pushes
+                .during(run_sqs_batch(event.payload, true, &*settle, |body, _| {
                     let deps = deps.clone();
                     async move { handle_body(&deps, &body).await }
-                })
+                }))
                 .await;
             Ok::<_, Error>(response)
         }

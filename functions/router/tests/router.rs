@@ -154,17 +154,24 @@ async fn a_first_message_creates_contact_and_conversation_and_assigns_an_online_
         msgs.iter().any(|m| m.text == "Assigned"),
         "the timeline records the assignment"
     );
-    let frames = s.push.frames(&ConnectionId("c1".to_owned()));
-    assert!(
-        frames
-            .iter()
-            .any(|f| f.contains(r#""type":"message.created""#) && f.contains("hi there"))
+    let frames: Vec<serde_json::Value> = s
+        .push
+        .frames(&ConnectionId("c1".to_owned()))
+        .iter()
+        .map(|f| serde_json::from_str(f).unwrap())
+        .collect();
+    let types: Vec<&str> = frames.iter().map(|f| f["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        vec!["message.created", "message.created"],
+        "the inbound message, then the assignment carrying the conversation: no conversation.updated"
     );
-    assert!(
-        frames
-            .iter()
-            .any(|f| f.contains(r#""type":"conversation.updated""#))
-    );
+    assert_eq!(frames[0]["message"]["text"], "hi there");
+    assert!(frames[0].get("conversation").is_none());
+    assert_eq!(frames[1]["message"]["event"]["event"], "assigned");
+    assert_eq!(frames[1]["conversation"]["status"], "assigned");
+    assert_eq!(frames[1]["conversation"]["unread_count"], 1);
+    assert_eq!(frames[1]["conversation"]["id"], convs[0].id.to_string());
 }
 
 #[tokio::test]

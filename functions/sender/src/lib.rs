@@ -349,6 +349,7 @@ async fn contact_unreachable(
     event.source_key = Some(format!("unreachable:{}", message.id));
     let appended = deps.messages.append_message(&event).await?;
 
+    let mut pushes = Vec::new();
     let mut updated_conversation = None;
     if appended == AppendOutcome::Inserted {
         for _ in 0..OPTIMISTIC_RETRIES {
@@ -366,37 +367,28 @@ async fn contact_unreachable(
                 Err(e) => return Err(e.into()),
             }
         }
-        push(
-            deps,
-            &ServerEvent::MessageCreated {
-                conversation_id: conversation.id,
-                message: event,
-            },
-        )
-        .await;
+        pushes.push(ServerEvent::MessageCreated {
+            conversation_id: conversation.id,
+            message: event,
+            conversation: None,
+        });
     }
     if let Some(contact) = updated_contact {
-        push(
-            deps,
-            &ServerEvent::ContactUpdated {
-                contact: Box::new(contact),
-            },
-        )
-        .await;
+        pushes.push(ServerEvent::ContactUpdated {
+            contact: Box::new(contact),
+        });
     }
     if let Some(stored) = updated_conversation {
         match conversation_view(deps.contacts.as_ref(), &stored).await {
-            Ok(view) => {
-                push(
-                    deps,
-                    &ServerEvent::ConversationUpdated {
-                        conversation: Box::new(view),
-                    },
-                )
-                .await;
-            }
+            Ok(view) => pushes.push(ServerEvent::ConversationUpdated {
+                conversation: Box::new(view),
+            }),
             Err(e) => tracing::warn!(error = %e, "cannot build the conversation view"),
         }
+    }
+    // The conversation view rides on the timeline event's message.created.
+    for event in ServerEvent::fold_conversation_updates(pushes) {
+        push(deps, &event).await;
     }
     Ok(())
 }

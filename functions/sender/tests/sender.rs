@@ -302,17 +302,18 @@ async fn a_blocked_bot_fails_the_message_and_marks_the_contact_unreachable() {
     );
 
     let types: Vec<String> = w.frames().into_iter().map(|(t, _)| t).collect();
-    for expected in [
-        "message.updated",
-        "message.created",
-        "contact.updated",
-        "conversation.updated",
-    ] {
-        assert!(
-            types.iter().any(|t| t == expected),
-            "{expected} in {types:?}"
-        );
-    }
+    assert_eq!(
+        types,
+        vec!["message.created", "contact.updated", "message.updated"],
+        "the timeline event carries the conversation: no conversation.updated"
+    );
+    let (_, created) = w.frames().into_iter().next().unwrap();
+    assert_eq!(created["message"]["event"]["event"], "contact_unreachable");
+    assert_eq!(
+        created["conversation"]["id"],
+        w.conversation.id.to_string(),
+        "the conversation as it is after the event rides on the message.created"
+    );
     let failed = w
         .frames()
         .into_iter()

@@ -58,10 +58,16 @@ pub enum ServerEvent {
         connection_id: String,
     },
     /// A message was added to a conversation (inbound, outbound or a timeline event).
+    ///
+    /// `conversation`, when present, is the conversation as it is after the message: clients
+    /// update their list entry exactly as for a `conversation.updated`, which the producer then
+    /// does not push separately (one WebSocket message instead of two).
     #[serde(rename = "message.created")]
     MessageCreated {
         conversation_id: ConversationId,
         message: Message,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation: Option<Box<ConversationView>>,
     },
     /// A message changed (delivery status, translation).
     #[serde(rename = "message.updated")]
@@ -87,6 +93,10 @@ pub enum ServerEvent {
     /// A client frame was not understood.
     #[serde(rename = "error")]
     Error { message: String },
+    /// Several events in one frame, to be applied in order (API Gateway bills WebSocket
+    /// messages per started 32 KB, so producers and the Lambda push coalescer pack events).
+    #[serde(rename = "batch")]
+    Batch { events: Vec<ServerEvent> },
 }
 
 impl ServerEvent {
@@ -107,4 +117,220 @@ pub enum ClientAction {
     /// Gateway refuses pushes before `$connect` returns, so clients send this once the socket is
     /// open and both runtimes answer it the same way.
     Hello,
+}
+
+impl ServerEvent {
+    /// Folds every `conversation.updated` into the latest earlier `message.created` of the same
+    /// conversation (a later view replaces an earlier one), so a change that added a message
+    /// costs one event.
+    /// A `conversation.updated` with no such message stays (assign/resolve without a timeline
+    /// message); order is otherwise kept.
+    pub fn fold_conversation_updates(events: Vec<ServerEvent>) -> Vec<ServerEvent> {
+        let mut out: Vec<ServerEvent> = Vec::with_capacity(events.len());
+        for event in events {
+            let ServerEvent::ConversationUpdated { conversation: view } = event else {
+                out.push(event);
+                continue;
+            };
+            let target = out.iter_mut().rev().find_map(|e| match e {
+                ServerEvent::MessageCreated {
+                    conversation_id,
+                    conversation,
+                    ..
+                } if *conversation_id == view.id => Some(conversation),
+                _ => None,
+            });
+            match target {
+                // A later view supersedes an earlier one.
+                Some(slot) => *slot = Some(view),
+                None => out.push(ServerEvent::ConversationUpdated { conversation: view }),
+            }
+        }
+        out
+    }
+
+    /// One event for several: the event itself when there is one, a `batch` when there are
+    /// more, `None` when there are none.
+    pub fn batch(mut events: Vec<ServerEvent>) -> Option<ServerEvent> {
+        match events.len() {
+            0 => None,
+            1 => events.pop(),
+            _ => Some(ServerEvent::Batch { events }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use omnidesk_domain::{Author, ContactId, ConversationKey, Identity, MessageId, SystemEvent};
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn conversation_id(n: u128) -> ConversationId {
+        ConversationId::from_uuid(Uuid::from_u128(n))
+    }
+
+    fn view(id: ConversationId, version: u64) -> Box<ConversationView> {
+        let at = Timestamp::from_millis(1_700_000_000_000);
+        let contact = Contact::new(
+            ContactId::from_uuid(Uuid::from_u128(7)),
+            "Ada".to_owned(),
+            Identity::Phone {
+                e164: "+15550100".to_owned(),
+            },
+            at,
+        );
+        let key = ConversationKey::parse("tg:1:2").unwrap_or_else(|e| panic!("key: {e}"));
+        let mut c = Conversation::new(id, key, contact.id, Channel::Telegram, at);
+        c.version = version;
+        Box::new(ConversationView::new(&c, contact))
+    }
+
+    fn created(id: ConversationId, n: u128) -> ServerEvent {
+        ServerEvent::MessageCreated {
+            conversation_id: id,
+            message: Message::outbound(
+                MessageId::from_uuid(Uuid::from_u128(n)),
+                id,
+                Author::Bot,
+                Channel::Telegram,
+                format!("message {n}"),
+                Timestamp::from_millis(1_700_000_000_000),
+            ),
+            conversation: None,
+        }
+    }
+
+    fn system(id: ConversationId, n: u128) -> ServerEvent {
+        ServerEvent::MessageCreated {
+            conversation_id: id,
+            message: Message::system(
+                MessageId::from_uuid(Uuid::from_u128(n)),
+                id,
+                Channel::Telegram,
+                SystemEvent::Reopened,
+                Timestamp::from_millis(1_700_000_000_000),
+            ),
+            conversation: None,
+        }
+    }
+
+    fn json(event: &ServerEvent) -> serde_json::Value {
+        serde_json::from_str(&event.to_json()).unwrap_or_else(|e| panic!("json: {e}"))
+    }
+
+    #[test]
+    fn a_message_created_without_a_view_serialises_as_before() {
+        let v = json(&created(conversation_id(1), 10));
+        assert_eq!(v["type"], "message.created");
+        assert!(v.get("conversation").is_none(), "{v}");
+        let back: ServerEvent = serde_json::from_value(v).unwrap_or_else(|e| panic!("parse: {e}"));
+        assert_eq!(back, created(conversation_id(1), 10));
+    }
+
+    #[test]
+    fn a_message_created_with_a_view_round_trips() {
+        let id = conversation_id(1);
+        let ServerEvent::MessageCreated {
+            conversation_id,
+            message,
+            ..
+        } = created(id, 10)
+        else {
+            panic!("not a message.created");
+        };
+        let event = ServerEvent::MessageCreated {
+            conversation_id,
+            message,
+            conversation: Some(view(id, 3)),
+        };
+        let v = json(&event);
+        assert_eq!(v["conversation"]["version"], 3);
+        assert_eq!(v["conversation"]["id"], id.to_string());
+        let back: ServerEvent = serde_json::from_value(v).unwrap_or_else(|e| panic!("parse: {e}"));
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn a_batch_frame_lists_its_events_in_order() {
+        let id = conversation_id(1);
+        let batch = ServerEvent::Batch {
+            events: vec![created(id, 10), ServerEvent::Pong],
+        };
+        let text = batch.to_json();
+        assert!(text.starts_with(r#"{"type":"batch","events":["#), "{text}");
+        let v = json(&batch);
+        assert_eq!(v["events"][0]["type"], "message.created");
+        assert_eq!(v["events"][1]["type"], "pong");
+        let back: ServerEvent =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse: {e}"));
+        assert_eq!(back, batch);
+    }
+
+    #[test]
+    fn a_conversation_update_folds_into_the_last_message_of_that_conversation() {
+        let (a, b) = (conversation_id(1), conversation_id(2));
+        let events = vec![
+            created(a, 10),
+            system(a, 11),
+            created(b, 12),
+            ServerEvent::ConversationUpdated {
+                conversation: view(a, 4),
+            },
+        ];
+        let folded = ServerEvent::fold_conversation_updates(events);
+        assert_eq!(folded.len(), 3);
+        let views: Vec<Option<u64>> = folded
+            .iter()
+            .map(|e| match e {
+                ServerEvent::MessageCreated { conversation, .. } => {
+                    conversation.as_ref().map(|c| c.version)
+                }
+                _ => panic!("unexpected event {e:?}"),
+            })
+            .collect();
+        assert_eq!(views, vec![None, Some(4), None]);
+    }
+
+    #[test]
+    fn a_conversation_update_without_a_message_stays_and_a_later_one_replaces_the_view() {
+        let (a, b) = (conversation_id(1), conversation_id(2));
+        let events = vec![
+            ServerEvent::ConversationUpdated {
+                conversation: view(b, 1),
+            },
+            created(a, 10),
+            ServerEvent::ConversationUpdated {
+                conversation: view(a, 2),
+            },
+            ServerEvent::ConversationUpdated {
+                conversation: view(a, 3),
+            },
+        ];
+        let folded = ServerEvent::fold_conversation_updates(events);
+        assert_eq!(folded.len(), 2);
+        assert!(
+            matches!(&folded[0], ServerEvent::ConversationUpdated { conversation } if conversation.id == b)
+        );
+        assert!(matches!(
+            &folded[1],
+            ServerEvent::MessageCreated { conversation: Some(c), .. } if c.version == 3
+        ));
+    }
+
+    #[test]
+    fn batch_of_one_event_is_the_event_itself() {
+        assert_eq!(ServerEvent::batch(Vec::new()), None);
+        assert_eq!(
+            ServerEvent::batch(vec![ServerEvent::Pong]),
+            Some(ServerEvent::Pong)
+        );
+        assert_eq!(
+            ServerEvent::batch(vec![ServerEvent::Pong, ServerEvent::Pong]),
+            Some(ServerEvent::Batch {
+                events: vec![ServerEvent::Pong, ServerEvent::Pong]
+            })
+        );
+    }
 }

@@ -13,6 +13,10 @@ use crate::{
 ///
 /// Every connected agent sees every conversation (the dashboard's "All" tab); per-team
 /// visibility narrows this list when teams arrive.
+///
+/// Lists the connections on every call; a Lambda that pushes many events per invocation wraps
+/// its store and push in `omnidesk_lambda::CoalescingPush`, which lists once per batch and
+/// buffers the frames.
 pub async fn push_to_agents(
     connections: &dyn ConnectionStore,
     push: &dyn Push,
@@ -31,6 +35,25 @@ pub async fn push_to_agents(
         }
     }
     Ok(delivered)
+}
+
+/// Pushes several events of one change to every connected agent as ONE frame: each
+/// `conversation.updated` is folded into the `message.created` it follows
+/// ([`ServerEvent::fold_conversation_updates`]), and what remains goes out as the event itself or
+/// a `batch`. Connections are listed once. Same error handling as [`push_to_agents`]; nothing is
+/// pushed (and nothing listed) for no events.
+///
+/// May be called many times per Lambda invocation: under a coalescing push
+/// (`omnidesk_lambda::CoalescingPush`) the listing is cached and the frames are buffered.
+pub async fn push_events_to_agents(
+    connections: &dyn ConnectionStore,
+    push: &dyn Push,
+    events: Vec<ServerEvent>,
+) -> StoreResult<usize> {
+    match ServerEvent::batch(ServerEvent::fold_conversation_updates(events)) {
+        Some(event) => push_to_agents(connections, push, &event).await,
+        None => Ok(0),
+    }
 }
 
 /// Loads the contact of `conversation` and joins them into the view agents see.
@@ -60,15 +83,17 @@ pub async fn pick_agent(
         .into_iter()
         .filter(|a| a.status == omnidesk_domain::AgentStatus::Online && a.capacity > 0)
         .collect();
-    if online.is_empty() {
+    // Who has room first, so that a full team (the conversation waits in the queue, and every
+    // new message of it asks again) does not turn the shared counter: that is a write each.
+    let mut free = Vec::with_capacity(online.len());
+    for agent in online {
+        if agent.can_take(conversations.count_assigned(agent.id).await?) {
+            free.push(agent.id);
+        }
+    }
+    if free.is_empty() {
         return Ok(None);
     }
     let start = agents.next_counter("assign_round_robin").await? as usize;
-    for i in 0..online.len() {
-        let agent = &online[(start + i) % online.len()];
-        if agent.can_take(conversations.count_assigned(agent.id).await?) {
-            return Ok(Some(agent.id));
-        }
-    }
-    Ok(None)
+    Ok(Some(free[start % free.len()]))
 }

@@ -93,13 +93,27 @@ impl ConnectionsFake {
             .unwrap_or_default()
     }
 
-    /// Frames posted to `connection` whose `"type"` is `event_type`, parsed.
+    /// The events of type `event_type` posted to `connection`, with `batch` frames unpacked.
     pub fn events(&self, connection: &str, event_type: &str) -> Vec<Value> {
-        self.frames(connection)
-            .iter()
-            .filter_map(|f| serde_json::from_str::<Value>(f).ok())
-            .filter(|v| v["type"] == event_type)
-            .collect()
+        fn flatten(v: Value, out: &mut Vec<Value>) {
+            if v["type"] == "batch" {
+                if let Value::Array(events) = v["events"].clone() {
+                    for e in events {
+                        flatten(e, out);
+                    }
+                }
+            } else {
+                out.push(v);
+            }
+        }
+        let mut all = Vec::new();
+        for frame in self.frames(connection) {
+            if let Ok(v) = serde_json::from_str::<Value>(&frame) {
+                flatten(v, &mut all);
+            }
+        }
+        all.retain(|v| v["type"] == event_type);
+        all
     }
 
     /// Makes `connection` answer 410 Gone from now on.

@@ -5,7 +5,7 @@ import { Api, ApiError, NetworkError } from './api';
 import { socketUrl, type RuntimeConfig } from './config';
 import { Outbox, clientIdOf, type Pending } from './outbox';
 import {
-  appendListPage, applyEvent, emptyState, newlyAssignedToMe, prependOlder, resyncHasGap, resyncList,
+  appendListPage, applyEvent, emptyState, flattenEvents, newlyAssignedToMe, prependOlder, resyncHasGap, resyncList,
   setTimeline, tabQuery, upsertConversation, upsertMessage, type State, type Tab,
 } from './state';
 import type { Agent, AgentStatus, Message, Page, ServerEvent } from './types';
@@ -162,14 +162,21 @@ export class Controller {
     }, 3000);
   }
 
-  private onEvent(ev: ServerEvent): void {
-    const assigned = newlyAssignedToMe(this.state, ev);
-    if (assigned) this.hooks.onAssignedToMe?.(assigned.id, assigned.contact.display_name);
-    this.set(applyEvent(this.state, ev));
-    if (ev.type === 'message.created' || ev.type === 'message.updated') {
-      const id = clientIdOf(ev.message);
-      if (id) this.outbox.confirm([id]);
+  private onEvent(frame: ServerEvent): void {
+    // A batch (LiveSocket unpacks them already; kept safe here): each event in order, one render.
+    let s = this.state;
+    const confirmed: string[] = [];
+    for (const ev of flattenEvents(frame)) {
+      const assigned = newlyAssignedToMe(s, ev);
+      if (assigned) this.hooks.onAssignedToMe?.(assigned.id, assigned.contact.display_name);
+      s = applyEvent(s, ev);
+      if (ev.type === 'message.created' || ev.type === 'message.updated') {
+        const id = clientIdOf(ev.message);
+        if (id) confirmed.push(id);
+      }
     }
+    this.set(s);
+    if (confirmed.length) this.outbox.confirm(confirmed);
   }
 
   async loadAgents(): Promise<void> {

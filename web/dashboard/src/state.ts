@@ -56,7 +56,11 @@ export function matchesTab(c: ConversationView, tab: Tab, me: string | null): bo
   }
 }
 
-/** Newest activity first, then id descending (the server's order). */
+/**
+ * Newest activity first (exact `last_activity_at`), then id descending. Not quite the server's
+ * list order: the server ranks by the minute of the last activity, then id descending, so within
+ * one minute its pages follow the id, not the exact time.
+ */
 export function byActivity(a: ConversationView, b: ConversationView): number {
   if (a.last_activity_at !== b.last_activity_at) return a.last_activity_at < b.last_activity_at ? 1 : -1;
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
@@ -168,18 +172,37 @@ export function resyncHasGap(held: Message[], page: Page<Message>): boolean {
 
 export function upsertMessage(s: State, m: Message): State {
   const held = s.messages[m.conversation_id];
-  if (!held) return s; // not opened: the list shows its preview from conversation.updated
+  if (!held) return s; // not opened: the list shows its preview from the conversation view
   const merged = mergeMessages(held, [m]);
   if (merged === held) return s;
   return { ...s, messages: { ...s.messages, [m.conversation_id]: merged } };
 }
 
-/** Applies one WebSocket event. */
+/** The events of a frame in order: a `batch` unpacked (also nested ones), anything else alone. */
+export function flattenEvents(ev: ServerEvent): ServerEvent[] {
+  if (ev.type !== 'batch') return [ev];
+  return (Array.isArray(ev.events) ? ev.events : []).flatMap(flattenEvents);
+}
+
+/** The conversation an event brings, if any (`conversation.updated`, or a `message.created` carrying it). */
+export function conversationOf(ev: ServerEvent): ConversationView | null {
+  if (ev.type === 'conversation.updated') return ev.conversation;
+  if (ev.type === 'message.created') return ev.conversation ?? null;
+  return null;
+}
+
+/** Applies one WebSocket event (a `batch`: each of its events, in order). */
 export function applyEvent(s: State, ev: ServerEvent): State {
   switch (ev.type) {
+    case 'batch':
+      return flattenEvents(ev).reduce(applyEvent, s);
     case 'conversation.updated':
       return upsertConversation(s, ev.conversation);
-    case 'message.created':
+    case 'message.created': {
+      // The message, then the list entry exactly as a conversation.updated would update it.
+      const next = upsertMessage(s, ev.message);
+      return ev.conversation ? upsertConversation(next, ev.conversation) : next;
+    }
     case 'message.updated':
       return upsertMessage(s, ev.message);
     case 'contact.updated': {
@@ -200,10 +223,14 @@ export function applyEvent(s: State, ev: ServerEvent): State {
   }
 }
 
-/** A conversation newly assigned to me by this event (for the opt-in notification). */
+/**
+ * A conversation newly assigned to me by this event (for the opt-in notification): a
+ * `conversation.updated`, or a `message.created` carrying the conversation. Call it per event
+ * of a batch (`flattenEvents`), before applying that event.
+ */
 export function newlyAssignedToMe(s: State, ev: ServerEvent): ConversationView | null {
-  if (ev.type !== 'conversation.updated' || s.me === null) return null;
-  const c = ev.conversation;
+  const c = conversationOf(ev);
+  if (c === null || s.me === null) return null;
   if (c.status !== 'assigned' || c.assignee_id !== s.me) return null;
   const old = s.conversations[c.id];
   if (old && old.version >= c.version) return null;

@@ -115,13 +115,16 @@ export interface Message {
 
 export type ServerEvent =
   | { type: 'hello'; agent_id: string; connection_id: string }
-  | { type: 'message.created'; conversation_id: string; message: Message }
+  /** `conversation`: the conversation after the message (instead of a separate conversation.updated). */
+  | { type: 'message.created'; conversation_id: string; message: Message; conversation?: ConversationView }
   | { type: 'message.updated'; conversation_id: string; message: Message }
   | { type: 'conversation.updated'; conversation: ConversationView }
   | { type: 'contact.updated'; contact: Contact }
   | { type: 'presence'; agent_id: string; status: AgentStatus }
   | { type: 'pong' }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  /** Several events in one WebSocket message, applied in order. */
+  | { type: 'batch'; events: ServerEvent[] };
 
 export interface Page<T> {
   items: T[];

@@ -164,6 +164,16 @@ export class LiveSocket {
     } catch {
       return;
     }
+    this.dispatch(ev);
+  }
+
+  /** One event; a `batch` frame's events one by one, in order (they may include `hello`). */
+  private dispatch(ev: ServerEvent): void {
+    if (ev === null || typeof ev !== 'object') return;
+    if (ev.type === 'batch') {
+      for (const inner of Array.isArray(ev.events) ? ev.events : []) this.dispatch(inner);
+      return;
+    }
     if (ev.type === 'hello') {
       if (this.ready) return;
       const reconnected = this.everReady;

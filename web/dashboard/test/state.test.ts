@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { ServerEvent } from '../src/types';
 import {
-  applyEvent, emptyState, mergeMessages, newlyAssignedToMe, resyncHasGap, resyncList, setTimeline, unreadTotal,
+  applyEvent, emptyState, flattenEvents, mergeMessages, newlyAssignedToMe, resyncHasGap, resyncList, setTimeline, unreadTotal,
   visibleList, waitingMs, appendListPage,
 } from '../src/state';
 import { conv, ME, msg, OTHER } from './fixtures';
@@ -94,6 +95,72 @@ describe('event merge', () => {
     s = applyEvent(s, mine);
     const again = { type: 'conversation.updated' as const, conversation: conv('cv_1', { version: 3, unread_count: 1 }) };
     expect(newlyAssignedToMe(s, again)).toBeNull();
+  });
+
+  it('a message.created carrying the conversation updates the list entry exactly like a conversation.updated', () => {
+    const view = conv('cv_1', {
+      status: 'queued',
+      assignee_id: null,
+      unread_count: 2,
+      version: 4,
+      last_message: { id: 'm2', direction: 'inbound', author_kind: 'contact', channel: 'telegram', text: 'text m2', created_at: '2026-01-01T10:01:00.000Z' },
+    });
+    const m2 = msg('m2', 'cv_1', { created_at: '2026-01-01T10:01:00.000Z' });
+    const viaMessage = applyEvent(emptyState(ME), { type: 'message.created', conversation_id: 'cv_1', message: m2, conversation: view });
+    const viaUpdate = applyEvent(emptyState(ME), { type: 'conversation.updated', conversation: view });
+    expect(viaMessage.conversations).toEqual(viaUpdate.conversations);
+    expect(visibleList(viaMessage, 'unassigned').map((c) => c.id)).toEqual(['cv_1']);
+    expect(unreadTotal(viaMessage, 'all')).toBe(2);
+    // An open timeline gets the message too; an older view never overwrites a newer one.
+    let s = setTimeline(viaMessage, 'cv_1', { items: [msg('m1', 'cv_1')], next_cursor: null }, true);
+    const m3 = msg('m3', 'cv_1', { created_at: '2026-01-01T10:02:00.000Z' });
+    s = applyEvent(s, { type: 'message.created', conversation_id: 'cv_1', message: m3, conversation: conv('cv_1', { version: 3, status: 'resolved' }) });
+    expect(s.messages.cv_1.map((m) => m.id)).toEqual(['m1', 'm3']);
+    expect(s.conversations.cv_1.status).toBe('queued');
+  });
+
+  it('a message.created carrying a conversation newly mine notifies, once', () => {
+    let s = applyEvent(emptyState(ME), { type: 'conversation.updated', conversation: conv('cv_1', { status: 'queued', assignee_id: null, version: 1 }) });
+    const assigned = {
+      type: 'message.created' as const,
+      conversation_id: 'cv_1',
+      message: msg('m_sys', 'cv_1', { author: { kind: 'system' } }),
+      conversation: conv('cv_1', { version: 2 }),
+    };
+    expect(newlyAssignedToMe(s, assigned)?.id).toBe('cv_1');
+    s = applyEvent(s, assigned);
+    expect(newlyAssignedToMe(s, assigned)).toBeNull();
+    expect(newlyAssignedToMe(s, { type: 'message.created', conversation_id: 'cv_1', message: msg('m4', 'cv_1') })).toBeNull();
+  });
+
+  it('a batch applies each of its events in order, nested batches too', () => {
+    let s = setTimeline(emptyState(ME), 'cv_1', { items: [], next_cursor: null }, true);
+    const m1 = msg('m1', 'cv_1');
+    const sent = msg('m2', 'cv_1', {
+      direction: 'outbound',
+      created_at: '2026-01-01T10:00:01.000Z',
+      delivery: { status: 'sending', attempts: 0, updated_at: '2026-01-01T10:00:01.000Z' },
+    });
+    const batch: ServerEvent = {
+      type: 'batch',
+      events: [
+        { type: 'message.created', conversation_id: 'cv_1', message: m1 },
+        { type: 'message.created', conversation_id: 'cv_1', message: sent, conversation: conv('cv_1', { version: 2 }) },
+        {
+          type: 'batch',
+          events: [
+            { type: 'message.updated', conversation_id: 'cv_1', message: { ...sent, delivery: { status: 'sent', attempts: 1, updated_at: '2026-01-01T10:00:02.000Z' } } },
+            { type: 'conversation.updated', conversation: conv('cv_2', { status: 'queued', assignee_id: null }) },
+          ],
+        },
+      ],
+    };
+    s = applyEvent(s, batch);
+    expect(s.messages.cv_1.map((m) => [m.id, m.delivery.status])).toEqual([['m1', 'received'], ['m2', 'sent']]);
+    expect(s.conversations.cv_1.version).toBe(2);
+    expect(visibleList(s, 'unassigned').map((c) => c.id)).toEqual(['cv_2']);
+    expect(flattenEvents(batch).map((e) => e.type)).toEqual(['message.created', 'message.created', 'message.updated', 'conversation.updated']);
+    expect(applyEvent(s, { type: 'batch', events: [] })).toBe(s);
   });
 
   it('waiting time counts from the customer’s last message while it is unanswered', () => {

@@ -115,6 +115,23 @@ describe('live socket', () => {
     expect(t.events).toEqual([]); // pongs are not app events
   });
 
+  it('a batch frame delivers each of its events in order, and a hello or pong inside it works as alone', () => {
+    const t = setup();
+    t.live.start();
+    t.sockets[0].frame({
+      type: 'batch',
+      events: [{ type: 'hello', agent_id: 'ag_me', connection_id: 'c1' }, { type: 'presence', agent_id: 'a', status: 'online' }],
+    });
+    expect(t.ready).toEqual([false]);
+    const created = { type: 'message.created', conversation_id: 'cv_1', message: { id: 'm1' } };
+    t.sockets[0].frame({
+      type: 'batch',
+      events: [created, { type: 'pong' }, { type: 'batch', events: [{ type: 'message.updated', conversation_id: 'cv_1', message: { id: 'm1' } }] }],
+    });
+    expect(t.events.map((e) => (e as { type: string }).type)).toEqual(['presence', 'message.created', 'message.updated']);
+    expect(t.events[1]).toEqual(created);
+  });
+
   it('a silent link is closed after ping + timeout and reconnected, reporting a reconnect', () => {
     const t = setup();
     t.live.start();

@@ -1,3 +1,4 @@
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -158,7 +159,10 @@ impl Harness {
             self.token
         );
         let (ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        let mut ws = Ws { inner: ws };
+        let mut ws = Ws {
+            inner: ws,
+            pending: VecDeque::new(),
+        };
         let hello = ws
             .next_event(Duration::from_secs(5))
             .await
@@ -189,15 +193,28 @@ pub struct Ws {
     inner: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
+    /// Events of a `batch` frame not returned yet.
+    pending: VecDeque<Value>,
 }
 
 impl Ws {
+    /// The next event; a `batch` frame's events come one by one, in order.
     pub async fn next_event(&mut self, timeout: Duration) -> Option<Value> {
         let deadline = Instant::now() + timeout;
         loop {
+            if let Some(ev) = self.pending.pop_front() {
+                return Some(ev);
+            }
             let left = deadline.checked_duration_since(Instant::now())?;
             match tokio::time::timeout(left, self.inner.next()).await {
-                Ok(Some(Ok(WsMessage::Text(t)))) => return serde_json::from_str(t.as_str()).ok(),
+                Ok(Some(Ok(WsMessage::Text(t)))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).ok()?;
+                    if v["type"] != "batch" {
+                        return Some(v);
+                    }
+                    self.pending
+                        .extend(v["events"].as_array().cloned().unwrap_or_default());
+                }
                 Ok(Some(Ok(_))) => continue,
                 _ => return None,
             }

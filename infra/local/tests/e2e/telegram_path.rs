@@ -57,6 +57,20 @@ async fn an_update_reaches_the_agent_and_the_reply_reaches_telegram() {
     assert_eq!(ev["message"]["author"]["kind"], "contact");
     assert_eq!(ev["message"]["channel"], "telegram");
     let conv = ev["conversation_id"].as_str().unwrap().to_owned();
+    // The conversation as it now is rides on the step's last message.created (the assignment
+    // event), not on a separate conversation.updated.
+    let assigned = ws
+        .wait_for(WAIT, |ev| {
+            ev["type"] == "message.created" && ev["conversation"]["status"] == "assigned"
+        })
+        .await
+        .expect("message.created carrying the assigned conversation");
+    assert_eq!(assigned["conversation"]["id"], conv);
+    assert_eq!(assigned["message"]["event"]["event"], "assigned");
+    assert_eq!(
+        assigned["conversation"]["last_message"]["text"],
+        "Where is my order?"
+    );
 
     // The conversation is queued for a human and assigned to the only online agent.
     let list = h
@@ -80,6 +94,16 @@ async fn an_update_reaches_the_agent_and_the_reply_reaches_telegram() {
     assert_eq!(res.status(), 201);
     let reply: Value = res.json().await.unwrap();
     assert_eq!(reply["direction"], "outbound");
+    let created = ws
+        .wait_for(WAIT, |ev| {
+            ev["type"] == "message.created" && ev["message"]["id"] == reply["id"]
+        })
+        .await
+        .expect("the reply is pushed");
+    assert_eq!(
+        created["conversation"]["last_message"]["id"], reply["id"],
+        "the reply carries the conversation it changed"
+    );
     assert!(
         !h.fake.wait_for_sent(1, WAIT).await.is_empty(),
         "sendMessage reached the fake Telegram"
