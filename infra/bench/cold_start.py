@@ -151,8 +151,8 @@ def lambda_env(base_env, port, name):
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_EC2_METADATA_DISABLED": "true",
+        # Every SDK client goes to moto; pushes go to WEBSOCKET_API_ENDPOINT (this stub).
         "AWS_ENDPOINT_URL": os.environ["OMNIDESK_TEST_AWS_ENDPOINT"],
-        "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"http://127.0.0.1:{port}/prod",
     }
     env.update(base_env)
     return env

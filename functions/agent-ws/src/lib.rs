@@ -3,10 +3,16 @@
 //! in-process hub calls the same functions. Pushes to agents go through the `Push` port
 //! elsewhere; this crate only admits, forgets and answers connections.
 //!
-//! Depends on `omnidesk-core` ports and `omnidesk-agent-api`'s token check; no AWS SDK types.
+//! [`handle_websocket_event`] maps one API Gateway WebSocket route invocation onto those
+//! functions; the Lambda binary and the AWS end-to-end tests both call it.
+//!
+//! Depends on `omnidesk-core` ports, `omnidesk-agent-api`'s token check and the Lambda event
+//! types (`aws_lambda_events`); no AWS SDK types.
 
 use std::sync::Arc;
 
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::event::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use omnidesk_agent_api::{Auth, AuthError, authenticate};
 use omnidesk_core::{
     AgentStore, ClientAction, Clock, Connection, ConnectionId, ConnectionStore, ServerEvent,
@@ -141,4 +147,57 @@ pub fn hello(agent: AgentId, connection_id: &ConnectionId) -> ServerEvent {
         agent_id: agent,
         connection_id: connection_id.0.clone(),
     }
+}
+
+/// Answers one API Gateway WebSocket route invocation (route selection
+/// `$request.body.action`):
+/// - `$connect`: the token from the query string (`?token=`); 401 with the reason when it is
+///   refused (no connection is made), 500 when the store fails;
+/// - `$disconnect`: forgets the connection (200 even when the store fails: the row expires by
+///   TTL);
+/// - `$default`: [`on_frame`]'s answer (`pong`, `hello`, `error`) as the route response body,
+///   which API Gateway sends back on the socket.
+///
+/// No `hello` is pushed at connect: API Gateway refuses posts to a connection before `$connect`
+/// has returned. A client that wants it sends `{"action":"hello"}` once the socket is open.
+pub async fn handle_websocket_event(
+    deps: &WsDeps,
+    request: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
+    let context = &request.request_context;
+    let Some(id) = context.connection_id.clone().map(ConnectionId) else {
+        return websocket_reply(400, Some("no connection id".to_owned()));
+    };
+    match context.route_key.as_deref().unwrap_or("$default") {
+        "$connect" => {
+            let token = request.query_string_parameters.first("token");
+            match connect(deps, &id, token).await {
+                Ok(_) => websocket_reply(200, None),
+                Err(e) if e.is_unauthorized() => websocket_reply(401, Some(e.to_string())),
+                Err(e) => {
+                    tracing::error!(error = %e, "connect failed");
+                    websocket_reply(500, None)
+                }
+            }
+        }
+        "$disconnect" => {
+            if let Err(e) = disconnect(deps, &id).await {
+                tracing::warn!(error = %e, "could not forget the connection");
+            }
+            websocket_reply(200, None)
+        }
+        _ => {
+            let frame = request.body.as_deref().unwrap_or_default();
+            let event = on_frame(deps, &id, frame).await;
+            websocket_reply(200, event.map(|e| e.to_json()))
+        }
+    }
+}
+
+/// A route response with `status` and an optional text body.
+pub fn websocket_reply(status: i64, body: Option<String>) -> ApiGatewayProxyResponse {
+    let mut response = ApiGatewayProxyResponse::default();
+    response.status_code = status;
+    response.body = body.map(Body::Text);
+    response
 }

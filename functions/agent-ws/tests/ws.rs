@@ -1,10 +1,16 @@
-//! The WebSocket function against the in-memory adapters.
+//! The WebSocket function against the in-memory adapters: the transport-free functions, and
+//! the API Gateway WebSocket events through `handle_websocket_event` (what the Lambda runs).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::event::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use omnidesk_agent_api::{ApiDeps, Auth, create_agent};
-use omnidesk_agent_ws::{ConnectError, WsDeps, connect, disconnect, hello, on_frame};
+use omnidesk_agent_ws::{
+    ConnectError, WsDeps, connect, disconnect, handle_websocket_event, hello, on_frame,
+    websocket_reply,
+};
 use omnidesk_core::testing::{ManualClock, MemoryPush, MemoryQueue, MemoryStore, SeqIds};
 use omnidesk_core::{ConnectionId, ConnectionStore, IdGen, ServerEvent, UuidV7Ids};
 use omnidesk_domain::{AgentId, Timestamp};
@@ -178,4 +184,102 @@ async fn hello_is_answered_for_a_registered_connection_only() {
         matches!(stranger, Some(ServerEvent::Error { .. })),
         "{stranger:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// API Gateway WebSocket events (the Lambda's handler)
+
+/// The `aws_lambda_events` WebSocket fixture, re-routed to `route` on connection `c-1`.
+fn request(route: &str, token: &str, body: Option<&str>) -> ApiGatewayWebsocketProxyRequest {
+    let mut json: serde_json::Value =
+        serde_json::from_str(include_str!("data/apigw_websocket_request.json")).unwrap();
+    json["requestContext"]["routeKey"] = route.into();
+    json["requestContext"]["connectionId"] = "c-1".into();
+    json["queryStringParameters"] = if token.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::json!({ "token": token })
+    };
+    json["multiValueQueryStringParameters"] = serde_json::Value::Null;
+    json["body"] = body.into();
+    serde_json::from_value(json).unwrap()
+}
+
+fn body_json(response: &ApiGatewayProxyResponse) -> serde_json::Value {
+    let Some(Body::Text(text)) = &response.body else {
+        panic!("text body expected, got {:?}", response.body)
+    };
+    serde_json::from_str(text).unwrap()
+}
+
+#[tokio::test]
+async fn a_connect_event_with_a_valid_token_registers_and_a_disconnect_event_forgets() {
+    let w = world().await;
+    let token = w.ws.auth.issue(w.agent).unwrap().token;
+    let r = handle_websocket_event(&w.ws, request("$connect", &token, None)).await;
+    assert_eq!(r.status_code, 200);
+    let conns = w.store.list_connections().await.unwrap();
+    assert_eq!(conns.len(), 1);
+    assert_eq!(conns[0].id, conn("c-1"));
+    let r = handle_websocket_event(&w.ws, request("$disconnect", "", None)).await;
+    assert_eq!(r.status_code, 200);
+    assert!(w.store.list_connections().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_connect_event_without_or_with_a_forged_token_is_refused_with_401() {
+    let w = world().await;
+    let missing = handle_websocket_event(&w.ws, request("$connect", "", None)).await;
+    assert_eq!(missing.status_code, 401);
+    assert_eq!(missing.body, Some(Body::Text("missing token".to_owned())));
+    let forged = handle_websocket_event(&w.ws, request("$connect", "forged", None)).await;
+    assert_eq!(forged.status_code, 401);
+    assert!(w.store.list_connections().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_hello_frame_is_answered_with_the_hello_event_in_the_route_response() {
+    let w = world().await;
+    let token = w.ws.auth.issue(w.agent).unwrap().token;
+    let r = handle_websocket_event(&w.ws, request("$connect", &token, None)).await;
+    assert_eq!(r.status_code, 200);
+    let r = handle_websocket_event(
+        &w.ws,
+        request("$default", "", Some(r#"{"action":"hello"}"#)),
+    )
+    .await;
+    assert_eq!(r.status_code, 200);
+    let v = body_json(&r);
+    assert_eq!(v["type"], "hello");
+    assert_eq!(v["connection_id"], "c-1");
+    assert_eq!(v["agent_id"], w.agent.to_string());
+}
+
+#[tokio::test]
+async fn a_ping_frame_is_answered_with_pong_and_garbage_with_an_error_event() {
+    let w = world().await;
+    let r =
+        handle_websocket_event(&w.ws, request("$default", "", Some(r#"{"action":"ping"}"#))).await;
+    assert_eq!(r.status_code, 200);
+    assert_eq!(body_json(&r)["type"], "pong");
+    let r = handle_websocket_event(&w.ws, request("$default", "", Some("nonsense"))).await;
+    assert_eq!(r.status_code, 200);
+    assert_eq!(body_json(&r)["type"], "error");
+}
+
+#[tokio::test]
+async fn an_event_without_a_connection_id_is_answered_400() {
+    let w = world().await;
+    let mut event = request("$connect", "", None);
+    event.request_context.connection_id = None;
+    let r = handle_websocket_event(&w.ws, event).await;
+    assert_eq!(r.status_code, 400);
+}
+
+#[test]
+fn a_websocket_reply_carries_its_status_and_text_body() {
+    let r = websocket_reply(503, Some("service unavailable".to_owned()));
+    assert_eq!(r.status_code, 503);
+    assert_eq!(r.body, Some(Body::Text("service unavailable".to_owned())));
+    assert_eq!(websocket_reply(200, None).body, None);
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use omnidesk_core::{JobError, OutboundJob, QueueName};
 use omnidesk_lambda::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use omnidesk_lambda::lambda_runtime::{self, Error, LambdaEvent, service_fn};
-use omnidesk_lambda::{Config, SqsSettle, adapters, init_tracing, run_sqs_batch};
+use omnidesk_lambda::{CoalescingPush, Config, SqsSettle, adapters, init_tracing, run_sqs_batch};
 use omnidesk_sender::{RateLimiter, SenderDeps, handle};
 use omnidesk_telegram::TeloxideTelegram;
 
@@ -15,13 +15,15 @@ async fn main() -> Result<(), Error> {
     init_tracing();
     let config = Config::from_env()?;
     let aws = adapters(&config).await;
+    // Pushes of one batch go out together at its end: one WebSocket message per connection.
+    let pushes = Arc::new(CoalescingPush::new(aws.push.clone(), aws.store.clone()));
     let deps = Arc::new(SenderDeps {
         messages: aws.store.clone(),
         conversations: aws.store.clone(),
         contacts: aws.store.clone(),
         bots: aws.store.clone(),
-        connections: aws.store.clone(),
-        push: aws.push.clone(),
+        connections: pushes.clone(),
+        push: pushes.clone(),
         telegram: Arc::new(TeloxideTelegram::new(&config.telegram_api_url)?),
         clock: aws.clock.clone(),
         ids: aws.ids.clone(),
@@ -29,18 +31,23 @@ async fn main() -> Result<(), Error> {
     });
     let settle = Arc::new(SqsSettle::new(aws.queue.clone(), QueueName::Outbound));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let (deps, settle) = (deps.clone(), settle.clone());
+        let (deps, settle, pushes) = (deps.clone(), settle.clone(), pushes.clone());
         async move {
-            let response: SqsBatchResponse =
-                run_sqs_batch(event.payload, true, &*settle, |body, receive_count| {
-                    let deps = deps.clone();
-                    async move {
-                        let job: OutboundJob = serde_json::from_str(&body).map_err(|e| {
-                            JobError::Permanent(format!("not an outbound job: {e}"))
-                        })?;
-                        handle(&deps, &job, receive_count).await
-                    }
-                })
+            let response: SqsBatchResponse = pushes
+                .during(run_sqs_batch(
+                    event.payload,
+                    true,
+                    &*settle,
+                    |body, receive_count| {
+                        let deps = deps.clone();
+                        async move {
+                            let job: OutboundJob = serde_json::from_str(&body).map_err(|e| {
+                                JobError::Permanent(format!("not an outbound job: {e}"))
+                            })?;
+                            handle(&deps, &job, receive_count).await
+                        }
+                    },
+                ))
                 .await;
             Ok::<_, Error>(response)
         }

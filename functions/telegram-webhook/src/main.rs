@@ -1,5 +1,5 @@
 //! AWS Lambda entry point of the Telegram webhook (`POST /telegram/{bot_id}/webhook` on the
-//! HTTP API): the same axum router as the local server, on DynamoDB and SQS.
+//! function URL): the same axum router as the local server, on DynamoDB and SQS.
 
 use omnidesk_lambda::{Config, adapters, init_tracing};
 use omnidesk_telegram_webhook::{WebhookDeps, router};

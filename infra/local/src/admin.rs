@@ -53,11 +53,12 @@ impl Target {
     }
 
     /// The DynamoDB table `table`, with the credentials and region of the environment
-    /// (`aws_config::load_from_env()`: AWS_PROFILE, AWS_REGION, …; `AWS_ENDPOINT_URL` for an
-    /// emulator). Agents created here get argon2 password hashes like local ones; no token is
-    /// signed, so the deployment's JWT key is not needed.
+    /// (`omnidesk_aws::sdk_config`: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` as static keys
+    /// when set, else the SDK's default chain — AWS_PROFILE, SSO, …; `AWS_REGION`;
+    /// `AWS_ENDPOINT_URL` for an emulator). Agents created here get argon2 password hashes like
+    /// local ones; no token is signed, so the deployment's JWT key is not needed.
     pub async fn aws(config: &Config, table: &str) -> anyhow::Result<Self> {
-        let sdk = omnidesk_aws::aws_config::load_from_env().await;
+        let sdk = omnidesk_aws::sdk_config(&omnidesk_aws::AwsSettings::from_env()).await;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = Arc::new(omnidesk_aws::DynamoStore::new(
             omnidesk_aws::aws_sdk_dynamodb::Client::new(&sdk),

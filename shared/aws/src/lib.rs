@@ -6,18 +6,26 @@
 //!   dead-letter queue each); [`SqsQueue::create_queues`] creates them.
 //! - [`ApiGatewayPush`]: the push port on the API Gateway Management API.
 //!
+//! - [`sdk_config`]: the one builder of the shared `SdkConfig` (Lambdas, admin CLI, tests):
+//!   static credentials and region from [`AwsSettings`] without the default provider chain,
+//!   `AWS_ENDPOINT_URL` to redirect to an emulator, and a [`LazyHttpClient`] whose TLS setup
+//!   waits for the first request. Feature `test-util`: [`testing`] (moto endpoint, dummy keys).
+//!
 //! Depends on `omnidesk-core`/`omnidesk-domain` and the AWS SDK only; no Lambda runtime types.
-//! Clients are built by the caller (`aws_config::load_from_env()` in a Lambda, where
-//! `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` redirect to a local emulator), so the
-//! adapters have no test hooks. The conformance suites run against moto and a local
-//! `@connections` fake: `infra/ci/moto-tests.sh`.
+//! Clients are built by the caller from [`sdk_config`], so the adapters have no test hooks.
+//! The conformance suites run against moto and a local `@connections` fake:
+//! `infra/ci/moto-tests.sh`.
 
 mod dynamo;
 mod push;
+mod sdk;
 mod sqs;
 
 pub use dynamo::DynamoStore;
 pub use push::ApiGatewayPush;
+#[cfg(feature = "test-util")]
+pub use sdk::testing;
+pub use sdk::{AWS_VARIABLES, AwsCredentials, AwsSettings, LazyHttpClient, sdk_config};
 pub use sqs::{MAX_RECEIVES, MAX_RECEIVES_REASON, PEEK_MAX, QueuePair, QueueUrls, SqsQueue};
 
 pub use aws_config;

@@ -11,13 +11,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use omnidesk_aws::testing::{moto_endpoint, moto_sdk_config};
 use omnidesk_aws::{ApiGatewayPush, DynamoStore, SqsQueue, aws_sdk_dynamodb, aws_sdk_sqs};
 use omnidesk_core::testing::queue_suite::QueueCaps;
 use omnidesk_core::testing::{ManualClock, push_suite, queue_suite, store_suite};
@@ -31,48 +31,12 @@ use omnidesk_domain::{
 use parking_lot::Mutex;
 use uuid::Uuid;
 
-const ENDPOINT_VAR: &str = "OMNIDESK_TEST_AWS_ENDPOINT";
-
-/// The moto endpoint, or `None` (with a message) when the tests should be skipped. Refuses
-/// anything but a loopback address, so a test can never reach real AWS.
-fn moto_endpoint(test: &str) -> Option<String> {
-    let Ok(url) = std::env::var(ENDPOINT_VAR) else {
-        eprintln!(
-            "{test}: skipped, {ENDPOINT_VAR} is not set (run infra/ci/moto-tests.sh to \
-             start moto and run the AWS conformance tests)"
-        );
-        return None;
-    };
-    let host = url
-        .strip_prefix("http://")
-        .and_then(|rest| rest.split(['/', ':']).next())
-        .unwrap_or_default();
-    assert!(
-        matches!(host, "127.0.0.1" | "localhost"),
-        "{ENDPOINT_VAR} must be an http:// loopback URL (127.0.0.1), got {url}"
-    );
-    Some(url)
-}
-
-/// SDK config for a local endpoint: static dummy credentials, us-east-1, nothing from the
-/// environment's credential chain.
-async fn sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
-        .load()
-        .await
-}
-
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", &Uuid::now_v7().simple().to_string()[20..])
 }
 
 async fn dynamo_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::new(&sdk_config(endpoint).await)
+    aws_sdk_dynamodb::Client::new(&moto_sdk_config(endpoint).await)
 }
 
 async fn fresh_store(client: &aws_sdk_dynamodb::Client, clock: Arc<dyn Clock>) -> DynamoStore {
@@ -84,7 +48,7 @@ async fn fresh_store(client: &aws_sdk_dynamodb::Client, clock: Arc<dyn Clock>) -
 }
 
 async fn fresh_queue(endpoint: &str) -> SqsQueue {
-    let client = aws_sdk_sqs::Client::new(&sdk_config(endpoint).await);
+    let client = aws_sdk_sqs::Client::new(&moto_sdk_config(endpoint).await);
     let urls = SqsQueue::create_queues(&client, &unique("omnidesk-test"))
         .await
         .unwrap_or_else(|e| panic!("create_queues: {e}"));
@@ -231,7 +195,7 @@ async fn a_message_delivered_by_lambda_can_be_dead_lettered_with_its_reason() {
         .unwrap();
     // A second adapter stands in for the Lambda: it never received the message itself.
     let lambda = SqsQueue::new(
-        aws_sdk_sqs::Client::new(&sdk_config(&endpoint).await),
+        aws_sdk_sqs::Client::new(&moto_sdk_config(&endpoint).await),
         queue.urls().clone(),
     );
     let got: Vec<Received> = queue
@@ -324,7 +288,7 @@ async fn fake_management_api(state: Shared) -> String {
 }
 
 async fn push_to(base: &str, stage: &str) -> ApiGatewayPush {
-    let conf = sdk_config(base).await;
+    let conf = moto_sdk_config(base).await;
     ApiGatewayPush::from_conf(&conf, &format!("{base}/{stage}"))
 }
 

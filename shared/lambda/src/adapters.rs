@@ -1,8 +1,10 @@
-//! [`adapters`]: the AWS adapters of one Lambda, built once at cold start.
+//! [`adapters`]: the AWS adapters of one Lambda, built once at cold start — cheaply: the SDK
+//! config is assembled from the environment without the provider chain and the HTTPS client
+//! is set up by the first request ([`omnidesk_aws::sdk_config`]).
 
 use std::sync::Arc;
 
-use omnidesk_aws::aws_config::{self, SdkConfig};
+use omnidesk_aws::aws_config::SdkConfig;
 use omnidesk_aws::{ApiGatewayPush, DynamoStore, SqsQueue};
 use omnidesk_core::{Clock, IdGen, Secret, SystemClock, UuidV7Ids};
 
@@ -32,11 +34,11 @@ impl std::fmt::Debug for AwsAdapters {
     }
 }
 
-/// Builds the SDK clients (`aws_config::load_from_env()`: the Lambda role's credentials and
-/// region; `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` redirect to an emulator) and the
-/// adapters on them. Makes no network call.
+/// Builds the SDK clients ([`omnidesk_aws::sdk_config`] of [`Config::aws`]: the Lambda role's
+/// static credentials and region, `AWS_ENDPOINT_URL` to redirect to an emulator) and the
+/// adapters on them. Makes no network call, reads no file, does no TLS setup.
 pub async fn adapters(config: &Config) -> AwsAdapters {
-    let sdk = aws_config::load_from_env().await;
+    let sdk = omnidesk_aws::sdk_config(&config.aws).await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = DynamoStore::new(
         omnidesk_aws::aws_sdk_dynamodb::Client::new(&sdk),
@@ -60,6 +62,7 @@ pub async fn adapters(config: &Config) -> AwsAdapters {
 
 /// Reads the agent-token signing key: the SecureString parameter `JWT_SECRET_PARAM`, decrypted
 /// (`ssm:GetParameter` + the KMS key's decrypt). The key must be at least 32 characters.
+/// Functions call it through [`OnFirstUse`], on their first invocation, not at cold start.
 pub async fn load_jwt_secret(sdk: &SdkConfig, config: &Config) -> Result<Secret, ConfigError> {
     let name = &config.jwt_secret_param;
     let fail = |reason: String| ConfigError::Secret {
@@ -82,4 +85,86 @@ pub async fn load_jwt_secret(sdk: &SdkConfig, config: &Config) -> Result<Secret,
         return Err(fail("the key must be at least 32 characters".to_owned()));
     }
     Ok(Secret::new(value))
+}
+
+/// A function's dependencies that need a network call to build (the JWT signing key from SSM):
+/// built by the first invocation that asks for them, then cached. A failed build is not
+/// cached: that invocation gets the error (the function answers it with a clear 5xx), the next
+/// one tries again — no crash loop, no cold start spent waiting on SSM.
+pub struct OnFirstUse<T> {
+    cell: tokio::sync::OnceCell<T>,
+}
+
+impl<T> Default for OnFirstUse<T> {
+    fn default() -> Self {
+        Self {
+            cell: tokio::sync::OnceCell::new(),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for OnFirstUse<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnFirstUse")
+            .field("initialized", &self.cell.initialized())
+            .finish()
+    }
+}
+
+impl<T> OnFirstUse<T> {
+    /// The cached value, or the result of `init` (cached when `Ok`). Concurrent first callers
+    /// wait for one `init`.
+    pub async fn get_or_try_init<E, F, Fut>(&self, init: F) -> Result<&T, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.cell.get_or_try_init(init).await
+    }
+
+    /// Whether a value has been built.
+    pub fn is_initialized(&self) -> bool {
+        self.cell.initialized()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_first_use_is_not_cached_and_a_success_is_built_once() {
+        let deps: OnFirstUse<String> = OnFirstUse::default();
+        let calls = AtomicUsize::new(0);
+        let init = |fail: bool| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if fail {
+                    Err("ssm unavailable")
+                } else {
+                    Ok("deps".to_owned())
+                }
+            }
+        };
+        assert_eq!(
+            deps.get_or_try_init(|| init(true)).await,
+            Err("ssm unavailable")
+        );
+        assert!(!deps.is_initialized());
+        assert_eq!(
+            deps.get_or_try_init(|| init(false))
+                .await
+                .map(String::as_str),
+            Ok("deps")
+        );
+        assert_eq!(
+            deps.get_or_try_init(|| init(true))
+                .await
+                .map(String::as_str),
+            Ok("deps")
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
 }

@@ -2,11 +2,23 @@
 
 use std::time::Duration;
 
-use omnidesk_aws::{QueuePair, QueueUrls};
+use omnidesk_aws::{AwsSettings, QueuePair, QueueUrls};
 
 /// Every variable [`Config::from_env`] reads: name, default (`required` when none), meaning.
-/// `template.yaml` sets them for every function.
+/// `template.yaml` sets them for every function, except the `AWS_*` ones Lambda sets itself.
 pub const VARIABLES: &[(&str, &str, &str)] = &[
+    ("AWS_REGION", "required", "the region (set by Lambda)"),
+    (
+        "AWS_ACCESS_KEY_ID",
+        "(set by Lambda)",
+        "with AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN: the execution role's credentials, \
+         used as static credentials (without them: the SDK's default chain)",
+    ),
+    (
+        "AWS_ENDPOINT_URL",
+        "(unset)",
+        "one endpoint for every AWS service (an emulator such as moto)",
+    ),
     ("TABLE_NAME", "required", "the DynamoDB table"),
     (
         "INBOUND_QUEUE_URL",
@@ -58,9 +70,14 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The configuration of an omnidesk Lambda. Holds no secret: see [`crate::load_jwt_secret`].
+/// The configuration of an omnidesk Lambda. Holds no secret of ours (see
+/// [`crate::load_jwt_secret`]); the execution role's keys in [`Config::aws`] never show in
+/// `Debug`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+    /// `AWS_ENDPOINT_URL`: what [`omnidesk_aws::sdk_config`] builds the SDK clients from.
+    pub aws: AwsSettings,
     /// `TABLE_NAME`.
     pub table_name: String,
     /// `{INBOUND,OUTBOUND,TIMERS}_{QUEUE,DLQ}_URL`.
@@ -152,7 +169,20 @@ impl Config {
         } else {
             "https://api.telegram.org".to_owned()
         };
+        let aws = AwsSettings::from_lookup(&lookup);
+        if aws.region.is_none() {
+            return Err(ConfigError::Missing("AWS_REGION"));
+        }
+        if let Some(endpoint) = &aws.endpoint_url
+            && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+        {
+            return Err(ConfigError::Malformed {
+                name: "AWS_ENDPOINT_URL",
+                reason: "expected an http(s) URL".to_owned(),
+            });
+        }
         Ok(Self {
+            aws,
             table_name: required("TABLE_NAME")?.trim().to_owned(),
             queues,
             websocket_api_endpoint: url("WEBSOCKET_API_ENDPOINT")?,
@@ -168,6 +198,8 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+
+    use omnidesk_aws::AwsCredentials;
 
     use super::*;
 
@@ -186,6 +218,10 @@ mod tests {
                 "https://abc.execute-api.us-east-1.amazonaws.com/prod/".to_owned(),
             ),
             ("JWT_SECRET_PARAM", "/omnidesk/jwt-secret".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "role-secret-key".to_owned()),
+            ("AWS_SESSION_TOKEN", "role-session".to_owned()),
         ])
     }
 
@@ -205,6 +241,24 @@ mod tests {
         assert_eq!(config.telegram_api_url, "https://api.telegram.org");
         assert_eq!(config.token_ttl, Duration::from_secs(43_200));
         assert_eq!(config.greeting, None);
+        assert_eq!(config.aws.region.as_deref(), Some("us-east-1"));
+        assert_eq!(config.aws.endpoint_url, None);
+        assert!(matches!(config.aws.credentials, AwsCredentials::Static(_)));
+        assert!(!format!("{config:?}").contains("role-secret-key"));
+    }
+
+    #[test]
+    fn the_endpoint_override_is_read_and_checked() {
+        let mut vars = full();
+        vars.insert("AWS_ENDPOINT_URL", "http://127.0.0.1:5000".to_owned());
+        let config = read(&vars).expect("valid config");
+        assert_eq!(
+            config.aws.endpoint_url.as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        vars.insert("AWS_ENDPOINT_URL", "localhost:5000".to_owned());
+        let err = read(&vars).expect_err("not a url");
+        assert!(err.to_string().contains("AWS_ENDPOINT_URL"), "{err}");
     }
 
     #[test]

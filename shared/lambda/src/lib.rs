@@ -6,20 +6,27 @@
 //!   error names the missing or malformed variable. No secret is an environment value: the JWT
 //!   signing key is read from SSM Parameter Store ([`load_jwt_secret`]), bot tokens and webhook
 //!   secrets live in the DynamoDB table (`BotStore`, written by the admin CLI).
-//! - [`adapters`]: the AWS adapters (`omnidesk-aws`) over SDK clients built with
-//!   `aws_config::load_from_env()`, so `AWS_ENDPOINT_URL` redirects them to an emulator.
+//! - [`adapters`]: the AWS adapters (`omnidesk-aws`) over SDK clients built by
+//!   `omnidesk_aws::sdk_config` from [`Config::aws`] (static role credentials, no provider
+//!   chain, HTTPS set up on first use); `AWS_ENDPOINT_URL` redirects them to an emulator.
+//! - [`OnFirstUse`]: dependencies that need a network call (the JWT key from SSM) are built by
+//!   the first invocation, not at cold start; a failure answers that invocation, not a crash.
 //! - [`run_sqs_batch`]: the one SQS batch driver (partial batch responses, FIFO group rule,
 //!   retry delays and immediate dead-lettering of permanent failures).
+//! - [`CoalescingPush`]: wraps the push and the connection store so that one invocation lists
+//!   the connections once and posts one (packed, ≤ 32 KB) WebSocket message per connection.
 //!
 //! Depends on `omnidesk-core`, `omnidesk-aws`, the Lambda runtime and the SDK; never on a
 //! function crate (functions depend on it).
 
 mod adapters;
 mod batch;
+mod coalesce;
 mod config;
 
-pub use adapters::{AwsAdapters, adapters, load_jwt_secret};
+pub use adapters::{AwsAdapters, OnFirstUse, adapters, load_jwt_secret};
 pub use batch::{Settle, SqsSettle, received_of, run_sqs_batch};
+pub use coalesce::{BILLING_UNIT_BYTES, CoalescingPush, FlushReport, pack};
 pub use config::{Config, ConfigError, VARIABLES};
 
 pub use aws_lambda_events;

@@ -8,41 +8,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use omnidesk_aws::aws_config::{self, BehaviorVersion, Region, SdkConfig};
 use omnidesk_aws::aws_sdk_sqs::types::MessageSystemAttributeName;
+use omnidesk_aws::testing::{moto_endpoint, moto_sdk_config};
 use omnidesk_aws::{QueueUrls, SqsQueue, aws_sdk_sqs};
 use omnidesk_core::{JobError, JobOutcome, OutgoingMessage, Queue, QueueName};
 use omnidesk_lambda::aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use omnidesk_lambda::{Config, ConfigError, SqsSettle, load_jwt_secret, run_sqs_batch};
-
-const ENDPOINT_VAR: &str = "OMNIDESK_TEST_AWS_ENDPOINT";
-
-fn moto_endpoint(test: &str) -> Option<String> {
-    let Ok(url) = std::env::var(ENDPOINT_VAR) else {
-        eprintln!("{test}: skipped, {ENDPOINT_VAR} is not set (infra/ci/moto-tests.sh)");
-        return None;
-    };
-    let host = url
-        .strip_prefix("http://")
-        .and_then(|rest| rest.split(['/', ':']).next())
-        .unwrap_or_default();
-    assert!(
-        matches!(host, "127.0.0.1" | "localhost"),
-        "{ENDPOINT_VAR} must be a loopback http:// URL, got {url}"
-    );
-    Some(url)
-}
-
-async fn sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
-        .load()
-        .await
-}
 
 fn unique(prefix: &str) -> String {
     format!(
@@ -65,6 +36,7 @@ fn config(queues: &QueueUrls, jwt_param: &str) -> Config {
             "http://127.0.0.1:9/prod".to_owned(),
         ),
         ("JWT_SECRET_PARAM", jwt_param.to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
     ]);
     Config::from_lookup(|name| vars.get(name).cloned()).expect("config")
 }
@@ -103,7 +75,7 @@ async fn a_batch_on_sqs_dead_letters_permanent_failures_and_delays_the_failed_gr
     let Some(endpoint) = moto_endpoint("batch_on_sqs") else {
         return;
     };
-    let sdk = sdk_config(&endpoint).await;
+    let sdk = moto_sdk_config(&endpoint).await;
     let client = aws_sdk_sqs::Client::new(&sdk);
     let urls = SqsQueue::create_queues(&client, &unique("lambda-test"))
         .await
@@ -190,7 +162,7 @@ async fn the_jwt_key_is_read_from_an_ssm_secure_string() {
     let Some(endpoint) = moto_endpoint("jwt_from_ssm") else {
         return;
     };
-    let sdk = sdk_config(&endpoint).await;
+    let sdk = moto_sdk_config(&endpoint).await;
     let client = aws_sdk_sqs::Client::new(&sdk);
     let urls = SqsQueue::create_queues(&client, &unique("lambda-ssm"))
         .await

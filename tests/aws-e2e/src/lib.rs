@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_lambda_events::event::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
@@ -30,11 +30,11 @@ use omnidesk_agent_api::{ApiDeps, Auth};
 use omnidesk_agent_ws::WsDeps;
 use omnidesk_aws::{ApiGatewayPush, DynamoStore, SqsQueue};
 use omnidesk_core::{
-    BotConfig, BotMode, BotStore, Clock, ConnectionId, IdGen, JobError, OutboundJob, QueueName,
-    Secret, SystemClock, UuidV7Ids,
+    BotConfig, BotMode, BotStore, Clock, IdGen, JobError, OutboundJob, QueueName, Secret,
+    SystemClock, UuidV7Ids,
 };
 use omnidesk_domain::{Agent, BotId};
-use omnidesk_lambda::{SqsSettle, run_sqs_batch};
+use omnidesk_lambda::{CoalescingPush, SqsSettle, run_sqs_batch};
 use omnidesk_router::{RouterDeps, RouterSettings};
 use omnidesk_sender::{RateLimiter, SenderDeps};
 use omnidesk_telegram::TeloxideTelegram;
@@ -48,7 +48,7 @@ pub use connections::ConnectionsFake;
 pub use counter::{Counter, Tally};
 
 /// The variable naming the moto endpoint (`http://127.0.0.1:<port>`).
-pub const ENDPOINT_VAR: &str = "OMNIDESK_TEST_AWS_ENDPOINT";
+pub use omnidesk_aws::testing::ENDPOINT_VAR;
 
 /// The bot every scenario uses.
 pub const BOT_ID: i64 = 123_456;
@@ -59,35 +59,22 @@ pub const WEBHOOK_SECRET: &str = "e2e-webhook-secret_0123456789";
 /// The agent-token signing key (what the SSM parameter holds in the cold-start bench).
 pub const JWT_KEY: &str = "e2e-jwt-signing-key-0123456789abcdef";
 
-const WEBHOOK_EVENT: &str = include_str!("../tests/fixtures/apigw_v2_telegram_webhook.json");
+/// The webhook's event: a Lambda function URL request (payload format 2.0, route `$default`).
+const WEBHOOK_EVENT: &str = include_str!("../tests/fixtures/function_url_telegram_webhook.json");
+/// The agent API's event: an API Gateway HTTP API request (payload format 2.0).
+const API_EVENT: &str = include_str!("../tests/fixtures/apigw_v2_agent_api.json");
 const WS_CONNECT_EVENT: &str = include_str!("../tests/fixtures/apigw_websocket_connect.json");
 
 /// The moto endpoint from [`ENDPOINT_VAR`], or `None` when unset. Refuses anything but an
 /// `http://` loopback URL, so nothing here can reach real AWS.
 pub fn moto_endpoint() -> anyhow::Result<Option<String>> {
-    let Ok(url) = std::env::var(ENDPOINT_VAR) else {
-        return Ok(None);
-    };
-    let host = url
-        .strip_prefix("http://")
-        .and_then(|rest| rest.split(['/', ':']).next())
-        .unwrap_or_default();
-    if !matches!(host, "127.0.0.1" | "localhost") {
-        bail!("{ENDPOINT_VAR} must be an http:// loopback URL (127.0.0.1), got {url}");
-    }
-    Ok(Some(url))
+    omnidesk_aws::testing::endpoint_from_env().map_err(anyhow::Error::msg)
 }
 
-/// SDK config for a local endpoint: static dummy credentials, us-east-1.
+/// SDK config for a local endpoint (`omnidesk_aws::testing::moto_sdk_config`): static dummy
+/// credentials, us-east-1, nothing but `endpoint`.
 pub async fn sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
-        .load()
-        .await
+    omnidesk_aws::testing::moto_sdk_config(endpoint).await
 }
 
 /// Lambda invocations of one function and their measured handler time.
@@ -183,7 +170,11 @@ pub struct Stack {
     pub auth: Arc<Auth>,
     pub webhook: WebhookDeps,
     pub router: RouterDeps,
+    /// The router's batch-scoped push (as in its main.rs).
+    pub router_pushes: Arc<CoalescingPush>,
     pub sender: SenderDeps,
+    /// The sender's batch-scoped push (as in its main.rs).
+    pub sender_pushes: Arc<CoalescingPush>,
     pub api: ApiDeps,
     pub ws: WsDeps,
     meter: Mutex<LambdaMeter>,
@@ -258,14 +249,17 @@ impl Stack {
             clock.clone(),
             ids.clone(),
         );
+        // As in the router and sender main.rs: a batch's pushes go out together at its end.
+        let router_pushes = Arc::new(CoalescingPush::new(push.clone(), store.clone()));
+        let sender_pushes = Arc::new(CoalescingPush::new(push.clone(), store.clone()));
         let router = RouterDeps {
             contacts: store.clone(),
             conversations: store.clone(),
             messages: store.clone(),
             agents: store.clone(),
             bots: store.clone(),
-            connections: store.clone(),
-            push: push.clone(),
+            connections: router_pushes.clone(),
+            push: router_pushes.clone(),
             queue: queue.clone(),
             clock: clock.clone(),
             ids: ids.clone(),
@@ -276,8 +270,8 @@ impl Stack {
             conversations: store.clone(),
             contacts: store.clone(),
             bots: store.clone(),
-            connections: store.clone(),
-            push: push.clone(),
+            connections: sender_pushes.clone(),
+            push: sender_pushes.clone(),
             telegram: Arc::new(tg_client),
             clock: clock.clone(),
             ids: ids.clone(),
@@ -312,7 +306,9 @@ impl Stack {
             auth,
             webhook,
             router,
+            router_pushes,
             sender,
+            sender_pushes,
             api,
             ws,
             meter: Mutex::new(LambdaMeter::default()),
@@ -400,7 +396,7 @@ impl Stack {
         let event: ApiGatewayWebsocketProxyRequest =
             serde_json::from_value(ws_connect_event(connection_id, token)?)?;
         let started = Instant::now();
-        let response = ws_handler(&self.ws, event).await;
+        let response = omnidesk_agent_ws::handle_websocket_event(&self.ws, event).await;
         self.record(Function::AgentWs, started);
         Ok(response)
     }
@@ -487,33 +483,42 @@ impl Stack {
     pub async fn router_batch(&self, event: SqsEvent) -> SqsBatchResponse {
         let settle = SqsSettle::new(self.queue.clone(), QueueName::Inbound);
         let deps = &self.router;
-        run_sqs_batch(event, true, &settle, |body, _count| async move {
-            omnidesk_router::handle_body(deps, &body).await
-        })
-        .await
+        self.router_pushes
+            .during(run_sqs_batch(
+                event,
+                true,
+                &settle,
+                |body, _count| async move { omnidesk_router::handle_body(deps, &body).await },
+            ))
+            .await
     }
 
     /// The sender Lambda's handler: the batch driver over `omnidesk_sender::handle`.
     pub async fn sender_batch(&self, event: SqsEvent) -> SqsBatchResponse {
         let settle = SqsSettle::new(self.queue.clone(), QueueName::Outbound);
         let deps = &self.sender;
-        run_sqs_batch(event, true, &settle, |body, count| async move {
-            let job: OutboundJob = serde_json::from_str(&body)
-                .map_err(|e| JobError::Permanent(format!("not an outbound job: {e}")))?;
-            omnidesk_sender::handle(deps, &job, count).await
-        })
-        .await
+        self.sender_pushes
+            .during(run_sqs_batch(
+                event,
+                true,
+                &settle,
+                |body, count| async move {
+                    let job: OutboundJob = serde_json::from_str(&body)
+                        .map_err(|e| JobError::Permanent(format!("not an outbound job: {e}")))?;
+                    omnidesk_sender::handle(deps, &job, count).await
+                },
+            ))
+            .await
     }
 }
 
-/// The API Gateway v2 HTTP event of a Telegram webhook delivery (the fixture with this secret
-/// and body).
+/// The function URL event of a Telegram webhook delivery (the fixture with this secret and
+/// body).
 pub fn webhook_event(secret: &str, update: &str) -> anyhow::Result<Value> {
     let mut event: Value = serde_json::from_str(WEBHOOK_EVENT)?;
     let path = format!("/telegram/{BOT_ID}/webhook");
     event["rawPath"] = Value::from(path.clone());
     event["requestContext"]["http"]["path"] = Value::from(path);
-    event["pathParameters"]["bot_id"] = Value::from(BOT_ID.to_string());
     event["headers"]["x-telegram-bot-api-secret-token"] = Value::from(secret);
     event["headers"]["content-length"] = Value::from(update.len().to_string());
     event["body"] = Value::from(update);
@@ -527,7 +532,7 @@ pub fn api_event(
     token: Option<&str>,
     body: Option<&str>,
 ) -> anyhow::Result<Value> {
-    let mut event: Value = serde_json::from_str(WEBHOOK_EVENT)?;
+    let mut event: Value = serde_json::from_str(API_EVENT)?;
     let route = format!("{method} /api/{{proxy+}}");
     event["routeKey"] = Value::from(route.clone());
     event["requestContext"]["routeKey"] = Value::from(route);
@@ -600,39 +605,6 @@ fn queue_arn(url: &str) -> String {
     let name = parts.next().unwrap_or_default();
     let account = parts.next().unwrap_or("123456789012");
     format!("arn:aws:sqs:us-east-1:{account}:{name}")
-}
-
-/// The agent-ws Lambda's `$connect` / `$disconnect` handling of a WebSocket proxy event.
-pub async fn ws_handler(
-    deps: &WsDeps,
-    event: ApiGatewayWebsocketProxyRequest,
-) -> ApiGatewayProxyResponse {
-    let connection = ConnectionId(
-        event
-            .request_context
-            .connection_id
-            .clone()
-            .unwrap_or_default(),
-    );
-    let route = event.request_context.route_key.clone().unwrap_or_default();
-    let status = match route.as_str() {
-        "$connect" => {
-            let token = event.query_string_parameters.first("token");
-            match omnidesk_agent_ws::connect(deps, &connection, token).await {
-                Ok(_) => 200,
-                Err(e) if e.is_unauthorized() => 401,
-                Err(_) => 500,
-            }
-        }
-        "$disconnect" => match omnidesk_agent_ws::disconnect(deps, &connection).await {
-            Ok(()) => 200,
-            Err(_) => 500,
-        },
-        _ => 200,
-    };
-    let mut response = ApiGatewayProxyResponse::default();
-    response.status_code = status;
-    response
 }
 
 /// A Telegram private-chat text message update.
