@@ -82,6 +82,20 @@ impl Auth {
         Self::with_clock(jwt_secret, token_ttl, Arc::new(SystemClock))
     }
 
+    /// The authority of a Lambda function (agent API, agent WebSocket): the signing key read
+    /// from SSM Parameter Store (`JWT_SECRET_PARAM`), the token lifetime of its config.
+    pub async fn from_lambda(
+        aws: &omnidesk_lambda::AwsAdapters,
+        config: &omnidesk_lambda::Config,
+    ) -> Result<Self, omnidesk_lambda::ConfigError> {
+        let secret = omnidesk_lambda::load_jwt_secret(&aws.sdk, config).await?;
+        Ok(Self::with_clock(
+            secret.expose().as_bytes(),
+            config.token_ttl,
+            aws.clock.clone(),
+        ))
+    }
+
     /// Like [`Auth::new`], timed by `clock`.
     pub fn with_clock(jwt_secret: &[u8], token_ttl: Duration, clock: Arc<dyn Clock>) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Request, service_fn};
 use omnidesk_agent_api::{ApiDeps, ApiError, Auth, router};
-use omnidesk_lambda::{Config, ConfigError, OnFirstUse, adapters, init_tracing, load_jwt_secret};
+use omnidesk_lambda::{Config, ConfigError, OnFirstUse, adapters, init_tracing};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -25,12 +25,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         async move {
             let app = app
                 .get_or_try_init(|| async {
-                    let secret = load_jwt_secret(&aws.sdk, &config).await?;
-                    let auth = Auth::with_clock(
-                        secret.expose().as_bytes(),
-                        config.token_ttl,
-                        aws.clock.clone(),
-                    );
+                    let auth = Auth::from_lambda(&aws, &config).await?;
                     Ok::<_, ConfigError>(router(ApiDeps {
                         contacts: aws.store.clone(),
                         conversations: aws.store.clone(),

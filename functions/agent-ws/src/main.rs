@@ -11,7 +11,7 @@ use aws_lambda_events::event::apigw::ApiGatewayWebsocketProxyRequest;
 use omnidesk_agent_api::Auth;
 use omnidesk_agent_ws::{WsDeps, handle_websocket_event, websocket_reply};
 use omnidesk_lambda::lambda_runtime::{self, Error, LambdaEvent, service_fn};
-use omnidesk_lambda::{Config, OnFirstUse, adapters, init_tracing, load_jwt_secret};
+use omnidesk_lambda::{Config, OnFirstUse, adapters, init_tracing};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -25,12 +25,7 @@ async fn main() -> Result<(), Error> {
             async move {
                 let deps = deps
                     .get_or_try_init(|| async {
-                        let secret = load_jwt_secret(&aws.sdk, &config).await?;
-                        let auth = Auth::with_clock(
-                            secret.expose().as_bytes(),
-                            config.token_ttl,
-                            aws.clock.clone(),
-                        );
+                        let auth = Auth::from_lambda(&aws, &config).await?;
                         Ok::<_, omnidesk_lambda::ConfigError>(WsDeps {
                             connections: aws.store.clone(),
                             agents: aws.store.clone(),

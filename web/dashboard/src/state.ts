@@ -97,13 +97,25 @@ export function appendListPage(s: State, tab: Tab, page: Page<ConversationView>)
  * re-read on its own. Then the page is merged (a higher version still wins: an event may have
  * arrived while the page was on its way).
  */
+/**
+ * The server's list order (`Conversation::list_rank`): the minute of the last activity, then id,
+ * both descending. Pages are cut in this order, so deciding whether a held conversation falls
+ * inside a page must use it, not the exact time.
+ */
+export function byListRank(a: ConversationView, b: ConversationView): number {
+  const minute = (c: ConversationView) => Math.floor(Date.parse(c.last_activity_at) / 60000);
+  const [ma, mb] = [minute(a), minute(b)];
+  if (ma !== mb) return ma < mb ? 1 : -1;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
 export function resyncList(s: State, tab: Tab, page: Page<ConversationView>, keepId: string | null): State {
   const inPage = new Set(page.items.map((c) => c.id));
   const oldest = page.items.length ? page.items[page.items.length - 1] : null;
   const conversations = { ...s.conversations };
   for (const c of Object.values(s.conversations)) {
     if (c.id === keepId || inPage.has(c.id) || !matchesTab(c, tab, s.me)) continue;
-    const inRange = page.next_cursor === null || (oldest !== null && byActivity(c, oldest) <= 0);
+    const inRange = page.next_cursor === null || (oldest !== null && byListRank(c, oldest) <= 0);
     if (inRange) delete conversations[c.id];
   }
   let next: State = { ...s, conversations };

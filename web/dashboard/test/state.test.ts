@@ -197,6 +197,16 @@ describe('reconnect resync', () => {
     expect(s.cursors.mine.next).toBe('more');
   });
 
+  it('judges what a page covers in the server order (activity minute, then id), not by exact time', () => {
+    let s = emptyState(ME);
+    // Same minute as the page's last item, a lower id, later activity: after it in the server order.
+    const held = conv('cv_a', { last_activity_at: '2026-01-01T10:00:50.000Z' });
+    s = appendListPage(s, 'mine', { items: [held], next_cursor: null });
+    const page = { items: [conv('cv_b', { last_activity_at: '2026-01-01T10:00:10.000Z' })], next_cursor: 'more' };
+    s = resyncList(s, 'mine', page, null);
+    expect(visibleList(s, 'mine').map((c) => c.id)).toEqual(['cv_a', 'cv_b']);
+  });
+
   it('an event newer than the resync page survives the page', () => {
     let s = applyEvent(emptyState(ME), { type: 'conversation.updated', conversation: conv('cv_a', { version: 7, unread_count: 3 }) });
     s = resyncList(s, 'mine', { items: [conv('cv_a', { version: 6, unread_count: 2 })], next_cursor: null }, null);
