@@ -139,13 +139,18 @@ async fn route_telegram(
     // message id, and the source key), so a redelivered update maps to the same stored message.
     let source_key = t.source_key();
     let mut message = Message {
-        id: MessageId::derived(
-            t.sent_at.unwrap_or(event.received_at),
-            t.message_id
-                .and_then(|m| u32::try_from(m).ok())
-                .unwrap_or(0),
-            &source_key,
-        ),
+        // Without Telegram's date nothing stable is left to derive from: a generated id, and
+        // the store claims the source key separately.
+        id: match t.sent_at {
+            Some(sent_at) => MessageId::derived(
+                sent_at,
+                t.message_id
+                    .and_then(|m| u32::try_from(m).ok())
+                    .unwrap_or(0),
+                &source_key,
+            ),
+            None => deps.ids.message_id(),
+        },
         conversation_id: existing
             .as_ref()
             .map_or_else(|| deps.ids.conversation_id(), |c| c.id),

@@ -113,9 +113,12 @@ fn message(update: u32, chat: i64, kind: ChatKind, user: u64, text: &str) -> Inb
             attachments: vec![],
             mentions: vec![],
             reply_to_user: None,
-            sent_at: None,
+            // Telegram's `date`: whole seconds, before the webhook received it.
+            sent_at: Some(Timestamp::from_millis(
+                1_763_779_999_000 + 1000 * i64::from(update),
+            )),
         }),
-        received_at: Timestamp::from_millis(1_763_780_000_000 + i64::from(update)),
+        received_at: Timestamp::from_millis(1_763_780_000_000 + 1000 * i64::from(update)),
     }
 }
 
@@ -220,6 +223,39 @@ async fn a_redelivered_event_is_stored_once() {
         .unwrap()
         .items;
     assert_eq!(msgs.iter().filter(|m| m.text == "once").count(), 1);
+}
+
+#[tokio::test]
+async fn an_update_telegram_delivers_again_much_later_maps_to_the_same_message_id() {
+    let s = setup().await;
+    let first = message(6, 78, ChatKind::Private, 78, "twice delivered");
+    // The webhook's answer was lost and Telegram retried after the queue's dedupe window:
+    // a new queue message with a later receive time.
+    let mut again = first.clone();
+    again.received_at = first.received_at.plus_millis(10 * 60 * 1000);
+    handle(&s.deps, &first).await.unwrap();
+    handle(&s.deps, &again).await.unwrap();
+    let convs = all_conversations(&s).await;
+    let msgs = s
+        .store
+        .list_messages(convs[0].id, &PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    let stored: Vec<_> = msgs
+        .iter()
+        .filter(|m| m.text == "twice delivered")
+        .collect();
+    assert_eq!(stored.len(), 1);
+    let InboundSource::Telegram(t) = &first.source;
+    let source = t.source_key();
+    assert_eq!(
+        stored[0].id,
+        omnidesk_domain::MessageId::derived(t.sent_at.unwrap(), 6, &source),
+        "the id comes from the update (date, message id, source key), not the receive time"
+    );
+    assert!(stored[0].id.derived_from(&source));
+    assert_eq!(convs[0].unread_count, 1);
 }
 
 #[tokio::test]

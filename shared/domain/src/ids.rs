@@ -92,6 +92,11 @@ impl MessageId {
     /// field, then `seq` (an order within that time, e.g. Telegram's per-chat `message_id`),
     /// then 42 bits of a hash of `source` (the event's source key). Ids therefore sort by
     /// `at`, then `seq`, like generated ids sort by creation time.
+    ///
+    /// `at` and `seq` must come from the event itself, never from the time it was received:
+    /// every delivery of the event must derive the same id, because a store that sees an id
+    /// derived from its source key ([`MessageId::derived_from`]) relies on the id alone to
+    /// drop the redelivery.
     pub fn derived(at: crate::Timestamp, seq: u32, source: &str) -> Self {
         let hash = fnv1a(source);
         let millis = u64::try_from(at.millis()).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
