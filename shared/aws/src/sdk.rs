@@ -154,7 +154,7 @@ pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
     }
 }
 
-/// The SDK's default HTTPS client (hyper, rustls on aws-lc, proxy from the environment), built
+/// The SDK's default HTTPS client (hyper, rustls on ring, proxy from the environment), built
 /// on the first request instead of when an SDK client is constructed. The SDK's own default
 /// loads the root certificates and builds a TLS config for every client at construction
 /// (`validate_base_client_config`); this one does it once, when a request needs it, and shares
@@ -170,7 +170,7 @@ impl LazyHttpClient {
             aws_smithy_http_client::Builder::new().build_with_connector_fn(
                 |settings, components| {
                     let mut conn = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
-                        tls::rustls_provider::CryptoMode::AwsLc,
+                        tls::rustls_provider::CryptoMode::Ring,
                     ));
                     conn.set_connector_settings(settings.cloned());
                     if let Some(components) = components {
