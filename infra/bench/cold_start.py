@@ -3,7 +3,7 @@
 
 Run by infra/bench/cold-start (which builds the binaries and starts moto). For each binary:
 - init: time from process spawn to its first GET /2018-06-01/runtime/invocation/next, median
-  of --reps runs (the process is killed at that point);
+  of --reps runs (the process is killed at that point), the runs of all binaries interleaved;
 - peak RSS: one run that handles the function's fixture (10 API Gateway events, or one SQS
   event of 10 records), VmHWM read from /proc/<pid>/status before the process is killed;
 - binary size.
@@ -243,12 +243,21 @@ def main():
             if k:
                 base_env[k] = v
 
-    rows = []
+    specs = []
     for spec in args.functions:
         name, _, binary_name = spec.partition("=")
-        binary = os.path.join(args.bin_dir, binary_name)
-        env = lambda_env(base_env, port, name)
-        inits = [measure_init(binary, env) for _ in range(max(1, args.reps))]
+        specs.append((name, binary_name, os.path.join(args.bin_dir, binary_name),
+                      lambda_env(base_env, port, name)))
+    # Init runs are interleaved (rep 1 of every binary, then rep 2, ...), so that whatever
+    # else the machine does during the bench falls on hello-world and the functions alike.
+    inits_of = {name: [] for name, _, _, _ in specs}
+    for _ in range(max(1, args.reps)):
+        for name, _, binary, env in specs:
+            inits_of[name].append(measure_init(binary, env))
+
+    rows = []
+    for name, binary_name, binary, env in specs:
+        inits = inits_of[name]
         with open(os.path.join(fixture_dir, f"{name}.json")) as f:
             events = json.load(f)
         rss, ok, total, run_ms = measure_run(binary, env, events)

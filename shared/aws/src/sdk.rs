@@ -7,6 +7,7 @@
 //! request, not when the SDK clients are built, so a Lambda's cold start does not pay for it.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
@@ -20,6 +21,7 @@ use aws_smithy_runtime_api::client::runtime_components::{
     RuntimeComponents, RuntimeComponentsBuilder,
 };
 use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::timeout::TimeoutConfig;
 
 /// Where the SDK's credentials come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +128,20 @@ impl AwsSettings {
     }
 }
 
+/// Connection timeout of every AWS call (the SDK's own default for current behaviour versions).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+/// Longest a single attempt of an AWS call may take before it is retried (the SDK sets none):
+/// DynamoDB and SQS answer in milliseconds, and the longest poll here waits 1 s, so an attempt
+/// this slow is a stalled connection, not a slow answer.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .build()
+}
+
 /// Builds the shared SDK configuration. With [`AwsCredentials::Static`] nothing is awaited and
 /// nothing is read from disk or the network; [`AwsCredentials::DefaultChain`] runs the SDK's
 /// loader (profile files, region chain). Either way the HTTP client is a [`LazyHttpClient`].
@@ -136,13 +152,16 @@ pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
             let mut builder = SdkConfig::builder()
                 .behavior_version(BehaviorVersion::latest())
                 .credentials_provider(SharedCredentialsProvider::new(credentials.clone()))
+                .timeout_config(timeouts())
                 .http_client(http);
             builder.set_region(settings.region.clone().map(Region::new));
             builder.set_endpoint_url(settings.endpoint_url.clone());
             builder.build()
         }
         AwsCredentials::DefaultChain => {
-            let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+            let mut loader = aws_config::defaults(BehaviorVersion::latest())
+                .timeout_config(timeouts())
+                .http_client(http);
             if let Some(region) = &settings.region {
                 loader = loader.region(Region::new(region.clone()));
             }
@@ -338,6 +357,10 @@ mod tests {
             .expect("static credentials");
         assert_eq!(creds.access_key_id(), "id");
         assert_eq!(creds.secret_access_key(), "secret");
+        // A stalled connection ends the attempt (and is retried) instead of hanging the call.
+        let timeouts = sdk.timeout_config().expect("timeouts");
+        assert_eq!(timeouts.connect_timeout(), Some(CONNECT_TIMEOUT));
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(ATTEMPT_TIMEOUT));
 
         // Building clients does not build the HTTP client (no TLS setup at construction).
         let lazy = LazyHttpClient::default();
