@@ -14,7 +14,9 @@ use lambda_http::{Request, service_fn};
 use omnidesk_agent_api::{ApiDeps, ApiError, Auth, router};
 use omnidesk_lambda::{Config, ConfigError, OnFirstUse, adapters, init_tracing};
 
-#[tokio::main]
+// One thread: Lambda hands an environment one invocation at a time, and at 128 MB it has a
+// fraction of a vCPU, so a multi-thread scheduler would only add threads to start.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     init_tracing();
     let config = Arc::new(Config::from_env()?);

@@ -13,7 +13,9 @@ use omnidesk_agent_ws::{WsDeps, handle_websocket_event, websocket_reply};
 use omnidesk_lambda::lambda_runtime::{self, Error, LambdaEvent, service_fn};
 use omnidesk_lambda::{Config, OnFirstUse, adapters, init_tracing};
 
-#[tokio::main]
+// One thread: Lambda hands an environment one invocation at a time, and at 128 MB it has a
+// fraction of a vCPU, so a multi-thread scheduler would only add threads to start.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     init_tracing();
     let config = Arc::new(Config::from_env()?);

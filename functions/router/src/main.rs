@@ -9,7 +9,9 @@ use omnidesk_lambda::lambda_runtime::{self, Error, LambdaEvent, service_fn};
 use omnidesk_lambda::{CoalescingPush, Config, SqsSettle, adapters, init_tracing, run_sqs_batch};
 use omnidesk_router::{RouterDeps, RouterSettings, handle_body};
 
-#[tokio::main]
+// One thread: Lambda hands an environment one invocation at a time, and at 128 MB it has a
+// fraction of a vCPU, so a multi-thread scheduler would only add threads to start.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     init_tracing();
     let config = Config::from_env()?;

@@ -10,7 +10,9 @@ use omnidesk_lambda::{CoalescingPush, Config, SqsSettle, adapters, init_tracing,
 use omnidesk_sender::{RateLimiter, SenderDeps, handle};
 use omnidesk_telegram::TeloxideTelegram;
 
-#[tokio::main]
+// One thread: Lambda hands an environment one invocation at a time, and at 128 MB it has a
+// fraction of a vCPU, so a multi-thread scheduler would only add threads to start.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     init_tracing();
     let config = Config::from_env()?;

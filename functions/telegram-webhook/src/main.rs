@@ -4,7 +4,9 @@
 use omnidesk_lambda::{Config, adapters, init_tracing};
 use omnidesk_telegram_webhook::{WebhookDeps, router};
 
-#[tokio::main]
+// One thread: Lambda hands an environment one invocation at a time, and at 128 MB it has a
+// fraction of a vCPU, so a multi-thread scheduler would only add threads to start.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     init_tracing();
     let config = Config::from_env()?;
