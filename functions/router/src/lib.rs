@@ -194,11 +194,7 @@ async fn route_telegram(
                 if let AppendOutcome::Duplicate(_) = deps.messages.append_message(&message).await? {
                     return Ok(JobOutcome::Done);
                 }
-                if contact.unreachable_on(Channel::Telegram).is_some()
-                    || contact.saw_channel(Channel::Telegram)
-                {
-                    contact = update_contact_reachable(deps, contact, pushes).await?;
-                }
+                contact = note_reached_on_telegram(deps, contact, pushes).await?;
                 return finish(deps, c, contact, message, events, bot_reply, pushes).await;
             }
             // Created meanwhile by someone else: continue with theirs.
@@ -239,11 +235,7 @@ async fn route_telegram(
         }
     };
 
-    // A message from the contact proves they can be reached on Telegram again.
-    if contact.unreachable_on(Channel::Telegram).is_some() || contact.saw_channel(Channel::Telegram)
-    {
-        contact = update_contact_reachable(deps, contact, pushes).await?;
-    }
+    contact = note_reached_on_telegram(deps, contact, pushes).await?;
 
     // 4. Conversation state: reopen, commands, hand-off, assignment.
     let mut conversation = conversation;
@@ -410,11 +402,18 @@ async fn find_or_create_contact(
     )))
 }
 
-async fn update_contact_reachable(
+/// A message from the contact proves they can be reached on Telegram (again) and that they
+/// write from it: records both on the contact unless it says so already.
+async fn note_reached_on_telegram(
     deps: &RouterDeps,
     mut contact: Contact,
     pushes: &mut Vec<ServerEvent>,
 ) -> Result<Contact, JobError> {
+    if contact.unreachable_on(Channel::Telegram).is_none()
+        && contact.channels_seen.contains(&Channel::Telegram)
+    {
+        return Ok(contact);
+    }
     for _ in 0..MAX_CONFLICT_RETRIES {
         let read_at = contact.updated_at;
         contact.mark_reachable(Channel::Telegram);
