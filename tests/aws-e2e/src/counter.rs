@@ -222,16 +222,20 @@ impl Counter {
         };
         match op {
             "PutItem" | "DeleteItem" => apply(op, body),
-            "TransactWriteItems" => body["TransactItems"].as_array().map_or(0.0, |items| {
-                items
-                    .iter()
-                    .filter_map(|i| i.as_object()?.iter().next())
-                    .map(|(kind, b)| apply(kind, b))
-                    .sum()
-            }),
+            "TransactWriteItems" => transact_actions(body).map(|(kind, b)| apply(kind, b)).sum(),
             _ => 0.0,
         }
     }
+}
+
+/// The actions of a `TransactWriteItems` body: (`Put`/`Update`/`Delete`/`ConditionCheck`, its
+/// body).
+fn transact_actions(body: &Value) -> impl Iterator<Item = (&String, &Value)> {
+    body["TransactItems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.as_object()?.iter().next())
 }
 
 /// The partition-key prefixes (`CONV`, `IDENT`, …) a write request touches, joined by `+`.
@@ -248,17 +252,10 @@ fn item_kinds(op: &str, body: &Value) -> String {
         format!("{p}/{s}")
     };
     match op {
-        "TransactWriteItems" => {
-            body["TransactItems"]
-                .as_array()
-                .map_or_else(String::new, |items| {
-                    items
-                        .iter()
-                        .filter_map(|i| i.as_object()?.values().next().map(prefix))
-                        .collect::<Vec<_>>()
-                        .join("+")
-                })
-        }
+        "TransactWriteItems" => transact_actions(body)
+            .map(|(_, b)| prefix(b))
+            .collect::<Vec<_>>()
+            .join("+"),
         _ => prefix(body),
     }
 }
@@ -350,13 +347,9 @@ fn action_units(kind: &str, body: &Value) -> f64 {
 fn write_units(op: &str, body: &Value) -> f64 {
     match op {
         "PutItem" | "UpdateItem" | "DeleteItem" => action_units(op, body),
-        "TransactWriteItems" => body["TransactItems"].as_array().map_or(0.0, |items| {
-            items
-                .iter()
-                .filter_map(|i| i.as_object()?.iter().next())
-                .map(|(kind, b)| 2.0 * action_units(kind, b))
-                .sum()
-        }),
+        "TransactWriteItems" => transact_actions(body)
+            .map(|(kind, b)| 2.0 * action_units(kind, b))
+            .sum(),
         "BatchWriteItem" => body["RequestItems"].as_object().map_or(0.0, |tables| {
             tables
                 .values()
