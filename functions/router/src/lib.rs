@@ -73,6 +73,24 @@ pub async fn handle(deps: &RouterDeps, event: &InboundEvent) -> Result<JobOutcom
     }
 }
 
+/// The router Lambda's handler of one SQS batch from the inbound FIFO queue: the shared batch
+/// driver over [`handle_body`], with the batch's pushes sent together at its end.
+pub async fn handle_sqs_batch(
+    deps: &RouterDeps,
+    settle: &omnidesk_lambda::SqsSettle,
+    pushes: &omnidesk_lambda::CoalescingPush,
+    event: omnidesk_lambda::aws_lambda_events::event::sqs::SqsEvent,
+) -> omnidesk_lambda::aws_lambda_events::event::sqs::SqsBatchResponse {
+    pushes
+        .during(omnidesk_lambda::run_sqs_batch(
+            event,
+            true,
+            settle,
+            |body, _| async move { handle_body(deps, &body).await },
+        ))
+        .await
+}
+
 /// Parses a queue body and processes it; a body that is not an inbound event is permanent.
 pub async fn handle_body(deps: &RouterDeps, body: &str) -> Result<JobOutcome, JobError> {
     let event: InboundEvent = serde_json::from_str(body)

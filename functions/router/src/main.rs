@@ -6,8 +6,8 @@ use std::sync::Arc;
 use omnidesk_core::QueueName;
 use omnidesk_lambda::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use omnidesk_lambda::lambda_runtime::{self, Error, LambdaEvent, service_fn};
-use omnidesk_lambda::{CoalescingPush, Config, SqsSettle, adapters, init_tracing, run_sqs_batch};
-use omnidesk_router::{RouterDeps, RouterSettings, handle_body};
+use omnidesk_lambda::{CoalescingPush, Config, SqsSettle, adapters, init_tracing};
+use omnidesk_router::{RouterDeps, RouterSettings, handle_sqs_batch};
 
 // One thread: Lambda hands an environment one invocation at a time, and at 128 MB it has a
 // fraction of a vCPU, so a multi-thread scheduler would only add threads to start.
@@ -42,12 +42,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let (deps, settle, pushes) = (deps.clone(), settle.clone(), pushes.clone());
         async move {
-            let response: SqsBatchResponse = pushes
-                .during(run_sqs_batch(event.payload, true, &*settle, |body, _| {
-                    let deps = deps.clone();
-                    async move { handle_body(&deps, &body).await }
-                }))
-                .await;
+            let response: SqsBatchResponse =
+                handle_sqs_batch(&deps, &settle, &pushes, event.payload).await;
             Ok::<_, Error>(response)
         }
     }))

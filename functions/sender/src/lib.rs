@@ -49,6 +49,29 @@ pub struct SenderDeps {
     pub limiter: Arc<RateLimiter>,
 }
 
+/// The sender Lambda's handler of one SQS batch from the outbound FIFO queue: the shared batch
+/// driver over [`handle`] (a body that is not an outbound job is permanent), with the batch's
+/// pushes sent together at its end.
+pub async fn handle_sqs_batch(
+    deps: &SenderDeps,
+    settle: &omnidesk_lambda::SqsSettle,
+    pushes: &omnidesk_lambda::CoalescingPush,
+    event: omnidesk_lambda::aws_lambda_events::event::sqs::SqsEvent,
+) -> omnidesk_lambda::aws_lambda_events::event::sqs::SqsBatchResponse {
+    pushes
+        .during(omnidesk_lambda::run_sqs_batch(
+            event,
+            true,
+            settle,
+            |body, receive_count| async move {
+                let job: OutboundJob = serde_json::from_str(&body)
+                    .map_err(|e| JobError::Permanent(format!("not an outbound job: {e}")))?;
+                handle(deps, &job, receive_count).await
+            },
+        ))
+        .await
+}
+
 /// Sends the message of `job` (the `receive_count`-th delivery of the queue message, from 1).
 ///
 /// - `Ok(Done)`: sent, or failed for good (the reason is on the message and pushed to

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use omnidesk_core::{JobError, OutboundJob, QueueName};
+use omnidesk_core::QueueName;
 use omnidesk_lambda::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use omnidesk_lambda::lambda_runtime::{self, Error, LambdaEvent, service_fn};
-use omnidesk_lambda::{CoalescingPush, Config, SqsSettle, adapters, init_tracing, run_sqs_batch};
-use omnidesk_sender::{RateLimiter, SenderDeps, handle};
+use omnidesk_lambda::{CoalescingPush, Config, SqsSettle, adapters, init_tracing};
+use omnidesk_sender::{RateLimiter, SenderDeps, handle_sqs_batch};
 use omnidesk_telegram::TeloxideTelegram;
 
 // One thread: Lambda hands an environment one invocation at a time, and at 128 MB it has a
@@ -35,22 +35,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let (deps, settle, pushes) = (deps.clone(), settle.clone(), pushes.clone());
         async move {
-            let response: SqsBatchResponse = pushes
-                .during(run_sqs_batch(
-                    event.payload,
-                    true,
-                    &*settle,
-                    |body, receive_count| {
-                        let deps = deps.clone();
-                        async move {
-                            let job: OutboundJob = serde_json::from_str(&body).map_err(|e| {
-                                JobError::Permanent(format!("not an outbound job: {e}"))
-                            })?;
-                            handle(&deps, &job, receive_count).await
-                        }
-                    },
-                ))
-                .await;
+            let response: SqsBatchResponse =
+                handle_sqs_batch(&deps, &settle, &pushes, event.payload).await;
             Ok::<_, Error>(response)
         }
     }))

@@ -30,11 +30,10 @@ use omnidesk_agent_api::{ApiDeps, Auth};
 use omnidesk_agent_ws::WsDeps;
 use omnidesk_aws::{ApiGatewayPush, DynamoStore, SqsQueue};
 use omnidesk_core::{
-    BotConfig, BotMode, BotStore, Clock, IdGen, JobError, OutboundJob, QueueName, Secret,
-    SystemClock, UuidV7Ids,
+    BotConfig, BotMode, BotStore, Clock, IdGen, QueueName, Secret, SystemClock, UuidV7Ids,
 };
 use omnidesk_domain::{Agent, BotId};
-use omnidesk_lambda::{CoalescingPush, SqsSettle, run_sqs_batch};
+use omnidesk_lambda::{CoalescingPush, SqsSettle};
 use omnidesk_router::{RouterDeps, RouterSettings};
 use omnidesk_sender::{RateLimiter, SenderDeps};
 use omnidesk_telegram::TeloxideTelegram;
@@ -479,36 +478,16 @@ impl Stack {
         Ok(done)
     }
 
-    /// The router Lambda's handler: the batch driver over `omnidesk_router::handle_body`.
+    /// The router Lambda's handler (`omnidesk_router::handle_sqs_batch`, as its main.rs runs it).
     pub async fn router_batch(&self, event: SqsEvent) -> SqsBatchResponse {
         let settle = SqsSettle::new(self.queue.clone(), QueueName::Inbound);
-        let deps = &self.router;
-        self.router_pushes
-            .during(run_sqs_batch(
-                event,
-                true,
-                &settle,
-                |body, _count| async move { omnidesk_router::handle_body(deps, &body).await },
-            ))
-            .await
+        omnidesk_router::handle_sqs_batch(&self.router, &settle, &self.router_pushes, event).await
     }
 
-    /// The sender Lambda's handler: the batch driver over `omnidesk_sender::handle`.
+    /// The sender Lambda's handler (`omnidesk_sender::handle_sqs_batch`, as its main.rs runs it).
     pub async fn sender_batch(&self, event: SqsEvent) -> SqsBatchResponse {
         let settle = SqsSettle::new(self.queue.clone(), QueueName::Outbound);
-        let deps = &self.sender;
-        self.sender_pushes
-            .during(run_sqs_batch(
-                event,
-                true,
-                &settle,
-                |body, count| async move {
-                    let job: OutboundJob = serde_json::from_str(&body)
-                        .map_err(|e| JobError::Permanent(format!("not an outbound job: {e}")))?;
-                    omnidesk_sender::handle(deps, &job, count).await
-                },
-            ))
-            .await
+        omnidesk_sender::handle_sqs_batch(&self.sender, &settle, &self.sender_pushes, event).await
     }
 }
 
