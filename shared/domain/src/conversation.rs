@@ -178,6 +178,9 @@ pub struct Conversation {
     pub last_inbound_at: Option<Timestamp>,
     /// Inbound messages since an agent last replied.
     pub unread_count: u32,
+    /// An agent's newest reply: whether an assignment was answered (reassignment timers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reply_at: Option<Timestamp>,
     pub created_at: Timestamp,
     /// Optimistic-concurrency version: every stored update must present the version it read.
     pub version: u64,
@@ -205,6 +208,7 @@ impl Conversation {
             last_activity_at: now,
             last_inbound_at: None,
             unread_count: 0,
+            last_reply_at: None,
             created_at: now,
             version: 0,
         }
@@ -230,7 +234,13 @@ impl Conversation {
                 self.unread_count = self.unread_count.saturating_add(1);
                 self.last_inbound_at = Some(m.created_at);
             }
-            (crate::Direction::Outbound, crate::Author::Agent { .. }) => self.unread_count = 0,
+            (crate::Direction::Outbound, crate::Author::Agent { .. }) => {
+                self.unread_count = 0;
+                self.last_reply_at = Some(
+                    self.last_reply_at
+                        .map_or(m.created_at, |t| t.max(m.created_at)),
+                );
+            }
             _ => {}
         }
     }
@@ -448,5 +458,43 @@ mod tests {
         let ev = c.switch_channel(Channel::Web).unwrap();
         assert_eq!(ev.describe(), "Telegram → Website");
         assert_eq!(c.channel_path, vec![Channel::Telegram, Channel::Web]);
+    }
+
+    #[test]
+    fn an_agent_reply_is_recorded_and_resets_unread_while_customer_messages_are_not() {
+        let mut c = conv();
+        let agent = AgentId::from_uuid(Uuid::now_v7());
+        let at = Timestamp::from_millis;
+        let mut inbound = crate::Message::outbound(
+            crate::MessageId::from_uuid(Uuid::now_v7()),
+            c.id,
+            crate::Author::Contact { id: c.contact_id },
+            Channel::Telegram,
+            "hi".to_owned(),
+            at(1_000),
+        );
+        inbound.direction = crate::Direction::Inbound;
+        c.record_message(&inbound);
+        assert_eq!((c.unread_count, c.last_reply_at), (1, None));
+        let reply = crate::Message::outbound(
+            crate::MessageId::from_uuid(Uuid::now_v7()),
+            c.id,
+            crate::Author::Agent { id: agent },
+            Channel::Telegram,
+            "hello".to_owned(),
+            at(2_000),
+        );
+        c.record_message(&reply);
+        assert_eq!((c.unread_count, c.last_reply_at), (0, Some(at(2_000))));
+        // A reply recorded late (an older message) never moves the time back.
+        let mut older = reply.clone();
+        older.created_at = at(1_500);
+        c.record_message(&older);
+        assert_eq!(c.last_reply_at, Some(at(2_000)));
+        // Stored conversations written before the field existed read as "never answered".
+        let mut json = serde_json::to_value(&c).unwrap();
+        json.as_object_mut().unwrap().remove("last_reply_at");
+        let old: Conversation = serde_json::from_value(json).unwrap();
+        assert_eq!(old.last_reply_at, None);
     }
 }

@@ -67,6 +67,9 @@ const GSIS: [(&str, &str, &str, &[&str]); 4] = [
     ("GSI4", "GSI4PK", RANK, &[]),
 ];
 
+/// The GSI partition attribute holding `CONTACT#<contact id>` of a conversation (GSI4).
+const CONTACT_PK_ATTR: &str = GSIS[3].1;
+
 /// Positive lookups of write-once mappings cached per process (identity → contact, routing key
 /// → conversation): these items are never changed or deleted once written.
 const MAPPING_CACHE_CAP: usize = 10_000;
@@ -265,14 +268,14 @@ fn contact_of(item: &Item) -> StoreResult<Contact> {
 
 fn conversation_item(c: &Conversation) -> StoreResult<Item> {
     // Slim on purpose: every update is billed per started KB of the whole item, so nothing is
-    // stored twice: no `kind`, and `data` leaves out the id, status and version, which the key
-    // and attributes carry (see `conversation_of`).
+    // stored twice: no `kind`, and `data` leaves out the id, status, version and contact id,
+    // which the key and attributes carry (see `conversation_of`).
     let mut item = base_item(conv_key(c.id), "conversation");
     item.remove("kind");
     let mut data = serde_json::to_value(c)
         .map_err(|e| StoreError::Corrupt(format!("cannot encode a conversation: {e}")))?;
     if let Some(map) = data.as_object_mut() {
-        for field in ["id", "status", "version"] {
+        for field in ["id", "status", "version", "contact_id"] {
             map.remove(field);
         }
     }
@@ -299,6 +302,10 @@ fn conversation_of(item: &Item) -> StoreResult<Conversation> {
     data.insert("id".to_owned(), id.into());
     data.insert("status".to_owned(), get_s(item, "status")?.into());
     data.insert("version".to_owned(), version.into());
+    let contact = get_s(item, CONTACT_PK_ATTR)?
+        .strip_prefix("CONTACT#")
+        .ok_or_else(|| StoreError::Corrupt(format!("{CONTACT_PK_ATTR} is not CONTACT#<id>")))?;
+    data.insert("contact_id".to_owned(), contact.into());
     serde_json::from_value(serde_json::Value::Object(data))
         .map_err(|e| StoreError::Corrupt(format!("conversation record: {e}")))
 }
@@ -1455,6 +1462,7 @@ mod tests {
         );
         m.direction = Direction::Inbound;
         c.record_message(&m);
+        c.last_reply_at = Some(now);
         c.version = 123_456;
         c
     }
