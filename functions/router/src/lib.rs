@@ -7,23 +7,29 @@
 //! online agent under capacity, and pushes `message.created` to agents (the last one of a step
 //! carries the conversation as it now is, instead of a separate `conversation.updated`).
 //!
+//! An automatic assignment schedules a timer ([`TimerJob::ReassignIfUnanswered`], on the
+//! timers queue, after [`RouterSettings::reassign_after`]); [`handle_timer`] then gives a
+//! conversation its agent has not answered to another agent, or back to the queue when that
+//! agent went offline.
+//!
 //! Safe to retry at any point: the message append (unique by source key) is the commit point,
 //! and a redelivered event whose message is stored but whose conversation was not yet updated
 //! (a crash in between) is finished rather than dropped.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use omnidesk_core::ConversationView;
-use omnidesk_core::usecases::{pick_agent, push_to_agents};
+use omnidesk_core::usecases::{conversation_view, pick_agent, pick_agent_except, push_to_agents};
 use omnidesk_core::{
     AgentStore, AppendOutcome, BotStore, Clock, ConnectionStore, ContactStore, ConversationStore,
     IdGen, JobError, JobOutcome, MessageStore, OutboundJob, OutgoingMessage, Push, Queue,
-    QueueName, ServerEvent, StoreError,
+    QueueName, ServerEvent, StoreError, TimerJob,
 };
 use omnidesk_domain::{
-    Author, Channel, ChannelRef, ChatKind, Contact, Conversation, ConversationStatus, Delivery,
-    Direction, Identity, InboundEvent, InboundSource, LanguageTag, Message, MessageId, SystemEvent,
-    TelegramInbound,
+    AgentId, AgentStatus, Author, Channel, ChannelRef, ChatKind, Contact, Conversation,
+    ConversationId, ConversationStatus, Delivery, Direction, Identity, InboundEvent, InboundSource,
+    LanguageTag, Message, MessageId, SystemEvent, TelegramInbound, Timestamp,
 };
 
 /// Texts and behaviour of the built-in bot.
@@ -33,6 +39,47 @@ pub struct RouterSettings {
     pub greeting: String,
     /// Answer to `/help`.
     pub help: String,
+    /// How long an automatically assigned conversation may go without an agent's reply before
+    /// it is given to someone else; `None`: never. At most 15 minutes (SQS's longest delay).
+    pub reassign_after: Option<Duration>,
+}
+
+impl RouterSettings {
+    /// The default of [`RouterSettings::reassign_after`]: 5 minutes.
+    pub const REASSIGN_AFTER: Duration = Duration::from_secs(300);
+    /// SQS's longest `DelaySeconds`, and so the longest [`RouterSettings::reassign_after`].
+    pub const MAX_REASSIGN_AFTER: Duration = Duration::from_secs(900);
+    /// Reassignments of one unanswered conversation, at most; after that it stays where it is.
+    pub const MAX_REASSIGNMENTS: u32 = 3;
+
+    /// Reads `OMNIDESK_BOT_GREETING`, `OMNIDESK_BOT_HELP` and `OMNIDESK_REASSIGN_AFTER_SECS`
+    /// through `lookup` (both runtimes call this, so they read them the same way). Unset or
+    /// blank variables keep the defaults; `OMNIDESK_REASSIGN_AFTER_SECS=0` turns reassignment
+    /// off.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let mut settings = Self::default();
+        if let Some(g) = get("OMNIDESK_BOT_GREETING") {
+            settings.greeting = g;
+        }
+        if let Some(h) = get("OMNIDESK_BOT_HELP") {
+            settings.help = h;
+        }
+        if let Some(v) = get("OMNIDESK_REASSIGN_AFTER_SECS") {
+            let secs: u64 = v.trim().parse().map_err(|_| {
+                format!("OMNIDESK_REASSIGN_AFTER_SECS: expected whole seconds, got {v:?}")
+            })?;
+            let after = Duration::from_secs(secs);
+            if after > Self::MAX_REASSIGN_AFTER {
+                return Err(format!(
+                    "OMNIDESK_REASSIGN_AFTER_SECS: at most {} (SQS's longest delay), got {secs}",
+                    Self::MAX_REASSIGN_AFTER.as_secs()
+                ));
+            }
+            settings.reassign_after = (secs > 0).then_some(after);
+        }
+        Ok(settings)
+    }
 }
 
 impl Default for RouterSettings {
@@ -43,6 +90,7 @@ impl Default for RouterSettings {
             help: "Write your question in this chat and a member of our team will answer. \
                    Commands: /start — greeting, /help — this message."
                 .to_owned(),
+            reassign_after: Some(Self::REASSIGN_AFTER),
         }
     }
 }
@@ -73,19 +121,37 @@ pub async fn handle(deps: &RouterDeps, event: &InboundEvent) -> Result<JobOutcom
     }
 }
 
-/// The router Lambda's handler of one SQS batch from the inbound FIFO queue: the shared batch
-/// driver over [`handle_body`], with the batch's pushes sent together at its end.
+/// The router Lambda's handler of one SQS batch, from the inbound FIFO queue or the timers
+/// queue (the record's source ARN tells which): the shared batch driver over [`handle_body`]
+/// or [`handle_timer_body`], with the batch's pushes sent together at its end.
 pub async fn handle_sqs_batch(
     deps: &RouterDeps,
-    settle: &omnidesk_lambda::SqsSettle,
+    inbound: &omnidesk_lambda::SqsSettle,
+    timers: &omnidesk_lambda::SqsSettle,
     pushes: &omnidesk_lambda::CoalescingPush,
     event: omnidesk_lambda::aws_lambda_events::event::sqs::SqsEvent,
 ) -> omnidesk_lambda::aws_lambda_events::event::sqs::SqsBatchResponse {
+    // One event source mapping per queue: every record of a batch comes from the same one.
+    let from_timers = event
+        .records
+        .first()
+        .and_then(|r| r.event_source_arn.as_deref())
+        .is_some_and(|arn| timers.is_source_of(arn));
+    if from_timers {
+        return pushes
+            .during(omnidesk_lambda::run_sqs_batch(
+                event,
+                false,
+                timers,
+                |body, _| async move { handle_timer_body(deps, &body).await },
+            ))
+            .await;
+    }
     pushes
         .during(omnidesk_lambda::run_sqs_batch(
             event,
             true,
-            settle,
+            inbound,
             |body, _| async move { handle_body(deps, &body).await },
         ))
         .await
@@ -343,7 +409,14 @@ async fn finish(
     bot_reply: Option<String>,
     pushes: &mut Vec<ServerEvent>,
 ) -> Result<JobOutcome, JobError> {
-    // 5. Timeline events, the bot's answer, and pushes.
+    // 5. Timeline events, the bot's answer, the reassignment timer, and pushes.
+    let auto_assigned = events.iter().find_map(|ev| match ev {
+        SystemEvent::Assigned { agent, by: None } => Some(*agent),
+        _ => None,
+    });
+    if let Some(agent) = auto_assigned {
+        schedule_reassignment(deps, conversation.id, agent, 0).await;
+    }
     pushes.push(ServerEvent::MessageCreated {
         conversation_id: conversation.id,
         message: message.clone(),
@@ -386,6 +459,135 @@ async fn finish(
         conversation: Box::new(view),
     });
     Ok(JobOutcome::Done)
+}
+
+/// Schedules the check of an automatic assignment ([`TimerJob::ReassignIfUnanswered`]). Best
+/// effort, like a push: the assignment is stored either way, and a lost timer only means the
+/// conversation stays with its agent.
+async fn schedule_reassignment(
+    deps: &RouterDeps,
+    conversation_id: ConversationId,
+    agent_id: AgentId,
+    hops: u32,
+) {
+    let Some(after) = deps.settings.reassign_after else {
+        return;
+    };
+    let job = TimerJob::ReassignIfUnanswered {
+        conversation_id,
+        agent_id,
+        assigned_at: deps.clock.now(),
+        hops,
+    };
+    let sent = match serde_json::to_string(&job) {
+        Ok(body) => deps
+            .queue
+            .send(QueueName::Timers, OutgoingMessage::delayed(body, after))
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(error) = sent {
+        tracing::warn!(%conversation_id, %error, "reassignment timer not scheduled");
+    }
+}
+
+/// Parses a timers-queue body and runs it; a body that is not a timer job is permanent.
+pub async fn handle_timer_body(deps: &RouterDeps, body: &str) -> Result<JobOutcome, JobError> {
+    let job: TimerJob = serde_json::from_str(body)
+        .map_err(|e| JobError::Permanent(format!("not a timer job: {e}")))?;
+    handle_timer(deps, &job).await
+}
+
+/// Runs one timer. [`TimerJob::ReassignIfUnanswered`]: when the agent still has the
+/// conversation and no agent replied since the assignment, it goes round-robin to another
+/// online agent with room (who gets a timer of their own, up to
+/// [`RouterSettings::MAX_REASSIGNMENTS`]); with nobody else, back to the queue if its agent is
+/// offline, else it stays. Anything else that happened meanwhile (a reply, a transfer, a
+/// resolve) makes the timer a no-op.
+pub async fn handle_timer(deps: &RouterDeps, job: &TimerJob) -> Result<JobOutcome, JobError> {
+    let mut pushes = Vec::new();
+    let outcome = match job {
+        TimerJob::ReassignIfUnanswered {
+            conversation_id,
+            agent_id,
+            assigned_at,
+            hops,
+        } => {
+            reassign_if_unanswered(
+                deps,
+                *conversation_id,
+                *agent_id,
+                *assigned_at,
+                *hops,
+                &mut pushes,
+            )
+            .await
+        }
+    };
+    push_all(deps, pushes).await;
+    outcome
+}
+
+#[tracing::instrument(skip(deps, pushes))]
+async fn reassign_if_unanswered(
+    deps: &RouterDeps,
+    conversation_id: ConversationId,
+    agent_id: AgentId,
+    assigned_at: Timestamp,
+    hops: u32,
+    pushes: &mut Vec<ServerEvent>,
+) -> Result<JobOutcome, JobError> {
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        let Some(mut c) = deps.conversations.get_conversation(conversation_id).await? else {
+            return Ok(JobOutcome::Done);
+        };
+        let answered = c.last_reply_at.is_some_and(|t| t >= assigned_at);
+        if c.status != ConversationStatus::Assigned || c.assignee_id != Some(agent_id) || answered {
+            return Ok(JobOutcome::Done);
+        }
+        let next = pick_agent_except(
+            deps.agents.as_ref(),
+            deps.conversations.as_ref(),
+            Some(agent_id),
+        )
+        .await?;
+        let change = match next {
+            Some(other) => c.assign(other, None),
+            None => {
+                let agent = deps.agents.get_agent(agent_id).await?;
+                if agent.is_some_and(|a| a.status != AgentStatus::Offline) {
+                    tracing::debug!("nobody else can take it; it stays");
+                    return Ok(JobOutcome::Done);
+                }
+                c.unassign(None)
+            }
+        }
+        .map_err(|e| JobError::Permanent(e.to_string()))?;
+        match deps.conversations.update_conversation(&c).await {
+            Ok(stored) => {
+                if let Some(ev) = change.event {
+                    pushes.push(append_system(deps, &stored, ev).await?);
+                }
+                if let Some(other) = next
+                    && hops + 1 < RouterSettings::MAX_REASSIGNMENTS
+                {
+                    schedule_reassignment(deps, stored.id, other, hops + 1).await;
+                }
+                let view = conversation_view(deps.contacts.as_ref(), &stored).await?;
+                pushes.push(ServerEvent::ConversationUpdated {
+                    conversation: Box::new(view),
+                });
+                tracing::info!(to = ?next, "unanswered conversation reassigned");
+                return Ok(JobOutcome::Done);
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(JobError::Transient(
+        "conversation kept changing during reassignment".to_owned(),
+    ))
 }
 
 async fn find_or_create_contact(

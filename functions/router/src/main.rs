@@ -1,5 +1,6 @@
-//! AWS Lambda entry point of the router: consumes the inbound FIFO queue (SQS event source
-//! mapping with `ReportBatchItemFailures`) through the shared batch driver.
+//! AWS Lambda entry point of the router: consumes the inbound FIFO queue and the timers queue
+//! (an SQS event source mapping each, with `ReportBatchItemFailures`) through the shared batch
+//! driver.
 
 use std::sync::Arc;
 
@@ -16,13 +17,7 @@ async fn main() -> Result<(), Error> {
     init_tracing();
     let config = Config::from_env()?;
     let aws = adapters(&config).await;
-    let mut settings = RouterSettings::default();
-    if let Some(g) = &config.greeting {
-        settings.greeting.clone_from(g);
-    }
-    if let Some(h) = &config.help {
-        settings.help.clone_from(h);
-    }
+    let settings = RouterSettings::from_lookup(|name| std::env::var(name).ok())?;
     // Pushes of one batch go out together at its end: one WebSocket message per connection.
     let pushes = Arc::new(CoalescingPush::new(aws.push.clone(), aws.store.clone()));
     let deps = Arc::new(RouterDeps {
@@ -38,12 +33,18 @@ async fn main() -> Result<(), Error> {
         ids: aws.ids.clone(),
         settings,
     });
-    let settle = Arc::new(SqsSettle::new(aws.queue.clone(), QueueName::Inbound));
+    let inbound = Arc::new(SqsSettle::new(aws.queue.clone(), QueueName::Inbound));
+    let timers = Arc::new(SqsSettle::new(aws.queue.clone(), QueueName::Timers));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let (deps, settle, pushes) = (deps.clone(), settle.clone(), pushes.clone());
+        let (deps, inbound, timers, pushes) = (
+            deps.clone(),
+            inbound.clone(),
+            timers.clone(),
+            pushes.clone(),
+        );
         async move {
             let response: SqsBatchResponse =
-                handle_sqs_batch(&deps, &settle, &pushes, event.payload).await;
+                handle_sqs_batch(&deps, &inbound, &timers, &pushes, event.payload).await;
             Ok::<_, Error>(response)
         }
     }))

@@ -6,12 +6,13 @@ use omnidesk_core::{
     ConversationFilter, ConversationStore, JobOutcome, MessageStore, PageRequest, QueueName,
     Secret, UuidV7Ids,
 };
+use omnidesk_core::{Queue, TimerJob};
 use omnidesk_domain::{
     Agent, AgentStatus, BotId, ChatKind, ConversationStatus, EmailAddress, InboundEvent,
     InboundSource, PasswordHash, TelegramChatId, TelegramInbound, TelegramSender, TelegramUserId,
     Timestamp, UpdateId,
 };
-use omnidesk_router::{RouterDeps, RouterSettings, handle};
+use omnidesk_router::{RouterDeps, RouterSettings, handle, handle_timer, handle_timer_body};
 
 struct Setup {
     store: Arc<MemoryStore>,
@@ -28,7 +29,8 @@ fn bot() -> BotId {
 async fn setup() -> Setup {
     let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_763_780_000_000)));
     let store = Arc::new(MemoryStore::new(clock.clone()));
-    let queue = Arc::new(MemoryQueue::new());
+    // The queue runs on the test's clock: a timer's delay passes when the test says so.
+    let queue = Arc::new(MemoryQueue::with_clock(clock.clone()));
     let push = Arc::new(MemoryPush::new());
     store
         .put_bot(&BotConfig {
@@ -353,4 +355,294 @@ async fn unsupported_update_kinds_and_bodies_are_handled_without_failing() {
         .await
         .unwrap_err();
     assert!(matches!(err, omnidesk_core::JobError::Permanent(_)));
+}
+
+/// The reassignment timers waiting on the timers queue (delayed or not).
+fn timers(s: &Setup) -> Vec<TimerJob> {
+    s.queue
+        .pending(QueueName::Timers)
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect()
+}
+
+/// Lets the reassignment delay pass and runs every timer that is now due, as the timers
+/// worker would.
+async fn fire_due_timers(s: &Setup) -> usize {
+    s.clock.advance(RouterSettings::REASSIGN_AFTER);
+    let due = s
+        .queue
+        .receive(QueueName::Timers, 10, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    for m in &due {
+        assert_eq!(
+            handle_timer_body(&s.deps, &m.body).await.unwrap(),
+            JobOutcome::Done
+        );
+        s.queue.ack(QueueName::Timers, &m.receipt).await.unwrap();
+    }
+    due.len()
+}
+
+async fn the_conversation(s: &Setup) -> omnidesk_domain::Conversation {
+    let convs = all_conversations(s).await;
+    assert_eq!(convs.len(), 1);
+    convs.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn an_automatic_assignment_schedules_a_reassignment_check_that_waits_for_its_delay() {
+    let s = setup().await;
+    let agent = add_agent(&s, "a@example.com", AgentStatus::Online).await;
+    handle(&s.deps, &message(1, 77, ChatKind::Private, 77, "hi"))
+        .await
+        .unwrap();
+    let c = the_conversation(&s).await;
+    assert_eq!(
+        timers(&s),
+        vec![TimerJob::ReassignIfUnanswered {
+            conversation_id: c.id,
+            agent_id: agent.id,
+            assigned_at: s.clock.now(),
+            hops: 0,
+        }]
+    );
+    // A second message of the assigned conversation schedules nothing more.
+    handle(&s.deps, &message(2, 77, ChatKind::Private, 77, "hello?"))
+        .await
+        .unwrap();
+    assert_eq!(timers(&s).len(), 1);
+    let early = s
+        .queue
+        .receive(QueueName::Timers, 10, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(early.is_empty(), "not due before the delay");
+    s.clock.advance(RouterSettings::REASSIGN_AFTER);
+    let due = s
+        .queue
+        .receive(QueueName::Timers, 10, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1, "due once the delay has passed");
+}
+
+#[tokio::test]
+async fn an_unanswered_conversation_goes_to_another_online_agent_when_its_timer_fires() {
+    let s = setup().await;
+    let a = add_agent(&s, "a@example.com", AgentStatus::Online).await;
+    let b = add_agent(&s, "b@example.com", AgentStatus::Online).await;
+    handle(&s.deps, &message(1, 77, ChatKind::Private, 77, "hi"))
+        .await
+        .unwrap();
+    let first = the_conversation(&s).await.assignee_id.unwrap();
+    let other = if first == a.id { b.id } else { a.id };
+    let frames_before = s.push.frames(&ConnectionId("c1".to_owned())).len();
+
+    assert_eq!(fire_due_timers(&s).await, 1);
+
+    let c = the_conversation(&s).await;
+    assert_eq!(c.status, ConversationStatus::Assigned);
+    assert_eq!(
+        c.assignee_id,
+        Some(other),
+        "given to the other online agent"
+    );
+    let timeline = s
+        .store
+        .list_messages(c.id, &PageRequest::first(20))
+        .await
+        .unwrap()
+        .items;
+    let transferred: Vec<_> = timeline
+        .iter()
+        .filter_map(|m| m.event.clone())
+        .filter(|e| matches!(e, omnidesk_domain::SystemEvent::Transferred { .. }))
+        .collect();
+    assert_eq!(
+        transferred,
+        vec![omnidesk_domain::SystemEvent::Transferred {
+            from: first,
+            to: other,
+            by: None
+        }]
+    );
+    // Agents see it move: the timeline event, carrying the conversation as it now is.
+    let frames: Vec<serde_json::Value> = s.push.frames(&ConnectionId("c1".to_owned()))
+        [frames_before..]
+        .iter()
+        .map(|f| serde_json::from_str(f).unwrap())
+        .collect();
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0]["message"]["event"]["event"], "transferred");
+    assert_eq!(frames[0]["conversation"]["assignee_id"], other.to_string());
+    // The new agent gets a timer of their own.
+    assert_eq!(
+        timers(&s),
+        vec![TimerJob::ReassignIfUnanswered {
+            conversation_id: c.id,
+            agent_id: other,
+            assigned_at: s.clock.now(),
+            hops: 1,
+        }]
+    );
+}
+
+#[tokio::test]
+async fn a_reply_before_the_timer_fires_keeps_the_conversation_with_its_agent() {
+    let s = setup().await;
+    add_agent(&s, "a@example.com", AgentStatus::Online).await;
+    add_agent(&s, "b@example.com", AgentStatus::Online).await;
+    handle(&s.deps, &message(1, 77, ChatKind::Private, 77, "hi"))
+        .await
+        .unwrap();
+    let mut c = the_conversation(&s).await;
+    let agent = c.assignee_id.unwrap();
+    s.clock.advance(std::time::Duration::from_secs(60));
+    let reply = omnidesk_domain::Message::outbound(
+        omnidesk_core::IdGen::message_id(&UuidV7Ids),
+        c.id,
+        omnidesk_domain::Author::Agent { id: agent },
+        omnidesk_domain::Channel::Telegram,
+        "On it!".to_owned(),
+        s.clock.now(),
+    );
+    c.record_message(&reply);
+    s.store.update_conversation(&c).await.unwrap();
+
+    assert_eq!(fire_due_timers(&s).await, 1);
+    let after = the_conversation(&s).await;
+    assert_eq!(after.assignee_id, Some(agent));
+    assert!(timers(&s).is_empty(), "nothing more to check");
+}
+
+#[tokio::test]
+async fn with_nobody_else_an_online_agent_keeps_it_and_an_offline_one_loses_it_to_the_queue() {
+    let s = setup().await;
+    let mut agent = add_agent(&s, "a@example.com", AgentStatus::Online).await;
+    handle(&s.deps, &message(1, 77, ChatKind::Private, 77, "hi"))
+        .await
+        .unwrap();
+    let job = timers(&s).remove(0);
+
+    assert_eq!(handle_timer(&s.deps, &job).await.unwrap(), JobOutcome::Done);
+    let c = the_conversation(&s).await;
+    assert_eq!(
+        (c.status, c.assignee_id),
+        (ConversationStatus::Assigned, Some(agent.id)),
+        "the only agent online keeps it"
+    );
+
+    agent.status = AgentStatus::Offline;
+    s.store.update_agent(&agent).await.unwrap();
+    assert_eq!(handle_timer(&s.deps, &job).await.unwrap(), JobOutcome::Done);
+    let c = the_conversation(&s).await;
+    assert_eq!(
+        (c.status, c.assignee_id),
+        (ConversationStatus::Queued, None),
+        "an offline agent's unanswered conversation goes back to the queue"
+    );
+    let timeline = s
+        .store
+        .list_messages(c.id, &PageRequest::first(20))
+        .await
+        .unwrap()
+        .items;
+    assert!(timeline.iter().any(|m| m.event
+        == Some(omnidesk_domain::SystemEvent::Unassigned {
+            agent: agent.id,
+            by: None
+        })));
+    // Firing again (a redelivered timer) changes nothing: the agent no longer has it.
+    let version = c.version;
+    assert_eq!(handle_timer(&s.deps, &job).await.unwrap(), JobOutcome::Done);
+    assert_eq!(the_conversation(&s).await.version, version);
+}
+
+#[tokio::test]
+async fn an_unanswered_conversation_is_passed_on_at_most_three_times() {
+    let s = setup().await;
+    add_agent(&s, "a@example.com", AgentStatus::Online).await;
+    add_agent(&s, "b@example.com", AgentStatus::Online).await;
+    handle(&s.deps, &message(1, 77, ChatKind::Private, 77, "hi"))
+        .await
+        .unwrap();
+    let mut fired = 0;
+    while fire_due_timers(&s).await > 0 {
+        fired += 1;
+        assert!(fired <= 10, "timers never stop");
+    }
+    assert_eq!(fired, RouterSettings::MAX_REASSIGNMENTS as usize);
+    let c = the_conversation(&s).await;
+    let transfers = s
+        .store
+        .list_messages(c.id, &PageRequest::first(50))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|m| {
+            matches!(
+                m.event,
+                Some(omnidesk_domain::SystemEvent::Transferred { .. })
+            )
+        })
+        .count();
+    assert_eq!(transfers, 3);
+    assert_eq!(
+        c.status,
+        ConversationStatus::Assigned,
+        "it stays with the last one"
+    );
+}
+
+#[tokio::test]
+async fn reassignment_can_be_turned_off_and_a_malformed_timer_is_a_permanent_failure() {
+    let mut s = setup().await;
+    s.deps.settings.reassign_after = None;
+    add_agent(&s, "a@example.com", AgentStatus::Online).await;
+    handle(&s.deps, &message(1, 77, ChatKind::Private, 77, "hi"))
+        .await
+        .unwrap();
+    assert_eq!(
+        the_conversation(&s).await.status,
+        ConversationStatus::Assigned
+    );
+    assert!(timers(&s).is_empty());
+    let err = handle_timer_body(&s.deps, r#"{"timer":"nap"}"#)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, omnidesk_core::JobError::Permanent(ref m) if m.contains("not a timer job")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn reassignment_delay_is_read_from_the_environment_and_checked() {
+    let read = |v: Option<&str>| {
+        RouterSettings::from_lookup(|name| {
+            (name == "OMNIDESK_REASSIGN_AFTER_SECS")
+                .then(|| v.map(str::to_owned))
+                .flatten()
+        })
+    };
+    let secs = |n| Some(std::time::Duration::from_secs(n));
+    assert_eq!(read(None).unwrap().reassign_after, secs(300));
+    assert_eq!(read(Some(" ")).unwrap().reassign_after, secs(300));
+    assert_eq!(read(Some("60")).unwrap().reassign_after, secs(60));
+    assert_eq!(read(Some("900")).unwrap().reassign_after, secs(900));
+    assert_eq!(read(Some("0")).unwrap().reassign_after, None);
+    for bad in ["901", "5m", "-1"] {
+        let err = read(Some(bad)).unwrap_err();
+        assert!(err.contains("OMNIDESK_REASSIGN_AFTER_SECS"), "{bad}: {err}");
+    }
+    let custom = RouterSettings::from_lookup(|name| match name {
+        "OMNIDESK_BOT_GREETING" => Some("Moin!".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(custom.greeting, "Moin!");
+    assert_eq!(custom.help, RouterSettings::default().help);
 }

@@ -15,7 +15,7 @@ use omnidesk_core::{
     BotMode, BotStore, Clock, IdGen, QueueName, Secret, SystemClock, TelegramApi, UuidV7Ids,
 };
 use omnidesk_local::{Hub, QueueOptions, SqliteOptions, SqliteQueue, SqliteStore, Synchronous};
-use omnidesk_router::{RouterDeps, RouterSettings};
+use omnidesk_router::RouterDeps;
 use omnidesk_sender::{RateLimiter, SenderDeps};
 use omnidesk_telegram::TeloxideTelegram;
 use omnidesk_telegram_webhook::WebhookDeps;
@@ -169,13 +169,6 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         clock.clone(),
         ids.clone(),
     );
-    let mut settings = RouterSettings::default();
-    if let Some(g) = &config.greeting {
-        settings.greeting = g.clone();
-    }
-    if let Some(h) = &config.help {
-        settings.help = h.clone();
-    }
     let router_deps = RouterDeps {
         contacts: store.clone(),
         conversations: store.clone(),
@@ -187,7 +180,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         queue: queue.clone(),
         clock: clock.clone(),
         ids: ids.clone(),
-        settings,
+        settings: config.router.clone(),
     };
     let sender_deps = SenderDeps {
         messages: store.clone(),
@@ -235,6 +228,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
 
     let inbound_wake = adapters.queue.notifier(QueueName::Inbound);
     let deps = Arc::new(router_deps);
+    let timer_deps = deps.clone();
     tasks.spawn(worker::run(
         queue.clone(),
         QueueName::Inbound,
@@ -243,6 +237,18 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         move |msg| {
             let deps = deps.clone();
             async move { omnidesk_router::handle_body(&deps, &msg.body).await }
+        },
+    ));
+    // Timers (reassignment of unanswered conversations) run in the router, as on AWS.
+    let timers_wake = adapters.queue.notifier(QueueName::Timers);
+    tasks.spawn(worker::run(
+        queue.clone(),
+        QueueName::Timers,
+        timers_wake,
+        config.workers,
+        move |msg| {
+            let deps = timer_deps.clone();
+            async move { omnidesk_router::handle_timer_body(&deps, &msg.body).await }
         },
     ));
     let outbound_wake = adapters.queue.notifier(QueueName::Outbound);

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use omnidesk_core::Secret;
+use omnidesk_router::RouterSettings;
 
 /// Every variable `omnidesk serve` reads, with its default. Listed in the README.
 pub const VARIABLES: &[(&str, &str, &str)] = &[
@@ -69,6 +70,12 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "(built in)",
         "the bot's answer to /help",
     ),
+    (
+        "OMNIDESK_REASSIGN_AFTER_SECS",
+        "300",
+        "an automatically assigned conversation without an agent reply for this long goes to \
+         another agent (back to the queue if its agent is offline); 0 = never; at most 900",
+    ),
     ("RUST_LOG", "info", "log filter (tracing-subscriber syntax)"),
 ];
 
@@ -88,8 +95,8 @@ pub struct Config {
     pub ws_ping: Duration,
     pub poll_timeout: Duration,
     pub dashboard_dir: PathBuf,
-    pub greeting: Option<String>,
-    pub help: Option<String>,
+    /// `OMNIDESK_BOT_GREETING`, `OMNIDESK_BOT_HELP`, `OMNIDESK_REASSIGN_AFTER_SECS`.
+    pub router: RouterSettings,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -149,8 +156,7 @@ impl Config {
             dashboard_dir: PathBuf::from(
                 var("OMNIDESK_DASHBOARD_DIR").unwrap_or_else(|| "web/dashboard/dist".to_owned()),
             ),
-            greeting: var("OMNIDESK_BOT_GREETING"),
-            help: var("OMNIDESK_BOT_HELP"),
+            router: RouterSettings::from_lookup(var).map_err(anyhow::Error::msg)?,
         })
     }
 
@@ -167,8 +173,7 @@ impl Config {
             ws_ping: Duration::from_secs(30),
             poll_timeout: Duration::from_secs(1),
             dashboard_dir: PathBuf::from("web/dashboard/dist"),
-            greeting: None,
-            help: None,
+            router: RouterSettings::default(),
         }
     }
 
@@ -180,5 +185,19 @@ impl Config {
     /// The SQLite database file of the durable queues.
     pub fn queue_database_path(&self) -> PathBuf {
         self.data_dir.join("queues.sqlite3")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_variable_serve_reads_is_in_the_readme_configuration_table() {
+        let readme = include_str!("../../../README.md");
+        for (name, _, _) in super::VARIABLES {
+            assert!(
+                readme.contains(&format!("| `{name}` |")),
+                "README.md has no row for {name}"
+            );
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use omnidesk_domain::{ConversationId, InboundEvent, MessageId};
+use omnidesk_domain::{AgentId, ConversationId, InboundEvent, MessageId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// The queues of the pipeline.
@@ -55,11 +55,16 @@ pub struct OutboundJob {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "timer", rename_all = "snake_case")]
 pub enum TimerJob {
-    /// If the conversation is still assigned at `version` with no agent reply, give it to
-    /// another agent.
+    /// If `agent_id` still has the conversation and no agent has replied since `assigned_at`,
+    /// give it to another agent (or back to the queue when its agent went offline). `hops`
+    /// counts the reassignments before this one, so an unanswered conversation is not passed
+    /// around forever.
     ReassignIfUnanswered {
         conversation_id: ConversationId,
-        version: u64,
+        agent_id: AgentId,
+        assigned_at: Timestamp,
+        #[serde(default)]
+        hops: u32,
     },
 }
 

@@ -77,11 +77,25 @@ pub async fn pick_agent(
     agents: &dyn crate::AgentStore,
     conversations: &dyn crate::ConversationStore,
 ) -> StoreResult<Option<omnidesk_domain::AgentId>> {
+    pick_agent_except(agents, conversations, None).await
+}
+
+/// [`pick_agent`] among everyone but `except` (a reassignment away from an agent who did not
+/// answer).
+pub async fn pick_agent_except(
+    agents: &dyn crate::AgentStore,
+    conversations: &dyn crate::ConversationStore,
+    except: Option<omnidesk_domain::AgentId>,
+) -> StoreResult<Option<omnidesk_domain::AgentId>> {
     let online: Vec<_> = agents
         .list_agents()
         .await?
         .into_iter()
-        .filter(|a| a.status == omnidesk_domain::AgentStatus::Online && a.capacity > 0)
+        .filter(|a| {
+            a.status == omnidesk_domain::AgentStatus::Online
+                && a.capacity > 0
+                && Some(a.id) != except
+        })
         .collect();
     // Who has room first, so that a full team (the conversation waits in the queue, and every
     // new message of it asks again) does not turn the shared counter: that is a write each.

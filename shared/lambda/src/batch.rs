@@ -53,6 +53,14 @@ impl SqsSettle {
     pub fn new(queue: Arc<SqsQueue>, name: QueueName) -> Self {
         Self { queue, name }
     }
+
+    /// Whether a record's `eventSourceARN` (`arn:aws:sqs:{region}:{account}:{name}`) is this
+    /// queue: the queue name is the ARN's last part and its URL's last path segment.
+    pub fn is_source_of(&self, event_source_arn: &str) -> bool {
+        let url = &self.queue.urls().get(self.name).url;
+        let name = url.rsplit('/').next().unwrap_or_default();
+        !name.is_empty() && event_source_arn.rsplit(':').next() == Some(name)
+    }
 }
 
 #[async_trait]
@@ -432,5 +440,36 @@ mod tests {
         assert_eq!(received.receipt, "AQEB");
         assert_eq!(received.group.as_deref(), Some("tg:1:42"));
         assert_eq!(received.receive_count, 3);
+    }
+
+    #[test]
+    fn a_record_is_matched_to_its_queue_by_the_queue_name_in_its_source_arn() {
+        use omnidesk_aws::aws_sdk_sqs;
+        let pair = |name: &str| omnidesk_aws::QueuePair {
+            url: format!("https://sqs.eu-west-1.amazonaws.com/123456789012/{name}"),
+            dead_letter_url: format!("https://sqs.eu-west-1.amazonaws.com/123456789012/{name}-dlq"),
+        };
+        let urls = omnidesk_aws::QueueUrls {
+            inbound: pair("desk-inbound.fifo"),
+            outbound: pair("desk-outbound.fifo"),
+            timers: pair("desk-timers"),
+        };
+        // Never called: the client only has to exist.
+        let client = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::Config::builder()
+                .behavior_version_latest()
+                .region(aws_sdk_sqs::config::Region::new("eu-west-1"))
+                .build(),
+        );
+        let queue = Arc::new(SqsQueue::new(client, urls));
+        let timers = SqsSettle::new(queue.clone(), QueueName::Timers);
+        let inbound = SqsSettle::new(queue, QueueName::Inbound);
+        let arn = |name: &str| format!("arn:aws:sqs:eu-west-1:123456789012:{name}");
+        assert!(timers.is_source_of(&arn("desk-timers")));
+        assert!(!timers.is_source_of(&arn("desk-timers-dlq")));
+        assert!(!timers.is_source_of(&arn("desk-inbound.fifo")));
+        assert!(inbound.is_source_of(&arn("desk-inbound.fifo")));
+        assert!(!inbound.is_source_of("desk-inbound"));
+        assert!(!inbound.is_source_of(""));
     }
 }

@@ -68,6 +68,12 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "(built in)",
         "the bot's answer to /help",
     ),
+    (
+        "OMNIDESK_REASSIGN_AFTER_SECS",
+        "300",
+        "an automatically assigned conversation without an agent reply for this long goes to \
+         another agent (back to the queue if its agent is offline); 0 = never; at most 900",
+    ),
 ];
 
 /// The configuration of an omnidesk Lambda. Holds no secret of ours (see
@@ -90,10 +96,6 @@ pub struct Config {
     pub telegram_api_url: String,
     /// `OMNIDESK_TOKEN_TTL_SECS`.
     pub token_ttl: Duration,
-    /// `OMNIDESK_BOT_GREETING`.
-    pub greeting: Option<String>,
-    /// `OMNIDESK_BOT_HELP`.
-    pub help: Option<String>,
 }
 
 /// A variable is missing or malformed.
@@ -189,8 +191,6 @@ impl Config {
             jwt_secret_param: required("JWT_SECRET_PARAM")?.trim().to_owned(),
             telegram_api_url,
             token_ttl,
-            greeting: get("OMNIDESK_BOT_GREETING"),
-            help: get("OMNIDESK_BOT_HELP"),
         })
     }
 }
@@ -240,7 +240,6 @@ mod tests {
         assert!(config.queues.timers.dead_letter_url.ends_with("timers-dlq"));
         assert_eq!(config.telegram_api_url, "https://api.telegram.org");
         assert_eq!(config.token_ttl, Duration::from_secs(43_200));
-        assert_eq!(config.greeting, None);
         assert_eq!(config.aws.region.as_deref(), Some("us-east-1"));
         assert_eq!(config.aws.endpoint_url, None);
         assert!(matches!(config.aws.credentials, AwsCredentials::Static(_)));
@@ -289,5 +288,16 @@ mod tests {
         vars.insert("OUTBOUND_QUEUE_URL", "https://sqs/q-outbound".to_owned());
         let err = read(&vars).expect_err("not fifo");
         assert!(err.to_string().contains("OUTBOUND_QUEUE_URL"), "{err}");
+    }
+
+    #[test]
+    fn every_variable_a_function_reads_is_in_the_readme() {
+        let readme = include_str!("../../../README.md");
+        for (name, _, _) in VARIABLES {
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "README.md does not name {name}"
+            );
+        }
     }
 }

@@ -48,9 +48,15 @@ impl Harness {
     }
 
     pub async fn start_with(mode: BotMode) -> Self {
+        Self::start_configured(mode, |_| {}).await
+    }
+
+    /// [`Harness::start_with`], with `configure` applied to the test configuration first.
+    pub async fn start_configured(mode: BotMode, configure: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let fake = FakeTelegram::start().await;
-        let config = Config::for_test(dir.path().to_path_buf(), fake.url().to_string());
+        let mut config = Config::for_test(dir.path().to_path_buf(), fake.url().to_string());
+        configure(&mut config);
         // Bots and agents exist before the server starts (pollers start for stored bots).
         let adapters = app::Adapters::open(&config).unwrap();
         adapters

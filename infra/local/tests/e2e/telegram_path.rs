@@ -446,3 +446,34 @@ async fn set_webhook_sends_the_url_and_secret_and_webhook_info_reads_it_back() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn an_unanswered_conversation_of_an_agent_who_went_offline_returns_to_the_queue() {
+    let h = Harness::start_configured(BotMode::Webhook, |config| {
+        config.router.reassign_after = Some(Duration::from_secs(1));
+    })
+    .await;
+    let mut ws = h.connect_ws().await;
+    let conv = conversation_of(&h, &mut ws, 5301, 31, "Is anyone there?").await;
+    let path = format!("/api/v1/conversations/{conv}");
+    let assigned = h
+        .eventually(&path, WAIT, |v| v["status"] == "assigned")
+        .await;
+    assert_eq!(assigned["status"], "assigned", "{assigned}");
+    // The only agent leaves without answering: the reassignment timer (the embedded timers
+    // queue) gives the conversation back to the queue instead of leaving it with nobody.
+    let res = h
+        .put("/api/v1/agents/me/status", json!({"status": "offline"}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let queued = h.eventually(&path, WAIT, |v| v["status"] == "queued").await;
+    assert_eq!(queued["status"], "queued", "{queued}");
+    assert!(queued["assignee_id"].is_null(), "{queued}");
+    let ev = ws
+        .wait_for(WAIT, |ev| {
+            ev["type"] == "message.created" && ev["message"]["event"]["event"] == "unassigned"
+        })
+        .await
+        .expect("agents see the conversation go back to the queue");
+    assert_eq!(ev["conversation"]["status"], "queued");
+}
