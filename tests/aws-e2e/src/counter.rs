@@ -14,7 +14,7 @@
 //!   size of the returned items (at least one unit), `TransactGetItems` 2×;
 //! - `PostToConnection`: one message per started 32 KB; SQS: one request per started 64 KB.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -36,6 +36,12 @@ const GSIS: [(&str, &str, &[&str]); 4] = [
     ("GSI3PK", "rank", &[]),
     ("GSI4PK", "rank", &[]),
 ];
+
+tokio::task_local! {
+    /// The function (its name, e.g. `router`) whose handler is running: requests made inside
+    /// [`CALLER`]`.scope(…)` are attributed to it in [`Tally::iam_actions`].
+    pub static CALLER: &'static str;
+}
 
 /// One index entry: its key and projected values, as wire JSON text.
 type IndexEntry = Vec<String>;
@@ -60,6 +66,9 @@ pub struct Tally {
     pub sqs_requests: u64,
     /// Billed WebSocket messages (32 KB chunks) posted to connections.
     pub ws_messages: u64,
+    /// The IAM actions each function's requests need (`dynamodb:PutItem`, …), by function
+    /// name; requests made outside a [`CALLER`] scope (test setup) are not listed.
+    pub iam_actions: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Tally {
@@ -96,6 +105,7 @@ impl Tally {
             rru: self.rru - earlier.rru,
             sqs_requests: self.sqs_requests.saturating_sub(earlier.sqs_requests),
             ws_messages: self.ws_messages.saturating_sub(earlier.ws_messages),
+            iam_actions: self.iam_actions.clone(),
         }
     }
 }
@@ -144,6 +154,14 @@ impl Intercept for Counter {
         let body = context.request().body().bytes().unwrap_or_default();
         let mut tally = self.tally.lock();
         *tally.calls.entry(format!("{service}:{op}")).or_default() += 1;
+        if let Ok(caller) = CALLER.try_with(|c| *c) {
+            let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            tally
+                .iam_actions
+                .entry(caller.to_owned())
+                .or_default()
+                .extend(iam_actions(&service, &op, &json));
+        }
         match service.as_str() {
             "DynamoDB" => {
                 let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
@@ -225,6 +243,25 @@ impl Counter {
             "TransactWriteItems" => transact_actions(body).map(|(kind, b)| apply(kind, b)).sum(),
             _ => 0.0,
         }
+    }
+}
+
+/// The IAM actions one request needs: a transaction is authorised per contained action, the
+/// batch and single SQS calls share an action, every `@connections` call is `ManageConnections`.
+fn iam_actions(service: &str, op: &str, body: &Value) -> Vec<String> {
+    match (service, op) {
+        ("DynamoDB", "TransactWriteItems") => transact_actions(body)
+            .map(|(kind, _)| match kind.as_str() {
+                "ConditionCheck" => "dynamodb:ConditionCheckItem".to_owned(),
+                other => format!("dynamodb:{other}Item"),
+            })
+            .collect(),
+        ("DynamoDB", "TransactGetItems") => vec!["dynamodb:GetItem".to_owned()],
+        ("DynamoDB", op) => vec![format!("dynamodb:{op}")],
+        ("SQS", op) => vec![format!("sqs:{}", op.trim_end_matches("Batch"))],
+        ("SSM", op) => vec![format!("ssm:{op}")],
+        ("ApiGatewayManagementApi", _) => vec!["execute-api:ManageConnections".to_owned()],
+        (service, op) => vec![format!("{service}:{op}")],
     }
 }
 

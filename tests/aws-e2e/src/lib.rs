@@ -190,6 +190,11 @@ impl Stack {
     /// Creates a fresh table and queues on moto at `endpoint`, starts the fakes, registers the
     /// bot, and wires every function.
     pub async fn start(endpoint: &str) -> anyhow::Result<Self> {
+        Self::start_with_clock(endpoint, Arc::new(SystemClock)).await
+    }
+
+    /// [`Stack::start`] with every function on `clock` (a bench's simulated time).
+    pub async fn start_with_clock(endpoint: &str, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let counter = Counter::default();
         let sdk = sdk_config(endpoint).await;
         let dynamo = aws_sdk_dynamodb::Client::from_conf(
@@ -213,7 +218,6 @@ impl Stack {
             .await
             .context("starting the fake Telegram")?;
 
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let ids: Arc<dyn IdGen> = Arc::new(UuidV7Ids);
         let table = unique("omnidesk-e2e");
         DynamoStore::create_table(&dynamo, &table)
@@ -355,9 +359,11 @@ impl Stack {
         let started = Instant::now();
         let request = lambda_http::request::from_str(&event.to_string())
             .map_err(|e| anyhow::anyhow!("API Gateway event: {e}"))?;
-        let response = omnidesk_telegram_webhook::router(self.webhook.clone())
-            .oneshot(request)
-            .await?;
+        let response = as_function(
+            Function::TelegramWebhook,
+            omnidesk_telegram_webhook::router(self.webhook.clone()).oneshot(request),
+        )
+        .await?;
         self.record(Function::TelegramWebhook, started);
         self.meter.lock().http_requests += 1;
         Ok(response.status())
@@ -375,9 +381,11 @@ impl Stack {
         let started = Instant::now();
         let request = lambda_http::request::from_str(&event.to_string())
             .map_err(|e| anyhow::anyhow!("API Gateway event: {e}"))?;
-        let response = omnidesk_agent_api::router(self.api.clone())
-            .oneshot(request)
-            .await?;
+        let response = as_function(
+            Function::AgentApi,
+            omnidesk_agent_api::router(self.api.clone()).oneshot(request),
+        )
+        .await?;
         let status = response.status();
         let bytes = axum::body::to_bytes(AxumBody::new(response.into_body()), 1 << 20).await?;
         self.record(Function::AgentApi, started);
@@ -395,7 +403,11 @@ impl Stack {
         let event: ApiGatewayWebsocketProxyRequest =
             serde_json::from_value(ws_connect_event(connection_id, token)?)?;
         let started = Instant::now();
-        let response = omnidesk_agent_ws::handle_websocket_event(&self.ws, event).await;
+        let response = as_function(
+            Function::AgentWs,
+            omnidesk_agent_ws::handle_websocket_event(&self.ws, event),
+        )
+        .await;
         self.record(Function::AgentWs, started);
         Ok(response)
     }
@@ -404,12 +416,32 @@ impl Stack {
     /// (FIFO queues give at most one in-flight batch per group), invoke the function with them
     /// as an `SqsEvent`, delete the records not reported failed (`DeleteMessageBatch`).
     pub async fn poll(&self, queue: QueueName) -> anyhow::Result<Poll> {
+        self.poll_max(queue, 10).await
+    }
+
+    /// [`Stack::poll`] receiving at most `max` (1–10) messages: an invocation per message
+    /// where messages arrive spread out in time (delayed timers).
+    pub async fn poll_max(&self, queue: QueueName, max: i32) -> anyhow::Result<Poll> {
+        // The event source mapping receives and deletes with the function's role.
+        let function = match queue {
+            QueueName::Inbound | QueueName::Timers => Function::Router,
+            QueueName::Outbound => Function::Sender,
+        };
+        as_function(function, self.poll_as(queue, max, function)).await
+    }
+
+    async fn poll_as(
+        &self,
+        queue: QueueName,
+        max: i32,
+        function: Function,
+    ) -> anyhow::Result<Poll> {
         let url = self.queue.urls().get(queue).url.clone();
         let out = self
             .sqs
             .receive_message()
             .queue_url(&url)
-            .max_number_of_messages(10)
+            .max_number_of_messages(max.clamp(1, 10))
             .visibility_timeout(30)
             .wait_time_seconds(0)
             .message_system_attribute_names(MessageSystemAttributeName::All)
@@ -424,14 +456,10 @@ impl Stack {
         let event = sqs_event(&messages, &url);
         let received = event.records.len();
         let started = Instant::now();
-        let response = match queue {
-            QueueName::Inbound => self.router_batch(event).await,
-            QueueName::Outbound => self.sender_batch(event).await,
-            QueueName::Timers => bail!("no timers function in this stack"),
-        };
-        let function = match queue {
-            QueueName::Inbound => Function::Router,
-            _ => Function::Sender,
+        // The router consumes the inbound and the timers queue, as in template.yaml.
+        let response = match function {
+            Function::Router => self.router_batch(event).await,
+            _ => self.sender_batch(event).await,
         };
         self.record(function, started);
         let failed: Vec<String> = response
@@ -478,10 +506,19 @@ impl Stack {
         Ok(done)
     }
 
-    /// The router Lambda's handler (`omnidesk_router::handle_sqs_batch`, as its main.rs runs it).
+    /// The router Lambda's handler (`omnidesk_router::handle_sqs_batch`, as its main.rs runs
+    /// it), for batches of the inbound or the timers queue.
     pub async fn router_batch(&self, event: SqsEvent) -> SqsBatchResponse {
-        let settle = SqsSettle::new(self.queue.clone(), QueueName::Inbound);
-        omnidesk_router::handle_sqs_batch(&self.router, &settle, &self.router_pushes, event).await
+        let inbound = SqsSettle::new(self.queue.clone(), QueueName::Inbound);
+        let timers = SqsSettle::new(self.queue.clone(), QueueName::Timers);
+        omnidesk_router::handle_sqs_batch(
+            &self.router,
+            &inbound,
+            &timers,
+            &self.router_pushes,
+            event,
+        )
+        .await
     }
 
     /// The sender Lambda's handler (`omnidesk_sender::handle_sqs_batch`, as its main.rs runs it).
@@ -489,6 +526,11 @@ impl Stack {
         let settle = SqsSettle::new(self.queue.clone(), QueueName::Outbound);
         omnidesk_sender::handle_sqs_batch(&self.sender, &settle, &self.sender_pushes, event).await
     }
+}
+
+/// Runs `fut` as `function`: its AWS requests are attributed to it ([`counter::CALLER`]).
+async fn as_function<F: std::future::Future>(function: Function, fut: F) -> F::Output {
+    counter::CALLER.scope(function.name(), fut).await
 }
 
 /// The function URL event of a Telegram webhook delivery (the fixture with this secret and

@@ -307,3 +307,191 @@ async fn a_push_to_a_gone_connection_removes_it_and_the_pipeline_goes_on() {
     assert!(left.is_empty(), "the gone connection was removed: {left:?}");
     let _ = Duration::ZERO;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_conversation_is_reassigned_through_the_timers_queue() {
+    let mut s =
+        skip_without_moto!("an_unanswered_conversation_is_reassigned_through_the_timers_queue");
+    // SQS's DelaySeconds, shortened for the test (300 s in production).
+    s.router.settings.reassign_after = Some(Duration::from_secs(1));
+    let (ann, ann_token) = s.online_agent("ann@example.com").await.expect("agent");
+    let (bob, bob_token) = s.online_agent("bob@example.com").await.expect("agent");
+    for (conn, token) in [("conn-ann", &ann_token), ("conn-bob", &bob_token)] {
+        let connect = s.ws_connect(conn, token).await.expect("$connect");
+        assert_eq!(connect.status_code, 200);
+    }
+    let update = text_update(9101, 555_101, 21, "Hello? Anyone there?");
+    let status = s
+        .webhook_request(WEBHOOK_SECRET, &update)
+        .await
+        .expect("webhook");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(s.drain(QueueName::Inbound, 5).await.expect("router"), 1);
+    let key = ConversationKey::telegram_private(
+        omnidesk_domain::BotId::parse(&BOT_ID.to_string()).expect("bot id"),
+        omnidesk_domain::TelegramChatId(555_101),
+    );
+    let first = s
+        .store
+        .conversation_by_key(&key)
+        .await
+        .expect("read")
+        .expect("stored")
+        .assignee_id
+        .expect("assigned");
+    let other = if first == ann.id { bob.id } else { ann.id };
+
+    // Nothing is due before the delay: the timer waits on the queue (DelaySeconds).
+    assert_eq!(s.poll(QueueName::Timers).await.expect("poll").received, 0);
+    let mut reassigned = 0;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        reassigned += s.drain(QueueName::Timers, 3).await.expect("timers");
+        if reassigned > 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        reassigned, 1,
+        "the router ran the timer once its delay passed"
+    );
+    let conv = s
+        .store
+        .conversation_by_key(&key)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        conv.assignee_id,
+        Some(other),
+        "nobody answered: the other online agent has it now"
+    );
+    for conn in ["conn-ann", "conn-bob"] {
+        let seen = s.connections.events(conn, "message.created");
+        assert!(
+            seen.iter()
+                .any(|e| e["message"]["event"]["event"] == "transferred"
+                    && e["conversation"]["assignee_id"] == other.to_string()),
+            "{conn} saw the transfer: {seen:?}"
+        );
+    }
+}
+
+/// The IAM actions `template.yaml` grants the function resource `resource` (its `Policies`).
+fn granted_actions(template: &str, resource: &str) -> std::collections::BTreeSet<String> {
+    let header = format!("  {resource}:");
+    let body = template
+        .lines()
+        .skip_while(|l| *l != header)
+        .skip(1)
+        .take_while(|l| {
+            // Up to the next top-level resource (two-space indent, not a comment).
+            !(l.starts_with("  ") && !l.starts_with("   ") && !l.trim_start().starts_with('#'))
+        });
+    body.flat_map(|l| {
+        l.split(|c: char| !(c.is_ascii_alphanumeric() || c == ':' || c == '-'))
+            .filter(|t| {
+                ["dynamodb:", "sqs:", "ssm:", "execute-api:"]
+                    .iter()
+                    .any(|p| t.starts_with(p))
+            })
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    })
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_aws_action_a_function_calls_is_granted_by_its_policy_in_template_yaml() {
+    let mut s = skip_without_moto!(
+        "every_aws_action_a_function_calls_is_granted_by_its_policy_in_template_yaml"
+    );
+    s.router.settings.reassign_after = Some(Duration::from_secs(1));
+    // Every path of every function: agents online and connected, a new contact and
+    // conversation, a list page, a reply with a client id, the sender, a timer that reassigns,
+    // and a body the router dead-letters.
+    let (_, ann) = s.online_agent("ann@example.com").await.expect("agent");
+    let (_, bob) = s.online_agent("bob@example.com").await.expect("agent");
+    for (conn, token) in [("conn-ann", &ann), ("conn-bob", &bob)] {
+        assert_eq!(
+            s.ws_connect(conn, token)
+                .await
+                .expect("$connect")
+                .status_code,
+            200
+        );
+    }
+    for (update, chat) in [(9201, 555_201), (9202, 555_202)] {
+        let status = s
+            .webhook_request(
+                WEBHOOK_SECRET,
+                &text_update(update, chat, 1, "help, please"),
+            )
+            .await
+            .expect("webhook");
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(s.drain(QueueName::Inbound, 5).await.expect("router"), 2);
+    let (status, list) = s
+        .api_request("GET", "/api/v1/conversations?status=all", Some(&ann), None)
+        .await
+        .expect("list");
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let id = list["items"][0]["id"]
+        .as_str()
+        .expect("a conversation")
+        .to_owned();
+    let (status, body) = s
+        .api_request(
+            "POST",
+            &format!("/api/v1/conversations/{id}/messages"),
+            Some(&ann),
+            Some(r#"{"text":"Here to help.","client_id":"iam-1"}"#),
+        )
+        .await
+        .expect("reply");
+    assert!(status.is_success(), "{status}: {body}");
+    assert_eq!(s.drain(QueueName::Outbound, 5).await.expect("sender"), 1);
+    let mut timers = 0;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        timers += s.drain(QueueName::Timers, 3).await.expect("timers");
+        if timers >= 2 {
+            break;
+        }
+    }
+    assert_eq!(timers, 2, "both assignments' timers ran");
+    s.queue
+        .send(
+            QueueName::Inbound,
+            OutgoingMessage::fifo("poison", "poison-1", "not json".to_owned()),
+        )
+        .await
+        .expect("send");
+    let poll = s.poll(QueueName::Inbound).await.expect("poll");
+    assert_eq!(
+        (poll.received, poll.failed.len()),
+        (1, 0),
+        "dead-lettered, not failed"
+    );
+
+    let template = include_str!("../../../template.yaml");
+    let used = s.counter.snapshot().iam_actions;
+    for (function, resource) in [
+        ("telegram-webhook", "TelegramWebhookFunction"),
+        ("router", "RouterFunction"),
+        ("agent-api", "AgentApiFunction"),
+        ("agent-ws", "AgentWsFunction"),
+        ("sender", "SenderFunction"),
+    ] {
+        let used = used.get(function).cloned().unwrap_or_default();
+        assert!(!used.is_empty(), "{function} made no AWS request");
+        let granted = granted_actions(template, resource);
+        let missing: Vec<_> = used.difference(&granted).collect();
+        assert!(
+            missing.is_empty(),
+            "{resource} in template.yaml does not grant {missing:?} (it uses {used:?})"
+        );
+        eprintln!("{function}: uses {used:?}");
+    }
+}

@@ -4,18 +4,26 @@
 //! object with `usd_per_100k` (inbound pipeline, per 100k inbound messages) and
 //! `requests_per_message`.
 //!
-//! Usage: `aws-cost [--messages N] [--chats C] [--replies R] [--agents A]` with
+//! Time is simulated: the functions run on a clock that starts on a whole minute and moves
+//! `--gap-secs` (default 5) per wave of one message per chat, so which messages fall into a new
+//! minute of their conversation (re-keying its four list-index entries) is the same every run.
+//!
+//! Usage: `aws-cost [--messages N] [--chats C] [--replies R] [--agents A] [--gap-secs G]` with
 //! `OMNIDESK_TEST_AWS_ENDPOINT` set to a moto server on 127.0.0.1 (`infra/bench/aws-cost`
 //! starts one).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use axum::http::StatusCode;
 use omnidesk_aws_e2e::{
     Function, LambdaMeter, Stack, Tally, WEBHOOK_SECRET, moto_endpoint, text_update,
 };
+use omnidesk_core::testing::ManualClock;
 use omnidesk_core::{ConversationFilter, ConversationStore, PageRequest, QueueName};
+use omnidesk_domain::Timestamp;
 use serde_json::json;
 
 // us-east-1 list prices (FACTS.md §7–10), free tiers ignored.
@@ -30,11 +38,15 @@ const WRU_PER_M: f64 = 0.625;
 const RRU_PER_M: f64 = 0.125;
 const WS_MSG_PER_M: f64 = 1.00;
 
+/// The reassignment delay in this run.
+const TIMER_DELAY: Duration = Duration::from_secs(1);
+
 struct Args {
     messages: usize,
     chats: usize,
     replies: usize,
     agents: usize,
+    gap_secs: usize,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -43,6 +55,7 @@ fn parse_args() -> anyhow::Result<Args> {
         chats: 20,
         replies: 20,
         agents: 1,
+        gap_secs: 5,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -56,6 +69,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--chats" => a.chats = value.clamp(1, 1_000),
             "--replies" => a.replies = value.min(1_000),
             "--agents" => a.agents = value.clamp(1, 20),
+            "--gap-secs" => a.gap_secs = value.min(3_600),
             other => bail!("unknown flag {other}"),
         }
     }
@@ -113,8 +127,10 @@ fn lines(
         });
     }
     let sqs = tally.sqs_requests as f64;
+    // Timers go through a standard queue ($0.40 per million): priced as FIFO, a slight
+    // over-estimate.
     out.push(Line {
-        component: "SQS FIFO requests".to_owned(),
+        component: "SQS requests (FIFO price)".to_owned(),
         per_message: per(sqs),
         unit: "req",
         usd_per_100k: per(sqs) * 1e5 * SQS_FIFO_PER_M / 1e6,
@@ -199,7 +215,12 @@ async fn main() -> anyhow::Result<()> {
         )
     })?;
     let started = std::time::Instant::now();
-    let s = Stack::start(&endpoint).await?;
+    // 2026-11-22T00:00:00Z: a whole minute.
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_795_305_600_000)));
+    let mut s = Stack::start_with_clock(&endpoint, clock.clone()).await?;
+    // Every automatic assignment schedules a reassignment check (300 s in production): shortened
+    // so that the run fires them too, and they are priced with the inbound pipeline.
+    s.router.settings.reassign_after = Some(TIMER_DELAY);
     let mut tokens = Vec::new();
     for i in 0..args.agents {
         let (_agent, token) = s.online_agent(&format!("agent{i}@example.com")).await?;
@@ -232,6 +253,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         sent += wave;
+        clock.advance(Duration::from_secs(args.gap_secs as u64));
         for _ in 0..(wave * 2 + 5) {
             let poll = s.poll(QueueName::Inbound).await?;
             if poll.received == 0 {
@@ -240,6 +262,17 @@ async fn main() -> anyhow::Result<()> {
             polls += 1;
             processed += poll.received - poll.failed.len();
         }
+    }
+    // The timers, once due: one per invocation (in production they fall due spread over time,
+    // so no batching is assumed).
+    tokio::time::sleep(TIMER_DELAY + Duration::from_millis(500)).await;
+    let mut timers = 0usize;
+    for _ in 0..(args.chats * 2 + 5) {
+        let poll = s.poll_max(QueueName::Timers, 1).await?;
+        if poll.received == 0 {
+            break;
+        }
+        timers += poll.received - poll.failed.len();
     }
     let (t1, m1) = (s.counter.snapshot(), s.meter());
     if processed != args.messages {
@@ -292,15 +325,9 @@ async fn main() -> anyhow::Result<()> {
         .get(&Function::Router)
         .map_or(0, |i| i.count);
     println!(
-        "aws-cost: {} inbound messages across {} chats, {} agent(s) connected, {} replies; \
-         router invoked {} times (avg batch {:.1}, {} polls)",
-        args.messages,
-        args.chats,
-        args.agents,
-        replies,
-        router_inv,
-        n / router_inv.max(1) as f64,
-        polls
+        "aws-cost: {} inbound messages across {} chats ({} s apart in a chat), {} agent(s) \
+         connected, {} replies; router invoked {} times ({} inbound polls, {} reassignment timers)",
+        args.messages, args.chats, args.gap_secs, args.agents, replies, router_inv, polls, timers
     );
     let inbound_lines = lines(
         &inbound_tally,
@@ -346,7 +373,9 @@ async fn main() -> anyhow::Result<()> {
         "messages": args.messages,
         "chats": args.chats,
         "agents_connected": args.agents,
-        "avg_router_batch": (n / router_inv.max(1) as f64 * 10.0).round() / 10.0,
+        "gap_secs": args.gap_secs,
+        "avg_router_batch": (n / polls.max(1) as f64 * 10.0).round() / 10.0,
+        "reassignment_timers": timers,
         "wru_per_message": (inbound_tally.wru / n * 100.0).round() / 100.0,
         "rru_per_message": (inbound_tally.rru / n * 100.0).round() / 100.0,
         "sqs_requests_per_message": (inbound_tally.sqs_requests as f64 / n * 100.0).round() / 100.0,
