@@ -81,6 +81,35 @@ impl Tally {
             .sum()
     }
 
+    /// `self + other` (two measured phases as one).
+    pub fn plus(&self, other: &Tally) -> Tally {
+        let sum_u = |a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>| {
+            let mut out = a.clone();
+            for (k, v) in b {
+                *out.entry(k.clone()).or_default() += v;
+            }
+            out
+        };
+        let sum_f = |a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>| {
+            let mut out = a.clone();
+            for (k, v) in b {
+                *out.entry(k.clone()).or_default() += v;
+            }
+            out
+        };
+        Tally {
+            calls: sum_u(&self.calls, &other.calls),
+            wru: self.wru + other.wru,
+            rru: self.rru + other.rru,
+            wru_by_op: sum_f(&self.wru_by_op, &other.wru_by_op),
+            wru_by_item: sum_f(&self.wru_by_item, &other.wru_by_item),
+            rru_by_op: sum_f(&self.rru_by_op, &other.rru_by_op),
+            sqs_requests: self.sqs_requests + other.sqs_requests,
+            ws_messages: self.ws_messages + other.ws_messages,
+            iam_actions: self.iam_actions.clone(),
+        }
+    }
+
     /// `self - earlier`.
     pub fn since(&self, earlier: &Tally) -> Tally {
         let mut calls = self.calls.clone();

@@ -131,6 +131,21 @@ impl LambdaMeter {
         e.billed_ms += d.as_micros().div_ceil(1000) as u64;
     }
 
+    /// `self + other` (two measured phases as one).
+    pub fn plus(&self, other: &LambdaMeter) -> LambdaMeter {
+        let mut by_function = self.by_function.clone();
+        for (f, e) in &other.by_function {
+            let i = by_function.entry(*f).or_default();
+            i.count += e.count;
+            i.total += e.total;
+            i.billed_ms += e.billed_ms;
+        }
+        LambdaMeter {
+            by_function,
+            http_requests: self.http_requests + other.http_requests,
+        }
+    }
+
     /// `self - earlier`.
     pub fn since(&self, earlier: &LambdaMeter) -> LambdaMeter {
         let mut by_function = self.by_function.clone();

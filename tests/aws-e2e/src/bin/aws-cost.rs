@@ -263,17 +263,6 @@ async fn main() -> anyhow::Result<()> {
             processed += poll.received - poll.failed.len();
         }
     }
-    // The timers, once due: one per invocation (in production they fall due spread over time,
-    // so no batching is assumed).
-    tokio::time::sleep(TIMER_DELAY + Duration::from_millis(500)).await;
-    let mut timers = 0usize;
-    for _ in 0..(args.chats * 2 + 5) {
-        let poll = s.poll_max(QueueName::Timers, 1).await?;
-        if poll.received == 0 {
-            break;
-        }
-        timers += poll.received - poll.failed.len();
-    }
     let (t1, m1) = (s.counter.snapshot(), s.meter());
     if processed != args.messages {
         bail!(
@@ -315,8 +304,22 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    let inbound_tally = t1.since(&t0);
-    let inbound_meter = m1.since(&m0);
+    // The reassignment timers of the inbound pipeline, once due, after the replies (agents who
+    // answer in time: a timer of an answered conversation only reads; run with --replies 0 for
+    // nobody answering). One per invocation: in production they fall due spread over time.
+    tokio::time::sleep(TIMER_DELAY + Duration::from_millis(500)).await;
+    let mut timers = 0usize;
+    for _ in 0..(args.chats * 4 + 5) {
+        let poll = s.poll_max(QueueName::Timers, 1).await?;
+        if poll.received == 0 {
+            break;
+        }
+        timers += poll.received - poll.failed.len();
+    }
+    let (t3, m3) = (s.counter.snapshot(), s.meter());
+
+    let inbound_tally = t1.since(&t0).plus(&t3.since(&t2));
+    let inbound_meter = m1.since(&m0).plus(&m3.since(&m2));
     let reply_tally = t2.since(&t1);
     let reply_meter = m2.since(&m1);
     let n = args.messages as f64;
