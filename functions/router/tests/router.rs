@@ -385,6 +385,21 @@ async fn fire_due_timers(s: &Setup) -> usize {
     due.len()
 }
 
+/// The timeline events (system messages) of a conversation, oldest first.
+async fn timeline_events(
+    s: &Setup,
+    id: omnidesk_domain::ConversationId,
+) -> Vec<omnidesk_domain::SystemEvent> {
+    s.store
+        .list_messages(id, &PageRequest::first(50))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|m| m.event)
+        .collect()
+}
+
 async fn the_conversation(s: &Setup) -> omnidesk_domain::Conversation {
     let convs = all_conversations(s).await;
     assert_eq!(convs.len(), 1);
@@ -449,15 +464,9 @@ async fn an_unanswered_conversation_goes_to_another_online_agent_when_its_timer_
         Some(other),
         "given to the other online agent"
     );
-    let timeline = s
-        .store
-        .list_messages(c.id, &PageRequest::first(20))
+    let transferred: Vec<_> = timeline_events(&s, c.id)
         .await
-        .unwrap()
-        .items;
-    let transferred: Vec<_> = timeline
-        .iter()
-        .filter_map(|m| m.event.clone())
+        .into_iter()
         .filter(|e| matches!(e, omnidesk_domain::SystemEvent::Transferred { .. }))
         .collect();
     assert_eq!(
@@ -543,17 +552,14 @@ async fn with_nobody_else_an_online_agent_keeps_it_and_an_offline_one_loses_it_t
         (ConversationStatus::Queued, None),
         "an offline agent's unanswered conversation goes back to the queue"
     );
-    let timeline = s
-        .store
-        .list_messages(c.id, &PageRequest::first(20))
-        .await
-        .unwrap()
-        .items;
-    assert!(timeline.iter().any(|m| m.event
-        == Some(omnidesk_domain::SystemEvent::Unassigned {
-            agent: agent.id,
-            by: None
-        })));
+    assert!(
+        timeline_events(&s, c.id)
+            .await
+            .contains(&omnidesk_domain::SystemEvent::Unassigned {
+                agent: agent.id,
+                by: None
+            })
+    );
     // Firing again (a redelivered timer) changes nothing: the agent no longer has it.
     let version = c.version;
     assert_eq!(handle_timer(&s.deps, &job).await.unwrap(), JobOutcome::Done);
@@ -575,19 +581,10 @@ async fn an_unanswered_conversation_is_passed_on_at_most_three_times() {
     }
     assert_eq!(fired, RouterSettings::MAX_REASSIGNMENTS as usize);
     let c = the_conversation(&s).await;
-    let transfers = s
-        .store
-        .list_messages(c.id, &PageRequest::first(50))
+    let transfers = timeline_events(&s, c.id)
         .await
-        .unwrap()
-        .items
         .iter()
-        .filter(|m| {
-            matches!(
-                m.event,
-                Some(omnidesk_domain::SystemEvent::Transferred { .. })
-            )
-        })
+        .filter(|e| matches!(e, omnidesk_domain::SystemEvent::Transferred { .. }))
         .count();
     assert_eq!(transfers, 3);
     assert_eq!(
