@@ -409,6 +409,24 @@ impl Stack {
         Ok((status, json))
     }
 
+    /// An agent's reply through the agent API (`POST /api/v1/conversations/{id}/messages`).
+    pub async fn agent_reply(
+        &self,
+        conversation_id: &str,
+        token: &str,
+        text: &str,
+        client_id: &str,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let body = serde_json::json!({"text": text, "client_id": client_id}).to_string();
+        self.api_request(
+            "POST",
+            &format!("/api/v1/conversations/{conversation_id}/messages"),
+            Some(token),
+            Some(&body),
+        )
+        .await
+    }
+
     /// A WebSocket `$connect` event (token in the query string) for the agent-ws function.
     pub async fn ws_connect(
         &self,

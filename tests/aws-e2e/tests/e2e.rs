@@ -112,12 +112,7 @@ async fn a_telegram_message_reaches_the_agent_and_the_agent_reply_reaches_telegr
 
     // Agent reply → outbound queue → sender → Telegram.
     let (status, body) = s
-        .api_request(
-            "POST",
-            &format!("/api/v1/conversations/{conversation_id}/messages"),
-            Some(&token),
-            Some(r#"{"text":"It ships today.","client_id":"reply-1"}"#),
-        )
+        .agent_reply(&conversation_id, &token, "It ships today.", "reply-1")
         .await
         .expect("reply");
     assert!(status.is_success(), "reply answered {status}: {body}");
@@ -442,12 +437,7 @@ async fn every_aws_action_a_function_calls_is_granted_by_its_policy_in_template_
         .expect("a conversation")
         .to_owned();
     let (status, body) = s
-        .api_request(
-            "POST",
-            &format!("/api/v1/conversations/{id}/messages"),
-            Some(&ann),
-            Some(r#"{"text":"Here to help.","client_id":"iam-1"}"#),
-        )
+        .agent_reply(&id, &ann, "Here to help.", "iam-1")
         .await
         .expect("reply");
     assert!(status.is_success(), "{status}: {body}");

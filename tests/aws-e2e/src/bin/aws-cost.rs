@@ -280,14 +280,11 @@ async fn main() -> anyhow::Result<()> {
     let mut replies = 0usize;
     for (i, c) in convs.items.iter().take(args.replies).enumerate() {
         let (status, body) = s
-            .api_request(
-                "POST",
-                &format!("/api/v1/conversations/{}/messages", c.id),
-                Some(token),
-                Some(
-                    &json!({"text": "Thanks, it ships today.", "client_id": format!("r{i}")})
-                        .to_string(),
-                ),
+            .agent_reply(
+                &c.id.to_string(),
+                token,
+                "Thanks, it ships today.",
+                &format!("r{i}"),
             )
             .await?;
         if !status.is_success() {
