@@ -25,11 +25,11 @@
 //! | `ConversationStore::create_conversation` | `TransactWriteItems`: Put `CONV#id/META` + Put `CKEY#key/CKEY` `attribute_not_exists(PK)` |
 //! | `ConversationStore::get_conversation` | `GetItem` `CONV#id/META` |
 //! | `ConversationStore::conversation_by_key` | `GetItem` `CKEY#key/CKEY` (holds a copy of the conversation id, then `GetItem` by id: two reads, one pattern each) |
-//! | `ConversationStore::update_conversation` | `PutItem` `CONV#id/META`, condition `version = :read AND convKey = :key`; sets `GSI1..4` keys (every `GSIxSK` = `<activity minute, zero-padded>#<id>`, i.e. [`omnidesk_domain::Conversation::list_rank`], so an update within the same minute, status and assignee leaves every index key unchanged) |
-//! | `ConversationStore::list_conversations` (status) | `Query` GSI1 `GSI1PK = STATUS#<s>`, `GSI1SK` = `<activity minute>#<id>`, descending |
+//! | `ConversationStore::update_conversation` | `PutItem` `CONV#id/META`, condition `version = :read AND convKey = :key`; sets `GSI1..3` keys (GSI1 and GSI2 sort by `rank` = `<activity minute, zero-padded>#<id>`, i.e. [`omnidesk_domain::Conversation::list_rank`], so an update within the same minute, status and assignee leaves every index key unchanged; GSI3 sorts by `PK`, creation order, and never moves) |
+//! | `ConversationStore::list_conversations` (status) | `Query` GSI1 `GSI1PK = STATUS#<s>`, `rank` = `<activity minute>#<id>`, descending |
 //! | `ConversationStore::list_conversations` (assignee) | `Query` GSI2 `GSI2PK = ASSIGNEE#<agent>` (`ASSIGNEE#none` = unassigned), descending, status as filter |
-//! | `ConversationStore::list_conversations` (all) | `Query` GSI3 `GSI3PK = CONVS`, descending (sharded by a suffix when a tenant outgrows one partition) |
-//! | `ConversationStore::list_conversations_of_contact` | `Query` GSI4 `GSI4PK = CONTACT#id`, descending |
+//! | `ConversationStore::list_conversations` (all) | `Query` GSI1 per status (`rank < cursor`), merged by rank: no index of all conversations follows activity, and no single partition takes every write |
+//! | `ConversationStore::list_conversations_of_contact` | `Query` GSI3 `GSI3PK = CONTACT#id` (all keys: a contact has few conversations), `BatchGetItem`, ordered by rank in memory |
 //! | `ConversationStore::count_assigned` | `Query` GSI2 `GSI2PK = ASSIGNEE#<agent>`, filter `status = assigned`, `Select = COUNT` |
 //! | `MessageStore::append_message` | `PutItem` `CONV#cid/MSG#<id>` `attribute_not_exists(PK)`, `ReturnValuesOnConditionCheckFailure = ALL_OLD`: a failed condition whose old item has the same `sourceKey` is `Duplicate(id)`, otherwise `Conflict` (a message with a source key has an id derived from it, `MessageId::derived`, so one conditional write dedupes) |
 //! | `MessageStore::get_message` | `GetItem` `CONV#cid/MSG#<id>` (UUIDv7 ids sort by time) |

@@ -30,11 +30,10 @@ use serde_json::Value;
 
 /// The omnidesk table's GSIs as `DynamoStore::create_table` and template.yaml define them:
 /// (partition attribute, sort attribute, projected non-key attributes).
-const GSIS: [(&str, &str, &[&str]); 4] = [
+const GSIS: [(&str, &str, &[&str]); 3] = [
     ("GSI1PK", "rank", &[]),
     ("GSI2PK", "rank", &["status"]),
-    ("GSI3PK", "rank", &[]),
-    ("GSI4PK", "rank", &[]),
+    ("GSI3PK", "PK", &[]),
 ];
 
 tokio::task_local! {
@@ -261,7 +260,7 @@ impl Counter {
                     index_diff(old.as_deref(), &new)
                 }
                 "Delete" | "DeleteItem" => match indexes.remove(&base_key(&b["Key"])) {
-                    Some(old) => index_diff(Some(&old), &[None, None, None, None]),
+                    Some(old) => index_diff(Some(&old), &[None, None, None]),
                     None => 0.0,
                 },
                 _ => 0.0,

@@ -51,24 +51,28 @@ const SK: &str = "SK";
 /// A source key claimed by a message whose id is not derived from it is remembered this long.
 const SOURCE_KEY_TTL_SECS: i64 = 7 * 24 * 60 * 60;
 
-/// The sort attribute every GSI shares: a conversation's `list_rank` (activity minute, id).
+/// The sort attribute of the list indexes: a conversation's `list_rank` (activity minute, id).
 const RANK: &str = "rank";
 
-/// The four overloaded GSIs: (index name, partition attribute, sort attribute, non-key attributes
+/// The overloaded GSIs: (index name, partition attribute, sort attribute, non-key attributes
 /// projected besides the keys). Projections are as small as the queries allow, so that a
 /// conversation update that changes neither an index key nor a projected attribute (a message
 /// within the same activity minute) writes no index at all; list pages read the items they
-/// need from the table by key.
-const GSIS: [(&str, &str, &str, &[&str]); 4] = [
+/// need from the table by key. Only two indexes follow activity, because a message that moves
+/// its conversation into a new minute re-keys each of them (a delete and a put):
+/// - GSI1 `STATUS#<status>`: the lists by status; all conversations are its partitions merged;
+/// - GSI2 `ASSIGNEE#<agent>`/`UNASSIGNED`: an agent's conversations, filtered by status;
+/// - GSI3 `CONTACT#<contact>`, sorted by `PK` (`CONV#<UUIDv7>`, creation order): a contact's
+///   few conversations, ordered by activity after they are read.
+const GSIS: [(&str, &str, &str, &[&str]); 3] = [
     ("GSI1", "GSI1PK", RANK, &[]),
-    // Filtered by status (an agent's assigned conversations, the unassigned queue).
+    // Filtered by status (an agent's assigned conversations).
     ("GSI2", "GSI2PK", RANK, &["status"]),
-    ("GSI3", "GSI3PK", RANK, &[]),
-    ("GSI4", "GSI4PK", RANK, &[]),
+    ("GSI3", "GSI3PK", PK, &[]),
 ];
 
-/// The GSI partition attribute holding `CONTACT#<contact id>` of a conversation (GSI4).
-const CONTACT_PK_ATTR: &str = GSIS[3].1;
+/// The GSI partition attribute holding `CONTACT#<contact id>` of a conversation (GSI3).
+const CONTACT_PK_ATTR: &str = GSIS[2].1;
 
 /// Positive lookups of write-once mappings cached per process (identity → contact, routing key
 /// → conversation): these items are never changed or deleted once written.
@@ -110,6 +114,8 @@ struct QuerySpec {
     pk: String,
     /// `begins_with` on the sort key.
     sk_prefix: Option<String>,
+    /// Only sort keys below this one (a merged list's cursor).
+    sk_before: Option<String>,
     forward: bool,
     /// A filter over non-key attributes: (expression, names, values).
     filter: Option<Filter>,
@@ -127,6 +133,7 @@ impl QuerySpec {
             index: None,
             pk,
             sk_prefix,
+            sk_before: None,
             forward,
             filter: None,
         }
@@ -137,6 +144,7 @@ impl QuerySpec {
             index: Some(index),
             pk,
             sk_prefix: None,
+            sk_before: None,
             forward: false,
             filter: None,
         }
@@ -148,10 +156,15 @@ impl QuerySpec {
     }
 
     fn key_attrs(&self) -> Vec<&'static str> {
-        match self.index {
-            None => vec![PK, SK],
-            Some(i) => vec![PK, SK, GSIS[i].1, GSIS[i].2],
+        let mut attrs = vec![PK, SK];
+        if let Some(i) = self.index {
+            for attr in [GSIS[i].1, GSIS[i].2] {
+                if !attrs.contains(&attr) {
+                    attrs.push(attr);
+                }
+            }
         }
+        attrs
     }
 }
 
@@ -286,7 +299,6 @@ fn conversation_item(c: &Conversation) -> StoreResult<Item> {
     let pks = [
         format!("STATUS#{}", c.status.as_str()),
         assignee_pk(c.assignee_id),
-        "CONVS".to_owned(),
         format!("CONTACT#{}", c.contact_id),
     ];
     for ((_, pk_attr, _, _), pk) in GSIS.iter().zip(pks) {
@@ -382,8 +394,8 @@ impl DynamoStore {
         &self.table
     }
 
-    /// Creates the table: `PK`/`SK` strings, on-demand billing, `GSI1`..`GSI4` (string keys
-    /// `GSIxPK`/`rank`, projections as in `GSIS`), and TTL on the `ttl` attribute. Idempotent: an
+    /// Creates the table: `PK`/`SK` strings, on-demand billing, `GSI1`..`GSI3` (string keys
+    /// and projections as in `GSIS`), and TTL on the `ttl` attribute. Idempotent: an
     /// existing table is waited for and gets TTL enabled if it lacks it (its schema is not
     /// checked).
     pub async fn create_table(client: &Client, name: &str) -> StoreResult<()> {
@@ -690,6 +702,12 @@ impl DynamoStore {
                 .expression_attribute_names("#sk", sk_attr)
                 .expression_attribute_values(":sk", s(prefix.clone()));
         }
+        if let Some(before) = &spec.sk_before {
+            condition.push_str(" AND #sk < :before");
+            request = request
+                .expression_attribute_names("#sk", sk_attr)
+                .expression_attribute_values(":before", s(before.clone()));
+        }
         if let Some(filter) = &spec.filter {
             request = request.filter_expression(filter.expression.clone());
             for (k, v) in &filter.names {
@@ -876,7 +894,64 @@ impl ContactStore for DynamoStore {
 // ---------------------------------------------------------------------------------------------
 // conversations
 
+/// The rank a merged or in-memory conversation list continues below (its cursor).
+fn rank_cursor(page: &PageRequest) -> StoreResult<Option<String>> {
+    match &page.cursor {
+        Some(c) => Ok(Some(get_s(&decode_cursor(c, &[RANK])?, RANK)?.to_owned())),
+        None => Ok(None),
+    }
+}
+
+fn encode_rank_cursor(rank: &str) -> StoreResult<String> {
+    let item: Item = [(RANK.to_owned(), s(rank))].into_iter().collect();
+    encode_cursor(&item, &[RANK])
+}
+
 impl DynamoStore {
+    /// Every conversation by rank: the status partitions of GSI1 merged (one query each per
+    /// page), so no index of all conversations has to follow activity.
+    async fn all_conversations_page(&self, page: &PageRequest) -> StoreResult<Page<Conversation>> {
+        const WHAT: &str = "list_conversations";
+        let limit = limit_of(page);
+        let before = rank_cursor(page)?;
+        let mut keys: Vec<Item> = Vec::new();
+        let mut more = false;
+        for status in ConversationStatus::ALL {
+            let mut spec = QuerySpec::gsi(0, format!("STATUS#{}", status.as_str()));
+            spec.sk_before.clone_from(&before);
+            let part = self
+                .query_page(&spec, &PageRequest::first(limit), WHAT)
+                .await?;
+            more |= part.next_cursor.is_some();
+            keys.extend(part.items);
+        }
+        let rank = |i: &Item| get_s(i, RANK).map(str::to_owned);
+        let mut ranked = keys
+            .into_iter()
+            .map(|i| Ok((rank(&i)?, i)))
+            .collect::<StoreResult<Vec<(String, Item)>>>()?;
+        ranked.sort_by(|a, b| b.0.cmp(&a.0));
+        if ranked.len() > limit {
+            more = true;
+            ranked.truncate(limit);
+        }
+        let next_cursor = match ranked.last() {
+            Some((last, _)) if more => Some(encode_rank_cursor(last)?),
+            _ => None,
+        };
+        let keys = ranked
+            .iter()
+            .map(|(_, i)| Ok((get_s(i, PK)?.to_owned(), get_s(i, SK)?.to_owned())))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let items = self
+            .batch_get(keys, WHAT)
+            .await?
+            .iter()
+            .map(conversation_of)
+            .collect::<StoreResult<Vec<Conversation>>>()?;
+        Ok(Page { items, next_cursor })
+    }
+
     async fn conversations_page(
         &self,
         spec: &QuerySpec,
@@ -999,7 +1074,7 @@ impl ConversationStore for DynamoStore {
                 }
             }
             (None, Some(status)) => QuerySpec::gsi(0, format!("STATUS#{}", status.as_str())),
-            (None, None) => QuerySpec::gsi(2, "CONVS".to_owned()),
+            (None, None) => return self.all_conversations_page(page).await,
         };
         self.conversations_page(&spec, page, "list_conversations")
             .await
@@ -1010,9 +1085,38 @@ impl ConversationStore for DynamoStore {
         contact: ContactId,
         page: &PageRequest,
     ) -> StoreResult<Page<Conversation>> {
-        let spec = QuerySpec::gsi(3, format!("CONTACT#{contact}"));
-        self.conversations_page(&spec, page, "list_conversations_of_contact")
-            .await
+        const WHAT: &str = "list_conversations_of_contact";
+        // A contact has few conversations: all of them, ordered here.
+        let spec = QuerySpec::gsi(2, format!("CONTACT#{contact}"));
+        let keys = self
+            .query_all(&spec, WHAT)
+            .await?
+            .iter()
+            .map(|i| Ok((get_s(i, PK)?.to_owned(), get_s(i, SK)?.to_owned())))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut conversations = self
+            .batch_get(keys, WHAT)
+            .await?
+            .iter()
+            .map(conversation_of)
+            .collect::<StoreResult<Vec<Conversation>>>()?;
+        conversations.sort_by_key(|c| std::cmp::Reverse(c.list_rank()));
+        let before = rank_cursor(page)?;
+        let mut items: Vec<Conversation> = conversations
+            .into_iter()
+            .filter(|c| before.as_ref().is_none_or(|b| rank_of(c) < *b))
+            .collect();
+        let limit = limit_of(page);
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items
+                .last()
+                .map(|c| encode_rank_cursor(&rank_of(c)))
+                .transpose()?
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
     }
 
     async fn count_assigned(&self, agent: AgentId) -> StoreResult<u32> {
