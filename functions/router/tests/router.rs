@@ -366,15 +366,19 @@ fn timers(s: &Setup) -> Vec<TimerJob> {
         .collect()
 }
 
+/// Receives the timers that are due now (as the timers worker would).
+async fn due_timers(s: &Setup) -> Vec<omnidesk_core::Received> {
+    s.queue
+        .receive(QueueName::Timers, 10, std::time::Duration::from_secs(30))
+        .await
+        .unwrap()
+}
+
 /// Lets the reassignment delay pass and runs every timer that is now due, as the timers
 /// worker would.
 async fn fire_due_timers(s: &Setup) -> usize {
     s.clock.advance(RouterSettings::REASSIGN_AFTER);
-    let due = s
-        .queue
-        .receive(QueueName::Timers, 10, std::time::Duration::from_secs(30))
-        .await
-        .unwrap();
+    let due = due_timers(s).await;
     for m in &due {
         assert_eq!(
             handle_timer_body(&s.deps, &m.body).await.unwrap(),
@@ -398,6 +402,17 @@ async fn timeline_events(
         .into_iter()
         .filter_map(|m| m.event)
         .collect()
+}
+
+/// Two online agents, and a first message that assigned its conversation to one of them.
+async fn two_agents_and_a_first_message() -> Setup {
+    let s = setup().await;
+    add_agent(&s, "a@example.com", AgentStatus::Online).await;
+    add_agent(&s, "b@example.com", AgentStatus::Online).await;
+    handle(&s.deps, &message(1, 77, ChatKind::Private, 77, "hi"))
+        .await
+        .unwrap();
+    s
 }
 
 async fn the_conversation(s: &Setup) -> omnidesk_domain::Conversation {
@@ -428,18 +443,10 @@ async fn an_automatic_assignment_schedules_a_reassignment_check_that_waits_for_i
         .await
         .unwrap();
     assert_eq!(timers(&s).len(), 1);
-    let early = s
-        .queue
-        .receive(QueueName::Timers, 10, std::time::Duration::from_secs(30))
-        .await
-        .unwrap();
+    let early = due_timers(&s).await;
     assert!(early.is_empty(), "not due before the delay");
     s.clock.advance(RouterSettings::REASSIGN_AFTER);
-    let due = s
-        .queue
-        .receive(QueueName::Timers, 10, std::time::Duration::from_secs(30))
-        .await
-        .unwrap();
+    let due = due_timers(&s).await;
     assert_eq!(due.len(), 1, "due once the delay has passed");
 }
 
@@ -500,12 +507,7 @@ async fn an_unanswered_conversation_goes_to_another_online_agent_when_its_timer_
 
 #[tokio::test]
 async fn a_reply_before_the_timer_fires_keeps_the_conversation_with_its_agent() {
-    let s = setup().await;
-    add_agent(&s, "a@example.com", AgentStatus::Online).await;
-    add_agent(&s, "b@example.com", AgentStatus::Online).await;
-    handle(&s.deps, &message(1, 77, ChatKind::Private, 77, "hi"))
-        .await
-        .unwrap();
+    let s = two_agents_and_a_first_message().await;
     let mut c = the_conversation(&s).await;
     let agent = c.assignee_id.unwrap();
     s.clock.advance(std::time::Duration::from_secs(60));
@@ -568,12 +570,7 @@ async fn with_nobody_else_an_online_agent_keeps_it_and_an_offline_one_loses_it_t
 
 #[tokio::test]
 async fn an_unanswered_conversation_is_passed_on_at_most_three_times() {
-    let s = setup().await;
-    add_agent(&s, "a@example.com", AgentStatus::Online).await;
-    add_agent(&s, "b@example.com", AgentStatus::Online).await;
-    handle(&s.deps, &message(1, 77, ChatKind::Private, 77, "hi"))
-        .await
-        .unwrap();
+    let s = two_agents_and_a_first_message().await;
     let mut fired = 0;
     while fire_due_timers(&s).await > 0 {
         fired += 1;

@@ -939,17 +939,27 @@ impl DynamoStore {
             Some((last, _)) if more => Some(encode_rank_cursor(last)?),
             _ => None,
         };
-        let keys = ranked
-            .iter()
-            .map(|(_, i)| Ok((get_s(i, PK)?.to_owned(), get_s(i, SK)?.to_owned())))
-            .collect::<StoreResult<Vec<_>>>()?;
         let items = self
-            .batch_get(keys, WHAT)
+            .conversations_at(ranked.iter().map(|(_, i)| i), WHAT)
+            .await?;
+        Ok(Page { items, next_cursor })
+    }
+
+    /// The conversations whose index entries (keys) are `entries`, read from the table in that
+    /// order.
+    async fn conversations_at(
+        &self,
+        entries: impl Iterator<Item = &Item>,
+        what: &str,
+    ) -> StoreResult<Vec<Conversation>> {
+        let keys = entries
+            .map(|i| Ok((get_s(i, PK)?.to_owned(), get_s(i, SK)?.to_owned())))
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.batch_get(keys, what)
             .await?
             .iter()
             .map(conversation_of)
-            .collect::<StoreResult<Vec<Conversation>>>()?;
-        Ok(Page { items, next_cursor })
+            .collect()
     }
 
     async fn conversations_page(
@@ -960,16 +970,7 @@ impl DynamoStore {
     ) -> StoreResult<Page<Conversation>> {
         // The indexes hold keys (and status): the records come from the table.
         let Page { items, next_cursor } = self.query_page(spec, page, what).await?;
-        let keys = items
-            .iter()
-            .map(|i| Ok((get_s(i, PK)?.to_owned(), get_s(i, SK)?.to_owned())))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let items = self
-            .batch_get(keys, what)
-            .await?
-            .iter()
-            .map(conversation_of)
-            .collect::<StoreResult<Vec<Conversation>>>()?;
+        let items = self.conversations_at(items.iter(), what).await?;
         Ok(Page { items, next_cursor })
     }
 }
@@ -1088,18 +1089,8 @@ impl ConversationStore for DynamoStore {
         const WHAT: &str = "list_conversations_of_contact";
         // A contact has few conversations: all of them, ordered here.
         let spec = QuerySpec::gsi(2, format!("CONTACT#{contact}"));
-        let keys = self
-            .query_all(&spec, WHAT)
-            .await?
-            .iter()
-            .map(|i| Ok((get_s(i, PK)?.to_owned(), get_s(i, SK)?.to_owned())))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let mut conversations = self
-            .batch_get(keys, WHAT)
-            .await?
-            .iter()
-            .map(conversation_of)
-            .collect::<StoreResult<Vec<Conversation>>>()?;
+        let entries = self.query_all(&spec, WHAT).await?;
+        let mut conversations = self.conversations_at(entries.iter(), WHAT).await?;
         conversations.sort_by_key(|c| std::cmp::Reverse(c.list_rank()));
         let before = rank_cursor(page)?;
         let mut items: Vec<Conversation> = conversations
