@@ -249,13 +249,29 @@ pub mod testing {
         matches!(host, "127.0.0.1" | "localhost")
     }
 
+    /// Set to `1` (as `./run-tests` does), a missing [`ENDPOINT_VAR`] fails the AWS tests
+    /// instead of skipping them: a test run that should cover AWS cannot pass without it.
+    pub const REQUIRE_VAR: &str = "OMNIDESK_REQUIRE_AWS_TESTS";
+
     /// The moto endpoint from [`ENDPOINT_VAR`]: `Ok(None)` when unset, `Err` (naming the
-    /// variable) when it is not an `http://` loopback URL, so nothing can reach real AWS.
+    /// variable) when it is not an `http://` loopback URL, so nothing can reach real AWS, or
+    /// when it is unset although [`REQUIRE_VAR`] is `1`.
     pub fn endpoint_from_env() -> Result<Option<String>, String> {
-        match std::env::var(ENDPOINT_VAR) {
-            Err(_) => Ok(None),
-            Ok(url) if is_loopback(&url) => Ok(Some(url)),
-            Ok(url) => Err(format!(
+        endpoint_from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`endpoint_from_env`] reading variables through `lookup`.
+    pub fn endpoint_from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<String>, String> {
+        match lookup(ENDPOINT_VAR).filter(|v| !v.trim().is_empty()) {
+            None if lookup(REQUIRE_VAR).as_deref() == Some("1") => Err(format!(
+                "{ENDPOINT_VAR} is not set, and {REQUIRE_VAR}=1 requires the AWS tests: start \
+                 moto first (./run-tests or infra/ci/moto-tests.sh do)"
+            )),
+            None => Ok(None),
+            Some(url) if is_loopback(&url) => Ok(Some(url)),
+            Some(url) => Err(format!(
                 "{ENDPOINT_VAR} must be an http:// loopback URL (127.0.0.1), got {url}"
             )),
         }
@@ -394,5 +410,28 @@ mod tests {
         assert!(dynamo.list_tables().send().await.is_err());
         assert!(lazy.is_initialized());
         assert!(sqs.list_queues().send().await.is_err());
+    }
+
+    #[test]
+    fn aws_tests_skip_without_moto_unless_they_are_required_and_never_leave_loopback() {
+        use super::testing::endpoint_from_lookup;
+        let moto = "http://127.0.0.1:5000";
+        assert_eq!(endpoint_from_lookup(lookup(&[])), Ok(None));
+        assert_eq!(
+            endpoint_from_lookup(lookup(&[("OMNIDESK_TEST_AWS_ENDPOINT", moto)])),
+            Ok(Some(moto.to_owned()))
+        );
+        let required = endpoint_from_lookup(lookup(&[("OMNIDESK_REQUIRE_AWS_TESTS", "1")]));
+        assert!(
+            required
+                .as_ref()
+                .is_err_and(|e| e.contains("OMNIDESK_TEST_AWS_ENDPOINT")),
+            "{required:?}"
+        );
+        let remote = endpoint_from_lookup(lookup(&[(
+            "OMNIDESK_TEST_AWS_ENDPOINT",
+            "https://dynamodb.us-east-1.amazonaws.com",
+        )]));
+        assert!(remote.is_err(), "{remote:?}");
     }
 }
