@@ -902,46 +902,54 @@ fn rank_cursor(page: &PageRequest) -> StoreResult<Option<String>> {
     }
 }
 
-fn encode_rank_cursor(rank: &str) -> StoreResult<String> {
-    let item: Item = [(RANK.to_owned(), s(rank))].into_iter().collect();
-    encode_cursor(&item, &[RANK])
+/// One page of a list ordered here rather than by an index: `ranked` (rank, entry) sorted by
+/// rank descending and cut at `limit`, with the cursor of the next page when more exists
+/// (entries beyond the page, or `more` left unread).
+fn ranked_page<T>(
+    mut ranked: Vec<(String, T)>,
+    limit: usize,
+    mut more: bool,
+) -> StoreResult<(Vec<T>, Option<String>)> {
+    ranked.sort_by(|a, b| b.0.cmp(&a.0));
+    if ranked.len() > limit {
+        more = true;
+        ranked.truncate(limit);
+    }
+    let next_cursor = match ranked.last() {
+        Some((last, _)) if more => {
+            let item: Item = [(RANK.to_owned(), s(last))].into_iter().collect();
+            Some(encode_cursor(&item, &[RANK])?)
+        }
+        _ => None,
+    };
+    Ok((ranked.into_iter().map(|(_, t)| t).collect(), next_cursor))
 }
 
 impl DynamoStore {
     /// Every conversation by rank: the status partitions of GSI1 merged (one query each per
-    /// page), so no index of all conversations has to follow activity.
+    /// page, run together), so no index of all conversations has to follow activity.
     async fn all_conversations_page(&self, page: &PageRequest) -> StoreResult<Page<Conversation>> {
         const WHAT: &str = "list_conversations";
         let limit = limit_of(page);
         let before = rank_cursor(page)?;
-        let mut keys: Vec<Item> = Vec::new();
-        let mut more = false;
-        for status in ConversationStatus::ALL {
+        let specs = ConversationStatus::ALL.map(|status| {
             let mut spec = QuerySpec::gsi(0, format!("STATUS#{}", status.as_str()));
             spec.sk_before.clone_from(&before);
-            let part = self
-                .query_page(&spec, &PageRequest::first(limit), WHAT)
-                .await?;
-            more |= part.next_cursor.is_some();
-            keys.extend(part.items);
-        }
-        let rank = |i: &Item| get_s(i, RANK).map(str::to_owned);
-        let mut ranked = keys
+            spec
+        });
+        let first = PageRequest::first(limit);
+        let parts = futures_util::future::try_join_all(
+            specs.iter().map(|spec| self.query_page(spec, &first, WHAT)),
+        )
+        .await?;
+        let more = parts.iter().any(|p| p.next_cursor.is_some());
+        let ranked = parts
             .into_iter()
-            .map(|i| Ok((rank(&i)?, i)))
+            .flat_map(|p| p.items)
+            .map(|i| Ok((get_s(&i, RANK)?.to_owned(), i)))
             .collect::<StoreResult<Vec<(String, Item)>>>()?;
-        ranked.sort_by(|a, b| b.0.cmp(&a.0));
-        if ranked.len() > limit {
-            more = true;
-            ranked.truncate(limit);
-        }
-        let next_cursor = match ranked.last() {
-            Some((last, _)) if more => Some(encode_rank_cursor(last)?),
-            _ => None,
-        };
-        let items = self
-            .conversations_at(ranked.iter().map(|(_, i)| i), WHAT)
-            .await?;
+        let (entries, next_cursor) = ranked_page(ranked, limit, more)?;
+        let items = self.conversations_at(entries.iter(), WHAT).await?;
         Ok(Page { items, next_cursor })
     }
 
@@ -1090,23 +1098,15 @@ impl ConversationStore for DynamoStore {
         // A contact has few conversations: all of them, ordered here.
         let spec = QuerySpec::gsi(2, format!("CONTACT#{contact}"));
         let entries = self.query_all(&spec, WHAT).await?;
-        let mut conversations = self.conversations_at(entries.iter(), WHAT).await?;
-        conversations.sort_by_key(|c| std::cmp::Reverse(c.list_rank()));
         let before = rank_cursor(page)?;
-        let mut items: Vec<Conversation> = conversations
+        let ranked = self
+            .conversations_at(entries.iter(), WHAT)
+            .await?
             .into_iter()
-            .filter(|c| before.as_ref().is_none_or(|b| rank_of(c) < *b))
+            .map(|c| (rank_of(&c), c))
+            .filter(|(rank, _)| before.as_ref().is_none_or(|b| rank < b))
             .collect();
-        let limit = limit_of(page);
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items
-                .last()
-                .map(|c| encode_rank_cursor(&rank_of(c)))
-                .transpose()?
-        } else {
-            None
-        };
+        let (items, next_cursor) = ranked_page(ranked, limit_of(page), false)?;
         Ok(Page { items, next_cursor })
     }
 
