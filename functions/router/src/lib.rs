@@ -137,22 +137,24 @@ pub async fn handle_sqs_batch(
         .first()
         .and_then(|r| r.event_source_arn.as_deref())
         .is_some_and(|arn| timers.is_source_of(arn));
-    if from_timers {
-        return pushes
-            .during(omnidesk_lambda::run_sqs_batch(
-                event,
-                false,
-                timers,
-                |body, _| async move { handle_timer_body(deps, &body).await },
-            ))
-            .await;
-    }
+    // The inbound queue is FIFO (order per group); the timers queue is standard.
+    let (fifo, settle) = if from_timers {
+        (false, timers)
+    } else {
+        (true, inbound)
+    };
     pushes
         .during(omnidesk_lambda::run_sqs_batch(
             event,
-            true,
-            inbound,
-            |body, _| async move { handle_body(deps, &body).await },
+            fifo,
+            settle,
+            |body, _| async move {
+                if from_timers {
+                    handle_timer_body(deps, &body).await
+                } else {
+                    handle_body(deps, &body).await
+                }
+            },
         ))
         .await
 }

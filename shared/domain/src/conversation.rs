@@ -236,10 +236,8 @@ impl Conversation {
             }
             (crate::Direction::Outbound, crate::Author::Agent { .. }) => {
                 self.unread_count = 0;
-                self.last_reply_at = Some(
-                    self.last_reply_at
-                        .map_or(m.created_at, |t| t.max(m.created_at)),
-                );
+                // `None` orders before any time: the newest reply wins.
+                self.last_reply_at = self.last_reply_at.max(Some(m.created_at));
             }
             _ => {}
         }
