@@ -82,27 +82,23 @@ impl Tally {
 
     /// `self + other` (two measured phases as one).
     pub fn plus(&self, other: &Tally) -> Tally {
-        let sum_u = |a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>| {
+        fn sum<V: Copy + Default + std::ops::AddAssign>(
+            a: &BTreeMap<String, V>,
+            b: &BTreeMap<String, V>,
+        ) -> BTreeMap<String, V> {
             let mut out = a.clone();
             for (k, v) in b {
-                *out.entry(k.clone()).or_default() += v;
+                *out.entry(k.clone()).or_default() += *v;
             }
             out
-        };
-        let sum_f = |a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>| {
-            let mut out = a.clone();
-            for (k, v) in b {
-                *out.entry(k.clone()).or_default() += v;
-            }
-            out
-        };
+        }
         Tally {
-            calls: sum_u(&self.calls, &other.calls),
+            calls: sum(&self.calls, &other.calls),
             wru: self.wru + other.wru,
             rru: self.rru + other.rru,
-            wru_by_op: sum_f(&self.wru_by_op, &other.wru_by_op),
-            wru_by_item: sum_f(&self.wru_by_item, &other.wru_by_item),
-            rru_by_op: sum_f(&self.rru_by_op, &other.rru_by_op),
+            wru_by_op: sum(&self.wru_by_op, &other.wru_by_op),
+            wru_by_item: sum(&self.wru_by_item, &other.wru_by_item),
+            rru_by_op: sum(&self.rru_by_op, &other.rru_by_op),
             sqs_requests: self.sqs_requests + other.sqs_requests,
             ws_messages: self.ws_messages + other.ws_messages,
             iam_actions: self.iam_actions.clone(),
@@ -180,10 +176,15 @@ impl Intercept for Counter {
         };
         let (service, op) = (meta.service().to_owned(), meta.name().to_owned());
         let body = context.request().body().bytes().unwrap_or_default();
+        // Only DynamoDB bodies are read (units, a transaction's actions); others are sized.
+        let json: Value = if service == "DynamoDB" {
+            serde_json::from_slice(body).unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
         let mut tally = self.tally.lock();
         *tally.calls.entry(format!("{service}:{op}")).or_default() += 1;
         if let Ok(caller) = CALLER.try_with(|c| *c) {
-            let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
             tally
                 .iam_actions
                 .entry(caller.to_owned())
@@ -192,7 +193,6 @@ impl Intercept for Counter {
         }
         match service.as_str() {
             "DynamoDB" => {
-                let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
                 let w = write_units(&op, &json) + self.index_writes(&op, &json);
                 if w > 0.0 {
                     *tally

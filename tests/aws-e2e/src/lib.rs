@@ -528,9 +528,19 @@ impl Stack {
     /// Polls `queue` until a poll receives nothing (at most `max_polls` polls). Returns the
     /// number of records processed successfully.
     pub async fn drain(&self, queue: QueueName, max_polls: usize) -> anyhow::Result<usize> {
+        self.drain_by(queue, 10, max_polls).await
+    }
+
+    /// [`Stack::drain`] receiving at most `batch` messages a poll ([`Stack::poll_max`]).
+    pub async fn drain_by(
+        &self,
+        queue: QueueName,
+        batch: i32,
+        max_polls: usize,
+    ) -> anyhow::Result<usize> {
         let mut done = 0;
         for _ in 0..max_polls {
-            let poll = self.poll(queue).await?;
+            let poll = self.poll_max(queue, batch).await?;
             if poll.received == 0 {
                 return Ok(done);
             }

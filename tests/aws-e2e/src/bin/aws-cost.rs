@@ -6,7 +6,8 @@
 //!
 //! Time is simulated: the functions run on a clock that starts on a whole minute and moves
 //! `--gap-secs` (default 5) per wave of one message per chat, so which messages fall into a new
-//! minute of their conversation (re-keying its four list-index entries) is the same every run.
+//! minute of their conversation (re-keying its two activity-index entries) is the same every
+//! run.
 //!
 //! Usage: `aws-cost [--messages N] [--chats C] [--replies R] [--agents A] [--gap-secs G]` with
 //! `OMNIDESK_TEST_AWS_ENDPOINT` set to a moto server on 127.0.0.1 (`infra/bench/aws-cost`
@@ -305,14 +306,7 @@ async fn main() -> anyhow::Result<()> {
     // answer in time: a timer of an answered conversation only reads; run with --replies 0 for
     // nobody answering). One per invocation: in production they fall due spread over time.
     tokio::time::sleep(TIMER_DELAY + Duration::from_millis(500)).await;
-    let mut timers = 0usize;
-    for _ in 0..(args.chats * 4 + 5) {
-        let poll = s.poll_max(QueueName::Timers, 1).await?;
-        if poll.received == 0 {
-            break;
-        }
-        timers += poll.received - poll.failed.len();
-    }
+    let timers = s.drain_by(QueueName::Timers, 1, args.chats * 4 + 5).await?;
     let (t3, m3) = (s.counter.snapshot(), s.meter());
 
     let inbound_tally = t1.since(&t0).plus(&t3.since(&t2));
