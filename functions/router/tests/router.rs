@@ -124,6 +124,15 @@ fn message(update: u32, chat: i64, kind: ChatKind, user: u64, text: &str) -> Inb
     }
 }
 
+/// A conversation's messages (timeline events included), newest first: the first 50.
+async fn timeline(s: &Setup, id: omnidesk_domain::ConversationId) -> Vec<omnidesk_domain::Message> {
+    s.store
+        .list_messages(id, &PageRequest::first(50))
+        .await
+        .unwrap()
+        .items
+}
+
 async fn all_conversations(s: &Setup) -> Vec<omnidesk_domain::Conversation> {
     s.store
         .list_conversations(&ConversationFilter::default(), &PageRequest::first(100))
@@ -148,12 +157,7 @@ async fn a_first_message_creates_contact_and_conversation_and_assigns_an_online_
     assert_eq!(convs[0].assignee_id, Some(agent.id));
     assert_eq!(convs[0].unread_count, 1);
     assert_eq!(convs[0].language.as_ref().map(|l| l.as_str()), Some("de"));
-    let msgs = s
-        .store
-        .list_messages(convs[0].id, &PageRequest::first(10))
-        .await
-        .unwrap()
-        .items;
+    let msgs = timeline(&s, convs[0].id).await;
     assert!(msgs.iter().any(|m| m.text == "hi there"));
     assert!(
         msgs.iter().any(|m| m.text == "Assigned"),
@@ -218,12 +222,7 @@ async fn a_redelivered_event_is_stored_once() {
     handle(&s.deps, &ev).await.unwrap();
     let convs = all_conversations(&s).await;
     assert_eq!(convs[0].unread_count, 1);
-    let msgs = s
-        .store
-        .list_messages(convs[0].id, &PageRequest::first(10))
-        .await
-        .unwrap()
-        .items;
+    let msgs = timeline(&s, convs[0].id).await;
     assert_eq!(msgs.iter().filter(|m| m.text == "once").count(), 1);
 }
 
@@ -238,12 +237,7 @@ async fn an_update_telegram_delivers_again_much_later_maps_to_the_same_message_i
     handle(&s.deps, &first).await.unwrap();
     handle(&s.deps, &again).await.unwrap();
     let convs = all_conversations(&s).await;
-    let msgs = s
-        .store
-        .list_messages(convs[0].id, &PageRequest::first(10))
-        .await
-        .unwrap()
-        .items;
+    let msgs = timeline(&s, convs[0].id).await;
     let stored: Vec<_> = msgs
         .iter()
         .filter(|m| m.text == "twice delivered")
@@ -271,12 +265,7 @@ async fn start_is_answered_by_the_bot_and_needs_no_human() {
     assert_eq!(convs[0].status, ConversationStatus::Bot);
     let jobs = s.queue.pending(QueueName::Outbound);
     assert_eq!(jobs.len(), 1, "the greeting goes to the sender");
-    let msgs = s
-        .store
-        .list_messages(convs[0].id, &PageRequest::first(10))
-        .await
-        .unwrap()
-        .items;
+    let msgs = timeline(&s, convs[0].id).await;
     assert!(
         msgs.iter()
             .any(|m| m.author.kind() == "bot" && m.text.starts_with("Hi!"))
@@ -334,12 +323,7 @@ async fn a_resolved_conversation_reopens_on_a_new_message() {
         .unwrap();
     let c = all_conversations(&s).await.remove(0);
     assert_eq!(c.status, ConversationStatus::Assigned);
-    let msgs = s
-        .store
-        .list_messages(c.id, &PageRequest::first(20))
-        .await
-        .unwrap()
-        .items;
+    let msgs = timeline(&s, c.id).await;
     assert!(msgs.iter().any(|m| m.text == "Reopened"));
 }
 
@@ -389,16 +373,13 @@ async fn fire_due_timers(s: &Setup) -> usize {
     due.len()
 }
 
-/// The timeline events (system messages) of a conversation, oldest first.
+/// The timeline events (system messages) of a conversation, newest first.
 async fn timeline_events(
     s: &Setup,
     id: omnidesk_domain::ConversationId,
 ) -> Vec<omnidesk_domain::SystemEvent> {
-    s.store
-        .list_messages(id, &PageRequest::first(50))
+    timeline(s, id)
         .await
-        .unwrap()
-        .items
         .into_iter()
         .filter_map(|m| m.event)
         .collect()
