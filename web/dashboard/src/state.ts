@@ -91,13 +91,6 @@ export function appendListPage(s: State, tab: Tab, page: Page<ConversationView>)
 }
 
 /**
- * Replaces what we know of a tab's first page after a reconnect: conversations we hold that
- * match the tab and fall inside the page's range but are missing from it changed while we were
- * away (taken by someone else, resolved…), so they are dropped — the open one is kept, it is
- * re-read on its own. Then the page is merged (a higher version still wins: an event may have
- * arrived while the page was on its way).
- */
-/**
  * The server's list order (`Conversation::list_rank`): the minute of the last activity, then id,
  * both descending. Pages are cut in this order, so deciding whether a held conversation falls
  * inside a page must use it, not the exact time.
@@ -109,6 +102,13 @@ export function byListRank(a: ConversationView, b: ConversationView): number {
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
 
+/**
+ * Replaces what we know of a tab's first page after a reconnect: conversations we hold that
+ * match the tab and fall inside the page's range but are missing from it changed while we were
+ * away (taken by someone else, resolved…), so they are dropped — the open one is kept, it is
+ * re-read on its own. Then the page is merged (a higher version still wins: an event may have
+ * arrived while the page was on its way).
+ */
 export function resyncList(s: State, tab: Tab, page: Page<ConversationView>, keepId: string | null): State {
   const inPage = new Set(page.items.map((c) => c.id));
   const oldest = page.items.length ? page.items[page.items.length - 1] : null;
