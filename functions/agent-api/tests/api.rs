@@ -90,6 +90,20 @@ mod failing {
         async fn count_assigned(&self, agent: AgentId) -> StoreResult<u32> {
             self.inner.count_assigned(agent).await
         }
+        async fn claim_conversation_key(
+            &self,
+            conversation: ConversationId,
+            key: &ConversationKey,
+        ) -> StoreResult<Option<ConversationId>> {
+            self.inner.claim_conversation_key(conversation, key).await
+        }
+        async fn release_conversation_key(
+            &self,
+            conversation: ConversationId,
+            key: &ConversationKey,
+        ) -> StoreResult<()> {
+            self.inner.release_conversation_key(conversation, key).await
+        }
     }
 
     /// A conversation table that cannot be reached.
@@ -127,6 +141,20 @@ mod failing {
             Err(down())
         }
         async fn count_assigned(&self, _: AgentId) -> StoreResult<u32> {
+            Err(down())
+        }
+        async fn claim_conversation_key(
+            &self,
+            _: ConversationId,
+            _: &ConversationKey,
+        ) -> StoreResult<Option<ConversationId>> {
+            Err(down())
+        }
+        async fn release_conversation_key(
+            &self,
+            _: ConversationId,
+            _: &ConversationKey,
+        ) -> StoreResult<()> {
             Err(down())
         }
     }

@@ -20,16 +20,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use omnidesk_core::ConversationView;
-use omnidesk_core::usecases::{conversation_view, pick_agent, pick_agent_except, push_to_agents};
+use omnidesk_core::usecases::{
+    conversation_view, pick_agent, pick_agent_except, push_to_agents, push_to_visitor,
+};
 use omnidesk_core::{
     AgentStore, AppendOutcome, BotStore, Clock, ConnectionStore, ContactStore, ConversationStore,
-    IdGen, JobError, JobOutcome, MessageStore, OutboundJob, OutgoingMessage, Push, Queue,
-    QueueName, ServerEvent, StoreError, TimerJob,
+    HandoffGrant, IdGen, JobError, JobOutcome, MessageStore, OutboundJob, OutgoingMessage,
+    PageRequest, Push, Queue, QueueName, ServerEvent, StoreError, TimerJob, TokenKind,
+    VisitorConnectionStore, WebStore, token_hash,
 };
 use omnidesk_domain::{
-    AgentId, AgentStatus, Author, Channel, ChannelRef, ChatKind, Contact, Conversation,
-    ConversationId, ConversationStatus, Delivery, Direction, Identity, InboundEvent, InboundSource,
-    LanguageTag, Message, MessageId, SystemEvent, TelegramInbound, Timestamp,
+    AgentId, AgentStatus, Author, BotCommand, Channel, ChannelMessage, ChatKind, Contact,
+    Conversation, ConversationId, ConversationStatus, Delivery, Direction, Handoff, Identity,
+    InboundEvent, InboundSource, LanguageTag, Message, MessageId, SystemEvent, Timestamp,
+    handoff_summary,
 };
 
 /// Texts and behaviour of the built-in bot.
@@ -42,6 +46,10 @@ pub struct RouterSettings {
     /// How long an automatically assigned conversation may go without an agent's reply before
     /// it is given to someone else; `None`: never. At most 15 minutes (SQS's longest delay).
     pub reassign_after: Option<Duration>,
+    /// Answer to a continue-on-this-channel link that is unknown, used or expired.
+    pub handoff_invalid: String,
+    /// Answer to such a link sent in a group chat.
+    pub handoff_group: String,
 }
 
 impl RouterSettings {
@@ -91,6 +99,14 @@ impl Default for RouterSettings {
                    Commands: /start — greeting, /help — this message."
                 .to_owned(),
             reassign_after: Some(Self::REASSIGN_AFTER),
+            handoff_invalid: "This link has expired or was already used, so nothing was \
+                              linked. Open the chat on the website and press \
+                              \u{201c}Continue on Telegram\u{201d} again, or just write your \
+                              question here."
+                .to_owned(),
+            handoff_group: "For your privacy, chats continue only in a private chat with \
+                            me, not in a group: open the link from the website again."
+                .to_owned(),
         }
     }
 }
@@ -104,6 +120,12 @@ pub struct RouterDeps {
     pub agents: Arc<dyn AgentStore>,
     pub bots: Arc<dyn BotStore>,
     pub connections: Arc<dyn ConnectionStore>,
+    /// Websites' single-use tokens (handoff tokens are redeemed here); `None` where the
+    /// website channel is not deployed (then every handoff token is refused as unknown).
+    pub web: Option<Arc<dyn WebStore>>,
+    /// Visitors' open widgets (replies and channel moves are pushed to them); `None` where
+    /// the website channel is not deployed.
+    pub visitors: Option<Arc<dyn VisitorConnectionStore>>,
     pub push: Arc<dyn Push>,
     pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
@@ -116,11 +138,22 @@ const MAX_CONFLICT_RETRIES: usize = 8;
 
 /// Processes one inbound event.
 pub async fn handle(deps: &RouterDeps, event: &InboundEvent) -> Result<JobOutcome, JobError> {
-    match &event.source {
-        InboundSource::Telegram(t) => handle_telegram(deps, event, t).await,
-    }
+    let message = match &event.source {
+        InboundSource::Message(m) => m.clone(),
+        // Queued by a build before the neutral pipeline: normalised here, as ingest does now.
+        InboundSource::Telegram(t) => {
+            let username = match t.chat_kind {
+                Some(ChatKind::Private) | None => None,
+                _ => deps.bots.get_bot(t.bot_id).await?.and_then(|b| b.username),
+            };
+            match t.to_message(username.as_deref()) {
+                Some(m) => m,
+                None => return Ok(JobOutcome::Done),
+            }
+        }
+    };
+    route(deps, event, &message).await
 }
-
 /// The router Lambda's handler of one SQS batch, from the inbound FIFO queue or the timers
 /// queue (the record's source ARN tells which): the shared batch driver over [`handle_body`]
 /// or [`handle_timer_body`], with the batch's pushes sent together at its end.
@@ -166,113 +199,137 @@ pub async fn handle_body(deps: &RouterDeps, body: &str) -> Result<JobOutcome, Jo
     handle(deps, &event).await
 }
 
-#[tracing::instrument(skip_all, fields(source = %t.source_key()))]
-async fn handle_telegram(
+#[tracing::instrument(skip_all, fields(source = %m.source_key))]
+async fn route(
     deps: &RouterDeps,
     event: &InboundEvent,
-    t: &TelegramInbound,
+    m: &ChannelMessage,
 ) -> Result<JobOutcome, JobError> {
     // Everything the step pushes, pushed at the end (also when it fails half-way: what is
     // stored is shown), with the conversation view folded into the last message.
-    let mut pushes = Vec::new();
-    let outcome = route_telegram(deps, event, t, &mut pushes).await;
-    push_all(deps, pushes).await;
+    let mut step = Step::default();
+    let outcome = route_message(deps, event, m, &mut step).await;
+    step.push(deps).await;
     outcome
 }
 
-async fn route_telegram(
+/// What one step pushes: to agents, and to the visitor of the conversation it touched.
+#[derive(Default)]
+struct Step {
+    pushes: Vec<ServerEvent>,
+    conversation: Option<Conversation>,
+    session_changed: bool,
+}
+
+impl Step {
+    async fn push(self, deps: &RouterDeps) {
+        if let Some(c) = &self.conversation
+            && let Some(visitors) = &deps.visitors
+            && let Err(e) = push_to_visitor(
+                visitors.as_ref(),
+                deps.agents.as_ref(),
+                deps.push.as_ref(),
+                c,
+                &self.pushes,
+                self.session_changed,
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "push to the visitor failed");
+        }
+        push_all(deps, self.pushes).await;
+    }
+}
+
+/// The one path of every channel: contact by identity, conversation by routing key, the
+/// message stored once, then the conversation's state.
+async fn route_message(
     deps: &RouterDeps,
     event: &InboundEvent,
-    t: &TelegramInbound,
-    pushes: &mut Vec<ServerEvent>,
+    m: &ChannelMessage,
+    step: &mut Step,
 ) -> Result<JobOutcome, JobError> {
-    if t.kind != "message" {
-        tracing::debug!(kind = %t.kind, "update kind not routed");
-        return Ok(JobOutcome::Done);
-    }
-    let (Some(from), Some(key), Some(chat)) = (&t.from, t.conversation_key(), t.chat_id) else {
-        tracing::debug!("message without sender or routable chat");
-        return Ok(JobOutcome::Done);
+    let channel = m.channel();
+    // 1. Contact, by the identity the channel proved. A handoff token first joins the
+    // identity to the contact that asked for it.
+    let redeemed = match &m.handoff {
+        Some(Handoff::Token { token }) => redeem_handoff(deps, token, m).await?,
+        _ => None,
     };
-    if from.is_bot {
-        return Ok(JobOutcome::Done);
-    }
-    if t.chat_kind != Some(ChatKind::Private) {
-        let username = deps.bots.get_bot(t.bot_id).await?.and_then(|b| b.username);
-        if !t.addresses_bot(username.as_deref()) {
-            return Ok(JobOutcome::Done);
+    let mut contact = match &redeemed {
+        Some(h) => join_identity(deps, h, m).await?,
+        None => {
+            find_or_create_contact(
+                deps,
+                m.identity.clone(),
+                m.display_name.clone(),
+                m.language.clone(),
+            )
+            .await?
         }
+    };
+
+    // 2. Conversation, by routing key (a redeemed handoff continues the web conversation,
+    // which gains this key). A new one is created further down, already in the state its
+    // first message leaves it in: one write and one set of index entries.
+    let mut existing = match redeemed.as_ref().and_then(|h| h.conversation_id) {
+        Some(id) => continue_conversation(deps, id, &m.key, step).await?,
+        None => None,
+    };
+    if existing.is_none() {
+        existing = deps.conversations.conversation_by_key(&m.key).await?;
     }
 
-    // 1. Contact, by the Telegram identity of the sender.
-    let identity = Identity::Telegram {
-        bot_id: t.bot_id,
-        user_id: from.user_id,
-        username: from.username.clone(),
-    };
-    let language = from
-        .language_code
-        .as_deref()
-        .and_then(|l| LanguageTag::parse(l).ok());
-    let mut contact =
-        find_or_create_contact(deps, identity, from.display_name(), language.clone()).await?;
-
-    // 2. Conversation, by routing key. A new one is created further down, already in the
-    // state its first message leaves it in: one write and one set of index entries.
-    let mut existing = deps.conversations.conversation_by_key(&key).await?;
-
-    // 3. The message. Its id comes from the update itself (Telegram's date and per-chat
-    // message id, and the source key), so a redelivered update maps to the same stored message.
-    let source_key = t.source_key();
+    // 3. The message. Its id comes from the event itself when the channel dates it (e.g.
+    // Telegram's date and per-chat message id, and the source key), so a redelivered event
+    // maps to the same stored message.
     let mut message = Message {
-        // Without Telegram's date nothing stable is left to derive from: a generated id, and
-        // the store claims the source key separately.
-        id: match t.sent_at {
-            Some(sent_at) => MessageId::derived(
-                sent_at,
-                t.message_id
-                    .and_then(|m| u32::try_from(m).ok())
-                    .unwrap_or(0),
-                &source_key,
-            ),
+        // Without the channel's date nothing stable is left to derive from: a generated id,
+        // and the store claims the source key separately.
+        id: match m.sent_at {
+            Some(sent_at) => MessageId::derived(sent_at, m.sequence, &m.source_key),
             None => deps.ids.message_id(),
         },
-        conversation_id: existing
-            .as_ref()
-            .map_or_else(|| deps.ids.conversation_id(), |c| c.id),
+        conversation_id: existing.as_ref().map_or_else(
+            || {
+                m.new_conversation_id
+                    .unwrap_or_else(|| deps.ids.conversation_id())
+            },
+            |c| c.id,
+        ),
         direction: Direction::Inbound,
         author: Author::Contact { id: contact.id },
-        channel: Channel::Telegram,
-        text: t.text.clone().unwrap_or_default(),
-        language: language.clone().or_else(|| contact.language.clone()),
+        channel,
+        text: m.text.clone(),
+        language: m.language.clone().or_else(|| contact.language.clone()),
         translations: Vec::new(),
-        attachments: t.attachments.clone(),
-        channel_ref: Some(ChannelRef::Telegram {
-            bot_id: t.bot_id,
-            chat_id: chat,
-            message_ids: t.message_id.into_iter().collect(),
-        }),
+        attachments: m.attachments.clone(),
+        channel_ref: m.channel_ref.clone(),
         delivery: Delivery::received(event.received_at),
         event: None,
-        source_key: Some(source_key),
+        source_key: Some(m.source_key.clone()),
         created_at: event.received_at,
     };
-    let command = if t.chat_kind == Some(ChatKind::Private) {
-        bot_command(&message.text)
-    } else {
-        None
+    let bot = BotTurn {
+        command: m.command,
+        handoff: match (&m.handoff, &redeemed) {
+            (None, _) => None,
+            (Some(Handoff::Token { .. }), Some(h)) => Some(HandoffResult::Continued(h.from)),
+            (Some(Handoff::Token { .. }), None) => Some(HandoffResult::Invalid),
+            (Some(Handoff::SharedChat), _) => Some(HandoffResult::SharedChat),
+        },
     };
 
     if existing.is_none() {
         let mut c = Conversation::new(
             message.conversation_id,
-            key.clone(),
+            m.key.clone(),
             contact.id,
-            Channel::Telegram,
+            channel,
             event.received_at,
         );
-        c.language = language.clone().or_else(|| contact.language.clone());
-        let (events, bot_reply) = apply_inbound(deps, &mut c, &message, command).await?;
+        c.language = m.language.clone().or_else(|| contact.language.clone());
+        let (events, bot_reply) = apply_inbound(deps, &mut c, &message, &m.key, bot).await?;
         match deps.conversations.create_conversation(&c).await {
             Ok(()) => {
                 // A crash before this append is finished by the redelivery through the
@@ -280,14 +337,14 @@ async fn route_telegram(
                 if let AppendOutcome::Duplicate(_) = deps.messages.append_message(&message).await? {
                     return Ok(JobOutcome::Done);
                 }
-                contact = note_reached_on_telegram(deps, contact, pushes).await?;
-                return finish(deps, c, contact, message, events, bot_reply, pushes).await;
+                contact = note_reached_on(deps, contact, channel, &mut step.pushes).await?;
+                return finish(deps, c, contact, message, events, bot_reply, step).await;
             }
             // Created meanwhile by someone else: continue with theirs.
             Err(StoreError::Conflict(_)) => {
                 let theirs = deps
                     .conversations
-                    .conversation_by_key(&key)
+                    .conversation_by_key(&m.key)
                     .await?
                     .ok_or_else(|| {
                         JobError::Transient("conversation key taken but unreadable".to_owned())
@@ -321,15 +378,15 @@ async fn route_telegram(
         }
     };
 
-    contact = note_reached_on_telegram(deps, contact, pushes).await?;
+    contact = note_reached_on(deps, contact, channel, &mut step.pushes).await?;
 
-    // 4. Conversation state: reopen, commands, hand-off, assignment.
+    // 4. Conversation state: channel, reopen, commands, hand-off, assignment.
     let mut conversation = conversation;
     let mut attempts = 0;
     let (conversation, events, bot_reply) = loop {
         attempts += 1;
         let mut c = conversation.clone();
-        let (events, bot_reply) = apply_inbound(deps, &mut c, &message, command).await?;
+        let (events, bot_reply) = apply_inbound(deps, &mut c, &message, &m.key, bot).await?;
         match deps.conversations.update_conversation(&c).await {
             Ok(stored) => break (stored, events, bot_reply),
             Err(StoreError::Conflict(_)) if attempts < MAX_CONFLICT_RETRIES => {
@@ -356,34 +413,185 @@ async fn route_telegram(
         message,
         events,
         bot_reply,
-        pushes,
+        step,
     )
     .await
 }
 
-/// What an inbound message does to its conversation: channel switch, reopen, the summary,
-/// and either the bot's answer to a command or the hand-off (and assignment) to a human.
+/// Redeems a handoff token (once, ever): what it grants, or `None` when it is unknown,
+/// expired, used, malformed or was issued for another bot.
+async fn redeem_handoff(
+    deps: &RouterDeps,
+    token: &str,
+    m: &ChannelMessage,
+) -> Result<Option<HandoffGrant>, JobError> {
+    if token.is_empty() || token.len() > 64 {
+        return Ok(None);
+    }
+    let Some(web) = &deps.web else {
+        return Ok(None);
+    };
+    let Some(stored) = web
+        .take_token(TokenKind::Handoff, &token_hash(token), deps.clock.now())
+        .await?
+    else {
+        tracing::info!("handoff token unknown, used or expired");
+        return Ok(None);
+    };
+    let grant: HandoffGrant = match serde_json::from_str(&stored.payload) {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable handoff grant");
+            return Ok(None);
+        }
+    };
+    let bot_matches = match (&m.identity, grant.bot_id) {
+        (Identity::Telegram { bot_id, .. }, Some(expected)) => *bot_id == expected,
+        _ => true,
+    };
+    Ok(bot_matches.then_some(grant))
+}
+
+/// The contact a redeemed handoff continues: the identity that presented the token joins the
+/// contact that asked for it (proof: only they could have had the token). When the new
+/// identity belongs to a contact already, the asking identity joins that one instead if the
+/// asker had no contact yet; two existing contacts are left for an agent to merge.
+async fn join_identity(
+    deps: &RouterDeps,
+    grant: &HandoffGrant,
+    m: &ChannelMessage,
+) -> Result<Contact, JobError> {
+    let asker = match grant.contact_id {
+        Some(id) => deps.contacts.get_contact(id).await?,
+        None => None,
+    };
+    let holder = deps
+        .contacts
+        .contact_id_by_identity(&m.identity.key())
+        .await?;
+    match (asker, holder) {
+        (Some(asker), None) => {
+            match deps.contacts.add_identity(asker.id, &m.identity).await {
+                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            Ok(deps.contacts.get_contact(asker.id).await?.unwrap_or(asker))
+        }
+        (Some(asker), Some(holder)) if holder == asker.id => Ok(asker),
+        (Some(asker), Some(holder)) => {
+            tracing::info!(%holder, asker = %asker.id, "identity belongs to another contact; kept apart");
+            Ok(asker)
+        }
+        (None, _) => {
+            let contact = find_or_create_contact(
+                deps,
+                m.identity.clone(),
+                m.display_name.clone(),
+                m.language.clone(),
+            )
+            .await?;
+            match deps
+                .contacts
+                .add_identity(contact.id, &grant.identity)
+                .await
+            {
+                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            Ok(contact)
+        }
+    }
+}
+
+/// Gives the conversation `id` the routing key `key` (taking it from the conversation that
+/// had it, which is told so in its timeline); returns the conversation.
+async fn continue_conversation(
+    deps: &RouterDeps,
+    id: ConversationId,
+    key: &omnidesk_domain::ConversationKey,
+    step: &mut Step,
+) -> Result<Option<Conversation>, JobError> {
+    let Some(conversation) = deps.conversations.get_conversation(id).await? else {
+        return Ok(None);
+    };
+    if let Some(previous) = deps.conversations.claim_conversation_key(id, key).await? {
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let Some(mut p) = deps.conversations.get_conversation(previous).await? else {
+                break;
+            };
+            if !p.remove_key(key) {
+                break;
+            }
+            match deps.conversations.update_conversation(&p).await {
+                Ok(_) => break,
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    step.session_changed = true;
+    Ok(Some(conversation))
+}
+
+/// What the bot does with a message besides routing it.
+#[derive(Debug, Clone, Copy)]
+struct BotTurn {
+    command: Option<BotCommand>,
+    handoff: Option<HandoffResult>,
+}
+
+/// How a presented handoff token went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HandoffResult {
+    /// Redeemed: the conversation continues here, coming from that channel.
+    Continued(Channel),
+    /// Unknown, used, expired or forged.
+    Invalid,
+    /// Presented in a group chat.
+    SharedChat,
+}
+
+/// What the bot answers.
+enum BotReply {
+    Text(String),
+    /// The summary of what was synced from `from` (built from the stored history).
+    Summary {
+        from: Channel,
+    },
+}
+
+/// What an inbound message does to its conversation: its key and channel, reopen, and either
+/// the bot's answer (a command, a handoff) or the hand-off (and assignment) to a human.
 /// Returns the timeline events and the bot's answer.
 async fn apply_inbound(
     deps: &RouterDeps,
     c: &mut Conversation,
     message: &Message,
-    command: Option<BotCommand>,
-) -> Result<(Vec<SystemEvent>, Option<String>), JobError> {
+    key: &omnidesk_domain::ConversationKey,
+    bot: BotTurn,
+) -> Result<(Vec<SystemEvent>, Option<BotReply>), JobError> {
     let mut events = Vec::new();
-    if let Some(ev) = c.switch_channel(Channel::Telegram) {
+    c.add_key(key.clone());
+    if let Some(ev) = c.switch_channel(message.channel) {
         events.push(ev);
     }
-    if let Some(change) = c.on_inbound(command.is_some())
+    let bot_handles = bot.command.is_some() || bot.handoff.is_some();
+    if let Some(change) = c.on_inbound(bot_handles)
         && let Some(ev) = change.event
     {
         events.push(ev);
     }
     c.record_message(message);
-    let mut bot_reply = None;
-    match (command, c.status) {
-        (Some(cmd), ConversationStatus::Bot) => {
-            bot_reply = Some(cmd.reply(&deps.settings).to_owned());
+    let reply = match (bot.handoff, bot.command, c.status) {
+        (Some(HandoffResult::Continued(from)), _, _) => Some(BotReply::Summary { from }),
+        (Some(HandoffResult::Invalid), _, _) => {
+            Some(BotReply::Text(deps.settings.handoff_invalid.clone()))
+        }
+        (Some(HandoffResult::SharedChat), _, _) => {
+            Some(BotReply::Text(deps.settings.handoff_group.clone()))
+        }
+        (None, Some(cmd), ConversationStatus::Bot) => {
+            Some(BotReply::Text(cmd_reply(cmd, &deps.settings).to_owned()))
         }
         _ => {
             c.hand_off();
@@ -396,9 +604,10 @@ async fn apply_inbound(
             {
                 events.push(ev);
             }
+            None
         }
-    }
-    Ok((events, bot_reply))
+    };
+    Ok((events, reply))
 }
 
 /// The timeline events, the bot's answer and the pushes of a stored inbound message.
@@ -408,8 +617,8 @@ async fn finish(
     contact: Contact,
     message: Message,
     events: Vec<SystemEvent>,
-    bot_reply: Option<String>,
-    pushes: &mut Vec<ServerEvent>,
+    bot_reply: Option<BotReply>,
+    step: &mut Step,
 ) -> Result<JobOutcome, JobError> {
     // 5. Timeline events, the bot's answer, the reassignment timer, and pushes.
     let auto_assigned = events.iter().find_map(|ev| match ev {
@@ -419,20 +628,25 @@ async fn finish(
     if let Some(agent) = auto_assigned {
         schedule_reassignment(deps, conversation.id, agent, 0).await;
     }
-    pushes.push(ServerEvent::MessageCreated {
+    step.pushes.push(ServerEvent::MessageCreated {
         conversation_id: conversation.id,
         message: message.clone(),
         conversation: None,
     });
     for ev in events {
-        pushes.push(append_system(deps, &conversation, ev).await?);
+        step.pushes
+            .push(append_system(deps, &conversation, ev).await?);
     }
-    if let Some(text) = bot_reply {
+    if let Some(reply) = bot_reply {
+        let text = match reply {
+            BotReply::Text(text) => text,
+            BotReply::Summary { from } => summary(deps, &conversation, from).await?,
+        };
         let reply = Message::outbound(
             deps.ids.message_id(),
             conversation.id,
             Author::Bot,
-            Channel::Telegram,
+            message.channel,
             text,
             deps.clock.now(),
         );
@@ -448,7 +662,7 @@ async fn finish(
                 OutgoingMessage::fifo(conversation.id.to_string(), reply.id.to_string(), body),
             )
             .await?;
-        pushes.push(ServerEvent::MessageCreated {
+        step.pushes.push(ServerEvent::MessageCreated {
             conversation_id: conversation.id,
             message: reply,
             conversation: None,
@@ -457,10 +671,39 @@ async fn finish(
     // The contact was read (and updated) above: no second read for the view. It rides on the
     // last message.created of this step (see `push_all`).
     let view = ConversationView::new(&conversation, contact);
-    pushes.push(ServerEvent::ConversationUpdated {
+    step.pushes.push(ServerEvent::ConversationUpdated {
         conversation: Box::new(view),
     });
+    step.conversation = Some(conversation);
     Ok(JobOutcome::Done)
+}
+
+/// The bot's summary of what was synced from `from`: the conversation's recent history
+/// ([`handoff_summary`]).
+async fn summary(
+    deps: &RouterDeps,
+    conversation: &Conversation,
+    from: Channel,
+) -> Result<String, JobError> {
+    let page = deps
+        .messages
+        .list_messages(conversation.id, &PageRequest::first(50))
+        .await?;
+    let mut history: Vec<Message> = page
+        .items
+        .into_iter()
+        .filter(|m| m.channel == from && !m.author.is_system())
+        .collect();
+    history.reverse();
+    let agent = history.iter().rev().find_map(|m| match m.author {
+        Author::Agent { id } => Some(id),
+        _ => None,
+    });
+    let name = match agent {
+        Some(id) => deps.agents.get_agent(id).await?.map(|a| a.name),
+        None => None,
+    };
+    Ok(handoff_summary(from, &history, name.as_deref()))
 }
 
 /// Schedules the check of an automatic assignment ([`TimerJob::ReassignIfUnanswered`]). Best
@@ -624,22 +867,21 @@ async fn find_or_create_contact(
     )))
 }
 
-/// A message from the contact proves they can be reached on Telegram (again) and that they
+/// A message from the contact proves they can be reached on `channel` (again) and that they
 /// write from it: records both on the contact unless it says so already.
-async fn note_reached_on_telegram(
+async fn note_reached_on(
     deps: &RouterDeps,
     mut contact: Contact,
+    channel: Channel,
     pushes: &mut Vec<ServerEvent>,
 ) -> Result<Contact, JobError> {
-    if contact.unreachable_on(Channel::Telegram).is_none()
-        && contact.channels_seen.contains(&Channel::Telegram)
-    {
+    if contact.unreachable_on(channel).is_none() && contact.channels_seen.contains(&channel) {
         return Ok(contact);
     }
     for _ in 0..MAX_CONFLICT_RETRIES {
         let read_at = contact.updated_at;
-        contact.mark_reachable(Channel::Telegram);
-        contact.saw_channel(Channel::Telegram);
+        contact.mark_reachable(channel);
+        contact.saw_channel(channel);
         contact.updated_at = deps.clock.now().max(read_at.plus_millis(1));
         match deps.contacts.update_contact(&contact, read_at).await {
             Ok(()) => {
@@ -697,30 +939,10 @@ async fn push_all(deps: &RouterDeps, events: Vec<ServerEvent>) {
     }
 }
 
-/// A command the built-in bot answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BotCommand {
-    Start,
-    Help,
-}
-
-impl BotCommand {
-    fn reply(self, settings: &RouterSettings) -> &str {
-        match self {
-            BotCommand::Start => &settings.greeting,
-            BotCommand::Help => &settings.help,
-        }
-    }
-}
-
-/// `/start`, `/start <payload>`, `/help`, also addressed as `/help@botname`.
-fn bot_command(text: &str) -> Option<BotCommand> {
-    let word = text.split_whitespace().next()?;
-    let cmd = word.split('@').next()?;
-    match cmd {
-        "/start" => Some(BotCommand::Start),
-        "/help" => Some(BotCommand::Help),
-        _ => None,
+fn cmd_reply(command: BotCommand, settings: &RouterSettings) -> &str {
+    match command {
+        BotCommand::Start => &settings.greeting,
+        BotCommand::Help => &settings.help,
     }
 }
 
@@ -729,12 +951,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn commands_are_recognised_with_payloads_and_bot_names() {
-        assert_eq!(bot_command("/start"), Some(BotCommand::Start));
-        assert_eq!(bot_command("/start abc123"), Some(BotCommand::Start));
-        assert_eq!(bot_command("/help@shop_bot"), Some(BotCommand::Help));
-        assert_eq!(bot_command("help me"), None);
-        assert_eq!(bot_command("/starting"), None);
-        assert_eq!(bot_command(""), None);
+    fn the_default_handoff_texts_say_what_to_do() {
+        let s = RouterSettings::default();
+        assert!(s.handoff_invalid.contains("Continue on Telegram"));
+        assert!(s.handoff_group.contains("private chat"));
     }
 }

@@ -27,6 +27,9 @@ async fn main() -> Result<(), Error> {
         agents: aws.store.clone(),
         bots: aws.store.clone(),
         connections: pushes.clone(),
+        // The website channel is not deployed on AWS yet.
+        web: None,
+        visitors: None,
         push: pushes.clone(),
         queue: aws.queue.clone(),
         clock: aws.clock.clone(),

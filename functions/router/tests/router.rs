@@ -6,7 +6,7 @@ use omnidesk_core::{
     ConversationFilter, ConversationStore, JobOutcome, MessageStore, PageRequest, QueueName,
     Secret, UuidV7Ids,
 };
-use omnidesk_core::{Queue, TimerJob};
+use omnidesk_core::{ContactStore, Queue, TimerJob};
 use omnidesk_domain::{
     Agent, AgentStatus, BotId, ChatKind, ConversationStatus, EmailAddress, InboundEvent,
     InboundSource, PasswordHash, TelegramChatId, TelegramInbound, TelegramSender, TelegramUserId,
@@ -53,6 +53,8 @@ async fn setup() -> Setup {
         agents: store.clone(),
         bots: store.clone(),
         connections: store.clone(),
+        web: Some(store.clone()),
+        visitors: Some(store.clone()),
         push: push.clone(),
         queue: queue.clone(),
         clock: clock.clone(),
@@ -243,7 +245,9 @@ async fn an_update_telegram_delivers_again_much_later_maps_to_the_same_message_i
         .filter(|m| m.text == "twice delivered")
         .collect();
     assert_eq!(stored.len(), 1);
-    let InboundSource::Telegram(t) = &first.source;
+    let InboundSource::Telegram(t) = &first.source else {
+        panic!("a Telegram event")
+    };
     let source = t.source_key();
     assert_eq!(
         stored[0].id,
@@ -294,11 +298,15 @@ async fn group_messages_are_routed_only_when_they_address_the_bot_and_per_user()
     .unwrap();
     assert!(all_conversations(&s).await.is_empty());
     let mut ev = message(2, -100, ChatKind::Supergroup, 5, "@shop_bot help me");
-    let InboundSource::Telegram(t) = &mut ev.source;
+    let InboundSource::Telegram(t) = &mut ev.source else {
+        panic!("a Telegram event")
+    };
     t.mentions = vec!["shop_bot".to_owned()];
     handle(&s.deps, &ev).await.unwrap();
     let mut ev = message(3, -100, ChatKind::Supergroup, 6, "@shop_bot me too");
-    let InboundSource::Telegram(t) = &mut ev.source;
+    let InboundSource::Telegram(t) = &mut ev.source else {
+        panic!("a Telegram event")
+    };
     t.mentions = vec!["shop_bot".to_owned()];
     handle(&s.deps, &ev).await.unwrap();
     let convs = all_conversations(&s).await;
@@ -331,7 +339,9 @@ async fn a_resolved_conversation_reopens_on_a_new_message() {
 async fn unsupported_update_kinds_and_bodies_are_handled_without_failing() {
     let s = setup().await;
     let mut ev = message(1, 77, ChatKind::Private, 77, "");
-    let InboundSource::Telegram(t) = &mut ev.source;
+    let InboundSource::Telegram(t) = &mut ev.source else {
+        panic!("a Telegram event")
+    };
     t.kind = "edited_message".to_owned();
     assert_eq!(handle(&s.deps, &ev).await.unwrap(), JobOutcome::Done);
     assert!(all_conversations(&s).await.is_empty());
@@ -620,4 +630,327 @@ fn reassignment_delay_is_read_from_the_environment_and_checked() {
     .unwrap();
     assert_eq!(custom.greeting, "Moin!");
     assert_eq!(custom.help, RouterSettings::default().help);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The website channel and "Continue on Telegram": one router path for every channel.
+
+struct WebVisitor {
+    website: omnidesk_domain::WebsiteId,
+    visitor: omnidesk_domain::VisitorId,
+}
+
+impl WebVisitor {
+    fn new() -> Self {
+        Self {
+            website: omnidesk_domain::WebsiteId::from_uuid(uuid_v7()),
+            visitor: omnidesk_domain::VisitorId::from_uuid(uuid_v7()),
+        }
+    }
+    fn key(&self) -> omnidesk_domain::ConversationKey {
+        omnidesk_domain::ConversationKey::web(self.website, self.visitor)
+    }
+    fn identity(&self) -> omnidesk_domain::Identity {
+        omnidesk_domain::Identity::WebVisitor {
+            visitor_id: self.visitor.to_string(),
+        }
+    }
+    fn says(&self, n: u32, text: &str) -> InboundEvent {
+        let at = Timestamp::from_millis(1_763_780_000_000 + 1000 * i64::from(n));
+        InboundEvent::message(
+            omnidesk_domain::ChannelMessage {
+                key: self.key(),
+                identity: self.identity(),
+                display_name: "Website visitor".to_owned(),
+                language: None,
+                text: text.to_owned(),
+                attachments: vec![],
+                channel_ref: None,
+                source_key: format!("webmsg:{}:c{n}", self.visitor),
+                sent_at: Some(at),
+                sequence: 0,
+                command: None,
+                handoff: None,
+                new_conversation_id: None,
+            },
+            at,
+        )
+    }
+}
+
+fn uuid_v7() -> uuid::Uuid {
+    omnidesk_core::IdGen::uuid(&UuidV7Ids)
+}
+
+async fn issue_handoff(
+    s: &Setup,
+    v: &WebVisitor,
+    conversation: Option<omnidesk_domain::ConversationId>,
+) -> String {
+    let contact = s
+        .store
+        .contact_id_by_identity(&v.identity().key())
+        .await
+        .unwrap();
+    let token = format!("tok{}", uuid_v7().simple());
+    let grant = omnidesk_core::HandoffGrant {
+        from: omnidesk_domain::Channel::Web,
+        bot_id: Some(bot()),
+        identity: v.identity(),
+        contact_id: contact,
+        conversation_id: conversation,
+    };
+    omnidesk_core::WebStore::put_token(
+        s.store.as_ref(),
+        &omnidesk_core::StoredToken {
+            kind: omnidesk_core::TokenKind::Handoff,
+            hash: omnidesk_core::token_hash(&token),
+            owner: v.visitor.to_string(),
+            payload: serde_json::to_string(&grant).unwrap(),
+            expires_at: s.clock.now().plus_millis(600_000),
+        },
+    )
+    .await
+    .unwrap();
+    token
+}
+
+#[tokio::test]
+async fn a_web_chat_continued_on_telegram_is_one_conversation_with_a_summary_on_telegram() {
+    let s = setup().await;
+    let agent = add_agent(&s, "ann@example.com", AgentStatus::Online).await;
+    let v = WebVisitor::new();
+    // The visitor's widget is open.
+    let widget = ConnectionId("widget-1".to_owned());
+    s.push.connect(&widget);
+    omnidesk_core::VisitorConnectionStore::add_visitor_connection(
+        s.store.as_ref(),
+        &omnidesk_core::VisitorConnection {
+            id: widget.clone(),
+            website_id: v.website,
+            visitor_id: v.visitor,
+            connected_at: s.clock.now(),
+        },
+    )
+    .await
+    .unwrap();
+
+    handle(&s.deps, &v.says(1, "Order #1024 has no tracking update"))
+        .await
+        .unwrap();
+    let conv = all_conversations(&s).await.remove(0);
+    assert_eq!(conv.key, v.key());
+    assert_eq!(conv.channel, omnidesk_domain::Channel::Web);
+    assert_eq!(
+        conv.assignee_id,
+        Some(agent.id),
+        "the web chat reaches an agent"
+    );
+    let first = s.push.frames(&widget);
+    assert!(
+        first.iter().any(|f| f.contains("Order #1024")),
+        "the visitor's own message shows in their widget: {first:?}"
+    );
+    assert!(
+        first.iter().all(|f| !f.contains("\"assigned\"")),
+        "internal timeline events are not shown to visitors: {first:?}"
+    );
+    // The agent answers on the web.
+    let reply = omnidesk_domain::Message::outbound(
+        omnidesk_core::IdGen::message_id(&UuidV7Ids),
+        conv.id,
+        omnidesk_domain::Author::Agent { id: agent.id },
+        omnidesk_domain::Channel::Web,
+        "The parcel left the warehouse today.".to_owned(),
+        s.clock.now().plus_millis(5_000),
+    );
+    s.store.append_message(&reply).await.unwrap();
+
+    // "Continue on Telegram": the bot receives /start <token> in a private chat.
+    let token = issue_handoff(&s, &v, Some(conv.id)).await;
+    handle(
+        &s.deps,
+        &message(10, 900, ChatKind::Private, 900, &format!("/start {token}")),
+    )
+    .await
+    .unwrap();
+
+    let convs = all_conversations(&s).await;
+    assert_eq!(convs.len(), 1, "still one conversation: {convs:?}");
+    let conv = &convs[0];
+    use omnidesk_domain::Channel::{Telegram, Web};
+    assert_eq!(conv.channel_path, vec![Web, Telegram]);
+    assert_eq!(conv.channel, Telegram, "replies now go to Telegram");
+    assert_eq!(
+        conv.key_on(Telegram).map(|k| k.as_str().to_owned()),
+        Some("tg:4242:900".to_owned())
+    );
+    assert_eq!(conv.assignee_id, Some(agent.id), "the agent keeps it");
+    let by_tg = s
+        .store
+        .conversation_by_key(&omnidesk_domain::ConversationKey::parse("tg:4242:900").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        by_tg.map(|c| c.id),
+        Some(conv.id),
+        "the Telegram chat leads to it"
+    );
+    // The Telegram user joined the visitor's contact (by numeric id).
+    let contact = s.store.get_contact(conv.contact_id).await.unwrap().unwrap();
+    assert!(
+        contact
+            .identities
+            .iter()
+            .any(|i| i.key().as_str() == "tg:4242:900"),
+        "{contact:?}"
+    );
+    // The timeline says "Website → Telegram"; the bot's summary goes out on Telegram.
+    let msgs = timeline(&s, conv.id).await;
+    assert!(msgs.iter().any(|m| {
+        m.event
+            .as_ref()
+            .is_some_and(|e| e.describe() == "Website → Telegram")
+    }));
+    let summary = msgs
+        .iter()
+        .find(|m| m.author.kind() == "bot")
+        .expect("the bot's summary");
+    assert_eq!(summary.channel, Telegram);
+    assert!(
+        summary.text.starts_with(
+            "We've synced your conversation from the website (order #1024, tracking)."
+        ),
+        "{}",
+        summary.text
+    );
+    assert!(
+        summary
+            .text
+            .contains("The parcel left the warehouse today.")
+    );
+    assert!(
+        msgs.iter().all(|m| !m.text.contains(&token)),
+        "the token is not kept in the timeline"
+    );
+    assert_eq!(
+        s.queue.len(QueueName::Outbound),
+        1,
+        "the summary goes to the sender"
+    );
+    // The still-open widget hears about the move.
+    let frames = s.push.frames(&widget);
+    assert!(
+        frames.iter().any(|f| f.contains("session.updated")),
+        "{frames:?}"
+    );
+    assert!(frames.iter().any(|f| f.contains("Website → Telegram")));
+
+    // The next Telegram message lands in the same conversation.
+    handle(
+        &s.deps,
+        &message(11, 900, ChatKind::Private, 900, "any news?"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(all_conversations(&s).await.len(), 1);
+
+    // The same link used again binds nothing and says so.
+    handle(
+        &s.deps,
+        &message(12, 901, ChatKind::Private, 901, &format!("/start {token}")),
+    )
+    .await
+    .unwrap();
+    let convs = all_conversations(&s).await;
+    assert_eq!(convs.len(), 2, "the replay starts its own chat");
+    let other = convs.iter().find(|c| c.id != conv.id).unwrap();
+    let texts: Vec<String> = timeline(&s, other.id)
+        .await
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("expired or was already used")),
+        "{texts:?}"
+    );
+    let stranger = s
+        .store
+        .get_contact(other.contact_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(stranger.id, contact.id, "nothing was bound to the visitor");
+}
+
+#[tokio::test]
+async fn forged_expired_group_and_other_bot_tokens_bind_nothing() {
+    let s = setup().await;
+    let v = WebVisitor::new();
+    handle(&s.deps, &v.says(1, "hello from the site"))
+        .await
+        .unwrap();
+    let web = all_conversations(&s).await.remove(0);
+
+    // Forged.
+    handle(
+        &s.deps,
+        &message(2, 700, ChatKind::Private, 700, "/start forgedTokenXYZ"),
+    )
+    .await
+    .unwrap();
+    // Expired.
+    let expired = issue_handoff(&s, &v, Some(web.id)).await;
+    s.clock.advance(std::time::Duration::from_secs(601));
+    handle(
+        &s.deps,
+        &message(3, 701, ChatKind::Private, 701, &format!("/start {expired}")),
+    )
+    .await
+    .unwrap();
+    // In a group.
+    let group = issue_handoff(&s, &v, Some(web.id)).await;
+    handle(
+        &s.deps,
+        &message(
+            4,
+            -100,
+            ChatKind::Supergroup,
+            702,
+            &format!("/start@shop_bot {group}"),
+        ),
+    )
+    .await
+    .unwrap();
+
+    let web = s.store.get_conversation(web.id).await.unwrap().unwrap();
+    assert_eq!(web.channel_path, vec![omnidesk_domain::Channel::Web]);
+    assert!(web.key_on(omnidesk_domain::Channel::Telegram).is_none());
+    let contact = s.store.get_contact(web.contact_id).await.unwrap().unwrap();
+    assert_eq!(contact.identities.len(), 1, "nothing joined: {contact:?}");
+    let replies: Vec<String> = {
+        let mut all = Vec::new();
+        for c in all_conversations(&s).await {
+            for m in timeline(&s, c.id).await {
+                if m.author.kind() == "bot" {
+                    all.push(m.text);
+                }
+            }
+        }
+        all
+    };
+    assert_eq!(
+        replies
+            .iter()
+            .filter(|t| t.contains("expired or was already used"))
+            .count(),
+        2,
+        "{replies:?}"
+    );
+    assert!(
+        replies.iter().any(|t| t.contains("private chat")),
+        "{replies:?}"
+    );
 }

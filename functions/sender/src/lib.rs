@@ -15,11 +15,11 @@ mod limiter;
 use std::sync::Arc;
 use std::time::Duration;
 
-use omnidesk_core::usecases::{conversation_view, push_to_agents};
+use omnidesk_core::usecases::{conversation_view, push_to_agents, push_to_visitor};
 use omnidesk_core::{
-    AppendOutcome, BotStore, Clock, ConnectionStore, ContactStore, ConversationStore, IdGen,
-    JobError, JobOutcome, MessageStore, OutboundJob, Push, ServerEvent, StoreError, TelegramApi,
-    TelegramError,
+    AgentStore, AppendOutcome, BotStore, Clock, ConnectionStore, ContactStore, ConversationStore,
+    IdGen, JobError, JobOutcome, MessageStore, OutboundJob, Push, ServerEvent, StoreError,
+    TelegramApi, TelegramError, VisitorConnectionStore,
 };
 use omnidesk_domain::{
     BotId, Channel, ChannelRef, Conversation, Delivery, DeliveryStatus, Direction, Message,
@@ -42,6 +42,11 @@ pub struct SenderDeps {
     pub contacts: Arc<dyn ContactStore>,
     pub bots: Arc<dyn BotStore>,
     pub connections: Arc<dyn ConnectionStore>,
+    /// Agents (their names, for the visitor's view of a reply).
+    pub agents: Arc<dyn AgentStore>,
+    /// Visitors' open widgets: every outgoing message of a conversation with a web chat shows
+    /// there too. `None` where the website channel is not deployed.
+    pub visitors: Option<Arc<dyn VisitorConnectionStore>>,
     pub push: Arc<dyn Push>,
     pub telegram: Arc<dyn TelegramApi>,
     pub clock: Arc<dyn Clock>,
@@ -119,6 +124,7 @@ pub async fn handle(
 
     match message.channel {
         Channel::Telegram => send_telegram(deps, &message, &conversation, receive_count).await,
+        Channel::Web => send_web(deps, &message, &conversation).await,
         other => {
             fail(
                 deps,
@@ -132,13 +138,62 @@ pub async fn handle(
     }
 }
 
+/// The website channel: the message is stored already, so delivering it is showing it in the
+/// visitor's open widgets (a closed widget reads it when it opens).
+async fn send_web(
+    deps: &SenderDeps,
+    message: &Message,
+    conversation: &Conversation,
+) -> Result<JobOutcome, JobError> {
+    if conversation.key_on(Channel::Web).is_none() {
+        fail(
+            deps,
+            message,
+            None,
+            "the conversation has no website chat".to_owned(),
+        )
+        .await?;
+        return Ok(JobOutcome::Done);
+    }
+    let delivery = Delivery {
+        status: DeliveryStatus::Sent,
+        reason: None,
+        attempts: message.delivery.attempts.saturating_add(1),
+        updated_at: deps.clock.now(),
+    };
+    let channel_ref = ChannelRef::Web {
+        id: message.id.to_string(),
+    };
+    let updated = deps
+        .messages
+        .update_delivery(
+            message.conversation_id,
+            message.id,
+            &delivery,
+            Some(&channel_ref),
+        )
+        .await?;
+    push(
+        deps,
+        &ServerEvent::MessageUpdated {
+            conversation_id: updated.conversation_id,
+            message: updated,
+        },
+    )
+    .await;
+    Ok(JobOutcome::Done)
+}
+
 async fn send_telegram(
     deps: &SenderDeps,
     message: &Message,
     conversation: &Conversation,
     receive_count: u32,
 ) -> Result<JobOutcome, JobError> {
-    let Some((bot_id, chat)) = conversation.key.telegram_chat() else {
+    let Some((bot_id, chat)) = conversation
+        .key_on(Channel::Telegram)
+        .and_then(|k| k.telegram_chat())
+    else {
         fail(
             deps,
             message,
@@ -463,9 +518,43 @@ fn telegram_ref(bot_id: BotId, chat_id: TelegramChatId, message_ids: &[i32]) -> 
     }
 }
 
-/// Pushes to agents; a push problem never fails the send (the state is stored already).
+/// Pushes to agents, and a message's change also to the visitor's open widgets; a push
+/// problem never fails the send (the state is stored already).
 async fn push(deps: &SenderDeps, event: &ServerEvent) {
     if let Err(e) = push_to_agents(deps.connections.as_ref(), deps.push.as_ref(), event).await {
         tracing::warn!(error = %e, "cannot push to agents");
+    }
+    let (ServerEvent::MessageUpdated {
+        conversation_id, ..
+    }
+    | ServerEvent::MessageCreated {
+        conversation_id, ..
+    }) = event
+    else {
+        return;
+    };
+    let Some(visitors) = &deps.visitors else {
+        return;
+    };
+    let pushed = async {
+        let Some(conversation) = deps
+            .conversations
+            .get_conversation(*conversation_id)
+            .await?
+        else {
+            return Ok(0);
+        };
+        push_to_visitor(
+            visitors.as_ref(),
+            deps.agents.as_ref(),
+            deps.push.as_ref(),
+            &conversation,
+            std::slice::from_ref(event),
+            false,
+        )
+        .await
+    };
+    if let Err(e) = pushed.await {
+        tracing::warn!(error = %e, "cannot push to the visitor");
     }
 }

@@ -25,6 +25,9 @@ async fn main() -> Result<(), Error> {
         contacts: aws.store.clone(),
         bots: aws.store.clone(),
         connections: pushes.clone(),
+        agents: aws.store.clone(),
+        // The website channel is not deployed on AWS yet.
+        visitors: None,
         push: pushes.clone(),
         telegram: Arc::new(TeloxideTelegram::new(&config.telegram_api_url)?),
         clock: aws.clock.clone(),

@@ -90,6 +90,8 @@ impl World {
             contacts: store.clone(),
             bots: store.clone(),
             connections: store.clone(),
+            agents: store.clone(),
+            visitors: Some(store.clone()),
             push: push.clone(),
             telegram: Arc::new(TeloxideTelegram::new(&fake.url()).unwrap()),
             clock,

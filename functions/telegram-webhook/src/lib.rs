@@ -29,7 +29,7 @@ use omnidesk_core::{
     BotConfig, BotStore, Clock, DeadLetter, DeadLetterStore, IdGen, OutgoingMessage, Queue,
     QueueName, SendOutcome,
 };
-use omnidesk_domain::{BotId, InboundEvent, InboundSource};
+use omnidesk_domain::{BotId, ChatKind, InboundEvent};
 use parking_lot::RwLock;
 use subtle::ConstantTimeEq;
 
@@ -95,6 +95,9 @@ pub enum IngestOutcome {
     Duplicate,
     /// Not a Telegram update; kept in the dead-letter store with this id.
     DeadLettered(String),
+    /// A valid update with nothing to route (an edit, a bot, group chatter not addressing
+    /// the bot): acknowledged, not enqueued.
+    Ignored,
 }
 
 /// Ingest failed in a way that retrying can fix (the queue or store is unavailable).
@@ -127,10 +130,21 @@ pub async fn ingest(
             return Ok(IngestOutcome::DeadLettered(dead.id));
         }
     };
-    let event = InboundEvent {
-        source: InboundSource::Telegram(inbound),
-        received_at: now,
+    // Telegram specifics end here: what the router gets is channel-neutral. Group chatter
+    // that does not address the bot needs the bot's username (cached) to tell.
+    let username = match inbound.chat_kind {
+        Some(ChatKind::Group | ChatKind::Supergroup) => deps
+            .bot(bot)
+            .await
+            .map_err(|e| IngestError(format!("could not read the bot: {e}")))?
+            .and_then(|b| b.username),
+        _ => None,
     };
+    let Some(message) = inbound.to_message(username.as_deref()) else {
+        tracing::debug!(kind = %inbound.kind, "update not routed");
+        return Ok(IngestOutcome::Ignored);
+    };
+    let event = InboundEvent::message(message, now);
     let body = serde_json::to_string(&event).map_err(|e| IngestError(e.to_string()))?;
     let message = OutgoingMessage::fifo(event.group_key(), event.source_key(), body);
     match deps.queue.send(QueueName::Inbound, message).await {
@@ -203,9 +217,12 @@ pub async fn handle(
         };
     }
     match ingest(deps, bot_id, body).await {
-        Ok(IngestOutcome::Enqueued | IngestOutcome::Duplicate | IngestOutcome::DeadLettered(_)) => {
-            OK
-        }
+        Ok(
+            IngestOutcome::Enqueued
+            | IngestOutcome::Duplicate
+            | IngestOutcome::DeadLettered(_)
+            | IngestOutcome::Ignored,
+        ) => OK,
         Err(e) => {
             tracing::error!(error = %e, "update not accepted; Telegram will retry");
             WebhookReply {

@@ -70,9 +70,28 @@ async fn a_valid_update_is_enqueued_then_acked() {
     let pending = s.queue.pending(QueueName::Inbound);
     assert_eq!(pending.len(), 1);
     let event: InboundEvent = serde_json::from_str(&pending[0]).unwrap();
-    let InboundSource::Telegram(t) = event.source;
-    assert_eq!(t.text.as_deref(), Some("hello"));
-    assert_eq!(t.update_id.0, 10);
+    // What the router gets is channel-neutral: Telegram specifics end in the ingest.
+    let InboundSource::Message(m) = event.source else {
+        panic!("a neutral message, got {:?}", event.source)
+    };
+    assert_eq!(m.text, "hello");
+    assert_eq!(m.source_key, "tg:123456:10");
+    assert_eq!(m.key.as_str(), "tg:123456:55");
+    assert_eq!(m.channel(), omnidesk_domain::Channel::Telegram);
+}
+
+#[tokio::test]
+async fn an_update_with_nothing_to_route_is_acked_and_not_enqueued() {
+    let s = setup().await;
+    let edit = r#"{"update_id":11,"edited_message":{"message_id":1,"date":1763780000,
+     "edit_date":1763780001,"chat":{"id":55,"type":"private","first_name":"Ann"},
+     "from":{"id":55,"is_bot":false,"first_name":"Ann"},"text":"hello!"}}"#;
+    let res = router(s.deps.clone())
+        .oneshot(request("123456", Some("s3cret"), edit))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(s.queue.pending(QueueName::Inbound).is_empty());
 }
 
 #[tokio::test]

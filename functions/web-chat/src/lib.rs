@@ -1,1 +1,1067 @@
-//! skeleton
+//! omnidesk-web-chat: the website widget's HTTP API under `/web/v1` (an axum `Router`: a
+//! Lambda behind the HTTP API on AWS, mounted in `omnidesk serve` locally), and the visitor
+//! side of the WebSocket (tickets).
+//!
+//! - A visitor session is an opaque signed token ([`token`]) that slides (30 days by
+//!   default): nothing is stored until the visitor's first message. It travels as a Bearer
+//!   header, never in a URL; the visitor WebSocket connects with a single-use ticket valid
+//!   60 s.
+//! - Every request comes from a website's allowed origin (CORS and the API's own check);
+//!   anything else is refused with 403 `origin_not_allowed`.
+//! - A message is verified, normalised to a channel-neutral [`ChannelMessage`] and enqueued
+//!   durably for the router (idempotent on the widget's `client_id`), exactly as the Telegram
+//!   webhook does: the router has one path for every channel.
+//! - "Continue on Telegram" issues a single-use deep-link token (256 bits, stored hashed,
+//!   10 minutes, a new one cancels the previous one); the router redeems it on `/start`.
+//!
+//! Depends on `omnidesk-core` ports only.
+
+pub mod token;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use omnidesk_core::usecases::author_name;
+use omnidesk_core::{
+    AgentStore, BotStore, Clock, ContactStore, ConversationStore, HandoffGrant, IdGen,
+    MessageStore, OutgoingMessage, PageRequest, Queue, QueueName, StoreError, StoredToken,
+    TokenKind, VisitorConnection, VisitorConnectionStore, WEB_SOURCE_PREFIX, WebMessage, WebStore,
+    Website, token_hash,
+};
+use omnidesk_domain::{
+    Channel, ChannelMessage, Contact, Conversation, ConversationId, ConversationKey, Identity,
+    InboundEvent, MessageId, Timestamp, VisitorId, WebsiteId,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+pub use token::{TokenError, VisitorClaims, VisitorKeys, random_token};
+
+/// The widget API's OpenAPI document, served at `/web/openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+/// The longest message text, in characters (as Telegram's).
+pub const MAX_TEXT_CHARS: usize = 4096;
+/// Request bodies larger than this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What the widget API needs.
+#[derive(Clone)]
+pub struct WebChatDeps {
+    pub web: Arc<dyn WebStore>,
+    pub contacts: Arc<dyn ContactStore>,
+    pub conversations: Arc<dyn ConversationStore>,
+    pub messages: Arc<dyn MessageStore>,
+    pub agents: Arc<dyn AgentStore>,
+    pub bots: Arc<dyn BotStore>,
+    pub visitors: Arc<dyn VisitorConnectionStore>,
+    pub queue: Arc<dyn Queue>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGen>,
+    pub keys: VisitorKeys,
+    pub settings: WebChatSettings,
+}
+
+/// Lifetimes of what the widget API issues.
+#[derive(Debug, Clone)]
+pub struct WebChatSettings {
+    /// A visitor token's lifetime; every session call slides it.
+    pub session_ttl: Duration,
+    /// A "continue on Telegram" token's lifetime.
+    pub handoff_ttl: Duration,
+    /// A WebSocket ticket's lifetime.
+    pub ticket_ttl: Duration,
+}
+
+impl Default for WebChatSettings {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            handoff_ttl: Duration::from_secs(600),
+            ticket_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// An error answer: `{"error":{"code","message"}}`, the message safe to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl WebError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    fn invalid(field: &str, reason: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            format!("{field}: {reason}"),
+        )
+    }
+    fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the visitor token is missing, invalid or expired; start a new session",
+        )
+    }
+    fn origin() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "this website does not allow the chat from this origin",
+        )
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for WebError {
+    fn from(e: StoreError) -> Self {
+        tracing::warn!(error = %e, "store error in the widget API");
+        match e {
+            StoreError::Unavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "temporarily unavailable; retry",
+            ),
+            _ => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error; see the server log",
+            ),
+        }
+    }
+}
+
+type WebResult<T> = Result<T, WebError>;
+
+// ---------------------------------------------------------------------------------------------
+// Views
+
+/// A website as the widget sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WebsiteView {
+    pub id: WebsiteId,
+    pub name: String,
+    /// Whether "Continue on Telegram" is offered.
+    pub telegram: bool,
+    /// Whether to ask for name and e-mail before the first message.
+    pub prechat: bool,
+}
+
+impl WebsiteView {
+    fn of(w: &Website) -> Self {
+        Self {
+            id: w.id,
+            name: w.name.clone(),
+            telegram: w.bot_id.is_some(),
+            prechat: w.prechat,
+        }
+    }
+}
+
+/// `POST /web/v1/sessions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionCreated {
+    pub visitor_token: String,
+    pub expires_at: Timestamp,
+    pub website: WebsiteView,
+}
+
+/// Where the visitor's chat continued.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LinkedChannel {
+    pub name: String,
+    pub since: Timestamp,
+}
+
+/// `GET /web/v1/session`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Session {
+    pub visitor_id: VisitorId,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub conversation_id: Option<ConversationId>,
+    /// The conversation's channel path, oldest first (`["web","telegram"]`).
+    pub channels: Vec<Channel>,
+    /// Set while the chat continues on Telegram.
+    pub telegram: Option<LinkedChannel>,
+    pub website: WebsiteView,
+}
+
+/// A page of messages, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MessagePage {
+    pub items: Vec<WebMessage>,
+    pub next_cursor: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateSession {
+    website_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendMessage {
+    text: String,
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Identify {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MarkRead {
+    message_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    limit: Option<String>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// A JSON body, with a clear 400 for anything that is not the expected object.
+fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> WebResult<T> {
+    serde_json::from_slice(body).map_err(|e| {
+        WebError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            format!("body: {e}"),
+        )
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The router
+
+/// The widget API: `/web/v1/…` and `/web/openapi.json`, with CORS for each website's
+/// allowed origins.
+pub fn router(deps: WebChatDeps) -> Router {
+    Router::new()
+        .route("/web/openapi.json", get(openapi))
+        .route("/web/v1/sessions", post(create_session).options(preflight))
+        .route("/web/v1/session", get(get_session).options(preflight))
+        .route(
+            "/web/v1/messages",
+            get(list_messages).post(send_message).options(preflight),
+        )
+        .route("/web/v1/identify", post(identify).options(preflight))
+        .route("/web/v1/read", post(mark_read).options(preflight))
+        .route(
+            "/web/v1/channels/telegram",
+            post(link_telegram)
+                .delete(unlink_telegram)
+                .options(preflight),
+        )
+        .route("/web/v1/ws-ticket", post(ws_ticket).options(preflight))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(deps)
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+/// CORS headers for an allowed origin.
+fn with_cors(mut response: Response, origin: Option<&str>) -> Response {
+    if let Some(o) = origin.and_then(|o| HeaderValue::from_str(o).ok()) {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+fn origin_of(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+}
+
+/// Preflight: allowed when some website lists the origin (the request itself is then checked
+/// against its own website).
+async fn preflight(State(deps): State<WebChatDeps>, headers: HeaderMap) -> Response {
+    let Some(origin) = origin_of(&headers) else {
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    let allowed = match deps.web.list_websites().await {
+        Ok(sites) => sites.iter().any(|w| w.allows_origin(origin)),
+        Err(e) => return WebError::from(e).into_response(),
+    };
+    if !allowed {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let mut r = with_cors(StatusCode::NO_CONTENT.into_response(), Some(origin));
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("authorization, content-type"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    r
+}
+
+/// An authenticated visitor call: the token's claims and website, checked against the
+/// request's origin.
+struct Visitor {
+    claims: VisitorClaims,
+    website: Website,
+    origin: Option<String>,
+}
+
+impl Visitor {
+    fn key(&self) -> ConversationKey {
+        ConversationKey::web(self.claims.website_id, self.claims.visitor_id)
+    }
+    fn identity(&self) -> Identity {
+        Identity::WebVisitor {
+            visitor_id: self.claims.visitor_id.to_string(),
+        }
+    }
+    fn respond(&self, r: impl IntoResponse) -> Response {
+        with_cors(r.into_response(), self.origin.as_deref())
+    }
+}
+
+/// Checks the Bearer token and the origin. A browser always sends `Origin` on these
+/// cross-origin calls; a call without one (a server-side integration) is judged by its token.
+async fn visitor(deps: &WebChatDeps, headers: &HeaderMap) -> Result<Visitor, Response> {
+    let origin = origin_of(headers).map(str::to_owned);
+    let fail = |e: WebError, allowed: Option<&str>| with_cors(e.into_response(), allowed);
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let claims = match token.map(|t| deps.keys.verify(t, deps.clock.now())) {
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            tracing::debug!(error = %e, "visitor token refused");
+            return Err(fail(WebError::unauthorized(), origin.as_deref()));
+        }
+        None => return Err(fail(WebError::unauthorized(), origin.as_deref())),
+    };
+    let website = match deps.web.get_website(claims.website_id).await {
+        Ok(Some(w)) => w,
+        Ok(None) => return Err(fail(WebError::unauthorized(), origin.as_deref())),
+        Err(e) => return Err(fail(e.into(), origin.as_deref())),
+    };
+    if let Some(o) = &origin
+        && !website.allows_origin(o)
+    {
+        return Err(fail(WebError::origin(), Some(o)));
+    }
+    Ok(Visitor {
+        claims,
+        website,
+        origin,
+    })
+}
+
+macro_rules! visitor_or_return {
+    ($deps:expr, $headers:expr) => {
+        match visitor(&$deps, &$headers).await {
+            Ok(v) => v,
+            Err(r) => return r,
+        }
+    };
+}
+
+fn expires_after(now: Timestamp, d: Duration) -> Timestamp {
+    now.plus_millis(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+async fn create_session(
+    State(deps): State<WebChatDeps>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let origin = origin_of(&headers).map(str::to_owned);
+    let res = create_session_inner(&deps, &headers, origin.as_deref(), &body).await;
+    match res {
+        Ok(created) => with_cors(
+            (StatusCode::CREATED, Json(created)).into_response(),
+            origin.as_deref(),
+        ),
+        Err(e) => with_cors(e.into_response(), origin.as_deref()),
+    }
+}
+
+async fn create_session_inner(
+    deps: &WebChatDeps,
+    headers: &HeaderMap,
+    origin: Option<&str>,
+    body: &Bytes,
+) -> WebResult<SessionCreated> {
+    let req: CreateSession = parse_body(body)?;
+    let website_id =
+        WebsiteId::parse(&req.website_id).map_err(|e| WebError::invalid("website_id", e))?;
+    let website =
+        deps.web.get_website(website_id).await?.ok_or_else(|| {
+            WebError::new(StatusCode::NOT_FOUND, "not_found", "website not found")
+        })?;
+    let Some(origin) = origin else {
+        return Err(WebError::new(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "sessions are created from a website page (an Origin header is required)",
+        ));
+    };
+    if !website.allows_origin(origin) {
+        return Err(WebError::origin());
+    }
+    let now = deps.clock.now();
+    // A valid token of the same website is refreshed (same visitor, new expiry).
+    let previous = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|t| deps.keys.verify(t.trim(), now).ok())
+        .filter(|c| c.website_id == website_id);
+    let visitor_id =
+        previous.map_or_else(|| VisitorId::from_uuid(deps.ids.uuid()), |c| c.visitor_id);
+    let claims = VisitorClaims {
+        website_id,
+        visitor_id,
+        expires_at: expires_after(now, deps.settings.session_ttl),
+    };
+    Ok(SessionCreated {
+        visitor_token: deps.keys.issue(&claims),
+        expires_at: claims.expires_at,
+        website: WebsiteView::of(&website),
+    })
+}
+
+/// The visitor's contact (through their web identity), if they have one yet.
+async fn contact_of(deps: &WebChatDeps, v: &Visitor) -> WebResult<Option<Contact>> {
+    match deps
+        .contacts
+        .contact_id_by_identity(&v.identity().key())
+        .await?
+    {
+        Some(id) => Ok(deps.contacts.get_contact(id).await?),
+        None => Ok(None),
+    }
+}
+
+async fn session_of(deps: &WebChatDeps, v: &Visitor) -> WebResult<Session> {
+    let contact = contact_of(deps, v).await?;
+    let conversation = deps.conversations.conversation_by_key(&v.key()).await?;
+    let email = contact
+        .as_ref()
+        .and_then(|c| c.attributes.get(EMAIL_ATTRIBUTE).cloned());
+    let telegram = match (&conversation, &contact) {
+        (Some(conv), Some(contact)) if conv.key_on(Channel::Telegram).is_some() => {
+            let name = contact
+                .identities
+                .iter()
+                .find_map(|i| match i {
+                    Identity::Telegram {
+                        username: Some(u), ..
+                    } => Some(format!("@{u}")),
+                    _ => None,
+                })
+                .unwrap_or_else(|| contact.display_name.clone());
+            Some(LinkedChannel {
+                name,
+                since: conv.last_activity_at,
+            })
+        }
+        _ => None,
+    };
+    Ok(Session {
+        visitor_id: v.claims.visitor_id,
+        name: contact
+            .as_ref()
+            .map(|c| c.display_name.clone())
+            .filter(|n| n != DEFAULT_NAME),
+        email,
+        email_verified: false,
+        conversation_id: conversation.as_ref().map(|c| c.id),
+        channels: conversation
+            .as_ref()
+            .map(|c| c.channel_path.clone())
+            .unwrap_or_default(),
+        telegram,
+        website: WebsiteView::of(&v.website),
+    })
+}
+
+/// The name of a visitor who has not said theirs.
+pub const DEFAULT_NAME: &str = "Website visitor";
+/// Where an unverified e-mail from the widget is kept on the contact: an attribute, never an
+/// identity, so it can never merge contacts or lead to anyone's history.
+pub const EMAIL_ATTRIBUTE: &str = "email (unverified)";
+/// Where a phone number from the widget is kept on the contact (unverified).
+pub const PHONE_ATTRIBUTE: &str = "phone (unverified)";
+
+async fn get_session(State(deps): State<WebChatDeps>, headers: HeaderMap) -> Response {
+    let v = visitor_or_return!(deps, headers);
+    match session_of(&deps, &v).await {
+        Ok(s) => v.respond(Json(s)),
+        Err(e) => v.respond(e),
+    }
+}
+
+async fn send_message(
+    State(deps): State<WebChatDeps>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let v = visitor_or_return!(deps, headers);
+    match send_message_inner(&deps, &v, &body).await {
+        Ok(m) => v.respond((StatusCode::CREATED, Json(m))),
+        Err(e) => v.respond(e),
+    }
+}
+
+fn valid_client_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+async fn send_message_inner(
+    deps: &WebChatDeps,
+    v: &Visitor,
+    body: &Bytes,
+) -> WebResult<WebMessage> {
+    let req: SendMessage = parse_body(body)?;
+    let text = req.text.trim();
+    if text.is_empty() {
+        return Err(WebError::invalid("text", "must not be empty"));
+    }
+    // Measured as sent (as the document says), before the white space is trimmed.
+    if req.text.chars().count() > MAX_TEXT_CHARS {
+        return Err(WebError::invalid(
+            "text",
+            format!("at most {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    let client_id = match req.client_id {
+        Some(id) if valid_client_id(&id) => id,
+        Some(_) => {
+            return Err(WebError::invalid(
+                "client_id",
+                "1–64 characters of A-Z, a-z, 0-9, _ and -",
+            ));
+        }
+        None => deps.ids.uuid().simple().to_string(),
+    };
+    let now = deps.clock.now();
+    let key = v.key();
+    let existing = deps.conversations.conversation_by_key(&key).await?;
+    let contact = contact_of(deps, v).await?;
+    let source_key = format!("{WEB_SOURCE_PREFIX}{}:{client_id}", v.claims.visitor_id);
+    let message = ChannelMessage {
+        key: key.clone(),
+        identity: v.identity(),
+        display_name: contact
+            .as_ref()
+            .map_or_else(|| DEFAULT_NAME.to_owned(), |c| c.display_name.clone()),
+        language: None,
+        text: text.to_owned(),
+        attachments: Vec::new(),
+        channel_ref: Some(omnidesk_domain::ChannelRef::Web {
+            id: client_id.clone(),
+        }),
+        source_key: source_key.clone(),
+        sent_at: Some(now),
+        sequence: 0,
+        command: None,
+        handoff: None,
+        new_conversation_id: existing.is_none().then(|| deps.ids.conversation_id()),
+    };
+    let conversation_id = existing
+        .as_ref()
+        .map(|c| c.id)
+        .or(message.new_conversation_id)
+        .unwrap_or_else(|| deps.ids.conversation_id());
+    let event = InboundEvent::message(message, now);
+    let body = serde_json::to_string(&event).map_err(|e| {
+        tracing::error!(error = %e, "cannot encode an inbound event");
+        WebError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
+    })?;
+    deps.queue
+        .send(
+            QueueName::Inbound,
+            OutgoingMessage::fifo(event.group_key(), source_key.clone(), body),
+        )
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "inbound queue unavailable");
+            WebError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the message could not be queued; retry with the same client_id",
+            )
+        })?;
+    Ok(WebMessage {
+        id: MessageId::derived(now, 0, &source_key),
+        conversation_id,
+        direction: omnidesk_domain::Direction::Inbound,
+        author: omnidesk_core::WebAuthor {
+            kind: "contact".to_owned(),
+        },
+        author_name: None,
+        channel: Channel::Web,
+        text: text.to_owned(),
+        delivery: omnidesk_domain::Delivery::received(now),
+        created_at: now,
+        client_id: Some(client_id),
+        event: None,
+    })
+}
+
+async fn list_messages(
+    State(deps): State<WebChatDeps>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let v = visitor_or_return!(deps, headers);
+    match list_messages_inner(&deps, &v, q).await {
+        Ok(page) => v.respond(Json(page)),
+        Err(e) => v.respond(e),
+    }
+}
+
+async fn list_messages_inner(
+    deps: &WebChatDeps,
+    v: &Visitor,
+    q: ListQuery,
+) -> WebResult<MessagePage> {
+    let limit = match q.limit.as_deref() {
+        None | Some("") => 50,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=100).contains(&n) => n,
+            _ => return Err(WebError::invalid("limit", "a whole number from 1 to 100")),
+        },
+    };
+    let cursor = q.cursor.filter(|c| !c.is_empty());
+    let Some(conversation) = deps.conversations.conversation_by_key(&v.key()).await? else {
+        if cursor.is_some() {
+            return Err(WebError::invalid("cursor", "not a cursor of this list"));
+        }
+        return Ok(MessagePage {
+            items: Vec::new(),
+            next_cursor: None,
+        });
+    };
+    let had_cursor = cursor.is_some();
+    let page = deps
+        .messages
+        .list_messages(conversation.id, &PageRequest { limit, cursor })
+        .await
+        .map_err(|e| match e {
+            StoreError::Unavailable(_) => WebError::from(e),
+            _ if had_cursor => WebError::invalid("cursor", "not a cursor of this list"),
+            e => WebError::from(e),
+        })?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for m in &page.items {
+        let name = author_name(deps.agents.as_ref(), m).await?;
+        if let Some(view) = WebMessage::of(m, name) {
+            items.push(view);
+        }
+    }
+    Ok(MessagePage {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+async fn identify(State(deps): State<WebChatDeps>, headers: HeaderMap, body: Bytes) -> Response {
+    let v = visitor_or_return!(deps, headers);
+    match identify_inner(&deps, &v, &body).await {
+        Ok(s) => v.respond(Json(s)),
+        Err(e) => v.respond(e),
+    }
+}
+
+/// Name, e-mail and phone from the widget: kept on the visitor's contact as the visitor's
+/// word, never as proof (an e-mail is an unverified attribute, not an identity).
+async fn identify_inner(deps: &WebChatDeps, v: &Visitor, body: &Bytes) -> WebResult<Session> {
+    let req: Identify = parse_body(body)?;
+    let name = req.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    if name.is_some_and(|n| n.chars().count() > 100) {
+        return Err(WebError::invalid("name", "at most 100 characters"));
+    }
+    let email = match req
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        Some(e) => Some(
+            omnidesk_domain::EmailAddress::parse(e)
+                .map_err(|err| WebError::invalid("email", err))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let phone = req
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    if let Some(p) = phone
+        && (p.len() > 32
+            || !p
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c)))
+    {
+        return Err(WebError::invalid(
+            "phone",
+            "digits, spaces and + - ( ) only",
+        ));
+    }
+    for _ in 0..5 {
+        let now = deps.clock.now();
+        let Some(mut contact) = contact_of(deps, v).await? else {
+            // Identifying is the visitor's own act (not a page view): it may create the
+            // contact, which their first message then finds.
+            let mut c = Contact::new(
+                deps.ids.contact_id(),
+                name.unwrap_or(DEFAULT_NAME).to_owned(),
+                v.identity(),
+                now,
+            );
+            set_profile(&mut c, None, email.as_deref(), phone);
+            match deps.contacts.create_contact(&c).await {
+                Ok(()) => return session_of(deps, v).await,
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let read = contact.updated_at;
+        set_profile(&mut contact, name, email.as_deref(), phone);
+        contact.updated_at = now.max(read.plus_millis(1));
+        match deps.contacts.update_contact(&contact, read).await {
+            Ok(()) => return session_of(deps, v).await,
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(WebError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the profile kept changing; retry",
+    ))
+}
+
+fn set_profile(c: &mut Contact, name: Option<&str>, email: Option<&str>, phone: Option<&str>) {
+    if let Some(n) = name {
+        c.display_name = n.to_owned();
+    }
+    if let Some(e) = email {
+        c.attributes
+            .insert(EMAIL_ATTRIBUTE.to_owned(), e.to_owned());
+    }
+    if let Some(p) = phone {
+        c.attributes
+            .insert(PHONE_ATTRIBUTE.to_owned(), p.to_owned());
+    }
+}
+
+async fn mark_read(State(deps): State<WebChatDeps>, headers: HeaderMap, body: Bytes) -> Response {
+    let v = visitor_or_return!(deps, headers);
+    let res: WebResult<()> = async {
+        let req: MarkRead = parse_body(&body)?;
+        let id =
+            MessageId::parse(&req.message_id).map_err(|e| WebError::invalid("message_id", e))?;
+        let conversation = deps
+            .conversations
+            .conversation_by_key(&v.key())
+            .await?
+            .ok_or_else(|| {
+                WebError::new(StatusCode::NOT_FOUND, "not_found", "message not found")
+            })?;
+        deps.messages
+            .get_message(conversation.id, id)
+            .await?
+            .ok_or_else(|| {
+                WebError::new(StatusCode::NOT_FOUND, "not_found", "message not found")
+            })?;
+        Ok(())
+    }
+    .await;
+    match res {
+        Ok(()) => v.respond(StatusCode::NO_CONTENT),
+        Err(e) => v.respond(e),
+    }
+}
+
+/// `{"url","expires_at"}` of `POST /web/v1/channels/telegram`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TelegramLink {
+    pub url: String,
+    pub expires_at: Timestamp,
+}
+
+async fn link_telegram(State(deps): State<WebChatDeps>, headers: HeaderMap) -> Response {
+    let v = visitor_or_return!(deps, headers);
+    match link_telegram_inner(&deps, &v).await {
+        Ok(link) => v.respond((StatusCode::CREATED, Json(link))),
+        Err(e) => v.respond(e),
+    }
+}
+
+async fn link_telegram_inner(deps: &WebChatDeps, v: &Visitor) -> WebResult<TelegramLink> {
+    let no_telegram = |why: &str| WebError::new(StatusCode::CONFLICT, "no_telegram", why);
+    let bot_id = v
+        .website
+        .bot_id
+        .ok_or_else(|| no_telegram("this website has no Telegram bot"))?;
+    let username = deps
+        .bots
+        .get_bot(bot_id)
+        .await?
+        .and_then(|b| b.username)
+        .ok_or_else(|| no_telegram("the website's Telegram bot is not set up (no username)"))?;
+    let contact = contact_of(deps, v).await?;
+    let conversation = deps.conversations.conversation_by_key(&v.key()).await?;
+    let grant = HandoffGrant {
+        from: Channel::Web,
+        bot_id: Some(bot_id),
+        identity: v.identity(),
+        contact_id: contact.map(|c| c.id),
+        conversation_id: conversation.map(|c| c.id),
+    };
+    let token = random_token();
+    let expires_at = expires_after(deps.clock.now(), deps.settings.handoff_ttl);
+    deps.web
+        .put_token(&StoredToken {
+            kind: TokenKind::Handoff,
+            hash: token_hash(&token),
+            owner: format!("{}:{}", v.claims.website_id, v.claims.visitor_id),
+            payload: serde_json::to_string(&grant).unwrap_or_default(),
+            expires_at,
+        })
+        .await?;
+    Ok(TelegramLink {
+        url: format!("https://t.me/{username}?start={token}"),
+        expires_at,
+    })
+}
+
+async fn unlink_telegram(State(deps): State<WebChatDeps>, headers: HeaderMap) -> Response {
+    let v = visitor_or_return!(deps, headers);
+    match unlink_telegram_inner(&deps, &v).await {
+        Ok(s) => v.respond(Json(s)),
+        Err(e) => v.respond(e),
+    }
+}
+
+/// Undoes "continue on Telegram": the Telegram chat no longer leads to this conversation
+/// (its next message starts a new one), replies come back to the widget, and the timeline
+/// says so.
+async fn unlink_telegram_inner(deps: &WebChatDeps, v: &Visitor) -> WebResult<Session> {
+    for _ in 0..5 {
+        let Some(mut c) = deps.conversations.conversation_by_key(&v.key()).await? else {
+            return session_of(deps, v).await;
+        };
+        let Some(tg) = c.key_on(Channel::Telegram).cloned() else {
+            return session_of(deps, v).await;
+        };
+        c.remove_key(&tg);
+        let switched = c.switch_channel(Channel::Web);
+        let now = deps.clock.now();
+        let event = omnidesk_domain::Message::system(
+            deps.ids.message_id(),
+            c.id,
+            Channel::Web,
+            omnidesk_domain::SystemEvent::ChannelUnlinked {
+                channel: Channel::Telegram,
+            },
+            now,
+        );
+        c.record_message(&event);
+        match deps.conversations.update_conversation(&c).await {
+            Ok(stored) => {
+                deps.conversations
+                    .release_conversation_key(stored.id, &tg)
+                    .await?;
+                deps.messages.append_message(&event).await?;
+                if let Some(ev) = switched {
+                    let m = omnidesk_domain::Message::system(
+                        deps.ids.message_id(),
+                        stored.id,
+                        Channel::Web,
+                        ev,
+                        now,
+                    );
+                    deps.messages.append_message(&m).await?;
+                }
+                return session_of(deps, v).await;
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(WebError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the conversation kept changing; retry",
+    ))
+}
+
+/// `{"ticket"}` of `POST /web/v1/ws-ticket`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ticket {
+    pub ticket: String,
+}
+
+async fn ws_ticket(State(deps): State<WebChatDeps>, headers: HeaderMap) -> Response {
+    let v = visitor_or_return!(deps, headers);
+    let ticket = random_token();
+    let hash = token_hash(&ticket);
+    let stored = StoredToken {
+        kind: TokenKind::WsTicket,
+        // Tickets cancel nothing: every tab of the visitor gets its own.
+        owner: hash.clone(),
+        hash,
+        payload: serde_json::to_string(&TicketGrant {
+            website_id: v.claims.website_id,
+            visitor_id: v.claims.visitor_id,
+        })
+        .unwrap_or_default(),
+        expires_at: expires_after(deps.clock.now(), deps.settings.ticket_ttl),
+    };
+    match deps.web.put_token(&stored).await {
+        Ok(()) => v.respond((StatusCode::CREATED, Json(Ticket { ticket }))),
+        Err(e) => v.respond(WebError::from(e)),
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct TicketGrant {
+    website_id: WebsiteId,
+    visitor_id: VisitorId,
+}
+
+/// Why a visitor socket was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TicketError {
+    /// Unknown, used or expired.
+    #[error("invalid or expired ticket")]
+    Invalid,
+    #[error("store error: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Redeems a WebSocket ticket (once) and registers the connection for the visitor it was
+/// issued to.
+pub async fn connect_visitor(
+    deps: &WebChatDeps,
+    connection: &omnidesk_core::ConnectionId,
+    ticket: &str,
+) -> Result<VisitorId, TicketError> {
+    if ticket.is_empty() || ticket.len() > 64 {
+        return Err(TicketError::Invalid);
+    }
+    let now = deps.clock.now();
+    let stored = deps
+        .web
+        .take_token(TokenKind::WsTicket, &token_hash(ticket), now)
+        .await?
+        .ok_or(TicketError::Invalid)?;
+    let grant: TicketGrant =
+        serde_json::from_str(&stored.payload).map_err(|_| TicketError::Invalid)?;
+    deps.visitors
+        .add_visitor_connection(&VisitorConnection {
+            id: connection.clone(),
+            website_id: grant.website_id,
+            visitor_id: grant.visitor_id,
+            connected_at: now,
+        })
+        .await?;
+    Ok(grant.visitor_id)
+}
+
+/// Forgets a visitor connection.
+pub async fn disconnect_visitor(
+    deps: &WebChatDeps,
+    connection: &omnidesk_core::ConnectionId,
+) -> Result<(), StoreError> {
+    deps.visitors.remove_visitor_connection(connection).await
+}
+
+/// The first frame of a visitor socket.
+pub fn visitor_hello(visitor_id: VisitorId) -> omnidesk_core::VisitorEvent {
+    omnidesk_core::VisitorEvent::Hello { visitor_id }
+}
+
+/// Answers one client frame of a visitor socket (`{"action":"ping"}` → `pong`).
+pub fn visitor_frame(text: &str) -> omnidesk_core::VisitorEvent {
+    match serde_json::from_str::<omnidesk_core::ClientAction>(text) {
+        Ok(omnidesk_core::ClientAction::Ping) => omnidesk_core::VisitorEvent::Pong,
+        Ok(omnidesk_core::ClientAction::Hello) => omnidesk_core::VisitorEvent::Pong,
+        Err(_) => omnidesk_core::VisitorEvent::Error {
+            message: "unknown action; send {\"action\":\"ping\"}".to_owned(),
+        },
+    }
+}
+
+/// The conversation a website visitor's messages go to, if it exists (for tests and tools).
+pub async fn visitor_conversation(
+    deps: &WebChatDeps,
+    website: WebsiteId,
+    visitor: VisitorId,
+) -> Result<Option<Conversation>, StoreError> {
+    deps.conversations
+        .conversation_by_key(&ConversationKey::web(website, visitor))
+        .await
+}

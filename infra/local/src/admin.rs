@@ -357,6 +357,65 @@ pub async fn dead_letters(config: &Config, limit: usize) -> anyhow::Result<Strin
     Ok(out)
 }
 
+/// Adds a website (`omnidesk website add`): origins are checked to be `scheme://host[:port]`,
+/// the bot to exist.
+pub async fn website_add(
+    adapters: &crate::app::Adapters,
+    name: &str,
+    origins: &[String],
+    bot: Option<&str>,
+    identity_secret: Option<String>,
+    prechat: bool,
+) -> anyhow::Result<omnidesk_core::Website> {
+    use omnidesk_core::{BotStore, WebStore};
+    let name = name.trim();
+    if name.is_empty() {
+        anyhow::bail!("--name must not be empty");
+    }
+    let mut clean = Vec::new();
+    for o in origins {
+        let o = o.trim().trim_end_matches('/');
+        let rest = o
+            .strip_prefix("https://")
+            .or_else(|| o.strip_prefix("http://"))
+            .ok_or_else(|| anyhow::anyhow!("--origin {o}: expected http(s)://host[:port]"))?;
+        if rest.is_empty() || rest.contains('/') || rest.contains('?') || rest.contains('#') {
+            anyhow::bail!("--origin {o}: an origin is scheme://host[:port], with no path");
+        }
+        clean.push(o.to_ascii_lowercase());
+    }
+    let bot_id = match bot {
+        Some(b) => {
+            let id =
+                omnidesk_domain::BotId::parse(b).map_err(|e| anyhow::anyhow!("--bot {b}: {e}"))?;
+            match adapters.store.get_bot(id).await? {
+                None => anyhow::bail!("--bot {b}: no such bot (add it with `omnidesk bot add`)"),
+                Some(bot) if bot.username.is_none() => anyhow::bail!(
+                    "--bot {b}: its username is unknown, and a t.me link needs it; add the bot \
+                     again without --no-verify so that getMe can fetch it"
+                ),
+                Some(_) => {}
+            }
+            Some(id)
+        }
+        None => None,
+    };
+    if identity_secret.as_deref().is_some_and(|s| s.len() < 16) {
+        anyhow::bail!("--identity-secret: at least 16 characters");
+    }
+    let website = omnidesk_core::Website {
+        id: omnidesk_domain::WebsiteId::from_uuid(adapters.ids.uuid()),
+        name: name.to_owned(),
+        origins: clean,
+        bot_id,
+        identity_secret: identity_secret.map(omnidesk_core::Secret::new),
+        prechat,
+        created_at: adapters.clock.now(),
+    };
+    adapters.store.put_website(&website).await?;
+    Ok(website)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,7 @@ use omnidesk_router::RouterDeps;
 use omnidesk_sender::{RateLimiter, SenderDeps};
 use omnidesk_telegram::TeloxideTelegram;
 use omnidesk_telegram_webhook::WebhookDeps;
+use omnidesk_web_chat::{VisitorKeys, WebChatDeps, WebChatSettings};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
@@ -74,12 +75,36 @@ impl Adapters {
         })
     }
 
-    /// The agent-token signer: the configured key, or one generated once into the data dir.
-    pub fn auth(&self, config: &Config) -> anyhow::Result<Auth> {
-        let secret = match &config.jwt_secret {
+    /// The server secret: the configured key, or one generated once into the data dir.
+    fn secret(config: &Config) -> anyhow::Result<Secret> {
+        Ok(match &config.jwt_secret {
             Some(s) => s.clone(),
             None => load_or_create_secret(&config.data_dir.join("jwt-secret"))?,
-        };
+        })
+    }
+
+    /// The widget API's dependencies on these adapters; visitors' sockets live in `hub`.
+    pub fn web_chat_deps(&self, config: &Config, hub: &Hub) -> anyhow::Result<WebChatDeps> {
+        let store = Arc::new(self.store.clone());
+        Ok(WebChatDeps {
+            web: store.clone(),
+            contacts: store.clone(),
+            conversations: store.clone(),
+            messages: store.clone(),
+            agents: store.clone(),
+            bots: store,
+            visitors: Arc::new(hub.clone()),
+            queue: Arc::new(self.queue.clone()),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+            keys: VisitorKeys::derive(Self::secret(config)?.expose().as_bytes()),
+            settings: WebChatSettings::default(),
+        })
+    }
+
+    /// The agent-token signer: the configured key, or one generated once into the data dir.
+    pub fn auth(&self, config: &Config) -> anyhow::Result<Auth> {
+        let secret = Self::secret(config)?;
         Ok(Auth::with_clock(
             secret.expose().as_bytes(),
             config.token_ttl,
@@ -176,6 +201,8 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         agents: store.clone(),
         bots: store.clone(),
         connections: connections.clone(),
+        web: Some(store.clone()),
+        visitors: Some(Arc::new(hub.clone())),
         push: push.clone(),
         queue: queue.clone(),
         clock: clock.clone(),
@@ -188,6 +215,8 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         contacts: store.clone(),
         bots: store.clone(),
         connections: connections.clone(),
+        agents: store.clone(),
+        visitors: Some(Arc::new(hub.clone())),
         push: push.clone(),
         telegram: telegram.clone(),
         clock: clock.clone(),
@@ -203,6 +232,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
             auth: auth.clone(),
             clock: clock.clone(),
         },
+        web: adapters.web_chat_deps(config, &hub)?,
         hub: hub.clone(),
         ids: ids.clone(),
         ping: config.ws_ping,
@@ -210,9 +240,11 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
 
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/ws", get(crate::ws::upgrade).with_state(ws_state))
+        .route("/ws", get(crate::ws::upgrade).with_state(ws_state.clone()))
         .merge(omnidesk_telegram_webhook::router(webhook.clone()))
         .merge(omnidesk_agent_api::router(api))
+        .merge(omnidesk_web_chat::router(ws_state.web.clone()))
+        .merge(crate::static_files::widget_routes(&config.widget_dir))
         .fallback_service(crate::static_files::service(&config.dashboard_dir));
 
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -61,6 +61,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "static files served at `/` (the agent dashboard), if present",
     ),
     (
+        "OMNIDESK_WIDGET_DIR",
+        "web/widget/dist",
+        "the website widget's built files, served at `/widget.js` and `/widget/…`",
+    ),
+    (
         "OMNIDESK_BOT_GREETING",
         "(built in)",
         "the bot's answer to /start",
@@ -95,6 +100,7 @@ pub struct Config {
     pub ws_ping: Duration,
     pub poll_timeout: Duration,
     pub dashboard_dir: PathBuf,
+    pub widget_dir: PathBuf,
     /// `OMNIDESK_BOT_GREETING`, `OMNIDESK_BOT_HELP`, `OMNIDESK_REASSIGN_AFTER_SECS`.
     pub router: RouterSettings,
 }
@@ -156,6 +162,9 @@ impl Config {
             dashboard_dir: PathBuf::from(
                 var("OMNIDESK_DASHBOARD_DIR").unwrap_or_else(|| "web/dashboard/dist".to_owned()),
             ),
+            widget_dir: PathBuf::from(
+                var("OMNIDESK_WIDGET_DIR").unwrap_or_else(|| "web/widget/dist".to_owned()),
+            ),
             router: RouterSettings::from_lookup(var).map_err(anyhow::Error::msg)?,
         })
     }
@@ -173,6 +182,7 @@ impl Config {
             ws_ping: Duration::from_secs(30),
             poll_timeout: Duration::from_secs(1),
             dashboard_dir: PathBuf::from("web/dashboard/dist"),
+            widget_dir: PathBuf::from("web/widget/dist"),
             router: RouterSettings::default(),
         }
     }

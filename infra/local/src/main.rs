@@ -34,6 +34,9 @@ enum Command {
     /// Talk to the Telegram Bot API for a stored bot.
     #[command(subcommand)]
     Telegram(TelegramCommand),
+    /// Manage the websites that embed the chat widget.
+    #[command(subcommand)]
+    Website(WebsiteCommand),
     /// List rejected webhook bodies and dead-lettered jobs.
     DeadLetters {
         /// How many of each to show.
@@ -86,6 +89,29 @@ struct BotAdd {
     /// Do not call getMe to check the token and learn the bot's username.
     #[arg(long)]
     no_verify: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum WebsiteCommand {
+    /// Add a website; prints its id (for `data-website`) on the last line.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// An origin allowed to embed the widget (`https://shop.example.com`); repeat for more.
+        #[arg(long = "origin", required = true)]
+        origins: Vec<String>,
+        /// The Telegram bot visitors can continue on ("Continue on Telegram").
+        #[arg(long)]
+        bot: Option<String>,
+        /// The secret the site signs its users' ids with (identity verification).
+        #[arg(long)]
+        identity_secret: Option<String>,
+        /// Ask for name and e-mail before the first message.
+        #[arg(long)]
+        prechat: bool,
+    },
+    /// List websites.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -241,6 +267,45 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", admin::dead_letters(&config, limit).await?)
         }
         Command::Bench(args) => bench::run(args).await?,
+        Command::Website(cmd) => {
+            if cli.aws_table.is_some() {
+                anyhow::bail!("websites are not on the AWS deployment yet; add them locally");
+            }
+            let adapters = app::Adapters::open(&config)?;
+            match cmd {
+                WebsiteCommand::Add {
+                    name,
+                    origins,
+                    bot,
+                    identity_secret,
+                    prechat,
+                } => {
+                    let w = admin::website_add(
+                        &adapters,
+                        &name,
+                        &origins,
+                        bot.as_deref(),
+                        identity_secret,
+                        prechat,
+                    )
+                    .await?;
+                    println!(
+                        "website \"{}\" added; embed it with:\n  <script src=\"<base>/widget.js\" data-website=\"{}\" async></script>",
+                        w.name, w.id
+                    );
+                    println!("{}", w.id);
+                }
+                WebsiteCommand::List => {
+                    for w in omnidesk_core::WebStore::list_websites(&adapters.store).await? {
+                        let bot = w
+                            .bot_id
+                            .map(|b| b.to_string())
+                            .unwrap_or_else(|| "-".into());
+                        println!("{}  {}  bot {}  {}", w.id, w.name, bot, w.origins.join(" "));
+                    }
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -17,8 +17,60 @@ pub fn service(dir: &Path) -> MethodRouter {
     })
 }
 
+/// The website widget: `/widget.js` (the loader) and `/widget/<file>` (the panel and its
+/// assets), from the widget's build directory, for any origin (host pages embed them), with
+/// a short cache lifetime so a new build reaches visitors within minutes.
+pub fn widget_routes(dir: &Path) -> axum::Router {
+    let loader = dir.join("widget.js");
+    let assets = dir.join("widget");
+    axum::Router::new()
+        .route(
+            "/widget.js",
+            get(move || {
+                let loader = loader.clone();
+                async move { widget_file(&loader).await }
+            }),
+        )
+        .route(
+            "/widget/{*file}",
+            get(
+                move |axum::extract::Path(file): axum::extract::Path<String>| {
+                    let assets = assets.clone();
+                    async move {
+                        match safe_relative(&file) {
+                            Some(rel) if !rel.as_os_str().is_empty() => {
+                                widget_file(&assets.join(rel)).await
+                            }
+                            _ => StatusCode::NOT_FOUND.into_response(),
+                        }
+                    }
+                },
+            ),
+        )
+}
+
+async fn widget_file(file: &Path) -> Response {
+    match tokio::fs::read(file).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, content_type(file)),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+                (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "the website widget is not built: run `npm ci && npm run build` in web/widget\n",
+        )
+            .into_response(),
+    }
+}
+
 async fn serve(dir: &Path, path: &str) -> Response {
-    if path.starts_with("/api/") || path.starts_with("/telegram/") {
+    if path.starts_with("/api/") || path.starts_with("/telegram/") || path.starts_with("/web/") {
         let body = serde_json::json!({"error": {"code": "not_found", "message": "no such route"}});
         return (StatusCode::NOT_FOUND, axum::Json(body)).into_response();
     }

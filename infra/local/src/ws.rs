@@ -1,6 +1,7 @@
-//! `GET /ws?token=<jwt>`: the local WebSocket endpoint. It does locally what API Gateway does on
-//! AWS — authenticate at connect, hand frames to the agent-ws function, deliver pushes — with
-//! the same JSON protocol, plus a protocol-level heartbeat.
+//! `GET /ws?token=<jwt>` (agents) and `GET /ws?ticket=<ticket>` (website visitors): the local
+//! WebSocket endpoint. It does locally what API Gateway does on AWS — authenticate at connect,
+//! hand frames to the agent-ws function (or answer a visitor's), deliver pushes — with the
+//! same JSON protocol, plus a protocol-level heartbeat.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +20,8 @@ use serde::Deserialize;
 #[derive(Clone)]
 pub struct WsState {
     pub deps: WsDeps,
+    /// The widget API (visitor tickets and connections).
+    pub web: omnidesk_web_chat::WebChatDeps,
     pub hub: Hub,
     pub ids: Arc<dyn IdGen>,
     pub ping: Duration,
@@ -27,6 +30,14 @@ pub struct WsState {
 #[derive(Debug, Deserialize)]
 pub struct WsQuery {
     token: Option<String>,
+    ticket: Option<String>,
+}
+
+/// Who is at the other end of a socket.
+#[derive(Clone, Copy)]
+enum Peer {
+    Agent,
+    Visitor,
 }
 
 /// Authenticates before upgrading: a missing, invalid or expired token gets 401 and no socket.
@@ -36,6 +47,9 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     let conn = ConnectionId(format!("local-{}", state.ids.uuid().simple()));
+    if let Some(ticket) = q.ticket.as_deref() {
+        return upgrade_visitor(state, conn, ticket, ws).await;
+    }
     let agent = match omnidesk_agent_ws::connect(&state.deps, &conn, q.token.as_deref()).await {
         Ok(agent) => agent,
         Err(e) => {
@@ -48,10 +62,46 @@ pub async fn upgrade(
     let outbox = state.hub.register(conn.clone());
     ws.on_upgrade(move |socket| async move {
         let hello = omnidesk_agent_ws::hello(agent, &conn).to_json();
-        serve_socket(&state, socket, &conn, outbox, hello).await;
+        serve_socket(&state, socket, &conn, outbox, hello, Peer::Agent).await;
         state.hub.unregister(&conn);
         if let Err(e) = omnidesk_agent_ws::disconnect(&state.deps, &conn).await {
             tracing::warn!(connection = %conn, error = %e, "could not forget the connection");
+        }
+    })
+}
+
+/// A visitor's socket: the single-use ticket (from `POST /web/v1/ws-ticket`) is redeemed
+/// before the upgrade; a missing, used or expired one gets 401 and no socket.
+async fn upgrade_visitor(
+    state: WsState,
+    conn: ConnectionId,
+    ticket: &str,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // Register before redeeming so no push between connect and socket is lost.
+    let outbox = state.hub.register(conn.clone());
+    let visitor = match omnidesk_web_chat::connect_visitor(&state.web, &conn, ticket).await {
+        Ok(v) => v,
+        Err(e) => {
+            state.hub.unregister(&conn);
+            let (status, code) = match e {
+                omnidesk_web_chat::TicketError::Invalid => {
+                    (StatusCode::UNAUTHORIZED, "invalid_ticket")
+                }
+                omnidesk_web_chat::TicketError::Store(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+                }
+            };
+            let body = serde_json::json!({"error": {"code": code, "message": e.to_string()}});
+            return (status, axum::Json(body)).into_response();
+        }
+    };
+    ws.on_upgrade(move |socket| async move {
+        let hello = omnidesk_web_chat::visitor_hello(visitor).to_json();
+        serve_socket(&state, socket, &conn, outbox, hello, Peer::Visitor).await;
+        state.hub.unregister(&conn);
+        if let Err(e) = omnidesk_web_chat::disconnect_visitor(&state.web, &conn).await {
+            tracing::warn!(connection = %conn, error = %e, "could not forget the visitor");
         }
     })
 }
@@ -62,6 +112,7 @@ async fn serve_socket(
     conn: &ConnectionId,
     mut outbox: tokio::sync::mpsc::Receiver<String>,
     hello: String,
+    peer: Peer,
 ) {
     let (mut tx, mut rx) = socket.split();
     if tx.send(WsMessage::Text(hello.into())).await.is_err() {
@@ -83,8 +134,16 @@ async fn serve_socket(
                 last_seen = Instant::now();
                 match msg {
                     WsMessage::Text(text) => {
-                        if let Some(reply) = omnidesk_agent_ws::on_frame(&state.deps, conn, text.as_str()).await
-                            && tx.send(WsMessage::Text(reply.to_json().into())).await.is_err()
+                        let reply = match peer {
+                            Peer::Agent => omnidesk_agent_ws::on_frame(&state.deps, conn, text.as_str())
+                                .await
+                                .map(|r| r.to_json()),
+                            Peer::Visitor => {
+                                Some(omnidesk_web_chat::visitor_frame(text.as_str()).to_json())
+                            }
+                        };
+                        if let Some(reply) = reply
+                            && tx.send(WsMessage::Text(reply.into())).await.is_err()
                         {
                             break;
                         }

@@ -18,6 +18,10 @@ pub struct ConversationView {
     pub assignee_id: Option<AgentId>,
     pub channel: Channel,
     pub channel_path: Vec<Channel>,
+    /// The channels the conversation moved through, oldest first (`["web","telegram"]`): the
+    /// path the dashboard shows as "Website → Telegram" (the same as `channel_path`).
+    #[serde(default)]
+    pub channels: Vec<Channel>,
     pub contact: ContactView,
     pub last_message: Option<LastMessage>,
     pub last_activity_at: Timestamp,
@@ -36,6 +40,7 @@ impl ConversationView {
             assignee_id: c.assignee_id,
             channel: c.channel,
             channel_path: c.channel_path.clone(),
+            channels: c.channel_path.clone(),
             contact,
             last_message: c.last_message.clone(),
             last_activity_at: c.last_activity_at,
@@ -332,5 +337,119 @@ mod tests {
                 events: vec![ServerEvent::Pong, ServerEvent::Pong]
             })
         );
+    }
+}
+
+/// A message as a website visitor sees it (the widget API and the visitor WebSocket): the
+/// fields of the agent API's message that concern the customer, the author's display name,
+/// and the widget's own `client_id` for its outbox. Internal timeline events (assignments,
+/// transfers) are never shown to visitors; channel moves are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebMessage {
+    pub id: omnidesk_domain::MessageId,
+    pub conversation_id: ConversationId,
+    pub direction: omnidesk_domain::Direction,
+    pub author: WebAuthor,
+    /// The agent's name (agents), or `None`.
+    pub author_name: Option<String>,
+    pub channel: Channel,
+    pub text: String,
+    pub delivery: omnidesk_domain::Delivery,
+    pub created_at: Timestamp,
+    /// The id the widget gave the message when it sent it.
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<omnidesk_domain::SystemEvent>,
+}
+
+/// Who wrote a message, as a visitor sees it (no internal ids).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebAuthor {
+    /// `contact`, `agent`, `bot`, `ai` or `system`.
+    pub kind: String,
+}
+
+/// The prefix of the source key of a message a visitor sent from the widget:
+/// `webmsg:<visitor id>:<client id>`.
+pub const WEB_SOURCE_PREFIX: &str = "webmsg:";
+
+impl WebMessage {
+    /// The visitor's view of `m`, or `None` for a timeline event visitors do not see.
+    pub fn of(m: &Message, author_name: Option<String>) -> Option<Self> {
+        if let Some(event) = &m.event
+            && !matches!(
+                event,
+                omnidesk_domain::SystemEvent::ChannelSwitched { .. }
+                    | omnidesk_domain::SystemEvent::ChannelUnlinked { .. }
+            )
+        {
+            return None;
+        }
+        let text = match &m.event {
+            Some(event) => event.describe(),
+            None => m.text.clone(),
+        };
+        let client_id = m
+            .source_key
+            .as_deref()
+            .and_then(|k| k.strip_prefix(WEB_SOURCE_PREFIX))
+            .and_then(|rest| rest.split_once(':'))
+            .map(|(_, client)| client.to_owned());
+        Some(Self {
+            id: m.id,
+            conversation_id: m.conversation_id,
+            direction: m.direction,
+            author: WebAuthor {
+                kind: m.author.kind().to_owned(),
+            },
+            author_name,
+            channel: m.channel,
+            text,
+            delivery: m.delivery.clone(),
+            created_at: m.created_at,
+            client_id,
+            event: m.event.clone(),
+        })
+    }
+}
+
+/// Server → visitor events on the widget's WebSocket (the same `{"type": …}` framing as the
+/// agents').
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum VisitorEvent {
+    /// First frame after connecting.
+    #[serde(rename = "hello")]
+    Hello {
+        visitor_id: omnidesk_domain::VisitorId,
+    },
+    #[serde(rename = "message.created")]
+    MessageCreated {
+        conversation_id: ConversationId,
+        message: WebMessage,
+    },
+    #[serde(rename = "message.updated")]
+    MessageUpdated {
+        conversation_id: ConversationId,
+        message: WebMessage,
+    },
+    /// The session changed (continued on another channel, identified): read it again with
+    /// `GET /web/v1/session`.
+    #[serde(rename = "session.updated")]
+    SessionUpdated,
+    #[serde(rename = "pong")]
+    Pong,
+    #[serde(rename = "error")]
+    Error { message: String },
+    /// Several events, applied in order.
+    #[serde(rename = "batch")]
+    Batch { events: Vec<VisitorEvent> },
+}
+
+impl VisitorEvent {
+    /// The JSON text frame.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| r#"{"type":"error","message":"unserialisable event"}"#.to_owned())
     }
 }

@@ -68,6 +68,9 @@ pub mod usecases;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-pub use events::{ClientAction, ContactView, ConversationView, ServerEvent};
+pub use events::{
+    ClientAction, ContactView, ConversationView, ServerEvent, VisitorEvent, WEB_SOURCE_PREFIX,
+    WebAuthor, WebMessage,
+};
 pub use jobs::{InboundJob, JobError, JobOutcome, OutboundJob, QueueName, TimerJob, retry_backoff};
 pub use ports::*;

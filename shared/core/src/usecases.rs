@@ -111,3 +111,82 @@ pub async fn pick_agent_except(
     let start = agents.next_counter("assign_round_robin").await? as usize;
     Ok(Some(free[start % free.len()]))
 }
+
+/// The display name of a message's author as visitors see it: the agent's name for agents.
+pub async fn author_name(
+    agents: &dyn crate::AgentStore,
+    message: &omnidesk_domain::Message,
+) -> StoreResult<Option<String>> {
+    Ok(match message.author {
+        omnidesk_domain::Author::Agent { id } => agents.get_agent(id).await?.map(|a| a.name),
+        _ => None,
+    })
+}
+
+/// Pushes what agents were told about `conversation` to the website visitor whose chat it is
+/// (its web key), when their widget is open: messages in the visitor's view
+/// ([`crate::WebMessage`]), and `session.updated` when `session_changed`. Best effort, like
+/// every push: the visitor's widget re-reads on reconnect. Returns how many connections got it.
+pub async fn push_to_visitor(
+    visitors: &dyn crate::VisitorConnectionStore,
+    agents: &dyn crate::AgentStore,
+    push: &dyn Push,
+    conversation: &Conversation,
+    events: &[ServerEvent],
+    session_changed: bool,
+) -> StoreResult<usize> {
+    let Some((_, visitor)) = conversation
+        .key_on(omnidesk_domain::Channel::Web)
+        .and_then(|k| k.web_visitor())
+    else {
+        return Ok(0);
+    };
+    let connections = visitors.visitor_connections(visitor).await?;
+    if connections.is_empty() {
+        return Ok(0);
+    }
+    let mut frames = Vec::new();
+    for event in events {
+        let (created, message) = match event {
+            ServerEvent::MessageCreated { message, .. } => (true, message),
+            ServerEvent::MessageUpdated { message, .. } => (false, message),
+            _ => continue,
+        };
+        if message.conversation_id != conversation.id {
+            continue;
+        }
+        let name = author_name(agents, message).await?;
+        let Some(view) = crate::WebMessage::of(message, name) else {
+            continue;
+        };
+        frames.push(if created {
+            crate::VisitorEvent::MessageCreated {
+                conversation_id: conversation.id,
+                message: view,
+            }
+        } else {
+            crate::VisitorEvent::MessageUpdated {
+                conversation_id: conversation.id,
+                message: view,
+            }
+        });
+    }
+    if session_changed {
+        frames.push(crate::VisitorEvent::SessionUpdated);
+    }
+    let frame = match frames.len() {
+        0 => return Ok(0),
+        1 => frames.remove(0),
+        _ => crate::VisitorEvent::Batch { events: frames },
+    }
+    .to_json();
+    let mut delivered = 0;
+    for conn in connections {
+        match push.post(&conn, &frame).await {
+            Ok(PushOutcome::Delivered) => delivered += 1,
+            Ok(PushOutcome::Gone) => visitors.remove_visitor_connection(&conn).await?,
+            Err(e) => tracing::warn!(connection = %conn, error = %e, "push to visitor failed"),
+        }
+    }
+    Ok(delivered)
+}

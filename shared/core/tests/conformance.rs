@@ -33,6 +33,8 @@ fn system_store() -> MemoryStore {
 async fn memory_store_passes_the_store_suite() {
     let store = system_store();
     store_suite::run_all(&store).await;
+    store_suite::web(&store).await;
+    store_suite::visitor_connections(&store).await;
 }
 
 #[tokio::test]

@@ -12,6 +12,10 @@ use crate::{
 ///
 /// - Telegram private chat: `tg:<bot>:<chat>`
 /// - Telegram group, per user who addresses the bot: `tg:<bot>:<chat>:<user>`
+/// - Website widget, per visitor: `web:<website>:<visitor>`
+///
+/// A conversation owns one key per channel it lives on ([`Conversation::keys`]); each leads
+/// to it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ConversationKey(String);
@@ -24,6 +28,29 @@ impl ConversationKey {
     /// One user's thread inside a group where the bot is a member.
     pub fn telegram_group(bot: BotId, chat: TelegramChatId, user: TelegramUserId) -> Self {
         Self(format!("tg:{bot}:{chat}:{user}"))
+    }
+    /// A visitor's chat on a website.
+    pub fn web(website: crate::WebsiteId, visitor: crate::VisitorId) -> Self {
+        Self(format!("web:{website}:{visitor}"))
+    }
+    /// The channel of the key (from its prefix); `None` for a prefix this build does not know.
+    pub fn channel(&self) -> Option<Channel> {
+        match self.0.split(':').next()? {
+            "tg" => Some(Channel::Telegram),
+            "web" => Some(Channel::Web),
+            "email" => Some(Channel::Email),
+            _ => None,
+        }
+    }
+    /// The website and visitor of a web key.
+    pub fn web_visitor(&self) -> Option<(crate::WebsiteId, crate::VisitorId)> {
+        let mut parts = self.0.split(':');
+        if parts.next()? != "web" {
+            return None;
+        }
+        let website = crate::WebsiteId::parse(parts.next()?).ok()?;
+        let visitor = crate::VisitorId::parse(parts.next()?).ok()?;
+        Some((website, visitor))
     }
     /// Parses a stored key (`<channel prefix>:<parts>`), at most 128 characters (SQS group id limit).
     pub fn parse(s: &str) -> Result<Self, ParseError> {
@@ -158,11 +185,21 @@ pub struct TransitionError {
     pub status: &'static str,
 }
 
-/// A thread with one contact on one routing key, across its channel moves.
+/// A thread with one contact, across its channel moves: it belongs to the contact, not to a
+/// channel, and owns one routing key per channel it lives on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conversation {
     pub id: ConversationId,
+    /// The key it was created with.
     pub key: ConversationKey,
+    /// Keys it gained later on other channels (a web chat continued on Telegram gains the
+    /// Telegram chat's key), oldest first. Each leads to this conversation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<ConversationKey>,
+    /// Keys another conversation took over (its chat continued elsewhere): they no longer
+    /// lead here, even the first one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released_keys: Vec<ConversationKey>,
     pub contact_id: ContactId,
     /// The channel the customer is using now.
     pub channel: Channel,
@@ -198,6 +235,8 @@ impl Conversation {
         Self {
             id,
             key,
+            keys: Vec::new(),
+            released_keys: Vec::new(),
             contact_id,
             channel,
             channel_path: vec![channel],
@@ -212,6 +251,51 @@ impl Conversation {
             created_at: now,
             version: 0,
         }
+    }
+
+    /// Every routing key that leads to the conversation, the first one first.
+    pub fn all_keys(&self) -> impl Iterator<Item = &ConversationKey> {
+        std::iter::once(&self.key)
+            .chain(self.keys.iter())
+            .filter(|k| !self.released_keys.contains(k))
+    }
+
+    /// Whether `key` leads to this conversation (a store's cached key lookup checks it).
+    pub fn owns_key(&self, key: &ConversationKey) -> bool {
+        self.all_keys().any(|k| k == key)
+    }
+
+    /// The newest key the conversation has on `channel`: where replies on it go.
+    pub fn key_on(&self, channel: Channel) -> Option<&ConversationKey> {
+        self.all_keys()
+            .filter(|k| k.channel() == Some(channel))
+            .last()
+    }
+
+    /// Adds a routing key (no-op when it has it); returns whether it was new.
+    pub fn add_key(&mut self, key: ConversationKey) -> bool {
+        if self.owns_key(&key) {
+            return false;
+        }
+        self.released_keys.retain(|k| *k != key);
+        if key != self.key && !self.keys.contains(&key) {
+            self.keys.push(key);
+        }
+        true
+    }
+
+    /// Stops `key` leading here (undone link, or another conversation took it); returns
+    /// whether it did.
+    pub fn remove_key(&mut self, key: &ConversationKey) -> bool {
+        if !self.owns_key(key) {
+            return false;
+        }
+        if *key == self.key {
+            self.released_keys.push(key.clone());
+        } else {
+            self.keys.retain(|k| k != key);
+        }
+        true
     }
 
     /// The rank lists order conversations by, descending: the minute of the last activity,
@@ -447,6 +531,38 @@ mod tests {
             Some((BotId::parse("9").unwrap(), TelegramChatId(-100)))
         );
         assert!(ConversationKey::parse("nocolon").is_err());
+    }
+
+    #[test]
+    fn a_conversation_owns_one_key_per_channel_and_replies_use_the_newest() {
+        let mut c = conv();
+        let website = crate::WebsiteId::from_uuid(Uuid::now_v7());
+        let visitor = crate::VisitorId::from_uuid(Uuid::now_v7());
+        let web = ConversationKey::web(website, visitor);
+        assert_eq!(web.channel(), Some(Channel::Web));
+        assert_eq!(web.web_visitor(), Some((website, visitor)));
+        assert_eq!(ConversationKey::parse(web.as_str()).unwrap(), web);
+        assert!(c.add_key(web.clone()));
+        assert!(!c.add_key(web.clone()));
+        assert!(!c.add_key(c.key.clone()));
+        assert_eq!(c.key_on(Channel::Web), Some(&web));
+        assert_eq!(c.key_on(Channel::Telegram), Some(&c.key.clone()));
+        assert_eq!(c.key_on(Channel::Email), None);
+        assert!(c.remove_key(&web));
+        assert_eq!(c.key_on(Channel::Web), None);
+        // The first key can be taken over too, and given back.
+        let first = c.key.clone();
+        assert!(c.remove_key(&first));
+        assert!(!c.owns_key(&first));
+        assert_eq!(c.key_on(Channel::Telegram), None);
+        assert!(c.add_key(first.clone()));
+        assert!(c.owns_key(&first));
+        assert!(c.keys.is_empty());
+        // Stored conversations written before keys existed read with none.
+        let mut json = serde_json::to_value(&c).unwrap();
+        json.as_object_mut().unwrap().remove("keys");
+        let old: Conversation = serde_json::from_value(json).unwrap();
+        assert!(old.keys.is_empty());
     }
 
     #[test]

@@ -83,6 +83,12 @@ id_type!(
 id_type!(
     /// One human agent.
     AgentId, "ag", "agent id");
+id_type!(
+    /// One website that embeds the chat widget (configured by an admin).
+    WebsiteId, "web", "website id");
+id_type!(
+    /// One browser visitor of a website's widget (the subject of a visitor token).
+    VisitorId, "vis", "visitor id");
 
 impl MessageId {
     /// The id of a message that comes from an external event, derived from the event alone, so

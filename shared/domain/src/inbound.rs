@@ -1,7 +1,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Attachment, BotId, ConversationKey, TelegramChatId, TelegramUserId, Timestamp, UpdateId,
+    Attachment, BotId, Channel, ChannelRef, ConversationKey, Identity, LanguageTag, TelegramChatId,
+    TelegramUserId, Timestamp, UpdateId,
 };
 
 /// The kind of Telegram chat an update came from.
@@ -136,10 +137,159 @@ impl TelegramInbound {
     }
 }
 
+/// A command the built-in bot answers (a channel's adapter recognises them; the router answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BotCommand {
+    /// Greeting (Telegram `/start`).
+    Start,
+    /// How to use the chat (Telegram `/help`).
+    Help,
+}
+
+/// A "continue on another channel" token presented by the customer (Telegram
+/// `/start <token>`). The router redeems it: the identity joins the token's contact and the
+/// conversation gains this channel's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Handoff {
+    /// Presented where only the customer reads (a private chat): redeemable.
+    Token { token: String },
+    /// Presented in a shared chat (a group): refused, since anyone there could have sent it.
+    SharedChat,
+}
+
+/// A customer's message, channel-neutral: what every ingest function produces and the one
+/// router path consumes. Channel specifics (chat kinds, mentions, commands) were settled by the
+/// channel's adapter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelMessage {
+    /// The routing key of the chat on its channel; its prefix names the channel.
+    pub key: ConversationKey,
+    /// Who wrote, as the channel proves it.
+    pub identity: Identity,
+    /// The name to give a new contact.
+    pub display_name: String,
+    /// The customer's language as the channel hints it (Telegram client language).
+    #[serde(default)]
+    pub language: Option<LanguageTag>,
+    pub text: String,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+    /// Where the message is on its channel.
+    #[serde(default)]
+    pub channel_ref: Option<ChannelRef>,
+    /// The idempotency key of the source event (stored once per key).
+    pub source_key: String,
+    /// The event's own time and order, when the channel gives them: the message id is then
+    /// derived from the event, so a redelivery maps to the same stored message.
+    #[serde(default)]
+    pub sent_at: Option<Timestamp>,
+    #[serde(default)]
+    pub sequence: u32,
+    /// A bot command, when the adapter recognised one.
+    #[serde(default)]
+    pub command: Option<BotCommand>,
+    /// A continue-on-this-channel token, when the message carried one.
+    #[serde(default)]
+    pub handoff: Option<Handoff>,
+    /// The id to give the conversation if this message starts one (an ingest function that
+    /// answers with the conversation id picks it; otherwise the router does).
+    #[serde(default)]
+    pub new_conversation_id: Option<crate::ConversationId>,
+}
+
+impl ChannelMessage {
+    /// The channel the message came from.
+    pub fn channel(&self) -> Channel {
+        self.key
+            .channel()
+            .or_else(|| self.identity.channel())
+            .unwrap_or(Channel::Web)
+    }
+}
+
+impl TelegramInbound {
+    /// The channel-neutral message of this update, or `None` when there is nothing to route:
+    /// another update kind, a bot, a channel post, or group chatter that does not address the
+    /// bot (`bot_username` decides mentions).
+    pub fn to_message(&self, bot_username: Option<&str>) -> Option<ChannelMessage> {
+        if self.kind != "message" {
+            return None;
+        }
+        let (from, key, chat) = (self.from.as_ref()?, self.conversation_key()?, self.chat_id?);
+        if from.is_bot || !self.addresses_bot(bot_username) {
+            return None;
+        }
+        let private = self.chat_kind == Some(ChatKind::Private);
+        let mut text = self.text.clone().unwrap_or_default();
+        let (command, payload) = telegram_command(&text);
+        let handoff = match (command, payload) {
+            (Some(BotCommand::Start), Some(token)) if private => Some(Handoff::Token {
+                token: token.to_owned(),
+            }),
+            (Some(BotCommand::Start), Some(_)) => Some(Handoff::SharedChat),
+            _ => None,
+        };
+        if handoff.is_some() {
+            // The token is a secret (even once used): it is not kept in the timeline.
+            text = "/start".to_owned();
+        }
+        Some(ChannelMessage {
+            key,
+            identity: Identity::Telegram {
+                bot_id: self.bot_id,
+                user_id: from.user_id,
+                username: from.username.clone(),
+            },
+            display_name: from.display_name(),
+            language: from
+                .language_code
+                .as_deref()
+                .and_then(|l| LanguageTag::parse(l).ok()),
+            text,
+            attachments: self.attachments.clone(),
+            channel_ref: Some(ChannelRef::Telegram {
+                bot_id: self.bot_id,
+                chat_id: chat,
+                message_ids: self.message_id.into_iter().collect(),
+            }),
+            source_key: self.source_key(),
+            sent_at: self.sent_at,
+            sequence: self
+                .message_id
+                .and_then(|m| u32::try_from(m).ok())
+                .unwrap_or(0),
+            // Commands are answered in private chats only (a group's commands are for people).
+            command: command.filter(|_| private),
+            handoff,
+            new_conversation_id: None,
+        })
+    }
+}
+
+/// `/start`, `/start <payload>`, `/help`, also addressed as `/help@botname`.
+fn telegram_command(text: &str) -> (Option<BotCommand>, Option<&str>) {
+    let mut words = text.split_whitespace();
+    let Some(word) = words.next() else {
+        return (None, None);
+    };
+    let command = match word.split('@').next() {
+        Some("/start") => Some(BotCommand::Start),
+        Some("/help") => Some(BotCommand::Help),
+        _ => None,
+    };
+    (command, command.and(words.next()))
+}
+
 /// Where an inbound event came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "channel", rename_all = "lowercase")]
 pub enum InboundSource {
+    /// A channel-neutral message (every ingest function enqueues these).
+    Message(ChannelMessage),
+    /// A raw Telegram update, as queued by builds before the neutral pipeline; the router
+    /// normalises it with [`TelegramInbound::to_message`].
     Telegram(TelegramInbound),
 }
 
@@ -152,9 +302,18 @@ pub struct InboundEvent {
 }
 
 impl InboundEvent {
+    /// A neutral message received now.
+    pub fn message(message: ChannelMessage, received_at: Timestamp) -> Self {
+        Self {
+            source: InboundSource::Message(message),
+            received_at,
+        }
+    }
+
     /// The idempotency key of the source event (queue deduplication id, message source key).
     pub fn source_key(&self) -> String {
         match &self.source {
+            InboundSource::Message(m) => m.source_key.clone(),
             InboundSource::Telegram(t) => t.source_key(),
         }
     }
@@ -162,6 +321,7 @@ impl InboundEvent {
     /// The FIFO group: events of one chat are processed in order; others in parallel.
     pub fn group_key(&self) -> String {
         match &self.source {
+            InboundSource::Message(m) => m.key.as_str().to_owned(),
             InboundSource::Telegram(t) => match t.chat_id {
                 Some(chat) => format!("tg:{}:{}", t.bot_id, chat),
                 None => format!("tg:{}:nochat", t.bot_id),
@@ -209,6 +369,61 @@ mod tests {
         let mut r = group_msg("thanks");
         r.reply_to_user = Some(TelegramUserId(77));
         assert!(r.addresses_bot(None));
+    }
+
+    fn private_msg(text: &str) -> TelegramInbound {
+        let mut m = group_msg(text);
+        m.chat_id = Some(TelegramChatId(5));
+        m.chat_kind = Some(ChatKind::Private);
+        m
+    }
+
+    #[test]
+    fn a_private_start_with_a_payload_is_a_handoff_and_the_token_is_not_kept() {
+        let m = private_msg("/start abcDEF_123-x").to_message(None).unwrap();
+        assert_eq!(m.command, Some(BotCommand::Start));
+        assert_eq!(
+            m.handoff,
+            Some(Handoff::Token {
+                token: "abcDEF_123-x".into()
+            })
+        );
+        assert_eq!(m.text, "/start");
+        assert_eq!(m.channel(), Channel::Telegram);
+        assert_eq!(m.key.as_str(), "tg:77:5");
+        assert_eq!(m.source_key, "tg:77:1");
+        let plain = private_msg("/help").to_message(None).unwrap();
+        assert_eq!(
+            (plain.command, plain.handoff),
+            (Some(BotCommand::Help), None)
+        );
+        assert_eq!(private_msg("hello").to_message(None).unwrap().command, None);
+    }
+
+    #[test]
+    fn a_group_start_with_a_token_is_refused_and_group_chatter_is_not_routed() {
+        let m = group_msg("/start@shop_bot tok")
+            .to_message(Some("shop_bot"))
+            .unwrap();
+        assert_eq!(m.handoff, Some(Handoff::SharedChat));
+        assert_eq!(m.command, None);
+        assert!(
+            group_msg("hello all")
+                .to_message(Some("shop_bot"))
+                .is_none()
+        );
+        let mut edit = private_msg("x");
+        edit.kind = "edited_message".into();
+        assert!(edit.to_message(None).is_none());
+    }
+
+    #[test]
+    fn a_neutral_event_round_trips_through_the_queue_body() {
+        let m = private_msg("hi").to_message(None).unwrap();
+        let ev = InboundEvent::message(m, Timestamp::from_millis(9));
+        let body = serde_json::to_string(&ev).unwrap();
+        assert_eq!(serde_json::from_str::<InboundEvent>(&body).unwrap(), ev);
+        assert_eq!(ev.group_key(), "tg:77:5");
     }
 
     #[test]

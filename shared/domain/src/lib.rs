@@ -13,6 +13,7 @@ mod error;
 mod ids;
 mod inbound;
 mod message;
+mod summary;
 mod values;
 
 pub use agent::{Agent, AgentStatus, PasswordHash};
@@ -22,12 +23,16 @@ pub use conversation::{
     TransitionError, activity_minute,
 };
 pub use error::ParseError;
-pub use ids::{AgentId, ContactId, ConversationId, MessageId};
-pub use inbound::{ChatKind, InboundEvent, InboundSource, TelegramInbound, TelegramSender};
+pub use ids::{AgentId, ContactId, ConversationId, MessageId, VisitorId, WebsiteId};
+pub use inbound::{
+    BotCommand, ChannelMessage, ChatKind, Handoff, InboundEvent, InboundSource, TelegramInbound,
+    TelegramSender,
+};
 pub use message::{
     Attachment, AttachmentKind, Author, ChannelRef, Delivery, DeliveryStatus, Direction, Message,
     SystemEvent, TELEGRAM_TEXT_LIMIT, Translation, split_for_telegram,
 };
+pub use summary::handoff_summary;
 pub use values::{
     BotId, Channel, ChannelPath, EmailAddress, LanguageTag, Tag, TelegramChatId, TelegramUserId,
     Timestamp, UpdateId,

@@ -169,6 +169,11 @@ pub enum SystemEvent {
         channel: Channel,
         reason: String,
     },
+    /// The customer undid a channel link (e.g. "Continue on Telegram"): replies no longer go
+    /// there.
+    ChannelUnlinked {
+        channel: Channel,
+    },
 }
 
 impl SystemEvent {
@@ -185,6 +190,9 @@ impl SystemEvent {
             }
             SystemEvent::ContactUnreachable { channel, reason } => {
                 format!("Unreachable on {}: {reason}", channel.label())
+            }
+            SystemEvent::ChannelUnlinked { channel } => {
+                format!("{} unlinked by the customer", channel.label())
             }
         }
     }

@@ -197,9 +197,58 @@ CREATE INDEX conversations_assignee ON conversations(assignee_id, activity_minut
 CREATE INDEX conversations_activity ON conversations(activity_minute, id);
 "#;
 
+/// Schema version 3: one conversation, several routing keys (a web chat continued on Telegram
+/// owns both keys). Keys move to their own table (every existing key is copied); the
+/// conversations table is rebuilt without its `UNIQUE` key column (the first key stays there
+/// for reference, but a key released by one conversation may later start another). Websites
+/// and single-use tokens (stored hashed) of the widget channel.
+const MIGRATION_V3: &str = r#"
+CREATE TABLE conversation_keys (
+    key             TEXT PRIMARY KEY NOT NULL,
+    conversation_id TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX conversation_keys_conversation ON conversation_keys(conversation_id);
+INSERT INTO conversation_keys (key, conversation_id) SELECT key, id FROM conversations;
+CREATE TABLE conversations_v3 (
+    id               TEXT PRIMARY KEY NOT NULL,
+    key              TEXT NOT NULL,
+    contact_id       TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    assignee_id      TEXT,
+    last_activity_ms INTEGER NOT NULL,
+    version          INTEGER NOT NULL,
+    json             TEXT NOT NULL,
+    activity_minute  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO conversations_v3 (id, key, contact_id, status, assignee_id, last_activity_ms,
+    version, json, activity_minute)
+    SELECT id, key, contact_id, status, assignee_id, last_activity_ms, version, json,
+    activity_minute FROM conversations;
+DROP TABLE conversations;
+ALTER TABLE conversations_v3 RENAME TO conversations;
+CREATE INDEX conversations_status ON conversations(status, activity_minute, id);
+CREATE INDEX conversations_assignee ON conversations(assignee_id, activity_minute, id);
+CREATE INDEX conversations_activity ON conversations(activity_minute, id);
+CREATE INDEX conversations_contact ON conversations(contact_id);
+CREATE TABLE websites (
+    id   TEXT PRIMARY KEY NOT NULL,
+    json TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE tokens (
+    kind          TEXT NOT NULL,
+    hash          TEXT NOT NULL,
+    owner         TEXT NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    json          TEXT NOT NULL,
+    PRIMARY KEY (kind, hash)
+) WITHOUT ROWID;
+CREATE INDEX tokens_owner ON tokens(kind, owner);
+CREATE INDEX tokens_expiry ON tokens(expires_at_ms);
+"#;
+
 /// Migrations in order: `(version reached, SQL)`. A database at version `v` runs every
 /// migration above `v`, each in its own transaction with the version bump.
-const MIGRATIONS: [(i64, &str); 2] = [(1, SCHEMA_V1), (2, MIGRATION_V2)];
+const MIGRATIONS: [(i64, &str); 3] = [(1, SCHEMA_V1), (2, MIGRATION_V2), (3, MIGRATION_V3)];
 
 /// The database cannot serve a call (writer stopped, commit failed, task lost). The message
 /// is for logs; callers map it to their port's "unavailable, retry" error.
@@ -622,7 +671,27 @@ mod tests {
         drop(old);
 
         let db = Db::open(&path, SqliteOptions::default()).unwrap();
-        assert_eq!(pragma(&db, &path, "user_version"), "2");
+        assert_eq!(
+            pragma(&db, &path, "user_version"),
+            SCHEMA_VERSION.to_string()
+        );
+        // Version 3: every existing key leads to its conversation from the keys table.
+        let keys: Vec<(String, String)> = db
+            .read_blocking(&path, |c| {
+                let mut s = c
+                    .prepare("SELECT key, conversation_id FROM conversation_keys ORDER BY key")
+                    .unwrap();
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect()
+            })
+            .unwrap();
+        assert_eq!(
+            keys,
+            ["cv_a", "cv_b", "cv_c"].map(|k| (k.to_owned(), k.to_owned())),
+            "existing keys are copied to the keys table"
+        );
         let minutes: Vec<(String, i64)> = db
             .read_blocking(&path, |c| {
                 let mut s = c

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use omnidesk_core::{
     Connection, ConnectionId, ConnectionStore, Push, PushError, PushOutcome, StoreResult,
-    check_push_size,
+    VisitorConnection, VisitorConnectionStore, check_push_size,
 };
 use parking_lot::RwLock;
 use tokio::sync::mpsc;
@@ -29,6 +29,7 @@ pub const HUB_BUFFER: usize = 1024;
 pub struct Hub {
     connections: Arc<RwLock<HashMap<ConnectionId, mpsc::Sender<String>>>>,
     agents: Arc<RwLock<HashMap<ConnectionId, Connection>>>,
+    visitors: Arc<RwLock<HashMap<ConnectionId, VisitorConnection>>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -57,6 +58,7 @@ impl Hub {
     pub fn unregister(&self, id: &ConnectionId) {
         self.connections.write().remove(id);
         self.agents.write().remove(id);
+        self.visitors.write().remove(id);
     }
 
     /// Whether `id` is registered and its receiver is still open.
@@ -130,6 +132,34 @@ impl ConnectionStore for Hub {
         let mut all: Vec<Connection> = self.agents.read().values().cloned().collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(all)
+    }
+}
+
+#[async_trait]
+impl VisitorConnectionStore for Hub {
+    async fn add_visitor_connection(&self, connection: &VisitorConnection) -> StoreResult<()> {
+        self.visitors
+            .write()
+            .insert(connection.id.clone(), connection.clone());
+        Ok(())
+    }
+
+    async fn remove_visitor_connection(&self, id: &ConnectionId) -> StoreResult<()> {
+        self.visitors.write().remove(id);
+        Ok(())
+    }
+
+    async fn visitor_connections(
+        &self,
+        visitor: omnidesk_domain::VisitorId,
+    ) -> StoreResult<Vec<ConnectionId>> {
+        Ok(self
+            .visitors
+            .read()
+            .values()
+            .filter(|c| c.visitor_id == visitor)
+            .map(|c| c.id.clone())
+            .collect())
     }
 }
 

@@ -7,11 +7,13 @@ use async_trait::async_trait;
 use omnidesk_core::{
     AgentStore, AppendOutcome, BotConfig, BotStore, Clock, Connection, ConnectionId,
     ConnectionStore, ContactStore, ConversationFilter, ConversationStore, DeadLetter,
-    DeadLetterStore, MessageStore, Page, PageRequest, StoreError, StoreResult,
+    DeadLetterStore, MessageStore, Page, PageRequest, StoreError, StoreResult, StoredToken,
+    TokenKind, WebStore, Website,
 };
 use omnidesk_domain::{
     Agent, AgentId, BotId, ChannelRef, Contact, ContactId, Conversation, ConversationId,
     ConversationKey, Delivery, EmailAddress, Identity, IdentityKey, Message, MessageId, Timestamp,
+    WebsiteId,
 };
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -330,6 +332,12 @@ impl ConversationStore for SqliteStore {
                 let version = version_to_sql(c.version).map_err(sql_err)?;
                 insert_new(
                     conn,
+                    "INSERT INTO conversation_keys (key, conversation_id) VALUES (?1, ?2)",
+                    params![c.key.as_str(), c.id.to_string()],
+                    || format!("conversation key {} is taken", c.key),
+                )?;
+                insert_new(
+                    conn,
                     "INSERT INTO conversations (id, key, contact_id, status, assignee_id, \
                      last_activity_ms, activity_minute, version, json) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -370,7 +378,10 @@ impl ConversationStore for SqliteStore {
         self.db
             .read_async(move |conn| {
                 let json: Option<String> = conn
-                    .prepare_cached("SELECT json FROM conversations WHERE key = ?1")
+                    .prepare_cached(
+                        "SELECT c.json FROM conversation_keys k \
+                         JOIN conversations c ON c.id = k.conversation_id WHERE k.key = ?1",
+                    )
                     .and_then(|mut s| s.query_row([key], |r| r.get(0)).optional())
                     .map_err(sql_err)?;
                 json.map(|j| from_json("conversation", &j)).transpose()
@@ -456,6 +467,60 @@ impl ConversationStore for SqliteStore {
             .read_async(move |conn| {
                 let cursor = decode_cursor(page.cursor.as_deref())?;
                 list_conversation_rows(conn, conversations_of(contact), cursor, &page)
+            })
+            .await
+    }
+
+    async fn claim_conversation_key(
+        &self,
+        conversation: ConversationId,
+        key: &ConversationKey,
+    ) -> StoreResult<Option<ConversationId>> {
+        let key = key.as_str().to_owned();
+        self.db
+            .write_async(move |conn| {
+                let id = conversation.to_string();
+                let exists = conn
+                    .prepare_cached("SELECT 1 FROM conversations WHERE id = ?1")
+                    .and_then(|mut s| s.exists([&id]))
+                    .map_err(sql_err)?;
+                if !exists {
+                    return Err(StoreError::NotFound(format!("conversation {id}")));
+                }
+                let previous: Option<String> = conn
+                    .prepare_cached("SELECT conversation_id FROM conversation_keys WHERE key = ?1")
+                    .and_then(|mut s| s.query_row([&key], |r| r.get(0)).optional())
+                    .map_err(sql_err)?;
+                conn.prepare_cached(
+                    "INSERT INTO conversation_keys (key, conversation_id) VALUES (?1, ?2) \
+                     ON CONFLICT(key) DO UPDATE SET conversation_id = excluded.conversation_id",
+                )
+                .and_then(|mut s| s.execute(params![key, id]))
+                .map_err(sql_err)?;
+                previous
+                    .filter(|p| *p != id)
+                    .map(|p| {
+                        ConversationId::parse(&p).map_err(|e| StoreError::Corrupt(e.to_string()))
+                    })
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn release_conversation_key(
+        &self,
+        conversation: ConversationId,
+        key: &ConversationKey,
+    ) -> StoreResult<()> {
+        let key = key.as_str().to_owned();
+        self.db
+            .write_async(move |conn| {
+                conn.prepare_cached(
+                    "DELETE FROM conversation_keys WHERE key = ?1 AND conversation_id = ?2",
+                )
+                .and_then(|mut s| s.execute(params![key, conversation.to_string()]))
+                .map_err(sql_err)?;
+                Ok(())
             })
             .await
     }
@@ -1036,6 +1101,104 @@ impl ConnectionStore for SqliteStore {
                     out.push(from_json("connection", &row.map_err(sql_err)?)?);
                 }
                 Ok(out)
+            })
+            .await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Websites and single-use tokens
+
+#[async_trait]
+impl WebStore for SqliteStore {
+    async fn put_website(&self, website: &Website) -> StoreResult<()> {
+        let w = website.clone();
+        self.db
+            .write_async(move |conn| {
+                let json = to_json(&w)?;
+                conn.prepare_cached(
+                    "INSERT INTO websites (id, json) VALUES (?1, ?2) \
+                     ON CONFLICT(id) DO UPDATE SET json = excluded.json",
+                )
+                .and_then(|mut s| s.execute(params![w.id.to_string(), json]))
+                .map_err(sql_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn get_website(&self, id: WebsiteId) -> StoreResult<Option<Website>> {
+        self.db
+            .read_async(move |conn| {
+                let json: Option<String> = conn
+                    .prepare_cached("SELECT json FROM websites WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([id.to_string()], |r| r.get(0)).optional())
+                    .map_err(sql_err)?;
+                json.map(|j| from_json("website", &j)).transpose()
+            })
+            .await
+    }
+
+    async fn list_websites(&self) -> StoreResult<Vec<Website>> {
+        self.db
+            .read_async(move |conn| {
+                let mut stmt = conn
+                    .prepare_cached("SELECT json FROM websites ORDER BY id")
+                    .map_err(sql_err)?;
+                let rows = stmt
+                    .query_map([], |r| r.get::<_, String>(0))
+                    .map_err(sql_err)?;
+                rows.map(|j| from_json("website", &j.map_err(sql_err)?))
+                    .collect()
+            })
+            .await
+    }
+
+    async fn put_token(&self, token: &StoredToken) -> StoreResult<()> {
+        let t = token.clone();
+        self.db
+            .write_async(move |conn| {
+                let json = to_json(&t)?;
+                let kind = t.kind.as_str();
+                conn.prepare_cached(
+                    "DELETE FROM tokens WHERE (kind = ?1 AND owner = ?2) OR expires_at_ms <= ?3",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![kind, t.owner, t.expires_at.millis() - 86_400_000])
+                })
+                .map_err(sql_err)?;
+                insert_new(
+                    conn,
+                    "INSERT INTO tokens (kind, hash, owner, expires_at_ms, json) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![kind, t.hash, t.owner, t.expires_at.millis(), json],
+                    || "token exists".to_owned(),
+                )
+            })
+            .await
+    }
+
+    async fn take_token(
+        &self,
+        kind: TokenKind,
+        hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<StoredToken>> {
+        let hash = hash.to_owned();
+        self.db
+            .write_async(move |conn| {
+                let json: Option<String> = conn
+                    .prepare_cached(
+                        "DELETE FROM tokens WHERE kind = ?1 AND hash = ?2 RETURNING json",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row(params![kind.as_str(), hash], |r| r.get(0))
+                            .optional()
+                    })
+                    .map_err(sql_err)?;
+                let token: Option<StoredToken> =
+                    json.map(|j| from_json("token", &j)).transpose()?;
+                Ok(token.filter(|t| t.expires_at > now))
             })
             .await
     }

@@ -58,14 +58,22 @@ async fn sqlite_store_passes_the_store_conformance_suite() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("omnidesk.db"), system_clock()).unwrap();
     store_suite::run_all(&store).await;
+    store_suite::web(&store).await;
     // Twice on the same file: the suite must not depend on an empty database.
     store_suite::run_all(&store).await;
+    store_suite::web(&store).await;
 }
 
 #[tokio::test]
 async fn in_memory_sqlite_store_passes_the_store_conformance_suite() {
     let store = SqliteStore::open_in_memory(system_clock()).unwrap();
     store_suite::run_all(&store).await;
+}
+
+#[tokio::test]
+async fn the_hub_passes_the_visitor_connection_suite() {
+    let hub = omnidesk_local::Hub::new();
+    store_suite::visitor_connections(&hub).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

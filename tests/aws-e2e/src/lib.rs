@@ -277,6 +277,9 @@ impl Stack {
             agents: store.clone(),
             bots: store.clone(),
             connections: router_pushes.clone(),
+            // The website channel is not deployed on AWS yet.
+            web: None,
+            visitors: None,
             push: router_pushes.clone(),
             queue: queue.clone(),
             clock: clock.clone(),
@@ -289,6 +292,8 @@ impl Stack {
             contacts: store.clone(),
             bots: store.clone(),
             connections: sender_pushes.clone(),
+            agents: store.clone(),
+            visitors: None,
             push: sender_pushes.clone(),
             telegram: Arc::new(tg_client),
             clock: clock.clone(),

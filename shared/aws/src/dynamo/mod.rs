@@ -1027,15 +1027,79 @@ impl ConversationStore for DynamoStore {
         &self,
         key: &ConversationKey,
     ) -> StoreResult<Option<Conversation>> {
-        match self
-            .mapping(ckey_key(key), "conv", "conversation_by_key")
-            .await?
-        {
-            Some(id) => {
-                let id = parse_id(&id, ConversationId::parse)?;
-                self.get_conversation(id).await
+        // A key can move to another conversation (a chat continued elsewhere): a cached
+        // mapping is trusted only while the conversation it names still owns the key.
+        for fresh in [false, true] {
+            if fresh {
+                self.mappings.lock().remove(&ckey_key(key).0);
             }
-            None => Ok(None),
+            let Some(id) = self
+                .mapping(ckey_key(key), "conv", "conversation_by_key")
+                .await?
+            else {
+                return Ok(None);
+            };
+            let id = parse_id(&id, ConversationId::parse)?;
+            match self.get_conversation(id).await? {
+                Some(c) if c.owns_key(key) => return Ok(Some(c)),
+                found if fresh => return Ok(found),
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+
+    async fn claim_conversation_key(
+        &self,
+        conversation: ConversationId,
+        key: &ConversationKey,
+    ) -> StoreResult<Option<ConversationId>> {
+        if self
+            .get(conv_key(conversation), "claim_conversation_key")
+            .await?
+            .is_none()
+        {
+            return Err(StoreError::NotFound(format!("conversation {conversation}")));
+        }
+        let mut item = base_item(ckey_key(key), "conversation-key");
+        item.insert("conv".to_owned(), s(conversation.to_string()));
+        let old = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", &e).into_store("claim_conversation_key"))?;
+        self.remember(ckey_key(key).0, conversation.to_string());
+        let previous = match old.attributes() {
+            Some(item) => Some(parse_id(get_s(item, "conv")?, ConversationId::parse)?),
+            None => None,
+        };
+        Ok(previous.filter(|p| *p != conversation))
+    }
+
+    async fn release_conversation_key(
+        &self,
+        conversation: ConversationId,
+        key: &ConversationKey,
+    ) -> StoreResult<()> {
+        let (pk, sk) = ckey_key(key);
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("PK", s(pk.clone()))
+            .key("SK", s(sk))
+            .condition_expression("conv = :c")
+            .expression_attribute_values(":c", s(conversation.to_string()))
+            .send()
+            .await;
+        self.mappings.lock().remove(&pk);
+        match result.map_err(|e| classify("DeleteItem", &e)) {
+            Ok(_) | Err(Failure::ConditionFailed) => Ok(()),
+            Err(f) => Err(f.into_store("release_conversation_key")),
         }
     }
 

@@ -7,6 +7,7 @@ mod push;
 mod queue;
 mod store;
 mod telegram;
+mod web;
 
 pub use clock::{Clock, IdGen, SystemClock, UuidV7Ids};
 pub use future::{
@@ -21,3 +22,7 @@ pub use store::{
     Page, PageRequest, Secret, Store, StoreError, StoreResult,
 };
 pub use telegram::{BotIdentity, TelegramApi, TelegramError, WebhookInfo};
+pub use web::{
+    HandoffGrant, StoredToken, TokenKind, VisitorConnection, VisitorConnectionStore, WebStore,
+    Website, token_hash,
+};

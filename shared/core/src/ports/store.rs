@@ -155,6 +155,22 @@ pub trait ConversationStore: Send + Sync {
         contact: ContactId,
         page: &PageRequest,
     ) -> StoreResult<Page<Conversation>>;
+    /// Points `key` at `conversation` (a conversation continued on another channel gains that
+    /// channel's key), taking it from whichever conversation held it; returns that one when it
+    /// was another. Idempotent. The caller records the key on the conversation
+    /// ([`Conversation::add_key`]) with an ordinary update.
+    async fn claim_conversation_key(
+        &self,
+        conversation: ConversationId,
+        key: &ConversationKey,
+    ) -> StoreResult<Option<ConversationId>>;
+    /// Stops `key` leading to `conversation` (a no-op when it leads elsewhere or nowhere);
+    /// the next message on it starts a new conversation.
+    async fn release_conversation_key(
+        &self,
+        conversation: ConversationId,
+        key: &ConversationKey,
+    ) -> StoreResult<()>;
     /// How many conversations are `assigned` to `agent` (for capacity).
     async fn count_assigned(&self, agent: AgentId) -> StoreResult<u32>;
 }

@@ -12,7 +12,8 @@ use parking_lot::Mutex;
 use crate::{
     AgentStore, AppendOutcome, BotConfig, BotStore, Clock, Connection, ConnectionId,
     ConnectionStore, ContactStore, ConversationFilter, ConversationStore, DeadLetter,
-    DeadLetterStore, MessageStore, Page, PageRequest, StoreError, StoreResult, SystemClock,
+    DeadLetterStore, MessageStore, Page, PageRequest, StoreError, StoreResult, StoredToken,
+    SystemClock, TokenKind, VisitorConnection, VisitorConnectionStore, WebStore, Website,
 };
 
 /// How long a WebSocket connection is listed (API Gateway's maximum connection duration).
@@ -41,6 +42,9 @@ struct Inner {
     bots: BTreeMap<BotId, BotConfig>,
     dead_letters: Vec<DeadLetter>,
     connections: BTreeMap<ConnectionId, Connection>,
+    websites: BTreeMap<omnidesk_domain::WebsiteId, Website>,
+    tokens: HashMap<(TokenKind, String), StoredToken>,
+    visitor_connections: BTreeMap<ConnectionId, VisitorConnection>,
 }
 
 impl MemoryStore {
@@ -289,6 +293,31 @@ impl ConversationStore for MemoryStore {
         Ok(stored.clone())
     }
 
+    async fn claim_conversation_key(
+        &self,
+        conversation: ConversationId,
+        key: &ConversationKey,
+    ) -> StoreResult<Option<ConversationId>> {
+        let mut inner = self.inner.lock();
+        if !inner.conversations.contains_key(&conversation) {
+            return Err(StoreError::NotFound(format!("conversation {conversation}")));
+        }
+        let previous = inner.conversation_keys.insert(key.clone(), conversation);
+        Ok(previous.filter(|p| *p != conversation))
+    }
+
+    async fn release_conversation_key(
+        &self,
+        conversation: ConversationId,
+        key: &ConversationKey,
+    ) -> StoreResult<()> {
+        let mut inner = self.inner.lock();
+        if inner.conversation_keys.get(key) == Some(&conversation) {
+            inner.conversation_keys.remove(key);
+        }
+        Ok(())
+    }
+
     async fn list_conversations(
         &self,
         filter: &ConversationFilter,
@@ -535,6 +564,77 @@ impl ConnectionStore for MemoryStore {
             .values()
             .filter(|c| c.connected_at.millis() + CONNECTION_TTL_MS > now)
             .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl WebStore for MemoryStore {
+    async fn put_website(&self, website: &Website) -> StoreResult<()> {
+        self.inner
+            .lock()
+            .websites
+            .insert(website.id, website.clone());
+        Ok(())
+    }
+
+    async fn get_website(&self, id: omnidesk_domain::WebsiteId) -> StoreResult<Option<Website>> {
+        Ok(self.inner.lock().websites.get(&id).cloned())
+    }
+
+    async fn list_websites(&self) -> StoreResult<Vec<Website>> {
+        Ok(self.inner.lock().websites.values().cloned().collect())
+    }
+
+    async fn put_token(&self, token: &StoredToken) -> StoreResult<()> {
+        let mut inner = self.inner.lock();
+        inner
+            .tokens
+            .retain(|_, t| !(t.kind == token.kind && t.owner == token.owner));
+        inner
+            .tokens
+            .insert((token.kind, token.hash.clone()), token.clone());
+        Ok(())
+    }
+
+    async fn take_token(
+        &self,
+        kind: TokenKind,
+        hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<StoredToken>> {
+        let taken = self.inner.lock().tokens.remove(&(kind, hash.to_owned()));
+        Ok(taken.filter(|t| t.expires_at > now))
+    }
+}
+
+#[async_trait]
+impl VisitorConnectionStore for MemoryStore {
+    async fn add_visitor_connection(&self, connection: &VisitorConnection) -> StoreResult<()> {
+        self.inner
+            .lock()
+            .visitor_connections
+            .insert(connection.id.clone(), connection.clone());
+        Ok(())
+    }
+
+    async fn remove_visitor_connection(&self, id: &ConnectionId) -> StoreResult<()> {
+        self.inner.lock().visitor_connections.remove(id);
+        Ok(())
+    }
+
+    async fn visitor_connections(
+        &self,
+        visitor: omnidesk_domain::VisitorId,
+    ) -> StoreResult<Vec<ConnectionId>> {
+        let cutoff = self.clock.now().millis() - CONNECTION_TTL_MS;
+        Ok(self
+            .inner
+            .lock()
+            .visitor_connections
+            .values()
+            .filter(|c| c.visitor_id == visitor && c.connected_at.millis() > cutoff)
+            .map(|c| c.id.clone())
             .collect())
     }
 }

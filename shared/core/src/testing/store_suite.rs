@@ -26,7 +26,8 @@ use uuid::Uuid;
 use crate::{
     AgentStore, AppendOutcome, BotConfig, BotMode, BotStore, Clock, Connection, ConnectionId,
     ConnectionStore, ContactStore, ConversationFilter, DeadLetter, DeadLetterStore, MessageStore,
-    Page, PageRequest, Secret, Store, StoreError, StoreResult, SystemClock,
+    Page, PageRequest, Secret, Store, StoreError, StoreResult, StoredToken, SystemClock, TokenKind,
+    VisitorConnection, VisitorConnectionStore, WebStore, Website,
 };
 
 /// Upper bound of pages walked through one list (a shared table may hold a lot).
@@ -42,6 +43,7 @@ pub async fn run_all(store: &dyn Store) {
     bots(store).await;
     dead_letters(store).await;
     connections(store).await;
+    conversation_keys(store).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1442,4 +1444,255 @@ pub async fn connections(store: &dyn ConnectionStore) {
         "a connection older than 2 hours must not be listed"
     );
     ok("remove_connection", store.remove_connection(&old.id).await);
+}
+
+/// A conversation owns one key per channel: a claimed key leads to it (taken from whoever had
+/// it, who is named), a released one leads nowhere, and a released key can start a new
+/// conversation.
+pub async fn conversation_keys(store: &dyn Store) {
+    let contact = new_contact(web_identity());
+    ok("create_contact", store.create_contact(&contact).await);
+    let web = new_conversation(contact.id, now());
+    let tg = new_conversation(contact.id, now());
+    ok("create_conversation", store.create_conversation(&web).await);
+    ok("create_conversation", store.create_conversation(&tg).await);
+
+    // The web conversation takes the other one's key.
+    assert_eq!(
+        ok(
+            "claim_conversation_key",
+            store.claim_conversation_key(web.id, &tg.key).await
+        ),
+        Some(tg.id),
+        "claiming a held key names the conversation that held it"
+    );
+    let found = ok(
+        "conversation_by_key",
+        store.conversation_by_key(&tg.key).await,
+    );
+    assert_eq!(
+        found.map(|c| c.id),
+        Some(web.id),
+        "the key leads to its new owner"
+    );
+    assert_eq!(
+        ok(
+            "claim_conversation_key",
+            store.claim_conversation_key(web.id, &tg.key).await
+        ),
+        None,
+        "claiming again is idempotent"
+    );
+    let extra = ConversationKey::parse(&format!("suite:{}", fresh()))
+        .unwrap_or_else(|e| panic!("suite bug: {e}"));
+    assert_eq!(
+        ok(
+            "claim_conversation_key",
+            store.claim_conversation_key(web.id, &extra).await
+        ),
+        None,
+        "a free key is claimed without a previous owner"
+    );
+    let by_extra = ok(
+        "conversation_by_key",
+        store.conversation_by_key(&extra).await,
+    );
+    assert_eq!(by_extra.map(|c| c.id), Some(web.id));
+    // The original key of the web conversation still leads to it.
+    let by_own = ok(
+        "conversation_by_key",
+        store.conversation_by_key(&web.key).await,
+    );
+    assert_eq!(by_own.map(|c| c.id), Some(web.id));
+
+    // Releasing by a conversation that does not hold the key changes nothing.
+    ok(
+        "release_conversation_key",
+        store.release_conversation_key(tg.id, &extra).await,
+    );
+    let still = ok(
+        "conversation_by_key",
+        store.conversation_by_key(&extra).await,
+    );
+    assert_eq!(still.map(|c| c.id), Some(web.id));
+    // Released by its holder: leads nowhere, and may start a new conversation.
+    ok(
+        "release_conversation_key",
+        store.release_conversation_key(web.id, &extra).await,
+    );
+    assert_eq!(
+        ok(
+            "conversation_by_key",
+            store.conversation_by_key(&extra).await
+        ),
+        None,
+        "a released key leads nowhere"
+    );
+    let mut again = new_conversation(contact.id, now());
+    again.key = extra.clone();
+    ok(
+        "create_conversation",
+        store.create_conversation(&again).await,
+    );
+    let reborn = ok(
+        "conversation_by_key",
+        store.conversation_by_key(&extra).await,
+    );
+    assert_eq!(reborn.map(|c| c.id), Some(again.id));
+
+    // A key cannot be claimed for a conversation that does not exist.
+    let ghost = ConversationId::from_uuid(Uuid::now_v7());
+    match store.claim_conversation_key(ghost, &web.key).await {
+        Err(StoreError::NotFound(_)) => {}
+        other => panic!("claim for a missing conversation: expected NotFound, got {other:?}"),
+    }
+}
+
+/// Websites (upsert, read, list) and single-use tokens: redeemed at most once, never after
+/// they expire, and a new token of an owner cancels their previous one.
+pub async fn web(store: &dyn WebStore) {
+    let site = Website {
+        id: omnidesk_domain::WebsiteId::from_uuid(Uuid::now_v7()),
+        name: "Suite shop".to_owned(),
+        origins: vec!["https://shop.example.com".to_owned()],
+        bot_id: None,
+        identity_secret: Some(Secret::new("suite-secret-0123456789")),
+        prechat: true,
+        created_at: now(),
+    };
+    ok("put_website", store.put_website(&site).await);
+    assert_eq!(
+        ok("get_website", store.get_website(site.id).await).as_ref(),
+        Some(&site)
+    );
+    let mut renamed = site.clone();
+    renamed.name = "Renamed".to_owned();
+    ok("put_website", store.put_website(&renamed).await);
+    assert_eq!(
+        ok("get_website", store.get_website(site.id).await).map(|w| w.name),
+        Some("Renamed".to_owned()),
+        "put_website replaces"
+    );
+    assert!(
+        ok("list_websites", store.list_websites().await)
+            .iter()
+            .any(|w| w.id == site.id)
+    );
+    let missing = omnidesk_domain::WebsiteId::from_uuid(Uuid::now_v7());
+    assert_eq!(ok("get_website", store.get_website(missing).await), None);
+
+    let t0 = now();
+    let owner = format!("suite-{}", fresh());
+    let token = |hash: &str, expires: Timestamp| StoredToken {
+        kind: TokenKind::Handoff,
+        hash: hash.to_owned(),
+        owner: owner.clone(),
+        payload: "{\"x\":1}".to_owned(),
+        expires_at: expires,
+    };
+    let first = format!("h1-{}", fresh());
+    let second = format!("h2-{}", fresh());
+    ok(
+        "put_token",
+        store
+            .put_token(&token(&first, t0.plus_millis(600_000)))
+            .await,
+    );
+    ok(
+        "put_token",
+        store
+            .put_token(&token(&second, t0.plus_millis(600_000)))
+            .await,
+    );
+    assert_eq!(
+        ok(
+            "take_token",
+            store.take_token(TokenKind::Handoff, &first, t0).await
+        ),
+        None,
+        "a new token of the same owner cancels the previous one"
+    );
+    assert_eq!(
+        ok(
+            "take_token",
+            store.take_token(TokenKind::WsTicket, &second, t0).await
+        ),
+        None,
+        "a token is redeemed only as its own kind"
+    );
+    let taken = ok(
+        "take_token",
+        store.take_token(TokenKind::Handoff, &second, t0).await,
+    );
+    assert_eq!(taken.map(|t| t.payload), Some("{\"x\":1}".to_owned()));
+    assert_eq!(
+        ok(
+            "take_token",
+            store.take_token(TokenKind::Handoff, &second, t0).await
+        ),
+        None,
+        "a token is redeemed once"
+    );
+    let expiring = format!("h3-{}", fresh());
+    ok(
+        "put_token",
+        store
+            .put_token(&token(&expiring, t0.plus_millis(1_000)))
+            .await,
+    );
+    assert_eq!(
+        ok(
+            "take_token",
+            store
+                .take_token(TokenKind::Handoff, &expiring, t0.plus_millis(1_000))
+                .await
+        ),
+        None,
+        "an expired token is never redeemed"
+    );
+}
+
+/// Visitor connections: listed per visitor until removed.
+pub async fn visitor_connections(store: &dyn VisitorConnectionStore) {
+    let visitor = omnidesk_domain::VisitorId::from_uuid(Uuid::now_v7());
+    let other = omnidesk_domain::VisitorId::from_uuid(Uuid::now_v7());
+    let website = omnidesk_domain::WebsiteId::from_uuid(Uuid::now_v7());
+    let conn = |id: &str, v| VisitorConnection {
+        id: ConnectionId(format!("{id}-{}", fresh())),
+        website_id: website,
+        visitor_id: v,
+        connected_at: now(),
+    };
+    let a = conn("a", visitor);
+    let b = conn("b", visitor);
+    let c = conn("c", other);
+    for x in [&a, &b, &c] {
+        ok(
+            "add_visitor_connection",
+            store.add_visitor_connection(x).await,
+        );
+    }
+    let mut mine = ok(
+        "visitor_connections",
+        store.visitor_connections(visitor).await,
+    );
+    mine.sort();
+    let mut expected = vec![a.id.clone(), b.id.clone()];
+    expected.sort();
+    assert_eq!(mine, expected, "only the visitor's own connections");
+    ok(
+        "remove_visitor_connection",
+        store.remove_visitor_connection(&a.id).await,
+    );
+    ok(
+        "remove_visitor_connection",
+        store.remove_visitor_connection(&a.id).await,
+    );
+    assert_eq!(
+        ok(
+            "visitor_connections",
+            store.visitor_connections(visitor).await
+        ),
+        vec![b.id.clone()]
+    );
 }

@@ -1,0 +1,613 @@
+//! The widget API through its axum router (`oneshot`), on the in-memory adapters, with the
+//! router run on what it enqueues: sessions, messages, history, identity, tickets, the
+//! Telegram link, and every refusal.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use omnidesk_core::testing::{ManualClock, MemoryPush, MemoryQueue, MemoryStore};
+use omnidesk_core::{
+    BotConfig, BotMode, BotStore, Clock, ConnectionId, QueueName, Secret, TokenKind, UuidV7Ids,
+    WebStore, Website, token_hash,
+};
+use omnidesk_domain::{BotId, Timestamp, WebsiteId};
+use omnidesk_web_chat::{VisitorKeys, WebChatDeps, WebChatSettings, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const ORIGIN: &str = "https://shop.example.com";
+
+struct Setup {
+    store: Arc<MemoryStore>,
+    queue: Arc<MemoryQueue>,
+    clock: Arc<ManualClock>,
+    deps: WebChatDeps,
+    website: WebsiteId,
+    router_deps: omnidesk_router::RouterDeps,
+}
+
+async fn setup_with(bot: bool) -> Setup {
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_763_780_000_000)));
+    let store = Arc::new(MemoryStore::new(clock.clone()));
+    let queue = Arc::new(MemoryQueue::with_clock(clock.clone()));
+    let bot_id = BotId::parse("4242").unwrap();
+    store
+        .put_bot(&BotConfig {
+            id: bot_id,
+            token: Secret::new("4242:AAtestTokenForTheFakeBotApi_abcdefgh"),
+            webhook_secret: Secret::new("s"),
+            username: Some("shop_bot".to_owned()),
+            mode: BotMode::Webhook,
+            poll_offset: None,
+            created_at: Timestamp::from_millis(0),
+        })
+        .await
+        .unwrap();
+    let website = WebsiteId::from_uuid(omnidesk_core::IdGen::uuid(&UuidV7Ids));
+    store
+        .put_website(&Website {
+            id: website,
+            name: "Shop".to_owned(),
+            origins: vec![ORIGIN.to_owned()],
+            bot_id: bot.then_some(bot_id),
+            identity_secret: None,
+            prechat: false,
+            created_at: Timestamp::from_millis(0),
+        })
+        .await
+        .unwrap();
+    let deps = WebChatDeps {
+        web: store.clone(),
+        contacts: store.clone(),
+        conversations: store.clone(),
+        messages: store.clone(),
+        agents: store.clone(),
+        bots: store.clone(),
+        visitors: store.clone(),
+        queue: queue.clone(),
+        clock: clock.clone(),
+        ids: Arc::new(UuidV7Ids),
+        keys: VisitorKeys::derive(b"0123456789abcdef0123456789abcdef"),
+        settings: WebChatSettings::default(),
+    };
+    let router_deps = omnidesk_router::RouterDeps {
+        contacts: store.clone(),
+        conversations: store.clone(),
+        messages: store.clone(),
+        agents: store.clone(),
+        bots: store.clone(),
+        connections: store.clone(),
+        web: Some(store.clone()),
+        visitors: Some(store.clone()),
+        push: Arc::new(MemoryPush::new()),
+        queue: queue.clone(),
+        clock: clock.clone(),
+        ids: Arc::new(UuidV7Ids),
+        settings: omnidesk_router::RouterSettings::default(),
+    };
+    Setup {
+        store,
+        queue,
+        clock,
+        deps,
+        website,
+        router_deps,
+    }
+}
+
+async fn setup() -> Setup {
+    setup_with(true).await
+}
+
+impl Setup {
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        origin: Option<&str>,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value, axum::http::HeaderMap) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let res = router(self.deps.clone()).oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, json, headers)
+    }
+
+    async fn session(&self) -> String {
+        let (status, body, headers) = self
+            .call(
+                "POST",
+                "/web/v1/sessions",
+                Some(ORIGIN),
+                None,
+                Some(json!({"website_id": self.website.to_string()})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(
+            headers.get("access-control-allow-origin").unwrap(),
+            ORIGIN,
+            "CORS for the website's origin"
+        );
+        assert_eq!(body["website"]["name"], "Shop");
+        body["visitor_token"].as_str().unwrap().to_owned()
+    }
+
+    async fn send(&self, token: &str, text: &str, client_id: &str) -> (StatusCode, Value) {
+        let (s, b, _) = self
+            .call(
+                "POST",
+                "/web/v1/messages",
+                Some(ORIGIN),
+                Some(token),
+                Some(json!({"text": text, "client_id": client_id})),
+            )
+            .await;
+        (s, b)
+    }
+
+    /// Runs the router on everything waiting in the inbound queue.
+    async fn route_all(&self) {
+        use omnidesk_core::Queue;
+        loop {
+            let batch = self
+                .queue
+                .receive(QueueName::Inbound, 10, std::time::Duration::from_secs(30))
+                .await
+                .unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            for m in batch {
+                omnidesk_router::handle_body(&self.router_deps, &m.body)
+                    .await
+                    .unwrap();
+                self.queue
+                    .ack(QueueName::Inbound, &m.receipt)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+
+    async fn history(&self, token: &str) -> Vec<Value> {
+        let (s, b, _) = self
+            .call(
+                "GET",
+                "/web/v1/messages?limit=50",
+                Some(ORIGIN),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b["items"].as_array().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn nothing_is_stored_until_the_first_message_which_reaches_the_router_once() {
+    let s = setup().await;
+    let token = s.session().await;
+    let (status, session, _) = s
+        .call("GET", "/web/v1/session", Some(ORIGIN), Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(session["conversation_id"], Value::Null);
+    assert!(s.history(&token).await.is_empty());
+    assert_eq!(
+        s.queue.len(QueueName::Inbound),
+        0,
+        "a page view writes nothing"
+    );
+
+    let (status, msg) = s
+        .send(&token, "  Order #1024 has no tracking update ", "c-1")
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{msg}");
+    assert_eq!(msg["text"], "Order #1024 has no tracking update");
+    assert_eq!(msg["client_id"], "c-1");
+    assert_eq!(msg["channel"], "web");
+    // A retried POST (same client id) is stored once.
+    let (status, _) = s
+        .send(&token, "Order #1024 has no tracking update", "c-1")
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    s.route_all().await;
+    let items = s.history(&token).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["client_id"], "c-1");
+    assert_eq!(items[0]["direction"], "inbound");
+    assert_eq!(
+        items[0]["id"], msg["id"],
+        "the answer's id is the stored one"
+    );
+    let (_, session, _) = s
+        .call("GET", "/web/v1/session", Some(ORIGIN), Some(&token), None)
+        .await;
+    assert_eq!(session["conversation_id"], msg["conversation_id"]);
+    assert_eq!(session["channels"], json!(["web"]));
+}
+
+#[tokio::test]
+async fn a_session_is_refreshed_for_the_same_visitor_and_tokens_are_checked() {
+    let s = setup().await;
+    let token = s.session().await;
+    let (status, body, _) = s
+        .call(
+            "POST",
+            "/web/v1/sessions",
+            Some(ORIGIN),
+            Some(&token),
+            Some(json!({"website_id": s.website.to_string()})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let refreshed = body["visitor_token"].as_str().unwrap();
+    let id = |t: &str| {
+        let deps = &s.deps;
+        deps.keys.verify(t, s.clock.now()).unwrap().visitor_id
+    };
+    assert_eq!(id(refreshed), id(&token), "the same visitor");
+
+    // Forged, garbage and expired tokens: 401 with a clear error.
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    for bad in [forged.as_str(), "garbage", ""] {
+        let (status, body, _) = s
+            .call("GET", "/web/v1/session", Some(ORIGIN), Some(bad), None)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_token");
+    }
+    s.clock
+        .advance(std::time::Duration::from_secs(31 * 24 * 3600));
+    let (status, _, _) = s
+        .call("GET", "/web/v1/session", Some(ORIGIN), Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "an expired token");
+}
+
+#[tokio::test]
+async fn requests_from_an_origin_not_on_the_list_are_refused() {
+    let s = setup().await;
+    let (status, body, headers) = s
+        .call(
+            "POST",
+            "/web/v1/sessions",
+            Some("https://evil.example.net"),
+            None,
+            Some(json!({"website_id": s.website.to_string()})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "origin_not_allowed");
+    // The refusal is readable by the widget (it says why instead of a network error).
+    assert_eq!(
+        headers.get("access-control-allow-origin").unwrap(),
+        "https://evil.example.net"
+    );
+    // A token used from another origin is refused too.
+    let token = s.session().await;
+    let (status, _, _) = s
+        .call(
+            "GET",
+            "/web/v1/messages",
+            Some("https://evil.example.net"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // No Origin at all cannot start a session.
+    let (status, _, _) = s
+        .call(
+            "POST",
+            "/web/v1/sessions",
+            None,
+            None,
+            Some(json!({"website_id": s.website.to_string()})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Preflight: allowed for the website's origin only.
+    let (status, _, headers) = s
+        .call("OPTIONS", "/web/v1/messages", Some(ORIGIN), None, None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(
+        headers
+            .get("access-control-allow-headers")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("authorization")
+    );
+    let (status, _, _) = s
+        .call(
+            "OPTIONS",
+            "/web/v1/messages",
+            Some("https://evil.example.net"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_visitor_reads_only_their_own_conversation_and_an_unverified_email_reaches_nothing() {
+    let s = setup().await;
+    let ann = s.session().await;
+    let (status, profile, _) = s
+        .call(
+            "POST",
+            "/web/v1/identify",
+            Some(ORIGIN),
+            Some(&ann),
+            Some(json!({"name": "Ann", "email": "ann@example.com"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    assert_eq!(profile["email_verified"], false);
+    s.send(&ann, "my secret order #5555", "a1").await;
+    s.route_all().await;
+
+    // Mallory claims Ann's e-mail: it stays an unverified claim on Mallory's own contact.
+    let mallory = s.session().await;
+    let (status, profile, _) = s
+        .call(
+            "POST",
+            "/web/v1/identify",
+            Some(ORIGIN),
+            Some(&mallory),
+            Some(json!({"email": "ann@example.com"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(profile["email"], "ann@example.com");
+    assert_eq!(profile["conversation_id"], Value::Null);
+    assert!(s.history(&mallory).await.is_empty(), "nothing of Ann's");
+    s.send(&mallory, "hi", "m1").await;
+    s.route_all().await;
+    let items = s.history(&mallory).await;
+    assert_eq!(items.len(), 1);
+    assert!(
+        items
+            .iter()
+            .all(|m| !m["text"].as_str().unwrap().contains("5555"))
+    );
+    assert_eq!(s.history(&ann).await.len(), 1);
+    // Marking another visitor's message read is a 404.
+    let ann_msg = s.history(&ann).await[0]["id"].clone();
+    let (status, _, _) = s
+        .call(
+            "POST",
+            "/web/v1/read",
+            Some(ORIGIN),
+            Some(&mallory),
+            Some(json!({"message_id": ann_msg})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = s
+        .call(
+            "POST",
+            "/web/v1/read",
+            Some(ORIGIN),
+            Some(&ann),
+            Some(json!({"message_id": ann_msg})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_400() {
+    let s = setup().await;
+    let token = s.session().await;
+    for (body, field) in [
+        (json!({"text": "   "}), "text"),
+        (json!({"text": "x".repeat(4097)}), "text"),
+        (json!({"text": "hi", "client_id": "has space"}), "client_id"),
+        (json!({"text": "hi", "extra": 1}), "body"),
+        (json!({"nope": 1}), "body"),
+    ] {
+        let (status, b, _) = s
+            .call(
+                "POST",
+                "/web/v1/messages",
+                Some(ORIGIN),
+                Some(&token),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{b}");
+        assert!(
+            b["error"]["message"].as_str().unwrap().starts_with(field),
+            "{b}"
+        );
+    }
+    s.send(&token, "hello", "c1").await;
+    s.route_all().await;
+    for q in ["limit=0", "limit=101", "limit=x", "cursor=garbage"] {
+        let (status, b, _) = s
+            .call(
+                "GET",
+                &format!("/web/v1/messages?{q}"),
+                Some(ORIGIN),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{q}: {b}");
+    }
+    let (status, _, _) = s
+        .call(
+            "POST",
+            "/web/v1/sessions",
+            Some(ORIGIN),
+            None,
+            Some(json!({"website_id": "web_00000000000000000000000000000000"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn continue_on_telegram_gives_a_single_use_deep_link_and_a_new_one_cancels_the_old() {
+    let s = setup().await;
+    let token = s.session().await;
+    s.send(&token, "Order #1024 has no tracking update", "c1")
+        .await;
+    s.route_all().await;
+    let link = |b: &Value| b["url"].as_str().unwrap().to_owned();
+    let (status, first, _) = s
+        .call(
+            "POST",
+            "/web/v1/channels/telegram",
+            Some(ORIGIN),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let url = link(&first);
+    let start = url
+        .strip_prefix("https://t.me/shop_bot?start=")
+        .unwrap_or_else(|| panic!("{url}"))
+        .to_owned();
+    assert!(
+        start.len() >= 22 && start.len() <= 64,
+        "≥128 bits, ≤64 chars"
+    );
+    assert!(
+        start
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    );
+    // Stored hashed, never in clear.
+    assert!(
+        s.store
+            .take_token(TokenKind::Handoff, &start, s.clock.now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (_, second, _) = s
+        .call(
+            "POST",
+            "/web/v1/channels/telegram",
+            Some(ORIGIN),
+            Some(&token),
+            None,
+        )
+        .await;
+    let second_start = link(&second).rsplit('=').next().unwrap().to_owned();
+    assert!(
+        s.store
+            .take_token(TokenKind::Handoff, &token_hash(&start), s.clock.now())
+            .await
+            .unwrap()
+            .is_none(),
+        "a new link cancels the previous one"
+    );
+    let grant = s
+        .store
+        .take_token(
+            TokenKind::Handoff,
+            &token_hash(&second_start),
+            s.clock.now(),
+        )
+        .await
+        .unwrap()
+        .expect("the newest link is valid");
+    let grant: omnidesk_core::HandoffGrant = serde_json::from_str(&grant.payload).unwrap();
+    assert!(grant.conversation_id.is_some());
+    assert_eq!(grant.bot_id, Some(BotId::parse("4242").unwrap()));
+}
+
+#[tokio::test]
+async fn a_website_without_a_bot_says_so() {
+    let s = setup_with(false).await;
+    let token = s.session().await;
+    let (status, body, _) = s
+        .call(
+            "POST",
+            "/web/v1/channels/telegram",
+            Some(ORIGIN),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "no_telegram");
+}
+
+#[tokio::test]
+async fn a_websocket_ticket_is_single_use_and_expires() {
+    let s = setup().await;
+    let token = s.session().await;
+    let ticket = |b: &Value| b["ticket"].as_str().unwrap().to_owned();
+    let (status, body, _) = s
+        .call(
+            "POST",
+            "/web/v1/ws-ticket",
+            Some(ORIGIN),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let t = ticket(&body);
+    let conn = ConnectionId("v1".to_owned());
+    omnidesk_web_chat::connect_visitor(&s.deps, &conn, &t)
+        .await
+        .unwrap();
+    assert!(
+        omnidesk_web_chat::connect_visitor(&s.deps, &conn, &t)
+            .await
+            .is_err(),
+        "a ticket is used once"
+    );
+    let (_, body, _) = s
+        .call(
+            "POST",
+            "/web/v1/ws-ticket",
+            Some(ORIGIN),
+            Some(&token),
+            None,
+        )
+        .await;
+    s.clock.advance(std::time::Duration::from_secs(61));
+    assert!(
+        omnidesk_web_chat::connect_visitor(&s.deps, &conn, &ticket(&body))
+            .await
+            .is_err(),
+        "a ticket expires after 60 s"
+    );
+    assert!(
+        omnidesk_web_chat::connect_visitor(&s.deps, &conn, "forged")
+            .await
+            .is_err()
+    );
+}

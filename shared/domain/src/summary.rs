@@ -1,0 +1,189 @@
+//! The extractive summary the bot sends when a conversation moves to another channel: what was
+//! synced (order and ticket numbers, the topic) and the last answer, with no LLM.
+
+use crate::{Author, Channel, Direction, Message};
+
+/// Words that never make a topic.
+const STOPWORDS: &[&str] = &[
+    "about", "after", "again", "already", "also", "because", "before", "could", "does", "doesn't",
+    "from", "have", "hello", "help", "here", "just", "know", "like", "need", "please", "should",
+    "still", "thank", "thanks", "that", "there", "their", "them", "they", "this", "want", "what",
+    "when", "where", "which", "while", "with", "would", "your",
+];
+
+/// Words that name what a number refers to ("order #1024", "ticket 88").
+const REFERENCE_WORDS: &[&str] = &[
+    "order",
+    "ticket",
+    "invoice",
+    "case",
+    "booking",
+    "reservation",
+    "account",
+    "parcel",
+    "shipment",
+    "tracking",
+    "request",
+];
+
+/// The bot's first message on the new channel. `messages` are the conversation's so far,
+/// oldest first; `agent_name` names the author of the last agent answer.
+///
+/// "We've synced your conversation from the website (order #1024, tracking). Last answer
+/// from Ann: “…”. Just tell us what you need."
+pub fn handoff_summary(from: Channel, messages: &[Message], agent_name: Option<&str>) -> String {
+    let from = match from {
+        Channel::Web => "the website",
+        Channel::Email => "e-mail",
+        Channel::Telegram => "Telegram",
+    };
+    let customer: Vec<&str> = messages
+        .iter()
+        .filter(|m| m.direction == Direction::Inbound && !m.text.trim().is_empty())
+        .map(|m| m.text.as_str())
+        .collect();
+    let mut facts = references(&customer);
+    if let Some(topic) = customer.first().and_then(|first| topic(first, &facts)) {
+        facts.push(topic);
+    }
+    let mut out = format!("We've synced your conversation from {from}");
+    if !facts.is_empty() {
+        out.push_str(&format!(" ({})", facts.join(", ")));
+    }
+    out.push('.');
+    let last_answer = messages
+        .iter()
+        .rev()
+        .find(|m| matches!(m.author, Author::Agent { .. } | Author::Ai) && !m.text.is_empty());
+    if let Some(answer) = last_answer {
+        let who = agent_name.unwrap_or("our team");
+        out.push_str(&format!(
+            " Last answer from {who}: “{}”.",
+            clip(answer.text.trim(), 160)
+        ));
+    }
+    out.push_str(" Just tell us what you need.");
+    out
+}
+
+/// Order and ticket numbers: `#1024` (with the word before it when it names a thing), or a
+/// reference word followed by a number (`ticket 88`). In order of first mention, no repeats.
+fn references(texts: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for text in texts {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        for (i, raw) in words.iter().enumerate() {
+            let word = raw.trim_matches(|c: char| !c.is_alphanumeric() && c != '#');
+            let prev = i.checked_sub(1).map(|p| {
+                words[p]
+                    .trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase()
+            });
+            let named = prev
+                .as_deref()
+                .filter(|p| REFERENCE_WORDS.contains(p))
+                .map(str::to_owned);
+            let found = if let Some(num) = word.strip_prefix('#').filter(|n| is_reference(n)) {
+                Some(match named {
+                    Some(what) => format!("{what} #{num}"),
+                    None => format!("#{num}"),
+                })
+            } else if is_reference(word) && word.chars().any(|c| c.is_ascii_digit()) {
+                named.map(|what| format!("{what} {word}"))
+            } else {
+                None
+            };
+            if let Some(f) = found
+                && !out.contains(&f)
+                && out.len() < 3
+            {
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
+/// 3–20 characters of digits (and letters, e.g. `A-1024`), with at least 3 digits.
+fn is_reference(s: &str) -> bool {
+    (3..=20).contains(&s.len())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && s.chars().filter(char::is_ascii_digit).count() >= 3
+}
+
+/// The first word of the first customer message that says what it is about: five letters or
+/// more, not a stopword, not already part of a reference.
+fn topic(text: &str, references: &[String]) -> Option<String> {
+    text.split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .find(|w| {
+            w.chars().count() >= 5
+                && w.chars().all(char::is_alphabetic)
+                && !STOPWORDS.contains(&w.as_str())
+                && !references
+                    .iter()
+                    .any(|r| r.split(' ').next() == Some(w.as_str()))
+        })
+}
+
+fn clip(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max_chars - 1).collect();
+    format!("{}…", cut.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AgentId, ContactId, ConversationId, MessageId, Timestamp};
+    use uuid::Uuid;
+
+    fn msg(author: &Author, text: &str) -> Message {
+        let mut m = Message::outbound(
+            MessageId::from_uuid(Uuid::now_v7()),
+            ConversationId::from_uuid(Uuid::nil()),
+            author.clone(),
+            Channel::Web,
+            text.to_owned(),
+            Timestamp::from_millis(1),
+        );
+        if matches!(author, Author::Contact { .. }) {
+            m.direction = Direction::Inbound;
+        }
+        m
+    }
+
+    #[test]
+    fn the_summary_names_the_order_the_topic_and_the_last_answer() {
+        let contact = Author::Contact {
+            id: ContactId::from_uuid(Uuid::nil()),
+        };
+        let agent = Author::Agent {
+            id: AgentId::from_uuid(Uuid::nil()),
+        };
+        let messages = vec![
+            msg(&contact, "Order #1024 has no tracking update"),
+            msg(&agent, "I've asked the warehouse, you'll have it today."),
+            msg(&contact, "Thanks! Also ticket 88123 please"),
+        ];
+        assert_eq!(
+            handoff_summary(Channel::Web, &messages, Some("Ann")),
+            "We've synced your conversation from the website (order #1024, ticket 88123, \
+             tracking). Last answer from Ann: “I've asked the warehouse, you'll have it \
+             today.”. Just tell us what you need."
+        );
+    }
+
+    #[test]
+    fn an_empty_conversation_still_gets_a_clear_sentence() {
+        assert_eq!(
+            handoff_summary(Channel::Web, &[], None),
+            "We've synced your conversation from the website. Just tell us what you need."
+        );
+    }
+}
