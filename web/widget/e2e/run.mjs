@@ -1,0 +1,438 @@
+// Browser tests of the chat widget in headless Debian Chromium (playwright-core), against the
+// real `omnidesk serve` (which serves dist/widget.js and dist/widget/*) and a fake Telegram
+// Bot API written here. The widget is embedded with its one tag in a host page served from a
+// second origin (another port on 127.0.0.1), as on a customer's website; a third origin that
+// is not on the website's list must get no session. Every server listens on 127.0.0.1 and is
+// stopped on exit. Screenshots go to test-results/.
+//
+// env: OMNIDESK_BIN (default <repo>/target/debug/omnidesk), CHROMIUM (default /usr/bin/chromium),
+//      OMNIDESK_WIDGET_DIR (passed to the server; default <widget>/dist)
+
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, createWriteStream } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const widget = resolve(here, '..');
+const repo = resolve(widget, '../..');
+const bin = process.env.OMNIDESK_BIN ?? join(repo, 'target/debug/omnidesk');
+const results = join(widget, 'test-results');
+mkdirSync(results, { recursive: true });
+
+const BOT_TOKEN = '777000222:AAtestTokenForTheFakeBotApi_widget01';
+const BOT_ID = '777000222';
+const BOT_USERNAME = 'shop_bot';
+const WEBHOOK_SECRET = 'e2e-webhook-secret';
+const JWT_SECRET = 'e2e-jwt-secret-0123456789-abcdefghijklmnop';
+const EMAIL = 'ann@example.com';
+const PASSWORD = 'correct horse battery';
+const FIRST = 'Order #1024 has no tracking update';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------- fake Telegram Bot API ----------
+const sends = [];
+let nextMessageId = 1000;
+const fakeTelegram = createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    const m = /^\/bot([^/]+)\/(\w+)$/.exec(req.url ?? '');
+    const reply = (o) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(o));
+    };
+    if (!m || m[1] !== BOT_TOKEN) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ ok: false, error_code: 404, description: 'Not Found' }));
+    }
+    let params = {};
+    try {
+      params = body ? JSON.parse(body) : {};
+    } catch {
+      params = {};
+    }
+    const method = m[2];
+    if (method === 'getMe') return reply({ ok: true, result: { id: Number(BOT_ID), is_bot: true, first_name: 'Shop', username: BOT_USERNAME } });
+    if (method === 'sendMessage') {
+      sends.push(params);
+      return reply({ ok: true, result: { message_id: nextMessageId++, date: Math.floor(Date.now() / 1000), chat: { id: params.chat_id, type: 'private' }, text: params.text } });
+    }
+    return reply({ ok: true, result: true });
+  });
+});
+
+// ---------- host pages (the customer's website, on other origins) ----------
+let omnideskPort;
+let websiteId;
+const hostPage = (lang) => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Shop</title>
+<style>body{font:18px/1.6 Georgia,serif;margin:40px;color:#333} button{background:hotpink!important;font-size:40px!important}</style>
+</head><body><h1>A shop</h1><p>Products, prices and a chat bubble.</p>
+<script src="http://127.0.0.1:${omnideskPort}/widget.js" data-website="${websiteId}"${lang ? ` data-lang="${lang}"` : ''} async></script>
+</body></html>`;
+const hostServer = () =>
+  createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(hostPage(u.searchParams.get('lang')));
+  });
+const allowedHost = hostServer();
+const refusedHost = hostServer();
+
+function listen(server) {
+  return new Promise((r) => server.listen(0, '127.0.0.1', () => r(server.address().port)));
+}
+
+async function freePort() {
+  const s = createServer();
+  const port = await listen(s);
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+// ---------- omnidesk ----------
+const dataDir = mkdtempSync(join(tmpdir(), 'omnidesk-widget-e2e-'));
+let env;
+let server = null;
+let serverLog;
+
+// Async: `bot add` calls getMe on the fake Telegram served by this very process.
+function admin(args) {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(bin, args, { env });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolveRun(out) : reject(new Error(`omnidesk ${args.join(' ')} failed: ${err}`)),
+    );
+  });
+}
+
+async function startServer() {
+  server = spawn(bin, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout.pipe(serverLog, { end: false });
+  server.stderr.pipe(serverLog, { end: false });
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`omnidesk serve exited with ${server.exitCode}; see ${join(results, 'omnidesk.log')}`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${omnideskPort}/healthz`);
+      if (r.ok) return;
+    } catch {
+      /* not yet */
+    }
+    await sleep(50);
+  }
+  throw new Error('omnidesk serve did not become healthy in 20 s');
+}
+
+async function stopServer() {
+  if (!server || server.exitCode !== null) return;
+  const s = server;
+  const exited = new Promise((r) => s.once('exit', r));
+  s.kill('SIGTERM');
+  const t = setTimeout(() => s.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(t);
+}
+
+// ---------- agent API ----------
+let agentToken = null;
+async function agentApi(method, path, body) {
+  if (!agentToken) {
+    const r = await fetch(`http://127.0.0.1:${omnideskPort}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: EMAIL, password: PASSWORD }),
+    });
+    if (!r.ok) throw new Error(`login answered ${r.status}: ${await r.text()}`);
+    agentToken = (await r.json()).token;
+  }
+  const r = await fetch(`http://127.0.0.1:${omnideskPort}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${agentToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${path} answered ${r.status}: ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function webConversationId() {
+  const page = await agentApi('GET', '/conversations?status=all&limit=100');
+  const c =
+    page.items.find((x) => (x.last_message?.text ?? '').includes('Order #1024')) ??
+    page.items.find((x) => x.channel === 'web' || (x.channel_path ?? []).includes('web'));
+  return c?.id ?? null;
+}
+
+// ---------- tiny test runner ----------
+const outcomes = [];
+async function test(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    outcomes.push({ name, ok: true });
+    console.log(`ok   - ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    outcomes.push({ name, ok: false });
+    console.log(`FAIL - ${name} (${Date.now() - started} ms)\n       ${(e && e.stack) || e}`);
+    if (page) await page.screenshot({ path: join(results, `failure-${outcomes.length}.png`) }).catch(() => {});
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(`assertion failed: ${msg}`);
+}
+async function waitFor(fn, ms, what) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(20);
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${last})`);
+}
+
+let browser;
+let page;
+const pageErrors = [];
+
+const withTimeout = (p, ms) => Promise.race([p, sleep(ms)]);
+async function cleanup() {
+  await withTimeout(browser?.close().catch(() => {}), 5000);
+  await withTimeout(stopServer().catch(() => {}), 7000);
+  for (const s of [fakeTelegram, allowedHost, refusedHost]) {
+    s.closeAllConnections?.();
+    s.close();
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+}
+// A hung step must not hang CI: the whole run has a hard limit.
+const watchdog = setTimeout(() => {
+  console.log('FAIL - the widget browser tests did not finish within 240 s');
+  if (server && server.exitCode === null) server.kill('SIGKILL');
+  process.exit(1);
+}, 240_000);
+watchdog.unref();
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    if (server && server.exitCode === null) server.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+process.on('exit', () => {
+  if (server && server.exitCode === null) server.kill('SIGKILL');
+});
+
+const W = '[data-omnidesk-message]';
+
+async function main() {
+  const tgPort = await listen(fakeTelegram);
+  const hostPort = await listen(allowedHost);
+  const refusedPort = await listen(refusedHost);
+  omnideskPort = await freePort();
+  env = {
+    ...process.env,
+    OMNIDESK_LISTEN: `127.0.0.1:${omnideskPort}`,
+    OMNIDESK_DATA_DIR: dataDir,
+    TELEGRAM_API_URL: `http://127.0.0.1:${tgPort}`,
+    OMNIDESK_WIDGET_DIR: process.env.OMNIDESK_WIDGET_DIR ?? join(widget, 'dist'),
+    OMNIDESK_JWT_SECRET: JWT_SECRET,
+    OMNIDESK_WS_PING_SECS: '5',
+    RUST_LOG: 'info',
+  };
+  serverLog = createWriteStream(join(results, 'omnidesk.log'));
+  await admin(['agent', 'add', '--email', EMAIL, '--name', 'Ann Agent', '--password', PASSWORD]);
+  await admin(['bot', 'add', '--token', BOT_TOKEN, '--webhook-secret', WEBHOOK_SECRET]);
+  const out = await admin(['website', 'add', '--name', 'Shop', '--origin', `http://127.0.0.1:${hostPort}`, '--bot', BOT_ID]);
+  websiteId = out.trim().split('\n').pop().trim().split(/\s+/).pop();
+  assert(websiteId, `a website id on the last line of: ${out}`);
+  console.log(`       website ${websiteId}, host page http://127.0.0.1:${hostPort}/, omnidesk :${omnideskPort}`);
+  await startServer();
+
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  const toServer = [];
+  page.on('request', (r) => {
+    if (r.url().startsWith(`http://127.0.0.1:${omnideskPort}/`) || r.url().startsWith(`ws://127.0.0.1:${omnideskPort}/`)) toServer.push(`${r.method()} ${new URL(r.url()).pathname}`);
+  });
+  const host = `http://127.0.0.1:${hostPort}/`;
+
+  await test('the loader alone: launcher in a shadow root, no request but widget.js before the visitor opens it', async () => {
+    const r = await fetch(`http://127.0.0.1:${omnideskPort}/widget.js`);
+    assert(r.ok, `GET /widget.js answered ${r.status}`);
+    assert(/javascript/.test(r.headers.get('content-type') ?? ''), `widget.js content-type ${r.headers.get('content-type')}`);
+    await page.goto(host);
+    await page.locator('[data-omnidesk-launcher]').waitFor({ timeout: 5000 });
+    await sleep(500);
+    assert(JSON.stringify(toServer) === JSON.stringify(['GET /widget.js']), `requests before opening: ${toServer.join(', ')}`);
+    const inShadow = await page.evaluate(() => {
+      const h = document.querySelector('[data-omnidesk-host]');
+      return !!h?.shadowRoot?.querySelector('[data-omnidesk-launcher]') && !document.querySelector('body > [data-omnidesk-launcher]');
+    });
+    assert(inShadow, 'the launcher lives in an open shadow root');
+    const bg = await page.locator('[data-omnidesk-launcher]').evaluate((el) => getComputedStyle(el).backgroundColor);
+    assert(bg !== 'rgb(255, 105, 180)', 'host CSS (button{background:hotpink!important}) does not reach the launcher');
+    await page.screenshot({ path: join(results, '01-launcher.png') });
+  });
+
+  await test('the visitor opens the chat and writes; the message shows as sent', async () => {
+    await page.locator('[data-omnidesk-launcher]').click();
+    const composer = page.locator('[data-omnidesk-composer]');
+    await composer.waitFor({ timeout: 5000 });
+    await waitFor(() => composer.evaluate((el) => el.getRootNode().activeElement === el), 3000, 'the composer focused on open');
+    await page.locator('[data-omnidesk-panel][data-omnidesk-state=ready]').waitFor({ timeout: 5000 });
+    await composer.fill(FIRST);
+    await composer.press('Enter');
+    const mine = page.locator(`${W}[data-direction=inbound]`).filter({ hasText: FIRST });
+    await mine.waitFor({ timeout: 5000 });
+    await waitFor(async () => /^.+$/.test((await mine.getAttribute('data-omnidesk-message')) ?? ''), 5000, 'the stored message id');
+    assert((await composer.inputValue()) === '', 'composer cleared');
+    assert(toServer.includes('GET /widget/panel.js'), 'the panel was loaded from <base>/widget/panel.js');
+    assert(!toServer.some((u) => /token|visitor_token/.test(u)), 'no token in any URL');
+  });
+
+  await test('an agent reply through the agent API appears in the widget in under 1 s', async () => {
+    const conv = await waitFor(webConversationId, 5000, 'the web conversation in the agent API');
+    await page.locator('[data-omnidesk-panel] .od-status[data-link=open]').waitFor({ timeout: 5000 });
+    const text = 'Hi! Tracking AB123 was updated a minute ago.';
+    const t0 = Date.now();
+    await agentApi('POST', `/conversations/${conv}/messages`, { text, client_id: 'e2e-reply-1' });
+    await page.locator(`${W}[data-direction=outbound]`).filter({ hasText: text }).waitFor({ timeout: 1000 });
+    console.log(`       reply shown ${Date.now() - t0} ms after the agent API call`);
+    const who = await page.locator(`${W}[data-direction=outbound]`).filter({ hasText: text }).locator('.od-who').textContent();
+    assert(who === 'Ann Agent', `agent name shown, got ${who}`);
+  });
+
+  await test('an agent text with markup stays text', async () => {
+    const conv = await webConversationId();
+    const payload = '<img src=x onerror="window.__xss=1"><b>bold?</b>';
+    await agentApi('POST', `/conversations/${conv}/messages`, { text: payload });
+    const m = page.locator(`${W}[data-direction=outbound]`).filter({ hasText: '<img src=x' });
+    await m.waitFor({ timeout: 3000 });
+    await sleep(200);
+    assert((await page.evaluate(() => window.__xss)) === undefined, 'no script ran');
+    assert((await page.locator('[data-omnidesk-panel] img, [data-omnidesk-panel] b').count()) === 0, 'no element from the text');
+  });
+
+  let tmeUrl = null;
+  await test('Continue on Telegram: a t.me deep link (new tab) and, on a wide screen, a QR code; screenshots', async () => {
+    await page.locator('[data-omnidesk-telegram]').click();
+    const link = page.locator('[data-omnidesk-telegram-link]');
+    await link.waitFor({ timeout: 5000 });
+    tmeUrl = await link.getAttribute('href');
+    assert(/^https:\/\/t\.me\/[A-Za-z0-9_]+\?start=[A-Za-z0-9_-]{16,64}$/.test(tmeUrl ?? ''), `a t.me deep link, got ${tmeUrl}`);
+    assert((await link.getAttribute('target')) === '_blank', 'opens in a new tab');
+    console.log(`       ${tmeUrl}`);
+    await page.locator('[data-omnidesk-qr] svg').waitFor({ state: 'visible', timeout: 2000 });
+    await page.screenshot({ path: join(results, '02-desktop-1280x800.png') });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await sleep(200);
+    const box = await page.locator('[data-omnidesk-panel]').boundingBox();
+    assert(box && box.width >= 389 && box.height >= 843, `full screen on a phone, got ${JSON.stringify(box)}`);
+    assert(!(await page.locator('[data-omnidesk-qr]').isVisible()), 'no QR code on a phone');
+    const fontPx = await page.locator('[data-omnidesk-composer]').evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+    assert(fontPx >= 16, `composer font ≥ 16 px (no iOS zoom), got ${fontPx}`);
+    await page.screenshot({ path: join(results, '03-phone-390x844.png') });
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  await test('keyboard: Tab stays in the panel, Esc closes it and focus returns to the launcher', async () => {
+    for (let i = 0; i < 12; i++) await page.keyboard.press('Tab');
+    const inside = await page.evaluate(() => {
+      const root = document.querySelector('[data-omnidesk-host]').shadowRoot;
+      const a = root.activeElement;
+      return !!a && !!a.closest('[data-omnidesk-panel]');
+    });
+    assert(inside, 'focus stays in the open panel');
+    await page.keyboard.press('Escape');
+    await waitFor(async () => (await page.locator('[data-omnidesk-launcher]').getAttribute('aria-expanded')) === 'false', 2000, 'closed');
+    const focused = await page.evaluate(() => document.querySelector('[data-omnidesk-host]').shadowRoot.activeElement?.hasAttribute('data-omnidesk-launcher'));
+    assert(focused, 'launcher focused');
+  });
+
+  await test('a returning visitor: after a reload the history is back and a reply while closed raises the badge', async () => {
+    await page.reload();
+    await page.locator('[data-omnidesk-launcher]').waitFor({ timeout: 5000 });
+    // The panel code loads in the background for a visitor with a conversation.
+    await waitFor(() => toServer.filter((u) => u === 'GET /widget/panel.js').length >= 2, 5000, 'panel.js loaded in the background');
+    await sleep(1000); // socket up
+    const conv = await webConversationId();
+    await agentApi('POST', `/conversations/${conv}/messages`, { text: 'Anything else I can help with?' });
+    await waitFor(async () => (await page.locator('[data-omnidesk-launcher] .od-badge').textContent()) === '1', 3000, 'badge 1');
+    await page.screenshot({ path: join(results, '04-badge.png') });
+    await page.locator('[data-omnidesk-launcher]').click();
+    await page.locator(W).filter({ hasText: FIRST }).waitFor({ timeout: 3000 });
+    await page.locator(W).filter({ hasText: 'Anything else I can help with?' }).waitFor({ timeout: 3000 });
+    await waitFor(async () => !(await page.locator('[data-omnidesk-launcher] .od-badge').isVisible()), 2000, 'badge cleared on open');
+    assert((await page.locator(W).filter({ hasText: FIRST }).count()) === 1, 'the first message is shown once');
+  });
+
+  await test('Arabic: right to left', async () => {
+    const p2 = await context.newPage();
+    await p2.goto(`${host}?lang=ar`);
+    await p2.locator('[data-omnidesk-launcher]').click();
+    await p2.locator('[data-omnidesk-composer]').waitFor({ timeout: 5000 });
+    const dir = await p2.locator('[data-omnidesk-panel]').evaluate((el) => getComputedStyle(el).direction);
+    assert(dir === 'rtl', `direction rtl, got ${dir}`);
+    await p2.screenshot({ path: join(results, '05-arabic.png') });
+    await p2.close();
+  });
+
+  await test('a host page on an origin not on the list gets no session: "chat unavailable", no crash', async () => {
+    const ctx2 = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const p3 = await ctx2.newPage();
+    const errors = [];
+    p3.on('pageerror', (e) => errors.push(String(e)));
+    await p3.goto(`http://127.0.0.1:${refusedPort}/`);
+    await p3.locator('[data-omnidesk-launcher]').click();
+    await p3.locator('[data-omnidesk-panel][data-omnidesk-state=refused], [data-omnidesk-panel][data-omnidesk-state=unavailable]').waitFor({ timeout: 8000 });
+    const banner = await p3.locator('[data-omnidesk-panel] .od-banner').textContent();
+    assert(/unavailable|not available/i.test(banner ?? ''), `a clear message, got ${banner}`);
+    const token = await p3.evaluate((id) => localStorage.getItem(`omnidesk:${id}`), websiteId);
+    assert(token === null, 'no visitor token');
+    await p3.screenshot({ path: join(results, '06-refused-origin.png') });
+    assert(errors.length === 0, `page errors: ${errors.join(' | ')}`);
+    await ctx2.close();
+  });
+
+  await test('the page raised no uncaught errors', async () => {
+    assert(pageErrors.length === 0, `page errors: ${pageErrors.join(' | ')}`);
+  });
+
+  void tmeUrl;
+}
+
+const started = Date.now();
+try {
+  await main();
+} catch (e) {
+  outcomes.push({ name: 'setup', ok: false });
+  console.log(`FAIL - setup\n       ${(e && e.stack) || e}`);
+} finally {
+  await cleanup();
+}
+const passed = outcomes.filter((o) => o.ok).length;
+const failed = outcomes.length - passed;
+console.log(`\n${passed} passed, ${failed} failed (${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${results})`);
+process.exit(failed === 0 ? 0 : 1);

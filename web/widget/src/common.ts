@@ -1,0 +1,91 @@
+// What the loader (widget.js) and the panel (widget/panel.js) share. Keep it tiny: everything
+// here is in the loader's 6 KB budget.
+
+export const LANGS = ['en', 'zh', 'ru', 'es', 'ar'] as const;
+export type Lang = (typeof LANGS)[number];
+
+/** `data-lang` wins, then the browser's languages; anything else is English. */
+export function pickLang(attr: string | null | undefined, browser: readonly string[] = []): Lang {
+  for (const tag of [attr ?? '', ...browser]) {
+    const l = tag.toLowerCase().split(/[-_]/)[0];
+    if ((LANGS as readonly string[]).includes(l)) return l as Lang;
+  }
+  return 'en';
+}
+
+export const isRtl = (lang: Lang): boolean => lang === 'ar';
+
+/** The launcher's own labels (the panel brings all other strings). [open, unavailable] */
+export const LAUNCHER: Record<Lang, [string, string]> = {
+  en: ['Open chat', 'Chat unavailable'],
+  zh: ['打开聊天', '聊天暂不可用'],
+  ru: ['Открыть чат', 'Чат недоступен'],
+  es: ['Abrir chat', 'Chat no disponible'],
+  ar: ['فتح الدردشة', 'الدردشة غير متاحة'],
+};
+
+/** localStorage keys. The visitor token itself is stored under `omnidesk:<website id>`. */
+export const tokenKey = (website: string): string => `omnidesk:${website}`;
+export const stateKey = (website: string): string => `omnidesk:${website}:state`;
+export const outboxKey = (website: string): string => `omnidesk:${website}:outbox`;
+
+/** What the panel persists for the loader and for the next page load. */
+export interface StoredState {
+  /** The visitor has a conversation: the loader may load the panel in the background. */
+  conv?: string | null;
+  /** created_at (ms) of the newest agent/bot message the visitor has seen. */
+  seen?: number;
+  /** Unread count when the page was left, shown by the loader at once. */
+  unread?: number;
+  /** The pre-chat form was answered or skipped. */
+  prechat?: boolean;
+}
+
+export function readState(storage: Storage | null, website: string): StoredState {
+  try {
+    const raw = storage?.getItem(stateKey(website));
+    const v: unknown = raw ? JSON.parse(raw) : {};
+    return v && typeof v === 'object' ? (v as StoredState) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** localStorage, or null where it is blocked (sandboxed iframes, some privacy modes). */
+export function safeStorage(): Storage | null {
+  try {
+    const s = window.localStorage;
+    const k = 'omnidesk:probe';
+    s.setItem(k, '1');
+    s.removeItem(k);
+    return s;
+  } catch {
+    return null;
+  }
+}
+
+/** What the loader hands the panel. */
+export interface LoaderContext {
+  base: string;
+  websiteId: string;
+  lang: Lang;
+  /** The open shadow root; the panel adds its style and its dialog here. */
+  shadow: ShadowRoot;
+  /** The `.od` root element (carries `dir` and `data-open`). */
+  root: HTMLElement;
+  launcher: HTMLButtonElement;
+  setBadge(n: number): void;
+  /** true when loaded in the background for a returning visitor (panel stays closed). */
+  background: boolean;
+}
+
+export interface PanelHandle {
+  open(): void;
+  close(): void;
+  isOpen(): boolean;
+}
+
+export type PanelFactory = (ctx: LoaderContext) => PanelHandle;
+
+/** The private global the panel script registers its factory on. */
+export const PANEL_GLOBAL = '__omnideskPanel';
