@@ -313,6 +313,41 @@ mod tests {
     }
 
     #[test]
+    fn every_link_leads_to_an_operation_of_the_document() {
+        let doc = doc();
+        let mut ids = Vec::new();
+        let mut targets = Vec::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                ids.push(
+                    op["operationId"]
+                        .as_str()
+                        .expect("an operationId")
+                        .to_owned(),
+                );
+                for response in op["responses"].as_object().unwrap().values() {
+                    if let Some(links) = response["links"].as_object() {
+                        targets.extend(
+                            links
+                                .values()
+                                .map(|l| l["operationId"].as_str().unwrap().to_owned()),
+                        );
+                    }
+                }
+            }
+        }
+        let unique: std::collections::BTreeSet<_> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "operationIds are unique");
+        assert!(!targets.is_empty());
+        for t in &targets {
+            assert!(
+                ids.contains(t),
+                "a link leads to {t}, which no operation is"
+            );
+        }
+    }
+
+    #[test]
     fn not_blank_in_the_document_is_what_trim_leaves_something_of() {
         let doc = doc();
         let whitespace: Vec<char> = (char::MIN..=char::MAX)
