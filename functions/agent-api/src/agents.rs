@@ -82,6 +82,7 @@ pub async fn create_agent(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct LoginRequest {
     email: String,
     password: String,
@@ -134,13 +135,15 @@ pub(crate) async fn login(
 
 /// Loads the authenticated agent (401 if their account is gone).
 pub(crate) async fn load_me(deps: &ApiDeps, me: Me) -> Result<Agent, ApiError> {
-    deps.agents.get_agent(me.0).await?.ok_or_else(|| {
-        ApiError::new(
-            axum::http::StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the agent of this token no longer exists",
-        )
-    })
+    deps.agents.get_agent(me.0).await?.ok_or_else(gone)
+}
+
+fn gone() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "the agent of this token no longer exists",
+    )
 }
 
 /// `GET /api/v1/agents/me`.
@@ -155,6 +158,7 @@ pub(crate) async fn list(State(deps): State<AppState>, _me: Me) -> Result<Json<V
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct StatusRequest {
     status: String,
 }
@@ -166,13 +170,17 @@ pub(crate) async fn set_status(
     me: Me,
     Body(req): Body<StatusRequest>,
 ) -> Result<Json<Agent>, ApiError> {
-    let status =
-        AgentStatus::parse(req.status.trim()).map_err(|e| ApiError::invalid("status", e))?;
+    let status = AgentStatus::parse(&req.status).map_err(|e| ApiError::invalid("status", e))?;
     let mut agent = load_me(&deps, me).await?;
     let changed = agent.status != status;
     agent.status = status;
     if changed {
-        deps.agents.update_agent(&agent).await?;
+        match deps.agents.update_agent(&agent).await {
+            Ok(()) => {}
+            // Removed since `load_me` read it: as if it had been gone then.
+            Err(StoreError::NotFound(_)) => return Err(gone()),
+            Err(e) => return Err(e.into()),
+        }
         tracing::info!(agent_id = %agent.id, status = status.as_str(), "agent status changed");
         publish(
             &deps,

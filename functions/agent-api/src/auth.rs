@@ -142,6 +142,20 @@ impl Auth {
         AgentId::parse(&data.claims.sub).map_err(|_| AuthError::Invalid)
     }
 
+    /// The HMAC-SHA256 (base64url, 43 characters) of `message` under the token key: seals
+    /// values the API hands out and must recognise later (page cursors). Callers keep their
+    /// messages apart from JWT signing input, which never contains a NUL byte.
+    pub(crate) fn seal(&self, message: &[u8]) -> Result<String, AuthError> {
+        jsonwebtoken::crypto::sign(message, &self.encoding, Algorithm::HS256)
+            .map_err(|e| AuthError::Signing(e.to_string()))
+    }
+
+    /// Whether `seal` is [`Auth::seal`] of `message` (compared in constant time).
+    pub(crate) fn is_sealed(&self, message: &[u8], seal: &str) -> bool {
+        jsonwebtoken::crypto::verify(seal, message, &self.decoding, Algorithm::HS256)
+            .unwrap_or(false)
+    }
+
     /// Hashes a password with argon2id and a random salt (PHC string). CPU-heavy: call it
     /// off the async executor (`spawn_blocking`).
     pub fn hash_password(&self, password: &str) -> Result<PasswordHash, PasswordError> {

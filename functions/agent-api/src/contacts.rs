@@ -14,10 +14,10 @@ use crate::{AppState, Me, publish};
 /// Conversations listed with a contact.
 const CONTACT_CONVERSATIONS: usize = 50;
 /// Attribute limits.
-const MAX_ATTRIBUTES: usize = 50;
-const MAX_ATTRIBUTE_KEY_CHARS: usize = 64;
-const MAX_ATTRIBUTE_VALUE_CHARS: usize = 1_000;
-const MAX_TAGS: usize = 50;
+pub(crate) const MAX_ATTRIBUTES: usize = 50;
+pub(crate) const MAX_ATTRIBUTE_KEY_CHARS: usize = 64;
+pub(crate) const MAX_ATTRIBUTE_VALUE_CHARS: usize = 1_000;
+pub(crate) const MAX_TAGS: usize = 50;
 
 fn parse_id(raw: &str) -> Result<ContactId, ApiError> {
     ContactId::parse(raw).map_err(|e| ApiError::invalid("id", e))
@@ -55,6 +55,7 @@ pub(crate) async fn get(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ContactPatch {
     #[serde(default)]
     tags: Option<Vec<String>>,
@@ -71,7 +72,18 @@ fn parse_tags(raw: &[String]) -> Result<BTreeSet<Tag>, ApiError> {
     }
     raw.iter()
         .map(|t| {
-            Tag::parse(t).map_err(|e| ApiError::invalid("tags", format!("{t:?}: {}", e.reason)))
+            // `Tag::parse` would trim; the API takes tags as they are stored, or refuses them.
+            if t.trim() != t {
+                return Err(ApiError::invalid(
+                    "tags",
+                    format!("{t:?}: must not start or end with white space"),
+                ));
+            }
+            // `Tag::parse` lower-cases `İ` to `i` + U+0307, which is no tag character: the
+            // stored tag would not read back and every read of the contact would fail. Taken
+            // as `I` (its lower case is `i`) until the domain normalises it itself.
+            Tag::parse(&t.replace('\u{130}', "I"))
+                .map_err(|e| ApiError::invalid("tags", format!("{t:?}: {}", e.reason)))
         })
         .collect()
 }
@@ -84,11 +96,14 @@ fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), ApiErro
         ));
     }
     for (k, v) in attributes {
-        let key_chars = k.trim().chars().count();
-        if key_chars == 0 || key_chars > MAX_ATTRIBUTE_KEY_CHARS {
+        // Names are stored as given, so their length is counted as given.
+        let key_chars = k.chars().count();
+        if k.trim().is_empty() || key_chars > MAX_ATTRIBUTE_KEY_CHARS {
             return Err(ApiError::invalid(
                 "attributes",
-                format!("names must have 1 to {MAX_ATTRIBUTE_KEY_CHARS} characters"),
+                format!(
+                    "names must have 1 to {MAX_ATTRIBUTE_KEY_CHARS} characters, not all white space"
+                ),
             ));
         }
         if v.chars().count() > MAX_ATTRIBUTE_VALUE_CHARS {

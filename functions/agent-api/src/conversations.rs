@@ -18,8 +18,8 @@ use omnidesk_domain::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::error::{ApiError, Body, Params, PathParam};
-use crate::{ApiDeps, AppState, Me, publish};
+use crate::error::{ApiError, Body, Params, PathParam, from_object};
+use crate::{ApiDeps, AppState, Me, cursor, publish};
 
 /// Optimistic updates are re-read and re-applied this many times before giving up.
 const MAX_ATTEMPTS: usize = 3;
@@ -28,30 +28,30 @@ pub const MAX_REPLY_CHARS: usize = 16_000;
 /// Queued conversations looked at when an agent comes online (oldest waiting first).
 const MAX_QUEUED_SCAN: usize = 1_000;
 
-/// Parses `limit` (1..; larger than `max` is clamped).
+/// Parses `limit`: absent = `default`; else digits only, at least 1; more than `max` (however
+/// many digits) is clamped to `max`.
 pub(crate) fn parse_limit(
     raw: Option<&str>,
     default: usize,
     max: usize,
 ) -> Result<usize, ApiError> {
-    match raw.map(str::trim) {
-        None | Some("") => Ok(default),
-        Some(s) => match s.parse::<usize>() {
-            Ok(0) | Err(_) => Err(ApiError::invalid(
-                "limit",
-                format!("must be a whole number from 1 to {max}"),
-            )),
-            Ok(n) => Ok(n.min(max)),
-        },
+    let Some(s) = raw else {
+        return Ok(default);
+    };
+    let invalid = || ApiError::invalid("limit", "must be a whole number of at least 1");
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    match s.parse::<usize>() {
+        Ok(0) => Err(invalid()),
+        Ok(n) => Ok(n.min(max)),
+        // Only too many digits are left to fail.
+        Err(_) => Ok(max),
     }
 }
 
 fn parse_id(raw: &str) -> Result<ConversationId, ApiError> {
     ConversationId::parse(raw).map_err(|e| ApiError::invalid("id", e))
-}
-
-fn non_empty(cursor: Option<String>) -> Option<String> {
-    cursor.filter(|c| !c.is_empty())
 }
 
 async fn load(deps: &ApiDeps, id: ConversationId) -> Result<Conversation, ApiError> {
@@ -102,14 +102,14 @@ pub(crate) async fn list(
     me: Me,
     Params(q): Params<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let status = match q.status.as_deref().map(str::trim) {
-        None | Some("" | "all") => None,
+    let status = match q.status.as_deref() {
+        None | Some("all") => None,
         Some(s) => Some(ConversationStatus::parse(s).map_err(|_| {
             ApiError::invalid("status", "must be bot, queued, assigned, resolved or all")
         })?),
     };
-    let assignee = match q.assignee.as_deref().map(str::trim) {
-        None | Some("") => None,
+    let assignee = match q.assignee.as_deref() {
+        None => None,
         Some("me") => Some(Some(me.0)),
         Some("none") => Some(None),
         Some(s) => Some(Some(AgentId::parse(s).map_err(|_| {
@@ -117,20 +117,30 @@ pub(crate) async fn list(
         })?)),
     };
     let limit = parse_limit(q.limit.as_deref(), 25, 100)?;
+    // A cursor pages the list it came from: the filter is part of its seal.
+    let list = format!(
+        "conversations:{}:{}",
+        status.map_or("all", ConversationStatus::as_str),
+        match assignee {
+            None => "any".to_owned(),
+            Some(None) => "none".to_owned(),
+            Some(Some(agent)) => agent.to_string(),
+        }
+    );
+    let cursor = cursor::open(&deps.auth, &list, q.cursor.as_deref())?;
     let page = deps
         .conversations
         .list_conversations(
             &ConversationFilter { status, assignee },
-            &PageRequest {
-                limit,
-                cursor: non_empty(q.cursor),
-            },
+            &PageRequest { limit, cursor },
         )
         .await?;
     let items = views_of(&deps, &page.items).await?;
-    Ok(Json(
-        json!({ "items": items, "next_cursor": page.next_cursor }),
-    ))
+    let next_cursor = page
+        .next_cursor
+        .map(|c| cursor::seal(&deps.auth, &list, &c))
+        .transpose()?;
+    Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
 }
 
 /// `GET /api/v1/conversations/{id}`.
@@ -161,20 +171,20 @@ pub(crate) async fn messages(
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     let limit = parse_limit(q.limit.as_deref(), 50, 100)?;
+    let list = format!("messages:{id}");
+    let cursor = cursor::open(&deps.auth, &list, q.cursor.as_deref())?;
     load(&deps, id).await?;
     let mut page = deps
         .messages
-        .list_messages(
-            id,
-            &PageRequest {
-                limit,
-                cursor: non_empty(q.cursor),
-            },
-        )
+        .list_messages(id, &PageRequest { limit, cursor })
         .await?;
     page.items.reverse();
+    let next_cursor = page
+        .next_cursor
+        .map(|c| cursor::seal(&deps.auth, &list, &c))
+        .transpose()?;
     Ok(Json(
-        json!({ "items": page.items, "next_cursor": page.next_cursor }),
+        json!({ "items": page.items, "next_cursor": next_cursor }),
     ))
 }
 
@@ -288,6 +298,7 @@ fn reopen_first() -> ApiError {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ReplyRequest {
     text: String,
     /// Idempotency key chosen by the client (1–64 of `A-Za-z0-9_-`): a retry with the same
@@ -360,14 +371,18 @@ pub(crate) async fn reply(
     Body(req): Body<ReplyRequest>,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let id = parse_id(&id)?;
-    let text = req.text.trim();
-    if text.is_empty() {
-        return Err(ApiError::invalid("text", "must not be empty"));
-    }
-    if text.chars().count() > MAX_REPLY_CHARS {
+    if req.text.chars().count() > MAX_REPLY_CHARS {
         return Err(ApiError::invalid(
             "text",
             format!("must have at most {MAX_REPLY_CHARS} characters"),
+        ));
+    }
+    // Stored without the white space around it.
+    let text = req.text.trim();
+    if text.is_empty() {
+        return Err(ApiError::invalid(
+            "text",
+            "must not be empty or only white space",
         ));
     }
     let source_key = reply_source_key(me.0, req.client_id.as_deref())?;
@@ -501,6 +516,7 @@ async fn mark_failed(deps: &ApiDeps, message: &Message, reason: String) -> Messa
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct AssignRequest {
     #[serde(default)]
     agent_id: Option<String>,
@@ -518,15 +534,17 @@ pub(crate) async fn assign(
     let req: AssignRequest = if body.iter().all(u8::is_ascii_whitespace) {
         AssignRequest { agent_id: None }
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e))?
+        let value = serde_json::from_slice(&body).map_err(|e| ApiError::invalid("body", e))?;
+        from_object(value)?
     };
     let target = match req.agent_id.as_deref() {
         None => me.0,
         Some(raw) => {
             let target = AgentId::parse(raw).map_err(|e| ApiError::invalid("agent_id", e))?;
             if deps.agents.get_agent(target).await?.is_none() {
+                // Like any id that names nothing: 404 (the code tells it from the conversation's).
                 return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
+                    StatusCode::NOT_FOUND,
                     "unknown_agent",
                     "agent_id: no such agent",
                 ));

@@ -2,12 +2,13 @@
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use omnidesk_core::{QueueError, StoreError};
 use omnidesk_domain::TransitionError;
-use serde_json::json;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 use crate::auth::AuthError;
 
@@ -161,10 +162,31 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// `Json` whose rejection is an [`ApiError`].
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON object body (`Content-Type: application/json`) read into `T`; every rejection is an
+/// [`ApiError`]. Only an object: serde would also fill a struct from an array of its fields.
+#[derive(Debug)]
 pub struct Body<T>(pub T);
+
+impl<T, S> FromRequest<S> for Body<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let Json(value) = Json::<Value>::from_request(req, state).await?;
+        from_object(value).map(Body)
+    }
+}
+
+/// `T` from a JSON object (400 for any other JSON value or a mismatching object).
+pub(crate) fn from_object<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    }
+    serde_json::from_value(value).map_err(|e| ApiError::invalid("body", e))
+}
 
 /// `Query` whose rejection is an [`ApiError`].
 #[derive(Debug, FromRequestParts)]

@@ -10,6 +10,7 @@ mod agents;
 mod auth;
 mod contacts;
 mod conversations;
+mod cursor;
 mod error;
 
 use std::sync::Arc;
@@ -217,5 +218,148 @@ pub(crate) async fn publish(deps: &ApiDeps, events: &[ServerEvent]) {
     .await
     {
         tracing::warn!(error = %e, "could not push to agents");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use crate::{contacts, conversations, cursor};
+
+    fn doc() -> Value {
+        serde_json::from_str(super::OPENAPI_JSON).unwrap()
+    }
+
+    fn body_schema<'a>(doc: &'a Value, path: &str, method: &str) -> &'a Value {
+        &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    }
+
+    fn param<'a>(doc: &'a Value, path: &str, name: &str) -> &'a Value {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{path} has no parameter {name}"))
+    }
+
+    /// The characters a `[^…]` class of the document leaves out.
+    fn excluded_by(class: &str) -> Vec<char> {
+        let inner: Vec<char> = class
+            .strip_prefix("[^")
+            .and_then(|c| c.strip_suffix(']'))
+            .unwrap()
+            .chars()
+            .collect();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < inner.len() {
+            if inner.get(i + 1) == Some(&'-') && i + 2 < inner.len() {
+                out.extend(inner[i]..=inner[i + 2]);
+                i += 3;
+            } else {
+                out.push(match inner[i..] {
+                    ['\\', 't', ..] => '\t',
+                    ['\\', 'n', ..] => '\n',
+                    ['\\', 'f', ..] => '\u{c}',
+                    ['\\', 'r', ..] => '\r',
+                    [c, ..] => c,
+                    [] => unreachable!(),
+                });
+                i += if inner[i] == '\\' { 2 } else { 1 };
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn the_documents_limits_are_the_handlers_limits() {
+        let doc = doc();
+        for path in [
+            "/api/v1/conversations",
+            "/api/v1/conversations/{id}/messages",
+        ] {
+            assert_eq!(
+                param(&doc, path, "cursor")["schema"]["pattern"],
+                cursor::PATTERN
+            );
+        }
+        let reply = body_schema(&doc, "/api/v1/conversations/{id}/messages", "post");
+        assert_eq!(
+            reply["properties"]["text"]["maxLength"],
+            conversations::MAX_REPLY_CHARS
+        );
+        assert_eq!(
+            reply["properties"]["client_id"]["pattern"],
+            format!(
+                "^[A-Za-z0-9_-]{{1,{}}}$",
+                conversations::MAX_CLIENT_ID_CHARS
+            )
+        );
+        let patch = body_schema(&doc, "/api/v1/contacts/{id}", "patch");
+        assert_eq!(patch["properties"]["tags"]["maxItems"], contacts::MAX_TAGS);
+        let attributes = &patch["properties"]["attributes"];
+        assert_eq!(attributes["maxProperties"], contacts::MAX_ATTRIBUTES);
+        assert_eq!(
+            attributes["propertyNames"]["maxLength"],
+            contacts::MAX_ATTRIBUTE_KEY_CHARS
+        );
+        assert_eq!(
+            attributes["additionalProperties"]["maxLength"],
+            contacts::MAX_ATTRIBUTE_VALUE_CHARS
+        );
+    }
+
+    #[test]
+    fn every_link_leads_to_an_operation_of_the_document() {
+        let doc = doc();
+        let mut ids = Vec::new();
+        let mut targets = Vec::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                ids.push(
+                    op["operationId"]
+                        .as_str()
+                        .expect("an operationId")
+                        .to_owned(),
+                );
+                for response in op["responses"].as_object().unwrap().values() {
+                    if let Some(links) = response["links"].as_object() {
+                        targets.extend(
+                            links
+                                .values()
+                                .map(|l| l["operationId"].as_str().unwrap().to_owned()),
+                        );
+                    }
+                }
+            }
+        }
+        let unique: std::collections::BTreeSet<_> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "operationIds are unique");
+        assert!(!targets.is_empty());
+        for t in &targets {
+            assert!(
+                ids.contains(t),
+                "a link leads to {t}, which no operation is"
+            );
+        }
+    }
+
+    #[test]
+    fn not_blank_in_the_document_is_what_trim_leaves_something_of() {
+        let doc = doc();
+        let whitespace: Vec<char> = (char::MIN..=char::MAX)
+            .filter(|c| c.is_whitespace())
+            .collect();
+        let reply = body_schema(&doc, "/api/v1/conversations/{id}/messages", "post");
+        let patch = body_schema(&doc, "/api/v1/contacts/{id}", "patch");
+        for class in [
+            &reply["properties"]["text"]["pattern"],
+            &patch["properties"]["attributes"]["propertyNames"]["pattern"],
+        ] {
+            assert_eq!(excluded_by(class.as_str().unwrap()), whitespace);
+        }
     }
 }

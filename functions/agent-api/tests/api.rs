@@ -15,7 +15,7 @@ use omnidesk_core::{
 };
 use omnidesk_domain::{
     Agent, AgentId, Author, Channel, Contact, Conversation, ConversationKey, ConversationStatus,
-    DeliveryStatus, Identity, Message, Timestamp,
+    DeliveryStatus, Identity, Message, Tag, Timestamp,
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -938,7 +938,7 @@ async fn assign_transfer_unassign_resolve_and_reopen_record_timeline_events() {
 }
 
 #[tokio::test]
-async fn assign_to_an_unknown_agent_is_422_and_bad_ids_are_400() {
+async fn assign_to_an_unknown_agent_is_404_unknown_agent_and_bad_ids_are_400() {
     let app = app().await;
     let c = app.conversation(ConversationStatus::Queued, None, 0).await;
     let path = format!("/api/v1/conversations/{}/assign", c.id);
@@ -946,7 +946,7 @@ async fn assign_to_an_unknown_agent_is_422_and_bad_ids_are_400() {
     let (status, body) = app
         .call("POST", &path, Some(json!({"agent_id": ghost.to_string()})))
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "unknown_agent");
     let (status, body) = app
         .call("POST", &path, Some(json!({"agent_id": "bob"})))
@@ -1319,4 +1319,242 @@ async fn a_malformed_client_id_is_400_and_reuse_in_another_conversation_is_409()
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "client_id_reused");
+}
+
+/// The error code and status of an answer.
+fn refusal(answer: &(StatusCode, Value)) -> (StatusCode, &str) {
+    (answer.0, answer.1["error"]["code"].as_str().unwrap_or(""))
+}
+
+#[tokio::test]
+async fn garbage_cursor_is_a_400_not_a_500() {
+    let app = app().await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    for list in [
+        "/api/v1/conversations?status=bot&".to_owned(),
+        format!("/api/v1/conversations/{}/messages?", c.id),
+    ] {
+        for garbage in ["__main__", "1704067200000.cv_1", "%F1%9C%BA%B1%7D", "00.x"] {
+            let answer = app
+                .call("GET", &format!("{list}cursor={garbage}"), None)
+                .await;
+            assert_eq!(
+                refusal(&answer),
+                (StatusCode::BAD_REQUEST, "invalid_cursor"),
+                "{list} {garbage}: {}",
+                answer.1
+            );
+            assert!(
+                answer.1["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("cursor")
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_cursor_of_another_list_or_a_forged_one_is_a_404_and_never_reaches_the_store() {
+    let app = app().await;
+    for i in 0..3 {
+        app.conversation(ConversationStatus::Queued, None, i).await;
+    }
+    let (status, page) = app
+        .call("GET", "/api/v1/conversations?status=queued&limit=1", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let (status, next) = app
+        .call(
+            "GET",
+            &format!("/api/v1/conversations?status=queued&limit=1&cursor={cursor}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(next["items"].as_array().unwrap().len(), 1);
+
+    // The same cursor with another filter, and a well-formed one nobody issued.
+    let (hex, seal) = cursor.split_once('.').unwrap();
+    let forged = format!("{hex}00.{seal}");
+    for path in [
+        format!("/api/v1/conversations?status=bot&limit=1&cursor={cursor}"),
+        format!("/api/v1/conversations?status=queued&limit=1&cursor={forged}"),
+    ] {
+        let answer = app.call("GET", &path, None).await;
+        assert_eq!(
+            refusal(&answer),
+            (StatusCode::NOT_FOUND, "unknown_cursor"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_limit_of_any_size_is_clamped_and_only_digits_are_a_limit() {
+    let app = app().await;
+    app.conversation(ConversationStatus::Queued, None, 0).await;
+    for limit in ["101", "99999999999999999999999999"] {
+        let (status, page) = app
+            .call("GET", &format!("/api/v1/conversations?limit={limit}"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{limit}");
+        assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    }
+    for limit in ["", "0", "-1", "1.5", "%2B5", "%205"] {
+        let answer = app
+            .call("GET", &format!("/api/v1/conversations?limit={limit}"), None)
+            .await;
+        assert_eq!(answer.0, StatusCode::BAD_REQUEST, "{limit:?}");
+    }
+}
+
+#[tokio::test]
+async fn query_values_are_taken_as_they_are_not_trimmed_or_emptied() {
+    let app = app().await;
+    for query in [
+        "status=",
+        "status=%20queued",
+        "assignee=",
+        "assignee=me%20",
+        "assignee=NaN",
+    ] {
+        let answer = app
+            .call("GET", &format!("/api/v1/conversations?{query}"), None)
+            .await;
+        assert_eq!(answer.0, StatusCode::BAD_REQUEST, "{query}");
+    }
+    let answer = app
+        .call(
+            "PUT",
+            "/api/v1/agents/me/status",
+            Some(json!({"status": " online"})),
+        )
+        .await;
+    assert_eq!(answer.0, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_body_must_be_an_object_with_known_fields_only() {
+    let app = app().await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let calls = [
+        (
+            "POST",
+            "/api/v1/auth/login".to_owned(),
+            json!(["ann@example.com", "correct-horse"]),
+        ),
+        (
+            "PUT",
+            "/api/v1/agents/me/status".to_owned(),
+            json!(["online"]),
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/contacts/{}", c.contact_id),
+            json!([null, null]),
+        ),
+        (
+            "POST",
+            format!("/api/v1/conversations/{}/messages", c.id),
+            json!(["hello"]),
+        ),
+        (
+            "POST",
+            format!("/api/v1/conversations/{}/assign", c.id),
+            json!([null]),
+        ),
+        // A misspelt field is refused, not ignored (here it would have dropped the retry key).
+        (
+            "POST",
+            format!("/api/v1/conversations/{}/messages", c.id),
+            json!({"text": "hello", "clientId": "k1"}),
+        ),
+        (
+            "POST",
+            format!("/api/v1/conversations/{}/assign", c.id),
+            json!({"agent": app.bob.id.to_string()}),
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/contacts/{}", c.contact_id),
+            json!({"tag": ["vip"]}),
+        ),
+    ];
+    for (method, path, body) in calls {
+        let answer = app.call(method, &path, Some(body.clone())).await;
+        assert_eq!(
+            refusal(&answer),
+            (StatusCode::BAD_REQUEST, "invalid_input"),
+            "{method} {path} {body}"
+        );
+    }
+    assert_eq!(app.stored(&c).await.status, ConversationStatus::Queued);
+    assert!(app.stored_messages(&c).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_tag_with_a_dotted_capital_i_is_stored_so_that_it_reads_back() {
+    let app = app().await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let path = format!("/api/v1/contacts/{}", c.contact_id);
+    let (status, body) = app
+        .call("PATCH", &path, Some(json!({"tags": ["İstanbul", "İ"]})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["tags"], json!(["i", "istanbul"]));
+    let stored = app.store.get_contact(c.contact_id).await.unwrap().unwrap();
+    for tag in &stored.tags {
+        assert_eq!(
+            Tag::parse(tag.as_str()).as_ref(),
+            Ok(tag),
+            "a stored tag must parse back to itself"
+        );
+    }
+}
+
+#[tokio::test]
+async fn tags_and_attribute_names_are_taken_as_given() {
+    let app = app().await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let path = format!("/api/v1/contacts/{}", c.contact_id);
+    let long_name = format!("  {}", "n".repeat(64));
+    for patch in [
+        json!({"tags": [" vip"]}),
+        json!({"attributes": {"\u{3000}": "blank name"}}),
+        json!({"attributes": {long_name: "65 characters as given"}}),
+    ] {
+        let answer = app.call("PATCH", &path, Some(patch.clone())).await;
+        assert_eq!(answer.0, StatusCode::BAD_REQUEST, "{patch}");
+    }
+    let (status, body) = app
+        .call(
+            "PATCH",
+            &path,
+            Some(json!({"tags": null, "attributes": {"\u{feff}": "not white space"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn a_reply_is_measured_before_its_white_space_is_trimmed() {
+    let app = app().await;
+    let c = app
+        .conversation(ConversationStatus::Assigned, Some(app.ann.id), 0)
+        .await;
+    let path = format!("/api/v1/conversations/{}/messages", c.id);
+    let text = format!(" {} ", "x".repeat(15_999));
+    let answer = app.call("POST", &path, Some(json!({ "text": text }))).await;
+    assert_eq!(answer.0, StatusCode::BAD_REQUEST);
+    let (status, body) = app
+        .call(
+            "POST",
+            &path,
+            Some(json!({"text": "  hello  ", "client_id": null})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body["text"], "hello");
 }

@@ -263,15 +263,21 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-/// A JSON body, with a clear 400 for anything that is not the expected object.
+/// A JSON body, with a clear 400 for anything that is not the expected object (an array
+/// is not read into a struct field by field).
 fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> WebResult<T> {
-    serde_json::from_slice(body).map_err(|e| {
+    let bad = |e: &dyn std::fmt::Display| {
         WebError::new(
             StatusCode::BAD_REQUEST,
             "invalid_input",
             format!("body: {e}"),
         )
-    })
+    };
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v @ serde_json::Value::Object(_)) => serde_json::from_value(v).map_err(|e| bad(&e)),
+        Ok(_) => Err(bad(&"expected a JSON object")),
+        Err(e) => Err(bad(&e)),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -597,6 +603,7 @@ async fn send_message_inner(
         }
         None => deps.ids.uuid().simple().to_string(),
     };
+    // (`"client_id": null` is the same as leaving it out.)
     let now = deps.clock.now();
     let key = v.key();
     let existing = deps.conversations.conversation_by_key(&key).await?;
@@ -669,9 +676,13 @@ async fn send_message_inner(
 async fn list_messages(
     State(deps): State<WebChatDeps>,
     headers: HeaderMap,
-    Query(q): Query<ListQuery>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let v = visitor_or_return!(deps, headers);
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return v.respond(WebError::invalid("query", e.body_text())),
+    };
     match list_messages_inner(&deps, &v, q).await {
         Ok(page) => v.respond(Json(page)),
         Err(e) => v.respond(e),
@@ -684,7 +695,7 @@ async fn list_messages_inner(
     q: ListQuery,
 ) -> WebResult<MessagePage> {
     let limit = match q.limit.as_deref() {
-        None | Some("") => 50,
+        None => 50,
         Some(l) => match l.parse::<usize>() {
             Ok(n) if (1..=100).contains(&n) => n,
             _ => return Err(WebError::invalid("limit", "a whole number from 1 to 100")),
@@ -735,39 +746,37 @@ async fn identify(State(deps): State<WebChatDeps>, headers: HeaderMap, body: Byt
 /// word, never as proof (an e-mail is an unverified attribute, not an identity).
 async fn identify_inner(deps: &WebChatDeps, v: &Visitor, body: &Bytes) -> WebResult<Session> {
     let req: Identify = parse_body(body)?;
-    let name = req.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
-    if name.is_some_and(|n| n.chars().count() > 100) {
+    // Taken as given (as the document states them), never trimmed into validity.
+    if req.name.as_deref().is_some_and(|n| n.chars().count() > 100) {
         return Err(WebError::invalid("name", "at most 100 characters"));
     }
-    let email = match req
-        .email
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-    {
-        Some(e) => Some(
-            omnidesk_domain::EmailAddress::parse(e)
-                .map_err(|err| WebError::invalid("email", err))?
-                .to_string(),
-        ),
+    let name = req.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let email = match req.email.as_deref() {
+        Some(e) if plausible_email(e) => Some(e.to_lowercase()),
+        Some(_) => {
+            return Err(WebError::invalid(
+                "email",
+                "expected name@domain.tld, without spaces, at most 254 characters",
+            ));
+        }
         None => None,
     };
-    let phone = req
-        .phone
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty());
-    if let Some(p) = phone
-        && (p.len() > 32
-            || !p
-                .chars()
-                .all(|c| c.is_ascii_digit() || " +-().".contains(c)))
-    {
-        return Err(WebError::invalid(
-            "phone",
-            "digits, spaces and + - ( ) only",
-        ));
-    }
+    let phone = match req.phone.as_deref() {
+        Some(p)
+            if p.chars().count() <= 32
+                && p.chars()
+                    .all(|c| c.is_ascii_digit() || " +-().".contains(c)) =>
+        {
+            Some(p.trim()).filter(|p| !p.is_empty())
+        }
+        Some(_) => {
+            return Err(WebError::invalid(
+                "phone",
+                "at most 32 digits, spaces and + - ( ) .",
+            ));
+        }
+        None => None,
+    };
     for _ in 0..5 {
         let now = deps.clock.now();
         let Some(mut contact) = contact_of(deps, v).await? else {
@@ -800,6 +809,36 @@ async fn identify_inner(deps: &WebChatDeps, v: &Visitor, body: &Bytes) -> WebRes
         "unavailable",
         "the profile kept changing; retry",
     ))
+}
+
+/// What the document's e-mail pattern `^[^@\s]+@[^@\s]+\.[^@\s]+$` accepts (with `\s` as
+/// JSON Schema's ECMAScript regexes define it), at most 254 characters. The address is the
+/// visitor's unverified word: plausibility is all that is checked.
+fn plausible_email(e: &str) -> bool {
+    fn ecma_space(c: char) -> bool {
+        matches!(
+            c,
+            '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+                ..='\u{200a}'
+                    | '\u{2028}'
+                    | '\u{2029}'
+                    | '\u{202f}'
+                    | '\u{205f}'
+                    | '\u{3000}'
+                    | '\u{feff}'
+        )
+    }
+    if e.chars().count() > 254 || e.chars().any(ecma_space) {
+        return false;
+    }
+    let Some((local, domain)) = e.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain
+            .char_indices()
+            .any(|(i, c)| c == '.' && i > 0 && i + 1 < domain.len())
 }
 
 fn set_profile(c: &mut Contact, name: Option<&str>, email: Option<&str>, phone: Option<&str>) {
