@@ -173,3 +173,79 @@ pub(crate) async fn patch(
         "the contact is being changed by someone else; try again",
     ))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MergeRequest {
+    from: String,
+}
+
+/// `POST /api/v1/contacts/{id}/merge` `{"from":"ct_…"}`: an agent merges contact `from` into
+/// `{id}` (identities and conversations move; `from` stays as a pointer; each moved
+/// conversation's timeline says so). Pushes the merged contact and the moved conversations.
+pub(crate) async fn merge(
+    State(deps): State<AppState>,
+    me: Me,
+    PathParam(id): PathParam<String>,
+    Body(req): Body<MergeRequest>,
+) -> Result<Json<Contact>, ApiError> {
+    use omnidesk_core::usecases::{MergeError, MergePorts, merge_contacts};
+    let into = parse_id(&id)?;
+    let from = ContactId::parse(&req.from).map_err(|e| ApiError::invalid("from", e))?;
+    // A merge that completed is not done again (the use case would finish a half-done one).
+    if let Some(c) = deps.contacts.get_contact(from).await?
+        && c.merged_into.is_some()
+        && from != into
+    {
+        return Err(ApiError::conflict(
+            "already_merged",
+            format!("contact {from} was merged already"),
+        ));
+    }
+    let merged = merge_contacts(
+        MergePorts {
+            contacts: deps.contacts.as_ref(),
+            conversations: deps.conversations.as_ref(),
+            messages: deps.messages.as_ref(),
+            ids: deps.ids.as_ref(),
+            clock: deps.clock.as_ref(),
+        },
+        from,
+        into,
+        Some(me.0),
+    )
+    .await
+    .map_err(|e| match e {
+        MergeError::SameContact => ApiError::conflict("same_contact", e.to_string()),
+        MergeError::AlreadyMerged(_) => ApiError::conflict("already_merged", e.to_string()),
+        MergeError::NotFound(_) => ApiError::not_found("contact"),
+        MergeError::Store(e) => e.into(),
+    })?;
+    let mut events: Vec<ServerEvent> = merged
+        .events
+        .into_iter()
+        .map(|m| ServerEvent::MessageCreated {
+            conversation_id: m.conversation_id,
+            message: m,
+            conversation: None,
+        })
+        .collect();
+    for c in &merged.conversations {
+        events.push(ServerEvent::ConversationUpdated {
+            conversation: Box::new(omnidesk_core::ConversationView::new(
+                c,
+                merged.contact.clone(),
+            )),
+        });
+    }
+    events.push(ServerEvent::ContactUpdated {
+        contact: Box::new(merged.contact.clone()),
+    });
+    if let Some(loser) = deps.contacts.get_contact(from).await? {
+        events.push(ServerEvent::ContactUpdated {
+            contact: Box::new(loser),
+        });
+    }
+    publish(&deps, &events).await;
+    Ok(Json(merged.contact))
+}

@@ -162,6 +162,7 @@ fn routes() -> Vec<Route> {
         ),
         route(Get, "/api/v1/contacts/{id}", contacts::get),
         route(Patch, "/api/v1/contacts/{id}", contacts::patch),
+        route(Post, "/api/v1/contacts/{id}/merge", contacts::merge),
     ]
 }
 

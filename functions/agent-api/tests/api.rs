@@ -1558,3 +1558,81 @@ async fn a_reply_is_measured_before_its_white_space_is_trimmed() {
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(body["text"], "hello");
 }
+
+#[tokio::test]
+async fn an_agent_merges_two_contacts_and_the_conversations_follow() {
+    use omnidesk_core::{ContactStore, ConversationStore};
+    let s = app().await;
+    let now = omnidesk_core::Clock::now(s.clock.as_ref());
+    let mut ids = Vec::new();
+    for (n, identity) in [
+        omnidesk_domain::Identity::WebVisitor {
+            visitor_id: "v-merge-1".to_owned(),
+        },
+        omnidesk_domain::Identity::Email {
+            address: omnidesk_domain::EmailAddress::parse("ann@example.com").unwrap(),
+            verified: true,
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let contact = omnidesk_domain::Contact::new(
+            omnidesk_core::IdGen::contact_id(&omnidesk_core::UuidV7Ids),
+            format!("Contact {n}"),
+            identity,
+            now,
+        );
+        s.store.create_contact(&contact).await.unwrap();
+        let conv = omnidesk_domain::Conversation::new(
+            omnidesk_core::IdGen::conversation_id(&omnidesk_core::UuidV7Ids),
+            omnidesk_domain::ConversationKey::parse(&format!("test:merge-{n}")).unwrap(),
+            contact.id,
+            omnidesk_domain::Channel::Web,
+            now,
+        );
+        s.store.create_conversation(&conv).await.unwrap();
+        ids.push((contact.id, conv.id));
+    }
+    let (into, _) = ids[0];
+    let (from, moved) = ids[1];
+    let (status, body) = s
+        .call(
+            "POST",
+            &format!("/api/v1/contacts/{into}/merge"),
+            Some(serde_json::json!({"from": from.to_string()})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["identities"].as_array().unwrap().len(), 2, "{body}");
+    let conv = s.store.get_conversation(moved).await.unwrap().unwrap();
+    assert_eq!(conv.contact_id, into, "the conversation follows");
+    let old = s.store.get_contact(from).await.unwrap().unwrap();
+    assert_eq!(old.merged_into, Some(into));
+    // Again, into itself, or unknown: clear refusals.
+    for (target, src, expected, code) in [
+        (into, from, StatusCode::CONFLICT, "already_merged"),
+        (into, into, StatusCode::CONFLICT, "same_contact"),
+    ] {
+        let (status, body) = s
+            .call(
+                "POST",
+                &format!("/api/v1/contacts/{target}/merge"),
+                Some(serde_json::json!({"from": src.to_string()})),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (expected, Some(code)),
+            "{body}"
+        );
+    }
+    let (status, _) = s
+        .call(
+            "POST",
+            &format!("/api/v1/contacts/{into}/merge"),
+            Some(serde_json::json!({"from": "ct_0190a1b2c3d47e8f9a0b1c2d3e4f5a6b"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

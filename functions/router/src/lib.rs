@@ -21,7 +21,8 @@ use std::time::Duration;
 
 use omnidesk_core::ConversationView;
 use omnidesk_core::usecases::{
-    conversation_view, pick_agent, pick_agent_except, push_to_agents, push_to_visitor,
+    MergeError, MergePorts, conversation_view, merge_contacts, pick_agent, pick_agent_except,
+    push_to_agents, push_to_visitor,
 };
 use omnidesk_core::{
     AgentStore, AppendOutcome, BotStore, Clock, ConnectionStore, ContactStore, ConversationStore,
@@ -257,7 +258,7 @@ async fn route_message(
         _ => None,
     };
     let mut contact = match &redeemed {
-        Some(h) => join_identity(deps, h, m).await?,
+        Some(h) => join_identity(deps, h, m, step).await?,
         None => {
             find_or_create_contact(
                 deps,
@@ -272,7 +273,20 @@ async fn route_message(
     // 2. Conversation, by routing key (a redeemed handoff continues the web conversation,
     // which gains this key). A new one is created further down, already in the state its
     // first message leaves it in: one write and one set of index entries.
-    let mut existing = match redeemed.as_ref().and_then(|h| h.conversation_id) {
+    let continued = match &redeemed {
+        Some(HandoffGrant {
+            conversation_id: Some(id),
+            ..
+        }) => Some(*id),
+        // Issued before the asker's first message was routed: found now, by their key.
+        Some(HandoffGrant { key: Some(k), .. }) => deps
+            .conversations
+            .conversation_by_key(k)
+            .await?
+            .map(|c| c.id),
+        _ => None,
+    };
+    let mut existing = match continued {
         Some(id) => continue_conversation(deps, id, &m.key, step).await?,
         None => None,
     };
@@ -455,13 +469,23 @@ async fn redeem_handoff(
 /// The contact a redeemed handoff continues: the identity that presented the token joins the
 /// contact that asked for it (proof: only they could have had the token). When the new
 /// identity belongs to a contact already, the asking identity joins that one instead if the
-/// asker had no contact yet; two existing contacts are left for an agent to merge.
+/// asker had no contact yet; if both had one, the two merge (the asker's remains).
 async fn join_identity(
     deps: &RouterDeps,
     grant: &HandoffGrant,
     m: &ChannelMessage,
+    step: &mut Step,
 ) -> Result<Contact, JobError> {
-    let asker = match grant.contact_id {
+    // Issued before the asker's first message was routed: found now, by their identity.
+    let asker_id = match grant.contact_id {
+        Some(id) => Some(id),
+        None => {
+            deps.contacts
+                .contact_id_by_identity(&grant.identity.key())
+                .await?
+        }
+    };
+    let asker = match asker_id {
         Some(id) => deps.contacts.get_contact(id).await?,
         None => None,
     };
@@ -479,8 +503,43 @@ async fn join_identity(
         }
         (Some(asker), Some(holder)) if holder == asker.id => Ok(asker),
         (Some(asker), Some(holder)) => {
-            tracing::info!(%holder, asker = %asker.id, "identity belongs to another contact; kept apart");
-            Ok(asker)
+            // The same person, proven by the token: the other contact merges into this one.
+            let merged = merge_contacts(
+                MergePorts {
+                    contacts: deps.contacts.as_ref(),
+                    conversations: deps.conversations.as_ref(),
+                    messages: deps.messages.as_ref(),
+                    ids: deps.ids.as_ref(),
+                    clock: deps.clock.as_ref(),
+                },
+                holder,
+                asker.id,
+                None,
+            )
+            .await;
+            match merged {
+                Ok(m) => {
+                    tracing::info!(from = %holder, into = %asker.id, "contacts merged on proof");
+                    for event in m.events {
+                        step.pushes.push(ServerEvent::MessageCreated {
+                            conversation_id: event.conversation_id,
+                            message: event,
+                            conversation: None,
+                        });
+                    }
+                    for c in &m.conversations {
+                        step.pushes.push(ServerEvent::ConversationUpdated {
+                            conversation: Box::new(ConversationView::new(c, m.contact.clone())),
+                        });
+                    }
+                    Ok(m.contact)
+                }
+                Err(MergeError::Store(e)) => Err(e.into()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "contacts not merged; kept apart");
+                    Ok(asker)
+                }
+            }
         }
         (None, _) => {
             let contact = find_or_create_contact(
@@ -844,7 +903,15 @@ async fn find_or_create_contact(
     let key = identity.key();
     for _ in 0..MAX_CONFLICT_RETRIES {
         if let Some(id) = deps.contacts.contact_id_by_identity(&key).await? {
-            return deps.contacts.get_contact(id).await?.ok_or_else(|| {
+            let mut contact = deps.contacts.get_contact(id).await?;
+            // A merged contact is a pointer (a cached identity lookup may still name it).
+            for _ in 0..4 {
+                match contact.as_ref().and_then(|c| c.merged_into) {
+                    Some(into) => contact = deps.contacts.get_contact(into).await?,
+                    None => break,
+                }
+            }
+            return contact.ok_or_else(|| {
                 JobError::Transient(format!("identity {key} points to a missing contact"))
             });
         }

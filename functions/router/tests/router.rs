@@ -699,6 +699,7 @@ async fn issue_handoff(
         identity: v.identity(),
         contact_id: contact,
         conversation_id: conversation,
+        key: Some(v.key()),
     };
     omnidesk_core::WebStore::put_token(
         s.store.as_ref(),
@@ -953,4 +954,115 @@ async fn forged_expired_group_and_other_bot_tokens_bind_nothing() {
         replies.iter().any(|t| t.contains("private chat")),
         "{replies:?}"
     );
+}
+
+#[tokio::test]
+async fn a_telegram_user_known_before_merges_into_the_visitor_on_proof() {
+    let s = setup().await;
+    // The Telegram user chatted with the bot before: a contact and a conversation of their own.
+    handle(
+        &s.deps,
+        &message(1, 900, ChatKind::Private, 900, "hello bot"),
+    )
+    .await
+    .unwrap();
+    let old = all_conversations(&s).await.remove(0);
+    let v = WebVisitor::new();
+    handle(&s.deps, &v.says(2, "Order #77123 is late"))
+        .await
+        .unwrap();
+    let web = all_conversations(&s)
+        .await
+        .into_iter()
+        .find(|c| c.id != old.id)
+        .unwrap();
+    assert_ne!(web.contact_id, old.contact_id);
+
+    let token = issue_handoff(&s, &v, Some(web.id)).await;
+    handle(
+        &s.deps,
+        &message(3, 900, ChatKind::Private, 900, &format!("/start {token}")),
+    )
+    .await
+    .unwrap();
+
+    let web_contact = s.store.get_contact(web.contact_id).await.unwrap().unwrap();
+    let keys: Vec<String> = web_contact
+        .identities
+        .iter()
+        .map(|i| i.key().as_str().to_owned())
+        .collect();
+    assert!(keys.contains(&"tg:4242:900".to_owned()), "{keys:?}");
+    let old_contact = s.store.get_contact(old.contact_id).await.unwrap().unwrap();
+    assert_eq!(
+        old_contact.merged_into,
+        Some(web.contact_id),
+        "a pointer remains"
+    );
+    assert!(old_contact.identities.is_empty());
+    // Both conversations are the visitor's now; the Telegram chat leads to the web one.
+    let convs = all_conversations(&s).await;
+    assert!(
+        convs.iter().all(|c| c.contact_id == web.contact_id),
+        "{convs:?}"
+    );
+    let by_tg = s
+        .store
+        .conversation_by_key(&omnidesk_domain::ConversationKey::parse("tg:4242:900").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_tg.id, web.id);
+    let old_events: Vec<String> = timeline(&s, old.id)
+        .await
+        .into_iter()
+        .filter_map(|m| m.event.map(|e| e.describe()))
+        .collect();
+    assert!(
+        old_events.iter().any(|e| e.starts_with("Contacts merged")),
+        "{old_events:?}"
+    );
+    // The next Telegram message goes to the continued conversation, under the same contact.
+    handle(&s.deps, &message(4, 900, ChatKind::Private, 900, "thanks"))
+        .await
+        .unwrap();
+    let texts: Vec<String> = timeline(&s, web.id)
+        .await
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert!(texts.contains(&"thanks".to_owned()), "{texts:?}");
+}
+
+#[tokio::test]
+async fn a_link_asked_for_before_the_first_message_was_routed_still_continues_that_chat() {
+    let s = setup().await;
+    let v = WebVisitor::new();
+    // The visitor clicks "Continue on Telegram" while their first message is still queued.
+    let token = issue_handoff(&s, &v, None).await;
+    handle(&s.deps, &v.says(1, "Order #1024 has no tracking update"))
+        .await
+        .unwrap();
+    handle(
+        &s.deps,
+        &message(2, 900, ChatKind::Private, 900, &format!("/start {token}")),
+    )
+    .await
+    .unwrap();
+    let convs = all_conversations(&s).await;
+    assert_eq!(convs.len(), 1, "{convs:?}");
+    assert_eq!(
+        convs[0].channel_path,
+        vec![
+            omnidesk_domain::Channel::Web,
+            omnidesk_domain::Channel::Telegram
+        ]
+    );
+    let contact = s
+        .store
+        .get_contact(convs[0].contact_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(contact.identities.len(), 2, "{contact:?}");
 }

@@ -918,6 +918,7 @@ async fn link_telegram_inner(deps: &WebChatDeps, v: &Visitor) -> WebResult<Teleg
         identity: v.identity(),
         contact_id: contact.map(|c| c.id),
         conversation_id: conversation.map(|c| c.id),
+        key: Some(v.key()),
     };
     let token = random_token();
     let expires_at = expires_after(deps.clock.now(), deps.settings.handoff_ttl);

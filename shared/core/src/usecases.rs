@@ -190,3 +190,182 @@ pub async fn push_to_visitor(
     }
     Ok(delivered)
 }
+
+/// Why two contacts could not be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("a contact cannot be merged into itself")]
+    SameContact,
+    #[error("contact {0} was merged already")]
+    AlreadyMerged(omnidesk_domain::ContactId),
+    #[error("contact {0} not found")]
+    NotFound(omnidesk_domain::ContactId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a merge changed, for the pushes.
+#[derive(Debug)]
+pub struct Merged {
+    /// The contact that remains, with every identity.
+    pub contact: Contact,
+    /// The conversations that moved, as stored now.
+    pub conversations: Vec<Conversation>,
+    /// The timeline events added (one per moved conversation).
+    pub events: Vec<omnidesk_domain::Message>,
+}
+
+/// What [`merge_contacts`] works with.
+#[derive(Clone, Copy)]
+pub struct MergePorts<'a> {
+    pub contacts: &'a dyn ContactStore,
+    pub conversations: &'a dyn crate::ConversationStore,
+    pub messages: &'a dyn crate::MessageStore,
+    pub ids: &'a dyn crate::IdGen,
+    pub clock: &'a dyn crate::Clock,
+}
+
+/// Merges contact `from` into `into`: every identity and conversation of `from` moves to
+/// `into` (channels seen, tags and attributes `into` lacks come along), `from` stays as a
+/// pointer (`merged_into`), and each moved conversation's timeline says so. Safe to repeat
+/// after a failure half-way: every step is idempotent.
+pub async fn merge_contacts(
+    ports: MergePorts<'_>,
+    from: omnidesk_domain::ContactId,
+    into: omnidesk_domain::ContactId,
+    by: Option<omnidesk_domain::AgentId>,
+) -> Result<Merged, MergeError> {
+    let MergePorts {
+        contacts,
+        conversations,
+        messages,
+        ids,
+        clock,
+    } = ports;
+    if from == into {
+        return Err(MergeError::SameContact);
+    }
+    let loser = contacts
+        .get_contact(from)
+        .await?
+        .ok_or(MergeError::NotFound(from))?;
+    let winner = contacts
+        .get_contact(into)
+        .await?
+        .ok_or(MergeError::NotFound(into))?;
+    if let Some(target) = winner.merged_into {
+        return Err(MergeError::AlreadyMerged(target));
+    }
+    if loser.merged_into.is_some_and(|t| t != into) {
+        return Err(MergeError::AlreadyMerged(from));
+    }
+    // 1. Identities (each move is atomic; a repeat finds it moved).
+    for identity in &loser.identities {
+        contacts.move_identity(identity, from, into).await?;
+    }
+    // 2. Conversations.
+    let mut moved = Vec::new();
+    let mut events = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = conversations
+            .list_conversations_of_contact(
+                from,
+                &crate::PageRequest {
+                    limit: 100,
+                    cursor: cursor.take(),
+                },
+            )
+            .await?;
+        for c in page.items {
+            let mut stored = c;
+            for _ in 0..8 {
+                if stored.contact_id != from {
+                    break;
+                }
+                let mut next = stored.clone();
+                next.contact_id = into;
+                let event = omnidesk_domain::Message::system(
+                    ids.message_id(),
+                    next.id,
+                    next.channel,
+                    omnidesk_domain::SystemEvent::ContactsMerged { from, into, by },
+                    clock.now(),
+                );
+                next.record_message(&event);
+                match conversations.update_conversation(&next).await {
+                    Ok(saved) => {
+                        messages.append_message(&event).await?;
+                        events.push(event);
+                        moved.push(saved);
+                        break;
+                    }
+                    Err(StoreError::Conflict(_)) => {
+                        match conversations.get_conversation(stored.id).await? {
+                            Some(fresh) => stored = fresh,
+                            None => break,
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    // 3. The profile: what the loser knew that the winner lacks; the loser becomes a pointer.
+    let mut winner_now = winner;
+    let mut loser_now = loser;
+    for _ in 0..8 {
+        let read = winner_now.updated_at;
+        let mut w = winner_now.clone();
+        for ch in &loser_now.channels_seen {
+            w.saw_channel(*ch);
+        }
+        w.tags.extend(loser_now.tags.iter().cloned());
+        for (k, v) in &loser_now.attributes {
+            w.attributes.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        if w.language.is_none() {
+            w.language = loser_now.language.clone();
+        }
+        w.updated_at = clock.now().max(read.plus_millis(1));
+        match contacts.update_contact(&w, read).await {
+            Ok(()) => break,
+            Err(StoreError::Conflict(_)) => {
+                winner_now = contacts
+                    .get_contact(into)
+                    .await?
+                    .ok_or(MergeError::NotFound(into))?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for _ in 0..8 {
+        let read = loser_now.updated_at;
+        let mut l = loser_now.clone();
+        l.merged_into = Some(into);
+        l.updated_at = clock.now().max(read.plus_millis(1));
+        match contacts.update_contact(&l, read).await {
+            Ok(()) => break,
+            Err(StoreError::Conflict(_)) => {
+                loser_now = contacts
+                    .get_contact(from)
+                    .await?
+                    .ok_or(MergeError::NotFound(from))?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let contact = contacts
+        .get_contact(into)
+        .await?
+        .ok_or(MergeError::NotFound(into))?;
+    Ok(Merged {
+        contact,
+        conversations: moved,
+        events,
+    })
+}

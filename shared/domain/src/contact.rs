@@ -108,6 +108,10 @@ pub struct Contact {
     /// A short summary of earlier history (filled by the AI issue).
     #[serde(default)]
     pub history_summary: Option<String>,
+    /// Set when this contact was merged into another (proof that they are one person): its
+    /// identities and conversations moved there, and this record stays as a pointer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<crate::ContactId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -126,6 +130,7 @@ impl Contact {
             channels_seen,
             unreachable: Vec::new(),
             history_summary: None,
+            merged_into: None,
             created_at: now,
             updated_at: now,
         }

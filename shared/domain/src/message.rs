@@ -174,6 +174,14 @@ pub enum SystemEvent {
     ChannelUnlinked {
         channel: Channel,
     },
+    /// Two contacts proved to be one person: `from` was merged into `into` (by an agent, or
+    /// automatically on proof such as a redeemed "continue on Telegram" link).
+    ContactsMerged {
+        from: crate::ContactId,
+        into: crate::ContactId,
+        #[serde(default)]
+        by: Option<AgentId>,
+    },
 }
 
 impl SystemEvent {
@@ -193,6 +201,12 @@ impl SystemEvent {
             }
             SystemEvent::ChannelUnlinked { channel } => {
                 format!("{} unlinked by the customer", channel.label())
+            }
+            SystemEvent::ContactsMerged { by: None, .. } => {
+                "Contacts merged (the same person proved it)".to_owned()
+            }
+            SystemEvent::ContactsMerged { by: Some(_), .. } => {
+                "Contacts merged by an agent".to_owned()
             }
         }
     }

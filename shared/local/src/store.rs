@@ -280,6 +280,67 @@ impl ContactStore for SqliteStore {
             })
             .await
     }
+
+    async fn move_identity(
+        &self,
+        identity: &Identity,
+        from: ContactId,
+        to: ContactId,
+    ) -> StoreResult<()> {
+        let identity = identity.clone();
+        self.db
+            .write_async(move |conn| {
+                let (from, to) = (from.to_string(), to.to_string());
+                let key = identity.key();
+                for id in [&from, &to] {
+                    if read_contact_row(conn, id)?.is_none() {
+                        return Err(StoreError::NotFound(format!("contact {id}")));
+                    }
+                }
+                let holder: Option<String> = conn
+                    .prepare_cached("SELECT contact_id FROM identities WHERE key = ?1")
+                    .and_then(|mut s| s.query_row([key.as_str()], |r| r.get(0)).optional())
+                    .map_err(sql_err)?;
+                match holder.as_deref() {
+                    Some(h) if h == to => return Ok(()),
+                    Some(h) if h != from => {
+                        return Err(StoreError::Conflict(format!(
+                            "identity {key} belongs to a third contact"
+                        )));
+                    }
+                    _ => {}
+                }
+                conn.prepare_cached(
+                    "INSERT INTO identities (key, contact_id) VALUES (?1, ?2) \
+                     ON CONFLICT (key) DO UPDATE SET contact_id = excluded.contact_id",
+                )
+                .and_then(|mut s| s.execute(params![key.as_str(), to]))
+                .map_err(sql_err)?;
+                edit_identities(conn, &from, |ids| ids.retain(|i| i.key() != key))?;
+                edit_identities(conn, &to, |ids| {
+                    ids.retain(|i| i.key() != key);
+                    ids.push(identity.clone());
+                })
+            })
+            .await
+    }
+}
+
+/// Replaces the identity list of the contact row `id` through `edit`.
+fn edit_identities(
+    conn: &rusqlite::Connection,
+    id: &str,
+    edit: impl FnOnce(&mut Vec<Identity>),
+) -> StoreResult<()> {
+    let (_, json) =
+        read_contact_row(conn, id)?.ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
+    let mut stored: Contact = from_json("contact", &json)?;
+    edit(&mut stored.identities);
+    let json = to_json(&stored)?;
+    conn.prepare_cached("UPDATE contacts SET json = ?2 WHERE id = ?1")
+        .and_then(|mut s| s.execute(params![id, json]))
+        .map_err(sql_err)?;
+    Ok(())
 }
 
 /// `(updated_at_ms, json)` of a contact.

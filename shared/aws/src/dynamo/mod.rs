@@ -889,6 +889,75 @@ impl ContactStore for DynamoStore {
             "add_identity: contact {contact} keeps changing"
         )))
     }
+
+    async fn move_identity(
+        &self,
+        identity: &Identity,
+        from: ContactId,
+        to: ContactId,
+    ) -> StoreResult<()> {
+        let key = identity.key();
+        for _ in 0..IDENTITY_RETRIES {
+            let mut lists = Vec::new();
+            for id in [from, to] {
+                let item = self
+                    .get(contact_key(id), "move_identity")
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
+                let rev = opt_i64(&item, "identRev")?.unwrap_or(0);
+                let mut identities: Vec<Identity> = json_attr(&item, "identities")?;
+                identities.retain(|i| i.key() != key);
+                if id == to {
+                    identities.push(identity.clone());
+                }
+                lists.push((id, rev, identities));
+            }
+            match self.contact_id_by_identity(&key).await? {
+                Some(holder) if holder == to => return Ok(()),
+                Some(holder) if holder != from => {
+                    return Err(StoreError::Conflict(format!(
+                        "identity {key} belongs to a third contact"
+                    )));
+                }
+                _ => {}
+            }
+            let mut ident = base_item(ident_key(&key), "identity");
+            ident.insert("contact".to_owned(), s(to.to_string()));
+            let claim = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(ident))
+                .condition_expression("attribute_not_exists(PK) OR contact = :from")
+                .expression_attribute_values(":from", s(from.to_string()))
+                .build()
+                .map_err(build_err)?;
+            let mut items = vec![TransactWriteItem::builder().put(claim).build()];
+            for (id, rev, identities) in lists {
+                let list = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(self.key(contact_key(id))))
+                    .update_expression("SET identities = :ids, identRev = :next")
+                    .condition_expression("attribute_not_exists(identRev) OR identRev = :rev")
+                    .expression_attribute_values(":ids", s(to_json(&identities)?))
+                    .expression_attribute_values(":next", n(rev + 1))
+                    .expression_attribute_values(":rev", n(rev))
+                    .build()
+                    .map_err(build_err)?;
+                items.push(TransactWriteItem::builder().update(list).build());
+            }
+            match self.transact(items, "move_identity").await {
+                Ok(()) => {
+                    self.mappings.lock().remove(&ident_key(&key).0);
+                    return Ok(());
+                }
+                Err(Failure::Other(e)) => return Err(e),
+                // The holder or a list changed under us: read again.
+                Err(_) => self.mappings.lock().remove(&ident_key(&key).0),
+            };
+        }
+        Err(StoreError::Unavailable(format!(
+            "move_identity: contacts {from} and {to} keep changing"
+        )))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

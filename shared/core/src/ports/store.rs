@@ -111,6 +111,15 @@ pub trait ContactStore: Send + Sync {
     /// Claims one more identity for the contact (idempotent for the same contact; `Conflict`
     /// if another contact holds it).
     async fn add_identity(&self, contact: ContactId, identity: &Identity) -> StoreResult<()>;
+    /// Moves an identity from one contact to another, atomically (a merge): the key then leads
+    /// to `to`, and the identity leaves `from`'s list for `to`'s. Idempotent once moved;
+    /// `Conflict` if a third contact holds it; `NotFound` if either contact is missing.
+    async fn move_identity(
+        &self,
+        identity: &Identity,
+        from: ContactId,
+        to: ContactId,
+    ) -> StoreResult<()>;
 }
 
 /// Which conversations to list.

@@ -138,6 +138,10 @@ pub struct HandoffGrant {
     pub contact_id: Option<ContactId>,
     #[serde(default)]
     pub conversation_id: Option<ConversationId>,
+    /// The routing key of their chat: when the token was issued before their first message
+    /// was routed, the conversation is found through it when the token is redeemed.
+    #[serde(default)]
+    pub key: Option<omnidesk_domain::ConversationKey>,
 }
 
 /// SHA-256 of a token, hex: how single-use tokens are stored and looked up (a leaked table

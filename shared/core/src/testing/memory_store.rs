@@ -224,6 +224,39 @@ impl ContactStore for MemoryStore {
         inner.identities.insert(key, contact);
         Ok(())
     }
+
+    async fn move_identity(
+        &self,
+        identity: &Identity,
+        from: ContactId,
+        to: ContactId,
+    ) -> StoreResult<()> {
+        let mut inner = self.inner.lock();
+        let key = identity.key();
+        for id in [from, to] {
+            if !inner.contacts.contains_key(&id) {
+                return Err(StoreError::NotFound(format!("contact {id}")));
+            }
+        }
+        match inner.identities.get(&key) {
+            Some(holder) if *holder == to => return Ok(()),
+            Some(holder) if *holder != from => {
+                return Err(StoreError::Conflict(format!(
+                    "identity {key} belongs to a third contact"
+                )));
+            }
+            _ => {}
+        }
+        if let Some(c) = inner.contacts.get_mut(&from) {
+            c.identities.retain(|i| i.key() != key);
+        }
+        if let Some(c) = inner.contacts.get_mut(&to) {
+            c.identities.retain(|i| i.key() != key);
+            c.identities.push(identity.clone());
+        }
+        inner.identities.insert(key, to);
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -44,6 +44,7 @@ pub async fn run_all(store: &dyn Store) {
     dead_letters(store).await;
     connections(store).await;
     conversation_keys(store).await;
+    moved_identities(store).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1695,4 +1696,61 @@ pub async fn visitor_connections(store: &dyn VisitorConnectionStore) {
         ),
         vec![b.id.clone()]
     );
+}
+
+/// A merge moves an identity between contacts atomically: the key leads to the new holder,
+/// the lists of both follow, a repeat is a no-op, and a third contact's identity is refused.
+pub async fn moved_identities(store: &dyn Store) {
+    let web = web_identity();
+    let tg = Identity::Telegram {
+        bot_id: BotId::parse("4242").unwrap_or_else(|e| panic!("suite bug: {e}")),
+        user_id: omnidesk_domain::TelegramUserId(rand_u64()),
+        username: None,
+    };
+    let from = new_contact(tg.clone());
+    let into = new_contact(web.clone());
+    let third = new_contact(web_identity());
+    for c in [&from, &into, &third] {
+        ok("create_contact", store.create_contact(c).await);
+    }
+    ok(
+        "move_identity",
+        store.move_identity(&tg, from.id, into.id).await,
+    );
+    assert_eq!(
+        ok(
+            "contact_id_by_identity",
+            store.contact_id_by_identity(&tg.key()).await
+        ),
+        Some(into.id),
+        "the key leads to the new holder"
+    );
+    let into_now = ok("get_contact", store.get_contact(into.id).await)
+        .unwrap_or_else(|| panic!("contact vanished"));
+    let keys: Vec<_> = into_now.identities.iter().map(Identity::key).collect();
+    assert_eq!(
+        keys,
+        vec![web.key(), tg.key()],
+        "the identity joined the list"
+    );
+    let from_now = ok("get_contact", store.get_contact(from.id).await)
+        .unwrap_or_else(|| panic!("contact vanished"));
+    assert!(from_now.identities.is_empty(), "and left the other one");
+    ok(
+        "move_identity again",
+        store.move_identity(&tg, from.id, into.id).await,
+    );
+    expect_conflict(
+        "move a third contact's identity",
+        store.move_identity(&tg, third.id, from.id).await,
+    );
+    let ghost = ContactId::from_uuid(Uuid::now_v7());
+    match store.move_identity(&web, into.id, ghost).await {
+        Err(StoreError::NotFound(_)) => {}
+        other => panic!("move to a missing contact: expected NotFound, got {other:?}"),
+    }
+}
+
+fn rand_u64() -> u64 {
+    u64::from(Uuid::now_v7().as_u128() as u32) + 1_000_000
 }
