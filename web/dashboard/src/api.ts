@@ -96,6 +96,10 @@ export class Api {
   contact(id: string) {
     return this.call<ContactWithConversations>('GET', `/api/v1/contacts/${encodeURIComponent(id)}`);
   }
+  /** Merges contact `from` into `into` (`from` stays as a pointer, `merged_into`). */
+  mergeContacts(into: string, from: string) {
+    return this.call<Contact | ContactWithConversations>('POST', `/api/v1/contacts/${encodeURIComponent(into)}/merge`, { from });
+  }
   patchContact(id: string, patch: { tags?: string[]; attributes?: Record<string, string> }) {
     return this.call<Contact>('PATCH', `/api/v1/contacts/${encodeURIComponent(id)}`, patch);
   }

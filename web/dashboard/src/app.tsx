@@ -7,12 +7,19 @@ import type { RuntimeConfig } from './config';
 import { Api, ApiError } from './api';
 import { Controller, type Session } from './controller';
 import { loadDraft, saveDraft } from './drafts';
-import { CHANNEL_ICON, CHANNEL_LABEL, initialLang, translate, type Key, type Lang } from './i18n';
+import { conversationChannels, contactName, identityRows, mergeCandidates, mergeErrorKey, pathLabel, plainAttributes } from './channels';
+import { CHANNEL_ICON, initialLang, translate, type Key, type Lang } from './i18n';
 import { clientIdOf, type Pending } from './outbox';
 import { TABS, unreadTotal, visibleList, waitingMs, type Tab } from './state';
-import type { Agent, AgentStatus, Attachment, ContactWithConversations, ConversationView, Identity, Message } from './types';
+import type { Agent, AgentStatus, Attachment, Contact, ContactWithConversations, ConversationView, Message } from './types';
 
 type T = (key: Key, vars?: Record<string, string>) => string;
+
+const KNOWN_CHANNELS = ['web', 'telegram', 'email'];
+/** A channel's name in the UI language ("Website", "Telegram", "E-mail"); an unknown one as sent. */
+function chLabel(t: T, channel: string): string {
+  return KNOWN_CHANNELS.includes(channel) ? t(`ch_${channel}` as Key) : channel;
+}
 
 const SESSION_KEY = 'omnidesk.session';
 
@@ -310,7 +317,15 @@ function ConversationList({ ctrl, list, t, now }: { ctrl: Controller; list: Conv
               class={c.id === ctrl.openId ? 'item open' : 'item'}
               onClick={() => void ctrl.open(c.id)}
             >
-              <span class={`chan chan-${c.channel}`} title={CHANNEL_LABEL[c.channel]}>{CHANNEL_ICON[c.channel] ?? '?'}</span>
+              <span
+                class={`chan chan-${c.channel}`}
+                data-testid="conversation-channel"
+                data-channel={c.channel}
+                title={pathLabel(conversationChannels(c), (x) => chLabel(t, x))}
+                aria-label={chLabel(t, c.channel)}
+              >
+                {CHANNEL_ICON[c.channel] ?? '?'}
+              </span>
               <span class="who">
                 <span class="name">{c.contact.display_name}</span>
                 <span class="preview" data-testid="preview">{c.last_message?.text ?? ''}</span>
@@ -359,7 +374,7 @@ function AttachmentView({ a }: { a: Attachment }) {
   return <span class="attachment">📎 {label}{a.size_bytes ? ` (${Math.ceil(a.size_bytes / 1024)} KB)` : ''}</span>;
 }
 
-function eventText(m: Message, t: T, agentName: (id: string | null) => string): string {
+function eventText(m: Message, t: T, agentName: (id: string | null) => string, nameOfContact: (id: string) => string): string {
   const e = m.event;
   if (!e) return m.text;
   switch (e.event) {
@@ -374,19 +389,41 @@ function eventText(m: Message, t: T, agentName: (id: string | null) => string): 
     case 'reopened':
       return t('ev_reopened');
     case 'channel_switched':
-      return `${CHANNEL_LABEL[e.path.from] ?? e.path.from} → ${CHANNEL_LABEL[e.path.to] ?? e.path.to}`;
+      return pathLabel([e.path.from, e.path.to], (x) => chLabel(t, x));
     case 'contact_unreachable':
-      return t('ev_unreachable', { a: CHANNEL_LABEL[e.channel] ?? e.channel, b: e.reason });
+      return t('ev_unreachable', { a: chLabel(t, e.channel), b: e.reason });
+    case 'channel_unlinked':
+      return t('ev_unlinked', { a: chLabel(t, e.channel) });
+    case 'contacts_merged':
+      return e.by
+        ? t('ev_merged', { a: nameOfContact(e.from), b: nameOfContact(e.into), c: agentName(e.by) })
+        : t('ev_merged_proof', { a: nameOfContact(e.from), b: nameOfContact(e.into) });
     default:
       return m.text;
   }
 }
 
-function MessageView({ m, t, agentName, contactName }: { m: Message; t: T; agentName: (id: string | null) => string; contactName: string }) {
+function ChannelBadge({ channel, t }: { channel: string; t: T }) {
+  return (
+    <span class={`chan-badge chan-${channel}`} data-testid="channel-badge" data-channel={channel} title={chLabel(t, channel)}>
+      {CHANNEL_ICON[channel] ? `${CHANNEL_ICON[channel]} ` : ''}
+      {chLabel(t, channel)}
+    </span>
+  );
+}
+
+function MessageView(props: {
+  m: Message;
+  t: T;
+  agentName: (id: string | null) => string;
+  contactName: string;
+  nameOfContact: (id: string) => string;
+}) {
+  const { m, t, agentName, contactName } = props;
   if (m.author.kind === 'system') {
     return (
-      <li class="system" data-testid="system-event">
-        <span class={`chan-badge chan-${m.channel}`}>{CHANNEL_LABEL[m.channel]}</span> {eventText(m, t, agentName)}
+      <li class="system" data-testid="system-event" data-event={m.event?.event}>
+        <ChannelBadge channel={m.channel} t={t} /> {eventText(m, t, agentName, props.nameOfContact)}
         <time>{formatTime(m.created_at, Date.now())}</time>
       </li>
     );
@@ -398,7 +435,7 @@ function MessageView({ m, t, agentName, contactName }: { m: Message; t: T; agent
   return (
     <li class={outbound ? 'msg out' : 'msg in'} data-testid="message" data-id={m.id} data-status={m.delivery.status}>
       <div class="msg-head">
-        <span class={`chan-badge chan-${m.channel}`} data-testid="channel-badge">{CHANNEL_ICON[m.channel]} {CHANNEL_LABEL[m.channel]}</span>
+        <ChannelBadge channel={m.channel} t={t} />
         <span class="author">{who}</span>
         <time>{formatTime(m.created_at, Date.now())}</time>
       </div>
@@ -480,12 +517,14 @@ function ConversationPane(props: { ctrl: Controller; conv: ConversationView; t: 
   const resolved = conv.status === 'resolved';
   const mine = conv.status === 'assigned' && conv.assignee_id === ctrl.me.id;
   const others = ctrl.agents.filter((a: Agent) => a.id !== ctrl.me.id && a.id !== conv.assignee_id);
+  const nameOfContact = (id: string) => contactName(id, Object.values(ctrl.state.conversations), ctrl.state.contacts, ctrl.state.names) ?? id;
+  const target = chLabel(t, conv.channel);
   return (
     <section class="pane" data-testid="conversation" data-id={conv.id}>
       <div class="pane-head">
         <h2 data-testid="conversation-title">{conv.contact.display_name}</h2>
         <span class={`status s-${conv.status}`} data-testid="conversation-status">{conv.status}</span>
-        <span class="path">{conv.channel_path.map((c) => CHANNEL_LABEL[c] ?? c).join(' → ')}</span>
+        <ChannelPath channels={conversationChannels(conv)} t={t} />
         <span class="spacer" />
         {!resolved && !mine && <button data-testid="assign-me" onClick={() => void ctrl.assignToMe(conv.id)}>{t('assignToMe')}</button>}
         {!resolved && others.length > 0 && (
@@ -509,14 +548,18 @@ function ConversationPane(props: { ctrl: Controller; conv: ConversationView; t: 
           </li>
         )}
         {messages.map((m) => (
-          <MessageView key={m.id} m={m} t={t} agentName={props.agentName} contactName={conv.contact.display_name} />
+          <MessageView key={m.id} m={m} t={t} agentName={props.agentName} contactName={conv.contact.display_name} nameOfContact={nameOfContact} />
         ))}
         {pending.map((p) => (
           <PendingView key={p.clientId} p={p} t={t} ctrl={ctrl} />
         ))}
       </ul>
+      <div class="reply-target" data-testid="reply-target" data-channel={conv.channel}>
+        <span class={`chan-badge chan-${conv.channel}`}>{CHANNEL_ICON[conv.channel] ?? '?'}</span> {t('replyGoesTo', { a: target })}
+      </div>
       <div class="composer">
         <textarea
+          aria-label={t('replyGoesTo', { a: target })}
           ref={props.composerRef}
           data-testid="composer"
           rows={3}
@@ -532,19 +575,104 @@ function ConversationPane(props: { ctrl: Controller; conv: ConversationView; t: 
   );
 }
 
-function identityText(i: Identity): string {
-  switch (i.kind) {
-    case 'telegram':
-      return `Telegram ${i.username ? '@' + i.username : i.user_id}`;
-    case 'email':
-      return `E-mail ${i.address}${i.verified ? ' ✓' : ''}`;
-    case 'web_visitor':
-      return `Website ${i.visitor_id}`;
-    case 'phone':
-      return `Phone ${i.e164}`;
-    default:
-      return 'unknown';
+/** The conversation's channels, oldest first: "Website → Telegram" (one channel: its name). */
+function ChannelPath({ channels, t }: { channels: string[]; t: T }) {
+  return (
+    <span class="path" data-testid="channel-path" title={t('channelPath')} aria-label={`${t('channelPath')}: ${pathLabel(channels, (x) => chLabel(t, x))}`}>
+      {channels.map((c, i) => (
+        <>
+          {i > 0 && ' → '}
+          <span class={`path-step chan-${c}`} data-channel={c}>{chLabel(t, c)}</span>
+        </>
+      ))}
+    </span>
+  );
+}
+
+function Identities({ contact, t }: { contact: Contact; t: T }) {
+  const rows = identityRows(contact);
+  if (rows.length === 0) return <span data-testid="identities">{t('none')}</span>;
+  return (
+    <ul class="identities" data-testid="identities">
+      {rows.map((r) => (
+        <li data-identity-kind={r.kind} data-source={r.source} data-verified={r.verified === null ? undefined : String(r.verified)}>
+          <span class="id-kind">{t(`id_${r.kind}` as Key)}</span> <span class="id-value">{r.value}</span>
+          {r.verified !== null && (
+            <>
+              {' '}
+              <span class={r.verified ? 'vbadge ok' : 'vbadge no'} data-testid="verification">{r.verified ? t('verified') : t('unverified')}</span>
+            </>
+          )}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** "Merge with another contact…": pick one of the contacts loaded, confirm, merge it into this one. */
+function MergeContact({ ctrl, contact, t }: { ctrl: Controller; contact: Contact; t: T }) {
+  const [open, setOpen] = useState(false);
+  const [filter, setFilter] = useState('');
+  const [picked, setPicked] = useState<Contact | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const reset = () => {
+    setOpen(false);
+    setFilter('');
+    setPicked(null);
+    setError(null);
+  };
+  if (!open) {
+    return (
+      <button class="linkish" data-testid="merge-contact" onClick={() => setOpen(true)}>
+        {t('mergeAction')}
+      </button>
+    );
   }
+  const candidates = mergeCandidates(Object.values(ctrl.state.conversations), contact.id, filter);
+  const confirm = async () => {
+    if (!picked) return;
+    setBusy(true);
+    setError(null);
+    const refused = await ctrl.mergeContacts(contact.id, picked.id);
+    setBusy(false);
+    if (refused === null) return reset();
+    const key = mergeErrorKey(refused.code);
+    setError(key ? t(key) : t('mergeErr_other', { a: refused.message || refused.code }));
+  };
+  return (
+    <div class="merge" data-testid="merge-panel">
+      {picked ? (
+        <div class="merge-confirm">
+          <p data-testid="merge-question">{t('mergeConfirm', { a: picked.display_name, b: contact.display_name })}</p>
+          <button data-testid="merge-confirm" class="danger" disabled={busy} onClick={() => void confirm()}>
+            {busy ? t('merging') : t('mergeDo')}
+          </button>{' '}
+          <button data-testid="merge-back" disabled={busy} onClick={() => { setPicked(null); setError(null); }}>{t('cancel')}</button>
+        </div>
+      ) : (
+        <>
+          <input data-testid="merge-filter" value={filter} placeholder={t('mergeFilter')} aria-label={t('mergeFilter')} onInput={(e) => setFilter((e.target as HTMLInputElement).value)} />
+          {candidates.length === 0 ? (
+            <p class="hint">{t('mergeNoCandidates')}</p>
+          ) : (
+            <ul class="merge-list">
+              {candidates.map((c) => (
+                <li>
+                  <button class="linkish" data-testid="merge-candidate" data-id={c.id} onClick={() => setPicked(c)}>
+                    {c.display_name}
+                  </button>{' '}
+                  <span class="hint">{identityRows(c).map((r) => r.value).slice(0, 2).join(', ')}</span>
+                </li>
+              ))}
+            </ul>
+          )}
+          <button data-testid="merge-cancel" onClick={reset}>{t('cancel')}</button>
+        </>
+      )}
+      {error && <p class="error" role="alert" data-testid="merge-error">{error}</p>}
+    </div>
+  );
 }
 
 function Profile({ ctrl, conv, t }: { ctrl: Controller; conv: ConversationView; t: T }) {
@@ -559,18 +687,27 @@ function Profile({ ctrl, conv, t }: { ctrl: Controller; conv: ConversationView; 
     setNewTag('');
   };
   const previous = (full?.conversations ?? []).filter((x) => x.id !== conv.id);
+  const mergedName = c.merged_into ? contactName(c.merged_into, Object.values(ctrl.state.conversations), ctrl.state.contacts, ctrl.state.names) : null;
+  const attributes = plainAttributes(c.attributes);
   return (
     <aside class="profile" data-testid="profile">
       <h3>{t('profile')}</h3>
       <p class="pname" data-testid="profile-name">{c.display_name}</p>
+      {c.merged_into ? (
+        <p class="merged" data-testid="merged-into">{t('mergedInto', { a: mergedName ?? c.merged_into })}</p>
+      ) : (
+        <MergeContact key={c.id} ctrl={ctrl} contact={c} t={t} />
+      )}
       <dl>
         <dt>{t('identities')}</dt>
         <dd>
-          <ul>
-            {c.identities.map((i) => (
-              <li>{identityText(i)}</li>
-            ))}
-          </ul>
+          <Identities contact={c} t={t} />
+        </dd>
+        <dt>{t('channelsSeen')}</dt>
+        <dd data-testid="channels-seen">
+          {(c.channels_seen ?? []).length === 0
+            ? t('none')
+            : (c.channels_seen ?? []).map((ch) => <ChannelBadge channel={ch} t={t} />)}
         </dd>
         <dt>{t('language')}</dt>
         <dd>{c.language ?? t('none')}</dd>
@@ -590,11 +727,11 @@ function Profile({ ctrl, conv, t }: { ctrl: Controller; conv: ConversationView; 
         </dd>
         <dt>{t('attributes')}</dt>
         <dd>
-          {Object.keys(c.attributes).length === 0 ? (
+          {attributes.length === 0 ? (
             t('none')
           ) : (
             <table class="attrs">
-              {Object.entries(c.attributes).map(([k, v]) => (
+              {attributes.map(([k, v]) => (
                 <tr>
                   <th>{k}</th>
                   <td>{v}</td>

@@ -5,9 +5,10 @@ import { Api, ApiError, NetworkError } from './api';
 import { socketUrl, type RuntimeConfig } from './config';
 import { Outbox, clientIdOf, type Pending } from './outbox';
 import {
-  appendListPage, applyEvent, emptyState, flattenEvents, newlyAssignedToMe, prependOlder, resyncHasGap, resyncList,
-  setTimeline, tabQuery, upsertConversation, upsertMessage, type State, type Tab,
+  appendListPage, applyEvent, emptyState, flattenEvents, newlyAssignedToMe, prependOlder, putContact, rememberName, resyncHasGap,
+  resyncList, setTimeline, tabQuery, upsertConversation, upsertMessage, type State, type Tab,
 } from './state';
+import { contactName, contactsNamedIn } from './channels';
 import type { Agent, AgentStatus, Message, Page, ServerEvent } from './types';
 import { LiveSocket, type LinkStatus } from './ws';
 
@@ -177,6 +178,9 @@ export class Controller {
     }
     this.set(s);
     if (confirmed.length) this.outbox.confirm(confirmed);
+    if (this.openId && flattenEvents(frame).some((ev) => ev.type === 'message.created' && ev.message.event?.event === 'contacts_merged')) {
+      void this.nameContacts(this.openId);
+    }
   }
 
   async loadAgents(): Promise<void> {
@@ -244,7 +248,22 @@ export class Controller {
     const ids = (this.state.messages[id] ?? []).map(clientIdOf).filter((x): x is string => x !== null);
     this.outbox.confirm(ids);
     const contact = await this.guard(this.api.contact(c.contact.id));
-    if (contact) this.set({ ...this.state, contacts: { ...this.state.contacts, [contact.id]: contact } });
+    if (contact) this.set(putContact(this.state, contact));
+    void this.nameContacts(id);
+  }
+
+  private nameRequests = new Set<string>();
+
+  /** Looks up the contacts a timeline's merge events name that we know no name of (once each). */
+  async nameContacts(conversationId: string): Promise<void> {
+    const ids = contactsNamedIn(this.state.messages[conversationId] ?? []).filter(
+      (id) => !this.nameRequests.has(id) && contactName(id, Object.values(this.state.conversations), this.state.contacts, this.state.names) === null,
+    );
+    for (const id of ids) {
+      this.nameRequests.add(id);
+      const c = await this.guard(this.api.contact(id));
+      if (c) this.set(rememberName(this.state, c));
+    }
   }
 
   async loadOlder(): Promise<void> {
@@ -299,6 +318,34 @@ export class Controller {
   async setTags(contactId: string, tags: string[]): Promise<void> {
     const c = await this.guard(this.api.patchContact(contactId, { tags }));
     if (c) this.set(applyEvent(this.state, { type: 'contact.updated', contact: c }));
+  }
+
+  /**
+   * Merges contact `from` into `into` (the open conversation's contact). Resolves to null when
+   * done, or to the refusal (`code`, e.g. `not_found`, `same_contact`, `already_merged`, and the
+   * server's message) for the view to show next to the action.
+   */
+  async mergeContacts(into: string, from: string): Promise<{ code: string; message: string } | null> {
+    let merged;
+    try {
+      merged = await this.api.mergeContacts(into, from);
+    } catch (e) {
+      if (e instanceof ApiError) return { code: e.code, message: e.message };
+      return { code: 'network', message: e instanceof Error ? e.message : String(e) };
+    }
+    if (merged && typeof merged === 'object' && 'id' in merged) {
+      this.set(applyEvent(this.state, { type: 'contact.updated', contact: merged }));
+    }
+    // The moved conversations also come as conversation.updated; re-read the ones held now so
+    // the list does not wait for the socket, and the profile re-reads its conversations.
+    const moved = Object.values(this.state.conversations).filter((c) => c.contact.id === from);
+    for (const c of moved) {
+      const fresh = await this.guard(this.api.conversation(c.id));
+      if (fresh) this.set(upsertConversation(this.state, fresh));
+    }
+    const full = await this.guard(this.api.contact(into));
+    if (full) this.set(putContact(this.state, full));
+    return null;
   }
 
   /** Moves the selection through the current tab's list (keyboard shortcuts). */

@@ -66,6 +66,33 @@ const en = {
   assignedToYou: 'New conversation assigned to you',
   error: 'Error',
   status: 'Status',
+  ch_web: 'Website',
+  ch_telegram: 'Telegram',
+  ch_email: 'E-mail',
+  channelPath: 'Channel path',
+  replyGoesTo: 'Reply goes to {a}',
+  channelsSeen: 'Channels seen',
+  verified: 'verified',
+  unverified: 'unverified',
+  id_telegram: 'Telegram',
+  id_email: 'E-mail',
+  id_web_visitor: 'Website visitor',
+  id_phone: 'Phone',
+  mergeAction: 'Merge with another contact…',
+  mergeFilter: 'Filter by name',
+  mergeNoCandidates: 'No other contacts in the conversations loaded here.',
+  mergeConfirm: 'Merge {a} into {b}? The identities and conversations of {a} move to {b}.',
+  mergeDo: 'Merge',
+  merging: 'Merging…',
+  cancel: 'Cancel',
+  mergedInto: 'Merged into {a}',
+  mergeErr_not_found: 'That contact no longer exists.',
+  mergeErr_same_contact: 'A contact cannot be merged with itself.',
+  mergeErr_already_merged: 'One of these contacts has already been merged into another.',
+  mergeErr_other: 'Could not merge: {a}',
+  ev_merged: 'Contact {a} merged into {b} by {c}',
+  ev_merged_proof: 'Contact {a} merged into {b} (the same person proved it)',
+  ev_unlinked: '{a} unlinked by the customer',
 } as const;
 
 export type Key = keyof typeof en;
@@ -134,14 +161,41 @@ const zh: Record<Key, string> = {
   assignedToYou: '有新会话分配给你',
   error: '错误',
   status: '状态',
+  ch_web: '网站',
+  ch_telegram: 'Telegram',
+  ch_email: '邮件',
+  channelPath: '渠道路径',
+  replyGoesTo: '回复将发送到 {a}',
+  channelsSeen: '使用过的渠道',
+  verified: '已验证',
+  unverified: '未验证',
+  id_telegram: 'Telegram',
+  id_email: '邮箱',
+  id_web_visitor: '网站访客',
+  id_phone: '电话',
+  mergeAction: '与其他联系人合并…',
+  mergeFilter: '按名称筛选',
+  mergeNoCandidates: '已加载的会话中没有其他联系人。',
+  mergeConfirm: '将 {a} 合并到 {b}？{a} 的身份和会话将移到 {b}。',
+  mergeDo: '合并',
+  merging: '合并中…',
+  cancel: '取消',
+  mergedInto: '已合并到 {a}',
+  mergeErr_not_found: '该联系人已不存在。',
+  mergeErr_same_contact: '不能将联系人与其自身合并。',
+  mergeErr_already_merged: '其中一个联系人已被合并到其他联系人。',
+  mergeErr_other: '无法合并：{a}',
+  ev_merged: '{c} 已将联系人 {a} 合并到 {b}',
+  ev_merged_proof: '联系人 {a} 已合并到 {b}（已证明为同一人）',
+  ev_unlinked: '客户已取消关联 {a}',
 };
 
 const tables: Record<Lang, Record<Key, string>> = { en, zh };
 
 export function translate(lang: Lang, key: Key, vars: Record<string, string> = {}): string {
-  let s: string = tables[lang][key] ?? en[key];
-  for (const [k, v] of Object.entries(vars)) s = s.replace(`{${k}}`, v);
-  return s;
+  const s: string = tables[lang][key] ?? en[key];
+  // Every occurrence, in one pass: a value containing `{b}` is never substituted again.
+  return s.replace(/\{(\w+)\}/g, (whole, k: string) => (k in vars ? vars[k] : whole));
 }
 
 export function initialLang(): Lang {
@@ -150,5 +204,11 @@ export function initialLang(): Lang {
   return navigator.language.toLowerCase().startsWith('zh') ? 'zh' : 'en';
 }
 
+/** The channel's name in the UI language ("Website", "Telegram", "E-mail"); an unknown one as sent. */
+export function channelLabel(lang: Lang, channel: string): string {
+  const key = `ch_${channel}`;
+  return key in en ? translate(lang, key as Key) : channel;
+}
+
 export const CHANNEL_LABEL: Record<string, string> = { telegram: 'Telegram', email: 'E-mail', web: 'Website' };
-export const CHANNEL_ICON: Record<string, string> = { telegram: '✈', email: '✉', web: '🌐' };
+export const CHANNEL_ICON: Record<string, string> = { telegram: '✈', email: '✉', web: '⊕' };

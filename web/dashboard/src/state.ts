@@ -1,7 +1,7 @@
 // Pure state handling: merging server events and fetched pages into what the screen shows.
 // No I/O here, so every rule is unit-tested (test/state.test.ts).
 
-import type { ContactWithConversations, ConversationView, Message, Page, ServerEvent } from './types';
+import type { ContactWithConversations, ConversationSummary, ConversationView, Message, Page, ServerEvent } from './types';
 
 export type Tab = 'mine' | 'unassigned' | 'all' | 'resolved';
 export const TABS: Tab[] = ['mine', 'unassigned', 'all', 'resolved'];
@@ -21,12 +21,14 @@ export interface State {
   olderCursor: Record<string, string | null>;
   cursors: Record<Tab, ListCursor>;
   contacts: Record<string, ContactWithConversations>;
+  /** Names of every contact seen, by id (also merged ones: timeline events name them). */
+  names: Record<string, string>;
 }
 
 export function emptyState(me: string | null = null): State {
   const cursors = {} as Record<Tab, ListCursor>;
   for (const t of TABS) cursors[t] = { next: null, loaded: false };
-  return { me, conversations: {}, messages: {}, olderCursor: {}, cursors, contacts: {} };
+  return { me, conversations: {}, messages: {}, olderCursor: {}, cursors, contacts: {}, names: {} };
 }
 
 /** The list query of a tab (`GET /api/v1/conversations?…`). */
@@ -80,7 +82,51 @@ export function unreadTotal(s: State, tab: Tab): number {
 export function upsertConversation(s: State, c: ConversationView): State {
   const old = s.conversations[c.id];
   if (old && old.version > c.version) return s;
-  return { ...s, conversations: { ...s.conversations, [c.id]: c } };
+  return { ...s, conversations: { ...s.conversations, [c.id]: c }, contacts: syncContacts(s.contacts, c), names: named(s.names, c.contact) };
+}
+
+function named(names: Record<string, string> | undefined, c: { id: string; display_name: string } | undefined): Record<string, string> {
+  const held = names ?? {};
+  if (!c || held[c.id] === c.display_name) return held;
+  return { ...held, [c.id]: c.display_name };
+}
+
+/** Stores a fetched contact with its conversations (`GET /contacts/{id}`). */
+export function putContact(s: State, c: ContactWithConversations): State {
+  return { ...s, contacts: { ...s.contacts, [c.id]: c }, names: named(s.names, c) };
+}
+
+/** Remembers a contact's name (one fetched only to name it, e.g. a merged contact). */
+export function rememberName(s: State, c: { id: string; display_name: string }): State {
+  const names = named(s.names, c);
+  return names === s.names ? s : { ...s, names };
+}
+
+function summaryOf(c: ConversationView): ConversationSummary {
+  const { id, status, channel, channel_path, channels, last_message, last_activity_at, created_at } = c;
+  return { id, status, channel, channel_path, channels, contact_id: c.contact.id, last_message, last_activity_at, created_at };
+}
+
+/**
+ * Keeps the fetched contacts (profiles, with their conversation lists) in line with a newer
+ * conversation: it may have moved to another contact (a merge), and it carries its contact as
+ * it is now (taken when newer than the one held).
+ */
+export function syncContacts(contacts: Record<string, ContactWithConversations>, c: ConversationView): Record<string, ContactWithConversations> {
+  let next = contacts;
+  for (const [id, held] of Object.entries(contacts)) {
+    const list = held.conversations ?? [];
+    const listed = list.some((x) => x.id === c.id);
+    if (id === c.contact.id) {
+      const summary = summaryOf(c);
+      const conversations = listed ? list.map((x) => (x.id === c.id ? { ...x, ...summary } : x)) : [summary, ...list];
+      const base = c.contact.updated_at > held.updated_at ? { ...held, ...c.contact } : held;
+      next = { ...next, [id]: { ...base, conversations } };
+    } else if (listed) {
+      next = { ...next, [id]: { ...held, conversations: list.filter((x) => x.id !== c.id) } };
+    }
+  }
+  return next;
 }
 
 /** Appends a page of a tab's list (pagination on scroll). */
@@ -218,17 +264,21 @@ export function applyEvent(s: State, ev: ServerEvent): State {
     case 'message.updated':
       return upsertMessage(s, ev.message);
     case 'contact.updated': {
+      // A merge sends the kept contact (more identities) and the merged one (`merged_into`);
+      // the moved conversations follow as conversation.updated with their new contact.
       const conversations = { ...s.conversations };
       let touched = false;
       for (const c of Object.values(s.conversations)) {
-        if (c.contact.id === ev.contact.id) {
+        if (c.contact.id === ev.contact.id && c.contact.updated_at <= ev.contact.updated_at) {
           conversations[c.id] = { ...c, contact: ev.contact };
           touched = true;
         }
       }
-      const held = s.contacts[ev.contact.id];
+      const stale = s.contacts[ev.contact.id];
+      const held = stale && stale.updated_at <= ev.contact.updated_at ? stale : undefined;
       const contacts = held ? { ...s.contacts, [ev.contact.id]: { ...held, ...ev.contact } } : s.contacts;
-      return touched || held ? { ...s, conversations, contacts } : s;
+      const names = named(s.names, ev.contact);
+      return touched || held || names !== s.names ? { ...s, conversations, contacts, names } : s;
     }
     default:
       return s;

@@ -15,7 +15,7 @@ export interface Agent {
 }
 
 export type Identity =
-  | { kind: 'telegram'; bot_id: string; user_id: number; username?: string }
+  | { kind: 'telegram'; bot_id: number | string; user_id: number; username?: string | null }
   | { kind: 'email'; address: string; verified: boolean }
   | { kind: 'web_visitor'; visitor_id: string }
   | { kind: 'phone'; e164: string };
@@ -30,6 +30,8 @@ export interface Contact {
   channels_seen: Channel[];
   unreachable?: { channel: Channel; reason: string; since: string }[];
   history_summary?: string | null;
+  /** Set when this contact was merged into another one: it is only a pointer now. */
+  merged_into?: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -47,8 +49,11 @@ export interface ConversationView {
   id: string;
   status: ConversationStatus;
   assignee_id: string | null;
+  /** Where the customer writes now: where replies go. */
   channel: Channel;
   channel_path: Channel[];
+  /** The channels the conversation moved through, oldest first (the same as `channel_path`). */
+  channels?: Channel[];
   contact: Contact;
   last_message: LastMessage | null;
   last_activity_at: string;
@@ -64,6 +69,8 @@ export interface ConversationSummary {
   status: ConversationStatus;
   channel: Channel;
   channel_path: Channel[];
+  channels?: Channel[];
+  contact_id?: string;
   last_message: LastMessage | null;
   last_activity_at: string;
   created_at: string;
@@ -95,7 +102,9 @@ export type SystemEvent =
   | { event: 'resolved'; by: string | null }
   | { event: 'reopened' }
   | { event: 'channel_switched'; path: { from: Channel; to: Channel } }
-  | { event: 'contact_unreachable'; channel: Channel; reason: string };
+  | { event: 'contact_unreachable'; channel: Channel; reason: string }
+  | { event: 'channel_unlinked'; channel: Channel }
+  | { event: 'contacts_merged'; from: string; into: string; by: string | null };
 
 export interface Message {
   id: string;
