@@ -9,7 +9,7 @@
 //      OMNIDESK_WIDGET_DIR (passed to the server; default <widget>/dist)
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, createWriteStream } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, createWriteStream } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -240,6 +240,19 @@ process.on('exit', () => {
 
 const W = '[data-omnidesk-message]';
 
+const dashboardDir = join(repo, 'web/dashboard/dist');
+const haveDashboard = existsSync(join(dashboardDir, 'index.html'));
+
+// A Telegram update posted to the webhook, as Telegram does.
+async function postUpdate(update) {
+  const r = await fetch(`http://127.0.0.1:${omnideskPort}/telegram/${BOT_ID}/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': WEBHOOK_SECRET },
+    body: JSON.stringify(update),
+  });
+  if (!r.ok) throw new Error(`webhook answered ${r.status}: ${await r.text()}`);
+}
+
 async function main() {
   const tgPort = await listen(fakeTelegram);
   const hostPort = await listen(allowedHost);
@@ -251,6 +264,9 @@ async function main() {
     OMNIDESK_DATA_DIR: dataDir,
     TELEGRAM_API_URL: `http://127.0.0.1:${tgPort}`,
     OMNIDESK_WIDGET_DIR: process.env.OMNIDESK_WIDGET_DIR ?? join(widget, 'dist'),
+    // The agent dashboard, when built (run-tests builds it first): the agent side of the
+    // scenario is checked in it too.
+    OMNIDESK_DASHBOARD_DIR: dashboardDir,
     OMNIDESK_JWT_SECRET: JWT_SECRET,
     OMNIDESK_WS_PING_SECS: '5',
     RUST_LOG: 'info',
@@ -277,6 +293,24 @@ async function main() {
     if (r.url().startsWith(`http://127.0.0.1:${omnideskPort}/`) || r.url().startsWith(`ws://127.0.0.1:${omnideskPort}/`)) toServer.push(`${r.method()} ${new URL(r.url()).pathname}`);
   });
   const host = `http://127.0.0.1:${hostPort}/`;
+
+  // The agent, logged in to the dashboard in another browser context, watches live.
+  let dash = null;
+  if (haveDashboard) {
+    const dctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    dash = await dctx.newPage();
+    dash.on('pageerror', (e) => pageErrors.push(`dashboard: ${e}`));
+    await dash.goto(`http://127.0.0.1:${omnideskPort}/`);
+    await dash.getByTestId('email').fill(EMAIL);
+    await dash.getByTestId('password').fill(PASSWORD);
+    await dash.getByTestId('login').click();
+    await dash.getByTestId('link').and(dash.locator('[data-state="open"]')).waitFor({ timeout: 5000 });
+    // Online: new conversations are assigned to this agent and land in "Mine".
+    await dash.getByTestId('my-status').selectOption('online');
+    await sleep(300);
+  } else {
+    console.log('       (the dashboard is not built: its part of the scenario is skipped)');
+  }
 
   await test('the loader alone: launcher in a shadow root, no request but widget.js before the visitor opens it', async () => {
     const r = await fetch(`http://127.0.0.1:${omnideskPort}/widget.js`);
@@ -310,6 +344,10 @@ async function main() {
     assert((await composer.inputValue()) === '', 'composer cleared');
     assert(toServer.includes('GET /widget/panel.js'), 'the panel was loaded from <base>/widget/panel.js');
     assert(!toServer.some((u) => /token|visitor_token/.test(u)), 'no token in any URL');
+    if (dash) {
+      // Live: the agent's list shows it without a reload.
+      await dash.getByTestId('conversation-item').filter({ hasText: 'Order #1024' }).waitFor({ timeout: 3000 });
+    }
   });
 
   await test('an agent reply through the agent API appears in the widget in under 1 s', async () => {
@@ -355,6 +393,43 @@ async function main() {
     assert(fontPx >= 16, `composer font ≥ 16 px (no iOS zoom), got ${fontPx}`);
     await page.screenshot({ path: join(results, '03-phone-390x844.png') });
     await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  await test('the visitor continues on Telegram: the summary reaches the chat, the next reply goes to Telegram and still shows in the widget; the dashboard shows Website → Telegram', async () => {
+    assert(tmeUrl, 'a deep link from the previous test');
+    const token = new URL(tmeUrl).searchParams.get('start');
+    const chat = 6100;
+    const from = { id: chat, is_bot: false, first_name: 'Vera', username: 'vera_k', language_code: 'en' };
+    const before = sends.length;
+    await postUpdate({
+      update_id: 9001,
+      message: { message_id: 1, date: Math.floor(Date.now() / 1000), chat: { id: chat, type: 'private', first_name: 'Vera' }, from, text: `/start ${token}` },
+    });
+    const summary = await waitFor(
+      () => sends.slice(before).find((m) => String(m.chat_id) === String(chat) && /synced your conversation from the website/.test(m.text)),
+      5000,
+      'the bot summary sent to that Telegram chat',
+    );
+    assert(/order #1024/.test(summary.text) && /tracking/.test(summary.text), `the summary names the order and topic: ${summary.text}`);
+    console.log(`       bot: ${summary.text}`);
+    await page.locator('[data-omnidesk-telegram-status]').filter({ hasText: '@vera_k' }).waitFor({ timeout: 3000 });
+    const conv = await webConversationId();
+    const text = 'Your parcel is at the depot and arrives tomorrow.';
+    const t0 = Date.now();
+    await agentApi('POST', `/conversations/${conv}/messages`, { text, client_id: 'e2e-after-telegram' });
+    await waitFor(() => sends.find((m) => String(m.chat_id) === String(chat) && m.text === text), 5000, 'the reply sent to the Telegram chat');
+    await page.locator(`${W}[data-direction=outbound]`).filter({ hasText: text }).waitFor({ timeout: 2000 });
+    console.log(`       reply on Telegram and in the open widget ${Date.now() - t0} ms after the agent API call`);
+    await page.screenshot({ path: join(results, '07-continued-on-telegram.png') });
+    if (dash) {
+      await dash.getByTestId('conversation-item').filter({ hasText: text.slice(0, 20) }).click();
+      await dash.getByTestId('channel-path').filter({ hasText: 'Website → Telegram' }).waitFor({ timeout: 3000 });
+      await dash.locator('[data-channel="web"]').first().waitFor({ timeout: 3000 });
+      await dash.locator('[data-channel="telegram"]').first().waitFor({ timeout: 3000 });
+      await dash.getByTestId('message').filter({ hasText: 'Order #1024 has no tracking update' }).waitFor({ timeout: 3000 });
+      await dash.getByTestId('message').filter({ hasText: text }).waitFor({ timeout: 3000 });
+      await dash.screenshot({ path: join(results, '08-dashboard-website-to-telegram.png') });
+    }
   });
 
   await test('keyboard: Tab stays in the panel, Esc closes it and focus returns to the launcher', async () => {
