@@ -499,7 +499,8 @@ async fn join_identity(
                 Ok(()) | Err(StoreError::Conflict(_)) => {}
                 Err(e) => return Err(e.into()),
             }
-            Ok(deps.contacts.get_contact(asker.id).await?.unwrap_or(asker))
+            let contact = deps.contacts.get_contact(asker.id).await?.unwrap_or(asker);
+            adopt_name(deps, contact, &m.display_name).await
         }
         (Some(asker), Some(holder)) if holder == asker.id => Ok(asker),
         (Some(asker), Some(holder)) => {
@@ -559,6 +560,32 @@ async fn join_identity(
             }
             Ok(contact)
         }
+    }
+}
+
+/// A visitor who never said their name takes the one the new channel knows (their Telegram
+/// name), so agents see a person, not "Website visitor".
+async fn adopt_name(
+    deps: &RouterDeps,
+    mut contact: Contact,
+    name: &str,
+) -> Result<Contact, JobError> {
+    let name = name.trim();
+    if contact.display_name != omnidesk_domain::WEB_VISITOR_NAME || name.is_empty() {
+        return Ok(contact);
+    }
+    let read = contact.updated_at;
+    contact.display_name = name.to_owned();
+    contact.updated_at = deps.clock.now().max(read.plus_millis(1));
+    match deps.contacts.update_contact(&contact, read).await {
+        Ok(()) => Ok(contact),
+        // Someone else changed the profile meanwhile: theirs stands (a name is cosmetic).
+        Err(StoreError::Conflict(_)) => Ok(deps
+            .contacts
+            .get_contact(contact.id)
+            .await?
+            .unwrap_or(contact)),
+        Err(e) => Err(e.into()),
     }
 }
 

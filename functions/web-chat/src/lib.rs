@@ -247,6 +247,20 @@ struct Identify {
     email: Option<String>,
     #[serde(default)]
     phone: Option<String>,
+    /// The website's own id of its signed-in user, with `user_hash` (hex HMAC-SHA256 of it
+    /// under the website's identity secret). Absent, never `null`.
+    #[serde(default, deserialize_with = "present")]
+    user_id: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    user_hash: Option<String>,
+    /// Or a JWT (HS256, the identity secret) whose `sub` is the user id, with `exp`.
+    #[serde(default, deserialize_with = "present")]
+    user_jwt: Option<String>,
+}
+
+/// A field that may be absent but, when present, is a string (`null` is refused).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Deserialize)]
@@ -542,7 +556,7 @@ async fn session_of(deps: &WebChatDeps, v: &Visitor) -> WebResult<Session> {
 }
 
 /// The name of a visitor who has not said theirs.
-pub const DEFAULT_NAME: &str = "Website visitor";
+pub const DEFAULT_NAME: &str = omnidesk_domain::WEB_VISITOR_NAME;
 /// Where an unverified e-mail from the widget is kept on the contact: an attribute, never an
 /// identity, so it can never merge contacts or lead to anyone's history.
 pub const EMAIL_ATTRIBUTE: &str = "email (unverified)";
@@ -777,6 +791,10 @@ async fn identify_inner(deps: &WebChatDeps, v: &Visitor, body: &Bytes) -> WebRes
         }
         None => None,
     };
+    if let Some(user_id) = verified_user(deps, v, &req)? {
+        join_site_user(deps, v, user_id).await?;
+        continue_users_chat(deps, v).await?;
+    }
     for _ in 0..5 {
         let now = deps.clock.now();
         let Some(mut contact) = contact_of(deps, v).await? else {
@@ -839,6 +857,203 @@ fn plausible_email(e: &str) -> bool {
         && domain
             .char_indices()
             .any(|(i, c)| c == '.' && i > 0 && i + 1 < domain.len())
+}
+
+/// The website's user id, when the request proves it (`user_id` + `user_hash`, or
+/// `user_jwt`), checked in constant time against the website's identity secret. `None` when
+/// the request claims no user; an error for a claim that is not proven.
+fn verified_user(deps: &WebChatDeps, v: &Visitor, req: &Identify) -> WebResult<Option<String>> {
+    use hmac::Mac;
+    if req.user_id.is_none() && req.user_hash.is_none() && req.user_jwt.is_none() {
+        return Ok(None);
+    }
+    let refused = || {
+        WebError::new(
+            StatusCode::FORBIDDEN,
+            "identity_not_verified",
+            "the user's signature does not match this website's identity secret",
+        )
+    };
+    let Some(secret) = &v.website.identity_secret else {
+        return Err(WebError::new(
+            StatusCode::CONFLICT,
+            "identity_not_configured",
+            "this website has no identity secret: signed-in users cannot be verified",
+        ));
+    };
+    let user_id = match (&req.user_id, &req.user_hash, &req.user_jwt) {
+        (Some(id), Some(hash), None) => {
+            let given = hex_decode(hash).ok_or_else(refused)?;
+            let mut mac =
+                <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret.expose().as_bytes())
+                    .map_err(|_| refused())?;
+            mac.update(id.as_bytes());
+            mac.verify_slice(&given).map_err(|_| refused())?;
+            id.clone()
+        }
+        (None, None, Some(jwt)) => {
+            verify_site_jwt(jwt, secret.expose().as_bytes(), deps.clock.now())
+                .ok_or_else(refused)?
+        }
+        _ => {
+            return Err(WebError::invalid(
+                "user_id",
+                "give user_id with user_hash, or user_jwt alone",
+            ));
+        }
+    };
+    if user_id.is_empty() || user_id.chars().count() > 128 || user_id.chars().any(char::is_control)
+    {
+        return Err(WebError::invalid(
+            "user_id",
+            "1–128 characters, no control characters",
+        ));
+    }
+    Ok(Some(user_id))
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || s.len() > 128 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The `sub` of an HS256 JWT signed with `secret` that has not expired at `now`.
+fn verify_site_jwt(jwt: &str, secret: &[u8], now: Timestamp) -> Option<String> {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use hmac::Mac;
+    let mut parts = jwt.split('.');
+    let (Some(head), Some(body), Some(sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let header: serde_json::Value = serde_json::from_slice(&B64.decode(head).ok()?).ok()?;
+    if header.get("alg")?.as_str()? != "HS256" {
+        return None;
+    }
+    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).ok()?;
+    mac.update(head.as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    mac.verify_slice(&B64.decode(sig).ok()?).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&B64.decode(body).ok()?).ok()?;
+    let exp = claims.get("exp")?.as_i64()?;
+    if exp <= now.secs() {
+        return None;
+    }
+    Some(claims.get("sub")?.as_str()?.to_owned())
+}
+
+/// A proven site user: the visitor and that user are one person. The visitor's identity
+/// joins the user's contact (or the user identity joins the visitor's); when both had a
+/// contact, the visitor's merges into the user's.
+async fn join_site_user(deps: &WebChatDeps, v: &Visitor, user_id: String) -> WebResult<()> {
+    let site = Identity::SiteUser {
+        website_id: v.claims.website_id,
+        user_id,
+    };
+    let holder = deps.contacts.contact_id_by_identity(&site.key()).await?;
+    let mine = contact_of(deps, v).await?;
+    match (holder, mine) {
+        (Some(h), Some(c)) if h == c.id => Ok(()),
+        (Some(h), Some(c)) => {
+            let ports = omnidesk_core::usecases::MergePorts {
+                contacts: deps.contacts.as_ref(),
+                conversations: deps.conversations.as_ref(),
+                messages: deps.messages.as_ref(),
+                ids: deps.ids.as_ref(),
+                clock: deps.clock.as_ref(),
+            };
+            omnidesk_core::usecases::merge_contacts(ports, c.id, h, None)
+                .await
+                .map(|_| ())
+                .map_err(|e| match e {
+                    omnidesk_core::usecases::MergeError::Store(e) => WebError::from(e),
+                    other => {
+                        tracing::warn!(error = %other, "site user not merged");
+                        WebError::new(StatusCode::CONFLICT, "conflict", "cannot link this user")
+                    }
+                })
+        }
+        (Some(h), None) => match deps.contacts.add_identity(h, &v.identity()).await {
+            Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        },
+        (None, Some(c)) => match deps.contacts.add_identity(c.id, &site).await {
+            Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        },
+        (None, None) => {
+            let mut c = Contact::new(
+                deps.ids.contact_id(),
+                DEFAULT_NAME.to_owned(),
+                v.identity(),
+                deps.clock.now(),
+            );
+            c.identities.push(site);
+            match deps.contacts.create_contact(&c).await {
+                Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+/// A proven user on a new browser continues their newest chat on this website: this
+/// visitor's key joins that conversation, so its history shows and replies reach both.
+async fn continue_users_chat(deps: &WebChatDeps, v: &Visitor) -> WebResult<()> {
+    let key = v.key();
+    if deps
+        .conversations
+        .conversation_by_key(&key)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let Some(contact) = contact_of(deps, v).await? else {
+        return Ok(());
+    };
+    let theirs = deps
+        .conversations
+        .list_conversations_of_contact(contact.id, &PageRequest::first(20))
+        .await?
+        .items
+        .into_iter()
+        .find(|c| {
+            c.key_on(Channel::Web)
+                .and_then(|k| k.web_visitor())
+                .is_some_and(|(site, _)| site == v.claims.website_id)
+        });
+    let Some(conversation) = theirs else {
+        return Ok(());
+    };
+    deps.conversations
+        .claim_conversation_key(conversation.id, &key)
+        .await?;
+    let mut c = conversation;
+    for _ in 0..5 {
+        if !c.add_key(key.clone()) {
+            return Ok(());
+        }
+        match deps.conversations.update_conversation(&c).await {
+            Ok(_) => return Ok(()),
+            Err(StoreError::Conflict(_)) => {
+                match deps.conversations.get_conversation(c.id).await? {
+                    Some(fresh) => c = fresh,
+                    None => return Ok(()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 fn set_profile(c: &mut Contact, name: Option<&str>, email: Option<&str>, phone: Option<&str>) {

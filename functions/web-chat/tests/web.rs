@@ -17,6 +17,30 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 const ORIGIN: &str = "https://shop.example.com";
+const SITE_SECRET: &str = "site-identity-secret-0123456789";
+
+fn hmac_hex(key: &str, data: &str) -> String {
+    use hmac::Mac;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(data.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn site_jwt(key: &str, sub: &str, exp: i64) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use hmac::Mac;
+    let head = B64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let body = B64.encode(json!({"sub": sub, "exp": exp}).to_string());
+    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(format!("{head}.{body}").as_bytes());
+    let sig = B64.encode(mac.finalize().into_bytes());
+    format!("{head}.{body}.{sig}")
+}
 
 struct Setup {
     store: Arc<MemoryStore>,
@@ -51,7 +75,7 @@ async fn setup_with(bot: bool) -> Setup {
             name: "Shop".to_owned(),
             origins: vec![ORIGIN.to_owned()],
             bot_id: bot.then_some(bot_id),
-            identity_secret: None,
+            identity_secret: Some(Secret::new(SITE_SECRET)),
             prechat: false,
             created_at: Timestamp::from_millis(0),
         })
@@ -610,4 +634,94 @@ async fn a_websocket_ticket_is_single_use_and_expires() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn a_signed_in_user_is_one_contact_across_browsers_and_forged_signatures_are_refused() {
+    let s = setup().await;
+    let laptop = s.session().await;
+    let identify = |token: String, body: Value| {
+        let s = &s;
+        async move {
+            s.call(
+                "POST",
+                "/web/v1/identify",
+                Some(ORIGIN),
+                Some(&token),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let (status, _, _) = identify(
+        laptop.clone(),
+        json!({"user_id": "u-42", "user_hash": hmac_hex(SITE_SECRET, "u-42")}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    s.send(&laptop, "Order #1024 has no tracking update", "l1")
+        .await;
+    s.route_all().await;
+
+    // The same user on a phone (a JWT this time): one contact, and the chat continues there.
+    let phone = s.session().await;
+    let exp = s.clock.now().secs() + 600;
+    let (status, session, _) = identify(
+        phone.clone(),
+        json!({"user_jwt": site_jwt(SITE_SECRET, "u-42", exp)}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let history = s.history(&phone).await;
+    assert_eq!(history.len(), 1, "the laptop's history shows on the phone");
+    s.send(&phone, "any news?", "p1").await;
+    s.route_all().await;
+    assert_eq!(
+        s.history(&laptop).await.len(),
+        2,
+        "one conversation for both browsers"
+    );
+
+    // Forged, wrong user, expired, wrong key: refused, nothing linked.
+    let stranger = s.session().await;
+    for body in [
+        json!({"user_id": "u-42", "user_hash": hmac_hex("wrong secret", "u-42")}),
+        json!({"user_id": "u-42", "user_hash": hmac_hex(SITE_SECRET, "u-43")}),
+        json!({"user_id": "u-42", "user_hash": "zz"}),
+        json!({"user_jwt": site_jwt(SITE_SECRET, "u-42", s.clock.now().secs() - 1)}),
+        json!({"user_jwt": site_jwt("wrong secret", "u-42", exp)}),
+    ] {
+        let (status, b, _) = identify(stranger.clone(), body.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}: {b}");
+        assert_eq!(b["error"]["code"], "identity_not_verified");
+    }
+    assert!(s.history(&stranger).await.is_empty());
+    let (status, _, _) = identify(stranger.clone(), json!({"user_id": "u-42"})).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a user id alone proves nothing"
+    );
+
+    // A website without an identity secret cannot verify anyone.
+    let plain = setup_with(false).await;
+    let mut site = plain
+        .store
+        .get_website(plain.website)
+        .await
+        .unwrap()
+        .unwrap();
+    site.identity_secret = None;
+    plain.store.put_website(&site).await.unwrap();
+    let token = plain.session().await;
+    let (status, b, _) = plain
+        .call(
+            "POST",
+            "/web/v1/identify",
+            Some(ORIGIN),
+            Some(&token),
+            Some(json!({"user_id": "u-42", "user_hash": hmac_hex(SITE_SECRET, "u-42")})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{b}");
 }

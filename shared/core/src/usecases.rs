@@ -123,8 +123,8 @@ pub async fn author_name(
     })
 }
 
-/// Pushes what agents were told about `conversation` to the website visitor whose chat it is
-/// (its web key), when their widget is open: messages in the visitor's view
+/// Pushes what agents were told about `conversation` to the website visitors whose chat it
+/// is (its web keys), where their widget is open: messages in the visitor's view
 /// ([`crate::WebMessage`]), and `session.updated` when `session_changed`. Best effort, like
 /// every push: the visitor's widget re-reads on reconnect. Returns how many connections got it.
 pub async fn push_to_visitor(
@@ -135,13 +135,11 @@ pub async fn push_to_visitor(
     events: &[ServerEvent],
     session_changed: bool,
 ) -> StoreResult<usize> {
-    let Some((_, visitor)) = conversation
-        .key_on(omnidesk_domain::Channel::Web)
-        .and_then(|k| k.web_visitor())
-    else {
-        return Ok(0);
-    };
-    let connections = visitors.visitor_connections(visitor).await?;
+    // Every browser the chat lives in (a proven user may have several).
+    let mut connections = Vec::new();
+    for (_, visitor) in conversation.all_keys().filter_map(|k| k.web_visitor()) {
+        connections.extend(visitors.visitor_connections(visitor).await?);
+    }
     if connections.is_empty() {
         return Ok(0);
     }

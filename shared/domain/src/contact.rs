@@ -27,6 +27,12 @@ pub enum Identity {
     },
     /// A browser visitor of the website widget (an opaque id the widget keeps).
     WebVisitor { visitor_id: String },
+    /// A signed-in user of a website, as the website proved it (its user id signed with the
+    /// website's identity secret): the same person across browsers and devices.
+    SiteUser {
+        website_id: crate::WebsiteId,
+        user_id: String,
+    },
     /// A phone number in E.164 form.
     Phone { e164: String },
 }
@@ -40,6 +46,10 @@ impl Identity {
             } => format!("tg:{bot_id}:{user_id}"),
             Identity::Email { address, .. } => format!("email:{address}"),
             Identity::WebVisitor { visitor_id } => format!("web:{visitor_id}"),
+            Identity::SiteUser {
+                website_id,
+                user_id,
+            } => format!("site:{website_id}:{user_id}"),
             Identity::Phone { e164 } => format!("phone:{e164}"),
         })
     }
@@ -49,7 +59,7 @@ impl Identity {
         match self {
             Identity::Telegram { .. } => Some(Channel::Telegram),
             Identity::Email { .. } => Some(Channel::Email),
-            Identity::WebVisitor { .. } => Some(Channel::Web),
+            Identity::WebVisitor { .. } | Identity::SiteUser { .. } => Some(Channel::Web),
             Identity::Phone { .. } => None,
         }
     }
@@ -84,6 +94,10 @@ pub struct Unreachable {
     pub reason: String,
     pub since: Timestamp,
 }
+
+/// The name of a website visitor who has not said theirs (a better name replaces it as soon
+/// as one is known, e.g. their Telegram name when they continue there).
+pub const WEB_VISITOR_NAME: &str = "Website visitor";
 
 /// One person across channels.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,7 +17,7 @@ mod summary;
 mod values;
 
 pub use agent::{Agent, AgentStatus, PasswordHash};
-pub use contact::{Contact, Identity, IdentityKey, Unreachable};
+pub use contact::{Contact, Identity, IdentityKey, Unreachable, WEB_VISITOR_NAME};
 pub use conversation::{
     ACTIVITY_STEP_MS, Conversation, ConversationKey, ConversationStatus, LastMessage, StatusChange,
     TransitionError, activity_minute,
