@@ -77,6 +77,21 @@ export interface LoaderContext {
   setBadge(n: number): void;
   /** true when loaded in the background for a returning visitor (panel stays closed). */
   background: boolean;
+  /** A signed-in user of the site (`data-user-id` + `data-user-hash`, or `data-user-jwt`). */
+  user: SiteUser | null;
+}
+
+/** A site's proof of its signed-in user, passed to `POST /web/v1/identify`. */
+export type SiteUser = { user_id: string; user_hash: string } | { user_jwt: string };
+
+/** The signed-in user the tag names, if it names one completely. */
+export function siteUser(script: Element): SiteUser | null {
+  const id = script.getAttribute('data-user-id');
+  const hash = script.getAttribute('data-user-hash');
+  const jwt = script.getAttribute('data-user-jwt');
+  if (jwt) return { user_jwt: jwt };
+  if (id && hash) return { user_id: id, user_hash: hash };
+  return null;
 }
 
 export interface PanelHandle {

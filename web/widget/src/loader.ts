@@ -12,6 +12,7 @@ import {
   pickLang,
   readState,
   safeStorage,
+  siteUser,
   tokenKey,
   type LoaderContext,
   type PanelFactory,
@@ -101,7 +102,7 @@ function boot(script: HTMLScriptElement): void {
       document.head.appendChild(s);
     }).then(
       (factory) => {
-        const ctx: LoaderContext = { base, websiteId, lang, shadow, root, launcher, setBadge, background };
+        const ctx: LoaderContext = { base, websiteId, lang, shadow, root, launcher, setBadge, background, user: siteUser(script) };
         handle = factory(ctx);
         return handle;
       },

@@ -44,6 +44,27 @@ describe('Controller', () => {
     expect(lastSocket().url).not.toContain(token!);
   });
 
+  it("proves the site's signed-in user from the tag before reading the session", async () => {
+    const server = new FakeServer();
+    const c = new Controller({
+      base: 'http://chat.test',
+      websiteId: 'ws_1',
+      storage: new MemStorage() as unknown as Storage,
+      fetch: server.fetch as typeof fetch,
+      createSocket: (url) => new FakeSocket(url),
+      online: () => true,
+      random: () => 0,
+      user: { user_id: 'u-42', user_hash: 'ab12' },
+    });
+    await c.start();
+    expect(c.state.phase).toBe('ready');
+    expect(server.identified).toEqual([{ user_id: 'u-42', user_hash: 'ab12' }]);
+    const identify = server.calls.findIndex((x) => x.includes('/identify'));
+    const session = server.calls.findIndex((x) => x.includes('GET') && x.includes('/session'));
+    expect(identify).toBeGreaterThanOrEqual(0);
+    expect(identify).toBeLessThan(session);
+  });
+
   it('refreshes a held token for the same visitor', async () => {
     const { c, server, storage } = setup();
     await c.start();

@@ -36,6 +36,7 @@ export class FakeServer {
   messages: WebMessage[] = [];
   posts: { text: string; client_id?: string; token: string }[] = [];
   calls: string[] = [];
+  identified: Record<string, unknown>[] = [];
   down = false;
   /** Store the message but lose the answer (as a network error) this many times. */
   loseAnswers = 0;
@@ -115,6 +116,7 @@ export class FakeServer {
     if (method === 'POST' && path === '/read') return new Response(null, { status: 204 });
     if (method === 'POST' && path === '/ws-ticket') return json(201, { ticket: `tk_${++this.seq}` });
     if (method === 'POST' && path === '/identify') {
+      this.identified.push(body);
       if (body.name) v.name = body.name;
       if (body.email) v.email = body.email;
       return json(200, this.session(visitor));

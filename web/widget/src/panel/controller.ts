@@ -1,7 +1,7 @@
 // The panel's state and every action on it, without DOM (unit-tested with a fake fetch and a
 // fake WebSocket). The view (ui.ts) subscribes and renders.
 
-import { outboxKey, stateKey, readState, type StoredState } from '../common';
+import { outboxKey, stateKey, readState, type SiteUser, type StoredState } from '../common';
 import { Api, ApiError } from './api';
 import { Outbox, backoff, type Pending, type SendResult } from './outbox';
 import { countUnread, fromAgent, hasGap, mergeMessages, newestAgentAt } from './state';
@@ -40,6 +40,8 @@ export interface ControllerEnv {
   visible?: () => boolean;
   random?: () => number;
   pageSize?: number;
+  /** The site's signed-in user: proven once per start, before the session is read. */
+  user?: SiteUser | null;
 }
 
 export const MAX_TEXT = 4096;
@@ -156,6 +158,10 @@ export class Controller {
     this.starting = (async () => {
       try {
         await this.api.session();
+        if (this.env.user) {
+          // A refused signature leaves the visitor anonymous (the site's problem, not theirs).
+          await this.api.call<Session>('POST', '/identify', this.env.user).catch(() => undefined);
+        }
         await this.loadSession();
         this.startAttempt = 0;
         this.set({ phase: 'ready' });

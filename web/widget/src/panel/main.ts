@@ -13,6 +13,7 @@ const factory: PanelFactory = (ctx: LoaderContext): PanelHandle => {
     storage: safeStorage(),
     online: () => navigator.onLine !== false,
     visible: () => document.visibilityState !== 'hidden',
+    user: ctx.user,
   });
   const handle = mountPanel(ctx, c, translator(ctx.lang));
   window.addEventListener('online', () => c.setOnline(true));
