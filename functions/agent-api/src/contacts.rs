@@ -221,26 +221,7 @@ pub(crate) async fn merge(
         MergeError::NotFound(_) => ApiError::not_found("contact"),
         MergeError::Store(e) => e.into(),
     })?;
-    let mut events: Vec<ServerEvent> = merged
-        .events
-        .into_iter()
-        .map(|m| ServerEvent::MessageCreated {
-            conversation_id: m.conversation_id,
-            message: m,
-            conversation: None,
-        })
-        .collect();
-    for c in &merged.conversations {
-        events.push(ServerEvent::ConversationUpdated {
-            conversation: Box::new(omnidesk_core::ConversationView::new(
-                c,
-                merged.contact.clone(),
-            )),
-        });
-    }
-    events.push(ServerEvent::ContactUpdated {
-        contact: Box::new(merged.contact.clone()),
-    });
+    let mut events = merged.server_events();
     if let Some(loser) = deps.contacts.get_contact(from).await? {
         events.push(ServerEvent::ContactUpdated {
             contact: Box::new(loser),

@@ -521,18 +521,7 @@ async fn join_identity(
             match merged {
                 Ok(m) => {
                     tracing::info!(from = %holder, into = %asker.id, "contacts merged on proof");
-                    for event in m.events {
-                        step.pushes.push(ServerEvent::MessageCreated {
-                            conversation_id: event.conversation_id,
-                            message: event,
-                            conversation: None,
-                        });
-                    }
-                    for c in &m.conversations {
-                        step.pushes.push(ServerEvent::ConversationUpdated {
-                            conversation: Box::new(ConversationView::new(c, m.contact.clone())),
-                        });
-                    }
+                    step.pushes.extend(m.server_events());
                     Ok(m.contact)
                 }
                 Err(MergeError::Store(e)) => Err(e.into()),

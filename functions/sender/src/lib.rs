@@ -164,23 +164,7 @@ async fn send_web(
     let channel_ref = ChannelRef::Web {
         id: message.id.to_string(),
     };
-    let updated = deps
-        .messages
-        .update_delivery(
-            message.conversation_id,
-            message.id,
-            &delivery,
-            Some(&channel_ref),
-        )
-        .await?;
-    push(
-        deps,
-        &ServerEvent::MessageUpdated {
-            conversation_id: updated.conversation_id,
-            message: updated,
-        },
-    )
-    .await;
+    record_delivery(deps, message, &delivery, Some(&channel_ref)).await?;
     Ok(JobOutcome::Done)
 }
 
@@ -260,24 +244,9 @@ async fn send_telegram(
         attempts,
         updated_at: deps.clock.now(),
     };
-    let updated = deps
-        .messages
-        .update_delivery(
-            message.conversation_id,
-            message.id,
-            &delivery,
-            Some(&telegram_ref(bot_id, chat, &sent_ids)),
-        )
-        .await?;
     tracing::info!(parts = total, "sent to Telegram");
-    push(
-        deps,
-        &ServerEvent::MessageUpdated {
-            conversation_id: updated.conversation_id,
-            message: updated,
-        },
-    )
-    .await;
+    let sent = telegram_ref(bot_id, chat, &sent_ids);
+    record_delivery(deps, message, &delivery, Some(&sent)).await?;
     Ok(JobOutcome::Done)
 }
 
@@ -495,9 +464,19 @@ async fn fail_with(
         attempts,
         updated_at: deps.clock.now(),
     };
+    record_delivery(deps, message, &delivery, channel_ref).await
+}
+
+/// Stores a message's delivery state for good and pushes the message as it now is.
+async fn record_delivery(
+    deps: &SenderDeps,
+    message: &Message,
+    delivery: &Delivery,
+    channel_ref: Option<&ChannelRef>,
+) -> Result<(), JobError> {
     let updated = deps
         .messages
-        .update_delivery(message.conversation_id, message.id, &delivery, channel_ref)
+        .update_delivery(message.conversation_id, message.id, delivery, channel_ref)
         .await?;
     push(
         deps,

@@ -223,6 +223,31 @@ pub struct MergePorts<'a> {
     pub clock: &'a dyn crate::Clock,
 }
 
+impl Merged {
+    /// What agents are told: each timeline event, each moved conversation with its new
+    /// contact, and the merged contact.
+    pub fn server_events(&self) -> Vec<ServerEvent> {
+        let mut events: Vec<ServerEvent> = self
+            .events
+            .iter()
+            .map(|m| ServerEvent::MessageCreated {
+                conversation_id: m.conversation_id,
+                message: m.clone(),
+                conversation: None,
+            })
+            .collect();
+        for c in &self.conversations {
+            events.push(ServerEvent::ConversationUpdated {
+                conversation: Box::new(ConversationView::new(c, self.contact.clone())),
+            });
+        }
+        events.push(ServerEvent::ContactUpdated {
+            contact: Box::new(self.contact.clone()),
+        });
+        events
+    }
+}
+
 /// Merges contact `from` into `into`: every identity and conversation of `from` moves to
 /// `into` (channels seen, tags and attributes `into` lacks come along), `from` stays as a
 /// pointer (`merged_into`), and each moved conversation's timeline says so. Safe to repeat
