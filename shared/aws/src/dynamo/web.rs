@@ -16,7 +16,7 @@
 //! adds a `Query` to every removal, is only eventually consistent (a `$disconnect` right after
 //! `$connect` could miss the entry and leave it listed for 2 h) and would be a fourth index on
 //! a deployed table. The pointer is also what tells a `$default` frame whose socket it is
-//! ([`DynamoStore::visitor_connection`], one strongly consistent `GetItem`).
+//! (`visitor_connection`, one strongly consistent `GetItem`).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, Put, ReturnValue, TransactWriteItem};
@@ -114,25 +114,6 @@ impl DynamoStore {
             .await
             .map(|_| ())
             .map_err(|e| classify(what, &e).into_store(what))
-    }
-
-    /// The visitor connection `id`, if registered and live: one `GetItem` of its pointer
-    /// item (what a `$default` frame needs to tell a visitor's socket from an agent's).
-    pub async fn visitor_connection(
-        &self,
-        id: &ConnectionId,
-    ) -> StoreResult<Option<VisitorConnection>> {
-        let Some(item) = self
-            .get(visitor_pointer_key(id), "visitor_connection")
-            .await?
-        else {
-            return Ok(None);
-        };
-        let connection: VisitorConnection = json_attr(&item, "data")?;
-        Ok(
-            (connection.connected_at.plus_millis(CONNECTION_TTL_MS) > self.now())
-                .then_some(connection),
-        )
     }
 }
 
@@ -328,6 +309,23 @@ impl VisitorConnectionStore for DynamoStore {
             }
         }
         Ok(live)
+    }
+
+    async fn visitor_connection(
+        &self,
+        id: &ConnectionId,
+    ) -> StoreResult<Option<VisitorConnection>> {
+        let Some(item) = self
+            .get(visitor_pointer_key(id), "visitor_connection")
+            .await?
+        else {
+            return Ok(None);
+        };
+        let connection: VisitorConnection = json_attr(&item, "data")?;
+        Ok(
+            (connection.connected_at.plus_millis(CONNECTION_TTL_MS) > self.now())
+                .then_some(connection),
+        )
     }
 }
 
