@@ -6,8 +6,12 @@
 //! [`handle_websocket_event`] maps one API Gateway WebSocket route invocation onto those
 //! functions; the Lambda binary and the AWS end-to-end tests both call it.
 //!
-//! Depends on `omnidesk-core` ports, `omnidesk-agent-api`'s token check and the Lambda event
-//! types (`aws_lambda_events`); no AWS SDK types.
+//! Website visitors use the same WebSocket API: their `$connect` carries `?ticket=` (a
+//! single-use ticket from the widget API) instead of `?token=`, and is handed to
+//! `omnidesk_web_chat::connect_visitor` when [`WsDeps::web`] is set.
+//!
+//! Depends on `omnidesk-core` ports, `omnidesk-agent-api`'s token check, the widget API's
+//! visitor functions and the Lambda event types (`aws_lambda_events`); no AWS SDK types.
 
 use std::sync::Arc;
 
@@ -19,6 +23,7 @@ use omnidesk_core::{
     StoreError,
 };
 use omnidesk_domain::AgentId;
+use omnidesk_web_chat::{TicketError, WebChatDeps};
 
 /// What the WebSocket function needs.
 #[derive(Clone)]
@@ -27,6 +32,8 @@ pub struct WsDeps {
     pub agents: Arc<dyn AgentStore>,
     pub auth: Arc<Auth>,
     pub clock: Arc<dyn Clock>,
+    /// The widget API's dependencies, for visitors' sockets (`?ticket=`); `None` refuses them.
+    pub web: Option<WebChatDeps>,
 }
 
 /// Why a connection was refused. The `Display` text of the token variants is safe to return
@@ -151,12 +158,15 @@ pub fn hello(agent: AgentId, connection_id: &ConnectionId) -> ServerEvent {
 
 /// Answers one API Gateway WebSocket route invocation (route selection
 /// `$request.body.action`):
-/// - `$connect`: the token from the query string (`?token=`); 401 with the reason when it is
-///   refused (no connection is made), 500 when the store fails;
-/// - `$disconnect`: forgets the connection (200 even when the store fails: the row expires by
-///   TTL);
-/// - `$default`: [`on_frame`]'s answer (`pong`, `hello`, `error`) as the route response body,
-///   which API Gateway sends back on the socket.
+/// - `$connect`: an agent's token (`?token=`) or a visitor's single-use ticket (`?ticket=`,
+///   redeemed once; needs [`WsDeps::web`]); 401 with the reason when it is refused (no
+///   connection is made), 500 when the store fails;
+/// - `$disconnect`: forgets the connection, a visitor's or an agent's (200 even when the store
+///   fails: the row expires by TTL);
+/// - `$default`: the answer (`pong`, `hello`, `error`) as the route response body, which API
+///   Gateway sends back on the socket: [`on_frame`] for agents, `visitor_frame` for visitors
+///   (`{"action":"hello"}` answers the visitor's `hello`). A ping is answered `pong` without
+///   a lookup: the frame is the same for both.
 ///
 /// No `hello` is pushed at connect: API Gateway refuses posts to a connection before `$connect`
 /// has returned. A client that wants it sends `{"action":"hello"}` once the socket is open.
@@ -170,6 +180,9 @@ pub async fn handle_websocket_event(
     };
     match context.route_key.as_deref().unwrap_or("$default") {
         "$connect" => {
+            if let Some(ticket) = request.query_string_parameters.first("ticket") {
+                return connect_visitor(deps, &id, ticket).await;
+            }
             let token = request.query_string_parameters.first("token");
             match connect(deps, &id, token).await {
                 Ok(_) => websocket_reply(200, None),
@@ -181,17 +194,92 @@ pub async fn handle_websocket_event(
             }
         }
         "$disconnect" => {
-            if let Err(e) = disconnect(deps, &id).await {
+            // A read (the visitor pointer) is a fifth of a write: cheaper than deleting both.
+            let result = match visitor_of(deps, &id).await {
+                Ok(Some((web, _))) => omnidesk_web_chat::disconnect_visitor(web, &id).await,
+                Ok(None) => disconnect(deps, &id).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
                 tracing::warn!(error = %e, "could not forget the connection");
             }
             websocket_reply(200, None)
         }
         _ => {
             let frame = request.body.as_deref().unwrap_or_default();
+            if !is_ping(frame) {
+                match visitor_of(deps, &id).await {
+                    Ok(Some((_, visitor))) => {
+                        return websocket_reply(200, Some(visitor_answer(visitor, frame)));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(connection_id = %id, error = %e, "visitor lookup failed");
+                        return websocket_reply(
+                            200,
+                            Some(error("try again later".to_owned()).to_json()),
+                        );
+                    }
+                }
+            }
             let event = on_frame(deps, &id, frame).await;
             websocket_reply(200, event.map(|e| e.to_json()))
         }
     }
+}
+
+/// `$connect` of a visitor: redeems the ticket and registers the connection.
+async fn connect_visitor(
+    deps: &WsDeps,
+    id: &ConnectionId,
+    ticket: &str,
+) -> ApiGatewayProxyResponse {
+    let Some(web) = &deps.web else {
+        return websocket_reply(401, Some("visitor sockets are not enabled".to_owned()));
+    };
+    match omnidesk_web_chat::connect_visitor(web, id, ticket).await {
+        Ok(visitor) => {
+            tracing::info!(connection_id = %id, visitor_id = %visitor, "visitor connected");
+            websocket_reply(200, None)
+        }
+        Err(TicketError::Invalid) => websocket_reply(401, Some(TicketError::Invalid.to_string())),
+        Err(e) => {
+            tracing::error!(error = %e, "visitor connect failed");
+            websocket_reply(500, None)
+        }
+    }
+}
+
+/// The visitor of connection `id`, when it is a visitor's (and visitors are enabled).
+async fn visitor_of<'a>(
+    deps: &'a WsDeps,
+    id: &ConnectionId,
+) -> Result<Option<(&'a WebChatDeps, omnidesk_domain::VisitorId)>, StoreError> {
+    let Some(web) = &deps.web else {
+        return Ok(None);
+    };
+    Ok(web
+        .visitors
+        .visitor_connection(id)
+        .await?
+        .map(|c| (web, c.visitor_id)))
+}
+
+fn is_ping(frame: &str) -> bool {
+    matches!(
+        serde_json::from_str::<ClientAction>(frame),
+        Ok(ClientAction::Ping)
+    )
+}
+
+/// A visitor socket's answer: `hello` to `{"action":"hello"}` (API Gateway cannot push it at
+/// connect), otherwise `visitor_frame`'s.
+fn visitor_answer(visitor: omnidesk_domain::VisitorId, frame: &str) -> String {
+    match serde_json::from_str::<ClientAction>(frame) {
+        Ok(ClientAction::Hello) => omnidesk_web_chat::visitor_hello(visitor),
+        _ => omnidesk_web_chat::visitor_frame(frame),
+    }
+    .to_json()
 }
 
 /// A route response with `status` and an optional text body.

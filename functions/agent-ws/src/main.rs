@@ -1,5 +1,6 @@
-//! AWS Lambda entry point of the agents' WebSocket API (API Gateway WebSocket routes `$connect`,
-//! `$disconnect`, `$default`): [`omnidesk_agent_ws::handle_websocket_event`] on DynamoDB.
+//! AWS Lambda entry point of the WebSocket API (API Gateway WebSocket routes `$connect`,
+//! `$disconnect`, `$default`) for agents and website visitors:
+//! [`omnidesk_agent_ws::handle_websocket_event`] on DynamoDB.
 //!
 //! The token signing key is read from SSM Parameter Store by the first invocation, not at cold
 //! start; if that read fails the invocation is answered 503 (the connection is refused) and the
@@ -11,7 +12,8 @@ use aws_lambda_events::event::apigw::ApiGatewayWebsocketProxyRequest;
 use omnidesk_agent_api::Auth;
 use omnidesk_agent_ws::{WsDeps, handle_websocket_event, websocket_reply};
 use omnidesk_lambda::lambda_runtime::{self, Error, LambdaEvent, service_fn};
-use omnidesk_lambda::{Config, OnFirstUse, adapters, init_tracing};
+use omnidesk_lambda::{Config, OnFirstUse, adapters, init_tracing, load_jwt_secret};
+use omnidesk_web_chat::WebChatDeps;
 
 // One thread: Lambda hands an environment one invocation at a time, and at 128 MB it has a
 // fraction of a vCPU, so a multi-thread scheduler would only add threads to start.
@@ -27,12 +29,19 @@ async fn main() -> Result<(), Error> {
             async move {
                 let deps = deps
                     .get_or_try_init(|| async {
-                        let auth = Auth::from_lambda(&aws, &config).await?;
+                        let secret = load_jwt_secret(&aws.sdk, &config).await?;
+                        let auth = Auth::with_clock(
+                            secret.expose().as_bytes(),
+                            config.token_ttl,
+                            aws.clock.clone(),
+                        );
                         Ok::<_, omnidesk_lambda::ConfigError>(WsDeps {
                             connections: aws.store.clone(),
                             agents: aws.store.clone(),
                             auth: Arc::new(auth),
                             clock: aws.clock.clone(),
+                            // Visitors' sockets (`?ticket=`), on the same table.
+                            web: Some(WebChatDeps::on_aws(&aws, &secret)),
                         })
                     })
                     .await;

@@ -52,6 +52,7 @@ async fn world() -> World {
             agents: store.clone(),
             auth,
             clock: clock.clone(),
+            web: None,
         },
         store,
         clock,

@@ -19,7 +19,11 @@ async fn main() -> Result<(), Error> {
     let aws = adapters(&config).await;
     let settings = RouterSettings::from_lookup(|name| std::env::var(name).ok())?;
     // Pushes of one batch go out together at its end: one WebSocket message per connection.
-    let pushes = Arc::new(CoalescingPush::new(aws.push.clone(), aws.store.clone()));
+    // Visitors' sockets too: their frames are packed per connection, and a gone one is removed
+    // from the visitor connections.
+    let pushes = Arc::new(
+        CoalescingPush::new(aws.push.clone(), aws.store.clone()).with_visitors(aws.store.clone()),
+    );
     let deps = Arc::new(RouterDeps {
         contacts: aws.store.clone(),
         conversations: aws.store.clone(),
@@ -27,9 +31,9 @@ async fn main() -> Result<(), Error> {
         agents: aws.store.clone(),
         bots: aws.store.clone(),
         connections: pushes.clone(),
-        // The website channel is not deployed on AWS yet.
-        web: None,
-        visitors: None,
+        // The website channel: handoff tokens, and pushes to visitors' open widgets.
+        web: Some(aws.store.clone()),
+        visitors: Some(pushes.clone()),
         push: pushes.clone(),
         queue: aws.queue.clone(),
         clock: aws.clock.clone(),

@@ -18,7 +18,11 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env()?;
     let aws = adapters(&config).await;
     // Pushes of one batch go out together at its end: one WebSocket message per connection.
-    let pushes = Arc::new(CoalescingPush::new(aws.push.clone(), aws.store.clone()));
+    // Visitors' sockets too: their frames are packed per connection, and a gone one is removed
+    // from the visitor connections.
+    let pushes = Arc::new(
+        CoalescingPush::new(aws.push.clone(), aws.store.clone()).with_visitors(aws.store.clone()),
+    );
     let deps = Arc::new(SenderDeps {
         messages: aws.store.clone(),
         conversations: aws.store.clone(),
@@ -26,8 +30,8 @@ async fn main() -> Result<(), Error> {
         bots: aws.store.clone(),
         connections: pushes.clone(),
         agents: aws.store.clone(),
-        // The website channel is not deployed on AWS yet.
-        visitors: None,
+        // Replies also reach the visitor's open widgets.
+        visitors: Some(pushes.clone()),
         push: pushes.clone(),
         telegram: Arc::new(TeloxideTelegram::new(&config.telegram_api_url)?),
         clock: aws.clock.clone(),

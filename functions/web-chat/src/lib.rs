@@ -14,7 +14,8 @@
 //! - "Continue on Telegram" issues a single-use deep-link token (256 bits, stored hashed,
 //!   10 minutes, a new one cancels the previous one); the router redeems it on `/start`.
 //!
-//! Depends on `omnidesk-core` ports only.
+//! Depends on `omnidesk-core` ports; `omnidesk-lambda` only for [`WebChatDeps::from_lambda`]
+//! (the Lambda's wiring, as the agent API's `Auth::from_lambda`).
 
 pub mod token;
 
@@ -78,6 +79,37 @@ pub struct WebChatSettings {
     pub handoff_ttl: Duration,
     /// A WebSocket ticket's lifetime.
     pub ticket_ttl: Duration,
+}
+
+impl WebChatDeps {
+    /// The widget API on an AWS deployment's adapters (every store port on the table, the
+    /// inbound queue); the visitor-token key derives from the agents' JWT secret, read from
+    /// SSM (`JWT_SECRET_PARAM`), so a Lambda calls this on its first invocation.
+    pub async fn from_lambda(
+        aws: &omnidesk_lambda::AwsAdapters,
+        config: &omnidesk_lambda::Config,
+    ) -> Result<Self, omnidesk_lambda::ConfigError> {
+        let secret = omnidesk_lambda::load_jwt_secret(&aws.sdk, config).await?;
+        Ok(Self::on_aws(aws, &secret))
+    }
+
+    /// [`WebChatDeps::from_lambda`] with the JWT secret already read.
+    pub fn on_aws(aws: &omnidesk_lambda::AwsAdapters, jwt_secret: &omnidesk_core::Secret) -> Self {
+        Self {
+            web: aws.store.clone(),
+            contacts: aws.store.clone(),
+            conversations: aws.store.clone(),
+            messages: aws.store.clone(),
+            agents: aws.store.clone(),
+            bots: aws.store.clone(),
+            visitors: aws.store.clone(),
+            queue: aws.queue.clone(),
+            clock: aws.clock.clone(),
+            ids: aws.ids.clone(),
+            keys: VisitorKeys::derive(jwt_secret.expose().as_bytes()),
+            settings: WebChatSettings::default(),
+        }
+    }
 }
 
 impl Default for WebChatSettings {

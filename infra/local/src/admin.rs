@@ -27,6 +27,7 @@ pub const AWS_TABLE_VAR: &str = "OMNIDESK_AWS_TABLE";
 pub struct Target {
     agents: Arc<dyn AgentStore>,
     bots: Arc<dyn BotStore>,
+    web: Arc<dyn omnidesk_core::WebStore>,
     api: ApiDeps,
     telegram: Arc<dyn TelegramApi>,
     clock: Arc<dyn Clock>,
@@ -44,7 +45,8 @@ impl Target {
         let store = Arc::new(adapters.store.clone());
         Ok(Self {
             agents: store.clone(),
-            bots: store,
+            bots: store.clone(),
+            web: store,
             api,
             telegram: adapters.telegram.clone(),
             clock: adapters.clock.clone(),
@@ -93,7 +95,8 @@ impl Target {
         );
         Ok(Self {
             agents: store.clone(),
-            bots: store,
+            bots: store.clone(),
+            web: store,
             api,
             telegram,
             clock,
@@ -360,14 +363,13 @@ pub async fn dead_letters(config: &Config, limit: usize) -> anyhow::Result<Strin
 /// Adds a website (`omnidesk website add`): origins are checked to be `scheme://host[:port]`,
 /// the bot to exist.
 pub async fn website_add(
-    adapters: &crate::app::Adapters,
+    target: &Target,
     name: &str,
     origins: &[String],
     bot: Option<&str>,
     identity_secret: Option<String>,
     prechat: bool,
 ) -> anyhow::Result<omnidesk_core::Website> {
-    use omnidesk_core::{BotStore, WebStore};
     let name = name.trim();
     if name.is_empty() {
         anyhow::bail!("--name must not be empty");
@@ -388,7 +390,7 @@ pub async fn website_add(
         Some(b) => {
             let id =
                 omnidesk_domain::BotId::parse(b).map_err(|e| anyhow::anyhow!("--bot {b}: {e}"))?;
-            match adapters.store.get_bot(id).await? {
+            match target.bots.get_bot(id).await? {
                 None => anyhow::bail!("--bot {b}: no such bot (add it with `omnidesk bot add`)"),
                 Some(bot) if bot.username.is_none() => anyhow::bail!(
                     "--bot {b}: its username is unknown, and a t.me link needs it; add the bot \
@@ -404,16 +406,21 @@ pub async fn website_add(
         anyhow::bail!("--identity-secret: at least 16 characters");
     }
     let website = omnidesk_core::Website {
-        id: omnidesk_domain::WebsiteId::from_uuid(adapters.ids.uuid()),
+        id: omnidesk_domain::WebsiteId::from_uuid(uuid::Uuid::now_v7()),
         name: name.to_owned(),
         origins: clean,
         bot_id,
         identity_secret: identity_secret.map(omnidesk_core::Secret::new),
         prechat,
-        created_at: adapters.clock.now(),
+        created_at: target.clock.now(),
     };
-    adapters.store.put_website(&website).await?;
+    target.web.put_website(&website).await?;
     Ok(website)
+}
+
+/// `omnidesk website list` on `target`.
+pub async fn website_list(target: &Target) -> anyhow::Result<Vec<omnidesk_core::Website>> {
+    Ok(target.web.list_websites().await?)
 }
 
 #[cfg(test)]

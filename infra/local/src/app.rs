@@ -231,6 +231,8 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
             agents: store.clone(),
             auth: auth.clone(),
             clock: clock.clone(),
+            // Visitors' sockets are served by `ws.rs` itself (with `web` below).
+            web: None,
         },
         web: adapters.web_chat_deps(config, &hub)?,
         hub: hub.clone(),

@@ -268,10 +268,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bench(args) => bench::run(args).await?,
         Command::Website(cmd) => {
-            if cli.aws_table.is_some() {
-                anyhow::bail!("websites are not on the AWS deployment yet; add them locally");
-            }
-            let adapters = app::Adapters::open(&config)?;
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
             match cmd {
                 WebsiteCommand::Add {
                     name,
@@ -281,7 +278,7 @@ async fn main() -> anyhow::Result<()> {
                     prechat,
                 } => {
                     let w = admin::website_add(
-                        &adapters,
+                        &target,
                         &name,
                         &origins,
                         bot.as_deref(),
@@ -296,7 +293,7 @@ async fn main() -> anyhow::Result<()> {
                     println!("{}", w.id);
                 }
                 WebsiteCommand::List => {
-                    for w in omnidesk_core::WebStore::list_websites(&adapters.store).await? {
+                    for w in admin::website_list(&target).await? {
                         let bot = w
                             .bot_id
                             .map(|b| b.to_string())

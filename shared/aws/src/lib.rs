@@ -1,6 +1,7 @@
 //! omnidesk-aws: the AWS adapters of the `omnidesk-core` ports, on the real AWS SDK.
 //!
-//! - [`DynamoStore`]: every store port on one DynamoDB table (the access patterns are listed in
+//! - [`DynamoStore`]: every store port on one DynamoDB table, the website channel's included
+//!   (`WebStore`, `VisitorConnectionStore`; the access patterns are listed in
 //!   the `omnidesk-core` crate docs); [`DynamoStore::create_table`] creates that table.
 //! - [`SqsQueue`]: the queue port on SQS (FIFO inbound/outbound, standard timers, a
 //!   dead-letter queue each); [`SqsQueue::create_queues`] creates them.

@@ -23,10 +23,12 @@ use omnidesk_core::testing::queue_suite::QueueCaps;
 use omnidesk_core::testing::{ManualClock, push_suite, queue_suite, store_suite};
 use omnidesk_core::{
     AppendOutcome, Clock, ConnectionId, MessageStore, OutgoingMessage, Push, PushError,
-    PushOutcome, Queue, QueueName, Received, SystemClock,
+    PushOutcome, Queue, QueueName, Received, StoredToken, SystemClock, TokenKind,
+    VisitorConnection, VisitorConnectionStore, WebStore,
 };
 use omnidesk_domain::{
-    Author, Channel, ConversationId, Delivery, Direction, Message, MessageId, Timestamp,
+    Author, Channel, ConversationId, Delivery, Direction, Message, MessageId, Timestamp, VisitorId,
+    WebsiteId,
 };
 use parking_lot::Mutex;
 use uuid::Uuid;
@@ -171,6 +173,158 @@ async fn an_expired_source_key_no_longer_deduplicates_although_dynamodb_has_not_
         AppendOutcome::Inserted,
         "after its TTL the source key is free again, even though moto never deletes the item"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_store_passes_the_web_and_visitor_connection_suites() {
+    let Some(endpoint) = moto_endpoint("dynamo_store_passes_the_web_and_visitor_connection_suites")
+    else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let store = fresh_store(&client, Arc::new(SystemClock)).await;
+    for _ in 0..2 {
+        store_suite::web(&store).await;
+        store_suite::visitor_connections(&store).await;
+    }
+}
+
+fn handoff(owner: &str, hash: &str, expires_at: Timestamp) -> StoredToken {
+    StoredToken {
+        kind: TokenKind::Handoff,
+        hash: hash.to_owned(),
+        owner: owner.to_owned(),
+        payload: "{}".to_owned(),
+        expires_at,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_redeemed_concurrently_is_granted_exactly_once() {
+    let Some(endpoint) = moto_endpoint("a_token_redeemed_concurrently_is_granted_exactly_once")
+    else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let store = Arc::new(fresh_store(&client, Arc::new(SystemClock)).await);
+    let now = SystemClock.now();
+    for round in 0..5 {
+        let hash = unique(&format!("race-{round}"));
+        // A ticket (its own owner: one plain put) and a handoff token (the owner transaction).
+        for token in [
+            StoredToken {
+                kind: TokenKind::WsTicket,
+                owner: hash.clone(),
+                ..handoff("", &hash, now.plus_millis(60_000))
+            },
+            handoff(&unique("owner"), &hash, now.plus_millis(60_000)),
+        ] {
+            store.put_token(&token).await.expect("put_token");
+            let takers: Vec<_> = (0..8)
+                .map(|_| {
+                    let store = store.clone();
+                    let hash = hash.clone();
+                    tokio::spawn(async move { store.take_token(token.kind, &hash, now).await })
+                })
+                .collect();
+            let mut granted = 0;
+            for taker in takers {
+                if taker.await.expect("join").expect("take_token").is_some() {
+                    granted += 1;
+                }
+            }
+            assert_eq!(
+                granted, 1,
+                "8 concurrent redemptions of one {:?}",
+                token.kind
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_tokens_of_one_owner_leave_exactly_one_redeemable() {
+    let Some(endpoint) = moto_endpoint("concurrent_tokens_of_one_owner_leave_exactly_one") else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let store = Arc::new(fresh_store(&client, Arc::new(SystemClock)).await);
+    let now = SystemClock.now();
+    let owner = unique("owner");
+    let hashes: Vec<String> = (0..4).map(|i| unique(&format!("h{i}"))).collect();
+    let puts: Vec<_> = hashes
+        .iter()
+        .map(|h| {
+            let (store, token) = (store.clone(), handoff(&owner, h, now.plus_millis(600_000)));
+            tokio::spawn(async move { store.put_token(&token).await })
+        })
+        .collect();
+    for put in puts {
+        put.await.expect("join").expect("put_token");
+    }
+    let mut live = 0;
+    for h in &hashes {
+        if store
+            .take_token(TokenKind::Handoff, h, now)
+            .await
+            .expect("take_token")
+            .is_some()
+        {
+            live += 1;
+        }
+    }
+    assert_eq!(
+        live, 1,
+        "a new token cancels the owner's previous ones, even concurrently"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_or_connection_dynamodb_has_not_deleted_is_not_used() {
+    let Some(endpoint) = moto_endpoint("an_expired_token_or_connection_dynamodb_has_not_deleted")
+    else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let store = fresh_store(&client, clock.clone()).await;
+    let t0 = clock.now();
+    let hash = unique("old");
+    store
+        .put_token(&handoff(&unique("owner"), &hash, t0.plus_millis(1_000)))
+        .await
+        .expect("put_token");
+    let visitor = VisitorId::from_uuid(Uuid::now_v7());
+    let conn = ConnectionId(unique("vconn"));
+    store
+        .add_visitor_connection(&VisitorConnection {
+            id: conn.clone(),
+            website_id: WebsiteId::from_uuid(Uuid::now_v7()),
+            visitor_id: visitor,
+            connected_at: t0,
+        })
+        .await
+        .expect("add_visitor_connection");
+    assert_eq!(
+        store.visitor_connections(visitor).await.unwrap(),
+        std::slice::from_ref(&conn)
+    );
+    assert!(store.visitor_connection(&conn).await.unwrap().is_some());
+    clock.advance(Duration::from_secs(3 * 60 * 60));
+    assert_eq!(
+        store
+            .take_token(TokenKind::Handoff, &hash, clock.now())
+            .await
+            .unwrap(),
+        None,
+        "an expired token is refused although moto never deletes it"
+    );
+    assert!(
+        store.visitor_connections(visitor).await.unwrap().is_empty(),
+        "a connection older than API Gateway's 2 h limit is not listed"
+    );
+    assert!(store.visitor_connection(&conn).await.unwrap().is_none());
+    store.remove_visitor_connection(&conn).await.unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------

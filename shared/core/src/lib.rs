@@ -50,6 +50,15 @@
 //! | `ConnectionStore::add_connection` | `PutItem` `CONNS/CONN#id` with `ttl` = `connected_at` + 2 h (API Gateway's connection limit) |
 //! | `ConnectionStore::remove_connection` | `DeleteItem` `CONNS/CONN#id` |
 //! | `ConnectionStore::list_connections` | `Query` `PK = CONNS`, `ttl > now` filter |
+//! | `WebStore::put_website` | `PutItem` `WEBSITES/WEBSITE#id` |
+//! | `WebStore::get_website` | `GetItem` `WEBSITES/WEBSITE#id` |
+//! | `WebStore::list_websites` | `Query` `PK = WEBSITES` (SK order = id order) |
+//! | `WebStore::put_token` (owner = its own hash: a WebSocket ticket) | `PutItem` `TOKEN#<kind>#<hash>/TOKEN` with `ttl` = expiry (nothing to cancel) |
+//! | `WebStore::put_token` (other owners: the handoff token) | `GetItem` `TOKOWNER#<kind>#<owner>/TOKOWNER` (the owner's current hash), then `TransactWriteItems`: Put the token, Put the pointer (`attribute_not_exists(PK)` or `hash = :read`), Delete the previous token — a cancelled token is never live next to its successor; a concurrent put re-reads |
+//! | `WebStore::take_token` | `DeleteItem` `TOKEN#<kind>#<hash>/TOKEN` `attribute_exists(PK)`, `ReturnValues = ALL_OLD`: of concurrent redemptions one gets the item; returned only if `expires_at > now` |
+//! | `VisitorConnectionStore::add_visitor_connection` | `PutItem` `VCONN#conn/VCONN` (the connection's visitor, `ReturnValues = ALL_OLD`), then `PutItem` `VISITOR#v/VCONN#conn`, both with `ttl` = connect + 2 h |
+//! | `VisitorConnectionStore::remove_visitor_connection` | `DeleteItem` `VCONN#conn/VCONN` `ReturnValues = ALL_OLD`, then `DeleteItem` `VISITOR#v/VCONN#conn` (a pointer item, not a GSI: 2 writes a removal and no index write on every add) |
+//! | `VisitorConnectionStore::visitor_connections` | `Query` `PK = VISITOR#v`, `SK begins_with VCONN#`, `ttl > now` filter |
 //!
 //! Cursors are opaque strings: the adapter encodes the last key it returned
 //! (on DynamoDB the hex of a JSON object of the last item's table and index keys, used as

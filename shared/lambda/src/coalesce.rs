@@ -7,15 +7,22 @@
 //! connections once, buffers every frame per connection, and at the flush posts each
 //! connection's frames packed into as few `{"type":"batch","events":[…]}` frames as fit in
 //! [`BILLING_UNIT_BYTES`]. Outside begin/flush it passes everything straight through.
+//!
+//! Website visitors' sockets go through the same wrapper ([`CoalescingPush::with_visitors`]):
+//! it is also the function's `VisitorConnectionStore`, passing lookups through and noting
+//! which connection ids are visitors', so that a visitor's frames are buffered and packed per
+//! connection like an agent's (only to the connections the lookup named) and a visitor socket
+//! found gone at the flush is removed from the visitor connections, not the agents'.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use omnidesk_core::{
-    Connection, ConnectionId, ConnectionStore, Push, PushError, PushOutcome, StoreResult,
-    check_push_size,
+    Connection, ConnectionId, ConnectionStore, Push, PushError, PushOutcome, StoreError,
+    StoreResult, VisitorConnection, VisitorConnectionStore, check_push_size,
 };
+use omnidesk_domain::VisitorId;
 use parking_lot::Mutex;
 
 /// API Gateway meters WebSocket messages per started 32 KB.
@@ -51,6 +58,10 @@ pub struct CoalescingPush {
     /// The connection list of the current batch, read at most once (the lock is held across
     /// the read so concurrent steps of a batch wait for it instead of listing again).
     listed: tokio::sync::Mutex<Option<Vec<Connection>>>,
+    /// Visitors' live connections, when the function pushes to website visitors.
+    visitors: Option<Arc<dyn VisitorConnectionStore>>,
+    /// Connection ids that visitor lookups of the current batch returned.
+    visitor_ids: Mutex<HashSet<ConnectionId>>,
 }
 
 impl CoalescingPush {
@@ -63,7 +74,16 @@ impl CoalescingPush {
             max_frame_bytes: BILLING_UNIT_BYTES,
             frames: Mutex::new(None),
             listed: tokio::sync::Mutex::new(None),
+            visitors: None,
+            visitor_ids: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Also the visitors' connection store (see the module docs): give the same instance to
+    /// a function as its `visitors`.
+    pub fn with_visitors(mut self, visitors: Arc<dyn VisitorConnectionStore>) -> Self {
+        self.visitors = Some(visitors);
+        self
     }
 
     /// Starts buffering (a `begin` while buffering keeps what is buffered).
@@ -97,14 +117,14 @@ impl CoalescingPush {
     pub async fn flush(&self) -> FlushReport {
         let buffered = self.frames.lock().take();
         *self.listed.lock().await = None;
+        let visitor_ids = std::mem::take(&mut *self.visitor_ids.lock());
         let Some(buffered) = buffered else {
             return FlushReport::default();
         };
-        let reports = futures_util::future::join_all(
-            buffered
-                .into_iter()
-                .map(|(conn, frames)| self.flush_connection(conn, frames)),
-        )
+        let reports = futures_util::future::join_all(buffered.into_iter().map(|(conn, frames)| {
+            let visitor = visitor_ids.contains(&conn);
+            self.flush_connection(conn, frames, visitor)
+        }))
         .await;
         reports
             .into_iter()
@@ -115,14 +135,23 @@ impl CoalescingPush {
             })
     }
 
-    async fn flush_connection(&self, conn: ConnectionId, frames: Vec<String>) -> FlushReport {
+    async fn flush_connection(
+        &self,
+        conn: ConnectionId,
+        frames: Vec<String>,
+        visitor: bool,
+    ) -> FlushReport {
         let mut report = FlushReport::default();
         for frame in pack(frames, self.max_frame_bytes) {
             match self.push.post(&conn, &frame).await {
                 Ok(PushOutcome::Delivered) => report.delivered += 1,
                 Ok(PushOutcome::Gone) => {
-                    tracing::debug!(connection = %conn, "removing gone connection");
-                    if let Err(e) = self.store.remove_connection(&conn).await {
+                    tracing::debug!(connection = %conn, visitor, "removing gone connection");
+                    let removed = match (&self.visitors, visitor) {
+                        (Some(visitors), true) => visitors.remove_visitor_connection(&conn).await,
+                        _ => self.store.remove_connection(&conn).await,
+                    };
+                    if let Err(e) = removed {
                         tracing::warn!(connection = %conn, error = %e, "cannot remove gone connection");
                     }
                     report.gone += 1;
@@ -193,6 +222,50 @@ impl ConnectionStore for CoalescingPush {
         let connections = self.store.list_connections().await?;
         *listed = Some(connections.clone());
         Ok(connections)
+    }
+}
+
+#[async_trait]
+impl VisitorConnectionStore for CoalescingPush {
+    async fn add_visitor_connection(&self, connection: &VisitorConnection) -> StoreResult<()> {
+        match &self.visitors {
+            Some(v) => v.add_visitor_connection(connection).await,
+            None => Err(StoreError::Unavailable(
+                "this function keeps no visitor connections".to_owned(),
+            )),
+        }
+    }
+
+    async fn remove_visitor_connection(&self, id: &ConnectionId) -> StoreResult<()> {
+        if let Some(v) = &self.visitors {
+            v.remove_visitor_connection(id).await?;
+        }
+        self.visitor_ids.lock().remove(id);
+        if let Some(buffer) = self.frames.lock().as_mut() {
+            buffer.remove(id);
+        }
+        Ok(())
+    }
+
+    async fn visitor_connections(&self, visitor: VisitorId) -> StoreResult<Vec<ConnectionId>> {
+        let Some(v) = &self.visitors else {
+            return Ok(Vec::new());
+        };
+        let ids = v.visitor_connections(visitor).await?;
+        if self.is_buffering() {
+            self.visitor_ids.lock().extend(ids.iter().cloned());
+        }
+        Ok(ids)
+    }
+
+    async fn visitor_connection(
+        &self,
+        id: &ConnectionId,
+    ) -> StoreResult<Option<VisitorConnection>> {
+        match &self.visitors {
+            Some(v) => v.visitor_connection(id).await,
+            None => Ok(None),
+        }
     }
 }
 
@@ -520,6 +593,79 @@ mod tests {
         let huge = event(1, omnidesk_core::MAX_PUSH_BYTES).to_json();
         let result = f.co.post(&conn("a"), &huge).await;
         assert!(matches!(result, Err(PushError::Permanent(_))));
+    }
+
+    #[tokio::test]
+    async fn visitor_frames_reach_only_the_visitors_connections_and_a_gone_one_is_forgotten() {
+        use omnidesk_core::{VisitorConnection, VisitorConnectionStore};
+        use omnidesk_domain::{VisitorId, WebsiteId};
+        let f = fixture(&["agent"], &[]).await;
+        let visitors = Arc::new(MemoryStore::default());
+        let co =
+            CoalescingPush::new(f.push.clone(), f.store.clone()).with_visitors(visitors.clone());
+        let visitor = VisitorId::from_uuid(uuid::Uuid::from_u128(7));
+        let other = VisitorId::from_uuid(uuid::Uuid::from_u128(8));
+        let now = Timestamp::from_millis(
+            i64::try_from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis())
+                    .unwrap_or_default(),
+            )
+            .unwrap_or_default(),
+        );
+        for (id, v) in [("tab1", visitor), ("tab2", visitor), ("elsewhere", other)] {
+            visitors
+                .add_visitor_connection(&VisitorConnection {
+                    id: conn(id),
+                    website_id: WebsiteId::from_uuid(uuid::Uuid::from_u128(1)),
+                    visitor_id: v,
+                    connected_at: now,
+                })
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        f.push.connect(&conn("tab1"));
+        f.push.connect(&conn("elsewhere"));
+        // "tab2" is registered but its socket is gone.
+        co.begin();
+        for n in 0..2 {
+            let frame = event(n, 5).to_json();
+            for id in co
+                .visitor_connections(visitor)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+            {
+                co.post(&id, &frame).await.unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        let report = co.flush().await;
+        assert_eq!((report.delivered, report.gone), (1, 1));
+        assert_eq!(
+            received(&f.push, &conn("tab1")),
+            vec![event(0, 5), event(1, 5)],
+            "one packed frame with both events"
+        );
+        assert_eq!(f.push.frames(&conn("tab1")).len(), 1);
+        assert!(f.push.frames(&conn("elsewhere")).is_empty());
+        assert!(f.push.frames(&conn("agent")).is_empty());
+        assert_eq!(
+            visitors
+                .visitor_connections(visitor)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+            vec![conn("tab1")],
+            "the gone visitor socket is removed from the visitor connections"
+        );
+        assert_eq!(
+            f.store
+                .list_connections()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .len(),
+            1,
+            "the agents' connections are untouched"
+        );
     }
 
     #[test]

@@ -161,6 +161,13 @@ impl VisitorConnectionStore for Hub {
             .map(|c| c.id.clone())
             .collect())
     }
+
+    async fn visitor_connection(
+        &self,
+        id: &ConnectionId,
+    ) -> StoreResult<Option<VisitorConnection>> {
+        Ok(self.visitors.read().get(id).cloned())
+    }
 }
 
 #[cfg(test)]

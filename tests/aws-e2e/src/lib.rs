@@ -31,14 +31,16 @@ use omnidesk_agent_ws::WsDeps;
 use omnidesk_aws::{ApiGatewayPush, DynamoStore, SqsQueue};
 use omnidesk_core::{
     BotConfig, BotMode, BotStore, Clock, IdGen, QueueName, Secret, SystemClock, UuidV7Ids,
+    WebStore, Website,
 };
-use omnidesk_domain::{Agent, BotId};
+use omnidesk_domain::{Agent, BotId, WebsiteId};
 use omnidesk_lambda::{CoalescingPush, SqsSettle};
 use omnidesk_router::{RouterDeps, RouterSettings};
 use omnidesk_sender::{RateLimiter, SenderDeps};
 use omnidesk_telegram::TeloxideTelegram;
 use omnidesk_telegram::fake::FakeTelegram;
 use omnidesk_telegram_webhook::WebhookDeps;
+use omnidesk_web_chat::{VisitorKeys, WebChatDeps, WebChatSettings};
 use parking_lot::Mutex;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -63,6 +65,13 @@ const WEBHOOK_EVENT: &str = include_str!("../tests/fixtures/function_url_telegra
 /// The agent API's event: an API Gateway HTTP API request (payload format 2.0).
 const API_EVENT: &str = include_str!("../tests/fixtures/apigw_v2_agent_api.json");
 const WS_CONNECT_EVENT: &str = include_str!("../tests/fixtures/apigw_websocket_connect.json");
+const WS_MESSAGE_EVENT: &str = include_str!("../tests/fixtures/apigw_websocket_message.json");
+const WS_DISCONNECT_EVENT: &str = include_str!("../tests/fixtures/apigw_websocket_disconnect.json");
+/// The widget API's event: an API Gateway HTTP API request (route `ANY /web/v1/{proxy+}`, a
+/// browser's cross-origin call with `Origin`).
+const WEB_EVENT: &str = include_str!("../tests/fixtures/apigw_v2_web_chat.json");
+/// The origin of the website every web scenario uses.
+pub const WEB_ORIGIN: &str = "https://shop.example.com";
 
 /// The moto endpoint from [`ENDPOINT_VAR`], or `None` when unset. Refuses anything but an
 /// `http://` loopback URL, so nothing here can reach real AWS.
@@ -93,15 +102,17 @@ pub enum Function {
     AgentApi,
     AgentWs,
     Sender,
+    WebChat,
 }
 
 impl Function {
-    pub const ALL: [Function; 5] = [
+    pub const ALL: [Function; 6] = [
         Function::TelegramWebhook,
         Function::Router,
         Function::AgentApi,
         Function::AgentWs,
         Function::Sender,
+        Function::WebChat,
     ];
 
     pub fn name(self) -> &'static str {
@@ -111,6 +122,7 @@ impl Function {
             Function::AgentApi => "agent-api",
             Function::AgentWs => "agent-ws",
             Function::Sender => "sender",
+            Function::WebChat => "web-chat",
         }
     }
 }
@@ -191,6 +203,10 @@ pub struct Stack {
     pub sender_pushes: Arc<CoalescingPush>,
     pub api: ApiDeps,
     pub ws: WsDeps,
+    /// The widget API (the web-chat function) and, inside `ws`, the visitors' sockets.
+    pub web: WebChatDeps,
+    /// The website of the web scenarios (origin [`WEB_ORIGIN`]).
+    pub website: Website,
     meter: Mutex<LambdaMeter>,
 }
 
@@ -267,9 +283,12 @@ impl Stack {
             clock.clone(),
             ids.clone(),
         );
-        // As in the router and sender main.rs: a batch's pushes go out together at its end.
-        let router_pushes = Arc::new(CoalescingPush::new(push.clone(), store.clone()));
-        let sender_pushes = Arc::new(CoalescingPush::new(push.clone(), store.clone()));
+        // As in the router and sender main.rs: a batch's pushes go out together at its end,
+        // visitors' included.
+        let router_pushes =
+            Arc::new(CoalescingPush::new(push.clone(), store.clone()).with_visitors(store.clone()));
+        let sender_pushes =
+            Arc::new(CoalescingPush::new(push.clone(), store.clone()).with_visitors(store.clone()));
         let router = RouterDeps {
             contacts: store.clone(),
             conversations: store.clone(),
@@ -277,9 +296,8 @@ impl Stack {
             agents: store.clone(),
             bots: store.clone(),
             connections: router_pushes.clone(),
-            // The website channel is not deployed on AWS yet.
-            web: None,
-            visitors: None,
+            web: Some(store.clone()),
+            visitors: Some(router_pushes.clone()),
             push: router_pushes.clone(),
             queue: queue.clone(),
             clock: clock.clone(),
@@ -293,7 +311,7 @@ impl Stack {
             bots: store.clone(),
             connections: sender_pushes.clone(),
             agents: store.clone(),
-            visitors: None,
+            visitors: Some(sender_pushes.clone()),
             push: sender_pushes.clone(),
             telegram: Arc::new(tg_client),
             clock: clock.clone(),
@@ -312,11 +330,37 @@ impl Stack {
             ids: ids.clone(),
             auth: auth.clone(),
         };
+        // As WebChatDeps::on_aws wires it in the web-chat and agent-ws main.rs.
+        let web = WebChatDeps {
+            web: store.clone(),
+            contacts: store.clone(),
+            conversations: store.clone(),
+            messages: store.clone(),
+            agents: store.clone(),
+            bots: store.clone(),
+            visitors: store.clone(),
+            queue: queue.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+            keys: VisitorKeys::derive(JWT_KEY.as_bytes()),
+            settings: WebChatSettings::default(),
+        };
+        let website = Website {
+            id: WebsiteId::from_uuid(ids.uuid()),
+            name: "Shop".to_owned(),
+            origins: vec![WEB_ORIGIN.to_owned()],
+            bot_id: None,
+            identity_secret: None,
+            prechat: false,
+            created_at: clock.now(),
+        };
+        store.put_website(&website).await?;
         let ws = WsDeps {
             connections: store.clone(),
             agents: store.clone(),
             auth: auth.clone(),
             clock: clock.clone(),
+            web: Some(web.clone()),
         };
         Ok(Self {
             endpoint: endpoint.to_owned(),
@@ -334,6 +378,8 @@ impl Stack {
             sender_pushes,
             api,
             ws,
+            web,
+            website,
             meter: Mutex::new(LambdaMeter::default()),
         })
     }
@@ -440,6 +486,80 @@ impl Stack {
     ) -> anyhow::Result<ApiGatewayProxyResponse> {
         let event: ApiGatewayWebsocketProxyRequest =
             serde_json::from_value(ws_connect_event(connection_id, token)?)?;
+        let started = Instant::now();
+        let response = as_function(
+            Function::AgentWs,
+            omnidesk_agent_ws::handle_websocket_event(&self.ws, event),
+        )
+        .await;
+        self.record(Function::AgentWs, started);
+        Ok(response)
+    }
+
+    /// One widget API request as an API Gateway v2 HTTP event (route `ANY /web/v1/{proxy+}`,
+    /// `Origin: https://shop.example.com` unless `origin` says otherwise) through the web-chat
+    /// router, as its main.rs serves it.
+    pub async fn web_request(
+        &self,
+        method: &str,
+        path: &str,
+        visitor_token: Option<&str>,
+        body: Option<&str>,
+        origin: Option<&str>,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let event = web_event(method, path, visitor_token, body, origin)?;
+        let started = Instant::now();
+        let request = lambda_http::request::from_str(&event.to_string())
+            .map_err(|e| anyhow::anyhow!("API Gateway event: {e}"))?;
+        let response = as_function(
+            Function::WebChat,
+            omnidesk_web_chat::router(self.web.clone()).oneshot(request),
+        )
+        .await?;
+        let status = response.status();
+        let bytes = axum::body::to_bytes(AxumBody::new(response.into_body()), 1 << 20).await?;
+        self.record(Function::WebChat, started);
+        self.meter.lock().http_requests += 1;
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok((status, json))
+    }
+
+    /// A WebSocket `$connect` event with a visitor's `?ticket=` for the agent-ws function.
+    pub async fn ws_connect_visitor(
+        &self,
+        connection_id: &str,
+        ticket: &str,
+    ) -> anyhow::Result<ApiGatewayProxyResponse> {
+        let mut event = ws_connect_event(connection_id, "")?;
+        event["queryStringParameters"] = serde_json::json!({ "ticket": ticket });
+        event["multiValueQueryStringParameters"] = serde_json::json!({ "ticket": [ticket] });
+        self.ws_event(event).await
+    }
+
+    /// A `$default` frame (`MESSAGE` event) on `connection_id`.
+    pub async fn ws_frame(
+        &self,
+        connection_id: &str,
+        frame: &str,
+    ) -> anyhow::Result<ApiGatewayProxyResponse> {
+        let mut event: Value = serde_json::from_str(WS_MESSAGE_EVENT)?;
+        event["requestContext"]["connectionId"] = Value::from(connection_id);
+        event["body"] = Value::from(frame);
+        self.ws_event(event).await
+    }
+
+    /// A `$disconnect` event of `connection_id`.
+    pub async fn ws_disconnect(
+        &self,
+        connection_id: &str,
+    ) -> anyhow::Result<ApiGatewayProxyResponse> {
+        let mut event: Value = serde_json::from_str(WS_DISCONNECT_EVENT)?;
+        event["requestContext"]["connectionId"] = Value::from(connection_id);
+        self.ws_event(event).await
+    }
+
+    async fn ws_event(&self, event: Value) -> anyhow::Result<ApiGatewayProxyResponse> {
+        let event: ApiGatewayWebsocketProxyRequest = serde_json::from_value(event)?;
         let started = Instant::now();
         let response = as_function(
             Function::AgentWs,
@@ -614,6 +734,56 @@ pub fn api_event(
         .context("fixture headers")?;
     headers.remove("x-telegram-bot-api-secret-token");
     if let Some(t) = token {
+        headers.insert(
+            "authorization".to_owned(),
+            Value::from(format!("Bearer {t}")),
+        );
+    }
+    headers.insert(
+        "content-length".to_owned(),
+        Value::from(body.map_or(0, str::len).to_string()),
+    );
+    match body {
+        Some(b) => event["body"] = Value::from(b),
+        None => {
+            event.as_object_mut().context("fixture")?.remove("body");
+        }
+    }
+    Ok(event)
+}
+
+/// The API Gateway v2 HTTP event of a widget API request (route `ANY /web/v1/{proxy+}`).
+pub fn web_event(
+    method: &str,
+    path: &str,
+    visitor_token: Option<&str>,
+    body: Option<&str>,
+    origin: Option<&str>,
+) -> anyhow::Result<Value> {
+    let mut event: Value = serde_json::from_str(WEB_EVENT)?;
+    let (raw_path, query) = path.split_once('?').unwrap_or((path, ""));
+    event["rawPath"] = Value::from(raw_path);
+    event["rawQueryString"] = Value::from(query);
+    event["requestContext"]["http"]["path"] = Value::from(raw_path);
+    event["requestContext"]["http"]["method"] = Value::from(method);
+    event["pathParameters"] =
+        serde_json::json!({ "proxy": raw_path.trim_start_matches("/web/v1/") });
+    if !query.is_empty() {
+        let params: serde_json::Map<String, Value> = query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_owned(), Value::from(v)))
+            .collect();
+        event["queryStringParameters"] = Value::Object(params);
+    }
+    let headers = event["headers"]
+        .as_object_mut()
+        .context("fixture headers")?;
+    match origin {
+        Some(o) => headers.insert("origin".to_owned(), Value::from(o)),
+        None => headers.remove("origin"),
+    };
+    if let Some(t) = visitor_token {
         headers.insert(
             "authorization".to_owned(),
             Value::from(format!("Bearer {t}")),

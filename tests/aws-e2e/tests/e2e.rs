@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use axum::http::StatusCode;
-use omnidesk_aws_e2e::{BOT_ID, Stack, WEBHOOK_SECRET, moto_endpoint, sqs_event, text_update};
+use omnidesk_aws_e2e::{
+    BOT_ID, Stack, WEB_ORIGIN, WEBHOOK_SECRET, moto_endpoint, sqs_event, text_update,
+};
 use omnidesk_core::{
     ConversationFilter, ConversationStore, JobError, JobOutcome, MessageStore, OutgoingMessage,
     PageRequest, Queue, QueueName,
@@ -20,6 +22,7 @@ use omnidesk_core::{
 use omnidesk_domain::{ConversationKey, Direction};
 use omnidesk_lambda::{SqsSettle, run_sqs_batch};
 use parking_lot::Mutex;
+use serde_json::Value;
 
 async fn stack(test: &str) -> Option<Stack> {
     let endpoint = moto_endpoint().unwrap_or_else(|e| panic!("{e}"))?;
@@ -372,6 +375,215 @@ async fn an_unanswered_conversation_is_reassigned_through_the_timers_queue() {
     }
 }
 
+/// The website flow through the Lambda handlers: a session and a message through the
+/// web-chat function (API Gateway v2 events with `Origin`), a visitor socket on the WebSocket
+/// API (`$connect?ticket=`, single use), the router's batch, the agent's push, an agent reply,
+/// the sender's batch, and the reply on the visitor's socket. Returns the conversation id.
+async fn web_round_trip(s: &Stack, agent_conn: &str, agent_token: &str, tag: &str) -> String {
+    let body = serde_json::json!({ "website_id": s.website.id.to_string() }).to_string();
+    let (status, created) = s
+        .web_request(
+            "POST",
+            "/web/v1/sessions",
+            None,
+            Some(&body),
+            Some(WEB_ORIGIN),
+        )
+        .await
+        .expect("POST /web/v1/sessions");
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let visitor = created["visitor_token"].as_str().expect("token").to_owned();
+    let (status, refused) = s
+        .web_request(
+            "POST",
+            "/web/v1/sessions",
+            None,
+            Some(&body),
+            Some("https://evil.example.com"),
+        )
+        .await
+        .expect("POST /web/v1/sessions");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "another origin is refused: {refused}"
+    );
+
+    let (status, ticket) = s
+        .web_request(
+            "POST",
+            "/web/v1/ws-ticket",
+            Some(&visitor),
+            None,
+            Some(WEB_ORIGIN),
+        )
+        .await
+        .expect("POST /web/v1/ws-ticket");
+    assert_eq!(status, StatusCode::CREATED, "{ticket}");
+    let ticket = ticket["ticket"].as_str().expect("ticket").to_owned();
+    let tab = format!("conn-visitor-{tag}");
+    let connect = s.ws_connect_visitor(&tab, &ticket).await.expect("$connect");
+    assert_eq!(
+        connect.status_code, 200,
+        "the visitor's ticket opens the socket"
+    );
+    let again = s
+        .ws_connect_visitor(&format!("conn-replay-{tag}"), &ticket)
+        .await
+        .expect("$connect");
+    assert_eq!(again.status_code, 401, "a ticket is single use");
+    let body_of = |r: &aws_lambda_events::event::apigw::ApiGatewayProxyResponse| -> Value {
+        match &r.body {
+            Some(aws_lambda_events::encodings::Body::Text(t)) => {
+                serde_json::from_str(t).expect("JSON frame")
+            }
+            other => panic!("no text body: {other:?}"),
+        }
+    };
+    let pong = s
+        .ws_frame(&tab, r#"{"action":"ping"}"#)
+        .await
+        .expect("$default");
+    assert_eq!(body_of(&pong)["type"], "pong");
+    let hello = s
+        .ws_frame(&tab, r#"{"action":"hello"}"#)
+        .await
+        .expect("$default");
+    assert_eq!(
+        body_of(&hello)["type"],
+        "hello",
+        "a visitor's hello names the visitor"
+    );
+    assert!(body_of(&hello)["visitor_id"].is_string());
+
+    let question = format!("Do you ship to Lisbon? ({tag})");
+    let msg = serde_json::json!({ "text": question, "client_id": format!("c-{tag}") }).to_string();
+    let (status, sent) = s
+        .web_request(
+            "POST",
+            "/web/v1/messages",
+            Some(&visitor),
+            Some(&msg),
+            Some(WEB_ORIGIN),
+        )
+        .await
+        .expect("POST /web/v1/messages");
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+
+    assert_eq!(s.drain(QueueName::Inbound, 5).await.expect("router"), 1);
+    let seen: Vec<_> = s
+        .connections
+        .events(agent_conn, "message.created")
+        .into_iter()
+        .filter(|e| e["message"]["text"] == question.as_str())
+        .collect();
+    assert_eq!(seen.len(), 1, "the agent saw the widget message once");
+    assert_eq!(seen[0]["message"]["channel"], "web");
+    let conversation_id = seen[0]["conversation_id"].as_str().expect("id").to_owned();
+
+    let answer = format!("Yes, in 3 days. ({tag})");
+    let (status, body) = s
+        .agent_reply(&conversation_id, agent_token, &answer, &format!("r-{tag}"))
+        .await
+        .expect("reply");
+    assert!(status.is_success(), "reply answered {status}: {body}");
+    assert_eq!(s.drain(QueueName::Outbound, 5).await.expect("sender"), 1);
+    // The sender's delivery (the reply as sent) is what the widget is told: `message.updated`,
+    // which it applies as an upsert (the agent API does not push to visitors).
+    let on_widget: Vec<_> = s
+        .connections
+        .events(&tab, "message.updated")
+        .into_iter()
+        .filter(|e| e["message"]["text"] == answer.as_str())
+        .collect();
+    assert_eq!(
+        on_widget.len(),
+        1,
+        "the reply reached the visitor's socket once: {:?}",
+        s.connections.frames(&tab)
+    );
+    assert_eq!(on_widget[0]["message"]["author"]["kind"], "agent");
+    assert_eq!(on_widget[0]["message"]["delivery"]["status"], "sent");
+    assert!(
+        s.connections
+            .events(&tab, "message.created")
+            .iter()
+            .any(|e| e["message"]["text"] == question.as_str()),
+        "the visitor's own message is echoed to their other tabs by the router"
+    );
+    assert!(
+        s.connections
+            .frames(&format!("conn-replay-{tag}"))
+            .is_empty(),
+        "nothing goes to the refused socket"
+    );
+    let (status, page) = s
+        .web_request(
+            "GET",
+            "/web/v1/messages",
+            Some(&visitor),
+            None,
+            Some(WEB_ORIGIN),
+        )
+        .await
+        .expect("GET /web/v1/messages");
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let texts: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&question.as_str()) && texts.contains(&answer.as_str()),
+        "{texts:?}"
+    );
+
+    let bye = s.ws_disconnect(&tab).await.expect("$disconnect");
+    assert_eq!(bye.status_code, 200);
+    let hello = s
+        .ws_frame(&tab, r#"{"action":"hello"}"#)
+        .await
+        .expect("$default");
+    assert_eq!(
+        body_of(&hello)["type"],
+        "error",
+        "a disconnected visitor socket is forgotten"
+    );
+    conversation_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_widget_message_reaches_the_agent_and_the_reply_reaches_the_visitors_socket() {
+    let s = skip_without_moto!(
+        "a_widget_message_reaches_the_agent_and_the_reply_reaches_the_visitors_socket"
+    );
+    let (agent, token) = s.online_agent("wes@example.com").await.expect("agent");
+    let connect = s.ws_connect("conn-wes", &token).await.expect("$connect");
+    assert_eq!(connect.status_code, 200);
+    let id = web_round_trip(&s, "conn-wes", &token, "e2e").await;
+    let conv = s
+        .store
+        .get_conversation(id.parse().expect("conversation id"))
+        .await
+        .expect("read")
+        .expect("the conversation is in DynamoDB");
+    assert_eq!(
+        conv.assignee_id,
+        Some(agent.id),
+        "assigned to the online agent"
+    );
+    // The agent's socket is still an agent's: its hello names the agent.
+    let hello = s
+        .ws_frame("conn-wes", r#"{"action":"hello"}"#)
+        .await
+        .expect("$default");
+    let Some(aws_lambda_events::encodings::Body::Text(t)) = hello.body else {
+        panic!("no body")
+    };
+    assert!(t.contains(&agent.id.to_string()), "{t}");
+}
+
 /// The IAM actions `template.yaml` grants the function resource `resource` (its `Policies`).
 fn granted_actions(template: &str, resource: &str) -> std::collections::BTreeSet<String> {
     let header = format!("  {resource}:");
@@ -465,6 +677,9 @@ async fn every_aws_action_a_function_calls_is_granted_by_its_policy_in_template_
         "dead-lettered, not failed"
     );
 
+    // The website: the web-chat function, visitor sockets on agent-ws, pushes to visitors.
+    web_round_trip(&s, "conn-ann", &ann, "iam").await;
+
     let template = include_str!("../../../template.yaml");
     let used = s.counter.snapshot().iam_actions;
     for (function, resource) in [
@@ -473,6 +688,7 @@ async fn every_aws_action_a_function_calls_is_granted_by_its_policy_in_template_
         ("agent-api", "AgentApiFunction"),
         ("agent-ws", "AgentWsFunction"),
         ("sender", "SenderFunction"),
+        ("web-chat", "WebChatFunction"),
     ] {
         let used = used.get(function).cloned().unwrap_or_default();
         assert!(!used.is_empty(), "{function} made no AWS request");

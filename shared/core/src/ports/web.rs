@@ -120,6 +120,10 @@ pub trait VisitorConnectionStore: Send + Sync {
     async fn remove_visitor_connection(&self, id: &ConnectionId) -> StoreResult<()>;
     /// The live connections of one visitor.
     async fn visitor_connections(&self, visitor: VisitorId) -> StoreResult<Vec<ConnectionId>>;
+    /// The connection `id`, if it is a live visitor connection (on API Gateway, a `$default`
+    /// frame carries only the connection id: this tells a visitor's socket from an agent's).
+    async fn visitor_connection(&self, id: &ConnectionId)
+    -> StoreResult<Option<VisitorConnection>>;
 }
 
 /// What a redeemed handoff ("continue on another channel") token grants: stored as the

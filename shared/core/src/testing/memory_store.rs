@@ -670,4 +670,18 @@ impl VisitorConnectionStore for MemoryStore {
             .map(|c| c.id.clone())
             .collect())
     }
+
+    async fn visitor_connection(
+        &self,
+        id: &ConnectionId,
+    ) -> StoreResult<Option<VisitorConnection>> {
+        let cutoff = self.clock.now().millis() - CONNECTION_TTL_MS;
+        Ok(self
+            .inner
+            .lock()
+            .visitor_connections
+            .get(id)
+            .filter(|c| c.connected_at.millis() > cutoff)
+            .cloned())
+    }
 }

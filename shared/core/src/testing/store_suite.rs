@@ -1681,6 +1681,11 @@ pub async fn visitor_connections(store: &dyn VisitorConnectionStore) {
     let mut expected = vec![a.id.clone(), b.id.clone()];
     expected.sort();
     assert_eq!(mine, expected, "only the visitor's own connections");
+    assert_eq!(
+        ok("visitor_connection", store.visitor_connection(&a.id).await),
+        Some(a.clone()),
+        "a connection is found by its id"
+    );
     ok(
         "remove_visitor_connection",
         store.remove_visitor_connection(&a.id).await,
@@ -1688,6 +1693,11 @@ pub async fn visitor_connections(store: &dyn VisitorConnectionStore) {
     ok(
         "remove_visitor_connection",
         store.remove_visitor_connection(&a.id).await,
+    );
+    assert_eq!(
+        ok("visitor_connection", store.visitor_connection(&a.id).await),
+        None,
+        "a removed connection is not found by its id"
     );
     assert_eq!(
         ok(

@@ -1,4 +1,5 @@
-//! aws-cost: runs inbound Telegram messages (and agent replies) through the Lambda handlers on
+//! aws-cost: runs inbound Telegram messages and website widget messages (and agent replies to
+//! each) through the Lambda handlers on
 //! moto, counts every AWS request by category with an SDK interceptor, prices them with the
 //! us-east-1 list prices of FACTS.md §7–10 and prints a breakdown, then (last line) one JSON
 //! object with `usd_per_100k` (inbound pipeline, per 100k inbound messages) and
@@ -20,7 +21,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use axum::http::StatusCode;
 use omnidesk_aws_e2e::{
-    Function, LambdaMeter, Stack, Tally, WEBHOOK_SECRET, moto_endpoint, text_update,
+    Function, LambdaMeter, Stack, Tally, WEB_ORIGIN, WEBHOOK_SECRET, moto_endpoint, text_update,
 };
 use omnidesk_core::testing::ManualClock;
 use omnidesk_core::{ConversationFilter, ConversationStore, PageRequest, QueueName};
@@ -309,6 +310,124 @@ async fn main() -> anyhow::Result<()> {
     let timers = s.drain_by(QueueName::Timers, 1, args.chats * 4 + 5).await?;
     let (t3, m3) = (s.counter.snapshot(), s.meter());
 
+    // The website: one visitor per chat with the widget open (session, ticket and `$connect`
+    // are per visit, not per message: before the measurement), the same waves of messages
+    // through the web-chat function, then one agent reply per conversation to the widget.
+    let mut visitors = Vec::new();
+    for c in 0..args.chats {
+        let body = json!({ "website_id": s.website.id.to_string() }).to_string();
+        let (status, created) = s
+            .web_request(
+                "POST",
+                "/web/v1/sessions",
+                None,
+                Some(&body),
+                Some(WEB_ORIGIN),
+            )
+            .await?;
+        if status != StatusCode::CREATED {
+            bail!("POST /web/v1/sessions answered {status}: {created}");
+        }
+        let token = created["visitor_token"]
+            .as_str()
+            .context("token")?
+            .to_owned();
+        let (_, ticket) = s
+            .web_request(
+                "POST",
+                "/web/v1/ws-ticket",
+                Some(&token),
+                None,
+                Some(WEB_ORIGIN),
+            )
+            .await?;
+        let ticket = ticket["ticket"].as_str().context("ticket")?;
+        let r = s
+            .ws_connect_visitor(&format!("visitor-{c}"), ticket)
+            .await?;
+        if r.status_code != 200 {
+            bail!("visitor $connect answered {}", r.status_code);
+        }
+        visitors.push(token);
+    }
+    let (t4, m4) = (s.counter.snapshot(), s.meter());
+    let (mut web_sent, mut web_processed) = (0usize, 0usize);
+    while web_sent < args.messages {
+        let wave = args.chats.min(args.messages - web_sent);
+        for (c, token) in visitors.iter().enumerate().take(wave) {
+            let i = web_sent + c;
+            let msg = json!({
+                "text": format!("message {i}: where is my order? it should have arrived by now"),
+                "client_id": format!("w{i}"),
+            })
+            .to_string();
+            let (status, body) = s
+                .web_request(
+                    "POST",
+                    "/web/v1/messages",
+                    Some(token),
+                    Some(&msg),
+                    Some(WEB_ORIGIN),
+                )
+                .await?;
+            if status != StatusCode::CREATED {
+                bail!("POST /web/v1/messages answered {status}: {body}");
+            }
+        }
+        web_sent += wave;
+        clock.advance(Duration::from_secs(args.gap_secs as u64));
+        for _ in 0..(wave * 2 + 5) {
+            let poll = s.poll(QueueName::Inbound).await?;
+            if poll.received == 0 {
+                break;
+            }
+            web_processed += poll.received - poll.failed.len();
+        }
+    }
+    if web_processed != args.messages {
+        bail!(
+            "the router processed {web_processed} of {} widget messages",
+            args.messages
+        );
+    }
+    tokio::time::sleep(TIMER_DELAY + Duration::from_millis(500)).await;
+    s.drain_by(QueueName::Timers, 1, args.chats * 4 + 5).await?;
+    let (t5, m5) = (s.counter.snapshot(), s.meter());
+    let web_convs: Vec<String> = s
+        .store
+        .list_conversations(&ConversationFilter::default(), &PageRequest::first(100))
+        .await?
+        .items
+        .iter()
+        .filter(|c| c.key_on(omnidesk_domain::Channel::Web).is_some())
+        .map(|c| c.id.to_string())
+        .collect();
+    let mut web_replies = 0usize;
+    for (i, id) in web_convs.iter().take(args.replies).enumerate() {
+        let (status, body) = s
+            .agent_reply(id, token, "Thanks, it ships today.", &format!("wr{i}"))
+            .await?;
+        if !status.is_success() {
+            bail!("reply answered {status}: {body}");
+        }
+        web_replies += 1;
+    }
+    let web_delivered = s.drain(QueueName::Outbound, web_replies * 2 + 5).await?;
+    let (t6, m6) = (s.counter.snapshot(), s.meter());
+    if web_delivered != web_replies {
+        bail!("the sender delivered {web_delivered} of {web_replies} replies to the widget");
+    }
+    let on_widgets: usize = (0..args.chats)
+        .map(|c| {
+            s.connections
+                .events(&format!("visitor-{c}"), "message.updated")
+                .len()
+        })
+        .sum();
+    if on_widgets < web_replies {
+        bail!("only {on_widgets} of {web_replies} replies reached a widget");
+    }
+
     let inbound_tally = t1.since(&t0).plus(&t3.since(&t2));
     let inbound_meter = m1.since(&m0).plus(&m3.since(&m2));
     let reply_tally = t2.since(&t1);
@@ -357,6 +476,37 @@ async fn main() -> anyhow::Result<()> {
          item sizes on the wire (see counter.rs), free tiers ignored."
     );
     println!("elapsed: {:.1} s", started.elapsed().as_secs_f64());
+    let web_tally = t5.since(&t4);
+    let web_meter = m5.since(&m4);
+    let web_lines = lines(
+        &web_tally,
+        &web_meter,
+        n,
+        &Front("HTTP API requests (widget API)", HTTP_API_PER_M),
+        &[Function::WebChat, Function::Router],
+    );
+    let web_usd = print_table(
+        "Web inbound: widget → web-chat → SQS → router → DynamoDB → WebSocket (agent + widget)",
+        &web_lines,
+        &web_tally,
+        n,
+    );
+    let wr = web_replies.max(1) as f64;
+    let web_reply_tally = t6.since(&t5);
+    let web_reply_meter = m6.since(&m5);
+    let web_reply_lines = lines(
+        &web_reply_tally,
+        &web_reply_meter,
+        wr,
+        &Front("HTTP API requests (agent API)", HTTP_API_PER_M),
+        &[Function::AgentApi, Function::Sender],
+    );
+    let web_reply_usd = print_table(
+        "Agent reply to the widget: agent API → SQS → sender → WebSocket (widget + agents)",
+        &web_reply_lines,
+        &web_reply_tally,
+        wr,
+    );
     let breakdown: BTreeMap<String, f64> = inbound_lines
         .iter()
         .map(|l| (l.component.clone(), (l.usd_per_100k * 1e4).round() / 1e4))
@@ -377,6 +527,10 @@ async fn main() -> anyhow::Result<()> {
         "reply_usd_per_100k": (reply_usd * 1e4).round() / 1e4,
         "reply_requests_per_message": (requests(&reply_tally, &reply_meter) / r * 100.0).round() / 100.0,
         "breakdown_usd_per_100k": breakdown,
+        "web_usd_per_100k": (web_usd * 1e4).round() / 1e4,
+        "web_requests_per_message": (requests(&web_tally, &web_meter) / n * 100.0).round() / 100.0,
+        "web_reply_usd_per_100k": (web_reply_usd * 1e4).round() / 1e4,
+        "web_reply_requests_per_message": (requests(&web_reply_tally, &web_reply_meter) / wr * 100.0).round() / 100.0,
     });
     println!("{out}");
     Ok(())
