@@ -272,14 +272,9 @@ fn is_ping(frame: &str) -> bool {
     )
 }
 
-/// A visitor socket's answer: `hello` to `{"action":"hello"}` (API Gateway cannot push it at
-/// connect), otherwise `visitor_frame`'s.
+/// A visitor socket's answer ([`omnidesk_web_chat::visitor_frame`]).
 fn visitor_answer(visitor: omnidesk_domain::VisitorId, frame: &str) -> String {
-    match serde_json::from_str::<ClientAction>(frame) {
-        Ok(ClientAction::Hello) => omnidesk_web_chat::visitor_hello(visitor),
-        _ => omnidesk_web_chat::visitor_frame(frame),
-    }
-    .to_json()
+    omnidesk_web_chat::visitor_frame(visitor, frame).to_json()
 }
 
 /// A route response with `status` and an optional text body.

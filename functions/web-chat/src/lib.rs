@@ -1331,11 +1331,13 @@ pub fn visitor_hello(visitor_id: VisitorId) -> omnidesk_core::VisitorEvent {
     omnidesk_core::VisitorEvent::Hello { visitor_id }
 }
 
-/// Answers one client frame of a visitor socket (`{"action":"ping"}` → `pong`).
-pub fn visitor_frame(text: &str) -> omnidesk_core::VisitorEvent {
+/// Answers one client frame of a visitor socket (`{"action":"ping"}` → `pong`,
+/// `{"action":"hello"}` → `hello`).
+pub fn visitor_frame(visitor: VisitorId, text: &str) -> omnidesk_core::VisitorEvent {
     match serde_json::from_str::<omnidesk_core::ClientAction>(text) {
         Ok(omnidesk_core::ClientAction::Ping) => omnidesk_core::VisitorEvent::Pong,
-        Ok(omnidesk_core::ClientAction::Hello) => omnidesk_core::VisitorEvent::Pong,
+        // API Gateway cannot push `hello` at connect: clients ask for it once open.
+        Ok(omnidesk_core::ClientAction::Hello) => visitor_hello(visitor),
         Err(_) => omnidesk_core::VisitorEvent::Error {
             message: "unknown action; send {\"action\":\"ping\"}".to_owned(),
         },

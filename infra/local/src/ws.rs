@@ -37,7 +37,7 @@ pub struct WsQuery {
 #[derive(Clone, Copy)]
 enum Peer {
     Agent,
-    Visitor,
+    Visitor(omnidesk_domain::VisitorId),
 }
 
 /// Authenticates before upgrading: a missing, invalid or expired token gets 401 and no socket.
@@ -98,7 +98,7 @@ async fn upgrade_visitor(
     };
     ws.on_upgrade(move |socket| async move {
         let hello = omnidesk_web_chat::visitor_hello(visitor).to_json();
-        serve_socket(&state, socket, &conn, outbox, hello, Peer::Visitor).await;
+        serve_socket(&state, socket, &conn, outbox, hello, Peer::Visitor(visitor)).await;
         state.hub.unregister(&conn);
         if let Err(e) = omnidesk_web_chat::disconnect_visitor(&state.web, &conn).await {
             tracing::warn!(connection = %conn, error = %e, "could not forget the visitor");
@@ -138,9 +138,9 @@ async fn serve_socket(
                             Peer::Agent => omnidesk_agent_ws::on_frame(&state.deps, conn, text.as_str())
                                 .await
                                 .map(|r| r.to_json()),
-                            Peer::Visitor => {
-                                Some(omnidesk_web_chat::visitor_frame(text.as_str()).to_json())
-                            }
+                            Peer::Visitor(visitor) => Some(
+                                omnidesk_web_chat::visitor_frame(visitor, text.as_str()).to_json(),
+                            ),
                         };
                         if let Some(reply) = reply
                             && tx.send(WsMessage::Text(reply.into())).await.is_err()

@@ -66,7 +66,12 @@ export function safeStorage(): Storage | null {
 
 /** What the loader hands the panel. */
 export interface LoaderContext {
+  /** Where widget.js and panel.js come from. */
   base: string;
+  /** The widget API's origin (`data-api`, default `base`): `<api>/web/v1/…`. */
+  api: string;
+  /** The visitor WebSocket URL (`data-ws`, default `<base as ws>/ws`); `?ticket=` is added. */
+  ws: string;
   websiteId: string;
   lang: Lang;
   /** The open shadow root; the panel adds its style and its dialog here. */

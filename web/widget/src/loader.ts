@@ -102,7 +102,10 @@ function boot(script: HTMLScriptElement): void {
       document.head.appendChild(s);
     }).then(
       (factory) => {
-        const ctx: LoaderContext = { base, websiteId, lang, shadow, root, launcher, setBadge, background, user: siteUser(script) };
+        // On AWS the API and the WebSocket are separate hosts from the static files.
+        const api = (script.getAttribute('data-api') || base).replace(/\/+$/, '');
+        const ws = script.getAttribute('data-ws') || `${base.replace(/^http/, 'ws')}/ws`;
+        const ctx: LoaderContext = { base, api, ws, websiteId, lang, shadow, root, launcher, setBadge, background, user: siteUser(script) };
         handle = factory(ctx);
         return handle;
       },

@@ -18,7 +18,7 @@ function fakeCtx(lang: LoaderContext['lang'] = 'en') {
   root.appendChild(launcher);
   shadow.appendChild(root);
   const badges: number[] = [];
-  const ctx: LoaderContext = { base: 'http://chat.test', websiteId: 'ws_1', lang, shadow, root, launcher, setBadge: (n) => badges.push(n), background: false, user: null };
+  const ctx: LoaderContext = { base: 'http://chat.test', api: 'http://chat.test', ws: 'ws://chat.test/ws', websiteId: 'ws_1', lang, shadow, root, launcher, setBadge: (n) => badges.push(n), background: false, user: null };
   return { ctx, badges, shadow };
 }
 

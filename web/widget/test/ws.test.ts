@@ -54,7 +54,8 @@ describe('Live (visitor WebSocket)', () => {
     const s = FakeSocket.all[0];
     hello(s);
     await vi.advanceTimersByTimeAsync(25_000);
-    expect(s.sent).toEqual(['{"action":"ping"}']);
+    // `hello` is asked for on open (API Gateway cannot push it at connect), then the pings.
+    expect(s.sent).toEqual(['{"action":"hello"}', '{"action":"ping"}']);
     s.frame({ type: 'pong' });
     await vi.advanceTimersByTimeAsync(10_000);
     expect(s.closed).toBe(false);

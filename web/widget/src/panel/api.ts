@@ -20,6 +20,8 @@ export class NetworkError extends Error {}
 
 export interface ApiOptions {
   base: string;
+  /** The visitor WebSocket URL; default `base` as ws(s) + `/ws`. */
+  wsUrl?: string;
   websiteId: string;
   storage: { getItem(k: string): string | null; setItem(k: string, v: string): void; removeItem(k: string): void } | null;
   fetch?: typeof fetch;
@@ -134,6 +136,7 @@ export class Api {
   }
 
   wsUrl(ticket: string): string {
-    return `${this.o.base.replace(/^http/, 'ws')}/ws?ticket=${encodeURIComponent(ticket)}`;
+    const url = this.o.wsUrl ?? `${this.o.base.replace(/^http/, 'ws')}/ws`;
+    return `${url}${url.includes('?') ? '&' : '?'}ticket=${encodeURIComponent(ticket)}`;
   }
 }

@@ -29,7 +29,10 @@ export interface ViewState {
 }
 
 export interface ControllerEnv {
+  /** The widget API's origin. */
   base: string;
+  /** The visitor WebSocket URL (default: `base` as ws(s) + `/ws`). */
+  wsUrl?: string;
   websiteId: string;
   storage: Storage | null;
   fetch?: typeof fetch;
@@ -69,6 +72,7 @@ export class Controller {
     this.stored = readState(env.storage, env.websiteId);
     this.api = new Api({
       base: env.base,
+      wsUrl: env.wsUrl,
       websiteId: env.websiteId,
       storage: env.storage,
       fetch: env.fetch,

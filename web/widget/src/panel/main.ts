@@ -8,7 +8,8 @@ import { mountPanel } from './ui';
 
 const factory: PanelFactory = (ctx: LoaderContext): PanelHandle => {
   const c = new Controller({
-    base: ctx.base,
+    base: ctx.api,
+    wsUrl: ctx.ws,
     websiteId: ctx.websiteId,
     storage: safeStorage(),
     online: () => navigator.onLine !== false,

@@ -128,6 +128,13 @@ export class Live {
       this.o.onEvent(data);
     };
     s.onopen = () => {
+      // API Gateway cannot push `hello` at connect: ask for it (the local server sends it
+      // unasked too; a second one changes nothing).
+      try {
+        s.send(JSON.stringify({ action: 'hello' }));
+      } catch {
+        /* onclose follows */
+      }
       this.pingTimer = setInterval(() => this.ping(), this.o.pingMs ?? 25_000);
     };
     s.onclose = () => {
