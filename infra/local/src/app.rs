@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use omnidesk_agent_api::{ApiDeps, Auth};
 use omnidesk_agent_ws::WsDeps;
 use omnidesk_core::Push;
@@ -173,6 +174,21 @@ impl App {
     }
 }
 
+/// `listener` with Nagle's algorithm off on every accepted socket (`TCP_NODELAY`). A WebSocket
+/// push is one small write; with Nagle, a push written while the previous one still waits for
+/// its ACK is held until the client's delayed ACK (up to 40 ms on Linux). Measured with
+/// `omnidesk bench`, that hold was the whole 15-40 ms tail of inbound -> agent WebSocket
+/// latency (p50 0.66 ms instead of 0.8-12 ms, p99 3 ms instead of 26-37 ms at 500/s).
+pub fn without_nagle(
+    listener: tokio::net::TcpListener,
+) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = SocketAddr> {
+    listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY on an accepted socket");
+        }
+    })
+}
+
 /// Builds the HTTP application and starts the workers and pollers.
 pub async fn start(config: &Config) -> anyhow::Result<App> {
     let adapters = Adapters::open(config)?;
@@ -253,6 +269,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         .await
         .with_context(|| format!("cannot listen on {} (OMNIDESK_LISTEN)", config.listen))?;
     let addr = listener.local_addr()?;
+    let listener = without_nagle(listener);
     let mut tasks = JoinSet::new();
     tasks.spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -321,4 +338,22 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         adapters,
         tasks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_sockets_send_small_writes_without_waiting_for_acks() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut listener = without_nagle(listener);
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = axum::serve::Listener::accept(&mut listener).await;
+        assert!(
+            accepted.nodelay().unwrap(),
+            "TCP_NODELAY is set on the accepted socket"
+        );
+    }
 }

@@ -1,39 +1,54 @@
 //! `omnidesk bench`: the whole system in-process on loopback, a fake Telegram Bot API, one
-//! agent on a WebSocket. Fires webhook updates over HTTP (at a rate, or flat out) across many
-//! chats, and measures ack latency (with a bare 200 route of the same server as the baseline,
-//! at the same rate in the same run), inbound → agent WebSocket latency, agent reply → fake
-//! Telegram latency, sustained throughput, and lost / duplicated updates.
+//! agent on a WebSocket, and website visitors with their widget sockets open. For each channel
+//! (`--channel telegram|web|both`, each on a fresh system) it fires customer messages over HTTP
+//! (at a rate, or flat out) across many chats, and measures the ingest answer's latency (the
+//! Telegram webhook's ack, the widget's `POST /web/v1/messages`, each next to a bare 200 route
+//! of the same server at the same rate), inbound → agent WebSocket latency, agent reply →
+//! customer latency (the fake Telegram's `sendMessage`, the visitor's WebSocket), sustained
+//! throughput, lost / duplicated messages, and the load average around the run.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use futures_util::StreamExt;
-use omnidesk_core::{BotConfig, BotMode, BotStore, Secret};
-use omnidesk_domain::BotId;
+use omnidesk_core::{BotConfig, BotMode, BotStore, Secret, WebStore, Website};
+use omnidesk_domain::{BotId, WebsiteId};
 use omnidesk_telegram::fake::FakeTelegram;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use crate::app;
+use crate::app::{self, App};
 use crate::config::Config;
 
 const BOT_TOKEN: &str = "4242424242:AAbenchmarkTokenForTheFakeBotApi_x";
 const SECRET: &str = "bench-secret";
+const ORIGIN: &str = "https://shop.bench.example";
+
+/// Which channel the customers write from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchChannel {
+    /// Telegram webhook updates.
+    Telegram,
+    /// Website widget messages (`POST /web/v1/messages`).
+    Web,
+    /// Both, one after the other, each on a fresh system; reported side by side.
+    Both,
+}
 
 /// Benchmark parameters.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Webhook updates to send (bounded).
+    /// Customer messages to send per channel (bounded).
     #[arg(long, default_value_t = 5000)]
     pub updates: u64,
-    /// Updates per second; 0 = flat out (closed loop with `--concurrency` clients).
+    /// Messages per second; 0 = flat out (closed loop with `--concurrency` clients).
     #[arg(long, default_value_t = 1000)]
     pub rate: u64,
-    /// Distinct Telegram chats the updates are spread over.
+    /// Distinct chats (Telegram chats, website visitors) the messages are spread over.
     #[arg(long, default_value_t = 500)]
     pub chats: u64,
     /// In-flight HTTP requests (flat out: the number of clients; paced: the cap).
@@ -45,15 +60,9 @@ pub struct BenchArgs {
     /// Agent replies to send (one per conversation, paced under Telegram's 30/s per bot).
     #[arg(long, default_value_t = 100)]
     pub replies: u64,
-}
-
-#[derive(Default)]
-struct Seen {
-    /// seq → when the agent's WebSocket got `message.created` for it.
-    at: HashMap<u64, Instant>,
-    duplicates: u64,
-    /// chat → conversation id.
-    conversations: HashMap<i64, String>,
+    /// The channel customers write from.
+    #[arg(long, value_enum, default_value_t = BenchChannel::Both)]
+    pub channel: BenchChannel,
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -67,6 +76,34 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(|a, b| a.total_cmp(b));
     v
+}
+
+fn ms_since(t0: Instant, t: Instant) -> f64 {
+    t.duration_since(t0).as_secs_f64() * 1e3
+}
+
+/// The 1-, 5- and 15-minute load averages (`/proc/loadavg`), when the system has them.
+fn loadavg() -> Option<[f64; 3]> {
+    let s = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut it = s.split_whitespace().map(|v| v.parse::<f64>().ok());
+    Some([it.next()??, it.next()??, it.next()??])
+}
+
+/// The events of one WebSocket text frame (a `batch` frame carries several).
+fn events_of(text: &str) -> Vec<Value> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(mut v) if v["type"] == "batch" => match v["events"].take() {
+            Value::Array(events) => events,
+            _ => Vec::new(),
+        },
+        Ok(v) => vec![v],
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The sequence number of a benchmark message (`bench <seq>`).
+fn bench_seq(text: &str) -> Option<u64> {
+    text.strip_prefix("bench ")?.parse().ok()
 }
 
 fn update_body(seq: u64, chat: i64) -> String {
@@ -83,140 +120,240 @@ fn update_body(seq: u64, chat: i64) -> String {
     .to_string()
 }
 
-/// Runs the benchmark and prints a table and, last, one JSON line.
-pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    if args.updates == 0 || args.chats == 0 || args.concurrency == 0 || args.workers == 0 {
-        bail!("--updates, --chats, --concurrency and --workers must be positive");
-    }
-    let dir = tempfile::tempdir().context("temp dir")?;
-    let fake = FakeTelegram::start().await;
-    let mut config = Config::for_test(dir.path().to_path_buf(), fake.url().to_string());
-    config.workers = std::env::var("BENCH_WORKERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64);
-    let server = app::start(&config).await?;
-    let base = format!("http://{}", server.addr);
-    let store = server.adapters.store.clone();
+/// What the agent's WebSocket saw.
+#[derive(Default)]
+struct AgentSeen {
+    /// seq → when `message.created` of the customer's message arrived.
+    at: HashMap<u64, Instant>,
+    duplicates: u64,
+    /// seq → its conversation.
+    conversations: HashMap<u64, String>,
+}
 
-    let bot_id = BotId::from_token(BOT_TOKEN).map_err(|e| anyhow::anyhow!("{e}"))?;
-    store
-        .put_bot(&BotConfig {
-            id: bot_id,
-            token: Secret::new(BOT_TOKEN),
-            webhook_secret: Secret::new(SECRET),
-            username: Some("bench_bot".to_owned()),
-            mode: BotMode::Webhook,
-            poll_offset: None,
-            created_at: server.adapters.clock.now(),
+/// What the visitors' WebSockets saw of the agent's replies.
+#[derive(Default)]
+struct VisitorSeen {
+    /// reply text → when a visitor's socket first showed it.
+    at: HashMap<String, Instant>,
+    /// `message.created` frames of a reply seen more than once.
+    duplicates: u64,
+    created: HashMap<String, u32>,
+}
+
+/// One channel's measurements.
+struct Report {
+    channel: &'static str,
+    acks: Vec<f64>,
+    bares: Vec<f64>,
+    e2e: Vec<f64>,
+    replies: Vec<f64>,
+    replies_sent: u64,
+    replies_lost: u64,
+    replies_duplicated: u64,
+    throughput: f64,
+    sent: u64,
+    acked: u64,
+    failed: u64,
+    delivered: u64,
+    lost: u64,
+    duplicated: u64,
+    load_before: Option<[f64; 3]>,
+    load_after: Option<[f64; 3]>,
+}
+
+/// A fresh system: data dir, fake Telegram, server, one online agent with its socket open.
+struct System {
+    _dir: tempfile::TempDir,
+    fake: FakeTelegram,
+    server: App,
+    base: String,
+    http: reqwest::Client,
+    token: String,
+    seen: Arc<Mutex<AgentSeen>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl System {
+    async fn start(args: &BenchArgs) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir().context("temp dir")?;
+        let fake = FakeTelegram::start().await;
+        let mut config = Config::for_test(dir.path().to_path_buf(), fake.url().to_string());
+        config.workers = args.workers;
+        let server = app::start(&config).await?;
+        let base = format!("http://{}", server.addr);
+        crate::admin::agent_add(
+            &config,
+            "bench@omnidesk.local",
+            "Bench Agent",
+            "bench-password",
+            Some(1_000_000),
+        )
+        .await?;
+
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(args.concurrency * 2)
+            .build()?;
+        let login: Value = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"email": "bench@omnidesk.local", "password": "bench-password"}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let token = login["token"]
+            .as_str()
+            .context("login answered without a token")?
+            .to_owned();
+        http.put(format!("{base}/api/v1/agents/me/status"))
+            .bearer_auth(&token)
+            .json(&json!({"status": "online"}))
+            .send()
+            .await?
+            .error_for_status()?;
+
+        // The agent's WebSocket.
+        let (ws, _) =
+            tokio_tungstenite::connect_async(format!("ws://{}/ws?token={token}", server.addr))
+                .await?;
+        let seen = Arc::new(Mutex::new(AgentSeen::default()));
+        let (_ws_tx, mut ws_rx) = ws.split();
+        let seen_ws = seen.clone();
+        let reader = tokio::spawn(async move {
+            let _keep_open = _ws_tx;
+            while let Some(Ok(frame)) = ws_rx.next().await {
+                let tokio_tungstenite::tungstenite::Message::Text(text) = frame else {
+                    continue;
+                };
+                let now = Instant::now();
+                for v in events_of(text.as_str()) {
+                    if v["type"] != "message.created" || v["message"]["direction"] != "inbound" {
+                        continue;
+                    }
+                    let Some(seq) = v["message"]["text"].as_str().and_then(bench_seq) else {
+                        continue;
+                    };
+                    let mut s = seen_ws.lock();
+                    if s.at.insert(seq, now).is_some() {
+                        s.duplicates += 1;
+                    }
+                    if let Some(conv) = v["conversation_id"].as_str() {
+                        s.conversations.insert(seq, conv.to_owned());
+                    }
+                }
+            }
+        });
+        Ok(Self {
+            _dir: dir,
+            fake,
+            server,
+            base,
+            http,
+            token,
+            seen,
+            reader,
         })
-        .await?;
-    crate::admin::agent_add(
-        &config,
-        "bench@omnidesk.local",
-        "Bench Agent",
-        "bench-password",
-        Some(1_000_000),
-    )
-    .await?;
+    }
 
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.concurrency * 2)
-        .build()?;
-    let login: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": "bench@omnidesk.local", "password": "bench-password"}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let token = login["token"]
-        .as_str()
-        .context("login answered without a token")?
-        .to_owned();
-    http.put(format!("{base}/api/v1/agents/me/status"))
-        .bearer_auth(&token)
-        .json(&json!({"status": "online"}))
-        .send()
-        .await?
-        .error_for_status()?;
+    async fn stop(self) {
+        self.reader.abort();
+        self.server.shutdown().await;
+    }
 
-    // The agent's WebSocket.
-    let (ws, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/ws?token={token}", server.addr)).await?;
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let (_ws_tx, mut ws_rx) = ws.split();
-    let seen_ws = seen.clone();
-    let reader = tokio::spawn(async move {
-        while let Some(Ok(frame)) = ws_rx.next().await {
-            let tokio_tungstenite::tungstenite::Message::Text(text) = frame else {
-                continue;
-            };
-            let now = Instant::now();
-            let Ok(v) = serde_json::from_str::<Value>(text.as_str()) else {
-                continue;
-            };
-            if v["type"] != "message.created" || v["message"]["direction"] != "inbound" {
-                continue;
-            }
-            let Some(seq) = v["message"]["text"]
-                .as_str()
-                .and_then(|t| t.strip_prefix("bench "))
-                .and_then(|s| s.parse::<u64>().ok())
-            else {
-                continue;
-            };
-            let mut s = seen_ws.lock();
-            if s.at.insert(seq, now).is_some() {
-                s.duplicates += 1;
-            }
-            if let (Some(chat), Some(conv)) = (
-                v["message"]["channel_ref"]["chat_id"].as_i64(),
-                v["conversation_id"].as_str(),
-            ) {
-                s.conversations
-                    .entry(chat)
-                    .or_insert_with(|| conv.to_owned());
-            }
+    /// One conversation per chat (`seq % chats`), at most `n`, in chat order.
+    fn reply_targets(&self, chats: u64, n: u64) -> Vec<String> {
+        let s = self.seen.lock();
+        let mut by_chat: HashMap<u64, &String> = HashMap::new();
+        for (seq, conv) in &s.conversations {
+            by_chat.entry(seq % chats).or_insert(conv);
         }
-    });
+        let mut chats: Vec<_> = by_chat.into_iter().collect();
+        chats.sort_by_key(|(chat, _)| *chat);
+        chats
+            .into_iter()
+            .take(usize::try_from(n).unwrap_or(usize::MAX))
+            .map(|(_, c)| c.clone())
+            .collect()
+    }
 
-    // Fire the updates (and the bare route at the same rate).
-    let webhook = format!("{base}/telegram/{bot_id}/webhook");
-    let bare = format!("{base}/healthz");
+    /// Posts one agent reply per target, 40 ms apart (under Telegram's 30/s per bot); returns
+    /// when each was posted, by text.
+    async fn post_replies(&self, targets: &[String]) -> anyhow::Result<HashMap<String, Instant>> {
+        let mut posted = HashMap::new();
+        let start = Instant::now();
+        for (k, conv) in targets.iter().enumerate() {
+            let due = start + Duration::from_millis(40 * k as u64);
+            tokio::time::sleep_until(due.into()).await;
+            let text = format!("reply {k}");
+            posted.insert(text.clone(), Instant::now());
+            self.http
+                .post(format!(
+                    "{}/api/v1/conversations/{conv}/messages",
+                    self.base
+                ))
+                .bearer_auth(&self.token)
+                .json(&json!({"text": text}))
+                .send()
+                .await?
+                .error_for_status()?;
+        }
+        Ok(posted)
+    }
+}
+
+/// Waits (bounded) until `done` holds.
+async fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A request of the load: the message with sequence number `seq`.
+type MakeRequest = Arc<dyn Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync>;
+
+/// What the load phase measured.
+struct Load {
+    sent_at: HashMap<u64, Instant>,
+    acks: Vec<f64>,
+    bares: Vec<f64>,
+    failed: u64,
+    start: Instant,
+    send_done: Duration,
+}
+
+/// Sends `args.updates` requests at `args.rate` (or flat out), each followed by the bare
+/// route when paced; the ingest answer's latency is measured to its status line.
+async fn fire(
+    args: &BenchArgs,
+    http: &reqwest::Client,
+    bare: String,
+    request: MakeRequest,
+) -> anyhow::Result<Load> {
     let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
     let acks: Arc<Mutex<Vec<f64>>> = Arc::default();
     let bares: Arc<Mutex<Vec<f64>>> = Arc::default();
     let failed: Arc<Mutex<u64>> = Arc::default();
     let limit = Arc::new(Semaphore::new(args.concurrency));
     let start = Instant::now();
-    let mut handles = Vec::with_capacity(args.updates as usize);
+    let mut handles = Vec::with_capacity(usize::try_from(args.updates).unwrap_or(0));
     for seq in 1..=args.updates {
         if args.rate > 0 {
             let due = start + Duration::from_secs_f64((seq - 1) as f64 / args.rate as f64);
             tokio::time::sleep_until(due.into()).await;
         }
         let permit = limit.clone().acquire_owned().await?;
-        let chat = 10_000 + (seq % args.chats) as i64;
-        let (http, webhook, bare) = (http.clone(), webhook.clone(), bare.clone());
+        let (http, bare, request) = (http.clone(), bare.clone(), request.clone());
         let (sent_at, acks, bares, failed) =
             (sent_at.clone(), acks.clone(), bares.clone(), failed.clone());
         let with_bare = args.rate > 0;
         handles.push(tokio::spawn(async move {
-            let body = update_body(seq, chat);
+            let req = request(&http, seq);
             let t0 = Instant::now();
             sent_at.lock().insert(seq, t0);
-            let res = http
-                .post(&webhook)
-                .header("content-type", "application/json")
-                .header("x-telegram-bot-api-secret-token", SECRET)
-                .body(body)
-                .send()
-                .await;
-            match res {
+            match req.send().await {
                 Ok(r) if r.status().is_success() => {
-                    acks.lock().push(t0.elapsed().as_secs_f64() * 1e3)
+                    acks.lock().push(t0.elapsed().as_secs_f64() * 1e3);
                 }
                 _ => *failed.lock() += 1,
             }
@@ -238,134 +375,441 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         h.await?;
     }
     let send_done = start.elapsed();
+    let sent_at = std::mem::take(&mut *sent_at.lock());
+    let acks = std::mem::take(&mut *acks.lock());
+    let bares = std::mem::take(&mut *bares.lock());
+    let failed = *failed.lock();
+    Ok(Load {
+        sent_at,
+        acks,
+        bares,
+        failed,
+        start,
+        send_done,
+    })
+}
 
-    // Wait for every acked update to reach the agent (bounded).
-    let acked = acks.lock().len() as u64;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while (seen.lock().at.len() as u64) < acked && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// Waits for every acked message at the agent (bounded) and counts what arrived.
+async fn settle(sys: &System, args: &BenchArgs, load: Load, channel: &'static str) -> Report {
+    let acked = load.acks.len() as u64;
+    wait_until(Duration::from_secs(60), || {
+        sys.seen.lock().at.len() as u64 >= acked
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await; // late duplicates, if any
-    let (e2e, last_seen, duplicates, conversations) = {
-        let s = seen.lock();
-        let sent = sent_at.lock();
-        let e2e: Vec<f64> =
-            s.at.iter()
-                .filter_map(|(seq, at)| {
-                    sent.get(seq)
-                        .map(|t0| at.duration_since(*t0).as_secs_f64() * 1e3)
-                })
-                .collect();
-        let last = s.at.values().max().copied().unwrap_or(start);
-        (e2e, last, s.duplicates, s.conversations.clone())
-    };
+    let load_after = loadavg();
+    let s = sys.seen.lock();
+    let e2e: Vec<f64> =
+        s.at.iter()
+            .filter_map(|(seq, at)| load.sent_at.get(seq).map(|t0| ms_since(*t0, *at)))
+            .collect();
+    let last = s.at.values().max().copied().unwrap_or(load.start);
     let delivered = e2e.len() as u64;
-    let lost = acked.saturating_sub(delivered);
-    let elapsed = last_seen.duration_since(start).max(send_done);
-    let throughput = delivered as f64 / elapsed.as_secs_f64();
+    let elapsed = last.duration_since(load.start).max(load.send_done);
+    Report {
+        channel,
+        acks: sorted(load.acks),
+        bares: sorted(load.bares),
+        e2e: sorted(e2e),
+        replies: Vec::new(),
+        replies_sent: 0,
+        replies_lost: 0,
+        replies_duplicated: 0,
+        throughput: delivered as f64 / elapsed.as_secs_f64(),
+        sent: args.updates,
+        acked,
+        failed: load.failed,
+        delivered,
+        lost: acked.saturating_sub(delivered),
+        duplicated: s.duplicates,
+        load_before: None,
+        load_after,
+    }
+}
 
-    // Agent replies → fake Telegram, paced under the 30 messages/s per-bot limit.
-    let mut reply_lat = Vec::new();
-    let targets: Vec<(i64, String)> = conversations
-        .into_iter()
-        .take(args.replies as usize)
-        .collect();
-    let mut posted: HashMap<String, Instant> = HashMap::new();
-    let reply_start = Instant::now();
-    for (k, (_chat, conv)) in targets.iter().enumerate() {
-        let due = reply_start + Duration::from_millis(40 * k as u64);
-        tokio::time::sleep_until(due.into()).await;
-        let text = format!("reply {k}");
-        posted.insert(text.clone(), Instant::now());
-        http.post(format!("{base}/api/v1/conversations/{conv}/messages"))
-            .bearer_auth(&token)
-            .json(&json!({"text": text}))
-            .send()
-            .await?
-            .error_for_status()?;
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while fake
-        .sent()
-        .iter()
-        .filter(|m| m.text.starts_with("reply "))
-        .count()
-        < posted.len()
-        && Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    for m in fake.sent() {
+/// Telegram: webhook updates over `--chats` chats, replies to the fake Bot API.
+async fn run_telegram(args: &BenchArgs) -> anyhow::Result<Report> {
+    let sys = System::start(args).await?;
+    let bot_id = BotId::from_token(BOT_TOKEN).map_err(|e| anyhow::anyhow!("{e}"))?;
+    sys.server
+        .adapters
+        .store
+        .put_bot(&BotConfig {
+            id: bot_id,
+            token: Secret::new(BOT_TOKEN),
+            webhook_secret: Secret::new(SECRET),
+            username: Some("bench_bot".to_owned()),
+            mode: BotMode::Webhook,
+            poll_offset: None,
+            created_at: sys.server.adapters.clock.now(),
+        })
+        .await?;
+
+    let webhook = format!("{}/telegram/{bot_id}/webhook", sys.base);
+    let chats = args.chats;
+    let request: MakeRequest = Arc::new(move |http, seq| {
+        let chat = 10_000 + (seq % chats) as i64;
+        http.post(&webhook)
+            .header("content-type", "application/json")
+            .header("x-telegram-bot-api-secret-token", SECRET)
+            .body(update_body(seq, chat))
+    });
+    let load_before = loadavg();
+    let load = fire(args, &sys.http, format!("{}/healthz", sys.base), request).await?;
+    let mut report = settle(&sys, args, load, "telegram").await;
+    report.load_before = load_before;
+
+    // Agent replies → fake Telegram.
+    let targets = sys.reply_targets(args.chats, args.replies);
+    let posted = sys.post_replies(&targets).await?;
+    let fake = &sys.fake;
+    let count = || {
+        fake.sent()
+            .iter()
+            .filter(|m| posted.contains_key(&m.text))
+            .count()
+    };
+    wait_until(Duration::from_secs(30), || count() >= posted.len()).await;
+    let mut per_text: HashMap<&str, u64> = HashMap::new();
+    let sent = fake.sent();
+    for m in &sent {
         if let Some(t0) = posted.get(&m.text) {
-            reply_lat.push(m.at.duration_since(*t0).as_secs_f64() * 1e3);
+            let n = per_text.entry(m.text.as_str()).or_default();
+            *n += 1;
+            if *n == 1 {
+                report.replies.push(ms_since(*t0, m.at));
+            }
         }
     }
-    let replies_lost = posted.len() as u64 - reply_lat.len() as u64;
+    report.replies_duplicated = per_text.values().map(|n| n - 1).sum();
+    finish_replies(&mut report, posted.len());
+    sys.stop().await;
+    Ok(report)
+}
 
-    reader.abort();
-    server.shutdown().await;
+fn finish_replies(report: &mut Report, posted: usize) {
+    report.replies = sorted(std::mem::take(&mut report.replies));
+    report.replies_sent = posted as u64;
+    report.replies_lost = report
+        .replies_sent
+        .saturating_sub(report.replies.len() as u64);
+}
 
-    let acks = sorted(acks.lock().clone());
-    let bares = sorted(bares.lock().clone());
-    let e2e = sorted(e2e);
-    let reply_lat = sorted(reply_lat);
-    let failed = *failed.lock();
+/// A website visitor of the benchmark: their token and their open widget socket's reader.
+struct Visitor {
+    token: String,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+/// Opens a visitor session and its widget socket (`POST /web/v1/ws-ticket`, `GET /ws?ticket`).
+async fn open_visitor(
+    sys: &System,
+    website: WebsiteId,
+    seen: Arc<Mutex<VisitorSeen>>,
+) -> anyhow::Result<Visitor> {
+    let session: Value = sys
+        .http
+        .post(format!("{}/web/v1/sessions", sys.base))
+        .header("origin", ORIGIN)
+        .json(&json!({"website_id": website.to_string()}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let token = session["visitor_token"]
+        .as_str()
+        .context("session without a visitor_token")?
+        .to_owned();
+    let ticket: Value = sys
+        .http
+        .post(format!("{}/web/v1/ws-ticket", sys.base))
+        .header("origin", ORIGIN)
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let ticket = ticket["ticket"].as_str().context("no ticket")?;
+    let (ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/ws?ticket={ticket}", sys.server.addr))
+            .await?;
+    let (tx, mut rx) = ws.split();
+    let reader = tokio::spawn(async move {
+        let _keep_open = tx;
+        while let Some(Ok(frame)) = rx.next().await {
+            let tokio_tungstenite::tungstenite::Message::Text(text) = frame else {
+                continue;
+            };
+            let now = Instant::now();
+            for v in events_of(text.as_str()) {
+                let kind = v["type"].as_str().unwrap_or_default();
+                if !matches!(kind, "message.created" | "message.updated")
+                    || v["message"]["direction"] != "outbound"
+                {
+                    continue;
+                }
+                let Some(text) = v["message"]["text"].as_str() else {
+                    continue;
+                };
+                if !text.starts_with("reply ") {
+                    continue;
+                }
+                let mut s = seen.lock();
+                s.at.entry(text.to_owned()).or_insert(now);
+                if kind == "message.created" {
+                    let n = s.created.entry(text.to_owned()).or_default();
+                    *n += 1;
+                    if *n > 1 {
+                        s.duplicates += 1;
+                    }
+                }
+            }
+        }
+    });
+    Ok(Visitor { token, reader })
+}
+
+/// Web: `--chats` visitors with their widget open, messages through `POST /web/v1/messages`,
+/// replies to the visitors' sockets.
+async fn run_web(args: &BenchArgs) -> anyhow::Result<Report> {
+    let sys = System::start(args).await?;
+    let website = Website {
+        id: WebsiteId::from_uuid(sys.server.adapters.ids.uuid()),
+        name: "Bench shop".to_owned(),
+        origins: vec![ORIGIN.to_owned()],
+        bot_id: None,
+        identity_secret: None,
+        prechat: false,
+        created_at: sys.server.adapters.clock.now(),
+    };
+    sys.server.adapters.store.put_website(&website).await?;
+
+    let visitor_seen = Arc::new(Mutex::new(VisitorSeen::default()));
+    let mut visitors = Vec::with_capacity(usize::try_from(args.chats).unwrap_or(0));
+    for _ in 0..args.chats {
+        visitors.push(open_visitor(&sys, website.id, visitor_seen.clone()).await?);
+    }
+    let tokens: Arc<Vec<String>> = Arc::new(visitors.iter().map(|v| v.token.clone()).collect());
+
+    let url = format!("{}/web/v1/messages", sys.base);
+    let chats = args.chats;
+    let request: MakeRequest = Arc::new(move |http, seq| {
+        let token = &tokens[usize::try_from(seq % chats).unwrap_or(0)];
+        http.post(&url)
+            .header("origin", ORIGIN)
+            .bearer_auth(token)
+            .json(&json!({"text": format!("bench {seq}"), "client_id": format!("bench-{seq}")}))
+    });
+    let load_before = loadavg();
+    let load = fire(args, &sys.http, format!("{}/healthz", sys.base), request).await?;
+    let mut report = settle(&sys, args, load, "web").await;
+    report.load_before = load_before;
+
+    // Agent replies → the visitors' widget sockets.
+    let targets = sys.reply_targets(args.chats, args.replies);
+    let posted = sys.post_replies(&targets).await?;
+    wait_until(Duration::from_secs(30), || {
+        visitor_seen.lock().at.len() >= posted.len()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    {
+        let s = visitor_seen.lock();
+        for (text, at) in &s.at {
+            if let Some(t0) = posted.get(text) {
+                report.replies.push(ms_since(*t0, *at));
+            }
+        }
+        report.replies_duplicated = s.duplicates;
+    }
+    finish_replies(&mut report, posted.len());
+    for v in visitors {
+        v.reader.abort();
+    }
+    sys.stop().await;
+    Ok(report)
+}
+
+/// Runs the benchmark and prints a table and, last, one JSON line.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.updates == 0 || args.chats == 0 || args.concurrency == 0 || args.workers == 0 {
+        bail!("--updates, --chats, --concurrency and --workers must be positive");
+    }
+    let mut reports = Vec::new();
+    if matches!(args.channel, BenchChannel::Telegram | BenchChannel::Both) {
+        reports.push(run_telegram(&args).await?);
+    }
+    if matches!(args.channel, BenchChannel::Web | BenchChannel::Both) {
+        reports.push(run_web(&args).await?);
+    }
+    print_reports(&args, &reports);
+    Ok(())
+}
+
+fn print_reports(args: &BenchArgs, reports: &[Report]) {
     let rate = if args.rate == 0 {
         "flat out".to_owned()
     } else {
         format!("{}/s", args.rate)
     };
     println!(
-        "omnidesk bench — {} updates over {} chats at {rate}, {} replies",
-        args.updates,
-        args.chats,
-        targets.len()
+        "omnidesk bench — {} messages per channel over {} chats at {rate}, {} workers, {} replies",
+        args.updates, args.chats, args.workers, args.replies
     );
-    println!(
-        "{:<34} {:>9} {:>9} {:>9}",
-        "latency (ms)", "p50", "p99", "max"
-    );
-    let row = |name: &str, v: &[f64]| {
-        println!(
-            "{:<34} {:>9.2} {:>9.2} {:>9.2}",
-            name,
-            percentile(v, 50.0),
-            percentile(v, 99.0),
-            v.last().copied().unwrap_or(f64::NAN)
-        );
-    };
-    row("webhook ack", &acks);
-    if args.rate > 0 {
-        row("bare 200 route (baseline)", &bares);
+    const W: usize = 36;
+    let mut head = format!("{:<W$}", "latency (ms)");
+    let mut cols = format!("{:<W$}", "");
+    for r in reports {
+        head.push_str(&format!(" | {:^35}", r.channel));
+        cols.push_str(&format!(
+            " | {:>8}{:>9}{:>9}{:>9}",
+            "p50", "p90", "p99", "max"
+        ));
     }
-    row("inbound -> agent WebSocket", &e2e);
-    row("agent reply -> Telegram", &reply_lat);
-    println!(
-        "sustained throughput: {throughput:.0} updates/s (acked {acked}, failed {failed}, delivered {delivered})"
-    );
-    println!("lost: {lost}  duplicated: {duplicates}  replies lost: {replies_lost}");
-    let ratio = percentile(&acks, 99.0) / percentile(&bares, 99.0);
+    println!("{head}");
+    println!("{cols}");
+    let row = |name: &str, pick: &dyn Fn(&Report) -> &[f64]| {
+        let mut line = format!("{name:<W$}");
+        for r in reports {
+            let v = pick(r);
+            line.push_str(&format!(
+                " | {:>8.2}{:>9.2}{:>9.2}{:>9.2}",
+                percentile(v, 50.0),
+                percentile(v, 90.0),
+                percentile(v, 99.0),
+                v.last().copied().unwrap_or(f64::NAN)
+            ));
+        }
+        println!("{line}");
+    };
+    row("ingest answer (webhook ack / POST)", &|r| &r.acks);
+    if args.rate > 0 {
+        row("bare 200 route (baseline)", &|r| &r.bares);
+    }
+    row("inbound -> agent WebSocket", &|r| &r.e2e);
+    row("agent reply -> customer", &|r| &r.replies);
+    let text_row = |name: &str, cell: &dyn Fn(&Report) -> String| {
+        let mut line = format!("{name:<W$}");
+        for r in reports {
+            line.push_str(&format!(" | {:<35}", cell(r)));
+        }
+        println!("{line}");
+    };
+    text_row("sustained throughput (msg/s)", &|r| {
+        format!("{:.0}", r.throughput)
+    });
+    text_row("sent / acked / failed / delivered", &|r| {
+        format!("{} / {} / {} / {}", r.sent, r.acked, r.failed, r.delivered)
+    });
+    text_row("lost / duplicated", &|r| {
+        format!("{} / {}", r.lost, r.duplicated)
+    });
+    text_row("replies sent / lost / duplicated", &|r| {
+        format!(
+            "{} / {} / {}",
+            r.replies_sent, r.replies_lost, r.replies_duplicated
+        )
+    });
+    let load = |l: Option<[f64; 3]>| l.map_or_else(|| "-".to_owned(), |l| format!("{:.2}", l[0]));
+    text_row("load average (1 min) before / after", &|r| {
+        format!("{} / {}", load(r.load_before), load(r.load_after))
+    });
+
+    let mut channels = serde_json::Map::new();
+    for r in reports {
+        let ratio = percentile(&r.acks, 99.0) / percentile(&r.bares, 99.0);
+        channels.insert(
+            r.channel.to_owned(),
+            json!({
+                "ack_p50_ms": percentile(&r.acks, 50.0),
+                "ack_p99_ms": percentile(&r.acks, 99.0),
+                "ack_max_ms": r.acks.last().copied(),
+                "bare_p50_ms": percentile(&r.bares, 50.0),
+                "bare_p99_ms": percentile(&r.bares, 99.0),
+                "ack_p99_over_bare_p99": if ratio.is_finite() { Some(ratio) } else { None },
+                "e2e_p50_ms": percentile(&r.e2e, 50.0),
+                "e2e_p90_ms": percentile(&r.e2e, 90.0),
+                "e2e_p99_ms": percentile(&r.e2e, 99.0),
+                "e2e_max_ms": r.e2e.last().copied(),
+                "reply_p50_ms": percentile(&r.replies, 50.0),
+                "reply_p99_ms": percentile(&r.replies, 99.0),
+                "reply_max_ms": r.replies.last().copied(),
+                "throughput_per_s": r.throughput,
+                "sent": r.sent,
+                "acked": r.acked,
+                "failed": r.failed,
+                "delivered": r.delivered,
+                "lost": r.lost,
+                "duplicated": r.duplicated,
+                "replies": r.replies_sent,
+                "replies_lost": r.replies_lost,
+                "replies_duplicated": r.replies_duplicated,
+                "loadavg_before": r.load_before,
+                "loadavg_after": r.load_after,
+            }),
+        );
+    }
     let out = json!({
         "updates": args.updates,
         "rate": args.rate,
         "chats": args.chats,
-        "ack_p50_ms": percentile(&acks, 50.0),
-        "ack_p99_ms": percentile(&acks, 99.0),
-        "ack_max_ms": acks.last().copied(),
-        "bare_p50_ms": percentile(&bares, 50.0),
-        "bare_p99_ms": percentile(&bares, 99.0),
-        "ack_p99_over_bare_p99": if ratio.is_finite() { Some(ratio) } else { None },
-        "e2e_p50_ms": percentile(&e2e, 50.0),
-        "e2e_p99_ms": percentile(&e2e, 99.0),
-        "reply_p50_ms": percentile(&reply_lat, 50.0),
-        "reply_p99_ms": percentile(&reply_lat, 99.0),
-        "throughput_per_s": throughput,
-        "acked": acked,
-        "failed": failed,
-        "lost": lost,
-        "duplicated": duplicates,
-        "replies_lost": replies_lost,
+        "workers": args.workers,
+        "channels": channels,
     });
     println!("{out}");
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small(channel: BenchChannel) -> BenchArgs {
+        BenchArgs {
+            updates: 40,
+            rate: 200,
+            chats: 5,
+            concurrency: 8,
+            workers: 8,
+            replies: 3,
+            channel,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_small_run_of_each_channel_delivers_every_message_and_reply_once() {
+        for (report, name) in [
+            (
+                run_telegram(&small(BenchChannel::Telegram)).await,
+                "telegram",
+            ),
+            (run_web(&small(BenchChannel::Web)).await, "web"),
+        ] {
+            let r = report.unwrap();
+            assert_eq!(r.channel, name);
+            assert_eq!((r.acked, r.failed), (40, 0), "{name}: every message acked");
+            assert_eq!(r.delivered, 40, "{name}: every message reached the agent");
+            assert_eq!((r.lost, r.duplicated), (0, 0), "{name}");
+            assert_eq!(r.e2e.len(), 40, "{name}");
+            assert_eq!(r.replies_sent, 3, "{name}: one reply per conversation");
+            assert_eq!(
+                (r.replies_lost, r.replies_duplicated),
+                (0, 0),
+                "{name}: every reply reached the customer once"
+            );
+        }
+    }
+
+    #[test]
+    fn batch_frames_are_read_event_by_event() {
+        let events = events_of(
+            r#"{"type":"batch","events":[{"type":"message.created"},{"type":"presence"}]}"#,
+        );
+        assert_eq!(events.len(), 2);
+        assert_eq!(events_of(r#"{"type":"pong"}"#).len(), 1);
+        assert!(events_of("not json").is_empty());
+        assert_eq!(bench_seq("bench 42"), Some(42));
+        assert_eq!(bench_seq("reply 42"), None);
+    }
 }
