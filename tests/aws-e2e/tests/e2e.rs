@@ -393,6 +393,22 @@ async fn web_round_trip(s: &Stack, agent_conn: &str, agent_token: &str, tag: &st
         .expect("POST /web/v1/sessions");
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let visitor = created["visitor_token"].as_str().expect("token").to_owned();
+    // The visitor gives their name before writing: their contact is created then (a
+    // transaction claiming the visitor identity), and an e-mail stays an unverified attribute.
+    let profile =
+        serde_json::json!({"name": format!("Visitor {tag}"), "email": "v@example.com"}).to_string();
+    let (status, session) = s
+        .web_request(
+            "POST",
+            "/web/v1/identify",
+            Some(&visitor),
+            Some(&profile),
+            Some(WEB_ORIGIN),
+        )
+        .await
+        .expect("POST /web/v1/identify");
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["email_verified"], false);
     let (status, refused) = s
         .web_request(
             "POST",
