@@ -141,6 +141,7 @@ const MAX_CONFLICT_RETRIES: usize = 8;
 pub async fn handle(deps: &RouterDeps, event: &InboundEvent) -> Result<JobOutcome, JobError> {
     let message = match &event.source {
         InboundSource::Message(m) => m.clone(),
+        InboundSource::Read(r) => return read_receipt(deps, r).await,
         // Queued by a build before the neutral pipeline: normalised here, as ingest does now.
         InboundSource::Telegram(t) => {
             let username = match t.chat_kind {
@@ -155,6 +156,41 @@ pub async fn handle(deps: &RouterDeps, event: &InboundEvent) -> Result<JobOutcom
     };
     route(deps, event, &message).await
 }
+/// The customer read their chat up to a message: agents see the outgoing messages up to it as
+/// seen (`customer_read_at` on the conversation, pushed). A receipt never moves time back, so
+/// a late or repeated one changes nothing.
+async fn read_receipt(
+    deps: &RouterDeps,
+    r: &omnidesk_domain::ReadReceipt,
+) -> Result<JobOutcome, JobError> {
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        let Some(mut c) = deps.conversations.conversation_by_key(&r.key).await? else {
+            return Ok(JobOutcome::Done);
+        };
+        if !c.read_by_customer(r.up_to_at) {
+            return Ok(JobOutcome::Done);
+        }
+        match deps.conversations.update_conversation(&c).await {
+            Ok(stored) => {
+                let view = conversation_view(deps.contacts.as_ref(), &stored).await?;
+                push_all(
+                    deps,
+                    vec![ServerEvent::ConversationUpdated {
+                        conversation: Box::new(view),
+                    }],
+                )
+                .await;
+                return Ok(JobOutcome::Done);
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(JobError::Transient(
+        "conversation kept changing during a read receipt".to_owned(),
+    ))
+}
+
 /// The router Lambda's handler of one SQS batch, from the inbound FIFO queue or the timers
 /// queue (the record's source ARN tells which): the shared batch driver over [`handle_body`]
 /// or [`handle_timer_body`], with the batch's pushes sent together at its end.

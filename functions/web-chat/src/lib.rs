@@ -1115,11 +1115,40 @@ async fn mark_read(State(deps): State<WebChatDeps>, headers: HeaderMap, body: By
             .ok_or_else(|| {
                 WebError::new(StatusCode::NOT_FOUND, "not_found", "message not found")
             })?;
-        deps.messages
+        let message = deps
+            .messages
             .get_message(conversation.id, id)
             .await?
             .ok_or_else(|| {
                 WebError::new(StatusCode::NOT_FOUND, "not_found", "message not found")
+            })?;
+        // The receipt goes to the router like any customer event (in the chat's order): it
+        // marks the conversation read up to that message and tells the agents.
+        let event = InboundEvent {
+            source: omnidesk_domain::InboundSource::Read(omnidesk_domain::ReadReceipt {
+                key: v.key(),
+                up_to: message.id,
+                up_to_at: message.created_at,
+            }),
+            received_at: deps.clock.now(),
+        };
+        let body = serde_json::to_string(&event).map_err(|e| {
+            tracing::error!(error = %e, "cannot encode a read receipt");
+            WebError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+            )
+        })?;
+        deps.queue
+            .send(
+                QueueName::Inbound,
+                OutgoingMessage::fifo(event.group_key(), event.source_key(), body),
+            )
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "inbound queue unavailable");
+                WebError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "retry")
             })?;
         Ok(())
     }

@@ -443,6 +443,23 @@ async fn a_visitor_reads_only_their_own_conversation_and_an_unverified_email_rea
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    // The receipt reaches the router, which marks the conversation read up to that message.
+    s.route_all().await;
+    let conv_id: omnidesk_domain::ConversationId = s.history(&ann).await[0]["conversation_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let conv = omnidesk_core::ConversationStore::get_conversation(s.store.as_ref(), conv_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let read_at = s.history(&ann).await[0]["created_at"].clone();
+    assert_eq!(
+        serde_json::to_value(conv.customer_read_at).unwrap(),
+        read_at,
+        "agents see what the visitor has read"
+    );
 }
 
 #[tokio::test]

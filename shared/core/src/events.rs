@@ -27,6 +27,9 @@ pub struct ConversationView {
     pub last_activity_at: Timestamp,
     pub last_inbound_at: Option<Timestamp>,
     pub unread_count: u32,
+    /// Until when the customer has read the conversation (outgoing messages up to it are seen).
+    #[serde(default)]
+    pub customer_read_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub version: u64,
 }
@@ -46,6 +49,7 @@ impl ConversationView {
             last_activity_at: c.last_activity_at,
             last_inbound_at: c.last_inbound_at,
             unread_count: c.unread_count,
+            customer_read_at: c.customer_read_at,
             created_at: c.created_at,
             version: c.version,
         }

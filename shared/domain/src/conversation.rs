@@ -218,6 +218,10 @@ pub struct Conversation {
     /// An agent's newest reply: whether an assignment was answered (reassignment timers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_reply_at: Option<Timestamp>,
+    /// Until when the customer has read the conversation (a widget's read receipt): agents
+    /// see outgoing messages up to this time as seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_read_at: Option<Timestamp>,
     pub created_at: Timestamp,
     /// Optimistic-concurrency version: every stored update must present the version it read.
     pub version: u64,
@@ -248,6 +252,7 @@ impl Conversation {
             last_inbound_at: None,
             unread_count: 0,
             last_reply_at: None,
+            customer_read_at: None,
             created_at: now,
             version: 0,
         }
@@ -295,6 +300,16 @@ impl Conversation {
         } else {
             self.keys.retain(|k| k != key);
         }
+        true
+    }
+
+    /// The customer has read everything up to `at`; returns whether that is news (receipts
+    /// never move back).
+    pub fn read_by_customer(&mut self, at: Timestamp) -> bool {
+        if self.customer_read_at.is_some_and(|r| r >= at) {
+            return false;
+        }
+        self.customer_read_at = Some(at);
         true
     }
 
@@ -563,6 +578,15 @@ mod tests {
         json.as_object_mut().unwrap().remove("keys");
         let old: Conversation = serde_json::from_value(json).unwrap();
         assert!(old.keys.is_empty());
+    }
+
+    #[test]
+    fn a_read_receipt_never_moves_back() {
+        let mut c = conv();
+        assert!(c.read_by_customer(Timestamp::from_millis(10)));
+        assert!(!c.read_by_customer(Timestamp::from_millis(5)));
+        assert!(!c.read_by_customer(Timestamp::from_millis(10)));
+        assert_eq!(c.customer_read_at, Some(Timestamp::from_millis(10)));
     }
 
     #[test]

@@ -291,6 +291,17 @@ pub enum InboundSource {
     /// A raw Telegram update, as queued by builds before the neutral pipeline; the router
     /// normalises it with [`TelegramInbound::to_message`].
     Telegram(TelegramInbound),
+    /// The customer read their chat up to a message (a widget's read receipt).
+    Read(ReadReceipt),
+}
+
+/// A read receipt: the customer of the chat `key` has read everything up to `up_to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadReceipt {
+    pub key: ConversationKey,
+    pub up_to: crate::MessageId,
+    /// When that message was created (receipts compare times, not ids).
+    pub up_to_at: Timestamp,
 }
 
 /// Something a customer did on a channel, verified and normalised by an ingest function,
@@ -315,6 +326,7 @@ impl InboundEvent {
         match &self.source {
             InboundSource::Message(m) => m.source_key.clone(),
             InboundSource::Telegram(t) => t.source_key(),
+            InboundSource::Read(r) => format!("read:{}:{}", r.key, r.up_to),
         }
     }
 
@@ -322,6 +334,7 @@ impl InboundEvent {
     pub fn group_key(&self) -> String {
         match &self.source {
             InboundSource::Message(m) => m.key.as_str().to_owned(),
+            InboundSource::Read(r) => r.key.as_str().to_owned(),
             InboundSource::Telegram(t) => match t.chat_id {
                 Some(chat) => format!("tg:{}:{}", t.bot_id, chat),
                 None => format!("tg:{}:nochat", t.bot_id),

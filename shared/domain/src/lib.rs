@@ -25,8 +25,8 @@ pub use conversation::{
 pub use error::ParseError;
 pub use ids::{AgentId, ContactId, ConversationId, MessageId, VisitorId, WebsiteId};
 pub use inbound::{
-    BotCommand, ChannelMessage, ChatKind, Handoff, InboundEvent, InboundSource, TelegramInbound,
-    TelegramSender,
+    BotCommand, ChannelMessage, ChatKind, Handoff, InboundEvent, InboundSource, ReadReceipt,
+    TelegramInbound, TelegramSender,
 };
 pub use message::{
     Attachment, AttachmentKind, Author, ChannelRef, Delivery, DeliveryStatus, Direction, Message,

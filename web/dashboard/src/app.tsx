@@ -7,7 +7,7 @@ import type { RuntimeConfig } from './config';
 import { Api, ApiError } from './api';
 import { Controller, type Session } from './controller';
 import { loadDraft, saveDraft } from './drafts';
-import { conversationChannels, contactName, identityRows, mergeCandidates, mergeErrorKey, pathLabel, plainAttributes } from './channels';
+import { conversationChannels, contactName, identityRows, mergeCandidates, mergeErrorKey, pathLabel, plainAttributes, seenBy } from './channels';
 import { CHANNEL_ICON, initialLang, translate, type Key, type Lang } from './i18n';
 import { clientIdOf, type Pending } from './outbox';
 import { TABS, unreadTotal, visibleList, waitingMs, type Tab } from './state';
@@ -418,6 +418,8 @@ function MessageView(props: {
   agentName: (id: string | null) => string;
   contactName: string;
   nameOfContact: (id: string) => string;
+  /** Until when the customer has read the conversation (their widget's receipt). */
+  readAt: string | null;
 }) {
   const { m, t, agentName, contactName } = props;
   if (m.author.kind === 'system') {
@@ -457,8 +459,8 @@ function MessageView(props: {
         </div>
       )}
       {outbound && (
-        <div class={`delivery d-${m.delivery.status}`} data-testid="delivery">
-          {t(`d_${m.delivery.status}` as Key)}
+        <div class={`delivery d-${m.delivery.status}`} data-testid="delivery" data-seen={seenBy(m, props.readAt) ? 'true' : undefined}>
+          {seenBy(m, props.readAt) ? t('d_seen') : t(`d_${m.delivery.status}` as Key)}
           {m.delivery.status === 'failed' && m.delivery.reason ? `: ${m.delivery.reason}` : ''}
         </div>
       )}
@@ -548,7 +550,7 @@ function ConversationPane(props: { ctrl: Controller; conv: ConversationView; t: 
           </li>
         )}
         {messages.map((m) => (
-          <MessageView key={m.id} m={m} t={t} agentName={props.agentName} contactName={conv.contact.display_name} nameOfContact={nameOfContact} />
+          <MessageView key={m.id} m={m} t={t} agentName={props.agentName} contactName={conv.contact.display_name} nameOfContact={nameOfContact} readAt={conv.customer_read_at ?? null} />
         ))}
         {pending.map((p) => (
           <PendingView key={p.clientId} p={p} t={t} ctrl={ctrl} />

@@ -2,7 +2,7 @@
 // identity list of a profile (proven identities and the visitor's unverified word), and the
 // contacts an agent can merge by hand. Pure functions, unit-tested in test/channels.test.ts.
 
-import type { Channel, Contact, ConversationView, Identity } from './types';
+import type { Channel, Contact, ConversationView, Identity, Message } from './types';
 
 /**
  * The channels a conversation moved through, oldest first: `channels`, else `channel_path`
@@ -128,4 +128,9 @@ export function contactsNamedIn(messages: Iterable<{ event?: { event: string; fr
     for (const id of [m.event.from, m.event.into]) if (typeof id === 'string') ids.add(id);
   }
   return [...ids];
+}
+
+/** A sent message the customer has read (their widget's receipt is at or after it). */
+export function seenBy(m: Pick<Message, 'direction' | 'delivery' | 'created_at'>, readAt: string | null): boolean {
+  return m.direction === 'outbound' && m.delivery.status === 'sent' && !!readAt && Date.parse(readAt) >= Date.parse(m.created_at);
 }

@@ -59,6 +59,8 @@ export interface ConversationView {
   last_activity_at: string;
   last_inbound_at: string | null;
   unread_count: number;
+  /** Until when the customer has read the conversation (a widget's read receipt). */
+  customer_read_at?: string | null;
   created_at: string;
   version: number;
 }

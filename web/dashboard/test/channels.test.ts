@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contactName, contactsNamedIn, conversationChannels, identityRows, mergeCandidates, mergeErrorKey, pathLabel, plainAttributes } from '../src/channels';
+import { contactName, contactsNamedIn, conversationChannels, identityRows, mergeCandidates, mergeErrorKey, pathLabel, plainAttributes, seenBy } from '../src/channels';
 import { channelLabel, translate } from '../src/i18n';
 import { applyEvent, emptyState, upsertConversation } from '../src/state';
 import type { Contact, ContactWithConversations } from '../src/types';
@@ -202,5 +202,16 @@ describe('merge', () => {
     s = { ...s, conversations: { cv_2: { ...s.conversations.cv_2, version: 3 } } };
     s = applyEvent(s, { type: 'conversation.updated', conversation: conv('cv_2', { contact: bo, version: 2 }) });
     expect(s.conversations.cv_2.contact.id).toBe('ct_v');
+  });
+});
+
+describe('read receipts', () => {
+  const sent = { direction: 'outbound' as const, delivery: { status: 'sent' as const, attempts: 1, updated_at: '2026-12-01T10:00:01Z' }, created_at: '2026-12-01T10:00:00Z' };
+  it('a sent message at or before the receipt is seen; later ones, inbound and unsent ones are not', () => {
+    expect(seenBy(sent, '2026-12-01T10:00:00Z')).toBe(true);
+    expect(seenBy(sent, '2026-12-01T09:59:59Z')).toBe(false);
+    expect(seenBy(sent, null)).toBe(false);
+    expect(seenBy({ ...sent, direction: 'inbound' }, '2026-12-01T11:00:00Z')).toBe(false);
+    expect(seenBy({ ...sent, delivery: { ...sent.delivery, status: 'sending' } }, '2026-12-01T11:00:00Z')).toBe(false);
   });
 });

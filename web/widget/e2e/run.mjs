@@ -428,6 +428,8 @@ async function main() {
       await dash.locator('[data-channel="telegram"]').first().waitFor({ timeout: 3000 });
       await dash.getByTestId('message').filter({ hasText: 'Order #1024 has no tracking update' }).waitFor({ timeout: 3000 });
       await dash.getByTestId('message').filter({ hasText: text }).waitFor({ timeout: 3000 });
+      // The visitor read the web replies in the open widget: the agent sees them as seen.
+      await dash.locator('[data-testid="delivery"][data-seen="true"]').first().waitFor({ timeout: 3000 });
       await dash.screenshot({ path: join(results, '08-dashboard-website-to-telegram.png') });
     }
   });
