@@ -674,34 +674,18 @@ async fn send_message_inner(
         handoff: None,
         new_conversation_id: existing.is_none().then(|| deps.ids.conversation_id()),
     };
-    let conversation_id = existing
-        .as_ref()
-        .map(|c| c.id)
-        .or(message.new_conversation_id)
-        .unwrap_or_else(|| deps.ids.conversation_id());
-    let event = InboundEvent::message(message, now);
-    let body = serde_json::to_string(&event).map_err(|e| {
-        tracing::error!(error = %e, "cannot encode an inbound event");
-        WebError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error",
-        )
-    })?;
-    deps.queue
-        .send(
-            QueueName::Inbound,
-            OutgoingMessage::fifo(event.group_key(), source_key.clone(), body),
-        )
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "inbound queue unavailable");
-            WebError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the message could not be queued; retry with the same client_id",
-            )
-        })?;
+    let conversation_id = match &existing {
+        Some(c) => c.id,
+        None => message
+            .new_conversation_id
+            .unwrap_or_else(|| deps.ids.conversation_id()),
+    };
+    enqueue(
+        deps,
+        &InboundEvent::message(message, now),
+        "the message could not be queued; retry with the same client_id",
+    )
+    .await?;
     Ok(WebMessage {
         id: MessageId::derived(now, 0, &source_key),
         conversation_id,
@@ -1132,24 +1116,7 @@ async fn mark_read(State(deps): State<WebChatDeps>, headers: HeaderMap, body: By
             }),
             received_at: deps.clock.now(),
         };
-        let body = serde_json::to_string(&event).map_err(|e| {
-            tracing::error!(error = %e, "cannot encode a read receipt");
-            WebError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error",
-            )
-        })?;
-        deps.queue
-            .send(
-                QueueName::Inbound,
-                OutgoingMessage::fifo(event.group_key(), event.source_key(), body),
-            )
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "inbound queue unavailable");
-                WebError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "retry")
-            })?;
+        enqueue(&deps, &event, "retry").await?;
         Ok(())
     }
     .await;
@@ -1157,6 +1124,30 @@ async fn mark_read(State(deps): State<WebChatDeps>, headers: HeaderMap, body: By
         Ok(()) => v.respond(StatusCode::NO_CONTENT),
         Err(e) => v.respond(e),
     }
+}
+
+/// Enqueues a customer event for the router, durably, in its chat's FIFO group and
+/// deduplicated on its source key; `unavailable` is the 503's message when the queue is down.
+async fn enqueue(deps: &WebChatDeps, event: &InboundEvent, unavailable: &str) -> WebResult<()> {
+    let body = serde_json::to_string(event).map_err(|e| {
+        tracing::error!(error = %e, "cannot encode an inbound event");
+        WebError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
+    })?;
+    deps.queue
+        .send(
+            QueueName::Inbound,
+            OutgoingMessage::fifo(event.group_key(), event.source_key(), body),
+        )
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "inbound queue unavailable");
+            WebError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", unavailable)
+        })?;
+    Ok(())
 }
 
 /// `{"url","expires_at"}` of `POST /web/v1/channels/telegram`.

@@ -444,17 +444,29 @@ impl Stack {
         body: Option<&str>,
     ) -> anyhow::Result<(StatusCode, Value)> {
         let event = api_event(method, path, token, body)?;
+        self.http_function(
+            Function::AgentApi,
+            omnidesk_agent_api::router(self.api.clone()),
+            &event,
+        )
+        .await
+    }
+
+    /// An API Gateway v2 HTTP event through an HTTP function's router, as its main.rs serves
+    /// it (`lambda_http`), counted as one HTTP API request of `function`.
+    async fn http_function(
+        &self,
+        function: Function,
+        router: axum::Router,
+        event: &Value,
+    ) -> anyhow::Result<(StatusCode, Value)> {
         let started = Instant::now();
         let request = lambda_http::request::from_str(&event.to_string())
             .map_err(|e| anyhow::anyhow!("API Gateway event: {e}"))?;
-        let response = as_function(
-            Function::AgentApi,
-            omnidesk_agent_api::router(self.api.clone()).oneshot(request),
-        )
-        .await?;
+        let response = as_function(function, router.oneshot(request)).await?;
         let status = response.status();
         let bytes = axum::body::to_bytes(AxumBody::new(response.into_body()), 1 << 20).await?;
-        self.record(Function::AgentApi, started);
+        self.record(function, started);
         self.meter.lock().http_requests += 1;
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Ok((status, json))
@@ -508,20 +520,12 @@ impl Stack {
         origin: Option<&str>,
     ) -> anyhow::Result<(StatusCode, Value)> {
         let event = web_event(method, path, visitor_token, body, origin)?;
-        let started = Instant::now();
-        let request = lambda_http::request::from_str(&event.to_string())
-            .map_err(|e| anyhow::anyhow!("API Gateway event: {e}"))?;
-        let response = as_function(
+        self.http_function(
             Function::WebChat,
-            omnidesk_web_chat::router(self.web.clone()).oneshot(request),
+            omnidesk_web_chat::router(self.web.clone()),
+            &event,
         )
-        .await?;
-        let status = response.status();
-        let bytes = axum::body::to_bytes(AxumBody::new(response.into_body()), 1 << 20).await?;
-        self.record(Function::WebChat, started);
-        self.meter.lock().http_requests += 1;
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Ok((status, json))
+        .await
     }
 
     /// A WebSocket `$connect` event with a visitor's `?ticket=` for the agent-ws function.
