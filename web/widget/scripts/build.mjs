@@ -1,5 +1,5 @@
 // Builds the two IIFE bundles with Vite (no config file): dist/widget.js (the loader) and
-// dist/widget/panel.js (the panel), then copies the demo host page.
+// dist/widget/panel.js (the panel), then copies the demo host page (served at /widget/demo.html).
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,5 +41,5 @@ await bundle('src/panel/main.ts', 'widget/panel.js');
 asciiOnly(join(dist, 'widget.js'));
 asciiOnly(join(dist, 'widget/panel.js'));
 mkdirSync(dist, { recursive: true });
-copyFileSync(join(root, 'public/demo.html'), join(dist, 'demo.html'));
-console.log('built dist/widget.js, dist/widget/panel.js, dist/demo.html');
+copyFileSync(join(root, 'public/demo.html'), join(dist, 'widget/demo.html'));
+console.log('built dist/widget.js, dist/widget/panel.js, dist/widget/demo.html');

@@ -12,7 +12,8 @@ const gz = (p) => gzipSync(readFileSync(p), { level: 9 }).length;
 const walk = (d) => readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : [join(d, f)]));
 
 const loader = gz(join(dist, 'widget.js'));
-const assets = walk(join(dist, 'widget'));
+// The demo host page is for trying the widget by hand; visitors never load it.
+const assets = walk(join(dist, 'widget')).filter((a) => !a.endsWith('demo.html'));
 let total = loader;
 for (const a of assets) {
   const n = gz(a);

@@ -19,9 +19,11 @@ import {
   type PanelHandle,
 } from './common';
 
+// The host page's own rules on the host element (`* {letter-spacing: 2px}`) beat `:host` and
+// are inherited: the root sets every inherited text property itself.
 const CSS =
   ':host{all:initial}' +
-  '.od{position:fixed;z-index:2147483000;bottom:20px;inset-inline-end:20px;font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;color:#111;direction:ltr}' +
+  '.od{position:fixed;z-index:2147483000;bottom:20px;inset-inline-end:20px;font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;color:#111;direction:ltr;letter-spacing:normal;word-spacing:normal;text-transform:none;text-indent:0;text-align:start;text-shadow:none}' +
   '.od[dir=rtl]{direction:rtl}' +
   '.od-launcher{all:unset;box-sizing:border-box;width:56px;height:56px;border-radius:50%;background:#2563eb;color:#fff;cursor:pointer;box-shadow:0 4px 16px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center;position:relative}' +
   '.od-launcher:hover{background:#1d4ed8}' +
