@@ -337,7 +337,7 @@ async fn route_message(
         // Without the channel's date nothing stable is left to derive from: a generated id,
         // and the store claims the source key separately.
         id: match m.sent_at {
-            Some(sent_at) => MessageId::derived(sent_at, m.sequence, &m.source_key),
+            Some(sent_at) => MessageId::derived(sent_at, m.sequence, m.id_source()),
             None => deps.ids.message_id(),
         },
         conversation_id: existing.as_ref().map_or_else(
@@ -359,6 +359,13 @@ async fn route_message(
         event: None,
         source_key: Some(m.source_key.clone()),
         created_at: event.received_at,
+        edited_at: None,
+        edit_history: Vec::new(),
+        reply_to: None,
+        forwarded_from: None,
+        album: None,
+        buttons: Vec::new(),
+        revision: 0,
     };
     let bot = BotTurn {
         command: m.command,

@@ -659,19 +659,14 @@ impl WebVisitor {
         let at = Timestamp::from_millis(1_763_780_000_000 + 1000 * i64::from(n));
         InboundEvent::message(
             omnidesk_domain::ChannelMessage {
-                key: self.key(),
-                identity: self.identity(),
-                display_name: "Website visitor".to_owned(),
-                language: None,
-                text: text.to_owned(),
-                attachments: vec![],
-                channel_ref: None,
-                source_key: format!("webmsg:{}:c{n}", self.visitor),
                 sent_at: Some(at),
-                sequence: 0,
-                command: None,
-                handoff: None,
-                new_conversation_id: None,
+                ..omnidesk_domain::ChannelMessage::new(
+                    self.key(),
+                    self.identity(),
+                    "Website visitor",
+                    text,
+                    format!("webmsg:{}:c{n}", self.visitor),
+                )
             },
             at,
         )

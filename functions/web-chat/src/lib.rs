@@ -673,6 +673,13 @@ async fn send_message_inner(
         command: None,
         handoff: None,
         new_conversation_id: existing.is_none().then(|| deps.ids.conversation_id()),
+        message_key: None,
+        edited_at: None,
+        album: None,
+        reply_to: None,
+        forwarded_from: None,
+        choice: None,
+        notice: None,
     };
     let conversation_id = match &existing {
         Some(c) => c.id,

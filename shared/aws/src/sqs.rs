@@ -74,6 +74,7 @@ pub struct QueueUrls {
     pub inbound: QueuePair,
     pub outbound: QueuePair,
     pub timers: QueuePair,
+    pub media: QueuePair,
 }
 
 impl QueueUrls {
@@ -83,6 +84,7 @@ impl QueueUrls {
             QueueName::Inbound => &self.inbound,
             QueueName::Outbound => &self.outbound,
             QueueName::Timers => &self.timers,
+            QueueName::Media => &self.media,
         }
     }
 }
@@ -226,6 +228,7 @@ impl SqsQueue {
             inbound: Self::create_pair(client, &format!("{prefix}-inbound"), true).await?,
             outbound: Self::create_pair(client, &format!("{prefix}-outbound"), true).await?,
             timers: Self::create_pair(client, &format!("{prefix}-timers"), false).await?,
+            media: Self::create_pair(client, &format!("{prefix}-media"), false).await?,
         })
     }
 

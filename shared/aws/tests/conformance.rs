@@ -73,6 +73,13 @@ fn message(conversation: ConversationId, source_key: &str, at: Timestamp) -> Mes
         event: None,
         source_key: Some(source_key.to_owned()),
         created_at: at,
+        edited_at: None,
+        edit_history: Vec::new(),
+        reply_to: None,
+        forwarded_from: None,
+        album: None,
+        buttons: Vec::new(),
+        revision: 0,
     }
 }
 

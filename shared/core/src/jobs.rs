@@ -14,11 +14,19 @@ pub enum QueueName {
     Outbound,
     /// Delayed jobs (reassignment, prompts, token expiry). Standard queue with delays.
     Timers,
+    /// router → media: fetch a message's files from its channel into blob storage. Standard
+    /// queue (files of different messages need no order).
+    Media,
 }
 
 impl QueueName {
     /// Every queue.
-    pub const ALL: [QueueName; 3] = [QueueName::Inbound, QueueName::Outbound, QueueName::Timers];
+    pub const ALL: [QueueName; 4] = [
+        QueueName::Inbound,
+        QueueName::Outbound,
+        QueueName::Timers,
+        QueueName::Media,
+    ];
 
     /// Stable lowercase name (table rows, SQS queue name suffix, env var suffix).
     pub fn as_str(self) -> &'static str {
@@ -26,12 +34,13 @@ impl QueueName {
             QueueName::Inbound => "inbound",
             QueueName::Outbound => "outbound",
             QueueName::Timers => "timers",
+            QueueName::Media => "media",
         }
     }
 
     /// Whether the queue keeps per-group order (SQS FIFO).
     pub fn is_fifo(self) -> bool {
-        !matches!(self, QueueName::Timers)
+        !matches!(self, QueueName::Timers | QueueName::Media)
     }
 }
 
@@ -47,6 +56,14 @@ pub type InboundJob = InboundEvent;
 /// Body of the outbound queue: send the stored message `message_id` to its channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboundJob {
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
+}
+
+/// Body of the media queue: fetch the files of the stored message `message_id` (those with
+/// [`omnidesk_domain::Attachment::needs_fetch`]) into blob storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaJob {
     pub conversation_id: ConversationId,
     pub message_id: MessageId,
 }

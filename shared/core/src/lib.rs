@@ -81,5 +81,7 @@ pub use events::{
     ClientAction, ContactView, ConversationView, ServerEvent, VisitorEvent, WEB_SOURCE_PREFIX,
     WebAuthor, WebMessage,
 };
-pub use jobs::{InboundJob, JobError, JobOutcome, OutboundJob, QueueName, TimerJob, retry_backoff};
+pub use jobs::{
+    InboundJob, JobError, JobOutcome, MediaJob, OutboundJob, QueueName, TimerJob, retry_backoff,
+};
 pub use ports::*;

@@ -197,9 +197,74 @@ pub struct ChannelMessage {
     /// answers with the conversation id picks it; otherwise the router does).
     #[serde(default)]
     pub new_conversation_id: Option<crate::ConversationId>,
+    /// The message's own stable id on its channel (`tg:<bot>:<chat>:<message_id>`), the same
+    /// for the message and its later edits: the stored message id is derived from it (with
+    /// `sent_at` and `sequence`) when present, from `source_key` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_key: Option<String>,
+    /// Set when this event is an edit of the message `message_key` (made at this time): the
+    /// stored message's text and attachments are replaced and the old text kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<Timestamp>,
+    /// The channel's album id (Telegram `media_group_id`): messages of one album are stored
+    /// as one message with several attachments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub album: Option<String>,
+    /// The message this one replies to, quoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<crate::Quote>,
+    /// Who the customer forwarded this message from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarded_from: Option<String>,
+    /// The `data` of the button the customer pressed (a Telegram `callback_query`); `text` is
+    /// then the button's label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<String>,
+    /// Not something the customer wrote but something that happened in their chat (a member
+    /// joined, the title changed): shown as a timeline event with this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 impl ChannelMessage {
+    /// A plain text message: every optional field empty (set them with struct update syntax).
+    pub fn new(
+        key: ConversationKey,
+        identity: Identity,
+        display_name: impl Into<String>,
+        text: impl Into<String>,
+        source_key: impl Into<String>,
+    ) -> Self {
+        Self {
+            key,
+            identity,
+            display_name: display_name.into(),
+            language: None,
+            text: text.into(),
+            attachments: Vec::new(),
+            channel_ref: None,
+            source_key: source_key.into(),
+            sent_at: None,
+            sequence: 0,
+            command: None,
+            handoff: None,
+            new_conversation_id: None,
+            message_key: None,
+            edited_at: None,
+            album: None,
+            reply_to: None,
+            forwarded_from: None,
+            choice: None,
+            notice: None,
+        }
+    }
+
+    /// The key the stored message id is derived from: the channel's own message id when
+    /// there is one (so an edit finds its message), the source event otherwise.
+    pub fn id_source(&self) -> &str {
+        self.message_key.as_deref().unwrap_or(&self.source_key)
+    }
+
     /// The channel the message came from.
     pub fn channel(&self) -> Channel {
         self.key
@@ -264,6 +329,13 @@ impl TelegramInbound {
             command: command.filter(|_| private),
             handoff,
             new_conversation_id: None,
+            message_key: None,
+            edited_at: None,
+            album: None,
+            reply_to: None,
+            forwarded_from: None,
+            choice: None,
+            notice: None,
         })
     }
 }

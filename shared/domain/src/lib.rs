@@ -7,6 +7,7 @@
 //! might be invalid.
 
 mod agent;
+mod attachment;
 mod contact;
 mod conversation;
 mod error;
@@ -17,6 +18,10 @@ mod summary;
 mod values;
 
 pub use agent::{Agent, AgentStatus, PasswordHash};
+pub use attachment::{
+    Attachment, AttachmentKind, Degrees, TELEGRAM_DOWNLOAD_LIMIT, TELEGRAM_FILE_PREFIX,
+    TELEGRAM_PHOTO_LIMIT, TELEGRAM_UPLOAD_LIMIT, clean_file_name, kind_of_mime, safe_inline,
+};
 pub use contact::{Contact, Identity, IdentityKey, Unreachable, WEB_VISITOR_NAME};
 pub use conversation::{
     ACTIVITY_STEP_MS, Conversation, ConversationKey, ConversationStatus, LastMessage, StatusChange,
@@ -29,8 +34,8 @@ pub use inbound::{
     TelegramInbound, TelegramSender,
 };
 pub use message::{
-    Attachment, AttachmentKind, Author, ChannelRef, Delivery, DeliveryStatus, Direction, Message,
-    SystemEvent, TELEGRAM_TEXT_LIMIT, Translation, split_for_telegram,
+    Author, Button, ChannelRef, Delivery, DeliveryStatus, Direction, Message, MessageContent,
+    PreviousText, Quote, SystemEvent, TELEGRAM_TEXT_LIMIT, Translation, split_for_telegram,
 };
 pub use summary::handoff_summary;
 pub use values::{

@@ -1,8 +1,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AgentId, BotId, Channel, ChannelPath, ContactId, ConversationId, LanguageTag, MessageId,
-    TelegramChatId, Timestamp,
+    AgentId, Attachment, BotId, Channel, ChannelPath, ContactId, ConversationId, LanguageTag,
+    MessageId, TelegramChatId, Timestamp,
 };
 
 /// Whether the customer sent the message or it goes out to them.
@@ -48,32 +48,6 @@ pub struct Translation {
     pub text: String,
     /// Which provider produced it ("deepl", "amazon-translate", …).
     pub provider: String,
-}
-
-/// The kind of an attachment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AttachmentKind {
-    Image,
-    File,
-    Audio,
-    Video,
-    Sticker,
-}
-
-/// A file attached to a message. The bytes live in the channel (Telegram `file_id`) or in blob
-/// storage; the message only refers to them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Attachment {
-    pub kind: AttachmentKind,
-    /// Channel-specific reference, e.g. `tg-file:<file_id>` or a blob key.
-    pub reference: String,
-    #[serde(default)]
-    pub file_name: Option<String>,
-    #[serde(default)]
-    pub mime_type: Option<String>,
-    #[serde(default)]
-    pub size_bytes: Option<u64>,
 }
 
 /// Where the message is on its channel, to reply, thread or edit it there.
@@ -182,6 +156,11 @@ pub enum SystemEvent {
         #[serde(default)]
         by: Option<AgentId>,
     },
+    /// Something that happened in the customer's chat that is not a message (a member joined,
+    /// the group was renamed, a payment went through), in the channel's words.
+    Notice {
+        text: String,
+    },
 }
 
 impl SystemEvent {
@@ -208,6 +187,7 @@ impl SystemEvent {
             SystemEvent::ContactsMerged { by: Some(_), .. } => {
                 "Contacts merged by an agent".to_owned()
             }
+            SystemEvent::Notice { text } => text.clone(),
         }
     }
 }
@@ -238,6 +218,107 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_key: Option<String>,
     pub created_at: Timestamp,
+    /// When the customer last edited the message on their channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<Timestamp>,
+    /// The texts the message had before its edits, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edit_history: Vec<PreviousText>,
+    /// The message this one replies to, quoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Quote>,
+    /// Who the customer forwarded this message from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarded_from: Option<String>,
+    /// The channel's album id: the messages of one album (Telegram `media_group_id`) are one
+    /// message with several attachments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub album: Option<String>,
+    /// Choices offered with an outgoing message (a Telegram inline keyboard, widget buttons).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<Button>,
+    /// How many times the content was changed after the message was stored (edits, album
+    /// parts, fetched files): the version [`MessageContent`] updates are checked against.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub revision: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The part of a stored message that changes after it was stored: an edit on the channel, the
+/// next photo of an album, a file fetched into blob storage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageContent {
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+    pub edited_at: Option<Timestamp>,
+    pub edit_history: Vec<PreviousText>,
+    /// The revision this content becomes; the stored message must be at `revision - 1`.
+    pub revision: u32,
+}
+
+/// A text a message had before an edit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousText {
+    pub text: String,
+    /// Until when it was the text.
+    pub replaced_at: Timestamp,
+}
+
+/// The message a customer replied to, as they saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    /// Its text (or a description of its attachment), shortened.
+    pub text: String,
+    /// Who wrote it, as the channel names them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+}
+
+/// A choice offered to the customer: a button showing `text` that answers `data`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    pub text: String,
+    /// What the choice means to the router (at most 64 bytes: Telegram's `callback_data`).
+    pub data: String,
+}
+
+impl Message {
+    /// The content as it is, as the next revision: change it and store it with
+    /// `MessageStore::update_content`.
+    pub fn next_content(&self) -> MessageContent {
+        MessageContent {
+            text: self.text.clone(),
+            attachments: self.attachments.clone(),
+            edited_at: self.edited_at,
+            edit_history: self.edit_history.clone(),
+            revision: self.revision.saturating_add(1),
+        }
+    }
+
+    /// Applies stored content.
+    pub fn set_content(&mut self, content: MessageContent) {
+        self.text = content.text;
+        self.attachments = content.attachments;
+        self.edited_at = content.edited_at;
+        self.edit_history = content.edit_history;
+        self.revision = content.revision;
+    }
+
+    /// The text for places that show one line (previews, summaries): the text, or what the
+    /// attachments are.
+    pub fn preview_text(&self) -> String {
+        if !self.text.trim().is_empty() || self.attachments.is_empty() {
+            return self.text.clone();
+        }
+        self.attachments
+            .iter()
+            .map(Attachment::describe)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 impl Message {
@@ -269,6 +350,13 @@ impl Message {
             event: Some(event),
             source_key: None,
             created_at: now,
+            edited_at: None,
+            edit_history: Vec::new(),
+            reply_to: None,
+            forwarded_from: None,
+            album: None,
+            buttons: Vec::new(),
+            revision: 0,
         }
     }
 
@@ -296,6 +384,13 @@ impl Message {
             event: None,
             source_key: None,
             created_at: now,
+            edited_at: None,
+            edit_history: Vec::new(),
+            reply_to: None,
+            forwarded_from: None,
+            album: None,
+            buttons: Vec::new(),
+            revision: 0,
         }
     }
 }

@@ -453,6 +453,7 @@ mod tests {
             inbound: pair("desk-inbound.fifo"),
             outbound: pair("desk-outbound.fifo"),
             timers: pair("desk-timers"),
+            media: pair("desk-media"),
         };
         // Never called: the client only has to exist.
         let client = aws_sdk_sqs::Client::from_conf(

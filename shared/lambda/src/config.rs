@@ -39,6 +39,12 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ),
     ("TIMERS_DLQ_URL", "required", "its dead-letter queue"),
     (
+        "MEDIA_QUEUE_URL",
+        "required",
+        "media standard queue (router -> media: fetch channel files into S3)",
+    ),
+    ("MEDIA_DLQ_URL", "required", "its dead-letter queue"),
+    (
         "WEBSOCKET_API_ENDPOINT",
         "required",
         "https://{api}.execute-api.{region}.amazonaws.com/{stage}: where pushes are posted",
@@ -141,6 +147,7 @@ impl Config {
             inbound: pair("INBOUND_QUEUE_URL", "INBOUND_DLQ_URL")?,
             outbound: pair("OUTBOUND_QUEUE_URL", "OUTBOUND_DLQ_URL")?,
             timers: pair("TIMERS_QUEUE_URL", "TIMERS_DLQ_URL")?,
+            media: pair("MEDIA_QUEUE_URL", "MEDIA_DLQ_URL")?,
         };
         for (name, q) in [
             ("INBOUND_QUEUE_URL", &queues.inbound),
@@ -213,6 +220,8 @@ mod tests {
             ("OUTBOUND_DLQ_URL", format!("{q}-outbound-dlq.fifo")),
             ("TIMERS_QUEUE_URL", format!("{q}-timers")),
             ("TIMERS_DLQ_URL", format!("{q}-timers-dlq")),
+            ("MEDIA_QUEUE_URL", format!("{q}-media")),
+            ("MEDIA_DLQ_URL", format!("{q}-media-dlq")),
             (
                 "WEBSOCKET_API_ENDPOINT",
                 "https://abc.execute-api.us-east-1.amazonaws.com/prod/".to_owned(),

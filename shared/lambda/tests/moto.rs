@@ -31,6 +31,8 @@ fn config(queues: &QueueUrls, jwt_param: &str) -> Config {
         ("OUTBOUND_DLQ_URL", queues.outbound.dead_letter_url.clone()),
         ("TIMERS_QUEUE_URL", queues.timers.url.clone()),
         ("TIMERS_DLQ_URL", queues.timers.dead_letter_url.clone()),
+        ("MEDIA_QUEUE_URL", queues.media.url.clone()),
+        ("MEDIA_DLQ_URL", queues.media.dead_letter_url.clone()),
         (
             "WEBSOCKET_API_ENDPOINT",
             "http://127.0.0.1:9/prod".to_owned(),

@@ -56,7 +56,7 @@ struct Inner {
     db: Arc<Db>,
     clock: Arc<dyn Clock>,
     options: QueueOptions,
-    notifiers: [Arc<Notify>; 3],
+    notifiers: [Arc<Notify>; 4],
     sends: AtomicU64,
 }
 
@@ -228,6 +228,7 @@ impl SqliteQueue {
             QueueName::Inbound => 0,
             QueueName::Outbound => 1,
             QueueName::Timers => 2,
+            QueueName::Media => 3,
         }
     }
 

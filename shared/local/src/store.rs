@@ -12,8 +12,8 @@ use omnidesk_core::{
 };
 use omnidesk_domain::{
     Agent, AgentId, BotId, ChannelRef, Contact, ContactId, Conversation, ConversationId,
-    ConversationKey, Delivery, EmailAddress, Identity, IdentityKey, Message, MessageId, Timestamp,
-    WebsiteId,
+    ConversationKey, Delivery, EmailAddress, Identity, IdentityKey, Message, MessageContent,
+    MessageId, Timestamp, WebsiteId,
 };
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
@@ -790,6 +790,37 @@ impl MessageStore for SqliteStore {
                 if let Some(r) = channel_ref {
                     m.channel_ref = Some(r);
                 }
+                let json = to_json(&m)?;
+                tx.prepare_cached(
+                    "UPDATE messages SET json = ?3 WHERE conversation_id = ?1 AND id = ?2",
+                )
+                .and_then(|mut s| s.execute(params![cid, mid, json]))
+                .map_err(sql_err)?;
+                Ok(m)
+            })
+            .await
+    }
+
+    async fn update_content(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+        content: &MessageContent,
+    ) -> StoreResult<Message> {
+        let content = content.clone();
+        self.db
+            .write_async(move |tx| {
+                let (cid, mid) = (conversation.to_string(), id.to_string());
+                let json = read_message(tx, &cid, &mid)?
+                    .ok_or_else(|| StoreError::NotFound(format!("message {mid}")))?;
+                let mut m: Message = from_json("message", &json)?;
+                if m.revision.saturating_add(1) != content.revision {
+                    return Err(StoreError::Conflict(format!(
+                        "message {mid} is at revision {}",
+                        m.revision
+                    )));
+                }
+                m.set_content(content);
                 let json = to_json(&m)?;
                 tx.prepare_cached(
                     "UPDATE messages SET json = ?3 WHERE conversation_id = ?1 AND id = ?2",

@@ -43,6 +43,13 @@ fn message(conversation: ConversationId, text: &str) -> Message {
         event: None,
         source_key: None,
         created_at: at,
+        edited_at: None,
+        edit_history: Vec::new(),
+        reply_to: None,
+        forwarded_from: None,
+        album: None,
+        buttons: Vec::new(),
+        revision: 0,
     }
 }
 

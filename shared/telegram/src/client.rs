@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use omnidesk_core::{BotIdentity, Secret, TelegramApi, TelegramError, WebhookInfo};
-use omnidesk_domain::{BotId, TelegramChatId};
+use omnidesk_core::{
+    BotIdentity, OutgoingFile, Secret, TelegramApi, TelegramError, TelegramFile, WebhookInfo,
+};
+use omnidesk_domain::{AttachmentKind, BotId, Button, TelegramChatId};
 use serde::de::{DeserializeOwned, IgnoredAny, IntoDeserializer};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -112,6 +114,82 @@ impl TeloxideTelegram {
         }
         result
     }
+}
+
+impl TeloxideTelegram {
+    /// A multipart call (file uploads): same error handling as [`Self::call`].
+    async fn call_multipart<R: DeserializeOwned>(
+        &self,
+        token: &Secret,
+        method: &str,
+        form: reqwest::multipart::Form,
+    ) -> Result<R, TelegramError> {
+        let url = format!("{}/bot{}/{}", self.base, token.expose(), method);
+        let response = self
+            .client
+            .post(url)
+            .multipart(form)
+            .timeout(UPLOAD_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| transport_error(method, &e))?;
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(method, &e))?;
+        let result = decode_response(status, &body);
+        if let Err(e) = &result {
+            tracing::debug!(method, status, error = %e, "Bot API upload failed");
+        }
+        result
+    }
+}
+
+/// Budget of one upload (up to 50 MB).
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(120);
+/// Budget of one download (up to 20 MB).
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The Bot API method that uploads one file of `kind`, and its file field.
+fn file_method(kind: AttachmentKind) -> (&'static str, &'static str) {
+    match kind {
+        AttachmentKind::Image => ("sendPhoto", "photo"),
+        AttachmentKind::Voice => ("sendVoice", "voice"),
+        AttachmentKind::Audio => ("sendAudio", "audio"),
+        AttachmentKind::Video => ("sendVideo", "video"),
+        _ => ("sendDocument", "document"),
+    }
+}
+
+/// The `InputMedia` type of a file in an album.
+fn media_type(kind: AttachmentKind) -> &'static str {
+    match kind {
+        AttachmentKind::Image => "photo",
+        AttachmentKind::Video => "video",
+        AttachmentKind::Audio | AttachmentKind::Voice => "audio",
+        _ => "document",
+    }
+}
+
+fn file_part(file: &OutgoingFile) -> Result<reqwest::multipart::Part, TelegramError> {
+    reqwest::multipart::Part::bytes(file.bytes.clone())
+        .file_name(file.file_name.clone())
+        .mime_str(&file.mime_type)
+        .or_else(|_| {
+            reqwest::multipart::Part::bytes(file.bytes.clone())
+                .file_name(file.file_name.clone())
+                .mime_str("application/octet-stream")
+        })
+        .map_err(|e| TelegramError::Rejected(format!("cannot attach {}: {e}", file.file_name)))
+}
+
+fn inline_keyboard(buttons: &[Button]) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = buttons
+        .iter()
+        .map(|b| json!([{ "text": b.text, "callback_data": b.data }]))
+        .collect();
+    json!({ "inline_keyboard": rows })
 }
 
 /// A transport error, without its URL (which holds the token).
@@ -291,6 +369,153 @@ impl TelegramApi for TeloxideTelegram {
             .call(token, "sendMessage", &params, REQUEST_TIMEOUT)
             .await?;
         Ok(sent.message_id)
+    }
+
+    async fn send_buttons(
+        &self,
+        token: &Secret,
+        chat: TelegramChatId,
+        text: &str,
+        buttons: &[Button],
+    ) -> Result<i32, TelegramError> {
+        let mut params = json!({ "chat_id": chat.0, "text": text });
+        if !buttons.is_empty() {
+            params["reply_markup"] = inline_keyboard(buttons);
+        }
+        let sent: SentMessage = self
+            .call(token, "sendMessage", &params, REQUEST_TIMEOUT)
+            .await?;
+        Ok(sent.message_id)
+    }
+
+    async fn send_file(
+        &self,
+        token: &Secret,
+        chat: TelegramChatId,
+        file: &OutgoingFile,
+        caption: Option<&str>,
+    ) -> Result<i32, TelegramError> {
+        let (method, field) = file_method(file.kind);
+        let mut form = reqwest::multipart::Form::new()
+            .text("chat_id", chat.0.to_string())
+            .part(field, file_part(file)?);
+        if let Some(c) = caption.filter(|c| !c.trim().is_empty()) {
+            form = form.text("caption", c.to_owned());
+        }
+        let sent: SentMessage = self.call_multipart(token, method, form).await?;
+        Ok(sent.message_id)
+    }
+
+    async fn send_media_group(
+        &self,
+        token: &Secret,
+        chat: TelegramChatId,
+        files: &[OutgoingFile],
+        caption: Option<&str>,
+    ) -> Result<Vec<i32>, TelegramError> {
+        let mut form = reqwest::multipart::Form::new().text("chat_id", chat.0.to_string());
+        let mut media = Vec::new();
+        for (i, f) in files.iter().enumerate() {
+            let name = format!("file{i}");
+            let mut item =
+                json!({ "type": media_type(f.kind), "media": format!("attach://{name}") });
+            if i == 0
+                && let Some(c) = caption.filter(|c| !c.trim().is_empty())
+            {
+                item["caption"] = json!(c);
+            }
+            media.push(item);
+            form = form.part(name, file_part(f)?);
+        }
+        form = form.text("media", serde_json::Value::Array(media).to_string());
+        let sent: Vec<SentMessage> = self.call_multipart(token, "sendMediaGroup", form).await?;
+        Ok(sent.into_iter().map(|m| m.message_id).collect())
+    }
+
+    async fn get_file(&self, token: &Secret, file_id: &str) -> Result<TelegramFile, TelegramError> {
+        #[derive(Deserialize)]
+        struct WireFile {
+            #[serde(default)]
+            file_path: Option<String>,
+            #[serde(default)]
+            file_size: Option<u64>,
+        }
+        let f: WireFile = self
+            .call(
+                token,
+                "getFile",
+                &json!({ "file_id": file_id }),
+                REQUEST_TIMEOUT,
+            )
+            .await?;
+        Ok(TelegramFile {
+            file_path: f.file_path,
+            file_size: f.file_size,
+        })
+    }
+
+    async fn download_file(
+        &self,
+        token: &Secret,
+        file_path: &str,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, TelegramError> {
+        let url = format!(
+            "{}/file/bot{}/{}",
+            self.base,
+            token.expose(),
+            file_path.trim_start_matches('/')
+        );
+        let mut response = self
+            .client
+            .get(url)
+            .timeout(DOWNLOAD_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| transport_error("download", &e))?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            let body = response.bytes().await.unwrap_or_default();
+            return match decode_response::<IgnoredAny>(status, &body) {
+                Err(e) => Err(e),
+                Ok(_) => Err(TelegramError::Transient(format!("download: HTTP {status}"))),
+            };
+        }
+        if response.content_length().is_some_and(|n| n > max_bytes) {
+            return Err(TelegramError::Rejected(format!(
+                "the file is larger than {max_bytes} bytes"
+            )));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| transport_error("download", &e))?
+        {
+            if (bytes.len() + chunk.len()) as u64 > max_bytes {
+                return Err(TelegramError::Rejected(format!(
+                    "the file is larger than {max_bytes} bytes"
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+
+    async fn answer_callback_query(
+        &self,
+        token: &Secret,
+        callback_query_id: &str,
+        text: Option<&str>,
+    ) -> Result<(), TelegramError> {
+        let mut params = json!({ "callback_query_id": callback_query_id });
+        if let Some(t) = text {
+            params["text"] = json!(t);
+        }
+        let _: bool = self
+            .call(token, "answerCallbackQuery", &params, REQUEST_TIMEOUT)
+            .await?;
+        Ok(())
     }
 
     async fn get_updates(

@@ -172,11 +172,10 @@ fn fill_message(
     inbound.text = text;
 
     let file = |kind, f: WireFile| Attachment {
-        kind,
-        reference: format!("tg-file:{}", f.file_id),
         file_name: f.file_name,
         mime_type: f.mime_type,
         size_bytes: f.file_size,
+        ..Attachment::new(kind, format!("tg-file:{}", f.file_id))
     };
     let mut attachments = Vec::new();
     if let Some(largest) = m
@@ -187,11 +186,12 @@ fn fill_message(
         .map(|(_, p)| p)
     {
         attachments.push(Attachment {
-            kind: AttachmentKind::Image,
-            reference: format!("tg-file:{}", largest.file_id),
-            file_name: None,
             mime_type: Some("image/jpeg".to_owned()),
             size_bytes: largest.file_size,
+            ..Attachment::new(
+                AttachmentKind::Image,
+                format!("tg-file:{}", largest.file_id),
+            )
         });
     }
     if let Some(f) = m.document {

@@ -586,7 +586,7 @@ impl Stack {
     pub async fn poll_max(&self, queue: QueueName, max: i32) -> anyhow::Result<Poll> {
         // The event source mapping receives and deletes with the function's role.
         let function = match queue {
-            QueueName::Inbound | QueueName::Timers => Function::Router,
+            QueueName::Inbound | QueueName::Timers | QueueName::Media => Function::Router,
             QueueName::Outbound => Function::Sender,
         };
         as_function(function, self.poll_as(queue, max, function)).await

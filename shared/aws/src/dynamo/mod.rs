@@ -28,7 +28,7 @@ use omnidesk_core::{
 use omnidesk_domain::{
     Agent, AgentId, BotId, ChannelRef, Contact, ContactId, Conversation, ConversationId,
     ConversationKey, ConversationStatus, Delivery, EmailAddress, Identity, IdentityKey, Message,
-    MessageId, Timestamp,
+    MessageContent, MessageId, Timestamp,
 };
 
 use item::{
@@ -330,6 +330,9 @@ fn message_of(item: &Item) -> StoreResult<Message> {
     }
     if item.contains_key("channelRef") {
         message.channel_ref = Some(json_attr(item, "channelRef")?);
+    }
+    if item.contains_key("content") {
+        message.set_content(json_attr(item, "content")?);
     }
     Ok(message)
 }
@@ -1360,6 +1363,49 @@ impl MessageStore for DynamoStore {
             Err(e) => match classify("update_delivery", &e) {
                 Failure::ConditionFailed => Err(StoreError::NotFound(format!("message {id}"))),
                 other => Err(other.into_store("update_delivery")),
+            },
+        }
+    }
+
+    /// The content is an attribute of its own beside the message's `data` (like `delivery`),
+    /// with its revision as a number the write is conditioned on.
+    async fn update_content(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+        content: &MessageContent,
+    ) -> StoreResult<Message> {
+        let previous = content.revision.saturating_sub(1);
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(msg_key(conversation, id))))
+            .update_expression("SET content = :content, revision = :next")
+            .condition_expression(if previous == 0 {
+                "attribute_exists(PK) AND attribute_not_exists(revision)"
+            } else {
+                "attribute_exists(PK) AND revision = :prev"
+            })
+            .expression_attribute_values(":content", s(to_json(content)?))
+            .expression_attribute_values(":next", AttributeValue::N(content.revision.to_string()))
+            .return_values(ReturnValue::AllNew);
+        let request = if previous == 0 {
+            request
+        } else {
+            request.expression_attribute_values(":prev", AttributeValue::N(previous.to_string()))
+        };
+        match request.send().await {
+            Ok(out) => message_of(&out.attributes.unwrap_or_default()),
+            Err(e) => match classify("update_content", &e) {
+                Failure::ConditionFailed => match self.get_message(conversation, id).await? {
+                    None => Err(StoreError::NotFound(format!("message {id}"))),
+                    Some(m) => Err(StoreError::Conflict(format!(
+                        "message {id} is at revision {}",
+                        m.revision
+                    ))),
+                },
+                other => Err(other.into_store("update_content")),
             },
         }
     }

@@ -89,11 +89,3 @@ pub trait Translator: Send + Sync {
         target: &LanguageTag,
     ) -> Result<TranslationResult, ProviderError>;
 }
-
-/// Attachment bytes (S3 on AWS, a folder locally). Keys are opaque.
-#[async_trait]
-pub trait BlobStore: Send + Sync {
-    async fn put(&self, key: &str, content_type: &str, bytes: Vec<u8>)
-    -> Result<(), ProviderError>;
-    async fn get(&self, key: &str) -> Result<Option<(String, Vec<u8>)>, ProviderError>;
-}

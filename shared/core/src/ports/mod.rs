@@ -1,6 +1,7 @@
 //! The ports. Each trait states its guarantees; the conformance suites in
 //! [`crate::testing`] check them against every adapter.
 
+mod blob;
 mod clock;
 mod future;
 mod push;
@@ -9,10 +10,13 @@ mod store;
 mod telegram;
 mod web;
 
+pub use blob::{
+    Blob, BlobStore, DEFAULT_LINK_TTL, LinkRequest, blob_key, content_disposition, is_blob_key,
+};
 pub use clock::{Clock, IdGen, SystemClock, UuidV7Ids};
 pub use future::{
-    BlobStore, ChatMessage, ChatRequest, ChatResponse, ChatRole, Llm, Mailer, OutboundEmail,
-    ProviderError, TranslationResult, Translator,
+    ChatMessage, ChatRequest, ChatResponse, ChatRole, Llm, Mailer, OutboundEmail, ProviderError,
+    TranslationResult, Translator,
 };
 pub use push::{ConnectionId, MAX_PUSH_BYTES, Push, PushError, PushOutcome, check_push_size};
 pub use queue::{DeadLettered, OutgoingMessage, Queue, QueueError, Received, SendOutcome};
@@ -21,7 +25,9 @@ pub use store::{
     ContactStore, ConversationFilter, ConversationStore, DeadLetter, DeadLetterStore, MessageStore,
     Page, PageRequest, Secret, Store, StoreError, StoreResult,
 };
-pub use telegram::{BotIdentity, TelegramApi, TelegramError, WebhookInfo};
+pub use telegram::{
+    BotIdentity, OutgoingFile, TelegramApi, TelegramError, TelegramFile, WebhookInfo,
+};
 pub use web::{
     HandoffGrant, StoredToken, TokenKind, VisitorConnection, VisitorConnectionStore, WebStore,
     Website, token_hash,

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use omnidesk_domain::{
     Agent, AgentId, BotId, ChannelRef, Contact, ContactId, Conversation, ConversationId,
     ConversationKey, ConversationStatus, Delivery, EmailAddress, Identity, IdentityKey, Message,
-    MessageId, Timestamp,
+    MessageContent, MessageId, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -225,6 +225,16 @@ pub trait MessageStore: Send + Sync {
         id: MessageId,
         delivery: &Delivery,
         channel_ref: Option<&ChannelRef>,
+    ) -> StoreResult<Message>;
+    /// Replaces what the message says (text, attachments, edits) if it is still at revision
+    /// `content.revision - 1`; returns the updated message. `NotFound` if it does not exist,
+    /// `Conflict` if someone else changed it meanwhile (re-read and re-apply). Delivery and
+    /// channel reference are untouched.
+    async fn update_content(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+        content: &MessageContent,
     ) -> StoreResult<Message>;
     /// A conversation's messages, newest first; the cursor pages towards older ones.
     async fn list_messages(

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use omnidesk_domain::{BotId, TelegramChatId};
+use omnidesk_domain::{AttachmentKind, BotId, Button, TelegramChatId};
 
 use crate::Secret;
 
@@ -19,6 +19,25 @@ pub struct WebhookInfo {
     pub pending_update_count: u32,
     pub last_error_date: Option<i64>,
     pub last_error_message: Option<String>,
+}
+
+/// Where a file can be downloaded (`getFile`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelegramFile {
+    /// Path for `<api>/file/bot<token>/<file_path>`; `None` when Telegram will not serve it.
+    pub file_path: Option<String>,
+    pub file_size: Option<u64>,
+}
+
+/// A file to upload to a chat (multipart: Telegram never fetches from our host).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingFile {
+    /// Picks the method: image → `sendPhoto`, voice → `sendVoice`, audio → `sendAudio`,
+    /// video → `sendVideo`, anything else → `sendDocument`.
+    pub kind: AttachmentKind,
+    pub file_name: String,
+    pub mime_type: String,
+    pub bytes: Vec<u8>,
 }
 
 /// A Bot API call failed.
@@ -66,6 +85,58 @@ pub trait TelegramApi: Send + Sync {
         chat: TelegramChatId,
         text: &str,
     ) -> Result<i32, TelegramError>;
+
+    /// `sendMessage` with an inline keyboard: one button per row, each answering its `data`
+    /// as a `callback_query`.
+    async fn send_buttons(
+        &self,
+        token: &Secret,
+        chat: TelegramChatId,
+        text: &str,
+        buttons: &[Button],
+    ) -> Result<i32, TelegramError>;
+
+    /// Uploads one file with an optional caption (≤ 1024 characters), by the method its kind
+    /// picks (see [`OutgoingFile::kind`]). Returns the new `message_id`.
+    async fn send_file(
+        &self,
+        token: &Secret,
+        chat: TelegramChatId,
+        file: &OutgoingFile,
+        caption: Option<&str>,
+    ) -> Result<i32, TelegramError>;
+
+    /// `sendMediaGroup`: 2–10 files shown as one album (photos and videos together, or
+    /// documents, or audio), uploaded in one multipart request; the caption goes on the first.
+    /// Returns the `message_id` of each.
+    async fn send_media_group(
+        &self,
+        token: &Secret,
+        chat: TelegramChatId,
+        files: &[OutgoingFile],
+        caption: Option<&str>,
+    ) -> Result<Vec<i32>, TelegramError>;
+
+    /// `getFile`.
+    async fn get_file(&self, token: &Secret, file_id: &str) -> Result<TelegramFile, TelegramError>;
+
+    /// Downloads `<api>/file/bot<token>/<file_path>`; more than `max_bytes` is `Rejected`
+    /// without reading the rest.
+    async fn download_file(
+        &self,
+        token: &Secret,
+        file_path: &str,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, TelegramError>;
+
+    /// `answerCallbackQuery`: stops the spinner on the button the user pressed, with an
+    /// optional short notification.
+    async fn answer_callback_query(
+        &self,
+        token: &Secret,
+        callback_query_id: &str,
+        text: Option<&str>,
+    ) -> Result<(), TelegramError>;
 
     /// `getUpdates` with `offset` and long-poll `timeout`; raw JSON of each update.
     async fn get_updates(

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use omnidesk_domain::{
     Agent, AgentId, BotId, ChannelRef, Contact, ContactId, Conversation, ConversationId,
     ConversationKey, ConversationStatus, Delivery, EmailAddress, Identity, IdentityKey, Message,
-    MessageId, Timestamp,
+    MessageContent, MessageId, Timestamp,
 };
 use parking_lot::Mutex;
 
@@ -439,6 +439,27 @@ impl MessageStore for MemoryStore {
         if let Some(r) = channel_ref {
             stored.channel_ref = Some(r.clone());
         }
+        Ok(stored.clone())
+    }
+
+    async fn update_content(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+        content: &MessageContent,
+    ) -> StoreResult<Message> {
+        let mut inner = self.inner.lock();
+        let stored = inner
+            .messages
+            .get_mut(&(conversation, id))
+            .ok_or_else(|| StoreError::NotFound(format!("message {id}")))?;
+        if stored.revision.saturating_add(1) != content.revision {
+            return Err(StoreError::Conflict(format!(
+                "message {id} is at revision {}",
+                stored.revision
+            )));
+        }
+        stored.set_content(content.clone());
         Ok(stored.clone())
     }
 

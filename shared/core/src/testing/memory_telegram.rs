@@ -2,21 +2,42 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use omnidesk_domain::{BotId, TELEGRAM_TEXT_LIMIT, TelegramChatId};
+use omnidesk_domain::{AttachmentKind, BotId, Button, TELEGRAM_TEXT_LIMIT, TelegramChatId};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::{BotIdentity, Secret, TelegramApi, TelegramError, WebhookInfo};
+use crate::{
+    BotIdentity, OutgoingFile, Secret, TelegramApi, TelegramError, TelegramFile, WebhookInfo,
+};
 
-/// One `sendMessage` call that succeeded.
+/// One send call that succeeded (`sendMessage`, a file upload, or one item of an album).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentTelegram {
     /// The bot token it was sent with.
     pub token: String,
     pub chat: TelegramChatId,
+    /// The text, or the caption of a file (empty when it had none).
     pub text: String,
     /// The `message_id` returned.
     pub message_id: i32,
+    /// `sendMessage`, `sendPhoto`, `sendDocument`, `sendVoice`, `sendAudio`, `sendVideo` or
+    /// `sendMediaGroup`.
+    pub method: &'static str,
+    /// The uploaded file, for file methods.
+    pub file: Option<OutgoingFile>,
+    /// The inline keyboard sent with a text.
+    pub buttons: Vec<Button>,
+}
+
+/// The Bot API method that uploads one file of `kind`.
+pub fn file_method(kind: AttachmentKind) -> &'static str {
+    match kind {
+        AttachmentKind::Image => "sendPhoto",
+        AttachmentKind::Voice => "sendVoice",
+        AttachmentKind::Audio => "sendAudio",
+        AttachmentKind::Video => "sendVideo",
+        _ => "sendDocument",
+    }
 }
 
 /// The webhook of one bot, as `setWebhook` left it.
@@ -48,6 +69,10 @@ struct Inner {
     updates: HashMap<String, Vec<(Option<i64>, String)>>,
     webhooks: HashMap<String, WebhookState>,
     usernames: HashMap<BotId, String>,
+    /// Files `getFile` and the download serve, by `file_id`.
+    files: HashMap<String, Vec<u8>>,
+    /// `answerCallbackQuery` calls: (query id, text).
+    answered: Vec<(String, Option<String>)>,
 }
 
 impl MemoryTelegram {
@@ -103,6 +128,46 @@ impl MemoryTelegram {
         self.updates_arrived.notify_waiters();
     }
 
+    /// Serves `bytes` as the file `file_id` (to `getFile` and the download).
+    pub fn put_file(&self, file_id: impl Into<String>, bytes: Vec<u8>) {
+        self.inner.lock().files.insert(file_id.into(), bytes);
+    }
+
+    /// The callback queries answered so far: (query id, notification text).
+    pub fn answered(&self) -> Vec<(String, Option<String>)> {
+        self.inner.lock().answered.clone()
+    }
+
+    /// Records a sent message or file and returns its new `message_id`, unless a failure was
+    /// scripted for `chat`.
+    fn record(
+        &self,
+        token: &Secret,
+        chat: TelegramChatId,
+        text: &str,
+        method: &'static str,
+        file: Option<OutgoingFile>,
+        buttons: &[Button],
+    ) -> Result<i32, TelegramError> {
+        let mut inner = self.inner.lock();
+        if let Some(e) = inner.failures.get_mut(&chat).and_then(VecDeque::pop_front) {
+            return Err(e);
+        }
+        let id = inner.next_message_id.entry(chat).or_insert(0);
+        *id += 1;
+        let message_id = *id;
+        inner.sent.push(SentTelegram {
+            token: token.expose().to_owned(),
+            chat,
+            text: text.to_owned(),
+            message_id,
+            method,
+            file,
+            buttons: buttons.to_vec(),
+        });
+        Ok(message_id)
+    }
+
     /// The webhook set for `token`, if any.
     pub fn webhook(&self, token: &str) -> Option<WebhookState> {
         self.inner.lock().webhooks.get(token).cloned()
@@ -154,11 +219,17 @@ impl TelegramApi for MemoryTelegram {
         chat: TelegramChatId,
         text: &str,
     ) -> Result<i32, TelegramError> {
+        self.send_buttons(token, chat, text, &[]).await
+    }
+
+    async fn send_buttons(
+        &self,
+        token: &Secret,
+        chat: TelegramChatId,
+        text: &str,
+        buttons: &[Button],
+    ) -> Result<i32, TelegramError> {
         bot_of(token)?;
-        let mut inner = self.inner.lock();
-        if let Some(e) = inner.failures.get_mut(&chat).and_then(VecDeque::pop_front) {
-            return Err(e);
-        }
         if text.trim().is_empty() {
             return Err(TelegramError::Rejected(
                 "Bad Request: message text is empty".to_owned(),
@@ -169,16 +240,99 @@ impl TelegramApi for MemoryTelegram {
                 "Bad Request: message is too long".to_owned(),
             ));
         }
-        let id = inner.next_message_id.entry(chat).or_insert(0);
-        *id += 1;
-        let message_id = *id;
-        inner.sent.push(SentTelegram {
-            token: token.expose().to_owned(),
+        self.record(token, chat, text, "sendMessage", None, buttons)
+    }
+
+    async fn send_file(
+        &self,
+        token: &Secret,
+        chat: TelegramChatId,
+        file: &OutgoingFile,
+        caption: Option<&str>,
+    ) -> Result<i32, TelegramError> {
+        bot_of(token)?;
+        if file.bytes.is_empty() {
+            return Err(TelegramError::Rejected(
+                "Bad Request: file must be non-empty".to_owned(),
+            ));
+        }
+        let method = file_method(file.kind);
+        self.record(
+            token,
             chat,
-            text: text.to_owned(),
-            message_id,
-        });
-        Ok(message_id)
+            caption.unwrap_or(""),
+            method,
+            Some(file.clone()),
+            &[],
+        )
+    }
+
+    async fn send_media_group(
+        &self,
+        token: &Secret,
+        chat: TelegramChatId,
+        files: &[OutgoingFile],
+        caption: Option<&str>,
+    ) -> Result<Vec<i32>, TelegramError> {
+        bot_of(token)?;
+        if !(2..=10).contains(&files.len()) {
+            return Err(TelegramError::Rejected(
+                "Bad Request: wrong number of media in the album".to_owned(),
+            ));
+        }
+        let mut ids = Vec::new();
+        for (i, f) in files.iter().enumerate() {
+            let text = if i == 0 { caption.unwrap_or("") } else { "" };
+            ids.push(self.record(token, chat, text, "sendMediaGroup", Some(f.clone()), &[])?);
+        }
+        Ok(ids)
+    }
+
+    async fn get_file(&self, token: &Secret, file_id: &str) -> Result<TelegramFile, TelegramError> {
+        bot_of(token)?;
+        self.scripted_call_failure()?;
+        match self.inner.lock().files.get(file_id) {
+            Some(bytes) => Ok(TelegramFile {
+                file_path: Some(format!("files/{file_id}")),
+                file_size: Some(bytes.len() as u64),
+            }),
+            None => Err(TelegramError::Rejected(
+                "Bad Request: invalid file_id".to_owned(),
+            )),
+        }
+    }
+
+    async fn download_file(
+        &self,
+        token: &Secret,
+        file_path: &str,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, TelegramError> {
+        bot_of(token)?;
+        self.scripted_call_failure()?;
+        let id = file_path.strip_prefix("files/").unwrap_or(file_path);
+        match self.inner.lock().files.get(id) {
+            Some(bytes) if bytes.len() as u64 > max_bytes => Err(TelegramError::Rejected(format!(
+                "the file is larger than {max_bytes} bytes"
+            ))),
+            Some(bytes) => Ok(bytes.clone()),
+            None => Err(TelegramError::Rejected("Not Found".to_owned())),
+        }
+    }
+
+    async fn answer_callback_query(
+        &self,
+        token: &Secret,
+        callback_query_id: &str,
+        text: Option<&str>,
+    ) -> Result<(), TelegramError> {
+        bot_of(token)?;
+        self.scripted_call_failure()?;
+        self.inner
+            .lock()
+            .answered
+            .push((callback_query_id.to_owned(), text.map(str::to_owned)));
+        Ok(())
     }
 
     async fn get_updates(

@@ -9,6 +9,7 @@
 //! shared table or queue without a reset.
 
 mod clock;
+mod memory_blob;
 mod memory_push;
 mod memory_queue;
 mod memory_store;
@@ -18,7 +19,8 @@ pub mod queue_suite;
 pub mod store_suite;
 
 pub use clock::{ManualClock, SeqIds};
+pub use memory_blob::MemoryBlobStore;
 pub use memory_push::MemoryPush;
 pub use memory_queue::MemoryQueue;
 pub use memory_store::MemoryStore;
-pub use memory_telegram::{MemoryTelegram, SentTelegram, WebhookState};
+pub use memory_telegram::{MemoryTelegram, SentTelegram, WebhookState, file_method};

@@ -39,6 +39,7 @@ pub async fn run_all(store: &dyn Store) {
     conversations(store).await;
     messages(store).await;
     source_key_under_another_id(store).await;
+    message_content(store).await;
     agents(store).await;
     bots(store).await;
     dead_letters(store).await;
@@ -133,6 +134,13 @@ fn inbound_message(conversation: ConversationId, text: &str) -> Message {
         event: None,
         source_key: None,
         created_at: at,
+        edited_at: None,
+        edit_history: Vec::new(),
+        reply_to: None,
+        forwarded_from: None,
+        album: None,
+        buttons: Vec::new(),
+        revision: 0,
     }
 }
 
@@ -1132,6 +1140,78 @@ pub async fn messages(store: &dyn MessageStore) {
                 MessageId::from_uuid(Uuid::now_v7()),
                 &delivery,
                 None,
+            )
+            .await,
+    );
+}
+
+/// Content updates (edits, album parts, fetched files) are checked against the revision they
+/// were made from, keep delivery and channel reference, and survive a later delivery update.
+pub async fn message_content(store: &dyn MessageStore) {
+    let conversation = ConversationId::from_uuid(Uuid::now_v7());
+    let original = inbound_message(conversation, "first text");
+    store.append_message(&original).await.unwrap();
+
+    let mut content = original.next_content();
+    content.text = "edited text".to_owned();
+    content.edited_at = Some(now());
+    content.edit_history.push(omnidesk_domain::PreviousText {
+        text: "first text".to_owned(),
+        replaced_at: now(),
+    });
+    let mut photo =
+        omnidesk_domain::Attachment::new(omnidesk_domain::AttachmentKind::Image, "tg-file:abc");
+    photo.blob = Some("0".repeat(64));
+    content.attachments.push(photo);
+    let updated = store
+        .update_content(conversation, original.id, &content)
+        .await
+        .expect("update_content at the current revision");
+    assert_eq!(updated.revision, 1);
+    assert_eq!(updated.text, "edited text");
+    assert_eq!(updated.delivery, original.delivery, "delivery is untouched");
+    let read = store
+        .get_message(conversation, original.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read, updated, "get_message reads the updated content");
+
+    // A writer that read revision 0 lost the race: Conflict, nothing changed.
+    let mut stale = original.next_content();
+    stale.text = "stale".to_owned();
+    match store
+        .update_content(conversation, original.id, &stale)
+        .await
+    {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("a stale content update must be Conflict, got {other:?}"),
+    }
+
+    // A delivery update afterwards keeps the content.
+    let delivered = store
+        .update_delivery(conversation, original.id, &original.delivery, None)
+        .await
+        .unwrap();
+    assert_eq!(delivered.text, "edited text");
+    assert_eq!(delivered.attachments, content.attachments);
+    let listed = store
+        .list_messages(conversation, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.items[0].revision, 1,
+        "list_messages reads the content"
+    );
+    assert_eq!(listed.items[0].text, "edited text");
+
+    expect_not_found(
+        "update_content of a missing message",
+        store
+            .update_content(
+                conversation,
+                MessageId::from_uuid(Uuid::now_v7()),
+                &original.next_content(),
             )
             .await,
     );

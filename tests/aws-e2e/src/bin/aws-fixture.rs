@@ -146,6 +146,8 @@ async fn main() -> anyhow::Result<()> {
         ("OUTBOUND_DLQ_URL", urls.outbound.dead_letter_url.clone()),
         ("TIMERS_QUEUE_URL", urls.timers.url.clone()),
         ("TIMERS_DLQ_URL", urls.timers.dead_letter_url.clone()),
+        ("MEDIA_QUEUE_URL", urls.media.url.clone()),
+        ("MEDIA_DLQ_URL", urls.media.dead_letter_url.clone()),
         ("WEBSOCKET_API_ENDPOINT", format!("{stub}/prod")),
         ("JWT_SECRET_PARAM", JWT_PARAM.to_owned()),
         ("TELEGRAM_API_URL", stub.clone()),
