@@ -15,7 +15,9 @@ use omnidesk_core::Push;
 use omnidesk_core::{
     BotMode, BotStore, Clock, IdGen, QueueName, Secret, SystemClock, TelegramApi, UuidV7Ids,
 };
-use omnidesk_local::{Hub, QueueOptions, SqliteOptions, SqliteQueue, SqliteStore, Synchronous};
+use omnidesk_local::{
+    FolderBlobStore, Hub, QueueOptions, SqliteOptions, SqliteQueue, SqliteStore, Synchronous,
+};
 use omnidesk_router::RouterDeps;
 use omnidesk_sender::{RateLimiter, SenderDeps};
 use omnidesk_telegram::TeloxideTelegram;
@@ -35,6 +37,8 @@ pub struct Adapters {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGen>,
     pub telegram: Arc<dyn TelegramApi>,
+    /// Attachment bytes, in `<data dir>/files`, with links signed by the server secret.
+    pub blobs: Arc<FolderBlobStore>,
 }
 
 impl Adapters {
@@ -67,12 +71,18 @@ impl Adapters {
         )?;
         let telegram: Arc<dyn TelegramApi> =
             Arc::new(TeloxideTelegram::new(&config.telegram_api_url).context("TELEGRAM_API_URL")?);
+        let blobs = FolderBlobStore::open(
+            config.data_dir.join("files"),
+            Self::secret(config)?.expose().as_bytes(),
+        )
+        .with_context(|| format!("cannot open {}", config.data_dir.join("files").display()))?;
         Ok(Self {
             store,
             queue,
             clock,
             ids: Arc::new(UuidV7Ids),
             telegram,
+            blobs: Arc::new(blobs),
         })
     }
 

@@ -54,11 +54,13 @@
 //! [`Hub`] implements `Push` for WebSocket connections served by this process: each socket
 //! registers and gets a bounded channel of frames; a post never does I/O.
 
+mod blob;
 mod db;
 mod hub;
 mod queue;
 mod store;
 
+pub use blob::{FILES_PATH, FolderBlobStore, LinkError, SignedLink};
 pub use db::{OpenError, SqliteOptions, Synchronous};
 pub use hub::{HUB_BUFFER, Hub};
 pub use queue::{QueueOptions, SqliteQueue};
