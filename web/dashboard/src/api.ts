@@ -4,6 +4,10 @@
 import type { RuntimeConfig } from './config';
 import type { Agent, AgentStatus, ContactWithConversations, Contact, ConversationView, Message, Page } from './types';
 import type { SendResult } from './outbox';
+import { replyForm } from './attachments';
+
+/** Upload progress: bytes sent so far of `total`. */
+export type Progress = (sent: number, total: number) => void;
 
 export class ApiError extends Error {
   constructor(
@@ -41,19 +45,55 @@ export class Api {
       throw new NetworkError(e instanceof Error ? e.message : 'network error');
     }
     const text = await res.text().catch(() => '');
+    if (!res.ok) throw this.failure(res.status, res.statusText, text, path);
     let json: unknown = null;
     try {
       json = text ? JSON.parse(text) : null;
     } catch {
       json = null;
     }
-    if (!res.ok) {
-      const err = (json as { error?: { code?: string; message?: string } } | null)?.error;
-      const code = err?.code ?? `http_${res.status}`;
-      if (res.status === 401 && path !== '/api/v1/auth/login') this.onUnauthorized(code);
-      throw new ApiError(res.status, code, err?.message ?? res.statusText);
-    }
     return json as T;
+  }
+
+  /** The error of a non-2xx answer (`{error: {code, message}}`, or the status alone). */
+  private failure(status: number, statusText: string, text: string, path: string): ApiError {
+    let json: unknown = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = null;
+    }
+    const err = (json as { error?: { code?: string; message?: string } } | null)?.error;
+    const code = err?.code ?? `http_${status}`;
+    if (status === 401 && path !== '/api/v1/auth/login') this.onUnauthorized(code);
+    return new ApiError(status, code, err?.message ?? (statusText || code));
+  }
+
+  /**
+   * A multipart POST through XMLHttpRequest, the one browser API that reports upload progress.
+   * Errors as `call` (ApiError with the server's code and message, NetworkError).
+   */
+  private upload<T>(path: string, form: FormData, onProgress?: Progress): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', this.cfg.apiBase + path);
+      xhr.setRequestHeader('Accept', 'application/json');
+      if (this.token) xhr.setRequestHeader('Authorization', `Bearer ${this.token}`);
+      if (onProgress && xhr.upload) xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : 0);
+      xhr.onerror = () => reject(new NetworkError('network error'));
+      xhr.ontimeout = () => reject(new NetworkError('timeout'));
+      xhr.onabort = () => reject(new NetworkError('aborted'));
+      xhr.onload = () => {
+        const text = typeof xhr.responseText === 'string' ? xhr.responseText : '';
+        if (xhr.status < 200 || xhr.status >= 300) return reject(this.failure(xhr.status, xhr.statusText, text, path));
+        try {
+          resolve((text ? JSON.parse(text) : null) as T);
+        } catch {
+          reject(new ApiError(xhr.status, 'bad_json', 'the server answered something that is not JSON'));
+        }
+      };
+      xhr.send(form);
+    });
   }
 
   login(email: string, password: string) {
@@ -84,6 +124,14 @@ export class Api {
   reply(id: string, text: string, clientId: string) {
     return this.call<Message>('POST', `/api/v1/conversations/${encodeURIComponent(id)}/messages`, { text, client_id: clientId });
   }
+  /** A reply with files (multipart): `text` may be empty. */
+  replyWithFiles(id: string, text: string, clientId: string, files: readonly File[], onProgress?: Progress) {
+    return this.upload<Message>(`/api/v1/conversations/${encodeURIComponent(id)}/messages`, replyForm(text, clientId, files), onProgress);
+  }
+  /** Upload limits per channel (`GET /api/v1/limits`; read with `parseLimits`). */
+  limits() {
+    return this.call<unknown>('GET', '/api/v1/limits');
+  }
   assign(id: string, agentId: string | null) {
     return this.call<ConversationView>('POST', `/api/v1/conversations/${encodeURIComponent(id)}/assign`, { agent_id: agentId });
   }
@@ -105,9 +153,12 @@ export class Api {
   }
 
   /** Sends one queued reply, classifying the outcome for the outbox. */
-  async sendReply(conversationId: string, text: string, clientId: string): Promise<SendResult> {
+  async sendReply(conversationId: string, text: string, clientId: string, files: readonly File[] = [], onProgress?: Progress): Promise<SendResult> {
     try {
-      return { ok: true, message: await this.reply(conversationId, text, clientId) };
+      const message = files.length
+        ? await this.replyWithFiles(conversationId, text, clientId, files, onProgress)
+        : await this.reply(conversationId, text, clientId);
+      return { ok: true, message };
     } catch (e) {
       if (e instanceof NetworkError) return { ok: false, retry: true };
       if (e instanceof ApiError && (e.status >= 500 || e.status === 401 || e.status === 429)) {

@@ -9,9 +9,12 @@ import { Controller, type Session } from './controller';
 import { loadDraft, saveDraft } from './drafts';
 import { conversationChannels, contactName, identityRows, mergeCandidates, mergeErrorKey, pathLabel, plainAttributes, seenBy } from './channels';
 import { CHANNEL_ICON, initialLang, translate, type Key, type Lang } from './i18n';
-import { clientIdOf, type Pending } from './outbox';
+import { FILES_LOST, clientIdOf, type Pending } from './outbox';
+import { Attachments, Buttons, EditHistory, Edited, Icon, MessageContext, type AttachmentEnv } from './attachment-view';
+import { AttachButton, TrayView, filesFromPaste, hasFiles, limitText, useTray } from './composer';
+import { humanSize } from './attachments';
 import { TABS, unreadTotal, visibleList, waitingMs, type Tab } from './state';
-import type { Agent, AgentStatus, Attachment, Contact, ContactWithConversations, ConversationView, Message } from './types';
+import type { Agent, AgentStatus, Contact, ContactWithConversations, ConversationView, Message } from './types';
 
 type T = (key: Key, vars?: Record<string, string>) => string;
 
@@ -349,31 +352,6 @@ function ConversationList({ ctrl, list, t, now }: { ctrl: Controller; list: Conv
   );
 }
 
-/** Only web links are followed; anything else (a Telegram file id, `javascript:`…) is text. */
-export function safeHref(reference: string): string | null {
-  return /^https?:\/\//i.test(reference) ? reference : null;
-}
-
-function AttachmentView({ a }: { a: Attachment }) {
-  const href = safeHref(a.reference);
-  const label = a.file_name || a.kind;
-  if (href && a.kind === 'image') {
-    return (
-      <a href={href} target="_blank" rel="noopener noreferrer">
-        <img class="attachment-image" src={href} alt={label} loading="lazy" />
-      </a>
-    );
-  }
-  if (href) {
-    return (
-      <a class="attachment" href={href} target="_blank" rel="noopener noreferrer" download={a.file_name ?? undefined}>
-        📎 {label}
-      </a>
-    );
-  }
-  return <span class="attachment">📎 {label}{a.size_bytes ? ` (${Math.ceil(a.size_bytes / 1024)} KB)` : ''}</span>;
-}
-
 function eventText(m: Message, t: T, agentName: (id: string | null) => string, nameOfContact: (id: string) => string): string {
   const e = m.event;
   if (!e) return m.text;
@@ -420,8 +398,10 @@ function MessageView(props: {
   nameOfContact: (id: string) => string;
   /** Until when the customer has read the conversation (their widget's receipt). */
   readAt: string | null;
+  env: AttachmentEnv;
 }) {
   const { m, t, agentName, contactName } = props;
+  const [edits, setEdits] = useState(false);
   if (m.author.kind === 'system') {
     return (
       <li class="system" data-testid="system-event" data-event={m.event?.event}>
@@ -440,7 +420,9 @@ function MessageView(props: {
         <ChannelBadge channel={m.channel} t={t} />
         <span class="author">{who}</span>
         <time>{formatTime(m.created_at, Date.now())}</time>
+        <Edited m={m} t={t} open={edits} toggle={() => setEdits(!edits)} />
       </div>
+      <MessageContext m={m} t={t} />
       {translation ? (
         <div class="texts">
           <div class="text" data-testid="message-text">{translation.text}</div>
@@ -451,13 +433,9 @@ function MessageView(props: {
       ) : (
         m.text && <div class="text" data-testid="message-text">{m.text}</div>
       )}
-      {m.attachments.length > 0 && (
-        <div class="attachments">
-          {m.attachments.map((a) => (
-            <AttachmentView a={a} />
-          ))}
-        </div>
-      )}
+      {edits && <EditHistory m={m} t={t} />}
+      <Attachments m={m} env={props.env} />
+      <Buttons m={m} />
       {outbound && (
         <div class={`delivery d-${m.delivery.status}`} data-testid="delivery" data-seen={seenBy(m, props.readAt) ? 'true' : undefined}>
           {seenBy(m, props.readAt) ? t('d_seen') : t(`d_${m.delivery.status}` as Key)}
@@ -469,15 +447,34 @@ function MessageView(props: {
 }
 
 function PendingView({ p, t, ctrl }: { p: Pending; t: T; ctrl: Controller }) {
+  const progress = ctrl.progress[p.clientId];
+  const lost = p.error === FILES_LOST;
+  const sending = p.state === 'sending' && p.files?.length
+    ? progress !== undefined && progress < 1
+      ? t('uploading', { a: String(Math.round(progress * 100)) })
+      : t('d_sending')
+    : t('d_sending');
   return (
     <li class="msg out pending" data-testid="pending" data-state={p.state}>
-      <div class="text">{p.text}</div>
-      <div class={`delivery d-${p.state}`}>
-        {p.state === 'failed' ? `${t('d_failed')}: ${p.error ?? ''}` : p.state === 'sending' ? t('d_sending') : t('d_queued')}
+      {p.text && <div class="text">{p.text}</div>}
+      {p.files?.length ? (
+        <ul class="pending-files" data-testid="pending-files">
+          {p.files.map((f) => (
+            <li>
+              <Icon name="file" size={14} /> <span class="att-name">{f.name}</span> <span class="att-size">{humanSize(f.size)}</span>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      {p.state === 'sending' && progress !== undefined && (
+        <progress class="upload-progress" data-testid="upload-progress" max={1} value={progress} aria-label={sending} />
+      )}
+      <div class={`delivery d-${p.state}`} data-testid="pending-status">
+        {p.state === 'failed' ? `${t('d_failed')}: ${lost ? t('filesLost') : p.error ?? ''}` : p.state === 'sending' ? sending : t('d_queued')}
         {p.state === 'failed' && (
           <>
             {' '}
-            <button onClick={() => ctrl.retrySend(p.clientId)}>{t('retry')}</button>
+            {!lost && <button onClick={() => ctrl.retrySend(p.clientId)}>{t('retry')}</button>}
             <button onClick={() => ctrl.outbox.discard(p.clientId)}>{t('discard')}</button>
           </>
         )}
@@ -504,11 +501,42 @@ function ConversationPane(props: { ctrl: Controller; conv: ConversationView; t: 
     setDraft(v);
     saveDraft(localStorage, conv.id, v);
   };
+  const target = chLabel(t, conv.channel);
+  const resolved = conv.status === 'resolved';
+  const tray = useTray(ctrl.limits, conv.channel, target, t);
+  const hint = limitText(ctrl.limits, conv.channel, target, t);
+  const [dragging, setDragging] = useState(false);
+  const env: AttachmentEnv = { t, apiBase: ctrl.apiBase, onLinkError: () => ctrl.refreshLinks(conv.id) };
+  const canSend = !resolved && (draft.trim() !== '' || tray.files.length > 0);
   const send = () => {
-    if (!draft.trim()) return;
-    ctrl.send(conv.id, draft);
+    if (!canSend) return;
+    ctrl.send(conv.id, draft, tray.files.map((f) => f.file));
+    tray.clear();
     setDraft('');
     saveDraft(localStorage, conv.id, '');
+  };
+  const onPaste = (e: ClipboardEvent) => {
+    if (resolved) return;
+    const files = filesFromPaste(e.clipboardData);
+    if (!files.length) return;
+    if (!Array.from(e.clipboardData?.types ?? []).includes('text/plain')) e.preventDefault();
+    tray.add(files);
+  };
+  const onDragOver = (e: DragEvent) => {
+    if (resolved || !hasFiles(e.dataTransfer)) return;
+    e.preventDefault();
+    if (e.dataTransfer) e.dataTransfer.dropEffect = 'copy';
+    if (!dragging) setDragging(true);
+  };
+  const onDragLeave = (e: DragEvent) => {
+    const to = e.relatedTarget as Node | null;
+    if (!to || !(e.currentTarget as HTMLElement).contains(to)) setDragging(false);
+  };
+  const onDrop = (e: DragEvent) => {
+    setDragging(false);
+    if (resolved || !hasFiles(e.dataTransfer)) return;
+    e.preventDefault();
+    tray.add(Array.from(e.dataTransfer?.files ?? []));
   };
   const onKeyDown = (e: KeyboardEvent) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
@@ -516,13 +544,26 @@ function ConversationPane(props: { ctrl: Controller; conv: ConversationView; t: 
       send();
     }
   };
-  const resolved = conv.status === 'resolved';
   const mine = conv.status === 'assigned' && conv.assignee_id === ctrl.me.id;
   const others = ctrl.agents.filter((a: Agent) => a.id !== ctrl.me.id && a.id !== conv.assignee_id);
   const nameOfContact = (id: string) => contactName(id, Object.values(ctrl.state.conversations), ctrl.state.contacts, ctrl.state.names) ?? id;
-  const target = chLabel(t, conv.channel);
   return (
-    <section class="pane" data-testid="conversation" data-id={conv.id}>
+    <section
+      class={dragging ? 'pane dragging' : 'pane'}
+      data-testid="conversation"
+      data-id={conv.id}
+      onPaste={onPaste}
+      onDragEnter={onDragOver}
+      onDragOver={onDragOver}
+      onDragLeave={onDragLeave}
+      onDrop={onDrop}
+    >
+      {dragging && (
+        <div class="dropzone" data-testid="dropzone" aria-hidden="true">
+          <strong>{t('dropFiles')}</strong>
+          <span>{hint}</span>
+        </div>
+      )}
       <div class="pane-head">
         <h2 data-testid="conversation-title">{conv.contact.display_name}</h2>
         <span class={`status s-${conv.status}`} data-testid="conversation-status">{conv.status}</span>
@@ -550,7 +591,7 @@ function ConversationPane(props: { ctrl: Controller; conv: ConversationView; t: 
           </li>
         )}
         {messages.map((m) => (
-          <MessageView key={m.id} m={m} t={t} agentName={props.agentName} contactName={conv.contact.display_name} nameOfContact={nameOfContact} readAt={conv.customer_read_at ?? null} />
+          <MessageView key={m.id} m={m} t={t} agentName={props.agentName} contactName={conv.contact.display_name} nameOfContact={nameOfContact} readAt={conv.customer_read_at ?? null} env={env} />
         ))}
         {pending.map((p) => (
           <PendingView key={p.clientId} p={p} t={t} ctrl={ctrl} />
@@ -558,8 +599,11 @@ function ConversationPane(props: { ctrl: Controller; conv: ConversationView; t: 
       </ul>
       <div class="reply-target" data-testid="reply-target" data-channel={conv.channel}>
         <span class={`chan-badge chan-${conv.channel}`}>{CHANNEL_ICON[conv.channel] ?? '?'}</span> {t('replyGoesTo', { a: target })}
+        {!resolved && <span class="limit-hint" data-testid="limit-hint"> · {hint}</span>}
       </div>
+      <TrayView tray={tray} t={t} />
       <div class="composer">
+        <AttachButton t={t} disabled={resolved} onFiles={tray.add} hint={hint} />
         <textarea
           aria-label={t('replyGoesTo', { a: target })}
           ref={props.composerRef}
@@ -571,7 +615,7 @@ function ConversationPane(props: { ctrl: Controller; conv: ConversationView; t: 
           onInput={onInput}
           onKeyDown={onKeyDown}
         />
-        <button data-testid="send" onClick={send} disabled={resolved || !draft.trim()}>{t('send')}</button>
+        <button data-testid="send" onClick={send} disabled={!canSend}>{t('send')}</button>
       </div>
     </section>
   );

@@ -4,6 +4,7 @@
 import { Api, ApiError, NetworkError } from './api';
 import { socketUrl, type RuntimeConfig } from './config';
 import { Outbox, clientIdOf, type Pending } from './outbox';
+import { DEFAULT_LIMITS, needLinks, parseLimits, type Limits } from './attachments';
 import {
   appendListPage, applyEvent, emptyState, flattenEvents, newlyAssignedToMe, prependOlder, putContact, rememberName, resyncHasGap,
   resyncList, setTimeline, tabQuery, upsertConversation, upsertMessage, type State, type Tab,
@@ -36,6 +37,10 @@ export class Controller {
   agents: Agent[] = [];
   error: string | null = null;
   loadingList = false;
+  /** Upload limits per channel (defaults until `GET /api/v1/limits` answers). */
+  limits: Limits = DEFAULT_LIMITS;
+  /** Upload progress of replies with files being sent, 0..1, by client id. */
+  progress: Record<string, number> = {};
   readonly api: Api;
   readonly outbox: Outbox;
   private readonly socket: LiveSocket;
@@ -58,7 +63,7 @@ export class Controller {
     this.outbox = new Outbox(
       localStorage,
       `omnidesk.outbox.${session.agent.id}`,
-      (p) => this.api.sendReply(p.conversationId, p.text, p.clientId),
+      (p, files) => this.sendPending(p, files),
       (_p, m) => this.set(upsertMessage(this.state, m)),
     );
     this.outbox.subscribe(() => this.emit());
@@ -72,6 +77,29 @@ export class Controller {
       onReady: (reconnected) => void this.onReady(reconnected),
       onFailedAttempt: () => void this.checkToken(),
     });
+  }
+
+  /** Prefix of the API's paths (file links may be paths on it). */
+  get apiBase(): string {
+    return this.cfg.apiBase;
+  }
+
+  private async sendPending(p: Pending, files: File[]) {
+    if (!files.length) return this.api.sendReply(p.conversationId, p.text, p.clientId);
+    let last = 0;
+    const onProgress = (sent: number, total: number) => {
+      const f = total > 0 ? sent / total : 0;
+      if (f - last < 0.02 && f < 1) return; // a render per 2 %, not per chunk
+      last = f;
+      this.progress = { ...this.progress, [p.clientId]: f };
+      this.emit();
+    };
+    try {
+      return await this.api.sendReply(p.conversationId, p.text, p.clientId, files, onProgress);
+    } finally {
+      const { [p.clientId]: _done, ...rest } = this.progress;
+      this.progress = rest;
+    }
   }
 
   subscribe(fn: () => void): () => void {
@@ -93,6 +121,7 @@ export class Controller {
     this.socket.start();
     void this.loadTab(this.tab, true);
     void this.loadAgents();
+    void this.loadLimits();
     if (this.openId) void this.open(this.openId);
     window.addEventListener('online', this.onBrowserOnline);
   }
@@ -101,6 +130,7 @@ export class Controller {
     this.stopped = true;
     this.socket.stop();
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.linkTimer) clearTimeout(this.linkTimer);
     window.removeEventListener('online', this.onBrowserOnline);
   }
 
@@ -178,8 +208,58 @@ export class Controller {
     }
     this.set(s);
     if (confirmed.length) this.outbox.confirm(confirmed);
+    this.fetchMissingLinks();
     if (this.openId && flattenEvents(frame).some((ev) => ev.type === 'message.created' && ev.message.event?.event === 'contacts_merged')) {
       void this.nameContacts(this.openId);
+    }
+  }
+
+  async loadLimits(): Promise<void> {
+    try {
+      this.limits = parseLimits(await this.api.limits());
+      this.emit();
+    } catch {
+      /* not offered by this server: the defaults stand */
+    }
+  }
+
+  private linkTimer: ReturnType<typeof setTimeout> | null = null;
+  private linkFetching = false;
+  /** `<message id>:<revision>` already refetched for links: a server that gives none is not asked in a loop. */
+  private linkAsked = new Set<string>();
+  private lastLinkRefresh: Record<string, number> = {};
+
+  /**
+   * The open conversation holds stored files without links (WebSocket events carry none):
+   * read its newest page again, shortly, once per message revision.
+   */
+  private fetchMissingLinks(): void {
+    const id = this.openId;
+    if (!id || this.linkTimer) return;
+    const keys = needLinks(this.state.messages[id] ?? []).map((m) => `${m.id}:${m.revision ?? 0}`).filter((k) => !this.linkAsked.has(k));
+    if (keys.length === 0) return;
+    this.linkTimer = setTimeout(() => {
+      this.linkTimer = null;
+      for (const k of keys) this.linkAsked.add(k);
+      void this.rereadNewest(id);
+    }, 250);
+  }
+
+  /** An image failed to load (its signed link expired): fresh links, at most every 10 s. */
+  refreshLinks(conversationId: string, now: number = Date.now()): void {
+    if (now - (this.lastLinkRefresh[conversationId] ?? 0) < 10_000) return;
+    this.lastLinkRefresh[conversationId] = now;
+    void this.rereadNewest(conversationId);
+  }
+
+  private async rereadNewest(id: string): Promise<void> {
+    if (this.linkFetching) return;
+    this.linkFetching = true;
+    try {
+      const page = await this.guard(this.api.messages(id, null));
+      if (page) this.set(setTimeline(this.state, id, page, false));
+    } finally {
+      this.linkFetching = false;
     }
   }
 
@@ -275,11 +355,11 @@ export class Controller {
     if (page) this.set(prependOlder(this.state, id, page));
   }
 
-  /** Queues a reply and sends it now if the connection is up. */
-  send(conversationId: string, text: string): Pending | null {
+  /** Queues a reply (text, files or both) and sends it now if the connection is up. */
+  send(conversationId: string, text: string, files: File[] = []): Pending | null {
     const trimmed = text.trim();
-    if (!trimmed) return null;
-    const p = this.outbox.enqueue(conversationId, trimmed);
+    if (!trimmed && files.length === 0) return null;
+    const p = this.outbox.enqueue(conversationId, trimmed, undefined, files);
     if (this.link === 'open') void this.outbox.flush().then(() => this.scheduleOutboxRetry());
     return p;
   }

@@ -1,6 +1,8 @@
 // Replies waiting to be sent. Every reply goes through here: it is stored (localStorage) before
 // anything is sent, sent in order when the connection is up, and carries a client id the
 // server uses as an idempotency key, so a retry after a lost answer is never sent twice.
+// Files ride along in memory only (localStorage cannot hold them): a reply with files that a
+// reload cut short shows as failed ("attach them again"), never as sent without its files.
 
 import type { Message } from './types';
 
@@ -13,7 +15,18 @@ export interface Pending {
   createdAt: string;
   state: PendingState;
   error?: string;
+  /** The files sent with it (name, size, type); their bytes are held by the outbox in memory. */
+  files?: FileMeta[];
 }
+
+export interface FileMeta {
+  name: string;
+  size: number;
+  type: string;
+}
+
+/** `Pending.error` of a reply whose files were lost with a reload. */
+export const FILES_LOST = 'files_lost';
 
 /** What sending one reply can end with. */
 export type SendResult =
@@ -36,11 +49,12 @@ export class Outbox {
   private items: Pending[] = [];
   private flushing: Promise<void> | null = null;
   private listeners = new Set<() => void>();
+  private blobs = new Map<string, File[]>();
 
   constructor(
     private readonly storage: KeyValue,
     private readonly key: string,
-    private readonly send: (p: Pending) => Promise<SendResult>,
+    private readonly send: (p: Pending, files: File[]) => Promise<SendResult>,
     private readonly onSent: (p: Pending, m: Message) => void = () => {},
   ) {
     try {
@@ -48,7 +62,13 @@ export class Outbox {
       const parsed: unknown = raw ? JSON.parse(raw) : [];
       if (Array.isArray(parsed)) {
         // A send cut short by a reload is retried: the client id makes that safe.
-        this.items = (parsed as Pending[]).map((p) => (p.state === 'sending' ? { ...p, state: 'queued' } : p));
+        this.items = (parsed as Pending[]).map((p) =>
+          p.files?.length
+            ? { ...p, state: 'failed', error: FILES_LOST }
+            : p.state === 'sending'
+              ? { ...p, state: 'queued' }
+              : p,
+        );
       }
     } catch {
       this.items = [];
@@ -78,8 +98,12 @@ export class Outbox {
     this.save();
   }
 
-  enqueue(conversationId: string, text: string, clientId: string = newClientId()): Pending {
+  enqueue(conversationId: string, text: string, clientId: string = newClientId(), files: File[] = []): Pending {
     const p: Pending = { clientId, conversationId, text, createdAt: new Date().toISOString(), state: 'queued' };
+    if (files.length) {
+      p.files = files.map((f) => ({ name: f.name, size: f.size, type: f.type }));
+      this.blobs.set(clientId, files);
+    }
     this.items = [...this.items, p];
     this.save();
     return p;
@@ -87,10 +111,18 @@ export class Outbox {
 
   /** Puts a failed reply back in the queue. */
   retry(clientId: string): void {
+    const p = this.items.find((x) => x.clientId === clientId);
+    if (p?.files?.length && !this.blobs.has(clientId)) return; // nothing to send the files from
     this.update(clientId, { state: 'queued', error: undefined });
   }
 
+  /** The files of a queued reply, while this page holds them. */
+  filesOf(clientId: string): File[] | undefined {
+    return this.blobs.get(clientId);
+  }
+
   discard(clientId: string): void {
+    this.blobs.delete(clientId);
     this.items = this.items.filter((p) => p.clientId !== clientId);
     this.save();
   }
@@ -99,6 +131,7 @@ export class Outbox {
   confirm(clientIds: Iterable<string>): void {
     const seen = new Set(clientIds);
     const before = this.items.length;
+    for (const id of seen) this.blobs.delete(id);
     this.items = this.items.filter((p) => !seen.has(p.clientId));
     if (this.items.length !== before) this.save();
   }
@@ -121,12 +154,13 @@ export class Outbox {
           this.update(next.clientId, { state: 'sending' });
           let result: SendResult;
           try {
-            result = await this.send(next);
+            result = await this.send(next, this.blobs.get(next.clientId) ?? []);
           } catch {
             result = { ok: false, retry: true };
           }
           if (!this.items.some((p) => p.clientId === next.clientId)) continue; // confirmed meanwhile
           if (result.ok) {
+            this.blobs.delete(next.clientId);
             this.items = this.items.filter((p) => p.clientId !== next.clientId);
             this.save();
             this.onSent(next, result.message);

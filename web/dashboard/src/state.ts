@@ -173,8 +173,13 @@ function rank(m: Message): number {
   return m.delivery.status === 'sending' ? 0 : 1;
 }
 
-/** Whether `incoming` should replace `held` (same id): newer delivery state wins. */
+/**
+ * Whether `incoming` should replace `held` (same id): newer content (a higher `revision`: an
+ * edit, an album's next photo, a fetched file) wins, then the newer delivery state.
+ */
 export function isNewer(incoming: Message, held: Message): boolean {
+  const [ri, rh] = [incoming.revision ?? 0, held.revision ?? 0];
+  if (ri !== rh) return ri > rh;
   if (incoming.delivery.updated_at !== held.delivery.updated_at) {
     return incoming.delivery.updated_at > held.delivery.updated_at;
   }
@@ -186,14 +191,31 @@ function chronological(a: Message, b: Message): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-/** Merges messages into a timeline by id: never doubled, newest delivery state kept, sorted. */
+/**
+ * `incoming` with the file links of `held` kept where it has none for the same stored file:
+ * WebSocket events carry no links, and a page fetched earlier had them.
+ */
+export function keepLinks(incoming: Message, held: Message): Message {
+  if (!incoming.attachments?.length || !held.attachments?.some((a) => a.url)) return incoming;
+  let changed = false;
+  const attachments = incoming.attachments.map((a) => {
+    if (a.url) return a;
+    const old = held.attachments.find((h) => h.url && h.reference === a.reference && h.kind === a.kind && (a.blob ?? h.blob) === h.blob);
+    if (!old) return a;
+    changed = true;
+    return { ...a, url: old.url, blob: a.blob ?? old.blob };
+  });
+  return changed ? { ...incoming, attachments } : incoming;
+}
+
+/** Merges messages into a timeline by id: never doubled, newest content and delivery state kept, sorted. */
 export function mergeMessages(list: Message[], incoming: Message[]): Message[] {
   const byId = new Map(list.map((m) => [m.id, m] as const));
   let changed = false;
   for (const m of incoming) {
     const held = byId.get(m.id);
     if (!held || isNewer(m, held)) {
-      byId.set(m.id, m);
+      byId.set(m.id, held ? keepLinks(m, held) : m);
       changed = true;
     }
   }

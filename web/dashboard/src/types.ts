@@ -89,12 +89,40 @@ export type Author =
   | { kind: 'ai' }
   | { kind: 'system' };
 
+export type AttachmentKind = 'image' | 'file' | 'audio' | 'voice' | 'video' | 'sticker' | 'location' | 'contact' | 'poll' | 'dice';
+
+/**
+ * A file or structured item on a message (shared/domain/src/attachment.rs). `url` is a signed,
+ * short-lived link the HTTP API adds once the bytes are stored (possibly relative, e.g.
+ * `/files/<key>?exp=…&sig=…`); WebSocket events carry `blob` but never `url`.
+ */
 export interface Attachment {
-  kind: 'image' | 'file' | 'audio' | 'video' | 'sticker';
+  kind: AttachmentKind | string;
   reference: string;
   file_name?: string | null;
   mime_type?: string | null;
   size_bytes?: number | null;
+  blob?: string | null;
+  url?: string | null;
+  /** Why the bytes are not available ("Not downloaded: over Telegram's 20 MB limit…"). */
+  note?: string | null;
+  width?: number | null;
+  height?: number | null;
+  duration_secs?: number | null;
+  emoji?: string | null;
+  latitude?: number | null;
+  longitude?: number | null;
+  /** A venue's name, a contact's name, a poll's question. */
+  title?: string | null;
+  address?: string | null;
+  phone?: string | null;
+  options?: string[] | null;
+  value?: number | null;
+}
+
+export interface PreviousText {
+  text: string;
+  replaced_at: string;
 }
 
 export type SystemEvent =
@@ -122,6 +150,16 @@ export interface Message {
   event?: SystemEvent;
   source_key?: string;
   created_at: string;
+  /** When the customer last edited it; `edit_history` holds the texts before, oldest first. */
+  edited_at?: string | null;
+  edit_history?: PreviousText[];
+  reply_to?: { text: string; author?: string | null } | null;
+  forwarded_from?: string | null;
+  /** The channel's album id: an album is one message with several attachments. */
+  album?: string | null;
+  buttons?: { text: string; data: string }[];
+  /** Content changes after storing (edits, album parts, fetched files): higher is newer. */
+  revision?: number;
 }
 
 export type ServerEvent =
