@@ -34,7 +34,10 @@ export class FakeServer {
   tokens = new Map<string, string>(); // token → visitor
   visitors = new Map<string, { conv: string | null; name: string | null; email: string | null }>();
   messages: WebMessage[] = [];
-  posts: { text: string; client_id?: string; token: string }[] = [];
+  posts: { text: string; client_id?: string; token: string; attachments?: string[] }[] = [];
+  /** Files received by POST /files (multipart), by id. */
+  files = new Map<string, { name: string; type: string; size: number; bytes: Uint8Array; token: string }>();
+  maxFileBytes = 20 * 1024 * 1024;
   calls: string[] = [];
   identified: Record<string, unknown>[] = [];
   down = false;
@@ -73,7 +76,8 @@ export class FakeServer {
     const json = (status: number, body?: unknown) =>
       new Response(body === undefined ? null : JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
     const auth = (init.headers as Record<string, string>)?.authorization?.replace(/^Bearer /, '') ?? null;
-    const body = init.body ? JSON.parse(String(init.body)) : undefined;
+    const form = init.body instanceof FormData ? init.body : null;
+    const body = form ? undefined : init.body ? JSON.parse(String(init.body)) : undefined;
     if (method === 'POST' && path === '/sessions') {
       if (this.refuseOrigin) return json(403, { error: { code: 'origin_not_allowed', message: 'no' } });
       let visitor = auth ? this.tokens.get(auth) : undefined;
@@ -90,14 +94,30 @@ export class FakeServer {
     if (!visitor) return json(401, { error: { code: 'unauthorized', message: 'no' } });
     const v = this.visitors.get(visitor)!;
     if (method === 'GET' && path === '/session') return json(200, this.session(visitor));
+    if (method === 'POST' && path === '/files') {
+      const f = form?.get('file');
+      if (!(f instanceof File) || form!.getAll('file').length !== 1) return json(400, { error: { code: 'bad_request', message: 'one file part' } });
+      if (f.size > this.maxFileBytes) return json(413, { error: { code: 'file_too_large', message: 'too large' } });
+      if (f.type === 'application/x-msdownload') return json(415, { error: { code: 'unsupported_media_type', message: 'no' } });
+      const id = `fl_${++this.seq}`;
+      this.files.set(id, { name: f.name, type: f.type, size: f.size, bytes: new Uint8Array(await f.arrayBuffer()), token: auth! });
+      const kind = f.type.startsWith('image/') ? 'image' : 'file';
+      return json(201, { file: { id, kind, file_name: f.name, mime_type: f.type, size_bytes: f.size, url: `/files/${id}?exp=1&sig=s` } });
+    }
     if (method === 'POST' && path === '/messages') {
       const text = String(body.text ?? '').trim();
-      if (!text || text.length > 4096) return json(400, { error: { code: 'invalid_text', message: 'text' } });
+      const ids: string[] = Array.isArray(body.attachments) ? body.attachments : [];
+      if (ids.some((id) => !this.files.has(id))) return json(400, { error: { code: 'unknown_file', message: 'file' } });
+      if ((!text && !ids.length) || text.length > 4096) return json(400, { error: { code: 'invalid_text', message: 'text' } });
       this.posts.push({ ...body, token: auth! });
       let m = this.messages.find((x) => x.client_id && x.client_id === body.client_id);
       if (!m) {
         if (!v.conv) v.conv = `cv_${visitor}`;
-        m = msg({ id: `m_${++this.seq}`, conversation_id: v.conv, direction: 'inbound', author: { kind: 'contact' }, author_name: null, text, client_id: body.client_id ?? null, created_at: this.now++, delivery: { status: 'received', updated_at: 1 } });
+        const attachments = ids.map((id) => {
+          const f = this.files.get(id)!;
+          return { kind: f.type.startsWith('image/') ? 'image' : 'file', file_name: f.name, mime_type: f.type, size_bytes: f.size, url: `/files/${id}?exp=1&sig=s` };
+        });
+        m = msg({ id: `m_${++this.seq}`, conversation_id: v.conv, direction: 'inbound', author: { kind: 'contact' }, author_name: null, text, client_id: body.client_id ?? null, created_at: this.now++, delivery: { status: 'received', updated_at: 1 }, attachments });
         this.messages.push(m);
       }
       if (this.loseAnswers > 0) {

@@ -58,16 +58,17 @@ export class Api {
   }
 
   private async raw(method: string, path: string, body: unknown, token: string | null): Promise<Response> {
+    const form = typeof FormData === 'function' && body instanceof FormData;
     const headers: Record<string, string> = {};
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (body !== undefined && !form) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
     const ctl = typeof AbortController === 'function' ? new AbortController() : null;
-    const t = ctl ? setTimeout(() => ctl.abort(), this.o.timeoutMs ?? 15_000) : null;
+    const t = ctl ? setTimeout(() => ctl.abort(), form ? 120_000 : this.o.timeoutMs ?? 15_000) : null;
     try {
       return await this.f(`${this.o.base}/web/v1${path}`, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : form ? (body as FormData) : JSON.stringify(body),
         credentials: 'omit',
         mode: 'cors',
         cache: 'no-store',
@@ -119,7 +120,7 @@ export class Api {
     return this.creating;
   }
 
-  /** A call with the token; creates a session first when none is held; 401 → new session, once. */
+  /** A call with the token (a FormData body goes as multipart); creates a session first when none is held; 401 → new session, once. */
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     let token = this.token();
     if (!token) token = (await this.session()).visitor_token;

@@ -5,7 +5,7 @@ import { outboxKey, stateKey, readState, type SiteUser, type StoredState } from 
 import { Api, ApiError } from './api';
 import { Outbox, backoff, type Pending, type SendResult } from './outbox';
 import { countUnread, fromAgent, hasGap, mergeMessages, newestAgentAt } from './state';
-import type { MessagePage, ServerEvent, Session, SessionCreated, TelegramLink, WebMessage, Website } from './types';
+import type { MessagePage, ServerEvent, Session, SessionCreated, TelegramLink, UploadedFile, WebMessage, Website } from './types';
 import { Live, type LinkState, type SocketLike } from './ws';
 
 export type Phase = 'starting' | 'ready' | 'unavailable' | 'refused';
@@ -26,6 +26,19 @@ export interface ViewState {
   prechat: boolean;
   /** The newest announcement for screen readers (seq changes on every new one). */
   announce: { seq: number; name: string; text: string };
+  /** Files picked for the next message: uploading, uploaded (an id) or refused (an i18n key). */
+  uploads: Upload[];
+}
+
+export interface Upload {
+  key: number;
+  name: string;
+  size: number;
+  type: string;
+  state: 'uploading' | 'done' | 'failed';
+  id?: string;
+  /** Why it failed: an i18n key (`fileTooBig`, `fileType`, `uploadFailed`). */
+  error?: 'fileTooBig' | 'fileType' | 'uploadFailed';
 }
 
 export interface ControllerEnv {
@@ -48,6 +61,9 @@ export interface ControllerEnv {
 }
 
 export const MAX_TEXT = 4096;
+/** The website channel's upload limits (the server checks them too: 413). */
+export const MAX_FILE_MB = 20;
+export const MAX_FILES = 10;
 
 const retryable = (e: unknown): boolean => !(e instanceof ApiError) || e.status === 408 || e.status === 429 || e.status >= 500;
 
@@ -109,6 +125,7 @@ export class Controller {
       telegram: { busy: false, link: null, error: false },
       prechat: false,
       announce: { seq: 0, name: '', text: '' },
+      uploads: [],
     };
   }
 
@@ -372,19 +389,66 @@ export class Controller {
     this.set({ open: false });
   }
 
-  /** Queue a message; 'empty' / 'too_long' when it cannot be sent. */
-  send(text: string): 'ok' | 'empty' | 'too_long' {
+  private upSeq = 0;
+
+  /**
+   * Files picked, dropped or pasted: each is uploaded now (POST /files) and sent by id with the
+   * next message. Too large: refused here; past MAX_FILES: 'too_many' (the rest are dropped).
+   */
+  attach(files: File[]): 'ok' | 'too_many' {
+    let result: 'ok' | 'too_many' = 'ok';
+    const uploads = [...this.state.uploads];
+    for (const f of files) {
+      if (uploads.filter((u) => u.state !== 'failed').length >= MAX_FILES) {
+        result = 'too_many';
+        break;
+      }
+      const u: Upload = { key: ++this.upSeq, name: f.name || 'file', size: f.size, type: f.type, state: 'uploading' };
+      if (f.size > MAX_FILE_MB * 1024 * 1024) Object.assign(u, { state: 'failed', error: 'fileTooBig' });
+      else void this.upload(u.key, f);
+      uploads.push(u);
+    }
+    this.set({ uploads });
+    return result;
+  }
+
+  private async upload(key: number, f: File): Promise<void> {
+    const form = new FormData();
+    form.append('file', f, f.name || 'file');
+    let patch: Partial<Upload>;
+    try {
+      const r = await this.api.call<{ file: UploadedFile }>('POST', '/files', form);
+      patch = { state: 'done', id: r.file.id };
+    } catch (e) {
+      const s = e instanceof ApiError ? e.status : 0;
+      patch = { state: 'failed', error: s === 413 ? 'fileTooBig' : s === 415 ? 'fileType' : 'uploadFailed' };
+    }
+    this.set({ uploads: this.state.uploads.map((u) => (u.key === key ? { ...u, ...patch } : u)) });
+  }
+
+  removeUpload(key: number): void {
+    this.set({ uploads: this.state.uploads.filter((u) => u.key !== key) });
+  }
+
+  /** Queue a message with the uploaded files; 'empty' / 'too_long' / 'uploading' when it cannot be sent. */
+  send(text: string): 'ok' | 'empty' | 'too_long' | 'uploading' {
     const t = text.trim();
-    if (!t) return 'empty';
+    const ups = this.state.uploads;
+    const done = ups.filter((u) => u.state === 'done' && u.id);
+    if (!t && !done.length) return 'empty';
     if ([...t].length > MAX_TEXT) return 'too_long';
-    this.outbox.add(t);
+    if (ups.some((u) => u.state === 'uploading')) return 'uploading';
+    this.outbox.add(t, Date.now(), done.map((u) => ({ id: u.id!, name: u.name, size: u.size })));
+    this.set({ uploads: ups.filter((u) => u.state === 'failed') });
     if (this.state.phase === 'unavailable' && !this.starting) void this.start();
     return 'ok';
   }
 
   private async post(p: Pending): Promise<SendResult> {
     try {
-      const message = await this.api.call<WebMessage>('POST', '/messages', { text: p.text, client_id: p.client_id });
+      const body: Record<string, unknown> = { text: p.text, client_id: p.client_id };
+      if (p.files?.length) body.attachments = p.files.map((f) => f.id);
+      const message = await this.api.call<WebMessage>('POST', '/messages', body);
       return { ok: true, message };
     } catch (e) {
       if (retryable(e)) return { ok: false, retry: true };

@@ -16,6 +16,14 @@ export interface Pending {
   attempts: number;
   /** Set when the server refused it (400 …): retrying as-is won't help by itself. */
   reason?: string;
+  /** Files uploaded already (POST /files), sent by id with the message. */
+  files?: SentFile[];
+}
+
+export interface SentFile {
+  id: string;
+  name: string;
+  size: number;
 }
 
 export type SendResult =
@@ -83,8 +91,9 @@ export class Outbox {
     return this.items;
   }
 
-  add(text: string, now: number = Date.now()): Pending {
+  add(text: string, now: number = Date.now(), files: SentFile[] = []): Pending {
     const p: Pending = { client_id: newClientId(), text, created_at: now, state: 'queued', attempts: 0 };
+    if (files.length) p.files = files;
     this.items = [...this.items, p];
     this.save(); // persisted before the first attempt
     void this.flush();

@@ -51,6 +51,25 @@ input:focus,textarea:focus{outline:2px solid #93c5fd;border-color:#2563eb}
 .od-send{all:unset;cursor:pointer;flex:none;width:40px;height:40px;border-radius:50%;background:#2563eb;color:#fff;display:flex;align-items:center;justify-content:center}
 .od-send svg{width:20px;height:20px;fill:currentColor}
 [dir=rtl] .od-send svg{transform:scaleX(-1)}
+.od-atts{display:flex;flex-direction:column;gap:4px;margin-top:4px;max-width:82%}
+.od-mine .od-atts{align-items:flex-end}
+.od-img img{display:block;max-width:220px;max-height:200px;border-radius:10px;border:1px solid #e5e7eb}
+.od-file{display:inline-flex;align-items:center;gap:6px;padding:6px 10px;border-radius:10px;background:#fff;border:1px solid #e5e7eb;color:#1d4ed8;font-size:13px;overflow-wrap:anywhere;text-decoration:none}
+div.od-file{color:#374151}
+.od-file svg{width:16px;height:16px;flex:none;fill:currentColor}
+.od-file small{color:#6b7280}
+.od-clip{all:unset;cursor:pointer;flex:none;width:36px;height:40px;display:flex;align-items:center;justify-content:center;color:#4b5563;border-radius:8px}
+.od-clip:hover{background:#f3f4f6}
+.od-clip svg{width:22px;height:22px;fill:currentColor}
+.od-chips{display:flex;flex-wrap:wrap;gap:6px;padding:8px 12px 0;border-top:1px solid #e5e7eb}
+.od-chip{display:inline-flex;align-items:center;gap:6px;max-width:100%;padding:2px 2px 2px 10px;border-radius:14px;background:#eff6ff;border:1px solid #bfdbfe;font-size:13px}
+.od-chip-name{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;max-width:150px}
+.od-chip small{color:#6b7280}
+.od-chip[data-omnidesk-upload=failed]{background:#fee2e2;border-color:#fca5a5}
+.od-chip[data-omnidesk-upload=failed] small{color:#b91c1c}
+.od-chip .od-x{width:24px;height:24px;font-size:16px;color:#374151}
+.od-chips+.od-err{padding:4px 12px 0}
+.od-panel[data-drop]{outline:3px dashed #2563eb;outline-offset:-6px}
 .od-panel :focus-visible{outline:3px solid #93c5fd;outline-offset:2px}
 .od-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 [hidden]{display:none!important}

@@ -24,6 +24,34 @@ export interface WebMessage {
   created_at: number;
   client_id: string | null;
   event?: unknown;
+  attachments?: WebAttachment[];
+}
+
+/** A file or item on a message; `url` (maybe a path on the API) once the bytes are stored. */
+export interface WebAttachment {
+  kind: string;
+  file_name?: string | null;
+  mime_type?: string | null;
+  size_bytes?: number | null;
+  url?: string | null;
+  note?: string | null;
+  duration_secs?: number | null;
+  emoji?: string | null;
+  latitude?: number | null;
+  longitude?: number | null;
+  title?: string | null;
+  phone?: string | null;
+  value?: number | null;
+}
+
+/** POST /web/v1/files → `{ file }`. */
+export interface UploadedFile {
+  id: string;
+  kind: string;
+  file_name: string;
+  mime_type: string;
+  size_bytes: number;
+  url?: string;
 }
 
 export interface Website {

@@ -8,7 +8,8 @@ import type { Pending } from './outbox';
 import { qrSvg } from './qr';
 import { timeline, type Item } from './state';
 import { PANEL_CSS } from './styles';
-import type { WebMessage } from './types';
+import type { WebAttachment, WebMessage } from './types';
+import { MAX_FILE_MB, MAX_FILES, type Upload } from './controller';
 
 type Props = { [k: string]: string | boolean | undefined | ((e: Event) => void) };
 
@@ -32,16 +33,66 @@ export function h<K extends keyof HTMLElementTagNameMap>(
 }
 
 const SEND_ICON = 'M3 20.5 21 12 3 3.5v6.6l12 1.9-12 1.9z';
+const CLIP_ICON = 'M16.5 6.5v10a4.5 4.5 0 0 1-9 0V5a3 3 0 0 1 6 0v10.5a1.5 1.5 0 0 1-3 0V6.5H9v9a3 3 0 0 0 6 0V5a4.5 4.5 0 0 0-9 0v11.5a6 6 0 0 0 12 0v-10z';
 
-function sendIcon(): SVGSVGElement {
+function icon(d: string): SVGSVGElement {
   const ns = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(ns, 'svg');
   svg.setAttribute('viewBox', '0 0 24 24');
   svg.setAttribute('aria-hidden', 'true');
   const p = document.createElementNS(ns, 'path');
-  p.setAttribute('d', SEND_ICON);
+  p.setAttribute('d', d);
   svg.appendChild(p);
   return svg;
+}
+
+/** A followable link: absolute http(s), or a path on the API (`/files/...`) resolved against it. */
+export function fileUrl(url: string | null | undefined, base: string): string | null {
+  if (!url) return null;
+  if (/^https?:\/\//i.test(url)) return url;
+  return /^\/(?![/\\])/.test(url) ? base + url : null;
+}
+
+export function size(n: number | null | undefined): string {
+  if (!n || n < 0) return '';
+  return n < 1024 ? `${n} B` : n < 1048576 ? `${Math.ceil(n / 1024)} KB` : `${(n / 1048576).toFixed(1)} MB`;
+}
+
+const KINDS = ['photo', 'file', 'location', 'contact', 'poll', 'voice', 'video', 'audio', 'sticker'] as const;
+
+/** One line for what cannot be shown itself: "Location 52.520000, 13.405000", "Poll: ...". */
+export function describe(a: WebAttachment, t: T): string {
+  const k = a.kind === 'image' ? 'photo' : (KINDS as readonly string[]).includes(a.kind) ? (a.kind as (typeof KINDS)[number]) : 'file';
+  const extra =
+    a.kind === 'location' && typeof a.latitude === 'number' && typeof a.longitude === 'number'
+      ? [a.title, `${a.latitude.toFixed(6)}, ${a.longitude.toFixed(6)}`]
+      : a.kind === 'contact'
+        ? [a.title, a.phone]
+        : a.kind === 'dice'
+          ? [a.emoji, a.value]
+          : a.kind === 'sticker'
+            ? [a.emoji]
+            : [a.title ?? a.file_name, size(a.size_bytes)];
+  const rest = extra.filter((x) => x !== null && x !== undefined && x !== '').join(' ');
+  return a.kind === 'dice' ? rest || '?' : rest ? `${t(k)}: ${rest}` : t(k);
+}
+
+/** A message's attachments: pictures inline (click: new tab), files as download links, the rest as a line. */
+export function renderAttachments(list: WebAttachment[] | undefined, t: T, base: string): HTMLElement | null {
+  if (!list?.length) return null;
+  const box = h('div', { class: 'od-atts' });
+  for (const a of list) {
+    const href = fileUrl(a.url, base);
+    const name = a.file_name || describe(a, t);
+    if (href && a.kind === 'image') {
+      box.append(h('a', { class: 'od-img', href, target: '_blank', rel: 'noopener noreferrer', 'data-omnidesk-attachment': 'image' }, h('img', { src: href, alt: name, loading: 'lazy' })));
+    } else if (href && a.kind !== 'location' && a.kind !== 'contact' && a.kind !== 'poll' && a.kind !== 'dice') {
+      box.append(h('a', { class: 'od-file', href, download: a.file_name || '', 'data-omnidesk-attachment': a.kind }, icon(CLIP_ICON), h('span', {}, name), h('small', {}, size(a.size_bytes))));
+    } else {
+      box.append(h('div', { class: 'od-file', 'data-omnidesk-attachment': a.kind }, describe(a, t)));
+    }
+  }
+  return box;
 }
 
 function clock(ms: number, lang: Lang): string {
@@ -56,7 +107,7 @@ const keyOf = (it: Item): string =>
   it.kind === 'pending' ? `c:${it.pending.client_id}` : it.message.client_id ? `c:${it.message.client_id}` : `i:${it.message.id}`;
 
 /** One rendered message (a stored one or one still in the outbox). */
-export function renderItem(it: Item, t: T, lang: Lang, actions: { retry(id: string): void; discard(id: string): void }): HTMLElement {
+export function renderItem(it: Item, t: T, lang: Lang, actions: { retry(id: string): void; discard(id: string): void }, base = ''): HTMLElement {
   if (it.kind === 'message' && it.message.author?.kind === 'system') {
     const m = it.message;
     return h('div', { class: 'od-note', role: 'note', 'data-omnidesk-message': m.id, 'data-direction': m.direction }, m.text);
@@ -93,7 +144,8 @@ export function renderItem(it: Item, t: T, lang: Lang, actions: { retry(id: stri
       'data-client-id': (m ? m.client_id : p!.client_id) ?? undefined,
     },
     who ? h('div', { class: 'od-who' }, who) : null,
-    h('div', { class: 'od-bubble', dir: 'auto' }, text),
+    text ? h('div', { class: 'od-bubble', dir: 'auto' }, text) : null,
+    m ? renderAttachments(m.attachments, t, base) : p!.files?.length ? renderAttachments(p!.files.map((f) => ({ kind: 'file', file_name: f.name, size_bytes: f.size })), t, base) : null,
     meta,
   );
 }
@@ -101,7 +153,7 @@ export function renderItem(it: Item, t: T, lang: Lang, actions: { retry(id: stri
 const signature = (it: Item): string =>
   it.kind === 'pending'
     ? `p|${it.pending.state}`
-    : `m|${it.message.id}|${it.message.delivery?.status}|${it.message.text}|${it.message.author_name}`;
+    : `m|${it.message.id}|${it.message.delivery?.status}|${it.message.text}|${it.message.author_name}|${JSON.stringify(it.message.attachments ?? [])}`;
 
 export function mountPanel(ctx: LoaderContext, c: Controller, t: T): PanelHandle {
   const { shadow, root, launcher, lang } = ctx;
@@ -164,16 +216,30 @@ export function mountPanel(ctx: LoaderContext, c: Controller, t: T): PanelHandle
     dir: 'auto',
   });
   const composeErr = h('p', { class: 'od-err', role: 'alert', hidden: true });
+  const showErr = (msg: string | null): void => {
+    composeErr.hidden = !msg;
+    composeErr.textContent = msg ?? '';
+  };
+  const attach = (files: File[]): void => {
+    if (files.length) showErr(c.attach(files) === 'ok' ? null : t('tooMany', { n: MAX_FILES }));
+  };
+  const fileIn = h('input', { type: 'file', multiple: true, hidden: true, 'data-omnidesk-file-input': '', tabindex: '-1' });
+  fileIn.addEventListener('change', () => {
+    attach(Array.from(fileIn.files ?? []));
+    fileIn.value = '';
+  });
+  const chips = h('div', { class: 'od-chips', hidden: true, 'data-omnidesk-uploads': '' });
   const form = h(
     'form',
     { class: 'od-compose' },
+    h('button', { type: 'button', class: 'od-clip', 'aria-label': t('attach'), title: t('attach'), 'data-omnidesk-attach': '', onclick: () => fileIn.click() }, icon(CLIP_ICON)),
+    fileIn,
     composer,
-    h('button', { type: 'submit', class: 'od-send', 'aria-label': t('send'), title: t('send') }, sendIcon()),
+    h('button', { type: 'submit', class: 'od-send', 'aria-label': t('send'), title: t('send') }, icon(SEND_ICON)),
   );
   const submit = (): void => {
     const r = c.send(composer.value);
-    composeErr.hidden = r !== 'too_long';
-    if (r === 'too_long') composeErr.textContent = t('tooLong');
+    showErr(r === 'too_long' ? t('tooLong') : r === 'uploading' ? t('waitUpload') : null);
     if (r === 'ok') {
       composer.value = '';
       autosize();
@@ -196,6 +262,12 @@ export function mountPanel(ctx: LoaderContext, c: Controller, t: T): PanelHandle
     composer.style.height = `${Math.min(composer.scrollHeight + 2, 120)}px`;
   };
   composer.addEventListener('input', autosize);
+  composer.addEventListener('paste', (e) => {
+    const files = Array.from(e.clipboardData?.files ?? []);
+    if (!files.length) return;
+    if (!Array.from(e.clipboardData?.types ?? []).includes('text/plain')) e.preventDefault();
+    attach(files);
+  });
 
   const sr = h('div', { class: 'od-sr', 'aria-live': 'polite', 'aria-atomic': 'true' });
   const panel = h(
@@ -206,12 +278,30 @@ export function mountPanel(ctx: LoaderContext, c: Controller, t: T): PanelHandle
     body,
     prechat,
     tg,
+    chips,
     composeErr,
     form,
     sr,
   );
   root.appendChild(panel);
   launcher.setAttribute('aria-controls', 'od-panel');
+
+  // ---- files dropped on the panel ----
+  const dragging = (e: DragEvent): boolean => !form.hidden && Array.from(e.dataTransfer?.types ?? []).includes('Files');
+  panel.addEventListener('dragover', (e) => {
+    if (!dragging(e)) return;
+    e.preventDefault();
+    panel.setAttribute('data-drop', '');
+  });
+  panel.addEventListener('dragleave', (e) => {
+    if (!panel.contains(e.relatedTarget as Node | null)) panel.removeAttribute('data-drop');
+  });
+  panel.addEventListener('drop', (e) => {
+    panel.removeAttribute('data-drop');
+    if (!dragging(e)) return;
+    e.preventDefault();
+    attach(Array.from(e.dataTransfer?.files ?? []));
+  });
 
   // ---- keyboard: focus trap, Esc ----
   const focusables = (): HTMLElement[] =>
@@ -263,7 +353,7 @@ export function mountPanel(ctx: LoaderContext, c: Controller, t: T): PanelHandle
       const sig = signature(it);
       let entry = els.get(key);
       if (!entry || entry.sig !== sig) {
-        const el = renderItem(it, t, lang, actions);
+        const el = renderItem(it, t, lang, actions, ctx.api);
         if (entry) entry.el.replaceWith(el);
         entry = { el, sig };
         els.set(key, entry);
@@ -280,6 +370,25 @@ export function mountPanel(ctx: LoaderContext, c: Controller, t: T): PanelHandle
     older.hidden = !s.loadingOlder;
     if (stick) body.scrollTop = body.scrollHeight;
     else if (firstBefore && list.firstElementChild !== firstBefore) body.scrollTop = prevTop + (body.scrollHeight - prevHeight);
+  };
+
+  let chipSig = '';
+  const renderUploads = (ups: readonly Upload[]): void => {
+    const sig = JSON.stringify(ups);
+    if (sig === chipSig) return;
+    chipSig = sig;
+    chips.hidden = ups.length === 0;
+    chips.replaceChildren(
+      ...ups.map((u) =>
+        h(
+          'span',
+          { class: 'od-chip', 'data-omnidesk-upload': u.state, title: u.name },
+          h('span', { class: 'od-chip-name' }, u.name),
+          h('small', {}, u.state === 'uploading' ? t('uploading') : u.error ? t(u.error, { n: MAX_FILE_MB }) : size(u.size)),
+          h('button', { type: 'button', class: 'od-x', 'aria-label': t('remove', { name: u.name }), onclick: () => c.removeUpload(u.key) }, '\u00d7'),
+        ),
+      ),
+    );
   };
 
   const renderTelegram = (s: ViewState): void => {
@@ -332,6 +441,7 @@ export function mountPanel(ctx: LoaderContext, c: Controller, t: T): PanelHandle
     form.hidden = s.prechat || s.phase === 'refused';
     composer.disabled = s.phase === 'refused';
     renderList(s);
+    renderUploads(s.uploads);
     renderTelegram(s);
     ctx.setBadge(s.unread);
     if (s.announce.seq !== lastSeq) {
