@@ -1,7 +1,8 @@
 // A quick browser check of the built widget that needs no Rust server: a small in-memory
 // stand-in for /web/v1 (sessions, messages, Telegram link; no WebSocket, so the widget shows
 // "Reconnecting…" and retries) serves dist/, a host page on a second origin embeds the tag, and
-// a third origin is refused by CORS. Screenshots go to test-results/mock-*.png.
+// a third origin is refused by CORS. Files: POST /web/v1/files (multipart) and /files/<id>
+// links relative to the API, as the real server gives them. Screenshots go to test-results/mock-*.png.
 //
 // env: CHROMIUM (default /usr/bin/chromium)
 
@@ -11,6 +12,7 @@ import { createServer } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { makePng } from '../../dashboard/e2e/png.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = resolve(here, '../dist');
@@ -24,6 +26,26 @@ const posts = [];
 const messages = [];
 let seq = 0;
 const website = { id: 'ws_demo', name: 'Shop', telegram: true, prechat: false };
+const files = new Map();
+
+/** The first file part of a multipart body: `{filename, type, bytes}`. */
+function filePart(buf, contentType) {
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/.exec(contentType ?? '');
+  if (!boundary) return null;
+  const delim = Buffer.from(`--${boundary[1] ?? boundary[2]}`);
+  let at = buf.indexOf(delim);
+  while (at !== -1) {
+    const next = buf.indexOf(delim, at + delim.length);
+    if (next === -1) return null;
+    const part = buf.subarray(at + delim.length + 2, next - 2);
+    const end = part.indexOf('\r\n\r\n');
+    const head = part.subarray(0, end).toString();
+    const filename = /filename="([^"]*)"/.exec(head)?.[1];
+    if (filename !== undefined) return { filename, type: /content-type:\s*([^\r\n]+)/i.exec(head)?.[1] ?? 'application/octet-stream', bytes: part.subarray(end + 4) };
+    at = next;
+  }
+  return null;
+}
 
 const api = createServer(async (req, res) => {
   const url = new URL(req.url ?? '/', 'http://x');
@@ -43,15 +65,23 @@ const api = createServer(async (req, res) => {
       return res.end();
     }
   }
+  const stored = /^\/files\/(\w+)$/.exec(url.pathname);
+  if (stored && files.has(stored[1]) && url.searchParams.get('sig')) {
+    const f = files.get(stored[1]);
+    res.writeHead(200, { 'content-type': f.type, 'content-disposition': `${f.type.startsWith('image/') ? 'inline' : 'attachment'}; filename="${f.filename}"` });
+    return res.end(f.bytes);
+  }
   if (!url.pathname.startsWith('/web/v1/')) return json(404, { error: { code: 'not_found', message: url.pathname } });
   if (req.method === 'OPTIONS') {
     res.writeHead(origin === allowedOrigin ? 204 : 403, cors);
     return res.end();
   }
   if (origin !== allowedOrigin) return json(403, { error: { code: 'origin_not_allowed', message: 'origin not allowed' } });
-  let raw = '';
-  for await (const c of req) raw += c;
-  const body = raw ? JSON.parse(raw) : {};
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  const raw = Buffer.concat(chunks);
+  const multipart = /^multipart\//.test(req.headers['content-type'] ?? '');
+  const body = !multipart && raw.length ? JSON.parse(raw.toString()) : {};
   const path = url.pathname.slice('/web/v1'.length);
   const auth = (req.headers.authorization ?? '').replace(/^Bearer /, '');
   if (req.method === 'POST' && path === '/sessions') {
@@ -65,12 +95,23 @@ const api = createServer(async (req, res) => {
   const conv = messages.length ? 'cv_1' : null;
   const session = { visitor_id: visitor, name: null, email: null, email_verified: false, conversation_id: conv, channels: ['web'], telegram: null, website };
   if (req.method === 'GET' && path === '/session') return json(200, session);
+  if (req.method === 'POST' && path === '/files') {
+    const f = filePart(raw, req.headers['content-type']);
+    if (!f) return json(400, { error: { code: 'bad_request', message: 'one file part' } });
+    const id = `fl${++seq}`;
+    files.set(id, f);
+    return json(201, { file: { id, kind: f.type.startsWith('image/') ? 'image' : 'file', file_name: f.filename, mime_type: f.type, size_bytes: f.bytes.length, url: `/files/${id}?exp=1&sig=x` } });
+  }
   if (req.method === 'POST' && path === '/messages') {
     posts.push(body);
     let m = messages.find((x) => x.client_id === body.client_id);
     if (!m) {
       const now = Date.now();
-      m = { id: `m_${++seq}`, conversation_id: 'cv_1', direction: 'inbound', author: { kind: 'contact' }, author_name: null, channel: 'web', text: body.text.trim(), delivery: { status: 'received', updated_at: now }, created_at: now, client_id: body.client_id ?? null };
+      const attachments = (body.attachments ?? []).map((id) => {
+        const f = files.get(id);
+        return { kind: f.type.startsWith('image/') ? 'image' : 'file', file_name: f.filename, mime_type: f.type, size_bytes: f.bytes.length, url: `/files/${id}?exp=1&sig=x` };
+      });
+      m = { id: `m_${++seq}`, conversation_id: 'cv_1', direction: 'inbound', author: { kind: 'contact' }, author_name: null, channel: 'web', text: body.text.trim(), delivery: { status: 'received', updated_at: now }, created_at: now, client_id: body.client_id ?? null, attachments };
       messages.push(m);
       const reply = { id: `m_${++seq}`, conversation_id: 'cv_1', direction: 'outbound', author: { kind: 'agent' }, author_name: '<b>Ann</b> <img src=x onerror=alert(1)>', channel: 'web', text: 'Thanks! We are looking at it.', delivery: { status: 'sent', updated_at: now + 1 }, created_at: now + 1, client_id: null };
       messages.push(reply);
@@ -148,6 +189,31 @@ try {
     assert((await reply.locator('.od-who').textContent()) === '<b>Ann</b> <img src=x onerror=alert(1)>', 'name as text');
     assert((await page.locator('[data-omnidesk-panel] img, [data-omnidesk-panel] b').count()) === 0, 'no markup');
     assert((await page.locator('[data-omnidesk-message]').filter({ hasText: 'Order #1024' }).count()) === 1, 'shown once');
+  });
+
+  await test('attach a picture and a PDF: chips, upload, sent by id; the picture shows from the API origin, the PDF is a download', async () => {
+    const png = makePng(96, 64, 120);
+    await page.locator('[data-omnidesk-file-input]').setInputFiles([
+      { name: 'box.png', mimeType: 'image/png', buffer: png },
+      { name: 'receipt.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 receipt') },
+    ]);
+    await page.locator('[data-omnidesk-upload=done]').nth(1).waitFor({ timeout: 5000 });
+    await page.screenshot({ path: join(results, 'mock-upload-chips.png') });
+    await page.locator('[data-omnidesk-composer]').fill('The box and the receipt');
+    await page.locator('[data-omnidesk-composer]').press('Enter');
+    const mine = page.locator('[data-omnidesk-message][data-direction=inbound]').filter({ hasText: 'The box and the receipt' });
+    await mine.waitFor({ timeout: 5000 });
+    const sent = posts[posts.length - 1];
+    assert(sent.attachments?.length === 2 && sent.attachments.every((id) => files.has(id)), `sent by id: ${JSON.stringify(sent)}`);
+    const img = mine.locator('img');
+    await img.waitFor({ timeout: 5000 });
+    assert((await img.getAttribute('src')).startsWith(`http://127.0.0.1:${apiPort}/files/`), `resolved against the API: ${await img.getAttribute('src')}`);
+    await page.waitForFunction(() => document.querySelector('[data-omnidesk-host]').shadowRoot.querySelector('.od-img img')?.naturalWidth === 96);
+    const pdf = mine.locator('[data-omnidesk-attachment=file]');
+    assert((await pdf.getAttribute('download')) === 'receipt.pdf', 'a download link');
+    assert(Buffer.compare(files.get(sent.attachments[0]).bytes, png) === 0, 'the bytes uploaded as picked');
+    assert((await page.locator('[data-omnidesk-upload]').count()) === 0, 'chips cleared');
+    await page.screenshot({ path: join(results, 'mock-attachments.png') });
   });
 
   await test('Telegram link + QR on desktop; full screen, no QR, 16 px inputs on a phone', async () => {

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { makePng } from '../../dashboard/e2e/png.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const widget = resolve(here, '..');
@@ -167,6 +168,12 @@ async function agentApi(method, path, body) {
   return text ? JSON.parse(text) : null;
 }
 
+/** Why the widget upload endpoint looks absent, or null (it asks for a session: 401/400). */
+async function uploadsMissing() {
+  const r = await fetch(`http://127.0.0.1:${omnideskPort}/web/v1/files`, { method: 'POST', headers: { origin: 'http://127.0.0.1' } });
+  return r.status === 404 || r.status === 405 ? `it answered ${r.status}` : null;
+}
+
 async function webConversationId() {
   const page = await agentApi('GET', '/conversations?status=all&limit=100');
   const c =
@@ -188,6 +195,10 @@ async function test(name, fn) {
     console.log(`FAIL - ${name} (${Date.now() - started} ms)\n       ${(e && e.stack) || e}`);
     if (page) await page.screenshot({ path: join(results, `failure-${outcomes.length}.png`) }).catch(() => {});
   }
+}
+function skip(name, why) {
+  outcomes.push({ name, ok: true, skipped: true });
+  console.log(`skip - ${name}\n       SKIPPED: ${why}`);
 }
 function assert(cond, msg) {
   if (!cond) throw new Error(`assertion failed: ${msg}`);
@@ -373,6 +384,45 @@ async function main() {
     assert((await page.locator('[data-omnidesk-panel] img, [data-omnidesk-panel] b').count()) === 0, 'no element from the text');
   });
 
+  // ---------- attachments ----------
+  const uploadWhy = process.env.OMNIDESK_E2E_ATTACHMENTS === '1' ? null : await uploadsMissing();
+  const picture = makePng(96, 64, 120);
+  let webImage = false;
+  const uploadTest = 'a visitor attaches an image: uploaded, sent, shown in the widget and inline in the dashboard';
+  if (uploadWhy) {
+    skip(uploadTest, `POST /web/v1/files has not landed in this server (${uploadWhy}); OMNIDESK_E2E_ATTACHMENTS=1 runs it anyway`);
+  } else {
+    await test(uploadTest, async () => {
+      await page.locator('[data-omnidesk-attach]').waitFor({ timeout: 3000 });
+      await page.locator('[data-omnidesk-file-input]').setInputFiles({ name: 'broken-box.png', mimeType: 'image/png', buffer: picture });
+      await page.locator('[data-omnidesk-upload=done]').waitFor({ timeout: 5000 });
+      await page.screenshot({ path: join(results, '09-upload-chip.png') });
+      await page.locator('[data-omnidesk-composer]').fill('Photo of the box');
+      await page.locator('[data-omnidesk-composer]').press('Enter');
+      const mine = page.locator(`${W}[data-direction=inbound]`).filter({ hasText: 'Photo of the box' });
+      await mine.waitFor({ timeout: 5000 });
+      const img = mine.locator('img');
+      await img.waitFor({ timeout: 5000 });
+      // The link is relative to the API (`/files/...`): resolved against it, not the host page.
+      const src = await img.getAttribute('src');
+      assert(src.startsWith(`http://127.0.0.1:${omnideskPort}/`), `the picture comes from the omnidesk origin: ${src}`);
+      await waitFor(() => img.evaluate((el) => el.complete && el.naturalWidth === 96), 5000, 'the picture decoded in the widget');
+      assert((await mine.locator('a').getAttribute('target')) === '_blank', 'a click opens it in a new tab');
+      await page.screenshot({ path: join(results, '10-widget-image.png') });
+      webImage = true;
+      if (dash) {
+        const conv = await webConversationId();
+        await dash.locator(`[data-testid="conversation-item"][data-id="${conv}"]`).click();
+        const m = dash.getByTestId('message').filter({ hasText: 'Photo of the box' });
+        await m.waitFor({ timeout: 5000 });
+        const dimg = m.getByTestId('attachment-image');
+        await dimg.waitFor({ timeout: 5000 });
+        await waitFor(() => dimg.evaluate((el) => el.complete && el.naturalWidth === 96), 5000, 'the picture decoded in the dashboard');
+        await dash.screenshot({ path: join(results, '11-dashboard-web-image.png') });
+      }
+    });
+  }
+
   let tmeUrl = null;
   await test('Continue on Telegram: a t.me deep link (new tab) and, on a wide screen, a QR code; screenshots', async () => {
     await page.locator('[data-omnidesk-telegram]').click();
@@ -428,6 +478,11 @@ async function main() {
       await dash.locator('[data-channel="telegram"]').first().waitFor({ timeout: 3000 });
       await dash.getByTestId('message').filter({ hasText: 'Order #1024 has no tracking update' }).waitFor({ timeout: 3000 });
       await dash.getByTestId('message').filter({ hasText: text }).waitFor({ timeout: 3000 });
+      if (webImage) {
+        // The picture sent on the website is part of the history the agent sees after the switch.
+        const img = dash.getByTestId('message').filter({ hasText: 'Photo of the box' }).getByTestId('attachment-image');
+        await waitFor(() => img.evaluate((el) => el.complete && el.naturalWidth === 96), 5000, 'the website picture after the switch');
+      }
       // The visitor read the web replies in the open widget: the agent sees them as seen.
       await dash.locator('[data-testid="delivery"][data-seen="true"]').first().waitFor({ timeout: 3000 });
       await dash.screenshot({ path: join(results, '08-dashboard-website-to-telegram.png') });
@@ -509,7 +564,8 @@ try {
 } finally {
   await cleanup();
 }
-const passed = outcomes.filter((o) => o.ok).length;
-const failed = outcomes.length - passed;
-console.log(`\n${passed} passed, ${failed} failed (${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${results})`);
+const skipped = outcomes.filter((o) => o.skipped).length;
+const passed = outcomes.filter((o) => o.ok && !o.skipped).length;
+const failed = outcomes.length - passed - skipped;
+console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''} (${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${results})`);
 process.exit(failed === 0 ? 0 : 1);
