@@ -603,6 +603,7 @@ async function main() {
         ? route.fulfill({ status: 413, contentType: 'application/json', body: JSON.stringify({ error: { code: 'file_too_large', message: refusal } }) })
         : route.continue(),
     );
+    await page.getByTestId('composer').fill(''); // files alone are a reply
     await page.getByTestId('file-input').setInputFiles({ name: 'contract.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 test') });
     await page.getByTestId('tray-file').filter({ hasText: 'contract.pdf' }).waitFor({ timeout: 2000 });
     await page.getByTestId('composer').press('Enter');
