@@ -165,6 +165,16 @@ try {
     pane.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt, bubbles: true, cancelable: true }));
     pane.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
   });
+  // Text pasted from an office app with a picture of itself: the text, no file.
+  const textPasteTaken = await page.evaluate(() => {
+    const dt = new DataTransfer();
+    dt.setData('text/plain', 'a cell');
+    dt.items.add(new File([new Uint8Array([1])], 'image.png', { type: 'image/png' }));
+    const ev = new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true });
+    document.querySelector('[data-testid="composer"]').dispatchEvent(ev);
+    return ev.defaultPrevented;
+  });
+  check(!textPasteTaken, 'a paste with text is left to the text box');
   await page.getByTestId('composer').fill('Here are the documents');
   const names = await page.getByTestId('tray-file').evaluateAll((els) => els.map((e) => e.getAttribute('data-name')));
   check(names.length === 3 && names[0] === 'invoice.pdf' && names[1] === 'box.png' && /^screenshot-\d{8}-\d{6}\.png$/.test(names[2]), `tray: picked + pasted (${names.join(', ')})`);

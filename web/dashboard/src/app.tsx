@@ -517,9 +517,11 @@ function ConversationPane(props: { ctrl: Controller; conv: ConversationView; t: 
   };
   const onPaste = (e: ClipboardEvent) => {
     if (resolved) return;
+    // Text from an office app often brings a picture of itself too: text wins, files only alone.
+    if (Array.from(e.clipboardData?.types ?? []).includes('text/plain')) return;
     const files = filesFromPaste(e.clipboardData);
     if (!files.length) return;
-    if (!Array.from(e.clipboardData?.types ?? []).includes('text/plain')) e.preventDefault();
+    e.preventDefault();
     tray.add(files);
   };
   const onDragOver = (e: DragEvent) => {

@@ -214,6 +214,11 @@ describe('the panel with files', () => {
     const drop = new Event('drop', { bubbles: true, cancelable: true }) as DragEvent;
     Object.defineProperty(drop, 'dataTransfer', { value: { files: [big('doc.pdf', 10)], types: ['Files'] } });
     panel.dispatchEvent(drop);
+    // Text pasted from an office app with a picture of itself: the text goes in, no file.
+    const textPaste = new Event('paste', { bubbles: true, cancelable: true }) as ClipboardEvent;
+    Object.defineProperty(textPaste, 'clipboardData', { value: { files: [png('rendering.png')], types: ['text/plain', 'Files'] } });
+    composer.dispatchEvent(textPaste);
+    expect(textPaste.defaultPrevented).toBe(false);
     expect(c.state.uploads.map((u) => u.name)).toEqual(['image.png', 'doc.pdf']);
     await flush();
     (shadow.querySelector('[data-omnidesk-upload] button') as HTMLButtonElement).click();

@@ -264,8 +264,9 @@ export function mountPanel(ctx: LoaderContext, c: Controller, t: T): PanelHandle
   composer.addEventListener('input', autosize);
   composer.addEventListener('paste', (e) => {
     const files = Array.from(e.clipboardData?.files ?? []);
-    if (!files.length) return;
-    if (!Array.from(e.clipboardData?.types ?? []).includes('text/plain')) e.preventDefault();
+    // Text from an office app often brings a picture of itself too: text wins.
+    if (!files.length || Array.from(e.clipboardData?.types ?? []).includes('text/plain')) return;
+    e.preventDefault();
     attach(files);
   });
 
