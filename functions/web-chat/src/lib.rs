@@ -707,6 +707,7 @@ async fn send_message_inner(
         created_at: now,
         client_id: Some(client_id),
         event: None,
+        attachments: Vec::new(),
     })
 }
 

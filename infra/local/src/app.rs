@@ -245,6 +245,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         visitors: Some(Arc::new(hub.clone())),
         push: push.clone(),
         telegram: telegram.clone(),
+        blobs: adapters.blobs.clone(),
         clock: clock.clone(),
         ids: ids.clone(),
         limiter: Arc::new(RateLimiter::telegram()),

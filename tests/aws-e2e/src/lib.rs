@@ -314,6 +314,8 @@ impl Stack {
             visitors: Some(sender_pushes.clone()),
             push: sender_pushes.clone(),
             telegram: Arc::new(tg_client),
+            // TODO(attachments): the S3 blob store once `omnidesk_aws::S3BlobStore` lands.
+            blobs: Arc::new(omnidesk_core::usecases::BlobsNotConfigured),
             clock: clock.clone(),
             ids: ids.clone(),
             limiter: Arc::new(RateLimiter::telegram()),
