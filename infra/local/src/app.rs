@@ -123,7 +123,8 @@ impl Adapters {
         ))
     }
 
-    /// The agent API's dependencies on these adapters.
+    /// The agent API's dependencies on these adapters (files: the default limits; `start`
+    /// sets the configured ones).
     pub fn api_deps(&self, auth: Arc<Auth>, push: Arc<dyn Push>) -> ApiDeps {
         let store = Arc::new(self.store.clone());
         ApiDeps {
@@ -137,6 +138,8 @@ impl Adapters {
             clock: self.clock.clone(),
             ids: self.ids.clone(),
             auth,
+            blobs: self.blobs.clone(),
+            files: omnidesk_agent_api::FileSettings::default(),
         }
     }
 }
@@ -252,6 +255,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
     };
     let mut api = adapters.api_deps(auth.clone(), push.clone());
     api.connections = connections.clone();
+    api.files = config.files;
     let ws_state = WsState {
         deps: WsDeps {
             connections: connections.clone(),

@@ -411,6 +411,11 @@ pub struct FileSettings {
 /// The default [`FileSettings::max_upload_bytes`]: 20 MB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 20 * 1024 * 1024;
 
+/// The default upload limit on AWS Lambda: a synchronous invocation takes at most 6 MB, and
+/// API Gateway hands binary bodies over base64-encoded (a third larger), so a form much above
+/// 4 MB never reaches the function.
+pub const LAMBDA_MAX_UPLOAD_BYTES: u64 = 4 * 1024 * 1024;
+
 /// The largest attachment sent by e-mail (what common mail servers accept).
 pub const EMAIL_ATTACHMENT_LIMIT: u64 = 25 * 1024 * 1024;
 

@@ -331,6 +331,9 @@ impl Stack {
             clock: clock.clone(),
             ids: ids.clone(),
             auth: auth.clone(),
+            // TODO(attachments): the S3 blob store once `omnidesk_aws::S3BlobStore` lands.
+            blobs: Arc::new(omnidesk_core::usecases::BlobsNotConfigured),
+            files: omnidesk_agent_api::FileSettings::default(),
         };
         // As WebChatDeps::on_aws wires it in the web-chat and agent-ws main.rs.
         let web = WebChatDeps {
