@@ -109,7 +109,11 @@ impl Adapters {
             clock: self.clock.clone(),
             ids: self.ids.clone(),
             keys: VisitorKeys::derive(Self::secret(config)?.expose().as_bytes()),
-            settings: WebChatSettings::default(),
+            settings: WebChatSettings {
+                files: config.files,
+                ..WebChatSettings::default()
+            },
+            blobs: self.blobs.clone(),
         })
     }
 

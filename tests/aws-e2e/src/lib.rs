@@ -349,6 +349,8 @@ impl Stack {
             ids: ids.clone(),
             keys: VisitorKeys::derive(JWT_KEY.as_bytes()),
             settings: WebChatSettings::default(),
+            // TODO(attachments): the S3 blob store once `omnidesk_aws::S3BlobStore` lands.
+            blobs: Arc::new(omnidesk_core::usecases::BlobsNotConfigured),
         };
         let website = Website {
             id: WebsiteId::from_uuid(ids.uuid()),
