@@ -106,7 +106,15 @@ pub(crate) async fn read_reply_form(
                         format!("at most {MAX_FILES_PER_MESSAGE} files per message"),
                     ));
                 }
-                let file_name = clean_file_name(field.file_name().unwrap_or("file"));
+                // A browser's file (a file input, a `Blob` in `FormData`) always has a name;
+                // a part without one is a form field, not a file.
+                let Some(given_name) = field.file_name() else {
+                    return Err(ApiError::invalid(
+                        "file",
+                        "each `file` part must be a file (with a file name)",
+                    ));
+                };
+                let file_name = clean_file_name(given_name);
                 let declared = field.content_type().map(str::to_owned);
                 let mut bytes = Vec::new();
                 while let Some(chunk) = field.chunk().await.map_err(form_error)? {

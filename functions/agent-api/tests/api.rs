@@ -1892,6 +1892,16 @@ async fn empty_files_empty_forms_and_too_many_files_are_refused_clearly() {
     let (status, body) = app.post_form(&c, &[Part::Field("comment", "hi")]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
+    // A `file` part without a file name is a form field, not a file.
+    let (status, body) = app.post_form(&c, &[Part::Field("file", "{}")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("file name")
+    );
+
     // A multipart type without a boundary.
     let req = Request::builder()
         .method("POST")

@@ -754,8 +754,8 @@ async fn signed(
     attachments
 }
 
-/// The files of upload tokens: each genuine, unexpired and this visitor's (else 400
-/// `invalid_attachment`), at most [`MAX_FILES_PER_MESSAGE`].
+/// The files of upload tokens: each genuine, unexpired and this visitor's (else 404
+/// `invalid_attachment`), at most [`MAX_FILES_PER_MESSAGE`] (400 `too_many_files`).
 fn attachments_of(
     deps: &WebChatDeps,
     v: &Visitor,
@@ -781,8 +781,10 @@ fn attachments_of(
                     c.website_id == v.claims.website_id && c.visitor_id == v.claims.visitor_id
                 })
                 .ok_or_else(|| {
+                    // No upload of this visitor under that token (another visitor's, altered,
+                    // expired, or not a token at all): not found, like an unknown message id.
                     WebError::new(
-                        StatusCode::BAD_REQUEST,
+                        StatusCode::NOT_FOUND,
                         "invalid_attachment",
                         format!(
                             "attachments[{i}]: not a file uploaded in this chat, or expired; \
@@ -871,7 +873,14 @@ async fn upload_file_inner(
         if file.is_some() {
             return Err(WebError::invalid("file", "one file per upload"));
         }
-        let name = omnidesk_domain::clean_file_name(field.file_name().unwrap_or("file"));
+        // A browser's file always has a name; a part without one is a form field.
+        let Some(given_name) = field.file_name() else {
+            return Err(WebError::invalid(
+                "file",
+                "the `file` part must be a file (with a file name)",
+            ));
+        };
+        let name = omnidesk_domain::clean_file_name(given_name);
         let declared = field.content_type().map(str::to_owned);
         let mut bytes = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(form_error)? {

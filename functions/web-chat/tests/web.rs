@@ -883,7 +883,7 @@ async fn a_token_of_another_visitor_or_a_tampered_one_is_refused() {
     let id = up["file"]["id"].as_str().unwrap().to_owned();
 
     let (status, body) = s.send_files(&bob, "mine now", &[&id]).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["error"]["code"], "invalid_attachment");
 
     // Another name (an .html) under the same signature.
@@ -898,7 +898,7 @@ async fn a_token_of_another_visitor_or_a_tampered_one_is_refused() {
     let forged = parts.join(".");
     for bad in [forged.as_str(), "u1.x.y", "not-a-token"] {
         let (status, body) = s.send_files(&ann, "", &[bad]).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_eq!(status, StatusCode::NOT_FOUND, "{bad}: {body}");
         assert_eq!(body["error"]["code"], "invalid_attachment");
     }
     let eleven: Vec<&str> = (0..11).map(|_| id.as_str()).collect();
