@@ -59,7 +59,7 @@ pub(crate) async fn read_reply_form(
     let mut text: Option<String> = None;
     let mut client_id: Option<String> = None;
     let mut attachments = Vec::new();
-    while let Some(mut field) = form.next_field().await.map_err(form_error)? {
+    while let Some(mut field) = form.next_field().await.map_err(|e| form_error(&e))? {
         let name = field.name().unwrap_or("").to_owned();
         match name.as_str() {
             "text" | "client_id" => {
@@ -69,7 +69,7 @@ pub(crate) async fn read_reply_form(
                     MAX_CLIENT_ID_CHARS
                 };
                 let mut bytes = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(form_error)? {
+                while let Some(chunk) = field.chunk().await.map_err(|e| form_error(&e))? {
                     bytes.extend_from_slice(&chunk);
                     if bytes.len() > max {
                         return Err(if name == "text" {
@@ -117,7 +117,7 @@ pub(crate) async fn read_reply_form(
                 let file_name = clean_file_name(given_name);
                 let declared = field.content_type().map(str::to_owned);
                 let mut bytes = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(form_error)? {
+                while let Some(chunk) = field.chunk().await.map_err(|e| form_error(&e))? {
                     if (bytes.len() + chunk.len()) as u64 > limit {
                         return Err(too_large(&file_name, limit, channel));
                     }
@@ -157,7 +157,7 @@ pub(crate) async fn read_reply_form(
     })
 }
 
-fn form_error(e: axum::extract::multipart::MultipartError) -> ApiError {
+fn form_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -242,7 +242,7 @@ async fn send_telegram(
         }
         deps.limiter.acquire(bot_id, chat).await;
         let sent = match part {
-            Part::Text { text, buttons } if buttons.is_empty() => deps
+            Part::Text { text, buttons: [] } => deps
                 .telegram
                 .send_message(&bot.token, chat, text)
                 .await
