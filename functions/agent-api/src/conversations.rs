@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use omnidesk_core::usecases::conversation_view;
+use omnidesk_core::usecases::{conversation_view, sign_all_attachments, sign_attachments};
 use omnidesk_core::{
     AppendOutcome, ConversationFilter, ConversationView, OutboundJob, OutgoingMessage, PageRequest,
     QueueName, ServerEvent, StoreError,
@@ -19,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, Body, Params, PathParam, from_object};
-use crate::{ApiDeps, AppState, Me, cursor, publish};
+use crate::{ApiDeps, AppState, Me, cursor, files, publish};
 
 /// Optimistic updates are re-read and re-applied this many times before giving up.
 const MAX_ATTEMPTS: usize = 3;
@@ -179,6 +180,13 @@ pub(crate) async fn messages(
         .list_messages(id, &PageRequest { limit, cursor })
         .await?;
     page.items.reverse();
+    sign_all_attachments(
+        deps.blobs.as_ref(),
+        &mut page.items,
+        deps.clock.now(),
+        deps.files.link_ttl,
+    )
+    .await;
     let next_cursor = page
         .next_cursor
         .map(|c| cursor::seal(&deps.auth, &list, &c))
@@ -364,28 +372,66 @@ async fn queue_reply(deps: &ApiDeps, message: &Message) -> Result<(), ApiError> 
 /// unassigned conversation to the replying agent, queues the send and pushes the change.
 /// A retry with a `client_id` seen before answers 200 with the stored reply (re-queued while
 /// still `sending`; the queue and the sender drop a second delivery).
+///
+/// The body is JSON (`{"text", "client_id"?}`) or `multipart/form-data` with `text`
+/// (optional when files come along), `client_id` and one or more `file` parts, each stored
+/// in blob storage and attached ([`files::read_reply_form`]). The answer's attachments carry
+/// signed, short-lived `url`s.
 pub(crate) async fn reply(
     State(deps): State<AppState>,
     me: Me,
     PathParam(id): PathParam<String>,
-    Body(req): Body<ReplyRequest>,
+    request: Request,
 ) -> Result<(StatusCode, Json<Message>), ApiError> {
     let id = parse_id(&id)?;
-    if req.text.chars().count() > MAX_REPLY_CHARS {
+    let (text, client_id, attachments) = if files::is_multipart(&request) {
+        // The conversation first: its channel sets the file limit, and nothing is stored for
+        // a conversation that cannot take the reply.
+        let conversation = load(&deps, id).await?;
+        if conversation.status == ConversationStatus::Resolved {
+            return Err(reopen_first());
+        }
+        let form = files::read_reply_form(&deps, request, conversation.channel).await?;
+        if form.text.trim().is_empty() && form.attachments.is_empty() {
+            return Err(ApiError::invalid(
+                "text",
+                "must not be empty or only white space when no file is attached",
+            ));
+        }
+        (form.text, form.client_id, form.attachments)
+    } else {
+        let (parts, body) = request.into_parts();
+        let bytes = axum::body::to_bytes(body, files::MAX_JSON_BODY_BYTES)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "invalid_input",
+                    format!(
+                        "body: larger than {} bytes (send files as multipart/form-data)",
+                        files::MAX_JSON_BODY_BYTES
+                    ),
+                )
+            })?;
+        let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+        let Body(req) = Body::<ReplyRequest>::from_request(request, &deps).await?;
+        if req.text.trim().is_empty() && req.text.chars().count() <= MAX_REPLY_CHARS {
+            return Err(ApiError::invalid(
+                "text",
+                "must not be empty or only white space",
+            ));
+        }
+        (req.text, req.client_id, Vec::new())
+    };
+    if text.chars().count() > MAX_REPLY_CHARS {
         return Err(ApiError::invalid(
             "text",
             format!("must have at most {MAX_REPLY_CHARS} characters"),
         ));
     }
     // Stored without the white space around it.
-    let text = req.text.trim();
-    if text.is_empty() {
-        return Err(ApiError::invalid(
-            "text",
-            "must not be empty or only white space",
-        ));
-    }
-    let source_key = reply_source_key(me.0, req.client_id.as_deref())?;
+    let text = text.trim();
+    let source_key = reply_source_key(me.0, client_id.as_deref())?;
     let conversation = load(&deps, id).await?;
     let mut message = Message::outbound(
         deps.ids.message_id(),
@@ -396,6 +442,7 @@ pub(crate) async fn reply(
         deps.clock.now(),
     );
     message.source_key = source_key;
+    message.attachments = attachments;
     if conversation.status == ConversationStatus::Resolved {
         return Err(reopen_first());
     }
@@ -477,7 +524,19 @@ pub(crate) async fn reply(
         conversation: None,
     };
     publish_applied(&deps, applied, vec![created]).await?;
-    Ok((StatusCode::CREATED, Json(message)))
+    Ok((StatusCode::CREATED, Json(signed(&deps, message).await)))
+}
+
+/// `message` with signed links to its files, for the agent who reads it.
+pub(crate) async fn signed(deps: &ApiDeps, mut message: Message) -> Message {
+    sign_attachments(
+        deps.blobs.as_ref(),
+        &mut message,
+        deps.clock.now(),
+        deps.files.link_ttl,
+    )
+    .await;
+    message
 }
 
 /// Answers a retried reply: the stored message, re-queued while it is still `sending`.
@@ -489,7 +548,7 @@ async fn retried_reply(
     if stored.delivery.status == DeliveryStatus::Sending {
         queue_reply(deps, &stored).await?;
     }
-    Ok((StatusCode::OK, Json(stored)))
+    Ok((StatusCode::OK, Json(signed(deps, stored).await)))
 }
 
 /// Marks a stored outgoing message failed (best effort) and returns it as it now is.

@@ -1,7 +1,9 @@
 //! omnidesk-agent-api: the agent HTTP API (`/api/v1/…`) as a transport-free axum
 //! [`Router`]: `lambda_http::run(router(deps))` on AWS, `axum::serve` locally, `oneshot` in
 //! tests. Login, agents and presence, conversation lists, replies (stored, then queued for the
-//! sender), assignment transitions and contact tags; pushes every change to connected agents.
+//! sender; with files uploaded as `multipart/form-data` into blob storage), assignment
+//! transitions and contact tags; pushes every change to connected agents. Messages handed to
+//! agents carry signed, short-lived links to their files.
 //!
 //! Depends on `omnidesk-core` ports only: no AWS SDK, SQLite or Telegram types here.
 //! The OpenAPI document of every route is served at `/api/openapi.json`.
@@ -12,6 +14,7 @@ mod contacts;
 mod conversations;
 mod cursor;
 mod error;
+mod files;
 
 use std::sync::Arc;
 
@@ -23,8 +26,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use axum::{Router, handler::Handler};
 use omnidesk_core::{
-    AgentStore, Clock, ConnectionStore, ContactStore, ConversationStore, IdGen, MessageStore, Push,
-    Queue, ServerEvent, usecases::push_events_to_agents,
+    AgentStore, BlobStore, Clock, ConnectionStore, ContactStore, ConversationStore, IdGen,
+    MessageStore, Push, Queue, ServerEvent, usecases::push_events_to_agents,
 };
 use omnidesk_domain::AgentId;
 
@@ -33,6 +36,8 @@ pub use auth::{
     Auth, AuthError, IssuedToken, PasswordError, authenticate, hash_password, verify_password,
 };
 pub use error::ApiError;
+pub use files::MAX_JSON_BODY_BYTES;
+pub use omnidesk_core::usecases::FileSettings;
 
 /// The OpenAPI 3.1 document of this API (and of the WebSocket events).
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
@@ -50,6 +55,10 @@ pub struct ApiDeps {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGen>,
     pub auth: Arc<Auth>,
+    /// Attachment bytes: files agents upload go in, signed links to every file come out.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Upload limits and the lifetime of download links.
+    pub files: FileSettings,
 }
 
 type AppState = Arc<ApiDeps>;
@@ -135,11 +144,15 @@ fn routes() -> Vec<Route> {
             "/api/v1/conversations/{id}/messages",
             conversations::messages,
         ),
-        route(
-            Post,
-            "/api/v1/conversations/{id}/messages",
-            conversations::reply,
-        ),
+        Route {
+            verb: Post,
+            path: "/api/v1/conversations/{id}/messages",
+            // The multipart form is read part by part with a limit per file
+            // (`files::read_reply_form`) and the JSON body with its own
+            // (`MAX_JSON_BODY_BYTES`): the default body limit would cut uploads.
+            handler: on(MethodFilter::POST, conversations::reply)
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        },
         route(
             Post,
             "/api/v1/conversations/{id}/assign",
@@ -160,6 +173,7 @@ fn routes() -> Vec<Route> {
             "/api/v1/conversations/{id}/reopen",
             conversations::reopen,
         ),
+        route(Get, "/api/v1/limits", files::limits),
         route(Get, "/api/v1/contacts/{id}", contacts::get),
         route(Patch, "/api/v1/contacts/{id}", contacts::patch),
         route(Post, "/api/v1/contacts/{id}/merge", contacts::merge),

@@ -11,7 +11,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Request, service_fn};
-use omnidesk_agent_api::{ApiDeps, ApiError, Auth, router};
+use omnidesk_agent_api::{ApiDeps, ApiError, Auth, FileSettings, router};
+use omnidesk_core::usecases::{BlobsNotConfigured, LAMBDA_MAX_UPLOAD_BYTES};
 use omnidesk_lambda::{Config, ConfigError, OnFirstUse, adapters, init_tracing};
 
 // One thread: Lambda hands an environment one invocation at a time, and at 128 MB it has a
@@ -20,6 +21,8 @@ use omnidesk_lambda::{Config, ConfigError, OnFirstUse, adapters, init_tracing};
 async fn main() -> Result<(), lambda_http::Error> {
     init_tracing();
     let config = Arc::new(Config::from_env()?);
+    // Read once at cold start (`OMNIDESK_MAX_UPLOAD_BYTES`, `OMNIDESK_FILE_LINK_TTL_SECS`).
+    let files = FileSettings::from_lookup(|k| std::env::var(k).ok(), LAMBDA_MAX_UPLOAD_BYTES)?;
     let aws = Arc::new(adapters(&config).await);
     let app: Arc<OnFirstUse<Router>> = Arc::default();
     lambda_http::run(service_fn(move |request: Request| {
@@ -39,6 +42,11 @@ async fn main() -> Result<(), lambda_http::Error> {
                         clock: aws.clock.clone(),
                         ids: aws.ids.clone(),
                         auth: Arc::new(auth),
+                        // TODO(attachments): wire `omnidesk_aws::S3BlobStore` here once it
+                        // lands (the AWS engineer's branch). Until then uploads answer 503
+                        // `storage_unavailable` and messages carry no file links.
+                        blobs: Arc::new(BlobsNotConfigured),
+                        files,
                     }))
                 })
                 .await;

@@ -7,8 +7,12 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use failing::{FailingQueue, RacingConversations, UnavailableConversations};
-use omnidesk_agent_api::{ApiDeps, Auth, CreateAgentError, create_agent, route_table, router};
-use omnidesk_core::testing::{ManualClock, MemoryPush, MemoryQueue, MemoryStore, SeqIds};
+use omnidesk_agent_api::{
+    ApiDeps, Auth, CreateAgentError, FileSettings, create_agent, route_table, router,
+};
+use omnidesk_core::testing::{
+    ManualClock, MemoryBlobStore, MemoryPush, MemoryQueue, MemoryStore, SeqIds,
+};
 use omnidesk_core::{
     AgentStore, Clock, Connection, ConnectionId, ConnectionStore, ContactStore, ConversationStore,
     IdGen, MessageStore, OutboundJob, PageRequest, Queue, QueueName,
@@ -201,6 +205,7 @@ struct App {
     store: Arc<MemoryStore>,
     queue: Arc<MemoryQueue>,
     push: Arc<MemoryPush>,
+    blobs: Arc<MemoryBlobStore>,
     clock: Arc<ManualClock>,
     ids: Arc<SeqIds>,
     ann: Agent,
@@ -220,6 +225,7 @@ async fn app_with(customize: impl FnOnce(&mut ApiDeps, &Arc<MemoryStore>)) -> Ap
     let queue = Arc::new(MemoryQueue::with_clock(clock.clone()));
     let push = Arc::new(MemoryPush::new());
     let ids = Arc::new(SeqIds::new());
+    let blobs = Arc::new(MemoryBlobStore::new());
     let deps = ApiDeps {
         contacts: store.clone(),
         conversations: store.clone(),
@@ -231,6 +237,11 @@ async fn app_with(customize: impl FnOnce(&mut ApiDeps, &Arc<MemoryStore>)) -> Ap
         clock: clock.clone(),
         ids: ids.clone(),
         auth: Arc::new(Auth::with_clock(b"api-test-secret", TTL, clock.clone())),
+        blobs: blobs.clone(),
+        files: FileSettings {
+            max_upload_bytes: 1024 * 1024,
+            ..FileSettings::default()
+        },
     };
     let ann = create_agent(&deps, "ann@example.com", "Ann", "correct-horse")
         .await
@@ -247,6 +258,7 @@ async fn app_with(customize: impl FnOnce(&mut ApiDeps, &Arc<MemoryStore>)) -> Ap
         store,
         queue,
         push,
+        blobs,
         clock,
         ids,
         ann,
@@ -1635,4 +1647,349 @@ async fn an_agent_merges_two_contacts_and_the_conversations_follow() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+/// One part of a `multipart/form-data` body: a field, or a file with a name and a type.
+enum Part<'a> {
+    Field(&'a str, &'a str),
+    File(&'a str, &'a str, &'a [u8]),
+}
+
+const BOUNDARY: &str = "omnidesk-test-boundary-7MA4YWxkTrZu0gW";
+
+fn form(parts: &[Part<'_>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for p in parts {
+        body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+        match p {
+            Part::Field(name, value) => {
+                body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}")
+                        .as_bytes(),
+                );
+            }
+            Part::File(name, mime, bytes) => {
+                body.extend_from_slice(
+                    format!(
+                        "Content-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+                         Content-Type: {mime}\r\n\r\n"
+                    )
+                    .as_bytes(),
+                );
+                body.extend_from_slice(bytes);
+            }
+        }
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+impl App {
+    async fn post_form(&self, c: &Conversation, parts: &[Part<'_>]) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method("POST")
+            .uri(format!("/api/v1/conversations/{}/messages", c.id))
+            .header("authorization", format!("Bearer {}", self.token))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(Body::from(form(parts)))
+            .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 22)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n fake png";
+
+#[tokio::test]
+async fn a_reply_with_files_stores_the_bytes_queues_the_message_and_lists_signed_links() {
+    let app = app().await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let (status, body) = app
+        .post_form(
+            &c,
+            &[
+                Part::Field("text", " Here is the label "),
+                Part::File("../label.png", "image/png", PNG),
+                Part::File("invoice.pdf", "application/octet-stream", b"%PDF-1.7"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["text"], "Here is the label");
+    let a = &body["attachments"];
+    assert_eq!(a[0]["kind"], "image");
+    assert_eq!(a[0]["file_name"], "label.png");
+    assert_eq!(a[0]["mime_type"], "image/png");
+    assert_eq!(a[0]["size_bytes"], PNG.len());
+    assert!(
+        a[0]["url"].as_str().unwrap().starts_with("memory://"),
+        "{a}"
+    );
+    assert_eq!(a[1]["kind"], "file");
+    assert_eq!(
+        a[1]["mime_type"], "application/pdf",
+        "guessed from the name"
+    );
+    assert_eq!(app.blobs.len(), 2);
+
+    let stored = app.stored_messages(&c).await;
+    let reply = stored
+        .iter()
+        .find(|m| m.id.to_string() == body["id"])
+        .unwrap();
+    assert_eq!(reply.attachments.len(), 2);
+    assert!(
+        reply.attachments.iter().all(|a| a.url.is_none()),
+        "links are never stored"
+    );
+    use omnidesk_core::BlobStore;
+    let blob = app
+        .blobs
+        .get(reply.attachments[0].blob.as_deref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(blob.bytes, PNG);
+    let jobs = app
+        .queue
+        .receive(QueueName::Outbound, 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1);
+    let job: OutboundJob = serde_json::from_str(&jobs[0].body).unwrap();
+    assert_eq!(job.message_id, reply.id);
+
+    let (status, page) = app
+        .call(
+            "GET",
+            &format!("/api/v1/conversations/{}/messages", c.id),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let listed = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == body["id"])
+        .unwrap();
+    let url = listed["attachments"][0]["url"].as_str().unwrap();
+    assert!(url.contains("name=label.png"), "{url}");
+    let expires: i64 = url
+        .split("expires=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        expires,
+        T0 / 1000 + 1800,
+        "valid for the default 30 minutes"
+    );
+}
+
+#[tokio::test]
+async fn files_alone_make_a_reply_and_a_retry_with_its_client_id_is_not_stored_twice() {
+    let app = app().await;
+    let c = app
+        .conversation(ConversationStatus::Assigned, Some(app.ann.id), 0)
+        .await;
+    let parts = [
+        Part::Field("client_id", "upload-1"),
+        Part::File("photo.jpg", "image/jpeg", PNG),
+    ];
+    let (status, first) = app.post_form(&c, &parts).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["text"], "");
+    let (status, again) = app.post_form(&c, &parts).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["id"], first["id"]);
+    assert!(again["attachments"][0]["url"].is_string());
+    assert_eq!(app.blobs.len(), 1, "the same bytes are one blob");
+}
+
+#[tokio::test]
+async fn a_file_over_the_limit_is_refused_with_413_naming_it_and_nothing_is_sent() {
+    let app = app().await;
+    let c = app
+        .conversation(ConversationStatus::Assigned, Some(app.ann.id), 0)
+        .await;
+    let big = vec![0u8; 1024 * 1024 + 1];
+    let (status, body) = app
+        .post_form(
+            &c,
+            &[
+                Part::Field("text", "big"),
+                Part::File("scan.tiff", "image/tiff", &big),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["error"]["code"], "file_too_large");
+    assert_eq!(
+        body["error"]["message"],
+        "scan.tiff is larger than 1 MB, the limit for files sent on Website"
+    );
+    assert_eq!(app.queue.len(QueueName::Outbound), 0);
+    assert!(app.stored_messages(&c).await.is_empty());
+}
+
+#[tokio::test]
+async fn empty_files_empty_forms_and_too_many_files_are_refused_clearly() {
+    let app = app().await;
+    let c = app
+        .conversation(ConversationStatus::Assigned, Some(app.ann.id), 0)
+        .await;
+
+    let (status, body) = app
+        .post_form(
+            &c,
+            &[
+                Part::Field("text", "x"),
+                Part::File("empty.txt", "text/plain", b""),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    assert_eq!(body["error"]["code"], "empty_file");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("empty.txt")
+    );
+
+    let (status, body) = app.post_form(&c, &[Part::Field("text", "  ")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_input");
+
+    let names: Vec<String> = (0..11).map(|i| format!("f{i}.png")).collect();
+    let parts: Vec<Part<'_>> = names
+        .iter()
+        .map(|n| Part::File(n, "image/png", PNG))
+        .collect();
+    let (status, body) = app.post_form(&c, &parts).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "too_many_files");
+
+    let (status, body) = app.post_form(&c, &[Part::Field("comment", "hi")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // A `file` part without a file name is a form field, not a file.
+    let (status, body) = app.post_form(&c, &[Part::Field("file", "{}")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("file name")
+    );
+
+    // A multipart type without a boundary.
+    let req = Request::builder()
+        .method("POST")
+        .uri(format!("/api/v1/conversations/{}/messages", c.id))
+        .header("authorization", format!("Bearer {}", app.token))
+        .header("content-type", "multipart/form-data")
+        .body(Body::from("text=hi"))
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    assert_eq!(app.queue.len(QueueName::Outbound), 0);
+    assert!(app.stored_messages(&c).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_json_reply_larger_than_two_megabytes_is_refused_with_413() {
+    let app = app().await;
+    let c = app
+        .conversation(ConversationStatus::Assigned, Some(app.ann.id), 0)
+        .await;
+    let text = "x".repeat(3 * 1024 * 1024);
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{}/messages", c.id),
+            Some(json!({ "text": text })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+}
+
+#[tokio::test]
+async fn an_html_upload_is_a_file_whose_link_downloads_it() {
+    let dir = std::env::temp_dir().join(format!("omnidesk-api-blobs-{}", uuid_like()));
+    let folder = Arc::new(omnidesk_local::FolderBlobStore::open(&dir, b"key").unwrap());
+    let app = app_with(|deps, _| deps.blobs = folder.clone()).await;
+    let c = app
+        .conversation(ConversationStatus::Assigned, Some(app.ann.id), 0)
+        .await;
+    let (status, body) = app
+        .post_form(
+            &c,
+            &[Part::File(
+                "page.html",
+                "text/html",
+                b"<script>alert(1)</script>",
+            )],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let a = &body["attachments"][0];
+    assert_eq!(a["kind"], "file");
+    assert_eq!(a["mime_type"], "text/html");
+    let url = a["url"].as_str().unwrap();
+    assert!(url.starts_with("/files/"), "{url}");
+    assert!(url.contains("type=text%2Fhtml"), "{url}");
+    assert!(url.contains("name=page.html"), "{url}");
+    assert!(
+        omnidesk_core::content_disposition(Some("page.html"), "text/html")
+            .starts_with("attachment;")
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+#[tokio::test]
+async fn the_limits_say_per_channel_how_large_a_file_may_be() {
+    let app = app().await;
+    let (status, body) = app.call("GET", "/api/v1/limits", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["max_files"], 10);
+    assert_eq!(body["channels"]["telegram"]["max_file_bytes"], 1024 * 1024);
+    assert_eq!(
+        body["channels"]["telegram"]["photo_max_bytes"],
+        10 * 1024 * 1024
+    );
+    assert_eq!(body["channels"]["web"]["max_file_bytes"], 1024 * 1024);
+    let (status, _) = app.call_as(None, "GET", "/api/v1/limits", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

@@ -41,6 +41,8 @@ async fn world() -> World {
         clock: clock.clone(),
         ids: Arc::new(SeqIds::new()),
         auth: auth.clone(),
+        blobs: Arc::new(omnidesk_core::testing::MemoryBlobStore::new()),
+        files: omnidesk_agent_api::FileSettings::default(),
     };
     let agent = create_agent(&api, "ann@example.com", "Ann", "password123")
         .await

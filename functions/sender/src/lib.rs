@@ -7,6 +7,15 @@
 //! unreachable and fails the message for good; network errors retry with backoff and give up
 //! after [`MAX_ATTEMPTS`] receives.
 //!
+//! Files (attachments stored in blob storage) are uploaded by multipart, so Telegram never
+//! fetches from our host: one file by the method its kind picks (an image above
+//! [`TELEGRAM_PHOTO_LIMIT`] or of a type browsers may not show inline goes as a document, an
+//! `audio/ogg` voice note as a voice message), several as albums (photos and videos together,
+//! documents together, audio together; the rest one by one). The text is the caption of the
+//! first when it fits Telegram's 1024 units, else it goes first as text. A message with
+//! buttons sends its text with an inline keyboard. Every Telegram message id is recorded, and
+//! a retry resumes after the parts already sent.
+//!
 //! Depends on `omnidesk-core` ports only (no teloxide, no AWS SDK): `main.rs`/`infra/local`
 //! wire the adapters.
 
@@ -17,13 +26,15 @@ use std::time::Duration;
 
 use omnidesk_core::usecases::{conversation_view, push_to_agents, push_to_visitor};
 use omnidesk_core::{
-    AgentStore, AppendOutcome, BotStore, Clock, ConnectionStore, ContactStore, ConversationStore,
-    IdGen, JobError, JobOutcome, MessageStore, OutboundJob, Push, ServerEvent, StoreError,
-    TelegramApi, TelegramError, VisitorConnectionStore,
+    AgentStore, AppendOutcome, BlobStore, BotStore, Clock, ConnectionStore, ContactStore,
+    ConversationStore, IdGen, JobError, JobOutcome, MessageStore, OutboundJob, OutgoingFile,
+    ProviderError, Push, Secret, ServerEvent, StoreError, TelegramApi, TelegramError,
+    VisitorConnectionStore,
 };
 use omnidesk_domain::{
-    BotId, Channel, ChannelRef, Conversation, Delivery, DeliveryStatus, Direction, Message,
-    SystemEvent, TELEGRAM_TEXT_LIMIT, TelegramChatId, split_for_telegram,
+    Attachment, AttachmentKind, BotId, Button, Channel, ChannelRef, Conversation, Delivery,
+    DeliveryStatus, Direction, Message, SystemEvent, TELEGRAM_PHOTO_LIMIT, TELEGRAM_TEXT_LIMIT,
+    TELEGRAM_UPLOAD_LIMIT, TelegramChatId, safe_inline, split_for_telegram,
 };
 
 pub use limiter::RateLimiter;
@@ -49,6 +60,8 @@ pub struct SenderDeps {
     pub visitors: Option<Arc<dyn VisitorConnectionStore>>,
     pub push: Arc<dyn Push>,
     pub telegram: Arc<dyn TelegramApi>,
+    /// Attachment bytes, uploaded to the channel from here.
+    pub blobs: Arc<dyn BlobStore>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGen>,
     pub limiter: Arc<RateLimiter>,
@@ -197,13 +210,20 @@ async fn send_telegram(
         .await?;
         return Ok(JobOutcome::Done);
     };
-    let parts = split_for_telegram(&message.text, TELEGRAM_TEXT_LIMIT);
+    let parts = match plan(message) {
+        Ok(parts) => parts,
+        Err(reason) => {
+            fail(deps, message, None, reason).await?;
+            return Ok(JobOutcome::Done);
+        }
+    };
     if parts.is_empty() {
         fail(deps, message, None, "the message is empty".to_owned()).await?;
         return Ok(JobOutcome::Done);
     }
 
-    // Parts sent by an earlier attempt are recorded on the message: never send them again.
+    // Parts sent by an earlier attempt are recorded on the message (one Telegram message id
+    // each, an album one per file): never send them again.
     let mut sent_ids = match &message.channel_ref {
         Some(ChannelRef::Telegram {
             bot_id: b,
@@ -214,12 +234,52 @@ async fn send_telegram(
     };
     let attempts = message.delivery.attempts.saturating_add(1);
     let total = parts.len();
-    for part in parts.iter().skip(sent_ids.len()) {
+    let mut covered = 0;
+    for (n, part) in parts.iter().enumerate() {
+        covered += part.message_count();
+        if covered <= sent_ids.len() {
+            continue;
+        }
         deps.limiter.acquire(bot_id, chat).await;
-        match deps.telegram.send_message(&bot.token, chat, part).await {
-            Ok(id) => {
-                sent_ids.push(id);
-                if sent_ids.len() < total {
+        let sent = match part {
+            Part::Text { text, buttons: [] } => deps
+                .telegram
+                .send_message(&bot.token, chat, text)
+                .await
+                .map(|id| vec![id]),
+            Part::Text { text, buttons } => deps
+                .telegram
+                .send_buttons(&bot.token, chat, text, buttons)
+                .await
+                .map(|id| vec![id]),
+            Part::Files { items, caption } => {
+                match send_files(deps, &bot.token, chat, message, items, caption.as_deref()).await {
+                    Ok(ids) => Ok(ids),
+                    Err(FileError::Telegram(e)) => Err(e),
+                    Err(FileError::Storage(e)) => {
+                        let progress = TelegramFailure {
+                            bot_id,
+                            chat,
+                            sent_ids: &sent_ids,
+                            attempts,
+                            receive_count,
+                            what: None,
+                        };
+                        return on_storage_error(deps, message, &progress, e).await;
+                    }
+                    Err(FileError::Refused(reason)) => {
+                        let sent =
+                            (!sent_ids.is_empty()).then(|| telegram_ref(bot_id, chat, &sent_ids));
+                        fail_with(deps, message, sent.as_ref(), reason, attempts).await?;
+                        return Ok(JobOutcome::Done);
+                    }
+                }
+            }
+        };
+        match sent {
+            Ok(ids) => {
+                sent_ids.extend(ids);
+                if n + 1 < total {
                     // Record progress so a crash before the last part cannot double a part.
                     let sent_so_far = telegram_ref(bot_id, chat, &sent_ids);
                     save_still_sending(deps, message, attempts, Some(&sent_so_far), None).await?;
@@ -232,6 +292,7 @@ async fn send_telegram(
                     sent_ids: &sent_ids,
                     attempts,
                     receive_count,
+                    what: part.describe(message),
                 };
                 return on_telegram_error(deps, message, conversation, &progress, e).await;
             }
@@ -250,6 +311,240 @@ async fn send_telegram(
     Ok(JobOutcome::Done)
 }
 
+/// Telegram's caption limit, in UTF-16 units.
+pub const TELEGRAM_CAPTION_LIMIT: usize = 1024;
+
+/// One Telegram call of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part<'a> {
+    /// A text (a part of a long one), with the inline keyboard on the last part.
+    Text { text: String, buttons: &'a [Button] },
+    /// One file (`sendPhoto`, `sendDocument`, …) or an album of 2–10 (`sendMediaGroup`): the
+    /// indexes of the message's attachments.
+    Files {
+        items: Vec<usize>,
+        caption: Option<String>,
+    },
+}
+
+impl Part<'_> {
+    /// How many Telegram messages the part becomes (each recorded by its id).
+    fn message_count(&self) -> usize {
+        match self {
+            Part::Text { .. } => 1,
+            Part::Files { items, .. } => items.len(),
+        }
+    }
+
+    /// The files of the part, for a refusal the agent reads ("photo.png", "the album a.png,
+    /// b.pdf"); `None` for a text.
+    fn describe(&self, message: &Message) -> Option<String> {
+        let Part::Files { items, .. } = self else {
+            return None;
+        };
+        let names: Vec<String> = items
+            .iter()
+            .map(|&i| file_label(&message.attachments[i]))
+            .collect();
+        Some(match names.as_slice() {
+            [one] => one.clone(),
+            many => format!("the album {}", many.join(", ")),
+        })
+    }
+}
+
+fn file_label(a: &Attachment) -> String {
+    a.file_name
+        .clone()
+        .unwrap_or_else(|| a.kind.as_str().to_owned())
+}
+
+/// How a file goes to Telegram: an image too large for `sendPhoto`, or of a type that is not
+/// a plain picture, goes as a document; a voice note stays a voice note only as `audio/ogg`.
+fn telegram_kind(a: &Attachment, size: u64) -> AttachmentKind {
+    let mime = a.mime_type.as_deref().unwrap_or("application/octet-stream");
+    match a.kind {
+        AttachmentKind::Image if size <= TELEGRAM_PHOTO_LIMIT && safe_inline(mime) => {
+            AttachmentKind::Image
+        }
+        AttachmentKind::Voice if mime.to_ascii_lowercase().starts_with("audio/ogg") => {
+            AttachmentKind::Voice
+        }
+        AttachmentKind::Voice | AttachmentKind::Audio => AttachmentKind::Audio,
+        AttachmentKind::Video => AttachmentKind::Video,
+        _ => AttachmentKind::File,
+    }
+}
+
+/// Which album a file can share: photos and videos, documents, audio; voice notes go alone.
+fn album_of(kind: AttachmentKind) -> Option<u8> {
+    match kind {
+        AttachmentKind::Image | AttachmentKind::Video => Some(0),
+        AttachmentKind::File => Some(1),
+        AttachmentKind::Audio => Some(2),
+        _ => None,
+    }
+}
+
+/// The Telegram calls of `message`, in order; the same message always gives the same plan
+/// (a retry resumes in it by counting recorded message ids). An error is a reason for the
+/// agent (a file that was never stored).
+fn plan(message: &Message) -> Result<Vec<Part<'_>>, String> {
+    let mut files = Vec::new();
+    for (i, a) in message.attachments.iter().enumerate() {
+        if !a.kind.has_bytes() {
+            tracing::warn!(
+                kind = a.kind.as_str(),
+                "attachment without a file is not sent"
+            );
+            continue;
+        }
+        if a.blob.is_none() {
+            return Err(format!(
+                "cannot send {}: the file was never stored",
+                file_label(a)
+            ));
+        }
+        files.push((i, telegram_kind(a, a.size_bytes.unwrap_or(0))));
+    }
+    let text = message.text.as_str();
+    let has_text = !text.trim().is_empty();
+    let caption = (has_text
+        && !files.is_empty()
+        && message.buttons.is_empty()
+        && text.encode_utf16().count() <= TELEGRAM_CAPTION_LIMIT)
+        .then(|| text.to_owned());
+
+    let mut parts = Vec::new();
+    if has_text && caption.is_none() {
+        let chunks = split_for_telegram(text, TELEGRAM_TEXT_LIMIT);
+        let last = chunks.len().saturating_sub(1);
+        parts.extend(chunks.into_iter().enumerate().map(|(n, text)| Part::Text {
+            text,
+            buttons: if n == last { &message.buttons } else { &[] },
+        }));
+    }
+    // Albums in the order of their first file; a file that shares none goes alone.
+    let mut groups: Vec<(Option<u8>, Vec<usize>)> = Vec::new();
+    for (i, kind) in files {
+        let album = album_of(kind);
+        match groups
+            .iter_mut()
+            .find(|(g, items)| album.is_some() && *g == album && items.len() < 10)
+        {
+            Some((_, items)) => items.push(i),
+            None => groups.push((album, vec![i])),
+        }
+    }
+    let mut caption = caption;
+    for (_, items) in groups {
+        parts.push(Part::Files {
+            items,
+            caption: caption.take(),
+        });
+    }
+    Ok(parts)
+}
+
+/// Why files could not be sent.
+enum FileError {
+    /// Telegram's answer.
+    Telegram(TelegramError),
+    /// Blob storage could not be read.
+    Storage(ProviderError),
+    /// The file cannot be sent at all (gone from storage, too large): the reason.
+    Refused(String),
+}
+
+/// Uploads the files `items` of `message` (one, or an album) with `caption` on the first.
+async fn send_files(
+    deps: &SenderDeps,
+    token: &Secret,
+    chat: TelegramChatId,
+    message: &Message,
+    items: &[usize],
+    caption: Option<&str>,
+) -> Result<Vec<i32>, FileError> {
+    let mut files = Vec::with_capacity(items.len());
+    for &i in items {
+        let a = &message.attachments[i];
+        let name = file_label(a);
+        let key = a.blob.as_deref().unwrap_or_default();
+        let blob = deps
+            .blobs
+            .get(key)
+            .await
+            .map_err(FileError::Storage)?
+            .ok_or_else(|| {
+                FileError::Refused(format!("cannot send {name}: the file is no longer stored"))
+            })?;
+        let size = blob.bytes.len() as u64;
+        if size > TELEGRAM_UPLOAD_LIMIT {
+            return Err(FileError::Refused(format!(
+                "cannot send {name}: Telegram accepts files up to {} MB",
+                TELEGRAM_UPLOAD_LIMIT / (1024 * 1024)
+            )));
+        }
+        files.push(OutgoingFile {
+            kind: telegram_kind(a, size),
+            file_name: a.file_name.clone().unwrap_or_else(|| "file".to_owned()),
+            mime_type: a.mime_type.clone().unwrap_or(blob.content_type),
+            bytes: blob.bytes,
+        });
+    }
+    if let [file] = files.as_slice() {
+        deps.telegram
+            .send_file(token, chat, file, caption)
+            .await
+            .map(|id| vec![id])
+            .map_err(FileError::Telegram)
+    } else {
+        deps.telegram
+            .send_media_group(token, chat, &files, caption)
+            .await
+            .map_err(FileError::Telegram)
+    }
+}
+
+/// Blob storage could not be read: retried like a network error, then failed with the reason.
+async fn on_storage_error(
+    deps: &SenderDeps,
+    message: &Message,
+    at: &TelegramFailure<'_>,
+    error: ProviderError,
+) -> Result<JobOutcome, JobError> {
+    let channel_ref =
+        (!at.sent_ids.is_empty()).then(|| telegram_ref(at.bot_id, at.chat, at.sent_ids));
+    match error {
+        ProviderError::Transient(e) if at.receive_count < MAX_ATTEMPTS => {
+            let reason = format!("file storage unavailable, retrying: {e}");
+            save_still_sending(
+                deps,
+                message,
+                at.attempts,
+                channel_ref.as_ref(),
+                Some(reason),
+            )
+            .await?;
+            Err(JobError::Transient(format!(
+                "file storage unavailable: {e}"
+            )))
+        }
+        e => {
+            tracing::warn!(error = %e, "cannot read a file to send");
+            fail_with(
+                deps,
+                message,
+                channel_ref.as_ref(),
+                format!("cannot read the file to send: {e}"),
+                at.attempts,
+            )
+            .await?;
+            Ok(JobOutcome::Done)
+        }
+    }
+}
+
 /// Where a failed Telegram send stood.
 struct TelegramFailure<'a> {
     bot_id: BotId,
@@ -257,6 +552,8 @@ struct TelegramFailure<'a> {
     sent_ids: &'a [i32],
     attempts: u32,
     receive_count: u32,
+    /// The files of the failed call, for the reason ("photo.png"); `None` for a text.
+    what: Option<String>,
 }
 
 async fn on_telegram_error(
@@ -291,14 +588,11 @@ async fn on_telegram_error(
         }
         e @ (TelegramError::Rejected(_) | TelegramError::BadToken(_)) => {
             tracing::warn!(error = %e, "Telegram refused the message");
-            fail_with(
-                deps,
-                message,
-                channel_ref.as_ref(),
-                e.to_string(),
-                at.attempts,
-            )
-            .await?;
+            let reason = match &at.what {
+                Some(what) => format!("Telegram refused {what}: {e}"),
+                None => e.to_string(),
+            };
+            fail_with(deps, message, channel_ref.as_ref(), reason, at.attempts).await?;
             Ok(JobOutcome::Done)
         }
         TelegramError::Transient(e) => {

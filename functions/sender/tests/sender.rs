@@ -94,6 +94,7 @@ impl World {
             visitors: Some(store.clone()),
             push: push.clone(),
             telegram: Arc::new(TeloxideTelegram::new(&fake.url()).unwrap()),
+            blobs: Arc::new(omnidesk_core::testing::MemoryBlobStore::new()),
             clock,
             ids,
             limiter: Arc::new(limiter),
@@ -389,4 +390,282 @@ async fn a_job_for_a_missing_message_is_permanent() {
         handle(&w.deps, &job, 1).await,
         Err(JobError::Permanent(_))
     ));
+}
+
+/// Files: the sender on the in-memory Bot API and blob storage.
+mod files {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use async_trait::async_trait;
+    use omnidesk_core::testing::{MemoryBlobStore, MemoryTelegram};
+    use omnidesk_core::{Blob, BlobStore, LinkRequest, ProviderError, TelegramError};
+    use omnidesk_domain::{Attachment, AttachmentKind, Button, TELEGRAM_PHOTO_LIMIT};
+
+    use super::*;
+
+    struct Files {
+        w: World,
+        tg: Arc<MemoryTelegram>,
+        blobs: Arc<MemoryBlobStore>,
+    }
+
+    async fn files() -> Files {
+        let mut w = World::fast().await;
+        let tg = Arc::new(MemoryTelegram::new());
+        let blobs = Arc::new(MemoryBlobStore::new());
+        w.deps.telegram = tg.clone();
+        w.deps.blobs = blobs.clone();
+        Files { w, tg, blobs }
+    }
+
+    impl Files {
+        /// An attachment as the agent API makes it, its bytes stored.
+        async fn file(&self, name: &str, mime: &str, bytes: Vec<u8>) -> Attachment {
+            let size = bytes.len() as u64;
+            let key = self.blobs.put(mime, bytes).await.unwrap();
+            omnidesk_core::usecases::uploaded_attachment(name, mime, size, key)
+        }
+
+        async fn send(&self, text: &str, attachments: Vec<Attachment>) -> OutboundJob {
+            let job = self.w.reply(text).await;
+            let mut m = self.w.message(&job).await;
+            // A new message with the attachments (the store has no attachment update).
+            m.id = self.w.deps.ids.message_id();
+            m.attachments = attachments;
+            self.w.store.append_message(&m).await.unwrap();
+            OutboundJob {
+                conversation_id: m.conversation_id,
+                message_id: m.id,
+            }
+        }
+
+        fn methods(&self) -> Vec<&'static str> {
+            self.tg.sent().iter().map(|s| s.method).collect()
+        }
+    }
+
+    fn png(n: u8) -> Vec<u8> {
+        vec![0x89, b'P', b'N', b'G', n]
+    }
+
+    #[tokio::test]
+    async fn a_photo_is_uploaded_with_sendphoto_and_the_text_as_caption() {
+        let f = files().await;
+        let photo = f.file("photo.png", "image/png", png(1)).await;
+        let job = f.send("Here is the label", vec![photo]).await;
+
+        assert_eq!(handle(&f.w.deps, &job, 1).await.unwrap(), JobOutcome::Done);
+
+        let sent = f.tg.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].method, "sendPhoto");
+        assert_eq!(sent[0].text, "Here is the label");
+        let file = sent[0].file.as_ref().unwrap();
+        assert_eq!(file.bytes, png(1));
+        assert_eq!(file.file_name, "photo.png");
+        let m = f.w.message(&job).await;
+        assert_eq!(m.delivery.status, DeliveryStatus::Sent);
+        assert_eq!(telegram_ids(&m), vec![sent[0].message_id]);
+    }
+
+    #[tokio::test]
+    async fn three_photos_are_one_album_with_the_caption_on_the_first() {
+        let f = files().await;
+        let mut all = Vec::new();
+        for n in 0..3 {
+            all.push(f.file(&format!("p{n}.png"), "image/png", png(n)).await);
+        }
+        let job = f.send("Three angles", all).await;
+        handle(&f.w.deps, &job, 1).await.unwrap();
+
+        let sent = f.tg.sent();
+        assert_eq!(f.methods(), vec!["sendMediaGroup"; 3]);
+        assert_eq!(sent[0].text, "Three angles");
+        assert_eq!(sent[1].text, "");
+        let m = f.w.message(&job).await;
+        assert_eq!(m.delivery.status, DeliveryStatus::Sent);
+        assert_eq!(telegram_ids(&m).len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_voice_note_goes_as_a_voice_message() {
+        let f = files().await;
+        let voice = f
+            .file("note.ogg", "audio/ogg", b"OggS-voice".to_vec())
+            .await;
+        assert_eq!(voice.kind, AttachmentKind::Voice);
+        let job = f.send("", vec![voice]).await;
+        handle(&f.w.deps, &job, 1).await.unwrap();
+        assert_eq!(f.methods(), vec!["sendVoice"]);
+        assert_eq!(f.tg.sent()[0].text, "");
+    }
+
+    #[tokio::test]
+    async fn a_12_mb_png_goes_as_a_document() {
+        let f = files().await;
+        let big = vec![7u8; (12 * 1024 * 1024) as usize];
+        assert!(big.len() as u64 > TELEGRAM_PHOTO_LIMIT);
+        let photo = f.file("scan.png", "image/png", big).await;
+        let job = f.send("The scan", vec![photo]).await;
+        handle(&f.w.deps, &job, 1).await.unwrap();
+        assert_eq!(f.methods(), vec!["sendDocument"]);
+        assert_eq!(f.tg.sent()[0].text, "The scan");
+    }
+
+    #[tokio::test]
+    async fn a_text_too_long_for_a_caption_goes_first_then_the_file_without_one() {
+        let f = files().await;
+        let text = "x".repeat(1500);
+        let photo = f.file("photo.png", "image/png", png(1)).await;
+        let job = f.send(&text, vec![photo]).await;
+        handle(&f.w.deps, &job, 1).await.unwrap();
+        let sent = f.tg.sent();
+        assert_eq!(f.methods(), vec!["sendMessage", "sendPhoto"]);
+        assert_eq!(sent[0].text, text);
+        assert_eq!(sent[1].text, "");
+        assert_eq!(telegram_ids(&f.w.message(&job).await).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn mixed_files_are_grouped_where_telegram_allows_and_sent_alone_otherwise() {
+        let f = files().await;
+        let a = f.file("a.png", "image/png", png(1)).await;
+        let pdf = f
+            .file("invoice.pdf", "application/pdf", b"%PDF".to_vec())
+            .await;
+        let b = f.file("b.mp4", "video/mp4", b"mp4".to_vec()).await;
+        let voice = f.file("v.ogg", "audio/ogg", b"OggS".to_vec()).await;
+        let job = f.send("All of it", vec![a, pdf, b, voice]).await;
+        handle(&f.w.deps, &job, 1).await.unwrap();
+        assert_eq!(
+            f.methods(),
+            vec![
+                "sendMediaGroup",
+                "sendMediaGroup",
+                "sendDocument",
+                "sendVoice"
+            ]
+        );
+        let sent = f.tg.sent();
+        assert_eq!(sent[0].text, "All of it");
+        assert_eq!(sent[2].text, "");
+        assert_eq!(telegram_ids(&f.w.message(&job).await).len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_file_gone_from_storage_fails_the_message_with_a_reason() {
+        let f = files().await;
+        let mut photo = f.file("photo.png", "image/png", png(1)).await;
+        photo.blob = Some(omnidesk_core::blob_key(b"never stored"));
+        let job = f.send("see", vec![photo]).await;
+        assert_eq!(handle(&f.w.deps, &job, 1).await.unwrap(), JobOutcome::Done);
+        assert!(f.tg.sent().is_empty());
+        let m = f.w.message(&job).await;
+        assert_eq!(m.delivery.status, DeliveryStatus::Failed);
+        assert_eq!(
+            m.delivery.reason.as_deref(),
+            Some("cannot send photo.png: the file is no longer stored")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_file_telegram_refuses_fails_with_its_name_in_the_reason() {
+        let f = files().await;
+        let photo = f.file("photo.png", "image/png", png(1)).await;
+        let job = f.send("see", vec![photo]).await;
+        f.tg.fail_next(
+            TelegramChatId(CHAT),
+            TelegramError::Rejected("Bad Request: PHOTO_INVALID_DIMENSIONS".to_owned()),
+        );
+        handle(&f.w.deps, &job, 1).await.unwrap();
+        let m = f.w.message(&job).await;
+        assert_eq!(m.delivery.status, DeliveryStatus::Failed);
+        assert_eq!(
+            m.delivery.reason.as_deref(),
+            Some("Telegram refused photo.png: Bad Request: PHOTO_INVALID_DIMENSIONS")
+        );
+    }
+
+    /// Blob storage that is unavailable for the first `fail` reads of one key.
+    struct Flaky {
+        inner: Arc<MemoryBlobStore>,
+        key: String,
+        fail: AtomicU32,
+    }
+
+    #[async_trait]
+    impl BlobStore for Flaky {
+        async fn put(&self, t: &str, b: Vec<u8>) -> Result<String, ProviderError> {
+            self.inner.put(t, b).await
+        }
+        async fn get(&self, key: &str) -> Result<Option<Blob>, ProviderError> {
+            if key == self.key
+                && self
+                    .fail
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                return Err(ProviderError::Transient("s3 timeout".to_owned()));
+            }
+            self.inner.get(key).await
+        }
+        async fn signed_url(&self, l: &LinkRequest<'_>) -> Result<String, ProviderError> {
+            self.inner.signed_url(l).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_a_partial_send_sends_nothing_twice() {
+        let mut f = files().await;
+        let text = "y".repeat(2000);
+        let photo = f.file("photo.png", "image/png", png(1)).await;
+        let pdf = f
+            .file("invoice.pdf", "application/pdf", b"%PDF".to_vec())
+            .await;
+        f.w.deps.blobs = Arc::new(Flaky {
+            inner: f.blobs.clone(),
+            key: pdf.blob.clone().unwrap(),
+            fail: AtomicU32::new(1),
+        });
+        let job = f.send(&text, vec![photo, pdf]).await;
+
+        let first = handle(&f.w.deps, &job, 1).await;
+        assert!(matches!(first, Err(JobError::Transient(_))), "{first:?}");
+        assert_eq!(f.methods(), vec!["sendMessage", "sendPhoto"]);
+        let m = f.w.message(&job).await;
+        assert_eq!(m.delivery.status, DeliveryStatus::Sending);
+        assert_eq!(telegram_ids(&m).len(), 2);
+
+        assert_eq!(handle(&f.w.deps, &job, 2).await.unwrap(), JobOutcome::Done);
+        assert_eq!(
+            f.methods(),
+            vec!["sendMessage", "sendPhoto", "sendDocument"]
+        );
+        let m = f.w.message(&job).await;
+        assert_eq!(m.delivery.status, DeliveryStatus::Sent);
+        let ids: Vec<i32> = f.tg.sent().iter().map(|s| s.message_id).collect();
+        assert_eq!(telegram_ids(&m), ids);
+    }
+
+    #[tokio::test]
+    async fn a_message_with_buttons_is_sent_with_its_keyboard() {
+        let f = files().await;
+        let job = f.w.reply("How can we help?").await;
+        let mut m = f.w.message(&job).await;
+        m.id = f.w.deps.ids.message_id();
+        m.buttons = vec![Button {
+            text: "Talk to a person".to_owned(),
+            data: "human".to_owned(),
+        }];
+        f.w.store.append_message(&m).await.unwrap();
+        let job = OutboundJob {
+            conversation_id: m.conversation_id,
+            message_id: m.id,
+        };
+        handle(&f.w.deps, &job, 1).await.unwrap();
+        let sent = f.tg.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].method, "sendMessage");
+        assert_eq!(sent[0].buttons, m.buttons);
+    }
 }

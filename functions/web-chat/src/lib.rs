@@ -11,6 +11,10 @@
 //! - A message is verified, normalised to a channel-neutral [`ChannelMessage`] and enqueued
 //!   durably for the router (idempotent on the widget's `client_id`), exactly as the Telegram
 //!   webhook does: the router has one path for every channel.
+//! - Files: `POST /web/v1/files` stores one file (the deployment's upload limit) and answers
+//!   an upload token that binds it to the visitor; `POST /web/v1/messages` attaches up to 10
+//!   such tokens. Messages handed to the visitor carry signed, short-lived links to their
+//!   files (pushed frames carry none: the widget refetches).
 //! - "Continue on Telegram" issues a single-use deep-link token (256 bits, stored hashed,
 //!   10 minutes, a new one cancels the previous one); the router redeems it on `/start`.
 //!
@@ -29,9 +33,12 @@ use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use omnidesk_core::usecases::author_name;
+use omnidesk_core::usecases::{
+    FileSettings, MAX_FILES_PER_MESSAGE, author_name, human_size, sign_links, upload_mime_type,
+    uploaded_attachment,
+};
 use omnidesk_core::{
-    AgentStore, BotStore, Clock, ContactStore, ConversationStore, HandoffGrant, IdGen,
+    AgentStore, BlobStore, BotStore, Clock, ContactStore, ConversationStore, HandoffGrant, IdGen,
     MessageStore, OutgoingMessage, PageRequest, Queue, QueueName, StoreError, StoredToken,
     TokenKind, VisitorConnection, VisitorConnectionStore, WEB_SOURCE_PREFIX, WebMessage, WebStore,
     Website, token_hash,
@@ -43,7 +50,7 @@ use omnidesk_domain::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub use token::{TokenError, VisitorClaims, VisitorKeys, random_token};
+pub use token::{TokenError, UploadClaims, VisitorClaims, VisitorKeys, random_token};
 
 /// The widget API's OpenAPI document, served at `/web/openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
@@ -68,6 +75,8 @@ pub struct WebChatDeps {
     pub ids: Arc<dyn IdGen>,
     pub keys: VisitorKeys,
     pub settings: WebChatSettings,
+    /// Files visitors upload go in; signed links to every file of their chat come out.
+    pub blobs: Arc<dyn BlobStore>,
 }
 
 /// Lifetimes of what the widget API issues.
@@ -79,6 +88,8 @@ pub struct WebChatSettings {
     pub handoff_ttl: Duration,
     /// A WebSocket ticket's lifetime.
     pub ticket_ttl: Duration,
+    /// The upload limit and the lifetime of file links.
+    pub files: FileSettings,
 }
 
 impl WebChatDeps {
@@ -108,6 +119,8 @@ impl WebChatDeps {
             ids: aws.ids.clone(),
             keys: VisitorKeys::derive(jwt_secret.expose().as_bytes()),
             settings: WebChatSettings::default(),
+            // The widget API's main.rs sets its blob store; the visitor socket needs none.
+            blobs: Arc::new(omnidesk_core::usecases::BlobsNotConfigured),
         }
     }
 }
@@ -118,6 +131,7 @@ impl Default for WebChatSettings {
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             handoff_ttl: Duration::from_secs(600),
             ticket_ttl: Duration::from_secs(60),
+            files: FileSettings::default(),
         }
     }
 }
@@ -265,9 +279,14 @@ struct CreateSession {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SendMessage {
+    /// May be empty when files are attached.
+    #[serde(default)]
     text: String,
     #[serde(default)]
     client_id: Option<String>,
+    /// Upload tokens from `POST /web/v1/files`.
+    #[serde(default)]
+    attachments: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -339,6 +358,14 @@ pub fn router(deps: WebChatDeps) -> Router {
         .route(
             "/web/v1/messages",
             get(list_messages).post(send_message).options(preflight),
+        )
+        .route(
+            "/web/v1/files",
+            // Read part by part with the upload limit (`upload_file`): the default body limit
+            // would cut every file.
+            post(upload_file)
+                .layer(DefaultBodyLimit::disable())
+                .options(preflight),
         )
         .route("/web/v1/identify", post(identify).options(preflight))
         .route("/web/v1/read", post(mark_read).options(preflight))
@@ -629,9 +656,10 @@ async fn send_message_inner(
 ) -> WebResult<WebMessage> {
     let req: SendMessage = parse_body(body)?;
     let text = req.text.trim();
-    if text.is_empty() {
+    if text.is_empty() && req.attachments.is_empty() {
         return Err(WebError::invalid("text", "must not be empty"));
     }
+    let attachments = attachments_of(deps, v, &req.attachments)?;
     // Measured as sent (as the document says), before the white space is trimmed.
     if req.text.chars().count() > MAX_TEXT_CHARS {
         return Err(WebError::invalid(
@@ -663,7 +691,7 @@ async fn send_message_inner(
             .map_or_else(|| DEFAULT_NAME.to_owned(), |c| c.display_name.clone()),
         language: None,
         text: text.to_owned(),
-        attachments: Vec::new(),
+        attachments: attachments.clone(),
         channel_ref: Some(omnidesk_domain::ChannelRef::Web {
             id: client_id.clone(),
         }),
@@ -707,6 +735,211 @@ async fn send_message_inner(
         created_at: now,
         client_id: Some(client_id),
         event: None,
+        attachments: signed(deps, attachments).await,
+    })
+}
+
+/// `attachments` with signed links to their files, for the visitor.
+async fn signed(
+    deps: &WebChatDeps,
+    mut attachments: Vec<omnidesk_domain::Attachment>,
+) -> Vec<omnidesk_domain::Attachment> {
+    sign_links(
+        deps.blobs.as_ref(),
+        &mut attachments,
+        deps.clock.now(),
+        deps.settings.files.link_ttl,
+    )
+    .await;
+    attachments
+}
+
+/// The files of upload tokens: each genuine, unexpired and this visitor's (else 404
+/// `invalid_attachment`), at most [`MAX_FILES_PER_MESSAGE`] (400 `too_many_files`).
+fn attachments_of(
+    deps: &WebChatDeps,
+    v: &Visitor,
+    tokens: &[String],
+) -> WebResult<Vec<omnidesk_domain::Attachment>> {
+    if tokens.len() > MAX_FILES_PER_MESSAGE {
+        return Err(WebError::new(
+            StatusCode::BAD_REQUEST,
+            "too_many_files",
+            format!("attachments: at most {MAX_FILES_PER_MESSAGE} files per message"),
+        ));
+    }
+    let now = deps.clock.now();
+    tokens
+        .iter()
+        .enumerate()
+        .map(|(i, token)| {
+            let claims = deps
+                .keys
+                .verify_upload(token, now)
+                .ok()
+                .filter(|c| {
+                    c.website_id == v.claims.website_id && c.visitor_id == v.claims.visitor_id
+                })
+                .ok_or_else(|| {
+                    // No upload of this visitor under that token (another visitor's, altered,
+                    // expired, or not a token at all): not found, like an unknown message id.
+                    WebError::new(
+                        StatusCode::NOT_FOUND,
+                        "invalid_attachment",
+                        format!(
+                            "attachments[{i}]: not a file uploaded in this chat, or expired; \
+                             upload it again"
+                        ),
+                    )
+                })?;
+            Ok(uploaded_attachment(
+                &claims.file_name,
+                &claims.mime_type,
+                claims.size_bytes,
+                claims.blob,
+            ))
+        })
+        .collect()
+}
+
+/// How long an upload may wait to be attached to a message.
+pub const UPLOAD_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// `POST /web/v1/files`: `{"file": {…}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Uploaded {
+    pub file: UploadedFile,
+}
+
+/// A file the visitor uploaded: `id` is the upload token to list in a message's
+/// `attachments`; `url` a signed, short-lived link to it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UploadedFile {
+    pub id: String,
+    pub kind: omnidesk_domain::AttachmentKind,
+    pub file_name: String,
+    pub mime_type: String,
+    pub size_bytes: u64,
+    pub url: Option<String>,
+}
+
+async fn upload_file(State(deps): State<WebChatDeps>, request: axum::extract::Request) -> Response {
+    let v = visitor_or_return!(deps, request.headers());
+    match upload_file_inner(&deps, &v, request).await {
+        Ok(f) => v.respond((StatusCode::CREATED, Json(f))),
+        Err(e) => v.respond(e),
+    }
+}
+
+/// Reads the one `file` part (within the upload limit: 413 `file_too_large`; not empty: 415
+/// `empty_file`), stores it and signs its token and link.
+async fn upload_file_inner(
+    deps: &WebChatDeps,
+    v: &Visitor,
+    request: axum::extract::Request,
+) -> WebResult<Uploaded> {
+    use axum::extract::FromRequest;
+    let mut form = axum::extract::Multipart::from_request(request, &())
+        .await
+        .map_err(|r| {
+            WebError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_form",
+                format!(
+                    "expected multipart/form-data with one `file` part: {}",
+                    r.body_text()
+                ),
+            )
+        })?;
+    let form_error = |e: axum::extract::multipart::MultipartError| {
+        WebError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            format!("form: {}", e.body_text()),
+        )
+    };
+    let limit = deps.settings.files.max_upload_bytes;
+    let mut file = None;
+    while let Some(mut field) = form.next_field().await.map_err(form_error)? {
+        if field.name() != Some("file") {
+            return Err(WebError::invalid(
+                "form",
+                format!(
+                    "unknown part `{}` (expected one `file`)",
+                    field.name().unwrap_or("")
+                ),
+            ));
+        }
+        if file.is_some() {
+            return Err(WebError::invalid("file", "one file per upload"));
+        }
+        // A browser's file always has a name; a part without one is a form field.
+        let Some(given_name) = field.file_name() else {
+            return Err(WebError::invalid(
+                "file",
+                "the `file` part must be a file (with a file name)",
+            ));
+        };
+        let name = omnidesk_domain::clean_file_name(given_name);
+        let declared = field.content_type().map(str::to_owned);
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(form_error)? {
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                return Err(WebError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "file_too_large",
+                    format!(
+                        "{name} is larger than {}, the limit for files",
+                        human_size(limit)
+                    ),
+                ));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        file = Some((name, declared, bytes));
+    }
+    let Some((name, declared, bytes)) = file else {
+        return Err(WebError::invalid("file", "missing: send one `file` part"));
+    };
+    if bytes.is_empty() {
+        return Err(WebError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "empty_file",
+            format!("{name}: the file is empty"),
+        ));
+    }
+    let mime = upload_mime_type(declared.as_deref(), &name);
+    let size = bytes.len() as u64;
+    let key = deps.blobs.put(&mime, bytes).await.map_err(|e| {
+        tracing::warn!(error = %e, "cannot store a visitor's file");
+        WebError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!("{name} could not be stored; retry"),
+        )
+    })?;
+    let now = deps.clock.now();
+    let id = deps.keys.issue_upload(&UploadClaims {
+        website_id: v.claims.website_id,
+        visitor_id: v.claims.visitor_id,
+        blob: key.clone(),
+        file_name: name.clone(),
+        mime_type: mime.clone(),
+        size_bytes: size,
+        expires_at: expires_after(now, UPLOAD_TTL),
+    });
+    let attachment = signed(deps, vec![uploaded_attachment(&name, &mime, size, key)])
+        .await
+        .remove(0);
+    Ok(Uploaded {
+        file: UploadedFile {
+            id,
+            kind: attachment.kind,
+            file_name: name,
+            mime_type: mime,
+            size_bytes: size,
+            url: attachment.url,
+        },
     })
 }
 
@@ -761,7 +994,8 @@ async fn list_messages_inner(
     let mut items = Vec::with_capacity(page.items.len());
     for m in &page.items {
         let name = author_name(deps.agents.as_ref(), m).await?;
-        if let Some(view) = WebMessage::of(m, name) {
+        if let Some(mut view) = WebMessage::of(m, name) {
+            view.attachments = signed(deps, view.attachments).await;
             items.push(view);
         }
     }

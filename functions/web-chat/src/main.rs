@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Request, service_fn};
+use omnidesk_core::usecases::{BlobsNotConfigured, FileSettings, LAMBDA_MAX_UPLOAD_BYTES};
 use omnidesk_lambda::{Config, ConfigError, OnFirstUse, adapters, init_tracing};
 use omnidesk_web_chat::{WebChatDeps, router};
 
@@ -20,6 +21,8 @@ use omnidesk_web_chat::{WebChatDeps, router};
 async fn main() -> Result<(), lambda_http::Error> {
     init_tracing();
     let config = Arc::new(Config::from_env()?);
+    // Read once at cold start (`OMNIDESK_MAX_UPLOAD_BYTES`, `OMNIDESK_FILE_LINK_TTL_SECS`).
+    let files = FileSettings::from_lookup(|k| std::env::var(k).ok(), LAMBDA_MAX_UPLOAD_BYTES)?;
     let aws = Arc::new(adapters(&config).await);
     let app: Arc<OnFirstUse<Router>> = Arc::default();
     lambda_http::run(service_fn(move |request: Request| {
@@ -27,7 +30,13 @@ async fn main() -> Result<(), lambda_http::Error> {
         async move {
             let app = app
                 .get_or_try_init(|| async {
-                    Ok::<_, ConfigError>(router(WebChatDeps::from_lambda(&aws, &config).await?))
+                    let mut deps = WebChatDeps::from_lambda(&aws, &config).await?;
+                    deps.settings.files = files;
+                    // TODO(attachments): wire `omnidesk_aws::S3BlobStore` here once it lands
+                    // (the AWS engineer's branch). Until then visitor uploads answer 503 and
+                    // messages carry no file links.
+                    deps.blobs = Arc::new(BlobsNotConfigured);
+                    Ok::<_, ConfigError>(router(deps))
                 })
                 .await;
             let response: Response = match app {

@@ -108,6 +108,89 @@ impl VisitorKeys {
     }
 }
 
+/// What a valid upload token says: a file one visitor uploaded (its blob key, name, type and
+/// size), until when it may be attached to a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadClaims {
+    pub website_id: WebsiteId,
+    pub visitor_id: VisitorId,
+    pub blob: String,
+    pub file_name: String,
+    pub mime_type: String,
+    pub size_bytes: u64,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Serialize, Deserialize)]
+struct UploadPayload {
+    w: WebsiteId,
+    v: VisitorId,
+    k: String,
+    n: String,
+    m: String,
+    s: u64,
+    e: i64,
+}
+
+/// What an upload token's signature covers besides its payload: it can never pass as a
+/// visitor token, nor a visitor token as an upload.
+const UPLOAD_DOMAIN: &[u8] = b"omnidesk upload v1:";
+
+impl VisitorKeys {
+    /// An upload token (`u1.<payload>.<signature>`): the file is the visitor's to attach, and
+    /// nothing about it (key, name, type, size, owner) can be changed.
+    pub fn issue_upload(&self, claims: &UploadClaims) -> String {
+        let payload = serde_json::to_vec(&UploadPayload {
+            w: claims.website_id,
+            v: claims.visitor_id,
+            k: claims.blob.clone(),
+            n: claims.file_name.clone(),
+            m: claims.mime_type.clone(),
+            s: claims.size_bytes,
+            e: claims.expires_at.millis(),
+        })
+        .unwrap_or_default();
+        let body = B64.encode(payload);
+        let mut mac = self.mac();
+        mac.update(UPLOAD_DOMAIN);
+        mac.update(body.as_bytes());
+        let sig = B64.encode(mac.finalize().into_bytes());
+        format!("u1.{body}.{sig}")
+    }
+
+    /// The claims of a genuine upload token that has not expired at `now`.
+    pub fn verify_upload(&self, token: &str, now: Timestamp) -> Result<UploadClaims, TokenError> {
+        let mut parts = token.split('.');
+        let (Some("u1"), Some(body), Some(sig), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Invalid);
+        };
+        let sig = B64.decode(sig).map_err(|_| TokenError::Invalid)?;
+        let mut mac = self.mac();
+        mac.update(UPLOAD_DOMAIN);
+        mac.update(body.as_bytes());
+        mac.verify_slice(&sig).map_err(|_| TokenError::Invalid)?;
+        let p: UploadPayload = B64
+            .decode(body)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(TokenError::Invalid)?;
+        if p.e <= now.millis() {
+            return Err(TokenError::Expired);
+        }
+        Ok(UploadClaims {
+            website_id: p.w,
+            visitor_id: p.v,
+            blob: p.k,
+            file_name: p.n,
+            mime_type: p.m,
+            size_bytes: p.s,
+            expires_at: Timestamp::from_millis(p.e),
+        })
+    }
+}
+
 /// A random single-use token: 32 bytes (256 bits), base64url, 43 characters of
 /// `A-Za-z0-9_-` (fits Telegram's 64-character `start` parameter).
 pub fn random_token() -> String {
@@ -183,5 +266,46 @@ mod tests {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
         assert_ne!(t, random_token());
+    }
+
+    #[test]
+    fn an_upload_token_round_trips_and_cannot_pass_as_a_visitor_token_or_be_altered() {
+        let keys = VisitorKeys::derive(b"0123456789abcdef0123456789abcdef");
+        let (w, v) = ids();
+        let claims = UploadClaims {
+            website_id: w,
+            visitor_id: v,
+            blob: "ab".repeat(32),
+            file_name: "photo.png".to_owned(),
+            mime_type: "image/png".to_owned(),
+            size_bytes: 5,
+            expires_at: Timestamp::from_millis(10_000),
+        };
+        let token = keys.issue_upload(&claims);
+        assert_eq!(
+            keys.verify_upload(&token, Timestamp::from_millis(1)),
+            Ok(claims)
+        );
+        assert_eq!(
+            keys.verify_upload(&token, Timestamp::from_millis(10_000)),
+            Err(TokenError::Expired)
+        );
+        let as_visitor = token.replacen("u1.", "v1.", 1);
+        assert_eq!(
+            keys.verify(&as_visitor, Timestamp::from_millis(1)),
+            Err(TokenError::Invalid)
+        );
+        let visitor = keys.issue(&VisitorClaims {
+            website_id: w,
+            visitor_id: v,
+            expires_at: Timestamp::from_millis(10_000),
+        });
+        assert_eq!(
+            keys.verify_upload(
+                &visitor.replacen("v1.", "u1.", 1),
+                Timestamp::from_millis(1)
+            ),
+            Err(TokenError::Invalid)
+        );
     }
 }

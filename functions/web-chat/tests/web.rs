@@ -93,7 +93,14 @@ async fn setup_with(bot: bool) -> Setup {
         clock: clock.clone(),
         ids: Arc::new(UuidV7Ids),
         keys: VisitorKeys::derive(b"0123456789abcdef0123456789abcdef"),
-        settings: WebChatSettings::default(),
+        settings: WebChatSettings {
+            files: omnidesk_core::usecases::FileSettings {
+                max_upload_bytes: 1024 * 1024,
+                ..Default::default()
+            },
+            ..WebChatSettings::default()
+        },
+        blobs: Arc::new(omnidesk_core::testing::MemoryBlobStore::new()),
     };
     let router_deps = omnidesk_router::RouterDeps {
         contacts: store.clone(),
@@ -741,4 +748,226 @@ async fn a_signed_in_user_is_one_contact_across_browsers_and_forged_signatures_a
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{b}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+const BOUNDARY: &str = "widget-test-boundary-x7Qp";
+
+/// A form with one `file` part.
+fn file_form(name: &str, mime: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+         Content-Type: {mime}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+impl Setup {
+    async fn upload(
+        &self,
+        token: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value, axum::http::HeaderMap) {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/web/v1/files")
+            .header("origin", ORIGIN)
+            .header("authorization", format!("Bearer {token}"))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(Body::from(body))
+            .unwrap();
+        let res = router(self.deps.clone()).oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            headers,
+        )
+    }
+
+    async fn send_files(&self, token: &str, text: &str, ids: &[&str]) -> (StatusCode, Value) {
+        let (s, b, _) = self
+            .call(
+                "POST",
+                "/web/v1/messages",
+                Some(ORIGIN),
+                Some(token),
+                Some(json!({"text": text, "attachments": ids})),
+            )
+            .await;
+        (s, b)
+    }
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n a photo";
+
+#[tokio::test]
+async fn a_visitor_uploads_a_photo_sends_it_and_reads_it_back_with_a_signed_link() {
+    let s = setup().await;
+    let token = s.session().await;
+    let (status, up, headers) = s
+        .upload(&token, file_form("broken.png", "image/png", PNG))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    assert_eq!(headers.get("access-control-allow-origin").unwrap(), ORIGIN);
+    let file = &up["file"];
+    assert_eq!(file["kind"], "image");
+    assert_eq!(file["file_name"], "broken.png");
+    assert_eq!(file["mime_type"], "image/png");
+    assert_eq!(file["size_bytes"], PNG.len());
+    assert!(file["url"].as_str().unwrap().starts_with("memory://"));
+    let id = file["id"].as_str().unwrap();
+
+    // Files alone make a message.
+    let (status, msg) = s.send_files(&token, "", &[id]).await;
+    assert_eq!(status, StatusCode::CREATED, "{msg}");
+    assert_eq!(msg["attachments"][0]["file_name"], "broken.png");
+    assert!(msg["attachments"][0]["url"].is_string());
+
+    s.route_all().await;
+    let items = s.history(&token).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    let a = &items[0]["attachments"][0];
+    assert_eq!(a["kind"], "image");
+    assert_eq!(a["reference"], "upload");
+    assert!(
+        a["url"].as_str().unwrap().contains("name=broken.png"),
+        "{a}"
+    );
+
+    // The agent's side: the stored message has the file (no link stored).
+    let conversation = omnidesk_web_chat::visitor_conversation(
+        &s.deps,
+        s.website,
+        s.deps
+            .keys
+            .verify(&token, s.clock.now())
+            .unwrap()
+            .visitor_id,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    use omnidesk_core::MessageStore;
+    let stored = s
+        .store
+        .list_messages(conversation.id, &omnidesk_core::PageRequest::first(10))
+        .await
+        .unwrap()
+        .items;
+    let m = stored.iter().find(|m| !m.attachments.is_empty()).unwrap();
+    assert!(m.attachments[0].blob.is_some());
+    assert!(m.attachments[0].url.is_none());
+}
+
+#[tokio::test]
+async fn a_token_of_another_visitor_or_a_tampered_one_is_refused() {
+    let s = setup().await;
+    let ann = s.session().await;
+    let bob = s.session().await;
+    let (_, up, _) = s
+        .upload(&ann, file_form("a.pdf", "application/pdf", b"%PDF"))
+        .await;
+    let id = up["file"]["id"].as_str().unwrap().to_owned();
+
+    let (status, body) = s.send_files(&bob, "mine now", &[&id]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_attachment");
+
+    // Another name (an .html) under the same signature.
+    let mut parts: Vec<&str> = id.split('.').collect();
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    let mut payload: Value = serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
+    payload["n"] = json!("a.html");
+    payload["m"] = json!("text/html");
+    let forged_body = B64.encode(payload.to_string());
+    parts[1] = &forged_body;
+    let forged = parts.join(".");
+    for bad in [forged.as_str(), "u1.x.y", "not-a-token"] {
+        let (status, body) = s.send_files(&ann, "", &[bad]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_attachment");
+    }
+    let eleven: Vec<&str> = (0..11).map(|_| id.as_str()).collect();
+    let (status, body) = s.send_files(&ann, "", &eleven).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "too_many_files");
+
+    assert_eq!(s.queue.len(QueueName::Inbound), 0, "nothing was sent");
+    let (status, _) = s.send_files(&ann, "here", &[&id]).await;
+    assert_eq!(status, StatusCode::CREATED, "the owner's token works");
+}
+
+#[tokio::test]
+async fn uploads_over_the_limit_empty_or_malformed_are_refused_clearly() {
+    let s = setup().await;
+    let token = s.session().await;
+    let big = vec![1u8; 1024 * 1024 + 1];
+    let (status, body, _) = s
+        .upload(&token, file_form("big.zip", "application/zip", &big))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["error"]["code"], "file_too_large");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("big.zip")
+    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("1 MB"));
+
+    let (status, body, _) = s
+        .upload(&token, file_form("e.txt", "text/plain", b""))
+        .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    assert_eq!(body["error"]["code"], "empty_file");
+
+    let (status, body, _) = s
+        .call(
+            "POST",
+            "/web/v1/files",
+            Some(ORIGIN),
+            Some(&token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    assert_eq!(body["error"]["code"], "unsupported_form");
+
+    let (status, _, _) = s
+        .upload("garbage", file_form("a.png", "image/png", PNG))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_html_upload_is_a_file_that_downloads() {
+    let s = setup().await;
+    let token = s.session().await;
+    let (status, up, _) = s
+        .upload(
+            &token,
+            file_form("page.html", "text/html", b"<script>x</script>"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{up}");
+    assert_eq!(up["file"]["kind"], "file");
+    assert_eq!(up["file"]["mime_type"], "text/html");
+    assert!(
+        omnidesk_core::content_disposition(Some("page.html"), "text/html")
+            .starts_with("attachment;")
+    );
 }

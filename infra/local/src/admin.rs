@@ -88,6 +88,9 @@ impl Target {
                 Duration::from_secs(60),
                 clock.clone(),
             )),
+            // Creating agents touches no file.
+            blobs: Arc::new(omnidesk_core::usecases::BlobsNotConfigured),
+            files: omnidesk_agent_api::FileSettings::default(),
         };
         let telegram: Arc<dyn TelegramApi> = Arc::new(
             omnidesk_telegram::TeloxideTelegram::new(&config.telegram_api_url)

@@ -109,7 +109,11 @@ impl Adapters {
             clock: self.clock.clone(),
             ids: self.ids.clone(),
             keys: VisitorKeys::derive(Self::secret(config)?.expose().as_bytes()),
-            settings: WebChatSettings::default(),
+            settings: WebChatSettings {
+                files: config.files,
+                ..WebChatSettings::default()
+            },
+            blobs: self.blobs.clone(),
         })
     }
 
@@ -123,7 +127,8 @@ impl Adapters {
         ))
     }
 
-    /// The agent API's dependencies on these adapters.
+    /// The agent API's dependencies on these adapters (files: the default limits; `start`
+    /// sets the configured ones).
     pub fn api_deps(&self, auth: Arc<Auth>, push: Arc<dyn Push>) -> ApiDeps {
         let store = Arc::new(self.store.clone());
         ApiDeps {
@@ -137,6 +142,8 @@ impl Adapters {
             clock: self.clock.clone(),
             ids: self.ids.clone(),
             auth,
+            blobs: self.blobs.clone(),
+            files: omnidesk_agent_api::FileSettings::default(),
         }
     }
 }
@@ -245,12 +252,14 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         visitors: Some(Arc::new(hub.clone())),
         push: push.clone(),
         telegram: telegram.clone(),
+        blobs: adapters.blobs.clone(),
         clock: clock.clone(),
         ids: ids.clone(),
         limiter: Arc::new(RateLimiter::telegram()),
     };
     let mut api = adapters.api_deps(auth.clone(), push.clone());
     api.connections = connections.clone();
+    api.files = config.files;
     let ws_state = WsState {
         deps: WsDeps {
             connections: connections.clone(),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use omnidesk_core::Secret;
+use omnidesk_core::usecases::{DEFAULT_MAX_UPLOAD_BYTES, FileSettings};
 use omnidesk_router::RouterSettings;
 
 /// Every variable `omnidesk serve` reads, with its default. Listed in the README.
@@ -81,6 +82,17 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "an automatically assigned conversation without an agent reply for this long goes to \
          another agent (back to the queue if its agent is offline); 0 = never; at most 900",
     ),
+    (
+        "OMNIDESK_MAX_UPLOAD_BYTES",
+        "20971520",
+        "the largest file an agent or a visitor may upload (20 MB); a channel's own limit \
+         applies on top (Telegram: 50 MB)",
+    ),
+    (
+        "OMNIDESK_FILE_LINK_TTL_SECS",
+        "1800",
+        "how long a signed download link to a file stays valid",
+    ),
     ("RUST_LOG", "info", "log filter (tracing-subscriber syntax)"),
 ];
 
@@ -103,6 +115,8 @@ pub struct Config {
     pub widget_dir: PathBuf,
     /// `OMNIDESK_BOT_GREETING`, `OMNIDESK_BOT_HELP`, `OMNIDESK_REASSIGN_AFTER_SECS`.
     pub router: RouterSettings,
+    /// `OMNIDESK_MAX_UPLOAD_BYTES`, `OMNIDESK_FILE_LINK_TTL_SECS`.
+    pub files: FileSettings,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -166,6 +180,8 @@ impl Config {
                 var("OMNIDESK_WIDGET_DIR").unwrap_or_else(|| "web/widget/dist".to_owned()),
             ),
             router: RouterSettings::from_lookup(var).map_err(anyhow::Error::msg)?,
+            files: FileSettings::from_lookup(var, DEFAULT_MAX_UPLOAD_BYTES)
+                .map_err(anyhow::Error::msg)?,
         })
     }
 
@@ -184,6 +200,7 @@ impl Config {
             dashboard_dir: PathBuf::from("web/dashboard/dist"),
             widget_dir: PathBuf::from("web/widget/dist"),
             router: RouterSettings::default(),
+            files: FileSettings::default(),
         }
     }
 

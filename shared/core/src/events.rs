@@ -364,6 +364,10 @@ pub struct WebMessage {
     pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<omnidesk_domain::SystemEvent>,
+    /// Files and other attachments. The widget API signs their `url`s
+    /// ([`crate::usecases::sign_attachments`]); pushed events carry none (refetch to show them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<omnidesk_domain::Attachment>,
 }
 
 /// Who wrote a message, as a visitor sees it (no internal ids).
@@ -413,6 +417,15 @@ impl WebMessage {
             created_at: m.created_at,
             client_id,
             event: m.event.clone(),
+            attachments: m
+                .attachments
+                .iter()
+                .cloned()
+                .map(|mut a| {
+                    a.url = None;
+                    a
+                })
+                .collect(),
         })
     }
 }

@@ -392,3 +392,292 @@ pub async fn merge_contacts(
         events,
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Attachments: signed links, upload limits, files from browsers
+
+/// At most this many files ride on one message (Telegram's album size).
+pub const MAX_FILES_PER_MESSAGE: usize = 10;
+
+/// What a deployment allows for files that browsers upload, and how long download links live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileSettings {
+    /// The largest file accepted from an agent or a visitor, before any channel's own limit.
+    pub max_upload_bytes: u64,
+    /// How long a signed download link stays valid.
+    pub link_ttl: std::time::Duration,
+}
+
+/// The default [`FileSettings::max_upload_bytes`]: 20 MB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 20 * 1024 * 1024;
+
+/// The default upload limit on AWS Lambda: a synchronous invocation takes at most 6 MB, and
+/// API Gateway hands binary bodies over base64-encoded (a third larger), so a form much above
+/// 4 MB never reaches the function.
+pub const LAMBDA_MAX_UPLOAD_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The largest attachment sent by e-mail (what common mail servers accept).
+pub const EMAIL_ATTACHMENT_LIMIT: u64 = 25 * 1024 * 1024;
+
+impl Default for FileSettings {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            link_ttl: crate::DEFAULT_LINK_TTL,
+        }
+    }
+}
+
+impl FileSettings {
+    /// Reads `OMNIDESK_MAX_UPLOAD_BYTES` (default `default_max`) and
+    /// `OMNIDESK_FILE_LINK_TTL_SECS` (default 1800) through `lookup` (the environment, at
+    /// start-up); the error names the malformed variable.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        default_max: u64,
+    ) -> Result<Self, String> {
+        let read = |name: &str, default: u64| -> Result<u64, String> {
+            match lookup(name).map(|v| v.trim().to_owned()) {
+                None => Ok(default),
+                Some(v) if v.is_empty() => Ok(default),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if n > 0 => Ok(n),
+                    _ => Err(format!("{name} must be a whole number above 0, not {v:?}")),
+                },
+            }
+        };
+        Ok(Self {
+            max_upload_bytes: read("OMNIDESK_MAX_UPLOAD_BYTES", default_max)?,
+            link_ttl: std::time::Duration::from_secs(read(
+                "OMNIDESK_FILE_LINK_TTL_SECS",
+                crate::DEFAULT_LINK_TTL.as_secs(),
+            )?),
+        })
+    }
+
+    /// The largest file that can go out on `channel`: the deployment's limit, or the
+    /// channel's own when that is lower (Telegram uploads: 50 MB; e-mail: 25 MB).
+    pub fn upload_limit(&self, channel: omnidesk_domain::Channel) -> u64 {
+        use omnidesk_domain::Channel;
+        let channel_limit = match channel {
+            Channel::Telegram => omnidesk_domain::TELEGRAM_UPLOAD_LIMIT,
+            Channel::Email => EMAIL_ATTACHMENT_LIMIT,
+            Channel::Web => u64::MAX,
+        };
+        self.max_upload_bytes.min(channel_limit)
+    }
+}
+
+/// Sets `url` on every attachment of `message` whose bytes are in blob storage: a signed,
+/// short-lived link (valid from `now` for `ttl`) under the attachment's file name and type
+/// (`application/octet-stream` when it has none; the store decides inline or download from
+/// it). A link that cannot be made leaves `url` unset and is logged: the message is still
+/// shown, its file is not.
+pub async fn sign_attachments(
+    blobs: &dyn crate::BlobStore,
+    message: &mut omnidesk_domain::Message,
+    now: omnidesk_domain::Timestamp,
+    ttl: std::time::Duration,
+) {
+    sign_links(blobs, &mut message.attachments, now, ttl).await;
+}
+
+/// [`sign_attachments`] on a list of attachments (a visitor's view of a message).
+pub async fn sign_links(
+    blobs: &dyn crate::BlobStore,
+    attachments: &mut [omnidesk_domain::Attachment],
+    now: omnidesk_domain::Timestamp,
+    ttl: std::time::Duration,
+) {
+    for a in attachments {
+        let Some(key) = a.blob.as_deref() else {
+            continue;
+        };
+        let link = crate::LinkRequest {
+            key,
+            file_name: a.file_name.as_deref(),
+            content_type: a.mime_type.as_deref().unwrap_or("application/octet-stream"),
+            now,
+            ttl,
+        };
+        match blobs.signed_url(&link).await {
+            Ok(url) => a.url = Some(url),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot sign an attachment link");
+                a.url = None;
+            }
+        }
+    }
+}
+
+/// [`sign_attachments`] on every message of a list.
+pub async fn sign_all_attachments(
+    blobs: &dyn crate::BlobStore,
+    messages: &mut [omnidesk_domain::Message],
+    now: omnidesk_domain::Timestamp,
+    ttl: std::time::Duration,
+) {
+    for m in messages {
+        sign_attachments(blobs, m, now, ttl).await;
+    }
+}
+
+/// The type of an uploaded file: the part's `Content-Type` when it is a plausible
+/// `type/subtype`, else guessed from the file name's extension, else
+/// `application/octet-stream`. Never a reason to show the file inline: `safe_inline` decides
+/// that from a short list.
+pub fn upload_mime_type(declared: Option<&str>, file_name: &str) -> String {
+    let declared = declared
+        .map(|d| {
+            d.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|d| {
+            let mut parts = d.split('/');
+            let ok = |p: Option<&str>| {
+                p.is_some_and(|p| {
+                    !p.is_empty()
+                        && p.len() <= 100
+                        && p.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+                })
+            };
+            ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
+        })
+        .filter(|d| d != "application/octet-stream");
+    if let Some(d) = declared {
+        return d;
+    }
+    let ext = file_name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "avif" => "image/avif",
+        "bmp" => "image/bmp",
+        "svg" => "image/svg+xml",
+        "pdf" => "application/pdf",
+        "txt" | "log" => "text/plain",
+        "csv" => "text/csv",
+        "htm" | "html" => "text/html",
+        "json" => "application/json",
+        "xml" => "application/xml",
+        "zip" => "application/zip",
+        "ogg" | "oga" | "opus" => "audio/ogg",
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        "m4a" => "audio/mp4",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        "mov" => "video/quicktime",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xls" => "application/vnd.ms-excel",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        _ => "application/octet-stream",
+    }
+    .to_owned()
+}
+
+/// The attachment of a file a browser uploaded into blob storage under `blob` (reference
+/// `upload`): kind from its type ([`omnidesk_domain::kind_of_mime`]), the cleaned name.
+pub fn uploaded_attachment(
+    file_name: &str,
+    mime_type: &str,
+    size_bytes: u64,
+    blob: String,
+) -> omnidesk_domain::Attachment {
+    let mut a =
+        omnidesk_domain::Attachment::new(omnidesk_domain::kind_of_mime(mime_type), "upload");
+    a.file_name = Some(omnidesk_domain::clean_file_name(file_name));
+    a.mime_type = Some(mime_type.to_owned());
+    a.size_bytes = Some(size_bytes);
+    a.blob = Some(blob);
+    a
+}
+
+/// "20 MB", "512 KB", "900 bytes": a size for people.
+pub fn human_size(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    if bytes >= MB && bytes.is_multiple_of(MB) {
+        format!("{} MB", bytes / MB)
+    } else if bytes >= MB {
+        format!("{:.1} MB", bytes as f64 / MB as f64)
+    } else if bytes >= 1024 {
+        format!("{} KB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// Blob storage for a deployment that has none wired yet: every call fails with a clear,
+/// permanent reason (an upload answers 503, a send fails with the reason, a link is left out).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BlobsNotConfigured;
+
+#[async_trait::async_trait]
+impl crate::BlobStore for BlobsNotConfigured {
+    async fn put(&self, _: &str, _: Vec<u8>) -> Result<String, crate::ProviderError> {
+        Err(not_configured())
+    }
+    async fn get(&self, _: &str) -> Result<Option<crate::Blob>, crate::ProviderError> {
+        Err(not_configured())
+    }
+    async fn signed_url(&self, _: &crate::LinkRequest<'_>) -> Result<String, crate::ProviderError> {
+        Err(not_configured())
+    }
+}
+
+fn not_configured() -> crate::ProviderError {
+    crate::ProviderError::Permanent("file storage is not configured in this deployment".to_owned())
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    #[test]
+    fn declared_types_win_unless_they_say_nothing() {
+        assert_eq!(upload_mime_type(Some("image/png"), "a.bin"), "image/png");
+        assert_eq!(
+            upload_mime_type(Some("Text/HTML; charset=utf-8"), "a"),
+            "text/html"
+        );
+        assert_eq!(
+            upload_mime_type(Some("application/octet-stream"), "a.PDF"),
+            "application/pdf"
+        );
+        assert_eq!(upload_mime_type(None, "voice.ogg"), "audio/ogg");
+        assert_eq!(
+            upload_mime_type(Some("bad type"), "x"),
+            "application/octet-stream"
+        );
+    }
+
+    #[test]
+    fn channel_limits_cap_the_deployments() {
+        use omnidesk_domain::Channel;
+        let s = FileSettings {
+            max_upload_bytes: 100 * 1024 * 1024,
+            ..FileSettings::default()
+        };
+        assert_eq!(s.upload_limit(Channel::Telegram), 50 * 1024 * 1024);
+        assert_eq!(s.upload_limit(Channel::Web), 100 * 1024 * 1024);
+        assert_eq!(
+            FileSettings::default().upload_limit(Channel::Telegram),
+            20 * 1024 * 1024
+        );
+        assert_eq!(human_size(20 * 1024 * 1024), "20 MB");
+        let env = |k: &str| (k == "OMNIDESK_FILE_LINK_TTL_SECS").then(|| "60".to_owned());
+        let s = FileSettings::from_lookup(env, 5).unwrap();
+        assert_eq!((s.max_upload_bytes, s.link_ttl.as_secs()), (5, 60));
+        assert!(FileSettings::from_lookup(|_| Some("x".to_owned()), 5).is_err());
+    }
+}

@@ -29,8 +29,8 @@ const REFERENCE_WORDS: &[&str] = &[
 /// The bot's first message on the new channel. `messages` are the conversation's so far,
 /// oldest first; `agent_name` names the author of the last agent answer.
 ///
-/// "We've synced your conversation from the website (order #1024, tracking). Last answer
-/// from Ann: “…”. Just tell us what you need."
+/// "We've synced your conversation from the website (order #1024, tracking, 2 files). Last
+/// answer from Ann: “…”. Just tell us what you need."
 pub fn handoff_summary(from: Channel, messages: &[Message], agent_name: Option<&str>) -> String {
     let from = match from {
         Channel::Web => "the website",
@@ -45,6 +45,18 @@ pub fn handoff_summary(from: Channel, messages: &[Message], agent_name: Option<&
     let mut facts = references(&customer);
     if let Some(topic) = customer.first().and_then(|first| topic(first, &facts)) {
         facts.push(topic);
+    }
+    // Files (photos, documents, voice notes…) came along with the history: say how many.
+    let files = messages
+        .iter()
+        .filter(|m| m.event.is_none())
+        .flat_map(|m| &m.attachments)
+        .filter(|a| a.kind.has_bytes())
+        .count();
+    match files {
+        0 => {}
+        1 => facts.push("1 file".to_owned()),
+        n => facts.push(format!("{n} files")),
     }
     let mut out = format!("We've synced your conversation from {from}");
     if !facts.is_empty() {
@@ -184,6 +196,32 @@ mod tests {
         assert_eq!(
             handoff_summary(Channel::Web, &[], None),
             "We've synced your conversation from the website. Just tell us what you need."
+        );
+    }
+
+    #[test]
+    fn the_summary_counts_the_files_that_came_along() {
+        use crate::{Attachment, AttachmentKind};
+        let contact = Author::Contact {
+            id: ContactId::from_uuid(Uuid::nil()),
+        };
+        let mut photo = msg(&contact, "");
+        photo.attachments = vec![
+            Attachment::new(AttachmentKind::Image, "upload"),
+            Attachment::new(AttachmentKind::File, "upload"),
+        ];
+        let mut place = msg(&contact, "Here is my order 55512");
+        place.attachments = vec![Attachment::location(1.0, 2.0)];
+        assert_eq!(
+            handoff_summary(Channel::Web, &[photo.clone(), place], None),
+            "We've synced your conversation from the website (order 55512, 2 files). Just tell \
+             us what you need."
+        );
+        photo.attachments.truncate(1);
+        assert_eq!(
+            handoff_summary(Channel::Web, &[photo], None),
+            "We've synced your conversation from the website (1 file). Just tell us what you \
+             need."
         );
     }
 }

@@ -314,6 +314,8 @@ impl Stack {
             visitors: Some(sender_pushes.clone()),
             push: sender_pushes.clone(),
             telegram: Arc::new(tg_client),
+            // TODO(attachments): the S3 blob store once `omnidesk_aws::S3BlobStore` lands.
+            blobs: Arc::new(omnidesk_core::usecases::BlobsNotConfigured),
             clock: clock.clone(),
             ids: ids.clone(),
             limiter: Arc::new(RateLimiter::telegram()),
@@ -329,6 +331,9 @@ impl Stack {
             clock: clock.clone(),
             ids: ids.clone(),
             auth: auth.clone(),
+            // TODO(attachments): the S3 blob store once `omnidesk_aws::S3BlobStore` lands.
+            blobs: Arc::new(omnidesk_core::usecases::BlobsNotConfigured),
+            files: omnidesk_agent_api::FileSettings::default(),
         };
         // As WebChatDeps::on_aws wires it in the web-chat and agent-ws main.rs.
         let web = WebChatDeps {
@@ -344,6 +349,8 @@ impl Stack {
             ids: ids.clone(),
             keys: VisitorKeys::derive(JWT_KEY.as_bytes()),
             settings: WebChatSettings::default(),
+            // TODO(attachments): the S3 blob store once `omnidesk_aws::S3BlobStore` lands.
+            blobs: Arc::new(omnidesk_core::usecases::BlobsNotConfigured),
         };
         let website = Website {
             id: WebsiteId::from_uuid(ids.uuid()),
