@@ -1,8 +1,8 @@
 //! Raw Telegram update → domain [`TelegramInbound`].
 
 use omnidesk_domain::{
-    Attachment, AttachmentKind, BotId, ChatKind, TELEGRAM_FILE_PREFIX, TelegramChatId,
-    TelegramInbound, TelegramSender, TelegramUserId, Timestamp, UpdateId,
+    Attachment, AttachmentKind, BotId, ChatKind, TELEGRAM_DOWNLOAD_LIMIT, TELEGRAM_FILE_PREFIX,
+    TelegramChatId, TelegramInbound, TelegramSender, TelegramUserId, Timestamp, UpdateId,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -49,13 +49,22 @@ const KNOWN_KINDS: &[&str] = &[
 ///
 /// `Err` only when the body is not a Telegram update at all (not a JSON object, or no numeric
 /// `update_id`). Every update with an `update_id` is `Ok`, so it is acked and deduplicated like
-/// any other: kinds the router does not handle keep their `kind` (`edited_message`,
-/// `callback_query`, `my_chat_member`, … or `unknown`) with no text, and carry the chat and
-/// sender when the update has them (the chat orders the inbound queue). A `message` whose
-/// payload has an unexpected shape is kept the same way rather than rejected.
+/// any other: kinds the router does not handle keep their `kind` (`my_chat_member`,
+/// `message_reaction`, … or `unknown`) with no text, and carry the chat and sender when the
+/// update has them (the chat orders the inbound queue). A `message` whose payload has an
+/// unexpected shape is kept the same way rather than rejected.
+///
+/// Messages and edits (`edited_message` adds `edited_at`, keeping the original date): text or
+/// caption; every kind of content as an [`Attachment`] (photo at its largest size, document,
+/// audio, voice, video, video note, animation, sticker, location, venue, contact, poll, dice);
+/// the quote of the message replied to; whom a forward is from; the album
+/// (`media_group_id`); a service message as a short `notice` ("Ann joined the group"), or
+/// nothing when nobody needs it. Button presses (`callback_query`): the query id, the data and
+/// the pressed button's label.
 ///
 /// The update is read with small tolerant structs rather than teloxide's `Update`, which
-/// fails a whole message when one field it models changes shape in a newer Bot API.
+/// fails a whole message when one field it models changes shape in a newer Bot API; an item
+/// of odd shape (a sticker, a poll) is dropped alone, never the message.
 pub fn parse_update(
     bot_id: BotId,
     body: &[u8],
@@ -182,6 +191,10 @@ fn fill_message(inbound: &mut TelegramInbound, mut m: WireMessage, received_at: 
     inbound.text = text.or_else(|| m.content.placeholder());
     inbound.attachments = m.content.attachments();
 }
+
+/// The note of a file over Telegram's download limit for bots.
+pub const TOO_LARGE_NOTE: &str =
+    "Larger than 20 MB, the most a bot can download from Telegram: open it in the Telegram chat.";
 
 /// How long a quoted reply may be, in characters.
 const QUOTE_CHARS: usize = 200;
@@ -551,7 +564,6 @@ impl WireContent {
                 width: s.width,
                 height: s.height,
                 emoji: s.emoji.clone(),
-                title: s.set_name.clone(),
                 ..Attachment::new(
                     AttachmentKind::Sticker,
                     format!("{TELEGRAM_FILE_PREFIX}{}", s.file_id),
@@ -595,6 +607,13 @@ impl WireContent {
                 value: Some(d.value),
                 ..Attachment::new(AttachmentKind::Dice, "dice")
             });
+        }
+        // Bots cannot download these: kept as a reference (name, size) with a note, and never
+        // queued for fetching.
+        for a in &mut out {
+            if a.size_bytes.is_some_and(|n| n > TELEGRAM_DOWNLOAD_LIMIT) {
+                a.note = Some(TOO_LARGE_NOTE.to_owned());
+            }
         }
         out
     }
@@ -804,8 +823,6 @@ struct WireSticker {
     height: Option<u32>,
     #[serde(default)]
     emoji: Option<String>,
-    #[serde(default)]
-    set_name: Option<String>,
     #[serde(default)]
     is_animated: bool,
     #[serde(default)]

@@ -216,6 +216,19 @@ fn audio_voice_video_and_video_notes_keep_their_duration() {
 }
 
 #[test]
+fn a_file_over_the_download_limit_is_kept_as_a_reference_with_a_note() {
+    let raw = fixture("video").replace(r#""file_size": 18081996"#, r#""file_size": 48081996"#);
+    let m = parse(&raw).unwrap().to_message(None).unwrap();
+    let v = &m.attachments[0];
+    assert_eq!(v.size_bytes, Some(48_081_996));
+    assert_eq!(v.file_name.as_deref(), Some("unboxing.mp4"));
+    assert_eq!(v.note.as_deref(), Some(omnidesk_telegram::TOO_LARGE_NOTE));
+    assert!(!v.needs_fetch());
+    // Within the limit: fetched.
+    assert!(only_attachment("video").needs_fetch());
+}
+
+#[test]
 fn an_animation_is_one_video_not_also_a_document() {
     let a = only_attachment("animation");
     assert_eq!(a.kind, AttachmentKind::Video);
