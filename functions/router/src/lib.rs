@@ -12,6 +12,14 @@
 //! conversation its agent has not answered to another agent, or back to the queue when that
 //! agent went offline.
 //!
+//! Beyond plain messages: an edit (`edited_at`) replaces the stored message's text and
+//! attachments and keeps the old text in its `edit_history`; the next part of an album is
+//! merged into the album's message; a channel notice (a member joined) becomes a timeline
+//! event of an existing conversation and nothing else; a pressed button arrives as a message
+//! whose text is its label, and [`HUMAN_CHOICE`] queues the conversation for a person with an
+//! acknowledgement. A stored message with files to fetch ([`Attachment::needs_fetch`]) gets a
+//! [`MediaJob`] on the media queue, deduplicated by `media:<message id>:<revision>`.
+//!
 //! Safe to retry at any point: the message append (unique by source key) is the commit point,
 //! and a redelivered event whose message is stored but whose conversation was not yet updated
 //! (a crash in between) is finished rather than dropped.
@@ -26,15 +34,15 @@ use omnidesk_core::usecases::{
 };
 use omnidesk_core::{
     AgentStore, AppendOutcome, BotStore, Clock, ConnectionStore, ContactStore, ConversationStore,
-    HandoffGrant, IdGen, JobError, JobOutcome, MessageStore, OutboundJob, OutgoingMessage,
-    PageRequest, Push, Queue, QueueName, ServerEvent, StoreError, TimerJob, TokenKind,
-    VisitorConnectionStore, WebStore, token_hash,
+    HandoffGrant, IdGen, JobError, JobOutcome, MediaJob, MessageStore, OutboundJob,
+    OutgoingMessage, PageRequest, Push, Queue, QueueName, ServerEvent, StoreError, TimerJob,
+    TokenKind, VisitorConnectionStore, WebStore, token_hash,
 };
 use omnidesk_domain::{
-    AgentId, AgentStatus, Author, BotCommand, Channel, ChannelMessage, ChatKind, Contact,
-    Conversation, ConversationId, ConversationStatus, Delivery, Direction, Handoff, Identity,
-    InboundEvent, InboundSource, LanguageTag, Message, MessageId, SystemEvent, Timestamp,
-    handoff_summary,
+    AgentId, AgentStatus, Attachment, Author, BotCommand, Button, Channel, ChannelMessage,
+    ChannelRef, ChatKind, Contact, Conversation, ConversationId, ConversationStatus, Delivery,
+    Direction, Handoff, Identity, InboundEvent, InboundSource, LanguageTag, LastMessage, Message,
+    MessageContent, MessageId, PreviousText, SystemEvent, Timestamp, handoff_summary,
 };
 
 /// Texts and behaviour of the built-in bot.
@@ -51,7 +59,15 @@ pub struct RouterSettings {
     pub handoff_invalid: String,
     /// Answer to such a link sent in a group chat.
     pub handoff_group: String,
+    /// The label of the button offered with the greeting that asks for a person (its choice
+    /// is [`HUMAN_CHOICE`]).
+    pub human_button: String,
+    /// The bot's answer when the customer chose to talk to a person.
+    pub human_ack: String,
 }
+
+/// The choice (button data) that asks for a person.
+pub const HUMAN_CHOICE: &str = "human";
 
 impl RouterSettings {
     /// The default of [`RouterSettings::reassign_after`]: 5 minutes.
@@ -108,6 +124,8 @@ impl Default for RouterSettings {
             handoff_group: "For your privacy, chats continue only in a private chat with \
                             me, not in a group: open the link from the website again."
                 .to_owned(),
+            human_button: "Talk to a person".to_owned(),
+            human_ack: "A member of our team will answer here shortly.".to_owned(),
         }
     }
 }
@@ -286,6 +304,9 @@ async fn route_message(
     m: &ChannelMessage,
     step: &mut Step,
 ) -> Result<JobOutcome, JobError> {
+    if let Some(notice) = &m.notice {
+        return route_notice(deps, m, notice, step).await;
+    }
     let channel = m.channel();
     // 1. Contact, by the identity the channel proved. A handoff token first joins the
     // identity to the contact that asked for it.
@@ -330,6 +351,22 @@ async fn route_message(
         existing = deps.conversations.conversation_by_key(&m.key).await?;
     }
 
+    // An edit changes the message it edits, and the next part of an album joins the album's
+    // message. When there is none (an edit of a message from before this conversation, the
+    // first part), it is stored as a message of its own below: nothing is lost.
+    if let Some(c) = &existing {
+        let changed = if m.edited_at.is_some() {
+            apply_edit(deps, c, m, step).await?
+        } else if m.album.is_some() {
+            merge_album_part(deps, c, m, step).await?
+        } else {
+            None
+        };
+        if let Some(outcome) = changed {
+            return Ok(outcome);
+        }
+    }
+
     // 3. The message. Its id comes from the event itself when the channel dates it (e.g.
     // Telegram's date and per-chat message id, and the source key), so a redelivered event
     // maps to the same stored message.
@@ -359,15 +396,16 @@ async fn route_message(
         event: None,
         source_key: Some(m.source_key.clone()),
         created_at: event.received_at,
-        edited_at: None,
+        edited_at: m.edited_at,
         edit_history: Vec::new(),
-        reply_to: None,
-        forwarded_from: None,
-        album: None,
+        reply_to: m.reply_to.clone(),
+        forwarded_from: m.forwarded_from.clone(),
+        album: m.album.clone(),
         buttons: Vec::new(),
         revision: 0,
     };
     let bot = BotTurn {
+        human: m.choice.as_deref() == Some(HUMAN_CHOICE),
         command: m.command,
         handoff: match (&m.handoff, &redeemed) {
             (None, _) => None,
@@ -418,7 +456,15 @@ async fn route_message(
 
     // The append is the commit point of an existing conversation: a redelivered event is
     // stored once.
-    let message = match deps.messages.append_message(&message).await? {
+    let appended = match deps.messages.append_message(&message).await {
+        // The id is the channel message's and it is stored under another source event (an
+        // edit that arrived first and was stored as the message): the same message.
+        Err(StoreError::Conflict(_)) if m.message_key.is_some() => {
+            AppendOutcome::Duplicate(message.id)
+        }
+        other => other?,
+    };
+    let message = match appended {
         AppendOutcome::Inserted => message,
         AppendOutcome::Duplicate(existing) => {
             let stored = deps.messages.get_message(conversation.id, existing).await?;
@@ -426,6 +472,8 @@ async fn route_message(
                 // Stored and the conversation already reflects it: a plain duplicate.
                 Some(m) if conversation.last_activity_at >= m.created_at => {
                     tracing::debug!("duplicate event dropped");
+                    // Its files may not have been queued yet (the queue failed last time).
+                    enqueue_media(deps, &m).await?;
                     return Ok(JobOutcome::Done);
                 }
                 // Stored, but a crash stopped us before the conversation was updated: finish.
@@ -654,6 +702,8 @@ async fn continue_conversation(
 /// What the bot does with a message besides routing it.
 #[derive(Debug, Clone, Copy)]
 struct BotTurn {
+    /// The customer chose [`HUMAN_CHOICE`].
+    human: bool,
     command: Option<BotCommand>,
     handoff: Option<HandoffResult>,
 }
@@ -671,11 +721,10 @@ enum HandoffResult {
 
 /// What the bot answers.
 enum BotReply {
-    Text(String),
+    /// A text, with choices to offer.
+    Text(String, Vec<Button>),
     /// The summary of what was synced from `from` (built from the stored history).
-    Summary {
-        from: Channel,
-    },
+    Summary { from: Channel },
 }
 
 /// What an inbound message does to its conversation: its key and channel, reopen, and either
@@ -689,6 +738,7 @@ async fn apply_inbound(
     bot: BotTurn,
 ) -> Result<(Vec<SystemEvent>, Option<BotReply>), JobError> {
     let mut events = Vec::new();
+    let had_a_person = c.status == ConversationStatus::Assigned;
     c.add_key(key.clone());
     if let Some(ev) = c.switch_channel(message.channel) {
         events.push(ev);
@@ -702,14 +752,27 @@ async fn apply_inbound(
     c.record_message(message);
     let reply = match (bot.handoff, bot.command, c.status) {
         (Some(HandoffResult::Continued(from)), _, _) => Some(BotReply::Summary { from }),
-        (Some(HandoffResult::Invalid), _, _) => {
-            Some(BotReply::Text(deps.settings.handoff_invalid.clone()))
-        }
-        (Some(HandoffResult::SharedChat), _, _) => {
-            Some(BotReply::Text(deps.settings.handoff_group.clone()))
-        }
+        (Some(HandoffResult::Invalid), _, _) => Some(BotReply::Text(
+            deps.settings.handoff_invalid.clone(),
+            Vec::new(),
+        )),
+        (Some(HandoffResult::SharedChat), _, _) => Some(BotReply::Text(
+            deps.settings.handoff_group.clone(),
+            Vec::new(),
+        )),
         (None, Some(cmd), ConversationStatus::Bot) => {
-            Some(BotReply::Text(cmd_reply(cmd, &deps.settings).to_owned()))
+            // The greeting offers a person right away (an inline keyboard on Telegram).
+            let buttons = match cmd {
+                BotCommand::Start => vec![Button {
+                    text: deps.settings.human_button.clone(),
+                    data: HUMAN_CHOICE.to_owned(),
+                }],
+                BotCommand::Help => Vec::new(),
+            };
+            Some(BotReply::Text(
+                cmd_reply(cmd, &deps.settings).to_owned(),
+                buttons,
+            ))
         }
         _ => {
             c.hand_off();
@@ -722,7 +785,9 @@ async fn apply_inbound(
             {
                 events.push(ev);
             }
-            None
+            // Asked for a person: the bot says one is coming (unless one has it already).
+            (bot.human && !had_a_person)
+                .then(|| BotReply::Text(deps.settings.human_ack.clone(), Vec::new()))
         }
     };
     Ok((events, reply))
@@ -755,12 +820,13 @@ async fn finish(
         step.pushes
             .push(append_system(deps, &conversation, ev).await?);
     }
+    let fetch = message.clone();
     if let Some(reply) = bot_reply {
-        let text = match reply {
-            BotReply::Text(text) => text,
-            BotReply::Summary { from } => summary(deps, &conversation, from).await?,
+        let (text, buttons) = match reply {
+            BotReply::Text(text, buttons) => (text, buttons),
+            BotReply::Summary { from } => (summary(deps, &conversation, from).await?, Vec::new()),
         };
-        let reply = Message::outbound(
+        let mut reply = Message::outbound(
             deps.ids.message_id(),
             conversation.id,
             Author::Bot,
@@ -768,6 +834,7 @@ async fn finish(
             text,
             deps.clock.now(),
         );
+        reply.buttons = buttons;
         deps.messages.append_message(&reply).await?;
         let job = OutboundJob {
             conversation_id: conversation.id,
@@ -793,7 +860,403 @@ async fn finish(
         conversation: Box::new(view),
     });
     step.conversation = Some(conversation);
+    // Last: a failure here is retried, and the redelivery (a duplicate by then) queues it.
+    enqueue_media(deps, &fetch).await?;
     Ok(JobOutcome::Done)
+}
+
+/// A channel notice (a member joined, a payment went through): a timeline event of the chat's
+/// conversation, stored once per source event; nothing else happens (no contact, no
+/// assignment, no bot). Without a conversation nobody needs it: dropped.
+async fn route_notice(
+    deps: &RouterDeps,
+    m: &ChannelMessage,
+    text: &str,
+    step: &mut Step,
+) -> Result<JobOutcome, JobError> {
+    let Some(c) = deps.conversations.conversation_by_key(&m.key).await? else {
+        tracing::debug!("notice for a chat without a conversation dropped");
+        return Ok(JobOutcome::Done);
+    };
+    let now = deps.clock.now();
+    let mut event = Message::system(
+        match m.sent_at {
+            Some(sent_at) => MessageId::derived(sent_at, m.sequence, m.id_source()),
+            None => deps.ids.message_id(),
+        },
+        c.id,
+        c.channel,
+        SystemEvent::Notice {
+            text: text.to_owned(),
+        },
+        now,
+    );
+    event.source_key = Some(m.source_key.clone());
+    event.channel_ref = m.channel_ref.clone();
+    if let AppendOutcome::Duplicate(_) = deps.messages.append_message(&event).await? {
+        return Ok(JobOutcome::Done);
+    }
+    step.pushes.push(ServerEvent::MessageCreated {
+        conversation_id: c.id,
+        message: event,
+        conversation: None,
+    });
+    step.conversation = Some(c);
+    Ok(JobOutcome::Done)
+}
+
+/// How many of a conversation's newest messages are searched for an edited message that is
+/// not where its id says (an album part) or the message of an album.
+const RECENT_MESSAGES: usize = 50;
+
+/// The stored message an edit is for: by the id derived from its message key, else among the
+/// newest messages by its channel reference (a message stored before message keys, an album
+/// part merged into the first) or its album.
+async fn edited_message(
+    deps: &RouterDeps,
+    c: &Conversation,
+    m: &ChannelMessage,
+) -> Result<Option<Message>, JobError> {
+    if let Some(sent_at) = m.sent_at {
+        let id = MessageId::derived(sent_at, m.sequence, m.id_source());
+        if let Some(found) = deps.messages.get_message(c.id, id).await? {
+            return Ok(Some(found));
+        }
+    }
+    let recent = deps
+        .messages
+        .list_messages(c.id, &PageRequest::first(RECENT_MESSAGES))
+        .await?
+        .items;
+    let inbound = |s: &&Message| s.direction == Direction::Inbound && !s.author.is_system();
+    let by_ref = recent
+        .iter()
+        .filter(inbound)
+        .find(|s| same_channel_message(s.channel_ref.as_ref(), m.channel_ref.as_ref()));
+    let by_album = || {
+        recent
+            .iter()
+            .filter(inbound)
+            .find(|s| m.album.is_some() && s.album == m.album)
+    };
+    Ok(by_ref.or_else(by_album).cloned())
+}
+
+/// Whether a stored channel reference includes the message of `incoming` (Telegram: the same
+/// chat and one of its message ids).
+fn same_channel_message(stored: Option<&ChannelRef>, incoming: Option<&ChannelRef>) -> bool {
+    match (stored, incoming) {
+        (
+            Some(ChannelRef::Telegram {
+                bot_id: b1,
+                chat_id: c1,
+                message_ids: stored,
+            }),
+            Some(ChannelRef::Telegram {
+                bot_id: b2,
+                chat_id: c2,
+                message_ids: incoming,
+            }),
+        ) => b1 == b2 && c1 == c2 && incoming.iter().any(|id| stored.contains(id)),
+        (Some(ChannelRef::Email { message_id: a }), Some(ChannelRef::Email { message_id: b })) => {
+            a == b
+        }
+        (Some(ChannelRef::Web { id: a }), Some(ChannelRef::Web { id: b })) => a == b,
+        _ => false,
+    }
+}
+
+/// The attachments of an edit, keeping what is known of each file already stored (its blob,
+/// its note): the same reference is the same file.
+fn keep_fetched(stored: &[Attachment], incoming: &[Attachment]) -> Vec<Attachment> {
+    incoming
+        .iter()
+        .map(|a| {
+            stored
+                .iter()
+                .find(|s| s.reference == a.reference)
+                .cloned()
+                .unwrap_or_else(|| a.clone())
+        })
+        .collect()
+}
+
+/// Adds the attachments of `incoming` that `content` does not have yet (by reference); whether
+/// any was added.
+fn add_new_attachments(content: &mut MessageContent, incoming: &[Attachment]) -> bool {
+    let mut added = false;
+    for a in incoming {
+        if !content
+            .attachments
+            .iter()
+            .any(|s| s.reference == a.reference)
+        {
+            content.attachments.push(a.clone());
+            added = true;
+        }
+    }
+    added
+}
+
+/// The content after the edit `m`, or `None` when the stored message already says it (a
+/// redelivered or an older edit).
+fn edited_content(
+    stored: &Message,
+    m: &ChannelMessage,
+    edited_at: Timestamp,
+) -> Option<MessageContent> {
+    if stored.edited_at.is_some_and(|at| at > edited_at) {
+        return None;
+    }
+    let mut content = stored.next_content();
+    if stored.album.is_some() {
+        // One part of several: its caption (when it has one) and its file, the others stay.
+        if !m.text.trim().is_empty() {
+            content.text = m.text.clone();
+        }
+        add_new_attachments(&mut content, &m.attachments);
+    } else {
+        content.text = m.text.clone();
+        content.attachments = keep_fetched(&stored.attachments, &m.attachments);
+    }
+    if content.text == stored.text && content.attachments == stored.attachments {
+        return None;
+    }
+    if content.text != stored.text {
+        content.edit_history.push(PreviousText {
+            text: stored.text.clone(),
+            replaced_at: edited_at,
+        });
+    }
+    content.edited_at = Some(edited_at);
+    Some(content)
+}
+
+/// Applies an edit to the message it edits; `None` when that message is not stored (the
+/// caller then stores the edit as a message of its own).
+async fn apply_edit(
+    deps: &RouterDeps,
+    c: &Conversation,
+    m: &ChannelMessage,
+    step: &mut Step,
+) -> Result<Option<JobOutcome>, JobError> {
+    let Some(edited_at) = m.edited_at else {
+        return Ok(None);
+    };
+    let Some(mut stored) = edited_message(deps, c, m).await? else {
+        return Ok(None);
+    };
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        let Some(content) = edited_content(&stored, m, edited_at) else {
+            tracing::debug!("edit already applied");
+            enqueue_media(deps, &stored).await?;
+            return Ok(Some(JobOutcome::Done));
+        };
+        match deps
+            .messages
+            .update_content(c.id, stored.id, &content)
+            .await
+        {
+            Ok(updated) => {
+                changed_message(deps, c, updated, step).await?;
+                return Ok(Some(JobOutcome::Done));
+            }
+            Err(StoreError::Conflict(_)) => {
+                stored = deps
+                    .messages
+                    .get_message(c.id, stored.id)
+                    .await?
+                    .ok_or_else(|| JobError::Permanent("edited message vanished".to_owned()))?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(JobError::Transient(
+        "message kept changing during an edit".to_owned(),
+    ))
+}
+
+/// Merges the next part of an album into the album's stored message: its file (unless it is
+/// there already), its caption when the message has none, its channel message id. `None`
+/// when the album has no message yet, or this is that message (the caller stores it).
+async fn merge_album_part(
+    deps: &RouterDeps,
+    c: &Conversation,
+    m: &ChannelMessage,
+    step: &mut Step,
+) -> Result<Option<JobOutcome>, JobError> {
+    let Some(album) = m.album.as_deref() else {
+        return Ok(None);
+    };
+    let own_id = m
+        .sent_at
+        .map(|sent_at| MessageId::derived(sent_at, m.sequence, m.id_source()));
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        let recent = deps
+            .messages
+            .list_messages(c.id, &PageRequest::first(RECENT_MESSAGES))
+            .await?
+            .items;
+        let Some(stored) = recent
+            .into_iter()
+            .find(|s| s.direction == Direction::Inbound && s.album.as_deref() == Some(album))
+        else {
+            return Ok(None);
+        };
+        if Some(stored.id) == own_id {
+            return Ok(None);
+        }
+        let mut content = stored.next_content();
+        let mut changed = add_new_attachments(&mut content, &m.attachments);
+        if content.text.trim().is_empty() && !m.text.trim().is_empty() {
+            content.text = m.text.clone();
+            changed = true;
+        }
+        if !changed {
+            tracing::debug!("album part already merged");
+            enqueue_media(deps, &stored).await?;
+            return Ok(Some(JobOutcome::Done));
+        }
+        match deps
+            .messages
+            .update_content(c.id, stored.id, &content)
+            .await
+        {
+            Ok(mut updated) => {
+                // Its message id too, so an edit of this part finds the album (best effort:
+                // the album id finds it as well).
+                if let Some(r) =
+                    with_message_ids(updated.channel_ref.as_ref(), m.channel_ref.as_ref())
+                {
+                    match deps
+                        .messages
+                        .update_delivery(c.id, updated.id, &updated.delivery, Some(&r))
+                        .await
+                    {
+                        Ok(with_ref) => updated = with_ref,
+                        Err(e) => tracing::warn!(error = %e, "album part's message id not kept"),
+                    }
+                }
+                changed_message(deps, c, updated, step).await?;
+                return Ok(Some(JobOutcome::Done));
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(JobError::Transient(
+        "message kept changing while merging an album".to_owned(),
+    ))
+}
+
+/// The Telegram reference `stored` with the message ids of `incoming` added, when it lacks any.
+fn with_message_ids(
+    stored: Option<&ChannelRef>,
+    incoming: Option<&ChannelRef>,
+) -> Option<ChannelRef> {
+    match (stored?, incoming?) {
+        (
+            ChannelRef::Telegram {
+                bot_id,
+                chat_id,
+                message_ids,
+            },
+            ChannelRef::Telegram {
+                chat_id: incoming_chat,
+                message_ids: incoming,
+                ..
+            },
+        ) if chat_id == incoming_chat && incoming.iter().any(|id| !message_ids.contains(id)) => {
+            let mut ids = message_ids.clone();
+            ids.extend(incoming.iter().filter(|id| !message_ids.contains(id)));
+            Some(ChannelRef::Telegram {
+                bot_id: *bot_id,
+                chat_id: *chat_id,
+                message_ids: ids,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// After a stored message changed (an edit, an album part): agents and the visitor see it
+/// (`message.updated`), the conversation's preview follows when it is its newest message, and
+/// new files are queued for fetching.
+async fn changed_message(
+    deps: &RouterDeps,
+    c: &Conversation,
+    updated: Message,
+    step: &mut Step,
+) -> Result<(), JobError> {
+    step.pushes.push(ServerEvent::MessageUpdated {
+        conversation_id: c.id,
+        message: updated.clone(),
+    });
+    let mut conversation = c.clone();
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        if conversation.last_message.as_ref().map(|l| l.id) != Some(updated.id) {
+            break;
+        }
+        let preview = LastMessage::of(&updated);
+        if conversation.last_message.as_ref() == Some(&preview) {
+            break;
+        }
+        conversation.last_message = Some(preview);
+        match deps.conversations.update_conversation(&conversation).await {
+            Ok(stored) => {
+                let view = conversation_view(deps.contacts.as_ref(), &stored).await?;
+                step.pushes.push(ServerEvent::ConversationUpdated {
+                    conversation: Box::new(view),
+                });
+                conversation = stored;
+                break;
+            }
+            Err(StoreError::Conflict(_)) => {
+                match deps.conversations.get_conversation(c.id).await? {
+                    Some(fresh) => conversation = fresh,
+                    None => break,
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    step.conversation = Some(conversation);
+    enqueue_media(deps, &updated).await
+}
+
+/// Queues the fetch of the message's files that are still only on their channel
+/// ([`Attachment::needs_fetch`]): one [`MediaJob`], deduplicated by
+/// `media:<message id>:<revision>`. A failure is transient: the message is stored, and the
+/// redelivered event queues it.
+async fn enqueue_media(deps: &RouterDeps, message: &Message) -> Result<(), JobError> {
+    if !message.attachments.iter().any(Attachment::needs_fetch) {
+        return Ok(());
+    }
+    let job = MediaJob {
+        conversation_id: message.conversation_id,
+        message_id: message.id,
+    };
+    let body = serde_json::to_string(&job).map_err(|e| JobError::Permanent(e.to_string()))?;
+    let out = OutgoingMessage {
+        group: None,
+        dedupe_id: Some(media_dedupe_id(message)),
+        body,
+        delay: Duration::ZERO,
+    };
+    deps.queue
+        .send(QueueName::Media, out)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            tracing::warn!(message_id = %message.id, error = %e, "files not queued for fetching");
+            JobError::Transient(format!("could not queue the files of a message: {e}"))
+        })
+}
+
+/// The deduplication id of a message's [`MediaJob`]: `media:<message id>:<revision>` (a new
+/// revision with new files is a new job).
+pub fn media_dedupe_id(message: &Message) -> String {
+    format!("media:{}:{}", message.id, message.revision)
 }
 
 /// The bot's summary of what was synced from `from`: the conversation's recent history

@@ -14,6 +14,8 @@ use omnidesk_domain::{
 };
 use omnidesk_router::{RouterDeps, RouterSettings, handle, handle_timer, handle_timer_body};
 
+mod telegram;
+
 struct Setup {
     store: Arc<MemoryStore>,
     queue: Arc<MemoryQueue>,
@@ -98,9 +100,6 @@ async fn add_agent(s: &Setup, email: &str, status: AgentStatus) -> Agent {
 fn message(update: u32, chat: i64, kind: ChatKind, user: u64, text: &str) -> InboundEvent {
     InboundEvent {
         source: InboundSource::Telegram(TelegramInbound {
-            bot_id: bot(),
-            update_id: UpdateId(update),
-            kind: "message".to_owned(),
             chat_id: Some(TelegramChatId(chat)),
             chat_kind: Some(kind),
             chat_title: None,
@@ -121,6 +120,7 @@ fn message(update: u32, chat: i64, kind: ChatKind, user: u64, text: &str) -> Inb
             sent_at: Some(Timestamp::from_millis(
                 1_763_779_999_000 + 1000 * i64::from(update),
             )),
+            ..TelegramInbound::new(bot(), UpdateId(update), "message")
         }),
         received_at: Timestamp::from_millis(1_763_780_000_000 + 1000 * i64::from(update)),
     }
@@ -248,13 +248,16 @@ async fn an_update_telegram_delivers_again_much_later_maps_to_the_same_message_i
     let InboundSource::Telegram(t) = &first.source else {
         panic!("a Telegram event")
     };
-    let source = t.source_key();
+    // The message's own key on Telegram (the same for its edits), not the update's.
+    let key = t.message_key().unwrap();
+    assert_eq!(key, "tg:4242:78:6");
     assert_eq!(
         stored[0].id,
-        omnidesk_domain::MessageId::derived(t.sent_at.unwrap(), 6, &source),
-        "the id comes from the update (date, message id, source key), not the receive time"
+        omnidesk_domain::MessageId::derived(t.sent_at.unwrap(), 6, &key),
+        "the id comes from the message (date, message id, message key), not the receive time"
     );
-    assert!(stored[0].id.derived_from(&source));
+    assert!(stored[0].id.derived_from(&key));
+    assert_eq!(stored[0].source_key, Some(t.source_key()));
     assert_eq!(convs[0].unread_count, 1);
 }
 

@@ -11,10 +11,17 @@
 //! | body over 1 MiB | 413 | nothing |
 //! | not a Telegram update (not JSON, no `update_id`) | 200 | raw body in the dead-letter store, so Telegram does not retry a poison update forever |
 //! | an update (any kind, unknown kinds included) | 200 after the enqueue | one inbound job; a redelivery of the same `update_id` adds nothing |
+//! | a button press (`callback_query`) | 200 after the enqueue, with `{"method":"answerCallbackQuery",…}` as the body | as any update; Telegram makes the call, so the user's spinner stops with no request of ours |
 //! | enqueue (or dead-letter write) failed | 503 | nothing, so Telegram retries |
 //!
-//! [`ingest`] is the same path without HTTP, used by the local long-polling loop.
+//! [`ingest`] and [`ingest_update`] are the same path without HTTP, used by the local
+//! long-polling loop (which answers button presses itself: `getUpdates` has no reply body).
+//!
+//! Answering in the webhook reply is the Bot API's "making requests when getting updates":
+//! no extra round trip, no new I/O on the ack path; its result is not reported, which is fine
+//! for an answer that only stops a spinner.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -100,6 +107,14 @@ pub enum IngestOutcome {
     Ignored,
 }
 
+/// What became of one update, and the button press to answer when it was one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    pub outcome: IngestOutcome,
+    /// The `callback_query` id of a button press (answer it with `answerCallbackQuery`).
+    pub callback_query_id: Option<String>,
+}
+
 /// Ingest failed in a way that retrying can fix (the queue or store is unavailable).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -111,6 +126,15 @@ pub async fn ingest(
     bot: BotId,
     body: &[u8],
 ) -> Result<IngestOutcome, IngestError> {
+    Ok(ingest_update(deps, bot, body).await?.outcome)
+}
+
+/// [`ingest`], also telling the button press to answer.
+pub async fn ingest_update(
+    deps: &WebhookDeps,
+    bot: BotId,
+    body: &[u8],
+) -> Result<Ingested, IngestError> {
     let now = deps.clock.now();
     let inbound = match omnidesk_telegram::parse_update(bot, body, now) {
         Ok(inbound) => inbound,
@@ -127,8 +151,15 @@ pub async fn ingest(
                 .record_dead_letter(&dead)
                 .await
                 .map_err(|e| IngestError(format!("could not keep the rejected body: {e}")))?;
-            return Ok(IngestOutcome::DeadLettered(dead.id));
+            return Ok(Ingested {
+                outcome: IngestOutcome::DeadLettered(dead.id),
+                callback_query_id: None,
+            });
         }
+    };
+    let ingested = |outcome| Ingested {
+        outcome,
+        callback_query_id: inbound.callback_query_id.clone(),
     };
     // Telegram specifics end here: what the router gets is channel-neutral. Group chatter
     // that does not address the bot needs the bot's username (cached) to tell.
@@ -142,14 +173,14 @@ pub async fn ingest(
     };
     let Some(message) = inbound.to_message(username.as_deref()) else {
         tracing::debug!(kind = %inbound.kind, "update not routed");
-        return Ok(IngestOutcome::Ignored);
+        return Ok(ingested(IngestOutcome::Ignored));
     };
     let event = InboundEvent::message(message, now);
     let body = serde_json::to_string(&event).map_err(|e| IngestError(e.to_string()))?;
     let message = OutgoingMessage::fifo(event.group_key(), event.source_key(), body);
     match deps.queue.send(QueueName::Inbound, message).await {
-        Ok(SendOutcome::Enqueued) => Ok(IngestOutcome::Enqueued),
-        Ok(SendOutcome::Duplicate) => Ok(IngestOutcome::Duplicate),
+        Ok(SendOutcome::Enqueued) => Ok(ingested(IngestOutcome::Enqueued)),
+        Ok(SendOutcome::Duplicate) => Ok(ingested(IngestOutcome::Duplicate)),
         Err(e) => Err(IngestError(format!("could not enqueue the update: {e}"))),
     }
 }
@@ -158,7 +189,7 @@ pub async fn ingest(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookReply {
     pub status: StatusCode,
-    pub body: &'static str,
+    pub body: Cow<'static, str>,
 }
 
 impl IntoResponse for WebhookReply {
@@ -174,8 +205,29 @@ impl IntoResponse for WebhookReply {
 
 const OK: WebhookReply = WebhookReply {
     status: StatusCode::OK,
-    body: r#"{"ok":true}"#,
+    body: Cow::Borrowed(r#"{"ok":true}"#),
 };
+
+impl WebhookReply {
+    fn error(status: StatusCode, body: &'static str) -> Self {
+        Self {
+            status,
+            body: Cow::Borrowed(body),
+        }
+    }
+
+    /// 200 with a Bot API call for Telegram to make: `answerCallbackQuery` for `id`.
+    fn answer_callback(id: &str) -> Self {
+        let call = serde_json::json!({
+            "method": "answerCallbackQuery",
+            "callback_query_id": id,
+        });
+        Self {
+            status: StatusCode::OK,
+            body: Cow::Owned(call.to_string()),
+        }
+    }
+}
 
 /// Handles one webhook request: `bot_id` from the path, the secret header, the raw body.
 #[tracing::instrument(skip_all, fields(bot_id = %bot_id))]
@@ -186,49 +238,49 @@ pub async fn handle(
     body: &[u8],
 ) -> WebhookReply {
     let Ok(bot_id) = BotId::parse(bot_id) else {
-        return WebhookReply {
-            status: StatusCode::NOT_FOUND,
-            body: r#"{"ok":false,"error":"unknown bot"}"#,
-        };
+        return WebhookReply::error(
+            StatusCode::NOT_FOUND,
+            r#"{"ok":false,"error":"unknown bot"}"#,
+        );
     };
     let bot = match deps.bot(bot_id).await {
         Ok(Some(bot)) => bot,
         Ok(None) => {
-            return WebhookReply {
-                status: StatusCode::NOT_FOUND,
-                body: r#"{"ok":false,"error":"unknown bot"}"#,
-            };
+            return WebhookReply::error(
+                StatusCode::NOT_FOUND,
+                r#"{"ok":false,"error":"unknown bot"}"#,
+            );
         }
         Err(e) => {
             tracing::error!(error = %e, "bot lookup failed");
-            return WebhookReply {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                body: r#"{"ok":false,"error":"unavailable"}"#,
-            };
+            return WebhookReply::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"ok":false,"error":"unavailable"}"#,
+            );
         }
     };
     let expected = bot.webhook_secret.expose().as_bytes();
     let authorised = secret.is_some_and(|given| bool::from(given.ct_eq(expected)));
     if !authorised {
         tracing::warn!("webhook secret missing or wrong");
-        return WebhookReply {
-            status: StatusCode::UNAUTHORIZED,
-            body: r#"{"ok":false,"error":"bad secret token"}"#,
-        };
+        return WebhookReply::error(
+            StatusCode::UNAUTHORIZED,
+            r#"{"ok":false,"error":"bad secret token"}"#,
+        );
     }
-    match ingest(deps, bot_id, body).await {
-        Ok(
-            IngestOutcome::Enqueued
-            | IngestOutcome::Duplicate
-            | IngestOutcome::DeadLettered(_)
-            | IngestOutcome::Ignored,
-        ) => OK,
+    match ingest_update(deps, bot_id, body).await {
+        // Answered by Telegram itself from this reply, whatever became of the press.
+        Ok(Ingested {
+            callback_query_id: Some(id),
+            ..
+        }) => WebhookReply::answer_callback(&id),
+        Ok(Ingested { .. }) => OK,
         Err(e) => {
             tracing::error!(error = %e, "update not accepted; Telegram will retry");
-            WebhookReply {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                body: r#"{"ok":false,"error":"unavailable, retry"}"#,
-            }
+            WebhookReply::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                r#"{"ok":false,"error":"unavailable, retry"}"#,
+            )
         }
     }
 }

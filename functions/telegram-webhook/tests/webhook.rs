@@ -83,6 +83,21 @@ async fn a_valid_update_is_enqueued_then_acked() {
 #[tokio::test]
 async fn an_update_with_nothing_to_route_is_acked_and_not_enqueued() {
     let s = setup().await;
+    // A service message nobody needs to see (a group became a supergroup).
+    let migrated = r#"{"update_id":11,"message":{"message_id":6,"date":1763780000,
+     "chat":{"id":-4011223344,"type":"group","title":"VIP"},
+     "from":{"id":55,"is_bot":false,"first_name":"Ann"},"migrate_to_chat_id":-1001122334455}}"#;
+    let res = router(s.deps.clone())
+        .oneshot(request("123456", Some("s3cret"), migrated))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(s.queue.pending(QueueName::Inbound).is_empty());
+}
+
+#[tokio::test]
+async fn an_edit_is_enqueued_with_the_key_of_the_message_it_edits() {
+    let s = setup().await;
     let edit = r#"{"update_id":11,"edited_message":{"message_id":1,"date":1763780000,
      "edit_date":1763780001,"chat":{"id":55,"type":"private","first_name":"Ann"},
      "from":{"id":55,"is_bot":false,"first_name":"Ann"},"text":"hello!"}}"#;
@@ -91,7 +106,55 @@ async fn an_update_with_nothing_to_route_is_acked_and_not_enqueued() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(s.queue.pending(QueueName::Inbound).is_empty());
+    let pending = s.queue.pending(QueueName::Inbound);
+    let event: InboundEvent = serde_json::from_str(&pending[0]).unwrap();
+    let InboundSource::Message(m) = event.source else {
+        panic!("a neutral message")
+    };
+    assert_eq!(m.text, "hello!");
+    assert_eq!(m.message_key.as_deref(), Some("tg:123456:55:1"));
+    assert_eq!(m.edited_at, Some(Timestamp::from_millis(1_763_780_001_000)));
+}
+
+#[tokio::test]
+async fn a_button_press_is_answered_in_the_webhook_reply_and_routed_as_the_choice() {
+    let s = setup().await;
+    let press =
+        include_str!("../../../shared/telegram/tests/fixtures/telegram/callback_query_human.json");
+    let res = router(s.deps.clone())
+        .oneshot(request("123456", Some("s3cret"), press))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers().get("content-type").unwrap(),
+        "application/json"
+    );
+    let body = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
+    let call: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        call,
+        serde_json::json!({
+            "method": "answerCallbackQuery",
+            "callback_query_id": "4382bfdwdsb323b2e0",
+        })
+    );
+    let pending = s.queue.pending(QueueName::Inbound);
+    assert_eq!(pending.len(), 1);
+    let event: InboundEvent = serde_json::from_str(&pending[0]).unwrap();
+    let InboundSource::Message(m) = event.source else {
+        panic!("a neutral message")
+    };
+    assert_eq!(m.text, "Talk to a person");
+    assert_eq!(m.choice.as_deref(), Some("human"));
+
+    // Every other update keeps the plain answer.
+    let res = router(s.deps.clone())
+        .oneshot(request("123456", Some("s3cret"), TEXT_UPDATE))
+        .await
+        .unwrap();
+    let body = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
+    assert_eq!(&body[..], br#"{"ok":true}"#);
 }
 
 #[tokio::test]

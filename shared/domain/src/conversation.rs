@@ -150,7 +150,7 @@ impl LastMessage {
             direction: m.direction,
             author_kind: m.author.kind().to_owned(),
             channel: m.channel,
-            text: preview(&m.text, Self::PREVIEW_BYTES).to_owned(),
+            text: preview(&m.preview_text(), Self::PREVIEW_BYTES).to_owned(),
             created_at: m.created_at,
         }
     }
@@ -494,6 +494,20 @@ mod tests {
 
     use super::*;
     use uuid::Uuid;
+
+    #[test]
+    fn an_attachment_only_message_previews_as_what_it_carries() {
+        let mut m = crate::Message::outbound(
+            crate::MessageId::from_uuid(Uuid::now_v7()),
+            ConversationId::from_uuid(Uuid::now_v7()),
+            crate::Author::Bot,
+            Channel::Telegram,
+            String::new(),
+            Timestamp::from_millis(1),
+        );
+        m.attachments = vec![crate::Attachment::location(52.52, 13.405)];
+        assert_eq!(LastMessage::of(&m).text, "Location 52.520000, 13.405000");
+    }
 
     fn conv() -> Conversation {
         Conversation::new(

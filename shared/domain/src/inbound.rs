@@ -1,8 +1,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Attachment, BotId, Channel, ChannelRef, ConversationKey, Identity, LanguageTag, TelegramChatId,
-    TelegramUserId, Timestamp, UpdateId,
+    Attachment, BotId, Channel, ChannelRef, ConversationKey, Identity, LanguageTag, Quote,
+    TelegramChatId, TelegramUserId, Timestamp, UpdateId,
 };
 
 /// The kind of Telegram chat an update came from.
@@ -56,8 +56,11 @@ impl TelegramSender {
     }
 }
 
-/// A Telegram update, normalised. Kinds the router does not handle yet (edits, callbacks,
-/// member changes, …) are kept with `kind` set and `text` empty rather than rejected.
+/// A Telegram update, normalised: messages and their edits (text or caption, attachments,
+/// reply quote, forward origin, album, service notices), button presses (`callback_query`).
+/// Kinds the router does not handle (member changes, reactions, …) are kept with `kind` set
+/// and `text` empty rather than rejected. Every field but the first three has a default: this
+/// is also a queue body of older builds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TelegramInbound {
     pub bot_id: BotId,
@@ -85,12 +88,72 @@ pub struct TelegramInbound {
     /// The sender of the message this one replies to, if it is a reply.
     #[serde(default)]
     pub reply_to_user: Option<TelegramUserId>,
-    /// When Telegram says the message was sent.
+    /// When Telegram says the message was sent (for an edit: when the original was sent).
     #[serde(default)]
     pub sent_at: Option<Timestamp>,
+    /// An `edited_message`: when it was edited (`edit_date`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<Timestamp>,
+    /// The album (`media_group_id`) the message is part of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub album: Option<String>,
+    /// The message this one replies to, quoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Quote>,
+    /// Who the message was forwarded from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forwarded_from: Option<String>,
+    /// A service message (a member joined, the title changed, a payment) in words; `None`
+    /// for service messages nobody needs to see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
+    /// A `callback_query`: its id (to answer it), the pressed button's `callback_data` and
+    /// its label (found in the keyboard of the message the button was on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_query_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_label: Option<String>,
 }
 
 impl TelegramInbound {
+    /// An update of `kind` with nothing else known yet.
+    pub fn new(bot_id: BotId, update_id: UpdateId, kind: impl Into<String>) -> Self {
+        Self {
+            bot_id,
+            update_id,
+            kind: kind.into(),
+            chat_id: None,
+            chat_kind: None,
+            chat_title: None,
+            from: None,
+            message_id: None,
+            text: None,
+            attachments: Vec::new(),
+            mentions: Vec::new(),
+            reply_to_user: None,
+            sent_at: None,
+            edited_at: None,
+            album: None,
+            reply_to: None,
+            forwarded_from: None,
+            notice: None,
+            callback_query_id: None,
+            callback_data: None,
+            callback_label: None,
+        }
+    }
+
+    /// The stable id of the message on Telegram, the same for the message and its edits:
+    /// `tg:<bot>:<chat>:<message_id>`.
+    pub fn message_key(&self) -> Option<String> {
+        Some(format!(
+            "tg:{}:{}:{}",
+            self.bot_id, self.chat_id?, self.message_id?
+        ))
+    }
+
     /// The idempotency key of the update: `tg:<bot>:<update_id>`.
     pub fn source_key(&self) -> String {
         format!("tg:{}:{}", self.bot_id, self.update_id)
@@ -276,18 +339,88 @@ impl ChannelMessage {
 
 impl TelegramInbound {
     /// The channel-neutral message of this update, or `None` when there is nothing to route:
-    /// another update kind, a bot, a channel post, or group chatter that does not address the
-    /// bot (`bot_username` decides mentions).
+    /// another update kind, a bot, a channel post, group chatter that does not address the bot
+    /// (`bot_username` decides mentions), or a service message nobody needs to see.
+    ///
+    /// - `message` and `edited_message` (with `edited_at`): `message_key` is
+    ///   `tg:<bot>:<chat>:<message_id>`, `sent_at` the original date and `sequence` the message
+    ///   id, so an edit derives the id of the message it edits.
+    /// - `callback_query`: `text` is the pressed button's label, `choice` its data; in a group
+    ///   the conversation is the presser's (a press on the bot's message addresses the bot).
+    /// - A service message: `notice` (and `text`) say what happened, for the timeline.
     pub fn to_message(&self, bot_username: Option<&str>) -> Option<ChannelMessage> {
-        if self.kind != "message" {
-            return None;
-        }
         let (from, key, chat) = (self.from.as_ref()?, self.conversation_key()?, self.chat_id?);
-        if from.is_bot || !self.addresses_bot(bot_username) {
+        if from.is_bot {
             return None;
         }
         let private = self.chat_kind == Some(ChatKind::Private);
+        let base = |text: String| ChannelMessage {
+            language: from
+                .language_code
+                .as_deref()
+                .and_then(|l| LanguageTag::parse(l).ok()),
+            ..ChannelMessage::new(
+                key.clone(),
+                Identity::Telegram {
+                    bot_id: self.bot_id,
+                    user_id: from.user_id,
+                    username: from.username.clone(),
+                },
+                from.display_name(),
+                text,
+                self.source_key(),
+            )
+        };
+        let edited = match self.kind.as_str() {
+            "message" => false,
+            "edited_message" => true,
+            "callback_query" => {
+                // A game's button carries no data: nothing to route.
+                let data = self.callback_data.clone()?;
+                let label = self
+                    .callback_label
+                    .clone()
+                    .filter(|l| !l.trim().is_empty())
+                    .unwrap_or_else(|| data.clone());
+                return Some(ChannelMessage {
+                    choice: Some(data),
+                    ..base(label)
+                });
+            }
+            _ => return None,
+        };
+        let located = |m: ChannelMessage| ChannelMessage {
+            channel_ref: Some(ChannelRef::Telegram {
+                bot_id: self.bot_id,
+                chat_id: chat,
+                message_ids: self.message_id.into_iter().collect(),
+            }),
+            sent_at: self.sent_at,
+            sequence: self
+                .message_id
+                .and_then(|m| u32::try_from(m).ok())
+                .unwrap_or(0),
+            message_key: self.message_key(),
+            ..m
+        };
+        if let Some(notice) = &self.notice {
+            // Not addressed to anyone: the router shows it where the chat has a conversation.
+            return (!edited).then(|| {
+                located(ChannelMessage {
+                    notice: Some(notice.clone()),
+                    ..base(notice.clone())
+                })
+            });
+        }
         let mut text = self.text.clone().unwrap_or_default();
+        if text.trim().is_empty() && self.attachments.is_empty() {
+            // A service message nobody needs, or content this build cannot read: never an
+            // empty message in front of an agent.
+            return None;
+        }
+        if !self.addresses_bot(bot_username) {
+            return None;
+        }
         let (command, payload) = telegram_command(&text);
         let handoff = match (command, payload) {
             (Some(BotCommand::Start), Some(token)) if private => Some(Handoff::Token {
@@ -300,43 +433,22 @@ impl TelegramInbound {
             // The token is a secret (even once used): it is not kept in the timeline.
             text = "/start".to_owned();
         }
-        Some(ChannelMessage {
-            key,
-            identity: Identity::Telegram {
-                bot_id: self.bot_id,
-                user_id: from.user_id,
-                username: from.username.clone(),
-            },
-            display_name: from.display_name(),
-            language: from
-                .language_code
-                .as_deref()
-                .and_then(|l| LanguageTag::parse(l).ok()),
-            text,
+        Some(located(ChannelMessage {
             attachments: self.attachments.clone(),
-            channel_ref: Some(ChannelRef::Telegram {
-                bot_id: self.bot_id,
-                chat_id: chat,
-                message_ids: self.message_id.into_iter().collect(),
-            }),
-            source_key: self.source_key(),
-            sent_at: self.sent_at,
-            sequence: self
-                .message_id
-                .and_then(|m| u32::try_from(m).ok())
-                .unwrap_or(0),
-            // Commands are answered in private chats only (a group's commands are for people).
-            command: command.filter(|_| private),
-            handoff,
-            new_conversation_id: None,
-            message_key: None,
-            edited_at: None,
-            album: None,
-            reply_to: None,
-            forwarded_from: None,
-            choice: None,
-            notice: None,
-        })
+            // Commands are answered in private chats only (a group's commands are for
+            // people), and only when sent, not when edited.
+            command: command.filter(|_| private && !edited),
+            handoff: handoff.filter(|_| !edited),
+            edited_at: if edited {
+                self.edited_at.or(self.sent_at)
+            } else {
+                None
+            },
+            album: self.album.clone(),
+            reply_to: self.reply_to.clone(),
+            forwarded_from: self.forwarded_from.clone(),
+            ..base(text)
+        }))
     }
 }
 
@@ -421,9 +533,6 @@ mod tests {
 
     fn group_msg(text: &str) -> TelegramInbound {
         TelegramInbound {
-            bot_id: BotId::parse("77").unwrap(),
-            update_id: UpdateId(1),
-            kind: "message".into(),
             chat_id: Some(TelegramChatId(-100)),
             chat_kind: Some(ChatKind::Supergroup),
             chat_title: Some("Group".into()),
@@ -441,6 +550,7 @@ mod tests {
             mentions: vec![],
             reply_to_user: None,
             sent_at: None,
+            ..TelegramInbound::new(BotId::parse("77").unwrap(), UpdateId(1), "message")
         }
     }
 
@@ -497,9 +607,31 @@ mod tests {
                 .to_message(Some("shop_bot"))
                 .is_none()
         );
-        let mut edit = private_msg("x");
+        let mut edit = group_msg("x");
         edit.kind = "edited_message".into();
-        assert!(edit.to_message(None).is_none());
+        assert!(edit.to_message(Some("shop_bot")).is_none());
+    }
+
+    #[test]
+    fn a_private_edit_is_routed_with_the_key_of_the_message_it_edits() {
+        let mut edit = private_msg("/start tok");
+        edit.kind = "edited_message".into();
+        edit.edited_at = Some(Timestamp::from_millis(5_000));
+        edit.sent_at = Some(Timestamp::from_millis(1_000));
+        let m = edit.to_message(None).unwrap();
+        assert_eq!(m.message_key.as_deref(), Some("tg:77:5:3"));
+        assert_eq!(m.edited_at, Some(Timestamp::from_millis(5_000)));
+        assert_eq!((m.command, &m.handoff), (None, &None));
+        assert_eq!(m.text, "/start");
+        assert_eq!(m.id_source(), "tg:77:5:3");
+    }
+
+    #[test]
+    fn a_legacy_queue_body_without_the_new_fields_still_reads() {
+        let old = r#"{"bot_id":77,"update_id":1,"kind":"message","chat_id":5,
+            "chat_kind":"private","text":"hi"}"#;
+        let t: TelegramInbound = serde_json::from_str(old).unwrap();
+        assert_eq!((t.album, t.notice, t.callback_data), (None, None, None));
     }
 
     #[test]

@@ -63,15 +63,14 @@ pub fn handoff_summary(from: Channel, messages: &[Message], agent_name: Option<&
         out.push_str(&format!(" ({})", facts.join(", ")));
     }
     out.push('.');
-    let last_answer = messages
-        .iter()
-        .rev()
-        .find(|m| matches!(m.author, Author::Agent { .. } | Author::Ai) && !m.text.is_empty());
+    let last_answer = messages.iter().rev().find(|m| {
+        matches!(m.author, Author::Agent { .. } | Author::Ai) && !m.preview_text().trim().is_empty()
+    });
     if let Some(answer) = last_answer {
         let who = agent_name.unwrap_or("our team");
         out.push_str(&format!(
             " Last answer from {who}: “{}”.",
-            clip(answer.text.trim(), 160)
+            clip(answer.preview_text().trim(), 160)
         ));
     }
     out.push_str(" Just tell us what you need.");

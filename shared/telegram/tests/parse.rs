@@ -8,6 +8,8 @@ use omnidesk_telegram::{UpdateParseError, parse_update};
 
 #[cfg(feature = "fake")]
 mod client;
+mod kinds;
+mod props;
 
 fn bot() -> BotId {
     BotId::parse("7000000001").unwrap()
@@ -97,13 +99,18 @@ fn a_document_keeps_its_name_type_and_size() {
 }
 
 #[test]
-fn an_edit_is_kept_with_its_chat_but_without_text() {
+fn an_edit_keeps_the_original_date_and_adds_the_edit_date() {
     let m = parse(include_str!("fixtures/telegram/edited_message.json")).unwrap();
     assert_eq!(m.kind, "edited_message");
     assert_eq!(m.update_id, UpdateId(912_345_683));
-    assert_eq!(m.text, None);
+    assert_eq!(
+        m.text.as_deref(),
+        Some("Olá! Meu pedido #4521 ainda não chegou")
+    );
     assert_eq!(m.chat_id, Some(TelegramChatId(5_123_456_789)));
     assert_eq!(m.message_id, Some(1042));
+    assert_eq!(m.sent_at, Some(Timestamp::from_millis(1_763_780_000_000)));
+    assert_eq!(m.edited_at, Some(Timestamp::from_millis(1_763_780_400_000)));
 }
 
 #[test]
@@ -164,12 +171,24 @@ fn bodies_that_are_not_updates_are_errors() {
 #[test]
 fn a_raw_update_round_trips_through_teloxide_too() {
     // The fixtures are real Bot API payloads: teloxide-core parses them from the raw text.
-    for raw in [
-        include_str!("fixtures/telegram/private_text.json"),
-        include_str!("fixtures/telegram/photo_with_caption.json"),
-        include_str!("fixtures/telegram/callback_query.json"),
-        include_str!("fixtures/telegram/my_chat_member.json"),
-    ] {
+    for (_, raw) in kinds::FIXTURES.iter().chain([
+        &(
+            "private_text",
+            include_str!("fixtures/telegram/private_text.json"),
+        ),
+        &(
+            "photo_with_caption",
+            include_str!("fixtures/telegram/photo_with_caption.json"),
+        ),
+        &(
+            "callback_query",
+            include_str!("fixtures/telegram/callback_query.json"),
+        ),
+        &(
+            "my_chat_member",
+            include_str!("fixtures/telegram/my_chat_member.json"),
+        ),
+    ]) {
         let update: teloxide_core::types::Update = serde_json::from_str(raw).unwrap();
         assert!(
             !matches!(update.kind, teloxide_core::types::UpdateKind::Error(_)),
