@@ -75,7 +75,10 @@ async fn a_valid_update_is_enqueued_then_acked() {
         panic!("a neutral message, got {:?}", event.source)
     };
     assert_eq!(m.text, "hello");
-    assert_eq!(m.source_key, "tg:123456:10");
+    assert_eq!(
+        m.source_key, "tg:123456:55:1",
+        "keyed by the message: bot, chat, message id"
+    );
     assert_eq!(m.key.as_str(), "tg:123456:55");
     assert_eq!(m.channel(), omnidesk_domain::Channel::Telegram);
 }

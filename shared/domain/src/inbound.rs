@@ -433,7 +433,7 @@ impl TelegramInbound {
             // The token is a secret (even once used): it is not kept in the timeline.
             text = "/start".to_owned();
         }
-        Some(located(ChannelMessage {
+        let message = located(ChannelMessage {
             attachments: self.attachments.clone(),
             // Commands are answered in private chats only (a group's commands are for
             // people), and only when sent, not when edited.
@@ -448,7 +448,18 @@ impl TelegramInbound {
             reply_to: self.reply_to.clone(),
             forwarded_from: self.forwarded_from.clone(),
             ..base(text)
-        }))
+        });
+        // A message arrives in exactly one update, so its own key is as good an idempotency
+        // key as the update's, and one key for both lets the store drop a redelivery on the
+        // derived id alone (DynamoDB then writes no separate claim item). An edit keeps the
+        // update's key: it is another event about the same message.
+        Some(match (&message.message_key, edited) {
+            (Some(k), false) => ChannelMessage {
+                source_key: k.clone(),
+                ..message
+            },
+            _ => message,
+        })
     }
 }
 
@@ -586,7 +597,10 @@ mod tests {
         assert_eq!(m.text, "/start");
         assert_eq!(m.channel(), Channel::Telegram);
         assert_eq!(m.key.as_str(), "tg:77:5");
-        assert_eq!(m.source_key, "tg:77:1");
+        assert_eq!(
+            m.source_key, "tg:77:5:3",
+            "a message is keyed by itself, not its update"
+        );
         let plain = private_msg("/help").to_message(None).unwrap();
         assert_eq!(
             (plain.command, plain.handoff),
