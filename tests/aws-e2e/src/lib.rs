@@ -941,28 +941,38 @@ pub fn photo_update(
 }
 
 impl Stack {
-    /// Queues the media job of every stored message of `conversation` that still has files to
-    /// fetch and has no job waiting yet, as the router does after storing it (sent as the
-    /// router: its `sqs:SendMessage` is the router's). Returns how many were queued.
-    pub async fn enqueue_media_jobs(
-        &self,
-        conversation: omnidesk_domain::ConversationId,
-    ) -> anyhow::Result<usize> {
-        use omnidesk_core::{MessageStore, OutgoingMessage, PageRequest, Queue};
-        let page = self
+    /// The media jobs of every stored message whose files still wait to be fetched.
+    pub async fn pending_media_jobs(&self) -> anyhow::Result<Vec<omnidesk_core::MediaJob>> {
+        use omnidesk_core::{ConversationFilter, ConversationStore, MessageStore, PageRequest};
+        let conversations = self
             .store
-            .list_messages(conversation, &PageRequest::first(100))
+            .list_conversations(&ConversationFilter::default(), &PageRequest::first(100))
             .await?;
-        let mut queued = 0;
-        for m in page.items {
-            if !m.attachments.iter().any(|a| a.needs_fetch()) {
-                continue;
-            }
-            let job = omnidesk_core::MediaJob {
-                conversation_id: m.conversation_id,
-                message_id: m.id,
-            };
-            let body = serde_json::to_string(&job)?;
+        let mut jobs = Vec::new();
+        for c in &conversations.items {
+            let page = self
+                .store
+                .list_messages(c.id, &PageRequest::first(100))
+                .await?;
+            jobs.extend(
+                page.items
+                    .iter()
+                    .filter(|m| m.attachments.iter().any(|a| a.needs_fetch()))
+                    .map(|m| omnidesk_core::MediaJob {
+                        conversation_id: m.conversation_id,
+                        message_id: m.id,
+                    }),
+            );
+        }
+        Ok(jobs)
+    }
+
+    /// Queues `jobs` on the media queue as the router does after storing their messages (sent
+    /// as the router: the `sqs:SendMessage` is the router's).
+    pub async fn enqueue_media(&self, jobs: &[omnidesk_core::MediaJob]) -> anyhow::Result<()> {
+        use omnidesk_core::{OutgoingMessage, Queue};
+        for job in jobs {
+            let body = serde_json::to_string(job)?;
             as_function(
                 Function::Router,
                 self.queue.send(
@@ -971,31 +981,21 @@ impl Stack {
                 ),
             )
             .await?;
-            queued += 1;
         }
-        Ok(queued)
+        Ok(())
     }
-}
 
-impl Stack {
     /// Runs the media function until every stored file is fetched: drains the media queue
-    /// (jobs the router queued), queues the jobs of messages still waiting
-    /// ([`Stack::enqueue_media_jobs`]: for a router that does not queue them itself), drains
-    /// again. Returns the jobs processed.
-    pub async fn run_media(&self) -> anyhow::Result<usize> {
-        use omnidesk_core::{ConversationFilter, ConversationStore, PageRequest};
+    /// (jobs the router queued), queues the jobs of messages still waiting (for a router that
+    /// does not queue them itself), drains again. Returns the jobs processed and how many of
+    /// them were queued here.
+    pub async fn run_media(&self) -> anyhow::Result<(usize, usize)> {
         let mut done = self.drain(QueueName::Media, 20).await?;
-        let conversations = self
-            .store
-            .list_conversations(&ConversationFilter::default(), &PageRequest::first(100))
-            .await?;
-        let mut queued = 0;
-        for c in &conversations.items {
-            queued += self.enqueue_media_jobs(c.id).await?;
-        }
-        if queued > 0 {
+        let pending = self.pending_media_jobs().await?;
+        if !pending.is_empty() {
+            self.enqueue_media(&pending).await?;
             done += self.drain(QueueName::Media, 20).await?;
         }
-        Ok(done)
+        Ok((done, pending.len()))
     }
 }
