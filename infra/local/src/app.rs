@@ -18,6 +18,7 @@ use omnidesk_core::{
 use omnidesk_local::{
     FolderBlobStore, Hub, QueueOptions, SqliteOptions, SqliteQueue, SqliteStore, Synchronous,
 };
+use omnidesk_media::MediaDeps;
 use omnidesk_router::RouterDeps;
 use omnidesk_sender::{RateLimiter, SenderDeps};
 use omnidesk_telegram::TeloxideTelegram;
@@ -28,6 +29,9 @@ use tokio::task::JoinSet;
 use crate::config::Config;
 use crate::ws::WsState;
 use crate::{poller, worker};
+
+/// Downloads at once, at most: each holds up to 20 MB in memory.
+const MEDIA_WORKERS: usize = 8;
 
 /// The adapters of one data directory, shared by the server and the admin commands.
 #[derive(Clone)]
@@ -282,6 +286,10 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         .merge(omnidesk_agent_api::router(api))
         .merge(omnidesk_web_chat::router(ws_state.web.clone()))
         .merge(crate::static_files::widget_routes(&config.widget_dir))
+        .merge(crate::static_files::files_routes(
+            adapters.blobs.clone(),
+            clock.clone(),
+        ))
         .fallback_service(crate::static_files::service(&config.dashboard_dir));
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -337,6 +345,30 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
                     })?;
                 omnidesk_sender::handle(&deps, &job, msg.receive_count).await
             }
+        },
+    ));
+
+    // Telegram files are fetched into `<data dir>/files` by the media worker, as on AWS.
+    let media_wake = adapters.queue.notifier(QueueName::Media);
+    let deps = Arc::new(MediaDeps {
+        messages: store.clone(),
+        conversations: store.clone(),
+        bots: store.clone(),
+        connections: connections.clone(),
+        agents: store.clone(),
+        visitors: Some(Arc::new(hub.clone())),
+        push: push.clone(),
+        telegram: telegram.clone(),
+        blobs: adapters.blobs.clone(),
+    });
+    tasks.spawn(worker::run(
+        queue.clone(),
+        QueueName::Media,
+        media_wake,
+        config.workers.min(MEDIA_WORKERS),
+        move |msg| {
+            let deps = deps.clone();
+            async move { omnidesk_media::handle_body(&deps, &msg.body, msg.receive_count).await }
         },
     ));
 

@@ -19,7 +19,8 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     (
         "OMNIDESK_DATA_DIR",
         "./omnidesk-data",
-        "directory of the SQLite databases (store, queues) and the generated JWT key",
+        "directory of the SQLite databases (store, queues), the attachment files (`files/`) \
+         and the generated JWT key",
     ),
     (
         "TELEGRAM_API_URL",

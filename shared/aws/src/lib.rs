@@ -6,6 +6,8 @@
 //! - [`SqsQueue`]: the queue port on SQS (FIFO inbound/outbound, standard timers, a
 //!   dead-letter queue each); [`SqsQueue::create_queues`] creates them.
 //! - [`ApiGatewayPush`]: the push port on the API Gateway Management API.
+//! - [`S3BlobStore`]: the blob port on a private S3 bucket (content-addressed keys, SSE,
+//!   presigned download links that force the type and the disposition).
 //!
 //! - [`sdk_config`]: the one builder of the shared `SdkConfig` (Lambdas, admin CLI, tests):
 //!   static credentials and region from [`AwsSettings`] without the default provider chain,
@@ -19,11 +21,13 @@
 
 mod dynamo;
 mod push;
+mod s3;
 mod sdk;
 mod sqs;
 
 pub use dynamo::DynamoStore;
 pub use push::ApiGatewayPush;
+pub use s3::{Encryption, MAX_PRESIGN_TTL, S3_ATTEMPT_TIMEOUT, S3BlobStore};
 #[cfg(feature = "test-util")]
 pub use sdk::testing;
 pub use sdk::{AWS_VARIABLES, AwsCredentials, AwsSettings, LazyHttpClient, sdk_config};
@@ -32,4 +36,5 @@ pub use sqs::{MAX_RECEIVES, MAX_RECEIVES_REASON, PEEK_MAX, QueuePair, QueueUrls,
 pub use aws_config;
 pub use aws_sdk_apigatewaymanagement;
 pub use aws_sdk_dynamodb;
+pub use aws_sdk_s3;
 pub use aws_sdk_sqs;

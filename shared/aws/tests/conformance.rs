@@ -512,3 +512,161 @@ async fn an_unreachable_management_api_is_transient_not_gone() {
         "a refused connection must be Transient, got {outcome:?}"
     );
 }
+
+// --- S3 blob store ----------------------------------------------------------------------------
+
+/// Fetches presigned links from moto over HTTP. moto serves them (with the forced type and
+/// disposition) but checks neither their signature nor their expiry, and S3 cannot send
+/// `nosniff` on a presigned response.
+struct MotoLinks(reqwest::Client);
+
+#[async_trait::async_trait]
+impl omnidesk_core::testing::blob_suite::LinkFetcher for MotoLinks {
+    async fn get(&self, url: &str) -> omnidesk_core::testing::blob_suite::Fetched {
+        assert!(
+            omnidesk_aws::testing::is_loopback(url),
+            "a presigned link must point at moto: {url}"
+        );
+        let response = self.0.get(url).send().await.expect("GET presigned link");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        omnidesk_core::testing::blob_suite::Fetched {
+            status: response.status().as_u16(),
+            content_type: header("content-type"),
+            content_disposition: header("content-disposition"),
+            content_type_options: header("x-content-type-options"),
+            body: response.bytes().await.expect("body").to_vec(),
+        }
+    }
+
+    fn verifies_links(&self) -> bool {
+        false
+    }
+
+    fn sends_nosniff(&self) -> bool {
+        false
+    }
+}
+
+async fn fresh_bucket(endpoint: &str) -> omnidesk_aws::S3BlobStore {
+    let sdk = moto_sdk_config(endpoint).await;
+    let bucket = unique("omnidesk-files");
+    let store = omnidesk_aws::S3BlobStore::from_conf(&sdk, &bucket);
+    omnidesk_aws::S3BlobStore::create_bucket(store.client(), &bucket)
+        .await
+        .unwrap_or_else(|e| panic!("create_bucket {bucket}: {e}"));
+    store
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_blob_store_passes_the_blob_conformance_suite() {
+    let Some(endpoint) = moto_endpoint("s3_blob_store_passes_the_blob_conformance_suite") else {
+        return;
+    };
+    let store = fresh_bucket(&endpoint).await;
+    omnidesk_core::testing::blob_suite::run(&store, &MotoLinks(reqwest::Client::new())).await;
+
+    // The suite stored six distinct files, one of them twice: six objects, each encrypted.
+    let listed = store
+        .client()
+        .list_objects_v2()
+        .bucket(store.bucket())
+        .send()
+        .await
+        .expect("ListObjectsV2");
+    let keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    assert_eq!(keys.len(), 6, "{keys:?}");
+    assert!(
+        keys.iter().all(|k| omnidesk_core::is_blob_key(k)),
+        "{keys:?}"
+    );
+    let head = store
+        .client()
+        .head_object()
+        .bucket(store.bucket())
+        .key(&keys[0])
+        .send()
+        .await
+        .expect("HeadObject");
+    assert_eq!(
+        head.server_side_encryption(),
+        Some(&omnidesk_aws::aws_sdk_s3::types::ServerSideEncryption::Aes256)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_links_are_signed_for_their_ttl_from_their_time_and_force_type_and_disposition() {
+    use omnidesk_core::{BlobStore, LinkRequest};
+    let Some(endpoint) = moto_endpoint(
+        "s3_links_are_signed_for_their_ttl_from_their_time_and_force_type_and_disposition",
+    ) else {
+        return;
+    };
+    let store = fresh_bucket(&endpoint).await;
+    let key = store
+        .put("text/html", b"<h1>hi</h1>".to_vec())
+        .await
+        .expect("put");
+    // 2026-11-15T10:00:00Z
+    let now = Timestamp::from_millis(1_794_736_800_000);
+    let url = store
+        .signed_url(&LinkRequest {
+            key: &key,
+            file_name: Some("page.html"),
+            content_type: "text/html",
+            now,
+            ttl: Duration::from_secs(900),
+        })
+        .await
+        .expect("presign");
+    let (path, query) = url.split_once('?').expect("a query");
+    assert!(
+        path.ends_with(&format!("/{}/{key}", store.bucket())),
+        "{url}"
+    );
+    let params: HashMap<String, String> = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert_eq!(params["X-Amz-Expires"], "900");
+    assert_eq!(params["X-Amz-Date"], "20261115T100000Z");
+    assert_eq!(params["X-Amz-Algorithm"], "AWS4-HMAC-SHA256");
+    assert_eq!(params["response-content-type"], "text%2Fhtml");
+    assert!(
+        params["response-content-disposition"].starts_with("attachment%3B"),
+        "{url}"
+    );
+    // Every query parameter is under the signature: none can be changed without breaking it.
+    assert_eq!(params["X-Amz-SignedHeaders"], "host");
+    assert_eq!(params["X-Amz-Signature"].len(), 64);
+
+    for (bad_key, ttl) in [
+        ("../secrets", Duration::from_secs(60)),
+        (key.as_str(), Duration::from_secs(8 * 24 * 3600)),
+    ] {
+        let refused = store
+            .signed_url(&LinkRequest {
+                key: bad_key,
+                file_name: None,
+                content_type: "text/html",
+                now,
+                ttl,
+            })
+            .await;
+        assert!(
+            matches!(refused, Err(omnidesk_core::ProviderError::Permanent(_))),
+            "{bad_key} {ttl:?}: {refused:?}"
+        );
+    }
+    assert_eq!(store.get(&"0".repeat(64)).await.expect("get"), None);
+}

@@ -432,3 +432,11 @@ async fn push_to_agents_delivers_to_live_connections_and_removes_gone_ones() {
         "a transient failure does not remove the connection"
     );
 }
+
+#[tokio::test]
+async fn memory_blob_store_passes_the_blob_suite_without_links() {
+    let store = omnidesk_core::testing::MemoryBlobStore::new();
+    omnidesk_core::testing::blob_suite::run_without_links(&store).await;
+    // Content-addressed: four puts of three distinct files (one of them twice).
+    assert_eq!(store.len(), 3);
+}

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use omnidesk_aws::aws_config::SdkConfig;
-use omnidesk_aws::{ApiGatewayPush, DynamoStore, SqsQueue};
+use omnidesk_aws::{ApiGatewayPush, DynamoStore, S3BlobStore, SqsQueue};
 use omnidesk_core::{Clock, IdGen, Secret, SystemClock, UuidV7Ids};
 
 use crate::config::{Config, ConfigError};
@@ -21,6 +21,8 @@ pub struct AwsAdapters {
     pub queue: Arc<SqsQueue>,
     /// The push port on `WEBSOCKET_API_ENDPOINT`.
     pub push: Arc<ApiGatewayPush>,
+    /// Attachment bytes in the `FILES_BUCKET` bucket (SSE-S3, presigned links).
+    pub blobs: Arc<S3BlobStore>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGen>,
 }
@@ -30,6 +32,7 @@ impl std::fmt::Debug for AwsAdapters {
         f.debug_struct("AwsAdapters")
             .field("store", &self.store.table_name())
             .field("queue", &self.queue)
+            .field("files_bucket", &self.blobs.bucket())
             .finish_non_exhaustive()
     }
 }
@@ -50,11 +53,13 @@ pub async fn adapters(config: &Config) -> AwsAdapters {
         config.queues.clone(),
     );
     let push = ApiGatewayPush::from_conf(&sdk, &config.websocket_api_endpoint);
+    let blobs = S3BlobStore::from_conf(&sdk, config.files_bucket.clone());
     AwsAdapters {
         sdk,
         store: Arc::new(store),
         queue: Arc::new(queue),
         push: Arc::new(push),
+        blobs: Arc::new(blobs),
         clock,
         ids: Arc::new(UuidV7Ids),
     }

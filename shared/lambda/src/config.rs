@@ -45,6 +45,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ),
     ("MEDIA_DLQ_URL", "required", "its dead-letter queue"),
     (
+        "FILES_BUCKET",
+        "required",
+        "the private S3 bucket of attachment bytes (content-addressed keys, presigned links)",
+    ),
+    (
         "WEBSOCKET_API_ENDPOINT",
         "required",
         "https://{api}.execute-api.{region}.amazonaws.com/{stage}: where pushes are posted",
@@ -92,12 +97,14 @@ pub struct Config {
     pub aws: AwsSettings,
     /// `TABLE_NAME`.
     pub table_name: String,
-    /// `{INBOUND,OUTBOUND,TIMERS}_{QUEUE,DLQ}_URL`.
+    /// `{INBOUND,OUTBOUND,TIMERS,MEDIA}_{QUEUE,DLQ}_URL`.
     pub queues: QueueUrls,
     /// `WEBSOCKET_API_ENDPOINT`, without a trailing `/`.
     pub websocket_api_endpoint: String,
     /// `JWT_SECRET_PARAM`: the SSM parameter name.
     pub jwt_secret_param: String,
+    /// `FILES_BUCKET`: the bucket of attachment bytes.
+    pub files_bucket: String,
     /// `TELEGRAM_API_URL`.
     pub telegram_api_url: String,
     /// `OMNIDESK_TOKEN_TTL_SECS`.
@@ -196,6 +203,7 @@ impl Config {
             queues,
             websocket_api_endpoint: url("WEBSOCKET_API_ENDPOINT")?,
             jwt_secret_param: required("JWT_SECRET_PARAM")?.trim().to_owned(),
+            files_bucket: required("FILES_BUCKET")?.trim().to_owned(),
             telegram_api_url,
             token_ttl,
         })
@@ -227,6 +235,7 @@ mod tests {
                 "https://abc.execute-api.us-east-1.amazonaws.com/prod/".to_owned(),
             ),
             ("JWT_SECRET_PARAM", "/omnidesk/jwt-secret".to_owned()),
+            ("FILES_BUCKET", "omnidesk-files-123456789012".to_owned()),
             ("AWS_REGION", "us-east-1".to_owned()),
             ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "role-secret-key".to_owned()),

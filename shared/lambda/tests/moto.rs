@@ -38,6 +38,7 @@ fn config(queues: &QueueUrls, jwt_param: &str) -> Config {
             "http://127.0.0.1:9/prod".to_owned(),
         ),
         ("JWT_SECRET_PARAM", jwt_param.to_owned()),
+        ("FILES_BUCKET", "unused".to_owned()),
         ("AWS_REGION", "us-east-1".to_owned()),
     ]);
     Config::from_lookup(|name| vars.get(name).cloned()).expect("config")

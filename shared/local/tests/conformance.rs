@@ -665,3 +665,12 @@ async fn sent_and_received_messages_survive_kill_9() {
             .all(|r| r.receive_count == 1)
     );
 }
+
+#[tokio::test]
+async fn folder_blob_store_passes_the_blob_suite_without_links() {
+    // Its links are served by the omnidesk server: the whole suite, links included, runs over
+    // HTTP in infra/local's end-to-end tests.
+    let dir = tempfile::tempdir().unwrap();
+    let store = omnidesk_local::FolderBlobStore::open(dir.path().join("files"), b"secret").unwrap();
+    omnidesk_core::testing::blob_suite::run_without_links(&store).await;
+}

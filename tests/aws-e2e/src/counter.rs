@@ -65,6 +65,8 @@ pub struct Tally {
     pub sqs_requests: u64,
     /// Billed WebSocket messages (32 KB chunks) posted to connections.
     pub ws_messages: u64,
+    /// Bytes uploaded to S3 (`PutObject` payloads): what a month of storage is priced on.
+    pub s3_bytes_put: u64,
     /// The IAM actions each function's requests need (`dynamodb:PutItem`, …), by function
     /// name; requests made outside a [`CALLER`] scope (test setup) are not listed.
     pub iam_actions: BTreeMap<String, BTreeSet<String>>,
@@ -101,6 +103,7 @@ impl Tally {
             rru_by_op: sum(&self.rru_by_op, &other.rru_by_op),
             sqs_requests: self.sqs_requests + other.sqs_requests,
             ws_messages: self.ws_messages + other.ws_messages,
+            s3_bytes_put: self.s3_bytes_put + other.s3_bytes_put,
             iam_actions: self.iam_actions.clone(),
         }
     }
@@ -129,6 +132,7 @@ impl Tally {
             rru: self.rru - earlier.rru,
             sqs_requests: self.sqs_requests.saturating_sub(earlier.sqs_requests),
             ws_messages: self.ws_messages.saturating_sub(earlier.ws_messages),
+            s3_bytes_put: self.s3_bytes_put.saturating_sub(earlier.s3_bytes_put),
             iam_actions: self.iam_actions.clone(),
         }
     }
@@ -220,6 +224,15 @@ impl Intercept for Counter {
             }
             "SQS" => tally.sqs_requests += chunks(body.len(), 64 * 1024),
             _ if op == "PostToConnection" => tally.ws_messages += chunks(body.len(), 32 * 1024),
+            "S3" if op == "PutObject" => {
+                let headers = context.request().headers();
+                let length = headers
+                    .get("x-amz-decoded-content-length")
+                    .or_else(|| headers.get("content-length"))
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(body.len() as u64);
+                tally.s3_bytes_put += length;
+            }
             _ => {}
         }
         Ok(())
@@ -289,6 +302,10 @@ fn iam_actions(service: &str, op: &str, body: &Value) -> Vec<String> {
         ("SQS", op) => vec![format!("sqs:{}", op.trim_end_matches("Batch"))],
         ("SSM", op) => vec![format!("ssm:{op}")],
         ("ApiGatewayManagementApi", _) => vec!["execute-api:ManageConnections".to_owned()],
+        // HeadObject is authorised by s3:GetObject, ListObjectsV2 by s3:ListBucket.
+        ("S3", "HeadObject") => vec!["s3:GetObject".to_owned()],
+        ("S3", "ListObjectsV2") => vec!["s3:ListBucket".to_owned()],
+        ("S3", op) => vec![format!("s3:{op}")],
         (service, op) => vec![format!("{service}:{op}")],
     }
 }

@@ -28,13 +28,14 @@ use axum::body::Body as AxumBody;
 use axum::http::StatusCode;
 use omnidesk_agent_api::{ApiDeps, Auth};
 use omnidesk_agent_ws::WsDeps;
-use omnidesk_aws::{ApiGatewayPush, DynamoStore, SqsQueue};
+use omnidesk_aws::{ApiGatewayPush, DynamoStore, S3BlobStore, SqsQueue};
 use omnidesk_core::{
     BotConfig, BotMode, BotStore, Clock, IdGen, QueueName, Secret, SystemClock, UuidV7Ids,
     WebStore, Website,
 };
 use omnidesk_domain::{Agent, BotId, WebsiteId};
 use omnidesk_lambda::{CoalescingPush, SqsSettle};
+use omnidesk_media::MediaDeps;
 use omnidesk_router::{RouterDeps, RouterSettings};
 use omnidesk_sender::{RateLimiter, SenderDeps};
 use omnidesk_telegram::TeloxideTelegram;
@@ -103,16 +104,18 @@ pub enum Function {
     AgentWs,
     Sender,
     WebChat,
+    Media,
 }
 
 impl Function {
-    pub const ALL: [Function; 6] = [
+    pub const ALL: [Function; 7] = [
         Function::TelegramWebhook,
         Function::Router,
         Function::AgentApi,
         Function::AgentWs,
         Function::Sender,
         Function::WebChat,
+        Function::Media,
     ];
 
     pub fn name(self) -> &'static str {
@@ -123,6 +126,7 @@ impl Function {
             Function::AgentWs => "agent-ws",
             Function::Sender => "sender",
             Function::WebChat => "web-chat",
+            Function::Media => "media",
         }
     }
 }
@@ -207,6 +211,12 @@ pub struct Stack {
     pub web: WebChatDeps,
     /// The website of the web scenarios (origin [`WEB_ORIGIN`]).
     pub website: Website,
+    /// The files bucket (a fresh one per stack), as the functions' `aws.blobs`.
+    pub blobs: Arc<S3BlobStore>,
+    /// The media function (Telegram files into the bucket).
+    pub media: MediaDeps,
+    /// The media function's batch-scoped push (as in its main.rs).
+    pub media_pushes: Arc<CoalescingPush>,
     meter: Mutex<LambdaMeter>,
 }
 
@@ -248,6 +258,16 @@ impl Stack {
         let telegram = FakeTelegram::try_start()
             .await
             .context("starting the fake Telegram")?;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            S3BlobStore::client_config(&sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let bucket = unique("omnidesk-e2e-files");
+        S3BlobStore::create_bucket(&s3, &bucket)
+            .await
+            .with_context(|| format!("create_bucket {bucket}"))?;
+        let blobs = Arc::new(S3BlobStore::new(s3, bucket));
 
         let ids: Arc<dyn IdGen> = Arc::new(UuidV7Ids);
         let table = unique("omnidesk-e2e");
@@ -289,6 +309,8 @@ impl Stack {
             Arc::new(CoalescingPush::new(push.clone(), store.clone()).with_visitors(store.clone()));
         let sender_pushes =
             Arc::new(CoalescingPush::new(push.clone(), store.clone()).with_visitors(store.clone()));
+        let media_pushes =
+            Arc::new(CoalescingPush::new(push.clone(), store.clone()).with_visitors(store.clone()));
         let router = RouterDeps {
             contacts: store.clone(),
             conversations: store.clone(),
@@ -303,6 +325,21 @@ impl Stack {
             clock: clock.clone(),
             ids: ids.clone(),
             settings: RouterSettings::default(),
+        };
+        // As in the media function's main.rs.
+        let media = MediaDeps {
+            messages: store.clone(),
+            conversations: store.clone(),
+            bots: store.clone(),
+            connections: media_pushes.clone(),
+            agents: store.clone(),
+            visitors: Some(media_pushes.clone()),
+            push: media_pushes.clone(),
+            telegram: Arc::new(
+                TeloxideTelegram::new(&telegram.url())
+                    .map_err(|e| anyhow::anyhow!("telegram client: {e}"))?,
+            ),
+            blobs: blobs.clone(),
         };
         let sender = SenderDeps {
             messages: store.clone(),
@@ -387,6 +424,9 @@ impl Stack {
             ws,
             web,
             website,
+            blobs,
+            media,
+            media_pushes,
             meter: Mutex::new(LambdaMeter::default()),
         })
     }
@@ -593,8 +633,9 @@ impl Stack {
     pub async fn poll_max(&self, queue: QueueName, max: i32) -> anyhow::Result<Poll> {
         // The event source mapping receives and deletes with the function's role.
         let function = match queue {
-            QueueName::Inbound | QueueName::Timers | QueueName::Media => Function::Router,
+            QueueName::Inbound | QueueName::Timers => Function::Router,
             QueueName::Outbound => Function::Sender,
+            QueueName::Media => Function::Media,
         };
         as_function(function, self.poll_as(queue, max, function)).await
     }
@@ -628,6 +669,7 @@ impl Stack {
         // The router consumes the inbound and the timers queue, as in template.yaml.
         let response = match function {
             Function::Router => self.router_batch(event).await,
+            Function::Media => self.media_batch(event).await,
             _ => self.sender_batch(event).await,
         };
         self.record(function, started);
@@ -704,6 +746,14 @@ impl Stack {
     pub async fn sender_batch(&self, event: SqsEvent) -> SqsBatchResponse {
         let settle = SqsSettle::new(self.queue.clone(), QueueName::Outbound);
         omnidesk_sender::handle_sqs_batch(&self.sender, &settle, &self.sender_pushes, event).await
+    }
+}
+
+impl Stack {
+    /// The media Lambda's handler (`omnidesk_media::handle_sqs_batch`, as its main.rs runs it).
+    pub async fn media_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        let settle = SqsSettle::new(self.queue.clone(), QueueName::Media);
+        omnidesk_media::handle_sqs_batch(&self.media, &settle, &self.media_pushes, event).await
     }
 }
 
@@ -870,4 +920,89 @@ pub fn text_update(update_id: i64, user_id: i64, message_id: i64, text: &str) ->
         }
     })
     .to_string()
+}
+
+/// A Telegram private-chat photo update (two sizes; the larger is `file_id`, `size` bytes).
+pub fn photo_update(
+    update_id: i64,
+    user_id: i64,
+    message_id: i64,
+    file_id: &str,
+    size: u64,
+) -> String {
+    serde_json::json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": message_id,
+            "from": {"id": user_id, "is_bot": false, "first_name": "Ann", "language_code": "en"},
+            "chat": {"id": user_id, "type": "private", "first_name": "Ann"},
+            "date": 1_795_319_400,
+            "photo": [
+                {"file_id": format!("{file_id}-thumb"), "file_unique_id": format!("{file_id}-t"), "width": 90, "height": 67, "file_size": 1500},
+                {"file_id": file_id, "file_unique_id": format!("{file_id}-u"), "width": 1280, "height": 960, "file_size": size}
+            ],
+            "caption": "the parcel arrived like this"
+        }
+    })
+    .to_string()
+}
+
+impl Stack {
+    /// The media jobs of every stored message whose files still wait to be fetched.
+    pub async fn pending_media_jobs(&self) -> anyhow::Result<Vec<omnidesk_core::MediaJob>> {
+        use omnidesk_core::{ConversationFilter, ConversationStore, MessageStore, PageRequest};
+        let conversations = self
+            .store
+            .list_conversations(&ConversationFilter::default(), &PageRequest::first(100))
+            .await?;
+        let mut jobs = Vec::new();
+        for c in &conversations.items {
+            let page = self
+                .store
+                .list_messages(c.id, &PageRequest::first(100))
+                .await?;
+            jobs.extend(
+                page.items
+                    .iter()
+                    .filter(|m| m.attachments.iter().any(|a| a.needs_fetch()))
+                    .map(|m| omnidesk_core::MediaJob {
+                        conversation_id: m.conversation_id,
+                        message_id: m.id,
+                    }),
+            );
+        }
+        Ok(jobs)
+    }
+
+    /// Queues `jobs` on the media queue as the router does after storing their messages (sent
+    /// as the router: the `sqs:SendMessage` is the router's).
+    pub async fn enqueue_media(&self, jobs: &[omnidesk_core::MediaJob]) -> anyhow::Result<()> {
+        use omnidesk_core::{OutgoingMessage, Queue};
+        for job in jobs {
+            let body = serde_json::to_string(job)?;
+            as_function(
+                Function::Router,
+                self.queue.send(
+                    QueueName::Media,
+                    OutgoingMessage::delayed(body, Duration::ZERO),
+                ),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Runs the media function until every stored file is fetched: drains the media queue
+    /// (jobs the router queued), queues the jobs of messages still waiting (for a router that
+    /// does not queue them itself), drains again. Returns the jobs processed and how many of
+    /// them were queued here.
+    pub async fn run_media(&self) -> anyhow::Result<(usize, usize)> {
+        let mut done = self.drain(QueueName::Media, 20).await?;
+        let pending = self.pending_media_jobs().await?;
+        if !pending.is_empty() {
+            self.enqueue_media(&pending).await?;
+            done += self.drain(QueueName::Media, 20).await?;
+        }
+        Ok((done, pending.len()))
+    }
 }

@@ -614,7 +614,7 @@ fn granted_actions(template: &str, resource: &str) -> std::collections::BTreeSet
     body.flat_map(|l| {
         l.split(|c: char| !(c.is_ascii_alphanumeric() || c == ':' || c == '-'))
             .filter(|t| {
-                ["dynamodb:", "sqs:", "ssm:", "execute-api:"]
+                ["dynamodb:", "sqs:", "ssm:", "execute-api:", "s3:"]
                     .iter()
                     .any(|p| t.starts_with(p))
             })
@@ -696,6 +696,20 @@ async fn every_aws_action_a_function_calls_is_granted_by_its_policy_in_template_
     // The website: the web-chat function, visitor sockets on agent-ws, pushes to visitors.
     web_round_trip(&s, "conn-ann", &ann, "iam").await;
 
+    // The media function: a photo fetched into the bucket, pushed to the agents.
+    s.telegram
+        .put_file("iam-photo", b"\xFF\xD8\xFF\xE0 iam photo".to_vec());
+    let status = s
+        .webhook_request(
+            WEBHOOK_SECRET,
+            &omnidesk_aws_e2e::photo_update(9203, 555_203, 1, "iam-photo", 16),
+        )
+        .await
+        .expect("webhook");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(s.drain(QueueName::Inbound, 5).await.expect("router"), 1);
+    assert!(s.run_media().await.expect("media").0 >= 1);
+
     let template = include_str!("../../../template.yaml");
     let used = s.counter.snapshot().iam_actions;
     for (function, resource) in [
@@ -705,6 +719,7 @@ async fn every_aws_action_a_function_calls_is_granted_by_its_policy_in_template_
         ("agent-ws", "AgentWsFunction"),
         ("sender", "SenderFunction"),
         ("web-chat", "WebChatFunction"),
+        ("media", "MediaFunction"),
     ] {
         let used = used.get(function).cloned().unwrap_or_default();
         assert!(!used.is_empty(), "{function} made no AWS request");
@@ -716,4 +731,131 @@ async fn every_aws_action_a_function_calls_is_granted_by_its_policy_in_template_
         );
         eprintln!("{function}: uses {used:?}");
     }
+    // The function that fetches Telegram files holds exactly the S3 actions it calls.
+    let s3 = |actions: &std::collections::BTreeSet<String>| -> Vec<String> {
+        actions
+            .iter()
+            .filter(|a| a.starts_with("s3:"))
+            .cloned()
+            .collect()
+    };
+    let media_used = used.get("media").cloned().unwrap_or_default();
+    assert_eq!(s3(&media_used), ["s3:PutObject"]);
+    assert_eq!(
+        s3(&granted_actions(template, "MediaFunction")),
+        s3(&media_used),
+        "MediaFunction's S3 grants are exactly what it calls"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_telegram_photo_reaches_s3_through_the_media_function_and_a_presigned_link_serves_it() {
+    let s = skip_without_moto!(
+        "a_telegram_photo_reaches_s3_through_the_media_function_and_a_presigned_link_serves_it"
+    );
+    let (_, token) = s.online_agent("pia@example.com").await.expect("agent");
+    assert_eq!(
+        s.ws_connect("conn-pia", &token)
+            .await
+            .expect("$connect")
+            .status_code,
+        200
+    );
+    let photo: Vec<u8> = b"\xFF\xD8\xFF\xE0\x00\x10JFIF"
+        .iter()
+        .copied()
+        .chain((0..200_000u32).map(|i| (i % 251) as u8))
+        .collect();
+    s.telegram.put_file("AgACAgIAAxkBAAIBZ", photo.clone());
+    let status = s
+        .webhook_request(
+            WEBHOOK_SECRET,
+            &omnidesk_aws_e2e::photo_update(
+                9401,
+                555_401,
+                1,
+                "AgACAgIAAxkBAAIBZ",
+                photo.len() as u64,
+            ),
+        )
+        .await
+        .expect("webhook");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(s.drain(QueueName::Inbound, 5).await.expect("router"), 1);
+    assert!(s.run_media().await.expect("media").0 >= 1);
+
+    // The message now points at the object, which holds the photo.
+    let conversations = s
+        .store
+        .list_conversations(&ConversationFilter::default(), &PageRequest::first(10))
+        .await
+        .expect("list");
+    let conversation = &conversations.items[0];
+    let messages = s
+        .store
+        .list_messages(conversation.id, &PageRequest::first(10))
+        .await
+        .expect("messages");
+    let message = messages
+        .items
+        .iter()
+        .find(|m| !m.attachments.is_empty())
+        .expect("the photo message");
+    let a = &message.attachments[0];
+    let key = omnidesk_core::blob_key(&photo);
+    assert_eq!(a.blob.as_deref(), Some(key.as_str()));
+    assert_eq!(a.mime_type.as_deref(), Some("image/jpeg"));
+    assert_eq!(a.size_bytes, Some(photo.len() as u64));
+    let head = s
+        .blobs
+        .client()
+        .head_object()
+        .bucket(s.blobs.bucket())
+        .key(&key)
+        .send()
+        .await
+        .expect("the object is in the bucket");
+    assert_eq!(head.content_length(), Some(photo.len() as i64));
+    assert_eq!(head.content_type(), Some("image/jpeg"));
+    // The agent was told.
+    let updated = s.connections.events("conn-pia", "message.updated");
+    assert!(
+        updated
+            .iter()
+            .any(|e| e["message"]["attachments"][0]["blob"] == key.as_str()),
+        "{updated:?}"
+    );
+
+    // A presigned link serves the bytes from S3 (moto) with the forced type and disposition.
+    use omnidesk_core::BlobStore;
+    let url = s
+        .blobs
+        .signed_url(&omnidesk_core::LinkRequest {
+            key: &key,
+            file_name: Some("parcel.jpg"),
+            content_type: "image/jpeg",
+            now: omnidesk_domain::Timestamp::from_millis(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("clock")
+                    .as_millis() as i64,
+            ),
+            ttl: omnidesk_core::DEFAULT_LINK_TTL,
+        })
+        .await
+        .expect("presign");
+    assert!(url.starts_with(&s.endpoint), "{url}");
+    let response = reqwest::get(&url).await.expect("GET the presigned link");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/jpeg");
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("inline; filename=\"parcel.jpg\"")
+    );
+    assert_eq!(
+        response.bytes().await.expect("body").as_ref(),
+        photo.as_slice()
+    );
 }

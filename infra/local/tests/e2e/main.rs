@@ -2,5 +2,6 @@
 //! Telegram Bot API on loopback.
 
 mod crash;
+mod files;
 mod harness;
 mod telegram_path;

@@ -4,10 +4,12 @@
 //! [`MemoryTelegram`], plus [`ManualClock`] and [`SeqIds`] to drive time and ids in tests.
 //!
 //! Suites (plain `async fn`s that panic with a clear message on a violation, like
-//! `object_store::integration`): [`store_suite`], [`queue_suite`], [`push_suite`]. They use
+//! `object_store::integration`): [`store_suite`], [`queue_suite`], [`push_suite`],
+//! [`blob_suite`] (with [`MemoryBlobStore`]). They use
 //! fresh random ids, keys and e-mails on every run, so they can run repeatedly against one
 //! shared table or queue without a reset.
 
+pub mod blob_suite;
 mod clock;
 mod memory_blob;
 mod memory_push;

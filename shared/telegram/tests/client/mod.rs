@@ -233,3 +233,5 @@ async fn the_fake_accepts_form_encoded_calls_like_curl_sends_them() {
     let sent = fake.wait_for_sent(1, Duration::from_secs(1)).await;
     assert_eq!(sent[0].text, "from a form");
 }
+
+mod files;

@@ -10,7 +10,15 @@
 //! minute of their conversation (re-keying its two activity-index entries) is the same every
 //! run.
 //!
-//! Usage: `aws-cost [--messages N] [--chats C] [--replies R] [--agents A] [--gap-secs G]` with
+//! The media path: `--photo-percent P` (default 10) of `--messages` more messages are photos of
+//! `--photo-kb K` (default 200) KB, fetched by the media function into S3; priced as the
+//! increment over a text message (media invocation at 512 MB with `--telegram-ms T`, default
+//! 250, of Telegram `getFile` + download time added to the measured handler time, which only
+//! waited on a loopback fake; SQS standard requests; S3 `PUT`; DynamoDB; pushes) plus a month of
+//! S3 storage of the bytes.
+//!
+//! Usage: `aws-cost [--messages N] [--chats C] [--replies R] [--agents A] [--gap-secs G]
+//! [--photo-percent P] [--photo-kb K] [--telegram-ms T]` with
 //! `OMNIDESK_TEST_AWS_ENDPOINT` set to a moto server on 127.0.0.1 (`infra/bench/aws-cost`
 //! starts one).
 
@@ -39,6 +47,12 @@ const SQS_FIFO_PER_M: f64 = 0.50;
 const WRU_PER_M: f64 = 0.625;
 const RRU_PER_M: f64 = 0.125;
 const WS_MSG_PER_M: f64 = 1.00;
+const SQS_STANDARD_PER_M: f64 = 0.40;
+/// S3 Standard: PUT/COPY/POST/LIST per 1,000 requests, storage per GB-month (first 50 TB).
+const S3_PUT_PER_K: f64 = 0.005;
+const S3_GB_MONTH: f64 = 0.023;
+/// The media function's memory (template.yaml).
+const MEDIA_MEMORY_GB: f64 = 512.0 / 1024.0;
 
 /// The reassignment delay in this run.
 const TIMER_DELAY: Duration = Duration::from_secs(1);
@@ -49,6 +63,9 @@ struct Args {
     replies: usize,
     agents: usize,
     gap_secs: usize,
+    photo_percent: usize,
+    photo_kb: usize,
+    telegram_ms: usize,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -58,6 +75,9 @@ fn parse_args() -> anyhow::Result<Args> {
         replies: 20,
         agents: 1,
         gap_secs: 5,
+        photo_percent: 10,
+        photo_kb: 200,
+        telegram_ms: 250,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -72,6 +92,9 @@ fn parse_args() -> anyhow::Result<Args> {
             "--replies" => a.replies = value.min(1_000),
             "--agents" => a.agents = value.clamp(1, 20),
             "--gap-secs" => a.gap_secs = value.min(3_600),
+            "--photo-percent" => a.photo_percent = value.min(100),
+            "--photo-kb" => a.photo_kb = value.clamp(1, 20 * 1024),
+            "--telegram-ms" => a.telegram_ms = value.min(60_000),
             other => bail!("unknown flag {other}"),
         }
     }
@@ -507,6 +530,158 @@ async fn main() -> anyhow::Result<()> {
         &web_reply_tally,
         wr,
     );
+    // The media path: photos in the same chats, through webhook and router, then the media
+    // function fetches each into S3.
+    let photos = (args.messages * args.photo_percent).div_ceil(100).max(1);
+    let (t7, m7) = (s.counter.snapshot(), s.meter());
+    for i in 0..photos {
+        let file_id = format!("AgACAgIAAxkBAAI-{i}");
+        let bytes: Vec<u8> = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00"
+            .iter()
+            .copied()
+            .chain((i as u32).to_be_bytes())
+            .chain((0..args.photo_kb * 1024).map(|b| (b % 251) as u8))
+            .collect();
+        let size = bytes.len() as u64;
+        s.telegram.put_file(file_id.clone(), bytes);
+        let chat = 700_000 + (i % args.chats) as i64;
+        let update = omnidesk_aws_e2e::photo_update(
+            2_000_000 + i as i64,
+            chat,
+            100_000 + i as i64,
+            &file_id,
+            size,
+        );
+        let status = s.webhook_request(WEBHOOK_SECRET, &update).await?;
+        if status != StatusCode::OK {
+            bail!("webhook answered {status}");
+        }
+    }
+    clock.advance(Duration::from_secs(args.gap_secs as u64));
+    let stored = s.drain(QueueName::Inbound, photos * 2 + 5).await?;
+    if stored != photos {
+        bail!("the router stored {stored} of {photos} photos");
+    }
+    // Outside the measured window: which messages wait, and whether the router queued their
+    // jobs itself (else they are queued here, as the router, inside the window).
+    let pending = s.pending_media_jobs().await?;
+    let waiting = s
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&s.queue.urls().media.url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await?
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0);
+    let queued_here = if waiting == 0 { pending.len() } else { 0 };
+    let (t8, m8) = (s.counter.snapshot(), s.meter());
+    if queued_here > 0 {
+        s.enqueue_media(&pending).await?;
+    }
+    // Batches of 4, as the media event source mapping in template.yaml.
+    let fetched = s.drain_by(QueueName::Media, 4, photos + 5).await?;
+    let (t9, m9) = (s.counter.snapshot(), s.meter());
+    if fetched < photos || t9.since(&t8).calls.get("S3:PutObject").copied() != Some(photos as u64) {
+        bail!("the media function fetched {fetched} of {photos} photos");
+    }
+    let media_tally = t9.since(&t8);
+    let media_meter = m9.since(&m8);
+    let p = photos as f64;
+    let media_inv = media_meter
+        .by_function
+        .get(&Function::Media)
+        .cloned()
+        .unwrap_or_default();
+    // The router's SendMessage to the media queue: in the measured window when queued here,
+    // else one per photo during the router's run.
+    let media_sqs = media_tally.sqs_requests as f64 + (photos - queued_here.min(photos)) as f64;
+    let media_ms = media_inv.billed_ms as f64 + p * args.telegram_ms as f64;
+    let media_lines = vec![
+        Line {
+            component: "Lambda media invocations".to_owned(),
+            per_message: media_inv.count as f64 / p,
+            unit: "inv",
+            usd_per_100k: media_inv.count as f64 / p * 1e5 * LAMBDA_REQ_PER_M / 1e6,
+        },
+        Line {
+            component: format!(
+                "Lambda media GB-s ({:.1} ms measured + {} ms Telegram /photo, 512 MB)",
+                media_inv.total.as_secs_f64() * 1000.0 / p,
+                args.telegram_ms
+            ),
+            per_message: media_ms / 1000.0 * MEDIA_MEMORY_GB / p,
+            unit: "GB-s",
+            usd_per_100k: media_ms / 1000.0 * MEDIA_MEMORY_GB / p * 1e5 * LAMBDA_ARM_GB_S,
+        },
+        Line {
+            component: "SQS requests (standard: enqueue, receive, delete)".to_owned(),
+            per_message: media_sqs / p,
+            unit: "req",
+            usd_per_100k: media_sqs / p * 1e5 * SQS_STANDARD_PER_M / 1e6,
+        },
+        Line {
+            component: "S3 PUT".to_owned(),
+            per_message: media_tally.service_calls("S3") as f64 / p,
+            unit: "req",
+            usd_per_100k: media_tally.service_calls("S3") as f64 / p * 1e5 * S3_PUT_PER_K / 1e3,
+        },
+        Line {
+            component: "DynamoDB write units".to_owned(),
+            per_message: media_tally.wru / p,
+            unit: "WRU",
+            usd_per_100k: media_tally.wru / p * 1e5 * WRU_PER_M / 1e6,
+        },
+        Line {
+            component: "DynamoDB read units".to_owned(),
+            per_message: media_tally.rru / p,
+            unit: "RRU",
+            usd_per_100k: media_tally.rru / p * 1e5 * RRU_PER_M / 1e6,
+        },
+        Line {
+            component: "WebSocket messages (message.updated)".to_owned(),
+            per_message: media_tally.ws_messages as f64 / p,
+            unit: "msg",
+            usd_per_100k: media_tally.ws_messages as f64 / p * 1e5 * WS_MSG_PER_M / 1e6,
+        },
+    ];
+    let per_photo_usd_100k = print_table(
+        "Media: photo → media function → Telegram getFile + download → S3 (per photo)",
+        &media_lines,
+        &media_tally,
+        p,
+    );
+    let photo_share = args.photo_percent as f64 / 100.0;
+    let media_usd = per_photo_usd_100k * photo_share;
+    let gb_per_photo = media_tally.s3_bytes_put as f64 / p / (1024.0 * 1024.0 * 1024.0);
+    let storage_usd_month = 1e5 * photo_share * gb_per_photo * S3_GB_MONTH;
+    let photo_inbound = lines(
+        &t8.since(&t7),
+        &m8.since(&m7),
+        p,
+        &Front("Lambda function URL requests (webhook)", FUNCTION_URL_PER_M),
+        &[Function::TelegramWebhook, Function::Router],
+    );
+    let photo_inbound_usd: f64 = photo_inbound.iter().map(|l| l.usd_per_100k).sum();
+    println!(
+        "\nPer 100k messages with {}% photos of {} KB ({} photos run): media path ${:.4} \
+         (= {:.0}k photos x ${:.4} per 100k photos), S3 storage ${:.4} per month they are \
+         kept ({:.2} GB); a photo's own inbound (webhook + router) costs ${:.4} per 100k \
+         (a text's: ${:.4}).",
+        args.photo_percent,
+        args.photo_kb,
+        photos,
+        media_usd,
+        100.0 * photo_share,
+        per_photo_usd_100k,
+        storage_usd_month,
+        1e5 * photo_share * gb_per_photo,
+        photo_inbound_usd,
+        usd,
+    );
+
     let breakdown: BTreeMap<String, f64> = inbound_lines
         .iter()
         .map(|l| (l.component.clone(), (l.usd_per_100k * 1e4).round() / 1e4))
@@ -531,6 +706,12 @@ async fn main() -> anyhow::Result<()> {
         "web_requests_per_message": (requests(&web_tally, &web_meter) / n * 100.0).round() / 100.0,
         "web_reply_usd_per_100k": (web_reply_usd * 1e4).round() / 1e4,
         "web_reply_requests_per_message": (requests(&web_reply_tally, &web_reply_meter) / wr * 100.0).round() / 100.0,
+        "photo_percent": args.photo_percent,
+        "photo_kb": args.photo_kb,
+        "media_usd_per_100k_messages": (media_usd * 1e4).round() / 1e4,
+        "media_usd_per_100k_photos": (per_photo_usd_100k * 1e4).round() / 1e4,
+        "media_storage_usd_per_month_per_100k_messages": (storage_usd_month * 1e4).round() / 1e4,
+        "usd_per_100k_with_photos": (((1.0 - photo_share) * usd + photo_share * photo_inbound_usd + media_usd) * 1e4).round() / 1e4,
     });
     println!("{out}");
     Ok(())

@@ -150,6 +150,8 @@ async fn main() -> anyhow::Result<()> {
         ("MEDIA_DLQ_URL", urls.media.dead_letter_url.clone()),
         ("WEBSOCKET_API_ENDPOINT", format!("{stub}/prod")),
         ("JWT_SECRET_PARAM", JWT_PARAM.to_owned()),
+        // Read at cold start, called by no function of the bench.
+        ("FILES_BUCKET", "omnidesk-files-fixture".to_owned()),
         ("TELEGRAM_API_URL", stub.clone()),
     ];
     let text: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
