@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Request, service_fn};
 use omnidesk_agent_api::{ApiDeps, ApiError, Auth, FileSettings, router};
-use omnidesk_core::usecases::{BlobsNotConfigured, LAMBDA_MAX_UPLOAD_BYTES};
+use omnidesk_core::usecases::LAMBDA_MAX_UPLOAD_BYTES;
 use omnidesk_lambda::{Config, ConfigError, OnFirstUse, adapters, init_tracing};
 
 // One thread: Lambda hands an environment one invocation at a time, and at 128 MB it has a
@@ -42,10 +42,8 @@ async fn main() -> Result<(), lambda_http::Error> {
                         clock: aws.clock.clone(),
                         ids: aws.ids.clone(),
                         auth: Arc::new(auth),
-                        // TODO(attachments): wire `omnidesk_aws::S3BlobStore` here once it
-                        // lands (the AWS engineer's branch). Until then uploads answer 503
-                        // `storage_unavailable` and messages carry no file links.
-                        blobs: Arc::new(BlobsNotConfigured),
+                        // Files in the private bucket (FILES_BUCKET), reached by presigned links.
+                        blobs: aws.blobs.clone(),
                         files,
                     }))
                 })

@@ -34,10 +34,8 @@ async fn main() -> Result<(), Error> {
         visitors: Some(pushes.clone()),
         push: pushes.clone(),
         telegram: Arc::new(TeloxideTelegram::new(&config.telegram_api_url)?),
-        // TODO(attachments): wire `omnidesk_aws::S3BlobStore` here once it lands (the AWS
-        // engineer's branch). Until then a file attachment fails with "file storage is not
-        // configured in this deployment"; texts are unaffected.
-        blobs: Arc::new(omnidesk_core::usecases::BlobsNotConfigured),
+        // Agents' files are read from the private bucket and uploaded to Telegram.
+        blobs: aws.blobs.clone(),
         clock: aws.clock.clone(),
         ids: aws.ids.clone(),
         limiter: Arc::new(RateLimiter::telegram()),

@@ -119,8 +119,7 @@ impl WebChatDeps {
             ids: aws.ids.clone(),
             keys: VisitorKeys::derive(jwt_secret.expose().as_bytes()),
             settings: WebChatSettings::default(),
-            // The widget API's main.rs sets its blob store; the visitor socket needs none.
-            blobs: Arc::new(omnidesk_core::usecases::BlobsNotConfigured),
+            blobs: aws.blobs.clone(),
         }
     }
 }

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Request, service_fn};
-use omnidesk_core::usecases::{BlobsNotConfigured, FileSettings, LAMBDA_MAX_UPLOAD_BYTES};
+use omnidesk_core::usecases::{FileSettings, LAMBDA_MAX_UPLOAD_BYTES};
 use omnidesk_lambda::{Config, ConfigError, OnFirstUse, adapters, init_tracing};
 use omnidesk_web_chat::{WebChatDeps, router};
 
@@ -32,10 +32,6 @@ async fn main() -> Result<(), lambda_http::Error> {
                 .get_or_try_init(|| async {
                     let mut deps = WebChatDeps::from_lambda(&aws, &config).await?;
                     deps.settings.files = files;
-                    // TODO(attachments): wire `omnidesk_aws::S3BlobStore` here once it lands
-                    // (the AWS engineer's branch). Until then visitor uploads answer 503 and
-                    // messages carry no file links.
-                    deps.blobs = Arc::new(BlobsNotConfigured);
                     Ok::<_, ConfigError>(router(deps))
                 })
                 .await;

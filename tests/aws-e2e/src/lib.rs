@@ -351,8 +351,7 @@ impl Stack {
             visitors: Some(sender_pushes.clone()),
             push: sender_pushes.clone(),
             telegram: Arc::new(tg_client),
-            // TODO(attachments): the S3 blob store once `omnidesk_aws::S3BlobStore` lands.
-            blobs: Arc::new(omnidesk_core::usecases::BlobsNotConfigured),
+            blobs: blobs.clone(),
             clock: clock.clone(),
             ids: ids.clone(),
             limiter: Arc::new(RateLimiter::telegram()),
@@ -368,8 +367,7 @@ impl Stack {
             clock: clock.clone(),
             ids: ids.clone(),
             auth: auth.clone(),
-            // TODO(attachments): the S3 blob store once `omnidesk_aws::S3BlobStore` lands.
-            blobs: Arc::new(omnidesk_core::usecases::BlobsNotConfigured),
+            blobs: blobs.clone(),
             files: omnidesk_agent_api::FileSettings::default(),
         };
         // As WebChatDeps::on_aws wires it in the web-chat and agent-ws main.rs.
@@ -386,8 +384,7 @@ impl Stack {
             ids: ids.clone(),
             keys: VisitorKeys::derive(JWT_KEY.as_bytes()),
             settings: WebChatSettings::default(),
-            // TODO(attachments): the S3 blob store once `omnidesk_aws::S3BlobStore` lands.
-            blobs: Arc::new(omnidesk_core::usecases::BlobsNotConfigured),
+            blobs: blobs.clone(),
         };
         let website = Website {
             id: WebsiteId::from_uuid(ids.uuid()),
@@ -533,6 +530,40 @@ impl Stack {
             &format!("/api/v1/conversations/{conversation_id}/messages"),
             Some(token),
             Some(&body),
+        )
+        .await
+    }
+
+    /// An agent's reply with one file (`multipart/form-data`: `text`, `client_id`, `file`);
+    /// the file is text so the event body stays a plain string, as API Gateway passes it.
+    pub async fn agent_reply_with_file(
+        &self,
+        conversation_id: &str,
+        token: &str,
+        text: &str,
+        client_id: &str,
+        file: (&str, &str, &str),
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let (name, mime, content) = file;
+        let boundary = "omnidesk-e2e-boundary";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\n{text}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"client_id\"\r\n\r\n{client_id}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+             Content-Type: {mime}\r\n\r\n{content}\r\n--{boundary}--\r\n"
+        );
+        let mut event = api_event(
+            "POST",
+            &format!("/api/v1/conversations/{conversation_id}/messages"),
+            Some(token),
+            Some(&body),
+        )?;
+        event["headers"]["content-type"] =
+            Value::from(format!("multipart/form-data; boundary={boundary}"));
+        self.http_function(
+            Function::AgentApi,
+            omnidesk_agent_api::router(self.api.clone()),
+            &event,
         )
         .await
     }

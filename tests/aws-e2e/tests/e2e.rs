@@ -670,6 +670,33 @@ async fn every_aws_action_a_function_calls_is_granted_by_its_policy_in_template_
         .expect("reply");
     assert!(status.is_success(), "{status}: {body}");
     assert_eq!(s.drain(QueueName::Outbound, 5).await.expect("sender"), 1);
+    // A reply with a file: the agent API stores it in the bucket (and signs its link), the
+    // sender reads it back and uploads it to Telegram.
+    let (status, body) = s
+        .agent_reply_with_file(
+            &id,
+            &ann,
+            "The invoice",
+            "iam-2",
+            ("invoice.txt", "text/plain", "Invoice 1024: 12.50 EUR"),
+        )
+        .await
+        .expect("reply with a file");
+    assert!(status.is_success(), "{status}: {body}");
+    assert!(
+        body["attachments"][0]["url"].as_str().is_some(),
+        "a signed link: {body}"
+    );
+    assert_eq!(s.drain(QueueName::Outbound, 5).await.expect("sender"), 1);
+    let uploaded = s.telegram.files_sent();
+    assert_eq!(
+        uploaded
+            .iter()
+            .map(|f| (f.method.as_str(), f.bytes.as_slice()))
+            .collect::<Vec<_>>(),
+        [("sendDocument", b"Invoice 1024: 12.50 EUR".as_slice())],
+        "the file reached Telegram by upload, read back from the bucket"
+    );
     let mut timers = 0;
     for _ in 0..40 {
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -739,6 +766,12 @@ async fn every_aws_action_a_function_calls_is_granted_by_its_policy_in_template_
             .cloned()
             .collect()
     };
+    let sender_used = used.get("sender").cloned().unwrap_or_default();
+    assert_eq!(
+        s3(&sender_used),
+        ["s3:GetObject"],
+        "the sender reads agents' files"
+    );
     let media_used = used.get("media").cloned().unwrap_or_default();
     assert_eq!(s3(&media_used), ["s3:PutObject"]);
     assert_eq!(
