@@ -63,6 +63,27 @@ pub struct BenchArgs {
     /// The channel customers write from.
     #[arg(long, value_enum, default_value_t = BenchChannel::Both)]
     pub channel: BenchChannel,
+    /// Telegram: the share (0–100) of messages that carry a 200 KB photo, fetched into blob
+    /// storage by the media worker off the webhook's path.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=100))]
+    pub photo_percent: u64,
+}
+
+/// Size of a benchmark photo.
+const PHOTO_BYTES: usize = 200 * 1024;
+/// Distinct photo files the fake Bot API serves (later photos reuse them).
+const PHOTO_FILES: u64 = 256;
+
+/// Whether message `seq` carries a photo (spread evenly: `percent` of every 100).
+fn carries_photo(seq: u64, percent: u64) -> bool {
+    (seq.wrapping_mul(37)) % 100 < percent
+}
+
+/// The bytes of benchmark photo `n`: a JPEG header and distinct filler.
+fn photo_bytes(n: u64) -> Vec<u8> {
+    let mut bytes = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00".to_vec();
+    bytes.extend((0..PHOTO_BYTES as u64).map(|i| (i.wrapping_mul(31) ^ n) as u8));
+    bytes
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -106,8 +127,8 @@ fn bench_seq(text: &str) -> Option<u64> {
     text.strip_prefix("bench ")?.parse().ok()
 }
 
-fn update_body(seq: u64, chat: i64) -> String {
-    json!({
+fn update_body(seq: u64, chat: i64, photo: bool) -> String {
+    let mut update = json!({
         "update_id": seq,
         "message": {
             "message_id": seq,
@@ -116,8 +137,18 @@ fn update_body(seq: u64, chat: i64) -> String {
             "from": {"id": chat, "is_bot": false, "first_name": "Bench", "last_name": format!("{chat}"), "language_code": "en"},
             "text": format!("bench {seq}")
         }
-    })
-    .to_string()
+    });
+    if photo {
+        let message = &mut update["message"];
+        message["caption"] = message["text"].take();
+        message.as_object_mut().map(|m| m.remove("text"));
+        let file = seq % PHOTO_FILES;
+        message["photo"] = json!([
+            {"file_id": format!("bench-thumb-{file}"), "file_unique_id": format!("t{file}"), "width": 90, "height": 68, "file_size": 1500},
+            {"file_id": format!("bench-photo-{file}"), "file_unique_id": format!("p{file}"), "width": 1280, "height": 960, "file_size": PHOTO_BYTES + 11}
+        ]);
+    }
+    update.to_string()
 }
 
 /// What the agent's WebSocket saw.
@@ -128,6 +159,8 @@ struct AgentSeen {
     duplicates: u64,
     /// seq → its conversation.
     conversations: HashMap<u64, String>,
+    /// seq → when `message.updated` showed its photo stored (a blob key on the attachment).
+    stored: HashMap<u64, Instant>,
 }
 
 /// What the visitors' WebSockets saw of the agent's replies.
@@ -150,6 +183,9 @@ struct Report {
     replies_sent: u64,
     replies_lost: u64,
     replies_duplicated: u64,
+    /// Photos sent and stored, and inbound → photo stored (the media worker's `message.updated`).
+    photos_sent: u64,
+    photos: Vec<f64>,
     throughput: f64,
     sent: u64,
     acked: u64,
@@ -227,13 +263,19 @@ impl System {
                 };
                 let now = Instant::now();
                 for v in events_of(text.as_str()) {
-                    if v["type"] != "message.created" || v["message"]["direction"] != "inbound" {
+                    if v["message"]["direction"] != "inbound" {
                         continue;
                     }
                     let Some(seq) = v["message"]["text"].as_str().and_then(bench_seq) else {
                         continue;
                     };
                     let mut s = seen_ws.lock();
+                    if v["message"]["attachments"][0]["blob"].is_string() {
+                        s.stored.entry(seq).or_insert(now);
+                    }
+                    if v["type"] != "message.created" {
+                        continue;
+                    }
                     if s.at.insert(seq, now).is_some() {
                         s.duplicates += 1;
                     }
@@ -415,6 +457,8 @@ async fn settle(sys: &System, args: &BenchArgs, load: Load, channel: &'static st
         replies_sent: 0,
         replies_lost: 0,
         replies_duplicated: 0,
+        photos_sent: 0,
+        photos: Vec::new(),
         throughput: delivered as f64 / elapsed.as_secs_f64(),
         sent: args.updates,
         acked,
@@ -447,17 +491,44 @@ async fn run_telegram(args: &BenchArgs) -> anyhow::Result<Report> {
 
     let webhook = format!("{}/telegram/{bot_id}/webhook", sys.base);
     let chats = args.chats;
+    let percent = args.photo_percent;
+    let photos_sent = (1..=args.updates)
+        .filter(|seq| carries_photo(*seq, percent))
+        .count() as u64;
+    let files: std::collections::BTreeSet<u64> = (1..=args.updates)
+        .filter(|seq| carries_photo(*seq, percent))
+        .map(|seq| seq % PHOTO_FILES)
+        .collect();
+    for n in files {
+        sys.fake
+            .put_file(format!("bench-photo-{n}"), photo_bytes(n));
+    }
     let request: MakeRequest = Arc::new(move |http, seq| {
         let chat = 10_000 + (seq % chats) as i64;
         http.post(&webhook)
             .header("content-type", "application/json")
             .header("x-telegram-bot-api-secret-token", SECRET)
-            .body(update_body(seq, chat))
+            .body(update_body(seq, chat, carries_photo(seq, percent)))
     });
     let load_before = loadavg();
     let load = fire(args, &sys.http, format!("{}/healthz", sys.base), request).await?;
+    let sent_at = load.sent_at.clone();
     let mut report = settle(&sys, args, load, "telegram").await;
     report.load_before = load_before;
+    if photos_sent > 0 {
+        wait_until(Duration::from_secs(60), || {
+            sys.seen.lock().stored.len() as u64 >= photos_sent
+        })
+        .await;
+        let seen = sys.seen.lock();
+        report.photos_sent = photos_sent;
+        report.photos = sorted(
+            seen.stored
+                .iter()
+                .filter_map(|(seq, at)| sent_at.get(seq).map(|t0| ms_since(*t0, *at)))
+                .collect(),
+        );
+    }
 
     // Agent replies → fake Telegram.
     let targets = sys.reply_targets(args.chats, args.replies);
@@ -690,6 +761,9 @@ fn print_reports(args: &BenchArgs, reports: &[Report]) {
     }
     row("inbound -> agent WebSocket", &|r| &r.e2e);
     row("agent reply -> customer", &|r| &r.replies);
+    if args.photo_percent > 0 {
+        row("inbound -> photo stored (media)", &|r| &r.photos);
+    }
     let text_row = |name: &str, cell: &dyn Fn(&Report) -> String| {
         let mut line = format!("{name:<W$}");
         for r in reports {
@@ -706,6 +780,11 @@ fn print_reports(args: &BenchArgs, reports: &[Report]) {
     text_row("lost / duplicated", &|r| {
         format!("{} / {}", r.lost, r.duplicated)
     });
+    if args.photo_percent > 0 {
+        text_row("photos sent / stored", &|r| {
+            format!("{} / {}", r.photos_sent, r.photos.len())
+        });
+    }
     text_row("replies sent / lost / duplicated", &|r| {
         format!(
             "{} / {} / {}",
@@ -746,6 +825,10 @@ fn print_reports(args: &BenchArgs, reports: &[Report]) {
                 "replies": r.replies_sent,
                 "replies_lost": r.replies_lost,
                 "replies_duplicated": r.replies_duplicated,
+                "photos_sent": r.photos_sent,
+                "photos_stored": r.photos.len(),
+                "photo_stored_p50_ms": percentile(&r.photos, 50.0),
+                "photo_stored_p99_ms": percentile(&r.photos, 99.0),
                 "loadavg_before": r.load_before,
                 "loadavg_after": r.load_after,
             }),
@@ -756,6 +839,7 @@ fn print_reports(args: &BenchArgs, reports: &[Report]) {
         "rate": args.rate,
         "chats": args.chats,
         "workers": args.workers,
+        "photo_percent": args.photo_percent,
         "channels": channels,
     });
     println!("{out}");
@@ -774,7 +858,26 @@ mod tests {
             workers: 8,
             replies: 3,
             channel,
+            photo_percent: 0,
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn photos_are_acked_like_texts_and_every_one_is_stored_by_the_media_worker() {
+        let args = BenchArgs {
+            photo_percent: 25,
+            ..small(BenchChannel::Telegram)
+        };
+        let r = run_telegram(&args).await.unwrap();
+        assert_eq!((r.acked, r.failed, r.delivered), (40, 0, 40));
+        let expected = (1..=40).filter(|seq| carries_photo(*seq, 25)).count() as u64;
+        assert!((8..=12).contains(&expected), "about 25% of 40: {expected}");
+        assert_eq!(r.photos_sent, expected);
+        assert_eq!(
+            r.photos.len() as u64,
+            expected,
+            "every photo reached blob storage"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
