@@ -178,31 +178,7 @@ fn could_not(reason: &str) -> String {
     format!("Could not download from Telegram: {reason}")
 }
 
-/// The note of a file over Telegram's download limit; `size` when known.
-pub fn too_large_note(size: Option<u64>) -> String {
-    match size {
-        Some(bytes) => format!(
-            "Not downloaded: over Telegram's 20 MB limit for bots ({}). Open it in Telegram.",
-            human_size(bytes)
-        ),
-        None => {
-            "Not downloaded: over Telegram's 20 MB limit for bots. Open it in Telegram.".to_owned()
-        }
-    }
-}
-
-/// `1.5 MB`, `820 KB`, `12 bytes` (binary units, as Telegram's limit is).
-pub fn human_size(bytes: u64) -> String {
-    const KB: f64 = 1024.0;
-    let b = bytes as f64;
-    if b >= KB * KB {
-        format!("{:.1} MB", b / KB / KB)
-    } else if b >= KB {
-        format!("{:.0} KB", b / KB)
-    } else {
-        format!("{bytes} bytes")
-    }
-}
+pub use omnidesk_domain::{human_size, too_large_note};
 
 fn over_limit(size: Option<u64>) -> bool {
     size.is_some_and(|s| s > TELEGRAM_DOWNLOAD_LIMIT)
@@ -402,11 +378,9 @@ mod tests {
         assert_eq!(sniff(b"\0\0\0\x18ftypmp42"), Some("video/mp4"));
         assert_eq!(sniff(b"OggS\0"), Some("audio/ogg"));
         assert_eq!(sniff(b"<html>"), None);
-        assert_eq!(human_size(25 * 1024 * 1024 + 512 * 1024), "25.5 MB");
-        assert_eq!(human_size(2048), "2 KB");
         assert_eq!(
             too_large_note(Some(30 * 1024 * 1024)),
-            "Not downloaded: over Telegram's 20 MB limit for bots (30.0 MB). Open it in Telegram."
+            "Not downloaded: over Telegram's 20 MB limit for bots (30 MB). Open it in Telegram."
         );
     }
 }

@@ -603,19 +603,7 @@ pub fn uploaded_attachment(
     a
 }
 
-/// "20 MB", "512 KB", "900 bytes": a size for people.
-pub fn human_size(bytes: u64) -> String {
-    const MB: u64 = 1024 * 1024;
-    if bytes >= MB && bytes.is_multiple_of(MB) {
-        format!("{} MB", bytes / MB)
-    } else if bytes >= MB {
-        format!("{:.1} MB", bytes as f64 / MB as f64)
-    } else if bytes >= 1024 {
-        format!("{} KB", bytes / 1024)
-    } else {
-        format!("{bytes} bytes")
-    }
-}
+pub use omnidesk_domain::human_size;
 
 /// Blob storage for a deployment that has none wired yet: every call fails with a clear,
 /// permanent reason (an upload answers 503, a send fails with the reason, a link is left out).

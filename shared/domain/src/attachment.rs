@@ -256,6 +256,35 @@ pub const TELEGRAM_UPLOAD_LIMIT: u64 = 50 * 1024 * 1024;
 /// Telegram's limit for `sendPhoto`; a larger image is sent as a document.
 pub const TELEGRAM_PHOTO_LIMIT: u64 = 10 * 1024 * 1024;
 
+/// "20 MB", "25.5 MB", "512 KB", "900 bytes": a size for people (binary units, as Telegram's
+/// limits are).
+pub fn human_size(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    if bytes >= MB && bytes.is_multiple_of(MB) {
+        format!("{} MB", bytes / MB)
+    } else if bytes >= MB {
+        format!("{:.1} MB", bytes as f64 / MB as f64)
+    } else if bytes >= 1024 {
+        format!("{} KB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// The note of a Telegram file over the bots' download limit, kept as a reference: its size
+/// when known.
+pub fn too_large_note(size: Option<u64>) -> String {
+    match size {
+        Some(bytes) => format!(
+            "Not downloaded: over Telegram's 20 MB limit for bots ({}). Open it in Telegram.",
+            human_size(bytes)
+        ),
+        None => {
+            "Not downloaded: over Telegram's 20 MB limit for bots. Open it in Telegram.".to_owned()
+        }
+    }
+}
+
 /// Whether a browser may show bytes of this type inline from our origin. Everything else
 /// (HTML, SVG, XML, scripts, unknown types) is served as a download.
 pub fn safe_inline(mime_type: &str) -> bool {
@@ -361,6 +390,18 @@ mod tests {
         assert_eq!(
             kind_of_mime("audio/ogg; codecs=opus"),
             AttachmentKind::Voice
+        );
+    }
+
+    #[test]
+    fn sizes_read_like_telegram_counts_them() {
+        assert_eq!(human_size(20 * 1024 * 1024), "20 MB");
+        assert_eq!(human_size(25 * 1024 * 1024 + 512 * 1024), "25.5 MB");
+        assert_eq!(human_size(2048), "2 KB");
+        assert_eq!(human_size(12), "12 bytes");
+        assert_eq!(
+            too_large_note(Some(25 * 1024 * 1024)),
+            "Not downloaded: over Telegram's 20 MB limit for bots (25 MB). Open it in Telegram."
         );
     }
 

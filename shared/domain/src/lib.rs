@@ -20,7 +20,8 @@ mod values;
 pub use agent::{Agent, AgentStatus, PasswordHash};
 pub use attachment::{
     Attachment, AttachmentKind, Degrees, TELEGRAM_DOWNLOAD_LIMIT, TELEGRAM_FILE_PREFIX,
-    TELEGRAM_PHOTO_LIMIT, TELEGRAM_UPLOAD_LIMIT, clean_file_name, kind_of_mime, safe_inline,
+    TELEGRAM_PHOTO_LIMIT, TELEGRAM_UPLOAD_LIMIT, clean_file_name, human_size, kind_of_mime,
+    safe_inline, too_large_note,
 };
 pub use contact::{Contact, Identity, IdentityKey, Unreachable, WEB_VISITOR_NAME};
 pub use conversation::{

@@ -20,4 +20,4 @@ mod parse;
 pub mod fake;
 
 pub use client::{ClientInitError, TELEGRAM_API_URL, TeloxideTelegram};
-pub use parse::{TOO_LARGE_NOTE, UpdateParseError, parse_update};
+pub use parse::{UpdateParseError, parse_update};

@@ -192,10 +192,6 @@ fn fill_message(inbound: &mut TelegramInbound, mut m: WireMessage, received_at: 
     inbound.attachments = m.content.attachments();
 }
 
-/// The note of a file over Telegram's download limit for bots.
-pub const TOO_LARGE_NOTE: &str =
-    "Larger than 20 MB, the most a bot can download from Telegram: open it in the Telegram chat.";
-
 /// How long a quoted reply may be, in characters.
 const QUOTE_CHARS: usize = 200;
 
@@ -612,7 +608,7 @@ impl WireContent {
         // queued for fetching.
         for a in &mut out {
             if a.size_bytes.is_some_and(|n| n > TELEGRAM_DOWNLOAD_LIMIT) {
-                a.note = Some(TOO_LARGE_NOTE.to_owned());
+                a.note = Some(omnidesk_domain::too_large_note(a.size_bytes));
             }
         }
         out

@@ -222,7 +222,12 @@ fn a_file_over_the_download_limit_is_kept_as_a_reference_with_a_note() {
     let v = &m.attachments[0];
     assert_eq!(v.size_bytes, Some(48_081_996));
     assert_eq!(v.file_name.as_deref(), Some("unboxing.mp4"));
-    assert_eq!(v.note.as_deref(), Some(omnidesk_telegram::TOO_LARGE_NOTE));
+    assert_eq!(
+        v.note.as_deref(),
+        Some(
+            "Not downloaded: over Telegram's 20 MB limit for bots (45.9 MB). Open it in Telegram."
+        )
+    );
     assert!(!v.needs_fetch());
     // Within the limit: fetched.
     assert!(only_attachment("video").needs_fetch());
