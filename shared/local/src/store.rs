@@ -780,23 +780,14 @@ impl MessageStore for SqliteStore {
         let delivery = delivery.clone();
         let channel_ref = channel_ref.cloned();
         self.db
-            .write_async(move |conn| {
-                let tx = conn;
-                let (cid, mid) = (conversation.to_string(), id.to_string());
-                let json = read_message(tx, &cid, &mid)?
-                    .ok_or_else(|| StoreError::NotFound(format!("message {mid}")))?;
-                let mut m: Message = from_json("message", &json)?;
-                m.delivery = delivery;
-                if let Some(r) = channel_ref {
-                    m.channel_ref = Some(r);
-                }
-                let json = to_json(&m)?;
-                tx.prepare_cached(
-                    "UPDATE messages SET json = ?3 WHERE conversation_id = ?1 AND id = ?2",
-                )
-                .and_then(|mut s| s.execute(params![cid, mid, json]))
-                .map_err(sql_err)?;
-                Ok(m)
+            .write_async(move |tx| {
+                rewrite_message(tx, conversation, id, |m| {
+                    m.delivery = delivery;
+                    if let Some(r) = channel_ref {
+                        m.channel_ref = Some(r);
+                    }
+                    Ok(())
+                })
             })
             .await
     }
@@ -810,24 +801,16 @@ impl MessageStore for SqliteStore {
         let content = content.clone();
         self.db
             .write_async(move |tx| {
-                let (cid, mid) = (conversation.to_string(), id.to_string());
-                let json = read_message(tx, &cid, &mid)?
-                    .ok_or_else(|| StoreError::NotFound(format!("message {mid}")))?;
-                let mut m: Message = from_json("message", &json)?;
-                if m.revision.saturating_add(1) != content.revision {
-                    return Err(StoreError::Conflict(format!(
-                        "message {mid} is at revision {}",
-                        m.revision
-                    )));
-                }
-                m.set_content(content);
-                let json = to_json(&m)?;
-                tx.prepare_cached(
-                    "UPDATE messages SET json = ?3 WHERE conversation_id = ?1 AND id = ?2",
-                )
-                .and_then(|mut s| s.execute(params![cid, mid, json]))
-                .map_err(sql_err)?;
-                Ok(m)
+                rewrite_message(tx, conversation, id, |m| {
+                    if m.revision.saturating_add(1) != content.revision {
+                        return Err(StoreError::Conflict(format!(
+                            "message {id} is at revision {}",
+                            m.revision
+                        )));
+                    }
+                    m.set_content(content);
+                    Ok(())
+                })
             })
             .await
     }
@@ -862,6 +845,26 @@ impl MessageStore for SqliteStore {
             })
             .await
     }
+}
+
+/// Reads a message, lets `change` change it (or refuse), writes it back: `NotFound` if it
+/// does not exist. Runs inside the caller's write transaction.
+fn rewrite_message(
+    tx: &rusqlite::Connection,
+    conversation: ConversationId,
+    id: MessageId,
+    change: impl FnOnce(&mut Message) -> StoreResult<()>,
+) -> StoreResult<Message> {
+    let (cid, mid) = (conversation.to_string(), id.to_string());
+    let json = read_message(tx, &cid, &mid)?
+        .ok_or_else(|| StoreError::NotFound(format!("message {mid}")))?;
+    let mut m: Message = from_json("message", &json)?;
+    change(&mut m)?;
+    let json = to_json(&m)?;
+    tx.prepare_cached("UPDATE messages SET json = ?3 WHERE conversation_id = ?1 AND id = ?2")
+        .and_then(|mut s| s.execute(params![cid, mid, json]))
+        .map_err(sql_err)?;
+    Ok(m)
 }
 
 fn read_message(conn: &rusqlite::Connection, cid: &str, mid: &str) -> StoreResult<Option<String>> {

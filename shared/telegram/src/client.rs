@@ -94,12 +94,35 @@ impl TeloxideTelegram {
         params: &P,
         timeout: Duration,
     ) -> Result<R, TelegramError> {
-        let url = format!("{}/bot{}/{}", self.base, token.expose(), method);
-        let response = self
-            .client
-            .post(url)
-            .json(params)
-            .timeout(timeout)
+        let request = self.method_url(token, method).json(params).timeout(timeout);
+        Self::exchange(method, request).await
+    }
+
+    /// A multipart call (file uploads), with the upload budget.
+    async fn call_multipart<R: DeserializeOwned>(
+        &self,
+        token: &Secret,
+        method: &str,
+        form: reqwest::multipart::Form,
+    ) -> Result<R, TelegramError> {
+        let request = self
+            .method_url(token, method)
+            .multipart(form)
+            .timeout(UPLOAD_TIMEOUT);
+        Self::exchange(method, request).await
+    }
+
+    fn method_url(&self, token: &Secret, method: &str) -> reqwest::RequestBuilder {
+        self.client
+            .post(format!("{}/bot{}/{}", self.base, token.expose(), method))
+    }
+
+    /// Sends a Bot API request and decodes its answer (errors classified, URL never logged).
+    async fn exchange<R: DeserializeOwned>(
+        method: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<R, TelegramError> {
+        let response = request
             .send()
             .await
             .map_err(|e| transport_error(method, &e))?;
@@ -111,36 +134,6 @@ impl TeloxideTelegram {
         let result = decode_response(status, &body);
         if let Err(e) = &result {
             tracing::debug!(method, status, error = %e, "Bot API call failed");
-        }
-        result
-    }
-}
-
-impl TeloxideTelegram {
-    /// A multipart call (file uploads): same error handling as [`Self::call`].
-    async fn call_multipart<R: DeserializeOwned>(
-        &self,
-        token: &Secret,
-        method: &str,
-        form: reqwest::multipart::Form,
-    ) -> Result<R, TelegramError> {
-        let url = format!("{}/bot{}/{}", self.base, token.expose(), method);
-        let response = self
-            .client
-            .post(url)
-            .multipart(form)
-            .timeout(UPLOAD_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| transport_error(method, &e))?;
-        let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(method, &e))?;
-        let result = decode_response(status, &body);
-        if let Err(e) = &result {
-            tracing::debug!(method, status, error = %e, "Bot API upload failed");
         }
         result
     }

@@ -596,6 +596,13 @@ async function main() {
     const hint = page.getByTestId('limit-hint');
     await hint.waitFor({ timeout: 3000 });
     assert(/Up to \d+ MB per file on Telegram · \d+ files/.test(await hint.textContent()), `limit shown: ${await hint.textContent()}`);
+    // The server's own limit, not a default of the dashboard's (an agent must never be offered
+    // more than the server takes).
+    const limits = await agentApi('GET', '/api/v1/limits');
+    if (limits.status === 200) {
+      const mb = Math.round(limits.body.channels.telegram.max_file_bytes / 1048576);
+      assert((await hint.textContent()).includes(`Up to ${mb} MB per file on Telegram`), `the server's ${mb} MB: ${await hint.textContent()}`);
+    }
     // The server's refusal, as the attachments API answers it (stand-in: this runs without it too).
     const refusal = 'contract.pdf is larger than the 50 MB Telegram accepts';
     await page.route('**/api/v1/conversations/*/messages', (route) =>

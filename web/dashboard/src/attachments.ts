@@ -104,14 +104,15 @@ export const DEFAULT_LIMITS: Limits = {
 const posInt = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : undefined);
 
 /**
- * Reads `GET /api/v1/limits` defensively: `{max_files, channels: {<ch>: {max_bytes,
- * photo_max_bytes}}}`; also takes a bare number per channel, or `max_bytes` at the top as the
- * limit of every channel. What is missing or malformed keeps the default.
+ * Reads `GET /api/v1/limits` defensively: `{max_file_bytes, max_files, channels: {<ch>:
+ * {max_file_bytes, photo_max_bytes}}}` (also `max_bytes`, or a bare number per channel); a
+ * top-level size is the limit of every channel not named. What is missing or malformed keeps
+ * the default.
  */
 export function parseLimits(raw: unknown): Limits {
   const o = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
   const channels: Record<string, ChannelLimit> = { ...DEFAULT_LIMITS.channels };
-  const top = posInt(o.max_bytes);
+  const top = posInt(o.max_file_bytes) ?? posInt(o.max_bytes);
   if (top) for (const k of Object.keys(channels)) channels[k] = { ...channels[k], maxBytes: top };
   const ch = o.channels && typeof o.channels === 'object' ? (o.channels as Record<string, unknown>) : {};
   for (const [name, v] of Object.entries(ch)) {
@@ -122,7 +123,7 @@ export function parseLimits(raw: unknown): Limits {
     }
     if (!v || typeof v !== 'object') continue;
     const c = v as Record<string, unknown>;
-    const maxBytes = posInt(c.max_bytes) ?? channels[name]?.maxBytes;
+    const maxBytes = posInt(c.max_file_bytes) ?? posInt(c.max_bytes) ?? channels[name]?.maxBytes;
     if (!maxBytes) continue;
     const photo = posInt(c.photo_max_bytes);
     channels[name] = photo ? { maxBytes, photoMaxBytes: photo } : { maxBytes };

@@ -79,6 +79,20 @@ describe('upload limits', () => {
     expect(l.channels.web.maxBytes).toBe(20 * MB);
   });
 
+  it('reads the agent API\'s own shape (max_file_bytes), so the dashboard never offers more than the server takes', () => {
+    const l = parseLimits({
+      max_file_bytes: 20971520, max_files: 10, max_text_chars: 4096, file_link_ttl_secs: 1800,
+      channels: {
+        telegram: { max_file_bytes: 20971520, max_files: 10, photo_max_bytes: 10485760 },
+        web: { max_file_bytes: 20971520, max_files: 10 },
+        email: { max_file_bytes: 20971520, max_files: 10 },
+      },
+    });
+    expect(l.channels.telegram).toEqual({ maxBytes: 20971520, photoMaxBytes: 10485760 });
+    expect(l.channels.web.maxBytes).toBe(20971520);
+    expect(l.maxFiles).toBe(10);
+  });
+
   it('a top-level max_bytes applies to every channel', () => {
     expect(parseLimits({ max_bytes: 1024 }).channels.telegram.maxBytes).toBe(1024);
   });

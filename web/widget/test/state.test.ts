@@ -1,7 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { countUnread, hasGap, mergeMessages, newestAgentAt, timeline } from '../src/panel/state';
+import { countUnread, hasGap, mergeMessages, needsLinks, newestAgentAt, timeline } from '../src/panel/state';
 import type { Pending } from '../src/panel/outbox';
 import { msg } from './fake';
+
+describe('file links', () => {
+  const blob = 'a'.repeat(64);
+  it('a push (no link) does not lose the link a page gave; a push alone asks for the page', () => {
+    const page = msg({ id: 'p', delivery: { status: 'sent', updated_at: 1 }, attachments: [{ kind: 'image', blob, file_name: 'box.png', url: '/files/x?sig=1' }] });
+    const push = msg({ id: 'p', delivery: { status: 'sent', updated_at: 2 }, attachments: [{ kind: 'image', blob, file_name: 'box.png' }] });
+    expect(needsLinks(push)).toBe(true);
+    const [kept] = mergeMessages([page], [push]);
+    expect(kept.delivery?.updated_at).toBe(2);
+    expect(kept.attachments?.[0].url).toBe('/files/x?sig=1');
+    expect(needsLinks(kept)).toBe(false);
+    // Not stored yet (no blob): nothing to read.
+    expect(needsLinks(msg({ id: 'q', attachments: [{ kind: 'image', file_name: 'x.png' }] }))).toBe(false);
+  });
+});
 
 describe('mergeMessages', () => {
   it('keeps one entry per id, sorted by time, from pages, answers and events in any order', () => {

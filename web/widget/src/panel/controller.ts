@@ -4,7 +4,7 @@
 import { outboxKey, stateKey, readState, type SiteUser, type StoredState } from '../common';
 import { Api, ApiError } from './api';
 import { Outbox, backoff, type Pending, type SendResult } from './outbox';
-import { countUnread, fromAgent, hasGap, mergeMessages, newestAgentAt } from './state';
+import { countUnread, fromAgent, hasGap, mergeMessages, needsLinks, newestAgentAt } from './state';
 import type { MessagePage, ServerEvent, Session, SessionCreated, TelegramLink, UploadedFile, WebMessage, Website } from './types';
 import { Live, type LinkState, type SocketLike } from './ws';
 
@@ -338,7 +338,11 @@ export class Controller {
         break;
       case 'message.created':
       case 'message.updated':
-        if (ev.message) this.addMessages([ev.message], ev.type === 'message.created');
+        if (ev.message) {
+          this.addMessages([ev.message], ev.type === 'message.created');
+          const shown = this.state.messages.find((m) => m.id === ev.message!.id);
+          if (shown && needsLinks(shown)) void this.resync().catch(() => {});
+        }
         break;
       case 'session.updated':
         // With the session, or a bare signal to read it again.

@@ -21,7 +21,21 @@ const normalise = (m: WebMessage): WebMessage => (typeof m.created_at === 'numbe
 
 /** The newer of two versions of one message: a late or repeated event never rolls back. */
 export function newer(a: WebMessage, b: WebMessage): WebMessage {
-  return stamp(b) >= stamp(a) ? b : a;
+  const [keep, other] = stamp(b) >= stamp(a) ? [b, a] : [a, b];
+  return withLinks(keep, other);
+}
+
+/** Pushed messages carry no file links: keep the ones a page already gave for the same file. */
+function withLinks(keep: WebMessage, other: WebMessage): WebMessage {
+  const atts = keep.attachments;
+  if (!atts?.some((x) => !x.url)) return keep;
+  const links = new Map((other.attachments ?? []).filter((x) => x.url).map((x) => [x.blob ?? x.file_name, x.url]));
+  return { ...keep, attachments: atts.map((x) => (x.url ? x : { ...x, url: links.get(x.blob ?? x.file_name) ?? x.url })) };
+}
+
+/** A file is stored but its link is not known yet (it came in a push): the page must be read again. */
+export function needsLinks(m: WebMessage): boolean {
+  return !!m.attachments?.some((x) => x.blob && !x.url);
 }
 
 export function byTime(a: WebMessage, b: WebMessage): number {

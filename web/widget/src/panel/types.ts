@@ -34,6 +34,8 @@ export interface WebAttachment {
   mime_type?: string | null;
   size_bytes?: number | null;
   url?: string | null;
+  /** Set once the bytes are stored; a push has it without `url`. */
+  blob?: string | null;
   note?: string | null;
   duration_secs?: number | null;
   emoji?: string | null;
