@@ -144,17 +144,6 @@ const UPLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 /// Budget of one download (up to 20 MB).
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The Bot API method that uploads one file of `kind`, and its file field.
-fn file_method(kind: AttachmentKind) -> (&'static str, &'static str) {
-    match kind {
-        AttachmentKind::Image => ("sendPhoto", "photo"),
-        AttachmentKind::Voice => ("sendVoice", "voice"),
-        AttachmentKind::Audio => ("sendAudio", "audio"),
-        AttachmentKind::Video => ("sendVideo", "video"),
-        _ => ("sendDocument", "document"),
-    }
-}
-
 /// The `InputMedia` type of a file in an album.
 fn media_type(kind: AttachmentKind) -> &'static str {
     match kind {
@@ -388,7 +377,7 @@ impl TelegramApi for TeloxideTelegram {
         file: &OutgoingFile,
         caption: Option<&str>,
     ) -> Result<i32, TelegramError> {
-        let (method, field) = file_method(file.kind);
+        let (method, field) = file.method();
         let mut form = reqwest::multipart::Form::new()
             .text("chat_id", chat.0.to_string())
             .part(field, file_part(file)?);

@@ -40,6 +40,19 @@ pub struct OutgoingFile {
     pub bytes: Vec<u8>,
 }
 
+impl OutgoingFile {
+    /// The Bot API method that uploads it alone, and the multipart field its bytes go in.
+    pub fn method(&self) -> (&'static str, &'static str) {
+        match self.kind {
+            AttachmentKind::Image => ("sendPhoto", "photo"),
+            AttachmentKind::Voice => ("sendVoice", "voice"),
+            AttachmentKind::Audio => ("sendAudio", "audio"),
+            AttachmentKind::Video => ("sendVideo", "video"),
+            _ => ("sendDocument", "document"),
+        }
+    }
+}
+
 /// A Bot API call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TelegramError {

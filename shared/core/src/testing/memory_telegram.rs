@@ -2,7 +2,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use omnidesk_domain::{AttachmentKind, BotId, Button, TELEGRAM_TEXT_LIMIT, TelegramChatId};
+use omnidesk_domain::{BotId, Button, TELEGRAM_TEXT_LIMIT, TelegramChatId};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -27,17 +27,6 @@ pub struct SentTelegram {
     pub file: Option<OutgoingFile>,
     /// The inline keyboard sent with a text.
     pub buttons: Vec<Button>,
-}
-
-/// The Bot API method that uploads one file of `kind`.
-pub fn file_method(kind: AttachmentKind) -> &'static str {
-    match kind {
-        AttachmentKind::Image => "sendPhoto",
-        AttachmentKind::Voice => "sendVoice",
-        AttachmentKind::Audio => "sendAudio",
-        AttachmentKind::Video => "sendVideo",
-        _ => "sendDocument",
-    }
 }
 
 /// The webhook of one bot, as `setWebhook` left it.
@@ -256,7 +245,7 @@ impl TelegramApi for MemoryTelegram {
                 "Bad Request: file must be non-empty".to_owned(),
             ));
         }
-        let method = file_method(file.kind);
+        let (method, _) = file.method();
         self.record(
             token,
             chat,

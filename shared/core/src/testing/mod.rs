@@ -25,4 +25,4 @@ pub use memory_blob::MemoryBlobStore;
 pub use memory_push::MemoryPush;
 pub use memory_queue::MemoryQueue;
 pub use memory_store::MemoryStore;
-pub use memory_telegram::{MemoryTelegram, SentTelegram, WebhookState, file_method};
+pub use memory_telegram::{MemoryTelegram, SentTelegram, WebhookState};
