@@ -958,9 +958,10 @@ fn same_channel_message(stored: Option<&ChannelRef>, incoming: Option<&ChannelRe
                 message_ids: incoming,
             }),
         ) => b1 == b2 && c1 == c2 && incoming.iter().any(|id| stored.contains(id)),
-        (Some(ChannelRef::Email { message_id: a }), Some(ChannelRef::Email { message_id: b })) => {
-            a == b
-        }
+        (
+            Some(ChannelRef::Email { message_id: a, .. }),
+            Some(ChannelRef::Email { message_id: b, .. }),
+        ) => a == b,
         (Some(ChannelRef::Web { id: a }), Some(ChannelRef::Web { id: b })) => a == b,
         _ => false,
     }

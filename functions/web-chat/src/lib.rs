@@ -683,30 +683,21 @@ async fn send_message_inner(
     let contact = contact_of(deps, v).await?;
     let source_key = format!("{WEB_SOURCE_PREFIX}{}:{client_id}", v.claims.visitor_id);
     let message = ChannelMessage {
-        key: key.clone(),
-        identity: v.identity(),
-        display_name: contact
-            .as_ref()
-            .map_or_else(|| DEFAULT_NAME.to_owned(), |c| c.display_name.clone()),
-        language: None,
-        text: text.to_owned(),
         attachments: attachments.clone(),
         channel_ref: Some(omnidesk_domain::ChannelRef::Web {
             id: client_id.clone(),
         }),
-        source_key: source_key.clone(),
         sent_at: Some(now),
-        sequence: 0,
-        command: None,
-        handoff: None,
         new_conversation_id: existing.is_none().then(|| deps.ids.conversation_id()),
-        message_key: None,
-        edited_at: None,
-        album: None,
-        reply_to: None,
-        forwarded_from: None,
-        choice: None,
-        notice: None,
+        ..ChannelMessage::new(
+            key.clone(),
+            v.identity(),
+            contact
+                .as_ref()
+                .map_or_else(|| DEFAULT_NAME.to_owned(), |c| c.display_name.clone()),
+            text,
+            source_key.clone(),
+        )
     };
     let conversation_id = match &existing {
         Some(c) => c.id,

@@ -34,6 +34,7 @@ async fn memory_store_passes_the_store_suite() {
     let store = system_store();
     store_suite::run_all(&store).await;
     store_suite::web(&store).await;
+    store_suite::mail(&store).await;
     store_suite::visitor_connections(&store).await;
 }
 

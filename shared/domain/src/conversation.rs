@@ -33,6 +33,15 @@ impl ConversationKey {
     pub fn web(website: crate::WebsiteId, visitor: crate::VisitorId) -> Self {
         Self(format!("web:{website}:{visitor}"))
     }
+    /// An e-mail thread: `thread` is its token (the `<token>` of its `reply+<token>@` address,
+    /// lowercase letters and digits).
+    pub fn email(thread: &str) -> Self {
+        Self(format!("email:{thread}"))
+    }
+    /// The thread token of an e-mail key.
+    pub fn email_thread(&self) -> Option<&str> {
+        self.0.strip_prefix("email:")
+    }
     /// The channel of the key (from its prefix); `None` for a prefix this build does not know.
     pub fn channel(&self) -> Option<Channel> {
         match self.0.split(':').next()? {

@@ -287,6 +287,18 @@ pub struct ChannelMessage {
     /// joined, the title changed): shown as a timeline event with this text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice: Option<String>,
+    /// The channel asks for an acknowledgement when this message opens a conversation (an
+    /// e-mail ticket: "we got it", with a link to continue on Telegram).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub acknowledge: bool,
+    /// Why nothing automatic may answer this message (it is itself automatic: an
+    /// auto-reply, a bulk or list mail, a delivery report); `None` for a person's message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_auto_reply: Option<String>,
+    /// The channel reports that the contact cannot be reached on it any more (a bounce), and
+    /// why: the router marks them unreachable there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<String>,
 }
 
 impl ChannelMessage {
@@ -319,6 +331,9 @@ impl ChannelMessage {
             forwarded_from: None,
             choice: None,
             notice: None,
+            acknowledge: false,
+            no_auto_reply: None,
+            unreachable: None,
         }
     }
 

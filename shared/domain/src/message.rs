@@ -1,8 +1,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    AgentId, Attachment, BotId, Channel, ChannelPath, ContactId, ConversationId, LanguageTag,
-    MessageId, TelegramChatId, Timestamp,
+    AgentId, Attachment, BotId, Channel, ChannelPath, ContactId, ConversationId, EmailAddress,
+    LanguageTag, MessageId, TelegramChatId, Timestamp,
 };
 
 /// Whether the customer sent the message or it goes out to them.
@@ -60,8 +60,33 @@ pub enum ChannelRef {
         chat_id: TelegramChatId,
         message_ids: Vec<i32>,
     },
-    /// An e-mail `Message-ID` header.
-    Email { message_id: String },
+    /// An e-mail: its `Message-ID` (without angle brackets) and what threading and the
+    /// dashboard need of its headers. Outgoing: the id the mail provider reported (SES
+    /// replaces ours), with ours in `references`' last place when it differs.
+    Email {
+        message_id: String,
+        /// The subject line, decoded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subject: Option<String>,
+        /// The customer's address: the sender of an inbound mail, the recipient of ours.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        customer: Option<EmailAddress>,
+        /// Our mailbox that received it or sent it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mailbox: Option<EmailAddress>,
+        /// `References` (oldest first) and `In-Reply-To`, without angle brackets.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        references: Vec<String>,
+        /// Quoted history and signature below the new text: kept, folded in the dashboard.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quoted: Option<String>,
+        /// Blob key of the sanitised HTML body, when the mail had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        html: Option<String>,
+        /// Blob key of the raw message as received (or sent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        raw: Option<String>,
+    },
     /// A widget message id.
     Web { id: String },
 }

@@ -1,9 +1,9 @@
-//! Ports that later capabilities implement (e-mail, AI, translation, attachments). They are
+//! Ports that later capabilities implement (AI, translation). They are
 //! defined now so the pipeline's shape is fixed; adapters arrive with their issues
 //! (`omnidesk-email`, `omnidesk-providers`, `omnidesk-aws`).
 
 use async_trait::async_trait;
-use omnidesk_domain::{EmailAddress, LanguageTag};
+use omnidesk_domain::LanguageTag;
 
 /// A provider call failed.
 #[derive(Debug, thiserror::Error)]
@@ -14,24 +14,6 @@ pub enum ProviderError {
     /// Bad request, bad credentials, content refused: retrying cannot help.
     #[error("provider refused: {0}")]
     Permanent(String),
-}
-
-/// An e-mail to send, with threading headers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboundEmail {
-    pub from: EmailAddress,
-    pub to: EmailAddress,
-    pub subject: String,
-    pub text: String,
-    /// `Message-ID` of the message this replies to (`In-Reply-To`, `References`).
-    pub in_reply_to: Option<String>,
-}
-
-/// Sends e-mail (SESv2 on AWS, SMTP relay or an outbox folder locally).
-/// Guarantee: returns the `Message-ID` it used, so replies thread.
-#[async_trait]
-pub trait Mailer: Send + Sync {
-    async fn send(&self, email: &OutboundEmail) -> Result<String, ProviderError>;
 }
 
 /// Who says a chat message to the model.

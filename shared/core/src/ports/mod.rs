@@ -4,6 +4,7 @@
 mod blob;
 mod clock;
 mod future;
+mod mail;
 mod push;
 mod queue;
 mod store;
@@ -15,9 +16,10 @@ pub use blob::{
 };
 pub use clock::{Clock, IdGen, SystemClock, UuidV7Ids};
 pub use future::{
-    ChatMessage, ChatRequest, ChatResponse, ChatRole, Llm, Mailer, OutboundEmail, ProviderError,
-    TranslationResult, Translator,
+    ChatMessage, ChatRequest, ChatResponse, ChatRole, Llm, ProviderError, TranslationResult,
+    Translator,
 };
+pub use mail::{MailStore, Mailbox, Mailer, OutgoingMail, SentMail, UnprocessableMail};
 pub use push::{ConnectionId, MAX_PUSH_BYTES, Push, PushError, PushOutcome, check_push_size};
 pub use queue::{DeadLettered, OutgoingMessage, Queue, QueueError, Received, SendOutcome};
 pub use store::{

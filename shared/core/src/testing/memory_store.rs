@@ -45,6 +45,9 @@ struct Inner {
     websites: BTreeMap<omnidesk_domain::WebsiteId, Website>,
     tokens: HashMap<(TokenKind, String), StoredToken>,
     visitor_connections: BTreeMap<ConnectionId, VisitorConnection>,
+    mailboxes: BTreeMap<EmailAddress, crate::Mailbox>,
+    thread_refs: HashMap<String, ConversationKey>,
+    unprocessable: Vec<crate::UnprocessableMail>,
 }
 
 impl MemoryStore {
@@ -659,6 +662,73 @@ impl WebStore for MemoryStore {
     ) -> StoreResult<Option<StoredToken>> {
         let taken = self.inner.lock().tokens.remove(&(kind, hash.to_owned()));
         Ok(taken.filter(|t| t.expires_at > now))
+    }
+}
+
+#[async_trait]
+impl crate::MailStore for MemoryStore {
+    async fn put_mailbox(&self, mailbox: &crate::Mailbox) -> StoreResult<()> {
+        self.inner
+            .lock()
+            .mailboxes
+            .insert(mailbox.address.clone(), mailbox.clone());
+        Ok(())
+    }
+
+    async fn get_mailbox(&self, address: &EmailAddress) -> StoreResult<Option<crate::Mailbox>> {
+        Ok(self.inner.lock().mailboxes.get(address).cloned())
+    }
+
+    async fn list_mailboxes(&self) -> StoreResult<Vec<crate::Mailbox>> {
+        Ok(self.inner.lock().mailboxes.values().cloned().collect())
+    }
+
+    async fn link_thread(
+        &self,
+        reference: &str,
+        key: &ConversationKey,
+    ) -> StoreResult<ConversationKey> {
+        Ok(self
+            .inner
+            .lock()
+            .thread_refs
+            .entry(reference.to_owned())
+            .or_insert_with(|| key.clone())
+            .clone())
+    }
+
+    async fn thread_of(&self, reference: &str) -> StoreResult<Option<ConversationKey>> {
+        Ok(self.inner.lock().thread_refs.get(reference).cloned())
+    }
+
+    async fn record_unprocessable(&self, mail: &crate::UnprocessableMail) -> StoreResult<()> {
+        let mut inner = self.inner.lock();
+        inner.unprocessable.retain(|m| m.id != mail.id);
+        inner.unprocessable.push(mail.clone());
+        Ok(())
+    }
+
+    async fn list_unprocessable(
+        &self,
+        page: &PageRequest,
+    ) -> StoreResult<Page<crate::UnprocessableMail>> {
+        let mut all = self.inner.lock().unprocessable.clone();
+        all.sort_by(|a, b| (b.received_at, &b.id).cmp(&(a.received_at, &a.id)));
+        let start = page
+            .cursor
+            .as_deref()
+            .and_then(|c| all.iter().position(|m| m.id == c).map(|i| i + 1))
+            .unwrap_or(0);
+        let items: Vec<_> = all.into_iter().skip(start).take(page.limit).collect();
+        let next_cursor = (items.len() == page.limit)
+            .then(|| items.last().map(|m| m.id.clone()))
+            .flatten();
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn remove_unprocessable(&self, id: &str) -> StoreResult<()> {
+        self.inner.lock().unprocessable.retain(|m| m.id != id);
+        Ok(())
     }
 }
 

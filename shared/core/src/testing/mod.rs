@@ -12,6 +12,7 @@
 pub mod blob_suite;
 mod clock;
 mod memory_blob;
+mod memory_mailer;
 mod memory_push;
 mod memory_queue;
 mod memory_store;
@@ -22,6 +23,7 @@ pub mod store_suite;
 
 pub use clock::{ManualClock, SeqIds};
 pub use memory_blob::MemoryBlobStore;
+pub use memory_mailer::MemoryMailer;
 pub use memory_push::MemoryPush;
 pub use memory_queue::MemoryQueue;
 pub use memory_store::MemoryStore;

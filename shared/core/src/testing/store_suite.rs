@@ -1844,3 +1844,124 @@ pub async fn moved_identities(store: &dyn Store) {
 fn rand_u64() -> u64 {
     u64::from(Uuid::now_v7().as_u128() as u32) + 1_000_000
 }
+
+/// [`crate::MailStore`]: mailboxes upsert, thread references are first-writer-wins,
+/// unprocessable mail is listed newest first, paged, and removable.
+pub async fn mail(store: &dyn crate::MailStore) {
+    let run = Uuid::now_v7().simple().to_string();
+    let address = EmailAddress::parse(&format!("support-{run}@suite.example.com")).unwrap();
+    let mailbox = crate::Mailbox {
+        address: address.clone(),
+        name: Some("Suite Support".to_owned()),
+        bot_id: Some(BotId::parse("4242").unwrap()),
+        created_at: now(),
+    };
+    ok("put_mailbox", store.put_mailbox(&mailbox).await);
+    assert_eq!(
+        ok("get_mailbox", store.get_mailbox(&address).await).as_ref(),
+        Some(&mailbox)
+    );
+    let renamed = crate::Mailbox {
+        name: None,
+        ..mailbox.clone()
+    };
+    ok("put_mailbox", store.put_mailbox(&renamed).await);
+    assert_eq!(
+        ok("get_mailbox", store.get_mailbox(&address).await),
+        Some(renamed),
+        "put_mailbox replaces"
+    );
+    let unknown = EmailAddress::parse(&format!("nobody-{run}@suite.example.com")).unwrap();
+    assert_eq!(ok("get_mailbox", store.get_mailbox(&unknown).await), None);
+    let listed = ok("list_mailboxes", store.list_mailboxes().await);
+    assert!(listed.iter().any(|m| m.address == address), "listed");
+    assert!(
+        listed.windows(2).all(|w| w[0].address <= w[1].address),
+        "list_mailboxes is ordered by address"
+    );
+
+    let reference = format!("mid:{run}");
+    let first = ConversationKey::email(&format!("a{run}"));
+    let second = ConversationKey::email(&format!("b{run}"));
+    assert_eq!(ok("thread_of", store.thread_of(&reference).await), None);
+    assert_eq!(
+        ok("link_thread", store.link_thread(&reference, &first).await),
+        first
+    );
+    assert_eq!(
+        ok("link_thread", store.link_thread(&reference, &second).await),
+        first,
+        "a linked reference keeps leading where it led first"
+    );
+    assert_eq!(
+        ok("link_thread", store.link_thread(&reference, &first).await),
+        first,
+        "linking again is idempotent"
+    );
+    assert_eq!(
+        ok("thread_of", store.thread_of(&reference).await),
+        Some(first)
+    );
+
+    let base = now().millis();
+    let kept: Vec<crate::UnprocessableMail> = (0..3)
+        .map(|i| crate::UnprocessableMail {
+            id: format!("{run}-{i}"),
+            blob: format!("{:064x}", i),
+            size: 100 + i,
+            reason: format!("broken {i}"),
+            source: "suite".to_owned(),
+            // Far in the future, so the suite's records are the newest in a shared table.
+            received_at: Timestamp::from_millis(base + 10_000_000_000 + i as i64),
+        })
+        .collect();
+    for m in &kept {
+        ok("record_unprocessable", store.record_unprocessable(m).await);
+    }
+    let page = ok(
+        "list_unprocessable",
+        store.list_unprocessable(&PageRequest::first(2)).await,
+    );
+    assert_eq!(
+        page.items,
+        vec![kept[2].clone(), kept[1].clone()],
+        "newest first"
+    );
+    let rest = ok(
+        "list_unprocessable",
+        store
+            .list_unprocessable(&PageRequest {
+                limit: 2,
+                cursor: page.next_cursor.clone(),
+            })
+            .await,
+    );
+    assert_eq!(
+        rest.items.first(),
+        Some(&kept[0]),
+        "the next page continues"
+    );
+    ok(
+        "remove_unprocessable",
+        store.remove_unprocessable(&kept[1].id).await,
+    );
+    ok(
+        "remove_unprocessable",
+        store.remove_unprocessable("no-such-mail").await,
+    );
+    let after = ok(
+        "list_unprocessable",
+        store.list_unprocessable(&PageRequest::first(3)).await,
+    );
+    assert!(
+        after.items.iter().all(|m| m.id != kept[1].id),
+        "a removed mail is not listed"
+    );
+    assert_eq!(after.items.first(), Some(&kept[2]));
+    for m in [&kept[0], &kept[2]] {
+        ok(
+            "remove_unprocessable",
+            store.remove_unprocessable(&m.id).await,
+        );
+    }
+}
