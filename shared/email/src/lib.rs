@@ -12,6 +12,7 @@ mod html;
 mod quote;
 mod threading;
 mod tnef;
+mod words;
 
 use std::fmt;
 
@@ -261,10 +262,17 @@ fn parse_inner(raw: &[u8]) -> Result<ParsedEmail, ParseFailure> {
     let mut warnings = Vec::new();
 
     let from = msg.from().and_then(|a| a.iter().find_map(address_of));
-    let subject = msg
-        .subject()
-        .map(|s| s.split(['\r', '\n']).collect::<String>().trim().to_owned())
-        .unwrap_or_default();
+    // Encoded words are re-decoded from the raw header so that a multibyte character split
+    // across two words (which mail-parser decodes word by word) comes out whole.
+    let subject = match msg.header_raw("Subject") {
+        Some(raw) if raw.contains("=?") => words::decode_unstructured(raw),
+        _ => msg.subject().unwrap_or_default().to_owned(),
+    };
+    let subject = subject
+        .split(['\r', '\n'])
+        .collect::<String>()
+        .trim()
+        .to_owned();
 
     // Bodies: text/plain parts of the text body, the first HTML part of the HTML body.
     let mut body_parts: Vec<usize> = Vec::new();
@@ -361,6 +369,9 @@ fn parse_inner(raw: &[u8]) -> Result<ParsedEmail, ParseFailure> {
             .is_some_and(|cid| html_lower.contains(&format!("cid:{}", cid.to_ascii_lowercase())));
         let inline = referenced || part.content_disposition().is_some_and(|d| d.is_inline());
         let bytes = part.contents();
+        if bytes.is_empty() && file_name.is_none() {
+            continue;
+        }
         if is_tnef(&content_type, file_name.as_deref()) {
             match tnef::read(bytes) {
                 Ok(t) if !t.files.is_empty() => {

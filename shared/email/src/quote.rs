@@ -18,6 +18,7 @@ const WROTE: &[&str] = &[
     "yazdı",
     "escreveu",
     "写道",
+    "のメール",
     "wrote on",
 ];
 
@@ -93,7 +94,7 @@ const SIGN_OFFS: &[&str] = &[
     "von meinem iphone gesendet",
     "von meinem ipad gesendet",
     "envoyé de mon iphone",
-    "enviado desde mi iphone",
+    "enviado desde mi ",
     "inviato da iphone",
     "отправлено с iphone",
 ];
@@ -195,6 +196,9 @@ pub fn split_reply(text: &str) -> (String, Option<String>) {
         // "On … wrote:" possibly wrapped over two or three lines.
         let header_len = (1..=3).find(|n| {
             i + n <= lines.len()
+                && (*n == 1
+                    || lines[i].contains('@')
+                    || lines[i].chars().any(|c| c.is_ascii_digit()))
                 && lines[i..i + n]
                     .iter()
                     .all(|l| !l.trim().is_empty() && !is_quoted(l))
