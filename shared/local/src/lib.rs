@@ -34,6 +34,9 @@
 //! | `bots` | `id` PK | `BotStore` |
 //! | `ingest_dead_letters` | `(received_at_ms, id)` PK, pruned after 30 days | `DeadLetterStore` |
 //! | `connections` | `id` PK, `connected_at_ms` (not listed and pruned after 2 hours) | `ConnectionStore` |
+//! | `mailboxes` | `address` PK | `MailStore::{put_mailbox, get_mailbox, list_mailboxes}` |
+//! | `thread_refs` | `reference` PK → `conversation_key` (`INSERT … ON CONFLICT DO NOTHING`, then read: first writer wins) | `MailStore::{link_thread, thread_of}` |
+//! | `unprocessable_mail` | `id` PK, index `(received_at_ms, id)` | `MailStore::{record_unprocessable, list_unprocessable, remove_unprocessable}` (newest first) |
 //! | `queue_messages` | `seq` AUTOINCREMENT PK, `queue`, `grp`, `visible_at`, `not_before`, `receive_count`, `receipt`; indexes `(queue, visible_at, seq)` and `(queue, grp, seq)` | `Queue::{send, receive, ack, retry_later}` |
 //! | `queue_dedupe` | `(queue, dedupe_id)` PK, `expires_at` (24 h window, pruned lazily) | `Queue::send` deduplication |
 //! | `queue_dead_letters` | `seq` PK, `queue`, `reason`, `at_ms` | `Queue::{dead_letter, dead_letters}`, max receives |
@@ -57,6 +60,7 @@
 mod blob;
 mod db;
 mod hub;
+mod mail_store;
 mod queue;
 mod store;
 
