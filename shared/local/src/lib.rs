@@ -1,5 +1,6 @@
 //! omnidesk-local: the embedded adapters of the self-hosted mode — every store port and the
-//! durable queues in one SQLite file, and the in-process WebSocket hub.
+//! durable queues in one SQLite file, the in-process WebSocket hub, and the inbound SMTP
+//! listener ([`smtp`]).
 //!
 //! Depends on `omnidesk-core` (the ports) and `omnidesk-domain` only; never on the AWS SDK,
 //! teloxide or a function crate. Nothing here is a mock: it is a durable single-node backend.
@@ -56,12 +57,19 @@
 //!
 //! [`Hub`] implements `Push` for WebSocket connections served by this process: each socket
 //! registers and gets a bounded channel of frames; a post never does I/O.
+//!
+//! # E-mail
+//!
+//! [`smtp::serve`] receives mail on a loopback or private port behind the deployment's MX or
+//! relay (no TLS or AUTH of its own) and hands complete messages to a [`smtp::MailSink`],
+//! answering `250` only once the sink stored them.
 
 mod blob;
 mod db;
 mod hub;
 mod mail_store;
 mod queue;
+pub mod smtp;
 mod store;
 
 pub use blob::{FILES_PATH, FolderBlobStore, LinkError, SignedLink};

@@ -1,5 +1,7 @@
 //! The core conformance suites against the SQLite store, the SQLite queue and the hub, plus
-//! durability and concurrency checks of this crate.
+//! durability and concurrency checks of this crate, and the e-mail adapters (`mail`).
+
+mod mail;
 
 use std::sync::Arc;
 use std::time::Duration;
