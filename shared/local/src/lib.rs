@@ -1,6 +1,6 @@
 //! omnidesk-local: the embedded adapters of the self-hosted mode — every store port and the
-//! durable queues in one SQLite file, the in-process WebSocket hub, and the inbound SMTP
-//! listener ([`smtp`]).
+//! durable queues in one SQLite file, the in-process WebSocket hub, and e-mail: an inbound
+//! SMTP listener ([`smtp`]) and the outbound mailers ([`OutboxMailer`], [`SmtpRelayMailer`]).
 //!
 //! Depends on `omnidesk-core` (the ports) and `omnidesk-domain` only; never on the AWS SDK,
 //! teloxide or a function crate. Nothing here is a mock: it is a durable single-node backend.
@@ -62,12 +62,15 @@
 //!
 //! [`smtp::serve`] receives mail on a loopback or private port behind the deployment's MX or
 //! relay (no TLS or AUTH of its own) and hands complete messages to a [`smtp::MailSink`],
-//! answering `250` only once the sink stored them.
+//! answering `250` only once the sink stored them. [`OutboxMailer`] writes outgoing mail as
+//! `.eml` files; [`SmtpRelayMailer`] sends it through a relay (`smtp://`, `smtp+starttls://`,
+//! `smtps://`).
 
 mod blob;
 mod db;
 mod hub;
 mod mail_store;
+mod mailer;
 mod queue;
 pub mod smtp;
 mod store;
@@ -75,5 +78,6 @@ mod store;
 pub use blob::{FILES_PATH, FolderBlobStore, LinkError, SignedLink};
 pub use db::{OpenError, SqliteOptions, Synchronous};
 pub use hub::{HUB_BUFFER, Hub};
+pub use mailer::{OutboxMailer, RELAY_TIMEOUT, RelayUrlError, SmtpRelayMailer};
 pub use queue::{QueueOptions, SqliteQueue};
 pub use store::SqliteStore;

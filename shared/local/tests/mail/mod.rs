@@ -1,6 +1,7 @@
-//! E-mail: the SMTP listener.
+//! E-mail: the SMTP listener, the SMTP relay mailer (against that listener) and the outbox.
 
 mod listener;
+mod mailers;
 
 use std::time::Duration;
 
