@@ -193,3 +193,31 @@ impl MailStore for SqliteStore {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unprocessable_mail_pages_are_read_in_index_order_without_sorting() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        crate::db::migrate(&conn, ":memory:").unwrap();
+        for sql in [
+            format!("{UNPROCESSABLE} {NEWEST_FIRST} LIMIT 3"),
+            format!("{UNPROCESSABLE} WHERE (received_at_ms, id) < (1, 'x') {NEWEST_FIRST} LIMIT 3"),
+        ] {
+            let plan: String = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect::<Vec<_>>()
+                .join("; ");
+            assert!(
+                plan.contains("unprocessable_mail_recent") && !plan.contains("TEMP B-TREE"),
+                "{sql}: {plan}"
+            );
+        }
+    }
+}
