@@ -246,9 +246,37 @@ CREATE INDEX tokens_owner ON tokens(kind, owner);
 CREATE INDEX tokens_expiry ON tokens(expires_at_ms);
 "#;
 
+/// Schema version 4: the e-mail channel. Mailboxes by address; thread references (a
+/// Message-ID or subject tag → an e-mail conversation key, first writer wins); raw mails that
+/// could not be processed, listed newest first by `(received_at_ms, id)`.
+const MIGRATION_V4: &str = r#"
+CREATE TABLE mailboxes (
+    address TEXT PRIMARY KEY NOT NULL,
+    json    TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE thread_refs (
+    reference        TEXT PRIMARY KEY NOT NULL,
+    conversation_key TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE unprocessable_mail (
+    id             TEXT PRIMARY KEY NOT NULL,
+    blob           TEXT NOT NULL,
+    size           INTEGER NOT NULL,
+    reason         TEXT NOT NULL,
+    source         TEXT NOT NULL,
+    received_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX unprocessable_mail_recent ON unprocessable_mail(received_at_ms, id);
+"#;
+
 /// Migrations in order: `(version reached, SQL)`. A database at version `v` runs every
 /// migration above `v`, each in its own transaction with the version bump.
-const MIGRATIONS: [(i64, &str); 3] = [(1, SCHEMA_V1), (2, MIGRATION_V2), (3, MIGRATION_V3)];
+const MIGRATIONS: [(i64, &str); 4] = [
+    (1, SCHEMA_V1),
+    (2, MIGRATION_V2),
+    (3, MIGRATION_V3),
+    (4, MIGRATION_V4),
+];
 
 /// The database cannot serve a call (writer stopped, commit failed, task lost). The message
 /// is for logs; callers map it to their port's "unavailable, retry" error.

@@ -1,5 +1,6 @@
 //! omnidesk-local: the embedded adapters of the self-hosted mode — every store port and the
-//! durable queues in one SQLite file, and the in-process WebSocket hub.
+//! durable queues in one SQLite file, the in-process WebSocket hub, and e-mail: an inbound
+//! SMTP listener ([`smtp`]) and the outbound mailers ([`OutboxMailer`], [`SmtpRelayMailer`]).
 //!
 //! Depends on `omnidesk-core` (the ports) and `omnidesk-domain` only; never on the AWS SDK,
 //! teloxide or a function crate. Nothing here is a mock: it is a durable single-node backend.
@@ -34,6 +35,9 @@
 //! | `bots` | `id` PK | `BotStore` |
 //! | `ingest_dead_letters` | `(received_at_ms, id)` PK, pruned after 30 days | `DeadLetterStore` |
 //! | `connections` | `id` PK, `connected_at_ms` (not listed and pruned after 2 hours) | `ConnectionStore` |
+//! | `mailboxes` | `address` PK | `MailStore::{put_mailbox, get_mailbox, list_mailboxes}` |
+//! | `thread_refs` | `reference` PK → `conversation_key` (`INSERT … ON CONFLICT DO NOTHING`, then read: first writer wins) | `MailStore::{link_thread, thread_of}` |
+//! | `unprocessable_mail` | `id` PK, index `(received_at_ms, id)` | `MailStore::{record_unprocessable, list_unprocessable, remove_unprocessable}` (newest first) |
 //! | `queue_messages` | `seq` AUTOINCREMENT PK, `queue`, `grp`, `visible_at`, `not_before`, `receive_count`, `receipt`; indexes `(queue, visible_at, seq)` and `(queue, grp, seq)` | `Queue::{send, receive, ack, retry_later}` |
 //! | `queue_dedupe` | `(queue, dedupe_id)` PK, `expires_at` (24 h window, pruned lazily) | `Queue::send` deduplication |
 //! | `queue_dead_letters` | `seq` PK, `queue`, `reason`, `at_ms` | `Queue::{dead_letter, dead_letters}`, max receives |
@@ -53,15 +57,27 @@
 //!
 //! [`Hub`] implements `Push` for WebSocket connections served by this process: each socket
 //! registers and gets a bounded channel of frames; a post never does I/O.
+//!
+//! # E-mail
+//!
+//! [`smtp::serve`] receives mail on a loopback or private port behind the deployment's MX or
+//! relay (no TLS or AUTH of its own) and hands complete messages to a [`smtp::MailSink`],
+//! answering `250` only once the sink stored them. [`OutboxMailer`] writes outgoing mail as
+//! `.eml` files; [`SmtpRelayMailer`] sends it through a relay (`smtp://`, `smtp+starttls://`,
+//! `smtps://`).
 
 mod blob;
 mod db;
 mod hub;
+mod mail_store;
+mod mailer;
 mod queue;
+pub mod smtp;
 mod store;
 
 pub use blob::{FILES_PATH, FolderBlobStore, LinkError, SignedLink};
 pub use db::{OpenError, SqliteOptions, Synchronous};
 pub use hub::{HUB_BUFFER, Hub};
+pub use mailer::{OutboxMailer, RELAY_TIMEOUT, RelayUrlError, SmtpRelayMailer};
 pub use queue::{QueueOptions, SqliteQueue};
 pub use store::SqliteStore;

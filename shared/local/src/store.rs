@@ -128,21 +128,21 @@ pub(crate) fn sql_err(e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
+pub(crate) fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))
 }
 
-fn from_json<T: DeserializeOwned>(what: &str, s: &str) -> StoreResult<T> {
+pub(crate) fn from_json<T: DeserializeOwned>(what: &str, s: &str) -> StoreResult<T> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
 /// Limit for a page query: one more row than asked, to know whether there is a next page.
-fn fetch_limit(page: &PageRequest) -> i64 {
+pub(crate) fn fetch_limit(page: &PageRequest) -> i64 {
     i64::try_from(page.limit.max(1)).unwrap_or(i64::MAX - 1) + 1
 }
 
 /// Cuts the extra row and builds the next cursor from the last item kept.
-fn paginate<T>(mut rows: Vec<(T, String)>, page: &PageRequest) -> Page<T> {
+pub(crate) fn paginate<T>(mut rows: Vec<(T, String)>, page: &PageRequest) -> Page<T> {
     let limit = page.limit.max(1);
     let more = rows.len() > limit;
     rows.truncate(limit);
@@ -158,11 +158,11 @@ fn paginate<T>(mut rows: Vec<(T, String)>, page: &PageRequest) -> Page<T> {
 }
 
 /// A `(milliseconds, id)` keyset cursor, rendered `<ms>.<id>`.
-fn encode_cursor(ms: i64, id: &str) -> String {
+pub(crate) fn encode_cursor(ms: i64, id: &str) -> String {
     format!("{ms}.{id}")
 }
 
-fn decode_cursor(cursor: Option<&str>) -> StoreResult<Option<(i64, String)>> {
+pub(crate) fn decode_cursor(cursor: Option<&str>) -> StoreResult<Option<(i64, String)>> {
     let Some(c) = cursor else { return Ok(None) };
     let (ms, id) = c
         .split_once('.')

@@ -1,5 +1,7 @@
 //! The core conformance suites against the SQLite store, the SQLite queue and the hub, plus
-//! durability and concurrency checks of this crate.
+//! durability and concurrency checks of this crate, and the e-mail adapters (`mail`).
+
+mod mail;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,9 +68,11 @@ async fn sqlite_store_passes_the_store_conformance_suite() {
     let store = SqliteStore::open(&dir.path().join("omnidesk.db"), system_clock()).unwrap();
     store_suite::run_all(&store).await;
     store_suite::web(&store).await;
+    store_suite::mail(&store).await;
     // Twice on the same file: the suite must not depend on an empty database.
     store_suite::run_all(&store).await;
     store_suite::web(&store).await;
+    store_suite::mail(&store).await;
 }
 
 #[tokio::test]
