@@ -670,3 +670,100 @@ async fn s3_links_are_signed_for_their_ttl_from_their_time_and_force_type_and_di
     }
     assert_eq!(store.get(&"0".repeat(64)).await.expect("get"), None);
 }
+
+// ---------------------------------------------------------------------------------------------
+// E-mail: the mail store
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_store_passes_the_mail_suite() {
+    let Some(endpoint) = moto_endpoint("dynamo_store_passes_the_mail_suite") else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let store = fresh_store(&client, Arc::new(SystemClock)).await;
+    // Twice on one table: the suite must not depend on an empty table.
+    for _ in 0..2 {
+        store_suite::mail(&store).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_reference_linked_concurrently_leads_to_one_key_for_every_writer() {
+    use omnidesk_core::MailStore;
+    let Some(endpoint) = moto_endpoint("a_thread_reference_linked_concurrently_leads_to_one_key")
+    else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let store = Arc::new(fresh_store(&client, Arc::new(SystemClock)).await);
+    for reference in [unique("mid"), format!("{}@example.com", "x".repeat(3_000))] {
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                let reference = reference.clone();
+                tokio::spawn(async move {
+                    let key = omnidesk_domain::ConversationKey::email(&format!("t{i}"));
+                    store.link_thread(&reference, &key).await.unwrap()
+                })
+            })
+            .collect();
+        let mut winners = HashSet::new();
+        for task in tasks {
+            winners.insert(task.await.unwrap());
+        }
+        assert_eq!(
+            winners.len(),
+            1,
+            "every writer sees the first link: {winners:?}"
+        );
+        assert_eq!(
+            store.thread_of(&reference).await.unwrap().as_ref(),
+            winners.iter().next()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unprocessable_mail_recorded_again_under_another_time_is_listed_once_and_removed() {
+    use omnidesk_core::{MailStore, PageRequest, UnprocessableMail};
+    let Some(endpoint) = moto_endpoint("an_unprocessable_mail_recorded_again") else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let store = fresh_store(&client, Arc::new(SystemClock)).await;
+    let mail = |ms: i64| UnprocessableMail {
+        id: "m-1".to_owned(),
+        blob: "0".repeat(64),
+        size: 10,
+        reason: "no From".to_owned(),
+        source: "ses:inbound/abc".to_owned(),
+        received_at: Timestamp::from_millis(ms),
+    };
+    store.record_unprocessable(&mail(1_000)).await.unwrap();
+    store.record_unprocessable(&mail(2_000)).await.unwrap();
+    let listed = store
+        .list_unprocessable(&PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(listed.items, vec![mail(2_000)]);
+    assert_eq!(listed.next_cursor, None);
+    store.remove_unprocessable("m-1").await.unwrap();
+    assert!(
+        store
+            .list_unprocessable(&PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_unprocessable(&PageRequest {
+                limit: 10,
+                cursor: Some("not-a-cursor".to_owned()),
+            })
+            .await
+            .is_err(),
+        "a garbage cursor is refused, not read as the first page"
+    );
+}
