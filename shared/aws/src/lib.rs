@@ -8,6 +8,8 @@
 //! - [`ApiGatewayPush`]: the push port on the API Gateway Management API.
 //! - [`S3BlobStore`]: the blob port on a private S3 bucket (content-addressed keys, SSE,
 //!   presigned download links that force the type and the disposition).
+//! - [`SesMailer`]: the mailer port on SESv2 `SendEmail` (raw content); the returned
+//!   `Message-ID` is the one SES gave the mail.
 //!
 //! - [`sdk_config`]: the one builder of the shared `SdkConfig` (Lambdas, admin CLI, tests):
 //!   static credentials and region from [`AwsSettings`] without the default provider chain,
@@ -23,6 +25,7 @@ mod dynamo;
 mod push;
 mod s3;
 mod sdk;
+mod ses;
 mod sqs;
 
 pub use dynamo::DynamoStore;
@@ -31,10 +34,12 @@ pub use s3::{Encryption, MAX_PRESIGN_TTL, S3_ATTEMPT_TIMEOUT, S3BlobStore};
 #[cfg(feature = "test-util")]
 pub use sdk::testing;
 pub use sdk::{AWS_VARIABLES, AwsCredentials, AwsSettings, LazyHttpClient, sdk_config};
+pub use ses::{SES_ATTEMPT_TIMEOUT, SesMailer, ses_message_id_domain};
 pub use sqs::{MAX_RECEIVES, MAX_RECEIVES_REASON, PEEK_MAX, QueuePair, QueueUrls, SqsQueue};
 
 pub use aws_config;
 pub use aws_sdk_apigatewaymanagement;
 pub use aws_sdk_dynamodb;
 pub use aws_sdk_s3;
+pub use aws_sdk_sesv2;
 pub use aws_sdk_sqs;
