@@ -10,6 +10,7 @@
 //!   presigned download links that force the type and the disposition).
 //! - [`SesMailer`]: the mailer port on SESv2 `SendEmail` (raw content); the returned
 //!   `Message-ID` is the one SES gave the mail.
+//! - [`S3RawMail`]: reads the raw MIME an SES receipt rule stored in S3, with a size cap.
 //!
 //! - [`sdk_config`]: the one builder of the shared `SdkConfig` (Lambdas, admin CLI, tests):
 //!   static credentials and region from [`AwsSettings`] without the default provider chain,
@@ -23,6 +24,7 @@
 
 mod dynamo;
 mod push;
+mod raw_mail;
 mod s3;
 mod sdk;
 mod ses;
@@ -30,6 +32,7 @@ mod sqs;
 
 pub use dynamo::DynamoStore;
 pub use push::ApiGatewayPush;
+pub use raw_mail::{RawMailError, S3RawMail, SES_MAX_INBOUND_BYTES};
 pub use s3::{Encryption, MAX_PRESIGN_TTL, S3_ATTEMPT_TIMEOUT, S3BlobStore};
 #[cfg(feature = "test-util")]
 pub use sdk::testing;

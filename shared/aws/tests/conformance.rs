@@ -672,7 +672,7 @@ async fn s3_links_are_signed_for_their_ttl_from_their_time_and_force_type_and_di
 }
 
 // ---------------------------------------------------------------------------------------------
-// E-mail: the mail store, the SESv2 mailer
+// E-mail: the mail store, the SESv2 mailer, raw inbound mail in S3
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamo_store_passes_the_mail_suite() {
@@ -934,4 +934,49 @@ async fn ses_errors_are_transient_when_a_retry_can_help_and_permanent_otherwise(
         mailer.send(&mail).await,
         Err(ProviderError::Transient(_))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_mail_is_read_by_bucket_and_key_and_refused_over_the_cap_or_when_missing() {
+    use omnidesk_aws::{RawMailError, S3RawMail};
+    let Some(endpoint) = moto_endpoint("raw_mail_is_read_by_bucket_and_key") else {
+        return;
+    };
+    let store = fresh_bucket(&endpoint).await;
+    let raw = b"From: a@example.org\r\nTo: support@example.com\r\nSubject: hi\r\n\r\nhello\r\n";
+    let key = "inbound/0100018abcdef";
+    store
+        .client()
+        .put_object()
+        .bucket(store.bucket())
+        .key(key)
+        .body(raw.to_vec().into())
+        .send()
+        .await
+        .expect("PutObject");
+    let sdk = moto_sdk_config(&endpoint).await;
+
+    let reader = S3RawMail::from_conf(&sdk, omnidesk_aws::SES_MAX_INBOUND_BYTES);
+    assert_eq!(
+        reader.read(store.bucket(), key).await.unwrap(),
+        raw.to_vec()
+    );
+    let exact = S3RawMail::from_conf(&sdk, raw.len() as u64);
+    assert_eq!(exact.read(store.bucket(), key).await.unwrap(), raw.to_vec());
+
+    let small = S3RawMail::from_conf(&sdk, 16);
+    match small.read(store.bucket(), key).await {
+        Err(RawMailError::TooLarge { size, cap, .. }) => {
+            assert_eq!((size, cap), (raw.len() as u64, 16));
+        }
+        other => panic!("over the cap must be TooLarge, got {other:?}"),
+    }
+    match reader.read(store.bucket(), "inbound/missing").await {
+        Err(e @ RawMailError::NotFound { .. }) => assert!(!e.is_transient()),
+        other => panic!("a missing object must be NotFound, got {other:?}"),
+    }
+    match reader.read(&unique("no-such-bucket"), key).await {
+        Err(e @ RawMailError::Provider(_)) => assert!(!e.is_transient(), "{e}"),
+        other => panic!("a missing bucket must be a permanent provider error, got {other:?}"),
+    }
 }
