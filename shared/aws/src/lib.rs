@@ -1,13 +1,16 @@
 //! omnidesk-aws: the AWS adapters of the `omnidesk-core` ports, on the real AWS SDK.
 //!
-//! - [`DynamoStore`]: every store port on one DynamoDB table, the website channel's included
-//!   (`WebStore`, `VisitorConnectionStore`; the access patterns are listed in
-//!   the `omnidesk-core` crate docs); [`DynamoStore::create_table`] creates that table.
+//! - [`DynamoStore`]: every store port on one DynamoDB table, the website and e-mail channels'
+//!   included (`WebStore`, `VisitorConnectionStore`, `MailStore`; the access patterns are
+//!   listed in the `omnidesk-core` crate docs); [`DynamoStore::create_table`] creates that table.
 //! - [`SqsQueue`]: the queue port on SQS (FIFO inbound/outbound, standard timers, a
 //!   dead-letter queue each); [`SqsQueue::create_queues`] creates them.
 //! - [`ApiGatewayPush`]: the push port on the API Gateway Management API.
 //! - [`S3BlobStore`]: the blob port on a private S3 bucket (content-addressed keys, SSE,
 //!   presigned download links that force the type and the disposition).
+//! - [`SesMailer`]: the mailer port on SESv2 `SendEmail` (raw content); the returned
+//!   `Message-ID` is the one SES gave the mail.
+//! - [`S3RawMail`]: reads the raw MIME an SES receipt rule stored in S3, with a size cap.
 //!
 //! - [`sdk_config`]: the one builder of the shared `SdkConfig` (Lambdas, admin CLI, tests):
 //!   static credentials and region from [`AwsSettings`] without the default provider chain,
@@ -21,20 +24,25 @@
 
 mod dynamo;
 mod push;
+mod raw_mail;
 mod s3;
 mod sdk;
+mod ses;
 mod sqs;
 
 pub use dynamo::DynamoStore;
 pub use push::ApiGatewayPush;
+pub use raw_mail::{RawMailError, S3RawMail, SES_MAX_INBOUND_BYTES};
 pub use s3::{Encryption, MAX_PRESIGN_TTL, S3_ATTEMPT_TIMEOUT, S3BlobStore};
 #[cfg(feature = "test-util")]
 pub use sdk::testing;
 pub use sdk::{AWS_VARIABLES, AwsCredentials, AwsSettings, LazyHttpClient, sdk_config};
+pub use ses::{SES_ATTEMPT_TIMEOUT, SesMailer, ses_message_id_domain};
 pub use sqs::{MAX_RECEIVES, MAX_RECEIVES_REASON, PEEK_MAX, QueuePair, QueueUrls, SqsQueue};
 
 pub use aws_config;
 pub use aws_sdk_apigatewaymanagement;
 pub use aws_sdk_dynamodb;
 pub use aws_sdk_s3;
+pub use aws_sdk_sesv2;
 pub use aws_sdk_sqs;

@@ -670,3 +670,313 @@ async fn s3_links_are_signed_for_their_ttl_from_their_time_and_force_type_and_di
     }
     assert_eq!(store.get(&"0".repeat(64)).await.expect("get"), None);
 }
+
+// ---------------------------------------------------------------------------------------------
+// E-mail: the mail store, the SESv2 mailer, raw inbound mail in S3
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_store_passes_the_mail_suite() {
+    let Some(endpoint) = moto_endpoint("dynamo_store_passes_the_mail_suite") else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let store = fresh_store(&client, Arc::new(SystemClock)).await;
+    // Twice on one table: the suite must not depend on an empty table.
+    for _ in 0..2 {
+        store_suite::mail(&store).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_reference_linked_concurrently_leads_to_one_key_for_every_writer() {
+    use omnidesk_core::MailStore;
+    let Some(endpoint) = moto_endpoint("a_thread_reference_linked_concurrently_leads_to_one_key")
+    else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let store = Arc::new(fresh_store(&client, Arc::new(SystemClock)).await);
+    for reference in [unique("mid"), format!("{}@example.com", "x".repeat(3_000))] {
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                let reference = reference.clone();
+                tokio::spawn(async move {
+                    let key = omnidesk_domain::ConversationKey::email(&format!("t{i}"));
+                    store.link_thread(&reference, &key).await.unwrap()
+                })
+            })
+            .collect();
+        let mut winners = HashSet::new();
+        for task in tasks {
+            winners.insert(task.await.unwrap());
+        }
+        assert_eq!(
+            winners.len(),
+            1,
+            "every writer sees the first link: {winners:?}"
+        );
+        assert_eq!(
+            store.thread_of(&reference).await.unwrap().as_ref(),
+            winners.iter().next()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unprocessable_mail_recorded_again_under_another_time_is_listed_once_and_removed() {
+    use omnidesk_core::{MailStore, PageRequest, UnprocessableMail};
+    let Some(endpoint) = moto_endpoint("an_unprocessable_mail_recorded_again") else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let store = fresh_store(&client, Arc::new(SystemClock)).await;
+    let mail = |ms: i64| UnprocessableMail {
+        id: "m-1".to_owned(),
+        blob: "0".repeat(64),
+        size: 10,
+        reason: "no From".to_owned(),
+        source: "ses:inbound/abc".to_owned(),
+        received_at: Timestamp::from_millis(ms),
+    };
+    store.record_unprocessable(&mail(1_000)).await.unwrap();
+    store.record_unprocessable(&mail(2_000)).await.unwrap();
+    let listed = store
+        .list_unprocessable(&PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(listed.items, vec![mail(2_000)]);
+    assert_eq!(listed.next_cursor, None);
+    store.remove_unprocessable("m-1").await.unwrap();
+    assert!(
+        store
+            .list_unprocessable(&PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_unprocessable(&PageRequest {
+                limit: 10,
+                cursor: Some("not-a-cursor".to_owned()),
+            })
+            .await
+            .is_err(),
+        "a garbage cursor is refused, not read as the first page"
+    );
+}
+
+fn outgoing(from: &str, to: &str, body: &str) -> omnidesk_core::OutgoingMail {
+    let message_id = format!("{}@omnidesk.test", Uuid::now_v7().simple());
+    let raw = format!(
+        "From: Support <{from}>\r\nTo: {to}\r\nSubject: Re: order\r\nMessage-ID: <{message_id}>\r\n\
+         References: <{message_id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; \
+         charset=utf-8\r\n\r\n{body}\r\n"
+    );
+    omnidesk_core::OutgoingMail {
+        from: omnidesk_domain::EmailAddress::parse(from).unwrap(),
+        to: vec![omnidesk_domain::EmailAddress::parse(to).unwrap()],
+        message_id,
+        raw: raw.into_bytes(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ses_mailer_sends_the_raw_mail_and_returns_the_message_id_ses_gave_it() {
+    use omnidesk_core::Mailer;
+    let Some(endpoint) = moto_endpoint("ses_mailer_sends_the_raw_mail") else {
+        return;
+    };
+    let sdk = moto_sdk_config(&endpoint).await;
+    let mailer = omnidesk_aws::SesMailer::from_conf(&sdk);
+    let domain = format!("{}.example.com", unique("mail"));
+    mailer
+        .client()
+        .create_email_identity()
+        .email_identity(&domain)
+        .send()
+        .await
+        .expect("CreateEmailIdentity");
+    let body = format!("Your order shipped. {}", Uuid::now_v7());
+    let mail = outgoing(&format!("support@{domain}"), "customer@example.org", &body);
+    let sent = mailer.send(&mail).await.expect("send");
+    assert_eq!(sent.location, None);
+    let (id, host) = sent
+        .message_id
+        .split_once('@')
+        .unwrap_or_else(|| panic!("{}", sent.message_id));
+    assert_eq!(host, "email.amazonses.com", "us-east-1's Message-ID domain");
+    assert!(!id.is_empty());
+
+    // moto keeps what it was asked to send: exactly one raw mail under that id, as composed.
+    let data: serde_json::Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .expect("moto data.json")
+        .json()
+        .await
+        .expect("JSON");
+    let raw: Vec<&serde_json::Value> = data["ses"]["RawMessage"]
+        .as_array()
+        .expect("ses.RawMessage")
+        .iter()
+        .filter(|m| m["id"] == id)
+        .collect();
+    assert_eq!(raw.len(), 1, "{data}");
+    assert_eq!(raw[0]["source"], format!("support@{domain}"));
+    assert!(
+        raw[0]["destinations"]
+            .as_array()
+            .is_some_and(|d| d.iter().all(|a| a == "customer@example.org")),
+        "{}",
+        raw[0]
+    );
+    assert!(
+        raw[0]["raw_data"]
+            .as_str()
+            .is_some_and(|r| r.contains(&body) && r.contains(&mail.message_id)),
+        "{}",
+        raw[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mail_from_an_unverified_sender_is_refused_permanently() {
+    use omnidesk_core::{Mailer, ProviderError};
+    let Some(endpoint) = moto_endpoint("a_mail_from_an_unverified_sender_is_refused") else {
+        return;
+    };
+    let mailer = omnidesk_aws::SesMailer::from_conf(&moto_sdk_config(&endpoint).await);
+    let from = format!("support@{}.example.net", unique("unverified"));
+    match mailer.send(&outgoing(&from, "c@example.org", "hi")).await {
+        Err(ProviderError::Permanent(reason)) => {
+            assert!(reason.contains("rejected"), "{reason}");
+        }
+        other => panic!("an unverified sender must be Permanent, got {other:?}"),
+    }
+}
+
+/// A fake SESv2 endpoint answering every `SendEmail` with `status` and error type `kind`.
+async fn fake_ses(status: StatusCode, kind: &'static str) -> String {
+    let app = Router::new().route(
+        "/v2/email/outbound-emails",
+        post(move || async move {
+            (
+                status,
+                [("x-amzn-ErrorType", kind)],
+                r#"{"message":"from the fake"}"#,
+            )
+                .into_response()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+async fn mailer_at(base: &str) -> omnidesk_aws::SesMailer {
+    use omnidesk_aws::aws_sdk_sesv2::config::retry::RetryConfig;
+    let sdk = moto_sdk_config(base).await;
+    let conf = omnidesk_aws::SesMailer::client_config(&sdk)
+        .retry_config(RetryConfig::disabled())
+        .build();
+    omnidesk_aws::SesMailer::new(omnidesk_aws::aws_sdk_sesv2::Client::from_conf(conf))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ses_errors_are_transient_when_a_retry_can_help_and_permanent_otherwise() {
+    use omnidesk_core::{Mailer, ProviderError};
+    let mail = outgoing("support@example.com", "c@example.org", "hi");
+    let cases = [
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequestsException",
+            true,
+        ),
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            "LimitExceededException",
+            true,
+        ),
+        (StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", true),
+        (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", true),
+        (StatusCode::BAD_REQUEST, "MessageRejected", false),
+        (
+            StatusCode::BAD_REQUEST,
+            "MailFromDomainNotVerifiedException",
+            false,
+        ),
+        (StatusCode::BAD_REQUEST, "AccountSuspendedException", false),
+        (StatusCode::BAD_REQUEST, "SendingPausedException", false),
+        (StatusCode::BAD_REQUEST, "BadRequestException", false),
+        (StatusCode::NOT_FOUND, "NotFoundException", false),
+    ];
+    for (status, kind, transient) in cases {
+        let mailer = mailer_at(&fake_ses(status, kind).await).await;
+        match (mailer.send(&mail).await, transient) {
+            (Err(ProviderError::Transient(_)), true)
+            | (Err(ProviderError::Permanent(_)), false) => {}
+            (other, _) => panic!("{status} {kind}: expected transient={transient}, got {other:?}"),
+        }
+    }
+    // Nothing listens: a connection failure is Transient.
+    let addr = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mailer = mailer_at(&format!("http://{addr}")).await;
+    assert!(matches!(
+        mailer.send(&mail).await,
+        Err(ProviderError::Transient(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_mail_is_read_by_bucket_and_key_and_refused_over_the_cap_or_when_missing() {
+    use omnidesk_aws::{RawMailError, S3RawMail};
+    let Some(endpoint) = moto_endpoint("raw_mail_is_read_by_bucket_and_key") else {
+        return;
+    };
+    let store = fresh_bucket(&endpoint).await;
+    let raw = b"From: a@example.org\r\nTo: support@example.com\r\nSubject: hi\r\n\r\nhello\r\n";
+    let key = "inbound/0100018abcdef";
+    store
+        .client()
+        .put_object()
+        .bucket(store.bucket())
+        .key(key)
+        .body(raw.to_vec().into())
+        .send()
+        .await
+        .expect("PutObject");
+    let sdk = moto_sdk_config(&endpoint).await;
+
+    let reader = S3RawMail::from_conf(&sdk, omnidesk_aws::SES_MAX_INBOUND_BYTES);
+    assert_eq!(
+        reader.read(store.bucket(), key).await.unwrap(),
+        raw.to_vec()
+    );
+    let exact = S3RawMail::from_conf(&sdk, raw.len() as u64);
+    assert_eq!(exact.read(store.bucket(), key).await.unwrap(), raw.to_vec());
+
+    let small = S3RawMail::from_conf(&sdk, 16);
+    match small.read(store.bucket(), key).await {
+        Err(RawMailError::TooLarge { size, cap, .. }) => {
+            assert_eq!((size, cap), (raw.len() as u64, 16));
+        }
+        other => panic!("over the cap must be TooLarge, got {other:?}"),
+    }
+    match reader.read(store.bucket(), "inbound/missing").await {
+        Err(e @ RawMailError::NotFound { .. }) => assert!(!e.is_transient()),
+        other => panic!("a missing object must be NotFound, got {other:?}"),
+    }
+    match reader.read(&unique("no-such-bucket"), key).await {
+        Err(e @ RawMailError::Provider(_)) => assert!(!e.is_transient(), "{e}"),
+        other => panic!("a missing bucket must be a permanent provider error, got {other:?}"),
+    }
+}

@@ -59,6 +59,14 @@
 //! | `VisitorConnectionStore::add_visitor_connection` | `PutItem` `VCONN#conn/VCONN` (the connection's visitor, `ReturnValues = ALL_OLD`), then `PutItem` `VISITOR#v/VCONN#conn`, both with `ttl` = connect + 2 h |
 //! | `VisitorConnectionStore::remove_visitor_connection` | `DeleteItem` `VCONN#conn/VCONN` `ReturnValues = ALL_OLD`, then `DeleteItem` `VISITOR#v/VCONN#conn` (a pointer item, not a GSI: 2 writes a removal and no index write on every add) |
 //! | `VisitorConnectionStore::visitor_connections` | `Query` `PK = VISITOR#v`, `SK begins_with VCONN#`, `ttl > now` filter |
+//! | `MailStore::put_mailbox` | `PutItem` `MAILBOXES/MAILBOX#<address>` (addresses are lower-cased, so SK order = address order) |
+//! | `MailStore::get_mailbox` | `GetItem` `MAILBOXES/MAILBOX#<address>` |
+//! | `MailStore::list_mailboxes` | `Query` `PK = MAILBOXES`, `SK begins_with MAILBOX#`, ascending |
+//! | `MailStore::link_thread` | `PutItem` `MREF#<reference>/MREF` (`sha256:<hex>` of a reference over 1024 bytes) `attribute_not_exists(PK)`, `ReturnValuesOnConditionCheckFailure = ALL_OLD`: a failed condition returns the key that was linked first (a `GetItem` only if the service leaves the old item out) |
+//! | `MailStore::thread_of` | `GetItem` `MREF#<reference>/MREF` |
+//! | `MailStore::record_unprocessable` | `PutItem` `UNPROC#<id>/UNPROC` (holds the list item's SK; `ReturnValues = ALL_OLD`, and an old SK that differs is deleted), then `PutItem` `UNPROCESSABLE/<received ms, zero-padded>#<id>` |
+//! | `MailStore::list_unprocessable` | `Query` `PK = UNPROCESSABLE`, descending (newest first), opaque cursor of the last key |
+//! | `MailStore::remove_unprocessable` | `DeleteItem` `UNPROC#<id>/UNPROC` `ReturnValues = ALL_OLD`, then `DeleteItem` `UNPROCESSABLE/<its SK>` (a pointer item, not a GSI or a filtered `Query`: 2 writes a removal, no index, no read of the other kept mails) |
 //!
 //! Cursors are opaque strings: the adapter encodes the last key it returned
 //! (on DynamoDB the hex of a JSON object of the last item's table and index keys, used as

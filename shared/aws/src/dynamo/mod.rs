@@ -7,6 +7,7 @@
 //! and `channelRef`, an agent's `pwhash` and `email`, a bot's `pollOffset`.
 
 mod item;
+mod mail;
 mod web;
 
 use std::sync::Arc;

@@ -76,7 +76,7 @@ impl DynamoStore {
     }
 
     /// `DeleteItem` with `ReturnValues = ALL_OLD`: the deleted item, if there was one.
-    async fn delete_returning(
+    pub(super) async fn delete_returning(
         &self,
         key: (String, String),
         condition: Option<&str>,
@@ -94,7 +94,7 @@ impl DynamoStore {
             .map_err(|e| classify(what, &e))
     }
 
-    async fn delete(&self, key: (String, String), what: &str) -> StoreResult<()> {
+    pub(super) async fn delete(&self, key: (String, String), what: &str) -> StoreResult<()> {
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -105,7 +105,7 @@ impl DynamoStore {
             .map_err(|e| classify(what, &e).into_store(what))
     }
 
-    async fn put_plain(&self, item: Item, what: &str) -> StoreResult<()> {
+    pub(super) async fn put_plain(&self, item: Item, what: &str) -> StoreResult<()> {
         self.client
             .put_item()
             .table_name(&self.table)
