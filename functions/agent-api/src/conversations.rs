@@ -722,3 +722,43 @@ pub(crate) async fn take_queued(deps: &ApiDeps, agent: &Agent) -> Result<usize, 
     tracing::info!(agent_id = %agent.id, taken, "agent took queued conversations");
     Ok(taken)
 }
+
+/// `GET /api/v1/conversations/{id}/messages/{message_id}/html`: the sanitised HTML body of an
+/// e-mail (scripts, forms, frames, event handlers and remote images removed at ingest), for
+/// the dashboard to show in a sandboxed frame. 404 when the message has none.
+pub(crate) async fn email_html(
+    State(deps): State<AppState>,
+    _me: Me,
+    PathParam((id, message_id)): PathParam<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let message_id = omnidesk_domain::MessageId::parse(&message_id)
+        .map_err(|e| ApiError::invalid("message_id", e))?;
+    let message = deps
+        .messages
+        .get_message(id, message_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("message"))?;
+    let Some(omnidesk_domain::ChannelRef::Email {
+        html: Some(key), ..
+    }) = &message.channel_ref
+    else {
+        return Err(ApiError::not_found("HTML body"));
+    };
+    let blob = deps
+        .blobs
+        .get(key)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "blob store unavailable");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "file storage is unavailable; try again",
+            )
+        })?
+        .ok_or_else(|| ApiError::not_found("HTML body"))?;
+    Ok(Json(
+        json!({ "html": String::from_utf8_lossy(&blob.bytes) }),
+    ))
+}

@@ -144,6 +144,11 @@ fn routes() -> Vec<Route> {
             "/api/v1/conversations/{id}/messages",
             conversations::messages,
         ),
+        route(
+            Get,
+            "/api/v1/conversations/{id}/messages/{message_id}/html",
+            conversations::email_html,
+        ),
         Route {
             verb: Post,
             path: "/api/v1/conversations/{id}/messages",

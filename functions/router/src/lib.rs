@@ -42,7 +42,8 @@ use omnidesk_domain::{
     AgentId, AgentStatus, Attachment, Author, BotCommand, Button, Channel, ChannelMessage,
     ChannelRef, ChatKind, Contact, Conversation, ConversationId, ConversationStatus, Delivery,
     Direction, Handoff, Identity, InboundEvent, InboundSource, LanguageTag, LastMessage, Message,
-    MessageContent, MessageId, PreviousText, SystemEvent, Timestamp, handoff_summary,
+    MessageContent, MessageId, PreviousText, SystemEvent, Timestamp, email_summary,
+    handoff_summary,
 };
 
 /// Texts and behaviour of the built-in bot.
@@ -64,6 +65,20 @@ pub struct RouterSettings {
     pub human_button: String,
     /// The bot's answer when the customer chose to talk to a person.
     pub human_ack: String,
+    /// The acknowledgement of a new e-mail ticket (sent by e-mail, marked automatic).
+    pub email_ack: String,
+    /// Added to the acknowledgement when the mailbox has a Telegram bot; `{link}` is the
+    /// single-use `t.me` link.
+    pub email_ack_link: String,
+    /// Sent on Telegram instead of the link in the mail when the contact already chats with
+    /// the mailbox's bot; `{subject}` and `{link}` are filled in.
+    pub email_telegram_offer: String,
+    /// How long a "continue on Telegram" link in an acknowledgement stays valid (mail is read
+    /// later than a web page: longer than the widget's 10 minutes).
+    pub email_link_ttl: Duration,
+    /// Automatic mails (acknowledgements) to one address per hour, at most: a loop with
+    /// another robot stops here even when its mail carries no automatic-mail header.
+    pub auto_mail_per_hour: u64,
 }
 
 /// The choice (button data) that asks for a person.
@@ -76,6 +91,10 @@ impl RouterSettings {
     pub const MAX_REASSIGN_AFTER: Duration = Duration::from_secs(900);
     /// Reassignments of one unanswered conversation, at most; after that it stays where it is.
     pub const MAX_REASSIGNMENTS: u32 = 3;
+    /// The default of [`RouterSettings::email_link_ttl`]: 7 days.
+    pub const EMAIL_LINK_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+    /// The default of [`RouterSettings::auto_mail_per_hour`].
+    pub const AUTO_MAIL_PER_HOUR: u64 = 5;
 
     /// Reads `OMNIDESK_BOT_GREETING`, `OMNIDESK_BOT_HELP` and `OMNIDESK_REASSIGN_AFTER_SECS`
     /// through `lookup` (both runtimes call this, so they read them the same way). Unset or
@@ -103,6 +122,27 @@ impl RouterSettings {
             }
             settings.reassign_after = (secs > 0).then_some(after);
         }
+        let whole = |name: &str| -> Result<Option<u64>, String> {
+            get(name)
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|_| format!("{name}: expected a whole number, got {v:?}"))
+                })
+                .transpose()
+        };
+        if let Some(secs) = whole("OMNIDESK_EMAIL_LINK_TTL_SECS")? {
+            if secs == 0 {
+                return Err("OMNIDESK_EMAIL_LINK_TTL_SECS: must be at least 1".to_owned());
+            }
+            settings.email_link_ttl = Duration::from_secs(secs);
+        }
+        if let Some(n) = whole("OMNIDESK_AUTO_MAIL_PER_HOUR")? {
+            settings.auto_mail_per_hour = n;
+        }
+        if let Some(t) = get("OMNIDESK_EMAIL_ACK") {
+            settings.email_ack = t;
+        }
         Ok(settings)
     }
 }
@@ -126,6 +166,18 @@ impl Default for RouterSettings {
                 .to_owned(),
             human_button: "Talk to a person".to_owned(),
             human_ack: "A member of our team will answer here shortly.".to_owned(),
+            email_ack: "Thank you for writing to us. We have received your message and a \
+                        member of our team will reply to this e-mail. To add something, just \
+                        reply to it."
+                .to_owned(),
+            email_ack_link: "Prefer to chat? Continue this conversation on Telegram, with \
+                             everything you wrote so far: {link}"
+                .to_owned(),
+            email_telegram_offer: "We have received your e-mail \u{201c}{subject}\u{201d}. \
+                                   To continue it here instead of by e-mail, open: {link}"
+                .to_owned(),
+            email_link_ttl: Self::EMAIL_LINK_TTL,
+            auto_mail_per_hour: Self::AUTO_MAIL_PER_HOUR,
         }
     }
 }
@@ -413,6 +465,7 @@ async fn route_message(
             (Some(Handoff::Token { .. }), None) => Some(HandoffResult::Invalid),
             (Some(Handoff::SharedChat), _) => Some(HandoffResult::SharedChat),
         },
+        acknowledge: m.acknowledge && m.no_auto_reply.is_none() && existing.is_none(),
     };
 
     if existing.is_none() {
@@ -433,7 +486,7 @@ async fn route_message(
                     return Ok(JobOutcome::Done);
                 }
                 contact = note_reached_on(deps, contact, channel, &mut step.pushes).await?;
-                return finish(deps, c, contact, message, events, bot_reply, step).await;
+                return finish(deps, m, c, contact, message, events, bot_reply, step).await;
             }
             // Created meanwhile by someone else: continue with theirs.
             Err(StoreError::Conflict(_)) => {
@@ -513,6 +566,7 @@ async fn route_message(
     };
     finish(
         deps,
+        m,
         conversation,
         contact,
         message,
@@ -706,6 +760,8 @@ struct BotTurn {
     human: bool,
     command: Option<BotCommand>,
     handoff: Option<HandoffResult>,
+    /// The message opens a conversation whose channel asked for an acknowledgement.
+    acknowledge: bool,
 }
 
 /// How a presented handoff token went.
@@ -725,6 +781,8 @@ enum BotReply {
     Text(String, Vec<Button>),
     /// The summary of what was synced from `from` (built from the stored history).
     Summary { from: Channel },
+    /// The acknowledgement of a new ticket (e-mail), with a link to continue on Telegram.
+    Acknowledge,
 }
 
 /// What an inbound message does to its conversation: its key and channel, reopen, and either
@@ -786,16 +844,22 @@ async fn apply_inbound(
                 events.push(ev);
             }
             // Asked for a person: the bot says one is coming (unless one has it already).
-            (bot.human && !had_a_person)
-                .then(|| BotReply::Text(deps.settings.human_ack.clone(), Vec::new()))
+            if bot.acknowledge {
+                Some(BotReply::Acknowledge)
+            } else {
+                (bot.human && !had_a_person)
+                    .then(|| BotReply::Text(deps.settings.human_ack.clone(), Vec::new()))
+            }
         }
     };
     Ok((events, reply))
 }
 
 /// The timeline events, the bot's answer and the pushes of a stored inbound message.
+#[allow(clippy::too_many_arguments)]
 async fn finish(
     deps: &RouterDeps,
+    m: &ChannelMessage,
     conversation: Conversation,
     contact: Contact,
     message: Message,
@@ -823,14 +887,47 @@ async fn finish(
     let fetch = message.clone();
     if let Some(reply) = bot_reply {
         let (text, buttons) = match reply {
-            BotReply::Text(text, buttons) => (text, buttons),
-            BotReply::Summary { from } => (summary(deps, &conversation, from).await?, Vec::new()),
+            BotReply::Text(text, buttons) => (Some(text), buttons),
+            BotReply::Summary { from } => {
+                (Some(summary(deps, &conversation, from).await?), Vec::new())
+            }
+            BotReply::Acknowledge => (
+                acknowledgement(deps, &conversation, &contact, &message, m, step).await?,
+                Vec::new(),
+            ),
         };
+        if let Some(text) = text {
+            bot_say(deps, &conversation, message.channel, text, buttons, step).await?;
+        }
+    }
+    // The contact was read (and updated) above: no second read for the view. It rides on the
+    // last message.created of this step (see `push_all`).
+    let view = ConversationView::new(&conversation, contact);
+    step.pushes.push(ServerEvent::ConversationUpdated {
+        conversation: Box::new(view),
+    });
+    step.conversation = Some(conversation);
+    // Last: a failure here is retried, and the redelivery (a duplicate by then) queues it.
+    enqueue_media(deps, &fetch).await?;
+    Ok(JobOutcome::Done)
+}
+
+/// Stores a bot message in `conversation` on `channel`, queues it for the sender and adds
+/// its push to the step.
+async fn bot_say(
+    deps: &RouterDeps,
+    conversation: &Conversation,
+    channel: Channel,
+    text: String,
+    buttons: Vec<Button>,
+    step: &mut Step,
+) -> Result<(), JobError> {
+    {
         let mut reply = Message::outbound(
             deps.ids.message_id(),
             conversation.id,
             Author::Bot,
-            message.channel,
+            channel,
             text,
             deps.clock.now(),
         );
@@ -853,16 +950,89 @@ async fn finish(
             conversation: None,
         });
     }
-    // The contact was read (and updated) above: no second read for the view. It rides on the
-    // last message.created of this step (see `push_all`).
-    let view = ConversationView::new(&conversation, contact);
-    step.pushes.push(ServerEvent::ConversationUpdated {
-        conversation: Box::new(view),
+    Ok(())
+}
+
+/// The acknowledgement of a new ticket, or `None` when the address had its share of
+/// automatic mail this hour. When the channel names a Telegram bot the customer can continue
+/// on, a single-use link is issued: in the mail, or as a Telegram message in the contact's
+/// chat with that bot when they have one already.
+async fn acknowledgement(
+    deps: &RouterDeps,
+    conversation: &Conversation,
+    contact: &Contact,
+    first: &Message,
+    m: &ChannelMessage,
+    step: &mut Step,
+) -> Result<Option<String>, JobError> {
+    let hour = deps.clock.now().millis() / 3_600_000;
+    let sent = deps
+        .agents
+        .next_counter(&format!("automail:{}:{hour}", m.identity.key()))
+        .await?;
+    if sent > deps.settings.auto_mail_per_hour {
+        tracing::info!(sent, "automatic mail to this address paused for the hour");
+        return Ok(None);
+    }
+    let mut text = deps.settings.email_ack.clone();
+    let Some(bot_id) = m.continue_on else {
+        return Ok(Some(text));
+    };
+    let (Some(web), Some(username)) = (
+        &deps.web,
+        deps.bots.get_bot(bot_id).await?.and_then(|b| b.username),
+    ) else {
+        return Ok(Some(text));
+    };
+    let grant = HandoffGrant {
+        from: first.channel,
+        bot_id: Some(bot_id),
+        identity: m.identity.clone(),
+        contact_id: Some(contact.id),
+        conversation_id: Some(conversation.id),
+        key: Some(m.key.clone()),
+    };
+    let token = omnidesk_core::random_token();
+    let ttl = i64::try_from(deps.settings.email_link_ttl.as_millis()).unwrap_or(i64::MAX / 4);
+    web.put_token(&omnidesk_core::StoredToken {
+        kind: TokenKind::Handoff,
+        hash: token_hash(&token),
+        owner: format!("conversation:{}", conversation.id),
+        payload: serde_json::to_string(&grant).map_err(|e| JobError::Permanent(e.to_string()))?,
+        expires_at: deps.clock.now().plus_millis(ttl),
+    })
+    .await?;
+    let link = format!("https://t.me/{username}?start={token}");
+    // Already chatting with the bot: the offer goes there, where they will see it first.
+    let chat = contact.identities.iter().find_map(|i| match i {
+        Identity::Telegram {
+            bot_id: b, user_id, ..
+        } if *b == bot_id => Some(omnidesk_domain::ConversationKey::telegram_private(
+            bot_id,
+            omnidesk_domain::TelegramChatId(user_id.0 as i64),
+        )),
+        _ => None,
     });
-    step.conversation = Some(conversation);
-    // Last: a failure here is retried, and the redelivery (a duplicate by then) queues it.
-    enqueue_media(deps, &fetch).await?;
-    Ok(JobOutcome::Done)
+    if let Some(key) = chat
+        && let Some(telegram) = deps.conversations.conversation_by_key(&key).await?
+    {
+        let subject = match &first.channel_ref {
+            Some(ChannelRef::Email {
+                subject: Some(s), ..
+            }) if !s.trim().is_empty() => s.trim().to_owned(),
+            _ => first.preview_text().chars().take(60).collect(),
+        };
+        let offer = deps
+            .settings
+            .email_telegram_offer
+            .replace("{subject}", &subject)
+            .replace("{link}", &link);
+        bot_say(deps, &telegram, Channel::Telegram, offer, Vec::new(), step).await?;
+        return Ok(Some(text));
+    }
+    text.push_str("\n\n");
+    text.push_str(&deps.settings.email_ack_link.replace("{link}", &link));
+    Ok(Some(text))
 }
 
 /// A channel notice (a member joined, a payment went through): a timeline event of the chat's
@@ -879,6 +1049,33 @@ async fn route_notice(
         return Ok(JobOutcome::Done);
     };
     let now = deps.clock.now();
+    // A bounce: the contact cannot be reached at that address any more, and the agent sees
+    // why in the timeline and on the contact.
+    let event = match &m.unreachable {
+        Some(reason) => {
+            let channel = m.channel();
+            if let Some(contact) = omnidesk_core::usecases::mark_unreachable(
+                deps.contacts.as_ref(),
+                deps.clock.as_ref(),
+                c.contact_id,
+                channel,
+                reason,
+            )
+            .await?
+            {
+                step.pushes.push(ServerEvent::ContactUpdated {
+                    contact: Box::new(contact),
+                });
+            }
+            SystemEvent::ContactUnreachable {
+                channel,
+                reason: reason.clone(),
+            }
+        }
+        None => SystemEvent::Notice {
+            text: text.to_owned(),
+        },
+    };
     let mut event = Message::system(
         match m.sent_at {
             Some(sent_at) => MessageId::derived(sent_at, m.sequence, m.id_source()),
@@ -886,9 +1083,7 @@ async fn route_notice(
         },
         c.id,
         c.channel,
-        SystemEvent::Notice {
-            text: text.to_owned(),
-        },
+        event,
         now,
     );
     event.source_key = Some(m.source_key.clone());
@@ -1285,7 +1480,11 @@ async fn summary(
         Some(id) => deps.agents.get_agent(id).await?.map(|a| a.name),
         None => None,
     };
-    Ok(handoff_summary(from, &history, name.as_deref()))
+    Ok(match from {
+        // A ticket has a subject, a question and a state: say those, not a chat digest.
+        Channel::Email => email_summary(&history, conversation.status, name.as_deref()),
+        _ => handoff_summary(from, &history, name.as_deref()),
+    })
 }
 
 /// Schedules the check of an automatic assignment ([`TimerJob::ReassignIfUnanswered`]). Best

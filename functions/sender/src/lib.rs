@@ -19,6 +19,7 @@
 //! Depends on `omnidesk-core` ports only (no teloxide, no AWS SDK): `main.rs`/`infra/local`
 //! wire the adapters.
 
+mod email;
 mod limiter;
 
 use std::sync::Arc;
@@ -37,6 +38,7 @@ use omnidesk_domain::{
     TELEGRAM_UPLOAD_LIMIT, TelegramChatId, safe_inline, split_for_telegram,
 };
 
+pub use email::{EmailOut, MAX_EMAIL_FILES_BYTES};
 pub use limiter::RateLimiter;
 
 /// A transiently failing message is marked failed once it has been received this many times.
@@ -65,6 +67,9 @@ pub struct SenderDeps {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGen>,
     pub limiter: Arc<RateLimiter>,
+    /// The e-mail channel's mailer and mailboxes; `None` where e-mail is not deployed (an
+    /// e-mail reply then fails with that reason).
+    pub email: Option<EmailOut>,
 }
 
 /// The sender Lambda's handler of one SQS batch from the outbound FIFO queue: the shared batch
@@ -138,16 +143,7 @@ pub async fn handle(
     match message.channel {
         Channel::Telegram => send_telegram(deps, &message, &conversation, receive_count).await,
         Channel::Web => send_web(deps, &message, &conversation).await,
-        other => {
-            fail(
-                deps,
-                &message,
-                None,
-                format!("sending on {} is not supported yet", other.label()),
-            )
-            .await?;
-            Ok(JobOutcome::Done)
-        }
+        Channel::Email => email::send_email(deps, &message, &conversation, receive_count).await,
     }
 }
 
@@ -624,7 +620,7 @@ async fn on_telegram_error(
 
 /// Records that `message` is still on its way: attempts so far, the parts already sent, and why
 /// it waits (if it does).
-async fn save_still_sending(
+pub(crate) async fn save_still_sending(
     deps: &SenderDeps,
     message: &Message,
     attempts: u32,
@@ -652,30 +648,14 @@ async fn contact_unreachable(
     conversation: &Conversation,
     reason: &str,
 ) -> Result<(), JobError> {
-    let mut updated_contact = None;
-    for _ in 0..OPTIMISTIC_RETRIES {
-        let Some(mut contact) = deps.contacts.get_contact(conversation.contact_id).await? else {
-            tracing::warn!(contact_id = %conversation.contact_id, "conversation without contact");
-            break;
-        };
-        if contact
-            .unreachable_on(Channel::Telegram)
-            .is_some_and(|u| u.reason == reason)
-        {
-            break;
-        }
-        let read = contact.updated_at;
-        let now = deps.clock.now().max(read);
-        contact.mark_unreachable(Channel::Telegram, reason.to_owned(), now);
-        match deps.contacts.update_contact(&contact, read).await {
-            Ok(()) => {
-                updated_contact = Some(contact);
-                break;
-            }
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let updated_contact = omnidesk_core::usecases::mark_unreachable(
+        deps.contacts.as_ref(),
+        deps.clock.as_ref(),
+        conversation.contact_id,
+        Channel::Telegram,
+        reason,
+    )
+    .await?;
 
     let mut event = Message::system(
         deps.ids.message_id(),
@@ -735,7 +715,7 @@ async fn contact_unreachable(
 }
 
 /// Fails the message for good (attempt counted) and pushes it.
-async fn fail(
+pub(crate) async fn fail(
     deps: &SenderDeps,
     message: &Message,
     channel_ref: Option<&ChannelRef>,
@@ -762,7 +742,7 @@ async fn fail_with(
 }
 
 /// Stores a message's delivery state for good and pushes the message as it now is.
-async fn record_delivery(
+pub(crate) async fn record_delivery(
     deps: &SenderDeps,
     message: &Message,
     delivery: &Delivery,

@@ -39,6 +39,7 @@ async fn main() -> Result<(), Error> {
         clock: aws.clock.clone(),
         ids: aws.ids.clone(),
         limiter: Arc::new(RateLimiter::telegram()),
+        email: None,
     });
     let settle = Arc::new(SqsSettle::new(aws.queue.clone(), QueueName::Outbound));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {

@@ -98,6 +98,7 @@ impl World {
             clock,
             ids,
             limiter: Arc::new(limiter),
+            email: None,
         };
         Self {
             fake,

@@ -191,14 +191,7 @@ impl VisitorKeys {
     }
 }
 
-/// A random single-use token: 32 bytes (256 bits), base64url, 43 characters of
-/// `A-Za-z0-9_-` (fits Telegram's 64-character `start` parameter).
-pub fn random_token() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    B64.encode(bytes)
-}
+pub use omnidesk_core::random_token;
 
 #[cfg(test)]
 mod tests {

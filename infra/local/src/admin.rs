@@ -28,6 +28,7 @@ pub struct Target {
     agents: Arc<dyn AgentStore>,
     bots: Arc<dyn BotStore>,
     web: Arc<dyn omnidesk_core::WebStore>,
+    mail: Arc<dyn omnidesk_core::MailStore>,
     api: ApiDeps,
     telegram: Arc<dyn TelegramApi>,
     clock: Arc<dyn Clock>,
@@ -46,7 +47,8 @@ impl Target {
         Ok(Self {
             agents: store.clone(),
             bots: store.clone(),
-            web: store,
+            web: store.clone(),
+            mail: store,
             api,
             telegram: adapters.telegram.clone(),
             clock: adapters.clock.clone(),
@@ -99,7 +101,8 @@ impl Target {
         Ok(Self {
             agents: store.clone(),
             bots: store.clone(),
-            web: store,
+            web: store.clone(),
+            mail: store,
             api,
             telegram,
             clock,
@@ -424,6 +427,168 @@ pub async fn website_add(
 /// `omnidesk website list` on `target`.
 pub async fn website_list(target: &Target) -> anyhow::Result<Vec<omnidesk_core::Website>> {
     Ok(target.web.list_websites().await?)
+}
+
+/// Adds (or updates) a mailbox (`omnidesk mailbox add`): mail to `address` (and to
+/// `reply+<token>@` its domain) becomes conversations; `bot` is offered to continue on.
+pub async fn mailbox_add(
+    target: &Target,
+    address: &str,
+    name: Option<String>,
+    bot: Option<&str>,
+) -> anyhow::Result<omnidesk_core::Mailbox> {
+    let address = omnidesk_domain::EmailAddress::parse(address)
+        .map_err(|e| anyhow::anyhow!("--address {address}: {e}"))?;
+    if address.as_str().starts_with("reply+") {
+        bail!("--address {address}: `reply+…@` addresses are the threads' own; pick another");
+    }
+    let bot_id = match bot {
+        Some(b) => {
+            let id = BotId::parse(b).map_err(|e| anyhow::anyhow!("--bot {b}: {e}"))?;
+            match target.bots.get_bot(id).await? {
+                None => bail!("--bot {b}: no such bot (add it with `omnidesk bot add`)"),
+                Some(bot) if bot.username.is_none() => bail!(
+                    "--bot {b}: its username is unknown, and a t.me link needs it; add the bot \
+                     again without --no-verify so that getMe can fetch it"
+                ),
+                Some(_) => Some(id),
+            }
+        }
+        None => None,
+    };
+    let created_at = match target.mail.get_mailbox(&address).await? {
+        Some(m) => m.created_at,
+        None => target.clock.now(),
+    };
+    let mailbox = omnidesk_core::Mailbox {
+        address,
+        name: name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
+        bot_id,
+        created_at,
+    };
+    target.mail.put_mailbox(&mailbox).await?;
+    Ok(mailbox)
+}
+
+/// `omnidesk mailbox list`.
+pub async fn mailbox_list(target: &Target) -> anyhow::Result<Vec<omnidesk_core::Mailbox>> {
+    Ok(target.mail.list_mailboxes().await?)
+}
+
+/// The raw messages `paths` name: files as they are, and every file of a maildir's `new/`
+/// and `cur/` (or of a plain directory), in name order.
+pub fn mail_files(paths: &[std::path::PathBuf]) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let parts: Vec<std::path::PathBuf> = if p.join("cur").is_dir() || p.join("new").is_dir()
+            {
+                vec![p.join("new"), p.join("cur")]
+            } else {
+                vec![p.clone()]
+            };
+            for dir in parts.into_iter().filter(|d| d.is_dir()) {
+                let mut files: Vec<_> = std::fs::read_dir(&dir)
+                    .with_context(|| format!("cannot read {}", dir.display()))?
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|f| f.is_file())
+                    .collect();
+                files.sort();
+                out.extend(files);
+            }
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            bail!("{}: no such file or directory", p.display());
+        }
+    }
+    Ok(out)
+}
+
+/// `omnidesk email import FILE…`: each raw message (or maildir) into the local system, as if
+/// it had arrived by SMTP; `omnidesk serve` (running or started later) routes them. Returns one
+/// line per message.
+pub async fn email_import(
+    config: &Config,
+    paths: &[std::path::PathBuf],
+) -> anyhow::Result<Vec<String>> {
+    let adapters = Adapters::open(config)?;
+    let deps = adapters.email_deps(config);
+    let mut lines = Vec::new();
+    for file in mail_files(paths)? {
+        let bytes =
+            std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        let outcome = omnidesk_email_inbound::ingest(
+            &deps,
+            omnidesk_email_inbound::RawMail {
+                bytes: &bytes,
+                recipients: Vec::new(),
+                source: format!("import:{}", file.display()),
+                verdicts: omnidesk_email_inbound::Verdicts::default(),
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        lines.push(format!("{}: {}", file.display(), describe(&outcome)));
+    }
+    Ok(lines)
+}
+
+/// One line for an ingest outcome.
+pub fn describe(outcome: &omnidesk_email_inbound::Ingested) -> String {
+    use omnidesk_email_inbound::Ingested;
+    match outcome {
+        Ingested::Queued {
+            key,
+            new_thread: true,
+        } => format!("queued as a new ticket ({key})"),
+        Ingested::Queued { key, .. } => format!("queued in its thread ({key})"),
+        Ingested::Kept { id, reason } => {
+            format!("kept for an operator as {id}: {reason} (`omnidesk email failed`)")
+        }
+        Ingested::NoMailbox => {
+            "not addressed to any mailbox (add one with `omnidesk mailbox add`)".to_owned()
+        }
+    }
+}
+
+/// `omnidesk email failed`: the kept (unprocessable, quarantined, too large) messages.
+pub async fn email_failed(config: &Config, limit: usize) -> anyhow::Result<String> {
+    use omnidesk_core::MailStore;
+    let adapters = Adapters::open(config)?;
+    let page = adapters
+        .store
+        .list_unprocessable(&PageRequest::first(limit))
+        .await?;
+    if page.items.is_empty() {
+        return Ok("no kept e-mail\n".to_owned());
+    }
+    let mut out = String::new();
+    for m in page.items {
+        out.push_str(&format!(
+            "{}  {}  {:>9}  {}  {}\n",
+            m.id,
+            chrono::DateTime::from_timestamp_millis(m.received_at.millis())
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default(),
+            omnidesk_domain::human_size(m.size),
+            m.source,
+            m.reason
+        ));
+    }
+    out.push_str("import one again with `omnidesk email retry <id>`\n");
+    Ok(out)
+}
+
+/// `omnidesk email retry ID`: imports a kept message again.
+pub async fn email_retry(config: &Config, id: &str) -> anyhow::Result<String> {
+    let adapters = Adapters::open(config)?;
+    let deps = adapters.email_deps(config);
+    match omnidesk_email_inbound::reimport(&deps, id).await? {
+        Some(outcome) => Ok(describe(&outcome)),
+        None => bail!("no kept e-mail {id} (see `omnidesk email failed`)"),
+    }
 }
 
 #[cfg(test)]

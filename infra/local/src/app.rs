@@ -121,6 +121,29 @@ impl Adapters {
         })
     }
 
+    /// The e-mail ingest's dependencies on these adapters.
+    pub fn email_deps(&self, config: &Config) -> omnidesk_email_inbound::EmailDeps {
+        omnidesk_email_inbound::EmailDeps {
+            mail: Arc::new(self.store.clone()),
+            blobs: self.blobs.clone(),
+            queue: Arc::new(self.queue.clone()),
+            clock: self.clock.clone(),
+            ids: self.ids.clone(),
+            settings: config.email.clone(),
+        }
+    }
+
+    /// The mailer of outgoing e-mail: the relay when one is set, else the outbox folder.
+    pub fn mailer(&self, config: &Config) -> anyhow::Result<Arc<dyn omnidesk_core::Mailer>> {
+        Ok(match &config.smtp_relay {
+            Some(url) => Arc::new(
+                omnidesk_local::SmtpRelayMailer::from_url(url.expose())
+                    .map_err(|e| anyhow::anyhow!("OMNIDESK_SMTP_RELAY: {e}"))?,
+            ),
+            None => Arc::new(omnidesk_local::OutboxMailer::new(config.outbox_path())),
+        })
+    }
+
     /// The agent-token signer: the configured key, or one generated once into the data dir.
     pub fn auth(&self, config: &Config) -> anyhow::Result<Auth> {
         let secret = Self::secret(config)?;
@@ -175,6 +198,8 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<Secret> {
 /// A running server.
 pub struct App {
     pub addr: SocketAddr,
+    /// Where the SMTP listener accepts mail, when one runs.
+    pub smtp_addr: Option<SocketAddr>,
     pub adapters: Adapters,
     tasks: JoinSet<()>,
 }
@@ -260,6 +285,10 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         clock: clock.clone(),
         ids: ids.clone(),
         limiter: Arc::new(RateLimiter::telegram()),
+        email: Some(omnidesk_sender::EmailOut {
+            mailer: adapters.mailer(config)?,
+            mail: store.clone(),
+        }),
     };
     let mut api = adapters.api_deps(auth.clone(), push.clone());
     api.connections = connections.clone();
@@ -372,6 +401,31 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         },
     ));
 
+    // Inbound e-mail: an SMTP listener when configured (imports work without it).
+    let mut smtp_addr = None;
+    if let Some(listen) = config.smtp_listen {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen} (OMNIDESK_SMTP_LISTEN)"))?;
+        smtp_addr = Some(listener.local_addr()?);
+        let smtp = omnidesk_local::smtp::SmtpConfig {
+            hostname: config.smtp_hostname.clone(),
+            max_message_bytes: config.email.max_bytes,
+            ..omnidesk_local::smtp::SmtpConfig::default()
+        };
+        let sink = Arc::new(crate::smtp_sink::IngestSink {
+            deps: adapters.email_deps(config),
+        });
+        tasks.spawn(async move {
+            if let Err(e) =
+                omnidesk_local::smtp::serve(listener, smtp, sink, std::future::pending()).await
+            {
+                tracing::error!(error = %e, "SMTP listener stopped");
+            }
+        });
+        tracing::info!(addr = %smtp_addr.unwrap_or(listen), "SMTP listener is accepting mail");
+    }
+
     for bot in store.list_bots().await? {
         if bot.mode == BotMode::Polling {
             tracing::info!(bot = %bot.id, "polling getUpdates");
@@ -386,6 +440,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "omnidesk is listening");
     Ok(App {
         addr,
+        smtp_addr,
         adapters,
         tasks,
     })

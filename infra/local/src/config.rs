@@ -94,6 +94,50 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "1800",
         "how long a signed download link to a file stays valid",
     ),
+    (
+        "OMNIDESK_SMTP_LISTEN",
+        "(off)",
+        "address of the inbound SMTP listener (e.g. `127.0.0.1:2525`): mail to a configured \
+         mailbox (`omnidesk mailbox add`) becomes a conversation; no TLS or AUTH of its own, \
+         so put it behind your MX or relay",
+    ),
+    (
+        "OMNIDESK_SMTP_HOSTNAME",
+        "localhost",
+        "the name the SMTP listener greets with",
+    ),
+    (
+        "OMNIDESK_MAX_EMAIL_BYTES",
+        "26214400",
+        "the largest inbound e-mail (25 MB); larger mail is refused with a polite SMTP reply, \
+         or kept for an operator when imported",
+    ),
+    (
+        "OMNIDESK_OUTBOX_DIR",
+        "<data dir>/outbox",
+        "where agent replies by e-mail are written as `.eml` files when no relay is set",
+    ),
+    (
+        "OMNIDESK_SMTP_RELAY",
+        "(none: outbox folder)",
+        "send e-mail through this relay: `smtp://[user:pass@]host[:port]`, \
+         `smtp+starttls://…` or `smtps://…`",
+    ),
+    (
+        "OMNIDESK_EMAIL_ACK",
+        "(built in)",
+        "the acknowledgement mailed when an e-mail opens a ticket",
+    ),
+    (
+        "OMNIDESK_EMAIL_LINK_TTL_SECS",
+        "604800",
+        "how long the \"Continue on Telegram\" link in an acknowledgement stays valid (7 days)",
+    ),
+    (
+        "OMNIDESK_AUTO_MAIL_PER_HOUR",
+        "5",
+        "automatic mails (acknowledgements) to one address per hour, at most",
+    ),
     ("RUST_LOG", "info", "log filter (tracing-subscriber syntax)"),
 ];
 
@@ -118,6 +162,16 @@ pub struct Config {
     pub router: RouterSettings,
     /// `OMNIDESK_MAX_UPLOAD_BYTES`, `OMNIDESK_FILE_LINK_TTL_SECS`.
     pub files: FileSettings,
+    /// `OMNIDESK_SMTP_LISTEN`: the inbound SMTP listener, off when unset.
+    pub smtp_listen: Option<SocketAddr>,
+    /// `OMNIDESK_SMTP_HOSTNAME`.
+    pub smtp_hostname: String,
+    /// `OMNIDESK_OUTBOX_DIR`; `None`: `<data dir>/outbox`.
+    pub outbox_dir: Option<PathBuf>,
+    /// `OMNIDESK_SMTP_RELAY`.
+    pub smtp_relay: Option<Secret>,
+    /// `OMNIDESK_MAX_EMAIL_BYTES`.
+    pub email: omnidesk_email_inbound::EmailSettings,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -183,6 +237,18 @@ impl Config {
             router: RouterSettings::from_lookup(var).map_err(anyhow::Error::msg)?,
             files: FileSettings::from_lookup(var, DEFAULT_MAX_UPLOAD_BYTES)
                 .map_err(anyhow::Error::msg)?,
+            smtp_listen: var("OMNIDESK_SMTP_LISTEN")
+                .map(|v| {
+                    v.trim().parse().map_err(|e| {
+                        anyhow::anyhow!("OMNIDESK_SMTP_LISTEN={v:?} is not host:port: {e}")
+                    })
+                })
+                .transpose()?,
+            smtp_hostname: var("OMNIDESK_SMTP_HOSTNAME").unwrap_or_else(|| "localhost".to_owned()),
+            outbox_dir: var("OMNIDESK_OUTBOX_DIR").map(PathBuf::from),
+            smtp_relay: var("OMNIDESK_SMTP_RELAY").map(Secret::new),
+            email: omnidesk_email_inbound::EmailSettings::from_lookup(var)
+                .map_err(anyhow::Error::msg)?,
         })
     }
 
@@ -202,7 +268,19 @@ impl Config {
             widget_dir: PathBuf::from("web/widget/dist"),
             router: RouterSettings::default(),
             files: FileSettings::default(),
+            smtp_listen: None,
+            smtp_hostname: "localhost".to_owned(),
+            outbox_dir: None,
+            smtp_relay: None,
+            email: omnidesk_email_inbound::EmailSettings::default(),
         }
+    }
+
+    /// Where `.eml` files of outgoing mail go when no relay is set.
+    pub fn outbox_path(&self) -> PathBuf {
+        self.outbox_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("outbox"))
     }
 
     /// The SQLite database file of the store.

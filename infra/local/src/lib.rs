@@ -8,6 +8,7 @@ pub mod app;
 pub mod bench;
 pub mod config;
 pub mod poller;
+pub mod smtp_sink;
 pub mod static_files;
 pub mod worker;
 pub mod ws;

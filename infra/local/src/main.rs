@@ -37,6 +37,12 @@ enum Command {
     /// Manage the websites that embed the chat widget.
     #[command(subcommand)]
     Website(WebsiteCommand),
+    /// Manage the mailboxes customers write to.
+    #[command(subcommand)]
+    Mailbox(MailboxCommand),
+    /// Import raw e-mail and look after mail that could not be processed.
+    #[command(subcommand)]
+    Email(EmailCommand),
     /// List rejected webhook bodies and dead-lettered jobs.
     DeadLetters {
         /// How many of each to show.
@@ -112,6 +118,40 @@ enum WebsiteCommand {
     },
     /// List websites.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+enum MailboxCommand {
+    /// Add (or update) a mailbox: mail to it becomes conversations, replies go out from it.
+    Add {
+        /// The address customers write to (`support@example.com`).
+        #[arg(long)]
+        address: String,
+        /// The name replies are sent under ("Example Support").
+        #[arg(long)]
+        name: Option<String>,
+        /// The Telegram bot customers are offered to continue on (id from `bot list`).
+        #[arg(long)]
+        bot: Option<String>,
+    },
+    /// List mailboxes.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum EmailCommand {
+    /// Import raw messages (`.eml` files, or maildirs) as if they had arrived by SMTP.
+    Import {
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+    /// List kept messages: unreadable, quarantined or too large.
+    Failed {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Import a kept message again (see `email failed`).
+    Retry { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -267,6 +307,54 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", admin::dead_letters(&config, limit).await?)
         }
         Command::Bench(args) => bench::run(args).await?,
+        Command::Mailbox(cmd) => {
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            match cmd {
+                MailboxCommand::Add { address, name, bot } => {
+                    let m = admin::mailbox_add(&target, &address, name, bot.as_deref()).await?;
+                    println!(
+                        "mailbox {} added{}",
+                        m.address,
+                        m.bot_id
+                            .map(|b| format!("; customers are offered to continue on bot {b}"))
+                            .unwrap_or_default()
+                    );
+                }
+                MailboxCommand::List => {
+                    for m in admin::mailbox_list(&target).await? {
+                        println!(
+                            "{}  {}  bot {}",
+                            m.address,
+                            m.name.as_deref().unwrap_or("-"),
+                            m.bot_id
+                                .map(|b| b.to_string())
+                                .unwrap_or_else(|| "-".into())
+                        );
+                    }
+                }
+            }
+        }
+        Command::Email(cmd) => {
+            if cli.aws_table.is_some() {
+                anyhow::bail!(
+                    "email import|failed|retry work on the local store; on AWS, SES delivers \
+                     mail to the email-inbound function"
+                );
+            }
+            match cmd {
+                EmailCommand::Import { files } => {
+                    for line in admin::email_import(&config, &files).await? {
+                        println!("{line}");
+                    }
+                }
+                EmailCommand::Failed { limit } => {
+                    print!("{}", admin::email_failed(&config, limit).await?)
+                }
+                EmailCommand::Retry { id } => {
+                    println!("{}", admin::email_retry(&config, &id).await?)
+                }
+            }
+        }
         Command::Website(cmd) => {
             let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
             match cmd {

@@ -627,6 +627,42 @@ fn not_configured() -> crate::ProviderError {
     crate::ProviderError::Permanent("file storage is not configured in this deployment".to_owned())
 }
 
+/// Marks a contact unreachable on `channel` for `reason` (a blocked bot, a bounced address),
+/// re-reading on a concurrent change. Returns the contact as stored when this changed it;
+/// `None` when it was already marked for that reason or is gone (so a redelivery is a no-op).
+pub async fn mark_unreachable(
+    contacts: &dyn ContactStore,
+    clock: &dyn crate::Clock,
+    contact_id: omnidesk_domain::ContactId,
+    channel: omnidesk_domain::Channel,
+    reason: &str,
+) -> StoreResult<Option<Contact>> {
+    for _ in 0..8 {
+        let Some(mut contact) = contacts.get_contact(contact_id).await? else {
+            tracing::warn!(%contact_id, "unreachable contact not found");
+            return Ok(None);
+        };
+        if contact
+            .unreachable_on(channel)
+            .is_some_and(|u| u.reason == reason)
+        {
+            return Ok(None);
+        }
+        let read = contact.updated_at;
+        let now = clock.now().max(read);
+        contact.mark_unreachable(channel, reason.to_owned(), now);
+        match contacts.update_contact(&contact, read).await {
+            Ok(()) => return Ok(Some(contact)),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Conflict(format!(
+        "contact {contact_id} kept changing while marking it unreachable"
+    )))
+}
+
+
 #[cfg(test)]
 mod file_tests {
     use super::*;

@@ -291,6 +291,10 @@ pub struct ChannelMessage {
     /// e-mail ticket: "we got it", with a link to continue on Telegram).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub acknowledge: bool,
+    /// The Telegram bot the customer may continue on (an e-mail mailbox's bot): the
+    /// acknowledgement carries a `t.me/<bot>?start=<token>` link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continue_on: Option<BotId>,
     /// Why nothing automatic may answer this message (it is itself automatic: an
     /// auto-reply, a bulk or list mail, a delivery report); `None` for a person's message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -332,6 +336,7 @@ impl ChannelMessage {
             choice: None,
             notice: None,
             acknowledge: false,
+            continue_on: None,
             no_auto_reply: None,
             unreachable: None,
         }

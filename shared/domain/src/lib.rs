@@ -38,7 +38,7 @@ pub use message::{
     Author, Button, ChannelRef, Delivery, DeliveryStatus, Direction, Message, MessageContent,
     PreviousText, Quote, SystemEvent, TELEGRAM_TEXT_LIMIT, Translation, split_for_telegram,
 };
-pub use summary::handoff_summary;
+pub use summary::{email_summary, handoff_summary};
 pub use values::{
     BotId, Channel, ChannelPath, EmailAddress, LanguageTag, Tag, TelegramChatId, TelegramUserId,
     Timestamp, UpdateId,

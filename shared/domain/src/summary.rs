@@ -1,7 +1,7 @@
 //! The extractive summary the bot sends when a conversation moves to another channel: what was
 //! synced (order and ticket numbers, the topic) and the last answer, with no LLM.
 
-use crate::{Author, Channel, Direction, Message};
+use crate::{Author, Channel, ChannelRef, ConversationStatus, Direction, Message};
 
 /// Words that never make a topic.
 const STOPWORDS: &[&str] = &[
@@ -75,6 +75,69 @@ pub fn handoff_summary(from: Channel, messages: &[Message], agent_name: Option<&
     }
     out.push_str(" Just tell us what you need.");
     out
+}
+
+/// The bot's first message on Telegram when an e-mail ticket continues there: the subject,
+/// what the customer asked (the first lines of their newest mail's new text, never the quoted
+/// history), how many files came along, and where the ticket stands.
+///
+/// "Your e-mail “Refund for order #1024” is here now. You wrote: “The parcel arrived
+/// damaged…”. 2 files. Status: with Ann. Just reply here."
+pub fn email_summary(
+    messages: &[Message],
+    status: ConversationStatus,
+    agent_name: Option<&str>,
+) -> String {
+    let inbound: Vec<&Message> = messages
+        .iter()
+        .filter(|m| m.direction == Direction::Inbound && m.event.is_none())
+        .collect();
+    let subject = inbound.iter().find_map(|m| match &m.channel_ref {
+        Some(ChannelRef::Email {
+            subject: Some(s), ..
+        }) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        _ => None,
+    });
+    let mut out = match subject {
+        Some(s) => format!("Your e-mail “{}” is here now.", clip(&s, 120)),
+        None => "Your e-mail is here now.".to_owned(),
+    };
+    if let Some(asked) = inbound
+        .iter()
+        .rev()
+        .map(|m| first_lines(&m.text, 3))
+        .find(|t| !t.is_empty())
+    {
+        out.push_str(&format!(" You wrote: “{}”.", clip(&asked, 240)));
+    }
+    let files = inbound
+        .iter()
+        .flat_map(|m| &m.attachments)
+        .filter(|a| a.kind.has_bytes())
+        .count();
+    match files {
+        0 => {}
+        1 => out.push_str(" 1 file."),
+        n => out.push_str(&format!(" {n} files.")),
+    }
+    let status = match (status, agent_name) {
+        (ConversationStatus::Assigned, Some(name)) => format!("with {name}"),
+        (ConversationStatus::Assigned, None) => "with our team".to_owned(),
+        (ConversationStatus::Resolved, _) => "resolved".to_owned(),
+        _ => "waiting for our team".to_owned(),
+    };
+    out.push_str(&format!(" Status: {status}. Just reply here."));
+    out
+}
+
+/// The first `n` non-empty lines of `text`, joined by spaces.
+fn first_lines(text: &str, n: usize) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(n)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Order and ticket numbers: `#1024` (with the word before it when it names a thing), or a
@@ -187,6 +250,45 @@ mod tests {
             "We've synced your conversation from the website (order #1024, ticket 88123, \
              tracking). Last answer from Ann: “I've asked the warehouse, you'll have it \
              today.”. Just tell us what you need."
+        );
+    }
+
+    #[test]
+    fn the_email_summary_has_the_subject_the_new_text_the_files_and_the_status() {
+        use crate::{Attachment, AttachmentKind};
+        let contact = Author::Contact {
+            id: ContactId::from_uuid(Uuid::nil()),
+        };
+        let mut mail = msg(
+            &contact,
+            "The parcel arrived damaged.\n\nCan you refund it?\nThanks\nAnn",
+        );
+        mail.channel = Channel::Email;
+        mail.channel_ref = Some(ChannelRef::Email {
+            message_id: "a@b".into(),
+            subject: Some("Refund for order #1024".into()),
+            customer: None,
+            mailbox: None,
+            references: vec![],
+            quoted: Some("> old text".into()),
+            html: None,
+            raw: None,
+        });
+        mail.attachments = vec![
+            Attachment::new(AttachmentKind::Image, "upload"),
+            Attachment::new(AttachmentKind::File, "upload"),
+        ];
+        assert_eq!(
+            email_summary(&[mail.clone()], ConversationStatus::Assigned, Some("Ann")),
+            "Your e-mail “Refund for order #1024” is here now. You wrote: “The parcel arrived \
+             damaged. Can you refund it? Thanks”. 2 files. Status: with Ann. Just reply here."
+        );
+        mail.channel_ref = None;
+        mail.attachments.clear();
+        assert_eq!(
+            email_summary(&[mail], ConversationStatus::Queued, None),
+            "Your e-mail is here now. You wrote: “The parcel arrived damaged. Can you refund \
+             it? Thanks”. Status: waiting for our team. Just reply here."
         );
     }
 

@@ -355,6 +355,7 @@ impl Stack {
             clock: clock.clone(),
             ids: ids.clone(),
             limiter: Arc::new(RateLimiter::telegram()),
+            email: None,
         };
         let api = ApiDeps {
             contacts: store.clone(),

@@ -32,5 +32,5 @@ pub use telegram::{
 };
 pub use web::{
     HandoffGrant, StoredToken, TokenKind, VisitorConnection, VisitorConnectionStore, WebStore,
-    Website, token_hash,
+    Website, random_bytes, random_token, token_hash,
 };

@@ -156,6 +156,21 @@ pub fn token_hash(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A random single-use token: 32 bytes (256 bits), base64url, 43 characters of
+/// `A-Za-z0-9_-` (fits Telegram's 64-character `start` parameter).
+pub fn random_token() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+}
+
+/// `N` bytes from the operating system's random source (thread-local CSPRNG).
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    use rand::RngCore;
+    let mut bytes = [0u8; N];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
