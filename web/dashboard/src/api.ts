@@ -132,6 +132,10 @@ export class Api {
   limits() {
     return this.call<unknown>('GET', '/api/v1/limits');
   }
+  /** The sanitised HTML body of an e-mail (404 `not_found` when it has none). */
+  emailHtml(id: string, messageId: string) {
+    return this.call<{ html: string }>('GET', `/api/v1/conversations/${encodeURIComponent(id)}/messages/${encodeURIComponent(messageId)}/html`);
+  }
   assign(id: string, agentId: string | null) {
     return this.call<ConversationView>('POST', `/api/v1/conversations/${encodeURIComponent(id)}/assign`, { agent_id: agentId });
   }

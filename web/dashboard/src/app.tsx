@@ -13,6 +13,8 @@ import { FILES_LOST, clientIdOf, type Pending } from './outbox';
 import { Attachments, Buttons, EditHistory, Edited, Icon, MessageContext, type AttachmentEnv } from './attachment-view';
 import { AttachButton, TrayView, filesFromPaste, hasFiles, limitText, useTray } from './composer';
 import { humanSize } from './attachments';
+import { emailHeads, replyAddress, type EmailHead } from './email';
+import { EmailAddress, EmailExtras, EmailSubject } from './email-view';
 import { TABS, unreadTotal, visibleList, waitingMs, type Tab } from './state';
 import type { Agent, AgentStatus, Contact, ContactWithConversations, ConversationView, Message } from './types';
 
@@ -369,7 +371,7 @@ function eventText(m: Message, t: T, agentName: (id: string | null) => string, n
     case 'channel_switched':
       return pathLabel([e.path.from, e.path.to], (x) => chLabel(t, x));
     case 'contact_unreachable':
-      return t('ev_unreachable', { a: chLabel(t, e.channel), b: e.reason });
+      return e.channel === 'email' ? t('ev_unreachable_email', { b: e.reason }) : t('ev_unreachable', { a: chLabel(t, e.channel), b: e.reason });
     case 'channel_unlinked':
       return t('ev_unlinked', { a: chLabel(t, e.channel) });
     case 'contacts_merged':
@@ -399,6 +401,9 @@ function MessageView(props: {
   /** Until when the customer has read the conversation (their widget's receipt). */
   readAt: string | null;
   env: AttachmentEnv;
+  /** An e-mail's subject and address line, where they start or change. */
+  emailHead?: EmailHead;
+  loadHtml: (messageId: string) => Promise<string>;
 }) {
   const { m, t, agentName, contactName } = props;
   const [edits, setEdits] = useState(false);
@@ -419,9 +424,11 @@ function MessageView(props: {
       <div class="msg-head">
         <ChannelBadge channel={m.channel} t={t} />
         <span class="author">{who}</span>
+        <EmailAddress head={props.emailHead} t={t} />
         <time>{formatTime(m.created_at, Date.now())}</time>
         <Edited m={m} t={t} open={edits} toggle={() => setEdits(!edits)} />
       </div>
+      <EmailSubject head={props.emailHead} t={t} />
       <MessageContext m={m} t={t} />
       {translation ? (
         <div class="texts">
@@ -433,6 +440,7 @@ function MessageView(props: {
       ) : (
         m.text && <div class="text" data-testid="message-text">{m.text}</div>
       )}
+      <EmailExtras m={m} t={t} loadHtml={props.loadHtml} />
       {edits && <EditHistory m={m} t={t} />}
       <Attachments m={m} env={props.env} />
       <Buttons m={m} />
@@ -483,7 +491,7 @@ function PendingView({ p, t, ctrl }: { p: Pending; t: T; ctrl: Controller }) {
   );
 }
 
-function ConversationPane(props: { ctrl: Controller; conv: ConversationView; t: T; agentName: (id: string | null) => string; composerRef: { current: HTMLTextAreaElement | null } }) {
+export function ConversationPane(props: { ctrl: Controller; conv: ConversationView; t: T; agentName: (id: string | null) => string; composerRef: { current: HTMLTextAreaElement | null } }) {
   const { ctrl, conv, t } = props;
   const messages = ctrl.state.messages[conv.id] ?? [];
   const known = new Set(messages.map(clientIdOf).filter(Boolean));
@@ -549,6 +557,10 @@ function ConversationPane(props: { ctrl: Controller; conv: ConversationView; t: 
   const mine = conv.status === 'assigned' && conv.assignee_id === ctrl.me.id;
   const others = ctrl.agents.filter((a: Agent) => a.id !== ctrl.me.id && a.id !== conv.assignee_id);
   const nameOfContact = (id: string) => contactName(id, Object.values(ctrl.state.conversations), ctrl.state.contacts, ctrl.state.names) ?? id;
+  const heads = useMemo(() => emailHeads(messages), [messages]);
+  const loadHtml = (messageId: string) => ctrl.api.emailHtml(conv.id, messageId).then((r) => r?.html ?? '');
+  const byEmail = conv.channel === 'email';
+  const unreachable = conv.contact.unreachable?.find((u) => u.channel === conv.channel);
   return (
     <section
       class={dragging ? 'pane dragging' : 'pane'}
@@ -593,15 +605,32 @@ function ConversationPane(props: { ctrl: Controller; conv: ConversationView; t: 
           </li>
         )}
         {messages.map((m) => (
-          <MessageView key={m.id} m={m} t={t} agentName={props.agentName} contactName={conv.contact.display_name} nameOfContact={nameOfContact} readAt={conv.customer_read_at ?? null} env={env} />
+          <MessageView
+            key={m.id}
+            m={m}
+            t={t}
+            agentName={props.agentName}
+            contactName={conv.contact.display_name}
+            nameOfContact={nameOfContact}
+            readAt={conv.customer_read_at ?? null}
+            env={env}
+            emailHead={heads.get(m.id)}
+            loadHtml={loadHtml}
+          />
         ))}
         {pending.map((p) => (
           <PendingView key={p.clientId} p={p} t={t} ctrl={ctrl} />
         ))}
       </ul>
       <div class="reply-target" data-testid="reply-target" data-channel={conv.channel}>
-        <span class={`chan-badge chan-${conv.channel}`}>{CHANNEL_ICON[conv.channel] ?? '?'}</span> {t('replyGoesTo', { a: target })}
+        <span class={`chan-badge chan-${conv.channel}`}>{CHANNEL_ICON[conv.channel] ?? '?'}</span>{' '}
+        {byEmail ? <EmailReplyTo address={replyAddress(messages, ctrl.state.contacts[conv.contact.id] ?? conv.contact)} t={t} /> : t('replyGoesTo', { a: target })}
         {!resolved && <span class="limit-hint" data-testid="limit-hint"> · {hint}</span>}
+        {unreachable && (
+          <div class="unreachable" data-testid="unreachable" role="note">
+            ⚠ {t('unreachableWarn', { a: target, b: new Date(unreachable.since).toLocaleString(), c: unreachable.reason })}
+          </div>
+        )}
       </div>
       <TrayView tray={tray} t={t} />
       <div class="composer">
@@ -620,6 +649,15 @@ function ConversationPane(props: { ctrl: Controller; conv: ConversationView; t: 
         <button data-testid="send" onClick={send} disabled={!canSend}>{t('send')}</button>
       </div>
     </section>
+  );
+}
+
+/** "Replying by e-mail to bob@customer.org": the address of the customer's newest mail. */
+function EmailReplyTo({ address, t }: { address: string | null; t: T }) {
+  return (
+    <span data-testid="email-reply-to" data-address={address ?? undefined}>
+      {address ? t('replyByEmail', { a: address }) : t('replyByEmailNoAddress')}
+    </span>
   );
 }
 

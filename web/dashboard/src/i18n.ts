@@ -121,6 +121,19 @@ const en = {
   removeFile: 'Remove {a}',
   uploading: 'uploading {a}%',
   filesLost: 'the files were lost when the page reloaded; attach them again.',
+  emailShowQuoted: 'Show quoted text',
+  emailHideQuoted: 'Hide quoted text',
+  emailFormatted: 'View formatted e-mail',
+  emailFormattedTitle: 'Formatted e-mail',
+  emailLoading: 'Loading the formatted e-mail…',
+  emailNoHtml: 'This e-mail has no formatted version.',
+  emailHtmlFailed: 'Could not load the formatted e-mail: {a}',
+  emailTo: 'to {a}',
+  emailSubject: 'Subject',
+  replyByEmail: 'Replying by e-mail to {a}',
+  replyByEmailNoAddress: 'Replying by e-mail',
+  ev_unreachable_email: 'Unreachable by e-mail: {b}',
+  unreachableWarn: 'Not reachable on {a} since {b}: {c}',
 } as const;
 
 export type Key = keyof typeof en;
@@ -244,6 +257,19 @@ const zh: Record<Key, string> = {
   removeFile: '移除 {a}',
   uploading: '上传中 {a}%',
   filesLost: '页面重新加载后文件已丢失，请重新添加。',
+  emailShowQuoted: '显示引用内容',
+  emailHideQuoted: '隐藏引用内容',
+  emailFormatted: '查看带格式的邮件',
+  emailFormattedTitle: '带格式的邮件',
+  emailLoading: '正在加载带格式的邮件…',
+  emailNoHtml: '这封邮件没有带格式的版本。',
+  emailHtmlFailed: '无法加载带格式的邮件：{a}',
+  emailTo: '发给 {a}',
+  emailSubject: '主题',
+  replyByEmail: '将通过邮件回复 {a}',
+  replyByEmailNoAddress: '将通过邮件回复',
+  ev_unreachable_email: '无法通过邮件联系：{b}',
+  unreachableWarn: '自 {b} 起无法通过 {a} 联系：{c}',
 };
 
 const tables: Record<Lang, Record<Key, string>> = { en, zh };

@@ -136,6 +136,27 @@ export type SystemEvent =
   | { event: 'channel_unlinked'; channel: Channel }
   | { event: 'contacts_merged'; from: string; into: string; by: string | null };
 
+/** An e-mail's headers as the dashboard needs them (`channel_ref` of kind `email`). */
+export interface EmailRef {
+  kind: 'email';
+  message_id: string;
+  /** The subject line, decoded; ours carry "Re: … [#TAG]" once sent. */
+  subject?: string | null;
+  /** The customer's address: the sender of an inbound mail, the recipient of ours. */
+  customer?: string | null;
+  /** Our mailbox that received or sent it. */
+  mailbox?: string | null;
+  references?: string[];
+  /** The quoted history and signature below the new text (`text` is only the new part). */
+  quoted?: string | null;
+  /** Blob key of the sanitised HTML body: `GET …/messages/{id}/html` serves it. */
+  html?: string | null;
+  raw?: string | null;
+}
+
+/** Where the message is on its channel; kinds this build does not use are kept as they come. */
+export type ChannelRef = EmailRef | { kind: 'telegram' | 'web' | string; [key: string]: unknown };
+
 export interface Message {
   id: string;
   conversation_id: string;
@@ -160,6 +181,7 @@ export interface Message {
   buttons?: { text: string; data: string }[];
   /** Content changes after storing (edits, album parts, fetched files): higher is newer. */
   revision?: number;
+  channel_ref?: ChannelRef | null;
 }
 
 export type ServerEvent =

@@ -1,4 +1,4 @@
-import type { ConversationView, Message } from '../src/types';
+import type { ConversationView, EmailRef, Message } from '../src/types';
 
 export const ME = 'ag_me';
 export const OTHER = 'ag_other';
@@ -44,6 +44,55 @@ export function msg(id: string, conversationId: string, patch: Partial<Message> 
     created_at: '2026-01-01T10:00:00.000Z',
     ...patch,
   };
+}
+
+/** The quoted history and signature of Bob's first mail, as the e-mail ingest folds it. */
+export const BOB_QUOTED = "On Mon, 12 Jan 2026 at 09:14, Example Support <support@example.com> wrote:\n> Thanks for your order #1024.\n> It ships tomorrow.\n-- \nBob Miller\nCustomer Org";
+
+/**
+ * Bob's mail as `GET /conversations/{id}/messages` returns it: `text` is only the new part;
+ * the subject, his address, the quote and the HTML body's blob are in `channel_ref`.
+ */
+export function emailIn(id: string, conversationId: string, ref: Partial<EmailRef> = {}, patch: Partial<Message> = {}): Message {
+  return msg(id, conversationId, {
+    channel: 'email',
+    author: { kind: 'contact', id: 'ct_bob' },
+    text: 'The parcel never arrived. Can I get a refund?',
+    source_key: `email:${id}@customer.org`,
+    channel_ref: {
+      kind: 'email',
+      message_id: `${id}@customer.org`,
+      subject: 'Refund for order #1024',
+      customer: 'bob@customer.org',
+      mailbox: 'support@example.com',
+      references: ['order-1024@example.com'],
+      quoted: BOB_QUOTED,
+      html: `emails/${id}.html`,
+      raw: `emails/${id}.eml`,
+      ...ref,
+    },
+    ...patch,
+  });
+}
+
+/** Our e-mail reply once sent: "Re: … [#TAG]", to the customer's address, no quote of ours. */
+export function emailOut(id: string, conversationId: string, patch: Partial<Message> = {}): Message {
+  return msg(id, conversationId, {
+    channel: 'email',
+    direction: 'outbound',
+    author: { kind: 'agent', id: ME },
+    text: 'Sorry about that, a refund is on its way.',
+    delivery: { status: 'sent', attempts: 1, updated_at: '2026-01-01T10:05:00.000Z' },
+    channel_ref: {
+      kind: 'email',
+      message_id: `${id}@example.com`,
+      subject: 'Re: Refund for order #1024 [#K7Q2]',
+      customer: 'bob@customer.org',
+      mailbox: 'support@example.com',
+      references: ['order-1024@example.com', 'm1@customer.org'],
+    },
+    ...patch,
+  });
 }
 
 /** localStorage stand-in. */
