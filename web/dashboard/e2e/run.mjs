@@ -6,7 +6,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, createWriteStream } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, createWriteStream, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -146,6 +146,9 @@ async function freePort() {
 
 // ---------- omnidesk ----------
 const dataDir = mkdtempSync(join(tmpdir(), 'omnidesk-dash-e2e-'));
+/** Where the server writes outgoing e-mail as `.eml` files (no relay configured). */
+const outboxDir = join(dataDir, 'mail-outbox');
+const MAILBOX = 'support@example.com';
 let port;
 let env;
 let server = null;
@@ -305,6 +308,7 @@ async function main() {
     OMNIDESK_DASHBOARD_DIR: join(dashboard, 'dist'),
     OMNIDESK_JWT_SECRET: JWT_SECRET,
     OMNIDESK_WS_PING_SECS: '5',
+    OMNIDESK_OUTBOX_DIR: outboxDir,
     RUST_LOG: 'info',
   };
   serverLog = createWriteStream(join(results, 'omnidesk.log'));
@@ -313,6 +317,7 @@ async function main() {
   // Verified (getMe at the fake Telegram): the bot's username is known, so a website can offer
   // "Continue on Telegram" (t.me/shop_bot?start=…).
   await adminAsync(['bot', 'add', '--token', BOT_TOKEN, '--webhook-secret', WEBHOOK_SECRET]);
+  const mailboxWhy = mailboxMissing();
   const websiteId = (await adminAsync(['website', 'add', '--name', 'Shop', '--origin', SITE_ORIGIN, '--bot', BOT_ID])).trim().split('\n').pop().trim();
   await startServer();
   const base = `http://127.0.0.1:${port}/`;
@@ -726,6 +731,77 @@ async function main() {
     });
   }
 
+  // ---------- e-mail ----------
+  const emailTests = [
+    'an e-mail imported while the server runs shows with its subject, address, new text and the quote folded',
+    'the formatted e-mail opens in an empty sandbox: the bold text shows, no script is there or ran',
+    'an agent replies by e-mail: the hint names the address, and the reply is a threaded .eml in the outbox',
+  ];
+  if (mailboxWhy) {
+    for (const name of emailTests) skip(name, `this server has no e-mail channel (${mailboxWhy})`);
+  } else {
+    const item = page.getByTestId('conversation-item').filter({ hasText: 'Bob Miller' });
+    const firstMail = page.getByTestId('message').filter({ hasText: 'The parcel never arrived' });
+    await test(emailTests[0], async () => {
+      await page.getByTestId('tab-all').click();
+      const eml = join(dataDir, 'bob-refund.eml');
+      writeFileSync(eml, BOB_EML);
+      // `email import` only enqueues: the running server routes it and pushes it to the page.
+      await adminAsync(['email', 'import', eml]);
+      await item.waitFor({ timeout: 5000 });
+      assert((await item.getByTestId('conversation-channel').getAttribute('data-channel')) === 'email', 'the list shows the e-mail channel');
+      await item.click();
+      assert((await page.getByTestId('channel-path').textContent()) === 'E-mail', `header: ${await page.getByTestId('channel-path').textContent()}`);
+      await firstMail.waitFor({ timeout: 5000 });
+      assert((await firstMail.getByTestId('email-subject').textContent()) === 'Refund for order #1024', 'the subject heads the first mail');
+      assert((await firstMail.getByTestId('email-address').textContent()) === '<bob@customer.org>', "the customer's address");
+      assert((await firstMail.getByTestId('message-text').textContent()) === 'The parcel never arrived. Can I get a refund?', 'only the new text');
+      assert((await firstMail.getByTestId('quoted-text').count()) === 0, 'the quote is folded');
+      // The acknowledgement the server sent is a "Re:" of the same subject: no second subject line.
+      assert((await page.getByTestId('email-subject').count()) === 1, 'one subject line for the thread');
+      await page.screenshot({ path: join(results, '15-email-conversation.png') });
+      await firstMail.getByTestId('quoted-toggle').click();
+      const quoted = await firstMail.getByTestId('quoted-text').textContent();
+      assert(quoted.includes('> Thanks for your order #1024.') && quoted.includes('Bob Miller'), `the quote and signature: ${quoted}`);
+      await page.screenshot({ path: join(results, '16-email-quote-open.png') });
+    });
+
+    await test(emailTests[1], async () => {
+      await firstMail.getByTestId('email-formatted').click();
+      const frame = page.getByTestId('email-frame');
+      await frame.waitFor({ timeout: 5000 });
+      assert((await frame.getAttribute('sandbox')) === '', `sandbox="${await frame.getAttribute('sandbox')}"`);
+      assert((await frame.getAttribute('srcdoc')).startsWith('<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; style-src \'unsafe-inline\'">'), 'the CSP comes first');
+      const inside = page.frameLocator('[data-testid="email-frame"]');
+      await inside.locator('b').filter({ hasText: 'never arrived' }).waitFor({ timeout: 5000 });
+      assert((await inside.locator('script').count()) === 0, 'no script in the formatted mail');
+      assert((await page.evaluate(() => window.__owned)) === undefined, 'nothing ran');
+      assert((await page.locator('[data-testid="timeline"] b, [data-testid="timeline"] script').count()) === 0, 'nothing of it is in the page itself');
+      await page.screenshot({ path: join(results, '17-email-formatted.png') });
+      await page.keyboard.press('Escape');
+      await page.getByTestId('email-dialog').waitFor({ state: 'detached', timeout: 2000 });
+    });
+
+    await test(emailTests[2], async () => {
+      const hint = page.getByTestId('email-reply-to');
+      assert((await hint.textContent()) === 'Replying by e-mail to bob@customer.org', `hint: ${await hint.textContent()}`);
+      if (await page.getByTestId('assign-me').count()) await page.getByTestId('assign-me').click();
+      const before = new Set(outboxFiles());
+      const text = 'Sorry about that. We refund order 1024 today.';
+      await page.getByTestId('composer').fill(text);
+      await page.getByTestId('composer').press('Enter');
+      const out = page.getByTestId('message').filter({ hasText: text });
+      await out.and(page.locator('[data-status="sent"]')).waitFor({ timeout: 10000 });
+      assert((await out.getByTestId('email-subject').count()) === 0, 'a "Re:" reply adds no subject line');
+      const mail = await waitFor(() => outboxFiles().filter((f) => !before.has(f)).map((f) => readFileSync(join(outboxDir, f), 'utf8')).find((m) => m.replace(/=\r?\n/g, '').includes(text)), 5000, 'the reply in the outbox');
+      assert(/^In-Reply-To: <[^>]+>\r?$/m.test(mail), 'threaded: In-Reply-To');
+      assert(/^References:.*<bob-1@customer\.org>/m.test(mail), 'threaded on his mail');
+      assert(/^To:.*<bob@customer\.org>/m.test(mail), 'to his address');
+      assert(/^Subject: Re: Refund for order #1024/m.test(mail), `subject: ${/^Subject:.*$/m.exec(mail)?.[0]}`);
+      await page.screenshot({ path: join(results, '18-email-replied.png') });
+    });
+  }
+
   await test('the page raised no uncaught errors', async () => {
     assert(pageErrors.length === 0, `page errors: ${pageErrors.join(' | ')}`);
   });
@@ -770,6 +846,52 @@ async function visitor(method, path, token, body) {
   const text = await r.text();
   if (!r.ok) throw new Error(`${method} ${path} answered ${r.status}: ${text}`);
   return text ? JSON.parse(text) : null;
+}
+
+const BOB_EML = [
+  'From: Bob Miller <bob@customer.org>',
+  `To: Example Support <${MAILBOX}>`,
+  'Subject: Refund for order #1024',
+  'Message-ID: <bob-1@customer.org>',
+  'Date: Mon, 12 Jan 2026 10:00:00 +0000',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/alternative; boundary="b1"',
+  '',
+  '--b1',
+  'Content-Type: text/plain; charset=utf-8',
+  '',
+  'The parcel never arrived. Can I get a refund?',
+  '',
+  `On Mon, 12 Jan 2026 at 09:14, Example Support <${MAILBOX}> wrote:`,
+  '> Thanks for your order #1024.',
+  '> It ships tomorrow.',
+  '',
+  '-- ',
+  'Bob Miller',
+  'Customer Org',
+  '',
+  '--b1',
+  'Content-Type: text/html; charset=utf-8',
+  '',
+  '<html><body><p>The parcel <b>never arrived</b>. Can I get a refund?</p><script>parent.__owned = 1</script>',
+  '<blockquote>Thanks for your order #1024.</blockquote></body></html>',
+  '',
+  '--b1--',
+  '',
+].join('\r\n');
+
+/** Adds the mailbox; why the server has no e-mail channel when that fails, else null. */
+function mailboxMissing() {
+  const r = spawnSync(bin, ['mailbox', 'add', '--address', MAILBOX, '--name', 'Example Support'], { env, encoding: 'utf8' });
+  return r.status === 0 ? null : (r.stderr.trim().split('\n').pop() || `exit ${r.status}`);
+}
+
+function outboxFiles() {
+  try {
+    return readdirSync(outboxDir).filter((f) => f.endsWith('.eml'));
+  } catch {
+    return [];
+  }
 }
 
 /** Why the merge endpoint is missing (no such route / method), or null when it answers. */

@@ -51,6 +51,33 @@ const messages = [
   msg(1, { text: '', attachments: [{ kind: 'dice', reference: 'dice', emoji: '🎲', value: 5 }] }),
 ];
 
+// An e-mail conversation: a mail with its quote, an attachment and a formatted version; our
+// sent reply; a new subject; a bounce; a reply that failed.
+const bob = {
+  id: 'ct_bob', display_name: 'Bob Miller', tags: [], attributes: {}, channels_seen: ['email'],
+  identities: [{ kind: 'email', address: 'bob@customer.org', verified: false }],
+  unreachable: [{ channel: 'email', reason: 'e-mail to bob@customer.org bounced (5.2.2): mailbox full', since: at(2) }],
+  created_at: at(90), updated_at: at(2), conversations: [],
+};
+const conv2 = {
+  id: 'cv_2', status: 'assigned', assignee_id: agent.id, channel: 'email', channel_path: ['email'], contact: bob,
+  last_message: { id: 'e5', direction: 'outbound', author_kind: 'agent', channel: 'email', text: 'Could you confirm the new address?', created_at: at(2) },
+  last_activity_at: at(2), last_inbound_at: at(10), unread_count: 0, created_at: at(90), version: 5,
+};
+const mail = (id, minAgo, patch, ref) => ({
+  ...msg(minAgo, { id, conversation_id: 'cv_2', channel: 'email', author: { kind: 'contact', id: bob.id }, ...patch }),
+  channel_ref: { kind: 'email', message_id: `${id}@customer.org`, customer: 'bob@customer.org', mailbox: 'support@example.com', ...ref },
+});
+const quoted = 'On Mon, 12 Jan 2026 at 09:14, Example Support <support@example.com> wrote:\n> Thanks for your order #1024.\n> It ships tomorrow.\n-- \nBob Miller\nCustomer Org';
+const emails = [
+  mail('e1', 60, { text: 'Hello,\n\nthe parcel never arrived. Can I get a refund? The receipt is attached.\n\nBob', attachments: [file('receipt2', { kind: 'file', file_name: 'receipt-1024.pdf', mime_type: 'application/pdf', size_bytes: 81_234 })] }, { subject: 'Refund for order #1024', quoted, html: 'html/e1' }),
+  mail('e2', 50, { direction: 'outbound', author: { kind: 'agent', id: agent.id }, text: 'Sorry about that, Bob. The refund is on its way.', delivery: { status: 'sent', attempts: 1, updated_at: at(50) } }, { subject: 'Re: Refund for order #1024 [#K7Q2]' }),
+  mail('e3', 10, { text: 'Thanks! Please send the replacement to my new address instead.' }, { subject: 'New delivery address [#K7Q2]', quoted: '> Sorry about that, Bob. The refund is on its way.' }),
+  mail('e4', 3, { author: { kind: 'system' }, text: '', event: { event: 'contact_unreachable', channel: 'email', reason: 'e-mail to bob@customer.org bounced (5.2.2): mailbox full' } }, {}),
+  mail('e5', 2, { direction: 'outbound', author: { kind: 'agent', id: agent.id }, text: 'Could you confirm the new address?', delivery: { status: 'failed', reason: 'relay refused: 552 5.2.2 mailbox full', attempts: 3, updated_at: at(2) } }, { subject: 'Re: New delivery address [#K7Q2]' }),
+];
+const bobHtml = '<div style="font-family:Georgia,serif;color:#222"><p>Hello,</p><p>the parcel <b>never arrived</b>. Can I get a refund?</p><p><img src="https://tracker.example/pixel.gif" alt="tracking pixel"> Bob</p><blockquote style="border-left:2px solid #ccc;padding-left:8px;color:#666">Thanks for your order #1024.</blockquote></div>';
+
 const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' };
 const hues = { photo1: 30, alb0: 200, alb1: 120, alb2: 280, alb3: 0, label: 160 };
 const server = createServer((req, res) => {
@@ -68,7 +95,11 @@ const server = createServer((req, res) => {
   if (p === '/api/v1/agents/me') return json(agent);
   if (p === '/api/v1/agents') return json({ items: [agent] });
   if (p === '/api/v1/limits') return json({ max_files: 10, channels: { telegram: { max_bytes: 52428800, photo_max_bytes: 10485760 }, web: { max_bytes: 20971520 } } });
-  if (p === '/api/v1/conversations') return json({ items: [conv], next_cursor: null });
+  if (p === '/api/v1/conversations') return json({ items: [conv, conv2], next_cursor: null });
+  if (p === '/api/v1/conversations/cv_2') return json(conv2);
+  if (p === '/api/v1/conversations/cv_2/messages') return json({ items: emails, next_cursor: null });
+  if (p === '/api/v1/conversations/cv_2/messages/e1/html') return json({ html: bobHtml });
+  if (p === '/api/v1/contacts/ct_bob') return json(bob);
   if (p === '/api/v1/conversations/cv_1') return json(conv);
   if (p === '/api/v1/conversations/cv_1/messages') return json({ items: messages, next_cursor: null });
   if (p === '/api/v1/contacts/ct_vera') return json(contact);
@@ -96,6 +127,7 @@ try {
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.addInitScript((s) => {
+    if (window !== window.top) return; // a formatted e-mail's frame: sandboxed, no storage
     sessionStorage.setItem('omnidesk.session', JSON.stringify(s));
     sessionStorage.setItem('omnidesk.open', 'cv_1');
   }, { token: 't', agent });
@@ -188,6 +220,25 @@ try {
   });
   await page.getByTestId('dropzone').waitFor({ timeout: 2000 });
   await page.screenshot({ path: join(out, 'composer-dropzone.png') });
+
+  // The e-mail conversation.
+  await page.getByTestId('conversation-item').filter({ hasText: 'Bob Miller' }).click();
+  await page.getByTestId('email-subject').first().waitFor({ timeout: 5000 });
+  const subjects = await page.getByTestId('email-subject').allTextContents();
+  check(subjects.join(' | ') === 'Refund for order #1024 | New delivery address', `subject lines where the thread starts and changes: ${subjects.join(' | ')}`);
+  check((await page.getByTestId('email-reply-to').textContent()) === 'Replying by e-mail to bob@customer.org', 'the composer names the address');
+  check((await page.getByTestId('unreachable').textContent()).includes('mailbox full'), 'the bounce warns above the composer');
+  await page.getByTestId('timeline').evaluate((el) => (el.scrollTop = 0));
+  await page.screenshot({ path: join(out, 'email-conversation.png') });
+  await page.getByTestId('quoted-toggle').first().click();
+  await page.getByTestId('timeline').evaluate((el) => (el.scrollTop = el.scrollHeight));
+  await page.screenshot({ path: join(out, 'email-quote-open-bottom.png') });
+  await page.getByTestId('email-formatted').click();
+  const inside = page.frameLocator('[data-testid="email-frame"]');
+  await inside.locator('b').waitFor({ timeout: 3000 });
+  check(await inside.locator('img').evaluate((img) => img.naturalWidth === 0), 'a remote picture in the formatted mail is not fetched');
+  await page.screenshot({ path: join(out, 'email-formatted.png') });
+  await page.keyboard.press('Escape');
   check(errors.length === 0, `no page errors ${errors.join(' | ')}`);
 } finally {
   await browser.close();

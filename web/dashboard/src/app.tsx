@@ -628,7 +628,7 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
         {!resolved && <span class="limit-hint" data-testid="limit-hint"> · {hint}</span>}
         {unreachable && (
           <div class="unreachable" data-testid="unreachable" role="note">
-            ⚠ {t('unreachableWarn', { a: target, b: new Date(unreachable.since).toLocaleString(), c: unreachable.reason })}
+            ⚠ {t('unreachableWarn', { a: target, b: new Date(unreachable.since).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' }), c: unreachable.reason })}
           </div>
         )}
       </div>

@@ -84,11 +84,14 @@ export function replyAddress(messages: readonly Message[], contact?: Pick<Contac
  */
 export const EMAIL_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
 
+/** The frame's own defaults (the mail's styles come after and win): readable, never wider than the frame. */
+const EMAIL_BASE_STYLE = 'body{font:14px/1.5 system-ui,sans-serif;color:#1f2328;margin:16px;overflow-wrap:anywhere}img{max-width:100%;height:auto}';
+
 /**
- * The `srcdoc` of a formatted e-mail: the CSP first, so it governs everything after it, and
+ * The `srcdoc` of a formatted e-mail: the CSP first, so it governs everything after it;
  * links aimed at a new window (which the empty sandbox refuses) so a click never loads a
- * remote page in the frame.
+ * remote page in the frame; then default styles, then the mail.
  */
 export function emailSrcdoc(html: string): string {
-  return `<meta http-equiv="Content-Security-Policy" content="${EMAIL_CSP}"><base target="_blank">${html}`;
+  return `<meta http-equiv="Content-Security-Policy" content="${EMAIL_CSP}"><base target="_blank"><style>${EMAIL_BASE_STYLE}</style>${html}`;
 }
