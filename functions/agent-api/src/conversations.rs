@@ -739,10 +739,7 @@ pub(crate) async fn email_html(
         .get_message(id, message_id)
         .await?
         .ok_or_else(|| ApiError::not_found("message"))?;
-    let Some(omnidesk_domain::ChannelRef::Email {
-        html: Some(key), ..
-    }) = &message.channel_ref
-    else {
+    let Some(key) = message.email_ref().and_then(|e| e.html.as_ref()) else {
         return Err(ApiError::not_found("HTML body"));
     };
     let blob = deps

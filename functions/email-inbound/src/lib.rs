@@ -26,8 +26,8 @@ use omnidesk_core::{
     QueueName, StoreError, UnprocessableMail, random_bytes,
 };
 use omnidesk_domain::{
-    Attachment, ChannelMessage, ChannelRef, ConversationKey, EmailAddress, Identity, InboundEvent,
-    LanguageTag, Timestamp, clean_file_name, kind_of_mime,
+    Attachment, ChannelMessage, ChannelRef, ConversationKey, EmailAddress, EmailRef, Identity,
+    InboundEvent, LanguageTag, clean_file_name, kind_of_mime,
 };
 use omnidesk_email::{ParsedEmail, message_id_ref};
 
@@ -436,12 +436,9 @@ async fn to_channel_message(
         .and_then(|l| l.split(',').next())
         .and_then(|l| LanguageTag::parse(l.trim()).ok());
     m.attachments = attachments;
-    m.sent_at = parsed
-        .date_millis
-        .map(Timestamp::from_millis)
-        .filter(|t| t.millis() > 0);
-    m.channel_ref = Some(ChannelRef::Email {
-        message_id,
+    // No `sent_at` from `Date`: it is the sender's word (clocks are wrong, spam backdates),
+    // so the timeline orders mail by arrival and the source key dedupes.
+    m.channel_ref = Some(ChannelRef::Email(Box::new(EmailRef {
         subject: Some(parsed.subject.clone()).filter(|s| !s.trim().is_empty()),
         customer: from,
         mailbox: Some(mailbox.address.clone()),
@@ -449,7 +446,9 @@ async fn to_channel_message(
         quoted: parsed.quoted,
         html,
         raw: Some(raw_blob),
-    });
+        automatic: no_auto_reply.clone(),
+        ..EmailRef::new(message_id)
+    })));
     m.acknowledge = new_thread;
     m.continue_on = mailbox.bot_id;
     m.no_auto_reply = no_auto_reply;

@@ -1016,10 +1016,8 @@ async fn acknowledgement(
     if let Some(key) = chat
         && let Some(telegram) = deps.conversations.conversation_by_key(&key).await?
     {
-        let subject = match &first.channel_ref {
-            Some(ChannelRef::Email {
-                subject: Some(s), ..
-            }) if !s.trim().is_empty() => s.trim().to_owned(),
+        let subject = match first.email_ref().and_then(|e| e.subject.as_deref()) {
+            Some(s) if !s.trim().is_empty() => s.trim().to_owned(),
             _ => first.preview_text().chars().take(60).collect(),
         };
         let offer = deps
@@ -1153,10 +1151,7 @@ fn same_channel_message(stored: Option<&ChannelRef>, incoming: Option<&ChannelRe
                 message_ids: incoming,
             }),
         ) => b1 == b2 && c1 == c2 && incoming.iter().any(|id| stored.contains(id)),
-        (
-            Some(ChannelRef::Email { message_id: a, .. }),
-            Some(ChannelRef::Email { message_id: b, .. }),
-        ) => a == b,
+        (Some(ChannelRef::Email(a)), Some(ChannelRef::Email(b))) => a.message_id == b.message_id,
         (Some(ChannelRef::Web { id: a }), Some(ChannelRef::Web { id: b })) => a == b,
         _ => false,
     }

@@ -12,7 +12,7 @@ use omnidesk_core::{
 };
 use omnidesk_domain::{
     Author, Channel, ChannelRef, Conversation, Delivery, DeliveryStatus, Direction, EmailAddress,
-    Identity, Message,
+    EmailRef, Identity, Message,
 };
 use omnidesk_email::{Address, Draft, OutFile};
 
@@ -73,30 +73,23 @@ pub(crate) async fn send_email(
         .await?
         .items;
     // The newest mail of the customer: what this replies to.
-    let last = recent.iter().find_map(|m| match &m.channel_ref {
-        Some(r @ ChannelRef::Email { .. }) if m.direction == Direction::Inbound => Some(r),
-        _ => None,
-    });
-    let first_subject = recent.iter().rev().find_map(|m| match &m.channel_ref {
-        Some(ChannelRef::Email {
-            subject: Some(s), ..
-        }) if !s.trim().is_empty() => Some(s.clone()),
-        _ => None,
+    let last = recent
+        .iter()
+        .filter(|m| m.direction == Direction::Inbound)
+        .find_map(Message::email_ref);
+    let first_subject = recent.iter().rev().find_map(|m| {
+        m.email_ref()
+            .and_then(|e| e.subject.clone())
+            .filter(|s| !s.trim().is_empty())
     });
     let (in_reply_to, mut references, customer, mailbox) = match last {
-        Some(ChannelRef::Email {
-            message_id,
-            references,
-            customer,
-            mailbox,
-            ..
-        }) => (
-            Some(message_id.clone()),
-            references.clone(),
-            customer.clone(),
-            mailbox.clone(),
+        Some(e) => (
+            Some(e.message_id.clone()),
+            e.references.clone(),
+            e.customer.clone(),
+            e.mailbox.clone(),
         ),
-        _ => (None, Vec::new(), None, None),
+        None => (None, Vec::new(), None, None),
     };
     let customer = customer.or_else(|| {
         contact
@@ -273,16 +266,13 @@ pub(crate) async fn send_email(
                 attempts,
                 updated_at: deps.clock.now(),
             };
-            let channel_ref = ChannelRef::Email {
-                message_id: sent.message_id,
+            let channel_ref = ChannelRef::Email(Box::new(EmailRef {
                 subject: Some(subject),
                 customer: Some(customer),
                 mailbox: Some(mailbox.address),
                 references,
-                quoted: None,
-                html: None,
-                raw: None,
-            };
+                ..EmailRef::new(sent.message_id)
+            }));
             record_delivery(deps, message, &delivery, Some(&channel_ref)).await?;
             Ok(JobOutcome::Done)
         }

@@ -662,7 +662,6 @@ pub async fn mark_unreachable(
     )))
 }
 
-
 #[cfg(test)]
 mod file_tests {
     use super::*;

@@ -35,8 +35,9 @@ pub use inbound::{
     TelegramInbound, TelegramSender,
 };
 pub use message::{
-    Author, Button, ChannelRef, Delivery, DeliveryStatus, Direction, Message, MessageContent,
-    PreviousText, Quote, SystemEvent, TELEGRAM_TEXT_LIMIT, Translation, split_for_telegram,
+    Author, Button, ChannelRef, Delivery, DeliveryStatus, Direction, EmailRef, Message,
+    MessageContent, PreviousText, Quote, SystemEvent, TELEGRAM_TEXT_LIMIT, Translation,
+    split_for_telegram,
 };
 pub use summary::{email_summary, handoff_summary};
 pub use values::{

@@ -60,35 +60,60 @@ pub enum ChannelRef {
         chat_id: TelegramChatId,
         message_ids: Vec<i32>,
     },
-    /// An e-mail: its `Message-ID` (without angle brackets) and what threading and the
-    /// dashboard need of its headers. Outgoing: the id the mail provider reported (SES
-    /// replaces ours), with ours in `references`' last place when it differs.
-    Email {
-        message_id: String,
-        /// The subject line, decoded.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        subject: Option<String>,
-        /// The customer's address: the sender of an inbound mail, the recipient of ours.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        customer: Option<EmailAddress>,
-        /// Our mailbox that received it or sent it.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        mailbox: Option<EmailAddress>,
-        /// `References` (oldest first) and `In-Reply-To`, without angle brackets.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        references: Vec<String>,
-        /// Quoted history and signature below the new text: kept, folded in the dashboard.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        quoted: Option<String>,
-        /// Blob key of the sanitised HTML body, when the mail had one.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        html: Option<String>,
-        /// Blob key of the raw message as received (or sent).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        raw: Option<String>,
-    },
+    /// An e-mail (boxed: it is much larger than the other references).
+    Email(Box<EmailRef>),
     /// A widget message id.
     Web { id: String },
+}
+
+/// Where an e-mail is: its `Message-ID` (without angle brackets) and what threading and the
+/// dashboard need of its headers. Outgoing: the id the mail provider reported (SES replaces
+/// ours), with ours in `references`' last place when it differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailRef {
+    pub message_id: String,
+    /// The subject line, decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The customer's address: the sender of an inbound mail, the recipient of ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<EmailAddress>,
+    /// Our mailbox that received it or sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<EmailAddress>,
+    /// `References` (oldest first) and `In-Reply-To`, without angle brackets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    /// Quoted history and signature below the new text: kept, folded in the dashboard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quoted: Option<String>,
+    /// Blob key of the sanitised HTML body, when the mail had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    /// Blob key of the raw message as received (or sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
+    /// Why the mail is automatic (an auto-reply, a list mail, a delivery report), when it
+    /// is: nothing automatic answers it, and summaries skip it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automatic: Option<String>,
+}
+
+impl EmailRef {
+    /// A reference to the mail `message_id`, nothing else known.
+    pub fn new(message_id: impl Into<String>) -> Self {
+        Self {
+            message_id: message_id.into(),
+            subject: None,
+            customer: None,
+            mailbox: None,
+            references: Vec::new(),
+            quoted: None,
+            html: None,
+            raw: None,
+            automatic: None,
+        }
+    }
 }
 
 /// Where an outgoing message is on its way; inbound messages are `received`.
@@ -311,6 +336,19 @@ pub struct Button {
 }
 
 impl Message {
+    /// The e-mail this message is, if it is one.
+    pub fn email_ref(&self) -> Option<&EmailRef> {
+        match &self.channel_ref {
+            Some(ChannelRef::Email(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether the customer's channel marked this message automatic (an out-of-office reply).
+    pub fn is_automatic(&self) -> bool {
+        self.email_ref().is_some_and(|e| e.automatic.is_some())
+    }
+
     /// The content as it is, as the next revision: change it and store it with
     /// `MessageStore::update_content`.
     pub fn next_content(&self) -> MessageContent {

@@ -1,7 +1,7 @@
 //! The extractive summary the bot sends when a conversation moves to another channel: what was
 //! synced (order and ticket numbers, the topic) and the last answer, with no LLM.
 
-use crate::{Author, Channel, ChannelRef, ConversationStatus, Direction, Message};
+use crate::{Author, Channel, ConversationStatus, Direction, Message};
 
 /// Words that never make a topic.
 const STOPWORDS: &[&str] = &[
@@ -90,13 +90,14 @@ pub fn email_summary(
 ) -> String {
     let inbound: Vec<&Message> = messages
         .iter()
-        .filter(|m| m.direction == Direction::Inbound && m.event.is_none())
+        .filter(|m| m.direction == Direction::Inbound && m.event.is_none() && !m.is_automatic())
         .collect();
-    let subject = inbound.iter().find_map(|m| match &m.channel_ref {
-        Some(ChannelRef::Email {
-            subject: Some(s), ..
-        }) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        _ => None,
+    let subject = inbound.iter().find_map(|m| {
+        m.email_ref()
+            .and_then(|e| e.subject.as_deref())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
     });
     let mut out = match subject {
         Some(s) => format!("Your e-mail “{}” is here now.", clip(&s, 120)),
@@ -214,7 +215,7 @@ fn clip(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{AgentId, ContactId, ConversationId, MessageId, Timestamp};
+    use crate::{AgentId, ChannelRef, ContactId, ConversationId, MessageId, Timestamp};
     use uuid::Uuid;
 
     fn msg(author: &Author, text: &str) -> Message {
@@ -264,16 +265,11 @@ mod tests {
             "The parcel arrived damaged.\n\nCan you refund it?\nThanks\nAnn",
         );
         mail.channel = Channel::Email;
-        mail.channel_ref = Some(ChannelRef::Email {
-            message_id: "a@b".into(),
+        mail.channel_ref = Some(ChannelRef::Email(Box::new(crate::EmailRef {
             subject: Some("Refund for order #1024".into()),
-            customer: None,
-            mailbox: None,
-            references: vec![],
             quoted: Some("> old text".into()),
-            html: None,
-            raw: None,
-        });
+            ..crate::EmailRef::new("a@b")
+        })));
         mail.attachments = vec![
             Attachment::new(AttachmentKind::Image, "upload"),
             Attachment::new(AttachmentKind::File, "upload"),

@@ -2,6 +2,7 @@
 //! Telegram Bot API on loopback.
 
 mod crash;
+mod email;
 mod files;
 mod harness;
 mod telegram_path;

@@ -1,0 +1,471 @@
+//! The e-mail channel end to end on the embedded runtime: mail over SMTP becomes a
+//! conversation the agent sees; the acknowledgement and the agent's reply land in the outbox,
+//! threaded; the customer's reply built from the outbox file threads back; an auto-reply gets
+//! nothing back; the same mail twice is stored once; a bounce marks the address undeliverable;
+//! `/start <token>` from the acknowledgement continues the ticket on Telegram with its summary.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use omnidesk_core::BotMode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::harness::{Harness, SECRET, bot_id, private_update};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Sends one message over SMTP the way a mail server does; returns the final reply line.
+pub async fn smtp_send(addr: std::net::SocketAddr, from: &str, to: &str, raw: &str) -> String {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    // Reads one (possibly multi-line) reply and returns its last line.
+    async fn reply(
+        lines: &mut tokio::io::Lines<BufReader<tokio::net::tcp::OwnedReadHalf>>,
+    ) -> String {
+        loop {
+            let line = lines.next_line().await.unwrap().unwrap_or_default();
+            if line.len() < 4 || line.as_bytes()[3] != b'-' {
+                return line;
+            }
+        }
+    }
+    assert!(reply(&mut lines).await.starts_with("220"));
+    for (cmd, code) in [
+        ("EHLO mx.customer.org".to_owned(), "250"),
+        (format!("MAIL FROM:<{from}>"), "250"),
+        (format!("RCPT TO:<{to}>"), "250"),
+        ("DATA".to_owned(), "354"),
+    ] {
+        write
+            .write_all(format!("{cmd}\r\n").as_bytes())
+            .await
+            .unwrap();
+        let r = reply(&mut lines).await;
+        assert!(r.starts_with(code), "{cmd} answered {r}");
+    }
+    let body = raw.replace("\r\n", "\n").replace('\n', "\r\n");
+    let stuffed: String = body
+        .split("\r\n")
+        .map(|l| {
+            if l.starts_with('.') {
+                format!(".{l}")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    write.write_all(stuffed.as_bytes()).await.unwrap();
+    write.write_all(b"\r\n.\r\n").await.unwrap();
+    let done = reply(&mut lines).await;
+    write.write_all(b"QUIT\r\n").await.unwrap();
+    done
+}
+
+/// The `.eml` files in the outbox, oldest first.
+fn outbox(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|f| f.extension().is_some_and(|e| e == "eml"));
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| {
+            let s = std::fs::read_to_string(&f).unwrap();
+            (f, s)
+        })
+        .collect()
+}
+
+async fn wait_outbox(dir: &Path, n: usize) -> Vec<(PathBuf, String)> {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let files = outbox(dir);
+        if files.len() >= n || std::time::Instant::now() > deadline {
+            return files;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A header's value in a raw message (first occurrence, unfolded).
+fn header(raw: &str, name: &str) -> Option<String> {
+    let mut out: Option<String> = None;
+    for line in raw.split("\r\n") {
+        if line.is_empty() {
+            break;
+        }
+        if let Some(v) = &mut out {
+            if line.starts_with([' ', '\t']) {
+                v.push_str(line);
+                continue;
+            }
+            break;
+        }
+        if let Some((n, v)) = line.split_once(':')
+            && n.eq_ignore_ascii_case(name)
+        {
+            out = Some(v.trim().to_owned());
+        }
+    }
+    out
+}
+
+fn first_mail() -> String {
+    "From: Bob Customer <bob@customer.org>\n\
+     To: Example Support <support@example.com>\n\
+     Subject: =?UTF-8?B?UmVmdW5kIGZvciBvcmRlciAjMTAyNCDigJQgZGFtYWdlZA==?=\n\
+     Message-ID: <first-1024@customer.org>\n\
+     Date: Wed, 02 Dec 2026 09:00:00 +0000\n\
+     MIME-Version: 1.0\n\
+     Content-Type: text/plain; charset=utf-8\n\
+     \n\
+     Hello,\n\
+     \n\
+     My parcel arrived damaged. Can I get a refund?\n\
+     .hidden line starting with a dot\n\
+     \n\
+     Bob\n\
+     -- \n\
+     Bob Customer, Customer Org\n"
+        .to_owned()
+}
+
+async fn conversations(h: &Harness) -> Vec<Value> {
+    h.get("/api/v1/conversations").await["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn messages(h: &Harness, id: &str) -> Vec<Value> {
+    h.get(&format!("/api/v1/conversations/{id}/messages?limit=100"))
+        .await["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn start() -> (Harness, std::net::SocketAddr, tempfile::TempDir) {
+    let outbox_dir = tempfile::tempdir().unwrap();
+    let dir = outbox_dir.path().to_path_buf();
+    let h = Harness::start_configured(BotMode::Webhook, move |c| {
+        c.smtp_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.outbox_dir = Some(dir);
+    })
+    .await;
+    let target = omnidesk::admin::Target::local(&h.config).unwrap();
+    omnidesk::admin::mailbox_add(
+        &target,
+        "support@example.com",
+        Some("Example Support".to_owned()),
+        Some(&bot_id().to_string()),
+    )
+    .await
+    .unwrap();
+    let smtp = h.app.as_ref().unwrap().smtp_addr.expect("SMTP listener");
+    (h, smtp, outbox_dir)
+}
+
+#[tokio::test]
+async fn an_email_ticket_is_answered_threaded_and_continues_on_telegram() {
+    let (h, smtp, outbox_dir) = start().await;
+    let mut ws = h.connect_ws().await;
+
+    // 1. Mail over SMTP becomes a conversation the agent sees, live.
+    let done = smtp_send(
+        smtp,
+        "bob@customer.org",
+        "support@example.com",
+        &first_mail(),
+    )
+    .await;
+    assert!(done.starts_with("250"), "DATA answered {done}");
+    let created = ws
+        .wait_for(WAIT, |e| {
+            e["type"] == "message.created" && e["message"]["channel"] == "email"
+        })
+        .await
+        .expect("the agent sees the e-mail");
+    let first = &created["message"];
+    assert_eq!(
+        first["text"],
+        "Hello,\n\nMy parcel arrived damaged. Can I get a refund?\n.hidden line starting with a dot\n\nBob"
+    );
+    assert_eq!(
+        first["channel_ref"]["message_id"],
+        "first-1024@customer.org"
+    );
+    assert_eq!(
+        first["channel_ref"]["subject"],
+        "Refund for order #1024 — damaged"
+    );
+    assert!(
+        first["channel_ref"]["quoted"]
+            .as_str()
+            .unwrap()
+            .contains("Customer Org"),
+        "the signature is folded, not lost"
+    );
+    let conversation_id = created["conversation_id"].as_str().unwrap().to_owned();
+    let list = conversations(&h).await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["channel"], "email");
+
+    // 2. The acknowledgement: automatic, threaded, with a single-use t.me link.
+    let files = wait_outbox(outbox_dir.path(), 1).await;
+    assert_eq!(files.len(), 1, "one acknowledgement");
+    let ack = &files[0].1;
+    assert_eq!(
+        header(ack, "To").unwrap(),
+        "\"Bob Customer\" <bob@customer.org>"
+    );
+    assert_eq!(
+        header(ack, "In-Reply-To").unwrap(),
+        "<first-1024@customer.org>"
+    );
+    assert_eq!(header(ack, "Auto-Submitted").unwrap(), "auto-replied");
+    // Sent encoded (it has an em dash); as the customer's mail client shows it:
+    let shown = omnidesk_email::parse(ack.as_bytes()).unwrap().subject;
+    assert!(
+        shown.starts_with("Re: Refund for order #1024 — damaged [#"),
+        "the subject with the ticket tag: {shown}"
+    );
+    let subject = header(ack, "Subject").unwrap();
+    let reply_to = header(ack, "Reply-To").unwrap();
+    assert!(reply_to.starts_with("<reply+"), "{reply_to}");
+    let body = omnidesk_email::parse(ack.as_bytes()).unwrap();
+    let body = format!("{}\n{}", body.text, body.quoted.unwrap_or_default());
+    let link_at = body
+        .find("https://t.me/shop_bot?start=")
+        .expect("the acknowledgement offers Telegram");
+    let token: String = body[link_at + "https://t.me/shop_bot?start=".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    assert!(token.len() >= 40, "token {token}");
+
+    // 3. The agent's reply goes out by e-mail, threaded to the customer's mail.
+    let res = h
+        .post(
+            &format!("/api/v1/conversations/{conversation_id}/messages"),
+            json!({"text": "Sorry about that, Bob! A refund is on its way."}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let files = wait_outbox(outbox_dir.path(), 2).await;
+    assert_eq!(files.len(), 2, "acknowledgement and reply");
+    let reply = &files[1].1;
+    assert_eq!(
+        header(reply, "In-Reply-To").unwrap(),
+        "<first-1024@customer.org>"
+    );
+    assert!(
+        header(reply, "References")
+            .unwrap()
+            .contains("<first-1024@customer.org>")
+    );
+    assert_eq!(header(reply, "Auto-Submitted"), None, "a person's reply");
+    assert!(header(reply, "From").unwrap().contains("Agent Ann"));
+    let reply_id = header(reply, "Message-ID").unwrap();
+    let sent = h
+        .eventually(
+            &format!("/api/v1/conversations/{conversation_id}/messages"),
+            WAIT,
+            |v| {
+                v["items"].as_array().is_some_and(|m| {
+                    m.iter().any(|m| {
+                        m["delivery"]["status"] == "sent" && m["author"]["kind"] == "agent"
+                    })
+                })
+            },
+        )
+        .await;
+    assert!(
+        sent["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["author"]["kind"] == "agent" && m["delivery"]["status"] == "sent"),
+        "the agent sees the reply as sent"
+    );
+
+    // 4. The customer answers that mail (built from the outbox file): same conversation.
+    let answer = format!(
+        "From: Bob Customer <bob@customer.org>\n\
+         To: {reply_to}\n\
+         Subject: Re: {subject}\n\
+         Message-ID: <second-1024@customer.org>\n\
+         In-Reply-To: {reply_id}\n\
+         References: <first-1024@customer.org> {reply_id}\n\
+         Content-Type: text/plain; charset=utf-8\n\
+         \n\
+         Thanks, received it.\n\
+         \n\
+         On Wed, Dec 2, 2026 at 9:05 AM Agent Ann wrote:\n\
+         > Sorry about that, Bob! A refund is on its way.\n"
+    );
+    let to = reply_to.trim_matches(['<', '>']);
+    assert!(
+        smtp_send(smtp, "bob@customer.org", to, &answer)
+            .await
+            .starts_with("250")
+    );
+    let ev = ws
+        .wait_for(WAIT, |e| {
+            e["type"] == "message.created" && e["message"]["text"] == "Thanks, received it."
+        })
+        .await
+        .expect("the answer arrives, quote folded");
+    assert_eq!(ev["conversation_id"], conversation_id.as_str());
+    assert_eq!(
+        conversations(&h).await.len(),
+        1,
+        "threaded, not a new ticket"
+    );
+
+    // 5. The same mail again is stored once; an auto-reply gets nothing back.
+    assert!(
+        smtp_send(smtp, "bob@customer.org", to, &answer)
+            .await
+            .starts_with("250")
+    );
+    let ack_id = header(ack, "Message-ID").unwrap();
+    let auto = format!(
+        "From: Bob Customer <bob@customer.org>\n\
+         To: support@example.com\n\
+         Subject: Automatic reply: {subject}\n\
+         Message-ID: <ooo-1@customer.org>\n\
+         In-Reply-To: {ack_id}\n\
+         Auto-Submitted: auto-replied\n\
+         \n\
+         I am away until Monday.\n"
+    );
+    assert!(
+        smtp_send(smtp, "bob@customer.org", "support@example.com", &auto)
+            .await
+            .starts_with("250")
+    );
+    let ooo = ws
+        .wait_for(WAIT, |e| {
+            e["type"] == "message.created" && e["message"]["text"] == "I am away until Monday."
+        })
+        .await
+        .expect("the auto-reply is routed");
+    assert_eq!(
+        ooo["conversation_id"],
+        conversation_id.as_str(),
+        "threaded to the ack"
+    );
+    assert_eq!(
+        ooo["message"]["channel_ref"]["automatic"],
+        "Auto-Submitted: auto-replied"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        outbox(outbox_dir.path()).len(),
+        2,
+        "nothing automatic answered the auto-reply"
+    );
+    let in_thread = messages(&h, &conversation_id).await;
+    assert_eq!(
+        in_thread
+            .iter()
+            .filter(|m| m["text"] == "Thanks, received it.")
+            .count(),
+        1,
+        "a redelivered mail is stored once"
+    );
+
+    // 6. `/start <token>` from the acknowledgement continues the ticket on Telegram.
+    let status = h
+        .webhook(
+            &private_update(1, 4242, &format!("/start {token}")),
+            Some(SECRET),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let sent = h.fake.wait_for_sent(1, WAIT).await;
+    let summary = &sent.last().expect("the bot answers on Telegram").text;
+    assert!(
+        summary.contains("Your e-mail “Refund for order #1024 — damaged” is here now")
+            && summary.contains("You wrote: “Thanks, received it.”")
+            && !summary.contains("Sorry about that"),
+        "summary: {summary}"
+    );
+    let conv = h
+        .eventually(
+            &format!("/api/v1/conversations/{conversation_id}"),
+            WAIT,
+            |c| c["channel"] == "telegram",
+        )
+        .await;
+    assert_eq!(conv["channel_path"], json!(["email", "telegram"]));
+    // The link was single use.
+    h.webhook(
+        &private_update(2, 4343, &format!("/start {token}")),
+        Some(SECRET),
+    )
+    .await;
+    let sent = h.fake.wait_for_sent(2, WAIT).await;
+    assert!(
+        sent.last()
+            .unwrap()
+            .text
+            .contains("expired or was already used")
+    );
+
+    // 7. Replies now go to Telegram.
+    let before = h.fake.sent_count();
+    h.post(
+        &format!("/api/v1/conversations/{conversation_id}/messages"),
+        json!({"text": "Here on Telegram now."}),
+    )
+    .await;
+    let sent = h.fake.wait_for_sent(before + 1, WAIT).await;
+    assert_eq!(sent.last().unwrap().text, "Here on Telegram now.");
+    assert_eq!(sent.last().unwrap().chat_id, 4242);
+    assert_eq!(outbox(outbox_dir.path()).len(), 2);
+}
+
+#[tokio::test]
+async fn unknown_recipients_oversize_and_broken_mail_are_refused_or_kept_never_lost() {
+    let (h, smtp, _outbox) = start().await;
+    // Not one of our mailboxes: refused at RCPT.
+    let stream = tokio::net::TcpStream::connect(smtp).await.unwrap();
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    lines.next_line().await.unwrap();
+    write
+        .write_all(b"HELO x\r\nMAIL FROM:<a@b.org>\r\nRCPT TO:<sales@example.com>\r\n")
+        .await
+        .unwrap();
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        answers.push(lines.next_line().await.unwrap().unwrap());
+    }
+    assert!(answers[2].starts_with("550"), "{answers:?}");
+
+    // Garbage after the headers still becomes something readable or is kept: never lost.
+    let garbage = "From: \u{1}\u{2}\nContent-Type: multipart/mixed; boundary=\"x\"\n\n--x\nContent-Type: text/plain; charset=no-such-charset\nContent-Transfer-Encoding: base64\n\n!!!not base64!!!\n";
+    assert!(
+        smtp_send(smtp, "a@b.org", "support@example.com", garbage)
+            .await
+            .starts_with("250")
+    );
+    // An import of a file with nothing in it is kept for an operator.
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    let lines = omnidesk::admin::email_import(&h.config, &[empty.path().to_path_buf()])
+        .await
+        .unwrap();
+    assert!(lines[0].contains("kept for an operator"), "{lines:?}");
+    let failed = omnidesk::admin::email_failed(&h.config, 10).await.unwrap();
+    assert!(failed.contains("unreadable"), "{failed}");
+    let id = failed.split_whitespace().next().unwrap().to_owned();
+    // Importing it again keeps it again (still empty), under its new reason.
+    let again = omnidesk::admin::email_retry(&h.config, &id).await.unwrap();
+    assert!(again.contains("kept for an operator"), "{again}");
+}
