@@ -783,6 +783,8 @@ enum BotReply {
     Summary { from: Channel },
     /// The acknowledgement of a new ticket (e-mail), with a link to continue on Telegram.
     Acknowledge,
+    /// `/bind`: a code sent to an address, or a code checked.
+    Bind,
 }
 
 /// What an inbound message does to its conversation: its key and channel, reopen, and either
@@ -818,6 +820,8 @@ async fn apply_inbound(
             deps.settings.handoff_group.clone(),
             Vec::new(),
         )),
+        // Proving an address is the bot's business whoever has the conversation.
+        (None, Some(BotCommand::Bind), _) => Some(BotReply::Bind),
         (None, Some(cmd), ConversationStatus::Bot) => {
             // The greeting offers a person right away (an inline keyboard on Telegram).
             let buttons = match cmd {
@@ -825,7 +829,7 @@ async fn apply_inbound(
                     text: deps.settings.human_button.clone(),
                     data: HUMAN_CHOICE.to_owned(),
                 }],
-                BotCommand::Help => Vec::new(),
+                BotCommand::Help | BotCommand::Bind => Vec::new(),
             };
             Some(BotReply::Text(
                 cmd_reply(cmd, &deps.settings).to_owned(),
@@ -895,6 +899,7 @@ async fn finish(
                 acknowledgement(deps, &conversation, &contact, &message, m, step).await?,
                 Vec::new(),
             ),
+            BotReply::Bind => (Some(bind(deps, &contact, m, step).await?), Vec::new()),
         };
         if let Some(text) = text {
             bot_say(deps, &conversation, message.channel, text, buttons, step).await?;
@@ -951,6 +956,176 @@ async fn bot_say(
         });
     }
     Ok(())
+}
+
+/// Codes to one Telegram user, and to one address, per hour at most (`/bind`).
+const BIND_CODES_PER_HOUR: u64 = 3;
+/// Codes tried by one Telegram user per hour at most (`/bind`).
+const BIND_TRIES_PER_HOUR: u64 = 5;
+/// How long a `/bind` code is valid.
+const BIND_CODE_TTL_MS: i64 = 10 * 60 * 1000;
+
+/// `/bind <address>` mails a 6-digit code to the address (the same answer whether or not
+/// the address is known, rate-limited per Telegram user and per address); `/bind <code>`
+/// checks it (5 tries an hour) and only then adds the verified address to the contact,
+/// merging the contact that had it (the code proves they are one person).
+async fn bind(
+    deps: &RouterDeps,
+    contact: &Contact,
+    m: &ChannelMessage,
+    step: &mut Step,
+) -> Result<String, JobError> {
+    const USAGE: &str = "To link your e-mail address, send /bind followed by it, e.g. \
+                         /bind you@example.com. We will mail you a 6-digit code to send back \
+                         here as /bind 123456.";
+    let Some(web) = &deps.web else {
+        return Ok("Linking an e-mail address is not available here.".to_owned());
+    };
+    let now = deps.clock.now();
+    let hour = now.millis() / 3_600_000;
+    let owner = m.identity.key().to_string();
+    let arg = m.bind.as_deref().map(str::trim).unwrap_or_default();
+    if arg.contains('@') {
+        let Ok(address) = omnidesk_domain::EmailAddress::parse(arg) else {
+            return Ok(format!(
+                "\u{201c}{arg}\u{201d} is not an e-mail address. {USAGE}"
+            ));
+        };
+        let by_user = deps
+            .agents
+            .next_counter(&format!("bind-send:{owner}:{hour}"))
+            .await?;
+        let by_address = deps
+            .agents
+            .next_counter(&format!("bind-send:{address}:{hour}"))
+            .await?;
+        if by_user > BIND_CODES_PER_HOUR || by_address > BIND_CODES_PER_HOUR {
+            return Ok(
+                "Several codes were asked for already. Please wait an hour and try again."
+                    .to_owned(),
+            );
+        }
+        let n = u32::from_le_bytes(omnidesk_core::random_bytes::<4>()) % 1_000_000;
+        let code = format!("{n:06}");
+        web.put_token(&omnidesk_core::StoredToken {
+            kind: TokenKind::BindCode,
+            hash: token_hash(&format!("{owner}:{code}")),
+            owner: owner.clone(),
+            payload: serde_json::json!({ "address": address }).to_string(),
+            expires_at: now.plus_millis(BIND_CODE_TTL_MS),
+        })
+        .await?;
+        let mail = omnidesk_core::SystemMail {
+            to: address.clone(),
+            from: None,
+            subject: format!("Your code: {code}"),
+            text: format!(
+                "Your code to link this address to your Telegram chat with us is {code}.\n\n\
+                 Send /bind {code} to the bot within 10 minutes. If you did not ask for it, \
+                 ignore this mail: nothing is linked without the code."
+            ),
+            id: deps.ids.uuid().simple().to_string(),
+        };
+        let body = serde_json::to_string(&omnidesk_core::OutboundBody::Mail(mail))
+            .map_err(|e| JobError::Permanent(e.to_string()))?;
+        deps.queue
+            .send(
+                QueueName::Outbound,
+                OutgoingMessage::fifo(
+                    format!("bind:{owner}"),
+                    format!("bind:{}", token_hash(&format!("{owner}:{code}"))),
+                    body,
+                ),
+            )
+            .await?;
+        return Ok(format!(
+            "If {address} can receive mail, a 6-digit code is on its way. Send it here as \
+             /bind 123456 within 10 minutes."
+        ));
+    }
+    if arg.len() != 6 || !arg.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(USAGE.to_owned());
+    }
+    let tries = deps
+        .agents
+        .next_counter(&format!("bind-try:{owner}:{hour}"))
+        .await?;
+    if tries > BIND_TRIES_PER_HOUR {
+        return Ok(
+            "Too many codes were tried. Please wait an hour and ask for a new code.".to_owned(),
+        );
+    }
+    let Some(token) = web
+        .take_token(
+            TokenKind::BindCode,
+            &token_hash(&format!("{owner}:{arg}")),
+            now,
+        )
+        .await?
+    else {
+        let left = BIND_TRIES_PER_HOUR.saturating_sub(tries);
+        return Ok(format!(
+            "That code is wrong or has expired; nothing was linked. {left} tries left this hour."
+        ));
+    };
+    let address = serde_json::from_str::<serde_json::Value>(&token.payload)
+        .ok()
+        .and_then(|v| v["address"].as_str().map(str::to_owned))
+        .and_then(|a| omnidesk_domain::EmailAddress::parse(&a).ok())
+        .ok_or_else(|| JobError::Permanent("unreadable /bind code payload".to_owned()))?;
+    let identity = Identity::Email {
+        address: address.clone(),
+        verified: true,
+    };
+    let holder = deps
+        .contacts
+        .contact_id_by_identity(&identity.key())
+        .await?;
+    match holder {
+        Some(h) if h != contact.id => {
+            let merged = merge_contacts(
+                MergePorts {
+                    contacts: deps.contacts.as_ref(),
+                    conversations: deps.conversations.as_ref(),
+                    messages: deps.messages.as_ref(),
+                    ids: deps.ids.as_ref(),
+                    clock: deps.clock.as_ref(),
+                },
+                h,
+                contact.id,
+                None,
+            )
+            .await;
+            match merged {
+                Ok(merged) => {
+                    tracing::info!(from = %h, into = %contact.id, "contacts merged on a /bind code");
+                    step.pushes.extend(merged.server_events());
+                }
+                Err(MergeError::Store(e)) => return Err(e.into()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "contacts not merged on /bind");
+                    return Ok(format!(
+                        "{address} is proven, but it belongs to another contact we could not \
+                         join automatically; a member of our team will link it."
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+    match deps.contacts.add_identity(contact.id, &identity).await {
+        Ok(()) | Err(StoreError::Conflict(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    if let Some(updated) = deps.contacts.get_contact(contact.id).await? {
+        step.pushes.push(ServerEvent::ContactUpdated {
+            contact: Box::new(updated),
+        });
+    }
+    Ok(format!(
+        "Done: {address} is linked to this chat. Your e-mails with us and this chat are now \
+         one history."
+    ))
 }
 
 /// The acknowledgement of a new ticket, or `None` when the address had its share of
@@ -1726,7 +1901,7 @@ async fn push_all(deps: &RouterDeps, events: Vec<ServerEvent>) {
 fn cmd_reply(command: BotCommand, settings: &RouterSettings) -> &str {
     match command {
         BotCommand::Start => &settings.greeting,
-        BotCommand::Help => &settings.help,
+        BotCommand::Help | BotCommand::Bind => &settings.help,
     }
 }
 

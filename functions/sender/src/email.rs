@@ -329,3 +329,78 @@ pub fn email_of(identities: &[Identity]) -> Option<&EmailAddress> {
         _ => None,
     })
 }
+
+/// Sends a mail that belongs to no conversation (a `/bind` code): from its mailbox (the first
+/// one when unset), automatic, not threaded. Nothing records it but the log; a transient
+/// failure is retried by the queue, a permanent one logged and dropped (the customer asks
+/// for a new code).
+pub(crate) async fn send_system_mail(
+    deps: &SenderDeps,
+    mail: &omnidesk_core::SystemMail,
+    receive_count: u32,
+) -> Result<JobOutcome, JobError> {
+    let Some(out) = &deps.email else {
+        tracing::warn!("a system mail without e-mail set up; dropped");
+        return Ok(JobOutcome::Done);
+    };
+    let mailbox = match &mail.from {
+        Some(a) => out.mail.get_mailbox(a).await?,
+        None => None,
+    };
+    let mailbox = match mailbox {
+        Some(m) => m,
+        None => match out.mail.list_mailboxes().await?.into_iter().next() {
+            Some(m) => m,
+            None => {
+                tracing::warn!("a system mail but no mailbox to send it from; dropped");
+                return Ok(JobOutcome::Done);
+            }
+        },
+    };
+    let draft = Draft {
+        from: Address {
+            address: mailbox.address.as_str().to_owned(),
+            name: Some(mailbox.name.clone().unwrap_or_else(|| "Support".to_owned())),
+        },
+        reply_to: None,
+        to: Address {
+            address: mail.to.as_str().to_owned(),
+            name: None,
+        },
+        subject: mail.subject.clone(),
+        in_reply_to: None,
+        references: Vec::new(),
+        text: mail.text.clone(),
+        html: None,
+        attachments: Vec::new(),
+        auto_submitted: Some("auto-generated".to_owned()),
+        message_id_domain: mailbox.domain().to_owned(),
+        unique: mail.id.clone(),
+        date_millis: deps.clock.now().millis(),
+        extra_headers: Vec::new(),
+    };
+    let composed = omnidesk_email::compose(&draft);
+    let outgoing = OutgoingMail {
+        from: mailbox.address.clone(),
+        to: vec![mail.to.clone()],
+        message_id: composed.message_id,
+        raw: composed.raw,
+    };
+    match out.mailer.send(&outgoing).await {
+        Ok(sent) => {
+            tracing::info!(location = ?sent.location, "system mail sent");
+            Ok(JobOutcome::Done)
+        }
+        Err(ProviderError::Permanent(e)) => {
+            tracing::warn!(error = %e, "system mail refused; dropped");
+            Ok(JobOutcome::Done)
+        }
+        Err(ProviderError::Transient(e)) if receive_count < MAX_ATTEMPTS => {
+            Err(JobError::Transient(format!("mail server unavailable: {e}")))
+        }
+        Err(ProviderError::Transient(e)) => {
+            tracing::warn!(error = %e, "system mail given up");
+            Ok(JobOutcome::Done)
+        }
+    }
+}

@@ -86,13 +86,26 @@ pub async fn handle_sqs_batch(
             event,
             true,
             settle,
-            |body, receive_count| async move {
-                let job: OutboundJob = serde_json::from_str(&body)
-                    .map_err(|e| JobError::Permanent(format!("not an outbound job: {e}")))?;
-                handle(deps, &job, receive_count).await
-            },
+            |body, receive_count| async move { handle_body(deps, &body, receive_count).await },
         ))
         .await
+}
+
+/// Parses an outbound queue body and sends it: a stored message ([`handle`]) or a system
+/// mail; a body that is neither is permanent.
+pub async fn handle_body(
+    deps: &SenderDeps,
+    body: &str,
+    receive_count: u32,
+) -> Result<JobOutcome, JobError> {
+    match serde_json::from_str(body)
+        .map_err(|e| JobError::Permanent(format!("not an outbound job: {e}")))?
+    {
+        omnidesk_core::OutboundBody::Message(job) => handle(deps, &job, receive_count).await,
+        omnidesk_core::OutboundBody::Mail(mail) => {
+            email::send_system_mail(deps, &mail, receive_count).await
+        }
+    }
 }
 
 /// Sends the message of `job` (the `receive_count`-th delivery of the queue message, from 1).

@@ -367,13 +367,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         config.workers,
         move |msg| {
             let deps = deps.clone();
-            async move {
-                let job: omnidesk_core::OutboundJob =
-                    serde_json::from_str(&msg.body).map_err(|e| {
-                        omnidesk_core::JobError::Permanent(format!("not an outbound job: {e}"))
-                    })?;
-                omnidesk_sender::handle(&deps, &job, msg.receive_count).await
-            }
+            async move { omnidesk_sender::handle_body(&deps, &msg.body, msg.receive_count).await }
         },
     ));
 

@@ -60,6 +60,27 @@ pub struct OutboundJob {
     pub message_id: MessageId,
 }
 
+/// A mail that belongs to no conversation (the code of `/bind`), sent by the sender from a
+/// mailbox (the first one when `from` is unset), marked `Auto-Submitted: auto-generated`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemMail {
+    pub to: omnidesk_domain::EmailAddress,
+    #[serde(default)]
+    pub from: Option<omnidesk_domain::EmailAddress>,
+    pub subject: String,
+    pub text: String,
+    /// A unique id (the Message-ID's local part): a redelivered job composes the same mail.
+    pub id: String,
+}
+
+/// What the outbound queue carries: a stored message to send, or a system mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OutboundBody {
+    Message(OutboundJob),
+    Mail(SystemMail),
+}
+
 /// Body of the media queue: fetch the files of the stored message `message_id` (those with
 /// [`omnidesk_domain::Attachment::needs_fetch`]) into blob storage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

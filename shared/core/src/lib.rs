@@ -90,6 +90,7 @@ pub use events::{
     WebAuthor, WebMessage,
 };
 pub use jobs::{
-    InboundJob, JobError, JobOutcome, MediaJob, OutboundJob, QueueName, TimerJob, retry_backoff,
+    InboundJob, JobError, JobOutcome, MediaJob, OutboundBody, OutboundJob, QueueName, SystemMail,
+    TimerJob, retry_backoff,
 };
 pub use ports::*;

@@ -208,6 +208,9 @@ pub enum BotCommand {
     Start,
     /// How to use the chat (Telegram `/help`).
     Help,
+    /// Link an e-mail address after proving it (Telegram `/bind <address>`, then
+    /// `/bind <code>`); the argument is in [`ChannelMessage::bind`].
+    Bind,
 }
 
 /// A "continue on another channel" token presented by the customer (Telegram
@@ -303,6 +306,10 @@ pub struct ChannelMessage {
     /// why: the router marks them unreachable there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unreachable: Option<String>,
+    /// The argument of a [`BotCommand::Bind`]: an address to send a code to, or the code.
+    /// A code is a secret: the message's `text` then shows it masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
 }
 
 impl ChannelMessage {
@@ -339,6 +346,7 @@ impl ChannelMessage {
             continue_on: None,
             no_auto_reply: None,
             unreachable: None,
+            bind: None,
         }
     }
 
@@ -442,6 +450,8 @@ impl TelegramInbound {
             return None;
         }
         let (command, payload) = telegram_command(&text);
+        let payload = payload.map(str::to_owned);
+        let payload = payload.as_deref();
         let handoff = match (command, payload) {
             (Some(BotCommand::Start), Some(token)) if private => Some(Handoff::Token {
                 token: token.to_owned(),
@@ -453,12 +463,25 @@ impl TelegramInbound {
             // The token is a secret (even once used): it is not kept in the timeline.
             text = "/start".to_owned();
         }
+        let bind = match (command, payload) {
+            (Some(BotCommand::Bind), Some(arg)) if private => {
+                if arg.contains('@') {
+                    text = format!("/bind {arg}");
+                } else {
+                    // A code proves the address: never kept where others read.
+                    text = "/bind ••••••".to_owned();
+                }
+                Some(arg.to_owned())
+            }
+            _ => None,
+        };
         let message = located(ChannelMessage {
             attachments: self.attachments.clone(),
             // Commands are answered in private chats only (a group's commands are for
             // people), and only when sent, not when edited.
             command: command.filter(|_| private && !edited),
             handoff: handoff.filter(|_| !edited),
+            bind: bind.filter(|_| !edited),
             edited_at: if edited {
                 self.edited_at.or(self.sent_at)
             } else {
@@ -483,7 +506,8 @@ impl TelegramInbound {
     }
 }
 
-/// `/start`, `/start <payload>`, `/help`, also addressed as `/help@botname`.
+/// `/start`, `/start <payload>`, `/help`, `/bind <argument>`, also addressed as
+/// `/help@botname`.
 fn telegram_command(text: &str) -> (Option<BotCommand>, Option<&str>) {
     let mut words = text.split_whitespace();
     let Some(word) = words.next() else {
@@ -492,6 +516,7 @@ fn telegram_command(text: &str) -> (Option<BotCommand>, Option<&str>) {
     let command = match word.split('@').next() {
         Some("/start") => Some(BotCommand::Start),
         Some("/help") => Some(BotCommand::Help),
+        Some("/bind") => Some(BotCommand::Bind),
         _ => None,
     };
     (command, command.and(words.next()))

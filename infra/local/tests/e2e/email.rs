@@ -469,3 +469,265 @@ async fn unknown_recipients_oversize_and_broken_mail_are_refused_or_kept_never_l
     let again = omnidesk::admin::email_retry(&h.config, &id).await.unwrap();
     assert!(again.contains("kept for an operator"), "{again}");
 }
+
+#[tokio::test]
+async fn bind_links_an_address_only_with_the_mailed_code() {
+    let (h, smtp, outbox_dir) = start().await;
+    // Bob wrote by e-mail first: a contact with an unverified address.
+    assert!(
+        smtp_send(
+            smtp,
+            "bob@customer.org",
+            "support@example.com",
+            &first_mail()
+        )
+        .await
+        .starts_with("250")
+    );
+    wait_outbox(outbox_dir.path(), 1).await;
+    let ticket = h
+        .eventually("/api/v1/conversations", WAIT, |v| {
+            v["items"].as_array().is_some_and(|i| !i.is_empty())
+        })
+        .await["items"][0]
+        .clone();
+    let email_contact = ticket["contact"]["id"].as_str().unwrap().to_owned();
+
+    // On Telegram, someone claims the address: a code goes to the mailbox, nothing is linked.
+    h.webhook(
+        &private_update(11, 5151, "/bind Bob@Customer.org"),
+        Some(SECRET),
+    )
+    .await;
+    let sent = h.fake.wait_for_sent(1, WAIT).await;
+    assert!(
+        sent[0].text.contains("a 6-digit code is on its way"),
+        "{}",
+        sent[0].text
+    );
+    let files = wait_outbox(outbox_dir.path(), 2).await;
+    let mail = &files
+        .iter()
+        .find(|(_, m)| header(m, "Auto-Submitted").as_deref() == Some("auto-generated"))
+        .expect("the code mail")
+        .1;
+    assert_eq!(header(mail, "To").unwrap(), "<bob@customer.org>");
+    assert_eq!(header(mail, "Auto-Submitted").unwrap(), "auto-generated");
+    let code: String = omnidesk_email::parse(mail.as_bytes())
+        .unwrap()
+        .subject
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    assert_eq!(code.len(), 6, "the code is in the subject");
+    let tg = telegram_contact(&h)
+        .await
+        .expect("the Telegram chat has a contact");
+    assert!(
+        !tg["identities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "email"),
+        "an unproven claim links nothing"
+    );
+
+    // A wrong code binds nothing; the timeline never shows a code.
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    h.webhook(
+        &private_update(12, 5151, &format!("/bind {wrong}")),
+        Some(SECRET),
+    )
+    .await;
+    let sent = h.fake.wait_for_sent(2, WAIT).await;
+    assert!(
+        sent[1].text.contains("wrong or has expired"),
+        "{}",
+        sent[1].text
+    );
+
+    // The right one binds: the verified address joins the chat's contact, and the e-mail
+    // contact merges into it.
+    h.webhook(
+        &private_update(13, 5151, &format!("/bind {code}")),
+        Some(SECRET),
+    )
+    .await;
+    let sent = h.fake.wait_for_sent(3, WAIT).await;
+    assert!(
+        sent[2].text.starts_with("Done: bob@customer.org is linked"),
+        "{}",
+        sent[2].text
+    );
+    let tg = telegram_contact(&h).await.unwrap();
+    assert!(
+        tg["identities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["kind"] == "email"
+                && i["address"] == "bob@customer.org"
+                && i["verified"] == true),
+        "{tg}"
+    );
+    let ticket = h
+        .eventually(
+            &format!("/api/v1/conversations/{}", ticket["id"].as_str().unwrap()),
+            WAIT,
+            |c| c["contact"]["id"] == tg["id"],
+        )
+        .await;
+    assert_eq!(
+        ticket["contact"]["id"], tg["id"],
+        "the e-mail ticket is the same person's now"
+    );
+    assert_ne!(tg["id"].as_str().unwrap(), email_contact);
+    let timeline = messages(&h, ticket["id"].as_str().unwrap()).await;
+    let all = serde_json::to_string(&timeline).unwrap();
+    assert!(
+        !all.contains(&code),
+        "the code is never stored in a timeline"
+    );
+    // Used: the same code again does nothing.
+    h.webhook(
+        &private_update(14, 5151, &format!("/bind {code}")),
+        Some(SECRET),
+    )
+    .await;
+    let sent = h.fake.wait_for_sent(4, WAIT).await;
+    assert!(sent[3].text.contains("wrong or has expired"));
+}
+
+/// The contact of the (first) Telegram conversation.
+async fn telegram_contact(h: &Harness) -> Option<Value> {
+    conversations(h)
+        .await
+        .iter()
+        .find(|c| c["channel"] == "telegram")
+        .map(|c| c["contact"].clone())
+}
+
+#[tokio::test]
+async fn a_bounce_marks_the_address_undeliverable_and_the_agent_sees_why() {
+    let (h, smtp, outbox_dir) = start().await;
+    assert!(
+        smtp_send(
+            smtp,
+            "bob@customer.org",
+            "support@example.com",
+            &first_mail()
+        )
+        .await
+        .starts_with("250")
+    );
+    let files = wait_outbox(outbox_dir.path(), 1).await;
+    let ack_id = header(&files[0].1, "Message-ID").unwrap();
+    let id = h
+        .eventually("/api/v1/conversations", WAIT, |v| {
+            v["items"].as_array().is_some_and(|i| !i.is_empty())
+        })
+        .await["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The customer's server returns our acknowledgement (RFC 3464 delivery report).
+    let dsn = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.customer.org>\n\
+         To: support@example.com\n\
+         Subject: Undelivered Mail Returned to Sender\n\
+         Message-ID: <dsn-1@mx.customer.org>\n\
+         MIME-Version: 1.0\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\n\
+         \n\
+         --b1\n\
+         Content-Type: text/plain\n\
+         \n\
+         Your message could not be delivered.\n\
+         --b1\n\
+         Content-Type: message/delivery-status\n\
+         \n\
+         Reporting-MTA: dns; mx.customer.org\n\
+         \n\
+         Final-Recipient: rfc822; bob@customer.org\n\
+         Action: failed\n\
+         Status: 5.1.1\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <bob@customer.org>: Recipient address rejected: User unknown\n\
+         --b1\n\
+         Content-Type: text/rfc822-headers\n\
+         \n\
+         From: support@example.com\n\
+         To: bob@customer.org\n\
+         Message-ID: {ack_id}\n\
+         Subject: Re: Refund\n\
+         --b1--\n"
+    );
+    assert!(
+        smtp_send(smtp, "", "support@example.com", &dsn)
+            .await
+            .starts_with("250")
+    );
+    let timeline = h
+        .eventually(&format!("/api/v1/conversations/{id}/messages"), WAIT, |v| {
+            v["items"].as_array().is_some_and(|m| {
+                m.iter()
+                    .any(|m| m["event"]["event"] == "contact_unreachable")
+            })
+        })
+        .await;
+    let event = timeline["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["event"]["event"] == "contact_unreachable")
+        .expect("the bounce is in the timeline")
+        .clone();
+    assert_eq!(event["event"]["channel"], "email");
+    let reason = event["event"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("bob@customer.org")
+            && reason.contains("5.1.1")
+            && reason.contains("User unknown"),
+        "{reason}"
+    );
+    let conv = h.get(&format!("/api/v1/conversations/{id}")).await;
+    assert!(
+        conv["contact"]["unreachable"]
+            .as_array()
+            .is_some_and(|u| u.iter().any(|u| u["channel"] == "email")),
+        "{conv}"
+    );
+    assert_eq!(
+        conversations(&h).await.len(),
+        1,
+        "the report opened no ticket"
+    );
+    // The next reply fails at once with the reason, and nothing is mailed.
+    h.post(
+        &format!("/api/v1/conversations/{id}/messages"),
+        json!({"text": "Are you there?"}),
+    )
+    .await;
+    let failed = h
+        .eventually(&format!("/api/v1/conversations/{id}/messages"), WAIT, |v| {
+            v["items"].as_array().is_some_and(|m| {
+                m.iter()
+                    .any(|m| m["text"] == "Are you there?" && m["delivery"]["status"] == "failed")
+            })
+        })
+        .await;
+    let reply = failed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["text"] == "Are you there?")
+        .unwrap()
+        .clone();
+    assert!(
+        reply["delivery"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("undeliverable"),
+        "{reply}"
+    );
+    assert_eq!(outbox(outbox_dir.path()).len(), 1);
+}

@@ -48,6 +48,8 @@ pub enum TokenKind {
     Handoff,
     /// A visitor WebSocket ticket (60 seconds).
     WsTicket,
+    /// A one-time code mailed to prove an e-mail address (`/bind`, 10 minutes).
+    BindCode,
 }
 
 impl TokenKind {
@@ -56,6 +58,7 @@ impl TokenKind {
         match self {
             TokenKind::Handoff => "handoff",
             TokenKind::WsTicket => "ws_ticket",
+            TokenKind::BindCode => "bind_code",
         }
     }
 }
