@@ -37,6 +37,9 @@ pub enum BenchChannel {
     Web,
     /// Both, one after the other, each on a fresh system; reported side by side.
     Both,
+    /// E-mail over SMTP into the embedded listener (each mail ~3 KB, text + HTML with a
+    /// quoted history); replies land in the outbox folder.
+    Email,
 }
 
 /// Benchmark parameters.
@@ -200,6 +203,7 @@ struct Report {
 /// A fresh system: data dir, fake Telegram, server, one online agent with its socket open.
 struct System {
     _dir: tempfile::TempDir,
+    config: Config,
     fake: FakeTelegram,
     server: App,
     base: String,
@@ -211,10 +215,18 @@ struct System {
 
 impl System {
     async fn start(args: &BenchArgs) -> anyhow::Result<Self> {
+        Self::start_with(args, |_| {}).await
+    }
+
+    async fn start_with(
+        args: &BenchArgs,
+        configure: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("temp dir")?;
         let fake = FakeTelegram::start().await;
         let mut config = Config::for_test(dir.path().to_path_buf(), fake.url().to_string());
         config.workers = args.workers;
+        configure(&mut config);
         let server = app::start(&config).await?;
         let base = format!("http://{}", server.addr);
         crate::admin::agent_add(
@@ -287,6 +299,7 @@ impl System {
         });
         Ok(Self {
             _dir: dir,
+            config,
             fake,
             server,
             base,
@@ -703,6 +716,219 @@ async fn run_web(args: &BenchArgs) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// A benchmark mail: ~3 KB, text and HTML, with a quoted history the parser folds away.
+fn bench_mail(seq: u64, chat: u64) -> String {
+    let reply = if seq > chat {
+        format!("In-Reply-To: <bench-first-{chat}@customer.example>\r\n")
+    } else {
+        String::new()
+    };
+    let id = if seq == chat {
+        format!("bench-first-{chat}@customer.example")
+    } else {
+        format!("bench-{seq}@customer.example")
+    };
+    let quoted: String = (0..20)
+        .map(|i| {
+            format!("> line {i} of the earlier message in this thread, quoted by the client\r\n")
+        })
+        .collect();
+    format!(
+        "From: Bench Customer {chat} <bench-{chat}@customer.example>\r\n\
+         To: support@bench.example\r\n\
+         Subject: Order question {chat}\r\n\
+         Message-ID: <{id}>\r\n\
+         {reply}MIME-Version: 1.0\r\n\
+         Content-Type: multipart/alternative; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         bench {seq}\r\n\r\nOn Mon, 30 Nov 2026 at 10:00, Support <support@bench.example> wrote:\r\n\
+         {quoted}\r\n\
+         --b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+         <html><body><p>bench {seq}</p><div class=\"gmail_quote\"><blockquote>{}</blockquote></div>\
+         <script>alert(1)</script></body></html>\r\n\
+         --b--\r\n",
+        quoted.replace("> ", "").replace("\r\n", "<br>")
+    )
+}
+
+/// One SMTP client connection of the benchmark.
+struct SmtpClient {
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>>,
+    write: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl SmtpClient {
+    async fn connect(addr: std::net::SocketAddr) -> anyhow::Result<Self> {
+        use tokio::io::AsyncBufReadExt;
+        let (read, write) = tokio::net::TcpStream::connect(addr).await?.into_split();
+        let mut c = Self {
+            lines: tokio::io::BufReader::new(read).lines(),
+            write,
+        };
+        c.expect("220").await?;
+        c.command("EHLO bench.customer.example", "250").await?;
+        Ok(c)
+    }
+
+    /// Reads one reply (its last line) and checks its code.
+    async fn expect(&mut self, code: &str) -> anyhow::Result<()> {
+        loop {
+            let line = self
+                .lines
+                .next_line()
+                .await?
+                .context("the SMTP server closed the connection")?;
+            if line.len() >= 4 && line.as_bytes()[3] == b'-' {
+                continue;
+            }
+            if !line.starts_with(code) {
+                bail!("expected {code}, got {line}");
+            }
+            return Ok(());
+        }
+    }
+
+    async fn command(&mut self, cmd: &str, code: &str) -> anyhow::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.write
+            .write_all(format!("{cmd}\r\n").as_bytes())
+            .await?;
+        self.expect(code).await
+    }
+
+    /// Sends one mail; returns when the server answered 250 to its end of data.
+    async fn send(&mut self, from: &str, to: &str, raw: &str) -> anyhow::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.command(&format!("MAIL FROM:<{from}>"), "250").await?;
+        self.command(&format!("RCPT TO:<{to}>"), "250").await?;
+        self.command("DATA", "354").await?;
+        self.write.write_all(raw.as_bytes()).await?;
+        self.write.write_all(b".\r\n").await?;
+        self.expect("250").await
+    }
+}
+
+/// E-mail: `--updates` mails over `--concurrency` SMTP connections (at `--rate`, or flat
+/// out), one thread per `--chats` sender (the first mail opens it, the rest reply to it);
+/// ingest answer = DATA's end to 250 (parsed, files and HTML stored, queued), inbound → agent
+/// measured from that 250; replies → `.eml` written in the outbox.
+async fn run_email(args: &BenchArgs) -> anyhow::Result<Report> {
+    let outbox = tempfile::tempdir().context("temp dir")?;
+    let outbox_dir = outbox.path().to_path_buf();
+    let sys = System::start_with(args, |c| {
+        c.smtp_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        c.outbox_dir = Some(outbox_dir.clone());
+        // One acknowledgement per thread, however many threads a sender opens.
+        c.router.auto_mail_per_hour = u64::MAX;
+    })
+    .await?;
+    let smtp = sys.server.smtp_addr.context("no SMTP listener")?;
+    let target = crate::admin::Target::local(&sys.config)?;
+    crate::admin::mailbox_add(&target, "support@bench.example", None, None).await?;
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<u64>(args.concurrency * 2);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+    let acks: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let failed: Arc<Mutex<u64>> = Arc::default();
+    let chats = args.chats;
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency {
+        let (rx, sent_at, acks, failed) =
+            (rx.clone(), sent_at.clone(), acks.clone(), failed.clone());
+        workers.push(tokio::spawn(async move {
+            let mut client = None;
+            loop {
+                let Some(seq) = rx.lock().await.recv().await else {
+                    return;
+                };
+                if client.is_none() {
+                    client = SmtpClient::connect(smtp).await.ok();
+                }
+                let Some(c) = client.as_mut() else {
+                    *failed.lock() += 1;
+                    continue;
+                };
+                let chat = (seq - 1) % chats + 1;
+                let raw = bench_mail(seq, chat);
+                let t0 = Instant::now();
+                match c
+                    .send(
+                        &format!("bench-{chat}@customer.example"),
+                        "support@bench.example",
+                        &raw,
+                    )
+                    .await
+                {
+                    Ok(()) => {
+                        let accepted = Instant::now();
+                        sent_at.lock().insert(seq, accepted);
+                        acks.lock().push(ms_since(t0, accepted));
+                    }
+                    Err(_) => {
+                        *failed.lock() += 1;
+                        client = None;
+                    }
+                }
+            }
+        }));
+    }
+    let load_before = loadavg();
+    let start = Instant::now();
+    for seq in 1..=args.updates {
+        if args.rate > 0 {
+            let due = start + Duration::from_secs_f64((seq - 1) as f64 / args.rate as f64);
+            tokio::time::sleep_until(due.into()).await;
+        }
+        tx.send(seq).await?;
+    }
+    drop(tx);
+    for w in workers {
+        w.await?;
+    }
+    let load = Load {
+        sent_at: std::mem::take(&mut *sent_at.lock()),
+        acks: std::mem::take(&mut *acks.lock()),
+        bares: Vec::new(),
+        failed: *failed.lock(),
+        start,
+        send_done: start.elapsed(),
+    };
+    let mut report = settle(&sys, args, load, "email").await;
+    report.load_before = load_before;
+
+    // Agent replies → `.eml` files in the outbox.
+    let targets = sys.reply_targets(args.chats, args.replies);
+    let posted = sys.post_replies(&targets).await?;
+    let mut seen_files = std::collections::HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut found: HashMap<String, Instant> = HashMap::new();
+    while found.len() < posted.len() && Instant::now() < deadline {
+        for entry in std::fs::read_dir(outbox.path())?.filter_map(Result::ok) {
+            let path = entry.path();
+            if !seen_files.insert(path.clone()) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if let Some(k) = posted
+                .keys()
+                .find(|k| text.contains(&format!("\r\n{k}\r\n")))
+            {
+                found.entry(k.clone()).or_insert_with(Instant::now);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    for (text, at) in &found {
+        if let Some(t0) = posted.get(text) {
+            report.replies.push(ms_since(*t0, *at));
+        }
+    }
+    finish_replies(&mut report, posted.len());
+    sys.stop().await;
+    Ok(report)
+}
+
 /// Runs the benchmark and prints a table and, last, one JSON line.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.updates == 0 || args.chats == 0 || args.concurrency == 0 || args.workers == 0 {
@@ -714,6 +940,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if matches!(args.channel, BenchChannel::Web | BenchChannel::Both) {
         reports.push(run_web(&args).await?);
+    }
+    if args.channel == BenchChannel::Email {
+        reports.push(run_email(&args).await?);
     }
     print_reports(&args, &reports);
     Ok(())
@@ -755,7 +984,7 @@ fn print_reports(args: &BenchArgs, reports: &[Report]) {
         }
         println!("{line}");
     };
-    row("ingest answer (webhook ack / POST)", &|r| &r.acks);
+    row("ingest answer (ack / POST / SMTP 250)", &|r| &r.acks);
     if args.rate > 0 {
         row("bare 200 route (baseline)", &|r| &r.bares);
     }
@@ -888,6 +1117,7 @@ mod tests {
                 "telegram",
             ),
             (run_web(&small(BenchChannel::Web)).await, "web"),
+            (run_email(&small(BenchChannel::Email)).await, "email"),
         ] {
             let r = report.unwrap();
             assert_eq!(r.channel, name);
