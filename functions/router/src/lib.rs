@@ -650,31 +650,9 @@ async fn join_identity(
         (Some(asker), Some(holder)) if holder == asker.id => Ok(asker),
         (Some(asker), Some(holder)) => {
             // The same person, proven by the token: the other contact merges into this one.
-            let merged = merge_contacts(
-                MergePorts {
-                    contacts: deps.contacts.as_ref(),
-                    conversations: deps.conversations.as_ref(),
-                    messages: deps.messages.as_ref(),
-                    ids: deps.ids.as_ref(),
-                    clock: deps.clock.as_ref(),
-                },
-                holder,
-                asker.id,
-                None,
-            )
-            .await;
-            match merged {
-                Ok(m) => {
-                    tracing::info!(from = %holder, into = %asker.id, "contacts merged on proof");
-                    step.pushes.extend(m.server_events());
-                    Ok(m.contact)
-                }
-                Err(MergeError::Store(e)) => Err(e.into()),
-                Err(e) => {
-                    tracing::warn!(error = %e, "contacts not merged; kept apart");
-                    Ok(asker)
-                }
-            }
+            Ok(merge_proven(deps, holder, asker.id, step)
+                .await?
+                .unwrap_or(asker))
         }
         (None, _) => {
             let contact = find_or_create_contact(
@@ -693,6 +671,42 @@ async fn join_identity(
                 Err(e) => return Err(e.into()),
             }
             Ok(contact)
+        }
+    }
+}
+
+/// Merges `from` into `into`, two contacts an identity proved to be one person (a redeemed
+/// link, a `/bind` code); the merge's pushes join the step. `None` when they could not be
+/// merged (kept apart, logged): the caller carries on with `into` as it is.
+async fn merge_proven(
+    deps: &RouterDeps,
+    from: omnidesk_domain::ContactId,
+    into: omnidesk_domain::ContactId,
+    step: &mut Step,
+) -> Result<Option<Contact>, JobError> {
+    let merged = merge_contacts(
+        MergePorts {
+            contacts: deps.contacts.as_ref(),
+            conversations: deps.conversations.as_ref(),
+            messages: deps.messages.as_ref(),
+            ids: deps.ids.as_ref(),
+            clock: deps.clock.as_ref(),
+        },
+        from,
+        into,
+        None,
+    )
+    .await;
+    match merged {
+        Ok(m) => {
+            tracing::info!(%from, %into, "contacts merged on proof");
+            step.pushes.extend(m.server_events());
+            Ok(Some(m.contact))
+        }
+        Err(MergeError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "contacts not merged; kept apart");
+            Ok(None)
         }
     }
 }
@@ -1081,37 +1095,13 @@ async fn bind(
         .contacts
         .contact_id_by_identity(&identity.key())
         .await?;
-    match holder {
-        Some(h) if h != contact.id => {
-            let merged = merge_contacts(
-                MergePorts {
-                    contacts: deps.contacts.as_ref(),
-                    conversations: deps.conversations.as_ref(),
-                    messages: deps.messages.as_ref(),
-                    ids: deps.ids.as_ref(),
-                    clock: deps.clock.as_ref(),
-                },
-                h,
-                contact.id,
-                None,
-            )
-            .await;
-            match merged {
-                Ok(merged) => {
-                    tracing::info!(from = %h, into = %contact.id, "contacts merged on a /bind code");
-                    step.pushes.extend(merged.server_events());
-                }
-                Err(MergeError::Store(e)) => return Err(e.into()),
-                Err(e) => {
-                    tracing::warn!(error = %e, "contacts not merged on /bind");
-                    return Ok(format!(
-                        "{address} is proven, but it belongs to another contact we could not \
-                         join automatically; a member of our team will link it."
-                    ));
-                }
-            }
-        }
-        _ => {}
+    if let Some(h) = holder.filter(|h| *h != contact.id)
+        && merge_proven(deps, h, contact.id, step).await?.is_none()
+    {
+        return Ok(format!(
+            "{address} is proven, but it belongs to another contact we could not join \
+             automatically; a member of our team will link it."
+        ));
     }
     match deps.contacts.add_identity(contact.id, &identity).await {
         Ok(()) | Err(StoreError::Conflict(_)) => {}

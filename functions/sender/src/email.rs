@@ -106,25 +106,15 @@ pub(crate) async fn send_email(
         .await?;
         return Ok(JobOutcome::Done);
     };
-    let mailbox = match mailbox {
-        Some(address) => out.mail.get_mailbox(&address).await?,
-        None => None,
-    };
-    let mailbox = match mailbox {
-        Some(m) => m,
-        None => match out.mail.list_mailboxes().await?.into_iter().next() {
-            Some(m) => m,
-            None => {
-                fail(
-                    deps,
-                    message,
-                    None,
-                    "no mailbox is set up to send from (omnidesk mailbox add)".to_owned(),
-                )
-                .await?;
-                return Ok(JobOutcome::Done);
-            }
-        },
+    let Some(mailbox) = mailbox_or_first(out, mailbox.as_ref()).await? else {
+        fail(
+            deps,
+            message,
+            None,
+            "no mailbox is set up to send from (omnidesk mailbox add)".to_owned(),
+        )
+        .await?;
+        return Ok(JobOutcome::Done);
     };
     let Some(thread) = conversation
         .key_on(Channel::Email)
@@ -238,26 +228,20 @@ pub(crate) async fn send_email(
         date_millis: deps.clock.now().millis(),
         extra_headers: Vec::new(),
     };
-    let composed = omnidesk_email::compose(&draft);
-    let mail = OutgoingMail {
-        from: mailbox.address.clone(),
-        to: vec![customer.clone()],
-        message_id: composed.message_id.clone(),
-        raw: composed.raw,
-    };
+    let (mail, our_id) = outgoing(&draft, &mailbox, &customer);
     let attempts = message.delivery.attempts.saturating_add(1);
     match out.mailer.send(&mail).await {
         Ok(sent) => {
             // Both ids lead here: the one the customer's client will quote, and ours (a
             // provider that kept it, a copy that went another way).
             let key = omnidesk_domain::ConversationKey::email(&thread);
-            for id in [&sent.message_id, &composed.message_id] {
+            for id in [&sent.message_id, &our_id] {
                 out.mail
                     .link_thread(&omnidesk_email::message_id_ref(id), &key)
                     .await?;
             }
-            if sent.message_id != composed.message_id {
-                references.push(composed.message_id.clone());
+            if sent.message_id != our_id {
+                references.push(our_id);
             }
             tracing::info!(location = ?sent.location, "e-mail sent");
             let delivery = Delivery {
@@ -343,19 +327,9 @@ pub(crate) async fn send_system_mail(
         tracing::warn!("a system mail without e-mail set up; dropped");
         return Ok(JobOutcome::Done);
     };
-    let mailbox = match &mail.from {
-        Some(a) => out.mail.get_mailbox(a).await?,
-        None => None,
-    };
-    let mailbox = match mailbox {
-        Some(m) => m,
-        None => match out.mail.list_mailboxes().await?.into_iter().next() {
-            Some(m) => m,
-            None => {
-                tracing::warn!("a system mail but no mailbox to send it from; dropped");
-                return Ok(JobOutcome::Done);
-            }
-        },
+    let Some(mailbox) = mailbox_or_first(out, mail.from.as_ref()).await? else {
+        tracing::warn!("a system mail but no mailbox to send it from; dropped");
+        return Ok(JobOutcome::Done);
     };
     let draft = Draft {
         from: Address {
@@ -379,13 +353,7 @@ pub(crate) async fn send_system_mail(
         date_millis: deps.clock.now().millis(),
         extra_headers: Vec::new(),
     };
-    let composed = omnidesk_email::compose(&draft);
-    let outgoing = OutgoingMail {
-        from: mailbox.address.clone(),
-        to: vec![mail.to.clone()],
-        message_id: composed.message_id,
-        raw: composed.raw,
-    };
+    let (outgoing, _) = outgoing(&draft, &mailbox, &mail.to);
     match out.mailer.send(&outgoing).await {
         Ok(sent) => {
             tracing::info!(location = ?sent.location, "system mail sent");
@@ -403,4 +371,36 @@ pub(crate) async fn send_system_mail(
             Ok(JobOutcome::Done)
         }
     }
+}
+
+/// The mailbox `address` names, or the first one when it names none (or one removed since).
+async fn mailbox_or_first(
+    out: &EmailOut,
+    address: Option<&EmailAddress>,
+) -> Result<Option<omnidesk_core::Mailbox>, JobError> {
+    if let Some(a) = address
+        && let Some(m) = out.mail.get_mailbox(a).await?
+    {
+        return Ok(Some(m));
+    }
+    Ok(out.mail.list_mailboxes().await?.into_iter().next())
+}
+
+/// The composed `draft` as a mail from `mailbox` to `to`, and its Message-ID.
+fn outgoing(
+    draft: &Draft,
+    mailbox: &omnidesk_core::Mailbox,
+    to: &EmailAddress,
+) -> (OutgoingMail, String) {
+    let composed = omnidesk_email::compose(draft);
+    let id = composed.message_id.clone();
+    (
+        OutgoingMail {
+            from: mailbox.address.clone(),
+            to: vec![to.clone()],
+            message_id: composed.message_id,
+            raw: composed.raw,
+        },
+        id,
+    )
 }

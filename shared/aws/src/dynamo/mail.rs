@@ -77,19 +77,11 @@ impl MailStore for DynamoStore {
     }
 
     async fn get_mailbox(&self, address: &EmailAddress) -> StoreResult<Option<Mailbox>> {
-        self.get(mailbox_key(address), "get_mailbox")
-            .await?
-            .map(|item| json_attr(&item, "data"))
-            .transpose()
+        self.get_data(mailbox_key(address), "get_mailbox").await
     }
 
     async fn list_mailboxes(&self) -> StoreResult<Vec<Mailbox>> {
-        let spec = QuerySpec::table("MAILBOXES".to_owned(), Some("MAILBOX#".to_owned()), true);
-        self.query_all(&spec, "list_mailboxes")
-            .await?
-            .iter()
-            .map(|item| json_attr(item, "data"))
-            .collect()
+        self.list_data("MAILBOXES", "MAILBOX#", "list_mailboxes").await
     }
 
     async fn link_thread(

@@ -105,6 +105,34 @@ impl DynamoStore {
             .map_err(|e| classify(what, &e).into_store(what))
     }
 
+    /// The record in the `data` attribute of the item at `key`, if there is one.
+    pub(super) async fn get_data<T: serde::de::DeserializeOwned>(
+        &self,
+        key: (String, String),
+        what: &str,
+    ) -> StoreResult<Option<T>> {
+        self.get(key, what)
+            .await?
+            .map(|item| json_attr(&item, "data"))
+            .transpose()
+    }
+
+    /// The records in the `data` attribute of every item of partition `pk` whose sort key
+    /// starts with `prefix`, in sort-key order.
+    pub(super) async fn list_data<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+        prefix: &str,
+        what: &str,
+    ) -> StoreResult<Vec<T>> {
+        let spec = QuerySpec::table(pk.to_owned(), Some(prefix.to_owned()), true);
+        self.query_all(&spec, what)
+            .await?
+            .iter()
+            .map(|item| json_attr(item, "data"))
+            .collect()
+    }
+
     pub(super) async fn put_plain(&self, item: Item, what: &str) -> StoreResult<()> {
         self.client
             .put_item()
@@ -126,19 +154,11 @@ impl WebStore for DynamoStore {
     }
 
     async fn get_website(&self, id: WebsiteId) -> StoreResult<Option<Website>> {
-        self.get(website_key(id), "get_website")
-            .await?
-            .map(|item| json_attr(&item, "data"))
-            .transpose()
+        self.get_data(website_key(id), "get_website").await
     }
 
     async fn list_websites(&self) -> StoreResult<Vec<Website>> {
-        let spec = QuerySpec::table("WEBSITES".to_owned(), Some("WEBSITE#".to_owned()), true);
-        self.query_all(&spec, "list_websites")
-            .await?
-            .iter()
-            .map(|item| json_attr(item, "data"))
-            .collect()
+        self.list_data("WEBSITES", "WEBSITE#", "list_websites").await
     }
 
     async fn put_token(&self, token: &StoredToken) -> StoreResult<()> {
