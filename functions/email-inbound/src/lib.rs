@@ -18,6 +18,13 @@
 //! Automatic mail (auto-replies, lists, bulk, delivery reports, no-reply senders, our own
 //! domain) is routed like any mail but marked so nothing automatic answers it; a permanent
 //! bounce becomes a timeline event that marks the contact's address unreachable.
+//!
+//! On AWS, [`ses::handle_ses_event`] is the Lambda handler: an SES receipt rule stores the raw
+//! MIME in the inbound bucket and invokes this function asynchronously with the mail's metadata;
+//! the handler reads the bytes and calls [`ingest`]. Depends on `omnidesk-core` and the e-mail
+//! parser; the SES glue on `omnidesk-aws` (the S3 reader) and `omnidesk-lambda` (the event type).
+
+pub mod ses;
 
 use std::sync::Arc;
 
@@ -462,8 +469,9 @@ async fn to_channel_message(
     Ok(m)
 }
 
-/// Keeps a raw message an operator can list and import again.
-async fn keep(
+/// Keeps a raw message an operator can list and import again (a copy of its bytes in blob
+/// storage, and an unprocessable-mail record with `reason`).
+pub async fn keep(
     deps: &EmailDeps,
     raw: &RawMail<'_>,
     reason: String,

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
+use omnidesk_aws::SesMailer;
 use omnidesk_core::QueueName;
 use omnidesk_lambda::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use omnidesk_lambda::lambda_runtime::{self, Error, LambdaEvent, service_fn};
 use omnidesk_lambda::{CoalescingPush, Config, SqsSettle, adapters, init_tracing};
-use omnidesk_sender::{RateLimiter, SenderDeps, handle_sqs_batch};
+use omnidesk_sender::{EmailOut, RateLimiter, SenderDeps, handle_sqs_batch};
 use omnidesk_telegram::TeloxideTelegram;
 
 // One thread: Lambda hands an environment one invocation at a time, and at 128 MB it has a
@@ -39,7 +40,12 @@ async fn main() -> Result<(), Error> {
         clock: aws.clock.clone(),
         ids: aws.ids.clone(),
         limiter: Arc::new(RateLimiter::telegram()),
-        email: None,
+        // E-mail replies go through SESv2 when the stack has a mail domain (its identity is
+        // the only one the role may send from); without one they are marked failed.
+        email: config.mail_domain.as_ref().map(|_| EmailOut {
+            mailer: Arc::new(SesMailer::from_conf(&aws.sdk)),
+            mail: aws.store.clone(),
+        }),
     });
     let settle = Arc::new(SqsSettle::new(aws.queue.clone(), QueueName::Outbound));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {

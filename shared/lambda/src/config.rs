@@ -80,6 +80,17 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "the bot's answer to /help",
     ),
     (
+        "MAIL_DOMAIN",
+        "(unset)",
+        "the domain of the e-mail channel (template parameter MailDomain); set: the sender \
+         delivers e-mail replies through SESv2 from that domain's identity; unset: no e-mail",
+    ),
+    (
+        "INBOUND_MAIL_BUCKET",
+        "(unset; required by email-inbound)",
+        "the bucket the SES receipt rule stores raw inbound mail in (under inbound/)",
+    ),
+    (
         "OMNIDESK_REASSIGN_AFTER_SECS",
         "300",
         "an automatically assigned conversation without an agent reply for this long goes to \
@@ -109,6 +120,11 @@ pub struct Config {
     pub telegram_api_url: String,
     /// `OMNIDESK_TOKEN_TTL_SECS`.
     pub token_ttl: Duration,
+    /// `MAIL_DOMAIN`: set when the e-mail channel is on.
+    pub mail_domain: Option<String>,
+    /// `INBOUND_MAIL_BUCKET`: read by the email-inbound function only (see
+    /// [`Config::inbound_mail_bucket`]).
+    pub inbound_mail_bucket: Option<String>,
 }
 
 /// A variable is missing or malformed.
@@ -206,7 +222,16 @@ impl Config {
             files_bucket: required("FILES_BUCKET")?.trim().to_owned(),
             telegram_api_url,
             token_ttl,
+            mail_domain: get("MAIL_DOMAIN").map(|v| v.trim().to_ascii_lowercase()),
+            inbound_mail_bucket: get("INBOUND_MAIL_BUCKET").map(|v| v.trim().to_owned()),
         })
+    }
+
+    /// `INBOUND_MAIL_BUCKET`, for the function that cannot run without it.
+    pub fn inbound_mail_bucket(&self) -> Result<&str, ConfigError> {
+        self.inbound_mail_bucket
+            .as_deref()
+            .ok_or(ConfigError::Missing("INBOUND_MAIL_BUCKET"))
     }
 }
 
@@ -262,6 +287,23 @@ mod tests {
         assert_eq!(config.aws.endpoint_url, None);
         assert!(matches!(config.aws.credentials, AwsCredentials::Static(_)));
         assert!(!format!("{config:?}").contains("role-secret-key"));
+        assert_eq!(config.mail_domain, None, "no e-mail channel by default");
+        assert_eq!(
+            config.inbound_mail_bucket(),
+            Err(ConfigError::Missing("INBOUND_MAIL_BUCKET"))
+        );
+    }
+
+    #[test]
+    fn the_e_mail_channel_variables_are_read_when_set() {
+        let mut vars = full();
+        vars.insert("MAIL_DOMAIN", " Support.Example.com ".to_owned());
+        vars.insert("INBOUND_MAIL_BUCKET", "omnidesk-inbound-mail".to_owned());
+        let config = read(&vars).expect("valid config");
+        assert_eq!(config.mail_domain.as_deref(), Some("support.example.com"));
+        assert_eq!(config.inbound_mail_bucket(), Ok("omnidesk-inbound-mail"));
+        vars.insert("MAIL_DOMAIN", "  ".to_owned());
+        assert_eq!(read(&vars).expect("valid config").mail_domain, None);
     }
 
     #[test]

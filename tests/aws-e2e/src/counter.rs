@@ -70,6 +70,9 @@ pub struct Tally {
     /// The IAM actions each function's requests need (`dynamodb:PutItem`, …), by function
     /// name; requests made outside a [`CALLER`] scope (test setup) are not listed.
     pub iam_actions: BTreeMap<String, BTreeSet<String>>,
+    /// The S3 actions each function calls with their bucket (`s3:GetObject <bucket>`), by
+    /// function name: which of the template's buckets a grant must name.
+    pub s3_buckets: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Tally {
@@ -105,6 +108,7 @@ impl Tally {
             ws_messages: self.ws_messages + other.ws_messages,
             s3_bytes_put: self.s3_bytes_put + other.s3_bytes_put,
             iam_actions: self.iam_actions.clone(),
+            s3_buckets: self.s3_buckets.clone(),
         }
     }
 
@@ -134,6 +138,7 @@ impl Tally {
             ws_messages: self.ws_messages.saturating_sub(earlier.ws_messages),
             s3_bytes_put: self.s3_bytes_put.saturating_sub(earlier.s3_bytes_put),
             iam_actions: self.iam_actions.clone(),
+            s3_buckets: self.s3_buckets.clone(),
         }
     }
 }
@@ -194,6 +199,14 @@ impl Intercept for Counter {
                 .entry(caller.to_owned())
                 .or_default()
                 .extend(iam_actions(&service, &op, &json));
+            if service == "S3"
+                && let Some(bucket) = path_style_bucket(context.request().uri())
+            {
+                let entries = tally.s3_buckets.entry(caller.to_owned()).or_default();
+                for action in iam_actions(&service, &op, &json) {
+                    entries.insert(format!("{action} {bucket}"));
+                }
+            }
         }
         match service.as_str() {
             "DynamoDB" => {
@@ -301,6 +314,8 @@ fn iam_actions(service: &str, op: &str, body: &Value) -> Vec<String> {
         ("DynamoDB", op) => vec![format!("dynamodb:{op}")],
         ("SQS", op) => vec![format!("sqs:{}", op.trim_end_matches("Batch"))],
         ("SSM", op) => vec![format!("ssm:{op}")],
+        // SESv2 SendEmail is authorised by ses:SendEmail, whatever its content.
+        ("SESv2", op) => vec![format!("ses:{op}")],
         ("ApiGatewayManagementApi", _) => vec!["execute-api:ManageConnections".to_owned()],
         // HeadObject is authorised by s3:GetObject, ListObjectsV2 by s3:ListBucket.
         ("S3", "HeadObject") => vec!["s3:GetObject".to_owned()],
@@ -308,6 +323,14 @@ fn iam_actions(service: &str, op: &str, body: &Value) -> Vec<String> {
         ("S3", op) => vec![format!("s3:{op}")],
         (service, op) => vec![format!("{service}:{op}")],
     }
+}
+
+/// The bucket of a path-style S3 URI (`http://127.0.0.1:5000/<bucket>/<key>`).
+fn path_style_bucket(uri: &str) -> Option<String> {
+    let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
+    let path = rest.split_once('/')?.1;
+    let bucket = path.split(['/', '?']).next()?;
+    (!bucket.is_empty()).then(|| bucket.to_owned())
 }
 
 /// The actions of a `TransactWriteItems` body: (`Put`/`Update`/`Delete`/`ConditionCheck`, its

@@ -28,16 +28,20 @@ use axum::body::Body as AxumBody;
 use axum::http::StatusCode;
 use omnidesk_agent_api::{ApiDeps, Auth};
 use omnidesk_agent_ws::WsDeps;
-use omnidesk_aws::{ApiGatewayPush, DynamoStore, S3BlobStore, SqsQueue};
+use omnidesk_aws::{
+    ApiGatewayPush, DynamoStore, S3BlobStore, S3RawMail, SES_MAX_INBOUND_BYTES, SesMailer, SqsQueue,
+};
 use omnidesk_core::{
-    BotConfig, BotMode, BotStore, Clock, IdGen, QueueName, Secret, SystemClock, UuidV7Ids,
-    WebStore, Website,
+    BotConfig, BotMode, BotStore, Clock, IdGen, MailStore, Mailbox, Mailer, OutgoingMail,
+    ProviderError, QueueName, Secret, SentMail, SystemClock, UuidV7Ids, WebStore, Website,
 };
 use omnidesk_domain::{Agent, BotId, WebsiteId};
+use omnidesk_email_inbound::ses::{InboundBucket, SesError};
+use omnidesk_email_inbound::{EmailDeps, EmailSettings, Ingested};
 use omnidesk_lambda::{CoalescingPush, SqsSettle};
 use omnidesk_media::MediaDeps;
 use omnidesk_router::{RouterDeps, RouterSettings};
-use omnidesk_sender::{RateLimiter, SenderDeps};
+use omnidesk_sender::{EmailOut, RateLimiter, SenderDeps};
 use omnidesk_telegram::TeloxideTelegram;
 use omnidesk_telegram::fake::FakeTelegram;
 use omnidesk_telegram_webhook::WebhookDeps;
@@ -71,6 +75,13 @@ const WS_DISCONNECT_EVENT: &str = include_str!("../tests/fixtures/apigw_websocke
 /// The widget API's event: an API Gateway HTTP API request (route `ANY /web/v1/{proxy+}`, a
 /// browser's cross-origin call with `Origin`).
 const WEB_EVENT: &str = include_str!("../tests/fixtures/apigw_v2_web_chat.json");
+/// The SES Lambda action's event (the SES developer guide's example, our addresses).
+const SES_EVENT: &str =
+    include_str!("../../../functions/email-inbound/tests/fixtures/ses/lambda_action_event.json");
+/// The mail domain of the e-mail scenarios (an SES domain identity on moto).
+pub const MAIL_DOMAIN: &str = "support.example.com";
+/// Their mailbox.
+pub const MAILBOX: &str = "help@support.example.com";
 /// The origin of the website every web scenario uses.
 pub const WEB_ORIGIN: &str = "https://shop.example.com";
 
@@ -105,10 +116,11 @@ pub enum Function {
     Sender,
     WebChat,
     Media,
+    EmailInbound,
 }
 
 impl Function {
-    pub const ALL: [Function; 7] = [
+    pub const ALL: [Function; 8] = [
         Function::TelegramWebhook,
         Function::Router,
         Function::AgentApi,
@@ -116,6 +128,7 @@ impl Function {
         Function::Sender,
         Function::WebChat,
         Function::Media,
+        Function::EmailInbound,
     ];
 
     pub fn name(self) -> &'static str {
@@ -127,6 +140,7 @@ impl Function {
             Function::Sender => "sender",
             Function::WebChat => "web-chat",
             Function::Media => "media",
+            Function::EmailInbound => "email-inbound",
         }
     }
 }
@@ -217,7 +231,40 @@ pub struct Stack {
     pub media: MediaDeps,
     /// The media function's batch-scoped push (as in its main.rs).
     pub media_pushes: Arc<CoalescingPush>,
+    /// The email-inbound function (as in its main.rs) and where SES stores raw mail.
+    pub email: EmailDeps,
+    pub raw_mail: S3RawMail,
+    pub inbound_mail: InboundBucket,
+    /// The S3 client (counted), for putting what SES would store.
+    pub s3: aws_sdk_s3::Client,
+    /// The SESv2 client the sender's `SesMailer` uses (counted).
+    pub ses: aws_sdk_sesv2::Client,
+    /// Every mail the sender handed to SES, as composed.
+    pub mails: RecordingMailer,
     meter: Mutex<LambdaMeter>,
+}
+
+/// A [`Mailer`] that records each mail and passes it on (to `SesMailer` on moto).
+#[derive(Clone)]
+pub struct RecordingMailer {
+    inner: Arc<dyn Mailer>,
+    sent: Arc<Mutex<Vec<(OutgoingMail, SentMail)>>>,
+}
+
+impl RecordingMailer {
+    /// Mails sent so far, with what the mailer answered.
+    pub fn sent(&self) -> Vec<(OutgoingMail, SentMail)> {
+        self.sent.lock().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for RecordingMailer {
+    async fn send(&self, mail: &OutgoingMail) -> Result<SentMail, ProviderError> {
+        let sent = self.inner.send(mail).await?;
+        self.sent.lock().push((mail.clone(), sent.clone()));
+        Ok(sent)
+    }
 }
 
 fn unique(prefix: &str) -> String {
@@ -267,7 +314,21 @@ impl Stack {
         S3BlobStore::create_bucket(&s3, &bucket)
             .await
             .with_context(|| format!("create_bucket {bucket}"))?;
-        let blobs = Arc::new(S3BlobStore::new(s3, bucket));
+        let blobs = Arc::new(S3BlobStore::new(s3.clone(), bucket));
+        let inbound_bucket = unique("omnidesk-e2e-inbound-mail");
+        S3BlobStore::create_bucket(&s3, &inbound_bucket)
+            .await
+            .with_context(|| format!("create_bucket {inbound_bucket}"))?;
+        let raw_mail = S3RawMail::new(s3.clone(), SES_MAX_INBOUND_BYTES);
+        let ses = aws_sdk_sesv2::Client::from_conf(
+            SesMailer::client_config(&sdk)
+                .interceptor(counter.clone())
+                .build(),
+        );
+        let mails = RecordingMailer {
+            inner: Arc::new(SesMailer::new(ses.clone())),
+            sent: Arc::default(),
+        };
 
         let ids: Arc<dyn IdGen> = Arc::new(UuidV7Ids);
         let table = unique("omnidesk-e2e");
@@ -355,7 +416,19 @@ impl Stack {
             clock: clock.clone(),
             ids: ids.clone(),
             limiter: Arc::new(RateLimiter::telegram()),
-            email: None,
+            // As the sender's main.rs wires it when MAIL_DOMAIN is set.
+            email: Some(EmailOut {
+                mailer: Arc::new(mails.clone()),
+                mail: store.clone(),
+            }),
+        };
+        let email = EmailDeps {
+            mail: store.clone(),
+            blobs: blobs.clone(),
+            queue: queue.clone(),
+            clock: clock.clone(),
+            ids: ids.clone(),
+            settings: EmailSettings::default(),
         };
         let api = ApiDeps {
             contacts: store.clone(),
@@ -425,8 +498,69 @@ impl Stack {
             blobs,
             media,
             media_pushes,
+            email,
+            raw_mail,
+            inbound_mail: InboundBucket::new(inbound_bucket),
+            s3,
+            ses,
+            mails,
             meter: Mutex::new(LambdaMeter::default()),
         })
+    }
+
+    /// Sets up the e-mail channel: the SES domain identity of [`MAIL_DOMAIN`] (moto refuses to
+    /// send without one) and the mailbox [`MAILBOX`].
+    pub async fn mail_domain(&self) -> anyhow::Result<()> {
+        self.ses
+            .create_email_identity()
+            .email_identity(MAIL_DOMAIN)
+            .send()
+            .await
+            .context("CreateEmailIdentity")?;
+        self.store
+            .put_mailbox(&Mailbox {
+                address: omnidesk_domain::EmailAddress::parse(MAILBOX)?,
+                name: Some("Example Support".to_owned()),
+                bot_id: None,
+                created_at: SystemClock.now(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// What the receipt rule's S3 action does: stores `raw` at `inbound/<ses_id>` in the
+    /// inbound bucket.
+    pub async fn ses_stores(&self, ses_id: &str, raw: &[u8]) -> anyhow::Result<()> {
+        self.s3
+            .put_object()
+            .bucket(&self.inbound_mail.bucket)
+            .key(format!("{}{ses_id}", self.inbound_mail.prefix))
+            .body(raw.to_vec().into())
+            .send()
+            .await
+            .context("PutObject (as SES)")?;
+        Ok(())
+    }
+
+    /// One invocation of the email-inbound function by the receipt rule's Lambda action, as
+    /// its main.rs runs it.
+    pub async fn email_inbound(
+        &self,
+        event: aws_lambda_events::event::ses::SimpleEmailEvent,
+    ) -> Result<Vec<Ingested>, SesError> {
+        let started = Instant::now();
+        let out = as_function(
+            Function::EmailInbound,
+            omnidesk_email_inbound::ses::handle_ses_event(
+                &self.email,
+                &self.raw_mail,
+                &self.inbound_mail,
+                event,
+            ),
+        )
+        .await;
+        self.record(Function::EmailInbound, started);
+        out
     }
 
     /// Invocations and HTTP requests so far.
@@ -792,6 +926,25 @@ impl Stack {
 /// Runs `fut` as `function`: its AWS requests are attributed to it ([`counter::CALLER`]).
 async fn as_function<F: std::future::Future>(function: Function, fut: F) -> F::Output {
     counter::CALLER.scope(function.name(), fut).await
+}
+
+/// The SES Lambda action's event for a mail SES stored as `ses_id`, from `from`, to `to` (our
+/// mailbox), with `subject` (the fixture with these values).
+pub fn ses_event(
+    ses_id: &str,
+    from: &str,
+    to: &str,
+    subject: &str,
+) -> anyhow::Result<aws_lambda_events::event::ses::SimpleEmailEvent> {
+    let mut event: Value = serde_json::from_str(SES_EVENT)?;
+    let ses = &mut event["Records"][0]["ses"];
+    ses["mail"]["messageId"] = Value::from(ses_id);
+    ses["mail"]["destination"] = serde_json::json!([to]);
+    ses["mail"]["commonHeaders"]["from"] = serde_json::json!([from]);
+    ses["mail"]["commonHeaders"]["to"] = serde_json::json!([to]);
+    ses["mail"]["commonHeaders"]["subject"] = Value::from(subject);
+    ses["receipt"]["recipients"] = serde_json::json!([to]);
+    Ok(serde_json::from_value(event)?)
 }
 
 /// The function URL event of a Telegram webhook delivery (the fixture with this secret and

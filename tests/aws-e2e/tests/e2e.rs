@@ -13,13 +13,15 @@ use std::time::Duration;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use axum::http::StatusCode;
 use omnidesk_aws_e2e::{
-    BOT_ID, Stack, WEB_ORIGIN, WEBHOOK_SECRET, moto_endpoint, sqs_event, text_update,
+    BOT_ID, MAILBOX, Stack, WEB_ORIGIN, WEBHOOK_SECRET, moto_endpoint, ses_event, sqs_event,
+    text_update,
 };
 use omnidesk_core::{
     ConversationFilter, ConversationStore, JobError, JobOutcome, MessageStore, OutgoingMessage,
     PageRequest, Queue, QueueName,
 };
 use omnidesk_domain::{ConversationKey, Direction};
+use omnidesk_email_inbound::Ingested;
 use omnidesk_lambda::{SqsSettle, run_sqs_batch};
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -614,7 +616,7 @@ fn granted_actions(template: &str, resource: &str) -> std::collections::BTreeSet
     body.flat_map(|l| {
         l.split(|c: char| !(c.is_ascii_alphanumeric() || c == ':' || c == '-'))
             .filter(|t| {
-                ["dynamodb:", "sqs:", "ssm:", "execute-api:", "s3:"]
+                ["dynamodb:", "sqs:", "ssm:", "execute-api:", "s3:", "ses:"]
                     .iter()
                     .any(|p| t.starts_with(p))
             })
@@ -622,6 +624,33 @@ fn granted_actions(template: &str, resource: &str) -> std::collections::BTreeSet
             .collect::<Vec<_>>()
     })
     .collect()
+}
+
+/// The `Resource` text of the statements of `resource`'s policy that grant `action`.
+fn resources_granting(template: &str, resource: &str, action: &str) -> String {
+    let header = format!("  {resource}:");
+    let body: Vec<&str> = template
+        .lines()
+        .skip_while(|l| *l != header)
+        .skip(1)
+        .take_while(|l| {
+            !(l.starts_with("  ") && !l.starts_with("   ") && !l.trim_start().starts_with('#'))
+        })
+        .collect();
+    let mut out = String::new();
+    for statement in body.split(|l| l.trim_start().starts_with("- Sid:")) {
+        let grants = statement.iter().any(|l| {
+            l.split(|c: char| !(c.is_ascii_alphanumeric() || c == ':' || c == '-'))
+                .any(|t| t == action)
+        });
+        if grants {
+            for l in statement.iter().filter(|l| l.contains("Resource")) {
+                out.push_str(l.trim());
+                out.push('\n');
+            }
+        }
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -737,6 +766,40 @@ async fn every_aws_action_a_function_calls_is_granted_by_its_policy_in_template_
     assert_eq!(s.drain(QueueName::Inbound, 5).await.expect("router"), 1);
     assert!(s.run_media().await.expect("media").0 >= 1);
 
+    // E-mail: SES stores and invokes email-inbound (S3 read, mailbox and thread look-ups, the
+    // raw copy and files into the files bucket, the inbound queue), a missing object is
+    // recorded, the agent answers by e-mail through SESv2.
+    s.mail_domain().await.expect("mail domain");
+    s.ses_stores(
+        "ses-iam-1",
+        &customer_mail("iam-1@example.org", None, "A question by mail"),
+    )
+    .await
+    .expect("stored");
+    let out = s
+        .email_inbound(ses_event("ses-iam-1", "c@example.org", MAILBOX, "Q").expect("event"))
+        .await
+        .expect("email-inbound");
+    let [Ingested::Queued { key, .. }] = out.as_slice() else {
+        panic!("{out:?}");
+    };
+    s.email_inbound(ses_event("ses-iam-gone", "c@example.org", MAILBOX, "Q").expect("event"))
+        .await
+        .expect("kept");
+    assert_eq!(s.drain(QueueName::Inbound, 5).await.expect("router"), 1);
+    let conv = s
+        .store
+        .conversation_by_key(key)
+        .await
+        .expect("read")
+        .expect("conversation");
+    let (status, body) = s
+        .agent_reply(&conv.id.to_string(), &ann, "By mail.", "iam-mail-1")
+        .await
+        .expect("reply");
+    assert!(status.is_success(), "{status}: {body}");
+    assert!(s.drain(QueueName::Outbound, 5).await.expect("sender") >= 1);
+
     let template = include_str!("../../../template.yaml");
     let used = s.counter.snapshot().iam_actions;
     for (function, resource) in [
@@ -747,6 +810,7 @@ async fn every_aws_action_a_function_calls_is_granted_by_its_policy_in_template_
         ("sender", "SenderFunction"),
         ("web-chat", "WebChatFunction"),
         ("media", "MediaFunction"),
+        ("email-inbound", "EmailInboundFunction"),
     ] {
         let used = used.get(function).cloned().unwrap_or_default();
         assert!(!used.is_empty(), "{function} made no AWS request");
@@ -771,6 +835,35 @@ async fn every_aws_action_a_function_calls_is_granted_by_its_policy_in_template_
         s3(&sender_used),
         ["s3:GetObject"],
         "the sender reads agents' files"
+    );
+    assert!(
+        sender_used.contains("ses:SendEmail"),
+        "the sender sent the reply through SESv2: {sender_used:?}"
+    );
+    // The email-inbound function reads only the inbound bucket and writes only the files
+    // bucket, and the template grants each on that bucket.
+    let buckets = s.counter.snapshot().s3_buckets;
+    let inbound_s3 = buckets.get("email-inbound").cloned().unwrap_or_default();
+    let expected: std::collections::BTreeSet<String> = [
+        format!("s3:GetObject {}", s.inbound_mail.bucket),
+        format!("s3:PutObject {}", s.blobs.bucket()),
+    ]
+    .into();
+    assert_eq!(inbound_s3, expected, "email-inbound's S3 calls");
+    let reads = resources_granting(template, "EmailInboundFunction", "s3:GetObject");
+    assert!(
+        reads.contains("InboundMailBucket.Arn}/inbound/*") && !reads.contains("FilesBucket"),
+        "s3:GetObject is granted on the inbound mail only: {reads}"
+    );
+    let writes = resources_granting(template, "EmailInboundFunction", "s3:PutObject");
+    assert!(
+        writes.contains("FilesBucket") && !writes.contains("InboundMailBucket"),
+        "s3:PutObject is granted on the files bucket only: {writes}"
+    );
+    let sends = resources_granting(template, "SenderFunction", "ses:SendEmail");
+    assert!(
+        sends.contains("identity/${MailDomain}"),
+        "ses:SendEmail on the mail domain's identity: {sends}"
     );
     let media_used = used.get("media").cloned().unwrap_or_default();
     assert_eq!(s3(&media_used), ["s3:PutObject"]);
@@ -891,4 +984,195 @@ async fn a_telegram_photo_reaches_s3_through_the_media_function_and_a_presigned_
         response.bytes().await.expect("body").as_ref(),
         photo.as_slice()
     );
+}
+
+/// A customer's mail as SES stores it (CRLF, as received).
+fn customer_mail(message_id: &str, in_reply_to: Option<&str>, body: &str) -> Vec<u8> {
+    let mut m = format!(
+        "From: Carol Customer <carol@example.org>\r\nTo: {MAILBOX}\r\nSubject: Order 42 is late\r\n\
+         Message-ID: <{message_id}>\r\nDate: Sun, 22 Nov 2026 10:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    );
+    if let Some(parent) = in_reply_to {
+        m.push_str(&format!(
+            "In-Reply-To: <{parent}>\r\nReferences: <{parent}>\r\n"
+        ));
+    }
+    m.push_str(&format!("\r\n{body}\r\n"));
+    m.into_bytes()
+}
+
+/// The messages moto's SES backend holds (`/moto-api/data.json`, `ses.*Message`).
+async fn moto_ses_messages(endpoint: &str) -> usize {
+    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .expect("moto data")
+        .json()
+        .await
+        .expect("json");
+    data["ses"]
+        .as_object()
+        .map(|ses| {
+            ses.iter()
+                .filter(|(k, _)| k.ends_with("Message"))
+                .filter_map(|(_, v)| v.as_array())
+                .map(Vec::len)
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_through_ses_reaches_the_agent_and_the_reply_threads_both_ways() {
+    let s = skip_without_moto!(
+        "an_email_through_ses_reaches_the_agent_and_the_reply_threads_both_ways"
+    );
+    s.mail_domain().await.expect("mail domain");
+    let (agent, token) = s.online_agent("mia@example.com").await.expect("agent");
+    assert_eq!(
+        s.ws_connect("conn-mia", &token)
+            .await
+            .expect("$connect")
+            .status_code,
+        200
+    );
+    let ses_before = moto_ses_messages(&s.endpoint).await;
+
+    // SES: the S3 action stores the raw mail, the Lambda action invokes email-inbound.
+    let customer_id = "order-42-late@example.org";
+    s.ses_stores(
+        "ses-in-0001",
+        &customer_mail(customer_id, None, "Hello, where is my order 42?"),
+    )
+    .await
+    .expect("stored");
+    let event = ses_event(
+        "ses-in-0001",
+        "Carol Customer <carol@example.org>",
+        MAILBOX,
+        "Order 42 is late",
+    )
+    .expect("event");
+    let out = s.email_inbound(event).await.expect("email-inbound");
+    let [
+        Ingested::Queued {
+            key,
+            new_thread: true,
+        },
+    ] = out.as_slice()
+    else {
+        panic!("queued as a new thread: {out:?}");
+    };
+    assert_eq!(s.drain(QueueName::Inbound, 5).await.expect("router"), 1);
+    let conv = s
+        .store
+        .conversation_by_key(key)
+        .await
+        .expect("read")
+        .expect("the e-mail conversation exists in DynamoDB");
+    assert_eq!(conv.assignee_id, Some(agent.id), "assigned to the agent");
+    assert!(
+        s.connections
+            .events("conn-mia", "message.created")
+            .iter()
+            .any(|e| e["message"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("where is my order 42"))),
+        "the agent saw the mail"
+    );
+    // The router's acknowledgement of the new ticket, if it sends one, goes out first.
+    s.drain(QueueName::Outbound, 5).await.expect("sender");
+
+    // The agent's reply: agent API → outbound → sender → SESv2 on moto.
+    let (status, body) = s
+        .agent_reply(
+            &conv.id.to_string(),
+            &token,
+            "It ships today.",
+            "mail-reply-1",
+        )
+        .await
+        .expect("reply");
+    assert!(status.is_success(), "reply answered {status}: {body}");
+    assert_eq!(s.drain(QueueName::Outbound, 5).await.expect("sender"), 1);
+    let mails = s.mails.sent();
+    assert_eq!(
+        moto_ses_messages(&s.endpoint).await - ses_before,
+        mails.len(),
+        "every mail the sender composed went through SESv2 SendEmail on moto"
+    );
+    let (reply, sent) = mails
+        .iter()
+        .find(|(m, _)| String::from_utf8_lossy(&m.raw).contains("It ships today."))
+        .expect("the reply was sent through SES");
+    let raw = String::from_utf8_lossy(&reply.raw);
+    assert!(
+        raw.contains(&format!("In-Reply-To: <{customer_id}>")),
+        "the reply answers the customer's Message-ID:\n{raw}"
+    );
+    assert_eq!(reply.to[0].as_str(), "carol@example.org");
+    assert!(
+        sent.message_id.ends_with("@email.amazonses.com"),
+        "SES's own Message-ID (us-east-1): {}",
+        sent.message_id
+    );
+    let calls = s.counter.snapshot().calls;
+    assert!(
+        calls.get("SESv2:SendEmail").copied().unwrap_or(0) >= 1,
+        "{calls:?}"
+    );
+
+    // The customer answers SES's Message-ID: the same conversation.
+    s.ses_stores(
+        "ses-in-0002",
+        &customer_mail(
+            "order-42-thanks@example.org",
+            Some(&sent.message_id),
+            "Thanks! Tracking number?",
+        ),
+    )
+    .await
+    .expect("stored");
+    let event = ses_event(
+        "ses-in-0002",
+        "Carol Customer <carol@example.org>",
+        MAILBOX,
+        "Re: Order 42 is late",
+    )
+    .expect("event");
+    let out = s.email_inbound(event).await.expect("email-inbound");
+    assert_eq!(
+        out,
+        [Ingested::Queued {
+            key: key.clone(),
+            new_thread: false
+        }],
+        "threaded by In-Reply-To"
+    );
+    assert_eq!(s.drain(QueueName::Inbound, 5).await.expect("router"), 1);
+    let messages = s
+        .store
+        .list_messages(conv.id, &PageRequest::first(20))
+        .await
+        .expect("messages")
+        .items;
+    let inbound: Vec<_> = messages
+        .iter()
+        .filter(|m| m.direction == Direction::Inbound)
+        .map(|m| m.text.clone())
+        .collect();
+    assert_eq!(
+        inbound.len(),
+        2,
+        "both mails in one conversation: {inbound:?}"
+    );
+    assert!(
+        inbound.iter().any(|t| t.contains("Tracking number")),
+        "{inbound:?}"
+    );
+
+    // A mail whose object is gone (expired, wrong key): kept for an operator, not retried.
+    let event = ses_event("ses-in-missing", "x@example.org", MAILBOX, "Lost").expect("event");
+    let out = s.email_inbound(event).await.expect("not an error");
+    assert!(matches!(out.as_slice(), [Ingested::Kept { .. }]), "{out:?}");
 }

@@ -17,8 +17,17 @@
 //! waited on a loopback fake; SQS standard requests; S3 `PUT`; DynamoDB; pushes) plus a month of
 //! S3 storage of the bytes.
 //!
+//! The e-mail path: `--emails E` (default 100) mails from `--chats` customers (each one's
+//! first mail opens a thread, the later ones answer it), stored in the inbound bucket as the
+//! SES receipt rule's S3 action would, then the SES Lambda action's event through the
+//! email-inbound handler (512 MB), the router, and the sender for the router's
+//! acknowledgements; then one agent reply per e-mail conversation through SESv2 `SendEmail`.
+//! Priced with the SES fees of <https://aws.amazon.com/ses/pricing/> ($0.10 per 1,000 mails
+//! received, $0.10 per 1,000 sent; the per-256 KB incoming-chunk fee and the outgoing data
+//! fee are left out: a few-KB mail is one chunk and a few KB) and S3 request prices.
+//!
 //! Usage: `aws-cost [--messages N] [--chats C] [--replies R] [--agents A] [--gap-secs G]
-//! [--photo-percent P] [--photo-kb K] [--telegram-ms T]` with
+//! [--photo-percent P] [--photo-kb K] [--telegram-ms T] [--emails E]` with
 //! `OMNIDESK_TEST_AWS_ENDPOINT` set to a moto server on 127.0.0.1 (`infra/bench/aws-cost`
 //! starts one).
 
@@ -53,6 +62,13 @@ const S3_PUT_PER_K: f64 = 0.005;
 const S3_GB_MONTH: f64 = 0.023;
 /// The media function's memory (template.yaml).
 const MEDIA_MEMORY_GB: f64 = 512.0 / 1024.0;
+/// The email-inbound function's memory (template.yaml).
+const EMAIL_INBOUND_MEMORY_GB: f64 = 512.0 / 1024.0;
+/// S3 Standard GET per 1,000 requests.
+const S3_GET_PER_K: f64 = 0.0004;
+/// SES: per 1,000 mails received, per 1,000 mails sent (https://aws.amazon.com/ses/pricing/).
+const SES_RECEIVED_PER_K: f64 = 0.10;
+const SES_SENT_PER_K: f64 = 0.10;
 
 /// The reassignment delay in this run.
 const TIMER_DELAY: Duration = Duration::from_secs(1);
@@ -66,6 +82,7 @@ struct Args {
     photo_percent: usize,
     photo_kb: usize,
     telegram_ms: usize,
+    emails: usize,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -78,6 +95,7 @@ fn parse_args() -> anyhow::Result<Args> {
         photo_percent: 10,
         photo_kb: 200,
         telegram_ms: 250,
+        emails: 100,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -95,6 +113,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--photo-percent" => a.photo_percent = value.min(100),
             "--photo-kb" => a.photo_kb = value.clamp(1, 20 * 1024),
             "--telegram-ms" => a.telegram_ms = value.min(60_000),
+            "--emails" => a.emails = value.clamp(1, 10_000),
             other => bail!("unknown flag {other}"),
         }
     }
@@ -139,7 +158,11 @@ fn lines(
             unit: "inv",
             usd_per_100k: per(count) * 1e5 * LAMBDA_REQ_PER_M / 1e6,
         });
-        let gb_s = inv.billed_ms as f64 / 1000.0 * LAMBDA_MEMORY_GB;
+        let memory_gb = match f {
+            Function::EmailInbound => EMAIL_INBOUND_MEMORY_GB,
+            _ => LAMBDA_MEMORY_GB,
+        };
+        let gb_s = inv.billed_ms as f64 / 1000.0 * memory_gb;
         out.push(Line {
             component: format!(
                 "Lambda {} GB-s ({:.1} ms avg/inv)",
@@ -682,6 +705,8 @@ async fn main() -> anyhow::Result<()> {
         usd,
     );
 
+    let email = email_path(&s, &args, &clock, token).await?;
+
     let breakdown: BTreeMap<String, f64> = inbound_lines
         .iter()
         .map(|l| (l.component.clone(), (l.usd_per_100k * 1e4).round() / 1e4))
@@ -711,8 +736,247 @@ async fn main() -> anyhow::Result<()> {
         "media_usd_per_100k_messages": (media_usd * 1e4).round() / 1e4,
         "media_usd_per_100k_photos": (per_photo_usd_100k * 1e4).round() / 1e4,
         "media_storage_usd_per_month_per_100k_messages": (storage_usd_month * 1e4).round() / 1e4,
+    "email_usd_per_100k": (email.inbound_usd * 1e4).round() / 1e4,
+        "email_pipeline_usd_per_100k": (email.pipeline_usd * 1e4).round() / 1e4,
+        "email_requests_per_message": (email.requests * 100.0).round() / 100.0,
+        "email_reply_usd_per_100k": (email.reply_usd * 1e4).round() / 1e4,
+        "email_storage_usd_per_month_per_100k": (email.storage_usd_month * 1e4).round() / 1e4,
         "usd_per_100k_with_photos": (((1.0 - photo_share) * usd + photo_share * photo_inbound_usd + media_usd) * 1e4).round() / 1e4,
     });
     println!("{out}");
     Ok(())
+}
+
+/// The e-mail row's totals.
+struct EmailCost {
+    /// Per 100k inbound mails, SES receiving fee included.
+    inbound_usd: f64,
+    /// The same without SES's fee: what omnidesk's functions, queues, table and buckets cost.
+    pipeline_usd: f64,
+    /// AWS requests per inbound mail (invocations, SQS, DynamoDB, S3).
+    requests: f64,
+    /// Per 100k agent replies by e-mail, SES sending fee included.
+    reply_usd: f64,
+    /// S3 storage of 100k mails' bytes (raw in the inbound bucket, raw copy and parts in the
+    /// files bucket) for one month.
+    storage_usd_month: f64,
+}
+
+/// A customer's mail, as SES stores it.
+fn raw_mail(i: usize, chat: usize, parent: Option<&str>) -> Vec<u8> {
+    let mut m = format!(
+        "From: Customer {chat} <customer{chat}@example.org>\r\nTo: {}\r\n\
+         Subject: Order {chat} is late\r\nMessage-ID: <bench-{i}@example.org>\r\n\
+         Date: Sun, 22 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n",
+        omnidesk_aws_e2e::MAILBOX
+    );
+    if let Some(p) = parent {
+        m.push_str(&format!("In-Reply-To: <{p}>\r\nReferences: <{p}>\r\n"));
+    }
+    m.push_str(&format!(
+        "\r\nHello,\r\n\r\nmessage {i}: where is my order? It should have arrived by now.\r\n\
+         Order number {chat}, placed last week.\r\n\r\nThanks,\r\nCustomer {chat}\r\n"
+    ));
+    m.into_bytes()
+}
+
+/// S3 request lines of a tally (every `PutObject`, SES's own write included, and `GetObject`).
+fn s3_lines(tally: &Tally, n: f64) -> Vec<Line> {
+    let put = tally.calls.get("S3:PutObject").copied().unwrap_or(0) as f64;
+    let get = tally.calls.get("S3:GetObject").copied().unwrap_or(0) as f64;
+    vec![
+        Line {
+            component: "S3 PUT (SES's raw mail, raw copy and parts)".to_owned(),
+            per_message: put / n,
+            unit: "req",
+            usd_per_100k: put / n * 1e5 * S3_PUT_PER_K / 1e3,
+        },
+        Line {
+            component: "S3 GET (raw mail)".to_owned(),
+            per_message: get / n,
+            unit: "req",
+            usd_per_100k: get / n * 1e5 * S3_GET_PER_K / 1e3,
+        },
+    ]
+}
+
+/// The e-mail path: inbound mails through SES → S3 → email-inbound → router (+ the
+/// acknowledgements through the sender), then agent replies through SESv2.
+async fn email_path(
+    s: &Stack,
+    args: &Args,
+    clock: &ManualClock,
+    token: &str,
+) -> anyhow::Result<EmailCost> {
+    s.mail_domain().await?;
+    let (t0, m0) = (s.counter.snapshot(), s.meter());
+    let sends0 = s.mails.sent().len();
+    let mut first: Vec<Option<String>> = vec![None; args.chats];
+    let (mut sent, mut routed) = (0usize, 0usize);
+    let mut keys = BTreeMap::new();
+    while sent < args.emails {
+        let wave = args.chats.min(args.emails - sent);
+        for (c, parent) in first.iter_mut().enumerate().take(wave) {
+            let i = sent + c;
+            let ses_id = format!("bench-ses-{i:06}");
+            let raw = raw_mail(i, c, parent.as_deref());
+            s.ses_stores(&ses_id, &raw).await?;
+            let event = omnidesk_aws_e2e::ses_event(
+                &ses_id,
+                &format!("Customer {c} <customer{c}@example.org>"),
+                omnidesk_aws_e2e::MAILBOX,
+                &format!("Order {c} is late"),
+            )?;
+            let out = s
+                .email_inbound(event)
+                .await
+                .map_err(|e| anyhow::anyhow!("email-inbound: {e}"))?;
+            match out.as_slice() {
+                [omnidesk_email_inbound::Ingested::Queued { key, .. }] => {
+                    keys.insert(key.to_string(), key.clone());
+                }
+                other => bail!("mail {i} was not queued: {other:?}"),
+            }
+            parent.get_or_insert_with(|| format!("bench-{i}@example.org"));
+        }
+        sent += wave;
+        clock.advance(Duration::from_secs(args.gap_secs as u64));
+        routed += s.drain(QueueName::Inbound, wave * 2 + 5).await?;
+        s.drain(QueueName::Outbound, wave * 2 + 5).await?;
+    }
+    if routed != args.emails || keys.len() != args.chats.min(args.emails) {
+        bail!(
+            "the router stored {routed} of {} mails in {} threads",
+            args.emails,
+            keys.len()
+        );
+    }
+    let (t1, m1) = (s.counter.snapshot(), s.meter());
+    let acks = s.mails.sent().len() - sends0;
+
+    // One agent reply per e-mail conversation, by e-mail.
+    let mut conversations = Vec::new();
+    for key in keys.values() {
+        if let Some(c) = s.store.conversation_by_key(key).await? {
+            conversations.push(c.id.to_string());
+        }
+    }
+    let mut replies = 0usize;
+    for (i, id) in conversations.iter().take(args.replies.max(1)).enumerate() {
+        let (status, body) = s
+            .agent_reply(id, token, "Thanks, it ships today.", &format!("er{i}"))
+            .await?;
+        if !status.is_success() {
+            bail!("reply answered {status}: {body}");
+        }
+        replies += 1;
+    }
+    let delivered = s.drain(QueueName::Outbound, replies * 2 + 5).await?;
+    let (t2, m2) = (s.counter.snapshot(), s.meter());
+    let reply_sends = s.mails.sent().len() - sends0 - acks;
+    if delivered != replies || reply_sends != replies {
+        bail!(
+            "the sender delivered {delivered} ({reply_sends} through SES) of {replies} e-mail replies"
+        );
+    }
+
+    let n = args.emails as f64;
+    let tally = t1.since(&t0);
+    let meter = m1.since(&m0);
+    let mut inbound = lines(
+        &tally,
+        &meter,
+        n,
+        &Front("SES receiving ($0.10 per 1,000 mails)", 0.0),
+        &[Function::EmailInbound, Function::Router, Function::Sender],
+    );
+    inbound[0] = Line {
+        component: "SES receiving ($0.10 per 1,000 mails)".to_owned(),
+        per_message: 1.0,
+        unit: "mail",
+        usd_per_100k: 1e5 * SES_RECEIVED_PER_K / 1e3,
+    };
+    let ses_sent = tally.calls.get("SESv2:SendEmail").copied().unwrap_or(0) as f64;
+    inbound.push(Line {
+        component: "SES sending (acknowledgements)".to_owned(),
+        per_message: ses_sent / n,
+        unit: "mail",
+        usd_per_100k: ses_sent / n * 1e5 * SES_SENT_PER_K / 1e3,
+    });
+    inbound.extend(s3_lines(&tally, n));
+    println!(
+        "\naws-cost e-mail: {} mails from {} customers ({} threads), {} acknowledgements sent, \
+         {} agent replies by e-mail",
+        args.emails,
+        args.chats.min(args.emails),
+        keys.len(),
+        acks,
+        replies
+    );
+    let inbound_usd = print_table(
+        "E-mail inbound: SES → S3 → email-inbound (512 MB) → SQS → router → DynamoDB → WebSocket (+ acknowledgements)",
+        &inbound,
+        &tally,
+        n,
+    );
+    let ses_fees: f64 = inbound
+        .iter()
+        .filter(|l| l.component.starts_with("SES "))
+        .map(|l| l.usd_per_100k)
+        .sum();
+    let r = replies as f64;
+    let reply_tally = t2.since(&t1);
+    let reply_meter = m2.since(&m1);
+    let mut reply_lines = lines(
+        &reply_tally,
+        &reply_meter,
+        r,
+        &Front("HTTP API requests (agent API)", HTTP_API_PER_M),
+        &[Function::AgentApi, Function::Sender],
+    );
+    let reply_sent = reply_tally
+        .calls
+        .get("SESv2:SendEmail")
+        .copied()
+        .unwrap_or(0) as f64;
+    reply_lines.push(Line {
+        component: "SES sending ($0.10 per 1,000 mails)".to_owned(),
+        per_message: reply_sent / r,
+        unit: "mail",
+        usd_per_100k: reply_sent / r * 1e5 * SES_SENT_PER_K / 1e3,
+    });
+    reply_lines.extend(s3_lines(&reply_tally, r));
+    let reply_usd = print_table(
+        "E-mail reply: agent API → SQS → sender → SESv2 SendEmail",
+        &reply_lines,
+        &reply_tally,
+        r,
+    );
+    let gb_per_mail = tally.s3_bytes_put as f64 / n / (1024.0 * 1024.0 * 1024.0);
+    let storage_usd_month = 1e5 * gb_per_mail * S3_GB_MONTH;
+    let s3_requests = (tally.service_calls("S3")) as f64;
+    let invocations: u64 = meter.by_function.values().map(|i| i.count).sum();
+    let requests = (invocations as f64
+        + tally.sqs_requests as f64
+        + tally.service_calls("DynamoDB") as f64
+        + s3_requests
+        + tally.ws_messages as f64)
+        / n;
+    println!(
+        "E-mail: ${:.4} per 100k inbound mails (${:.4} without SES's fees), ${:.4} per 100k \
+         e-mail replies; S3 storage ${:.5} per month per 100k mails kept ({:.3} GB)",
+        inbound_usd,
+        inbound_usd - ses_fees,
+        reply_usd,
+        storage_usd_month,
+        1e5 * gb_per_mail
+    );
+    Ok(EmailCost {
+        inbound_usd,
+        pipeline_usd: inbound_usd - ses_fees,
+        requests,
+        reply_usd,
+        storage_usd_month,
+    })
 }
