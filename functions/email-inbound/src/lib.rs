@@ -3,7 +3,8 @@
 //! object) and either queues it for the router as a channel-neutral message, or keeps it where
 //! an operator finds it. Nothing a customer sent is ever dropped silently:
 //!
-//! - too large: kept as unprocessable ("larger than the limit"), never parsed;
+//! - too large: kept as unprocessable ("larger than the limit"), never parsed beyond its
+//!   headers, and the sender gets a polite refusal (unless their mail is automatic);
 //! - SES said virus or spam: quarantined (kept as unprocessable, reason "quarantined: …");
 //! - the parser failed (or panicked): kept as unprocessable with the parser's reason;
 //! - addressed to no configured mailbox: refused (the SMTP listener already refuses such a
@@ -197,7 +198,9 @@ pub async fn ingest(deps: &EmailDeps, raw: RawMail<'_>) -> Result<Ingested, Inge
             omnidesk_domain::human_size(deps.settings.max_bytes as u64),
             omnidesk_domain::human_size(raw.bytes.len() as u64)
         );
-        return keep(deps, &raw, reason).await;
+        let kept = keep(deps, &raw, reason).await?;
+        refuse_politely(deps, &raw).await?;
+        return Ok(kept);
     }
     if let Some(reason) = raw.verdicts.quarantine_reason() {
         return keep(deps, &raw, reason).await;
@@ -490,6 +493,83 @@ pub async fn keep(
         .await?;
     tracing::warn!(%id, %reason, "e-mail kept for an operator");
     Ok(Ingested::Kept { id, reason })
+}
+
+/// How much of an oversize mail is read for its headers (who to tell).
+const HEADER_BYTES: usize = 64 * 1024;
+
+/// Tells the sender of an oversize mail that it was not accepted (the SMTP listener says so
+/// in its reply; imports and SES have no reply): a system mail, automatic, only to a person's
+/// mail at another domain than ours.
+async fn refuse_politely(deps: &EmailDeps, raw: &RawMail<'_>) -> Result<(), IngestError> {
+    let head = &raw.bytes[..raw.bytes.len().min(HEADER_BYTES)];
+    let end = head
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+        .or_else(|| head.windows(2).position(|w| w == b"\n\n").map(|i| i + 2))
+        .unwrap_or(head.len());
+    let Ok(headers) = omnidesk_email::parse(&head[..end]) else {
+        return Ok(());
+    };
+    if headers.automatic.is_some() {
+        return Ok(());
+    }
+    let Some(to) = headers
+        .reply_to
+        .as_ref()
+        .or(headers.from.as_ref())
+        .and_then(|a| EmailAddress::parse(&a.address).ok())
+    else {
+        return Ok(());
+    };
+    let mut mailbox = None;
+    for rcpt in headers
+        .to
+        .iter()
+        .chain(&headers.cc)
+        .map(|a| a.address.clone())
+        .chain(raw.recipients.clone())
+    {
+        if let Some(m) = mailbox_for(deps.mail.as_ref(), &rcpt).await? {
+            mailbox = Some(m);
+            break;
+        }
+    }
+    let Some(mailbox) = mailbox else {
+        return Ok(());
+    };
+    if to.as_str().rsplit_once('@').map(|(_, d)| d) == Some(mailbox.domain()) {
+        return Ok(());
+    }
+    let limit = omnidesk_domain::human_size(deps.settings.max_bytes as u64);
+    let subject = if headers.subject.trim().is_empty() {
+        "Your message was too large".to_owned()
+    } else {
+        format!("Your message was too large: {}", headers.subject.trim())
+    };
+    let mail = omnidesk_core::SystemMail {
+        to,
+        from: Some(mailbox.address.clone()),
+        subject,
+        text: format!(
+            "Thank you for writing to us. Your message ({}) is larger than we can accept \
+             ({limit}), so it did not reach our team.\n\nPlease send it again with smaller \
+             attachments, or share large files as a link.",
+            omnidesk_domain::human_size(raw.bytes.len() as u64)
+        ),
+        id: deps.ids.uuid().simple().to_string(),
+    };
+    let body = serde_json::to_string(&omnidesk_core::OutboundBody::Mail(mail))
+        .map_err(|e| IngestError(format!("cannot encode the refusal: {e}")))?;
+    let dedupe = format!("refusal:{}", &omnidesk_core::blob_key(head)[..40]);
+    deps.queue
+        .send(
+            QueueName::Outbound,
+            OutgoingMessage::fifo(dedupe.clone(), dedupe, body),
+        )
+        .await?;
+    Ok(())
 }
 
 /// Imports a kept message again (after a fix, or a quarantine judged wrong): it is ingested

@@ -229,6 +229,25 @@ async fn quarantined_oversize_unreadable_and_misaddressed_mail_is_never_lost() {
     assert!(matches!(&spam, Ingested::Kept { reason, .. } if reason.contains("spam")));
     let big = put(&w, &mail("", &"a".repeat(5000))).await;
     assert!(matches!(&big, Ingested::Kept { reason, .. } if reason.contains("larger than")));
+    // The sender is told, politely and automatically; an automatic sender is not.
+    let refusals = w.queue.pending(QueueName::Outbound);
+    assert_eq!(refusals.len(), 1);
+    let omnidesk_core::OutboundBody::Mail(refusal) = serde_json::from_str(&refusals[0]).unwrap()
+    else {
+        panic!("a system mail")
+    };
+    assert_eq!(refusal.to.as_str(), "bob@customer.org");
+    assert!(
+        refusal.text.contains("larger than we can accept"),
+        "{}",
+        refusal.text
+    );
+    put(
+        &w,
+        &mail("Auto-Submitted: auto-generated\r\n", &"b".repeat(5000)),
+    )
+    .await;
+    assert_eq!(w.queue.pending(QueueName::Outbound).len(), 1);
     let empty = put(&w, "").await;
     assert!(matches!(&empty, Ingested::Kept { reason, .. } if reason.contains("unreadable")));
     assert!(queued(&w).is_empty(), "nothing kept is routed");
@@ -238,7 +257,7 @@ async fn quarantined_oversize_unreadable_and_misaddressed_mail_is_never_lost() {
         .await
         .unwrap()
         .items;
-    assert_eq!(kept.len(), 4);
+    assert_eq!(kept.len(), 5);
     assert!(kept.iter().all(|k| !k.blob.is_empty()));
     // Not ours: said so, not kept.
     let stranger = put(

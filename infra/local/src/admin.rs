@@ -609,6 +609,32 @@ mod tests {
     }
 
     #[test]
+    fn maildirs_import_new_then_cur_and_plain_files_as_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = dir.path().join("Maildir");
+        for (sub, name) in [("new", "2.eml"), ("new", "1.eml"), ("cur", "0.eml")] {
+            std::fs::create_dir_all(maildir.join(sub)).unwrap();
+            std::fs::write(maildir.join(sub).join(name), "x").unwrap();
+        }
+        std::fs::create_dir_all(maildir.join("tmp")).unwrap();
+        std::fs::write(maildir.join("tmp").join("partial"), "x").unwrap();
+        let single = dir.path().join("one.eml");
+        std::fs::write(&single, "x").unwrap();
+        let files = mail_files(&[single.clone(), maildir.clone()]).unwrap();
+        assert_eq!(
+            files,
+            vec![
+                single,
+                maildir.join("new").join("1.eml"),
+                maildir.join("new").join("2.eml"),
+                maildir.join("cur").join("0.eml"),
+            ],
+            "tmp/ (being delivered) is skipped"
+        );
+        assert!(mail_files(&[dir.path().join("missing")]).is_err());
+    }
+
+    #[test]
     fn webhook_secrets_follow_telegram_rules() {
         assert!(check_webhook_secret("abc_DEF-123").is_ok());
         assert!(check_webhook_secret("").is_err());

@@ -596,6 +596,33 @@ async fn bind_links_an_address_only_with_the_mailed_code() {
     .await;
     let sent = h.fake.wait_for_sent(4, WAIT).await;
     assert!(sent[3].text.contains("wrong or has expired"));
+
+    // Bob already chats with the bot now: a new e-mail ticket offers Telegram there, and the
+    // acknowledgement mail carries no link.
+    let before = outbox(outbox_dir.path()).len();
+    let new_ticket = first_mail()
+        .replace("first-1024@customer.org", "second-ticket@customer.org")
+        .replace(
+            "=?UTF-8?B?UmVmdW5kIGZvciBvcmRlciAjMTAyNCDigJQgZGFtYWdlZA==?=",
+            "New question",
+        );
+    assert!(
+        smtp_send(smtp, "bob@customer.org", "support@example.com", &new_ticket)
+            .await
+            .starts_with("250")
+    );
+    let sent = h.fake.wait_for_sent(5, WAIT).await;
+    let offer = &sent[4];
+    assert_eq!(offer.chat_id, 5151);
+    assert!(
+        offer.text.contains("\u{201c}New question\u{201d}")
+            && offer.text.contains("https://t.me/shop_bot?start="),
+        "{}",
+        offer.text
+    );
+    let files = wait_outbox(outbox_dir.path(), before + 1).await;
+    let ack = omnidesk_email::parse(files.last().unwrap().1.as_bytes()).unwrap();
+    assert!(!ack.text.contains("t.me"), "{}", ack.text);
 }
 
 /// The contact of the (first) Telegram conversation.

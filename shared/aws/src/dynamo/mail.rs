@@ -81,7 +81,8 @@ impl MailStore for DynamoStore {
     }
 
     async fn list_mailboxes(&self) -> StoreResult<Vec<Mailbox>> {
-        self.list_data("MAILBOXES", "MAILBOX#", "list_mailboxes").await
+        self.list_data("MAILBOXES", "MAILBOX#", "list_mailboxes")
+            .await
     }
 
     async fn link_thread(

@@ -158,7 +158,8 @@ impl WebStore for DynamoStore {
     }
 
     async fn list_websites(&self) -> StoreResult<Vec<Website>> {
-        self.list_data("WEBSITES", "WEBSITE#", "list_websites").await
+        self.list_data("WEBSITES", "WEBSITE#", "list_websites")
+            .await
     }
 
     async fn put_token(&self, token: &StoredToken) -> StoreResult<()> {
