@@ -760,7 +760,11 @@ struct SmtpClient {
 impl SmtpClient {
     async fn connect(addr: std::net::SocketAddr) -> anyhow::Result<Self> {
         use tokio::io::AsyncBufReadExt;
-        let (read, write) = tokio::net::TcpStream::connect(addr).await?.into_split();
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        // A mail client writes the body and the final dot separately: without this, the
+        // dot waits for the body's ACK (Nagle + delayed ACK, 40 ms on Linux).
+        stream.set_nodelay(true)?;
+        let (read, write) = stream.into_split();
         let mut c = Self {
             lines: tokio::io::BufReader::new(read).lines(),
             write,
@@ -897,28 +901,37 @@ async fn run_email(args: &BenchArgs) -> anyhow::Result<Report> {
     let mut report = settle(&sys, args, load, "email").await;
     report.load_before = load_before;
 
-    // Agent replies → `.eml` files in the outbox.
+    // Agent replies → `.eml` files in the outbox, watched while the replies are posted.
     let targets = sys.reply_targets(args.chats, args.replies);
-    let posted = sys.post_replies(&targets).await?;
-    let mut seen_files = std::collections::HashSet::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut found: HashMap<String, Instant> = HashMap::new();
-    while found.len() < posted.len() && Instant::now() < deadline {
-        for entry in std::fs::read_dir(outbox.path())?.filter_map(Result::ok) {
-            let path = entry.path();
-            if !seen_files.insert(path.clone()) {
-                continue;
+    let expected: Vec<String> = (0..targets.len()).map(|k| format!("reply {k}")).collect();
+    let dir = outbox.path().to_path_buf();
+    let watcher = tokio::spawn(async move {
+        let mut seen_files = std::collections::HashSet::new();
+        let mut found: HashMap<String, Instant> = HashMap::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while found.len() < expected.len() && Instant::now() < deadline {
+            let entries: Vec<_> = std::fs::read_dir(&dir)
+                .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+                .unwrap_or_default();
+            for path in entries {
+                if !seen_files.insert(path.clone()) {
+                    continue;
+                }
+                let now = Instant::now();
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                if let Some(k) = expected
+                    .iter()
+                    .find(|k| text.contains(&format!("\r\n{k}\r\n")))
+                {
+                    found.entry(k.clone()).or_insert(now);
+                }
             }
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            if let Some(k) = posted
-                .keys()
-                .find(|k| text.contains(&format!("\r\n{k}\r\n")))
-            {
-                found.entry(k.clone()).or_insert_with(Instant::now);
-            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+        found
+    });
+    let posted = sys.post_replies(&targets).await?;
+    let found = watcher.await?;
     for (text, at) in &found {
         if let Some(t0) = posted.get(text) {
             report.replies.push(ms_since(*t0, *at));

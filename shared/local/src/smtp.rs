@@ -116,6 +116,9 @@ pub async fn serve(
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, addr)) => {
+                    // Replies are small writes that must not wait for the client's ACK of the
+                    // previous one (Nagle + delayed ACK: up to 40 ms per reply).
+                    let _ = stream.set_nodelay(true);
                     let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
                         let busy = format!("421 4.3.2 {} too busy, try again later\r\n", config.hostname);
                         let _ = stream.try_write(busy.as_bytes());

@@ -18,6 +18,7 @@ const WAIT: Duration = Duration::from_secs(10);
 /// Sends one message over SMTP the way a mail server does; returns the final reply line.
 pub async fn smtp_send(addr: std::net::SocketAddr, from: &str, to: &str, raw: &str) -> String {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     // Reads one (possibly multi-line) reply and returns its last line.
