@@ -342,6 +342,7 @@ async fn queue_reply(deps: &ApiDeps, message: &Message) -> Result<(), ApiError> 
     let job = OutboundJob {
         conversation_id: message.conversation_id,
         message_id: message.id,
+        link: None,
     };
     let body = serde_json::to_string(&job).map_err(|e| {
         tracing::error!(error = %e, "could not encode outbound job");
@@ -490,6 +491,7 @@ pub(crate) async fn reply(
     let job = OutboundJob {
         conversation_id: id,
         message_id: message.id,
+        link: None,
     };
     let body = serde_json::to_string(&job).map_err(|e| {
         tracing::error!(error = %e, "could not encode outbound job");

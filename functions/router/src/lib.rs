@@ -35,8 +35,8 @@ use omnidesk_core::usecases::{
 use omnidesk_core::{
     AgentStore, AppendOutcome, BotStore, Clock, ConnectionStore, ContactStore, ConversationStore,
     HandoffGrant, IdGen, JobError, JobOutcome, MediaJob, MessageStore, OutboundJob,
-    OutgoingMessage, PageRequest, Push, Queue, QueueName, ServerEvent, StoreError, TimerJob,
-    TokenKind, VisitorConnectionStore, WebStore, token_hash,
+    OutgoingMessage, PageRequest, Push, Queue, QueueName, SECRET_LINK_MARK, ServerEvent,
+    StoreError, TimerJob, TokenKind, VisitorConnectionStore, WebStore, token_hash,
 };
 use omnidesk_domain::{
     AgentId, AgentStatus, Attachment, Author, BotCommand, Button, Channel, ChannelMessage,
@@ -904,19 +904,28 @@ async fn finish(
     }
     let fetch = message.clone();
     if let Some(reply) = bot_reply {
-        let (text, buttons) = match reply {
-            BotReply::Text(text, buttons) => (Some(text), buttons),
-            BotReply::Summary { from } => {
-                (Some(summary(deps, &conversation, from).await?), Vec::new())
-            }
-            BotReply::Acknowledge => (
-                acknowledgement(deps, &conversation, &contact, &message, m, step).await?,
+        let (text, buttons, link) = match reply {
+            BotReply::Text(text, buttons) => (Some(text), buttons, None),
+            BotReply::Summary { from } => (
+                Some(summary(deps, &conversation, from).await?),
                 Vec::new(),
+                None,
             ),
-            BotReply::Bind => (Some(bind(deps, &contact, m, step).await?), Vec::new()),
+            BotReply::Acknowledge => {
+                match acknowledgement(deps, &conversation, &contact, &message, m, step).await? {
+                    Some((text, link)) => (Some(text), Vec::new(), link),
+                    None => (None, Vec::new(), None),
+                }
+            }
+            BotReply::Bind => (Some(bind(deps, &contact, m, step).await?), Vec::new(), None),
         };
         if let Some(text) = text {
-            bot_say(deps, &conversation, message.channel, text, buttons, step).await?;
+            let line = BotLine {
+                text,
+                buttons,
+                link,
+            };
+            bot_say(deps, &conversation, message.channel, line, step).await?;
         }
     }
     // The contact was read (and updated) above: no second read for the view. It rides on the
@@ -931,14 +940,21 @@ async fn finish(
     Ok(JobOutcome::Done)
 }
 
+/// What the bot says: its text, the choices it offers, and a secret link the text names by
+/// [`SECRET_LINK_MARK`] (delivered, never stored).
+struct BotLine {
+    text: String,
+    buttons: Vec<Button>,
+    link: Option<String>,
+}
+
 /// Stores a bot message in `conversation` on `channel`, queues it for the sender and adds
 /// its push to the step.
 async fn bot_say(
     deps: &RouterDeps,
     conversation: &Conversation,
     channel: Channel,
-    text: String,
-    buttons: Vec<Button>,
+    line: BotLine,
     step: &mut Step,
 ) -> Result<(), JobError> {
     {
@@ -947,14 +963,15 @@ async fn bot_say(
             conversation.id,
             Author::Bot,
             channel,
-            text,
+            line.text,
             deps.clock.now(),
         );
-        reply.buttons = buttons;
+        reply.buttons = line.buttons;
         deps.messages.append_message(&reply).await?;
         let job = OutboundJob {
             conversation_id: conversation.id,
             message_id: reply.id,
+            link: line.link,
         };
         let body = serde_json::to_string(&job).map_err(|e| JobError::Permanent(e.to_string()))?;
         deps.queue
@@ -1118,8 +1135,8 @@ async fn bind(
     ))
 }
 
-/// The acknowledgement of a new ticket, or `None` when the address had its share of
-/// automatic mail this hour. When the channel names a Telegram bot the customer can continue
+/// The acknowledgement of a new ticket and its secret link, or `None` when the address had
+/// its share of automatic mail this hour. When the channel names a Telegram bot the customer can continue
 /// on, a single-use link is issued: in the mail, or as a Telegram message in the contact's
 /// chat with that bot when they have one already.
 async fn acknowledgement(
@@ -1129,7 +1146,7 @@ async fn acknowledgement(
     first: &Message,
     m: &ChannelMessage,
     step: &mut Step,
-) -> Result<Option<String>, JobError> {
+) -> Result<Option<(String, Option<String>)>, JobError> {
     let hour = deps.clock.now().millis() / 3_600_000;
     let sent = deps
         .agents
@@ -1141,13 +1158,13 @@ async fn acknowledgement(
     }
     let mut text = deps.settings.email_ack.clone();
     let Some(bot_id) = m.continue_on else {
-        return Ok(Some(text));
+        return Ok(Some((text, None)));
     };
     let (Some(web), Some(username)) = (
         &deps.web,
         deps.bots.get_bot(bot_id).await?.and_then(|b| b.username),
     ) else {
-        return Ok(Some(text));
+        return Ok(Some((text, None)));
     };
     let grant = HandoffGrant {
         from: first.channel,
@@ -1185,17 +1202,26 @@ async fn acknowledgement(
             Some(s) if !s.trim().is_empty() => s.trim().to_owned(),
             _ => first.preview_text().chars().take(60).collect(),
         };
-        let offer = deps
-            .settings
-            .email_telegram_offer
-            .replace("{subject}", &subject)
-            .replace("{link}", &link);
-        bot_say(deps, &telegram, Channel::Telegram, offer, Vec::new(), step).await?;
-        return Ok(Some(text));
+        let offer = BotLine {
+            text: deps
+                .settings
+                .email_telegram_offer
+                .replace("{subject}", &subject)
+                .replace("{link}", SECRET_LINK_MARK),
+            buttons: Vec::new(),
+            link: Some(link),
+        };
+        bot_say(deps, &telegram, Channel::Telegram, offer, step).await?;
+        return Ok(Some((text, None)));
     }
     text.push_str("\n\n");
-    text.push_str(&deps.settings.email_ack_link.replace("{link}", &link));
-    Ok(Some(text))
+    text.push_str(
+        &deps
+            .settings
+            .email_ack_link
+            .replace("{link}", SECRET_LINK_MARK),
+    );
+    Ok(Some((text, Some(link))))
 }
 
 /// A channel notice (a member joined, a payment went through): a timeline event of the chat's

@@ -121,11 +121,15 @@ pub async fn handle(
     job: &OutboundJob,
     receive_count: u32,
 ) -> Result<JobOutcome, JobError> {
-    let message = deps
+    let mut message = deps
         .messages
         .get_message(job.conversation_id, job.message_id)
         .await?
         .ok_or_else(|| JobError::Permanent(format!("message {} not found", job.message_id)))?;
+    // A secret link goes to the customer only: into what is sent, never into the store.
+    if let Some(link) = &job.link {
+        message.text = message.text.replace(omnidesk_core::SECRET_LINK_MARK, link);
+    }
     match message.delivery.status {
         DeliveryStatus::Sent | DeliveryStatus::Failed => {
             tracing::debug!(status = ?message.delivery.status, "already handled; redelivery ignored");

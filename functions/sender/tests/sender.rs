@@ -131,6 +131,7 @@ impl World {
         OutboundJob {
             conversation_id: self.conversation.id,
             message_id: message.id,
+            link: None,
         }
     }
 
@@ -386,6 +387,7 @@ async fn a_job_for_a_missing_message_is_permanent() {
     let job = OutboundJob {
         conversation_id: w.conversation.id,
         message_id: w.deps.ids.message_id(),
+        link: None,
     };
     assert!(matches!(
         handle(&w.deps, &job, 1).await,
@@ -437,6 +439,7 @@ mod files {
             OutboundJob {
                 conversation_id: m.conversation_id,
                 message_id: m.id,
+                link: None,
             }
         }
 
@@ -662,6 +665,7 @@ mod files {
         let job = OutboundJob {
             conversation_id: m.conversation_id,
             message_id: m.id,
+            link: None,
         };
         handle(&f.w.deps, &job, 1).await.unwrap();
         let sent = f.tg.sent();

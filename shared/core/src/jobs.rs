@@ -58,7 +58,16 @@ pub type InboundJob = InboundEvent;
 pub struct OutboundJob {
     pub conversation_id: ConversationId,
     pub message_id: MessageId,
+    /// A secret the message's text names as [`SECRET_LINK_MARK`] (a single-use "continue on
+    /// Telegram" link): the sender puts it in what it sends, so it reaches the customer but
+    /// never the store, the timeline or an agent's screen (an agent who clicked it would link
+    /// their own Telegram account to the customer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
+
+/// Where a message's text carries the secret link of its [`OutboundJob`].
+pub const SECRET_LINK_MARK: &str = "[single-use link, sent to the customer only]";
 
 /// A mail that belongs to no conversation (the code of `/bind`), sent by the sender from a
 /// mailbox (the first one when `from` is unset), marked `Auto-Submitted: auto-generated`.

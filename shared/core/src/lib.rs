@@ -90,7 +90,7 @@ pub use events::{
     WebAuthor, WebMessage,
 };
 pub use jobs::{
-    InboundJob, JobError, JobOutcome, MediaJob, OutboundBody, OutboundJob, QueueName, SystemMail,
-    TimerJob, retry_backoff,
+    InboundJob, JobError, JobOutcome, MediaJob, OutboundBody, OutboundJob, QueueName,
+    SECRET_LINK_MARK, SystemMail, TimerJob, retry_backoff,
 };
 pub use ports::*;

@@ -14,7 +14,7 @@ import { Attachments, Buttons, EditHistory, Edited, Icon, MessageContext, type A
 import { AttachButton, TrayView, filesFromPaste, hasFiles, limitText, useTray } from './composer';
 import { humanSize } from './attachments';
 import { emailHeads, replyAddress, type EmailHead } from './email';
-import { EmailAddress, EmailExtras, EmailSubject } from './email-view';
+import { EmailAddress, EmailAutomatic, EmailExtras, EmailSubject } from './email-view';
 import { TABS, unreadTotal, visibleList, waitingMs, type Tab } from './state';
 import type { Agent, AgentStatus, Contact, ContactWithConversations, ConversationView, Message } from './types';
 
@@ -429,6 +429,7 @@ function MessageView(props: {
         <Edited m={m} t={t} open={edits} toggle={() => setEdits(!edits)} />
       </div>
       <EmailSubject head={props.emailHead} t={t} />
+      <EmailAutomatic m={m} t={t} />
       <MessageContext m={m} t={t} />
       {translation ? (
         <div class="texts">

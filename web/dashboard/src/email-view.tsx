@@ -32,6 +32,17 @@ export function EmailAddress({ head, t }: { head: EmailHead | undefined; t: T })
   );
 }
 
+/** "Automatic" on a mail its sender's system marked automatic (nothing automatic answers it). */
+export function EmailAutomatic({ m, t }: { m: Message; t: T }) {
+  const why = emailRef(m)?.automatic;
+  if (!why) return null;
+  return (
+    <div class="email-automatic" data-testid="email-automatic" title={why}>
+      {t('emailAutomatic')} · {why}
+    </div>
+  );
+}
+
 /**
  * Below an e-mail's text: "••• Show quoted text" (the history and signature, folded by
  * default) and "View formatted e-mail" when the mail had an HTML body.

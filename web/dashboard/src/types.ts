@@ -152,6 +152,8 @@ export interface EmailRef {
   /** Blob key of the sanitised HTML body: `GET …/messages/{id}/html` serves it. */
   html?: string | null;
   raw?: string | null;
+  /** Why the mail is automatic (an out-of-office reply, a list mail, a delivery report). */
+  automatic?: string | null;
 }
 
 /** Where the message is on its channel; kinds this build does not use are kept as they come. */

@@ -7,7 +7,7 @@ import { ConversationPane } from '../src/app';
 import { conversationChannels, pathLabel } from '../src/channels';
 import { Controller } from '../src/controller';
 import { EMAIL_CSP, cleanSubject, emailHeads, emailRef, emailSrcdoc, replyAddress } from '../src/email';
-import { EmailExtras, FormattedEmail } from '../src/email-view';
+import { EmailAutomatic, EmailExtras, FormattedEmail } from '../src/email-view';
 import { CHANNEL_ICON, channelLabel, translate, type Key } from '../src/i18n';
 import type { ConversationView, Message } from '../src/types';
 import { BOB_QUOTED, conv, emailIn, emailOut, msg } from './fixtures';
@@ -83,6 +83,16 @@ describe('formatted e-mail document', () => {
     expect(doc.startsWith(`<meta http-equiv="Content-Security-Policy" content="${EMAIL_CSP}">`)).toBe(true);
     expect(EMAIL_CSP).toBe("default-src 'none'; img-src data:; style-src 'unsafe-inline'");
     expect(doc.endsWith('<p>Hi <b>Bob</b></p>')).toBe(true);
+  });
+});
+
+describe('automatic mail', () => {
+  it('says so, with the reason, and nothing for a person\'s mail', () => {
+    act(() => render(<EmailAutomatic m={emailIn('m1', 'cv', { automatic: 'Auto-Submitted: auto-replied' })} t={t} />, root));
+    const badge = $('[data-testid="email-automatic"]')!;
+    expect(badge.textContent).toBe('Automatic reply: nothing automatic answers it · Auto-Submitted: auto-replied');
+    act(() => render(<EmailAutomatic m={emailIn('m2', 'cv')} t={t} />, root));
+    expect(root.innerHTML).toBe('');
   });
 });
 

@@ -248,6 +248,11 @@ async fn an_email_ticket_is_answered_threaded_and_continues_on_telegram() {
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .collect();
     assert!(token.len() >= 40, "token {token}");
+    let stored = serde_json::to_string(&messages(&h, &conversation_id).await).unwrap();
+    assert!(
+        !stored.contains(&token) && stored.contains("single-use link, sent to the customer only"),
+        "an agent never sees the link (clicking it would link their own Telegram)"
+    );
 
     // 3. The agent's reply goes out by e-mail, threaded to the customer's mail.
     let res = h
@@ -758,4 +763,87 @@ async fn a_bounce_marks_the_address_undeliverable_and_the_agent_sees_why() {
         "{reply}"
     );
     assert_eq!(outbox(outbox_dir.path()).len(), 1);
+}
+
+#[tokio::test]
+async fn files_come_in_as_attachments_and_an_agents_file_goes_out_with_the_reply() {
+    let (h, smtp, outbox_dir) = start().await;
+    let with_file = "From: Bob <bob@customer.org>\n\
+                     To: support@example.com\n\
+                     Subject: Invoice\n\
+                     Message-ID: <inv-1@customer.org>\n\
+                     MIME-Version: 1.0\n\
+                     Content-Type: multipart/mixed; boundary=\"m\"\n\
+                     \n\
+                     --m\n\
+                     Content-Type: text/plain; charset=utf-8\n\
+                     \n\
+                     The invoice is attached.\n\
+                     --m\n\
+                     Content-Type: application/pdf; name=\"invoice-1024.pdf\"\n\
+                     Content-Disposition: attachment; filename=\"invoice-1024.pdf\"\n\
+                     Content-Transfer-Encoding: base64\n\
+                     \n\
+                     JVBERi0xLjQKJcOkw7zDtsOfCjEgMCBvYmoKPDwvVHlwZS9DYXRhbG9nPj4KZW5kb2JqCg==\n\
+                     --m--\n";
+    assert!(
+        smtp_send(smtp, "bob@customer.org", "support@example.com", with_file)
+            .await
+            .starts_with("250")
+    );
+    wait_outbox(outbox_dir.path(), 1).await;
+    let id = h
+        .eventually("/api/v1/conversations", WAIT, |v| {
+            v["items"].as_array().is_some_and(|i| !i.is_empty())
+        })
+        .await["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let inbound = messages(&h, &id).await;
+    let file = &inbound[0]["attachments"][0];
+    assert_eq!(file["file_name"], "invoice-1024.pdf");
+    assert_eq!(file["mime_type"], "application/pdf");
+    let url = file["url"].as_str().expect("a signed link");
+    let url = if url.starts_with('/') {
+        format!("{}{url}", h.base)
+    } else {
+        url.to_owned()
+    };
+    let got = h.http.get(url).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert!(got.bytes().await.unwrap().starts_with(b"%PDF-1.4"));
+
+    // The agent answers with a file: it leaves as an attachment of the threaded reply.
+    let form = reqwest::multipart::Form::new()
+        .text("text", "Here is the corrected one.")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"corrected,1024\n".to_vec())
+                .file_name("corrected.csv")
+                .mime_str("text/csv")
+                .unwrap(),
+        );
+    let res = h
+        .http
+        .post(format!("{}/api/v1/conversations/{id}/messages", h.base))
+        .bearer_auth(&h.token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let files = wait_outbox(outbox_dir.path(), 2).await;
+    let reply = files
+        .iter()
+        .map(|(_, raw)| omnidesk_email::parse(raw.as_bytes()).unwrap())
+        .find(|m| m.text.contains("corrected one"))
+        .expect("the reply mail");
+    assert_eq!(reply.in_reply_to, vec!["inv-1@customer.org".to_owned()]);
+    assert_eq!(reply.attachments.len(), 1);
+    assert_eq!(
+        reply.attachments[0].file_name.as_deref(),
+        Some("corrected.csv")
+    );
+    assert_eq!(reply.attachments[0].bytes, b"corrected,1024\n");
 }
