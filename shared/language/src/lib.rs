@@ -5,7 +5,9 @@
 //! where the script decides (kana → ja, Hangul → ko, Han → zh, Arabic, Greek, Hebrew, Thai,
 //! Devanagari); narrow Cyrillic and Latin text to the allowed languages whose alphabet holds
 //! every letter used (і ї є ґ → uk, ы э ъ ё → ru, ñ → es, ğ ş ı → tr, …); then weigh
-//! `whatlang` trigram statistics (restricted to those candidates) with common function words.
+//! character 1–3-gram log likelihoods distilled from lingua's models (en, es, pt, de, fr, tr,
+//! ru, uk; ~100 kB each) with common function words. Other allowed languages of those scripts
+//! fall back to `whatlang` statistics restricted to the candidates.
 //! A statistical answer is trusted only on enough letters; otherwise the result is
 //! [`Method::Unsure`] with the best guess, and a channel hint may settle it when the hint is
 //! allowed and fits the text's script. [`settle`] keeps one language per conversation.
@@ -14,6 +16,7 @@
 //! not depend on any I/O, runtime or other omnidesk crate, so every Lambda can link it.
 
 mod alphabet;
+mod ngram;
 mod words;
 
 use alphabet::{Family, family_of};
@@ -297,6 +300,9 @@ impl Detector {
             };
             return (Some(one.code), decisive, method);
         }
+        if pool.iter().all(|s| ngram::has(s.code)) {
+            return self.ngrams(&lower, letters, pool, strict);
+        }
         let detector = whatlang::Detector::with_allowlist(pool.iter().map(|s| s.lang).collect());
         let info = detector.detect(&lower);
         let codes: Vec<&'static str> = pool.iter().map(|s| s.code).collect();
@@ -363,6 +369,46 @@ impl Detector {
         (Some(code), reliable, method)
     }
 }
+
+impl Detector {
+    /// Distilled n-gram likelihoods plus common words, for pools the n-gram tables cover.
+    fn ngrams(
+        &self,
+        lower: &str,
+        letters: usize,
+        pool: &[Spec],
+        strict: bool,
+    ) -> (Option<&'static str>, bool, Method) {
+        let codes: Vec<&'static str> = pool.iter().map(|s| s.code).collect();
+        let word_scores = words::score(lower, &codes);
+        let mut ranked: Vec<(&'static str, f64)> = pool
+            .iter()
+            .zip(&word_scores)
+            .map(|(s, (_, w))| {
+                let mut score = ngram::log_likelihood(s.code, lower) + WORD_WEIGHT * w;
+                if !strict {
+                    score -= 3.0 * alphabet::misfits(s.code, lower) as f64;
+                }
+                (s.code, score)
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let (code, top) = ranked[0];
+        let margin = ranked.get(1).map_or(f64::INFINITY, |(_, s)| top - s);
+        let reliable = letters >= MIN_RELIABLE_LETTERS && margin >= RELIABLE_MARGIN;
+        let method = if reliable {
+            Method::Statistics
+        } else {
+            Method::Unsure
+        };
+        (Some(code), reliable, method)
+    }
+}
+
+/// Log-likelihood bonus per common function word.
+const WORD_WEIGHT: f64 = 2.0;
+/// Least log-likelihood lead (nats) of the best language for a reliable detection.
+const RELIABLE_MARGIN: f64 = 6.0;
 
 /// Removes spans that carry no language: URLs and bare domains, e-mail addresses, @handles,
 /// #hashtags, numbers and order ids (`#1024`, `A-5521`), code in backticks, emoji and other

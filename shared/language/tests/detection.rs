@@ -287,3 +287,12 @@ fn unreliable_or_hinted_detections_never_switch() {
     let empty = team().detect("👍", None);
     assert_eq!(settle(Some("en"), None, &empty), own((Some("en"), None)));
 }
+
+#[test]
+fn a_latin_language_without_ngram_tables_falls_back_to_whatlang() {
+    let d = Detector::new(&["en", "it"]).unwrap().detect(
+        "Buongiorno, il mio ordine non è ancora arrivato, potete controllare per favore?",
+        None,
+    );
+    assert_eq!((lang(&d), d.reliable), (Some("it"), true));
+}
