@@ -79,6 +79,10 @@ pub struct RouterSettings {
     /// Automatic mails (acknowledgements) to one address per hour, at most: a loop with
     /// another robot stops here even when its mail carries no automatic-mail header.
     pub auto_mail_per_hour: u64,
+    /// The language detector over the languages the team serves (`OMNIDESK_LANGUAGES`; unset:
+    /// the runtime builds it from the agents' languages plus English at start,
+    /// [`RouterSettings::serve_languages`]). `None`: messages keep their channel's hint.
+    pub detector: Option<omnidesk_language::Detector>,
 }
 
 /// The choice (button data) that asks for a person.
@@ -143,7 +147,47 @@ impl RouterSettings {
         if let Some(t) = get("OMNIDESK_EMAIL_ACK") {
             settings.email_ack = t;
         }
+        if let Some(list) = get("OMNIDESK_LANGUAGES") {
+            let codes: Vec<&str> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect();
+            settings.detector = Some(
+                omnidesk_language::Detector::new(&codes)
+                    .map_err(|e| format!("OMNIDESK_LANGUAGES: {e}"))?,
+            );
+        }
         Ok(settings)
+    }
+
+    /// When `OMNIDESK_LANGUAGES` was not set: detect among the languages `agents` read, plus
+    /// English (codes the detector does not know are skipped).
+    pub fn serve_languages<'a>(
+        &mut self,
+        agents: impl IntoIterator<Item = &'a omnidesk_domain::Agent>,
+    ) {
+        if self.detector.is_some() {
+            return;
+        }
+        let known: std::collections::BTreeSet<&str> =
+            omnidesk_language::supported_codes().collect();
+        let mut codes: std::collections::BTreeSet<String> = ["en".to_owned()].into();
+        for agent in agents {
+            for l in &agent.languages {
+                let base = l
+                    .as_str()
+                    .split('-')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                if known.contains(base.as_str()) {
+                    codes.insert(base);
+                }
+            }
+        }
+        let codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+        self.detector = omnidesk_language::Detector::new(&codes).ok();
     }
 }
 
@@ -178,6 +222,7 @@ impl Default for RouterSettings {
                 .to_owned(),
             email_link_ttl: Self::EMAIL_LINK_TTL,
             auto_mail_per_hour: Self::AUTO_MAIL_PER_HOUR,
+            detector: None,
         }
     }
 }
@@ -456,6 +501,19 @@ async fn route_message(
         buttons: Vec::new(),
         revision: 0,
     };
+    // 3b. The language, from the text: the channel's hint is a prior, a clear text wins.
+    let detection = deps
+        .settings
+        .detector
+        .as_ref()
+        .map(|d| d.detect(&m.text, m.language.as_ref().map(LanguageTag::as_str)));
+    if let Some(lang) = detection
+        .as_ref()
+        .and_then(|d| d.language.as_deref())
+        .and_then(|l| LanguageTag::parse(l).ok())
+    {
+        message.language = Some(lang);
+    }
     let bot = BotTurn {
         human: m.choice.as_deref() == Some(HUMAN_CHOICE),
         command: m.command,
@@ -476,8 +534,13 @@ async fn route_message(
             channel,
             event.received_at,
         );
-        c.language = m.language.clone().or_else(|| contact.language.clone());
-        let (events, bot_reply) = apply_inbound(deps, &mut c, &message, &m.key, bot).await?;
+        // A new conversation takes its first message's detected language; the channel's hint
+        // (or what the contact spoke before) only when the text gives none.
+        let (events, bot_reply) =
+            apply_inbound(deps, &mut c, &message, &m.key, bot, detection.as_ref()).await?;
+        if c.language.is_none() {
+            c.language = m.language.clone().or_else(|| contact.language.clone());
+        }
         match deps.conversations.create_conversation(&c).await {
             Ok(()) => {
                 // A crash before this append is finished by the redelivery through the
@@ -544,7 +607,8 @@ async fn route_message(
     let (conversation, events, bot_reply) = loop {
         attempts += 1;
         let mut c = conversation.clone();
-        let (events, bot_reply) = apply_inbound(deps, &mut c, &message, &m.key, bot).await?;
+        let (events, bot_reply) =
+            apply_inbound(deps, &mut c, &message, &m.key, bot, detection.as_ref()).await?;
         match deps.conversations.update_conversation(&c).await {
             Ok(stored) => break (stored, events, bot_reply),
             Err(StoreError::Conflict(_)) if attempts < MAX_CONFLICT_RETRIES => {
@@ -810,8 +874,21 @@ async fn apply_inbound(
     message: &Message,
     key: &omnidesk_domain::ConversationKey,
     bot: BotTurn,
+    detection: Option<&omnidesk_language::Detection>,
 ) -> Result<(Vec<SystemEvent>, Option<BotReply>), JobError> {
     let mut events = Vec::new();
+    if let Some(d) = detection {
+        // One language per conversation, changed only on strong evidence.
+        let (language, pending) = omnidesk_language::settle(
+            c.language.as_ref().map(LanguageTag::as_str),
+            c.language_pending.as_ref().map(LanguageTag::as_str),
+            d,
+        );
+        if let Some(l) = language.and_then(|l| LanguageTag::parse(&l).ok()) {
+            c.language = Some(l);
+        }
+        c.language_pending = pending.and_then(|l| LanguageTag::parse(&l).ok());
+    }
     let had_a_person = c.status == ConversationStatus::Assigned;
     c.add_key(key.clone());
     if let Some(ev) = c.switch_channel(message.channel) {
@@ -1924,6 +2001,46 @@ fn cmd_reply(command: BotCommand, settings: &RouterSettings) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_team_serves_english_and_every_language_its_agents_read() {
+        let agent = |langs: &[&str]| omnidesk_domain::Agent {
+            id: omnidesk_domain::AgentId::from_uuid(uuid::Uuid::nil()),
+            email: omnidesk_domain::EmailAddress::parse("a@example.com").unwrap(),
+            name: "A".to_owned(),
+            password_hash: omnidesk_domain::PasswordHash::from_phc("x".to_owned()),
+            teams: Default::default(),
+            skills: Default::default(),
+            languages: langs
+                .iter()
+                .map(|l| LanguageTag::parse(l).unwrap())
+                .collect(),
+            status: AgentStatus::Online,
+            capacity: 10,
+            created_at: Timestamp::from_millis(0),
+        };
+        let mut s = RouterSettings::default();
+        s.serve_languages(&[agent(&["ru", "zh-Hans"]), agent(&["pt-BR"]), agent(&[])]);
+        assert_eq!(
+            s.detector.as_ref().unwrap().allowed(),
+            ["en", "pt", "ru", "zh"]
+        );
+        // OMNIDESK_LANGUAGES wins over the agents; a code the detector does not know is named.
+        let mut set = RouterSettings::from_lookup(|n| {
+            (n == "OMNIDESK_LANGUAGES").then(|| "en, ja".to_owned())
+        })
+        .unwrap();
+        set.serve_languages(&[agent(&["ru"])]);
+        assert_eq!(set.detector.as_ref().unwrap().allowed(), ["en", "ja"]);
+        let bad = RouterSettings::from_lookup(|n| {
+            (n == "OMNIDESK_LANGUAGES").then(|| "en,klingon".to_owned())
+        })
+        .unwrap_err();
+        assert!(
+            bad.contains("OMNIDESK_LANGUAGES") && bad.contains("klingon"),
+            "{bad}"
+        );
+    }
 
     #[test]
     fn the_default_handoff_texts_say_what_to_do() {

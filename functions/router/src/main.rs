@@ -17,13 +17,19 @@ async fn main() -> Result<(), Error> {
     init_tracing();
     let config = Config::from_env()?;
     let aws = adapters(&config).await;
-    let settings = RouterSettings::from_lookup(|name| std::env::var(name).ok())?;
+    let mut settings = RouterSettings::from_lookup(|name| std::env::var(name).ok())?;
     // Pushes of one batch go out together at its end: one WebSocket message per connection.
     // Visitors' sockets too: their frames are packed per connection, and a gone one is removed
     // from the visitor connections.
     let pushes = Arc::new(
         CoalescingPush::new(aws.push.clone(), aws.store.clone()).with_visitors(aws.store.clone()),
     );
+    if settings.detector.is_none() {
+        // OMNIDESK_LANGUAGES unset: the agents' languages plus English, read once per cold
+        // start (a new agent's languages count from the next one).
+        use omnidesk_core::AgentStore;
+        settings.serve_languages(&aws.store.list_agents().await?);
+    }
     let deps = Arc::new(RouterDeps {
         contacts: aws.store.clone(),
         conversations: aws.store.clone(),

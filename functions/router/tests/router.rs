@@ -1065,3 +1065,85 @@ async fn a_link_asked_for_before_the_first_message_was_routed_still_continues_th
         .unwrap();
     assert_eq!(contact.identities.len(), 2, "{contact:?}");
 }
+
+#[tokio::test]
+async fn the_text_decides_the_language_and_one_short_message_never_switches_the_conversation() {
+    let mut s = setup().await;
+    s.deps.settings.detector = Some(omnidesk_language::Detector::new(&["en", "ru", "de"]).unwrap());
+    // Russian text from an app set to German: the text wins over the hint.
+    let ru = "Здравствуйте, мой заказ до сих пор не пришёл, что случилось?";
+    handle(&s.deps, &message(1, 900, ChatKind::Private, 900, ru))
+        .await
+        .unwrap();
+    let c = the_conversation(&s).await;
+    assert_eq!(c.language.as_ref().map(|l| l.as_str()), Some("ru"));
+    let first = timeline(&s, c.id).await.pop().unwrap();
+    assert_eq!(first.language.as_ref().map(|l| l.as_str()), Some("ru"));
+
+    // One short message in another language does not switch the conversation.
+    handle(
+        &s.deps,
+        &message(2, 900, ChatKind::Private, 900, "ok thanks"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        the_conversation(&s)
+            .await
+            .language
+            .as_ref()
+            .map(|l| l.as_str()),
+        Some("ru")
+    );
+    // Two clear English messages in a row do.
+    handle(
+        &s.deps,
+        &message(
+            3,
+            900,
+            ChatKind::Private,
+            900,
+            "Could we continue in English please?",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        the_conversation(&s)
+            .await
+            .language
+            .as_ref()
+            .map(|l| l.as_str()),
+        Some("ru"),
+        "seen once: pending"
+    );
+    handle(
+        &s.deps,
+        &message(
+            4,
+            900,
+            ChatKind::Private,
+            900,
+            "When will the parcel arrive at my home?",
+        ),
+    )
+    .await
+    .unwrap();
+    let c = the_conversation(&s).await;
+    assert_eq!(c.language.as_ref().map(|l| l.as_str()), Some("en"));
+    assert_eq!(c.language_pending, None);
+
+    // Without a detector the channel's hint stays (the default of older deployments).
+    let plain = setup().await;
+    handle(&plain.deps, &message(1, 901, ChatKind::Private, 901, ru))
+        .await
+        .unwrap();
+    assert_eq!(
+        the_conversation(&plain)
+            .await
+            .language
+            .as_ref()
+            .map(|l| l.as_str()),
+        Some("de")
+    );
+}

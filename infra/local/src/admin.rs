@@ -184,6 +184,46 @@ pub async fn agent_add_to(
     Ok(agent)
 }
 
+/// Languages given to `agent add --language/--reads`: ISO 639-1 codes the detector knows.
+pub fn parse_languages(codes: &[String]) -> anyhow::Result<Vec<omnidesk_domain::LanguageTag>> {
+    let known: std::collections::BTreeSet<&str> = omnidesk_language::supported_codes().collect();
+    codes
+        .iter()
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            let tag = omnidesk_domain::LanguageTag::parse(c)
+                .map_err(|e| anyhow::anyhow!("language {c:?}: {e}"))?;
+            let base = tag
+                .as_str()
+                .split('-')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if !known.contains(base.as_str()) {
+                bail!(
+                    "language {c:?}: not one the detector knows ({})",
+                    omnidesk_language::supported_codes()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            Ok(tag)
+        })
+        .collect()
+}
+
+/// Sets the languages an agent reads (their own included).
+pub async fn agent_set_languages(
+    target: &Target,
+    mut agent: Agent,
+    languages: Vec<omnidesk_domain::LanguageTag>,
+) -> anyhow::Result<Agent> {
+    agent.languages = languages.into_iter().collect();
+    target.agents.update_agent(&agent).await?;
+    Ok(agent)
+}
+
 /// `omnidesk agent list`.
 pub async fn agent_list(config: &Config) -> anyhow::Result<Vec<Agent>> {
     agent_list_of(&Target::local(config)?).await

@@ -256,6 +256,11 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         clock.clone(),
         ids.clone(),
     );
+    let mut router_settings = config.router.clone();
+    {
+        use omnidesk_core::AgentStore;
+        router_settings.serve_languages(&store.list_agents().await?);
+    }
     let router_deps = RouterDeps {
         contacts: store.clone(),
         conversations: store.clone(),
@@ -269,7 +274,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         queue: queue.clone(),
         clock: clock.clone(),
         ids: ids.clone(),
-        settings: config.router.clone(),
+        settings: router_settings,
     };
     let sender_deps = SenderDeps {
         messages: store.clone(),

@@ -138,6 +138,12 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "5",
         "automatic mails (acknowledgements) to one address per hour, at most",
     ),
+    (
+        "OMNIDESK_LANGUAGES",
+        "(the agents' languages, plus en)",
+        "comma-separated ISO 639-1 languages the team serves: every inbound message's language \
+         is detected among them (the channel's hint is only a prior)",
+    ),
     ("RUST_LOG", "info", "log filter (tracing-subscriber syntax)"),
 ];
 

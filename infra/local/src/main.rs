@@ -67,6 +67,12 @@ enum AgentCommand {
         /// Conversations the agent takes at once (default 10).
         #[arg(long)]
         capacity: Option<u32>,
+        /// The agent's own language (ISO 639-1, e.g. `en`).
+        #[arg(long)]
+        language: Option<String>,
+        /// Other languages the agent reads, comma-separated (`zh,ru`).
+        #[arg(long, value_delimiter = ',')]
+        reads: Vec<String>,
     },
     /// List agents.
     List,
@@ -209,9 +215,19 @@ async fn main() -> anyhow::Result<()> {
             name,
             password,
             capacity,
+            language,
+            reads,
         }) => {
             let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
-            let agent = admin::agent_add_to(&target, &email, &name, &password, capacity).await?;
+            let mut langs: Vec<String> = language.into_iter().collect();
+            langs.extend(reads);
+            // Checked before the agent exists: a typo creates nothing.
+            let parsed = admin::parse_languages(&langs)?;
+            let mut agent =
+                admin::agent_add_to(&target, &email, &name, &password, capacity).await?;
+            if !parsed.is_empty() {
+                agent = admin::agent_set_languages(&target, agent, parsed).await?;
+            }
             println!(
                 "agent {} <{}> created (id {})",
                 agent.name, agent.email, agent.id
@@ -220,13 +236,19 @@ async fn main() -> anyhow::Result<()> {
         Command::Agent(AgentCommand::List) => {
             let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
             for a in admin::agent_list_of(&target).await? {
+                let langs: Vec<&str> = a.languages.iter().map(|l| l.as_str()).collect();
                 println!(
-                    "{}  {:<30} {:<24} {:<8} capacity {}",
+                    "{}  {:<30} {:<24} {:<8} capacity {}  reads {}",
                     a.id,
                     a.email,
                     a.name,
                     a.status.as_str(),
-                    a.capacity
+                    a.capacity,
+                    if langs.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        langs.join(",")
+                    }
                 );
             }
         }

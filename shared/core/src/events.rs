@@ -23,6 +23,10 @@ pub struct ConversationView {
     #[serde(default)]
     pub channels: Vec<Channel>,
     pub contact: ContactView,
+    /// The customer's language, as detected from their messages (the conversation keeps one,
+    /// changed only on strong evidence).
+    #[serde(default)]
+    pub language: Option<omnidesk_domain::LanguageTag>,
     pub last_message: Option<LastMessage>,
     pub last_activity_at: Timestamp,
     pub last_inbound_at: Option<Timestamp>,
@@ -45,6 +49,7 @@ impl ConversationView {
             channel_path: c.channel_path.clone(),
             channels: c.channel_path.clone(),
             contact,
+            language: c.language.clone(),
             last_message: c.last_message.clone(),
             last_activity_at: c.last_activity_at,
             last_inbound_at: c.last_inbound_at,

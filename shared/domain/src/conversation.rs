@@ -217,6 +217,10 @@ pub struct Conversation {
     pub status: ConversationStatus,
     pub assignee_id: Option<AgentId>,
     pub language: Option<LanguageTag>,
+    /// A language seen once that would replace `language` if the next message confirms it
+    /// (one short message never switches a conversation's language).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language_pending: Option<LanguageTag>,
     pub last_message: Option<LastMessage>,
     /// Newest activity (any message); lists sort by it, newest first.
     pub last_activity_at: Timestamp,
@@ -256,6 +260,7 @@ impl Conversation {
             status: ConversationStatus::Bot,
             assignee_id: None,
             language: None,
+            language_pending: None,
             last_message: None,
             last_activity_at: now,
             last_inbound_at: None,

@@ -5,4 +5,5 @@ mod crash;
 mod email;
 mod files;
 mod harness;
+mod language;
 mod telegram_path;
