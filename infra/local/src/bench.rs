@@ -70,6 +70,10 @@ pub struct BenchArgs {
     /// storage by the media worker off the webhook's path.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=100))]
     pub photo_percent: u64,
+    /// The team's languages (`OMNIDESK_LANGUAGES`): every message's language is detected
+    /// among them. Default: the agent's (none) plus English.
+    #[arg(long, value_delimiter = ',')]
+    pub languages: Vec<String>,
 }
 
 /// Size of a benchmark photo.
@@ -226,6 +230,11 @@ impl System {
         let fake = FakeTelegram::start().await;
         let mut config = Config::for_test(dir.path().to_path_buf(), fake.url().to_string());
         config.workers = args.workers;
+        if !args.languages.is_empty() {
+            let codes: Vec<&str> = args.languages.iter().map(String::as_str).collect();
+            config.router.detector =
+                Some(omnidesk_language::Detector::new(&codes).map_err(anyhow::Error::msg)?);
+        }
         configure(&mut config);
         let server = app::start(&config).await?;
         let base = format!("http://{}", server.addr);
@@ -1101,6 +1110,7 @@ mod tests {
             replies: 3,
             channel,
             photo_percent: 0,
+            languages: Vec::new(),
         }
     }
 
