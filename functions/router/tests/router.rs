@@ -1080,55 +1080,22 @@ async fn the_text_decides_the_language_and_one_short_message_never_switches_the_
     let first = timeline(&s, c.id).await.pop().unwrap();
     assert_eq!(first.language.as_ref().map(|l| l.as_str()), Some("ru"));
 
-    // One short message in another language does not switch the conversation.
-    handle(
-        &s.deps,
-        &message(2, 900, ChatKind::Private, 900, "ok thanks"),
-    )
-    .await
-    .unwrap();
+    // One short message in another language does not switch the conversation; two clear
+    // English messages in a row do.
+    assert_eq!(say(&s, 2, "ok thanks").await.as_deref(), Some("ru"));
     assert_eq!(
-        the_conversation(&s)
+        say(&s, 3, "Could we continue in English please?")
             .await
-            .language
-            .as_ref()
-            .map(|l| l.as_str()),
-        Some("ru")
-    );
-    // Two clear English messages in a row do.
-    handle(
-        &s.deps,
-        &message(
-            3,
-            900,
-            ChatKind::Private,
-            900,
-            "Could we continue in English please?",
-        ),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        the_conversation(&s)
-            .await
-            .language
-            .as_ref()
-            .map(|l| l.as_str()),
+            .as_deref(),
         Some("ru"),
         "seen once: pending"
     );
-    handle(
-        &s.deps,
-        &message(
-            4,
-            900,
-            ChatKind::Private,
-            900,
-            "When will the parcel arrive at my home?",
-        ),
-    )
-    .await
-    .unwrap();
+    assert_eq!(
+        say(&s, 4, "When will the parcel arrive at my home?")
+            .await
+            .as_deref(),
+        Some("en")
+    );
     let c = the_conversation(&s).await;
     assert_eq!(c.language.as_ref().map(|l| l.as_str()), Some("en"));
     assert_eq!(c.language_pending, None);
@@ -1146,4 +1113,15 @@ async fn the_text_decides_the_language_and_one_short_message_never_switches_the_
             .map(|l| l.as_str()),
         Some("de")
     );
+}
+
+/// Routes `text` from the Telegram chat 900 as update `n`; returns the conversation's language.
+async fn say(s: &Setup, n: u32, text: &str) -> Option<String> {
+    handle(&s.deps, &message(n, 900, ChatKind::Private, 900, text))
+        .await
+        .unwrap();
+    the_conversation(s)
+        .await
+        .language
+        .map(|l| l.as_str().to_owned())
 }
