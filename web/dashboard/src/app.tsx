@@ -583,6 +583,11 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
         <h2 data-testid="conversation-title">{conv.contact.display_name}</h2>
         <span class={`status s-${conv.status}`} data-testid="conversation-status">{conv.status}</span>
         <ChannelPath channels={conversationChannels(conv)} t={t} />
+        {conv.language && (
+          <span class="lang-badge" data-testid="conversation-language" title={t('customerLanguage')}>
+            {conv.language}
+          </span>
+        )}
         <span class="spacer" />
         {!resolved && !mine && <button data-testid="assign-me" onClick={() => void ctrl.assignToMe(conv.id)}>{t('assignToMe')}</button>}
         {!resolved && others.length > 0 && (

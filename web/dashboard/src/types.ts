@@ -55,6 +55,8 @@ export interface ConversationView {
   /** The channels the conversation moved through, oldest first (the same as `channel_path`). */
   channels?: Channel[];
   contact: Contact;
+  /** The customer's language, detected from their messages (ISO 639-1). */
+  language?: string | null;
   last_message: LastMessage | null;
   last_activity_at: string;
   last_inbound_at: string | null;

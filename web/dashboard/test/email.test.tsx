@@ -197,6 +197,13 @@ describe('an e-mail conversation in the pane', () => {
     expect(reply.querySelector('[data-testid="email-address"]')).toBeNull();
   });
 
+  it('the header shows the customer\'s detected language, and nothing when none is known', () => {
+    pane(emailConv({ language: 'ru' }), [emailIn('m1', 'cv')]);
+    expect($('[data-testid="conversation-language"]')!.textContent).toBe('ru');
+    pane(emailConv({ language: null }), [emailIn('m1', 'cv')]);
+    expect($('[data-testid="conversation-language"]')).toBeNull();
+  });
+
   it('the composer says "Replying by e-mail to" the newest inbound address', () => {
     pane(emailConv(), [emailIn('m1', 'cv'), emailIn('m2', 'cv', { customer: 'bob@home.example' }), emailOut('m3', 'cv')]);
     expect($('[data-testid="email-reply-to"]')!.textContent).toBe('Replying by e-mail to bob@home.example');
