@@ -24,7 +24,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use omnidesk_core::{
     MailStore, Mailbox, Page, PageRequest, StoreError, StoreResult, UnprocessableMail, blob_key,
 };
@@ -135,15 +135,9 @@ impl MailStore for DynamoStore {
         let mut pointer = base_item(unprocessable_pointer_key(&mail.id), "unprocessable-ref");
         pointer.insert("sk".to_owned(), s(sk.clone()));
         let old = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(pointer))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(|e| classify("record_unprocessable", &e).into_store("record_unprocessable"))?;
-        if let Some(old) = old.attributes() {
+            .put_returning_old(pointer, "record_unprocessable", "record_unprocessable")
+            .await?;
+        if let Some(old) = &old {
             // Recorded again under another time: the earlier list item goes.
             let old_sk = get_s(old, "sk")?;
             if old_sk != sk {

@@ -133,6 +133,24 @@ impl DynamoStore {
             .collect()
     }
 
+    /// Puts `item` (replacing any) and returns the item it replaced, if there was one.
+    pub(super) async fn put_returning_old(
+        &self,
+        item: Item,
+        what: &str,
+        label: &str,
+    ) -> StoreResult<Option<Item>> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map(|out| out.attributes)
+            .map_err(|e| classify(what, &e).into_store(label))
+    }
+
     pub(super) async fn put_plain(&self, item: Item, what: &str) -> StoreResult<()> {
         self.client
             .put_item()
@@ -269,15 +287,9 @@ impl VisitorConnectionStore for DynamoStore {
         pointer.insert("data".to_owned(), data.clone());
         pointer.insert("ttl".to_owned(), ttl.clone());
         let old = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(pointer))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(|e| classify("add_visitor_connection", &e).into_store("PutItem"))?;
-        if let Some(old) = old.attributes() {
+            .put_returning_old(pointer, "add_visitor_connection", "PutItem")
+            .await?;
+        if let Some(old) = &old {
             // Upsert by id: the connection moved to another visitor (never on API Gateway,
             // whose ids are unique; the port allows it).
             let previous: VisitorConnection = json_attr(old, "data")?;
