@@ -70,6 +70,7 @@ pub async fn create_agent(
         teams: BTreeSet::new(),
         skills: BTreeSet::new(),
         languages: BTreeSet::new(),
+        language: None,
         status: AgentStatus::Offline,
         capacity: Agent::DEFAULT_CAPACITY,
         created_at: deps.clock.now(),

@@ -487,6 +487,7 @@ async fn route_message(
         text: m.text.clone(),
         language: m.language.clone().or_else(|| contact.language.clone()),
         translations: Vec::new(),
+        translation: None,
         attachments: m.attachments.clone(),
         channel_ref: m.channel_ref.clone(),
         delivery: Delivery::received(event.received_at),
@@ -2015,6 +2016,7 @@ mod tests {
                 .iter()
                 .map(|l| LanguageTag::parse(l).unwrap())
                 .collect(),
+            language: None,
             status: AgentStatus::Online,
             capacity: 10,
             created_at: Timestamp::from_millis(0),

@@ -81,6 +81,7 @@ async fn add_agent(s: &Setup, email: &str, status: AgentStatus) -> Agent {
         teams: Default::default(),
         skills: Default::default(),
         languages: Default::default(),
+        language: None,
         status,
         capacity: 10,
         created_at: s.clock.now(),

@@ -213,12 +213,17 @@ pub fn parse_languages(codes: &[String]) -> anyhow::Result<Vec<omnidesk_domain::
         .collect()
 }
 
-/// Sets the languages an agent reads (their own included).
+/// Sets the agent's own language (`primary`, unchanged when `None`) and every language they
+/// read (their own included).
 pub async fn agent_set_languages(
     target: &Target,
     mut agent: Agent,
+    primary: Option<omnidesk_domain::LanguageTag>,
     languages: Vec<omnidesk_domain::LanguageTag>,
 ) -> anyhow::Result<Agent> {
+    if primary.is_some() {
+        agent.language = primary;
+    }
     agent.languages = languages.into_iter().collect();
     target.agents.update_agent(&agent).await?;
     Ok(agent)

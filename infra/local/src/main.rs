@@ -219,6 +219,7 @@ async fn main() -> anyhow::Result<()> {
             reads,
         }) => {
             let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            let own = language.is_some();
             let mut langs: Vec<String> = language.into_iter().collect();
             langs.extend(reads);
             // Checked before the agent exists: a typo creates nothing.
@@ -226,7 +227,8 @@ async fn main() -> anyhow::Result<()> {
             let mut agent =
                 admin::agent_add_to(&target, &email, &name, &password, capacity).await?;
             if !parsed.is_empty() {
-                agent = admin::agent_set_languages(&target, agent, parsed).await?;
+                let primary = own.then(|| parsed[0].clone());
+                agent = admin::agent_set_languages(&target, agent, primary, parsed).await?;
             }
             println!(
                 "agent {} <{}> created (id {})",

@@ -75,6 +75,7 @@ pub struct QueueUrls {
     pub outbound: QueuePair,
     pub timers: QueuePair,
     pub media: QueuePair,
+    pub translate: QueuePair,
 }
 
 impl QueueUrls {
@@ -85,6 +86,7 @@ impl QueueUrls {
             QueueName::Outbound => &self.outbound,
             QueueName::Timers => &self.timers,
             QueueName::Media => &self.media,
+            QueueName::Translate => &self.translate,
         }
     }
 }
@@ -229,6 +231,7 @@ impl SqsQueue {
             outbound: Self::create_pair(client, &format!("{prefix}-outbound"), true).await?,
             timers: Self::create_pair(client, &format!("{prefix}-timers"), false).await?,
             media: Self::create_pair(client, &format!("{prefix}-media"), false).await?,
+            translate: Self::create_pair(client, &format!("{prefix}-translate"), true).await?,
         })
     }
 

@@ -67,6 +67,7 @@ fn message(conversation: ConversationId, source_key: &str, at: Timestamp) -> Mes
         text: "hello".to_owned(),
         language: None,
         translations: Vec::new(),
+        translation: None,
         attachments: Vec::new(),
         channel_ref: None,
         delivery: Delivery::received(at),

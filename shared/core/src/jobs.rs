@@ -17,15 +17,20 @@ pub enum QueueName {
     /// router → media: fetch a message's files from its channel into blob storage. Standard
     /// queue (files of different messages need no order).
     Media,
+    /// router / agent-api → translator: translate a stored message (a customer's into the
+    /// agents' languages; an agent's reply into the customer's before it is sent). FIFO,
+    /// group = conversation, dedupe = message and revision.
+    Translate,
 }
 
 impl QueueName {
     /// Every queue.
-    pub const ALL: [QueueName; 4] = [
+    pub const ALL: [QueueName; 5] = [
         QueueName::Inbound,
         QueueName::Outbound,
         QueueName::Timers,
         QueueName::Media,
+        QueueName::Translate,
     ];
 
     /// Stable lowercase name (table rows, SQS queue name suffix, env var suffix).
@@ -35,6 +40,7 @@ impl QueueName {
             QueueName::Outbound => "outbound",
             QueueName::Timers => "timers",
             QueueName::Media => "media",
+            QueueName::Translate => "translate",
         }
     }
 
@@ -96,6 +102,37 @@ pub enum OutboundBody {
 pub struct MediaJob {
     pub conversation_id: ConversationId,
     pub message_id: MessageId,
+}
+
+/// Body of the translate queue: translate the stored message `message_id` as it is at
+/// `revision` (a later edit brings its own job; a job for an older revision is dropped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranslateJob {
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
+    #[serde(default)]
+    pub revision: u32,
+}
+
+impl TranslateJob {
+    /// The job for `message` as it is now.
+    pub fn of(message: &omnidesk_domain::Message) -> Self {
+        Self {
+            conversation_id: message.conversation_id,
+            message_id: message.id,
+            revision: message.revision,
+        }
+    }
+
+    /// The queue message: FIFO per conversation, deduplicated per message revision and
+    /// `attempt` (a retry the agent asks for is a new attempt).
+    pub fn to_queue_message(&self, attempt: u32) -> crate::OutgoingMessage {
+        crate::OutgoingMessage::fifo(
+            self.conversation_id.to_string(),
+            format!("tr:{}:{}:{attempt}", self.message_id, self.revision),
+            serde_json::to_string(self).expect("a translate job serialises"),
+        )
+    }
 }
 
 /// Body of the timers queue.

@@ -91,6 +91,6 @@ pub use events::{
 };
 pub use jobs::{
     InboundJob, JobError, JobOutcome, MediaJob, OutboundBody, OutboundJob, QueueName,
-    SECRET_LINK_MARK, SystemMail, TimerJob, retry_backoff,
+    SECRET_LINK_MARK, SystemMail, TimerJob, TranslateJob, retry_backoff,
 };
 pub use ports::*;

@@ -316,6 +316,7 @@ fn agent(status: AgentStatus, capacity: u32) -> Agent {
         teams: BTreeSet::new(),
         skills: BTreeSet::new(),
         languages: BTreeSet::new(),
+        language: None,
         status,
         capacity,
         created_at: Timestamp::from_millis(0),

@@ -74,8 +74,13 @@ pub struct Agent {
     pub teams: BTreeSet<String>,
     #[serde(default)]
     pub skills: BTreeSet<String>,
+    /// Every language the agent reads (their own language among them).
     #[serde(default)]
     pub languages: BTreeSet<LanguageTag>,
+    /// The agent's own language: customers' messages are translated into it, and their
+    /// replies are taken as written in it. Unset: the first of `languages`, else English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<LanguageTag>,
     pub status: AgentStatus,
     /// How many open (assigned, unresolved) conversations the agent takes at most.
     pub capacity: u32,
@@ -89,5 +94,22 @@ impl Agent {
     /// Whether the agent may be given one more conversation, holding `open` now.
     pub fn can_take(&self, open: u32) -> bool {
         self.status == AgentStatus::Online && open < self.capacity
+    }
+
+    /// The agent's own language (see [`Agent::language`]).
+    pub fn primary_language(&self) -> LanguageTag {
+        self.language
+            .clone()
+            .or_else(|| self.languages.iter().next().cloned())
+            .unwrap_or_else(|| LanguageTag::parse("en").expect("valid tag"))
+    }
+
+    /// Whether the agent reads `language` (compared by primary subtag: `zh-Hans` reads `zh`).
+    pub fn reads(&self, language: &LanguageTag) -> bool {
+        self.primary_language().primary() == language.primary()
+            || self
+                .languages
+                .iter()
+                .any(|l| l.primary() == language.primary())
     }
 }

@@ -37,7 +37,7 @@ pub use inbound::{
 pub use message::{
     Author, Button, ChannelRef, Delivery, DeliveryStatus, Direction, EmailRef, Message,
     MessageContent, PreviousText, Quote, SystemEvent, TELEGRAM_TEXT_LIMIT, Translation,
-    split_for_telegram,
+    TranslationStatus, split_for_telegram,
 };
 pub use summary::{email_summary, handoff_summary};
 pub use values::{

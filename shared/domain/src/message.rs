@@ -50,6 +50,50 @@ pub struct Translation {
     pub provider: String,
 }
 
+/// Where a message's translation stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TranslationStatus {
+    /// A translation job is queued or running. Outbound: the reply waits for it (at most the
+    /// deployment's wait) before it is sent.
+    Pending {
+        /// Outbound: the customer's language the reply is translated into.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<LanguageTag>,
+    },
+    /// Translated: `translations` holds the texts. Outbound: `target`'s translation is what
+    /// the customer received.
+    Done {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<LanguageTag>,
+    },
+    /// No translation needed (the readers read the source language, or the provider saw the
+    /// text is already in the target language).
+    NotNeeded,
+    /// The translation failed. Inbound: the original is shown with this marker while
+    /// `retrying`. Outbound: the reply is held until the agent decides (send the original, or
+    /// retry) unless `retrying`.
+    Failed {
+        reason: String,
+        #[serde(default)]
+        retrying: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<LanguageTag>,
+    },
+    /// The agent chose to send the original text untranslated.
+    SentOriginal,
+}
+
+impl TranslationStatus {
+    /// Whether an outbound reply in this state is held back from the sender.
+    pub fn holds_reply(&self) -> bool {
+        matches!(
+            self,
+            TranslationStatus::Pending { .. } | TranslationStatus::Failed { .. }
+        )
+    }
+}
+
 /// Where the message is on its channel, to reply, thread or edit it there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -255,6 +299,10 @@ pub struct Message {
     pub language: Option<LanguageTag>,
     #[serde(default)]
     pub translations: Vec<Translation>,
+    /// Where the translation stands (absent: the deployment translates nothing, or the
+    /// message predates translation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translation: Option<TranslationStatus>,
     #[serde(default)]
     pub attachments: Vec<Attachment>,
     #[serde(default)]
@@ -307,6 +355,10 @@ pub struct MessageContent {
     pub edit_history: Vec<PreviousText>,
     /// The revision this content becomes; the stored message must be at `revision - 1`.
     pub revision: u32,
+    #[serde(default)]
+    pub translations: Vec<Translation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translation: Option<TranslationStatus>,
 }
 
 /// A text a message had before an edit.
@@ -358,6 +410,8 @@ impl Message {
             edited_at: self.edited_at,
             edit_history: self.edit_history.clone(),
             revision: self.revision.saturating_add(1),
+            translations: self.translations.clone(),
+            translation: self.translation.clone(),
         }
     }
 
@@ -368,6 +422,33 @@ impl Message {
         self.edited_at = content.edited_at;
         self.edit_history = content.edit_history;
         self.revision = content.revision;
+        self.translations = content.translations;
+        self.translation = content.translation;
+    }
+
+    /// The text the customer receives: for a reply translated into the customer's language,
+    /// that translation; otherwise the text as written.
+    pub fn outgoing_text(&self) -> &str {
+        if let Some(TranslationStatus::Done {
+            target: Some(target),
+        }) = &self.translation
+            && let Some(t) = self.translations.iter().find(|t| &t.language == target)
+        {
+            return &t.text;
+        }
+        &self.text
+    }
+
+    /// The translation into `language` (or into a language with the same primary subtag).
+    pub fn translation_into(&self, language: &LanguageTag) -> Option<&Translation> {
+        self.translations
+            .iter()
+            .find(|t| &t.language == language)
+            .or_else(|| {
+                self.translations
+                    .iter()
+                    .find(|t| t.language.primary() == language.primary())
+            })
     }
 
     /// The text for places that show one line (previews, summaries): the text, or what the
@@ -402,6 +483,7 @@ impl Message {
             text: event.describe(),
             language: None,
             translations: Vec::new(),
+            translation: None,
             attachments: Vec::new(),
             channel_ref: None,
             delivery: Delivery {
@@ -441,6 +523,7 @@ impl Message {
             text,
             language: None,
             translations: Vec::new(),
+            translation: None,
             attachments: Vec::new(),
             channel_ref: None,
             delivery: Delivery::sending(now),

@@ -454,6 +454,7 @@ mod tests {
             outbound: pair("desk-outbound.fifo"),
             timers: pair("desk-timers"),
             media: pair("desk-media"),
+            translate: pair("desk-translate.fifo"),
         };
         // Never called: the client only has to exist.
         let client = aws_sdk_sqs::Client::from_conf(

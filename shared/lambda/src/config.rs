@@ -171,10 +171,12 @@ impl Config {
             outbound: pair("OUTBOUND_QUEUE_URL", "OUTBOUND_DLQ_URL")?,
             timers: pair("TIMERS_QUEUE_URL", "TIMERS_DLQ_URL")?,
             media: pair("MEDIA_QUEUE_URL", "MEDIA_DLQ_URL")?,
+            translate: pair("TRANSLATE_QUEUE_URL", "TRANSLATE_DLQ_URL")?,
         };
         for (name, q) in [
             ("INBOUND_QUEUE_URL", &queues.inbound),
             ("OUTBOUND_QUEUE_URL", &queues.outbound),
+            ("TRANSLATE_QUEUE_URL", &queues.translate),
         ] {
             if !q.url.ends_with(".fifo") || !q.dead_letter_url.ends_with(".fifo") {
                 return Err(ConfigError::Malformed {

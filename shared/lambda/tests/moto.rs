@@ -33,6 +33,11 @@ fn config(queues: &QueueUrls, jwt_param: &str) -> Config {
         ("TIMERS_DLQ_URL", queues.timers.dead_letter_url.clone()),
         ("MEDIA_QUEUE_URL", queues.media.url.clone()),
         ("MEDIA_DLQ_URL", queues.media.dead_letter_url.clone()),
+        ("TRANSLATE_QUEUE_URL", queues.translate.url.clone()),
+        (
+            "TRANSLATE_DLQ_URL",
+            queues.translate.dead_letter_url.clone(),
+        ),
         (
             "WEBSOCKET_API_ENDPOINT",
             "http://127.0.0.1:9/prod".to_owned(),

@@ -56,7 +56,7 @@ struct Inner {
     db: Arc<Db>,
     clock: Arc<dyn Clock>,
     options: QueueOptions,
-    notifiers: [Arc<Notify>; 4],
+    notifiers: [Arc<Notify>; QueueName::ALL.len()],
     sends: AtomicU64,
 }
 
@@ -229,6 +229,7 @@ impl SqliteQueue {
             QueueName::Outbound => 1,
             QueueName::Timers => 2,
             QueueName::Media => 3,
+            QueueName::Translate => 4,
         }
     }
 

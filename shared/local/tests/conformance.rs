@@ -39,6 +39,7 @@ fn message(conversation: ConversationId, text: &str) -> Message {
         text: text.to_owned(),
         language: None,
         translations: Vec::new(),
+        translation: None,
         attachments: Vec::new(),
         channel_ref: None,
         delivery: Delivery::received(at),

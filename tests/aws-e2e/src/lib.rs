@@ -802,6 +802,7 @@ impl Stack {
             QueueName::Inbound | QueueName::Timers => Function::Router,
             QueueName::Outbound => Function::Sender,
             QueueName::Media => Function::Media,
+            QueueName::Translate => anyhow::bail!("no translator function in this stack yet"),
         };
         as_function(function, self.poll_as(queue, max, function)).await
     }

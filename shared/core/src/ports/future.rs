@@ -1,9 +1,8 @@
-//! Ports that later capabilities implement (AI, translation). They are
+//! Ports that later capabilities implement (AI). They are
 //! defined now so the pipeline's shape is fixed; adapters arrive with their issues
 //! (`omnidesk-email`, `omnidesk-providers`, `omnidesk-aws`).
 
 use async_trait::async_trait;
-use omnidesk_domain::LanguageTag;
 
 /// A provider call failed.
 #[derive(Debug, thiserror::Error)]
@@ -51,23 +50,4 @@ pub struct ChatResponse {
 #[async_trait]
 pub trait Llm: Send + Sync {
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, ProviderError>;
-}
-
-/// A translation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TranslationResult {
-    pub text: String,
-    pub detected_source: Option<LanguageTag>,
-    pub provider: String,
-}
-
-/// A machine translator (Amazon Translate, DeepL, Google, or an LLM).
-#[async_trait]
-pub trait Translator: Send + Sync {
-    async fn translate(
-        &self,
-        text: &str,
-        source: Option<&LanguageTag>,
-        target: &LanguageTag,
-    ) -> Result<TranslationResult, ProviderError>;
 }

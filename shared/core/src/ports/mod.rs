@@ -9,16 +9,14 @@ mod push;
 mod queue;
 mod store;
 mod telegram;
+mod translate;
 mod web;
 
 pub use blob::{
     Blob, BlobStore, DEFAULT_LINK_TTL, LinkRequest, blob_key, content_disposition, is_blob_key,
 };
 pub use clock::{Clock, IdGen, SystemClock, UuidV7Ids};
-pub use future::{
-    ChatMessage, ChatRequest, ChatResponse, ChatRole, Llm, ProviderError, TranslationResult,
-    Translator,
-};
+pub use future::{ChatMessage, ChatRequest, ChatResponse, ChatRole, Llm, ProviderError};
 pub use mail::{MailStore, Mailbox, Mailer, OutgoingMail, SentMail, UnprocessableMail};
 pub use push::{ConnectionId, MAX_PUSH_BYTES, Push, PushError, PushOutcome, check_push_size};
 pub use queue::{DeadLettered, OutgoingMessage, Queue, QueueError, Received, SendOutcome};
@@ -29,6 +27,10 @@ pub use store::{
 };
 pub use telegram::{
     BotIdentity, OutgoingFile, TelegramApi, TelegramError, TelegramFile, WebhookInfo,
+};
+pub use translate::{
+    CachedTranslation, Glossary, GlossaryEntry, TranslateRequest, TranslationResult,
+    TranslationStore, Translator, UsageOutcome,
 };
 pub use web::{
     HandoffGrant, StoredToken, TokenKind, VisitorConnection, VisitorConnectionStore, WebStore,
