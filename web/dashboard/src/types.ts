@@ -11,7 +11,10 @@ export interface Agent {
   name: string;
   status: AgentStatus;
   capacity?: number;
+  /** Every language the agent reads (their own among them). */
   languages?: string[];
+  /** The agent's own language; unset: the first of `languages`, else English. */
+  language?: string | null;
 }
 
 export type Identity =
@@ -55,7 +58,7 @@ export interface ConversationView {
   /** The channels the conversation moved through, oldest first (the same as `channel_path`). */
   channels?: Channel[];
   contact: Contact;
-  /** The customer's language, detected from their messages (ISO 639-1). */
+  /** The customer's language: detected from their messages, or as an agent set it (`PUT …/language`). */
   language?: string | null;
   last_message: LastMessage | null;
   last_activity_at: string;
@@ -161,6 +164,28 @@ export interface EmailRef {
 /** Where the message is on its channel; kinds this build does not use are kept as they come. */
 export type ChannelRef = EmailRef | { kind: 'telegram' | 'web' | string; [key: string]: unknown };
 
+/** A text of a message in another language (shared/domain `Translation`). */
+export interface Translation {
+  language: string;
+  text: string;
+  provider: string;
+}
+
+export type TranslationState = 'pending' | 'done' | 'not_needed' | 'failed' | 'sent_original';
+
+/**
+ * Where a message's translation stands (shared/domain `TranslationStatus`). Outbound, `target`
+ * is the customer's language: once `done`, the customer received `translations[target]`; while
+ * `pending` or `failed` the reply is held (a failure not `retrying` waits for the agent).
+ * A state this build does not know is kept as it comes and shown as nothing.
+ */
+export interface MessageTranslation {
+  state: TranslationState | (string & {});
+  target?: string | null;
+  reason?: string | null;
+  retrying?: boolean;
+}
+
 export interface Message {
   id: string;
   conversation_id: string;
@@ -168,8 +193,11 @@ export interface Message {
   author: Author;
   channel: Channel;
   text: string;
+  /** The detected language of `text` (a BCP 47 tag such as `ru` or `zh-Hans`). */
   language?: string | null;
-  translations: { language: string; text: string; provider: string }[];
+  translations: Translation[];
+  /** Absent: the deployment translates nothing, or the message predates translation. */
+  translation?: MessageTranslation | null;
   attachments: Attachment[];
   delivery: { status: DeliveryStatus; reason?: string; attempts: number; updated_at: string };
   event?: SystemEvent;
@@ -200,6 +228,19 @@ export type ServerEvent =
   | { type: 'error'; message: string }
   /** Several events in one WebSocket message, applied in order. */
   | { type: 'batch'; events: ServerEvent[] };
+
+/** `GET /api/v1/translation`: whether this deployment translates, and each provider's daily use. */
+export interface TranslationSetup {
+  enabled: boolean;
+  providers: string[];
+  quota: { provider: string; used_today: number; limit: number | null; reached: boolean }[];
+}
+
+/** `POST …/translation-preview`: what the customer would receive for a draft. */
+export type TranslationPreview =
+  | { needed: false; language: string | null }
+  | { needed: true; language: string; text: string; provider: string }
+  | { needed: true; language: string; error: string };
 
 export interface Page<T> {
   items: T[];
