@@ -2,7 +2,7 @@
 // screen, keeping drafts and queued replies).
 
 import type { RuntimeConfig } from './config';
-import type { Agent, AgentStatus, ContactWithConversations, Contact, ConversationView, Message, Page } from './types';
+import type { Agent, AgentStatus, ContactWithConversations, Contact, ConversationView, Message, Page, TranslationPreview } from './types';
 import type { SendResult } from './outbox';
 import { replyForm } from './attachments';
 
@@ -30,7 +30,7 @@ export class Api {
     private readonly onUnauthorized: (code: string) => void,
   ) {}
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private async call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
@@ -40,6 +40,7 @@ export class Api {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
       });
     } catch (e) {
       throw new NetworkError(e instanceof Error ? e.message : 'network error');
@@ -151,6 +152,30 @@ export class Api {
   /** Merges contact `from` into `into` (`from` stays as a pointer, `merged_into`). */
   mergeContacts(into: string, from: string) {
     return this.call<Contact | ContactWithConversations>('POST', `/api/v1/contacts/${encodeURIComponent(into)}/merge`, { from });
+  }
+  /** The deployment's translation setup (`enabled`, providers, daily quota); read with `parseTranslationSetup`. */
+  translationSetup() {
+    return this.call<unknown>('GET', '/api/v1/translation');
+  }
+  /** Sets the signed-in agent's own language and the others they read. */
+  setMyLanguages(language: string, reads: string[]) {
+    return this.call<Agent>('PUT', '/api/v1/me/languages', { language, reads });
+  }
+  /** Overrides the customer's language of a conversation (replies are translated into it). */
+  setConversationLanguage(id: string, language: string) {
+    return this.call<ConversationView>('PUT', `/api/v1/conversations/${encodeURIComponent(id)}/language`, { language });
+  }
+  /** What the customer would receive for `text`; `signal` cancels a preview gone stale. */
+  translationPreview(id: string, text: string, signal?: AbortSignal) {
+    return this.call<TranslationPreview>('POST', `/api/v1/conversations/${encodeURIComponent(id)}/translation-preview`, { text }, signal);
+  }
+  /** Sends a reply held for its translation as written (untranslated). */
+  sendOriginal(id: string, messageId: string) {
+    return this.call<Message>('POST', `/api/v1/conversations/${encodeURIComponent(id)}/messages/${encodeURIComponent(messageId)}/send-original`);
+  }
+  /** Translates a held reply again. */
+  retryTranslation(id: string, messageId: string) {
+    return this.call<Message>('POST', `/api/v1/conversations/${encodeURIComponent(id)}/messages/${encodeURIComponent(messageId)}/retry-translation`);
   }
   patchContact(id: string, patch: { tags?: string[]; attributes?: Record<string, string> }) {
     return this.call<Contact>('PATCH', `/api/v1/contacts/${encodeURIComponent(id)}`, patch);

@@ -10,7 +10,8 @@ import {
   resyncList, setTimeline, tabQuery, upsertConversation, upsertMessage, type State, type Tab,
 } from './state';
 import { contactName, contactsNamedIn } from './channels';
-import type { Agent, AgentStatus, Message, Page, ServerEvent } from './types';
+import { parseTranslationSetup } from './translation';
+import type { Agent, AgentStatus, Message, Page, ServerEvent, TranslationPreview, TranslationSetup } from './types';
 import { LiveSocket, type LinkStatus } from './ws';
 
 export interface Session {
@@ -41,6 +42,9 @@ export class Controller {
   limits: Limits = DEFAULT_LIMITS;
   /** Upload progress of replies with files being sent, 0..1, by client id. */
   progress: Record<string, number> = {};
+  /** The deployment's translation setup; null until `GET /api/v1/translation` answers (or when it does not exist). */
+  translation: TranslationSetup | null = null;
+  private translationReadAt = 0;
   readonly api: Api;
   readonly outbox: Outbox;
   private readonly socket: LiveSocket;
@@ -122,6 +126,7 @@ export class Controller {
     void this.loadTab(this.tab, true);
     void this.loadAgents();
     void this.loadLimits();
+    void this.loadTranslation();
     if (this.openId) void this.open(this.openId);
     window.addEventListener('online', this.onBrowserOnline);
   }
@@ -223,6 +228,22 @@ export class Controller {
     }
   }
 
+  /**
+   * Reads the translation setup (whether translation is on, each provider's daily quota). The
+   * quota moves during the day, so opening a conversation reads it again, at most once a minute.
+   * A server without the endpoint leaves it null: nothing about translation is shown.
+   */
+  async loadTranslation(now: number = Date.now()): Promise<void> {
+    if (this.translationReadAt && now - this.translationReadAt < 60_000) return;
+    this.translationReadAt = now;
+    try {
+      this.translation = parseTranslationSetup(await this.api.translationSetup());
+      this.emit();
+    } catch {
+      /* not offered by this server, or offline: keep what we know */
+    }
+  }
+
   private linkTimer: ReturnType<typeof setTimeout> | null = null;
   private linkFetching = false;
   /** `<message id>:<revision>` already refetched for links: a server that gives none is not asked in a loop. */
@@ -300,6 +321,7 @@ export class Controller {
     this.openId = id;
     sessionStorage.setItem(OPEN_KEY, id);
     this.emit();
+    void this.loadTranslation();
     await this.refreshOpen(id, true);
   }
 
@@ -393,6 +415,56 @@ export class Controller {
       this.me = a;
       this.emit();
     }
+  }
+
+  /** Overrides the customer's language of a conversation; the answer (the conversation) replaces the one held. */
+  async setConversationLanguage(id: string, language: string): Promise<void> {
+    const c = await this.guard(this.api.setConversationLanguage(id, language));
+    if (c) this.set(upsertConversation(this.state, c));
+  }
+
+  /** A translation preview of a draft (the composer cancels a stale one through `signal`). */
+  previewTranslation(conversationId: string, text: string, signal?: AbortSignal): Promise<TranslationPreview> {
+    return this.api.translationPreview(conversationId, text, signal);
+  }
+
+  /** Sends a reply held for its translation untranslated. Resolves to null when done, else the reason. */
+  sendOriginal(conversationId: string, messageId: string): Promise<string | null> {
+    return this.messageAction(this.api.sendOriginal(conversationId, messageId));
+  }
+
+  /** Asks for a held reply's translation again. Resolves to null when done, else the reason. */
+  retryTranslation(conversationId: string, messageId: string): Promise<string | null> {
+    return this.messageAction(this.api.retryTranslation(conversationId, messageId));
+  }
+
+  private async messageAction(p: Promise<Message>): Promise<string | null> {
+    try {
+      const m = await p;
+      if (m && typeof m === 'object' && 'id' in m) this.set(upsertMessage(this.state, m));
+      return null;
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  /**
+   * Saves the agent's own language and the others they read (`reads`, without the own one).
+   * Resolves to null when saved (the timeline re-renders for the new languages), else the reason.
+   */
+  async saveLanguages(language: string, reads: string[]): Promise<string | null> {
+    let agent: Agent;
+    try {
+      agent = await this.api.setMyLanguages(language, reads);
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+    // The answer is the agent; a server answering something else has still saved what was sent.
+    const me: Agent = agent && typeof agent === 'object' && agent.id === this.me.id ? agent : { ...this.me, language, languages: [language, ...reads] };
+    this.me = me;
+    this.agents = this.agents.map((a) => (a.id === me.id ? me : a));
+    this.emit();
+    return null;
   }
 
   async setTags(contactId: string, tags: string[]): Promise<void> {
