@@ -16,6 +16,8 @@ import { humanSize } from './attachments';
 import { emailHeads, replyAddress, type EmailHead } from './email';
 import { EmailAddress, EmailAutomatic, EmailExtras, EmailSubject } from './email-view';
 import { TABS, unreadTotal, visibleList, waitingMs, type Tab } from './state';
+import { isHeld, wantsPreview } from './translation';
+import { ConversationLanguage, InboundText, MyLanguages, OutboundTranslation, QuotaNotice, TranslationPreviewView, type HeldActions } from './translation-view';
 import type { Agent, AgentStatus, Contact, ContactWithConversations, ConversationView, Message } from './types';
 
 type T = (key: Key, vars?: Record<string, string>) => string;
@@ -251,6 +253,7 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
         <label class="notify">
           <input type="checkbox" checked={notify} onChange={() => void toggleNotify()} data-testid="notify" /> {t('notifications')}
         </label>
+        <MyLanguages me={ctrl.me} setup={ctrl.translation} t={t} onSave={(language, reads) => ctrl.saveLanguages(language, reads)} />
         <LangSwitch lang={props.lang} setLang={props.setLang} />
         <span class="me" title={ctrl.me.email}>{ctrl.me.name}</span>
         <button data-testid="logout" onClick={() => { ctrl.stop(); props.onLogout(null); }}>{t('logout')}</button>
@@ -404,6 +407,10 @@ function MessageView(props: {
   /** An e-mail's subject and address line, where they start or change. */
   emailHead?: EmailHead;
   loadHtml: (messageId: string) => Promise<string>;
+  /** The signed-in agent: which languages they read. */
+  reader: Pick<Agent, 'language' | 'languages'>;
+  /** A reply held after its translation failed: send it untranslated, or translate again. */
+  held: HeldActions;
 }) {
   const { m, t, agentName, contactName } = props;
   const [edits, setEdits] = useState(false);
@@ -417,8 +424,8 @@ function MessageView(props: {
   }
   const who =
     m.author.kind === 'contact' ? contactName : m.author.kind === 'agent' ? agentName(m.author.id) : m.author.kind === 'bot' ? t('author_bot') : t('author_ai');
-  const translation = m.translations[0];
   const outbound = m.direction === 'outbound';
+  const held = isHeld(m);
   return (
     <li class={outbound ? 'msg out' : 'msg in'} data-testid="message" data-id={m.id} data-status={m.delivery.status}>
       <div class="msg-head">
@@ -431,21 +438,24 @@ function MessageView(props: {
       <EmailSubject head={props.emailHead} t={t} />
       <EmailAutomatic m={m} t={t} />
       <MessageContext m={m} t={t} />
-      {translation ? (
-        <div class="texts">
-          <div class="text" data-testid="message-text">{translation.text}</div>
-          <div class="original">
-            <span class="label">{t('original')}{m.language ? ` (${m.language})` : ''}:</span> <span class="text">{m.text}</span>
-          </div>
-        </div>
+      {outbound ? (
+        <>
+          {m.text && <div class="text" data-testid="message-text">{m.text}</div>}
+          <OutboundTranslation m={m} t={t} actions={props.held} />
+        </>
       ) : (
-        m.text && <div class="text" data-testid="message-text">{m.text}</div>
+        <InboundText m={m} reader={props.reader} t={t} />
       )}
       <EmailExtras m={m} t={t} loadHtml={props.loadHtml} />
       {edits && <EditHistory m={m} t={t} />}
       <Attachments m={m} env={props.env} />
       <Buttons m={m} />
-      {outbound && (
+      {outbound && held && (
+        <div class="delivery d-held" data-testid="delivery" data-held="true">
+          {t('d_held')}
+        </div>
+      )}
+      {outbound && !held && (
         <div class={`delivery d-${m.delivery.status}`} data-testid="delivery" data-seen={seenBy(m, props.readAt) ? 'true' : undefined}>
           {seenBy(m, props.readAt) ? t('d_seen') : t(`d_${m.delivery.status}` as Key)}
           {m.delivery.status === 'failed' && m.delivery.reason ? `: ${m.delivery.reason}` : ''}
@@ -561,6 +571,7 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
   const heads = useMemo(() => emailHeads(messages), [messages]);
   const loadHtml = (messageId: string) => ctrl.api.emailHtml(conv.id, messageId).then((r) => r?.html ?? '');
   const byEmail = conv.channel === 'email';
+  const preview = !resolved && wantsPreview(ctrl.translation, conv.language, ctrl.me);
   const unreachable = conv.contact.unreachable?.find((u) => u.channel === conv.channel);
   return (
     <section
@@ -583,11 +594,7 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
         <h2 data-testid="conversation-title">{conv.contact.display_name}</h2>
         <span class={`status s-${conv.status}`} data-testid="conversation-status">{conv.status}</span>
         <ChannelPath channels={conversationChannels(conv)} t={t} />
-        {conv.language && (
-          <span class="lang-badge" data-testid="conversation-language" title={t('customerLanguage')}>
-            {conv.language}
-          </span>
-        )}
+        <ConversationLanguage language={conv.language} reader={ctrl.me} setup={ctrl.translation} t={t} onChange={(l) => ctrl.setConversationLanguage(conv.id, l)} />
         <span class="spacer" />
         {!resolved && !mine && <button data-testid="assign-me" onClick={() => void ctrl.assignToMe(conv.id)}>{t('assignToMe')}</button>}
         {!resolved && others.length > 0 && (
@@ -604,6 +611,7 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
           <button data-testid="resolve" onClick={() => void ctrl.resolve(conv.id)}>{t('resolve')}</button>
         )}
       </div>
+      <QuotaNotice setup={ctrl.translation} t={t} />
       <ul class="timeline" ref={timelineRef} data-testid="timeline">
         {ctrl.state.olderCursor[conv.id] && (
           <li class="older">
@@ -622,6 +630,8 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
             env={env}
             emailHead={heads.get(m.id)}
             loadHtml={loadHtml}
+            reader={ctrl.me}
+            held={{ sendOriginal: () => ctrl.sendOriginal(conv.id, m.id), retry: () => ctrl.retryTranslation(conv.id, m.id) }}
           />
         ))}
         {pending.map((p) => (
@@ -654,6 +664,7 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
         />
         <button data-testid="send" onClick={send} disabled={!canSend}>{t('send')}</button>
       </div>
+      <TranslationPreviewView text={draft} language={conv.language} active={preview} t={t} load={(text, signal) => ctrl.previewTranslation(conv.id, text, signal)} />
     </section>
   );
 }

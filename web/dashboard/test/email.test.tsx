@@ -197,11 +197,17 @@ describe('an e-mail conversation in the pane', () => {
     expect(reply.querySelector('[data-testid="email-address"]')).toBeNull();
   });
 
-  it('the header shows the customer\'s detected language, and nothing when none is known', () => {
+  it('the header shows the customer\'s detected language (a select to override it), "Language?" when none is known', () => {
     pane(emailConv({ language: 'ru' }), [emailIn('m1', 'cv')]);
-    expect($('[data-testid="conversation-language"]')!.textContent).toBe('ru');
+    const badge = $('[data-testid="conversation-language"]') as HTMLSelectElement;
+    expect(badge.value).toBe('ru');
+    expect(badge.getAttribute('data-language')).toBe('ru');
+    expect(badge.selectedOptions[0].textContent).toBe('Russian (ru)');
     pane(emailConv({ language: null }), [emailIn('m1', 'cv')]);
-    expect($('[data-testid="conversation-language"]')).toBeNull();
+    const none = $('[data-testid="conversation-language"]') as HTMLSelectElement;
+    expect(none.value).toBe('');
+    expect(none.getAttribute('data-language')).toBeNull();
+    expect(none.selectedOptions[0].textContent).toBe('Language?');
   });
 
   it('the composer says "Replying by e-mail to" the newest inbound address', () => {
