@@ -76,6 +76,34 @@ const emails = [
   mail('e4', 3, { author: { kind: 'system' }, text: '', event: { event: 'contact_unreachable', channel: 'email', reason: 'e-mail to bob@customer.org bounced (5.2.2): mailbox full' } }, {}),
   mail('e5', 2, { direction: 'outbound', author: { kind: 'agent', id: agent.id }, text: 'Could you confirm the new address?', delivery: { status: 'failed', reason: 'relay refused: 552 5.2.2 mailbox full', attempts: 3, updated_at: at(2) } }, { subject: 'Re: New delivery address [#K7Q2]' }),
 ];
+// A Russian-speaking customer and an agent who reads English: translated messages both ways,
+// one still translating, one failed; our replies sent in Russian, held, or sent untranslated.
+const olga = {
+  id: 'ct_olga', display_name: 'Olga P', tags: [], attributes: {}, channels_seen: ['telegram'], language: 'ru',
+  identities: [{ kind: 'telegram', bot_id: 1, user_id: 7001, username: 'olga_p' }],
+  created_at: at(120), updated_at: at(120), conversations: [],
+};
+const conv3 = {
+  id: 'cv_3', status: 'assigned', assignee_id: agent.id, channel: 'telegram', channel_path: ['telegram'], contact: olga, language: 'ru',
+  last_message: { id: 't7', direction: 'outbound', author_kind: 'agent', channel: 'telegram', text: 'Could you send a photo of the label?', created_at: at(1) },
+  last_activity_at: at(1), last_inbound_at: at(5), unread_count: 0, created_at: at(120), version: 4,
+};
+const tmsg = (id, minAgo, patch) => msg(minAgo, { id, conversation_id: 'cv_3', author: { kind: 'contact', id: olga.id }, language: 'ru', ...patch });
+const ours = (id, minAgo, text, translation, ru, status = 'sent') => tmsg(id, minAgo, {
+  direction: 'outbound', author: { kind: 'agent', id: agent.id }, text, language: 'en', translation,
+  translations: ru ? [{ language: 'ru', text: ru, provider: 'deepl' }] : [], delivery: { status, attempts: status === 'sent' ? 1 : 0, updated_at: at(minAgo) },
+});
+const translated = [
+  tmsg('t1', 30, { text: 'Здравствуйте! Моя посылка пришла повреждённой.', translations: [{ language: 'en', text: 'Hello! My parcel arrived damaged.', provider: 'deepl' }], translation: { state: 'done' } }),
+  ours('t2', 28, 'Sorry to hear that. We will send a new one today.', { state: 'done', target: 'ru' }, 'Очень жаль. Мы отправим новую сегодня.'),
+  tmsg('t3', 20, { text: 'Спасибо! А можно доставить её в другой город?', translations: [], translation: { state: 'pending' } }),
+  tmsg('t4', 15, { text: 'Адрес: Новосибирск, ул. Ленина, 5', translations: [], translation: { state: 'failed', reason: 'DeepL: 456 quota exceeded', retrying: false } }),
+  ours('t5', 10, 'Yes, of course.', { state: 'sent_original' }, null),
+  ours('t6', 5, 'We will ship it to Novosibirsk tomorrow.', { state: 'pending', target: 'ru' }, null, 'sending'),
+  ours('t7', 1, 'Could you send a photo of the label?', { state: 'failed', reason: 'DeepL: 456 quota exceeded', retrying: false, target: 'ru' }, null, 'sending'),
+];
+const translationSetup = { enabled: true, providers: ['deepl'], quota: [{ provider: 'deepl', used_today: 500000, limit: 500000, reached: true }] };
+
 const bobHtml = '<div style="font-family:Georgia,serif;color:#222"><p>Hello,</p><p>the parcel <b>never arrived</b>. Can I get a refund?</p><p><img src="https://tracker.example/pixel.gif" alt="tracking pixel"> Bob</p><blockquote style="border-left:2px solid #ccc;padding-left:8px;color:#666">Thanks for your order #1024.</blockquote></div>';
 
 const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' };
@@ -95,7 +123,13 @@ const server = createServer((req, res) => {
   if (p === '/api/v1/agents/me') return json(agent);
   if (p === '/api/v1/agents') return json({ items: [agent] });
   if (p === '/api/v1/limits') return json({ max_files: 10, channels: { telegram: { max_bytes: 52428800, photo_max_bytes: 10485760 }, web: { max_bytes: 20971520 } } });
-  if (p === '/api/v1/conversations') return json({ items: [conv, conv2], next_cursor: null });
+  if (p === '/api/v1/conversations') return json({ items: [conv, conv2, conv3], next_cursor: null });
+  if (p === '/api/v1/translation') return json(translationSetup);
+  if (p === '/api/v1/conversations/cv_3') return json(conv3);
+  if (p === '/api/v1/conversations/cv_3/messages') return json({ items: translated, next_cursor: null });
+  if (p === '/api/v1/contacts/ct_olga') return json(olga);
+  if (p === '/api/v1/conversations/cv_3/translation-preview') return json({ needed: true, language: 'ru', text: 'Спасибо, мы скоро ответим.', provider: 'deepl' });
+  if (p === '/api/v1/conversations/cv_3/messages/t7/send-original') return json({ ...translated[6], translation: { state: 'sent_original' }, delivery: { status: 'sent', attempts: 1, updated_at: at(0) } });
   if (p === '/api/v1/conversations/cv_2') return json(conv2);
   if (p === '/api/v1/conversations/cv_2/messages') return json({ items: emails, next_cursor: null });
   if (p === '/api/v1/conversations/cv_2/messages/e1/html') return json({ html: bobHtml });
@@ -239,6 +273,34 @@ try {
   check(await inside.locator('img').evaluate((img) => img.naturalWidth === 0), 'a remote picture in the formatted mail is not fetched');
   await page.screenshot({ path: join(out, 'email-formatted.png') });
   await page.keyboard.press('Escape');
+
+  // Translation: a Russian conversation read in English, held replies, the composer's preview.
+  await page.getByTestId('conversation-item').filter({ hasText: 'Olga P' }).click();
+  await page.getByTestId('translation-line').first().waitFor({ timeout: 5000 });
+  check((await page.getByTestId('translation-line').first().textContent()) === 'Translated from Russian · DeepL · Show original', 'a translated message says from what and by whom');
+  check((await page.getByTestId('translation-quota').textContent()) === 'Daily translation quota reached for DeepL', 'the quota notice shows');
+  check((await page.getByRole('combobox', { name: "Customer's language" }).inputValue()) === 'ru', "the header select holds the customer's language");
+  await page.getByTestId('composer').fill('Thanks, we will answer soon.');
+  await page.getByTestId('translation-preview-text').waitFor({ timeout: 3000 });
+  await page.getByTestId('timeline').evaluate((el) => (el.scrollTop = el.scrollHeight));
+  await page.screenshot({ path: join(out, 'translation-conversation.png') });
+  await page.getByRole('button', { name: 'Show original' }).first().click();
+  check((await page.getByTestId('message-text').first().textContent()) === 'Здравствуйте! Моя посылка пришла повреждённой.', '"Show original" swaps in the original');
+  await page.getByRole('button', { name: 'Send original' }).click();
+  await page.getByTestId('translation-held').waitFor({ state: 'detached', timeout: 3000 });
+  check(true, '"Send original" releases the held reply');
+  await page.getByRole('button', { name: 'My languages' }).click();
+  await page.getByRole('dialog', { name: 'My languages' }).waitFor({ timeout: 2000 });
+  await page.screenshot({ path: join(out, 'translation-my-languages.png') });
+  await page.keyboard.press('Escape');
+  // A phone: the same conversation at 390 px.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByTestId('timeline').evaluate((el) => (el.scrollTop = el.scrollHeight));
+  await page.screenshot({ path: join(out, 'translation-phone.png') });
+  await page.getByRole('button', { name: 'My languages' }).click();
+  await page.screenshot({ path: join(out, 'translation-my-languages-phone.png') });
+  await page.keyboard.press('Escape');
+  await page.setViewportSize({ width: 1280, height: 900 });
   check(errors.length === 0, `no page errors ${errors.join(' | ')}`);
 } finally {
   await browser.close();
