@@ -297,9 +297,13 @@ try {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.getByTestId('timeline').evaluate((el) => (el.scrollTop = el.scrollHeight));
   await page.screenshot({ path: join(out, 'translation-phone.png') });
+  check(!(await page.getByTestId('conversation-list').isVisible()), 'a phone shows the open conversation alone');
   await page.getByRole('button', { name: 'My languages' }).click();
   await page.screenshot({ path: join(out, 'translation-my-languages-phone.png') });
   await page.keyboard.press('Escape');
+  await page.getByRole('button', { name: 'Back to the conversations' }).click();
+  check(await page.getByTestId('conversation-list').isVisible(), 'and back to the list with ←');
+  await page.screenshot({ path: join(out, 'phone-list.png') });
   await page.setViewportSize({ width: 1280, height: 900 });
   check(errors.length === 0, `no page errors ${errors.join(' | ')}`);
 } finally {

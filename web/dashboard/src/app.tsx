@@ -263,7 +263,7 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
           {t('error')}: {ctrl.error} <button onClick={() => ctrl.clearError()}>×</button>
         </div>
       )}
-      <main class="cols">
+      <main class={open ? 'cols has-open' : 'cols'}>
         <ConversationList ctrl={ctrl} list={list} t={t} now={now} />
         {open ? (
           <ConversationPane key={open.id} ctrl={ctrl} conv={open} t={t} agentName={agentName} composerRef={composerRef} />
@@ -591,6 +591,9 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
         </div>
       )}
       <div class="pane-head">
+        <button type="button" class="back" data-testid="back-to-list" aria-label={t('backToList')} title={t('backToList')} onClick={() => ctrl.close()}>
+          ←
+        </button>
         <h2 data-testid="conversation-title">{conv.contact.display_name}</h2>
         <span class={`status s-${conv.status}`} data-testid="conversation-status">{conv.status}</span>
         <ChannelPath channels={conversationChannels(conv)} t={t} />

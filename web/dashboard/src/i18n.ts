@@ -165,6 +165,7 @@ const en = {
   save: 'Save',
   saving: 'Saving…',
   saveFailed: 'Could not save: {a}',
+  backToList: 'Back to the conversations',
 } as const;
 
 export type Key = keyof typeof en;
@@ -332,6 +333,7 @@ const zh: Record<Key, string> = {
   save: '保存',
   saving: '保存中…',
   saveFailed: '无法保存：{a}',
+  backToList: '返回会话列表',
 };
 
 const tables: Record<Lang, Record<Key, string>> = { en, zh };
