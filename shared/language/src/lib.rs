@@ -12,15 +12,20 @@
 //! [`Method::Unsure`] with the best guess, and a channel hint may settle it when the hint is
 //! allowed and fits the text's script. [`settle`] keeps one language per conversation.
 //!
+//! [`protect`] and [`restore`] keep the same non-linguistic spans (and glossary terms) out of a
+//! machine translator's reach with numbered placeholders.
+//!
 //! Only the configured allowlist is ever returned. The crate is pure computation: it must
 //! not depend on any I/O, runtime or other omnidesk crate, so every Lambda can link it.
 
 mod alphabet;
 mod ngram;
+pub mod protect;
 mod tokens;
 mod words;
 
 use alphabet::Family;
+pub use protect::{Protected, ProtectedSpan, RestoreError, protect, restore};
 use whatlang::Lang;
 
 /// Fewest letters on which a statistical detection may be called reliable.

@@ -2,7 +2,7 @@
 //! addresses, @handles, #hashtags, numbers and order ids.
 //!
 //! One classifier serves detection, which drops these spans ([`crate::strip_non_linguistic`]),
-//! and translation, which keeps them out of the provider's reach, so the
+//! and translation, which keeps them out of the provider's reach ([`crate::protect`]), so the
 //! two never disagree on what a URL or an order id is.
 
 use std::ops::Range;
@@ -252,6 +252,15 @@ fn is_non_linguistic(token: &str) -> bool {
         }
     }
     false
+}
+
+/// Whether `c` belongs to a script written without spaces (so a glossary term next to it
+/// still counts as a whole word).
+pub(crate) fn is_spaceless_letter(c: char) -> bool {
+    matches!(
+        family_of(c),
+        Family::Han | Family::Kana | Family::Hangul | Family::Thai
+    )
 }
 
 #[cfg(test)]
