@@ -25,7 +25,7 @@ mod tokens;
 mod words;
 
 use alphabet::Family;
-pub use protect::{Protected, ProtectedSpan, RestoreError, protect, restore};
+pub use protect::{Protected, ProtectedSpan, RestoreError, Terms, protect, protect_with, restore};
 use whatlang::Lang;
 
 /// Fewest letters on which a statistical detection may be called reliable.

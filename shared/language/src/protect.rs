@@ -70,21 +70,66 @@ pub fn placeholder(n: usize) -> String {
     format!("⟦{n}⟧")
 }
 
+/// Glossary terms prepared for matching: build once, protect many texts with
+/// [`protect_with`].
+#[derive(Debug, Clone, Default)]
+pub struct Terms {
+    /// Sorted by first letter (lower case), then longest first, then index.
+    list: Vec<Term>,
+}
+
+#[derive(Debug, Clone)]
+struct Term {
+    index: usize,
+    text: String,
+    first: char,
+}
+
+impl Terms {
+    /// Prepares `terms`; a span's [`ProtectedSpan::term`] is an index into this slice.
+    /// Empty terms are ignored.
+    pub fn new<S: AsRef<str>>(terms: &[S]) -> Self {
+        let mut list: Vec<(Term, usize)> = terms
+            .iter()
+            .map(|t| t.as_ref().trim())
+            .enumerate()
+            .filter_map(|(index, t)| {
+                let term = Term {
+                    index,
+                    text: t.to_owned(),
+                    first: fold_first(t.chars().next()?),
+                };
+                Some((term, t.chars().count()))
+            })
+            .collect();
+        list.sort_by_key(|(t, len)| (t.first, std::cmp::Reverse(*len), t.index));
+        Self {
+            list: list.into_iter().map(|(t, _)| t).collect(),
+        }
+    }
+
+    /// The terms starting with `first` (lower case), longest first.
+    fn starting_with(&self, first: char) -> &[Term] {
+        let from = self.list.partition_point(|t| t.first < first);
+        let len = self.list[from..].partition_point(|t| t.first == first);
+        &self.list[from..from + len]
+    }
+}
+
 /// Replaces every span that must not change with a placeholder.
 ///
 /// `terms` are glossary terms, matched case-insensitively as whole words (a term next to a
 /// Chinese, Japanese, Korean or Thai letter counts as whole), the longest first where two
 /// start at the same place. A term may cover a number or an id (`iPhone 15`), but never
-/// part of one (`omnidesk` in `https://omnidesk.io`). Empty terms are ignored.
+/// part of one (`omnidesk` in `https://omnidesk.io`). Empty terms are ignored. To protect
+/// many texts with one glossary, prepare it once with [`Terms::new`] and use
+/// [`protect_with`].
 pub fn protect(text: &str, terms: &[&str]) -> Protected {
-    let mut terms: Vec<(usize, &str)> = terms
-        .iter()
-        .map(|t| t.trim())
-        .enumerate()
-        .filter(|(_, t)| !t.is_empty())
-        .collect();
-    terms.sort_by_key(|(i, t)| (std::cmp::Reverse(t.chars().count()), *i));
+    protect_with(text, &Terms::new(terms))
+}
 
+/// [`protect`] with prepared terms.
+pub fn protect_with(text: &str, terms: &Terms) -> Protected {
     let mut spans: Vec<(Range<usize>, Option<usize>)> = Vec::new();
     let code = tokens::code_spans(text);
     for gap in tokens::between(text.len(), &code) {
@@ -95,7 +140,7 @@ pub fn protect(text: &str, terms: &[&str]) -> Protected {
             .collect();
         for free in tokens::between(gap.len(), &relative) {
             let free = gap.start + free.start..gap.start + free.end;
-            free_spans(text, free, &terms, &mut spans);
+            free_spans(text, free, terms, &mut spans);
         }
         spans.extend(shaped.into_iter().map(|r| (r, None)));
     }
@@ -123,11 +168,11 @@ pub fn protect(text: &str, terms: &[&str]) -> Protected {
 }
 
 /// Adds the glossary terms and the non-linguistic words of `text[range]` (which holds no
-/// code and nothing shaped like a placeholder) to `spans`. `terms` are sorted longest first.
+/// code and nothing shaped like a placeholder) to `spans`.
 fn free_spans(
     text: &str,
     range: Range<usize>,
-    terms: &[(usize, &str)],
+    terms: &Terms,
     spans: &mut Vec<(Range<usize>, Option<usize>)>,
 ) {
     let words: Vec<Range<usize>> = tokens::words(&text[range.clone()])
@@ -136,23 +181,28 @@ fn free_spans(
         .map(|r| range.start + r.start..range.start + r.end)
         .collect();
     let mut matched: Vec<Range<usize>> = Vec::new();
-    if !terms.is_empty() {
+    if !terms.list.is_empty() {
         let mut i = range.start;
-        while i < range.end {
-            // A term may cover whole words, never part of one.
-            let found = terms.iter().find_map(|&(index, term)| {
-                let end = match_term(text, i, range.end, term)?;
-                words
-                    .iter()
-                    .all(|w| w.end <= i || w.start >= end || (w.start >= i && w.end <= end))
-                    .then_some((end, index))
+        let mut before = text[..i].chars().next_back();
+        while let Some(c) = text[i..range.end].chars().next() {
+            // Only where a word may start, only terms starting with this letter.
+            let found = before.is_none_or(|b| boundary(b, c)).then(|| {
+                terms.starting_with(fold_first(c)).iter().find_map(|term| {
+                    let end = match_term(text, i, range.end, &term.text)?;
+                    words
+                        .iter()
+                        .all(|w| w.end <= i || w.start >= end || (w.start >= i && w.end <= end))
+                        .then_some((end, term.index))
+                })
             });
-            if let Some((end, index)) = found {
+            if let Some((end, index)) = found.flatten() {
                 spans.push((i..end, Some(index)));
                 matched.push(i..end);
+                before = text[..end].chars().next_back();
                 i = end;
             } else {
-                i += text[i..].chars().next().map_or(1, char::len_utf8);
+                before = Some(c);
+                i += c.len_utf8();
             }
         }
     }
@@ -197,6 +247,12 @@ fn match_term(text: &str, at: usize, limit: usize, term: &str) -> Option<usize> 
         return None;
     }
     Some(end)
+}
+
+/// The first character of `c` in lower case: equal for two characters that match
+/// case-insensitively.
+fn fold_first(c: char) -> char {
+    c.to_lowercase().next().unwrap_or(c)
 }
 
 /// Whether a whole word may end between `a` and `b`.
