@@ -12,7 +12,7 @@
 //! [`Method::Unsure`] with the best guess, and a channel hint may settle it when the hint is
 //! allowed and fits the text's script. [`settle`] keeps one language per conversation.
 //!
-//! [`protect`] and [`restore`] keep the same non-linguistic spans (and glossary terms) out of a
+//! [`protect()`] and [`restore`] keep the same non-linguistic spans (and glossary terms) out of a
 //! machine translator's reach with numbered placeholders.
 //!
 //! Only the configured allowlist is ever returned. The crate is pure computation: it must

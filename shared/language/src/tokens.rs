@@ -2,7 +2,7 @@
 //! addresses, @handles, #hashtags, numbers and order ids.
 //!
 //! One classifier serves detection, which drops these spans ([`crate::strip_non_linguistic`]),
-//! and translation, which keeps them out of the provider's reach ([`crate::protect`]), so the
+//! and translation, which keeps them out of the provider's reach ([`crate::protect()`]), so the
 //! two never disagree on what a URL or an order id is.
 
 use std::ops::Range;
