@@ -1,1 +1,18 @@
-//! skeleton
+//! Machine translation for omnidesk: which provider to ask, and what never to ask twice.
+//!
+//! [`TranslationService`] protects what a translator must not change (URLs, e-mails,
+//! handles, ids, code, glossary terms — `omnidesk_language::protect`), looks the text up in
+//! an in-process LRU and then the store's cache, and otherwise asks the configured
+//! providers in order, skipping one over its daily character limit or failing, and never
+//! returning a translation whose placeholders do not restore.
+//!
+//! It depends only on the ports of `omnidesk-core` (`Translator`, `TranslationStore`,
+//! `Clock`), never on an adapter, an HTTP client or the Lambda runtime: the providers and
+//! the store are given to it, so the local server, the Lambda and the tests share it.
+
+mod lru;
+pub mod service;
+
+pub use service::{
+    ProviderQuota, ServiceSettings, TranslateFailure, Translated, TranslationService, cache_key,
+};

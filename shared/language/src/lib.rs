@@ -12,14 +12,20 @@
 //! [`Method::Unsure`] with the best guess, and a channel hint may settle it when the hint is
 //! allowed and fits the text's script. [`settle`] keeps one language per conversation.
 //!
+//! [`protect()`] and [`restore`] keep the same non-linguistic spans (and glossary terms) out of a
+//! machine translator's reach with numbered placeholders.
+//!
 //! Only the configured allowlist is ever returned. The crate is pure computation: it must
 //! not depend on any I/O, runtime or other omnidesk crate, so every Lambda can link it.
 
 mod alphabet;
 mod ngram;
+pub mod protect;
+mod tokens;
 mod words;
 
-use alphabet::{Family, family_of};
+use alphabet::Family;
+pub use protect::{Protected, ProtectedSpan, RestoreError, Terms, protect, protect_with, restore};
 use whatlang::Lang;
 
 /// Fewest letters on which a statistical detection may be called reliable.
@@ -414,35 +420,27 @@ const RELIABLE_MARGIN: f64 = 6.0;
 /// #hashtags, numbers and order ids (`#1024`, `A-5521`), code in backticks, emoji and other
 /// symbols. Words are re-joined with single spaces.
 pub fn strip_non_linguistic(text: &str) -> String {
-    let mut without_code = String::with_capacity(text.len());
-    let mut in_code = false;
-    for (i, part) in text.split('`').enumerate() {
-        if i > 0 {
-            in_code = !in_code;
-        }
-        if !in_code {
-            without_code.push_str(part);
-            without_code.push(' ');
-        }
-    }
-    let mut out = String::with_capacity(without_code.len());
-    for token in without_code.split_whitespace() {
-        if is_non_linguistic(token) {
-            continue;
-        }
-        let mut kept = String::with_capacity(token.len());
-        for c in token.chars() {
-            if c.is_alphabetic() || c.is_ascii_punctuation() || is_word_mark(c) {
-                kept.push(c);
-            } else {
-                kept.push(' ');
+    let mut out = String::with_capacity(text.len());
+    for gap in tokens::between(text.len(), &tokens::code_spans(text)) {
+        let gap = &text[gap];
+        for word in tokens::words(gap) {
+            if word.non_linguistic.is_some() {
+                continue;
             }
-        }
-        for word in kept.split_whitespace() {
-            if !out.is_empty() {
-                out.push(' ');
+            let mut kept = String::with_capacity(word.run.len());
+            for c in gap[word.run].chars() {
+                if c.is_alphabetic() || c.is_ascii_punctuation() || is_word_mark(c) {
+                    kept.push(c);
+                } else {
+                    kept.push(' ');
+                }
             }
-            out.push_str(word);
+            for w in kept.split_whitespace() {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(w);
+            }
         }
     }
     out
@@ -451,43 +449,6 @@ pub fn strip_non_linguistic(text: &str) -> String {
 /// Combining marks, apostrophes and CJK punctuation that belong to words.
 fn is_word_mark(c: char) -> bool {
     matches!(c, '\u{0300}'..='\u{036F}' | '\u{2019}' | '\u{3000}'..='\u{303F}' | '\u{FF01}'..='\u{FF0F}' | '\u{FF1A}'..='\u{FF20}' | '\u{0E31}'..='\u{0E4E}' | '\u{0900}'..='\u{0903}' | '\u{093A}'..='\u{094F}' | '\u{064B}'..='\u{065F}')
-}
-
-fn is_non_linguistic(token: &str) -> bool {
-    let lower = token.to_ascii_lowercase();
-    if lower.contains("://") || lower.starts_with("www.") {
-        return true;
-    }
-    if token.contains('@') || token.starts_with('#') {
-        return true;
-    }
-    // Scripts written without spaces make one token of a whole sentence: there digits are
-    // dropped one by one below, not with their token.
-    let spaceless = token.chars().any(|c| {
-        matches!(
-            family_of(c),
-            Family::Han | Family::Kana | Family::Hangul | Family::Thai
-        )
-    });
-    if !spaceless && token.chars().any(|c| c.is_numeric()) {
-        return true;
-    }
-    // Bare domains such as shop.example.com/orders.
-    let trimmed = token.trim_end_matches(|c: char| c.is_ascii_punctuation());
-    if let Some((head, tld)) = trimmed.rsplit_once('.') {
-        let tld = tld.split('/').next().unwrap_or_default();
-        if !head.is_empty()
-            && head
-                .chars()
-                .last()
-                .is_some_and(|c| c.is_ascii_alphanumeric())
-            && (2..=6).contains(&tld.len())
-            && tld.chars().all(|c| c.is_ascii_lowercase())
-        {
-            return true;
-        }
-    }
-    false
 }
 
 /// The conversation's language after one message: `(language, pending)`, where `pending` is
