@@ -981,3 +981,130 @@ async fn raw_mail_is_read_by_bucket_and_key_and_refused_over_the_cap_or_when_mis
         other => panic!("a missing bucket must be a permanent provider error, got {other:?}"),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Machine translation: the translation store
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_store_passes_the_translation_suite() {
+    let Some(endpoint) = moto_endpoint("dynamo_store_passes_the_translation_suite") else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let store = fresh_store(&client, Arc::new(SystemClock)).await;
+    store_suite::translation_on_an_empty_store(&store).await;
+    // Twice on one table: the suite must not depend on an empty table.
+    store_suite::translation(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_added_by_many_tasks_through_two_clients_never_passes_the_limit() {
+    use omnidesk_core::{TranslationStore, UsageOutcome};
+    let Some(endpoint) = moto_endpoint("usage_added_by_many_tasks_through_two_clients") else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let first = fresh_store(&client, Arc::new(SystemClock)).await;
+    // A second client on the same table, as another Lambda instance would have.
+    let second = DynamoStore::new(
+        dynamo_client(&endpoint).await,
+        first.table_name().to_owned(),
+        Arc::new(SystemClock),
+    );
+    let stores = [Arc::new(first), Arc::new(second)];
+    let tasks: Vec<_> = (0..20)
+        .map(|t| {
+            let store = stores[t % 2].clone();
+            tokio::spawn(async move {
+                let mut outcomes = Vec::new();
+                for _ in 0..5 {
+                    outcomes.push(
+                        store
+                            .add_usage("deepl", "2026-12-01", 7, 500)
+                            .await
+                            .unwrap(),
+                    );
+                }
+                outcomes
+            })
+        })
+        .collect();
+    let mut counted = Vec::new();
+    for task in tasks {
+        for outcome in task.await.unwrap() {
+            match outcome {
+                UsageOutcome::Counted(total) => counted.push(total),
+                UsageOutcome::LimitReached(current) => assert_eq!(current, 497),
+            }
+        }
+    }
+    counted.sort_unstable();
+    assert_eq!(counted, (1..=71).map(|i| i * 7).collect::<Vec<u64>>());
+    for store in &stores {
+        assert_eq!(store.usage("deepl", "2026-12-01").await.unwrap(), 497);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn translation_items_carry_their_ttl_in_epoch_seconds_and_long_keys_are_hashed() {
+    use omnidesk_core::{CachedTranslation, TranslationStore};
+    let Some(endpoint) = moto_endpoint("translation_items_carry_their_ttl") else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let store = fresh_store(&client, Arc::new(SystemClock)).await;
+    let expires_at = Timestamp::from_millis(SystemClock.now().millis() / 1000 * 1000 + 3_600_001);
+    let entry = CachedTranslation {
+        text: "hi".to_owned(),
+        detected_source: None,
+        provider: "google".to_owned(),
+    };
+    let long = "k".repeat(5_000);
+    for key in ["short-key", long.as_str()] {
+        store
+            .cache_translation(key, &entry, expires_at)
+            .await
+            .unwrap();
+    }
+    store
+        .add_usage("google", "2026-12-01", 5, 100)
+        .await
+        .unwrap();
+    let items = client
+        .scan()
+        .table_name(store.table_name())
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let number = |item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+    };
+    let pk = |item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>| {
+        item.get("PK")
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let cached: Vec<_> = items.iter().filter(|i| pk(i).starts_with("TXC#")).collect();
+    assert_eq!(cached.len(), 2);
+    for item in &cached {
+        assert!(pk(item).len() < 100, "{} is bounded", pk(item));
+        assert_eq!(
+            number(item, "ttl"),
+            Some(expires_at.millis() / 1000 + 1),
+            "the ttl is the expiry in seconds, rounded up"
+        );
+    }
+    let usage = items
+        .iter()
+        .find(|i| pk(i) == "TXU#google")
+        .unwrap_or_else(|| panic!("no usage item in {items:?}"));
+    assert!(
+        number(usage, "ttl").is_some_and(|ttl| ttl > SystemClock.now().secs()),
+        "a usage item has a ttl in the future: {usage:?}"
+    );
+}

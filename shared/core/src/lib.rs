@@ -67,6 +67,12 @@
 //! | `MailStore::record_unprocessable` | `PutItem` `UNPROC#<id>/UNPROC` (holds the list item's SK; `ReturnValues = ALL_OLD`, and an old SK that differs is deleted), then `PutItem` `UNPROCESSABLE/<received ms, zero-padded>#<id>` |
 //! | `MailStore::list_unprocessable` | `Query` `PK = UNPROCESSABLE`, descending (newest first), opaque cursor of the last key |
 //! | `MailStore::remove_unprocessable` | `DeleteItem` `UNPROC#<id>/UNPROC` `ReturnValues = ALL_OLD`, then `DeleteItem` `UNPROCESSABLE/<its SK>` (a pointer item, not a GSI or a filtered `Query`: 2 writes a removal, no index, no read of the other kept mails) |
+//! | `TranslationStore::cached_translation` | `GetItem` `TXC#<key>/TXC` (`sha256:<hex>` of a key over 1024 bytes), returned only if `expiresAt > now` (the caller's `now`; the `ttl` only lets DynamoDB delete it eventually) |
+//! | `TranslationStore::cache_translation` | `PutItem` `TXC#<key>/TXC` with `expiresAt` (ms) and `ttl` = `expiresAt` in seconds, rounded up |
+//! | `TranslationStore::add_usage` | `UpdateItem` `TXU#<provider>/DAY#<day>` `ADD chars :n SET ttl` (3 days after the day), condition `attribute_not_exists(chars) OR chars <= :room` (`room = limit − n`; an `n` over the limit is refused without a write), `ReturnValues = ALL_NEW` → `Counted(total)`; a failed condition returns the current total (`ReturnValuesOnConditionCheckFailure = ALL_OLD`) → `LimitReached` |
+//! | `TranslationStore::usage` | `GetItem` `TXU#<provider>/DAY#<day>` |
+//! | `TranslationStore::glossary` | `GetItem` `GLOSSARY/GLOSSARY` (none = version 0, empty) |
+//! | `TranslationStore::put_glossary` | `PutItem` `GLOSSARY/GLOSSARY`, condition `attribute_not_exists(PK)` for version 1, `version = :previous` after (`Conflict` otherwise) |
 //!
 //! Cursors are opaque strings: the adapter encodes the last key it returned
 //! (on DynamoDB the hex of a JSON object of the last item's table and index keys, used as

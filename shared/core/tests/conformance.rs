@@ -39,6 +39,13 @@ async fn memory_store_passes_the_store_suite() {
 }
 
 #[tokio::test]
+async fn memory_store_passes_the_translation_suite_on_an_empty_store_and_again() {
+    let store = system_store();
+    store_suite::translation_on_an_empty_store(&store).await;
+    store_suite::translation(&store).await;
+}
+
+#[tokio::test]
 async fn memory_store_passes_the_store_suite_twice_on_the_same_data() {
     let store = system_store();
     store_suite::run_all(&store).await;

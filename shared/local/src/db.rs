@@ -269,13 +269,42 @@ CREATE TABLE unprocessable_mail (
 CREATE INDEX unprocessable_mail_recent ON unprocessable_mail(received_at_ms, id);
 "#;
 
+/// Schema version 5: what machine translation remembers. Cached translations by key, with
+/// their expiry in milliseconds (indexed, so expired rows are pruned a few at a time by the
+/// writes); each provider's characters per UTC day; and `settings`, one versioned JSON record
+/// per name, where the glossary lives (name `glossary`).
+///
+/// The cache is an ordinary rowid table, not `WITHOUT ROWID` like the small mapping tables:
+/// a translation is often larger than the few hundred bytes below which SQLite advises
+/// keeping rows inside the key's B-tree.
+const MIGRATION_V5: &str = r#"
+CREATE TABLE translation_cache (
+    key        TEXT PRIMARY KEY NOT NULL,
+    json       TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX translation_cache_expiry ON translation_cache(expires_at);
+CREATE TABLE translation_usage (
+    provider TEXT NOT NULL,
+    day      TEXT NOT NULL,
+    chars    INTEGER NOT NULL,
+    PRIMARY KEY (provider, day)
+) WITHOUT ROWID;
+CREATE TABLE settings (
+    name    TEXT PRIMARY KEY NOT NULL,
+    version INTEGER NOT NULL,
+    json    TEXT NOT NULL
+) WITHOUT ROWID;
+"#;
+
 /// Migrations in order: `(version reached, SQL)`. A database at version `v` runs every
 /// migration above `v`, each in its own transaction with the version bump.
-const MIGRATIONS: [(i64, &str); 4] = [
+const MIGRATIONS: [(i64, &str); 5] = [
     (1, SCHEMA_V1),
     (2, MIGRATION_V2),
     (3, MIGRATION_V3),
     (4, MIGRATION_V4),
+    (5, MIGRATION_V5),
 ];
 
 /// The database cannot serve a call (writer stopped, commit failed, task lost). The message
@@ -760,6 +789,49 @@ mod tests {
             })
             .unwrap();
         assert_eq!(indexed, ["activity_minute", "id"]);
+    }
+
+    #[test]
+    fn a_version_4_file_gains_the_translation_tables_and_keeps_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let old = Connection::open(&path).unwrap();
+        for (_, sql) in &MIGRATIONS[..4] {
+            old.execute_batch(sql).unwrap();
+        }
+        old.execute_batch(
+            "PRAGMA user_version = 4; \
+             INSERT INTO mailboxes (address, json) VALUES ('a@example.com', '{}');",
+        )
+        .unwrap();
+        drop(old);
+
+        let db = Db::open(&path, SqliteOptions::default()).unwrap();
+        assert_eq!(pragma(&db, &path, "user_version"), "5");
+        let (mailboxes, tables): (i64, Vec<String>) = db
+            .read_blocking(&path, |c| {
+                let mailboxes = c
+                    .query_row("SELECT count(*) FROM mailboxes", [], |r| r.get(0))
+                    .unwrap();
+                let mut s = c
+                    .prepare(
+                        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN \
+                         ('translation_cache', 'translation_usage', 'settings') ORDER BY name",
+                    )
+                    .unwrap();
+                let tables = s
+                    .query_map([], |r| r.get(0))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                (mailboxes, tables)
+            })
+            .unwrap();
+        assert_eq!(mailboxes, 1, "existing data stays");
+        assert_eq!(
+            tables,
+            ["settings", "translation_cache", "translation_usage"]
+        );
     }
 
     #[test]

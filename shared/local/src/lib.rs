@@ -38,6 +38,9 @@
 //! | `mailboxes` | `address` PK | `MailStore::{put_mailbox, get_mailbox, list_mailboxes}` |
 //! | `thread_refs` | `reference` PK → `conversation_key` (`INSERT … ON CONFLICT DO NOTHING`, then read: first writer wins) | `MailStore::{link_thread, thread_of}` |
 //! | `unprocessable_mail` | `id` PK, index `(received_at_ms, id)` | `MailStore::{record_unprocessable, list_unprocessable, remove_unprocessable}` (newest first) |
+//! | `translation_cache` | `key` PK, `json`, `expires_at` (ms; read only while `> now`; indexed, and each write deletes up to 32 expired rows) | `TranslationStore::{cached_translation, cache_translation}` |
+//! | `translation_usage` | `(provider, day)` PK, `chars` (upsert `DO UPDATE … WHERE chars <= limit − n RETURNING chars`: never past the limit) | `TranslationStore::{add_usage, usage}` |
+//! | `settings` | `name` PK, `version`, `json`; the glossary is the row `glossary` (stored only as the next version) | `TranslationStore::{glossary, put_glossary}` |
 //! | `queue_messages` | `seq` AUTOINCREMENT PK, `queue`, `grp`, `visible_at`, `not_before`, `receive_count`, `receipt`; indexes `(queue, visible_at, seq)` and `(queue, grp, seq)` | `Queue::{send, receive, ack, retry_later}` |
 //! | `queue_dedupe` | `(queue, dedupe_id)` PK, `expires_at` (24 h window, pruned lazily) | `Queue::send` deduplication |
 //! | `queue_dead_letters` | `seq` PK, `queue`, `reason`, `at_ms` | `Queue::{dead_letter, dead_letters}`, max receives |
@@ -74,6 +77,7 @@ mod mailer;
 mod queue;
 pub mod smtp;
 mod store;
+mod translation_store;
 
 pub use blob::{FILES_PATH, FolderBlobStore, LinkError, SignedLink};
 pub use db::{OpenError, SqliteOptions, Synchronous};

@@ -1,7 +1,9 @@
 //! The core conformance suites against the SQLite store, the SQLite queue and the hub, plus
-//! durability and concurrency checks of this crate, and the e-mail adapters (`mail`).
+//! durability and concurrency checks of this crate, the e-mail adapters (`mail`) and the
+//! translation store (`translation`).
 
 mod mail;
+mod translation;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -8,6 +8,7 @@
 
 mod item;
 mod mail;
+mod translation;
 mod web;
 
 use std::sync::Arc;
@@ -91,7 +92,9 @@ const UNASSIGNED: &str = "ASSIGNEE#none";
 /// access pattern of each method).
 ///
 /// Reads of items with a `ttl` attribute skip expired ones (`ttl <= now`), because DynamoDB
-/// deletes expired items lazily (moto never does).
+/// deletes expired items lazily (moto never does). Two kinds of item decide otherwise (see
+/// `translation`): a cached translation is compared with the caller's `now` by its own
+/// `expiresAt`, and a usage counter reads as it counts, whatever its `ttl`.
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,

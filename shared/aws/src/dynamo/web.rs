@@ -56,14 +56,18 @@ fn visitor_pointer_key(id: &ConnectionId) -> (String, String) {
 
 /// Epoch seconds of `at`, rounded up: DynamoDB may delete an item once its `ttl` has passed,
 /// so the `ttl` must never be before the expiry it stands for.
-fn ttl_secs(at: Timestamp) -> i64 {
+pub(super) fn ttl_secs(at: Timestamp) -> i64 {
     at.millis().div_euclid(1000) + i64::from(at.millis().rem_euclid(1000) != 0)
 }
 
 impl DynamoStore {
     /// A `GetItem` that also returns items whose `ttl` has passed (DynamoDB has not deleted
     /// them yet): conditions must name what is really there.
-    async fn get_raw(&self, key: (String, String), what: &str) -> StoreResult<Option<Item>> {
+    pub(super) async fn get_raw(
+        &self,
+        key: (String, String),
+        what: &str,
+    ) -> StoreResult<Option<Item>> {
         self.client
             .get_item()
             .table_name(&self.table)

@@ -48,6 +48,9 @@ struct Inner {
     mailboxes: BTreeMap<EmailAddress, crate::Mailbox>,
     thread_refs: HashMap<String, ConversationKey>,
     unprocessable: Vec<crate::UnprocessableMail>,
+    translations: HashMap<String, (crate::CachedTranslation, Timestamp)>,
+    translation_usage: HashMap<(String, String), u64>,
+    glossary: crate::Glossary,
 }
 
 impl MemoryStore {
@@ -728,6 +731,84 @@ impl crate::MailStore for MemoryStore {
 
     async fn remove_unprocessable(&self, id: &str) -> StoreResult<()> {
         self.inner.lock().unprocessable.retain(|m| m.id != id);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::TranslationStore for MemoryStore {
+    async fn cached_translation(
+        &self,
+        key: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<crate::CachedTranslation>> {
+        Ok(self
+            .inner
+            .lock()
+            .translations
+            .get(key)
+            .filter(|(_, expires_at)| *expires_at > now)
+            .map(|(entry, _)| entry.clone()))
+    }
+
+    async fn cache_translation(
+        &self,
+        key: &str,
+        entry: &crate::CachedTranslation,
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        self.inner
+            .lock()
+            .translations
+            .insert(key.to_owned(), (entry.clone(), expires_at));
+        Ok(())
+    }
+
+    async fn add_usage(
+        &self,
+        provider: &str,
+        day: &str,
+        chars: u64,
+        limit: u64,
+    ) -> StoreResult<crate::UsageOutcome> {
+        let mut inner = self.inner.lock();
+        let used = inner
+            .translation_usage
+            .entry((provider.to_owned(), day.to_owned()))
+            .or_insert(0);
+        Ok(match used.checked_add(chars) {
+            Some(total) if total <= limit => {
+                *used = total;
+                crate::UsageOutcome::Counted(total)
+            }
+            _ => crate::UsageOutcome::LimitReached(*used),
+        })
+    }
+
+    async fn usage(&self, provider: &str, day: &str) -> StoreResult<u64> {
+        Ok(self
+            .inner
+            .lock()
+            .translation_usage
+            .get(&(provider.to_owned(), day.to_owned()))
+            .copied()
+            .unwrap_or(0))
+    }
+
+    async fn glossary(&self) -> StoreResult<crate::Glossary> {
+        Ok(self.inner.lock().glossary.clone())
+    }
+
+    async fn put_glossary(&self, glossary: &crate::Glossary) -> StoreResult<()> {
+        let mut inner = self.inner.lock();
+        let stored = inner.glossary.version;
+        if stored.checked_add(1) != Some(glossary.version) {
+            return Err(StoreError::Conflict(format!(
+                "glossary version {} is not the next after the stored {stored}",
+                glossary.version
+            )));
+        }
+        inner.glossary = glossary.clone();
         Ok(())
     }
 }

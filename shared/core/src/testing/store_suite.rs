@@ -8,6 +8,14 @@
 //!
 //! The suite writes records stamped with wall-clock time ([`SystemClock`]), so the store under
 //! test must use a clock close to wall-clock time (connections older than 2 h are not listed).
+//!
+//! Ports outside the [`Store`] bundle have their own functions: [`web`],
+//! [`visitor_connections`], [`mail`] and [`translation`] (with
+//! [`translation_on_an_empty_store`]).
+
+mod translation;
+
+pub use translation::{translation, translation_on_an_empty_store};
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt::Debug;
