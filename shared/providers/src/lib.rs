@@ -14,11 +14,17 @@
 //! bounded by a timeout; timeouts, connection failures, 429 and 5xx are
 //! [`ProviderError::Transient`](omnidesk_core::ProviderError), other refusals `Permanent`.
 //!
+//! Feature `fakes`: [`fakes`], local servers speaking each provider's real protocol
+//! (Amazon Translate's included) with a deterministic phrase dictionary, for tests here and
+//! in other crates.
+//!
 //! Depends on `omnidesk-core`/`omnidesk-domain` and reqwest (rustls, bundled roots) only; no
 //! AWS SDK, no Lambda runtime.
 
 pub mod codes;
 mod deepl;
+#[cfg(feature = "fakes")]
+pub mod fakes;
 mod google;
 mod http;
 mod openai;
