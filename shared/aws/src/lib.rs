@@ -12,6 +12,8 @@
 //! - [`SesMailer`]: the mailer port on SESv2 `SendEmail` (raw content); the returned
 //!   `Message-ID` is the one SES gave the mail.
 //! - [`S3RawMail`]: reads the raw MIME an SES receipt rule stored in S3, with a size cap.
+//! - [`AmazonTranslator`]: the translator port on Amazon Translate `TranslateText` (the HTTP
+//!   translators are in `omnidesk-providers`, whose fakes also serve Amazon's protocol).
 //!
 //! - [`sdk_config`]: the one builder of the shared `SdkConfig` (Lambdas, admin CLI, tests):
 //!   static credentials and region from [`AwsSettings`] without the default provider chain,
@@ -30,6 +32,7 @@ mod s3;
 mod sdk;
 mod ses;
 mod sqs;
+mod translate;
 
 pub use dynamo::DynamoStore;
 pub use push::ApiGatewayPush;
@@ -40,6 +43,7 @@ pub use sdk::testing;
 pub use sdk::{AWS_VARIABLES, AwsCredentials, AwsSettings, LazyHttpClient, sdk_config};
 pub use ses::{SES_ATTEMPT_TIMEOUT, SesMailer, ses_message_id_domain};
 pub use sqs::{MAX_RECEIVES, MAX_RECEIVES_REASON, PEEK_MAX, QueuePair, QueueUrls, SqsQueue};
+pub use translate::{AMAZON_TRANSLATE_MAX_BYTES, AmazonTranslator, amazon_language_code};
 
 pub use aws_config;
 pub use aws_sdk_apigatewaymanagement;
@@ -47,3 +51,4 @@ pub use aws_sdk_dynamodb;
 pub use aws_sdk_s3;
 pub use aws_sdk_sesv2;
 pub use aws_sdk_sqs;
+pub use aws_sdk_translate;

@@ -6,6 +6,12 @@
 //! they print why and pass, so `cargo test --workspace` stays green on a machine without moto.
 //! `infra/ci/moto-tests.sh` starts moto and runs them. Every table and queue name is
 //! unique per run; clients use static dummy credentials and a loopback endpoint only.
+//!
+//! `amazon_translate`: the Amazon Translate adapter against the local fake of
+//! `omnidesk-providers` (always run: it needs no moto). It lives in this binary so the crate
+//! keeps one test binary to link.
+
+mod amazon_translate;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
