@@ -51,11 +51,11 @@ pub(crate) fn parse_limit(
     }
 }
 
-fn parse_id(raw: &str) -> Result<ConversationId, ApiError> {
+pub(crate) fn parse_id(raw: &str) -> Result<ConversationId, ApiError> {
     ConversationId::parse(raw).map_err(|e| ApiError::invalid("id", e))
 }
 
-async fn load(deps: &ApiDeps, id: ConversationId) -> Result<Conversation, ApiError> {
+pub(crate) async fn load(deps: &ApiDeps, id: ConversationId) -> Result<Conversation, ApiError> {
     deps.conversations
         .get_conversation(id)
         .await?
@@ -275,7 +275,7 @@ where
 
 /// Pushes the result of a transition (timeline message, then the conversation; [`publish`]
 /// folds the view into the last message) and returns the conversation view.
-async fn publish_applied(
+pub(crate) async fn publish_applied(
     deps: &ApiDeps,
     applied: Applied,
     before: Vec<ServerEvent>,
@@ -338,16 +338,28 @@ fn reply_source_key(me: AgentId, client_id: Option<&str>) -> Result<Option<Strin
 }
 
 /// Queues the sender job of a stored reply (deduplicated by the message id).
-async fn queue_reply(deps: &ApiDeps, message: &Message) -> Result<(), ApiError> {
+/// Queues a stored reply: for the sender, or for the translator first when it is held for
+/// its translation (the translator queues it for the sender then).
+async fn send_reply_job(
+    deps: &ApiDeps,
+    message: &Message,
+) -> Result<omnidesk_core::SendOutcome, omnidesk_core::QueueError> {
+    if message.is_held_for_translation() {
+        return deps
+            .queue
+            .send(
+                QueueName::Translate,
+                omnidesk_core::TranslateJob::of(message).to_queue_message(0),
+            )
+            .await;
+    }
     let job = OutboundJob {
         conversation_id: message.conversation_id,
         message_id: message.id,
         link: None,
     };
-    let body = serde_json::to_string(&job).map_err(|e| {
-        tracing::error!(error = %e, "could not encode outbound job");
-        ApiError::internal()
-    })?;
+    let body = serde_json::to_string(&job)
+        .map_err(|e| omnidesk_core::QueueError::Refused(format!("outbound job: {e}")))?;
     deps.queue
         .send(
             QueueName::Outbound,
@@ -357,6 +369,11 @@ async fn queue_reply(deps: &ApiDeps, message: &Message) -> Result<(), ApiError> 
                 body,
             ),
         )
+        .await
+}
+
+async fn queue_reply(deps: &ApiDeps, message: &Message) -> Result<(), ApiError> {
+    send_reply_job(deps, message)
         .await
         .map(|_| ())
         .map_err(|e| {
@@ -447,6 +464,20 @@ pub(crate) async fn reply(
     if conversation.status == ConversationStatus::Resolved {
         return Err(reopen_first());
     }
+    // Written in the agent's language; held for its translation when the customer's differs.
+    let agent = match deps.translation {
+        Some(_) => deps.agents.get_agent(me.0).await?,
+        None => None,
+    };
+    let languages = crate::translation::reply_languages(&deps, agent.as_ref(), &conversation, text);
+    if deps.translation.is_some() {
+        message.language = Some(languages.source);
+    }
+    if let Some(target) = languages.target {
+        message.translation = Some(omnidesk_domain::TranslationStatus::Pending {
+            target: Some(target),
+        });
+    }
     if let AppendOutcome::Duplicate(existing) = deps.messages.append_message(&message).await? {
         let stored = deps.messages.get_message(id, existing).await?;
         return match stored {
@@ -488,22 +519,7 @@ pub(crate) async fn reply(
         }
     };
 
-    let job = OutboundJob {
-        conversation_id: id,
-        message_id: message.id,
-        link: None,
-    };
-    let body = serde_json::to_string(&job).map_err(|e| {
-        tracing::error!(error = %e, "could not encode outbound job");
-        ApiError::internal()
-    })?;
-    let sent = deps
-        .queue
-        .send(
-            QueueName::Outbound,
-            OutgoingMessage::fifo(id.to_string(), message.id.to_string(), body),
-        )
-        .await;
+    let sent = send_reply_job(&deps, &message).await;
     if let Err(e) = sent {
         tracing::warn!(conversation_id = %id, message_id = %message.id, error = %e, "could not queue reply");
         let failed = mark_failed(&deps, &message, format!("could not queue: {e}")).await;

@@ -15,6 +15,7 @@ mod conversations;
 mod cursor;
 mod error;
 mod files;
+mod translation;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ use omnidesk_core::{
     MessageStore, Push, Queue, ServerEvent, usecases::push_events_to_agents,
 };
 use omnidesk_domain::AgentId;
+pub use translation::ApiTranslation;
 
 pub use agents::{CreateAgentError, create_agent};
 pub use auth::{
@@ -59,6 +61,8 @@ pub struct ApiDeps {
     pub blobs: Arc<dyn BlobStore>,
     /// Upload limits and the lifetime of download links.
     pub files: FileSettings,
+    /// The deployment's translation; `None`: replies go out as written (detection only).
+    pub translation: Option<Arc<ApiTranslation>>,
 }
 
 type AppState = Arc<ApiDeps>;
@@ -137,6 +141,32 @@ fn routes() -> Vec<Route> {
         route(Get, "/api/v1/agents", agents::list),
         route(Get, "/api/v1/agents/me", agents::me),
         route(Put, "/api/v1/agents/me/status", agents::set_status),
+        route(
+            Put,
+            "/api/v1/agents/me/languages",
+            translation::set_my_languages,
+        ),
+        route(Get, "/api/v1/translation", translation::info),
+        route(
+            Put,
+            "/api/v1/conversations/{id}/language",
+            translation::set_conversation_language,
+        ),
+        route(
+            Post,
+            "/api/v1/conversations/{id}/translation-preview",
+            translation::preview,
+        ),
+        route(
+            Post,
+            "/api/v1/conversations/{id}/messages/{message_id}/send-original",
+            translation::send_original,
+        ),
+        route(
+            Post,
+            "/api/v1/conversations/{id}/messages/{message_id}/retry-translation",
+            translation::retry_translation,
+        ),
         route(Get, "/api/v1/conversations", conversations::list),
         route(Get, "/api/v1/conversations/{id}", conversations::get),
         route(

@@ -23,10 +23,28 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = Arc::new(Config::from_env()?);
     // Read once at cold start (`OMNIDESK_MAX_UPLOAD_BYTES`, `OMNIDESK_FILE_LINK_TTL_SECS`).
     let files = FileSettings::from_lookup(|k| std::env::var(k).ok(), LAMBDA_MAX_UPLOAD_BYTES)?;
+    let translation_config =
+        omnidesk_translator::TranslationConfig::from_lookup(|k| std::env::var(k).ok())?;
+    let router_settings = omnidesk_router::RouterSettings::from_lookup(|k| std::env::var(k).ok())?;
     let aws = Arc::new(adapters(&config).await);
+    // The composer's preview and the replies' languages: the same providers, cache and
+    // detector as the translator function.
+    let translation = translation_config
+        .service(aws.store.clone(), aws.clock.clone(), Some(&aws.sdk))
+        .map(|service| {
+            Arc::new(omnidesk_agent_api::ApiTranslation {
+                service,
+                detector: router_settings.detector.clone(),
+            })
+        });
     let app: Arc<OnFirstUse<Router>> = Arc::default();
     lambda_http::run(service_fn(move |request: Request| {
-        let (config, aws, app) = (config.clone(), aws.clone(), app.clone());
+        let (config, aws, app, translation) = (
+            config.clone(),
+            aws.clone(),
+            app.clone(),
+            translation.clone(),
+        );
         async move {
             let app = app
                 .get_or_try_init(|| async {
@@ -45,6 +63,7 @@ async fn main() -> Result<(), lambda_http::Error> {
                         // Files in the private bucket (FILES_BUCKET), reached by presigned links.
                         blobs: aws.blobs.clone(),
                         files,
+                        translation: translation.clone(),
                     }))
                 })
                 .await;

@@ -242,6 +242,7 @@ async fn app_with(customize: impl FnOnce(&mut ApiDeps, &Arc<MemoryStore>)) -> Ap
             max_upload_bytes: 1024 * 1024,
             ..FileSettings::default()
         },
+        translation: None,
     };
     let ann = create_agent(&deps, "ann@example.com", "Ann", "correct-horse")
         .await

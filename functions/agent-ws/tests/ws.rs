@@ -43,6 +43,7 @@ async fn world() -> World {
         auth: auth.clone(),
         blobs: Arc::new(omnidesk_core::testing::MemoryBlobStore::new()),
         files: omnidesk_agent_api::FileSettings::default(),
+        translation: None,
     };
     let agent = create_agent(&api, "ann@example.com", "Ann", "password123")
         .await

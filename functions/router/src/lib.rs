@@ -36,14 +36,14 @@ use omnidesk_core::{
     AgentStore, AppendOutcome, BotStore, Clock, ConnectionStore, ContactStore, ConversationStore,
     HandoffGrant, IdGen, JobError, JobOutcome, MediaJob, MessageStore, OutboundJob,
     OutgoingMessage, PageRequest, Push, Queue, QueueName, SECRET_LINK_MARK, ServerEvent,
-    StoreError, TimerJob, TokenKind, VisitorConnectionStore, WebStore, token_hash,
+    StoreError, TimerJob, TokenKind, TranslateJob, VisitorConnectionStore, WebStore, token_hash,
 };
 use omnidesk_domain::{
     AgentId, AgentStatus, Attachment, Author, BotCommand, Button, Channel, ChannelMessage,
     ChannelRef, ChatKind, Contact, Conversation, ConversationId, ConversationStatus, Delivery,
     Direction, Handoff, Identity, InboundEvent, InboundSource, LanguageTag, LastMessage, Message,
-    MessageContent, MessageId, PreviousText, SystemEvent, Timestamp, email_summary,
-    handoff_summary,
+    MessageContent, MessageId, PreviousText, SystemEvent, Timestamp, TranslationStatus,
+    email_summary, handoff_summary,
 };
 
 /// Texts and behaviour of the built-in bot.
@@ -83,6 +83,45 @@ pub struct RouterSettings {
     /// the runtime builds it from the agents' languages plus English at start,
     /// [`RouterSettings::serve_languages`]). `None`: messages keep their channel's hint.
     pub detector: Option<omnidesk_language::Detector>,
+    /// Whether a translator is configured (`OMNIDESK_TRANSLATOR`): customers' messages in a
+    /// language some agent does not read are then queued for the translator.
+    pub translate: bool,
+    /// The agents' languages, re-read at most every [`AgentLanguages::TTL`].
+    pub agent_languages: AgentLanguages,
+}
+
+/// The agents (for their languages), read from the store at most once per [`Self::TTL`] per
+/// process: deciding whether a message needs translating costs no store read per message.
+#[derive(Debug, Clone, Default)]
+pub struct AgentLanguages(std::sync::Arc<std::sync::Mutex<Option<AgentsRead>>>);
+
+/// When the agents were read, and what was read.
+type AgentsRead = (
+    std::time::Instant,
+    std::sync::Arc<Vec<omnidesk_domain::Agent>>,
+);
+
+impl AgentLanguages {
+    /// How long a read of the agents is reused: a changed language takes effect within it.
+    pub const TTL: Duration = Duration::from_secs(30);
+
+    /// The agents, from the cache or the store.
+    pub async fn agents(
+        &self,
+        store: &dyn AgentStore,
+    ) -> Result<std::sync::Arc<Vec<omnidesk_domain::Agent>>, StoreError> {
+        if let Ok(guard) = self.0.lock()
+            && let Some((at, agents)) = guard.as_ref()
+            && at.elapsed() < Self::TTL
+        {
+            return Ok(agents.clone());
+        }
+        let agents = std::sync::Arc::new(store.list_agents().await?);
+        if let Ok(mut guard) = self.0.lock() {
+            *guard = Some((std::time::Instant::now(), agents.clone()));
+        }
+        Ok(agents)
+    }
 }
 
 /// The choice (button data) that asks for a person.
@@ -147,6 +186,7 @@ impl RouterSettings {
         if let Some(t) = get("OMNIDESK_EMAIL_ACK") {
             settings.email_ack = t;
         }
+        settings.translate = get("OMNIDESK_TRANSLATOR").is_some();
         if let Some(list) = get("OMNIDESK_LANGUAGES") {
             let codes: Vec<&str> = list
                 .split(',')
@@ -221,6 +261,8 @@ impl Default for RouterSettings {
                                    To continue it here instead of by e-mail, open: {link}"
                 .to_owned(),
             email_link_ttl: Self::EMAIL_LINK_TTL,
+            translate: false,
+            agent_languages: AgentLanguages::default(),
             auto_mail_per_hour: Self::AUTO_MAIL_PER_HOUR,
             detector: None,
         }
@@ -515,6 +557,9 @@ async fn route_message(
     {
         message.language = Some(lang);
     }
+    if needs_translation(deps, &message.text, message.language.as_ref()).await? {
+        message.translation = Some(TranslationStatus::Pending { target: None });
+    }
     let bot = BotTurn {
         human: m.choice.as_deref() == Some(HUMAN_CHOICE),
         command: m.command,
@@ -589,8 +634,9 @@ async fn route_message(
                 // Stored and the conversation already reflects it: a plain duplicate.
                 Some(m) if conversation.last_activity_at >= m.created_at => {
                     tracing::debug!("duplicate event dropped");
-                    // Its files may not have been queued yet (the queue failed last time).
-                    enqueue_media(deps, &m).await?;
+                    // Its files (or translation) may not have been queued yet (the queue
+                    // failed last time).
+                    enqueue_work(deps, &m).await?;
                     return Ok(JobOutcome::Done);
                 }
                 // Stored, but a crash stopped us before the conversation was updated: finish.
@@ -1014,7 +1060,7 @@ async fn finish(
     });
     step.conversation = Some(conversation);
     // Last: a failure here is retried, and the redelivery (a duplicate by then) queues it.
-    enqueue_media(deps, &fetch).await?;
+    enqueue_work(deps, &fetch).await?;
     Ok(JobOutcome::Done)
 }
 
@@ -1045,6 +1091,32 @@ async fn bot_say(
             deps.clock.now(),
         );
         reply.buttons = line.buttons;
+        // The bot's texts are written in English: a customer in another language gets them
+        // translated first (the translator queues them for the sender then).
+        if deps.settings.translate
+            && let Some(customer) = &conversation.language
+            && customer.primary() != "en"
+            && !reply.text.trim().is_empty()
+        {
+            reply.language = LanguageTag::parse("en").ok();
+            reply.translation = Some(TranslationStatus::Pending {
+                target: Some(customer.clone()),
+            });
+            deps.messages.append_message(&reply).await?;
+            let job = TranslateJob {
+                link: line.link,
+                ..TranslateJob::of(&reply)
+            };
+            deps.queue
+                .send(QueueName::Translate, job.to_queue_message(0))
+                .await?;
+            step.pushes.push(ServerEvent::MessageCreated {
+                conversation_id: conversation.id,
+                message: reply,
+                conversation: None,
+            });
+            return Ok(());
+        }
         deps.messages.append_message(&reply).await?;
         let job = OutboundJob {
             conversation_id: conversation.id,
@@ -1507,11 +1579,12 @@ async fn apply_edit(
         return Ok(None);
     };
     for _ in 0..MAX_CONFLICT_RETRIES {
-        let Some(content) = edited_content(&stored, m, edited_at) else {
+        let Some(mut content) = edited_content(&stored, m, edited_at) else {
             tracing::debug!("edit already applied");
-            enqueue_media(deps, &stored).await?;
+            enqueue_work(deps, &stored).await?;
             return Ok(Some(JobOutcome::Done));
         };
+        retranslate_if_changed(deps, &stored, &mut content).await?;
         match deps
             .messages
             .update_content(c.id, stored.id, &content)
@@ -1574,9 +1647,10 @@ async fn merge_album_part(
         }
         if !changed {
             tracing::debug!("album part already merged");
-            enqueue_media(deps, &stored).await?;
+            enqueue_work(deps, &stored).await?;
             return Ok(Some(JobOutcome::Done));
         }
+        retranslate_if_changed(deps, &stored, &mut content).await?;
         match deps
             .messages
             .update_content(c.id, stored.id, &content)
@@ -1681,7 +1755,60 @@ async fn changed_message(
         }
     }
     step.conversation = Some(conversation);
-    enqueue_media(deps, &updated).await
+    enqueue_work(deps, &updated).await
+}
+
+/// Whether a customer's message in `language` goes to the translator: a translator is
+/// configured, there is text, and some agent does not read `language` (or it is unknown).
+async fn needs_translation(
+    deps: &RouterDeps,
+    text: &str,
+    language: Option<&LanguageTag>,
+) -> Result<bool, JobError> {
+    if !deps.settings.translate || text.trim().is_empty() {
+        return Ok(false);
+    }
+    let agents = deps
+        .settings
+        .agent_languages
+        .agents(deps.agents.as_ref())
+        .await?;
+    Ok(!omnidesk_domain::translation_targets(language, agents.iter()).is_empty())
+}
+
+/// A changed text is translated again: its old translations go, and it is queued.
+async fn retranslate_if_changed(
+    deps: &RouterDeps,
+    stored: &Message,
+    content: &mut MessageContent,
+) -> Result<(), JobError> {
+    if content.text == stored.text {
+        return Ok(());
+    }
+    content.translations.clear();
+    content.translation = needs_translation(deps, &content.text, stored.language.as_ref())
+        .await?
+        .then_some(TranslationStatus::Pending { target: None });
+    Ok(())
+}
+
+/// Queues what a stored customer's message still needs: its files fetched, its translation.
+async fn enqueue_work(deps: &RouterDeps, message: &Message) -> Result<(), JobError> {
+    enqueue_media(deps, message).await?;
+    if !matches!(message.translation, Some(TranslationStatus::Pending { .. })) {
+        return Ok(());
+    }
+    deps.queue
+        .send(
+            QueueName::Translate,
+            TranslateJob::of(message).to_queue_message(0),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            tracing::warn!(message_id = %message.id, error = %e, "translation not queued");
+            JobError::Transient(format!("could not queue the translation of a message: {e}"))
+        })
 }
 
 /// Queues the fetch of the message's files that are still only on their channel

@@ -126,6 +126,14 @@ pub async fn handle(
         .get_message(job.conversation_id, job.message_id)
         .await?
         .ok_or_else(|| JobError::Permanent(format!("message {} not found", job.message_id)))?;
+    // A reply waiting for its translation (or for the agent's decision after it failed) is
+    // queued again by the translator or the agent; a translated one goes out translated (the
+    // stored text stays the agent's own).
+    if message.is_held_for_translation() {
+        tracing::debug!("held for its translation");
+        return Ok(JobOutcome::Done);
+    }
+    message.text = message.outgoing_text().to_owned();
     // A secret link goes to the customer only: into what is sent, never into the store.
     if let Some(link) = &job.link {
         message.text = message.text.replace(omnidesk_core::SECRET_LINK_MARK, link);

@@ -29,6 +29,7 @@ pub struct Target {
     bots: Arc<dyn BotStore>,
     web: Arc<dyn omnidesk_core::WebStore>,
     mail: Arc<dyn omnidesk_core::MailStore>,
+    translations: Arc<dyn omnidesk_core::TranslationStore>,
     api: ApiDeps,
     telegram: Arc<dyn TelegramApi>,
     clock: Arc<dyn Clock>,
@@ -48,7 +49,8 @@ impl Target {
             agents: store.clone(),
             bots: store.clone(),
             web: store.clone(),
-            mail: store,
+            mail: store.clone(),
+            translations: store,
             api,
             telegram: adapters.telegram.clone(),
             clock: adapters.clock.clone(),
@@ -93,6 +95,7 @@ impl Target {
             // Creating agents touches no file.
             blobs: Arc::new(omnidesk_core::usecases::BlobsNotConfigured),
             files: omnidesk_agent_api::FileSettings::default(),
+            translation: None,
         };
         let telegram: Arc<dyn TelegramApi> = Arc::new(
             omnidesk_telegram::TeloxideTelegram::new(&config.telegram_api_url)
@@ -102,7 +105,8 @@ impl Target {
             agents: store.clone(),
             bots: store.clone(),
             web: store.clone(),
-            mail: store,
+            mail: store.clone(),
+            translations: store,
             api,
             telegram,
             clock,
@@ -634,6 +638,35 @@ pub async fn email_retry(config: &Config, id: &str) -> anyhow::Result<String> {
         Some(outcome) => Ok(describe(&outcome)),
         None => bail!("no kept e-mail {id} (see `omnidesk email failed`)"),
     }
+}
+
+/// `omnidesk glossary set`: replaces the glossary with the entries of `json` (the next
+/// version, so translations cached with the old one are not reused).
+pub async fn glossary_set(target: &Target, json: &str) -> anyhow::Result<omnidesk_core::Glossary> {
+    let entries: Vec<omnidesk_core::GlossaryEntry> = serde_json::from_str(json).context(
+        "the glossary file must be a JSON list of {\"term\": …, \"translations\": {\"ru\": …}}",
+    )?;
+    for e in &entries {
+        if e.term.trim().is_empty() {
+            bail!("a glossary term must not be empty");
+        }
+        for lang in e.translations.keys() {
+            omnidesk_domain::LanguageTag::parse(lang)
+                .map_err(|err| anyhow::anyhow!("term {:?}: language {lang:?}: {err}", e.term))?;
+        }
+    }
+    let current = target.translations.glossary().await?;
+    let next = omnidesk_core::Glossary {
+        version: current.version + 1,
+        entries,
+    };
+    target.translations.put_glossary(&next).await?;
+    Ok(next)
+}
+
+/// `omnidesk glossary show`.
+pub async fn glossary_show(target: &Target) -> anyhow::Result<omnidesk_core::Glossary> {
+    Ok(target.translations.glossary().await?)
 }
 
 #[cfg(test)]

@@ -171,6 +171,7 @@ impl Adapters {
             auth,
             blobs: self.blobs.clone(),
             files: omnidesk_agent_api::FileSettings::default(),
+            translation: None,
         }
     }
 }
@@ -261,6 +262,27 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         use omnidesk_core::AgentStore;
         router_settings.serve_languages(&store.list_agents().await?);
     }
+    // Translation: the providers in their order, over the SQLite cache and quota counters.
+    router_settings.translate = config.translation.enabled();
+    let sdk = if config.translation.uses_amazon() {
+        // Boxed: the SDK's loader is a large future, and `start`'s callers hold this one.
+        Some(
+            Box::pin(omnidesk_aws::aws_config::load_defaults(
+                omnidesk_aws::aws_config::BehaviorVersion::latest(),
+            ))
+            .await,
+        )
+    } else {
+        None
+    };
+    let translation = config
+        .translation
+        .service(store.clone(), clock.clone(), sdk.as_ref());
+    if let Some(t) = &translation {
+        tracing::info!(providers = ?t.providers(), "translating with");
+    } else {
+        tracing::info!("no translator configured (OMNIDESK_TRANSLATOR): language detection only");
+    }
     let router_deps = RouterDeps {
         contacts: store.clone(),
         conversations: store.clone(),
@@ -276,6 +298,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         ids: ids.clone(),
         settings: router_settings,
     };
+    let router_settings_detector = router_deps.settings.detector.clone();
     let sender_deps = SenderDeps {
         messages: store.clone(),
         conversations: store.clone(),
@@ -298,6 +321,12 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
     let mut api = adapters.api_deps(auth.clone(), push.clone());
     api.connections = connections.clone();
     api.files = config.files;
+    api.translation = translation.clone().map(|service| {
+        Arc::new(omnidesk_agent_api::ApiTranslation {
+            service,
+            detector: router_settings_detector.clone(),
+        })
+    });
     let ws_state = WsState {
         deps: WsDeps {
             connections: connections.clone(),
@@ -399,6 +428,34 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
             async move { omnidesk_media::handle_body(&deps, &msg.body, msg.receive_count).await }
         },
     ));
+
+    // The translator: customers' messages into the agents' languages, replies into the
+    // customer's (then on to the sender).
+    if let Some(service) = translation {
+        let translate_wake = adapters.queue.notifier(QueueName::Translate);
+        let deps = Arc::new(omnidesk_translator::TranslatorDeps {
+            messages: store.clone(),
+            agents: store.clone(),
+            connections: connections.clone(),
+            push: push.clone(),
+            queue: queue.clone(),
+            clock: clock.clone(),
+            service,
+            settings: config.translation.worker.clone(),
+        });
+        tasks.spawn(worker::run(
+            queue.clone(),
+            QueueName::Translate,
+            translate_wake,
+            config.workers,
+            move |msg| {
+                let deps = deps.clone();
+                async move {
+                    omnidesk_translator::handle_body(&deps, &msg.body, msg.receive_count).await
+                }
+            },
+        ));
+    }
 
     // Inbound e-mail: an SMTP listener when configured (imports work without it).
     let mut smtp_addr = None;

@@ -144,6 +144,58 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "comma-separated ISO 639-1 languages the team serves: every inbound message's language \
          is detected among them (the channel's hint is only a prior)",
     ),
+    (
+        "OMNIDESK_TRANSLATOR",
+        "unset (detection only)",
+        "translation providers in fallback order: deepl, google, amazon, openai",
+    ),
+    ("DEEPL_AUTH_KEY", "unset", "DeepL API key"),
+    (
+        "DEEPL_API_URL",
+        "api-free.deepl.com for :fx keys, else api.deepl.com",
+        "DeepL endpoint",
+    ),
+    (
+        "GOOGLE_TRANSLATE_KEY",
+        "unset",
+        "Google Cloud Translation v2 API key",
+    ),
+    (
+        "GOOGLE_TRANSLATE_URL",
+        "https://translation.googleapis.com",
+        "Google Cloud Translation endpoint",
+    ),
+    (
+        "OPENAI_BASE_URL",
+        "https://api.openai.com/v1",
+        "OpenAI-compatible endpoint that translates",
+    ),
+    ("OPENAI_API_KEY", "unset", "its key"),
+    (
+        "OMNIDESK_TRANSLATE_MODEL",
+        "gpt-4o-mini",
+        "the model that translates",
+    ),
+    (
+        "OMNIDESK_TRANSLATE_TIMEOUT_SECS",
+        "8",
+        "longest wait for one provider call",
+    ),
+    (
+        "OMNIDESK_TRANSLATE_WAIT_SECS",
+        "10",
+        "how long a reply waits for its translation before the agent decides",
+    ),
+    (
+        "OMNIDESK_TRANSLATE_CACHE_TTL_SECS",
+        "2592000",
+        "how long a translation is reused",
+    ),
+    (
+        "OMNIDESK_TRANSLATE_DAILY_CHARS",
+        "unlimited",
+        "characters per UTC day per provider (deepl=500000,google=1000000)",
+    ),
     ("RUST_LOG", "info", "log filter (tracing-subscriber syntax)"),
 ];
 
@@ -178,6 +230,8 @@ pub struct Config {
     pub smtp_relay: Option<Secret>,
     /// `OMNIDESK_MAX_EMAIL_BYTES`.
     pub email: omnidesk_email_inbound::EmailSettings,
+    /// `OMNIDESK_TRANSLATOR` and its providers' variables, the cache, quotas and waits.
+    pub translation: omnidesk_translator::TranslationConfig,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -255,6 +309,8 @@ impl Config {
             smtp_relay: var("OMNIDESK_SMTP_RELAY").map(Secret::new),
             email: omnidesk_email_inbound::EmailSettings::from_lookup(var)
                 .map_err(anyhow::Error::msg)?,
+            translation: omnidesk_translator::TranslationConfig::from_lookup(var)
+                .map_err(anyhow::Error::msg)?,
         })
     }
 
@@ -279,6 +335,7 @@ impl Config {
             outbox_dir: None,
             smtp_relay: None,
             email: omnidesk_email_inbound::EmailSettings::default(),
+            translation: omnidesk_translator::TranslationConfig::default(),
         }
     }
 

@@ -40,6 +40,9 @@ enum Command {
     /// Manage the mailboxes customers write to.
     #[command(subcommand)]
     Mailbox(MailboxCommand),
+    /// The translation glossary: terms with a fixed translation, or never translated.
+    #[command(subcommand)]
+    Glossary(GlossaryCommand),
     /// Import raw e-mail and look after mail that could not be processed.
     #[command(subcommand)]
     Email(EmailCommand),
@@ -142,6 +145,16 @@ enum MailboxCommand {
     },
     /// List mailboxes.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+enum GlossaryCommand {
+    /// Replace the glossary with a JSON file: `[{"term": "Omnidesk"}, {"term": "Premium
+    /// plan", "translations": {"ru": "тариф Премиум"}}]` (a term without translations is never
+    /// translated). Translations cached with the old glossary are not reused.
+    Set { file: std::path::PathBuf },
+    /// Print the glossary as JSON.
+    Show,
 }
 
 #[derive(Debug, Subcommand)]
@@ -331,6 +344,26 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", admin::dead_letters(&config, limit).await?)
         }
         Command::Bench(args) => bench::run(args).await?,
+        Command::Glossary(cmd) => {
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            match cmd {
+                GlossaryCommand::Set { file } => {
+                    let text = std::fs::read_to_string(&file)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+                    let g = admin::glossary_set(&target, &text).await?;
+                    println!(
+                        "glossary version {} with {} terms stored ({})",
+                        g.version,
+                        g.entries.len(),
+                        target.description
+                    );
+                }
+                GlossaryCommand::Show => {
+                    let g = admin::glossary_show(&target).await?;
+                    println!("{}", serde_json::to_string_pretty(&g.entries)?);
+                }
+            }
+        }
         Command::Mailbox(cmd) => {
             let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
             match cmd {

@@ -398,9 +398,14 @@ impl WebMessage {
         {
             return None;
         }
+        // A reply still waiting for its translation is not the visitor's to see yet; a
+        // translated one is seen as the visitor received it.
+        if m.is_held_for_translation() {
+            return None;
+        }
         let text = match &m.event {
             Some(event) => event.describe(),
-            None => m.text.clone(),
+            None => m.outgoing_text().to_owned(),
         };
         let client_id = m
             .source_key

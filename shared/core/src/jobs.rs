@@ -112,6 +112,9 @@ pub struct TranslateJob {
     pub message_id: MessageId,
     #[serde(default)]
     pub revision: u32,
+    /// The secret link of a bot's reply ([`OutboundJob::link`]), passed on to the sender.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 impl TranslateJob {
@@ -121,6 +124,7 @@ impl TranslateJob {
             conversation_id: message.conversation_id,
             message_id: message.id,
             revision: message.revision,
+            link: None,
         }
     }
 

@@ -113,3 +113,84 @@ impl Agent {
                 .any(|l| l.primary() == language.primary())
     }
 }
+
+/// The languages a customer's message in `language` is translated into so that every agent can
+/// read it: the own language of each agent who does not read `language`, once per primary
+/// subtag, in the agents' order. An unknown `language` (too little text to tell) asks for every
+/// agent's own language: the provider then detects the source, and a translation into the
+/// language it already is in is dropped.
+pub fn translation_targets<'a>(
+    language: Option<&LanguageTag>,
+    agents: impl IntoIterator<Item = &'a Agent>,
+) -> Vec<LanguageTag> {
+    let mut out: Vec<LanguageTag> = Vec::new();
+    for agent in agents {
+        if language.is_some_and(|l| agent.reads(l)) {
+            continue;
+        }
+        let own = agent.primary_language();
+        if language.is_some_and(|l| l.primary() == own.primary())
+            || out.iter().any(|t| t.primary() == own.primary())
+        {
+            continue;
+        }
+        out.push(own);
+    }
+    out
+}
+
+#[cfg(test)]
+mod translation_tests {
+    use super::*;
+
+    fn agent(own: Option<&str>, reads: &[&str]) -> Agent {
+        Agent {
+            id: AgentId::from_uuid(uuid::Uuid::now_v7()),
+            email: EmailAddress::parse("a@example.com").unwrap(),
+            name: "A".to_owned(),
+            password_hash: PasswordHash::from_phc("x".to_owned()),
+            teams: Default::default(),
+            skills: Default::default(),
+            languages: reads
+                .iter()
+                .map(|l| LanguageTag::parse(l).unwrap())
+                .collect(),
+            language: own.map(|l| LanguageTag::parse(l).unwrap()),
+            status: AgentStatus::Online,
+            capacity: 10,
+            created_at: Timestamp::from_millis(0),
+        }
+    }
+    fn tags(v: &[LanguageTag]) -> Vec<&str> {
+        v.iter().map(LanguageTag::as_str).collect()
+    }
+    fn tag(s: &str) -> LanguageTag {
+        LanguageTag::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_message_is_translated_for_the_agents_who_do_not_read_it_only() {
+        let team = [
+            agent(Some("en"), &["en"]),
+            agent(Some("zh-Hans"), &["zh-Hans", "en"]),
+            agent(Some("en-GB"), &["en-GB", "ru"]),
+        ];
+        assert_eq!(
+            tags(&translation_targets(Some(&tag("ru")), &team)),
+            ["en", "zh-Hans"]
+        );
+        assert!(translation_targets(Some(&tag("en-US")), &team).is_empty());
+        assert_eq!(tags(&translation_targets(Some(&tag("zh")), &team)), ["en"]);
+        assert_eq!(tags(&translation_targets(None, &team)), ["en", "zh-Hans"]);
+    }
+
+    #[test]
+    fn an_agent_without_languages_reads_english() {
+        let a = agent(None, &[]);
+        assert_eq!(a.primary_language().as_str(), "en");
+        assert!(a.reads(&tag("en-US")));
+        let b = agent(None, &["ru", "de"]);
+        assert_eq!(b.primary_language().as_str(), "de");
+        assert!(!b.reads(&tag("en")));
+    }
+}

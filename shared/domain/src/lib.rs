@@ -17,7 +17,7 @@ mod message;
 mod summary;
 mod values;
 
-pub use agent::{Agent, AgentStatus, PasswordHash};
+pub use agent::{Agent, AgentStatus, PasswordHash, translation_targets};
 pub use attachment::{
     Attachment, AttachmentKind, Degrees, TELEGRAM_DOWNLOAD_LIMIT, TELEGRAM_FILE_PREFIX,
     TELEGRAM_PHOTO_LIMIT, TELEGRAM_UPLOAD_LIMIT, clean_file_name, human_size, kind_of_mime,

@@ -439,6 +439,16 @@ impl Message {
         &self.text
     }
 
+    /// Whether this is a reply held back from the customer until it is translated (or the
+    /// agent decides after the translation failed).
+    pub fn is_held_for_translation(&self) -> bool {
+        self.direction == Direction::Outbound
+            && self
+                .translation
+                .as_ref()
+                .is_some_and(TranslationStatus::holds_reply)
+    }
+
     /// The translation into `language` (or into a language with the same primary subtag).
     pub fn translation_into(&self, language: &LanguageTag) -> Option<&Translation> {
         self.translations

@@ -45,6 +45,12 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ),
     ("MEDIA_DLQ_URL", "required", "its dead-letter queue"),
     (
+        "TRANSLATE_QUEUE_URL",
+        "required",
+        "translate FIFO queue (router, agent-api → translator)",
+    ),
+    ("TRANSLATE_DLQ_URL", "required", "its dead-letter queue"),
+    (
         "FILES_BUCKET",
         "required",
         "the private S3 bucket of attachment bytes (content-addressed keys, presigned links)",
@@ -257,6 +263,8 @@ mod tests {
             ("TIMERS_DLQ_URL", format!("{q}-timers-dlq")),
             ("MEDIA_QUEUE_URL", format!("{q}-media")),
             ("MEDIA_DLQ_URL", format!("{q}-media-dlq")),
+            ("TRANSLATE_QUEUE_URL", format!("{q}-translate.fifo")),
+            ("TRANSLATE_DLQ_URL", format!("{q}-translate-dlq.fifo")),
             (
                 "WEBSOCKET_API_ENDPOINT",
                 "https://abc.execute-api.us-east-1.amazonaws.com/prod/".to_owned(),

@@ -443,6 +443,7 @@ impl Stack {
             auth: auth.clone(),
             blobs: blobs.clone(),
             files: omnidesk_agent_api::FileSettings::default(),
+            translation: None,
         };
         // As WebChatDeps::on_aws wires it in the web-chat and agent-ws main.rs.
         let web = WebChatDeps {

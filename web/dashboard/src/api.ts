@@ -159,7 +159,7 @@ export class Api {
   }
   /** Sets the signed-in agent's own language and the others they read. */
   setMyLanguages(language: string, reads: string[]) {
-    return this.call<Agent>('PUT', '/api/v1/me/languages', { language, reads });
+    return this.call<Agent>('PUT', '/api/v1/agents/me/languages', { language, reads });
   }
   /** Overrides the customer's language of a conversation (replies are translated into it). */
   setConversationLanguage(id: string, language: string) {

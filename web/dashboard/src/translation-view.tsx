@@ -291,7 +291,7 @@ export function QuotaNotice({ setup, t }: { setup: TranslationSetup | null; t: T
 
 /**
  * "My languages": a header button opening a small dialog with the agent's own language and
- * the others they read, saved with `PUT /api/v1/me/languages`. It also says, when the
+ * the others they read, saved with `PUT /api/v1/agents/me/languages`. It also says, when the
  * deployment translates nothing, that only detection is on.
  */
 export function MyLanguages({ me, setup, t, onSave }: { me: Reader; setup: TranslationSetup | null; t: T; onSave: (language: string, reads: string[]) => Promise<string | null> }) {

@@ -132,7 +132,7 @@ export function languageOptions(agent: Reader, current: string | null | undefine
   return uniqueLanguages([...(current ? [current] : []), ...readLanguages(agent), ...COMMON_LANGUAGES]);
 }
 
-/** The body of `PUT /api/v1/me/languages` for a choice: the other languages read, without the own one. */
+/** The body of `PUT /api/v1/agents/me/languages` for a choice: the other languages read, without the own one. */
 export function languagesPayload(language: string, reads: readonly string[]): { language: string; reads: string[] } {
   return { language, reads: uniqueLanguages(reads.filter((l) => !sameLanguage(l, language))) };
 }

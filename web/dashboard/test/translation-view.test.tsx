@@ -412,11 +412,11 @@ describe('my languages', () => {
     expect($('[data-testid="translation-off"]')).toBeNull();
   });
 
-  it('the controller saves with PUT /api/v1/me/languages and takes the agent it gets back', async () => {
+  it('the controller saves with PUT /api/v1/agents/me/languages and takes the agent it gets back', async () => {
     const calls = stubFetch((c) => ({ body: { ...ME, language: (c.body as { language: string }).language, languages: ['ru', 'en', 'zh'] } }));
     const ctrl = controller();
     expect(await ctrl.saveLanguages('ru', ['en', 'zh'])).toBeNull();
-    expect(calls).toEqual([expect.objectContaining({ method: 'PUT', url: '/api/v1/me/languages', body: { language: 'ru', reads: ['en', 'zh'] } })]);
+    expect(calls).toEqual([expect.objectContaining({ method: 'PUT', url: '/api/v1/agents/me/languages', body: { language: 'ru', reads: ['en', 'zh'] } })]);
     expect(ctrl.me.language).toBe('ru');
     expect(ctrl.me.languages).toEqual(['ru', 'en', 'zh']);
     stubFetch(() => ({ status: 400, body: { error: { code: 'bad_request', message: 'unknown language "xx"' } } }));

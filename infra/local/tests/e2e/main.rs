@@ -7,3 +7,4 @@ mod files;
 mod harness;
 mod language;
 mod telegram_path;
+mod translation;
