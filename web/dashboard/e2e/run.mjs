@@ -1,6 +1,8 @@
 // Browser tests of the dashboard in headless Debian Chromium (playwright-core), against the
-// real `omnidesk serve` and a fake Telegram Bot API written here. Every server listens on
-// 127.0.0.1 and is stopped on exit. Screenshots go to test-results/.
+// real `omnidesk serve`, a fake Telegram Bot API written here and a fake DeepL
+// (fake-deepl.mjs): the server translates (OMNIDESK_TRANSLATOR=deepl) for every scenario; the
+// English ones never need it. Every server listens on 127.0.0.1 and is stopped on exit.
+// Screenshots go to test-results/.
 //
 // env: OMNIDESK_BIN (default <repo>/target/debug/omnidesk), CHROMIUM (default /usr/bin/chromium)
 
@@ -12,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { createFakeDeepl } from './fake-deepl.mjs';
 import { makePng } from './png.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -28,6 +31,9 @@ const JWT_SECRET = 'e2e-jwt-secret-0123456789-abcdefghijklmnop';
 const EMAIL = 'ann@example.com';
 const SITE_ORIGIN = 'http://127.0.0.1:8765'; // the shop's page (never served: only the widget API checks it)
 const PASSWORD = 'correct horse battery';
+const DEEPL_KEY = 'e2e-deepl-key:fx';
+/** How long a reply waits for its translation before it is held for the agent (short: the failing-provider scenario waits it out). */
+const TRANSLATE_WAIT_SECS = 2;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -132,6 +138,9 @@ const fakeTelegram = createServer((req, res) => {
     return reply({ ok: true, result: true });
   });
 });
+
+// ---------- fake DeepL ----------
+const deepl = createFakeDeepl(DEEPL_KEY);
 
 function listen(server) {
   return new Promise((r) => server.listen(0, '127.0.0.1', () => r(server.address().port)));
@@ -270,14 +279,18 @@ async function waitFor(fn, ms, what) {
 let browser;
 let page;
 const pageErrors = [];
+/** Console errors as `{text, url}`, in order. */
+const consoleErrors = [];
 const dialogs = [];
 
 const withTimeout = (p, ms) => Promise.race([p, sleep(ms)]);
 async function cleanup() {
   await withTimeout(browser?.close().catch(() => {}), 5000);
   await withTimeout(stopServer().catch(() => {}), 7000);
-  fakeTelegram.closeAllConnections?.();
-  fakeTelegram.close();
+  for (const s of [fakeTelegram, deepl.server]) {
+    s.closeAllConnections?.();
+    s.close();
+  }
   rmSync(dataDir, { recursive: true, force: true });
 }
 // A hung step must not hang CI: the whole run has a hard limit.
@@ -299,6 +312,7 @@ process.on('exit', () => {
 
 async function main() {
   const tgPort = await listen(fakeTelegram);
+  const deeplPort = await listen(deepl.server);
   port = await freePort();
   env = {
     ...process.env,
@@ -309,6 +323,13 @@ async function main() {
     OMNIDESK_JWT_SECRET: JWT_SECRET,
     OMNIDESK_WS_PING_SECS: '5',
     OMNIDESK_OUTBOX_DIR: outboxDir,
+    // Translation for everyone: customers' messages into the agents' languages, replies into
+    // the customer's, detected among en, ru and zh.
+    OMNIDESK_TRANSLATOR: 'deepl',
+    DEEPL_AUTH_KEY: DEEPL_KEY,
+    DEEPL_API_URL: deepl.url(deeplPort),
+    OMNIDESK_LANGUAGES: 'en,ru,zh',
+    OMNIDESK_TRANSLATE_WAIT_SECS: String(TRANSLATE_WAIT_SECS),
     RUST_LOG: 'info',
   };
   serverLog = createWriteStream(join(results, 'omnidesk.log'));
@@ -330,6 +351,9 @@ async function main() {
   const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
   page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push({ text: m.text(), url: m.location()?.url ?? '' });
+  });
   page.on('dialog', (d) => {
     dialogs.push(d.message());
     void d.dismiss();
@@ -802,11 +826,182 @@ async function main() {
     });
   }
 
+  // ---------- translation ----------
+  await translationScenarios();
+
   await test('the page raised no uncaught errors', async () => {
     assert(pageErrors.length === 0, `page errors: ${pageErrors.join(' | ')}`);
   });
 
   void conversationId;
+}
+
+/**
+ * Translation against the fake DeepL: Oleg writes in Russian to Ann, who reads English. The
+ * scenarios build on each other (one conversation), so they run in order.
+ */
+async function translationScenarios() {
+  const OLEG = { id: 7001, first_name: 'Oleg', language_code: 'ru' };
+  const consoleMark = consoleErrors.length;
+  const pageErrorMark = pageErrors.length;
+  const toOleg = () => sends.filter((x) => String(x.chat_id) === String(OLEG.id));
+  const translated = () => deepl.requests.filter((r) => r.status === 200);
+
+  await test('the English scenarios cost no DeepL call, and the fake DeepL refuses what DeepL refuses', async () => {
+    assert(deepl.requests.length === 0, `no provider call for English messages and replies: ${JSON.stringify(deepl.requests)}`);
+    const call = (body, auth = `DeepL-Auth-Key ${DEEPL_KEY}`) =>
+      fetch(`${deepl.url(deepl.server.address().port)}/v2/translate`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: JSON.stringify(body) });
+    const wrongKey = await call({ text: ['Hello'], target_lang: 'RU' }, 'DeepL-Auth-Key nope');
+    assert(wrongKey.status === 403 && (await wrongKey.json()).message === 'Forbidden', `403 Forbidden for a wrong key: ${wrongKey.status}`);
+    assert((await call({ target_lang: 'RU' })).status === 400, 'text is required');
+    assert((await call({ text: 'Hello', target_lang: 'RU' })).status === 400, 'text is an array');
+    assert((await call({ text: ['Hello'] })).status === 400, 'target_lang is required');
+    assert((await call({ text: ['x'.repeat(130 * 1024)], target_lang: 'RU' })).status === 413, '413 over 128 KiB');
+    const ok = await (await call({ text: ['Your order ⟦1⟧ has been shipped'], target_lang: 'RU' })).json();
+    assert(JSON.stringify(ok) === JSON.stringify({ translations: [{ detected_source_language: 'EN', text: 'Ваш заказ ⟦1⟧ отправлен' }] }), JSON.stringify(ok));
+    deepl.requests.length = 0;
+  });
+
+  let convId = null;
+  const inbound = page.getByTestId('message').filter({ hasText: /Where is my order 5521|Где мой заказ 5521/ });
+  await test("a Russian customer's message shows in English with \"Translated from Russian · DeepL\", and its original on demand", async () => {
+    await postUpdate('Здравствуйте! Где мой заказ 5521?', OLEG);
+    await page.getByTestId('tab-all').click();
+    const item = page.getByTestId('conversation-item').filter({ hasText: 'Oleg' });
+    await item.waitFor({ timeout: 5000 });
+    convId = await item.getAttribute('data-id');
+    await item.click();
+    const text = inbound.getByTestId('message-text');
+    await text.and(page.locator('[data-shown="translation"]')).waitFor({ timeout: 10000 });
+    assert((await text.textContent()) === 'Hello! Where is my order 5521?', `the translation: ${await text.textContent()}`);
+    const line = inbound.getByTestId('translation-line');
+    assert((await line.textContent()) === 'Translated from Russian · DeepL · Show original', `line: ${await line.textContent()}`);
+    // The order number never reached the provider: it went as a placeholder and came back.
+    const asked = translated().find((r) => r.body.target_lang === 'EN-US');
+    assert(asked, `DeepL was asked for English: ${JSON.stringify(deepl.requests.map((r) => r.body))}`);
+    assert(asked.auth === `DeepL-Auth-Key ${DEEPL_KEY}`, `the key: ${asked.auth}`);
+    assert(asked.body.text.length === 1 && asked.body.text[0] === 'Здравствуйте! Где мой заказ ⟦1⟧?', `protected: ${JSON.stringify(asked.body)}`);
+    assert(asked.body.source_lang === undefined || asked.body.source_lang === 'RU', `source_lang: ${asked.body.source_lang}`);
+    await page.screenshot({ path: join(results, '19-translated-from-russian.png') });
+
+    await inbound.getByRole('button', { name: 'Show original' }).click();
+    await text.and(page.locator('[data-shown="original"]')).waitFor({ timeout: 2000 });
+    assert((await text.textContent()) === 'Здравствуйте! Где мой заказ 5521?', `the original: ${await text.textContent()}`);
+    assert((await line.textContent()) === 'Original in Russian · Show translation', `line: ${await line.textContent()}`);
+    await page.screenshot({ path: join(results, '20-show-original.png') });
+    await inbound.getByRole('button', { name: 'Show translation' }).click();
+    await text.and(page.locator('[data-shown="translation"]')).waitFor({ timeout: 2000 });
+    assert((await text.textContent()) === 'Hello! Where is my order 5521?', 'back to the translation');
+  });
+
+  await test('the agent\'s English reply is previewed in Russian, reaches Telegram in Russian, and shows "Sent in Russian"', async () => {
+    assert(convId, 'the Russian conversation is open');
+    const english = 'Your order 5521 has been shipped';
+    const russian = 'Ваш заказ 5521 отправлен';
+    const composer = page.getByTestId('composer');
+    await composer.fill(english);
+    const preview = page.getByTestId('translation-preview');
+    await preview.getByTestId('translation-preview-text').filter({ hasText: russian }).waitFor({ timeout: 5000 });
+    assert((await preview.textContent()) === `The customer will receive (Russian): ${russian}`, `preview: ${await preview.textContent()}`);
+    await page.screenshot({ path: join(results, '21-composer-preview.png') });
+    await composer.press('Enter');
+    await waitFor(() => toOleg().length > 0, 10000, 'the reply at the fake Telegram');
+    const out = page.getByTestId('message').filter({ hasText: english }).and(page.locator('[data-status="sent"]'));
+    await out.waitFor({ timeout: 5000 });
+    assert(JSON.stringify(toOleg().map((x) => x.text)) === JSON.stringify([russian]), `exactly the Russian text, once: ${JSON.stringify(toOleg())}`);
+    assert((await out.getByTestId('message-text').textContent()) === english, "the agent's own text in the timeline");
+    const toggle = out.getByRole('button', { name: /Sent in Russian/ });
+    await toggle.waitFor({ timeout: 5000 });
+    assert((await toggle.getAttribute('aria-expanded')) === 'true', 'unfolded at first');
+    assert((await out.getByTestId('translation-sent-text').textContent()) === russian, 'what the customer received');
+    await toggle.click();
+    await out.getByTestId('translation-sent-text').waitFor({ state: 'detached', timeout: 2000 });
+    assert((await toggle.getAttribute('aria-expanded')) === 'false', 'folded');
+    await toggle.click();
+    await out.getByTestId('translation-sent-text').waitFor({ timeout: 2000 });
+    await page.screenshot({ path: join(results, '22-sent-in-russian.png') });
+  });
+
+  await test('DeepL failing: the reply is held, then goes out as the original on "Send original"; a new customer message shows "Translation failed, retrying"', async () => {
+    assert(convId, 'the Russian conversation is open');
+    // Each failure takes a moment, as a real outage does: the page shows every step.
+    deepl.failNext(1000, { status: 503, delayMs: 300 });
+    try {
+      const english = 'Your order 5521 will arrive tomorrow';
+      const composer = page.getByTestId('composer');
+      await composer.fill(english);
+      const previewError = page.getByTestId('translation-preview-error');
+      await previewError.waitFor({ timeout: 5000 });
+      assert((await previewError.textContent()).startsWith('No preview of the translation: '), `preview error: ${await previewError.textContent()}`);
+      const sentAt = Date.now();
+      await composer.press('Enter');
+      const reply = page.getByTestId('message').filter({ hasText: english });
+      await reply.getByTestId('translation-state').and(page.locator('[data-state="pending"]')).filter({ hasText: 'Translating before sending…' }).waitFor({ timeout: 3000 });
+      assert((await reply.getByTestId('delivery').getAttribute('data-held')) === 'true', 'held while translated');
+      const held = reply.getByTestId('translation-held');
+      await held.waitFor({ timeout: TRANSLATE_WAIT_SECS * 1000 + 6000 });
+      console.log(`       held for the agent ${Date.now() - sentAt} ms after sending`);
+      assert((await reply.getByTestId('delivery').textContent()) === 'held — not sent yet', `delivery: ${await reply.getByTestId('delivery').textContent()}`);
+      assert(!toOleg().some((x) => x.text.includes('tomorrow')), 'nothing went to the customer behind the agent\'s back');
+      await page.screenshot({ path: join(results, '23-reply-held.png') });
+      await held.getByRole('button', { name: 'Send original' }).click();
+      await waitFor(() => toOleg().some((x) => x.text === english), 5000, 'the original at the fake Telegram');
+      const marker = reply.getByTestId('translation-state').and(page.locator('[data-state="sent_original"]'));
+      await marker.waitFor({ timeout: 5000 });
+      assert((await marker.textContent()) === 'Sent untranslated', `marker: ${await marker.textContent()}`);
+      await reply.and(page.locator('[data-status="sent"]')).waitFor({ timeout: 5000 });
+      assert(toOleg().filter((x) => x.text === english).length === 1, 'sent once');
+
+      const russian = 'Мой заказ 5521 ещё не пришёл, помогите пожалуйста';
+      await postUpdate(russian, OLEG);
+      const msg = page.getByTestId('message').filter({ hasText: russian });
+      const failed = msg.getByTestId('translation-state').and(page.locator('[data-state="failed"][data-retrying="true"]'));
+      await failed.waitFor({ timeout: 5000 });
+      assert((await failed.textContent()) === 'Translation failed, retrying', `marker: ${await failed.textContent()}`);
+      assert((await msg.getByTestId('message-text').getAttribute('data-shown')) === 'original', 'the original is shown');
+      assert((await msg.getByTestId('message-text').textContent()) === russian, 'nothing lost');
+      await page.screenshot({ path: join(results, '24-translation-failed.png') });
+    } finally {
+      deepl.reset();
+    }
+  });
+
+  await test("the header's language select shows Russian, and \"My languages\" saves reads: zh", async () => {
+    assert(convId, 'the Russian conversation is open');
+    const select = page.getByRole('combobox', { name: "Customer's language" });
+    assert((await select.getAttribute('data-language')) === 'ru', `data-language: ${await select.getAttribute('data-language')}`);
+    assert((await select.inputValue()) === 'ru', `value: ${await select.inputValue()}`);
+    assert((await select.locator('option:checked').textContent()) === 'Russian (ru)', 'shown as Russian');
+
+    const open = async () => {
+      await page.getByRole('button', { name: 'My languages' }).click();
+      const dialog = page.getByRole('dialog', { name: 'My languages' });
+      await dialog.waitFor({ timeout: 2000 });
+      return dialog;
+    };
+    let dialog = await open();
+    assert((await dialog.getByLabel('My own language').inputValue()) === 'en', 'English is her own language');
+    const setup = await agentApi('GET', '/api/v1/translation');
+    assert(setup.body?.enabled === true && setup.body.providers.includes('deepl'), `GET /api/v1/translation: ${JSON.stringify(setup.body)}`);
+    assert((await dialog.getByTestId('translation-off').count()) === 0, 'translation is on: no detection-only note');
+    const zh = dialog.getByRole('group', { name: 'I also read' }).locator('[data-language="zh"] input');
+    assert(!(await zh.isChecked()), 'Chinese not read yet');
+    await zh.check();
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.waitFor({ state: 'detached', timeout: 3000 });
+    const me = await agentApi('GET', '/api/v1/agents/me');
+    assert(me.status === 200 && me.body.language === 'en' && me.body.languages.includes('zh'), `the agent on the server: ${JSON.stringify(me.body)}`);
+    dialog = await open();
+    assert(await dialog.getByRole('group', { name: 'I also read' }).locator('[data-language="zh"] input').isChecked(), 'kept when reopened');
+    await page.screenshot({ path: join(results, '25-my-languages.png') });
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'detached', timeout: 2000 });
+  });
+
+  await test('the translation scenarios raised no page or console error', async () => {
+    const errors = [...pageErrors.slice(pageErrorMark), ...consoleErrors.slice(consoleMark).map((e) => `${e.text} (${e.url})`)];
+    assert(errors.length === 0, `errors: ${errors.join(' | ')}`);
+  });
 }
 
 async function apiLogin() {
