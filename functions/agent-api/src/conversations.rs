@@ -9,8 +9,8 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use omnidesk_core::usecases::{conversation_view, sign_all_attachments, sign_attachments};
 use omnidesk_core::{
-    AppendOutcome, ConversationFilter, ConversationView, OutboundJob, OutgoingMessage, PageRequest,
-    QueueName, ServerEvent, StoreError,
+    AppendOutcome, ConversationFilter, ConversationView, OutboundJob, PageRequest, QueueName,
+    ServerEvent, StoreError,
 };
 use omnidesk_domain::{
     Agent, AgentId, Author, Contact, ContactId, Conversation, ConversationId, ConversationStatus,
@@ -353,21 +353,10 @@ async fn send_reply_job(
             )
             .await;
     }
-    let job = OutboundJob {
-        conversation_id: message.conversation_id,
-        message_id: message.id,
-        link: None,
-    };
-    let body = serde_json::to_string(&job)
-        .map_err(|e| omnidesk_core::QueueError::Refused(format!("outbound job: {e}")))?;
     deps.queue
         .send(
             QueueName::Outbound,
-            OutgoingMessage::fifo(
-                message.conversation_id.to_string(),
-                message.id.to_string(),
-                body,
-            ),
+            OutboundJob::of(message, None).to_queue_message(),
         )
         .await
 }

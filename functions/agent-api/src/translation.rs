@@ -237,16 +237,20 @@ pub(crate) async fn preview(
     Ok(Json(json!(preview)))
 }
 
-/// Loads a message of a conversation for a decision on it.
-async fn held_reply(deps: &ApiDeps, id: &str, message_id: &str) -> Result<Message, ApiError> {
+/// A message of a conversation, by the path's ids.
+async fn load_message(deps: &ApiDeps, id: &str, message_id: &str) -> Result<Message, ApiError> {
     let id = parse_id(id)?;
     let message_id =
         MessageId::parse(message_id).map_err(|e| ApiError::invalid("message_id", e))?;
-    let message = deps
-        .messages
+    deps.messages
         .get_message(id, message_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("message"))?;
+        .ok_or_else(|| ApiError::not_found("message"))
+}
+
+/// Loads a message of a conversation for a decision on it.
+async fn held_reply(deps: &ApiDeps, id: &str, message_id: &str) -> Result<Message, ApiError> {
+    let message = load_message(deps, id, message_id).await?;
     if !message.is_held_for_translation() {
         return Err(ApiError::conflict(
             "not_held",
@@ -259,14 +263,7 @@ async fn held_reply(deps: &ApiDeps, id: &str, message_id: &str) -> Result<Messag
 /// A held reply, or a customer's message whose translation failed for good: what
 /// `retry-translation` takes.
 async fn retryable(deps: &ApiDeps, id: &str, message_id: &str) -> Result<Message, ApiError> {
-    let id = parse_id(id)?;
-    let message_id =
-        MessageId::parse(message_id).map_err(|e| ApiError::invalid("message_id", e))?;
-    let message = deps
-        .messages
-        .get_message(id, message_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("message"))?;
+    let message = load_message(deps, id, message_id).await?;
     if message.is_held_for_translation() || failed_for_good(&message) {
         return Ok(message);
     }
@@ -346,15 +343,7 @@ pub(crate) async fn send_original(
         Ok(m) => decide(&deps, m, TranslationStatus::SentOriginal).await?,
         // Decided before, but its queueing failed: queue it again.
         Err(e) => {
-            let m = deps
-                .messages
-                .get_message(
-                    parse_id(&id)?,
-                    MessageId::parse(&message_id)
-                        .map_err(|e| ApiError::invalid("message_id", e))?,
-                )
-                .await?
-                .ok_or_else(|| ApiError::not_found("message"))?;
+            let m = load_message(&deps, &id, &message_id).await?;
             if m.translation != Some(TranslationStatus::SentOriginal)
                 || m.delivery.status != omnidesk_domain::DeliveryStatus::Sending
             {

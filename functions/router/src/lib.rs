@@ -1118,16 +1118,10 @@ async fn bot_say(
             return Ok(());
         }
         deps.messages.append_message(&reply).await?;
-        let job = OutboundJob {
-            conversation_id: conversation.id,
-            message_id: reply.id,
-            link: line.link,
-        };
-        let body = serde_json::to_string(&job).map_err(|e| JobError::Permanent(e.to_string()))?;
         deps.queue
             .send(
                 QueueName::Outbound,
-                OutgoingMessage::fifo(conversation.id.to_string(), reply.id.to_string(), body),
+                OutboundJob::of(&reply, line.link).to_queue_message(),
             )
             .await?;
         step.pushes.push(ServerEvent::MessageCreated {

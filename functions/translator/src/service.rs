@@ -453,7 +453,16 @@ fn failure(attempts: &[(&str, Attempt)]) -> TranslateFailure {
     let reasons = |pick: fn(&Attempt) -> Option<&str>| -> String {
         attempts
             .iter()
-            .filter_map(|(p, a)| pick(a).map(|r| format!("{p}: {r}")))
+            // Providers name themselves in their errors ("deepl: HTTP 503 …"): not twice.
+            .filter_map(|(p, a)| {
+                pick(a).map(|r| {
+                    if r.starts_with(&format!("{p}:")) {
+                        r.to_owned()
+                    } else {
+                        format!("{p}: {r}")
+                    }
+                })
+            })
             .collect::<Vec<_>>()
             .join("; ")
     };

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use omnidesk_core::usecases::push_to_agents;
 use omnidesk_core::{
-    AgentStore, Clock, ConnectionStore, JobError, JobOutcome, MessageStore, OutboundJob,
-    OutgoingMessage, Push, Queue, QueueName, SECRET_LINK_MARK, ServerEvent, StoreError,
-    TranslateJob,
+    AgentStore, Clock, ConnectionStore, JobError, JobOutcome, MessageStore, OutboundJob, Push,
+    Queue, QueueName, SECRET_LINK_MARK, ServerEvent, StoreError, TranslateJob,
 };
 use omnidesk_domain::{
     Author, Direction, LanguageTag, Message, MessageContent, Translation, TranslationStatus,
@@ -346,20 +345,10 @@ pub async fn queue_for_sending(
     message: &Message,
     link: Option<&str>,
 ) -> Result<(), JobError> {
-    let job = OutboundJob {
-        conversation_id: message.conversation_id,
-        message_id: message.id,
-        link: link.map(str::to_owned),
-    };
-    let body = serde_json::to_string(&job).map_err(|e| JobError::Permanent(e.to_string()))?;
     queue
         .send(
             QueueName::Outbound,
-            OutgoingMessage::fifo(
-                message.conversation_id.to_string(),
-                message.id.to_string(),
-                body,
-            ),
+            OutboundJob::of(message, link.map(str::to_owned)).to_queue_message(),
         )
         .await
         .map(|_| ())

@@ -72,6 +72,27 @@ pub struct OutboundJob {
     pub link: Option<String>,
 }
 
+impl OutboundJob {
+    /// The job that sends the stored `message` (with `link` for its [`SECRET_LINK_MARK`]).
+    pub fn of(message: &omnidesk_domain::Message, link: Option<String>) -> Self {
+        Self {
+            conversation_id: message.conversation_id,
+            message_id: message.id,
+            link,
+        }
+    }
+
+    /// The queue message: FIFO per conversation, deduplicated by the message id (a message is
+    /// sent once however often it is queued).
+    pub fn to_queue_message(&self) -> crate::OutgoingMessage {
+        crate::OutgoingMessage::fifo(
+            self.conversation_id.to_string(),
+            self.message_id.to_string(),
+            serde_json::to_string(self).expect("an outbound job serialises"),
+        )
+    }
+}
+
 /// Where a message's text carries the secret link of its [`OutboundJob`].
 pub const SECRET_LINK_MARK: &str = "[single-use link, sent to the customer only]";
 
