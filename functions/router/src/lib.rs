@@ -557,6 +557,12 @@ async fn route_message(
     {
         message.language = Some(lang);
     }
+    // What the contact clearly writes in (their profile's language follows it).
+    let spoken = detection
+        .as_ref()
+        .filter(|d| d.reliable)
+        .and_then(|d| d.language.as_deref())
+        .and_then(|l| LanguageTag::parse(l).ok());
     if needs_translation(deps, &message.text, message.language.as_ref()).await? {
         message.translation = Some(TranslationStatus::Pending { target: None });
     }
@@ -594,7 +600,9 @@ async fn route_message(
                 if let AppendOutcome::Duplicate(_) = deps.messages.append_message(&message).await? {
                     return Ok(JobOutcome::Done);
                 }
-                contact = note_reached_on(deps, contact, channel, &mut step.pushes).await?;
+                contact =
+                    note_reached_on(deps, contact, channel, spoken.as_ref(), &mut step.pushes)
+                        .await?;
                 return finish(deps, m, c, contact, message, events, bot_reply, step).await;
             }
             // Created meanwhile by someone else: continue with theirs.
@@ -646,7 +654,7 @@ async fn route_message(
         }
     };
 
-    contact = note_reached_on(deps, contact, channel, &mut step.pushes).await?;
+    contact = note_reached_on(deps, contact, channel, spoken.as_ref(), &mut step.pushes).await?;
 
     // 4. Conversation state: channel, reopen, commands, hand-off, assignment.
     let mut conversation = conversation;
@@ -2042,20 +2050,28 @@ async fn find_or_create_contact(
 }
 
 /// A message from the contact proves they can be reached on `channel` (again) and that they
-/// write from it: records both on the contact unless it says so already.
+/// write from it, and (when its text said so clearly) in which language: records all three on
+/// the contact unless it says so already.
 async fn note_reached_on(
     deps: &RouterDeps,
     mut contact: Contact,
     channel: Channel,
+    spoken: Option<&LanguageTag>,
     pushes: &mut Vec<ServerEvent>,
 ) -> Result<Contact, JobError> {
-    if contact.unreachable_on(channel).is_none() && contact.channels_seen.contains(&channel) {
+    if contact.unreachable_on(channel).is_none()
+        && contact.channels_seen.contains(&channel)
+        && spoken.is_none_or(|l| contact.language.as_ref() == Some(l))
+    {
         return Ok(contact);
     }
     for _ in 0..MAX_CONFLICT_RETRIES {
         let read_at = contact.updated_at;
         contact.mark_reachable(channel);
         contact.saw_channel(channel);
+        if let Some(l) = spoken {
+            contact.language = Some(l.clone());
+        }
         contact.updated_at = deps.clock.now().max(read_at.plus_millis(1));
         match deps.contacts.update_contact(&contact, read_at).await {
             Ok(()) => {

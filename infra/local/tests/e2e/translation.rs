@@ -88,6 +88,11 @@ async fn a_russian_customer_and_an_english_agent_read_each_other() {
         "the original is kept"
     );
     assert_eq!(inbound["language"], "ru");
+    let view = h.get(&format!("/api/v1/conversations/{id}")).await;
+    assert_eq!(
+        view["contact"]["language"], "ru",
+        "the profile follows what the customer writes: {view}"
+    );
     assert_eq!(
         inbound["translations"],
         json!([{"language": "en", "text": "Hello! Where is my order 5521?", "provider": "deepl"}]),
