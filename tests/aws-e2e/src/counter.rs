@@ -13,6 +13,9 @@
 //! - reads: `GetItem` ⌈size/4 KB⌉ × (1 strongly consistent, 0.5 eventually), `Query` on the summed
 //!   size of the returned items (at least one unit), `TransactGetItems` 2×;
 //! - `PostToConnection`: one message per started 32 KB; SQS: one request per started 64 KB.
+//!
+//! IAM: each request is mapped to the actions AWS authorises it by ([`Tally::iam_actions`]),
+//! with the bucket (S3) or queue (SQS) it names, per calling function.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -61,6 +64,9 @@ pub struct Tally {
     pub wru_by_item: BTreeMap<String, f64>,
     /// Estimated read units by `"Service:Operation"`.
     pub rru_by_op: BTreeMap<String, f64>,
+    /// DynamoDB single-item requests by `"Operation PK-prefix/SK-prefix"` (e.g.
+    /// `"GetItem TXC/TXC"`, a translation-cache look-up): which items are read and written.
+    pub dynamo_by_item: BTreeMap<String, u64>,
     /// Billed SQS requests (64 KB chunks).
     pub sqs_requests: u64,
     /// Billed WebSocket messages (32 KB chunks) posted to connections.
@@ -73,6 +79,10 @@ pub struct Tally {
     /// The S3 actions each function calls with their bucket (`s3:GetObject <bucket>`), by
     /// function name: which of the template's buckets a grant must name.
     pub s3_buckets: BTreeMap<String, BTreeSet<String>>,
+    /// The SQS actions each function calls with their queue's name (`sqs:SendMessage
+    /// <name>-translate.fifo`), by function name: which of the template's queues a grant must
+    /// name.
+    pub sqs_queues: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Tally {
@@ -104,11 +114,13 @@ impl Tally {
             wru_by_op: sum(&self.wru_by_op, &other.wru_by_op),
             wru_by_item: sum(&self.wru_by_item, &other.wru_by_item),
             rru_by_op: sum(&self.rru_by_op, &other.rru_by_op),
+            dynamo_by_item: sum(&self.dynamo_by_item, &other.dynamo_by_item),
             sqs_requests: self.sqs_requests + other.sqs_requests,
             ws_messages: self.ws_messages + other.ws_messages,
             s3_bytes_put: self.s3_bytes_put + other.s3_bytes_put,
             iam_actions: self.iam_actions.clone(),
             s3_buckets: self.s3_buckets.clone(),
+            sqs_queues: self.sqs_queues.clone(),
         }
     }
 
@@ -121,6 +133,13 @@ impl Tally {
             }
         }
         calls.retain(|_, v| *v > 0);
+        let mut dynamo_by_item = self.dynamo_by_item.clone();
+        for (k, v) in &earlier.dynamo_by_item {
+            if let Some(c) = dynamo_by_item.get_mut(k) {
+                *c = c.saturating_sub(*v);
+            }
+        }
+        dynamo_by_item.retain(|_, v| *v > 0);
         let diff = |now: &BTreeMap<String, f64>, then: &BTreeMap<String, f64>| {
             now.iter()
                 .map(|(k, v)| (k.clone(), v - then.get(k).copied().unwrap_or(0.0)))
@@ -132,6 +151,7 @@ impl Tally {
             wru_by_op: diff(&self.wru_by_op, &earlier.wru_by_op),
             wru_by_item: diff(&self.wru_by_item, &earlier.wru_by_item),
             rru_by_op: diff(&self.rru_by_op, &earlier.rru_by_op),
+            dynamo_by_item,
             wru: self.wru - earlier.wru,
             rru: self.rru - earlier.rru,
             sqs_requests: self.sqs_requests.saturating_sub(earlier.sqs_requests),
@@ -139,7 +159,21 @@ impl Tally {
             s3_bytes_put: self.s3_bytes_put.saturating_sub(earlier.s3_bytes_put),
             iam_actions: self.iam_actions.clone(),
             s3_buckets: self.s3_buckets.clone(),
+            sqs_queues: self.sqs_queues.clone(),
         }
+    }
+
+    /// Requests of one DynamoDB operation on items whose partition key starts with `prefix`
+    /// (`"GetItem"`, `"TXC"`: translation-cache look-ups).
+    pub fn item_requests(&self, op: &str, prefix: &str) -> u64 {
+        self.dynamo_by_item
+            .iter()
+            .filter(|(k, _)| {
+                k.split_once(' ')
+                    .is_some_and(|(o, item)| o == op && item.split('/').next() == Some(prefix))
+            })
+            .map(|(_, v)| v)
+            .sum()
     }
 }
 
@@ -185,8 +219,9 @@ impl Intercept for Counter {
         };
         let (service, op) = (meta.service().to_owned(), meta.name().to_owned());
         let body = context.request().body().bytes().unwrap_or_default();
-        // Only DynamoDB bodies are read (units, a transaction's actions); others are sized.
-        let json: Value = if service == "DynamoDB" {
+        // Only DynamoDB and SQS bodies are read (units, a transaction's actions, the queue);
+        // others are sized.
+        let json: Value = if service == "DynamoDB" || service == "SQS" {
             serde_json::from_slice(body).unwrap_or(Value::Null)
         } else {
             Value::Null
@@ -194,11 +229,26 @@ impl Intercept for Counter {
         let mut tally = self.tally.lock();
         *tally.calls.entry(format!("{service}:{op}")).or_default() += 1;
         if let Ok(caller) = CALLER.try_with(|c| *c) {
+            let mut actions = iam_actions(&service, &op, &json);
+            if service == "Translate" && detects_source(body) {
+                // `SourceLanguageCode: auto`: Translate calls Amazon Comprehend with the
+                // caller's permissions (the Translate developer guide's identity policy).
+                actions.push("comprehend:DetectDominantLanguage".to_owned());
+            }
             tally
                 .iam_actions
                 .entry(caller.to_owned())
                 .or_default()
-                .extend(iam_actions(&service, &op, &json));
+                .extend(actions);
+            if service == "SQS"
+                && let Some(queue) = json["QueueUrl"].as_str()
+            {
+                let name = queue.rsplit('/').next().unwrap_or(queue);
+                let entries = tally.sqs_queues.entry(caller.to_owned()).or_default();
+                for action in iam_actions(&service, &op, &json) {
+                    entries.insert(format!("{action} {name}"));
+                }
+            }
             if service == "S3"
                 && let Some(bucket) = path_style_bucket(context.request().uri())
             {
@@ -211,6 +261,15 @@ impl Intercept for Counter {
         match service.as_str() {
             "DynamoDB" => {
                 let w = write_units(&op, &json) + self.index_writes(&op, &json);
+                if matches!(
+                    op.as_str(),
+                    "GetItem" | "PutItem" | "UpdateItem" | "DeleteItem"
+                ) {
+                    *tally
+                        .dynamo_by_item
+                        .entry(format!("{op} {}", item_kinds(&op, &json)))
+                        .or_default() += 1;
+                }
                 if w > 0.0 {
                     *tally
                         .wru_by_item
@@ -316,6 +375,7 @@ fn iam_actions(service: &str, op: &str, body: &Value) -> Vec<String> {
         ("SSM", op) => vec![format!("ssm:{op}")],
         // SESv2 SendEmail is authorised by ses:SendEmail, whatever its content.
         ("SESv2", op) => vec![format!("ses:{op}")],
+        ("Translate", op) => vec![format!("translate:{op}")],
         ("ApiGatewayManagementApi", _) => vec!["execute-api:ManageConnections".to_owned()],
         // HeadObject is authorised by s3:GetObject, ListObjectsV2 by s3:ListBucket.
         ("S3", "HeadObject") => vec!["s3:GetObject".to_owned()],
@@ -323,6 +383,14 @@ fn iam_actions(service: &str, op: &str, body: &Value) -> Vec<String> {
         ("S3", op) => vec![format!("s3:{op}")],
         (service, op) => vec![format!("{service}:{op}")],
     }
+}
+
+/// Whether a `TranslateText` body asks Translate to detect the source language
+/// (`SourceLanguageCode: auto`), in Smithy RPC v2 CBOR (a text key of 18 bytes, `0x72`, then a
+/// text value of 4, `0x64`) or AWS JSON 1.1.
+fn detects_source(body: &[u8]) -> bool {
+    let contains = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    contains(b"\x72SourceLanguageCode\x64auto") || contains(b"\"SourceLanguageCode\":\"auto\"")
 }
 
 /// The bucket of a path-style S3 URI (`http://127.0.0.1:5000/<bucket>/<key>`).
@@ -552,6 +620,19 @@ mod tests {
         );
         let delete = json!({"Key": {"PK": {"S": "CONV#1"}, "SK": {"S": "META"}}});
         assert_eq!(counter.index_writes("DeleteItem", &delete), 2.0);
+    }
+
+    #[test]
+    fn a_translate_request_with_source_auto_is_told_apart_in_cbor_and_json() {
+        let cbor =
+            b"\xbf\x64Text\x62hi\x72SourceLanguageCode\x64auto\x72TargetLanguageCode\x62en\xff";
+        assert!(detects_source(cbor));
+        let given =
+            b"\xbf\x64Text\x62hi\x72SourceLanguageCode\x62ru\x72TargetLanguageCode\x62en\xff";
+        assert!(!detects_source(given));
+        assert!(detects_source(
+            br#"{"Text":"hi","SourceLanguageCode":"auto","TargetLanguageCode":"en"}"#
+        ));
     }
 
     #[test]

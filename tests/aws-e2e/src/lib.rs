@@ -1,12 +1,17 @@
 //! omnidesk-aws-e2e: the Lambda functions end to end on the real AWS SDK against moto, driven
 //! with the event shapes Lambda delivers (API Gateway v2 HTTP events, SQS batches through the
 //! `omnidesk-lambda` batch driver, WebSocket `$connect` events), with local fakes for the
-//! Telegram Bot API and the `@connections` Management API.
+//! Telegram Bot API, the `@connections` Management API and (moto has none) Amazon Translate.
 //!
 //! [`Stack`] wires every function's handler on the AWS adapters, with a [`Counter`] on each SDK
 //! client so the `aws-cost` bench can count (and price) every request. [`Stack::poll`] does what
 //! the Lambda SQS event source mapping does: receive up to 10 messages, hand them to the
 //! function as an `SqsEvent`, delete the ones not reported failed.
+//!
+//! Translation is off unless the stack is started with [`StackOptions::translation`]: then the
+//! router queues customers' messages in a language an agent does not read, the agent API holds
+//! replies to customers in another language, and [`Function::Translator`] consumes the
+//! translate queue, as a deployment with `OMNIDESK_TRANSLATOR` set does.
 //!
 //! Test-only crate: depends on the function crates and adapters, nothing depends on it.
 //! Everything listens on 127.0.0.1; clients use static dummy credentials and a loopback
@@ -15,7 +20,7 @@
 pub mod connections;
 pub mod counter;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,10 +31,11 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use axum::body::Body as AxumBody;
 use axum::http::StatusCode;
-use omnidesk_agent_api::{ApiDeps, Auth};
+use omnidesk_agent_api::{ApiDeps, ApiTranslation, Auth};
 use omnidesk_agent_ws::WsDeps;
 use omnidesk_aws::{
-    ApiGatewayPush, DynamoStore, S3BlobStore, S3RawMail, SES_MAX_INBOUND_BYTES, SesMailer, SqsQueue,
+    AmazonTranslator, ApiGatewayPush, DynamoStore, S3BlobStore, S3RawMail, SES_MAX_INBOUND_BYTES,
+    SesMailer, SqsQueue, aws_sdk_translate,
 };
 use omnidesk_core::{
     BotConfig, BotMode, BotStore, Clock, IdGen, MailStore, Mailbox, Mailer, OutgoingMail,
@@ -38,13 +44,17 @@ use omnidesk_core::{
 use omnidesk_domain::{Agent, BotId, WebsiteId};
 use omnidesk_email_inbound::ses::{InboundBucket, SesError};
 use omnidesk_email_inbound::{EmailDeps, EmailSettings, Ingested};
+use omnidesk_lambda::run_sqs_batch;
 use omnidesk_lambda::{CoalescingPush, SqsSettle};
 use omnidesk_media::MediaDeps;
+use omnidesk_providers::ProviderSetting;
+use omnidesk_providers::fakes::FakeAmazonTranslate;
 use omnidesk_router::{RouterDeps, RouterSettings};
 use omnidesk_sender::{EmailOut, RateLimiter, SenderDeps};
 use omnidesk_telegram::TeloxideTelegram;
 use omnidesk_telegram::fake::FakeTelegram;
 use omnidesk_telegram_webhook::WebhookDeps;
+use omnidesk_translator::{TranslationConfig, TranslationService, TranslatorDeps};
 use omnidesk_web_chat::{VisitorKeys, WebChatDeps, WebChatSettings};
 use parking_lot::Mutex;
 use serde_json::Value;
@@ -117,10 +127,11 @@ pub enum Function {
     WebChat,
     Media,
     EmailInbound,
+    Translator,
 }
 
 impl Function {
-    pub const ALL: [Function; 8] = [
+    pub const ALL: [Function; 9] = [
         Function::TelegramWebhook,
         Function::Router,
         Function::AgentApi,
@@ -129,6 +140,7 @@ impl Function {
         Function::WebChat,
         Function::Media,
         Function::EmailInbound,
+        Function::Translator,
     ];
 
     pub fn name(self) -> &'static str {
@@ -141,6 +153,7 @@ impl Function {
             Function::WebChat => "web-chat",
             Function::Media => "media",
             Function::EmailInbound => "email-inbound",
+            Function::Translator => "translator",
         }
     }
 }
@@ -202,6 +215,53 @@ pub struct Poll {
     pub failed: Vec<String>,
 }
 
+/// Translation in a stack: the variables a deployment sets for it (`OMNIDESK_TRANSLATOR`,
+/// `OMNIDESK_LANGUAGES`, `OMNIDESK_TRANSLATE_*`), read by the router, the agent API and the
+/// translator as their main.rs read them. Amazon Translate is the local
+/// [`FakeAmazonTranslate`] (the client signs with the dummy credentials, on loopback).
+#[derive(Debug, Clone, Default)]
+pub struct Translation {
+    vars: BTreeMap<String, String>,
+}
+
+impl Translation {
+    /// Amazon Translate for a team serving `languages` (`OMNIDESK_LANGUAGES`, e.g. `en,ru`:
+    /// the detector's allowlist).
+    pub fn amazon(languages: &str) -> Self {
+        Self::default()
+            .var("OMNIDESK_TRANSLATOR", "amazon")
+            .var("OMNIDESK_LANGUAGES", languages)
+    }
+
+    /// Sets one more variable (e.g. `OMNIDESK_TRANSLATE_WAIT_SECS`).
+    pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.vars.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    fn lookup(&self, name: &str) -> Option<String> {
+        self.vars.get(name).cloned()
+    }
+}
+
+/// How a [`Stack`] starts.
+#[derive(Clone)]
+pub struct StackOptions {
+    /// The clock of every function (a bench's simulated time).
+    pub clock: Arc<dyn Clock>,
+    /// `Some`: translation on, as [`Translation`] configures it; `None` (the default): off.
+    pub translation: Option<Translation>,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            translation: None,
+        }
+    }
+}
+
 /// Every function of the pipeline wired on the AWS adapters against moto, plus the fakes.
 pub struct Stack {
     pub endpoint: String,
@@ -241,6 +301,13 @@ pub struct Stack {
     pub ses: aws_sdk_sesv2::Client,
     /// Every mail the sender handed to SES, as composed.
     pub mails: RecordingMailer,
+    /// The translator function (as in its main.rs), when translation is on.
+    pub translator: Option<Arc<TranslatorDeps>>,
+    /// The translator's batch-scoped push (as in its main.rs).
+    pub translator_pushes: Arc<CoalescingPush>,
+    /// The Amazon Translate the stack's translate clients call, when a provider is `amazon`:
+    /// its controls script failures and delays and show what it received.
+    pub amazon_translate: Option<FakeAmazonTranslate>,
     meter: Mutex<LambdaMeter>,
 }
 
@@ -278,11 +345,24 @@ impl Stack {
     /// Creates a fresh table and queues on moto at `endpoint`, starts the fakes, registers the
     /// bot, and wires every function.
     pub async fn start(endpoint: &str) -> anyhow::Result<Self> {
-        Self::start_with_clock(endpoint, Arc::new(SystemClock)).await
+        Self::start_with(endpoint, StackOptions::default()).await
     }
 
     /// [`Stack::start`] with every function on `clock` (a bench's simulated time).
     pub async fn start_with_clock(endpoint: &str, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        Self::start_with(
+            endpoint,
+            StackOptions {
+                clock,
+                ..StackOptions::default()
+            },
+        )
+        .await
+    }
+
+    /// [`Stack::start`] as `options` say (a clock, translation on).
+    pub async fn start_with(endpoint: &str, options: StackOptions) -> anyhow::Result<Self> {
+        let StackOptions { clock, translation } = options;
         let counter = Counter::default();
         let sdk = sdk_config(endpoint).await;
         let dynamo = aws_sdk_dynamodb::Client::from_conf(
@@ -372,6 +452,88 @@ impl Stack {
             Arc::new(CoalescingPush::new(push.clone(), store.clone()).with_visitors(store.clone()));
         let media_pushes =
             Arc::new(CoalescingPush::new(push.clone(), store.clone()).with_visitors(store.clone()));
+        // Translation, when on: the settings each function reads (router, agent API and
+        // translator read the same variables), and one translation service per function, as
+        // each Lambda builds its own (its own in-process cache).
+        let translation_config = translation
+            .as_ref()
+            .map(|t| TranslationConfig::from_lookup(|n| t.lookup(n)))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("translation settings: {e}"))?;
+        let router_settings = match &translation {
+            Some(t) => RouterSettings::from_lookup(|n| t.lookup(n))
+                .map_err(|e| anyhow::anyhow!("router settings: {e}"))?,
+            None => RouterSettings::default(),
+        };
+        let amazon_translate = match &translation_config {
+            Some(c) if c.uses_amazon() => Some(
+                FakeAmazonTranslate::try_start()
+                    .await
+                    .context("starting the fake Amazon Translate")?,
+            ),
+            _ => None,
+        };
+        let translation_service = |config: &TranslationConfig| -> Option<Arc<TranslationService>> {
+            if !config.enabled() {
+                return None;
+            }
+            // As `TranslationConfig::service` builds it, with the Amazon client counted and
+            // sent to the fake.
+            let chain: Vec<Arc<dyn omnidesk_core::Translator>> = config
+                .providers
+                .iter()
+                .filter_map(|p| match p {
+                    ProviderSetting::Amazon { timeout } => {
+                        let fake = amazon_translate.as_ref()?;
+                        let client = aws_sdk_translate::Client::from_conf(
+                            AmazonTranslator::client_config(&sdk, *timeout)
+                                .endpoint_url(fake.url())
+                                .interceptor(counter.clone())
+                                .build(),
+                        );
+                        Some(Arc::new(AmazonTranslator::new(client))
+                            as Arc<dyn omnidesk_core::Translator>)
+                    }
+                    other => omnidesk_providers::build_http_translator(other),
+                })
+                .collect();
+            Some(Arc::new(TranslationService::new(
+                chain,
+                store.clone(),
+                clock.clone(),
+                config.service.clone(),
+            )))
+        };
+        // As in the translator's main.rs: its batch's pushes go out together at its end.
+        let translator_pushes = Arc::new(CoalescingPush::new(push.clone(), store.clone()));
+        let translator = match &translation_config {
+            Some(config) => {
+                let service = translation_service(config)
+                    .context("OMNIDESK_TRANSLATOR names no provider the stack can build")?;
+                Some(Arc::new(TranslatorDeps {
+                    messages: store.clone(),
+                    agents: store.clone(),
+                    connections: translator_pushes.clone(),
+                    push: translator_pushes.clone(),
+                    queue: queue.clone(),
+                    clock: clock.clone(),
+                    service,
+                    settings: config.worker.clone(),
+                }))
+            }
+            None => None,
+        };
+        // As in the agent API's main.rs: the preview and the replies' languages, on the same
+        // providers and detector.
+        let api_translation = translation_config
+            .as_ref()
+            .and_then(translation_service)
+            .map(|service| {
+                Arc::new(ApiTranslation {
+                    service,
+                    detector: router_settings.detector.clone(),
+                })
+            });
         let router = RouterDeps {
             contacts: store.clone(),
             conversations: store.clone(),
@@ -385,7 +547,7 @@ impl Stack {
             queue: queue.clone(),
             clock: clock.clone(),
             ids: ids.clone(),
-            settings: RouterSettings::default(),
+            settings: router_settings,
         };
         // As in the media function's main.rs.
         let media = MediaDeps {
@@ -443,7 +605,7 @@ impl Stack {
             auth: auth.clone(),
             blobs: blobs.clone(),
             files: omnidesk_agent_api::FileSettings::default(),
-            translation: None,
+            translation: api_translation,
         };
         // As WebChatDeps::on_aws wires it in the web-chat and agent-ws main.rs.
         let web = WebChatDeps {
@@ -505,6 +667,9 @@ impl Stack {
             s3,
             ses,
             mails,
+            translator,
+            translator_pushes,
+            amazon_translate,
             meter: Mutex::new(LambdaMeter::default()),
         })
     }
@@ -803,7 +968,12 @@ impl Stack {
             QueueName::Inbound | QueueName::Timers => Function::Router,
             QueueName::Outbound => Function::Sender,
             QueueName::Media => Function::Media,
-            QueueName::Translate => anyhow::bail!("no translator function in this stack yet"),
+            QueueName::Translate if self.translator.is_none() => {
+                bail!(
+                    "the translate queue has no consumer: the stack was started without translation (StackOptions::translation)"
+                )
+            }
+            QueueName::Translate => Function::Translator,
         };
         as_function(function, self.poll_as(queue, max, function)).await
     }
@@ -838,6 +1008,7 @@ impl Stack {
         let response = match function {
             Function::Router => self.router_batch(event).await,
             Function::Media => self.media_batch(event).await,
+            Function::Translator => self.translator_batch(event).await?,
             _ => self.sender_batch(event).await,
         };
         self.record(function, started);
@@ -922,6 +1093,32 @@ impl Stack {
     pub async fn media_batch(&self, event: SqsEvent) -> SqsBatchResponse {
         let settle = SqsSettle::new(self.queue.clone(), QueueName::Media);
         omnidesk_media::handle_sqs_batch(&self.media, &settle, &self.media_pushes, event).await
+    }
+
+    /// The translator Lambda's handler, as its main.rs runs it: the batch driver over
+    /// `omnidesk_translator::handle_body`, pushes flushed at the end of the batch. Fails when
+    /// the stack was started without translation.
+    pub async fn translator_batch(&self, event: SqsEvent) -> anyhow::Result<SqsBatchResponse> {
+        let deps = self
+            .translator
+            .as_ref()
+            .context("the stack was started without translation")?;
+        let settle = SqsSettle::new(self.queue.clone(), QueueName::Translate);
+        Ok(
+            self.translator_pushes
+                .during(run_sqs_batch(
+                    event,
+                    true,
+                    &settle,
+                    |body, receive_count| {
+                        let deps = deps.clone();
+                        async move {
+                            omnidesk_translator::handle_body(&deps, &body, receive_count).await
+                        }
+                    },
+                ))
+                .await,
+        )
     }
 }
 
@@ -1094,13 +1291,29 @@ fn queue_arn(url: &str) -> String {
     format!("arn:aws:sqs:us-east-1:{account}:{name}")
 }
 
-/// A Telegram private-chat text message update.
+/// A Telegram private-chat text message update (from a user whose app is in English).
 pub fn text_update(update_id: i64, user_id: i64, message_id: i64, text: &str) -> String {
+    text_update_in(update_id, user_id, message_id, text, Some("en"))
+}
+
+/// [`text_update`] from a user whose app is in `language_code` (`None`: Telegram sent none,
+/// as it may).
+pub fn text_update_in(
+    update_id: i64,
+    user_id: i64,
+    message_id: i64,
+    text: &str,
+    language_code: Option<&str>,
+) -> String {
+    let mut from = serde_json::json!({"id": user_id, "is_bot": false, "first_name": "Ann", "last_name": "Lee"});
+    if let Some(code) = language_code {
+        from["language_code"] = Value::from(code);
+    }
     serde_json::json!({
         "update_id": update_id,
         "message": {
             "message_id": message_id,
-            "from": {"id": user_id, "is_bot": false, "first_name": "Ann", "last_name": "Lee", "language_code": "en"},
+            "from": from,
             "chat": {"id": user_id, "type": "private", "first_name": "Ann", "last_name": "Lee"},
             "date": 1_795_319_400,
             "text": text

@@ -13,24 +13,24 @@ use std::time::Duration;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use axum::http::StatusCode;
 use omnidesk_aws_e2e::{
-    BOT_ID, MAILBOX, Stack, WEB_ORIGIN, WEBHOOK_SECRET, moto_endpoint, ses_event, sqs_event,
-    text_update,
+    BOT_ID, MAILBOX, Stack, StackOptions, Tally, Translation, WEB_ORIGIN, WEBHOOK_SECRET,
+    moto_endpoint, ses_event, sqs_event, text_update, text_update_in,
 };
 use omnidesk_core::{
     ConversationFilter, ConversationStore, JobError, JobOutcome, MessageStore, OutgoingMessage,
     PageRequest, Queue, QueueName,
 };
-use omnidesk_domain::{ConversationKey, Direction};
+use omnidesk_domain::{ConversationKey, Direction, Message, TranslationStatus};
 use omnidesk_email_inbound::Ingested;
 use omnidesk_lambda::{SqsSettle, run_sqs_batch};
 use parking_lot::Mutex;
 use serde_json::Value;
 
-async fn stack(test: &str) -> Option<Stack> {
+async fn stack(test: &str, options: StackOptions) -> Option<Stack> {
     let endpoint = moto_endpoint().unwrap_or_else(|e| panic!("{e}"))?;
     let _ = test;
     Some(
-        Stack::start(&endpoint)
+        Stack::start_with(&endpoint, options)
             .await
             .unwrap_or_else(|e| panic!("starting the stack on moto at {endpoint}: {e:#}")),
     )
@@ -38,7 +38,10 @@ async fn stack(test: &str) -> Option<Stack> {
 
 macro_rules! skip_without_moto {
     ($name:literal) => {
-        match stack($name).await {
+        skip_without_moto!($name, StackOptions::default())
+    };
+    ($name:literal, $options:expr) => {
+        match stack($name, $options).await {
             Some(s) => s,
             None => {
                 eprintln!(
@@ -616,9 +619,18 @@ fn granted_actions(template: &str, resource: &str) -> std::collections::BTreeSet
     body.flat_map(|l| {
         l.split(|c: char| !(c.is_ascii_alphanumeric() || c == ':' || c == '-'))
             .filter(|t| {
-                ["dynamodb:", "sqs:", "ssm:", "execute-api:", "s3:", "ses:"]
-                    .iter()
-                    .any(|p| t.starts_with(p))
+                [
+                    "dynamodb:",
+                    "sqs:",
+                    "ssm:",
+                    "execute-api:",
+                    "s3:",
+                    "ses:",
+                    "translate:",
+                    "comprehend:",
+                ]
+                .iter()
+                .any(|p| t.starts_with(p))
             })
             .map(str::to_owned)
             .collect::<Vec<_>>()
@@ -626,7 +638,8 @@ fn granted_actions(template: &str, resource: &str) -> std::collections::BTreeSet
     .collect()
 }
 
-/// The `Resource` text of the statements of `resource`'s policy that grant `action`.
+/// The `Resource` text of the statements of `resource`'s policy that grant `action` (a
+/// `Resource:` line and the list items under it).
 fn resources_granting(template: &str, resource: &str, action: &str) -> String {
     let header = format!("  {resource}:");
     let body: Vec<&str> = template
@@ -644,13 +657,95 @@ fn resources_granting(template: &str, resource: &str, action: &str) -> String {
                 .any(|t| t == action)
         });
         if grants {
-            for l in statement.iter().filter(|l| l.contains("Resource")) {
+            let mut under: Option<usize> = None;
+            for l in statement.iter() {
+                let indent = l.len() - l.trim_start().len();
+                match under {
+                    Some(key) if indent > key => {}
+                    _ if l.contains("Resource") => under = Some(indent),
+                    _ => {
+                        under = None;
+                        continue;
+                    }
+                }
                 out.push_str(l.trim());
                 out.push('\n');
             }
         }
     }
     out
+}
+
+/// The template's queue of a queue the stack created: `<prefix>-translate.fifo` is
+/// `TranslateQueue`, `<prefix>-translate-dlq.fifo` `TranslateDeadLetterQueue`.
+fn queue_resource(name: &str) -> String {
+    let base = name.trim_end_matches(".fifo");
+    let (base, dead_letter) = match base.strip_suffix("-dlq") {
+        Some(b) => (b, true),
+        None => (base, false),
+    };
+    let kind = base.rsplit('-').next().unwrap_or(base);
+    let mut chars = kind.chars();
+    let kind: String = chars
+        .next()
+        .map(|c| c.to_ascii_uppercase())
+        .into_iter()
+        .chain(chars)
+        .collect();
+    if dead_letter {
+        format!("{kind}DeadLetterQueue")
+    } else {
+        format!("{kind}Queue")
+    }
+}
+
+/// Every AWS action each `(function, resource)` calls is granted by the template's policy of
+/// `resource`, and every SQS call names a queue its statement lists.
+fn assert_granted(template: &str, tally: &Tally, functions: &[(&str, &str)]) {
+    for (function, resource) in functions {
+        let used = tally
+            .iam_actions
+            .get(*function)
+            .cloned()
+            .unwrap_or_default();
+        assert!(!used.is_empty(), "{function} made no AWS request");
+        let granted = granted_actions(template, resource);
+        let missing: Vec<_> = used.difference(&granted).collect();
+        assert!(
+            missing.is_empty(),
+            "{resource} in template.yaml does not grant {missing:?} (it uses {used:?})"
+        );
+        eprintln!("{function}: uses {used:?}");
+        for call in tally.sqs_queues.get(*function).into_iter().flatten() {
+            let (action, queue) = call.split_once(' ').expect("action and queue");
+            let queue = queue_resource(queue);
+            let resources = resources_granting(template, resource, action);
+            assert!(
+                resources.contains(&format!("{queue}.Arn")),
+                "{resource} calls {action} on {queue}, which its statements for {action} do \
+                 not list:\n{resources}"
+            );
+        }
+    }
+}
+
+#[test]
+fn queue_names_map_to_the_templates_queues() {
+    assert_eq!(
+        queue_resource("omnidesk-e2e-0a1b-translate.fifo"),
+        "TranslateQueue"
+    );
+    assert_eq!(
+        queue_resource("omnidesk-e2e-0a1b-translate-dlq.fifo"),
+        "TranslateDeadLetterQueue"
+    );
+    assert_eq!(queue_resource("omnidesk-e2e-0a1b-timers"), "TimersQueue");
+    let template = include_str!("../../../template.yaml");
+    let sends = resources_granting(template, "RouterFunction", "sqs:SendMessage");
+    assert!(
+        sends.contains("TranslateQueue.Arn") && sends.contains("MediaQueue.Arn"),
+        "a Resource list is read to its end: {sends}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -801,27 +896,22 @@ async fn every_aws_action_a_function_calls_is_granted_by_its_policy_in_template_
     assert!(s.drain(QueueName::Outbound, 5).await.expect("sender") >= 1);
 
     let template = include_str!("../../../template.yaml");
-    let used = s.counter.snapshot().iam_actions;
-    for (function, resource) in [
-        ("telegram-webhook", "TelegramWebhookFunction"),
-        ("router", "RouterFunction"),
-        ("agent-api", "AgentApiFunction"),
-        ("agent-ws", "AgentWsFunction"),
-        ("sender", "SenderFunction"),
-        ("web-chat", "WebChatFunction"),
-        ("media", "MediaFunction"),
-        ("email-inbound", "EmailInboundFunction"),
-    ] {
-        let used = used.get(function).cloned().unwrap_or_default();
-        assert!(!used.is_empty(), "{function} made no AWS request");
-        let granted = granted_actions(template, resource);
-        let missing: Vec<_> = used.difference(&granted).collect();
-        assert!(
-            missing.is_empty(),
-            "{resource} in template.yaml does not grant {missing:?} (it uses {used:?})"
-        );
-        eprintln!("{function}: uses {used:?}");
-    }
+    let tally = s.counter.snapshot();
+    assert_granted(
+        template,
+        &tally,
+        &[
+            ("telegram-webhook", "TelegramWebhookFunction"),
+            ("router", "RouterFunction"),
+            ("agent-api", "AgentApiFunction"),
+            ("agent-ws", "AgentWsFunction"),
+            ("sender", "SenderFunction"),
+            ("web-chat", "WebChatFunction"),
+            ("media", "MediaFunction"),
+            ("email-inbound", "EmailInboundFunction"),
+        ],
+    );
+    let used = tally.iam_actions;
     // The function that fetches Telegram files holds exactly the S3 actions it calls.
     let s3 = |actions: &std::collections::BTreeSet<String>| -> Vec<String> {
         actions
@@ -871,6 +961,332 @@ async fn every_aws_action_a_function_calls_is_granted_by_its_policy_in_template_
         s3(&granted_actions(template, "MediaFunction")),
         s3(&media_used),
         "MediaFunction's S3 grants are exactly what it calls"
+    );
+}
+
+/// A stack translating with Amazon Translate (the local fake) for a team serving English and
+/// Russian; a reply waits at most 3 s for its translation, a provider call at most 1 s.
+fn translating() -> StackOptions {
+    StackOptions {
+        translation: Some(
+            Translation::amazon("en,ru")
+                .var("OMNIDESK_TRANSLATE_WAIT_SECS", "3")
+                .var("OMNIDESK_TRANSLATE_TIMEOUT_SECS", "1"),
+        ),
+        ..StackOptions::default()
+    }
+}
+
+/// The stored messages of the Telegram chat `chat`, oldest first.
+async fn chat_messages(s: &Stack, chat: i64) -> (omnidesk_domain::Conversation, Vec<Message>) {
+    let key = ConversationKey::telegram_private(
+        omnidesk_domain::BotId::parse(&BOT_ID.to_string()).expect("bot id"),
+        omnidesk_domain::TelegramChatId(chat),
+    );
+    let conv = s
+        .store
+        .conversation_by_key(&key)
+        .await
+        .expect("read")
+        .expect("the conversation is in DynamoDB");
+    let messages = s
+        .store
+        .list_messages(conv.id, &PageRequest::first(50))
+        .await
+        .expect("messages")
+        .items;
+    (conv, messages)
+}
+
+/// The translation path, with every AWS action its functions call checked against their
+/// policies: a Russian customer's message (webhook → router → translate queue → translator,
+/// Amazon Translate → the message's `translations` → pushes), the composer's preview and the
+/// quota (agent API → Amazon Translate, usage), two replies held for their translation (agent
+/// API → translate queue → translator → outbound queue → sender → Telegram in Russian), one
+/// of them through a provider timeout and a retry, a message in no known language (Translate
+/// detects it), and a body the translator dead-letters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_aws_action_of_a_translated_conversation_is_granted_by_its_policy_in_template_yaml() {
+    let s = skip_without_moto!(
+        "every_aws_action_of_a_translated_conversation_is_granted_by_its_policy_in_template_yaml",
+        translating()
+    );
+    let amazon = s
+        .amazon_translate
+        .as_ref()
+        .expect("Amazon Translate's fake");
+    let (_, ann) = s.online_agent("ann@example.com").await.expect("agent");
+    for conn in ["conn-ann", "conn-ann-tab"] {
+        assert_eq!(
+            s.ws_connect(conn, &ann)
+                .await
+                .expect("$connect")
+                .status_code,
+            200
+        );
+    }
+
+    // A Russian customer: the router stores the message waiting for its translation and queues
+    // it on the translate queue.
+    let update = text_update_in(9301, 555_301, 1, "Здравствуйте! Где мой заказ?", Some("ru"));
+    let status = s
+        .webhook_request(WEBHOOK_SECRET, &update)
+        .await
+        .expect("webhook");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(s.drain(QueueName::Inbound, 5).await.expect("router"), 1);
+    let (conv, messages) = chat_messages(&s, 555_301).await;
+    assert_eq!(conv.language.as_ref().map(|l| l.as_str()), Some("ru"));
+    let question = messages
+        .iter()
+        .find(|m| m.direction == Direction::Inbound)
+        .expect("the customer's message")
+        .clone();
+    assert!(
+        matches!(
+            question.translation,
+            Some(TranslationStatus::Pending { .. })
+        ),
+        "{:?}",
+        question.translation
+    );
+
+    // The translator (the agent closed a tab meanwhile: its push finds it gone and removes it).
+    s.connections.mark_gone("conn-ann-tab");
+    assert_eq!(
+        s.drain(QueueName::Translate, 5).await.expect("translator"),
+        1
+    );
+    let translated = s
+        .store
+        .get_message(conv.id, question.id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        translated.translations,
+        [omnidesk_domain::Translation {
+            language: omnidesk_domain::LanguageTag::parse("en").expect("tag"),
+            text: "Hello! Where is my order?".to_owned(),
+            provider: "amazon".to_owned(),
+        }],
+        "the customer's message in the agents' language"
+    );
+    assert_eq!(
+        translated.translation,
+        Some(TranslationStatus::Done { target: None })
+    );
+    assert_eq!(
+        amazon.last_request().expect("a TranslateText request"),
+        serde_json::json!({
+            "Text": "Здравствуйте! Где мой заказ?",
+            "SourceLanguageCode": "ru",
+            "TargetLanguageCode": "en"
+        })
+    );
+    assert!(
+        s.connections
+            .events("conn-ann", "message.updated")
+            .iter()
+            .any(|e| e["message"]["translations"][0]["text"] == "Hello! Where is my order?"),
+        "the agent saw the translation"
+    );
+    let left = omnidesk_core::ConnectionStore::list_connections(s.store.as_ref())
+        .await
+        .expect("connections");
+    assert!(
+        left.iter().all(|c| c.id.0 != "conn-ann-tab"),
+        "the gone tab was removed: {left:?}"
+    );
+
+    // The composer's preview (Amazon Translate through the agent API) and the quota.
+    let reply = "Thank you, your order has been shipped.";
+    let in_russian = "Спасибо, ваш заказ отправлен.";
+    let (status, preview) = s
+        .api_request(
+            "POST",
+            &format!("/api/v1/conversations/{}/translation-preview", conv.id),
+            Some(&ann),
+            Some(&serde_json::json!({ "text": reply }).to_string()),
+        )
+        .await
+        .expect("preview");
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(
+        (&preview["needed"], &preview["language"], &preview["text"]),
+        (
+            &Value::Bool(true),
+            &Value::from("ru"),
+            &Value::from(in_russian)
+        ),
+        "{preview}"
+    );
+    let (status, info) = s
+        .api_request("GET", "/api/v1/translation", Some(&ann), None)
+        .await
+        .expect("translation info");
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(info["providers"], serde_json::json!(["amazon"]));
+    assert!(
+        info["quota"][0]["used_today"].as_u64() > Some(0),
+        "the characters sent are counted: {info}"
+    );
+
+    // The reply is held for its translation: it goes to the translate queue, not to the
+    // sender; the translator finds the preview's translation in the table's cache (no second
+    // provider call) and queues it for the sender, which sends it in Russian.
+    let calls = amazon.calls();
+    let (status, body) = s
+        .agent_reply(&conv.id.to_string(), &ann, reply, "tr-1")
+        .await
+        .expect("reply");
+    assert!(status.is_success(), "{status}: {body}");
+    assert_eq!(
+        s.drain(QueueName::Outbound, 2).await.expect("sender"),
+        0,
+        "held"
+    );
+    assert_eq!(
+        s.drain(QueueName::Translate, 5).await.expect("translator"),
+        1
+    );
+    assert_eq!(
+        amazon.calls(),
+        calls,
+        "the preview's translation was reused"
+    );
+    assert_eq!(s.drain(QueueName::Outbound, 5).await.expect("sender"), 1);
+    let sent = s.telegram.sent();
+    assert_eq!(
+        sent.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+        [in_russian],
+        "the customer received the reply in Russian"
+    );
+
+    // A provider that times out: the reply waits (the translator asks for it again a second
+    // later), then goes out translated.
+    amazon.set_delay(Duration::from_millis(1500));
+    let (status, body) = s
+        .agent_reply(
+            &conv.id.to_string(),
+            &ann,
+            "Sorry, when will it arrive? Tomorrow.",
+            "tr-2",
+        )
+        .await
+        .expect("reply");
+    assert!(status.is_success(), "{status}: {body}");
+    let poll = s.poll(QueueName::Translate).await.expect("translator");
+    assert_eq!(
+        (poll.received, poll.failed.len()),
+        (1, 1),
+        "left on the queue"
+    );
+    amazon.set_delay(Duration::ZERO);
+    let mut retried = 0;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        retried += s.drain(QueueName::Translate, 2).await.expect("translator");
+        if retried > 0 {
+            break;
+        }
+    }
+    assert_eq!(retried, 1, "the translator tried again once it was visible");
+    assert_eq!(s.drain(QueueName::Outbound, 5).await.expect("sender"), 1);
+    assert_eq!(
+        s.telegram.sent().last().map(|m| m.text.clone()).as_deref(),
+        Some("Извините, когда он прибудет? Завтра.")
+    );
+
+    // A customer whose app sent no language, writing no word: the translator asks Translate to
+    // detect the language (`auto`, which Translate does through Amazon Comprehend with the
+    // caller's permissions).
+    let update = text_update_in(9302, 555_302, 1, "👍", None);
+    assert_eq!(
+        s.webhook_request(WEBHOOK_SECRET, &update)
+            .await
+            .expect("webhook"),
+        StatusCode::OK
+    );
+    assert_eq!(s.drain(QueueName::Inbound, 5).await.expect("router"), 1);
+    assert_eq!(
+        s.drain(QueueName::Translate, 5).await.expect("translator"),
+        1
+    );
+    assert_eq!(
+        amazon.last_request().expect("a request")["SourceLanguageCode"],
+        "auto"
+    );
+
+    // A body that is not a translate job is dead-lettered.
+    s.queue
+        .send(
+            QueueName::Translate,
+            OutgoingMessage::fifo("poison", "poison-tr-1", "not json".to_owned()),
+        )
+        .await
+        .expect("send");
+    let poll = s.poll(QueueName::Translate).await.expect("translator");
+    assert_eq!(
+        (poll.received, poll.failed.len()),
+        (1, 0),
+        "dead-lettered, not failed"
+    );
+
+    let template = include_str!("../../../template.yaml");
+    let tally = s.counter.snapshot();
+    assert_granted(
+        template,
+        &tally,
+        &[
+            ("telegram-webhook", "TelegramWebhookFunction"),
+            ("router", "RouterFunction"),
+            ("agent-api", "AgentApiFunction"),
+            ("agent-ws", "AgentWsFunction"),
+            ("sender", "SenderFunction"),
+            ("translator", "TranslatorFunction"),
+        ],
+    );
+    // The translate queue: the router and the agent API send to it, the translator consumes it,
+    // dead-letters into its DLQ and queues translated replies on the outbound queue.
+    let urls = s.queue.urls();
+    let name = |url: &str| url.rsplit('/').next().expect("name").to_owned();
+    let translate = name(&urls.translate.url);
+    let queues = |function: &str| tally.sqs_queues.get(function).cloned().unwrap_or_default();
+    for function in ["router", "agent-api"] {
+        assert!(
+            queues(function).contains(&format!("sqs:SendMessage {translate}")),
+            "{function} sends to the translate queue: {:?}",
+            queues(function)
+        );
+    }
+    let expected: std::collections::BTreeSet<String> = [
+        format!("sqs:ReceiveMessage {translate}"),
+        format!("sqs:DeleteMessage {translate}"),
+        format!("sqs:ChangeMessageVisibility {translate}"),
+        format!("sqs:SendMessage {}", name(&urls.translate.dead_letter_url)),
+        format!("sqs:SendMessage {}", name(&urls.outbound.url)),
+    ]
+    .into();
+    assert_eq!(
+        queues("translator"),
+        expected,
+        "the translator's queue calls"
+    );
+    let used = |function: &str| tally.iam_actions.get(function).cloned().unwrap_or_default();
+    assert!(
+        used("agent-api").contains("translate:TranslateText"),
+        "{:?}",
+        used("agent-api")
+    );
+    // The translator holds exactly what it calls, but `sqs:GetQueueAttributes`, which only
+    // its event source mapping calls.
+    let mut granted = granted_actions(template, "TranslatorFunction");
+    granted.remove("sqs:GetQueueAttributes");
+    assert_eq!(
+        used("translator"),
+        granted,
+        "TranslatorFunction's grants are what it calls"
     );
 }
 

@@ -26,23 +26,39 @@
 //! received, $0.10 per 1,000 sent; the per-256 KB incoming-chunk fee and the outgoing data
 //! fee are left out: a few-KB mail is one chunk and a few KB) and S3 request prices.
 //!
+//! The translation path (a second stack with `OMNIDESK_TRANSLATOR=amazon`, the team serving
+//! English and Russian, agents reading English): the same waves of `--messages` inbound
+//! messages, where the customers of `--translate-percent P` (default 30) of the chats write
+//! Russian; the router queues those on the translate FIFO queue, the translator (256 MB, the
+//! template's default) translates them into English through the translation cache (in process,
+//! then the table's `TXC` items) and Amazon Translate (the local fake), counts its usage
+//! (`TXU` items) and pushes the result. Each Russian message gets an agent reply in English,
+//! held by the agent API on the translate queue, translated into Russian by the translator,
+//! queued for the sender. `--repeat-percent R` (default 40) of the customers' messages and of
+//! the replies are stock phrases (greetings, "where is my order #…" with its number protected,
+//! stock answers), the rest are unique, so the cache's hit ratio is measured, not assumed.
+//! Characters are priced at Amazon Translate's $15, DeepL's €20 (≈ $21.6) and Google's $20 per
+//! million (FACTS.md §11), with the cache and without it (every text sent).
+//!
 //! Usage: `aws-cost [--messages N] [--chats C] [--replies R] [--agents A] [--gap-secs G]
-//! [--photo-percent P] [--photo-kb K] [--telegram-ms T] [--emails E]` with
+//! [--photo-percent P] [--photo-kb K] [--telegram-ms T] [--emails E] [--translate-percent P]
+//! [--repeat-percent R]` with
 //! `OMNIDESK_TEST_AWS_ENDPOINT` set to a moto server on 127.0.0.1 (`infra/bench/aws-cost`
 //! starts one).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use axum::http::StatusCode;
 use omnidesk_aws_e2e::{
-    Function, LambdaMeter, Stack, Tally, WEB_ORIGIN, WEBHOOK_SECRET, moto_endpoint, text_update,
+    BOT_ID, Function, LambdaMeter, Stack, StackOptions, Tally, Translation, WEB_ORIGIN,
+    WEBHOOK_SECRET, moto_endpoint, text_update, text_update_in,
 };
 use omnidesk_core::testing::ManualClock;
 use omnidesk_core::{ConversationFilter, ConversationStore, PageRequest, QueueName};
-use omnidesk_domain::Timestamp;
+use omnidesk_domain::{BotId, ConversationKey, TelegramChatId, Timestamp};
 use serde_json::json;
 
 // us-east-1 list prices (FACTS.md §7–10), free tiers ignored.
@@ -69,6 +85,12 @@ const S3_GET_PER_K: f64 = 0.0004;
 /// SES: per 1,000 mails received, per 1,000 mails sent (https://aws.amazon.com/ses/pricing/).
 const SES_RECEIVED_PER_K: f64 = 0.10;
 const SES_SENT_PER_K: f64 = 0.10;
+/// The translator's memory (template.yaml sets none for it: the Globals' 256 MB).
+const TRANSLATOR_MEMORY_GB: f64 = 256.0 / 1024.0;
+/// Per million characters (FACTS.md §11): Amazon Translate $15; DeepL API Pro €20 (€0.00002 a
+/// character, its €4.99 monthly base left out) at ≈ $1.08 per euro; Google v2 $20 (its free
+/// 500k characters a month left out).
+const PROVIDERS_PER_M: [(&str, f64); 3] = [("amazon", 15.0), ("deepl", 21.6), ("google", 20.0)];
 
 /// The reassignment delay in this run.
 const TIMER_DELAY: Duration = Duration::from_secs(1);
@@ -83,6 +105,8 @@ struct Args {
     photo_kb: usize,
     telegram_ms: usize,
     emails: usize,
+    translate_percent: usize,
+    repeat_percent: usize,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -96,6 +120,8 @@ fn parse_args() -> anyhow::Result<Args> {
         photo_kb: 200,
         telegram_ms: 250,
         emails: 100,
+        translate_percent: 30,
+        repeat_percent: 40,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -114,6 +140,8 @@ fn parse_args() -> anyhow::Result<Args> {
             "--photo-kb" => a.photo_kb = value.clamp(1, 20 * 1024),
             "--telegram-ms" => a.telegram_ms = value.min(60_000),
             "--emails" => a.emails = value.clamp(1, 10_000),
+            "--translate-percent" => a.translate_percent = value.clamp(1, 100),
+            "--repeat-percent" => a.repeat_percent = value.min(100),
             other => bail!("unknown flag {other}"),
         }
     }
@@ -160,6 +188,7 @@ fn lines(
         });
         let memory_gb = match f {
             Function::EmailInbound => EMAIL_INBOUND_MEMORY_GB,
+            Function::Translator => TRANSLATOR_MEMORY_GB,
             _ => LAMBDA_MEMORY_GB,
         };
         let gb_s = inv.billed_ms as f64 / 1000.0 * memory_gb;
@@ -706,12 +735,20 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let email = email_path(&s, &args, &clock, token).await?;
+    let tr = Box::pin(translation_path(&endpoint, &args, &clock)).await?;
+    let round4 = |x: f64| (x * 1e4).round() / 1e4;
+    let by_provider = |usd: &dyn Fn(f64) -> f64| -> BTreeMap<&str, f64> {
+        PROVIDERS_PER_M
+            .iter()
+            .map(|(name, per_m)| (*name, round4(usd(*per_m))))
+            .collect()
+    };
 
     let breakdown: BTreeMap<String, f64> = inbound_lines
         .iter()
         .map(|l| (l.component.clone(), (l.usd_per_100k * 1e4).round() / 1e4))
         .collect();
-    let out = json!({
+    let mut out = json!({
         "usd_per_100k": (usd * 1e4).round() / 1e4,
         "requests_per_message": (requests(&inbound_tally, &inbound_meter) / n * 100.0).round() / 100.0,
         "messages": args.messages,
@@ -743,8 +780,565 @@ async fn main() -> anyhow::Result<()> {
         "email_storage_usd_per_month_per_100k": (email.storage_usd_month * 1e4).round() / 1e4,
         "usd_per_100k_with_photos": (((1.0 - photo_share) * usd + photo_share * photo_inbound_usd + media_usd) * 1e4).round() / 1e4,
     });
+    // The translation row (a second object: one json! of every field passes its recursion
+    // limit).
+    let translation = json!({
+        "translate_percent": args.translate_percent,
+        "translate_share": (tr.share * 1e3).round() / 1e3,
+        "repeat_percent": args.repeat_percent,
+        "translate_usd_per_100k": round4(tr.inbound_infra_usd + tr.inbound_provider_usd(PROVIDERS_PER_M[0].1)),
+        "translate_usd_per_100k_by_provider": by_provider(&|p| tr.inbound_infra_usd + tr.inbound_provider_usd(p)),
+        "translate_infra_usd_per_100k": round4(tr.inbound_infra_usd),
+        "translate_provider_usd_per_100k": by_provider(&|p| tr.inbound_provider_usd(p)),
+        "translate_provider_usd_per_100k_without_cache": by_provider(&|p| tr.inbound_provider_usd_uncached(p)),
+        "translate_provider_usd_per_100k_warm_cache": by_provider(&|p| tr.inbound_provider_usd_warm(p)),
+        "translate_provider_share": (tr.inbound_provider_usd(PROVIDERS_PER_M[0].1) / (tr.inbound_infra_usd + tr.inbound_provider_usd(PROVIDERS_PER_M[0].1)) * 1e3).round() / 1e3,
+        "translate_requests_per_message": (tr.inbound_requests * 100.0).round() / 100.0,
+        "translate_reply_usd_per_100k": round4(tr.reply_infra_usd + tr.reply_provider_usd(PROVIDERS_PER_M[0].1)),
+        "translate_reply_usd_per_100k_by_provider": by_provider(&|p| tr.reply_infra_usd + tr.reply_provider_usd(p)),
+        "translate_reply_requests_per_message": (tr.reply_requests * 100.0).round() / 100.0,
+        "translate_with_replies_usd_per_100k": round4(tr.with_replies_usd(PROVIDERS_PER_M[0].1)),
+        "translate_with_replies_usd_per_100k_by_provider": by_provider(&|p| tr.with_replies_usd(p)),
+        "translate_cache_hit_ratio": (tr.hit_ratio() * 1e3).round() / 1e3,
+        "translate_cache_hit_ratio_inbound": (tr.inbound.hit_ratio() * 1e3).round() / 1e3,
+        "translate_cache_hit_ratio_replies": (tr.replies.hit_ratio() * 1e3).round() / 1e3,
+        "translate_texts": tr.inbound.texts + tr.replies.texts,
+        "translate_provider_calls": tr.inbound.calls + tr.replies.calls,
+        "translate_chars_billed": tr.inbound.chars_billed + tr.replies.chars_billed,
+        "translate_chars_without_cache": tr.inbound.chars_asked + tr.replies.chars_asked,
+        "translate_chars_warm_cache": tr.inbound.chars_unique + tr.replies.chars_unique,
+    });
+    if let (Some(all), serde_json::Value::Object(more)) = (out.as_object_mut(), translation) {
+        all.extend(more);
+    }
     println!("{out}");
     Ok(())
+}
+
+/// What the translations of one phase asked and what the provider was sent.
+#[derive(Debug, Default, Clone, Copy)]
+struct TranslatedTexts {
+    /// Texts the translator translated (one target each here: English or Russian).
+    texts: u64,
+    /// Provider calls (cache misses).
+    calls: u64,
+    /// Characters sent to the provider: what it bills.
+    chars_billed: u64,
+    /// Characters of every text as it would be sent (spans protected): what it would bill
+    /// without the cache.
+    chars_asked: u64,
+    /// Characters of the texts that are not stock phrases: what it bills once the stock
+    /// phrases are in the cache from earlier days (its entries live 30 days).
+    chars_unique: u64,
+}
+
+impl TranslatedTexts {
+    fn hit_ratio(&self) -> f64 {
+        if self.texts == 0 {
+            return 0.0;
+        }
+        1.0 - self.calls as f64 / self.texts as f64
+    }
+}
+
+/// The translation row's totals, per 100k inbound messages of the mix (or per 100k replies).
+struct TranslationCost {
+    /// The share of inbound messages that were translated.
+    share: f64,
+    /// Functions, queues, table and pushes per 100k inbound messages (no provider).
+    inbound_infra_usd: f64,
+    inbound_requests: f64,
+    /// The same per 100k agent replies translated back.
+    reply_infra_usd: f64,
+    reply_requests: f64,
+    /// Inbound messages of the mix, and translated replies.
+    messages: u64,
+    inbound: TranslatedTexts,
+    replies: TranslatedTexts,
+}
+
+impl TranslationCost {
+    fn provider_usd(chars: u64, per: u64, per_m: f64) -> f64 {
+        chars as f64 / per.max(1) as f64 * 1e5 * per_m / 1e6
+    }
+
+    fn inbound_provider_usd(&self, per_m: f64) -> f64 {
+        Self::provider_usd(self.inbound.chars_billed, self.messages, per_m)
+    }
+
+    fn inbound_provider_usd_uncached(&self, per_m: f64) -> f64 {
+        Self::provider_usd(self.inbound.chars_asked, self.messages, per_m)
+    }
+
+    fn inbound_provider_usd_warm(&self, per_m: f64) -> f64 {
+        Self::provider_usd(self.inbound.chars_unique, self.messages, per_m)
+    }
+
+    fn reply_provider_usd(&self, per_m: f64) -> f64 {
+        Self::provider_usd(self.replies.chars_billed, self.replies.texts, per_m)
+    }
+
+    /// Per 100k inbound messages of the mix, with one translated reply per translated message.
+    fn with_replies_usd(&self, per_m: f64) -> f64 {
+        self.inbound_infra_usd
+            + self.inbound_provider_usd(per_m)
+            + self.share * (self.reply_infra_usd + self.reply_provider_usd(per_m))
+    }
+
+    fn hit_ratio(&self) -> f64 {
+        TranslatedTexts {
+            texts: self.inbound.texts + self.replies.texts,
+            calls: self.inbound.calls + self.replies.calls,
+            ..TranslatedTexts::default()
+        }
+        .hit_ratio()
+    }
+}
+
+/// Customers' stock messages (greetings, thanks, the usual question; `{n}`: an order number,
+/// protected from translation, so every number shares one cached translation).
+const RU_STOCK: [&str; 8] = [
+    "Здравствуйте!",
+    "Добрый день! Где мой заказ?",
+    "Где мой заказ #{n}?",
+    "Спасибо!",
+    "Большое спасибо, до свидания",
+    "Когда он прибудет?",
+    "Мне нужна помощь",
+    "Привет, где моя посылка?",
+];
+const RU_ITEMS: [&str; 12] = [
+    "чайник",
+    "кофемолку",
+    "пылесос",
+    "утюг",
+    "фен",
+    "блендер",
+    "тостер",
+    "миксер",
+    "весы",
+    "лампу",
+    "плед",
+    "рюкзак",
+];
+const RU_CITIES: [&str; 12] = [
+    "Москву",
+    "Казань",
+    "Самару",
+    "Тверь",
+    "Пермь",
+    "Уфу",
+    "Сочи",
+    "Омск",
+    "Томск",
+    "Курск",
+    "Липецк",
+    "Калугу",
+];
+const RU_PROBLEMS: [&str; 8] = [
+    "посылка так и не пришла",
+    "курьер не позвонил",
+    "коробка пришла мятой",
+    "трек-номер не работает",
+    "в заказе не хватает детали",
+    "пришёл не тот цвет",
+    "доставку перенесли дважды",
+    "оплата списалась два раза",
+];
+const NAMES: [&str; 20] = [
+    "Анна",
+    "Борис",
+    "Вера",
+    "Глеб",
+    "Дарья",
+    "Егор",
+    "Жанна",
+    "Зоя",
+    "Иван",
+    "Кира",
+    "Лев",
+    "Мария",
+    "Нина",
+    "Олег",
+    "Павел",
+    "Роза",
+    "Семён",
+    "Тамара",
+    "Ульяна",
+    "Фёдор",
+];
+/// Agents' stock answers.
+const EN_STOCK: [&str; 5] = [
+    "Hello! How can I help you?",
+    "Thank you, your order has been shipped.",
+    "Sorry, your order will arrive tomorrow.",
+    "Your order #{n} has been shipped, track it at https://track.example.com/{n}",
+    "Thank you very much, goodbye!",
+];
+const EN_ITEMS: [&str; 12] = [
+    "kettle",
+    "coffee grinder",
+    "vacuum cleaner",
+    "iron",
+    "hair dryer",
+    "blender",
+    "toaster",
+    "mixer",
+    "scale",
+    "lamp",
+    "blanket",
+    "backpack",
+];
+const EN_STATUS: [&str; 8] = [
+    "left our warehouse on Monday",
+    "is with the courier now",
+    "was delayed at the sorting centre",
+    "was sent to the wrong pickup point",
+    "is waiting at the post office",
+    "was returned to us by mistake",
+    "has a new delivery slot",
+    "is being replaced with a new one",
+];
+const EN_NEXT: [&str; 6] = [
+    "the courier will call you before delivery",
+    "you will get a text with the new date",
+    "we have refunded the delivery fee",
+    "a replacement ships today",
+    "you can pick it up with your passport",
+    "we will send you the new tracking link",
+];
+
+/// Whether the `k`-th text of a kind is a stock one: `repeat_percent` of every 100 in a row,
+/// spread out (61 is prime to 100).
+fn is_stock(k: usize, repeat_percent: usize) -> bool {
+    (k * 61) % 100 < repeat_percent
+}
+
+/// The `k`-th customer's message in Russian (`stock`: the `stock`-th stock one) and a number.
+fn ru_message(k: usize, stock: Option<usize>) -> String {
+    if let Some(j) = stock {
+        return RU_STOCK[j % RU_STOCK.len()].replace("{n}", &(40_000 + k).to_string());
+    }
+    let (item, k) = (RU_ITEMS[k % 12], k / 12);
+    let (city, k) = (RU_CITIES[k % 12], k / 12);
+    let (problem, k) = (RU_PROBLEMS[k % 8], k / 8);
+    let name = NAMES[k % 20];
+    format!(
+        "Здравствуйте, я заказал {item} с доставкой в {city}, но {problem}. Подскажите, \
+         пожалуйста, что делать? {name}"
+    )
+}
+
+/// The `k`-th agent's reply to a Russian customer, in English.
+fn en_reply(k: usize, stock: Option<usize>) -> String {
+    if let Some(j) = stock {
+        return EN_STOCK[j % EN_STOCK.len()].replace("{n}", &(40_000 + k).to_string());
+    }
+    let (item, k) = (EN_ITEMS[k % 12], k / 12);
+    let (status, k) = (EN_STATUS[k % 8], k / 8);
+    let (next, k) = (EN_NEXT[k % 6], k / 6);
+    let name = NAMES[k % 20];
+    format!("{name}, I checked your order: the {item} {status}, and {next}. Sorry for the wait.")
+}
+
+/// Characters of `text` as the translator sends it (protected spans as placeholders).
+fn chars_sent(text: &str) -> u64 {
+    omnidesk_language::protect(text, &[]).text.chars().count() as u64
+}
+
+/// Characters of the `Text` of Amazon Translate requests.
+fn request_chars(requests: &[serde_json::Value]) -> u64 {
+    requests
+        .iter()
+        .filter_map(|r| r["Text"].as_str())
+        .map(|t| t.chars().count() as u64)
+        .sum()
+}
+
+/// The translation path on a stack of its own (translation on): waves of one message per
+/// chat, the Russian chats' messages translated, an agent reply to each translated back; the
+/// inbound phase (webhook, router, translator, timers) and the reply phase (agent API,
+/// translator, sender) measured apart.
+async fn translation_path(
+    endpoint: &str,
+    args: &Args,
+    clock: &Arc<ManualClock>,
+) -> anyhow::Result<TranslationCost> {
+    let mut s = Stack::start_with(
+        endpoint,
+        StackOptions {
+            clock: clock.clone(),
+            translation: Some(Translation::amazon("en,ru")),
+        },
+    )
+    .await?;
+    s.router.settings.reassign_after = Some(TIMER_DELAY);
+    // A chat's replies are `--gap-secs` apart on the simulated clock but milliseconds apart
+    // here, and the sender's limiter keeps Telegram's 1 message/s per chat in real time: its
+    // waits would be billed as handler time. No per-chat wait, as in production at that pace.
+    s.sender.limiter = Arc::new(omnidesk_sender::RateLimiter::new(Duration::ZERO, 1_000));
+    let amazon = s
+        .amazon_translate
+        .as_ref()
+        .context("the stack has no Amazon Translate")?;
+    let mut token = String::new();
+    for i in 0..args.agents {
+        let (_agent, t) = s.online_agent(&format!("tagent{i}@example.com")).await?;
+        let r = s.ws_connect(&format!("tconn-{i}"), &t).await?;
+        if r.status_code != 200 {
+            bail!("$connect answered {}", r.status_code);
+        }
+        if i == 0 {
+            token = t;
+        }
+    }
+    let russian_chats = (args.chats * args.translate_percent).div_ceil(100).max(1);
+    let bot = BotId::parse(&BOT_ID.to_string())?;
+    let mut conversations: HashMap<i64, String> = HashMap::new();
+    let (mut inbound_tally, mut inbound_meter) = (Tally::default(), LambdaMeter::default());
+    let (mut reply_tally, mut reply_meter) = (Tally::default(), LambdaMeter::default());
+    let (mut inbound, mut replies) = (TranslatedTexts::default(), TranslatedTexts::default());
+    let (mut ru_stock, mut en_stock) = (0usize, 0usize);
+    let (mut sent, mut processed) = (0usize, 0usize);
+    while sent < args.messages {
+        let wave = args.chats.min(args.messages - sent);
+        let (t0, m0, r0) = (s.counter.snapshot(), s.meter(), amazon.requests().len());
+        let mut russian = Vec::new();
+        for c in 0..wave {
+            let i = sent + c;
+            let chat = 800_000 + c as i64;
+            let update = if c < russian_chats {
+                let k = inbound.texts as usize;
+                let stock = is_stock(k, args.repeat_percent).then(|| {
+                    ru_stock += 1;
+                    ru_stock - 1
+                });
+                let text = ru_message(k, stock);
+                inbound.texts += 1;
+                inbound.chars_asked += chars_sent(&text);
+                if stock.is_none() {
+                    inbound.chars_unique += chars_sent(&text);
+                }
+                russian.push(chat);
+                text_update_in(4_000_000 + i as i64, chat, i as i64 + 1, &text, Some("ru"))
+            } else {
+                text_update(
+                    4_000_000 + i as i64,
+                    chat,
+                    i as i64 + 1,
+                    &format!("message {i}: where is my order? it should have arrived by now"),
+                )
+            };
+            let status = s.webhook_request(WEBHOOK_SECRET, &update).await?;
+            if status != StatusCode::OK {
+                bail!("webhook answered {status}");
+            }
+        }
+        sent += wave;
+        clock.advance(Duration::from_secs(args.gap_secs as u64));
+        for _ in 0..(wave * 2 + 5) {
+            let poll = s.poll(QueueName::Inbound).await?;
+            if poll.received == 0 {
+                break;
+            }
+            processed += poll.received - poll.failed.len();
+        }
+        let translated = s.drain(QueueName::Translate, wave * 2 + 5).await?;
+        if translated != russian.len() {
+            bail!(
+                "the translator translated {translated} of {} messages",
+                russian.len()
+            );
+        }
+        let (t1, m1) = (s.counter.snapshot(), s.meter());
+        let requests = amazon.requests();
+        inbound.calls += (requests.len() - r0) as u64;
+        inbound.chars_billed += request_chars(&requests[r0..]);
+        inbound_tally = inbound_tally.plus(&t1.since(&t0));
+        inbound_meter = inbound_meter.plus(&m1.since(&m0));
+
+        // Outside the measured windows: the conversations the agents answer.
+        for chat in &russian {
+            if !conversations.contains_key(chat) {
+                let key = ConversationKey::telegram_private(bot, TelegramChatId(*chat));
+                let c = s
+                    .store
+                    .conversation_by_key(&key)
+                    .await?
+                    .context("a Russian customer's conversation")?;
+                conversations.insert(*chat, c.id.to_string());
+            }
+        }
+        let (t1, m1, r1) = (s.counter.snapshot(), s.meter(), amazon.requests().len());
+        for chat in &russian {
+            let k = replies.texts as usize;
+            let stock = is_stock(k, args.repeat_percent).then(|| {
+                en_stock += 1;
+                en_stock - 1
+            });
+            let text = en_reply(k, stock);
+            replies.texts += 1;
+            replies.chars_asked += chars_sent(&text);
+            if stock.is_none() {
+                replies.chars_unique += chars_sent(&text);
+            }
+            let (status, body) = s
+                .agent_reply(&conversations[chat], &token, &text, &format!("tr{k}"))
+                .await?;
+            if !status.is_success() {
+                bail!("reply answered {status}: {body}");
+            }
+        }
+        let translated = s.drain(QueueName::Translate, russian.len() * 2 + 5).await?;
+        let delivered = s.drain(QueueName::Outbound, russian.len() * 2 + 5).await?;
+        if translated != russian.len() || delivered != russian.len() {
+            bail!(
+                "of {} replies, {translated} were translated and {delivered} delivered",
+                russian.len()
+            );
+        }
+        let (t2, m2) = (s.counter.snapshot(), s.meter());
+        let requests = amazon.requests();
+        replies.calls += (requests.len() - r1) as u64;
+        replies.chars_billed += request_chars(&requests[r1..]);
+        reply_tally = reply_tally.plus(&t2.since(&t1));
+        reply_meter = reply_meter.plus(&m2.since(&m1));
+    }
+    if processed != args.messages {
+        bail!(
+            "the router processed {processed} of {} messages",
+            args.messages
+        );
+    }
+    // The reassignment timers, as in the inbound row.
+    tokio::time::sleep(TIMER_DELAY + Duration::from_millis(500)).await;
+    let (t0, m0) = (s.counter.snapshot(), s.meter());
+    s.drain_by(QueueName::Timers, 1, args.chats * 4 + 5).await?;
+    let (t1, m1) = (s.counter.snapshot(), s.meter());
+    inbound_tally = inbound_tally.plus(&t1.since(&t0));
+    inbound_meter = inbound_meter.plus(&m1.since(&m0));
+    // Every reply reached Telegram translated.
+    let cyrillic = s
+        .telegram
+        .sent()
+        .iter()
+        .filter(|m| m.text.chars().any(|c| matches!(c, '\u{0400}'..='\u{04FF}')))
+        .count();
+    if cyrillic as u64 != replies.texts {
+        bail!(
+            "{cyrillic} of {} replies reached Telegram in Russian",
+            replies.texts
+        );
+    }
+
+    let n = args.messages as f64;
+    let share = inbound.texts as f64 / n;
+    let amazon_per_m = PROVIDERS_PER_M[0].1;
+    let provider_line = |chars: u64, per: f64| Line {
+        component: format!("Amazon Translate characters (${amazon_per_m} per million)"),
+        per_message: chars as f64 / per,
+        unit: "char",
+        usd_per_100k: chars as f64 / per * 1e5 * amazon_per_m / 1e6,
+    };
+    println!(
+        "\naws-cost translation: {} inbound messages across {} chats, {} of them Russian ({} \
+         chats, {:.0}%), {}% stock phrases; {} replies translated back",
+        args.messages,
+        args.chats,
+        inbound.texts,
+        russian_chats.min(args.chats),
+        100.0 * share,
+        args.repeat_percent,
+        replies.texts
+    );
+    let mut inbound_lines = lines(
+        &inbound_tally,
+        &inbound_meter,
+        n,
+        &Front("Lambda function URL requests (webhook)", FUNCTION_URL_PER_M),
+        &[
+            Function::TelegramWebhook,
+            Function::Router,
+            Function::Translator,
+        ],
+    );
+    inbound_lines.push(provider_line(inbound.chars_billed, n));
+    let inbound_usd = print_table(
+        "Inbound with translation: Telegram → webhook → SQS → router → translate FIFO → translator (256 MB) → Amazon Translate → DynamoDB → WebSocket (per inbound message of the mix)",
+        &inbound_lines,
+        &inbound_tally,
+        n,
+    );
+    let r = replies.texts.max(1) as f64;
+    let mut reply_lines = lines(
+        &reply_tally,
+        &reply_meter,
+        r,
+        &Front("HTTP API requests (agent API)", HTTP_API_PER_M),
+        &[Function::AgentApi, Function::Translator, Function::Sender],
+    );
+    reply_lines.push(provider_line(replies.chars_billed, r));
+    let reply_usd = print_table(
+        "Translated agent reply: agent API → translate FIFO → translator → Amazon Translate → outbound FIFO → sender → Telegram",
+        &reply_lines,
+        &reply_tally,
+        r,
+    );
+    let inbound_infra_usd = inbound_usd - inbound_lines.last().map_or(0.0, |l| l.usd_per_100k);
+    let reply_infra_usd = reply_usd - reply_lines.last().map_or(0.0, |l| l.usd_per_100k);
+    let lookups =
+        inbound_tally.item_requests("GetItem", "TXC") + reply_tally.item_requests("GetItem", "TXC");
+    let cache_writes =
+        inbound_tally.item_requests("PutItem", "TXC") + reply_tally.item_requests("PutItem", "TXC");
+    let texts = inbound.texts + replies.texts;
+    let calls = inbound.calls + replies.calls;
+    println!(
+        "Translation cache: {texts} texts, {calls} provider calls: hit ratio {:.1}% (customers' \
+         messages {:.1}%, replies {:.1}%; {} hits in the translator's memory, {} from the \
+         table's cache items, {lookups} table look-ups, {cache_writes} cache writes). \
+         Characters billed {} of {} ({:.1} a translated text; {:.1} without the cache; {} \
+         with the stock phrases cached from earlier days).",
+        100.0 * (1.0 - calls as f64 / texts.max(1) as f64),
+        100.0 * inbound.hit_ratio(),
+        100.0 * replies.hit_ratio(),
+        texts.saturating_sub(lookups),
+        lookups.saturating_sub(calls),
+        inbound.chars_billed + replies.chars_billed,
+        inbound.chars_asked + replies.chars_asked,
+        (inbound.chars_billed + replies.chars_billed) as f64 / texts.max(1) as f64,
+        (inbound.chars_asked + replies.chars_asked) as f64 / texts.max(1) as f64,
+        inbound.chars_unique + replies.chars_unique,
+    );
+    let cost = TranslationCost {
+        share,
+        inbound_infra_usd,
+        inbound_requests: requests(&inbound_tally, &inbound_meter) / n,
+        reply_infra_usd,
+        reply_requests: requests(&reply_tally, &reply_meter) / r,
+        messages: args.messages as u64,
+        inbound,
+        replies,
+    };
+    println!(
+        "Per 100k inbound messages, {:.0}% translated (infrastructure ${:.4}): provider, this \
+         run (cache empty at its start) | total | share | provider without the cache | provider \
+         with the stock phrases cached from earlier days | total with one translated reply per \
+         translated message",
+        100.0 * share,
+        cost.inbound_infra_usd
+    );
+    for (name, per_m) in PROVIDERS_PER_M {
+        let total = cost.inbound_infra_usd + cost.inbound_provider_usd(per_m);
+        println!(
+            "  {name:<7} ${per_m:>5.2}/M chars: ${:.4} | ${total:.4} | {:.1}% | ${:.4} | ${:.4} | ${:.4}",
+            cost.inbound_provider_usd(per_m),
+            100.0 * cost.inbound_provider_usd(per_m) / total,
+            cost.inbound_provider_usd_uncached(per_m),
+            cost.inbound_provider_usd_warm(per_m),
+            cost.with_replies_usd(per_m),
+        );
+    }
+    Ok(cost)
 }
 
 /// The e-mail row's totals.
