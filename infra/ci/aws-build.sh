@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lints template.yaml and builds the eight Lambda binaries for provided.al2023 (arm64; x86_64
+# Lints template.yaml and builds the nine Lambda binaries for provided.al2023 (arm64; x86_64
 # with a warning when the aarch64 std cannot be installed). Prints each bootstrap's size.
 #
 #   infra/ci/aws-build.sh            # lint + build

@@ -1761,13 +1761,18 @@ async fn changed_message(
 }
 
 /// Whether a customer's message in `language` goes to the translator: a translator is
-/// configured, there is text, and some agent does not read `language` (or it is unknown).
+/// configured, the text has words, and some agent does not read `language` (or it is unknown).
 async fn needs_translation(
     deps: &RouterDeps,
     text: &str,
     language: Option<&LanguageTag>,
 ) -> Result<bool, JobError> {
-    if !deps.settings.translate || text.trim().is_empty() {
+    // Nothing to translate in a text without words (an emoji, a link, an order number).
+    if !deps.settings.translate
+        || !omnidesk_language::strip_non_linguistic(text)
+            .chars()
+            .any(char::is_alphabetic)
+    {
         return Ok(false);
     }
     let agents = deps
