@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use omnidesk_core::usecases::{ContentUpdate, update_message_content};
 use omnidesk_core::{ServerEvent, StoreError, TranslateJob};
 use omnidesk_domain::{Agent, Conversation, LanguageTag, Message, MessageId, TranslationStatus};
 use omnidesk_translator::service::{Translated, TranslationService};
@@ -290,46 +291,33 @@ async fn decide(
     message: Message,
     status: TranslationStatus,
 ) -> Result<Message, ApiError> {
-    let mut current = message;
-    for _ in 0..8 {
-        if !current.is_held_for_translation() && !failed_for_good(&current) {
-            return Err(ApiError::conflict(
-                "not_held",
-                "the reply is not waiting for its translation any more",
-            ));
-        }
-        let mut content = current.next_content();
+    let outcome = update_message_content(deps.messages.as_ref(), message, 8, |current, content| {
         content.translation = Some(status.clone());
-        match deps
-            .messages
-            .update_content(current.conversation_id, current.id, &content)
-            .await
-        {
-            Ok(updated) => {
-                publish(
-                    deps,
-                    &[ServerEvent::MessageUpdated {
-                        conversation_id: updated.conversation_id,
-                        message: updated.clone(),
-                    }],
-                )
-                .await;
-                return Ok(updated);
-            }
-            Err(StoreError::Conflict(_)) => {
-                current = deps
-                    .messages
-                    .get_message(current.conversation_id, current.id)
-                    .await?
-                    .ok_or_else(|| ApiError::not_found("message"))?;
-            }
-            Err(e) => return Err(e.into()),
+        current.is_held_for_translation() || failed_for_good(current)
+    })
+    .await?;
+    match outcome {
+        ContentUpdate::Updated(updated) => {
+            publish(
+                deps,
+                &[ServerEvent::MessageUpdated {
+                    conversation_id: updated.conversation_id,
+                    message: updated.clone(),
+                }],
+            )
+            .await;
+            Ok(updated)
         }
+        ContentUpdate::Declined(_) => Err(ApiError::conflict(
+            "not_held",
+            "the reply is not waiting for its translation any more",
+        )),
+        ContentUpdate::Gone => Err(ApiError::not_found("message")),
+        ContentUpdate::Busy => Err(ApiError::conflict(
+            "busy",
+            "the reply kept changing; try again",
+        )),
     }
-    Err(ApiError::conflict(
-        "busy",
-        "the reply kept changing; try again",
-    ))
 }
 
 /// `POST /api/v1/conversations/{id}/messages/{message_id}/send-original`: send a held reply

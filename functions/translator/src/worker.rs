@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use omnidesk_core::usecases::push_to_agents;
+use omnidesk_core::usecases::{ContentUpdate, push_to_agents, update_message_content};
 use omnidesk_core::{
     AgentStore, Clock, ConnectionStore, JobError, JobOutcome, MessageStore, OutboundJob, Push,
-    Queue, QueueName, SECRET_LINK_MARK, ServerEvent, StoreError, TranslateJob,
+    Queue, QueueName, SECRET_LINK_MARK, ServerEvent, TranslateJob,
 };
 use omnidesk_domain::{
     Author, Direction, LanguageTag, Message, MessageContent, Translation, TranslationStatus,
@@ -376,46 +376,36 @@ pub fn failure_reason(failure: &TranslateFailure) -> String {
 }
 
 /// Applies `change` to the stored message's content (re-read on conflict) while it is still
-/// waiting for a translation; `None` when it no longer is (someone decided meanwhile).
+/// waiting for a translation of the same text; `None` when it no longer is (someone decided
+/// meanwhile, or the customer edited it: the edit's own job translates that).
 async fn store(
     deps: &TranslatorDeps,
     message: &Message,
     change: impl Fn(&mut MessageContent),
 ) -> Result<Option<Message>, JobError> {
-    let mut current = message.clone();
-    for _ in 0..MAX_CONFLICT_RETRIES {
-        let waiting = matches!(
-            current.translation,
-            Some(TranslationStatus::Pending { .. } | TranslationStatus::Failed { .. })
-        );
-        if !waiting || current.text != message.text {
-            return Ok(None);
-        }
-        let mut content = current.next_content();
-        change(&mut content);
-        match deps
-            .messages
-            .update_content(current.conversation_id, current.id, &content)
-            .await
-        {
-            Ok(updated) => return Ok(Some(updated)),
-            Err(StoreError::Conflict(_)) => {
-                match deps
-                    .messages
-                    .get_message(current.conversation_id, current.id)
-                    .await?
-                {
-                    Some(fresh) => current = fresh,
-                    None => return Ok(None),
-                }
+    let outcome = update_message_content(
+        deps.messages.as_ref(),
+        message.clone(),
+        MAX_CONFLICT_RETRIES,
+        |current, content| {
+            let waiting = matches!(
+                current.translation,
+                Some(TranslationStatus::Pending { .. } | TranslationStatus::Failed { .. })
+            );
+            if waiting && current.text == message.text {
+                change(content);
             }
-            Err(StoreError::NotFound(_)) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        }
+            waiting && current.text == message.text
+        },
+    )
+    .await?;
+    match outcome {
+        ContentUpdate::Updated(m) => Ok(Some(m)),
+        ContentUpdate::Declined(_) | ContentUpdate::Gone => Ok(None),
+        ContentUpdate::Busy => Err(JobError::Transient(
+            "the message kept changing while its translation was stored".to_owned(),
+        )),
     }
-    Err(JobError::Transient(
-        "the message kept changing while its translation was stored".to_owned(),
-    ))
 }
 
 /// Pushes the updated message to every agent (best effort: the store has it).

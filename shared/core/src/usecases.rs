@@ -704,3 +704,52 @@ mod file_tests {
         assert!(FileSettings::from_lookup(|_| Some("x".to_owned()), 5).is_err());
     }
 }
+
+/// The end of [`update_message_content`].
+#[derive(Debug)]
+pub enum ContentUpdate {
+    /// Stored: the message as it now is.
+    Updated(omnidesk_domain::Message),
+    /// `change` declined the message as it was (last read): nothing was written.
+    Declined(omnidesk_domain::Message),
+    /// The message does not exist (any more).
+    Gone,
+    /// Someone else kept changing it through every attempt.
+    Busy,
+}
+
+/// Applies `change` to `message`'s next content and stores it, re-reading and re-applying on
+/// a revision conflict, up to `attempts` writes. `change` sees the message as last read and
+/// returns `false` to decline it (nothing is written).
+pub async fn update_message_content(
+    messages: &dyn crate::MessageStore,
+    message: omnidesk_domain::Message,
+    attempts: usize,
+    mut change: impl FnMut(&omnidesk_domain::Message, &mut omnidesk_domain::MessageContent) -> bool,
+) -> StoreResult<ContentUpdate> {
+    let mut current = message;
+    for _ in 0..attempts {
+        let mut content = current.next_content();
+        if !change(&current, &mut content) {
+            return Ok(ContentUpdate::Declined(current));
+        }
+        match messages
+            .update_content(current.conversation_id, current.id, &content)
+            .await
+        {
+            Ok(updated) => return Ok(ContentUpdate::Updated(updated)),
+            Err(StoreError::Conflict(_)) => {
+                match messages
+                    .get_message(current.conversation_id, current.id)
+                    .await?
+                {
+                    Some(fresh) => current = fresh,
+                    None => return Ok(ContentUpdate::Gone),
+                }
+            }
+            Err(StoreError::NotFound(_)) => return Ok(ContentUpdate::Gone),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(ContentUpdate::Busy)
+}
