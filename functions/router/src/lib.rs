@@ -543,6 +543,7 @@ async fn route_message(
         album: m.album.clone(),
         buttons: Vec::new(),
         revision: 0,
+        internal: false,
     };
     // 3b. The language, from the text: the channel's hint is a prior, a clear text wins.
     let detection = deps

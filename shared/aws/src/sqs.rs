@@ -76,6 +76,7 @@ pub struct QueueUrls {
     pub timers: QueuePair,
     pub media: QueuePair,
     pub translate: QueuePair,
+    pub ai: QueuePair,
 }
 
 impl QueueUrls {
@@ -87,6 +88,7 @@ impl QueueUrls {
             QueueName::Timers => &self.timers,
             QueueName::Media => &self.media,
             QueueName::Translate => &self.translate,
+            QueueName::Ai => &self.ai,
         }
     }
 }
@@ -232,6 +234,7 @@ impl SqsQueue {
             timers: Self::create_pair(client, &format!("{prefix}-timers"), false).await?,
             media: Self::create_pair(client, &format!("{prefix}-media"), false).await?,
             translate: Self::create_pair(client, &format!("{prefix}-translate"), true).await?,
+            ai: Self::create_pair(client, &format!("{prefix}-ai"), true).await?,
         })
     }
 

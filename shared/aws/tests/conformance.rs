@@ -87,6 +87,7 @@ fn message(conversation: ConversationId, source_key: &str, at: Timestamp) -> Mes
         album: None,
         buttons: Vec::new(),
         revision: 0,
+        internal: false,
     }
 }
 

@@ -21,16 +21,20 @@ pub enum QueueName {
     /// agents' languages; an agent's reply into the customer's before it is sent). FIFO,
     /// group = conversation, dedupe = message and revision.
     Translate,
+    /// router → ai-worker: answer a customer's message with the AI (or hand over), and agent
+    /// assist. FIFO, group = conversation, dedupe = message.
+    Ai,
 }
 
 impl QueueName {
     /// Every queue.
-    pub const ALL: [QueueName; 5] = [
+    pub const ALL: [QueueName; 6] = [
         QueueName::Inbound,
         QueueName::Outbound,
         QueueName::Timers,
         QueueName::Media,
         QueueName::Translate,
+        QueueName::Ai,
     ];
 
     /// Stable lowercase name (table rows, SQS queue name suffix, env var suffix).
@@ -41,6 +45,7 @@ impl QueueName {
             QueueName::Timers => "timers",
             QueueName::Media => "media",
             QueueName::Translate => "translate",
+            QueueName::Ai => "ai",
         }
     }
 
@@ -156,6 +161,25 @@ impl TranslateJob {
             self.conversation_id.to_string(),
             format!("tr:{}:{}:{attempt}", self.message_id, self.revision),
             serde_json::to_string(self).expect("a translate job serialises"),
+        )
+    }
+}
+
+/// Body of the AI queue: answer the customer's message `message_id` (or hand the
+/// conversation over), if the conversation is still with the bot when the job runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiJob {
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
+}
+
+impl AiJob {
+    /// The queue message: FIFO per conversation, deduplicated by the message answered.
+    pub fn to_queue_message(&self) -> crate::OutgoingMessage {
+        crate::OutgoingMessage::fifo(
+            self.conversation_id.to_string(),
+            format!("ai:{}", self.message_id),
+            serde_json::to_string(self).expect("an AI job serialises"),
         )
     }
 }

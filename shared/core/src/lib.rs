@@ -96,7 +96,7 @@ pub use events::{
     WebAuthor, WebMessage,
 };
 pub use jobs::{
-    InboundJob, JobError, JobOutcome, MediaJob, OutboundBody, OutboundJob, QueueName,
+    AiJob, InboundJob, JobError, JobOutcome, MediaJob, OutboundBody, OutboundJob, QueueName,
     SECRET_LINK_MARK, SystemMail, TimerJob, TranslateJob, retry_backoff,
 };
 pub use ports::*;

@@ -236,8 +236,39 @@ pub struct Conversation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_read_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// What happened before the messages the AI and the handover card show in full, kept up
+    /// to date incrementally (earlier messages are folded in as they leave the window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<HistorySummary>,
+    /// AI answers since the conversation last came to the bot (reopen, hand-back): the AI
+    /// hands over after a configured number of them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub ai_turns: u32,
+    /// Tokens the AI spent on this conversation (its per-conversation budget).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub ai_tokens: u64,
     /// Optimistic-concurrency version: every stored update must present the version it read.
     pub version: u64,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The summary of a conversation's earlier history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistorySummary {
+    pub text: String,
+    /// The newest message folded in (its creation time): later messages are not in it.
+    pub through: Timestamp,
+    pub updated_at: Timestamp,
+    /// Written by an LLM (`false`: extractive, built without one).
+    #[serde(default)]
+    pub generated: bool,
 }
 
 impl Conversation {
@@ -268,6 +299,9 @@ impl Conversation {
             last_reply_at: None,
             customer_read_at: None,
             created_at: now,
+            summary: None,
+            ai_turns: 0,
+            ai_tokens: 0,
             version: 0,
         }
     }
@@ -382,10 +416,42 @@ impl Conversation {
             ConversationStatus::Queued
         };
         self.assignee_id = None;
+        self.ai_turns = 0;
         Some(StatusChange {
             from,
             to: self.status,
             event: Some(SystemEvent::Reopened),
+        })
+    }
+
+    /// The bot (or the AI) hands over to humans, saying why: the timeline's event.
+    pub fn hand_over(&mut self, reason: impl Into<String>) -> Option<StatusChange> {
+        let mut change = self.hand_off()?;
+        change.event = Some(SystemEvent::HandedOver {
+            reason: reason.into(),
+        });
+        Some(change)
+    }
+
+    /// An agent gives the conversation back to the bot and the AI (which answer again).
+    pub fn hand_back(&mut self, by: Option<AgentId>) -> Result<StatusChange, TransitionError> {
+        if matches!(
+            self.status,
+            ConversationStatus::Bot | ConversationStatus::Resolved
+        ) {
+            return Err(TransitionError {
+                action: "hand back",
+                status: self.status.as_str(),
+            });
+        }
+        let from = self.status;
+        self.status = ConversationStatus::Bot;
+        self.assignee_id = None;
+        self.ai_turns = 0;
+        Ok(StatusChange {
+            from,
+            to: self.status,
+            event: Some(SystemEvent::HandedBack { by }),
         })
     }
 

@@ -255,6 +255,16 @@ pub enum SystemEvent {
     Notice {
         text: String,
     },
+    /// The bot or the AI handed the conversation to people, and why (the customer asked for
+    /// a person, no answer in the knowledge base, the model's decision, a provider failure…).
+    HandedOver {
+        reason: String,
+    },
+    /// An agent gave the conversation back to the bot and the AI.
+    HandedBack {
+        #[serde(default)]
+        by: Option<AgentId>,
+    },
 }
 
 impl SystemEvent {
@@ -282,6 +292,8 @@ impl SystemEvent {
                 "Contacts merged by an agent".to_owned()
             }
             SystemEvent::Notice { text } => text.clone(),
+            SystemEvent::HandedOver { reason } => format!("Handed to a person: {reason}"),
+            SystemEvent::HandedBack { .. } => "Handed back to the AI".to_owned(),
         }
     }
 }
@@ -339,6 +351,10 @@ pub struct Message {
     /// parts, fetched files): the version [`MessageContent`] updates are checked against.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub revision: u32,
+    /// An internal note: shown to agents, never sent to the customer (e.g. an AI answer
+    /// dropped because a person took the conversation while it was written).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -512,6 +528,7 @@ impl Message {
             album: None,
             buttons: Vec::new(),
             revision: 0,
+            internal: false,
         }
     }
 
@@ -547,6 +564,7 @@ impl Message {
             album: None,
             buttons: Vec::new(),
             revision: 0,
+            internal: false,
         }
     }
 }

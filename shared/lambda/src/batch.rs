@@ -455,6 +455,7 @@ mod tests {
             timers: pair("desk-timers"),
             media: pair("desk-media"),
             translate: pair("desk-translate.fifo"),
+            ai: pair("desk-ai.fifo"),
         };
         // Never called: the client only has to exist.
         let client = aws_sdk_sqs::Client::from_conf(

@@ -51,6 +51,12 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ),
     ("TRANSLATE_DLQ_URL", "required", "its dead-letter queue"),
     (
+        "AI_QUEUE_URL",
+        "required",
+        "AI FIFO queue (router, agent-api → ai-worker)",
+    ),
+    ("AI_DLQ_URL", "required", "its dead-letter queue"),
+    (
         "FILES_BUCKET",
         "required",
         "the private S3 bucket of attachment bytes (content-addressed keys, presigned links)",
@@ -178,11 +184,13 @@ impl Config {
             timers: pair("TIMERS_QUEUE_URL", "TIMERS_DLQ_URL")?,
             media: pair("MEDIA_QUEUE_URL", "MEDIA_DLQ_URL")?,
             translate: pair("TRANSLATE_QUEUE_URL", "TRANSLATE_DLQ_URL")?,
+            ai: pair("AI_QUEUE_URL", "AI_DLQ_URL")?,
         };
         for (name, q) in [
             ("INBOUND_QUEUE_URL", &queues.inbound),
             ("OUTBOUND_QUEUE_URL", &queues.outbound),
             ("TRANSLATE_QUEUE_URL", &queues.translate),
+            ("AI_QUEUE_URL", &queues.ai),
         ] {
             if !q.url.ends_with(".fifo") || !q.dead_letter_url.ends_with(".fifo") {
                 return Err(ConfigError::Malformed {
@@ -265,6 +273,8 @@ mod tests {
             ("MEDIA_DLQ_URL", format!("{q}-media-dlq")),
             ("TRANSLATE_QUEUE_URL", format!("{q}-translate.fifo")),
             ("TRANSLATE_DLQ_URL", format!("{q}-translate-dlq.fifo")),
+            ("AI_QUEUE_URL", format!("{q}-ai.fifo")),
+            ("AI_DLQ_URL", format!("{q}-ai-dlq.fifo")),
             (
                 "WEBSOCKET_API_ENDPOINT",
                 "https://abc.execute-api.us-east-1.amazonaws.com/prod/".to_owned(),

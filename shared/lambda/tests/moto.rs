@@ -38,6 +38,8 @@ fn config(queues: &QueueUrls, jwt_param: &str) -> Config {
             "TRANSLATE_DLQ_URL",
             queues.translate.dead_letter_url.clone(),
         ),
+        ("AI_QUEUE_URL", queues.ai.url.clone()),
+        ("AI_DLQ_URL", queues.ai.dead_letter_url.clone()),
         (
             "WEBSOCKET_API_ENDPOINT",
             "http://127.0.0.1:9/prod".to_owned(),

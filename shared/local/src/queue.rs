@@ -230,6 +230,7 @@ impl SqliteQueue {
             QueueName::Timers => 2,
             QueueName::Media => 3,
             QueueName::Translate => 4,
+            QueueName::Ai => 5,
         }
     }
 

@@ -55,6 +55,7 @@ fn message(conversation: ConversationId, text: &str) -> Message {
         album: None,
         buttons: Vec::new(),
         revision: 0,
+        internal: false,
     }
 }
 

@@ -974,6 +974,7 @@ impl Stack {
                 )
             }
             QueueName::Translate => Function::Translator,
+            QueueName::Ai => bail!("the AI queue has no consumer in this stack yet"),
         };
         as_function(function, self.poll_as(queue, max, function)).await
     }

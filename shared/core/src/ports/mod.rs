@@ -1,9 +1,9 @@
 //! The ports. Each trait states its guarantees; the conformance suites in
 //! [`crate::testing`] check them against every adapter.
 
+mod ai;
 mod blob;
 mod clock;
-mod future;
 mod mail;
 mod push;
 mod queue;
@@ -12,11 +12,14 @@ mod telegram;
 mod translate;
 mod web;
 
+pub use ai::{
+    AiCall, AiStore, ChatMessage, ChatRequest, ChatResponse, ChatRole, Faq, FaqEntry, Llm,
+    ProviderError, TokenUsage,
+};
 pub use blob::{
     Blob, BlobStore, DEFAULT_LINK_TTL, LinkRequest, blob_key, content_disposition, is_blob_key,
 };
 pub use clock::{Clock, IdGen, SystemClock, UuidV7Ids};
-pub use future::{ChatMessage, ChatRequest, ChatResponse, ChatRole, Llm, ProviderError};
 pub use mail::{MailStore, Mailbox, Mailer, OutgoingMail, SentMail, UnprocessableMail};
 pub use push::{ConnectionId, MAX_PUSH_BYTES, Push, PushError, PushOutcome, check_push_size};
 pub use queue::{DeadLettered, OutgoingMessage, Queue, QueueError, Received, SendOutcome};

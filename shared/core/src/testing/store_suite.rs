@@ -151,6 +151,7 @@ fn inbound_message(conversation: ConversationId, text: &str) -> Message {
         album: None,
         buttons: Vec::new(),
         revision: 0,
+        internal: false,
     }
 }
 

@@ -150,6 +150,8 @@ async fn main() -> anyhow::Result<()> {
         ("MEDIA_DLQ_URL", urls.media.dead_letter_url.clone()),
         ("TRANSLATE_QUEUE_URL", urls.translate.url.clone()),
         ("TRANSLATE_DLQ_URL", urls.translate.dead_letter_url.clone()),
+        ("AI_QUEUE_URL", urls.ai.url.clone()),
+        ("AI_DLQ_URL", urls.ai.dead_letter_url.clone()),
         ("WEBSOCKET_API_ENDPOINT", format!("{stub}/prod")),
         ("JWT_SECRET_PARAM", JWT_PARAM.to_owned()),
         // Read at cold start, called by no function of the bench.

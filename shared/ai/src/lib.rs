@@ -1,0 +1,1 @@
+//! The AI's pure parts (no I/O): the offline knowledge-base answerer, asking for a person, guardrails.
