@@ -9,6 +9,7 @@
 //! The OpenAPI document of every route is served at `/api/openapi.json`.
 
 mod agents;
+mod ai;
 mod auth;
 mod contacts;
 mod conversations;
@@ -19,6 +20,7 @@ mod translation;
 
 use std::sync::Arc;
 
+pub use ai::{ApiAi, faq_entry, new_faq_id};
 use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
@@ -63,6 +65,8 @@ pub struct ApiDeps {
     pub files: FileSettings,
     /// The deployment's translation; `None`: replies go out as written (detection only).
     pub translation: Option<Arc<ApiTranslation>>,
+    /// The deployment's AI (FAQ, assist, call log); `None`: its routes answer 404.
+    pub ai: Option<Arc<ApiAi>>,
 }
 
 type AppState = Arc<ApiDeps>;
@@ -94,6 +98,7 @@ enum Verb {
     Post,
     Put,
     Patch,
+    Delete,
 }
 
 impl Verb {
@@ -103,6 +108,7 @@ impl Verb {
             Verb::Post => "POST",
             Verb::Put => "PUT",
             Verb::Patch => "PATCH",
+            Verb::Delete => "DELETE",
         }
     }
     fn filter(self) -> MethodFilter {
@@ -111,6 +117,7 @@ impl Verb {
             Verb::Post => MethodFilter::POST,
             Verb::Put => MethodFilter::PUT,
             Verb::Patch => MethodFilter::PATCH,
+            Verb::Delete => MethodFilter::DELETE,
         }
     }
 }
@@ -134,7 +141,7 @@ where
 }
 
 fn routes() -> Vec<Route> {
-    use Verb::{Get, Patch, Post, Put};
+    use Verb::{Delete, Get, Patch, Post, Put};
     vec![
         route(Get, "/api/openapi.json", openapi),
         route(Post, "/api/v1/auth/login", agents::login),
@@ -208,6 +215,23 @@ fn routes() -> Vec<Route> {
             "/api/v1/conversations/{id}/reopen",
             conversations::reopen,
         ),
+        route(Post, "/api/v1/conversations/{id}/hand-back", ai::hand_back),
+        route(
+            Post,
+            "/api/v1/conversations/{id}/assist/summary",
+            ai::summarise,
+        ),
+        route(
+            Post,
+            "/api/v1/conversations/{id}/assist/suggestion",
+            ai::suggest,
+        ),
+        route(Get, "/api/v1/ai", ai::info),
+        route(Get, "/api/v1/ai/calls", ai::calls),
+        route(Get, "/api/v1/faq", ai::list_faq),
+        route(Post, "/api/v1/faq", ai::create_faq),
+        route(Put, "/api/v1/faq/{id}", ai::update_faq),
+        route(Delete, "/api/v1/faq/{id}", ai::delete_faq),
         route(Get, "/api/v1/limits", files::limits),
         route(Get, "/api/v1/contacts/{id}", contacts::get),
         route(Patch, "/api/v1/contacts/{id}", contacts::patch),

@@ -64,6 +64,7 @@ async fn main() -> Result<(), lambda_http::Error> {
                         blobs: aws.blobs.clone(),
                         files,
                         translation: translation.clone(),
+                        ai: None,
                     }))
                 })
                 .await;

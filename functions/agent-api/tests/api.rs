@@ -243,6 +243,7 @@ async fn app_with(customize: impl FnOnce(&mut ApiDeps, &Arc<MemoryStore>)) -> Ap
             ..FileSettings::default()
         },
         translation: None,
+        ai: None,
     };
     let ann = create_agent(&deps, "ann@example.com", "Ann", "correct-horse")
         .await

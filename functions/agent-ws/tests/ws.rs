@@ -44,6 +44,7 @@ async fn world() -> World {
         blobs: Arc::new(omnidesk_core::testing::MemoryBlobStore::new()),
         files: omnidesk_agent_api::FileSettings::default(),
         translation: None,
+        ai: None,
     };
     let agent = create_agent(&api, "ann@example.com", "Ann", "password123")
         .await

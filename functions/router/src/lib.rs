@@ -24,8 +24,12 @@
 //! and a redelivered event whose message is stored but whose conversation was not yet updated
 //! (a crash in between) is finished rather than dropped.
 
+mod ai;
+
 use std::sync::Arc;
 use std::time::Duration;
+
+pub use ai::{AiApplied, AiDecision, AiGate, AiMode, apply_ai_decision};
 
 use omnidesk_core::ConversationView;
 use omnidesk_core::usecases::{
@@ -88,6 +92,14 @@ pub struct RouterSettings {
     pub translate: bool,
     /// The agents' languages, re-read at most every [`AgentLanguages::TTL`].
     pub agent_languages: AgentLanguages,
+    /// Which AI answers first (`OMNIDESK_AI`, default `kb`).
+    pub ai_mode: AiMode,
+    /// Whether the AI takes a conversation with the bot; `None`: never (set by the runtime
+    /// from [`RouterSettings::ai_mode`] and the AI store).
+    pub ai: Option<AiGate>,
+    /// Added to [`RouterSettings::human_ack`] when the customer waits in the queue;
+    /// `{position}` is their place.
+    pub queue_position: String,
 }
 
 /// The agents (for their languages), read from the store at most once per [`Self::TTL`] per
@@ -187,6 +199,15 @@ impl RouterSettings {
             settings.email_ack = t;
         }
         settings.translate = get("OMNIDESK_TRANSLATOR").is_some();
+        if let Some(mode) = get("OMNIDESK_AI") {
+            settings.ai_mode = AiMode::parse(&mode)?;
+        }
+        if let Some(t) = get("OMNIDESK_HUMAN_ACK") {
+            settings.human_ack = t;
+        }
+        if let Some(t) = get("OMNIDESK_QUEUE_POSITION_TEXT") {
+            settings.queue_position = t;
+        }
         if let Some(list) = get("OMNIDESK_LANGUAGES") {
             let codes: Vec<&str> = list
                 .split(',')
@@ -265,6 +286,9 @@ impl Default for RouterSettings {
             agent_languages: AgentLanguages::default(),
             auto_mail_per_hour: Self::AUTO_MAIL_PER_HOUR,
             detector: None,
+            ai_mode: AiMode::default(),
+            ai: None,
+            queue_position: "You are number {position} in the queue.".to_owned(),
         }
     }
 }
@@ -577,6 +601,12 @@ async fn route_message(
             (Some(Handoff::SharedChat), _) => Some(HandoffResult::SharedChat),
         },
         acknowledge: m.acknowledge && m.no_auto_reply.is_none() && existing.is_none(),
+        ai: ai_answers(deps, m).await?,
+        asks_person: false,
+    };
+    let bot = BotTurn {
+        asks_person: bot.ai && omnidesk_ai::asks_for_person(&m.text),
+        ..bot
     };
 
     if existing.is_none() {
@@ -896,6 +926,28 @@ struct BotTurn {
     handoff: Option<HandoffResult>,
     /// The message opens a conversation whose channel asked for an acknowledgement.
     acknowledge: bool,
+    /// The AI answers messages of a conversation with the bot (see [`ai_answers`]).
+    ai: bool,
+    /// The text asks for a person (recognised before any model call).
+    asks_person: bool,
+}
+
+/// Whether the AI may answer `m` if its conversation is with the bot: the AI is on, the
+/// message has words, and it is not a command, a button, a channel handoff or the first mail
+/// of a ticket (which gets its acknowledgement and goes to people).
+async fn ai_answers(deps: &RouterDeps, m: &ChannelMessage) -> Result<bool, JobError> {
+    let Some(gate) = &deps.settings.ai else {
+        return Ok(false);
+    };
+    if m.command.is_some()
+        || m.handoff.is_some()
+        || m.acknowledge
+        || m.choice.is_some()
+        || !m.text.chars().any(char::is_alphanumeric)
+    {
+        return Ok(false);
+    }
+    Ok(gate.answers().await?)
 }
 
 /// How a presented handoff token went.
@@ -919,6 +971,10 @@ enum BotReply {
     Acknowledge,
     /// `/bind`: a code sent to an address, or a code checked.
     Bind,
+    /// The AI answers (a job on the AI queue); the conversation stays with the bot.
+    Ai,
+    /// A person is coming: the acknowledgement, with the queue position.
+    Coming,
 }
 
 /// What an inbound message does to its conversation: its key and channel, reopen, and either
@@ -950,7 +1006,8 @@ async fn apply_inbound(
     if let Some(ev) = c.switch_channel(message.channel) {
         events.push(ev);
     }
-    let bot_handles = bot.command.is_some() || bot.handoff.is_some();
+    // A resolved conversation the AI answers reopens to the bot, not the queue.
+    let bot_handles = bot.command.is_some() || bot.handoff.is_some() || bot.ai;
     if let Some(change) = c.on_inbound(bot_handles)
         && let Some(ev) = change.event
     {
@@ -983,8 +1040,17 @@ async fn apply_inbound(
                 buttons,
             ))
         }
+        (None, None, ConversationStatus::Bot) if bot.ai && !bot.asks_person => Some(BotReply::Ai),
         _ => {
-            c.hand_off();
+            if bot.asks_person || bot.human {
+                if let Some(change) = c.hand_over("the customer asked for a person")
+                    && let Some(ev) = change.event
+                {
+                    events.push(ev);
+                }
+            } else {
+                c.hand_off();
+            }
             if c.status == ConversationStatus::Queued
                 && c.assignee_id.is_none()
                 && let Some(agent) =
@@ -998,8 +1064,7 @@ async fn apply_inbound(
             if bot.acknowledge {
                 Some(BotReply::Acknowledge)
             } else {
-                (bot.human && !had_a_person)
-                    .then(|| BotReply::Text(deps.settings.human_ack.clone(), Vec::new()))
+                ((bot.human || bot.asks_person) && !had_a_person).then_some(BotReply::Coming)
             }
         }
     };
@@ -1051,6 +1116,15 @@ async fn finish(
                 }
             }
             BotReply::Bind => (Some(bind(deps, &contact, m, step).await?), Vec::new(), None),
+            BotReply::Ai => {
+                ai::enqueue_ai(deps, &message).await?;
+                (None, Vec::new(), None)
+            }
+            BotReply::Coming => (
+                Some(ai::coming_text(deps, &conversation).await?),
+                Vec::new(),
+                None,
+            ),
         };
         if let Some(text) = text {
             let line = BotLine {
@@ -1861,6 +1935,17 @@ async fn summary(
     conversation: &Conversation,
     from: Channel,
 ) -> Result<String, JobError> {
+    // Where a model wrote the conversation's summary, it says more than an extract.
+    if let Some(s) = &conversation.summary
+        && s.generated
+        && from != Channel::Email
+    {
+        return Ok(format!(
+            "Continuing your conversation from {}. {}",
+            from.label().to_lowercase(),
+            s.text
+        ));
+    }
     let page = deps
         .messages
         .list_messages(conversation.id, &PageRequest::first(50))

@@ -96,6 +96,7 @@ impl Target {
             blobs: Arc::new(omnidesk_core::usecases::BlobsNotConfigured),
             files: omnidesk_agent_api::FileSettings::default(),
             translation: None,
+            ai: None,
         };
         let telegram: Arc<dyn TelegramApi> = Arc::new(
             omnidesk_telegram::TeloxideTelegram::new(&config.telegram_api_url)

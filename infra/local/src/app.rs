@@ -172,6 +172,7 @@ impl Adapters {
             blobs: self.blobs.clone(),
             files: omnidesk_agent_api::FileSettings::default(),
             translation: None,
+            ai: None,
         }
     }
 }

@@ -35,6 +35,12 @@ pub struct ConversationView {
     #[serde(default)]
     pub customer_read_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// The summary of the earlier history (the AI's context, the agent's card at handover).
+    #[serde(default)]
+    pub summary: Option<omnidesk_domain::HistorySummary>,
+    /// AI answers since the conversation last came to the bot.
+    #[serde(default)]
+    pub ai_turns: u32,
     pub version: u64,
 }
 
@@ -56,6 +62,8 @@ impl ConversationView {
             unread_count: c.unread_count,
             customer_read_at: c.customer_read_at,
             created_at: c.created_at,
+            summary: c.summary.clone(),
+            ai_turns: c.ai_turns,
             version: c.version,
         }
     }
@@ -396,6 +404,10 @@ impl WebMessage {
                     | omnidesk_domain::SystemEvent::ChannelUnlinked { .. }
             )
         {
+            return None;
+        }
+        // Internal notes are the agents' only.
+        if m.internal {
             return None;
         }
         // A reply still waiting for its translation is not the visitor's to see yet; a

@@ -39,7 +39,7 @@ pub use message::{
     MessageContent, PreviousText, Quote, SystemEvent, TELEGRAM_TEXT_LIMIT, Translation,
     TranslationStatus, split_for_telegram,
 };
-pub use summary::{email_summary, handoff_summary};
+pub use summary::{HISTORY_SUMMARY_MAX_CHARS, email_summary, extractive_summary, handoff_summary};
 pub use values::{
     BotId, Channel, ChannelPath, EmailAddress, LanguageTag, Tag, TelegramChatId, TelegramUserId,
     Timestamp, UpdateId,

@@ -131,6 +131,68 @@ pub fn email_summary(
     out
 }
 
+/// The longest extractive summary kept on a conversation, in characters.
+pub const HISTORY_SUMMARY_MAX_CHARS: usize = 900;
+
+/// The conversation's history summary without an LLM, folded incrementally: `previous` (the
+/// stored summary) followed by what `messages` (the ones not yet in it, oldest first) add —
+/// the order and ticket numbers, what the customer asked first, and the last answer given.
+/// Kept under [`HISTORY_SUMMARY_MAX_CHARS`] by dropping the oldest sentences.
+///
+/// "Customer asked about delivery (order #1024). Answer: “It is out for delivery today.”"
+pub fn extractive_summary(previous: Option<&str>, messages: &[Message]) -> String {
+    let said: Vec<&Message> = messages
+        .iter()
+        .filter(|m| m.event.is_none() && !m.internal && !m.preview_text().trim().is_empty())
+        .collect();
+    let customer: Vec<&str> = said
+        .iter()
+        .filter(|m| m.direction == Direction::Inbound)
+        .map(|m| m.text.as_str())
+        .collect();
+    let mut parts: Vec<String> = previous
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| vec![p.to_owned()])
+        .unwrap_or_default();
+    let facts = references(&customer);
+    if let Some(first) = customer.first() {
+        let mut line = format!("Customer asked: “{}”", clip(first.trim(), 140));
+        if !facts.is_empty() {
+            line.push_str(&format!(" ({})", facts.join(", ")));
+        }
+        line.push('.');
+        parts.push(line);
+    }
+    if let Some(answer) = said
+        .iter()
+        .rev()
+        .find(|m| matches!(m.author, Author::Agent { .. } | Author::Ai | Author::Bot))
+    {
+        let who = match answer.author {
+            Author::Agent { .. } => "Agent",
+            Author::Ai => "AI",
+            _ => "Bot",
+        };
+        parts.push(format!(
+            "{who} answered: “{}”.",
+            clip(answer.preview_text().trim(), 200)
+        ));
+    }
+    let mut out = parts.join(" ");
+    while out.chars().count() > HISTORY_SUMMARY_MAX_CHARS {
+        // Drop the oldest sentence (up to the first ". ").
+        match out.find(". ") {
+            Some(i) => out = out[i + 2..].to_owned(),
+            None => {
+                out = clip(&out, HISTORY_SUMMARY_MAX_CHARS);
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// The first `n` non-empty lines of `text`, joined by spaces.
 fn first_lines(text: &str, n: usize) -> String {
     text.lines()

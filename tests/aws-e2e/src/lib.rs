@@ -606,6 +606,7 @@ impl Stack {
             blobs: blobs.clone(),
             files: omnidesk_agent_api::FileSettings::default(),
             translation: api_translation,
+            ai: None,
         };
         // As WebChatDeps::on_aws wires it in the web-chat and agent-ws main.rs.
         let web = WebChatDeps {
