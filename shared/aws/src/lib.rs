@@ -14,6 +14,8 @@
 //! - [`S3RawMail`]: reads the raw MIME an SES receipt rule stored in S3, with a size cap.
 //! - [`AmazonTranslator`]: the translator port on Amazon Translate `TranslateText` (the HTTP
 //!   translators are in `omnidesk-providers`, whose fakes also serve Amazon's protocol).
+//! - [`BedrockLlm`]: the LLM port on Bedrock Runtime `Converse` (the OpenAI-compatible one is
+//!   in `omnidesk-providers`, whose `FakeBedrock` speaks Converse for the tests).
 //!
 //! - [`sdk_config`]: the one builder of the shared `SdkConfig` (Lambdas, admin CLI, tests):
 //!   static credentials and region from [`AwsSettings`] without the default provider chain,
@@ -25,6 +27,7 @@
 //! The conformance suites run against moto and a local `@connections` fake:
 //! `infra/ci/moto-tests.sh`.
 
+mod bedrock;
 mod dynamo;
 mod push;
 mod raw_mail;
@@ -34,6 +37,7 @@ mod ses;
 mod sqs;
 mod translate;
 
+pub use bedrock::{BedrockLlm, CONVERSATION_START};
 pub use dynamo::DynamoStore;
 pub use push::ApiGatewayPush;
 pub use raw_mail::{RawMailError, S3RawMail, SES_MAX_INBOUND_BYTES};
@@ -47,6 +51,7 @@ pub use translate::{AMAZON_TRANSLATE_MAX_BYTES, AmazonTranslator, amazon_languag
 
 pub use aws_config;
 pub use aws_sdk_apigatewaymanagement;
+pub use aws_sdk_bedrockruntime;
 pub use aws_sdk_dynamodb;
 pub use aws_sdk_s3;
 pub use aws_sdk_sesv2;

@@ -9,9 +9,11 @@
 //!
 //! `amazon_translate`: the Amazon Translate adapter against the local fake of
 //! `omnidesk-providers` (always run: it needs no moto). It lives in this binary so the crate
-//! keeps one test binary to link.
+//! keeps one test binary to link. `bedrock`: the Bedrock LLM adapter against the local
+//! `FakeBedrock` of `omnidesk-providers`, likewise.
 
 mod amazon_translate;
+mod bedrock;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

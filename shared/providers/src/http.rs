@@ -49,6 +49,19 @@ impl Http {
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> Result<(StatusCode, Vec<u8>), ProviderError> {
+        self.post_json_within(url, headers, body, self.timeout)
+            .await
+    }
+
+    /// [`Http::post_json`] bounded by `timeout` instead of the client's (what is left of a
+    /// call's budget when it makes a second request).
+    pub(crate) async fn post_json_within(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<(StatusCode, Vec<u8>), ProviderError> {
         let client = self.client.as_ref().map_err(|e| {
             ProviderError::Permanent(format!(
                 "{}: the HTTP client cannot be built: {e}",
@@ -57,27 +70,30 @@ impl Http {
         })?;
         let mut request = client
             .post(url)
-            .timeout(self.timeout)
+            .timeout(timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
         for (name, value) in headers {
             request = request.header(*name, value);
         }
-        let response = request.send().await.map_err(|e| self.transport(e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.transport(e, timeout))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| self.transport(e))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport(e, timeout))?;
         Ok((status, body.to_vec()))
     }
 
     /// A failed exchange: `Transient`, without the URL (Google's carries the key).
     #[allow(clippy::needless_pass_by_value)] // `without_url` consumes the error
-    fn transport(&self, e: reqwest::Error) -> ProviderError {
+    fn transport(&self, e: reqwest::Error, timeout: Duration) -> ProviderError {
         let provider = self.provider;
         let what = if e.is_timeout() {
-            return ProviderError::Transient(format!(
-                "{provider}: no answer within {:?}",
-                self.timeout
-            ));
+            return ProviderError::Transient(format!("{provider}: no answer within {timeout:?}"));
         } else if e.is_connect() {
             "cannot connect"
         } else {
@@ -163,6 +179,28 @@ pub(crate) fn status_error(provider: &str, status: StatusCode, body: &[u8]) -> P
     }
 }
 
+/// `message` without `secret` nor the masked forms of a key that error bodies echo
+/// (OpenAI's 401 says `Incorrect API key provided: sk-ab*********wxyz.`): the key, and every
+/// word with a `*` in it (a masked key, maybe cut short by the excerpt), become `[redacted]`.
+pub(crate) fn redact(message: &str, secret: Option<&str>) -> String {
+    let message = match secret.filter(|s| !s.is_empty()) {
+        Some(secret) => message.replace(secret, "[redacted]"),
+        None => message.to_owned(),
+    };
+    message
+        .split(' ')
+        .map(|word| {
+            if word.contains('*') {
+                let tail = word.trim_end_matches(['.', ',', ';', ')']);
+                format!("[redacted]{}", &word[tail.len()..])
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Parses a 2xx body; a body that is not what the provider documents is `Transient` (a proxy's
 /// error page, a truncated answer) and says what was wrong.
 pub(crate) fn parse_body<T: DeserializeOwned>(
@@ -233,6 +271,18 @@ mod tests {
             panic!("403 is permanent")
         };
         assert!(m.contains("credentials refused"), "{m}");
+    }
+
+    #[test]
+    fn redaction_removes_the_key_and_its_masked_echo() {
+        assert_eq!(
+            redact(
+                "HTTP 401: Incorrect API key provided: sk-wr****-key. See sk-wrong-key",
+                Some("sk-wrong-key")
+            ),
+            "HTTP 401: Incorrect API key provided: [redacted]. See [redacted]"
+        );
+        assert_eq!(redact("a b  c", None), "a b  c");
     }
 
     #[test]

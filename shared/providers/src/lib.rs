@@ -1,10 +1,12 @@
 //! omnidesk-providers: the HTTP machine-translation providers behind the
-//! [`omnidesk_core::Translator`] port.
+//! [`omnidesk_core::Translator`] port, and the HTTP LLM behind [`omnidesk_core::Llm`].
 //!
 //! - [`DeeplTranslator`]: DeepL API v2 (`/v2/translate`, `DeepL-Auth-Key`).
 //! - [`GoogleTranslator`]: Google Cloud Translation – Basic v2 with an API key.
 //! - [`OpenAiTranslator`]: an LLM behind an OpenAI-compatible `/chat/completions` endpoint
 //!   (OpenAI, vLLM, Ollama).
+//! - [`OpenAiLlm`]: the [`omnidesk_core::Llm`] port on an OpenAI-compatible
+//!   `/chat/completions` endpoint (JSON mode, token usage). Bedrock lives in `omnidesk-aws`.
 //! - [`ProviderSettings`]: the fallback order and each provider's settings, read once from
 //!   the variables in [`PROVIDER_VARIABLES`]; [`build_http_translator`] builds one.
 //!   Amazon Translate lives in `omnidesk-aws` (it needs the AWS SDK configuration).
@@ -15,8 +17,8 @@
 //! [`ProviderError::Transient`](omnidesk_core::ProviderError), other refusals `Permanent`.
 //!
 //! Feature `fakes`: [`fakes`], local servers speaking each provider's real protocol
-//! (Amazon Translate's included) with a deterministic phrase dictionary, for tests here and
-//! in other crates.
+//! (Amazon Translate's included) with a deterministic phrase dictionary, and scripted
+//! chat-completions and Bedrock Converse servers, for tests here and in other crates.
 //!
 //! Depends on `omnidesk-core`/`omnidesk-domain` and reqwest (rustls, bundled roots) only; no
 //! AWS SDK, no Lambda runtime.
@@ -27,6 +29,7 @@ mod deepl;
 pub mod fakes;
 mod google;
 mod http;
+mod llm;
 mod openai;
 mod settings;
 
@@ -35,6 +38,7 @@ pub use deepl::{
 };
 pub use google::{GOOGLE_MAX_CHARS, GOOGLE_TRANSLATE_URL, GoogleSettings, GoogleTranslator};
 pub use http::{CONNECT_TIMEOUT, DEFAULT_TIMEOUT};
+pub use llm::{LLM_DEFAULT_TIMEOUT, OpenAiLlm, OpenAiLlmSettings};
 pub use openai::{
     DEFAULT_MODEL, OPENAI_MAX_CHARS, OPENAI_URL, OpenAiSettings, OpenAiTranslator, system_prompt,
 };

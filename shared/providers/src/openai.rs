@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::codes::english_name;
-use crate::http::{DEFAULT_TIMEOUT, Http, parse_body, status_error};
+use crate::http::{DEFAULT_TIMEOUT, Http, parse_body, redact, status_error};
 
 /// OpenAI's endpoint (the base, without `/chat/completions`).
 pub const OPENAI_URL: &str = "https://api.openai.com/v1";
@@ -110,28 +110,81 @@ struct Body<'a> {
     stream: bool,
 }
 
+/// One message of a chat-completions request.
 #[derive(Serialize)]
-struct Message<'a> {
-    role: &'static str,
-    content: &'a str,
+pub(crate) struct Message<'a> {
+    pub(crate) role: &'static str,
+    pub(crate) content: &'a str,
 }
 
+/// A `chat.completion` object, the parts read here.
 #[derive(Deserialize)]
-struct Answer {
+pub(crate) struct Answer {
     choices: Vec<Choice>,
+    #[serde(default)]
+    pub(crate) usage: Option<Usage>,
 }
 
 #[derive(Deserialize)]
-struct Choice {
-    message: AnswerMessage,
+pub(crate) struct Choice {
+    pub(crate) message: AnswerMessage,
     #[serde(default)]
-    finish_reason: Option<String>,
+    pub(crate) finish_reason: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct AnswerMessage {
+pub(crate) struct AnswerMessage {
     #[serde(default)]
-    content: Option<String>,
+    pub(crate) content: Option<String>,
+    /// Set instead of `content` when the model declines (OpenAI).
+    #[serde(default)]
+    pub(crate) refusal: Option<String>,
+}
+
+/// `usage`; servers that count nothing leave it out or send `null`s.
+#[derive(Deserialize)]
+pub(crate) struct Usage {
+    #[serde(default)]
+    pub(crate) prompt_tokens: Option<u64>,
+    #[serde(default)]
+    pub(crate) completion_tokens: Option<u64>,
+}
+
+/// `{base}/chat/completions`, whatever the base's trailing slash.
+pub(crate) fn chat_completions_url(base_url: &str) -> String {
+    format!("{}/chat/completions", base_url.trim_end_matches('/'))
+}
+
+/// `Authorization: Bearer <key>`, or no header without a key.
+pub(crate) fn bearer_header(api_key: Option<&SecretString>) -> Vec<(&'static str, String)> {
+    api_key
+        .map(|key| ("authorization", format!("Bearer {}", key.expose_secret())))
+        .into_iter()
+        .collect()
+}
+
+/// The error of a non-2xx answer ([`status_error`]) without the key or its masked echo
+/// (OpenAI's 401 body quotes the start and end of a wrong key).
+pub(crate) fn refused(
+    provider: &str,
+    status: reqwest::StatusCode,
+    body: &[u8],
+    api_key: Option<&SecretString>,
+) -> ProviderError {
+    let key = api_key.map(ExposeSecret::expose_secret);
+    match status_error(provider, status, body) {
+        ProviderError::Transient(m) => ProviderError::Transient(redact(&m, key)),
+        ProviderError::Permanent(m) => ProviderError::Permanent(redact(&m, key)),
+    }
+}
+
+impl Answer {
+    /// `choices[0]`; an answer without one is `Transient` (a proxy's or a broken server's).
+    pub(crate) fn first_choice(self, provider: &str) -> Result<Choice, ProviderError> {
+        self.choices.into_iter().next().ok_or_else(|| {
+            ProviderError::Transient(format!("{provider}: unexpected answer: `choices` is empty"))
+        })
+    }
 }
 
 /// How a language is named in the prompt: `Russian (ru)`, or the tag alone when it has no
@@ -162,10 +215,7 @@ pub fn system_prompt(source: Option<&LanguageTag>, target: &LanguageTag) -> Stri
 impl OpenAiTranslator {
     pub fn new(settings: OpenAiSettings) -> Self {
         Self {
-            url: format!(
-                "{}/chat/completions",
-                settings.base_url.trim_end_matches('/')
-            ),
+            url: chat_completions_url(&settings.base_url),
             api_key: settings.api_key,
             model: settings.model,
             max_chars: settings.max_chars,
@@ -214,21 +264,13 @@ impl Translator for OpenAiTranslator {
             stream: false,
         })
         .map_err(|e| ProviderError::Permanent(format!("{NAME}: cannot encode the request: {e}")))?;
-        let headers: Vec<(&str, String)> = self
-            .api_key
-            .iter()
-            .map(|key| ("authorization", format!("Bearer {}", key.expose_secret())))
-            .collect();
+        let headers = bearer_header(self.api_key.as_ref());
         let (status, answer) = self.http.post_json(&self.url, &headers, body).await?;
         if !status.is_success() {
-            return Err(status_error(NAME, status, &answer));
+            return Err(refused(NAME, status, &answer, self.api_key.as_ref()));
         }
         let answer: Answer = parse_body(NAME, &answer)?;
-        let Some(choice) = answer.choices.into_iter().next() else {
-            return Err(ProviderError::Transient(format!(
-                "{NAME}: unexpected answer: `choices` is empty"
-            )));
-        };
+        let choice = answer.first_choice(NAME)?;
         match choice.finish_reason.as_deref() {
             None | Some("stop") => {}
             Some("length") => {

@@ -13,7 +13,10 @@ use axum::routing::post;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 
-use super::{FakeControls, Server, cbor_to_json, fake_common, json_to_cbor, started, translate};
+use super::{
+    FakeControls, Server, cbor_to_json, fake_common, json_to_cbor, sigv4_problem, started,
+    translate,
+};
 
 /// The service's shape name: the `X-Amz-Target` prefix (AWS JSON 1.1) and the service in the
 /// RPC v2 route.
@@ -257,63 +260,10 @@ fn scripted(status: StatusCode) -> AwsError {
 
 /// Checks the SigV4 header the way AWS's front end does before anything else.
 fn check_signature(shared: &Shared, headers: &HeaderMap) -> Result<(), AwsError> {
-    let missing = || {
-        (
-            StatusCode::BAD_REQUEST,
-            "MissingAuthenticationTokenException",
-            "Missing Authentication Token".to_owned(),
-        )
-    };
-    let auth = header_str(headers, "authorization").ok_or_else(missing)?;
-    let credential = auth
-        .strip_prefix("AWS4-HMAC-SHA256 Credential=")
-        .ok_or_else(missing)?;
-    if !auth.contains("SignedHeaders=")
-        || !auth.contains("Signature=")
-        || header_str(headers, "x-amz-date").is_none()
-    {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            "IncompleteSignatureException",
-            "Authorization header requires Credential, SignedHeaders and Signature, and the \
-             request an X-Amz-Date"
-                .to_owned(),
-        ));
+    match sigv4_problem(headers, "translate", shared.access_key_id.lock().as_deref()) {
+        Some((kind, message)) => Err((StatusCode::BAD_REQUEST, kind, message)),
+        None => Ok(()),
     }
-    // <key id>/<date>/<region>/<service>/aws4_request
-    let scope: Vec<&str> = credential
-        .split(',')
-        .next()
-        .unwrap_or_default()
-        .split('/')
-        .collect();
-    if scope.len() != 5 || scope[4] != "aws4_request" {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            "IncompleteSignatureException",
-            format!("malformed credential scope `{}`", scope.join("/")),
-        ));
-    }
-    if scope[3] != "translate" {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            "InvalidSignatureException",
-            format!(
-                "Credential should be scoped to correct service: 'translate', not '{}'.",
-                scope[3]
-            ),
-        ));
-    }
-    if let Some(wanted) = shared.access_key_id.lock().as_deref()
-        && scope[0] != wanted
-    {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            "UnrecognizedClientException",
-            "The security token included in the request is invalid.".to_owned(),
-        ));
-    }
-    Ok(())
 }
 
 fn translate_text(shared: &Shared, headers: &HeaderMap, body: &Value) -> Result<Value, AwsError> {

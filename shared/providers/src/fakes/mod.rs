@@ -1,7 +1,7 @@
-//! Local fakes of the translation services, for tests (feature `fakes`): one axum server per
-//! provider on `127.0.0.1:0`, speaking the provider's real wire protocol and checking each
-//! request the way the service would (credentials, required fields, size limits), with the
-//! service's own error bodies.
+//! Local fakes of the translation and LLM services, for tests (feature `fakes`): one axum
+//! server per provider on `127.0.0.1:0`, speaking the provider's real wire protocol and
+//! checking each request the way the service would (credentials, required fields, size
+//! limits), with the service's own error bodies.
 //!
 //! - [`FakeDeepl`]: `POST /v2/translate`, `Authorization: DeepL-Auth-Key <key>`.
 //! - [`FakeGoogle`]: `POST /language/translate/v2?key=<key>`.
@@ -11,12 +11,20 @@
 //!   what the CLI and older SDKs send); a SigV4 `Authorization` header is required.
 //! - [`FakeOpenAi`]: `POST /chat/completions` and `/v1/chat/completions`.
 //!
-//! They all "translate" with the same deterministic phrase dictionary ([`translate`]), keep
-//! `⟦n⟧` placeholders, and share the controls of [`FakeControls`] (each fake derefs to
-//! them): calls and request bodies seen, scripted failures, dropped placeholders, a delay.
-//! A fake stops when dropped.
+//! The translators "translate" with the same deterministic phrase dictionary
+//! ([`translate`]) and keep `⟦n⟧` placeholders. The LLM fakes answer from a [`FakeScript`]
+//! (queued replies, then a responder closure):
+//!
+//! - [`FakeChat`]: an OpenAI-compatible `POST /v1/chat/completions`;
+//! - [`FakeBedrock`]: Bedrock Runtime `POST /model/{modelId}/converse` (REST-JSON, SigV4).
+//!
+//! All share the controls of [`FakeControls`] (each fake derefs to them): calls and
+//! request bodies seen, scripted failures, dropped placeholders, a delay. A fake stops when
+//! dropped.
 
 mod amazon;
+mod bedrock;
+mod chat;
 mod deepl;
 mod dictionary;
 mod google;
@@ -33,6 +41,8 @@ use parking_lot::Mutex;
 use serde_json::Value;
 
 pub use amazon::{AMAZON_TARGET_PREFIX, FakeAmazonTranslate};
+pub use bedrock::FakeBedrock;
+pub use chat::{DEFAULT_FAKE_REPLY, FAKE_CHAT_KEY, FakeChat, FakeScript};
 pub use deepl::{FAKE_DEEPL_KEY, FakeDeepl};
 pub use dictionary::{FakeTranslation, detect, translate};
 pub use google::{FAKE_GOOGLE_KEY, FakeGoogle};
@@ -179,10 +189,13 @@ impl Drop for Server {
 /// and `controls` fields.
 macro_rules! fake_common {
     ($fake:ident) => {
+        $crate::fakes::fake_common!($fake, "");
+    };
+    ($fake:ident, $suffix:literal) => {
         impl $fake {
-            /// The base URL to give the client, e.g. `http://127.0.0.1:40123`.
+            #[doc = concat!("The base URL to give the client, e.g. `http://127.0.0.1:40123", $suffix, "`.")]
             pub fn url(&self) -> String {
-                self.server.url()
+                format!("{}{}", self.server.url(), $suffix)
             }
 
             /// Another handle on this fake's controls.
@@ -215,6 +228,70 @@ fn started<T>(name: &str, result: std::io::Result<T>) -> T {
         Ok(fake) => fake,
         Err(e) => panic!("cannot start the fake {name} server: {e}"),
     }
+}
+
+/// What is wrong with a request's SigV4 `Authorization` header for `service`, checked the
+/// way AWS's front end does before anything else (the signature itself is not verified):
+/// the error code and message AWS answers, or `None` when it is acceptable. `access_key_id`,
+/// when given, is the only key accepted.
+fn sigv4_problem(
+    headers: &axum::http::HeaderMap,
+    service: &str,
+    access_key_id: Option<&str>,
+) -> Option<(&'static str, String)> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let missing = || {
+        Some((
+            "MissingAuthenticationTokenException",
+            "Missing Authentication Token".to_owned(),
+        ))
+    };
+    let Some(auth) = header("authorization") else {
+        return missing();
+    };
+    let Some(credential) = auth.strip_prefix("AWS4-HMAC-SHA256 Credential=") else {
+        return missing();
+    };
+    if !auth.contains("SignedHeaders=")
+        || !auth.contains("Signature=")
+        || header("x-amz-date").is_none()
+    {
+        return Some((
+            "IncompleteSignatureException",
+            "Authorization header requires Credential, SignedHeaders and Signature, and the \
+             request an X-Amz-Date"
+                .to_owned(),
+        ));
+    }
+    // <key id>/<date>/<region>/<service>/aws4_request
+    let scope: Vec<&str> = credential
+        .split(',')
+        .next()
+        .unwrap_or_default()
+        .split('/')
+        .collect();
+    if scope.len() != 5 || scope[4] != "aws4_request" {
+        return Some((
+            "IncompleteSignatureException",
+            format!("malformed credential scope `{}`", scope.join("/")),
+        ));
+    }
+    if scope[3] != service {
+        return Some((
+            "InvalidSignatureException",
+            format!(
+                "Credential should be scoped to correct service: '{service}', not '{}'.",
+                scope[3]
+            ),
+        ));
+    }
+    if access_key_id.is_some_and(|wanted| scope[0] != wanted) {
+        return Some((
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.".to_owned(),
+        ));
+    }
+    None
 }
 
 /// JSON response with `status`.

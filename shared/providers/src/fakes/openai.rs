@@ -98,14 +98,16 @@ impl FakeOpenAi {
     }
 }
 
-fn error(status: StatusCode, message: &str, kind: &str, code: Option<&str>) -> Response {
+/// An OpenAI error body `{"error":{message,type,param,code}}` with `status`.
+pub(super) fn error(status: StatusCode, message: &str, kind: &str, code: Option<&str>) -> Response {
     json(
         status,
         &json!({ "error": { "message": message, "type": kind, "param": null, "code": code } }),
     )
 }
 
-fn scripted(status: StatusCode) -> Response {
+/// The error OpenAI answers with `status` (for [`FakeControls::fail_next`]).
+pub(super) fn scripted(status: StatusCode) -> Response {
     match status.as_u16() {
         401 => error(
             status,
@@ -153,7 +155,8 @@ fn language_after(prompt: &str, marker: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn content_of(message: &Value) -> Option<String> {
+/// The text of a message: `content` as a string or the parts array's `text`s.
+pub(super) fn content_of(message: &Value) -> Option<String> {
     match message.get("content")? {
         Value::String(s) => Some(s.clone()),
         // The array form: [{"type":"text","text":…}, …].

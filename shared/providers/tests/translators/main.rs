@@ -1,9 +1,11 @@
 //! The HTTP translators against the local fakes of their services (feature `fakes`), the
-//! fakes' own protocol checks, and the configuration.
+//! fakes' own protocol checks, and the configuration; `llm`: the OpenAI-compatible LLM
+//! against the scripted chat fake (in this binary so the crate keeps one test binary).
 
 mod amazon_fake;
 mod deepl;
 mod google;
+mod llm;
 mod openai;
 mod settings;
 
