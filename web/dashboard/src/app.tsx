@@ -313,7 +313,7 @@ function formatTime(iso: string, now: number): string {
   return sameDay ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : d.toLocaleDateString();
 }
 
-function ConversationList({ ctrl, list, t, now }: { ctrl: Controller; list: ConversationView[]; t: T; now: number }) {
+export function ConversationList({ ctrl, list, t, now }: { ctrl: Controller; list: ConversationView[]; t: T; now: number }) {
   const onScroll = (e: Event) => {
     const el = e.currentTarget as HTMLElement;
     if (el.scrollTop + el.clientHeight >= el.scrollHeight - 80) void ctrl.loadTab(ctrl.tab, false);
