@@ -193,6 +193,7 @@ export class Controller {
   private async onReady(reconnected: boolean): Promise<void> {
     // Also on the first connect: nothing between the first list fetch and `hello` is missed.
     void reconnected;
+    void this.loadAi(); // a restarted server may have another AI setup
     await this.resync();
     void this.outbox.flush().then(() => this.scheduleOutboxRetry());
   }
@@ -259,11 +260,12 @@ export class Controller {
     }
   }
 
-  /** Reads the AI setup; a server without it (404) or offline leaves it null: nothing AI is offered. */
+  /** Reads the AI setup; a server without it (404) leaves it null: nothing AI is offered. */
   async loadAi(): Promise<void> {
     try {
       this.ai = parseAiSetup(await this.api.aiSetup());
-    } catch {
+    } catch (e) {
+      if (e instanceof NetworkError) return; // offline for a moment: keep what we know
       this.ai = null;
     }
     if (this.ai === null && this.view === 'knowledge') this.view = 'conversations';
