@@ -68,6 +68,12 @@ export function SummaryCard({ summary, t }: { summary: HistorySummary | null | u
   );
 }
 
+/** "FAQ", "OpenAI", "Bedrock"; another source as sent. */
+export function sourceName(source: string | undefined): string {
+  const known: Record<string, string> = { faq: 'FAQ', kb: 'FAQ', openai: 'OpenAI', bedrock: 'Bedrock' };
+  return source ? known[source] ?? source : 'AI';
+}
+
 type Busy = null | 'summary' | 'suggestion' | 'handBack';
 
 /**
@@ -102,7 +108,7 @@ export function AiTools({ ctrl, conv, t, onSuggestion }: { ctrl: Controller; con
     run('suggestion', () => ctrl.suggest(conv.id), (s) => {
       if (s.text) {
         onSuggestion(s.text);
-        setNotice({ kind: 'info', text: t('suggestionFrom', { a: s.source || 'AI' }) });
+        setNotice({ kind: 'info', text: t('suggestionFrom', { a: sourceName(s.source) }) });
       } else {
         setNotice({ kind: 'info', text: s.reason ? t('suggestionNone', { a: s.reason }) : t('suggestionNoReason') });
       }

@@ -474,8 +474,7 @@ function MessageView(props: {
       )}
       <div class="msg-head">
         <ChannelBadge channel={m.channel} t={t} />
-        <span class="author">{who}</span>
-        {ai && <AiBadge t={t} />}
+        {ai ? <AiBadge t={t} /> : <span class="author">{who}</span>}
         <EmailAddress head={props.emailHead} t={t} />
         <time>{formatTime(m.created_at, Date.now())}</time>
         <Edited m={m} t={t} open={edits} toggle={() => setEdits(!edits)} />

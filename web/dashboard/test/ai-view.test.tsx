@@ -167,7 +167,7 @@ describe('suggest reply', () => {
     await click(tid('suggest-reply'));
     await vi.waitFor(() => expect(composer().value).toBe('Delivery takes 2–3 working days.'));
     expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual(['POST /api/v1/conversations/cv/assist/suggestion']);
-    expect(tid('ai-notice')!.textContent).toContain('faq');
+    expect(tid('ai-notice')!.textContent).toBe('Suggestion from FAQ put in the reply box: check it before sending.');
     expect(localStorage.getItem('omnidesk.draft.cv')).toBe('Delivery takes 2–3 working days.');
   });
 
