@@ -2,7 +2,7 @@
 // screen, keeping drafts and queued replies).
 
 import type { RuntimeConfig } from './config';
-import type { Agent, AgentStatus, ContactWithConversations, Contact, ConversationView, Message, Page, TranslationPreview } from './types';
+import type { Agent, AgentStatus, AiCall, ContactWithConversations, Contact, ConversationView, FaqEntry, FaqInput, HistorySummary, Message, Page, Suggestion, TranslationPreview } from './types';
 import type { SendResult } from './outbox';
 import { replyForm } from './attachments';
 
@@ -56,7 +56,7 @@ export class Api {
     return json as T;
   }
 
-  /** The error of a non-2xx answer (`{error: {code, message}}`, or the status alone). */
+  /** The error of a non-2xx answer (`{error: {code, message}}`, `{error: "message"}`, or the status alone). */
   private failure(status: number, statusText: string, text: string, path: string): ApiError {
     let json: unknown = null;
     try {
@@ -64,7 +64,8 @@ export class Api {
     } catch {
       json = null;
     }
-    const err = (json as { error?: { code?: string; message?: string } } | null)?.error;
+    const raw = (json as { error?: { code?: string; message?: string } | string } | null)?.error;
+    const err = typeof raw === 'string' ? { message: raw, code: undefined } : raw;
     const code = err?.code ?? `http_${status}`;
     if (status === 401 && path !== '/api/v1/auth/login') this.onUnauthorized(code);
     return new ApiError(status, code, err?.message ?? (statusText || code));
@@ -176,6 +177,40 @@ export class Api {
   /** Translates a held reply again. */
   retryTranslation(id: string, messageId: string) {
     return this.call<Message>('POST', `/api/v1/conversations/${encodeURIComponent(id)}/messages/${encodeURIComponent(messageId)}/retry-translation`);
+  }
+  /** The deployment's AI (`GET /api/v1/ai`; 404 on a server without it). */
+  aiSetup() {
+    return this.call<unknown>('GET', '/api/v1/ai');
+  }
+  /** Brings the conversation's summary up to date now. */
+  summarise(id: string) {
+    return this.call<{ summary: HistorySummary | null }>('POST', `/api/v1/conversations/${encodeURIComponent(id)}/assist/summary`);
+  }
+  /** A reply suggestion for the agent (never sent by itself). */
+  suggestReply(id: string) {
+    return this.call<Suggestion>('POST', `/api/v1/conversations/${encodeURIComponent(id)}/assist/suggestion`);
+  }
+  /** Gives a conversation back to the bot and the AI. */
+  handBack(id: string) {
+    return this.call<ConversationView>('POST', `/api/v1/conversations/${encodeURIComponent(id)}/hand-back`);
+  }
+  faqList() {
+    return this.call<{ version: number; entries: FaqEntry[] }>('GET', '/api/v1/faq');
+  }
+  faqCreate(entry: FaqInput) {
+    return this.call<FaqEntry>('POST', '/api/v1/faq', entry);
+  }
+  faqUpdate(id: string, entry: FaqInput) {
+    return this.call<FaqEntry>('PUT', `/api/v1/faq/${encodeURIComponent(id)}`, entry);
+  }
+  faqDelete(id: string) {
+    return this.call<null>('DELETE', `/api/v1/faq/${encodeURIComponent(id)}`);
+  }
+  /** The AI's calls, newest first; of one conversation when `conversationId` is given. */
+  aiCalls(limit = 50, conversationId?: string) {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (conversationId) q.set('conversation_id', conversationId);
+    return this.call<{ calls: AiCall[] }>('GET', `/api/v1/ai/calls?${q}`);
   }
   patchContact(id: string, patch: { tags?: string[]; attributes?: Record<string, string> }) {
     return this.call<Contact>('PATCH', `/api/v1/contacts/${encodeURIComponent(id)}`, patch);

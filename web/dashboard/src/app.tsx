@@ -19,6 +19,9 @@ import { TABS, unreadTotal, visibleList, waitingMs, type Tab } from './state';
 import { isHeld, wantsPreview } from './translation';
 import { ConversationLanguage, InboundText, MyLanguages, OutboundTranslation, QuotaNotice, TranslationPreviewView, type HeldActions } from './translation-view';
 import type { Agent, AgentStatus, Contact, ContactWithConversations, ConversationView, Message } from './types';
+import { AiBadge, AiTools, SummaryCard, statusLabel } from './ai-view';
+import { KnowledgeBase } from './knowledge-view';
+import { withSuggestion } from './ai';
 
 type T = (key: Key, vars?: Record<string, string>) => string;
 
@@ -238,6 +241,16 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
     <div class="desk">
       <header class="top">
         <strong class="brand">{t('appName')}</strong>
+        {ctrl.ai && (
+          <nav class="views" aria-label={t('appName')}>
+            <button data-testid="nav-conversations" aria-current={ctrl.view === 'conversations' ? 'page' : undefined} onClick={() => ctrl.showView('conversations')}>
+              {t('nav_conversations')}
+            </button>
+            <button data-testid="nav-knowledge" aria-current={ctrl.view === 'knowledge' ? 'page' : undefined} onClick={() => ctrl.showView('knowledge')}>
+              {t('nav_knowledge')}
+            </button>
+          </nav>
+        )}
         <span class={`link link-${ctrl.link}`} data-testid="link" data-state={ctrl.link} role="status">
           <span class="dot" /> {t(`link_${ctrl.link}` as Key)}
         </span>
@@ -263,6 +276,11 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
           {t('error')}: {ctrl.error} <button onClick={() => ctrl.clearError()}>×</button>
         </div>
       )}
+      {ctrl.view === 'knowledge' && ctrl.ai ? (
+        <main class="kb-main">
+          <KnowledgeBase ctrl={ctrl} t={t} />
+        </main>
+      ) : (
       <main class={open ? 'cols has-open' : 'cols'}>
         <ConversationList ctrl={ctrl} list={list} t={t} now={now} />
         {open ? (
@@ -275,6 +293,7 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
         )}
         {open && <Profile ctrl={ctrl} conv={open} t={t} />}
       </main>
+      )}
     </div>
   );
 }
@@ -294,7 +313,7 @@ function formatTime(iso: string, now: number): string {
   return sameDay ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : d.toLocaleDateString();
 }
 
-function ConversationList({ ctrl, list, t, now }: { ctrl: Controller; list: ConversationView[]; t: T; now: number }) {
+export function ConversationList({ ctrl, list, t, now }: { ctrl: Controller; list: ConversationView[]; t: T; now: number }) {
   const onScroll = (e: Event) => {
     const el = e.currentTarget as HTMLElement;
     if (el.scrollTop + el.clientHeight >= el.scrollHeight - 80) void ctrl.loadTab(ctrl.tab, false);
@@ -335,8 +354,18 @@ function ConversationList({ ctrl, list, t, now }: { ctrl: Controller; list: Conv
                 {CHANNEL_ICON[c.channel] ?? '?'}
               </span>
               <span class="who">
-                <span class="name">{c.contact.display_name}</span>
-                <span class="preview" data-testid="preview">{c.last_message?.text ?? ''}</span>
+                <span class="name">
+                  {c.contact.display_name}
+                  {c.status === 'bot' && (
+                    <span class="status s-bot" data-testid="conversation-item-status" data-status="bot">
+                      {statusLabel('bot', ctrl.ai, t)}
+                    </span>
+                  )}
+                </span>
+                <span class="preview" data-testid="preview" data-author={c.last_message?.author_kind}>
+                  {c.last_message?.author_kind === 'ai' && <AiBadge t={t} />}
+                  {c.last_message?.text ?? ''}
+                </span>
               </span>
               <span class="meta">
                 <span class="time">{formatTime(c.last_activity_at, now)}</span>
@@ -377,6 +406,12 @@ function eventText(m: Message, t: T, agentName: (id: string | null) => string, n
       return e.channel === 'email' ? t('ev_unreachable_email', { b: e.reason }) : t('ev_unreachable', { a: chLabel(t, e.channel), b: e.reason });
     case 'channel_unlinked':
       return t('ev_unlinked', { a: chLabel(t, e.channel) });
+    case 'handed_over':
+      return e.reason ? t('ev_handedOver', { a: e.reason }) : t('ev_handedOverNoReason');
+    case 'handed_back':
+      return e.by ? t('ev_handedBack', { a: agentName(e.by) }) : t('ev_handedBackNoAgent');
+    case 'notice':
+      return e.text || m.text;
     case 'contacts_merged':
       return e.by
         ? t('ev_merged', { a: nameOfContact(e.from), b: nameOfContact(e.into), c: agentName(e.by) })
@@ -416,7 +451,8 @@ function MessageView(props: {
   const [edits, setEdits] = useState(false);
   if (m.author.kind === 'system') {
     return (
-      <li class="system" data-testid="system-event" data-event={m.event?.event}>
+      <li class={`system ev-${m.event?.event ?? 'other'}`} data-testid="system-event" data-event={m.event?.event}>
+        {m.event?.event === 'handed_over' && <span class="handover-icon" aria-hidden="true">⇄ </span>}
         <ChannelBadge channel={m.channel} t={t} /> {eventText(m, t, agentName, props.nameOfContact)}
         <time>{formatTime(m.created_at, Date.now())}</time>
       </li>
@@ -426,11 +462,19 @@ function MessageView(props: {
     m.author.kind === 'contact' ? contactName : m.author.kind === 'agent' ? agentName(m.author.id) : m.author.kind === 'bot' ? t('author_bot') : t('author_ai');
   const outbound = m.direction === 'outbound';
   const held = isHeld(m);
+  const note = m.internal === true;
+  const ai = m.author.kind === 'ai';
+  const cls = `msg ${outbound ? 'out' : 'in'}${ai ? ' ai' : ''}${note ? ' note' : ''}`;
   return (
-    <li class={outbound ? 'msg out' : 'msg in'} data-testid="message" data-id={m.id} data-status={m.delivery.status}>
+    <li class={cls} data-testid="message" data-id={m.id} data-status={m.delivery.status} data-author={m.author.kind} data-internal={note ? 'true' : undefined}>
+      {note && (
+        <div class="note-label" data-testid="internal-note">
+          {t('internalNote')}
+        </div>
+      )}
       <div class="msg-head">
         <ChannelBadge channel={m.channel} t={t} />
-        <span class="author">{who}</span>
+        {ai ? <AiBadge t={t} /> : <span class="author">{who}</span>}
         <EmailAddress head={props.emailHead} t={t} />
         <time>{formatTime(m.created_at, Date.now())}</time>
         <Edited m={m} t={t} open={edits} toggle={() => setEdits(!edits)} />
@@ -450,12 +494,12 @@ function MessageView(props: {
       {edits && <EditHistory m={m} t={t} />}
       <Attachments m={m} env={props.env} />
       <Buttons m={m} />
-      {outbound && held && (
+      {outbound && !note && held && (
         <div class="delivery d-held" data-testid="delivery" data-held="true">
           {t('d_held')}
         </div>
       )}
-      {outbound && !held && (
+      {outbound && !note && !held && (
         <div class={`delivery d-${m.delivery.status}`} data-testid="delivery" data-seen={seenBy(m, props.readAt) ? 'true' : undefined}>
           {seenBy(m, props.readAt) ? t('d_seen') : t(`d_${m.delivery.status}` as Key)}
           {m.delivery.status === 'failed' && m.delivery.reason ? `: ${m.delivery.reason}` : ''}
@@ -515,10 +559,20 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
     if (el) el.scrollTop = el.scrollHeight;
   }, [count]);
 
+  const draftRef = useRef(draft);
+  draftRef.current = draft;
   const onInput = (e: Event) => {
     const v = (e.target as HTMLTextAreaElement).value;
     setDraft(v);
     saveDraft(localStorage, conv.id, v);
+  };
+  /** A suggested reply goes into the composer (never sent by itself): alone, or after a blank line. */
+  const takeSuggestion = (text: string) => {
+    const v = withSuggestion(draftRef.current, text);
+    draftRef.current = v;
+    setDraft(v);
+    saveDraft(localStorage, conv.id, v);
+    props.composerRef.current?.focus();
   };
   const target = chLabel(t, conv.channel);
   const resolved = conv.status === 'resolved';
@@ -595,7 +649,7 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
           ←
         </button>
         <h2 data-testid="conversation-title">{conv.contact.display_name}</h2>
-        <span class={`status s-${conv.status}`} data-testid="conversation-status">{conv.status}</span>
+        <span class={`status s-${conv.status}`} data-testid="conversation-status" data-status={conv.status}>{statusLabel(conv.status, ctrl.ai, t)}</span>
         <ChannelPath channels={conversationChannels(conv)} t={t} />
         <ConversationLanguage language={conv.language} reader={ctrl.me} setup={ctrl.translation} t={t} onChange={(l) => ctrl.setConversationLanguage(conv.id, l)} />
         <span class="spacer" />
@@ -614,6 +668,8 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
           <button data-testid="resolve" onClick={() => void ctrl.resolve(conv.id)}>{t('resolve')}</button>
         )}
       </div>
+      <AiTools ctrl={ctrl} conv={conv} t={t} onSuggestion={takeSuggestion} />
+      <SummaryCard key={conv.id} summary={conv.summary} t={t} />
       <QuotaNotice setup={ctrl.translation} t={t} />
       <ul class="timeline" ref={timelineRef} data-testid="timeline">
         {ctrl.state.olderCursor[conv.id] && (

@@ -11,7 +11,8 @@ import {
 } from './state';
 import { contactName, contactsNamedIn } from './channels';
 import { parseTranslationSetup } from './translation';
-import type { Agent, AgentStatus, Message, Page, ServerEvent, TranslationPreview, TranslationSetup } from './types';
+import { parseAiSetup } from './ai';
+import type { Agent, AgentStatus, AiSetup, ConversationView, HistorySummary, Message, Page, ServerEvent, Suggestion, TranslationPreview, TranslationSetup } from './types';
 import { LiveSocket, type LinkStatus } from './ws';
 
 export interface Session {
@@ -26,7 +27,14 @@ export interface ControllerHooks {
   onAssignedToMe?: (conversationId: string, name: string) => void;
 }
 
+/** What an AI action came to: its value, or why not (`missing`: the server has no such endpoint). */
+export type AiResult<T> = { ok: true; value: T } | { ok: false; missing: boolean; reason: string };
+
+/** The main views: the conversations, or the knowledge base (FAQ editor and AI review). */
+export type View = 'conversations' | 'knowledge';
+
 const OPEN_KEY = 'omnidesk.open';
+const VIEW_KEY = 'omnidesk.view';
 const TAB_KEY = 'omnidesk.tab';
 
 export class Controller {
@@ -45,6 +53,11 @@ export class Controller {
   /** The deployment's translation setup; null until `GET /api/v1/translation` answers (or when it does not exist). */
   translation: TranslationSetup | null = null;
   private translationReadAt = 0;
+  /** The deployment's AI; null until `GET /api/v1/ai` answers, and for good on a server without it. */
+  ai: AiSetup | null = null;
+  view: View = 'conversations';
+  /** The AI review shows the calls of this conversation only (null: all). */
+  callsFor: string | null = null;
   readonly api: Api;
   readonly outbox: Outbox;
   private readonly socket: LiveSocket;
@@ -62,6 +75,7 @@ export class Controller {
     const savedTab = sessionStorage.getItem(TAB_KEY) as Tab | null;
     this.tab = savedTab && ['mine', 'unassigned', 'all', 'resolved'].includes(savedTab) ? savedTab : 'mine';
     this.openId = sessionStorage.getItem(OPEN_KEY);
+    this.view = sessionStorage.getItem(VIEW_KEY) === 'knowledge' ? 'knowledge' : 'conversations';
     this.api = new Api(cfg, (code) => this.loggedOut(code));
     this.api.token = session.token;
     this.outbox = new Outbox(
@@ -127,6 +141,7 @@ export class Controller {
     void this.loadAgents();
     void this.loadLimits();
     void this.loadTranslation();
+    void this.loadAi();
     if (this.openId) void this.open(this.openId);
     window.addEventListener('online', this.onBrowserOnline);
   }
@@ -178,6 +193,7 @@ export class Controller {
   private async onReady(reconnected: boolean): Promise<void> {
     // Also on the first connect: nothing between the first list fetch and `hello` is missed.
     void reconnected;
+    void this.loadAi(); // a restarted server may have another AI setup
     await this.resync();
     void this.outbox.flush().then(() => this.scheduleOutboxRetry());
   }
@@ -242,6 +258,73 @@ export class Controller {
     } catch {
       /* not offered by this server, or offline: keep what we know */
     }
+  }
+
+  /** Reads the AI setup; a server without it (404) leaves it null: nothing AI is offered. */
+  async loadAi(): Promise<void> {
+    try {
+      this.ai = parseAiSetup(await this.api.aiSetup());
+    } catch (e) {
+      if (e instanceof NetworkError) return; // offline for a moment: keep what we know
+      this.ai = null;
+    }
+    if (this.ai === null && this.view === 'knowledge') this.view = 'conversations';
+    this.emit();
+  }
+
+  /** Shows the conversations or the knowledge base. */
+  showView(view: View): void {
+    this.view = view;
+    sessionStorage.setItem(VIEW_KEY, view);
+    this.emit();
+  }
+
+  /** The AI review of one conversation (null: of all). */
+  showCalls(conversationId: string | null): void {
+    this.callsFor = conversationId;
+    this.showView('knowledge');
+  }
+
+  /** Opens a conversation from elsewhere (the AI review): back to the conversations, on the All tab. */
+  async openFromElsewhere(id: string): Promise<void> {
+    this.showView('conversations');
+    if (this.tab !== 'all') void this.selectTab('all');
+    await this.open(id);
+  }
+
+  private async aiCall<T>(p: Promise<T>): Promise<AiResult<T>> {
+    try {
+      return { ok: true, value: await p };
+    } catch (e) {
+      // No such route (an older server): 404 without the API's `not_found` code, 405 or 501.
+      const missing = e instanceof ApiError && ((e.status === 404 && e.code !== 'not_found') || e.status === 405 || e.status === 501);
+      return { ok: false, missing, reason: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  /** Brings the conversation's summary up to date; the summary card shows the answer. */
+  async summarise(id: string): Promise<AiResult<HistorySummary | null>> {
+    const r = await this.aiCall(this.api.summarise(id));
+    if (!r.ok) return r;
+    const summary = r.value && typeof r.value === 'object' ? r.value.summary ?? null : null;
+    const held = this.state.conversations[id];
+    if (held && summary) this.set(upsertConversation(this.state, { ...held, summary }));
+    return { ok: true, value: summary };
+  }
+
+  /** A reply suggestion (the view puts it in the composer; nothing is sent). */
+  async suggest(id: string): Promise<AiResult<Suggestion>> {
+    const r = await this.aiCall(this.api.suggestReply(id));
+    if (!r.ok) return r;
+    const v = r.value && typeof r.value === 'object' ? r.value : { text: null };
+    return { ok: true, value: { text: typeof v.text === 'string' && v.text.trim() ? v.text : null, source: v.source, reason: v.reason } };
+  }
+
+  /** Gives the conversation back to the bot and the AI. */
+  async handBack(id: string): Promise<AiResult<ConversationView>> {
+    const r = await this.aiCall(this.api.handBack(id));
+    if (r.ok && r.value && typeof r.value === 'object' && 'id' in r.value) this.set(upsertConversation(this.state, r.value));
+    return r;
   }
 
   private linkTimer: ReturnType<typeof setTimeout> | null = null;

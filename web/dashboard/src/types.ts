@@ -67,7 +67,21 @@ export interface ConversationView {
   /** Until when the customer has read the conversation (a widget's read receipt). */
   customer_read_at?: string | null;
   created_at: string;
+  /** What happened earlier in the conversation, kept up to date by the server (absent: none yet). */
+  summary?: HistorySummary | null;
+  /** AI answers since the conversation last came to the bot (absent: none). */
+  ai_turns?: number;
   version: number;
+}
+
+/** The summary of a conversation's earlier history (`summary` of a conversation). */
+export interface HistorySummary {
+  text: string;
+  /** The newest message folded in: later messages are not in it. */
+  through: string;
+  updated_at: string;
+  /** Written by an LLM; `false`: extractive, built without one. */
+  generated: boolean;
 }
 
 /** A conversation as `GET /contacts/{id}` lists it (no embedded contact). */
@@ -139,7 +153,12 @@ export type SystemEvent =
   | { event: 'channel_switched'; path: { from: Channel; to: Channel } }
   | { event: 'contact_unreachable'; channel: Channel; reason: string }
   | { event: 'channel_unlinked'; channel: Channel }
-  | { event: 'contacts_merged'; from: string; into: string; by: string | null };
+  | { event: 'contacts_merged'; from: string; into: string; by: string | null }
+  | { event: 'notice'; text: string }
+  /** The bot or the AI handed the conversation to people, and why. */
+  | { event: 'handed_over'; reason: string }
+  /** An agent gave the conversation back to the bot and the AI. */
+  | { event: 'handed_back'; by: string | null };
 
 /** An e-mail's headers as the dashboard needs them (`channel_ref` of kind `email`). */
 export interface EmailRef {
@@ -214,6 +233,8 @@ export interface Message {
   /** Content changes after storing (edits, album parts, fetched files): higher is newer. */
   revision?: number;
   channel_ref?: ChannelRef | null;
+  /** An internal note: shown to agents, never sent to the customer. */
+  internal?: boolean;
 }
 
 export type ServerEvent =
@@ -245,4 +266,53 @@ export type TranslationPreview =
 export interface Page<T> {
   items: T[];
   next_cursor: string | null;
+}
+
+/** `GET /api/v1/ai`: how this deployment's AI answers (`off`: not at all). */
+export interface AiSetup {
+  provider: 'kb' | 'openai' | 'bedrock' | 'off' | string;
+  model: string | null;
+  faq_entries: number;
+}
+
+/** `POST …/assist/suggestion`: a reply the agent may use (`text` null: none, and why). */
+export interface Suggestion {
+  text: string | null;
+  source?: string;
+  reason?: string;
+}
+
+/** One entry of the knowledge base (`GET /api/v1/faq`). */
+export interface FaqEntry {
+  id: string;
+  questions: string[];
+  answer: string;
+  language: string | null;
+  enabled: boolean;
+  updated_at: string;
+}
+
+/** The body of `POST /faq` and `PUT /faq/{id}`. */
+export interface FaqInput {
+  questions: string[];
+  answer: string;
+  language?: string | null;
+  enabled?: boolean;
+}
+
+/** One call to the AI (`GET /api/v1/ai/calls`). */
+export interface AiCall {
+  id: string;
+  conversation_id: string | null;
+  message_id: string | null;
+  at: string;
+  kind: string;
+  provider: string;
+  model: string | null;
+  prompt: string;
+  answer: string;
+  outcome: string;
+  usage: { input: number; output: number } | null;
+  cost_micros: number | null;
+  latency_ms: number | null;
 }

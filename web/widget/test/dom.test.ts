@@ -54,6 +54,29 @@ describe('rendering is text-only', () => {
   });
 });
 
+describe('AI answers', () => {
+  const none = { retry() {}, discard() {} };
+  it('an AI answer carries a small "AI" label next to the name; an agent or bot message does not', () => {
+    const t = translator('en');
+    const ai = renderItem({ kind: 'message', message: msg({ id: 'a1', author: { kind: 'ai' }, author_name: 'Shop', text: 'Delivery takes 2–3 working days.' }) }, t, 'en', none);
+    const label = ai.querySelector('[data-omnidesk-ai]')!;
+    expect(label.textContent).toBe('AI');
+    expect(label.getAttribute('title')).toBe('An automatic answer from our AI assistant');
+    expect(ai.querySelector('.od-who')!.firstChild!.textContent).toBe('Shop');
+    expect(ai.querySelector('.od-bubble')!.textContent).toBe('Delivery takes 2–3 working days.');
+    const unnamed = renderItem({ kind: 'message', message: msg({ id: 'a2', author: { kind: 'ai' }, author_name: null }) }, t, 'en', none);
+    expect(unnamed.querySelector('.od-who')!.textContent).toBe('AssistantAI');
+    for (const kind of ['agent', 'bot'] as const) {
+      expect(renderItem({ kind: 'message', message: msg({ id: `x-${kind}`, author: { kind } }) }, t, 'en', none).querySelector('[data-omnidesk-ai]')).toBeNull();
+    }
+  });
+
+  it('the label is translated (and only one per message)', () => {
+    const el = renderItem({ kind: 'message', message: msg({ id: 'a1', author: { kind: 'ai' } }) }, translator('ru'), 'ru', none);
+    expect(Array.from(el.querySelectorAll('[data-omnidesk-ai]')).map((e) => e.textContent)).toEqual(['ИИ']);
+  });
+});
+
 describe('panel', () => {
   beforeEach(() => {
     FakeSocket.all = [];

@@ -22,6 +22,7 @@ button{font:inherit;cursor:pointer}
 .od-m{display:flex;flex-direction:column;align-items:flex-start;margin:6px 0;max-width:100%}
 .od-m.od-mine{align-items:flex-end}
 .od-who{font-size:12px;color:#4b5563;margin:0 4px 2px}
+.od-ai{display:inline-block;margin-inline-start:6px;padding:0 5px;border-radius:6px;font-size:10px;font-weight:700;line-height:16px;background:#ede9fe;color:#5b21b6;border:1px solid #c4b5fd}
 .od-bubble{max-width:82%;padding:8px 12px;border-radius:14px;background:#fff;border:1px solid #e5e7eb;white-space:pre-wrap;overflow-wrap:anywhere}
 .od-mine .od-bubble{background:#2563eb;color:#fff;border-color:#2563eb}
 .od-m[data-status=failed] .od-bubble{background:#fee2e2;color:#7f1d1d;border-color:#fca5a5}

@@ -143,7 +143,15 @@ export function renderItem(it: Item, t: T, lang: Lang, actions: { retry(id: stri
       'data-status': status,
       'data-client-id': (m ? m.client_id : p!.client_id) ?? undefined,
     },
-    who ? h('div', { class: 'od-who' }, who) : null,
+    who
+      ? h(
+          'div',
+          { class: 'od-who' },
+          who,
+          // An AI's answer says so: the customer knows it is automated.
+          kind === 'ai' ? h('span', { class: 'od-ai', 'data-omnidesk-ai': '', title: t('aiTitle') }, t('ai')) : null,
+        )
+      : null,
     text ? h('div', { class: 'od-bubble', dir: 'auto' }, text) : null,
     m ? renderAttachments(m.attachments, t, base) : p!.files?.length ? renderAttachments(p!.files.map((f) => ({ kind: 'file', file_name: f.name, size_bytes: f.size })), t, base) : null,
     meta,
@@ -153,7 +161,7 @@ export function renderItem(it: Item, t: T, lang: Lang, actions: { retry(id: stri
 const signature = (it: Item): string =>
   it.kind === 'pending'
     ? `p|${it.pending.state}`
-    : `m|${it.message.id}|${it.message.delivery?.status}|${it.message.text}|${it.message.author_name}|${JSON.stringify(it.message.attachments ?? [])}`;
+    : `m|${it.message.id}|${it.message.delivery?.status}|${it.message.text}|${it.message.author_name}|${it.message.author?.kind}|${JSON.stringify(it.message.attachments ?? [])}`;
 
 export function mountPanel(ctx: LoaderContext, c: Controller, t: T): PanelHandle {
   const { shadow, root, launcher, lang } = ctx;
