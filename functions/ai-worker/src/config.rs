@@ -147,6 +147,37 @@ impl AiConfig {
         })
     }
 
+    /// The model `mode` names, or `None` for the knowledge base (and `off`). `sdk` is the AWS
+    /// configuration Bedrock is called with (`None` where the runtime has none: Bedrock is
+    /// then an error).
+    pub fn llm(
+        &self,
+        sdk: Option<&omnidesk_aws::aws_config::SdkConfig>,
+    ) -> Result<Option<std::sync::Arc<dyn omnidesk_core::Llm>>, String> {
+        // The provider's own timeout is the worker's, plus a little: the worker's cut is the
+        // one the customer sees.
+        let timeout = self.settings.timeout + Duration::from_secs(1);
+        Ok(match self.mode {
+            AiMode::Off | AiMode::Kb => None,
+            AiMode::OpenAi => Some(std::sync::Arc::new(omnidesk_providers::OpenAiLlm::new(
+                omnidesk_providers::OpenAiLlmSettings::new(
+                    self.openai_base_url.clone(),
+                    self.openai_api_key.clone(),
+                    self.model.clone(),
+                )
+                .with_timeout(timeout),
+            ))),
+            AiMode::Bedrock => {
+                let sdk = sdk.ok_or("OMNIDESK_AI=bedrock needs AWS credentials and a region")?;
+                Some(std::sync::Arc::new(omnidesk_aws::BedrockLlm::from_conf(
+                    sdk,
+                    self.model.clone(),
+                    timeout,
+                )))
+            }
+        })
+    }
+
     /// The cost of `usage`, in millionths of a dollar.
     pub fn cost_micros(settings: &AiSettings, usage: omnidesk_core::TokenUsage) -> u64 {
         let dollars = f64::from(usage.input) * settings.price_input_per_mtok / 1e6

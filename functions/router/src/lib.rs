@@ -315,6 +315,33 @@ pub struct RouterDeps {
     pub settings: RouterSettings,
 }
 
+impl RouterDeps {
+    /// The router's ports on the AWS adapters, with pushes (to agents and visitors) going
+    /// through `pushes`: what the router and the ai-worker Lambdas run with.
+    pub fn on_aws(
+        aws: &omnidesk_lambda::AwsAdapters,
+        pushes: Arc<omnidesk_lambda::CoalescingPush>,
+        settings: RouterSettings,
+    ) -> Self {
+        Self {
+            contacts: aws.store.clone(),
+            conversations: aws.store.clone(),
+            messages: aws.store.clone(),
+            agents: aws.store.clone(),
+            bots: aws.store.clone(),
+            connections: pushes.clone(),
+            // The website channel: handoff tokens, and pushes to visitors' open widgets.
+            web: Some(aws.store.clone()),
+            visitors: Some(pushes.clone()),
+            push: pushes,
+            queue: aws.queue.clone(),
+            clock: aws.clock.clone(),
+            ids: aws.ids.clone(),
+            settings,
+        }
+    }
+}
+
 /// How many times an optimistic write is re-read and re-applied before giving up (transient).
 const MAX_CONFLICT_RETRIES: usize = 8;
 

@@ -8,7 +8,7 @@ use omnidesk_core::QueueName;
 use omnidesk_lambda::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use omnidesk_lambda::lambda_runtime::{self, Error, LambdaEvent, service_fn};
 use omnidesk_lambda::{CoalescingPush, Config, SqsSettle, adapters, init_tracing};
-use omnidesk_router::{RouterDeps, RouterSettings, handle_sqs_batch};
+use omnidesk_router::{AiGate, AiMode, RouterDeps, RouterSettings, handle_sqs_batch};
 
 // One thread: Lambda hands an environment one invocation at a time, and at 128 MB it has a
 // fraction of a vCPU, so a multi-thread scheduler would only add threads to start.
@@ -30,22 +30,12 @@ async fn main() -> Result<(), Error> {
         use omnidesk_core::AgentStore;
         settings.serve_languages(&aws.store.list_agents().await?);
     }
-    let deps = Arc::new(RouterDeps {
-        contacts: aws.store.clone(),
-        conversations: aws.store.clone(),
-        messages: aws.store.clone(),
-        agents: aws.store.clone(),
-        bots: aws.store.clone(),
-        connections: pushes.clone(),
-        // The website channel: handoff tokens, and pushes to visitors' open widgets.
-        web: Some(aws.store.clone()),
-        visitors: Some(pushes.clone()),
-        push: pushes.clone(),
-        queue: aws.queue.clone(),
-        clock: aws.clock.clone(),
-        ids: aws.ids.clone(),
-        settings,
-    });
+    // The AI answers conversations with the bot (OMNIDESK_AI, default `kb`: once there is a
+    // FAQ).
+    if settings.ai_mode != AiMode::Off {
+        settings.ai = Some(AiGate::new(aws.store.clone(), settings.ai_mode));
+    }
+    let deps = Arc::new(RouterDeps::on_aws(&aws, pushes.clone(), settings));
     let inbound = Arc::new(SqsSettle::new(aws.queue.clone(), QueueName::Inbound));
     let timers = Arc::new(SqsSettle::new(aws.queue.clone(), QueueName::Timers));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {

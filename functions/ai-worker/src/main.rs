@@ -1,0 +1,60 @@
+//! AWS Lambda entry point of the ai-worker: consumes the AI FIFO queue (SQS event source
+//! mapping with `ReportBatchItemFailures`) through the shared batch driver.
+
+use std::sync::Arc;
+
+use omnidesk_ai_worker::{AiConfig, AiDeps, Assist, KbCache, handle_body};
+use omnidesk_core::QueueName;
+use omnidesk_lambda::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use omnidesk_lambda::lambda_runtime::{self, Error, LambdaEvent, service_fn};
+use omnidesk_lambda::{CoalescingPush, Config, SqsSettle, adapters, init_tracing, run_sqs_batch};
+use omnidesk_router::{RouterDeps, RouterSettings};
+
+// One thread: Lambda hands an environment one invocation at a time; model calls wait on the
+// network, not the CPU.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    init_tracing();
+    let config = Config::from_env()?;
+    let ai = AiConfig::from_lookup(|n| std::env::var(n).ok())?;
+    let settings = RouterSettings::from_lookup(|n| std::env::var(n).ok())?;
+    let aws = adapters(&config).await;
+    let llm = ai.llm(Some(&aws.sdk))?;
+    let pushes = Arc::new(
+        CoalescingPush::new(aws.push.clone(), aws.store.clone()).with_visitors(aws.store.clone()),
+    );
+    let deps = Arc::new(AiDeps {
+        assist: Arc::new(Assist {
+            conversations: aws.store.clone(),
+            messages: aws.store.clone(),
+            contacts: aws.store.clone(),
+            ai: aws.store.clone(),
+            usage: Some(aws.store.clone()),
+            llm,
+            kb: KbCache::default(),
+            clock: aws.clock.clone(),
+            ids: aws.ids.clone(),
+            settings: ai.settings.clone(),
+        }),
+        router: RouterDeps::on_aws(&aws, pushes.clone(), settings),
+    });
+    let settle = Arc::new(SqsSettle::new(aws.queue.clone(), QueueName::Ai));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let (deps, settle, pushes) = (deps.clone(), settle.clone(), pushes.clone());
+        async move {
+            let response: SqsBatchResponse = pushes
+                .during(run_sqs_batch(
+                    event.payload,
+                    true,
+                    settle.as_ref(),
+                    |body, _receive_count| {
+                        let deps = deps.clone();
+                        async move { handle_body(&deps, &body).await }
+                    },
+                ))
+                .await;
+            Ok::<_, Error>(response)
+        }
+    }))
+    .await
+}
