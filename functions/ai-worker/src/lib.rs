@@ -432,7 +432,9 @@ impl Assist {
                 Err(why) => AiDecision::Handover { reason: why },
                 Ok(Decision::Handoff(reason)) => AiDecision::Handover { reason },
                 Ok(Decision::Reply(text)) => {
-                    let context = format!("{}\n{}", context::render(ctx), r.text);
+                    // Only what the business said may be repeated: FAQ answers, the
+                    // summary, and the agents', bot's and AI's earlier messages.
+                    let context = business_context(ctx);
                     match omnidesk_ai::check_reply(&text, &context) {
                         Ok(()) => AiDecision::Reply {
                             text,
@@ -601,6 +603,22 @@ impl Assist {
         self.record(&thought.call).await;
         Ok(Some(suggestion))
     }
+}
+
+/// What the business said in the context (never the customer's words): what a reply may
+/// repeat without the guardrails refusing it.
+fn business_context(ctx: &Context) -> String {
+    let mut out: Vec<&str> = ctx.faq.iter().map(|(_, a)| a.as_str()).collect();
+    if let Some(s) = &ctx.summary {
+        out.push(s);
+    }
+    out.extend(
+        ctx.recent
+            .iter()
+            .filter(|l| l.who != "customer")
+            .map(|l| l.text.as_str()),
+    );
+    out.join("\n")
 }
 
 /// The first line of an error, at most 160 characters.
