@@ -73,6 +73,12 @@
 //! | `TranslationStore::usage` | `GetItem` `TXU#<provider>/DAY#<day>` |
 //! | `TranslationStore::glossary` | `GetItem` `GLOSSARY/GLOSSARY` (none = version 0, empty) |
 //! | `TranslationStore::put_glossary` | `PutItem` `GLOSSARY/GLOSSARY`, condition `attribute_not_exists(PK)` for version 1, `version = :previous` after (`Conflict` otherwise) |
+//! | `AiStore::faq_version` | `GetItem` `FAQVERSION/FAQVERSION` (none = version 0) |
+//! | `AiStore::faq` | `GetItem` `FAQVERSION/FAQVERSION` first, then `Query` `PK = FAQ` strongly consistent, every page (SK = entry id, so id order) |
+//! | `AiStore::put_faq_entries` | `BatchWriteItem` of `PutRequest`s `FAQ/<id>` (25 a call; unprocessed items retried with backoff; of one id twice, the last), then `UpdateItem` `FAQVERSION/FAQVERSION` `ADD version :1`, `ReturnValues = UPDATED_NEW` (also after a partly failed write); nothing for an empty put |
+//! | `AiStore::delete_faq_entry` | `DeleteItem` `FAQ/<id>` `ReturnValues = ALL_OLD`; if there was an item, the `ADD version :1` above |
+//! | `AiStore::record_ai_call` | `BatchWriteItem` of two `PutRequest`s: `AICALL/<at ms, zero-padded>#<id>` and `AICALL#<conversation>/<same SK>`, both with `ttl` = `at` + 90 days (a retry writes the same keys) |
+//! | `AiStore::ai_calls` | `Query` `PK = AICALL` (all) or `PK = AICALL#<conversation>`, descending, strongly consistent, `ttl > now` filter, up to `limit` |
 //!
 //! Cursors are opaque strings: the adapter encodes the last key it returned
 //! (on DynamoDB the hex of a JSON object of the last item's table and index keys, used as

@@ -297,14 +297,37 @@ CREATE TABLE settings (
 ) WITHOUT ROWID;
 "#;
 
+/// Schema version 6: what the AI knows and did. FAQ entries by id (their version is the row
+/// `faq` of `settings`, stepped in the same transaction as the entries); AI calls by id, listed
+/// newest first per conversation through `(conversation_id, at_ms, id)` and of all
+/// conversations through `(at_ms, id)` (which also finds the old calls to prune).
+///
+/// Both are rowid tables: an entry's answer and a call's prompt are often kilobytes.
+const MIGRATION_V6: &str = r#"
+CREATE TABLE faq_entries (
+    id         TEXT PRIMARY KEY NOT NULL,
+    json       TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE TABLE ai_calls (
+    id              TEXT PRIMARY KEY NOT NULL,
+    conversation_id TEXT NOT NULL,
+    at_ms           INTEGER NOT NULL,
+    json            TEXT NOT NULL
+);
+CREATE INDEX ai_calls_conversation ON ai_calls(conversation_id, at_ms, id);
+CREATE INDEX ai_calls_recent ON ai_calls(at_ms, id);
+"#;
+
 /// Migrations in order: `(version reached, SQL)`. A database at version `v` runs every
 /// migration above `v`, each in its own transaction with the version bump.
-const MIGRATIONS: [(i64, &str); 5] = [
+const MIGRATIONS: [(i64, &str); 6] = [
     (1, SCHEMA_V1),
     (2, MIGRATION_V2),
     (3, MIGRATION_V3),
     (4, MIGRATION_V4),
     (5, MIGRATION_V5),
+    (6, MIGRATION_V6),
 ];
 
 /// The database cannot serve a call (writer stopped, commit failed, task lost). The message
@@ -807,7 +830,10 @@ mod tests {
         drop(old);
 
         let db = Db::open(&path, SqliteOptions::default()).unwrap();
-        assert_eq!(pragma(&db, &path, "user_version"), "5");
+        assert_eq!(
+            pragma(&db, &path, "user_version"),
+            SCHEMA_VERSION.to_string()
+        );
         let (mailboxes, tables): (i64, Vec<String>) = db
             .read_blocking(&path, |c| {
                 let mailboxes = c
@@ -832,6 +858,74 @@ mod tests {
             tables,
             ["settings", "translation_cache", "translation_usage"]
         );
+    }
+
+    #[test]
+    fn a_version_5_file_gains_the_ai_tables_and_keeps_its_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let old = Connection::open(&path).unwrap();
+        for (_, sql) in &MIGRATIONS[..5] {
+            old.execute_batch(sql).unwrap();
+        }
+        old.execute_batch(
+            "PRAGMA user_version = 5; \
+             INSERT INTO settings (name, version, json) VALUES ('glossary', 3, '{}');",
+        )
+        .unwrap();
+        drop(old);
+
+        let db = Db::open(&path, SqliteOptions::default()).unwrap();
+        assert_eq!(pragma(&db, &path, "user_version"), "6");
+        let (glossary, names): (i64, Vec<String>) = db
+            .read_blocking(&path, |c| {
+                let glossary = c
+                    .query_row(
+                        "SELECT version FROM settings WHERE name = 'glossary'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                let mut s = c
+                    .prepare(
+                        "SELECT name FROM sqlite_schema WHERE name IN ('faq_entries', \
+                         'ai_calls', 'ai_calls_conversation', 'ai_calls_recent') ORDER BY name",
+                    )
+                    .unwrap();
+                let names = s
+                    .query_map([], |r| r.get(0))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                (glossary, names)
+            })
+            .unwrap();
+        assert_eq!(glossary, 3, "existing settings stay");
+        assert_eq!(
+            names,
+            [
+                "ai_calls",
+                "ai_calls_conversation",
+                "ai_calls_recent",
+                "faq_entries"
+            ]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_on_a_migrated_version_5_file_passes_the_ai_store_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let old = Connection::open(&path).unwrap();
+        for (_, sql) in &MIGRATIONS[..5] {
+            old.execute_batch(sql).unwrap();
+        }
+        old.execute_batch("PRAGMA user_version = 5;").unwrap();
+        drop(old);
+        let store =
+            crate::SqliteStore::open(&path, std::sync::Arc::new(omnidesk_core::SystemClock))
+                .unwrap();
+        omnidesk_core::testing::store_suite::ai_store_on_an_empty_store(&store).await;
     }
 
     #[test]

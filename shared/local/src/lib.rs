@@ -40,7 +40,9 @@
 //! | `unprocessable_mail` | `id` PK, index `(received_at_ms, id)` | `MailStore::{record_unprocessable, list_unprocessable, remove_unprocessable}` (newest first) |
 //! | `translation_cache` | `key` PK, `json`, `expires_at` (ms; read only while `> now`; indexed, and each write deletes up to 32 expired rows) | `TranslationStore::{cached_translation, cache_translation}` |
 //! | `translation_usage` | `(provider, day)` PK, `chars` (upsert `DO UPDATE … WHERE chars <= limit − n RETURNING chars`: never past the limit) | `TranslationStore::{add_usage, usage}` |
-//! | `settings` | `name` PK, `version`, `json`; the glossary is the row `glossary` (stored only as the next version) | `TranslationStore::{glossary, put_glossary}` |
+//! | `settings` | `name` PK, `version`, `json`; the glossary is the row `glossary` (stored only as the next version); the FAQ's version is the row `faq` (`version + 1` in the transaction of each change) | `TranslationStore::{glossary, put_glossary}`, `AiStore::faq_version` |
+//! | `faq_entries` | `id` PK, `json`, `updated_ms`; a put is one transaction with the version step (schema v6) | `AiStore::{faq, put_faq_entries, delete_faq_entry}` |
+//! | `ai_calls` | `id` PK (upsert), `conversation_id`, `at_ms`, `json`; indexes `(conversation_id, at_ms, id)`, `(at_ms, id)`; each record deletes up to 32 calls older than 90 days | `AiStore::{record_ai_call, ai_calls}` (newest first) |
 //! | `queue_messages` | `seq` AUTOINCREMENT PK, `queue`, `grp`, `visible_at`, `not_before`, `receive_count`, `receipt`; indexes `(queue, visible_at, seq)` and `(queue, grp, seq)` | `Queue::{send, receive, ack, retry_later}` |
 //! | `queue_dedupe` | `(queue, dedupe_id)` PK, `expires_at` (24 h window, pruned lazily) | `Queue::send` deduplication |
 //! | `queue_dead_letters` | `seq` PK, `queue`, `reason`, `at_ms` | `Queue::{dead_letter, dead_letters}`, max receives |
@@ -69,6 +71,7 @@
 //! `.eml` files; [`SmtpRelayMailer`] sends it through a relay (`smtp://`, `smtp+starttls://`,
 //! `smtps://`).
 
+mod ai_store;
 mod blob;
 mod db;
 mod hub;

@@ -1,7 +1,8 @@
 //! The core conformance suites against the SQLite store, the SQLite queue and the hub, plus
-//! durability and concurrency checks of this crate, the e-mail adapters (`mail`) and the
-//! translation store (`translation`).
+//! durability and concurrency checks of this crate, the e-mail adapters (`mail`), the
+//! translation store (`translation`) and the AI store (`ai`).
 
+mod ai;
 mod mail;
 mod translation;
 

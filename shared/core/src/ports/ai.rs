@@ -106,7 +106,8 @@ pub trait Llm: Send + Sync {
 /// One entry of the knowledge base: the ways customers ask, and the answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaqEntry {
-    /// Stable id (`faq_…`), chosen by whoever creates the entry.
+    /// Stable id (`faq_…`), chosen by whoever creates the entry: non-empty, at most 1,024
+    /// bytes (DynamoDB's limit of a sort key).
     pub id: String,
     /// Question variants, at least one.
     pub questions: Vec<String>,
@@ -165,21 +166,38 @@ pub struct AiCall {
 
 /// What the AI knows and did.
 ///
-/// Guarantees (checked by `testing::store_suite::ai`): `faq` returns every stored entry and
-/// a version that changes with every put or delete (so a cached index is rebuilt when, and
-/// only when, it changed); `faq_version` is that version without the entries; a put with an
-/// existing id replaces the entry; `ai_calls` lists newest first.
+/// Guarantees (checked by `testing::store_suite::ai_store`):
+/// - `faq` returns every stored entry, ordered by id, and the FAQ's version; a store that
+///   never stored an entry returns [`Faq::default`] (version 0).
+/// - The version is a counter: every `put_faq_entries` of at least one entry and every
+///   `delete_faq_entry` that removed an entry increases it by exactly one, atomically
+///   (concurrent changes each get their own version, none is lost); nothing else changes it
+///   (reads, an empty put, a delete of an unknown id). So a cached index is rebuilt when, and
+///   only when, the FAQ changed.
+/// - `faq` never returns entries older than the version it returns (adapters that cannot
+///   read both at once read the version first and change it after the entries); entries of a
+///   change in progress may show before its version does.
+/// - `faq_version` is that version without the entries.
+/// - A put with an existing id replaces the entry; of one id given twice in one put, the last
+///   entry is stored. A put of many entries is one version step, but only the SQLite and
+///   memory adapters store the lot atomically: on DynamoDB a put that fails part way may have
+///   stored some entries (and still steps the version when it did).
+/// - `record_ai_call` of a call with the same `id` and `at` as a recorded one replaces it
+///   (a retried job records a call once). Calls are kept at least 90 days after their `at`;
+///   the DynamoDB adapter lets them expire after that.
+/// - `ai_calls` lists newest first (by `at`, then `id`), at most `limit` (0 lists nothing).
 #[async_trait]
 pub trait AiStore: Send + Sync {
     /// Every entry and the version.
     async fn faq(&self) -> StoreResult<Faq>;
     /// The version only (a cheap check before rebuilding an index).
     async fn faq_version(&self) -> StoreResult<u64>;
-    /// Adds or replaces entries (one version change for the lot); returns the new version.
+    /// Adds or replaces entries (one version step for the lot, none for an empty slice);
+    /// returns the version after the put.
     async fn put_faq_entries(&self, entries: &[FaqEntry]) -> StoreResult<u64>;
-    /// Deletes an entry; returns whether it existed.
+    /// Deletes an entry; returns whether it existed (and so whether the version stepped).
     async fn delete_faq_entry(&self, id: &str) -> StoreResult<bool>;
-    /// Records a call.
+    /// Records a call (again: replaces it).
     async fn record_ai_call(&self, call: &AiCall) -> StoreResult<()>;
     /// The newest calls (of one conversation when given), newest first, at most `limit`.
     async fn ai_calls(

@@ -51,6 +51,9 @@ struct Inner {
     translations: HashMap<String, (crate::CachedTranslation, Timestamp)>,
     translation_usage: HashMap<(String, String), u64>,
     glossary: crate::Glossary,
+    faq: BTreeMap<String, crate::FaqEntry>,
+    faq_version: u64,
+    ai_calls: HashMap<String, crate::AiCall>,
 }
 
 impl MemoryStore {
@@ -810,6 +813,64 @@ impl crate::TranslationStore for MemoryStore {
         }
         inner.glossary = glossary.clone();
         Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::AiStore for MemoryStore {
+    async fn faq(&self) -> StoreResult<crate::Faq> {
+        let inner = self.inner.lock();
+        Ok(crate::Faq {
+            version: inner.faq_version,
+            entries: inner.faq.values().cloned().collect(),
+        })
+    }
+
+    async fn faq_version(&self) -> StoreResult<u64> {
+        Ok(self.inner.lock().faq_version)
+    }
+
+    async fn put_faq_entries(&self, entries: &[crate::FaqEntry]) -> StoreResult<u64> {
+        let mut inner = self.inner.lock();
+        if !entries.is_empty() {
+            for entry in entries {
+                inner.faq.insert(entry.id.clone(), entry.clone());
+            }
+            inner.faq_version += 1;
+        }
+        Ok(inner.faq_version)
+    }
+
+    async fn delete_faq_entry(&self, id: &str) -> StoreResult<bool> {
+        let mut inner = self.inner.lock();
+        let existed = inner.faq.remove(id).is_some();
+        if existed {
+            inner.faq_version += 1;
+        }
+        Ok(existed)
+    }
+
+    async fn record_ai_call(&self, call: &crate::AiCall) -> StoreResult<()> {
+        self.inner
+            .lock()
+            .ai_calls
+            .insert(call.id.clone(), call.clone());
+        Ok(())
+    }
+
+    async fn ai_calls(
+        &self,
+        conversation: Option<ConversationId>,
+        limit: usize,
+    ) -> StoreResult<Vec<crate::AiCall>> {
+        let inner = self.inner.lock();
+        let mut calls: Vec<&crate::AiCall> = inner
+            .ai_calls
+            .values()
+            .filter(|c| conversation.is_none_or(|id| c.conversation_id == id))
+            .collect();
+        calls.sort_by(|x, y| (y.at, &y.id).cmp(&(x.at, &x.id)));
+        Ok(calls.into_iter().take(limit).cloned().collect())
     }
 }
 

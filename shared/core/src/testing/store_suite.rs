@@ -10,11 +10,13 @@
 //! test must use a clock close to wall-clock time (connections older than 2 h are not listed).
 //!
 //! Ports outside the [`Store`] bundle have their own functions: [`web`],
-//! [`visitor_connections`], [`mail`] and [`translation`] (with
-//! [`translation_on_an_empty_store`]).
+//! [`visitor_connections`], [`mail`], [`translation`] (with
+//! [`translation_on_an_empty_store`]) and [`ai_store`] (with [`ai_store_on_an_empty_store`]).
 
+mod ai;
 mod translation;
 
+pub use ai::{ai_store, ai_store_on_an_empty_store};
 pub use translation::{translation, translation_on_an_empty_store};
 
 use std::collections::{BTreeSet, HashSet};
