@@ -30,6 +30,7 @@ pub struct Target {
     web: Arc<dyn omnidesk_core::WebStore>,
     mail: Arc<dyn omnidesk_core::MailStore>,
     translations: Arc<dyn omnidesk_core::TranslationStore>,
+    ai: Arc<dyn omnidesk_core::AiStore>,
     api: ApiDeps,
     telegram: Arc<dyn TelegramApi>,
     clock: Arc<dyn Clock>,
@@ -50,7 +51,8 @@ impl Target {
             bots: store.clone(),
             web: store.clone(),
             mail: store.clone(),
-            translations: store,
+            translations: store.clone(),
+            ai: store,
             api,
             telegram: adapters.telegram.clone(),
             clock: adapters.clock.clone(),
@@ -107,7 +109,8 @@ impl Target {
             bots: store.clone(),
             web: store.clone(),
             mail: store.clone(),
-            translations: store,
+            translations: store.clone(),
+            ai: store,
             api,
             telegram,
             clock,
@@ -639,6 +642,46 @@ pub async fn email_retry(config: &Config, id: &str) -> anyhow::Result<String> {
         Some(outcome) => Ok(describe(&outcome)),
         None => bail!("no kept e-mail {id} (see `omnidesk email failed`)"),
     }
+}
+
+/// `omnidesk faq add`.
+pub async fn faq_add(
+    target: &Target,
+    questions: &[String],
+    answer: &str,
+    language: Option<&str>,
+) -> anyhow::Result<omnidesk_core::FaqEntry> {
+    let entry = omnidesk_agent_api::faq_entry(
+        omnidesk_agent_api::new_faq_id(),
+        questions,
+        answer,
+        language,
+        true,
+        target.clock.now(),
+    )
+    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    target.ai.put_faq_entries(std::slice::from_ref(&entry)).await?;
+    Ok(entry)
+}
+
+/// `omnidesk faq import`: returns (entries written, question variants read).
+pub async fn faq_import(target: &Target, text: &str, json: bool) -> anyhow::Result<(usize, usize)> {
+    let rows = if json {
+        crate::faq::json_rows(text)?
+    } else {
+        crate::faq::csv_rows(text)?
+    };
+    crate::faq::import(target.ai.as_ref(), rows, target.clock.now()).await
+}
+
+/// `omnidesk faq list`.
+pub async fn faq_list(target: &Target) -> anyhow::Result<Vec<omnidesk_core::FaqEntry>> {
+    Ok(target.ai.faq().await?.entries)
+}
+
+/// `omnidesk faq delete`.
+pub async fn faq_delete(target: &Target, id: &str) -> anyhow::Result<bool> {
+    Ok(target.ai.delete_faq_entry(id).await?)
 }
 
 /// `omnidesk glossary set`: replaces the glossary with the entries of `json` (the next

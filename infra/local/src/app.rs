@@ -284,6 +284,42 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
     } else {
         tracing::info!("no translator configured (OMNIDESK_TRANSLATOR): language detection only");
     }
+    // The AI: the model (none: the knowledge base over the FAQ) and what it thinks with.
+    if router_settings.ai_mode != omnidesk_router::AiMode::Off {
+        router_settings.ai = Some(omnidesk_router::AiGate::new(
+            store.clone(),
+            router_settings.ai_mode,
+        ));
+    }
+    let ai_sdk = if config.ai.mode == omnidesk_router::AiMode::Bedrock {
+        match &sdk {
+            Some(s) => Some(s.clone()),
+            None => Some(
+                Box::pin(omnidesk_aws::aws_config::load_defaults(
+                    omnidesk_aws::aws_config::BehaviorVersion::latest(),
+                ))
+                .await,
+            ),
+        }
+    } else {
+        None
+    };
+    let assist = Arc::new(omnidesk_ai_worker::Assist {
+        conversations: store.clone(),
+        messages: store.clone(),
+        contacts: store.clone(),
+        ai: store.clone(),
+        usage: Some(store.clone()),
+        llm: config
+            .ai
+            .llm(ai_sdk.as_ref())
+            .map_err(anyhow::Error::msg)?,
+        kb: omnidesk_ai_worker::KbCache::default(),
+        clock: clock.clone(),
+        ids: ids.clone(),
+        settings: config.ai.settings.clone(),
+    });
+    tracing::info!(ai = router_settings.ai_mode.as_str(), "answering first with");
     let router_deps = RouterDeps {
         contacts: store.clone(),
         conversations: store.clone(),
@@ -328,6 +364,10 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
             detector: router_settings_detector.clone(),
         })
     });
+    api.ai = Some(Arc::new(omnidesk_agent_api::ApiAi {
+        mode: router_deps.settings.ai_mode,
+        assist: assist.clone(),
+    }));
     let ws_state = WsState {
         deps: WsDeps {
             connections: connections.clone(),
@@ -369,6 +409,10 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
     });
 
     let inbound_wake = adapters.queue.notifier(QueueName::Inbound);
+    let ai_deps = Arc::new(omnidesk_ai_worker::AiDeps {
+        assist,
+        router: router_deps.clone(),
+    });
     let deps = Arc::new(router_deps);
     let timer_deps = deps.clone();
     tasks.spawn(worker::run(
@@ -457,6 +501,19 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
             },
         ));
     }
+
+    // The AI answers (or hands over) conversations with the bot, as the ai-worker on AWS.
+    let ai_wake = adapters.queue.notifier(QueueName::Ai);
+    tasks.spawn(worker::run(
+        queue.clone(),
+        QueueName::Ai,
+        ai_wake,
+        config.workers,
+        move |msg| {
+            let deps = ai_deps.clone();
+            async move { omnidesk_ai_worker::handle_body(&deps, &msg.body).await }
+        },
+    ));
 
     // Inbound e-mail: an SMTP listener when configured (imports work without it).
     let mut smtp_addr = None;

@@ -196,6 +196,61 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "unlimited",
         "characters per UTC day per provider (deepl=500000,google=1000000)",
     ),
+    (
+        "OMNIDESK_AI",
+        "kb",
+        "what answers first: kb (the FAQ, offline), openai, bedrock, or off",
+    ),
+    (
+        "OMNIDESK_AI_MODEL",
+        "gpt-4o-mini (bedrock: anthropic.claude-3-haiku-20240307-v1:0)",
+        "the model that answers",
+    ),
+    (
+        "OMNIDESK_AI_TIMEOUT_SECS",
+        "8",
+        "a model slower than this hands over to a person",
+    ),
+    (
+        "OMNIDESK_AI_HISTORY",
+        "12",
+        "the last messages (across channels) the AI reads in full",
+    ),
+    (
+        "OMNIDESK_AI_MAX_TURNS",
+        "5",
+        "AI answers in a conversation before it hands over anyway",
+    ),
+    (
+        "OMNIDESK_AI_CONVERSATION_TOKENS",
+        "20000",
+        "model tokens one conversation may use",
+    ),
+    (
+        "OMNIDESK_AI_DAILY_TOKENS",
+        "unlimited",
+        "model tokens per UTC day for the deployment",
+    ),
+    (
+        "OMNIDESK_AI_PRICE_INPUT",
+        "0.15",
+        "US dollars per million input tokens (the cost recorded per answer)",
+    ),
+    (
+        "OMNIDESK_AI_PRICE_OUTPUT",
+        "0.60",
+        "US dollars per million output tokens",
+    ),
+    (
+        "OMNIDESK_HUMAN_ACK",
+        "A member of our team will answer here shortly.",
+        "what the customer is told when a person takes over",
+    ),
+    (
+        "OMNIDESK_QUEUE_POSITION_TEXT",
+        "You are number {position} in the queue.",
+        "added to it while they wait in the queue",
+    ),
     ("RUST_LOG", "info", "log filter (tracing-subscriber syntax)"),
 ];
 
@@ -232,6 +287,8 @@ pub struct Config {
     pub email: omnidesk_email_inbound::EmailSettings,
     /// `OMNIDESK_TRANSLATOR` and its providers' variables, the cache, quotas and waits.
     pub translation: omnidesk_translator::TranslationConfig,
+    /// `OMNIDESK_AI` and its variables.
+    pub ai: omnidesk_ai_worker::AiConfig,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -311,6 +368,7 @@ impl Config {
                 .map_err(anyhow::Error::msg)?,
             translation: omnidesk_translator::TranslationConfig::from_lookup(var)
                 .map_err(anyhow::Error::msg)?,
+            ai: omnidesk_ai_worker::AiConfig::from_lookup(var).map_err(anyhow::Error::msg)?,
         })
     }
 
@@ -336,6 +394,9 @@ impl Config {
             smtp_relay: None,
             email: omnidesk_email_inbound::EmailSettings::default(),
             translation: omnidesk_translator::TranslationConfig::default(),
+            // Tests turn the AI on themselves (the router's default settings leave it off).
+            ai: omnidesk_ai_worker::AiConfig::from_lookup(|_| None)
+                .expect("the default AI configuration is valid"),
         }
     }
 

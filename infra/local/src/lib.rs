@@ -7,6 +7,7 @@ pub mod admin;
 pub mod app;
 pub mod bench;
 pub mod config;
+pub mod faq;
 pub mod poller;
 pub mod smtp_sink;
 pub mod static_files;

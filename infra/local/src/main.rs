@@ -40,6 +40,10 @@ enum Command {
     /// Manage the mailboxes customers write to.
     #[command(subcommand)]
     Mailbox(MailboxCommand),
+    /// The knowledge base the AI answers from (`OMNIDESK_AI=kb`, the default) and gives a
+    /// model as context.
+    #[command(subcommand)]
+    Faq(FaqCommand),
     /// The translation glossary: terms with a fixed translation, or never translated.
     #[command(subcommand)]
     Glossary(GlossaryCommand),
@@ -145,6 +149,30 @@ enum MailboxCommand {
     },
     /// List mailboxes.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+enum FaqCommand {
+    /// Add an entry: one or more ways customers ask, and the answer.
+    Add {
+        /// A question variant (repeat for several).
+        #[arg(long = "question", required = true)]
+        questions: Vec<String>,
+        #[arg(long)]
+        answer: String,
+        /// The language of the entry (ISO 639-1, e.g. `en`); unset: any.
+        #[arg(long)]
+        language: Option<String>,
+    },
+    /// Import entries from CSV (header `question,answer[,language]`; rows with the same
+    /// answer are one entry with several question variants) or JSON (a list of
+    /// `{"questions": [...], "answer": ..., "language": ...}`), by the file's extension.
+    /// Importing the same file again changes nothing.
+    Import { file: std::path::PathBuf },
+    /// List the entries.
+    List,
+    /// Delete an entry by id.
+    Delete { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -344,6 +372,57 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", admin::dead_letters(&config, limit).await?)
         }
         Command::Bench(args) => bench::run(args).await?,
+        Command::Faq(cmd) => {
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            match cmd {
+                FaqCommand::Add {
+                    questions,
+                    answer,
+                    language,
+                } => {
+                    let e = admin::faq_add(&target, &questions, &answer, language.as_deref())
+                        .await?;
+                    println!(
+                        "FAQ entry {} added with {} question(s) ({})",
+                        e.id,
+                        e.questions.len(),
+                        target.description
+                    );
+                }
+                FaqCommand::Import { file } => {
+                    let text = std::fs::read_to_string(&file)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+                    let json = file
+                        .extension()
+                        .is_some_and(|x| x.eq_ignore_ascii_case("json"));
+                    let (entries, variants) = admin::faq_import(&target, &text, json)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                    println!(
+                        "{entries} FAQ entries with {variants} question variants imported ({})",
+                        target.description
+                    );
+                }
+                FaqCommand::List => {
+                    for e in admin::faq_list(&target).await? {
+                        println!(
+                            "{}\t{}\t{}\t{} | {}",
+                            e.id,
+                            e.language.as_ref().map_or("any", |l| l.as_str()),
+                            if e.enabled { "on" } else { "off" },
+                            e.questions.join(" / "),
+                            e.answer.replace('\n', " ")
+                        );
+                    }
+                }
+                FaqCommand::Delete { id } => {
+                    if !admin::faq_delete(&target, &id).await? {
+                        anyhow::bail!("no FAQ entry {id}");
+                    }
+                    println!("FAQ entry {id} deleted");
+                }
+            }
+        }
         Command::Glossary(cmd) => {
             let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
             match cmd {
