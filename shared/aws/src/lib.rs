@@ -1,8 +1,9 @@
 //! omnidesk-aws: the AWS adapters of the `omnidesk-core` ports, on the real AWS SDK.
 //!
-//! - [`DynamoStore`]: every store port on one DynamoDB table, the website and e-mail channels'
-//!   and machine translation's included (`WebStore`, `VisitorConnectionStore`, `MailStore`,
-//!   `TranslationStore`; the access patterns are listed in the `omnidesk-core` crate docs);
+//! - [`DynamoStore`]: every store port on one DynamoDB table, the website and e-mail channels',
+//!   machine translation's and the AI's included (`WebStore`, `VisitorConnectionStore`,
+//!   `MailStore`, `TranslationStore`, `AiStore`; the access patterns are listed in the
+//!   `omnidesk-core` crate docs);
 //!   [`DynamoStore::create_table`] creates that table.
 //! - [`SqsQueue`]: the queue port on SQS (FIFO inbound/outbound, standard timers, a
 //!   dead-letter queue each); [`SqsQueue::create_queues`] creates them.

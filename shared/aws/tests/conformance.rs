@@ -1006,6 +1006,95 @@ async fn dynamo_store_passes_the_translation_suite() {
     store_suite::translation(&store).await;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The AI: the FAQ and the call log
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_store_passes_the_ai_store_suite() {
+    let Some(endpoint) = moto_endpoint("dynamo_store_passes_the_ai_store_suite") else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let store = fresh_store(&client, Arc::new(SystemClock)).await;
+    store_suite::ai_store_on_an_empty_store(&store).await;
+    // Twice on one table: the suite must not depend on an empty table.
+    store_suite::ai_store(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ai_call_items_are_listed_twice_and_expire_90_days_after_the_call() {
+    use omnidesk_core::{AiCall, AiStore};
+    let Some(endpoint) = moto_endpoint("ai_call_items_expire_90_days_after_the_call") else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_700_000_000_000)));
+    let store = fresh_store(&client, clock.clone()).await;
+    let conversation = ConversationId::from_uuid(Uuid::now_v7());
+    let at = Timestamp::from_millis(1_700_000_000_500);
+    let call = AiCall {
+        id: Uuid::now_v7().to_string(),
+        conversation_id: conversation,
+        message_id: None,
+        at,
+        kind: "answer".to_owned(),
+        provider: "openai".to_owned(),
+        model: "m".to_owned(),
+        prompt: "p".to_owned(),
+        answer: "a".to_owned(),
+        outcome: "reply".to_owned(),
+        usage: Default::default(),
+        cost_micros: 1,
+        latency_ms: 2,
+    };
+    store.record_ai_call(&call).await.unwrap();
+    let items = client
+        .scan()
+        .table_name(store.table_name())
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let text = |item: &HashMap<String, aws_sdk_dynamodb::types::AttributeValue>, name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut pks: Vec<String> = items.iter().map(|i| text(i, "PK")).collect();
+    pks.sort();
+    assert_eq!(pks, ["AICALL".to_owned(), format!("AICALL#{conversation}")]);
+    let ttl = 1_700_000_001 + 90 * 24 * 60 * 60;
+    for item in &items {
+        assert_eq!(
+            item.get("ttl")
+                .and_then(|v| v.as_n().ok())
+                .map(String::as_str),
+            Some(ttl.to_string().as_str()),
+            "90 days after the call, in epoch seconds rounded up"
+        );
+        assert!(text(item, "SK").ends_with(&format!("#{}", call.id)));
+    }
+    clock.set(Timestamp::from_millis(ttl * 1000 - 1));
+    assert_eq!(
+        store.ai_calls(Some(conversation), 10).await.unwrap(),
+        [call]
+    );
+    clock.set(Timestamp::from_millis(ttl * 1000));
+    assert!(
+        store.ai_calls(None, 10).await.unwrap().is_empty(),
+        "an expired call is not listed, though DynamoDB has not deleted it yet"
+    );
+    assert!(
+        store
+            .ai_calls(Some(conversation), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_added_by_many_tasks_through_two_clients_never_passes_the_limit() {
     use omnidesk_core::{TranslationStore, UsageOutcome};

@@ -6,6 +6,7 @@
 //! attributes and override `data` when read: a contact's `identities`, a message's `delivery`
 //! and `channelRef`, an agent's `pwhash` and `email`, a bot's `pollOffset`.
 
+mod ai;
 mod item;
 mod mail;
 mod translation;
@@ -124,6 +125,8 @@ struct QuerySpec {
     forward: bool,
     /// A filter over non-key attributes: (expression, names, values).
     filter: Option<Filter>,
+    /// A strongly consistent read (base table only).
+    consistent: bool,
 }
 
 struct Filter {
@@ -141,6 +144,7 @@ impl QuerySpec {
             sk_before: None,
             forward,
             filter: None,
+            consistent: false,
         }
     }
 
@@ -152,11 +156,18 @@ impl QuerySpec {
             sk_before: None,
             forward: false,
             filter: None,
+            consistent: false,
         }
     }
 
     fn filtered(mut self, filter: Filter) -> Self {
         self.filter = Some(filter);
+        self
+    }
+
+    /// Reads strongly consistently (a base-table query only: GSIs cannot).
+    fn consistent(mut self) -> Self {
+        self.consistent = self.index.is_none();
         self
     }
 
@@ -700,6 +711,7 @@ impl DynamoStore {
             .table_name(&self.table)
             .set_index_name(spec.index.map(|i| GSIS[i].0.to_owned()))
             .scan_index_forward(spec.forward)
+            .set_consistent_read(spec.consistent.then_some(true))
             .set_exclusive_start_key(start)
             .set_limit(limit.map(|l| i32::try_from(l).unwrap_or(i32::MAX)))
             .expression_attribute_names("#pk", pk_attr)
