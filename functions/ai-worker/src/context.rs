@@ -60,10 +60,12 @@ fn who(m: &Message) -> &'static str {
 /// Builds the context from the conversation, its contact and its messages (newest first, as
 /// the store lists them): the last `history` messages said, within `history_tokens` (about 4
 /// characters a token; the latest message always counts), and the earlier ones newer than the
-/// stored summary as `unsummarised`.
+/// stored summary as `unsummarised`. `answered` is the customer's message being answered (the
+/// newest inbound one when `None`).
 pub fn build(
     conversation: &Conversation,
     contact: Option<&Contact>,
+    answered: Option<&Message>,
     newest_first: &[Message],
     history: usize,
     history_tokens: usize,
@@ -92,7 +94,9 @@ pub fn build(
             left_at,
         });
     }
-    let said: Vec<&Message> = oldest_first.into_iter().filter(|m| is_said(m)).collect();
+    let mut said: Vec<&Message> = oldest_first.into_iter().filter(|m| is_said(m)).collect();
+    // In the order they were received (a channel's own dates can lag behind ours).
+    said.sort_by_key(|m| m.created_at);
     let mut budget = history_tokens.saturating_mul(4);
     let mut start = said.len();
     while start > 0 && said.len() - start < history {
@@ -118,12 +122,15 @@ pub fn build(
             at: m.created_at,
         })
         .collect();
-    let latest = said
-        .iter()
-        .rev()
-        .find(|m| m.direction == Direction::Inbound)
-        .map(|m| m.preview_text())
-        .unwrap_or_default();
+    let latest = match answered {
+        Some(m) => m.preview_text(),
+        None => said
+            .iter()
+            .rev()
+            .find(|m| m.direction == Direction::Inbound)
+            .map(|m| m.preview_text())
+            .unwrap_or_default(),
+    };
     Context {
         current: Some(conversation.channel),
         previous,
@@ -131,9 +138,11 @@ pub fn build(
         recent,
         unsummarised,
         name: contact.map(|c| c.display_name.clone()),
-        language: conversation
-            .language
-            .as_ref()
+        // The language of the message answered first: a customer who switches language is
+        // answered in the one they write now.
+        language: answered
+            .and_then(|m| m.language.as_ref())
+            .or(conversation.language.as_ref())
             .or(contact.and_then(|c| c.language.as_ref()))
             .map(|l| l.as_str().to_owned()),
         tags: contact
@@ -375,7 +384,7 @@ mod tests {
             generated: true,
         });
         msgs.reverse();
-        let ctx = build(&c, None, &msgs, 12, 1500);
+        let ctx = build(&c, None, None, &msgs, 12, 1500);
         let text = render(&ctx);
         assert!(text.contains("Current channel: Telegram"), "{text}");
         assert!(
@@ -411,12 +420,12 @@ mod tests {
             })
             .collect();
         msgs.reverse();
-        let ctx = build(&c, None, &msgs, 12, 1500);
+        let ctx = build(&c, None, None, &msgs, 12, 1500);
         assert_eq!(ctx.recent.len(), 12);
         assert_eq!(ctx.recent[0].text, "message 8");
         assert_eq!(ctx.unsummarised.len(), 8);
         // A token budget of 10 tokens (40 characters) keeps 4 messages of 9–10 characters.
-        let ctx = build(&c, None, &msgs, 12, 10);
+        let ctx = build(&c, None, None, &msgs, 12, 10);
         assert_eq!(ctx.recent.len(), 4, "{:?}", ctx.recent);
     }
 }

@@ -126,6 +126,9 @@ pub struct AiDeps {
     pub router: RouterDeps,
 }
 
+/// The longest prompt or answer kept in the call log, in characters.
+pub const MAX_LOGGED_CHARS: usize = 32_000;
+
 /// The usage counter of AI tokens.
 const TOKEN_COUNTER: &str = "ai-tokens";
 /// Messages read for the context (the window, and what the summary has not folded yet).
@@ -193,6 +196,7 @@ pub async fn handle(deps: &AiDeps, job: &AiJob) -> Result<JobOutcome, JobError> 
         let mut ctx = context::build(
             &c,
             contact.as_ref(),
+            Some(&message),
             &history,
             a.settings.history,
             a.settings.history_tokens,
@@ -309,9 +313,16 @@ impl Assist {
         }
     }
 
-    /// Records a call (best effort: the answer matters more than its log line).
+    /// Records a call (best effort: the answer matters more than its log line). Prompts and
+    /// answers are kept up to [`MAX_LOGGED_CHARS`] each (a store item has a size limit).
     async fn record(&self, call: &AiCall) {
-        if let Err(e) = self.ai.record_ai_call(call).await {
+        let mut call = call.clone();
+        for text in [&mut call.prompt, &mut call.answer] {
+            if text.chars().count() > MAX_LOGGED_CHARS {
+                *text = text.chars().take(MAX_LOGGED_CHARS).collect::<String>() + "…";
+            }
+        }
+        if let Err(e) = self.ai.record_ai_call(&call).await {
             tracing::warn!(error = %e, "AI call not logged");
         }
     }
@@ -387,6 +398,7 @@ impl Assist {
                     AiDecision::Reply {
                         text: answer,
                         language,
+                        translate_to: c.language.clone(),
                     }
                 }
                 KbOutcome::NoMatch { best_score, .. } => {
@@ -438,7 +450,11 @@ impl Assist {
                     match omnidesk_ai::check_reply(&text, &context) {
                         Ok(()) => AiDecision::Reply {
                             text,
-                            language: c.language.clone(),
+                            language: ctx
+                                .language
+                                .as_deref()
+                                .and_then(|l| LanguageTag::parse(l).ok()),
+                            translate_to: None,
                         },
                         Err(refusal) => AiDecision::Handover {
                             reason: format!(
@@ -576,6 +592,7 @@ impl Assist {
         let mut ctx = context::build(
             &c,
             contact.as_ref(),
+            Some(&latest),
             &history,
             self.settings.history,
             self.settings.history_tokens,

@@ -130,11 +130,13 @@ pub(crate) async fn enqueue_ai(deps: &RouterDeps, message: &Message) -> Result<(
 /// What the AI decided for a customer's message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AiDecision {
-    /// Answer the customer with `text`, written in `language` (translated into the
-    /// customer's language first when they differ and a translator is configured).
+    /// Answer the customer with `text`, written in `language`; translated into
+    /// `translate_to` first when it is set and a translator is configured (a FAQ answer
+    /// written in another language than the customer's).
     Reply {
         text: String,
         language: Option<LanguageTag>,
+        translate_to: Option<LanguageTag>,
     },
     /// Hand the conversation to people, saying why.
     Handover { reason: String },
@@ -188,7 +190,7 @@ async fn apply(
         };
         if c.status != ConversationStatus::Bot {
             return match decision {
-                AiDecision::Reply { text, language } => {
+                AiDecision::Reply { text, language, .. } => {
                     let note = ai_message(deps, &c, text, language, true);
                     deps.messages.append_message(&note).await?;
                     step.pushes.push(ServerEvent::MessageCreated {
@@ -207,7 +209,7 @@ async fn apply(
         c.ai_tokens = c.ai_tokens.saturating_add(tokens);
         let mut events = Vec::new();
         let reply = match &decision {
-            AiDecision::Reply { text, language } => {
+            AiDecision::Reply { text, language, .. } => {
                 let m = ai_message(deps, &c, text.clone(), language.clone(), false);
                 c.ai_turns = c.ai_turns.saturating_add(1);
                 c.record_message(&m);
@@ -242,7 +244,11 @@ async fn apply(
         };
         let applied = match reply {
             Some(m) => {
-                send(deps, &stored, m.clone(), step).await?;
+                let translate_to = match &decision {
+                    AiDecision::Reply { translate_to, .. } => translate_to.clone(),
+                    AiDecision::Handover { .. } => None,
+                };
+                send(deps, &stored, m.clone(), translate_to, step).await?;
                 AiApplied::Sent(m.id)
             }
             None => {
@@ -308,21 +314,25 @@ fn ai_message(
     m
 }
 
-/// Stores the AI's answer and queues it: through the translator when it is written in
-/// another language than the customer's and a translator is configured, else straight to
-/// the sender.
+/// Stores the AI's answer and queues it: through the translator into `translate_to` when
+/// a translator is configured and the answer is written in another language, else straight
+/// to the sender.
 async fn send(
     deps: &RouterDeps,
     c: &Conversation,
     mut m: Message,
+    translate_to: Option<LanguageTag>,
     step: &mut Step,
 ) -> Result<(), JobError> {
-    let translate = deps.settings.translate
-        && matches!((&m.language, &c.language), (Some(from), Some(to)) if from.primary() != to.primary());
+    let target = translate_to.filter(|to| {
+        deps.settings.translate
+            && m.language
+                .as_ref()
+                .is_some_and(|from| from.primary() != to.primary())
+    });
+    let translate = target.is_some();
     if translate {
-        m.translation = Some(TranslationStatus::Pending {
-            target: c.language.clone(),
-        });
+        m.translation = Some(TranslationStatus::Pending { target });
     }
     deps.messages.append_message(&m).await?;
     if translate {

@@ -660,7 +660,10 @@ pub async fn faq_add(
         target.clock.now(),
     )
     .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    target.ai.put_faq_entries(std::slice::from_ref(&entry)).await?;
+    target
+        .ai
+        .put_faq_entries(std::slice::from_ref(&entry))
+        .await?;
     Ok(entry)
 }
 

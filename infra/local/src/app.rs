@@ -310,16 +310,16 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         contacts: store.clone(),
         ai: store.clone(),
         usage: Some(store.clone()),
-        llm: config
-            .ai
-            .llm(ai_sdk.as_ref())
-            .map_err(anyhow::Error::msg)?,
+        llm: config.ai.llm(ai_sdk.as_ref()).map_err(anyhow::Error::msg)?,
         kb: omnidesk_ai_worker::KbCache::default(),
         clock: clock.clone(),
         ids: ids.clone(),
         settings: config.ai.settings.clone(),
     });
-    tracing::info!(ai = router_settings.ai_mode.as_str(), "answering first with");
+    tracing::info!(
+        ai = router_settings.ai_mode.as_str(),
+        "answering first with"
+    );
     let router_deps = RouterDeps {
         contacts: store.clone(),
         conversations: store.clone(),

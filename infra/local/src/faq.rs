@@ -149,7 +149,11 @@ pub fn json_rows(text: &str) -> anyhow::Result<Vec<Row>> {
 /// several question variants — merged into the existing entries with that answer, so that
 /// importing a file twice changes nothing. Returns the entries to store, checked as the API
 /// checks them.
-pub fn merge(rows: Vec<Row>, existing: &[FaqEntry], now: Timestamp) -> anyhow::Result<Vec<FaqEntry>> {
+pub fn merge(
+    rows: Vec<Row>,
+    existing: &[FaqEntry],
+    now: Timestamp,
+) -> anyhow::Result<Vec<FaqEntry>> {
     let mut out: Vec<FaqEntry> = Vec::new();
     for row in rows {
         let language = row.language.as_deref().map(str::trim);
@@ -168,8 +172,9 @@ pub fn merge(rows: Vec<Row>, existing: &[FaqEntry], now: Timestamp) -> anyhow::R
             None => (omnidesk_agent_api::new_faq_id(), Vec::new(), true),
         };
         questions.push(row.question);
-        let entry = omnidesk_agent_api::faq_entry(id, &questions, &row.answer, language, enabled, now)
-            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        let entry =
+            omnidesk_agent_api::faq_entry(id, &questions, &row.answer, language, enabled, now)
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
         out.push(entry);
     }
     // The same checks once every variant is in.
@@ -210,16 +215,27 @@ mod tests {
 
     #[test]
     fn csv_with_quotes_commas_and_newlines_parses() {
-        let rows = parse_csv("question,answer\r\n\"Where, exactly?\",\"Line one\nline \"\"two\"\"\"\nplain,text\n\n").unwrap();
+        let rows = parse_csv(
+            "question,answer\r\n\"Where, exactly?\",\"Line one\nline \"\"two\"\"\"\nplain,text\n\n",
+        )
+        .unwrap();
         assert_eq!(
             rows,
             vec![
                 vec!["question".to_owned(), "answer".to_owned()],
-                vec!["Where, exactly?".to_owned(), "Line one\nline \"two\"".to_owned()],
+                vec![
+                    "Where, exactly?".to_owned(),
+                    "Line one\nline \"two\"".to_owned()
+                ],
                 vec!["plain".to_owned(), "text".to_owned()],
             ]
         );
-        assert!(parse_csv("a,\"open").unwrap_err().to_string().contains("line 1"));
+        assert!(
+            parse_csv("a,\"open")
+                .unwrap_err()
+                .to_string()
+                .contains("line 1")
+        );
     }
 
     #[test]
@@ -229,22 +245,54 @@ mod tests {
         let now = Timestamp::from_millis(1);
         let first = merge(rows.clone(), &[], now).unwrap();
         assert_eq!(first.len(), 2);
-        assert_eq!(first[0].questions, vec!["How long is delivery?", "When will it arrive?"]);
+        assert_eq!(
+            first[0].questions,
+            vec!["How long is delivery?", "When will it arrive?"]
+        );
         assert_eq!(first[0].language.as_ref().map(|l| l.as_str()), Some("en"));
         assert_eq!(first[1].language, None);
         let again = merge(rows, &first, now).unwrap();
-        assert_eq!(again.iter().map(|e| &e.id).collect::<Vec<_>>(), first.iter().map(|e| &e.id).collect::<Vec<_>>());
+        assert_eq!(
+            again.iter().map(|e| &e.id).collect::<Vec<_>>(),
+            first.iter().map(|e| &e.id).collect::<Vec<_>>()
+        );
         assert_eq!(again[0].questions.len(), 2);
     }
 
     #[test]
     fn bad_files_name_the_line() {
-        assert!(csv_rows("q,a\nx,y\n").unwrap_err().to_string().contains("line 1"));
-        assert!(csv_rows("question,answer\nx,\n").unwrap_err().to_string().contains("line 2"));
-        assert!(json_rows("[{\"answer\":\"a\"}]").unwrap_err().to_string().contains("item 1"));
-        let rows = json_rows("[{\"questions\":[\"a?\",\"b?\"],\"answer\":\"c\",\"language\":\"de\"}]").unwrap();
+        assert!(
+            csv_rows("q,a\nx,y\n")
+                .unwrap_err()
+                .to_string()
+                .contains("line 1")
+        );
+        assert!(
+            csv_rows("question,answer\nx,\n")
+                .unwrap_err()
+                .to_string()
+                .contains("line 2")
+        );
+        assert!(
+            json_rows("[{\"answer\":\"a\"}]")
+                .unwrap_err()
+                .to_string()
+                .contains("item 1")
+        );
+        let rows =
+            json_rows("[{\"questions\":[\"a?\",\"b?\"],\"answer\":\"c\",\"language\":\"de\"}]")
+                .unwrap();
         assert_eq!(rows.len(), 2);
-        let bad_language = vec![Row { question: "q".into(), answer: "a".into(), language: Some("not a tag!".into()) }];
-        assert!(merge(bad_language, &[], Timestamp::from_millis(1)).unwrap_err().to_string().contains("language"));
+        let bad_language = vec![Row {
+            question: "q".into(),
+            answer: "a".into(),
+            language: Some("not a tag!".into()),
+        }];
+        assert!(
+            merge(bad_language, &[], Timestamp::from_millis(1))
+                .unwrap_err()
+                .to_string()
+                .contains("language")
+        );
     }
 }

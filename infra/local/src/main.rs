@@ -380,8 +380,8 @@ async fn main() -> anyhow::Result<()> {
                     answer,
                     language,
                 } => {
-                    let e = admin::faq_add(&target, &questions, &answer, language.as_deref())
-                        .await?;
+                    let e =
+                        admin::faq_add(&target, &questions, &answer, language.as_deref()).await?;
                     println!(
                         "FAQ entry {} added with {} question(s) ({})",
                         e.id,

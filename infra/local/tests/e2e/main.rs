@@ -1,6 +1,7 @@
 //! End-to-end scenarios against the running server over real HTTP and WebSocket, with a fake
 //! Telegram Bot API on loopback.
 
+mod ai;
 mod crash;
 mod email;
 mod files;
