@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lints template.yaml and builds the nine Lambda binaries for provided.al2023 (arm64; x86_64
+# Lints template.yaml and builds the ten Lambda binaries for provided.al2023 (arm64; x86_64
 # with a warning when the aarch64 std cannot be installed). Prints each bootstrap's size.
 #
 #   infra/ci/aws-build.sh            # lint + build
@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 VENV="${OMNIDESK_CI_VENV:-/opt/omnidesk-ci-venv}"
-BINS=(omnidesk-telegram-webhook omnidesk-agent-api omnidesk-agent-ws omnidesk-router omnidesk-sender omnidesk-web-chat omnidesk-media omnidesk-email-inbound omnidesk-translator)
+BINS=(omnidesk-telegram-webhook omnidesk-agent-api omnidesk-agent-ws omnidesk-router omnidesk-sender omnidesk-web-chat omnidesk-media omnidesk-email-inbound omnidesk-translator omnidesk-ai-worker)
 PIP_PKGS=("aws-sam-cli==1.170.0" "cfn-lint==1.58.0" "cargo-lambda==1.9.2" "ziglang==0.17.1")
 
 export SAM_CLI_TELEMETRY=0 AWS_EC2_METADATA_DISABLED=true

@@ -85,8 +85,8 @@ pub const MAX_QUESTION_CHARS: usize = 500;
 /// The longest answer, in characters.
 pub const MAX_ANSWER_CHARS: usize = 4000;
 
-/// Checks an entry's fields: at least one non-blank question, a non-blank answer, the limits,
-/// a valid language tag. Questions are trimmed and deduplicated.
+/// Checks an entry's fields: at least one question and none blank, a non-blank answer, the
+/// limits, a valid language tag. Questions are trimmed and deduplicated.
 pub fn faq_entry(
     id: String,
     questions: &[String],
@@ -95,32 +95,34 @@ pub fn faq_entry(
     enabled: bool,
     now: omnidesk_domain::Timestamp,
 ) -> Result<FaqEntry, ApiError> {
+    // Checked as written (the limits of the OpenAPI document), stored trimmed.
     let mut qs: Vec<String> = Vec::new();
     for q in questions {
-        let q = q.trim();
-        if q.is_empty() || qs.iter().any(|x| x == q) {
-            continue;
-        }
         if q.chars().count() > MAX_QUESTION_CHARS {
             return Err(ApiError::invalid(
                 "questions",
                 format!("a question has at most {MAX_QUESTION_CHARS} characters"),
             ));
         }
-        qs.push(q.to_owned());
+        let q = q.trim();
+        if q.is_empty() {
+            return Err(ApiError::invalid(
+                "questions",
+                "a question must not be blank",
+            ));
+        }
+        if !qs.iter().any(|x| x == q) {
+            qs.push(q.to_owned());
+        }
     }
     if qs.is_empty() {
         return Err(ApiError::invalid("questions", "give at least one question"));
     }
-    if qs.len() > MAX_QUESTIONS {
+    if questions.len() > MAX_QUESTIONS {
         return Err(ApiError::invalid(
             "questions",
             format!("at most {MAX_QUESTIONS} questions per entry"),
         ));
-    }
-    let answer = answer.trim();
-    if answer.is_empty() {
-        return Err(ApiError::invalid("answer", "must not be empty"));
     }
     if answer.chars().count() > MAX_ANSWER_CHARS {
         return Err(ApiError::invalid(
@@ -128,9 +130,11 @@ pub fn faq_entry(
             format!("at most {MAX_ANSWER_CHARS} characters"),
         ));
     }
+    let answer = answer.trim();
+    if answer.is_empty() {
+        return Err(ApiError::invalid("answer", "must not be empty"));
+    }
     let language = language
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
         .map(|l| LanguageTag::parse(l).map_err(|e| ApiError::invalid("language", e)))
         .transpose()?;
     Ok(FaqEntry {

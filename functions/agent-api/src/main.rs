@@ -26,7 +26,13 @@ async fn main() -> Result<(), lambda_http::Error> {
     let translation_config =
         omnidesk_translator::TranslationConfig::from_lookup(|k| std::env::var(k).ok())?;
     let router_settings = omnidesk_router::RouterSettings::from_lookup(|k| std::env::var(k).ok())?;
+    let ai_config = omnidesk_ai_worker::AiConfig::from_lookup(|k| std::env::var(k).ok())?;
     let aws = Arc::new(adapters(&config).await);
+    // The FAQ editor, the call log and agent assist, with the ai-worker's model.
+    let ai = Arc::new(omnidesk_agent_api::ApiAi {
+        mode: ai_config.mode,
+        assist: Arc::new(omnidesk_ai_worker::Assist::on_aws(&aws, &ai_config)?),
+    });
     // The composer's preview and the replies' languages: the same providers, cache and
     // detector as the translator function.
     let translation = translation_config
@@ -39,11 +45,12 @@ async fn main() -> Result<(), lambda_http::Error> {
         });
     let app: Arc<OnFirstUse<Router>> = Arc::default();
     lambda_http::run(service_fn(move |request: Request| {
-        let (config, aws, app, translation) = (
+        let (config, aws, app, translation, ai) = (
             config.clone(),
             aws.clone(),
             app.clone(),
             translation.clone(),
+            ai.clone(),
         );
         async move {
             let app = app
@@ -64,7 +71,7 @@ async fn main() -> Result<(), lambda_http::Error> {
                         blobs: aws.blobs.clone(),
                         files,
                         translation: translation.clone(),
-                        ai: None,
+                        ai: Some(ai.clone()),
                     }))
                 })
                 .await;

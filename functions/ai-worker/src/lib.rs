@@ -119,6 +119,25 @@ pub struct Assist {
     pub settings: AiSettings,
 }
 
+impl Assist {
+    /// The assist on the AWS adapters (DynamoDB for everything; Bedrock with the function's
+    /// role when it is the model): what the ai-worker and agent-api Lambdas run with.
+    pub fn on_aws(aws: &omnidesk_lambda::AwsAdapters, config: &AiConfig) -> Result<Self, String> {
+        Ok(Self {
+            conversations: aws.store.clone(),
+            messages: aws.store.clone(),
+            contacts: aws.store.clone(),
+            ai: aws.store.clone(),
+            usage: Some(aws.store.clone()),
+            llm: config.llm(Some(&aws.sdk))?,
+            kb: KbCache::default(),
+            clock: aws.clock.clone(),
+            ids: aws.ids.clone(),
+            settings: config.settings.clone(),
+        })
+    }
+}
+
 /// What the worker needs: the assist, and the router's ports to apply a decision.
 #[derive(Clone)]
 pub struct AiDeps {

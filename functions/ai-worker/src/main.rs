@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use omnidesk_ai_worker::{AiConfig, AiDeps, Assist, KbCache, handle_body};
+use omnidesk_ai_worker::{AiConfig, AiDeps, Assist, handle_body};
 use omnidesk_core::QueueName;
 use omnidesk_lambda::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use omnidesk_lambda::lambda_runtime::{self, Error, LambdaEvent, service_fn};
@@ -19,23 +19,11 @@ async fn main() -> Result<(), Error> {
     let ai = AiConfig::from_lookup(|n| std::env::var(n).ok())?;
     let settings = RouterSettings::from_lookup(|n| std::env::var(n).ok())?;
     let aws = adapters(&config).await;
-    let llm = ai.llm(Some(&aws.sdk))?;
     let pushes = Arc::new(
         CoalescingPush::new(aws.push.clone(), aws.store.clone()).with_visitors(aws.store.clone()),
     );
     let deps = Arc::new(AiDeps {
-        assist: Arc::new(Assist {
-            conversations: aws.store.clone(),
-            messages: aws.store.clone(),
-            contacts: aws.store.clone(),
-            ai: aws.store.clone(),
-            usage: Some(aws.store.clone()),
-            llm,
-            kb: KbCache::default(),
-            clock: aws.clock.clone(),
-            ids: aws.ids.clone(),
-            settings: ai.settings.clone(),
-        }),
+        assist: Arc::new(Assist::on_aws(&aws, &ai)?),
         router: RouterDeps::on_aws(&aws, pushes.clone(), settings),
     });
     let settle = Arc::new(SqsSettle::new(aws.queue.clone(), QueueName::Ai));

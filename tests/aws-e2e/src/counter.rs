@@ -376,6 +376,10 @@ fn iam_actions(service: &str, op: &str, body: &Value) -> Vec<String> {
         // SESv2 SendEmail is authorised by ses:SendEmail, whatever its content.
         ("SESv2", op) => vec![format!("ses:{op}")],
         ("Translate", op) => vec![format!("translate:{op}")],
+        // Converse is authorised by bedrock:InvokeModel.
+        ("BedrockRuntime" | "Bedrock Runtime", "Converse") => {
+            vec!["bedrock:InvokeModel".to_owned()]
+        }
         ("ApiGatewayManagementApi", _) => vec!["execute-api:ManageConnections".to_owned()],
         // HeadObject is authorised by s3:GetObject, ListObjectsV2 by s3:ListBucket.
         ("S3", "HeadObject") => vec!["s3:GetObject".to_owned()],

@@ -31,11 +31,12 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use axum::body::Body as AxumBody;
 use axum::http::StatusCode;
-use omnidesk_agent_api::{ApiDeps, ApiTranslation, Auth};
+use omnidesk_agent_api::{ApiAi, ApiDeps, ApiTranslation, Auth};
 use omnidesk_agent_ws::WsDeps;
+use omnidesk_ai_worker::{AiConfig, AiDeps, Assist, KbCache};
 use omnidesk_aws::{
-    AmazonTranslator, ApiGatewayPush, DynamoStore, S3BlobStore, S3RawMail, SES_MAX_INBOUND_BYTES,
-    SesMailer, SqsQueue, aws_sdk_translate,
+    AmazonTranslator, ApiGatewayPush, BedrockLlm, DynamoStore, S3BlobStore, S3RawMail,
+    SES_MAX_INBOUND_BYTES, SesMailer, SqsQueue, aws_sdk_translate,
 };
 use omnidesk_core::{
     BotConfig, BotMode, BotStore, Clock, IdGen, MailStore, Mailbox, Mailer, OutgoingMail,
@@ -48,8 +49,8 @@ use omnidesk_lambda::run_sqs_batch;
 use omnidesk_lambda::{CoalescingPush, SqsSettle};
 use omnidesk_media::MediaDeps;
 use omnidesk_providers::ProviderSetting;
-use omnidesk_providers::fakes::FakeAmazonTranslate;
-use omnidesk_router::{RouterDeps, RouterSettings};
+use omnidesk_providers::fakes::{FakeAmazonTranslate, FakeBedrock};
+use omnidesk_router::{AiGate, AiMode, RouterDeps, RouterSettings};
 use omnidesk_sender::{EmailOut, RateLimiter, SenderDeps};
 use omnidesk_telegram::TeloxideTelegram;
 use omnidesk_telegram::fake::FakeTelegram;
@@ -128,10 +129,11 @@ pub enum Function {
     Media,
     EmailInbound,
     Translator,
+    AiWorker,
 }
 
 impl Function {
-    pub const ALL: [Function; 9] = [
+    pub const ALL: [Function; 10] = [
         Function::TelegramWebhook,
         Function::Router,
         Function::AgentApi,
@@ -141,6 +143,7 @@ impl Function {
         Function::Media,
         Function::EmailInbound,
         Function::Translator,
+        Function::AiWorker,
     ];
 
     pub fn name(self) -> &'static str {
@@ -154,6 +157,7 @@ impl Function {
             Function::Media => "media",
             Function::EmailInbound => "email-inbound",
             Function::Translator => "translator",
+            Function::AiWorker => "ai-worker",
         }
     }
 }
@@ -251,6 +255,35 @@ pub struct StackOptions {
     pub clock: Arc<dyn Clock>,
     /// `Some`: translation on, as [`Translation`] configures it; `None` (the default): off.
     pub translation: Option<Translation>,
+    /// `Some`: the AI on (the ai-worker function and the agent API's AI routes), as
+    /// [`AiOptions`] configures it; `None` (the default): no AI function in the stack.
+    pub ai: Option<AiOptions>,
+}
+
+/// The AI in a stack: the variables a deployment sets (`OMNIDESK_AI`, `OMNIDESK_AI_*`), read
+/// by the router, the agent API and the ai-worker as their main.rs read them. Bedrock is the
+/// local [`FakeBedrock`] (signed requests, on loopback), the OpenAI-compatible endpoint a
+/// [`omnidesk_providers::fakes::FakeChat`] the test starts.
+#[derive(Debug, Clone, Default)]
+pub struct AiOptions {
+    vars: BTreeMap<String, String>,
+}
+
+impl AiOptions {
+    /// `OMNIDESK_AI=mode` (`kb`, `bedrock`, `openai`).
+    pub fn mode(mode: &str) -> Self {
+        Self::default().var("OMNIDESK_AI", mode)
+    }
+
+    /// Sets one more variable (e.g. `OPENAI_BASE_URL`).
+    pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.vars.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    fn lookup(&self, name: &str) -> Option<String> {
+        self.vars.get(name).cloned()
+    }
 }
 
 impl Default for StackOptions {
@@ -258,6 +291,7 @@ impl Default for StackOptions {
         Self {
             clock: Arc::new(SystemClock),
             translation: None,
+            ai: None,
         }
     }
 }
@@ -308,6 +342,12 @@ pub struct Stack {
     /// The Amazon Translate the stack's translate clients call, when a provider is `amazon`:
     /// its controls script failures and delays and show what it received.
     pub amazon_translate: Option<FakeAmazonTranslate>,
+    /// The ai-worker function (as in its main.rs), when the AI is on.
+    pub ai_worker: Option<Arc<omnidesk_ai_worker::AiDeps>>,
+    /// The ai-worker's batch-scoped push (as in its main.rs).
+    pub ai_pushes: Arc<CoalescingPush>,
+    /// The Bedrock Runtime the stack's Bedrock clients call, when `OMNIDESK_AI=bedrock`.
+    pub bedrock: Option<FakeBedrock>,
     meter: Mutex<LambdaMeter>,
 }
 
@@ -362,7 +402,11 @@ impl Stack {
 
     /// [`Stack::start`] as `options` say (a clock, translation on).
     pub async fn start_with(endpoint: &str, options: StackOptions) -> anyhow::Result<Self> {
-        let StackOptions { clock, translation } = options;
+        let StackOptions {
+            clock,
+            translation,
+            ai,
+        } = options;
         let counter = Counter::default();
         let sdk = sdk_config(endpoint).await;
         let dynamo = aws_sdk_dynamodb::Client::from_conf(
@@ -460,10 +504,57 @@ impl Stack {
             .map(|t| TranslationConfig::from_lookup(|n| t.lookup(n)))
             .transpose()
             .map_err(|e| anyhow::anyhow!("translation settings: {e}"))?;
-        let router_settings = match &translation {
-            Some(t) => RouterSettings::from_lookup(|n| t.lookup(n))
+        let mut router_settings = match (&translation, &ai) {
+            (Some(t), _) => RouterSettings::from_lookup(|n| t.lookup(n))
                 .map_err(|e| anyhow::anyhow!("router settings: {e}"))?,
-            None => RouterSettings::default(),
+            (None, Some(a)) => RouterSettings::from_lookup(|n| a.lookup(n))
+                .map_err(|e| anyhow::anyhow!("router settings: {e}"))?,
+            (None, None) => RouterSettings::default(),
+        };
+        // The AI, when on: as the router, agent API and ai-worker main.rs build it, with
+        // Bedrock's client counted and sent to the fake.
+        let ai_config = ai
+            .as_ref()
+            .map(|a| AiConfig::from_lookup(|n| a.lookup(n)))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("AI settings: {e}"))?;
+        let bedrock = match &ai_config {
+            Some(c) if c.mode == AiMode::Bedrock => Some(
+                FakeBedrock::try_start()
+                    .await
+                    .context("starting the fake Bedrock")?,
+            ),
+            _ => None,
+        };
+        if let Some(c) = &ai_config {
+            router_settings.ai_mode = c.mode;
+            router_settings.ai = Some(AiGate::new(store.clone(), c.mode));
+        }
+        let assist = |config: &AiConfig| -> anyhow::Result<Arc<Assist>> {
+            let llm: Option<Arc<dyn omnidesk_core::Llm>> = match (&bedrock, config.mode) {
+                (Some(fake), AiMode::Bedrock) => Some(Arc::new(BedrockLlm::new(
+                    omnidesk_aws::aws_sdk_bedrockruntime::Client::from_conf(
+                        BedrockLlm::client_config(&sdk, config.settings.timeout)
+                            .endpoint_url(fake.url())
+                            .interceptor(counter.clone())
+                            .build(),
+                    ),
+                    config.model.clone(),
+                ))),
+                _ => config.llm(None).map_err(|e| anyhow::anyhow!(e))?,
+            };
+            Ok(Arc::new(Assist {
+                conversations: store.clone(),
+                messages: store.clone(),
+                contacts: store.clone(),
+                ai: store.clone(),
+                usage: Some(store.clone()),
+                llm,
+                kb: KbCache::default(),
+                clock: clock.clone(),
+                ids: ids.clone(),
+                settings: config.settings.clone(),
+            }))
         };
         let amazon_translate = match &translation_config {
             Some(c) if c.uses_amazon() => Some(
@@ -592,6 +683,28 @@ impl Stack {
             ids: ids.clone(),
             settings: EmailSettings::default(),
         };
+        // As in the ai-worker's main.rs: its batch's pushes go out together at its end.
+        let ai_pushes =
+            Arc::new(CoalescingPush::new(push.clone(), store.clone()).with_visitors(store.clone()));
+        let ai_worker = match &ai_config {
+            Some(config) => Some(Arc::new(AiDeps {
+                assist: assist(config)?,
+                router: RouterDeps {
+                    connections: ai_pushes.clone(),
+                    visitors: Some(ai_pushes.clone()),
+                    push: ai_pushes.clone(),
+                    ..router.clone()
+                },
+            })),
+            None => None,
+        };
+        let api_ai = match &ai_config {
+            Some(config) => Some(Arc::new(ApiAi {
+                mode: config.mode,
+                assist: assist(config)?,
+            })),
+            None => None,
+        };
         let api = ApiDeps {
             contacts: store.clone(),
             conversations: store.clone(),
@@ -606,7 +719,7 @@ impl Stack {
             blobs: blobs.clone(),
             files: omnidesk_agent_api::FileSettings::default(),
             translation: api_translation,
-            ai: None,
+            ai: api_ai,
         };
         // As WebChatDeps::on_aws wires it in the web-chat and agent-ws main.rs.
         let web = WebChatDeps {
@@ -671,6 +784,9 @@ impl Stack {
             translator,
             translator_pushes,
             amazon_translate,
+            ai_worker,
+            ai_pushes,
+            bedrock,
             meter: Mutex::new(LambdaMeter::default()),
         })
     }
@@ -975,7 +1091,12 @@ impl Stack {
                 )
             }
             QueueName::Translate => Function::Translator,
-            QueueName::Ai => bail!("the AI queue has no consumer in this stack yet"),
+            QueueName::Ai if self.ai_worker.is_none() => {
+                bail!(
+                    "the AI queue has no consumer: the stack was started without the AI (StackOptions::ai)"
+                )
+            }
+            QueueName::Ai => Function::AiWorker,
         };
         as_function(function, self.poll_as(queue, max, function)).await
     }
@@ -1011,6 +1132,7 @@ impl Stack {
             Function::Router => self.router_batch(event).await,
             Function::Media => self.media_batch(event).await,
             Function::Translator => self.translator_batch(event).await?,
+            Function::AiWorker => self.ai_batch(event).await?,
             _ => self.sender_batch(event).await,
         };
         self.record(function, started);
@@ -1121,6 +1243,24 @@ impl Stack {
                 ))
                 .await,
         )
+    }
+}
+
+impl Stack {
+    /// One invocation of the ai-worker with `event` (as its main.rs runs it).
+    pub async fn ai_batch(&self, event: SqsEvent) -> anyhow::Result<SqsBatchResponse> {
+        let deps = self
+            .ai_worker
+            .as_ref()
+            .context("the stack was started without the AI")?;
+        let settle = SqsSettle::new(self.queue.clone(), QueueName::Ai);
+        Ok(self
+            .ai_pushes
+            .during(run_sqs_batch(event, true, &settle, |body, _| {
+                let deps = deps.clone();
+                async move { omnidesk_ai_worker::handle_body(&deps, &body).await }
+            }))
+            .await)
     }
 }
 

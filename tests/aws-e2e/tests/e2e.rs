@@ -13,8 +13,8 @@ use std::time::Duration;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use axum::http::StatusCode;
 use omnidesk_aws_e2e::{
-    BOT_ID, MAILBOX, Stack, StackOptions, Tally, Translation, WEB_ORIGIN, WEBHOOK_SECRET,
-    moto_endpoint, ses_event, sqs_event, text_update, text_update_in,
+    AiOptions, BOT_ID, MAILBOX, Stack, StackOptions, Tally, Translation, WEB_ORIGIN,
+    WEBHOOK_SECRET, moto_endpoint, ses_event, sqs_event, text_update, text_update_in,
 };
 use omnidesk_core::{
     ConversationFilter, ConversationStore, JobError, JobOutcome, MessageStore, OutgoingMessage,
@@ -628,6 +628,7 @@ fn granted_actions(template: &str, resource: &str) -> std::collections::BTreeSet
                     "ses:",
                     "translate:",
                     "comprehend:",
+                    "bedrock:",
                 ]
                 .iter()
                 .any(|p| t.starts_with(p))
@@ -1587,4 +1588,188 @@ async fn an_email_through_ses_reaches_the_agent_and_the_reply_threads_both_ways(
     let event = ses_event("ses-in-missing", "x@example.org", MAILBOX, "Lost").expect("event");
     let out = s.email_inbound(event).await.expect("not an error");
     assert!(matches!(out.as_slice(), [Ingested::Kept { .. }]), "{out:?}");
+}
+
+/// The AI on AWS: a question the model answers (router → AI queue → ai-worker → Bedrock
+/// Converse on the local fake, signed → outbound queue → sender → Telegram), an explicit ask for
+/// a person (no AI job), the model's handoff (queued, assigned, timer, "a person is coming"),
+/// and the agent API's FAQ editor, call log and assist — every AWS action each function calls
+/// checked against its policy in template.yaml.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_aws_action_of_the_ai_path_is_granted_by_its_policy_in_template_yaml() {
+    let s = skip_without_moto!(
+        "every_aws_action_of_the_ai_path_is_granted_by_its_policy_in_template_yaml",
+        StackOptions {
+            ai: Some(AiOptions::mode("bedrock").var("OMNIDESK_AI_TIMEOUT_SECS", "2")),
+            ..StackOptions::default()
+        }
+    );
+    let bedrock = s.bedrock.as_ref().expect("Bedrock's fake");
+    bedrock.set_responder(|req| {
+        let text = req.to_string();
+        if text.contains("running summary") {
+            "The customer asked about a parcel.".to_owned()
+        } else if text.contains("my parcel is damaged") {
+            serde_json::json!({"action": "handoff", "reason": "a damaged parcel needs a person"})
+                .to_string()
+        } else {
+            serde_json::json!({"action": "reply", "text": "You can reach us by phone or e-mail."})
+                .to_string()
+        }
+    });
+    let (_, token) = s.online_agent("ai@example.com").await.expect("agent");
+
+    // Answered by the model.
+    let update = text_update(9401, 555_401, 1, "how can I contact you?");
+    assert_eq!(
+        s.webhook_request(WEBHOOK_SECRET, &update)
+            .await
+            .expect("webhook"),
+        StatusCode::OK
+    );
+    assert_eq!(s.drain(QueueName::Inbound, 5).await.expect("router"), 1);
+    assert_eq!(s.drain(QueueName::Ai, 5).await.expect("ai-worker"), 1);
+    assert_eq!(s.drain(QueueName::Outbound, 5).await.expect("sender"), 1);
+    let (conv, messages) = chat_messages(&s, 555_401).await;
+    assert_eq!(conv.status, omnidesk_domain::ConversationStatus::Bot);
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.author == omnidesk_domain::Author::Ai
+                && m.text == "You can reach us by phone or e-mail."),
+        "{messages:?}"
+    );
+    assert!(
+        s.telegram
+            .sent()
+            .iter()
+            .any(|m| m.text == "You can reach us by phone or e-mail."),
+        "delivered"
+    );
+    assert!(bedrock.calls() >= 1);
+
+    // An explicit ask: handed over by the router, no AI job.
+    let update = text_update(9402, 555_402, 1, "operator please");
+    s.webhook_request(WEBHOOK_SECRET, &update)
+        .await
+        .expect("webhook");
+    assert_eq!(s.drain(QueueName::Inbound, 5).await.expect("router"), 1);
+    assert_eq!(s.drain(QueueName::Ai, 2).await.expect("ai-worker"), 0);
+
+    // The model hands over: queued, assigned to the online agent, a timer, the customer told.
+    let update = text_update(9403, 555_403, 1, "my parcel is damaged");
+    s.webhook_request(WEBHOOK_SECRET, &update)
+        .await
+        .expect("webhook");
+    assert_eq!(s.drain(QueueName::Inbound, 5).await.expect("router"), 1);
+    assert_eq!(s.drain(QueueName::Ai, 5).await.expect("ai-worker"), 1);
+    let (conv, messages) = chat_messages(&s, 555_403).await;
+    assert_eq!(conv.status, omnidesk_domain::ConversationStatus::Assigned);
+    assert!(
+        messages.iter().any(|m| matches!(
+            &m.event,
+            Some(omnidesk_domain::SystemEvent::HandedOver { reason })
+                if reason == "a damaged parcel needs a person"
+        )),
+        "{messages:?}"
+    );
+    assert!(conv.summary.is_some(), "the agent's card");
+
+    // The agent API: the FAQ editor, the call log, a summary and a suggestion (Bedrock).
+    let (status, entry) = s
+        .api_request(
+            "POST",
+            "/api/v1/faq",
+            Some(&token),
+            Some(r#"{"questions":["How can I contact you?"],"answer":"By phone or e-mail.","language":"en"}"#),
+        )
+        .await
+        .expect("faq");
+    assert_eq!(status, StatusCode::CREATED, "{entry}");
+    let (status, faq) = s
+        .api_request("GET", "/api/v1/faq", Some(&token), None)
+        .await
+        .expect("faq list");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(faq["entries"].as_array().map(Vec::len), Some(1), "{faq}");
+    let (status, calls) = s
+        .api_request("GET", "/api/v1/ai/calls?limit=10", Some(&token), None)
+        .await
+        .expect("calls");
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        calls["calls"].as_array().is_some_and(|c| c.len() >= 2),
+        "{calls}"
+    );
+    let id = conv.id.to_string();
+    let (status, summary) = s
+        .api_request(
+            "POST",
+            &format!("/api/v1/conversations/{id}/assist/summary"),
+            Some(&token),
+            None,
+        )
+        .await
+        .expect("summary");
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    let (status, suggestion) = s
+        .api_request(
+            "POST",
+            &format!("/api/v1/conversations/{id}/assist/suggestion"),
+            Some(&token),
+            None,
+        )
+        .await
+        .expect("suggestion");
+    assert_eq!(status, StatusCode::OK, "{suggestion}");
+    let (status, view) = s
+        .api_request(
+            "POST",
+            &format!("/api/v1/conversations/{id}/hand-back"),
+            Some(&token),
+            None,
+        )
+        .await
+        .expect("hand back");
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["status"], "bot");
+
+    let template = include_str!("../../../template.yaml");
+    let tally = s.counter.snapshot();
+    assert_granted(
+        template,
+        &tally,
+        &[
+            ("telegram-webhook", "TelegramWebhookFunction"),
+            ("router", "RouterFunction"),
+            ("agent-api", "AgentApiFunction"),
+            ("sender", "SenderFunction"),
+            ("ai-worker", "AiWorkerFunction"),
+        ],
+    );
+    let used = |function: &str| tally.iam_actions.get(function).cloned().unwrap_or_default();
+    for function in ["ai-worker", "agent-api"] {
+        assert!(
+            used(function).contains("bedrock:InvokeModel"),
+            "{function} calls Bedrock: {:?}",
+            used(function)
+        );
+    }
+    // The AI queue: the router sends to it, the ai-worker consumes it.
+    let urls = s.queue.urls();
+    let name = |url: &str| url.rsplit('/').next().expect("name").to_owned();
+    let ai = name(&urls.ai.url);
+    let queues = |function: &str| tally.sqs_queues.get(function).cloned().unwrap_or_default();
+    assert!(
+        queues("router").contains(&format!("sqs:SendMessage {ai}")),
+        "{:?}",
+        queues("router")
+    );
+    for op in ["ReceiveMessage", "DeleteMessage"] {
+        assert!(
+            queues("ai-worker").contains(&format!("sqs:{op} {ai}")),
+            "{:?}",
+            queues("ai-worker")
+        );
+    }
 }

@@ -310,9 +310,21 @@ async fn the_greeting_offers_a_person_and_choosing_one_queues_the_conversation()
         .filter(|m| m.author == Author::Bot)
         .map(|m| m.text.as_str())
         .collect::<Vec<_>>();
+    // Nobody online: the customer waits in the queue and is told their place.
     assert!(
-        ack.contains(&"A member of our team will answer here shortly."),
+        ack.contains(
+            &"A member of our team will answer here shortly. You are number 1 in the queue."
+        ),
         "{ack:?}"
+    );
+    // The timeline says why the bot handed over.
+    assert!(
+        msgs.iter().any(|m| matches!(
+            &m.event,
+            Some(omnidesk_domain::SystemEvent::HandedOver { reason })
+                if reason == "the customer asked for a person"
+        )),
+        "{msgs:?}"
     );
 }
 

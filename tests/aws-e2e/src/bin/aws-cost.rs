@@ -1069,6 +1069,7 @@ async fn translation_path(
         StackOptions {
             clock: clock.clone(),
             translation: Some(Translation::amazon("en,ru")),
+            ai: None,
         },
     )
     .await?;
