@@ -34,7 +34,7 @@ fn ai(deps: &crate::ApiDeps) -> Result<&ApiAi, ApiError> {
     })
 }
 
-fn job_error(e: JobError) -> ApiError {
+fn job_error(e: &JobError) -> ApiError {
     tracing::warn!(error = %e, "AI assist failed");
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -263,7 +263,7 @@ pub(crate) async fn summarise(
         .assist
         .summarise(id)
         .await
-        .map_err(job_error)?
+        .map_err(|e| job_error(&e))?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
     // Agents with the conversation open see the new card.
     let c = load(&deps, id).await?;
@@ -298,7 +298,7 @@ pub(crate) async fn suggest(
         .assist
         .suggest(id)
         .await
-        .map_err(job_error)?
+        .map_err(|e| job_error(&e))?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
     Ok(Json(serde_json::to_value(suggestion).unwrap_or_default()))
 }

@@ -321,7 +321,7 @@ mod tests {
         c
     }
 
-    fn said(c: &Conversation, who: Author, channel: Channel, text: &str, at: i64) -> Message {
+    fn said(c: &Conversation, who: &Author, channel: Channel, text: &str, at: i64) -> Message {
         let mut m = Message::outbound(
             MessageId::from_uuid(uuid::Uuid::now_v7()),
             c.id,
@@ -341,16 +341,10 @@ mod tests {
         let mut c = conv();
         let customer = Author::Contact { id: c.contact_id };
         let mut msgs = vec![
+            said(&c, &customer, Channel::Web, "Where is order #1024?", 1_000),
             said(
                 &c,
-                customer.clone(),
-                Channel::Web,
-                "Where is order #1024?",
-                1_000,
-            ),
-            said(
-                &c,
-                Author::Agent {
+                &Author::Agent {
                     id: omnidesk_domain::AgentId::from_uuid(uuid::Uuid::now_v7()),
                 },
                 Channel::Web,
@@ -371,7 +365,7 @@ mod tests {
             ),
             said(
                 &c,
-                customer,
+                &customer,
                 Channel::Telegram,
                 "when will it arrive?",
                 4_000,
@@ -409,15 +403,7 @@ mod tests {
         let c = conv();
         let customer = Author::Contact { id: c.contact_id };
         let mut msgs: Vec<Message> = (0..20)
-            .map(|i| {
-                said(
-                    &c,
-                    customer.clone(),
-                    Channel::Web,
-                    &format!("message {i}"),
-                    i * 10,
-                )
-            })
+            .map(|i| said(&c, &customer, Channel::Web, &format!("message {i}"), i * 10))
             .collect();
         msgs.reverse();
         let ctx = build(&c, None, None, &msgs, 12, 1500);

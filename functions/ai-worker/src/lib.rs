@@ -242,7 +242,7 @@ pub async fn handle(deps: &AiDeps, job: &AiJob) -> Result<JobOutcome, JobError> 
             .items;
         let mut fresh: Vec<Message> = history
             .into_iter()
-            .filter(|m| context::is_said(m))
+            .filter(context::is_said)
             .filter(|m| c.summary.as_ref().is_none_or(|s| m.created_at > s.through))
             .collect();
         fresh.reverse();
@@ -546,7 +546,7 @@ impl Assist {
             .await?
             .items
             .into_iter()
-            .filter(|m| context::is_said(m))
+            .filter(context::is_said)
             .filter(|m| c.summary.as_ref().is_none_or(|s| m.created_at > s.through))
             .collect();
         fresh.reverse();

@@ -53,7 +53,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use axum::http::StatusCode;
 use omnidesk_aws_e2e::{
-    BOT_ID, Function, LambdaMeter, Stack, StackOptions, Tally, Translation, WEB_ORIGIN,
+    AiOptions, BOT_ID, Function, LambdaMeter, Stack, StackOptions, Tally, Translation, WEB_ORIGIN,
     WEBHOOK_SECRET, moto_endpoint, text_update, text_update_in,
 };
 use omnidesk_core::testing::ManualClock;
@@ -87,6 +87,16 @@ const SES_RECEIVED_PER_K: f64 = 0.10;
 const SES_SENT_PER_K: f64 = 0.10;
 /// The translator's memory (template.yaml sets none for it: the Globals' 256 MB).
 const TRANSLATOR_MEMORY_GB: f64 = 256.0 / 1024.0;
+/// The ai-worker's memory (the Globals' 256 MB).
+const AI_WORKER_MEMORY_GB: f64 = 256.0 / 1024.0;
+/// A model's answer time assumed for the Lambda time it bills (the fake answers at once).
+const MODEL_LATENCY_SECS: f64 = 1.5;
+/// Per million input / output tokens, us-east-1 on-demand list prices: Claude 3 Haiku on
+/// Bedrock $0.25 / $1.25; gpt-4o-mini on OpenAI $0.15 / $0.60.
+const MODELS_PER_M: [(&str, f64, f64); 2] = [
+    ("bedrock-claude-3-haiku", 0.25, 1.25),
+    ("openai-gpt-4o-mini", 0.15, 0.60),
+];
 /// Per million characters (FACTS.md §11): Amazon Translate $15; DeepL API Pro €20 (€0.00002 a
 /// character, its €4.99 monthly base left out) at ≈ $1.08 per euro; Google v2 $20 (its free
 /// 500k characters a month left out).
@@ -189,6 +199,7 @@ fn lines(
         let memory_gb = match f {
             Function::EmailInbound => EMAIL_INBOUND_MEMORY_GB,
             Function::Translator => TRANSLATOR_MEMORY_GB,
+            Function::AiWorker => AI_WORKER_MEMORY_GB,
             _ => LAMBDA_MEMORY_GB,
         };
         let gb_s = inv.billed_ms as f64 / 1000.0 * memory_gb;
@@ -736,6 +747,8 @@ async fn main() -> anyhow::Result<()> {
 
     let email = email_path(&s, &args, &clock, token).await?;
     let tr = Box::pin(translation_path(&endpoint, &args, &clock)).await?;
+    let ai_model = Box::pin(ai_path(&endpoint, &args, &clock, "bedrock")).await?;
+    let ai_kb = Box::pin(ai_path(&endpoint, &args, &clock, "kb")).await?;
     let round4 = |x: f64| (x * 1e4).round() / 1e4;
     let by_provider = |usd: &dyn Fn(f64) -> f64| -> BTreeMap<&str, f64> {
         PROVIDERS_PER_M
@@ -811,8 +824,175 @@ async fn main() -> anyhow::Result<()> {
     if let (Some(all), serde_json::Value::Object(more)) = (out.as_object_mut(), translation) {
         all.extend(more);
     }
+    let model_usd = |input: f64, output: f64| -> BTreeMap<&str, f64> {
+        MODELS_PER_M
+            .iter()
+            .map(|(name, i, o)| (*name, round4(1e5 * (input * i + output * o) / 1e6)))
+            .collect()
+    };
+    let ai = json!({
+        "ai_answers": ai_model.answers,
+        "ai_usd_per_100k": round4(ai_model.infra_usd),
+        "ai_usd_per_100k_with_model_wait": round4(ai_model.infra_usd + ai_model.model_wait_usd),
+        "ai_model_wait_secs_assumed": MODEL_LATENCY_SECS,
+        "ai_requests_per_message": (ai_model.requests * 100.0).round() / 100.0,
+        "ai_worker_ms_per_answer": (ai_model.worker_ms * 10.0).round() / 10.0,
+        "ai_input_tokens_per_answer": ai_model.input_tokens.round(),
+        "ai_output_tokens_per_answer": ai_model.output_tokens.round(),
+        "ai_model_usd_per_100k": model_usd(ai_model.input_tokens, ai_model.output_tokens),
+        "ai_kb_usd_per_100k": round4(ai_kb.infra_usd),
+        "ai_kb_requests_per_message": (ai_kb.requests * 100.0).round() / 100.0,
+        "ai_kb_worker_ms_per_answer": (ai_kb.worker_ms * 10.0).round() / 10.0,
+    });
+    if let (Some(all), serde_json::Value::Object(more)) = (out.as_object_mut(), ai) {
+        all.extend(more);
+    }
     println!("{out}");
     Ok(())
+}
+
+/// What an AI answer costs: a customer's question through the webhook, the router, the AI
+/// queue, the ai-worker (Bedrock Converse on the local fake, or the knowledge base) and the
+/// sender.
+struct AiCost {
+    answers: u64,
+    /// Functions, queues, table and pushes per 100k answered messages (no model).
+    infra_usd: f64,
+    /// The ai-worker's Lambda time while a model answers in [`MODEL_LATENCY_SECS`].
+    model_wait_usd: f64,
+    requests: f64,
+    worker_ms: f64,
+    input_tokens: f64,
+    output_tokens: f64,
+}
+
+/// Customers' questions the AI answers (the knowledge base has them as entries).
+const AI_QUESTIONS: [&str; 5] = [
+    "How long does delivery take?",
+    "What are your opening hours?",
+    "How do I reset my password?",
+    "Do you ship abroad?",
+    "How can I pay for my order?",
+];
+
+async fn ai_path(
+    endpoint: &str,
+    args: &Args,
+    clock: &Arc<ManualClock>,
+    mode: &str,
+) -> anyhow::Result<AiCost> {
+    let mut s = Stack::start_with(
+        endpoint,
+        StackOptions {
+            clock: clock.clone(),
+            ai: Some(AiOptions::mode(mode)),
+            ..StackOptions::default()
+        },
+    )
+    .await?;
+    s.sender.limiter = Arc::new(omnidesk_sender::RateLimiter::new(Duration::ZERO, 1_000));
+    // About 60 words: a typical answer.
+    let answer = "Thanks for asking! Orders ship from our warehouse and you can follow every \
+                  step from the link in your confirmation e-mail. If anything looks wrong \
+                  there, reply here with your order number and the address you used, and we \
+                  will look into it with you right away. Is there anything else I can help \
+                  you with today?";
+    if let Some(b) = &s.bedrock {
+        b.set_responder(move |_| json!({"action": "reply", "text": answer}).to_string());
+    }
+    for (i, q) in AI_QUESTIONS.iter().enumerate() {
+        let (status, body) = s
+            .api_request(
+                "POST",
+                "/api/v1/faq",
+                Some(&s.online_agent(&format!("faq{i}@example.com")).await?.1),
+                Some(&json!({"questions": [q], "answer": answer, "language": "en"}).to_string()),
+            )
+            .await?;
+        if status != StatusCode::CREATED {
+            bail!("FAQ entry: {status} {body}");
+        }
+    }
+    for i in 0..args.agents {
+        let (_agent, t) = s.online_agent(&format!("aiagent{i}@example.com")).await?;
+        let r = s.ws_connect(&format!("aiconn-{i}"), &t).await?;
+        if r.status_code != 200 {
+            bail!("$connect answered {}", r.status_code);
+        }
+    }
+    let n = args.messages.min(200);
+    let (t0, m0) = (s.counter.snapshot(), s.meter());
+    let mut sent = 0;
+    while sent < n {
+        let wave = args.chats.min(n - sent);
+        for c in 0..wave {
+            let i = sent + c;
+            let update = text_update(
+                6_000_000 + i as i64,
+                900_000 + i as i64,
+                1,
+                AI_QUESTIONS[i % AI_QUESTIONS.len()],
+            );
+            let status = s.webhook_request(WEBHOOK_SECRET, &update).await?;
+            if status != StatusCode::OK {
+                bail!("webhook answered {status}");
+            }
+        }
+        sent += wave;
+        clock.advance(Duration::from_secs(args.gap_secs as u64));
+        s.drain(QueueName::Inbound, wave * 2 + 5).await?;
+        let answered = s.drain(QueueName::Ai, wave * 2 + 5).await?;
+        let delivered = s.drain(QueueName::Outbound, wave * 2 + 5).await?;
+        if answered != wave || delivered != wave {
+            bail!(
+                "of {wave} questions ({mode}), {answered} were answered and {delivered} delivered"
+            );
+        }
+    }
+    let (t1, m1) = (s.counter.snapshot(), s.meter());
+    let (tally, meter) = (t1.since(&t0), m1.since(&m0));
+    let nf = n as f64;
+    let lines = lines(
+        &tally,
+        &meter,
+        nf,
+        &Front("Lambda function URL requests (webhook)", FUNCTION_URL_PER_M),
+        &[
+            Function::TelegramWebhook,
+            Function::Router,
+            Function::AiWorker,
+            Function::Sender,
+        ],
+    );
+    let infra_usd = print_table(
+        &format!(
+            "AI answer ({mode}): webhook → router → AI queue → ai-worker → sender (per answer)"
+        ),
+        &lines,
+        &tally,
+        nf,
+    );
+    let worker = meter.by_function.get(&Function::AiWorker);
+    let worker_ms = worker.map_or(0.0, |w| w.total.as_secs_f64() * 1000.0 / nf);
+    let calls = omnidesk_core::AiStore::ai_calls(s.store.as_ref(), None, 200).await?;
+    let answers: Vec<_> = calls.iter().filter(|c| c.kind == "answer").collect();
+    let per = |f: &dyn Fn(&omnidesk_core::AiCall) -> u32| {
+        answers.iter().map(|c| f(c) as f64).sum::<f64>() / answers.len().max(1) as f64
+    };
+    let model_wait_usd = if mode == "kb" {
+        0.0
+    } else {
+        1e5 * MODEL_LATENCY_SECS * AI_WORKER_MEMORY_GB * LAMBDA_ARM_GB_S
+    };
+    Ok(AiCost {
+        answers: n as u64,
+        infra_usd,
+        model_wait_usd,
+        requests: requests(&tally, &meter) / nf,
+        worker_ms,
+        input_tokens: per(&|c| c.usage.input),
+        output_tokens: per(&|c| c.usage.output),
+    })
 }
 
 /// What the translations of one phase asked and what the provider was sent.
