@@ -302,6 +302,13 @@ fn ai_message(
         deps.clock.now(),
     );
     m.language = language;
+    if !internal {
+        // A person is one tap away from every AI answer.
+        m.buttons = vec![omnidesk_domain::Button {
+            text: deps.settings.human_button.clone(),
+            data: super::HUMAN_CHOICE.to_owned(),
+        }];
+    }
     if internal {
         m.internal = true;
         m.delivery = Delivery {

@@ -100,6 +100,9 @@ pub struct RouterSettings {
     /// Added to [`RouterSettings::human_ack`] when the customer waits in the queue;
     /// `{position}` is their place.
     pub queue_position: String,
+    /// Bots (Telegram bot ids) and websites (`web_…` ids) whose conversations the AI never
+    /// answers (`OMNIDESK_AI_OFF`, comma-separated): they go to people as with `OMNIDESK_AI=off`.
+    pub ai_off: std::collections::BTreeSet<String>,
 }
 
 /// The agents (for their languages), read from the store at most once per [`Self::TTL`] per
@@ -208,6 +211,13 @@ impl RouterSettings {
         if let Some(t) = get("OMNIDESK_QUEUE_POSITION_TEXT") {
             settings.queue_position = t;
         }
+        if let Some(list) = get("OMNIDESK_AI_OFF") {
+            settings.ai_off = list
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
         if let Some(list) = get("OMNIDESK_LANGUAGES") {
             let codes: Vec<&str> = list
                 .split(',')
@@ -289,6 +299,7 @@ impl Default for RouterSettings {
             ai_mode: AiMode::default(),
             ai: None,
             queue_position: "You are number {position} in the queue.".to_owned(),
+            ai_off: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -972,6 +983,15 @@ async fn ai_answers(deps: &RouterDeps, m: &ChannelMessage) -> Result<bool, JobEr
         || m.choice.is_some()
         || !m.text.chars().any(char::is_alphanumeric)
     {
+        return Ok(false);
+    }
+    // Switched off for this bot or website.
+    let source = match (m.key.telegram_chat(), m.key.web_visitor()) {
+        (Some((bot, _)), _) => Some(bot.to_string()),
+        (_, Some((website, _))) => Some(website.to_string()),
+        _ => None,
+    };
+    if source.is_some_and(|s| deps.settings.ai_off.contains(&s)) {
         return Ok(false);
     }
     Ok(gate.answers().await?)

@@ -108,6 +108,9 @@ pub async fn handle_body(
     }
 }
 
+/// What an AI answer starts with on Telegram and in e-mail: customers know it is automated.
+pub const AI_LABEL: &str = "🤖 AI assistant: ";
+
 /// Sends the message of `job` (the `receive_count`-th delivery of the queue message, from 1).
 ///
 /// - `Ok(Done)`: sent, or failed for good (the reason is on the message and pushed to
@@ -137,6 +140,16 @@ pub async fn handle(
     // A secret link goes to the customer only: into what is sent, never into the store.
     if let Some(link) = &job.link {
         message.text = message.text.replace(omnidesk_core::SECRET_LINK_MARK, link);
+    }
+    // An internal note is the agents' only (never queued; a stray job sends nothing).
+    if message.internal {
+        tracing::warn!("an internal note was queued for sending; not sent");
+        return Ok(JobOutcome::Done);
+    }
+    // The AI's answers say what they are where the channel shows no badge of its own (the
+    // widget labels them itself).
+    if message.author == omnidesk_domain::Author::Ai && message.channel != Channel::Web {
+        message.text = format!("{AI_LABEL}{}", message.text);
     }
     match message.delivery.status {
         DeliveryStatus::Sent | DeliveryStatus::Failed => {

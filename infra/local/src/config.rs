@@ -242,6 +242,11 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "US dollars per million output tokens",
     ),
     (
+        "OMNIDESK_AI_OFF",
+        "unset",
+        "bot ids and website ids (comma-separated) whose conversations the AI never answers",
+    ),
+    (
         "OMNIDESK_HUMAN_ACK",
         "A member of our team will answer here shortly.",
         "what the customer is told when a person takes over",

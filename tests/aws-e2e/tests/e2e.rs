@@ -1643,7 +1643,7 @@ async fn every_aws_action_of_the_ai_path_is_granted_by_its_policy_in_template_ya
         s.telegram
             .sent()
             .iter()
-            .any(|m| m.text == "You can reach us by phone or e-mail."),
+            .any(|m| m.text == "🤖 AI assistant: You can reach us by phone or e-mail."),
         "delivered"
     );
     assert!(bedrock.calls() >= 1);

@@ -160,7 +160,10 @@ async fn the_knowledge_base_answers_a_matching_question_and_hands_over_one_it_ca
     // The router notices the FAQ within its gate's cache time; a fresh server has not looked.
     say(&h, 1, 501, "how long does delivery take").await;
     let text = telegram_gets(&h, 501, "Delivery takes 2-3 working days.").await;
-    assert_eq!(text, "Delivery takes 2-3 working days.");
+    assert_eq!(
+        text, "🤖 AI assistant: Delivery takes 2-3 working days.",
+        "labelled as the AI's"
+    );
     let c = conversation_of(&h, 501).await;
     let id = c["id"].as_str().unwrap().to_owned();
     let msgs = messages_when(&h, &id, |m| m.iter().any(by_ai)).await;
@@ -495,4 +498,38 @@ async fn a_web_chat_continued_on_telegram_reaches_the_model_with_its_channels_su
     let msgs = messages_when(&h, &id, |m| m.iter().any(by_ai)).await;
     let answer = msgs.iter().find(|m| by_ai(m)).unwrap();
     assert_eq!(answer["channel"], "telegram");
+}
+
+#[tokio::test]
+async fn a_bot_with_the_ai_switched_off_goes_straight_to_people() {
+    let ai = omnidesk_ai_worker::AiConfig::from_lookup(|_| None).unwrap();
+    let h = Harness::start_configured(BotMode::Webhook, move |c| {
+        c.router.ai_off = [bot_id().to_string()].into();
+        c.ai = ai;
+    })
+    .await;
+    faq(
+        &h,
+        &["How long does delivery take?"],
+        "Delivery takes 2-3 working days.",
+    )
+    .await;
+    say(&h, 70, 1101, "how long does delivery take").await;
+    let c = conversation_of(&h, 1101).await;
+    let id = c["id"].as_str().unwrap().to_owned();
+    let view = h
+        .eventually(&format!("/api/v1/conversations/{id}"), WAIT, |v| {
+            v["status"] == "assigned"
+        })
+        .await;
+    assert_eq!(view["ai_turns"], 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !sent_to(&h, 1101)
+            .iter()
+            .any(|t| t.contains("Delivery takes")),
+        "the AI is off for this bot"
+    );
+    let calls = h.get("/api/v1/ai/calls").await;
+    assert_eq!(calls["calls"], json!([]), "no AI call");
 }

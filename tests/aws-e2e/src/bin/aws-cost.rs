@@ -885,7 +885,8 @@ async fn ai_path(
         endpoint,
         StackOptions {
             clock: clock.clone(),
-            ai: Some(AiOptions::mode(mode)),
+            // Every question of a chat is answered (no handover after 5 turns).
+            ai: Some(AiOptions::mode(mode).var("OMNIDESK_AI_MAX_TURNS", "1000")),
             ..StackOptions::default()
         },
     )
@@ -927,10 +928,12 @@ async fn ai_path(
         let wave = args.chats.min(n - sent);
         for c in 0..wave {
             let i = sent + c;
+            // The baseline's mix: `--chats` ongoing chats, each asking again (the first
+            // question of a chat also creates its contact and conversation).
             let update = text_update(
                 6_000_000 + i as i64,
-                900_000 + i as i64,
-                1,
+                900_000 + (i % args.chats) as i64,
+                (i / args.chats) as i64 + 1,
                 AI_QUESTIONS[i % AI_QUESTIONS.len()],
             );
             let status = s.webhook_request(WEBHOOK_SECRET, &update).await?;
