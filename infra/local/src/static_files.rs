@@ -224,6 +224,14 @@ async fn serve(dir: &Path, path: &str) -> Response {
             Ok(bytes) if rel.extension().is_none_or(|e| e == "html") => {
                 ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], bytes).into_response()
             }
+            // The dashboard's runtime configuration, when the build has none: served from
+            // here, the API and the WebSocket are on this origin (an empty object says so,
+            // and the browser logs no failed request).
+            Ok(_) if rel == Path::new("config.json") => (
+                [(header::CONTENT_TYPE, "application/json")],
+                "{}",
+            )
+                .into_response(),
             Ok(_) => StatusCode::NOT_FOUND.into_response(),
             Err(_) => (
                 StatusCode::NOT_FOUND,

@@ -164,11 +164,15 @@ pub fn extractive_summary(previous: Option<&str>, messages: &[Message]) -> Strin
         line.push('.');
         parts.push(line);
     }
-    if let Some(answer) = said
-        .iter()
-        .rev()
-        .find(|m| matches!(m.author, Author::Agent { .. } | Author::Ai | Author::Bot))
-    {
+    // The last real answer (an agent's or the AI's) says more than the bot's notices.
+    let answered = |bot: bool| {
+        said.iter().rev().find(move |m| match m.author {
+            Author::Agent { .. } | Author::Ai => true,
+            Author::Bot => bot,
+            _ => false,
+        })
+    };
+    if let Some(answer) = answered(false).or_else(|| answered(true)) {
         let who = match answer.author {
             Author::Agent { .. } => "Agent",
             Author::Ai => "AI",
@@ -355,6 +359,34 @@ mod tests {
         assert_eq!(
             handoff_summary(Channel::Web, &[], None),
             "We've synced your conversation from the website. Just tell us what you need."
+        );
+    }
+
+    #[test]
+    fn the_history_summary_keeps_the_facts_and_the_last_real_answer() {
+        let customer = Author::Contact {
+            id: ContactId::from_uuid(Uuid::nil()),
+        };
+        let msgs = vec![
+            msg(&customer, "Where is my order #1024?"),
+            msg(&Author::Ai, "It left our warehouse on Monday."),
+            msg(
+                &Author::Bot,
+                "A member of our team will answer here shortly.",
+            ),
+        ];
+        let s = extractive_summary(Some("Earlier: a question about returns."), &msgs);
+        assert_eq!(
+            s,
+            "Earlier: a question about returns. Customer asked: “Where is my order #1024?” \
+             (order #1024). AI answered: “It left our warehouse on Monday.”."
+        );
+        let long = "x".repeat(2000);
+        let s = extractive_summary(Some(&long), &msgs);
+        assert!(
+            s.chars().count() <= HISTORY_SUMMARY_MAX_CHARS,
+            "{}",
+            s.len()
         );
     }
 
