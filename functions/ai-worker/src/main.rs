@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use omnidesk_ai_worker::{AiConfig, AiDeps, Assist, handle_body};
 use omnidesk_core::QueueName;
-use omnidesk_lambda::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use omnidesk_lambda::lambda_runtime::{self, Error, LambdaEvent, service_fn};
-use omnidesk_lambda::{CoalescingPush, Config, SqsSettle, adapters, init_tracing, run_sqs_batch};
+use omnidesk_lambda::lambda_runtime::Error;
+use omnidesk_lambda::{CoalescingPush, Config, SqsSettle, adapters, init_tracing, serve_queue};
 use omnidesk_router::{RouterDeps, RouterSettings};
 
 // One thread: Lambda hands an environment one invocation at a time; model calls wait on the
@@ -27,22 +26,9 @@ async fn main() -> Result<(), Error> {
         router: RouterDeps::on_aws(&aws, pushes.clone(), settings),
     });
     let settle = Arc::new(SqsSettle::new(aws.queue.clone(), QueueName::Ai));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let (deps, settle, pushes) = (deps.clone(), settle.clone(), pushes.clone());
-        async move {
-            let response: SqsBatchResponse = pushes
-                .during(run_sqs_batch(
-                    event.payload,
-                    true,
-                    settle.as_ref(),
-                    |body, _receive_count| {
-                        let deps = deps.clone();
-                        async move { handle_body(&deps, &body).await }
-                    },
-                ))
-                .await;
-            Ok::<_, Error>(response)
-        }
-    }))
+    serve_queue(settle, pushes, true, move |body, _receive_count| {
+        let deps = deps.clone();
+        async move { handle_body(&deps, &body).await }
+    })
     .await
 }

@@ -4,9 +4,8 @@
 use std::sync::Arc;
 
 use omnidesk_core::QueueName;
-use omnidesk_lambda::aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use omnidesk_lambda::lambda_runtime::{self, Error, LambdaEvent, service_fn};
-use omnidesk_lambda::{CoalescingPush, Config, SqsSettle, adapters, init_tracing, run_sqs_batch};
+use omnidesk_lambda::lambda_runtime::Error;
+use omnidesk_lambda::{CoalescingPush, Config, SqsSettle, adapters, init_tracing, serve_queue};
 use omnidesk_translator::{TranslationConfig, TranslatorDeps, handle_body};
 
 // One thread: Lambda hands an environment one invocation at a time; provider calls wait on
@@ -36,22 +35,9 @@ async fn main() -> Result<(), Error> {
         settings: translation.worker.clone(),
     });
     let settle = Arc::new(SqsSettle::new(aws.queue.clone(), QueueName::Translate));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let (deps, settle, pushes) = (deps.clone(), settle.clone(), pushes.clone());
-        async move {
-            let response: SqsBatchResponse = pushes
-                .during(run_sqs_batch(
-                    event.payload,
-                    true,
-                    settle.as_ref(),
-                    |body, receive_count| {
-                        let deps = deps.clone();
-                        async move { handle_body(&deps, &body, receive_count).await }
-                    },
-                ))
-                .await;
-            Ok::<_, Error>(response)
-        }
-    }))
+    serve_queue(settle, pushes, true, move |body, receive_count| {
+        let deps = deps.clone();
+        async move { handle_body(&deps, &body, receive_count).await }
+    })
     .await
 }

@@ -23,6 +23,7 @@ pub fn parse_csv(text: &str) -> anyhow::Result<Vec<Vec<String>>> {
     let mut chars = text.chars().peekable();
     let mut line = 1;
     let mut quoted = false;
+    let mut quote_line = 1;
     let mut at_field_start = true;
     while let Some(c) = chars.next() {
         if quoted {
@@ -43,6 +44,7 @@ pub fn parse_csv(text: &str) -> anyhow::Result<Vec<Vec<String>>> {
         match c {
             '"' if at_field_start => {
                 quoted = true;
+                quote_line = line;
                 at_field_start = false;
             }
             ',' => {
@@ -66,7 +68,7 @@ pub fn parse_csv(text: &str) -> anyhow::Result<Vec<Vec<String>>> {
         }
     }
     if quoted {
-        bail!("line {line}: a quoted field is not closed");
+        bail!("line {quote_line}: a quoted field is not closed");
     }
     if !field.is_empty() || !record.is_empty() {
         record.push(field);
@@ -236,6 +238,9 @@ mod tests {
                 .to_string()
                 .contains("line 1")
         );
+        // The line where the quote opened, not where the file ended.
+        let err = parse_csv("a,b\nc,\"open\nmore\nlines").unwrap_err();
+        assert!(err.to_string().starts_with("line 2:"), "{err}");
     }
 
     #[test]

@@ -229,6 +229,34 @@ where
     Verdict::Failed(Some(delay))
 }
 
+/// Runs a Lambda function that consumes one SQS queue (an event source mapping with
+/// `ReportBatchItemFailures`): each invocation's batch goes through [`run_sqs_batch`] (`fifo`:
+/// in order per message group) with `step`, and the pushes of the batch, coalesced by
+/// `pushes`, go out together at its end.
+pub async fn serve_queue<F, Fut>(
+    settle: Arc<SqsSettle>,
+    pushes: Arc<crate::CoalescingPush>,
+    fifo: bool,
+    step: F,
+) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(String, u32) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<JobOutcome, JobError>> + Send,
+{
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<SqsEvent>| {
+            let (settle, pushes, step) = (settle.clone(), pushes.clone(), step.clone());
+            async move {
+                let response: SqsBatchResponse = pushes
+                    .during(run_sqs_batch(event.payload, fifo, settle.as_ref(), step))
+                    .await;
+                Ok::<_, lambda_runtime::Error>(response)
+            }
+        },
+    ))
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

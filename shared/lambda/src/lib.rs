@@ -25,7 +25,7 @@ mod coalesce;
 mod config;
 
 pub use adapters::{AwsAdapters, OnFirstUse, adapters, load_jwt_secret};
-pub use batch::{Settle, SqsSettle, received_of, run_sqs_batch};
+pub use batch::{Settle, SqsSettle, received_of, run_sqs_batch, serve_queue};
 pub use coalesce::{BILLING_UNIT_BYTES, CoalescingPush, FlushReport, pack};
 pub use config::{Config, ConfigError, VARIABLES};
 
