@@ -16,8 +16,13 @@
 mod ai;
 mod translation;
 
-pub use ai::{ai_store, ai_store_on_an_empty_store};
-pub use translation::{translation, translation_on_an_empty_store};
+pub use ai::{
+    ai_store, ai_store_on_an_empty_store, ai_store_on_an_empty_store_on_moto, ai_store_on_moto,
+};
+pub use translation::{
+    translation, translation_on_an_empty_store, translation_on_an_empty_store_on_moto,
+    translation_on_moto,
+};
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt::Debug;
