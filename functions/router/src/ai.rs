@@ -6,20 +6,19 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use omnidesk_core::usecases::pick_agent;
+use omnidesk_core::usecases::conversation_view;
 use omnidesk_core::{
     AiJob, AiStore, ConversationFilter, JobError, OutboundJob, PageRequest, QueueName, ServerEvent,
     StoreError, TranslateJob,
 };
 use omnidesk_domain::{
     Author, Conversation, ConversationId, ConversationStatus, Delivery, DeliveryStatus,
-    HistorySummary, LanguageTag, Message, MessageId, SystemEvent, TranslationStatus,
+    HistorySummary, LanguageTag, Message, MessageId, TranslationStatus,
 };
 
 use super::{
-    BotLine, MAX_CONFLICT_RETRIES, RouterDeps, Step, append_system, bot_say, schedule_reassignment,
+    BotLine, MAX_CONFLICT_RETRIES, RouterDeps, Step, assign_if_waiting, bot_say, record_events,
 };
-use omnidesk_core::ConversationView;
 
 /// Which AI answers first (`OMNIDESK_AI`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -209,11 +208,15 @@ async fn apply(
         c.ai_tokens = c.ai_tokens.saturating_add(tokens);
         let mut events = Vec::new();
         let reply = match &decision {
-            AiDecision::Reply { text, language, .. } => {
+            AiDecision::Reply {
+                text,
+                language,
+                translate_to,
+            } => {
                 let m = ai_message(deps, &c, text.clone(), language.clone(), false);
                 c.ai_turns = c.ai_turns.saturating_add(1);
                 c.record_message(&m);
-                Some(m)
+                Some((m, translate_to.clone()))
             }
             AiDecision::Handover { reason } => {
                 if let Some(change) = c.hand_over(reason.clone())
@@ -221,13 +224,7 @@ async fn apply(
                 {
                     events.push(ev);
                 }
-                if let Some(agent) =
-                    pick_agent(deps.agents.as_ref(), deps.conversations.as_ref()).await?
-                    && let Ok(change) = c.assign(agent, None)
-                    && let Some(ev) = change.event
-                {
-                    events.push(ev);
-                }
+                assign_if_waiting(deps, &mut c, &mut events).await?;
                 None
             }
         };
@@ -243,25 +240,13 @@ async fn apply(
             Err(e) => return Err(e.into()),
         };
         let applied = match reply {
-            Some(m) => {
-                let translate_to = match &decision {
-                    AiDecision::Reply { translate_to, .. } => translate_to.clone(),
-                    AiDecision::Handover { .. } => None,
-                };
-                send(deps, &stored, m.clone(), translate_to, step).await?;
-                AiApplied::Sent(m.id)
+            Some((m, translate_to)) => {
+                let id = m.id;
+                send(deps, &stored, m, translate_to, step).await?;
+                AiApplied::Sent(id)
             }
             None => {
-                let assigned = events.iter().find_map(|ev| match ev {
-                    SystemEvent::Assigned { agent, by: None } => Some(*agent),
-                    _ => None,
-                });
-                for ev in events {
-                    step.pushes.push(append_system(deps, &stored, ev).await?);
-                }
-                if let Some(agent) = assigned {
-                    schedule_reassignment(deps, stored.id, agent, 0).await;
-                }
+                let assigned = record_events(deps, &stored, events, step).await?;
                 let text = coming_text(deps, &stored).await?;
                 let line = BotLine {
                     text,
@@ -274,11 +259,12 @@ async fn apply(
                 }
             }
         };
-        let contact = deps.contacts.get_contact(stored.contact_id).await?;
-        if let Some(contact) = contact {
-            step.pushes.push(ServerEvent::ConversationUpdated {
-                conversation: Box::new(ConversationView::new(&stored, contact)),
-            });
+        // Best effort, like every push: what was decided is stored and sent.
+        match conversation_view(deps.contacts.as_ref(), &stored).await {
+            Ok(view) => step.pushes.push(ServerEvent::ConversationUpdated {
+                conversation: Box::new(view),
+            }),
+            Err(e) => tracing::warn!(error = %e, "conversation view for the push not read"),
         }
         step.conversation = Some(stored);
         return Ok(applied);

@@ -629,6 +629,7 @@ async fn route_message(
     if needs_translation(deps, &message.text, message.language.as_ref()).await? {
         message.translation = Some(TranslationStatus::Pending { target: None });
     }
+    let ai = ai_answers(deps, m).await?;
     let bot = BotTurn {
         human: m.choice.as_deref() == Some(HUMAN_CHOICE),
         command: m.command,
@@ -639,12 +640,8 @@ async fn route_message(
             (Some(Handoff::SharedChat), _) => Some(HandoffResult::SharedChat),
         },
         acknowledge: m.acknowledge && m.no_auto_reply.is_none() && existing.is_none(),
-        ai: ai_answers(deps, m).await?,
-        asks_person: false,
-    };
-    let bot = BotTurn {
-        asks_person: bot.ai && omnidesk_ai::asks_for_person(&m.text),
-        ..bot
+        ai,
+        asks_person: ai && omnidesk_ai::asks_for_person(&m.text),
     };
 
     if existing.is_none() {
@@ -1098,15 +1095,7 @@ async fn apply_inbound(
             } else {
                 c.hand_off();
             }
-            if c.status == ConversationStatus::Queued
-                && c.assignee_id.is_none()
-                && let Some(agent) =
-                    pick_agent(deps.agents.as_ref(), deps.conversations.as_ref()).await?
-                && let Ok(change) = c.assign(agent, None)
-                && let Some(ev) = change.event
-            {
-                events.push(ev);
-            }
+            assign_if_waiting(deps, c, &mut events).await?;
             // Asked for a person: the bot says one is coming (unless one has it already).
             if bot.acknowledge {
                 Some(BotReply::Acknowledge)
@@ -1131,22 +1120,12 @@ async fn finish(
     step: &mut Step,
 ) -> Result<JobOutcome, JobError> {
     // 5. Timeline events, the bot's answer, the reassignment timer, and pushes.
-    let auto_assigned = events.iter().find_map(|ev| match ev {
-        SystemEvent::Assigned { agent, by: None } => Some(*agent),
-        _ => None,
-    });
-    if let Some(agent) = auto_assigned {
-        schedule_reassignment(deps, conversation.id, agent, 0).await;
-    }
     step.pushes.push(ServerEvent::MessageCreated {
         conversation_id: conversation.id,
         message: message.clone(),
         conversation: None,
     });
-    for ev in events {
-        step.pushes
-            .push(append_system(deps, &conversation, ev).await?);
-    }
+    record_events(deps, &conversation, events, step).await?;
     let fetch = message.clone();
     if let Some(reply) = bot_reply {
         let (text, buttons, link) = match reply {
@@ -2229,6 +2208,46 @@ async fn note_reached_on(
         }
     }
     Err(JobError::Transient("contact kept changing".to_owned()))
+}
+
+/// Gives a conversation waiting in the queue with nobody on it to an online agent with room
+/// (if there is one), recording the assignment in `events`.
+async fn assign_if_waiting(
+    deps: &RouterDeps,
+    c: &mut Conversation,
+    events: &mut Vec<SystemEvent>,
+) -> Result<(), JobError> {
+    if c.status == ConversationStatus::Queued
+        && c.assignee_id.is_none()
+        && let Some(agent) = pick_agent(deps.agents.as_ref(), deps.conversations.as_ref()).await?
+        && let Ok(change) = c.assign(agent, None)
+        && let Some(ev) = change.event
+    {
+        events.push(ev);
+    }
+    Ok(())
+}
+
+/// Stores the timeline events of a step (their pushes go with it) and schedules the check of
+/// an automatic assignment among them. Returns the agent automatically assigned, if any.
+async fn record_events(
+    deps: &RouterDeps,
+    conversation: &Conversation,
+    events: Vec<SystemEvent>,
+    step: &mut Step,
+) -> Result<Option<AgentId>, JobError> {
+    let auto_assigned = events.iter().find_map(|ev| match ev {
+        SystemEvent::Assigned { agent, by: None } => Some(*agent),
+        _ => None,
+    });
+    if let Some(agent) = auto_assigned {
+        schedule_reassignment(deps, conversation.id, agent, 0).await;
+    }
+    for ev in events {
+        step.pushes
+            .push(append_system(deps, conversation, ev).await?);
+    }
+    Ok(auto_assigned)
 }
 
 /// Stores a timeline event and returns its `message.created` (to push).
