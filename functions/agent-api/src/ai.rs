@@ -46,12 +46,14 @@ fn job_error(e: &JobError) -> ApiError {
 /// `GET /api/v1/ai`: what answers first, with which model, over how many FAQ entries.
 pub(crate) async fn info(State(deps): State<AppState>, _me: Me) -> Result<Json<Value>, ApiError> {
     let a = ai(&deps)?;
-    let faq = a.assist.ai.faq().await?;
+    // The entries the AI answers from, as its knowledge base holds them (read again only when
+    // the FAQ's version changed): the dashboard asks at every start and reconnect.
+    let (version, entries) = a.assist.kb.current(a.assist.ai.as_ref()).await?;
     Ok(Json(json!({
         "provider": a.mode.as_str(),
         "model": a.assist.llm.as_ref().map(|l| l.model().to_owned()),
-        "faq_entries": faq.entries.len(),
-        "faq_version": faq.version,
+        "faq_entries": entries.len(),
+        "faq_version": version,
     })))
 }
 

@@ -47,6 +47,25 @@ pub fn is_said(m: &Message) -> bool {
     m.event.is_none() && !m.internal && !m.preview_text().trim().is_empty()
 }
 
+/// Whether `m` came after what the conversation's summary holds.
+fn after_summary(conversation: &Conversation, m: &Message) -> bool {
+    conversation
+        .summary
+        .as_ref()
+        .is_none_or(|s| m.created_at > s.through)
+}
+
+/// What was said in `newest_first` (messages as the store lists them) that the summary does
+/// not hold yet, oldest first: what the next fold takes in.
+pub fn unsummarised(conversation: &Conversation, newest_first: Vec<Message>) -> Vec<Message> {
+    let mut out: Vec<Message> = newest_first
+        .into_iter()
+        .filter(|m| is_said(m) && after_summary(conversation, m))
+        .collect();
+    out.reverse();
+    out
+}
+
 fn who(m: &Message) -> &'static str {
     match (&m.author, m.direction) {
         (Author::Contact { .. }, _) | (_, Direction::Inbound) => "customer",
@@ -107,10 +126,9 @@ pub fn build(
         budget = budget.saturating_sub(len);
         start -= 1;
     }
-    let through = conversation.summary.as_ref().map(|s| s.through);
     let unsummarised = said[..start]
         .iter()
-        .filter(|m| through.is_none_or(|t| m.created_at > t))
+        .filter(|m| after_summary(conversation, m))
         .map(|m| (*m).clone())
         .collect();
     let recent: Vec<Line> = said[start..]

@@ -62,6 +62,27 @@ impl KbCache {
         &self,
         store: &dyn AiStore,
     ) -> Result<(Arc<KnowledgeBase>, Arc<Vec<omnidesk_core::FaqEntry>>), StoreError> {
+        let (_, kb, entries) = self.load(store, false).await?;
+        Ok((kb, entries))
+    }
+
+    /// The FAQ's version and entries, the version checked now (the entries read again only
+    /// when it changed).
+    pub async fn current(
+        &self,
+        store: &dyn AiStore,
+    ) -> Result<(u64, Arc<Vec<omnidesk_core::FaqEntry>>), StoreError> {
+        let (version, _, entries) = self.load(store, true).await?;
+        Ok((version, entries))
+    }
+
+    /// The cached knowledge base, its version checked when `check` or when it is older than
+    /// [`Self::CHECK_EVERY`].
+    async fn load(
+        &self,
+        store: &dyn AiStore,
+        check: bool,
+    ) -> Result<(u64, Arc<KnowledgeBase>, Arc<Vec<omnidesk_core::FaqEntry>>), StoreError> {
         let known = {
             let guard = self.inner.lock();
             guard.as_ref().map(|c| {
@@ -73,15 +94,15 @@ impl KbCache {
                 )
             })
         };
-        if let Some((version, fresh, kb, entries)) = &known {
-            if *fresh {
-                return Ok((kb.clone(), entries.clone()));
+        if let Some((version, fresh, kb, entries)) = known {
+            if fresh && !check {
+                return Ok((version, kb, entries));
             }
-            if store.faq_version().await? == *version {
+            if store.faq_version().await? == version {
                 if let Some(c) = self.inner.lock().as_mut() {
                     c.checked = Instant::now();
                 }
-                return Ok((kb.clone(), entries.clone()));
+                return Ok((version, kb, entries));
             }
         }
         let faq = store.faq().await?;
@@ -93,7 +114,7 @@ impl KbCache {
             kb: kb.clone(),
             entries: entries.clone(),
         });
-        Ok((kb, entries))
+        Ok((faq.version, kb, entries))
     }
 
     /// Forgets the built knowledge base (after an edit in this process).
@@ -205,18 +226,21 @@ pub async fn handle(deps: &AiDeps, job: &AiJob) -> Result<JobOutcome, JobError> 
     });
     let mut summary = None;
     let mut tokens = 0;
+    // The conversation's last messages, read once for the context and the handover's summary.
+    let mut history: Option<Vec<Message>> = None;
     if thought.is_none() {
-        let history = a
-            .messages
-            .list_messages(c.id, &PageRequest::first(READ_MESSAGES))
-            .await?
-            .items;
+        let read = history.insert(
+            a.messages
+                .list_messages(c.id, &PageRequest::first(READ_MESSAGES))
+                .await?
+                .items,
+        );
         let contact = a.contacts.get_contact(c.contact_id).await?;
         let mut ctx = context::build(
             &c,
             contact.as_ref(),
             Some(&message),
-            &history,
+            read,
             a.settings.history,
             a.settings.history_tokens,
         );
@@ -235,17 +259,16 @@ pub async fn handle(deps: &AiDeps, job: &AiJob) -> Result<JobOutcome, JobError> 
     tokens += thought.call.usage.total();
     // At a handover the agent's card is the summary of everything so far.
     if matches!(thought.decision, AiDecision::Handover { .. }) && summary.is_none() {
-        let history = a
-            .messages
-            .list_messages(c.id, &PageRequest::first(READ_MESSAGES))
-            .await?
-            .items;
-        let mut fresh: Vec<Message> = history
-            .into_iter()
-            .filter(context::is_said)
-            .filter(|m| c.summary.as_ref().is_none_or(|s| m.created_at > s.through))
-            .collect();
-        fresh.reverse();
+        let history = match history {
+            Some(h) => h,
+            None => {
+                a.messages
+                    .list_messages(c.id, &PageRequest::first(READ_MESSAGES))
+                    .await?
+                    .items
+            }
+        };
+        let fresh = context::unsummarised(&c, history);
         if !fresh.is_empty() {
             let (s, used) = a.fold_summary(&c, &fresh).await;
             tokens += used;
@@ -297,7 +320,7 @@ impl Assist {
             return Ok(false);
         };
         Ok(usage
-            .usage(TOKEN_COUNTER, &utc_day(self.clock.now()))
+            .usage(TOKEN_COUNTER, &self.clock.now().utc_day())
             .await?
             >= limit)
     }
@@ -372,7 +395,7 @@ impl Assist {
                 && let Err(e) = usage
                     .add_usage(
                         TOKEN_COUNTER,
-                        &utc_day(self.clock.now()),
+                        &self.clock.now().utc_day(),
                         r.usage.total(),
                         u64::MAX,
                     )
@@ -540,16 +563,12 @@ impl Assist {
         let Some(c) = self.conversations.get_conversation(id).await? else {
             return Ok(None);
         };
-        let mut fresh: Vec<Message> = self
+        let history = self
             .messages
             .list_messages(id, &PageRequest::first(200))
             .await?
-            .items
-            .into_iter()
-            .filter(context::is_said)
-            .filter(|m| c.summary.as_ref().is_none_or(|s| m.created_at > s.through))
-            .collect();
-        fresh.reverse();
+            .items;
+        let fresh = context::unsummarised(&c, history);
         if fresh.is_empty() {
             return Ok(Some(c.summary.clone().unwrap_or_else(|| HistorySummary {
                 text: String::new(),
@@ -661,12 +680,4 @@ fn business_context(ctx: &Context) -> String {
 fn short(s: &str) -> String {
     let line = s.lines().next().unwrap_or_default();
     line.chars().take(160).collect()
-}
-
-/// The UTC day of `now` (`2026-12-01`), as the usage counters name it.
-fn utc_day(now: omnidesk_domain::Timestamp) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now.millis())
-        .unwrap_or_default()
-        .format("%Y-%m-%d")
-        .to_string()
 }

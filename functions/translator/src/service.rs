@@ -178,7 +178,7 @@ impl TranslationService {
 
     /// Each provider's usage of today (UTC). A usage the store cannot read shows as 0.
     pub async fn quota_state(&self) -> Vec<ProviderQuota> {
-        let day = utc_day(self.clock.now());
+        let day = self.clock.now().utc_day();
         let mut out = Vec::with_capacity(self.providers.len());
         for p in &self.providers {
             let provider = p.name().to_owned();
@@ -263,7 +263,7 @@ impl TranslationService {
             }
         }
 
-        let day = utc_day(now);
+        let day = now.utc_day();
         let chars = protected.text.chars().count() as u64;
         let mut attempts: Vec<(&str, Attempt)> = Vec::with_capacity(self.providers.len());
         for (provider, key) in self.providers.iter().zip(&keys) {
@@ -549,14 +549,6 @@ fn normalise(text: &str) -> String {
     out
 }
 
-/// The UTC day of `now`, as the usage counters name it (`2026-12-01`).
-fn utc_day(now: Timestamp) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now.millis())
-        .unwrap_or_default()
-        .format("%Y-%m-%d")
-        .to_string()
-}
-
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -593,9 +585,11 @@ mod tests {
 
     #[test]
     fn days_are_utc() {
-        assert_eq!(utc_day(Timestamp::from_millis(0)), "1970-01-01");
+        assert_eq!(Timestamp::from_millis(0).utc_day(), "1970-01-01");
         assert_eq!(
-            utc_day(Timestamp::parse_rfc3339("2026-12-01T23:59:59.999+00:00").unwrap()),
+            Timestamp::parse_rfc3339("2026-12-01T23:59:59.999+00:00")
+                .unwrap()
+                .utc_day(),
             "2026-12-01"
         );
     }

@@ -242,21 +242,13 @@ pub struct Conversation {
     pub summary: Option<HistorySummary>,
     /// AI answers since the conversation last came to the bot (reopen, hand-back): the AI
     /// hands over after a configured number of them.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::is_zero")]
     pub ai_turns: u32,
     /// Tokens the AI spent on this conversation (its per-conversation budget).
-    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    #[serde(default, skip_serializing_if = "crate::is_zero")]
     pub ai_tokens: u64,
     /// Optimistic-concurrency version: every stored update must present the version it read.
     pub version: u64,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
-
-fn is_zero_u64(n: &u64) -> bool {
-    *n == 0
 }
 
 /// The summary of a conversation's earlier history.

@@ -44,3 +44,8 @@ pub use values::{
     BotId, Channel, ChannelPath, EmailAddress, LanguageTag, Tag, TelegramChatId, TelegramUserId,
     Timestamp, UpdateId,
 };
+
+/// Whether a counter is zero (fields that are left out of JSON when they are).
+pub(crate) fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
+}

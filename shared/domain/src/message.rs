@@ -349,16 +349,12 @@ pub struct Message {
     pub buttons: Vec<Button>,
     /// How many times the content was changed after the message was stored (edits, album
     /// parts, fetched files): the version [`MessageContent`] updates are checked against.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "crate::is_zero")]
     pub revision: u32,
     /// An internal note: shown to agents, never sent to the customer (e.g. an AI answer
     /// dropped because a person took the conversation while it was written).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub internal: bool,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 /// The part of a stored message that changes after it was stored: an edit on the channel, the

@@ -32,6 +32,13 @@ impl Timestamp {
             .unwrap_or_default()
             .to_rfc3339_opts(SecondsFormat::Millis, true)
     }
+    /// The UTC day of this instant (`2026-12-01`), as daily counters name it.
+    pub fn utc_day(self) -> String {
+        DateTime::<Utc>::from_timestamp_millis(self.0)
+            .unwrap_or_default()
+            .format("%Y-%m-%d")
+            .to_string()
+    }
     /// Parses RFC 3339.
     pub fn parse_rfc3339(s: &str) -> Result<Self, ParseError> {
         DateTime::parse_from_rfc3339(s)
