@@ -156,38 +156,50 @@ pub fn merge(
     existing: &[FaqEntry],
     now: Timestamp,
 ) -> anyhow::Result<Vec<FaqEntry>> {
-    let mut out: Vec<FaqEntry> = Vec::new();
+    /// One entry being gathered: its id, enabled flag, answer, language and variants.
+    struct Group {
+        id: String,
+        enabled: bool,
+        answer: String,
+        language: Option<String>,
+        questions: Vec<String>,
+    }
+    let mut groups: Vec<Group> = Vec::new();
     for row in rows {
         let language = row.language.as_deref().map(str::trim);
-        let same = |e: &FaqEntry| {
-            e.answer.trim() == row.answer.trim()
-                && e.language.as_ref().map(|l| l.as_str()) == language
-        };
-        if let Some(e) = out.iter_mut().find(|e| same(e)) {
-            if !e.questions.iter().any(|q| q == row.question.trim()) {
-                e.questions.push(row.question.trim().to_owned());
+        let answer = row.answer.trim();
+        match groups
+            .iter_mut()
+            .find(|g| g.answer == answer && g.language.as_deref() == language)
+        {
+            Some(g) => g.questions.push(row.question),
+            None => {
+                let known = existing.iter().find(|e| {
+                    e.answer.trim() == answer && e.language.as_ref().map(|l| l.as_str()) == language
+                });
+                let mut questions = known.map(|e| e.questions.clone()).unwrap_or_default();
+                questions.push(row.question);
+                groups.push(Group {
+                    id: known.map_or_else(omnidesk_agent_api::new_faq_id, |e| e.id.clone()),
+                    enabled: known.is_none_or(|e| e.enabled),
+                    answer: answer.to_owned(),
+                    language: language.map(str::to_owned),
+                    questions,
+                });
             }
-            continue;
         }
-        let (id, mut questions, enabled) = match existing.iter().find(|e| same(e)) {
-            Some(e) => (e.id.clone(), e.questions.clone(), e.enabled),
-            None => (omnidesk_agent_api::new_faq_id(), Vec::new(), true),
-        };
-        questions.push(row.question);
-        let entry =
-            omnidesk_agent_api::faq_entry(id, &questions, &row.answer, language, enabled, now)
-                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-        out.push(entry);
     }
-    // The same checks once every variant is in.
-    out.into_iter()
-        .map(|e| {
+    // Checked once every variant is in, as the API checks an entry (it trims and drops
+    // repeated questions).
+    groups
+        .into_iter()
+        .map(|g| {
             omnidesk_agent_api::faq_entry(
-                e.id,
-                &e.questions,
-                &e.answer,
-                e.language.as_ref().map(|l| l.as_str()),
-                e.enabled,
+                g.id,
+                &g.questions,
+                &g.answer,
+                g.language.as_deref(),
+                g.enabled,
                 now,
             )
             .map_err(|err| anyhow::anyhow!("{}", err.message))
