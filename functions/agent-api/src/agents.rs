@@ -72,6 +72,8 @@ pub async fn create_agent(
         languages: BTreeSet::new(),
         language: None,
         status: AgentStatus::Offline,
+        chosen_status: None,
+        last_assigned_at: None,
         capacity: Agent::DEFAULT_CAPACITY,
         created_at: deps.clock.now(),
     };

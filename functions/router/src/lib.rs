@@ -2312,6 +2312,8 @@ mod tests {
                 .collect(),
             language: None,
             status: AgentStatus::Online,
+            chosen_status: None,
+            last_assigned_at: None,
             capacity: 10,
             created_at: Timestamp::from_millis(0),
         };

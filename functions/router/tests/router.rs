@@ -83,6 +83,8 @@ async fn add_agent(s: &Setup, email: &str, status: AgentStatus) -> Agent {
         languages: Default::default(),
         language: None,
         status,
+        chosen_status: None,
+        last_assigned_at: None,
         capacity: 10,
         created_at: s.clock.now(),
     };

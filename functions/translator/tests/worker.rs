@@ -53,6 +53,8 @@ async fn world(translator: Arc<FakeTranslator>, agents: &[(&str, &[&str])]) -> W
                 languages: reads.iter().map(|l| tag(l)).chain([tag(own)]).collect(),
                 language: Some(tag(own)),
                 status: AgentStatus::Online,
+                chosen_status: None,
+                last_assigned_at: None,
                 capacity: 10,
                 created_at: clock.now_ts(),
             })

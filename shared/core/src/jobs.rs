@@ -199,6 +199,25 @@ pub enum TimerJob {
         #[serde(default)]
         hops: u32,
     },
+    /// The agent's last dashboard closed at `disconnected_at`: if none is open again, the
+    /// agent goes offline and their unanswered conversations go back to the queue.
+    AgentAway {
+        agent_id: AgentId,
+        disconnected_at: Timestamp,
+    },
+    /// A snoozed conversation wakes up (if it is still snoozed until `until`).
+    Unsnooze {
+        conversation_id: ConversationId,
+        until: Timestamp,
+    },
+    /// A conversation still waiting in the queue since `queued_at` gets its position again
+    /// (and the timer again), until an agent has it.
+    QueueNotice {
+        conversation_id: ConversationId,
+        queued_at: Timestamp,
+    },
+    /// A wait longer than the queue's longest delay, re-armed: `job` runs at `due`.
+    Rearm { due: Timestamp, job: Box<TimerJob> },
 }
 
 /// What a worker step (one queue message) asks the queue driver to do.

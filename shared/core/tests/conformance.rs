@@ -332,6 +332,8 @@ fn agent(status: AgentStatus, capacity: u32) -> Agent {
         languages: BTreeSet::new(),
         language: None,
         status,
+        chosen_status: None,
+        last_assigned_at: None,
         capacity,
         created_at: Timestamp::from_millis(0),
     }

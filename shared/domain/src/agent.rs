@@ -81,7 +81,17 @@ pub struct Agent {
     /// replies are taken as written in it. Unset: the first of `languages`, else English.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<LanguageTag>,
+    /// What routing uses now: online while a dashboard is open (unless the agent chose
+    /// otherwise), offline a while after the last one closed.
     pub status: AgentStatus,
+    /// What the agent chose themselves (busy or offline stick across dashboard sessions);
+    /// `None`: follow the dashboard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen_status: Option<AgentStatus>,
+    /// When the agent was last given a conversation automatically (ties in assignment go to
+    /// who waited longest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_assigned_at: Option<Timestamp>,
     /// How many open (assigned, unresolved) conversations the agent takes at most.
     pub capacity: u32,
     pub created_at: Timestamp,
@@ -90,6 +100,25 @@ pub struct Agent {
 impl Agent {
     /// Default number of concurrent conversations per agent.
     pub const DEFAULT_CAPACITY: u32 = 10;
+
+    /// The status while a dashboard of the agent is open: what they chose, else online.
+    pub fn connected_status(&self) -> AgentStatus {
+        match self.chosen_status {
+            Some(AgentStatus::Busy) => AgentStatus::Busy,
+            Some(AgentStatus::Offline) => AgentStatus::Offline,
+            _ => AgentStatus::Online,
+        }
+    }
+
+    /// Whether the agent is in `team` (by its normalised name).
+    pub fn in_team(&self, team: &str) -> bool {
+        self.teams.iter().any(|t| t.eq_ignore_ascii_case(team))
+    }
+
+    /// Whether the agent has `skill` (case-insensitive).
+    pub fn has_skill(&self, skill: &str) -> bool {
+        self.skills.iter().any(|s| s.eq_ignore_ascii_case(skill))
+    }
 
     /// Whether the agent may be given one more conversation, holding `open` now.
     pub fn can_take(&self, open: u32) -> bool {
@@ -157,6 +186,8 @@ mod translation_tests {
                 .collect(),
             language: own.map(|l| LanguageTag::parse(l).unwrap()),
             status: AgentStatus::Online,
+            chosen_status: None,
+            last_assigned_at: None,
             capacity: 10,
             created_at: Timestamp::from_millis(0),
         }

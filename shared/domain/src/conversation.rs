@@ -134,6 +134,59 @@ impl ConversationStatus {
     pub const ALL: [Self; 4] = [Self::Bot, Self::Queued, Self::Assigned, Self::Resolved];
 }
 
+/// How urgent a conversation is: the queue offers higher priorities first (a VIP's
+/// conversation before others that waited longer).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Low,
+    #[default]
+    Normal,
+    High,
+    Urgent,
+}
+
+impl Priority {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Normal => "normal",
+            Self::High => "high",
+            Self::Urgent => "urgent",
+        }
+    }
+    /// Parses the lowercase name.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "low" => Ok(Self::Low),
+            "normal" => Ok(Self::Normal),
+            "high" => Ok(Self::High),
+            "urgent" => Ok(Self::Urgent),
+            _ => Err(ParseError::new(
+                "priority",
+                "must be low, normal, high or urgent",
+            )),
+        }
+    }
+    /// Whether it is the default (left out of JSON).
+    pub fn is_normal(&self) -> bool {
+        *self == Self::Normal
+    }
+    /// All priorities, lowest first.
+    pub const ALL: [Self; 4] = [Self::Low, Self::Normal, Self::High, Self::Urgent];
+}
+
+/// A customer's rating of how a resolved conversation went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Csat {
+    /// 1 (bad) to 5 (great).
+    pub score: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub at: Timestamp,
+}
+
 /// The preview of the newest message, kept on the conversation for list views.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastMessage {
@@ -247,6 +300,40 @@ pub struct Conversation {
     /// Tokens the AI spent on this conversation (its per-conversation budget).
     #[serde(default, skip_serializing_if = "crate::is_zero")]
     pub ai_tokens: u64,
+    /// The team whose queue the conversation is in (a routing rule chose it); `None`: the
+    /// deployment's default queue (every agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// The skill an agent needs to take it (a routing rule asked for it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skill: Option<String>,
+    /// Higher priorities are offered first.
+    #[serde(default, skip_serializing_if = "Priority::is_normal")]
+    pub priority: Priority,
+    /// When it last started waiting for an agent (queue order within a priority).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_at: Option<Timestamp>,
+    /// An agent's first reply (reports: first response time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_at: Option<Timestamp>,
+    /// When it was last resolved (reports: resolution time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<Timestamp>,
+    /// The out-of-office message was sent (once per conversation).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub out_of_office_sent: bool,
+    /// Times an unanswered conversation moved on to the next agent since it was last queued.
+    #[serde(default, skip_serializing_if = "crate::is_zero")]
+    pub hops: u32,
+    /// Labels agents put on the conversation.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub labels: std::collections::BTreeSet<crate::Tag>,
+    /// Until when it is snoozed (hidden from the lists' open views; a timer reopens it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snoozed_until: Option<Timestamp>,
+    /// The customer's rating after resolve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csat: Option<Csat>,
     /// Optimistic-concurrency version: every stored update must present the version it read.
     pub version: u64,
 }
@@ -294,6 +381,17 @@ impl Conversation {
             summary: None,
             ai_turns: 0,
             ai_tokens: 0,
+            team: None,
+            skill: None,
+            priority: Priority::Normal,
+            queued_at: None,
+            first_response_at: None,
+            resolved_at: None,
+            out_of_office_sent: false,
+            hops: 0,
+            labels: Default::default(),
+            snoozed_until: None,
+            csat: None,
             version: 0,
         }
     }
@@ -373,8 +471,9 @@ impl Conversation {
                 self.unread_count = self.unread_count.saturating_add(1);
                 self.last_inbound_at = Some(m.created_at);
             }
-            (crate::Direction::Outbound, crate::Author::Agent { .. }) => {
+            (crate::Direction::Outbound, crate::Author::Agent { .. }) if !m.internal => {
                 self.unread_count = 0;
+                self.first_response_at = self.first_response_at.or(Some(m.created_at));
                 // `None` orders before any time: the newest reply wins.
                 self.last_reply_at = self.last_reply_at.max(Some(m.created_at));
             }
@@ -409,6 +508,10 @@ impl Conversation {
         };
         self.assignee_id = None;
         self.ai_turns = 0;
+        self.hops = 0;
+        self.out_of_office_sent = false;
+        self.snoozed_until = None;
+        self.queued_at = (!bot_first).then_some(self.last_activity_at);
         Some(StatusChange {
             from,
             to: self.status,
@@ -453,6 +556,8 @@ impl Conversation {
             return None;
         }
         self.status = ConversationStatus::Queued;
+        self.queued_at = Some(self.last_activity_at);
+        self.hops = 0;
         Some(StatusChange {
             from: ConversationStatus::Bot,
             to: ConversationStatus::Queued,
@@ -501,6 +606,7 @@ impl Conversation {
         }
         let prev = self.assignee_id.take();
         self.status = ConversationStatus::Queued;
+        self.queued_at = Some(self.last_activity_at);
         Ok(StatusChange {
             from: ConversationStatus::Assigned,
             to: ConversationStatus::Queued,
@@ -508,8 +614,18 @@ impl Conversation {
         })
     }
 
-    /// Closes the conversation.
+    /// Closes the conversation (at `self.last_activity_at` or later: see [`Self::resolve_at`]).
     pub fn resolve(&mut self, by: Option<AgentId>) -> Result<StatusChange, TransitionError> {
+        let at = self.last_activity_at;
+        self.resolve_at(by, at)
+    }
+
+    /// Closes the conversation at `at` (its resolution time for reports).
+    pub fn resolve_at(
+        &mut self,
+        by: Option<AgentId>,
+        at: Timestamp,
+    ) -> Result<StatusChange, TransitionError> {
         if self.status == ConversationStatus::Resolved {
             return Err(TransitionError {
                 action: "resolve",
@@ -519,6 +635,9 @@ impl Conversation {
         let from = self.status;
         self.status = ConversationStatus::Resolved;
         self.unread_count = 0;
+        self.resolved_at = Some(at);
+        self.snoozed_until = None;
+        self.queued_at = None;
         Ok(StatusChange {
             from,
             to: self.status,

@@ -15,6 +15,7 @@ mod ids;
 mod inbound;
 mod message;
 mod summary;
+mod team;
 mod values;
 
 pub use agent::{Agent, AgentStatus, PasswordHash, translation_targets};
@@ -25,7 +26,7 @@ pub use attachment::{
 };
 pub use contact::{Contact, Identity, IdentityKey, Unreachable, WEB_VISITOR_NAME};
 pub use conversation::{
-    ACTIVITY_STEP_MS, Conversation, ConversationKey, ConversationStatus, HistorySummary,
+    ACTIVITY_STEP_MS, Conversation, ConversationKey, Csat, Priority, ConversationStatus, HistorySummary,
     LastMessage, StatusChange, TransitionError, activity_minute,
 };
 pub use error::ParseError;
@@ -40,6 +41,7 @@ pub use message::{
     TranslationStatus, split_for_telegram,
 };
 pub use summary::{HISTORY_SUMMARY_MAX_CHARS, email_summary, extractive_summary, handoff_summary};
+pub use team::{Team, TeamName};
 pub use values::{
     BotId, Channel, ChannelPath, EmailAddress, LanguageTag, Tag, TelegramChatId, TelegramUserId,
     Timestamp, UpdateId,

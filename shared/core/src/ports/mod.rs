@@ -7,6 +7,7 @@ mod clock;
 mod mail;
 mod push;
 mod queue;
+mod routing;
 mod store;
 mod telegram;
 mod translate;
@@ -23,6 +24,7 @@ pub use clock::{Clock, IdGen, SystemClock, UuidV7Ids};
 pub use mail::{MailStore, Mailbox, Mailer, OutgoingMail, SentMail, UnprocessableMail};
 pub use push::{ConnectionId, MAX_PUSH_BYTES, Push, PushError, PushOutcome, check_push_size};
 pub use queue::{DeadLettered, OutgoingMessage, Queue, QueueError, Received, SendOutcome};
+pub use routing::{CannedResponse, RoutingStore, StoredRules};
 pub use store::{
     AgentStore, AppendOutcome, BotConfig, BotMode, BotStore, Connection, ConnectionStore,
     ContactStore, ConversationFilter, ConversationStore, DeadLetter, DeadLetterStore, MessageStore,

@@ -126,6 +126,8 @@ fn new_agent(status: AgentStatus) -> Agent {
         languages: BTreeSet::new(),
         language: None,
         status,
+        chosen_status: None,
+        last_assigned_at: None,
         capacity: Agent::DEFAULT_CAPACITY,
         created_at: now(),
     }
