@@ -2060,6 +2060,10 @@ pub async fn handle_timer(deps: &RouterDeps, job: &TimerJob) -> Result<JobOutcom
             )
             .await
         }
+        other => {
+            tracing::debug!(?other, "timer not handled by this build");
+            Ok(JobOutcome::Done)
+        }
     };
     push_all(deps, pushes).await;
     outcome

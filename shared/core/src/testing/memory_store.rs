@@ -54,6 +54,9 @@ struct Inner {
     faq: BTreeMap<String, crate::FaqEntry>,
     faq_version: u64,
     ai_calls: HashMap<String, crate::AiCall>,
+    teams: BTreeMap<omnidesk_domain::TeamName, omnidesk_domain::Team>,
+    rules: Option<crate::StoredRules>,
+    canned: BTreeMap<String, crate::CannedResponse>,
 }
 
 impl MemoryStore {
@@ -916,5 +919,63 @@ impl VisitorConnectionStore for MemoryStore {
             .get(id)
             .filter(|c| c.connected_at.millis() > cutoff)
             .cloned())
+    }
+}
+
+#[async_trait]
+impl crate::RoutingStore for MemoryStore {
+    async fn put_team(&self, team: &omnidesk_domain::Team) -> StoreResult<()> {
+        self.inner.lock().teams.insert(team.name.clone(), team.clone());
+        Ok(())
+    }
+    async fn get_team(
+        &self,
+        name: &omnidesk_domain::TeamName,
+    ) -> StoreResult<Option<omnidesk_domain::Team>> {
+        Ok(self.inner.lock().teams.get(name).cloned())
+    }
+    async fn list_teams(&self) -> StoreResult<Vec<omnidesk_domain::Team>> {
+        Ok(self.inner.lock().teams.values().cloned().collect())
+    }
+    async fn delete_team(&self, name: &omnidesk_domain::TeamName) -> StoreResult<bool> {
+        Ok(self.inner.lock().teams.remove(name).is_some())
+    }
+    async fn get_rules(&self) -> StoreResult<Option<crate::StoredRules>> {
+        Ok(self.inner.lock().rules.clone())
+    }
+    async fn rules_version(&self) -> StoreResult<u64> {
+        Ok(self.inner.lock().rules.as_ref().map_or(0, |r| r.version))
+    }
+    async fn put_rules(
+        &self,
+        rules: &crate::StoredRules,
+        expected_version: u64,
+    ) -> StoreResult<crate::StoredRules> {
+        let mut inner = self.inner.lock();
+        let current = inner.rules.as_ref().map_or(0, |r| r.version);
+        if current != expected_version {
+            return Err(StoreError::Conflict(format!(
+                "rules are at version {current}, not {expected_version}"
+            )));
+        }
+        let stored = crate::StoredRules {
+            version: current + 1,
+            ..rules.clone()
+        };
+        inner.rules = Some(stored.clone());
+        Ok(stored)
+    }
+    async fn put_canned(&self, canned: &crate::CannedResponse) -> StoreResult<()> {
+        self.inner
+            .lock()
+            .canned
+            .insert(canned.shortcut.clone(), canned.clone());
+        Ok(())
+    }
+    async fn list_canned(&self) -> StoreResult<Vec<crate::CannedResponse>> {
+        Ok(self.inner.lock().canned.values().cloned().collect())
+    }
+    async fn delete_canned(&self, shortcut: &str) -> StoreResult<bool> {
+        Ok(self.inner.lock().canned.remove(shortcut).is_some())
     }
 }
