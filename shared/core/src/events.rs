@@ -69,6 +69,22 @@ impl ConversationView {
     }
 }
 
+/// A notice for one agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub id: String,
+    /// `mention` (an @mention in a private note).
+    pub kind: String,
+    pub conversation_id: ConversationId,
+    pub message_id: omnidesk_domain::MessageId,
+    /// Who caused it.
+    pub by: AgentId,
+    pub by_name: String,
+    /// What it says (the note's text).
+    pub text: String,
+    pub at: Timestamp,
+}
+
 /// Server → client events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
@@ -109,6 +125,9 @@ pub enum ServerEvent {
         agent_id: AgentId,
         status: AgentStatus,
     },
+    /// Something for one agent (pushed only to their connections): an @mention in a note.
+    #[serde(rename = "notification")]
+    Notification { notification: Notification },
     /// Answer to `{"action":"ping"}`.
     #[serde(rename = "pong")]
     Pong,

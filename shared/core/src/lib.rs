@@ -98,8 +98,8 @@ pub mod usecases;
 pub mod testing;
 
 pub use events::{
-    ClientAction, ContactView, ConversationView, ServerEvent, VisitorEvent, WEB_SOURCE_PREFIX,
-    WebAuthor, WebMessage,
+    ClientAction, ContactView, ConversationView, Notification, ServerEvent, VisitorEvent,
+    WEB_SOURCE_PREFIX, WebAuthor, WebMessage,
 };
 pub use jobs::{
     AiJob, InboundJob, JobError, JobOutcome, MediaJob, OutboundBody, OutboundJob, QueueName,

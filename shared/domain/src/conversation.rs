@@ -136,7 +136,9 @@ impl ConversationStatus {
 
 /// How urgent a conversation is: the queue offers higher priorities first (a VIP's
 /// conversation before others that waited longer).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     Low,

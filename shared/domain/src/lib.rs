@@ -26,8 +26,8 @@ pub use attachment::{
 };
 pub use contact::{Contact, Identity, IdentityKey, Unreachable, WEB_VISITOR_NAME};
 pub use conversation::{
-    ACTIVITY_STEP_MS, Conversation, ConversationKey, Csat, Priority, ConversationStatus, HistorySummary,
-    LastMessage, StatusChange, TransitionError, activity_minute,
+    ACTIVITY_STEP_MS, Conversation, ConversationKey, ConversationStatus, Csat, HistorySummary,
+    LastMessage, Priority, StatusChange, TransitionError, activity_minute,
 };
 pub use error::ParseError;
 pub use ids::{AgentId, ContactId, ConversationId, MessageId, VisitorId, WebsiteId};

@@ -118,7 +118,10 @@ mod tests {
     #[test]
     fn a_team_name_is_lowercased_and_checked() {
         assert_eq!(TeamName::parse(" VIP ").unwrap().as_str(), "vip");
-        assert_eq!(TeamName::parse("billing-ru").unwrap().as_str(), "billing-ru");
+        assert_eq!(
+            TeamName::parse("billing-ru").unwrap().as_str(),
+            "billing-ru"
+        );
         assert!(TeamName::parse("").is_err());
         assert!(TeamName::parse("a b").is_err());
         assert!(TeamName::parse(&"x".repeat(33)).is_err());
@@ -126,10 +129,8 @@ mod tests {
 
     #[test]
     fn a_stored_team_without_the_newer_fields_reads_with_defaults() {
-        let t: Team = serde_json::from_str(
-            r#"{"name":"support","created_at":0,"updated_at":0}"#,
-        )
-        .unwrap();
+        let t: Team =
+            serde_json::from_str(r#"{"name":"support","created_at":0,"updated_at":0}"#).unwrap();
         assert_eq!(t.timezone, "UTC");
         assert_eq!(t.answer_within_secs, 60);
         assert_eq!(t.max_hops, 3);
