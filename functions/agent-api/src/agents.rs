@@ -73,7 +73,6 @@ pub async fn create_agent(
         language: None,
         status: AgentStatus::Offline,
         chosen_status: None,
-        last_assigned_at: None,
         capacity: Agent::DEFAULT_CAPACITY,
         created_at: deps.clock.now(),
     };

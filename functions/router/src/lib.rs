@@ -2317,7 +2317,6 @@ mod tests {
             language: None,
             status: AgentStatus::Online,
             chosen_status: None,
-            last_assigned_at: None,
             capacity: 10,
             created_at: Timestamp::from_millis(0),
         };

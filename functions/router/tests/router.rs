@@ -84,7 +84,6 @@ async fn add_agent(s: &Setup, email: &str, status: AgentStatus) -> Agent {
         language: None,
         status,
         chosen_status: None,
-        last_assigned_at: None,
         capacity: 10,
         created_at: s.clock.now(),
     };

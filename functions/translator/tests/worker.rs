@@ -54,7 +54,6 @@ async fn world(translator: Arc<FakeTranslator>, agents: &[(&str, &[&str])]) -> W
                 language: Some(tag(own)),
                 status: AgentStatus::Online,
                 chosen_status: None,
-                last_assigned_at: None,
                 capacity: 10,
                 created_at: clock.now_ts(),
             })

@@ -41,6 +41,29 @@ pub struct ConversationView {
     /// AI answers since the conversation last came to the bot.
     #[serde(default)]
     pub ai_turns: u32,
+    /// The team whose queue it is in; `None`: the default queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// The skill an agent needs to take it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skill: Option<String>,
+    #[serde(default)]
+    pub priority: omnidesk_domain::Priority,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queued_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<Timestamp>,
+    /// Unanswered moves to the next agent since it was queued.
+    #[serde(default)]
+    pub hops: u32,
+    #[serde(default)]
+    pub labels: std::collections::BTreeSet<omnidesk_domain::Tag>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snoozed_until: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csat: Option<omnidesk_domain::Csat>,
     pub version: u64,
 }
 
@@ -64,6 +87,16 @@ impl ConversationView {
             created_at: c.created_at,
             summary: c.summary.clone(),
             ai_turns: c.ai_turns,
+            team: c.team.clone(),
+            skill: c.skill.clone(),
+            priority: c.priority,
+            queued_at: c.queued_at,
+            first_response_at: c.first_response_at,
+            resolved_at: c.resolved_at,
+            hops: c.hops,
+            labels: c.labels.clone(),
+            snoozed_until: c.snoozed_until,
+            csat: c.csat.clone(),
             version: c.version,
         }
     }

@@ -333,7 +333,6 @@ fn agent(status: AgentStatus, capacity: u32) -> Agent {
         language: None,
         status,
         chosen_status: None,
-        last_assigned_at: None,
         capacity,
         created_at: Timestamp::from_millis(0),
     }

@@ -88,10 +88,6 @@ pub struct Agent {
     /// `None`: follow the dashboard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chosen_status: Option<AgentStatus>,
-    /// When the agent was last given a conversation automatically (ties in assignment go to
-    /// who waited longest).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_assigned_at: Option<Timestamp>,
     /// How many open (assigned, unresolved) conversations the agent takes at most.
     pub capacity: u32,
     pub created_at: Timestamp,
@@ -187,7 +183,6 @@ mod translation_tests {
             language: own.map(|l| LanguageTag::parse(l).unwrap()),
             status: AgentStatus::Online,
             chosen_status: None,
-            last_assigned_at: None,
             capacity: 10,
             created_at: Timestamp::from_millis(0),
         }

@@ -127,7 +127,6 @@ fn new_agent(status: AgentStatus) -> Agent {
         language: None,
         status,
         chosen_status: None,
-        last_assigned_at: None,
         capacity: Agent::DEFAULT_CAPACITY,
         created_at: now(),
     }
