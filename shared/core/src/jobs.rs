@@ -205,6 +205,9 @@ pub enum TimerJob {
         agent_id: AgentId,
         disconnected_at: Timestamp,
     },
+    /// A dashboard of the agent connected: they follow it to online (unless they chose
+    /// otherwise) and take queued conversations, highest priority first.
+    AgentBack { agent_id: AgentId },
     /// A snoozed conversation wakes up (if it is still snoozed until `until`).
     Unsnooze {
         conversation_id: ConversationId,

@@ -89,6 +89,7 @@
 //! (contact `identities`, message `delivery`/`channelRef`, agent `pwhash`/`email`, bot
 //! `pollOffset`).
 
+pub mod assign;
 pub mod events;
 pub mod jobs;
 pub mod ports;

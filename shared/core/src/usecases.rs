@@ -70,48 +70,6 @@ pub async fn conversation_view(
     Ok(ConversationView::new(conversation, contact))
 }
 
-/// Picks the agent for a new conversation: round-robin over agents who are online and under
-/// capacity (the rotation point is a shared atomic counter, so several router instances take
-/// turns too). `None` when nobody can take it; the conversation then waits in the queue.
-pub async fn pick_agent(
-    agents: &dyn crate::AgentStore,
-    conversations: &dyn crate::ConversationStore,
-) -> StoreResult<Option<omnidesk_domain::AgentId>> {
-    pick_agent_except(agents, conversations, None).await
-}
-
-/// [`pick_agent`] among everyone but `except` (a reassignment away from an agent who did not
-/// answer).
-pub async fn pick_agent_except(
-    agents: &dyn crate::AgentStore,
-    conversations: &dyn crate::ConversationStore,
-    except: Option<omnidesk_domain::AgentId>,
-) -> StoreResult<Option<omnidesk_domain::AgentId>> {
-    let online: Vec<_> = agents
-        .list_agents()
-        .await?
-        .into_iter()
-        .filter(|a| {
-            a.status == omnidesk_domain::AgentStatus::Online
-                && a.capacity > 0
-                && Some(a.id) != except
-        })
-        .collect();
-    // Who has room first, so that a full team (the conversation waits in the queue, and every
-    // new message of it asks again) does not turn the shared counter: that is a write each.
-    let mut free = Vec::with_capacity(online.len());
-    for agent in online {
-        if agent.can_take(conversations.count_assigned(agent.id).await?) {
-            free.push(agent.id);
-        }
-    }
-    if free.is_empty() {
-        return Ok(None);
-    }
-    let start = agents.next_counter("assign_round_robin").await? as usize;
-    Ok(Some(free[start % free.len()]))
-}
-
 /// The display name of a message's author as visitors see it: the agent's name for agents.
 pub async fn author_name(
     agents: &dyn crate::AgentStore,

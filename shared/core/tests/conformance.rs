@@ -9,7 +9,8 @@ use omnidesk_core::testing::{
     ManualClock, MemoryPush, MemoryQueue, MemoryStore, MemoryTelegram, SeqIds, push_suite,
     queue_suite, store_suite,
 };
-use omnidesk_core::usecases::{pick_agent, push_to_agents};
+use omnidesk_core::assign::pick_agent_for;
+use omnidesk_core::usecases::push_to_agents;
 use omnidesk_core::{
     AgentStore, Clock, Connection, ConnectionId, ConnectionStore, ConversationStore, IdGen,
     OutgoingMessage, Queue, QueueError, QueueName, Secret, ServerEvent, SystemClock, TelegramApi,
@@ -338,7 +339,7 @@ fn agent(status: AgentStatus, capacity: u32) -> Agent {
     }
 }
 
-async fn assign_one(store: &MemoryStore, agent: AgentId) {
+fn waiting(team: Option<&str>, skill: Option<&str>, language: Option<&str>) -> Conversation {
     let mut c = Conversation::new(
         ConversationId::from_uuid(Uuid::now_v7()),
         ConversationKey::parse(&format!("test:{}", Uuid::now_v7().simple())).unwrap(),
@@ -346,30 +347,63 @@ async fn assign_one(store: &MemoryStore, agent: AgentId) {
         Channel::Web,
         Timestamp::from_millis(0),
     );
+    c.team = team.map(str::to_owned);
+    c.skill = skill.map(str::to_owned);
+    c.language = language.map(|l| omnidesk_domain::LanguageTag::parse(l).unwrap());
+    c
+}
+
+/// Gives `agent` one more open conversation, last active at `at` ms.
+async fn assign_one_at(store: &MemoryStore, agent: AgentId, at: i64) {
+    let mut c = waiting(None, None, None);
+    c.last_activity_at = Timestamp::from_millis(at);
     store.create_conversation(&c).await.unwrap();
     c.status = ConversationStatus::Assigned;
     c.assignee_id = Some(agent);
     store.update_conversation(&c).await.unwrap();
 }
 
-#[tokio::test]
-async fn pick_agent_takes_turns_between_two_online_agents() {
-    let store = system_store();
-    let (a, b) = (agent(AgentStatus::Online, 5), agent(AgentStatus::Online, 5));
-    store.create_agent(&a).await.unwrap();
-    store.create_agent(&b).await.unwrap();
-    let mut picks = Vec::new();
-    for _ in 0..4 {
-        picks.push(pick_agent(&store, &store).await.unwrap().unwrap());
-    }
-    assert_ne!(picks[0], picks[1]);
-    assert_eq!(picks[0], picks[2]);
-    assert_eq!(picks[1], picks[3]);
-    assert!(picks.iter().all(|p| *p == a.id || *p == b.id));
+async fn assign_one(store: &MemoryStore, agent: AgentId) {
+    assign_one_at(store, agent, 0).await;
+}
+
+async fn pick(store: &MemoryStore, c: &Conversation) -> Option<AgentId> {
+    pick_agent_for(store, store, c, &[]).await.unwrap()
 }
 
 #[tokio::test]
-async fn pick_agent_skips_offline_and_busy_agents() {
+async fn the_agent_with_the_fewest_open_conversations_is_picked_and_ties_go_to_the_longest_idle() {
+    let store = system_store();
+    let (a, b, c) = (
+        agent(AgentStatus::Online, 5),
+        agent(AgentStatus::Online, 5),
+        agent(AgentStatus::Online, 5),
+    );
+    for x in [&a, &b, &c] {
+        store.create_agent(x).await.unwrap();
+    }
+    assign_one_at(&store, a.id, 5_000).await;
+    assign_one_at(&store, b.id, 1_000).await;
+    assign_one_at(&store, c.id, 9_000).await;
+    assign_one_at(&store, c.id, 9_500).await;
+    // a and b hold one each, c two: b was idle longest.
+    assert_eq!(pick(&store, &waiting(None, None, None)).await, Some(b.id));
+    assign_one_at(&store, b.id, 10_000).await;
+    assert_eq!(pick(&store, &waiting(None, None, None)).await, Some(a.id));
+    // Someone who never had a conversation has been idle longest of all.
+    let fresh = agent(AgentStatus::Online, 5);
+    store.create_agent(&fresh).await.unwrap();
+    assert_eq!(pick(&store, &waiting(None, None, None)).await, Some(fresh.id));
+    assert_eq!(
+        pick_agent_for(&store, &store, &waiting(None, None, None), &[fresh.id])
+            .await
+            .unwrap(),
+        Some(a.id)
+    );
+}
+
+#[tokio::test]
+async fn picking_skips_offline_and_busy_agents() {
     let store = system_store();
     let online = agent(AgentStatus::Online, 5);
     for a in [
@@ -380,34 +414,64 @@ async fn pick_agent_skips_offline_and_busy_agents() {
         store.create_agent(&a).await.unwrap();
     }
     for _ in 0..3 {
-        assert_eq!(pick_agent(&store, &store).await.unwrap(), Some(online.id));
+        assert_eq!(pick(&store, &waiting(None, None, None)).await, Some(online.id));
     }
 }
 
 #[tokio::test]
-async fn pick_agent_respects_capacity_and_returns_none_when_everyone_is_full() {
+async fn picking_respects_capacity_and_finds_nobody_when_everyone_is_full() {
     let store = system_store();
     let full = agent(AgentStatus::Online, 1);
     let free = agent(AgentStatus::Online, 2);
     store.create_agent(&full).await.unwrap();
     store.create_agent(&free).await.unwrap();
     assign_one(&store, full.id).await;
-    for _ in 0..3 {
-        assert_eq!(pick_agent(&store, &store).await.unwrap(), Some(free.id));
-    }
+    assert_eq!(pick(&store, &waiting(None, None, None)).await, Some(free.id));
     assign_one(&store, free.id).await;
     assign_one(&store, free.id).await;
-    assert_eq!(pick_agent(&store, &store).await.unwrap(), None);
+    assert_eq!(pick(&store, &waiting(None, None, None)).await, None);
 }
 
 #[tokio::test]
-async fn pick_agent_returns_none_without_online_agents() {
+async fn picking_finds_nobody_without_online_agents() {
     let store = system_store();
     store
         .create_agent(&agent(AgentStatus::Offline, 5))
         .await
         .unwrap();
-    assert_eq!(pick_agent(&store, &store).await.unwrap(), None);
+    assert_eq!(pick(&store, &waiting(None, None, None)).await, None);
+}
+
+#[tokio::test]
+async fn a_russian_vip_conversation_goes_to_the_least_busy_russian_reader_of_the_vip_team() {
+    let store = system_store();
+    let member = |teams: &[&str], langs: &[&str]| {
+        let mut a = agent(AgentStatus::Online, 5);
+        a.teams = teams.iter().map(|t| t.to_string()).collect();
+        a.languages = langs
+            .iter()
+            .map(|l| omnidesk_domain::LanguageTag::parse(l).unwrap())
+            .collect();
+        a
+    };
+    let support_ru = member(&["support"], &["ru"]);
+    let vip_en = member(&["vip"], &["en"]);
+    let vip_ru_busy = member(&["vip"], &["ru", "en"]);
+    let vip_ru = member(&["vip"], &["en", "ru"]);
+    for a in [&support_ru, &vip_en, &vip_ru_busy, &vip_ru] {
+        store.create_agent(a).await.unwrap();
+    }
+    assign_one(&store, vip_ru_busy.id).await;
+    assign_one(&store, vip_ru_busy.id).await;
+    assign_one(&store, vip_ru.id).await;
+    let c = waiting(Some("vip"), None, Some("ru"));
+    assert_eq!(pick(&store, &c).await, Some(vip_ru.id));
+    // Nobody of the team reads it and has room: a member who does not read it (translated).
+    let c = waiting(Some("vip"), None, Some("ja"));
+    assert_eq!(pick(&store, &c).await, Some(vip_en.id));
+    // A needed skill nobody has: it waits.
+    let c = waiting(Some("vip"), Some("billing"), Some("ru"));
+    assert_eq!(pick(&store, &c).await, None);
 }
 
 #[tokio::test]
