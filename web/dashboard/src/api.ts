@@ -2,7 +2,10 @@
 // screen, keeping drafts and queued replies).
 
 import type { RuntimeConfig } from './config';
-import type { Agent, AgentStatus, AiCall, ContactWithConversations, Contact, ConversationView, FaqEntry, FaqInput, HistorySummary, Message, Page, Suggestion, TranslationPreview } from './types';
+import type {
+  Agent, AgentStatus, AiCall, CannedResponse, ContactWithConversations, Contact, ConversationView, FaqEntry, FaqInput, HistorySummary, Message, Page, Priority, ReportSummary,
+  Suggestion, TranslationPreview,
+} from './types';
 import type { SendResult } from './outbox';
 import { replyForm } from './attachments';
 
@@ -211,6 +214,67 @@ export class Api {
     const q = new URLSearchParams({ limit: String(limit) });
     if (conversationId) q.set('conversation_id', conversationId);
     return this.call<{ calls: AiCall[] }>('GET', `/api/v1/ai/calls?${q}`);
+  }
+  /** Saved replies, ordered by shortcut. */
+  canned() {
+    return this.call<CannedResponse[]>('GET', '/api/v1/canned');
+  }
+  putCanned(shortcut: string, text: string) {
+    return this.call<CannedResponse>('PUT', `/api/v1/canned/${encodeURIComponent(shortcut)}`, { text });
+  }
+  deleteCanned(shortcut: string) {
+    return this.call<null>('DELETE', `/api/v1/canned/${encodeURIComponent(shortcut)}`);
+  }
+  /** A private note (never sent to the customer); `mentioned`: the agents it notified. */
+  addNote(id: string, text: string) {
+    return this.call<{ message: Message; mentioned?: string[] }>('POST', `/api/v1/conversations/${encodeURIComponent(id)}/notes`, { text });
+  }
+  setLabels(id: string, labels: string[]) {
+    return this.call<ConversationView>('PUT', `/api/v1/conversations/${encodeURIComponent(id)}/labels`, { labels });
+  }
+  setPriority(id: string, priority: Priority) {
+    return this.call<ConversationView>('PUT', `/api/v1/conversations/${encodeURIComponent(id)}/priority`, { priority });
+  }
+  /** Snoozes until `until` (milliseconds since the epoch). */
+  snooze(id: string, until: number) {
+    return this.call<ConversationView>('POST', `/api/v1/conversations/${encodeURIComponent(id)}/snooze`, { until });
+  }
+  unsnooze(id: string) {
+    return this.call<ConversationView>('DELETE', `/api/v1/conversations/${encodeURIComponent(id)}/snooze`);
+  }
+  markRead(id: string) {
+    return this.call<ConversationView>('POST', `/api/v1/conversations/${encodeURIComponent(id)}/read`);
+  }
+  /** `GET /reports/summary?…` (`query` from `reportQuery`). */
+  report(query: Record<string, string>) {
+    return this.call<ReportSummary>('GET', `/api/v1/reports/summary?${new URLSearchParams(query)}`);
+  }
+
+  /**
+   * A file the API serves to agents (a report as CSV): fetched with the bearer token (it is never
+   * put in a URL), as a Blob and the name its `Content-Disposition` gives (else `fallbackName`).
+   */
+  async download(path: string, fallbackName: string): Promise<{ blob: Blob; filename: string }> {
+    const headers: Record<string, string> = {};
+    if (this.token) headers.Authorization = `Bearer ${this.token}`;
+    let res: Response;
+    try {
+      res = await fetch(this.cfg.apiBase + path, { headers });
+    } catch (e) {
+      throw new NetworkError(e instanceof Error ? e.message : 'network error');
+    }
+    if (!res.ok) throw this.failure(res.status, res.statusText, await res.text().catch(() => ''), path);
+    const disposition = res.headers.get('content-disposition') ?? '';
+    const named = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition);
+    let filename = fallbackName;
+    if (named) {
+      try {
+        filename = decodeURIComponent(named[1]);
+      } catch {
+        filename = named[1];
+      }
+    }
+    return { blob: await res.blob(), filename };
   }
   patchContact(id: string, patch: { tags?: string[]; attributes?: Record<string, string> }) {
     return this.call<Contact>('PATCH', `/api/v1/contacts/${encodeURIComponent(id)}`, patch);

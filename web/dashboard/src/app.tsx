@@ -22,6 +22,15 @@ import type { Agent, AgentStatus, Contact, ContactWithConversations, Conversatio
 import { AiBadge, AiTools, SummaryCard, statusLabel } from './ai-view';
 import { KnowledgeBase } from './knowledge-view';
 import { withSuggestion } from './ai';
+import { ModeToggle, PickerList, type ComposeMode, type PickerOption } from './compose-view';
+import { insertAt, pickerKey, triggerAt } from './picker';
+import { filterCanned, fillPlaceholders } from './canned';
+import { matchAgents, mentionHandle, mentionSegments, mentionedAgents } from './mentions';
+import { ConversationTools, ListMarks } from './triage-view';
+import { Bell, Toasts } from './notify-view';
+import { CannedManager } from './canned-view';
+import { Reports } from './reports-view';
+import { effectiveStatus } from './state';
 
 type T = (key: Key, vars?: Record<string, string>) => string;
 
@@ -66,6 +75,7 @@ export function App({ cfg }: { cfg: RuntimeConfig }) {
         expired={expired}
         onLogin={(s) => {
           sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
+          sessionStorage.removeItem('omnidesk.tab'); // a sign-in opens where the work is (Controller.chooseTab)
           setExpired(false);
           setSession(s);
         }}
@@ -158,9 +168,10 @@ function beep(): void {
 }
 
 function useController(cfg: RuntimeConfig, session: Session, onLogout: (code: string | null) => void, notifyRef: { current: boolean }, t: T) {
+  const ctrlRef = useRef<Controller | null>(null);
   const ctrl = useMemo(
     () =>
-      new Controller(cfg, session, {
+      (ctrlRef.current = new Controller(cfg, session, {
         onLoggedOut: (code) => onLogout(code),
         onAssignedToMe: (_id, name) => {
           if (!notifyRef.current) return;
@@ -169,7 +180,19 @@ function useController(cfg: RuntimeConfig, session: Session, onLogout: (code: st
             new Notification(t('assignedToYou'), { body: name }); // the OS shows it as text
           }
         },
-      }),
+        onNotification: (n, contact) => {
+          if (!notifyRef.current) return;
+          beep();
+          if ('Notification' in window && Notification.permission === 'granted') {
+            const d = new Notification(t('mentionedYou', { a: n.by_name, b: contact ?? t('aConversation') }), { body: n.text, tag: n.id });
+            d.onclick = () => {
+              window.focus();
+              void ctrlRef.current?.openNotification(n.id);
+              d.close();
+            };
+          }
+        },
+      })),
     [],
   );
   const [, setTick] = useState(0);
@@ -241,28 +264,28 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
     <div class="desk">
       <header class="top">
         <strong class="brand">{t('appName')}</strong>
-        {ctrl.ai && (
-          <nav class="views" aria-label={t('appName')}>
-            <button data-testid="nav-conversations" aria-current={ctrl.view === 'conversations' ? 'page' : undefined} onClick={() => ctrl.showView('conversations')}>
-              {t('nav_conversations')}
-            </button>
+        <nav class="views" aria-label={t('appName')}>
+          <button data-testid="nav-conversations" aria-current={ctrl.view === 'conversations' ? 'page' : undefined} onClick={() => ctrl.showView('conversations')}>
+            {t('nav_conversations')}
+          </button>
+          {ctrl.ai && (
             <button data-testid="nav-knowledge" aria-current={ctrl.view === 'knowledge' ? 'page' : undefined} onClick={() => ctrl.showView('knowledge')}>
               {t('nav_knowledge')}
             </button>
-          </nav>
-        )}
+          )}
+          <button data-testid="nav-canned" aria-current={ctrl.view === 'canned' ? 'page' : undefined} onClick={() => ctrl.showView('canned')}>
+            {t('nav_canned')}
+          </button>
+          <button data-testid="nav-reports" aria-current={ctrl.view === 'reports' ? 'page' : undefined} onClick={() => ctrl.showView('reports')}>
+            {t('nav_reports')}
+          </button>
+        </nav>
         <span class={`link link-${ctrl.link}`} data-testid="link" data-state={ctrl.link} role="status">
           <span class="dot" /> {t(`link_${ctrl.link}` as Key)}
         </span>
         <span class="spacer" />
-        <label class="mystatus">
-          {t('myStatus')}{' '}
-          <select data-testid="my-status" value={ctrl.me.status} onChange={(e) => void ctrl.setStatus((e.target as HTMLSelectElement).value as AgentStatus)}>
-            {(['online', 'busy', 'offline'] as const).map((s) => (
-              <option value={s}>{t(`status_${s}` as Key)}</option>
-            ))}
-          </select>
-        </label>
+        <MyStatus ctrl={ctrl} t={t} />
+        <Bell ctrl={ctrl} t={t} />
         <label class="notify">
           <input type="checkbox" checked={notify} onChange={() => void toggleNotify()} data-testid="notify" /> {t('notifications')}
         </label>
@@ -276,9 +299,18 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
           {t('error')}: {ctrl.error} <button onClick={() => ctrl.clearError()}>×</button>
         </div>
       )}
+      <Toasts ctrl={ctrl} t={t} />
       {ctrl.view === 'knowledge' && ctrl.ai ? (
         <main class="kb-main">
           <KnowledgeBase ctrl={ctrl} t={t} />
+        </main>
+      ) : ctrl.view === 'canned' ? (
+        <main class="kb-main">
+          <CannedManager ctrl={ctrl} t={t} />
+        </main>
+      ) : ctrl.view === 'reports' ? (
+        <main class="kb-main">
+          <Reports ctrl={ctrl} t={t} />
         </main>
       ) : (
       <main class={open ? 'cols has-open' : 'cols'}>
@@ -295,6 +327,27 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
       </main>
       )}
     </div>
+  );
+}
+
+/**
+ * My status: what I am in effect (online while this dashboard is connected, unless I chose busy
+ * or offline). Choosing Online clears the choice.
+ */
+export function MyStatus({ ctrl, t }: { ctrl: Controller; t: T }) {
+  const status = effectiveStatus(ctrl.me);
+  const chosen = ctrl.me.chosen_status === 'busy' || ctrl.me.chosen_status === 'offline';
+  const hint = chosen ? t('status_chosen', { a: t(`status_${status}` as Key) }) : t('status_followsDashboard');
+  return (
+    <label class="mystatus" title={hint}>
+      <span class={`presence-dot p-${status}`} aria-hidden="true" />
+      <span class="sr-only">{t('myStatus')} </span>
+      <select data-testid="my-status" data-chosen={chosen ? 'true' : 'false'} value={status} aria-description={hint} onChange={(e) => void ctrl.setStatus((e.target as HTMLSelectElement).value as AgentStatus)}>
+        {(['online', 'busy', 'offline'] as const).map((s) => (
+          <option value={s}>{t(`status_${s}` as Key)}</option>
+        ))}
+      </select>
+    </label>
   );
 }
 
@@ -356,6 +409,7 @@ export function ConversationList({ ctrl, list, t, now }: { ctrl: Controller; lis
               <span class="who">
                 <span class="name">
                   {c.contact.display_name}
+                  <ListMarks conv={c} t={t} now={now} />
                   {c.status === 'bot' && (
                     <span class="status s-bot" data-testid="conversation-item-status" data-status="bot">
                       {statusLabel('bot', ctrl.ai, t)}
@@ -446,6 +500,8 @@ function MessageView(props: {
   reader: Pick<Agent, 'language' | 'languages'>;
   /** A reply held after its translation failed: send it untranslated, or translate again. */
   held: HeldActions;
+  /** The agents (to mark a note's @mentions). */
+  agents?: Agent[];
 }) {
   const { m, t, agentName, contactName } = props;
   const [edits, setEdits] = useState(false);
@@ -463,13 +519,15 @@ function MessageView(props: {
   const outbound = m.direction === 'outbound';
   const held = isHeld(m);
   const note = m.internal === true;
+  // An agent's private note: its own look (never like a reply the customer saw), @mentions marked.
+  const privateNote = note && m.author.kind === 'agent';
   const ai = m.author.kind === 'ai';
-  const cls = `msg ${outbound ? 'out' : 'in'}${ai ? ' ai' : ''}${note ? ' note' : ''}`;
+  const cls = `msg ${outbound ? 'out' : 'in'}${ai ? ' ai' : ''}${note ? ' note' : ''}${privateNote ? ' private-note' : ''}`;
   return (
-    <li class={cls} data-testid="message" data-id={m.id} data-status={m.delivery.status} data-author={m.author.kind} data-internal={note ? 'true' : undefined}>
+    <li class={cls} data-testid="message" data-id={m.id} data-status={m.delivery.status} data-author={m.author.kind} data-internal={note ? 'true' : undefined} data-note={privateNote ? 'private' : undefined}>
       {note && (
         <div class="note-label" data-testid="internal-note">
-          {t('internalNote')}
+          {privateNote ? <><Icon name="lock" size={12} /> {t('privateNote')}</> : t('internalNote')}
         </div>
       )}
       <div class="msg-head">
@@ -482,7 +540,11 @@ function MessageView(props: {
       <EmailSubject head={props.emailHead} t={t} />
       <EmailAutomatic m={m} t={t} />
       <MessageContext m={m} t={t} />
-      {outbound ? (
+      {privateNote ? (
+        <div class="text" data-testid="message-text">
+          {mentionSegments(m.text, props.agents ?? []).map((p) => (p.mention ? <mark class="mention">{p.text}</mark> : p.text))}
+        </div>
+      ) : outbound ? (
         <>
           {m.text && <div class="text" data-testid="message-text">{m.text}</div>}
           <OutboundTranslation m={m} t={t} actions={props.held} />
@@ -561,10 +623,78 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
 
   const draftRef = useRef(draft);
   draftRef.current = draft;
+  // Reply or private note: each has its own draft (the note's under `note.<id>`).
+  const [mode, setModeState] = useState<ComposeMode>('reply');
+  const [noteDraft, setNoteDraft] = useState(() => loadDraft(localStorage, `note.${conv.id}`));
+  const [noteStatus, setNoteStatus] = useState<{ ok: boolean; text: string } | null>(null);
+  const [noteBusy, setNoteBusy] = useState(false);
+  const note = mode === 'note';
+  const text = note ? noteDraft : draft;
+  const setText = (v: string) => {
+    if (note) {
+      setNoteDraft(v);
+      saveDraft(localStorage, `note.${conv.id}`, v);
+    } else {
+      draftRef.current = v;
+      setDraft(v);
+      saveDraft(localStorage, conv.id, v);
+    }
+  };
+  const setMode = (m: ComposeMode) => {
+    setModeState(m);
+    setNoteStatus(null);
+    props.composerRef.current?.focus();
+  };
+
+  // The `/` (saved replies) and `@` (agents, in a note) pickers.
+  const [caret, setCaret] = useState(0);
+  const [pickIndex, setPickIndex] = useState(0);
+  const [dismissed, setDismissed] = useState<string | null>(null);
+  const pendingCaret = useRef<number | null>(null);
+  const mention = note ? triggerAt(text, caret, '@') : null;
+  const slash = mention ? null : triggerAt(text, caret, '/');
+  const trig = mention ?? slash;
+  const pickKind: 'canned' | 'mention' | null = mention ? 'mention' : slash && !ctrl.cannedMissing ? 'canned' : null;
+  const trigId = trig ? `${pickKind}:${trig.start}` : null;
+  const pickerOpen = pickKind !== null && trigId !== dismissed;
+  const fill = { customer_name: conv.contact.display_name, agent_name: ctrl.me.name };
+  const cannedMatches = pickKind === 'canned' && trig ? filterCanned(ctrl.canned ?? [], trig.query) : [];
+  const agentMatches = pickKind === 'mention' && trig ? matchAgents(ctrl.agents, trig.query, ctrl.me.id) : [];
+  const options: PickerOption[] =
+    pickKind === 'canned'
+      ? cannedMatches.map((c) => ({ key: c.shortcut, label: `/${c.shortcut}`, detail: fillPlaceholders(c.text, fill) }))
+      : agentMatches.map((a) => ({ key: a.id, label: `@${mentionHandle(a)}`, detail: a.name }));
+  const cannedOpen = pickerOpen && pickKind === 'canned';
+  useEffect(() => {
+    if (cannedOpen) void ctrl.loadCanned();
+  }, [cannedOpen]);
+  useEffect(() => setPickIndex(0), [trigId, trig?.query]);
+  useEffect(() => {
+    const el = props.composerRef.current;
+    if (pendingCaret.current !== null && el) {
+      el.setSelectionRange(pendingCaret.current, pendingCaret.current);
+      pendingCaret.current = null;
+    }
+  });
+  const pick = (i: number) => {
+    if (!trig) return;
+    const r =
+      pickKind === 'canned'
+        ? cannedMatches[i] && insertAt(text, trig, fillPlaceholders(cannedMatches[i].text, fill))
+        : agentMatches[i] && insertAt(text, trig, `@${mentionHandle(agentMatches[i])}`, true);
+    if (!r) return;
+    setText(r.value);
+    setCaret(r.caret);
+    pendingCaret.current = r.caret;
+    props.composerRef.current?.focus();
+  };
+  const trackCaret = (e: Event) => setCaret((e.currentTarget as HTMLTextAreaElement).selectionStart ?? 0);
   const onInput = (e: Event) => {
-    const v = (e.target as HTMLTextAreaElement).value;
-    setDraft(v);
-    saveDraft(localStorage, conv.id, v);
+    const el = e.target as HTMLTextAreaElement;
+    setText(el.value);
+    setCaret(el.selectionStart ?? el.value.length);
+    setDismissed(null);
+    if (note) setNoteStatus(null);
   };
   /** A suggested reply goes into the composer (never sent by itself): alone, or after a blank line. */
   const takeSuggestion = (text: string) => {
@@ -580,9 +710,24 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
   const hint = limitText(ctrl.limits, conv.channel, target, t);
   const [dragging, setDragging] = useState(false);
   const env: AttachmentEnv = { t, apiBase: ctrl.apiBase, onLinkError: () => ctrl.refreshLinks(conv.id) };
-  const canSend = !resolved && (draft.trim() !== '' || tray.files.length > 0);
+  const canSend = note ? noteDraft.trim() !== '' && !noteBusy : !resolved && (draft.trim() !== '' || tray.files.length > 0);
+  const addNote = async () => {
+    setNoteBusy(true);
+    setNoteStatus(null);
+    const r = await ctrl.addNote(conv.id, noteDraft);
+    setNoteBusy(false);
+    if (!r.ok) {
+      setNoteStatus({ ok: false, text: t('noteFailed', { a: r.reason }) });
+      return;
+    }
+    setNoteDraft('');
+    saveDraft(localStorage, `note.${conv.id}`, '');
+    const names = r.mentioned.map((id) => ctrl.agents.find((a) => a.id === id)?.name ?? id);
+    setNoteStatus({ ok: true, text: names.length ? t('noteNotified', { a: names.join(', ') }) : t('noteAdded') });
+  };
   const send = () => {
     if (!canSend) return;
+    if (note) return void addNote();
     ctrl.send(conv.id, draft, tray.files.map((f) => f.file));
     tray.clear();
     setDraft('');
@@ -614,6 +759,17 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
     tray.add(Array.from(e.dataTransfer?.files ?? []));
   };
   const onKeyDown = (e: KeyboardEvent) => {
+    if (pickerOpen && !e.isComposing && !e.altKey && !e.ctrlKey && !e.metaKey && !(e.key === 'Enter' && e.shiftKey)) {
+      const act = pickerKey(e.key, pickIndex, options.length);
+      if (act) {
+        e.preventDefault();
+        e.stopPropagation(); // Esc closes the list, it does not leave the reply box
+        if (act.kind === 'move') setPickIndex(act.index);
+        else if (act.kind === 'pick') pick(act.index);
+        else setDismissed(trigId);
+        return;
+      }
+    }
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       send();
@@ -625,7 +781,9 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
   const heads = useMemo(() => emailHeads(messages), [messages]);
   const loadHtml = (messageId: string) => ctrl.api.emailHtml(conv.id, messageId).then((r) => r?.html ?? '');
   const byEmail = conv.channel === 'email';
-  const preview = !resolved && wantsPreview(ctrl.translation, conv.language, ctrl.me);
+  const preview = !note && !resolved && wantsPreview(ctrl.translation, conv.language, ctrl.me);
+  const notifies = note ? mentionedAgents(noteDraft, ctrl.agents.filter((a) => a.id !== ctrl.me.id)) : [];
+  const pickerId = `picker-${conv.id}`;
   const unreachable = conv.contact.unreachable?.find((u) => u.channel === conv.channel);
   return (
     <section
@@ -668,6 +826,7 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
           <button data-testid="resolve" onClick={() => void ctrl.resolve(conv.id)}>{t('resolve')}</button>
         )}
       </div>
+      <ConversationTools ctrl={ctrl} conv={conv} t={t} />
       <AiTools ctrl={ctrl} conv={conv} t={t} onSuggestion={takeSuggestion} />
       <SummaryCard key={conv.id} summary={conv.summary} t={t} />
       <QuotaNotice setup={ctrl.translation} t={t} />
@@ -690,6 +849,7 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
             emailHead={heads.get(m.id)}
             loadHtml={loadHtml}
             reader={ctrl.me}
+            agents={ctrl.agents}
             held={{ sendOriginal: () => ctrl.sendOriginal(conv.id, m.id), retry: () => ctrl.retryTranslation(conv.id, m.id) }}
           />
         ))}
@@ -707,21 +867,55 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
           </div>
         )}
       </div>
-      <TrayView tray={tray} t={t} />
-      <div class="composer">
-        <AttachButton t={t} disabled={resolved} onFiles={tray.add} hint={hint} />
+      {!note && <TrayView tray={tray} t={t} />}
+      {note && (
+        <div class="note-hint" data-testid="note-hint" role="note">
+          {t('noteHint')}
+          {notifies.length > 0 && <span data-testid="will-notify"> · {t('willNotify', { a: notifies.map((a) => a.name).join(', ') })}</span>}
+        </div>
+      )}
+      {noteStatus && (
+        <div class={noteStatus.ok ? 'note-status' : 'note-status error'} role={noteStatus.ok ? 'status' : 'alert'} data-testid="note-status">
+          {noteStatus.text}
+        </div>
+      )}
+      <div class={note ? 'composer note-mode' : 'composer'} data-mode={mode}>
+        {pickerOpen && (
+          <PickerList
+            id={pickerId}
+            kind={pickKind!}
+            title={pickKind === 'canned' ? t('cannedPicker') : t('mentionPicker')}
+            options={options}
+            index={pickIndex}
+            empty={pickKind === 'canned' ? (ctrl.canned && ctrl.canned.length === 0 ? t('cannedEmpty') : t('cannedNone', { a: trig!.query })) : t('mentionNone', { a: trig!.query })}
+            onPick={pick}
+            onHover={setPickIndex}
+          />
+        )}
+        <div class="composer-side">
+          <ModeToggle mode={mode} setMode={setMode} t={t} />
+          {!note && <AttachButton t={t} disabled={resolved} onFiles={tray.add} hint={hint} />}
+        </div>
         <textarea
-          aria-label={t('replyGoesTo', { a: target })}
+          aria-label={note ? t('privateNote') : t('replyGoesTo', { a: target })}
+          aria-autocomplete="list"
+          aria-controls={pickerOpen && options.length ? pickerId : undefined}
+          aria-activedescendant={pickerOpen && options.length ? `${pickerId}-${pickIndex}` : undefined}
           ref={props.composerRef}
           data-testid="composer"
+          data-mode={mode}
           rows={3}
-          value={draft}
-          disabled={resolved}
-          placeholder={resolved ? t('composerResolved') : t('composerPlaceholder')}
+          value={text}
+          disabled={!note && resolved}
+          placeholder={note ? t('notePlaceholder') : resolved ? t('composerResolved') : t('composerPlaceholder')}
           onInput={onInput}
           onKeyDown={onKeyDown}
+          onKeyUp={trackCaret}
+          onClick={trackCaret}
+          onBlur={() => setDismissed(trigId)}
+          onFocus={() => setDismissed(null)}
         />
-        <button data-testid="send" onClick={send} disabled={!canSend}>{t('send')}</button>
+        <button data-testid="send" onClick={send} disabled={!canSend}>{note ? t('addNote') : t('send')}</button>
       </div>
       <TranslationPreviewView text={draft} language={conv.language} active={preview} t={t} load={(text, signal) => ctrl.previewTranslation(conv.id, text, signal)} />
     </section>

@@ -6,13 +6,18 @@ import { socketUrl, type RuntimeConfig } from './config';
 import { Outbox, clientIdOf, type Pending } from './outbox';
 import { DEFAULT_LIMITS, needLinks, parseLimits, type Limits } from './attachments';
 import {
-  appendListPage, applyEvent, emptyState, flattenEvents, newlyAssignedToMe, prependOlder, putContact, rememberName, resyncHasGap,
-  resyncList, setTimeline, tabQuery, upsertConversation, upsertMessage, type State, type Tab,
+  appendListPage, applyEvent, emptyState, flattenEvents, newlyAssignedToMe, openingTab, prependOlder, putContact, rememberName, resyncHasGap,
+  resyncList, setTimeline, tabQuery, upsertConversation, upsertMessage, visibleList, type State, type Tab,
 } from './state';
+import { addNotification, loadNotifications, markRead, parseNotification, saveNotifications, type HeldNotification } from './notifications';
+import { upsertCanned } from './canned';
 import { contactName, contactsNamedIn } from './channels';
 import { parseTranslationSetup } from './translation';
 import { parseAiSetup } from './ai';
-import type { Agent, AgentStatus, AiSetup, ConversationView, HistorySummary, Message, Page, ServerEvent, Suggestion, TranslationPreview, TranslationSetup } from './types';
+import type {
+  Agent, AgentNotification, AgentStatus, AiSetup, CannedResponse, ConversationView, HistorySummary, Message, Page, Priority, ServerEvent, Suggestion, TranslationPreview,
+  TranslationSetup,
+} from './types';
 import { LiveSocket, type LinkStatus } from './ws';
 
 export interface Session {
@@ -25,13 +30,19 @@ export interface ControllerHooks {
   onLoggedOut: (code: string) => void;
   /** A conversation was just assigned to me (for the opt-in notification). */
   onAssignedToMe?: (conversationId: string, name: string) => void;
+  /** A notification for me arrived (an @mention), with the conversation's contact name when known. */
+  onNotification?: (n: AgentNotification, contactName: string | null) => void;
 }
 
 /** What an AI action came to: its value, or why not (`missing`: the server has no such endpoint). */
 export type AiResult<T> = { ok: true; value: T } | { ok: false; missing: boolean; reason: string };
 
-/** The main views: the conversations, or the knowledge base (FAQ editor and AI review). */
-export type View = 'conversations' | 'knowledge';
+/** The main views: the conversations, the knowledge base (FAQ editor and AI review), saved replies, reports. */
+export type View = 'conversations' | 'knowledge' | 'canned' | 'reports';
+const VIEWS: View[] = ['conversations', 'knowledge', 'canned', 'reports'];
+
+/** What a small action came to: null when done, else the reason to show next to it. */
+export type Outcome = string | null;
 
 const OPEN_KEY = 'omnidesk.open';
 const VIEW_KEY = 'omnidesk.view';
@@ -58,6 +69,25 @@ export class Controller {
   view: View = 'conversations';
   /** The AI review shows the calls of this conversation only (null: all). */
   callsFor: string | null = null;
+  /** Saved replies (`GET /canned`), cached for the session; null until read. */
+  canned: CannedResponse[] | null = null;
+  /** The server has no saved replies (404 without `not_found`): `/` offers nothing. */
+  cannedMissing = false;
+  /** Why the saved replies could not be read (none held yet). */
+  cannedError: string | null = null;
+  private cannedReadAt = 0;
+  /** My notifications (@mentions), newest first; the bell counts the unread ones. */
+  notifications: HeldNotification[] = [];
+  /** Notifications shown as toasts right now. */
+  toasts: AgentNotification[] = [];
+  private toastTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** No tab was picked in this session: the first list read decides (Mine if it holds any, else Unassigned). */
+  private choosingTab = false;
+  /**
+   * The tab was chosen for the agent, not picked: until they pick one it follows the work (a
+   * conversation assigned to me while the list shows Unassigned brings the list to Mine).
+   */
+  private autoTab = false;
   readonly api: Api;
   readonly outbox: Outbox;
   private readonly socket: LiveSocket;
@@ -72,10 +102,14 @@ export class Controller {
   ) {
     this.me = session.agent;
     this.state = emptyState(session.agent.id);
-    const savedTab = sessionStorage.getItem(TAB_KEY) as Tab | null;
-    this.tab = savedTab && ['mine', 'unassigned', 'all', 'resolved'].includes(savedTab) ? savedTab : 'mine';
+    const savedTab = sessionStorage.getItem(TAB_KEY);
+    this.tab = openingTab(savedTab, true);
+    this.choosingTab = this.tab !== savedTab;
+    this.autoTab = this.choosingTab;
     this.openId = sessionStorage.getItem(OPEN_KEY);
-    this.view = sessionStorage.getItem(VIEW_KEY) === 'knowledge' ? 'knowledge' : 'conversations';
+    const savedView = sessionStorage.getItem(VIEW_KEY) as View | null;
+    this.view = savedView && VIEWS.includes(savedView) ? savedView : 'conversations';
+    this.notifications = loadNotifications(localStorage, session.agent.id);
     this.api = new Api(cfg, (code) => this.loggedOut(code));
     this.api.token = session.token;
     this.outbox = new Outbox(
@@ -137,7 +171,8 @@ export class Controller {
 
   start(): void {
     this.socket.start();
-    void this.loadTab(this.tab, true);
+    if (this.choosingTab) void this.chooseTab();
+    else void this.loadTab(this.tab, true);
     void this.loadAgents();
     void this.loadLimits();
     void this.loadTranslation();
@@ -151,6 +186,8 @@ export class Controller {
     this.socket.stop();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.linkTimer) clearTimeout(this.linkTimer);
+    for (const t of this.toastTimers.values()) clearTimeout(t);
+    this.toastTimers.clear();
     window.removeEventListener('online', this.onBrowserOnline);
   }
 
@@ -194,6 +231,7 @@ export class Controller {
     // Also on the first connect: nothing between the first list fetch and `hello` is missed.
     void reconnected;
     void this.loadAi(); // a restarted server may have another AI setup
+    void this.refreshMe(); // connected: online unless I chose otherwise
     await this.resync();
     void this.outbox.flush().then(() => this.scheduleOutboxRetry());
   }
@@ -218,9 +256,20 @@ export class Controller {
     // A batch (LiveSocket unpacks them already; kept safe here): each event in order, one render.
     let s = this.state;
     const confirmed: string[] = [];
+    let mineNow = false;
     for (const ev of flattenEvents(frame)) {
+      if (ev.type === 'presence') {
+        this.onPresence(ev.agent_id, ev.status, ev.chosen_status);
+        continue;
+      }
+      if (ev.type === 'notification') {
+        const n = parseNotification(ev.notification);
+        if (n) void this.onNotification(n);
+        continue;
+      }
       const assigned = newlyAssignedToMe(s, ev);
       if (assigned) this.hooks.onAssignedToMe?.(assigned.id, assigned.contact.display_name);
+      if (assigned) mineNow = true;
       s = applyEvent(s, ev);
       if (ev.type === 'message.created' || ev.type === 'message.updated') {
         const id = clientIdOf(ev.message);
@@ -228,6 +277,12 @@ export class Controller {
       }
     }
     this.set(s);
+    if (mineNow && this.autoTab && !this.choosingTab && this.tab === 'unassigned') {
+      // The list was opened on Unassigned for me: work of mine now is where it goes.
+      this.tab = 'mine';
+      this.emit();
+      void this.loadTab('mine', true);
+    }
     if (confirmed.length) this.outbox.confirm(confirmed);
     this.fetchMissingLinks();
     if (this.openId && flattenEvents(frame).some((ev) => ev.type === 'message.created' && ev.message.event?.event === 'contacts_merged')) {
@@ -377,7 +432,32 @@ export class Controller {
     }
   }
 
+  /**
+   * Opens the list where the work is (no tab picked in this session): Mine when it holds any
+   * conversation, else Unassigned. Mine's first page is read to decide and kept.
+   */
+  async chooseTab(): Promise<void> {
+    this.loadingList = true;
+    this.emit();
+    let page: Page<ConversationView> | undefined;
+    try {
+      page = await this.guard(this.api.conversations(tabQuery('mine'), null));
+      if (page) this.set(resyncList(this.state, 'mine', page, this.openId));
+    } finally {
+      this.loadingList = false;
+    }
+    if (!this.choosingTab) return this.emit(); // the agent picked a tab meanwhile
+    this.choosingTab = false;
+    if (!page) return this.emit(); // unknown (offline): Mine, as before
+    // Also one assigned to me by an event while the page was on its way.
+    this.tab = openingTab(null, visibleList(this.state, 'mine').length > 0);
+    this.emit();
+    if (this.tab !== 'mine') await this.loadTab(this.tab, true);
+  }
+
   async selectTab(tab: Tab): Promise<void> {
+    this.choosingTab = false;
+    this.autoTab = false;
     this.tab = tab;
     sessionStorage.setItem(TAB_KEY, tab);
     this.emit();
@@ -403,6 +483,7 @@ export class Controller {
   async open(id: string): Promise<void> {
     this.openId = id;
     sessionStorage.setItem(OPEN_KEY, id);
+    this.setNotifications(markRead(this.notifications, { conversationId: id }));
     this.emit();
     void this.loadTranslation();
     await this.refreshOpen(id, true);
@@ -492,12 +573,185 @@ export class Controller {
     return this.transition(this.api.reopen(id));
   }
 
+  /**
+   * Sets my status: busy or offline is my choice; online clears it (then I am online while a
+   * dashboard is connected).
+   */
   async setStatus(status: AgentStatus): Promise<void> {
     const a = await this.guard(this.api.setStatus(status));
-    if (a) {
-      this.me = a;
+    if (a && typeof a === 'object' && a.id) {
+      // A server that does not say: online cleared the choice, anything else is it.
+      const chosen_status = 'chosen_status' in a ? a.chosen_status : status === 'online' ? null : status;
+      this.me = { ...a, chosen_status };
+      this.agents = this.agents.map((x) => (x.id === a.id ? this.me : x));
       this.emit();
     }
+  }
+
+  /** Re-reads me (after connecting: the server counts me online now unless I chose otherwise). */
+  async refreshMe(): Promise<void> {
+    try {
+      const a = await this.api.me();
+      if (a && typeof a === 'object' && a.id === this.me.id) {
+        this.me = { ...a, chosen_status: a.chosen_status ?? null }; // absent: no choice stands
+        this.emit();
+      }
+    } catch {
+      /* a 401 logs out; offline: keep what we know */
+    }
+  }
+
+  /** A `presence` event: an agent's status changed (mine too: the header's control follows). */
+  private onPresence(agentId: string, status: AgentStatus, chosen?: AgentStatus | null): void {
+    // Online means no busy/offline choice stands (it was cleared, maybe in another tab).
+    const choice = chosen !== undefined ? chosen : status === 'online' ? null : undefined;
+    const patch = (a: Agent): Agent => ({ ...a, status, ...(choice !== undefined ? { chosen_status: choice } : {}) });
+    if (agentId === this.me.id) this.me = patch(this.me);
+    this.agents = this.agents.map((a) => (a.id === agentId ? patch(a) : a));
+    this.emit();
+  }
+
+  // ---------- notifications (@mentions) ----------
+
+  private setNotifications(list: HeldNotification[]): void {
+    if (list === this.notifications) return;
+    this.notifications = list;
+    saveNotifications(localStorage, this.me.id, list);
+    this.emit();
+  }
+
+  /** A notification for me: kept for the bell, shown as a toast, and handed to the desktop hook. */
+  private async onNotification(n: AgentNotification): Promise<void> {
+    const next = addNotification(this.notifications, n);
+    if (next === this.notifications) return; // delivered twice
+    this.setNotifications(next);
+    this.toasts = [n, ...this.toasts.filter((x) => x.id !== n.id)].slice(0, 3);
+    this.toastTimers.set(n.id, setTimeout(() => this.dismissToast(n.id), 10_000));
+    this.emit();
+    if (!this.state.conversations[n.conversation_id]) {
+      const c = await this.guard(this.api.conversation(n.conversation_id));
+      if (c) this.set(upsertConversation(this.state, c));
+    }
+    this.hooks.onNotification?.(n, this.state.conversations[n.conversation_id]?.contact.display_name ?? null);
+  }
+
+  dismissToast(id: string): void {
+    const t = this.toastTimers.get(id);
+    if (t) clearTimeout(t);
+    this.toastTimers.delete(id);
+    const next = this.toasts.filter((x) => x.id !== id);
+    if (next.length === this.toasts.length) return;
+    this.toasts = next;
+    this.emit();
+  }
+
+  /** Opens a notification's conversation (from the bell, a toast or the desktop notification). */
+  async openNotification(id: string): Promise<void> {
+    const n = this.notifications.find((x) => x.id === id) ?? this.toasts.find((x) => x.id === id);
+    this.dismissToast(id);
+    if (!n) return;
+    this.setNotifications(markRead(this.notifications, { id }));
+    if (this.view !== 'conversations') this.showView('conversations');
+    await this.open(n.conversation_id);
+  }
+
+  markAllNotificationsRead(): void {
+    this.setNotifications(markRead(this.notifications));
+  }
+
+  // ---------- saved replies ----------
+
+  /**
+   * Reads the saved replies (cached for the session). Opening the `/` picker or the management
+   * view asks again, at most every 10 s unless `force`.
+   */
+  async loadCanned(force = false, now: number = Date.now()): Promise<void> {
+    if (this.cannedMissing || (!force && now - this.cannedReadAt < 10_000)) return;
+    this.cannedReadAt = now;
+    try {
+      const list = await this.api.canned();
+      this.canned = Array.isArray(list) ? list.filter((c) => c && typeof c.shortcut === 'string' && typeof c.text === 'string') : [];
+    } catch (e) {
+      if (e instanceof ApiError && ((e.status === 404 && e.code !== 'not_found') || e.status === 405 || e.status === 501)) this.cannedMissing = true;
+      else if (e instanceof NetworkError || this.canned !== null) return; // offline, or read before: keep the cache
+      else this.cannedError = e instanceof Error ? e.message : String(e);
+      this.emit();
+      return;
+    }
+    this.cannedError = null;
+    this.emit();
+  }
+
+  /** Saves a reply under `shortcut` (a renamed one is deleted under `old` after). Null when done, else the reason. */
+  async saveCanned(shortcut: string, text: string, old?: string): Promise<Outcome> {
+    try {
+      const saved = await this.api.putCanned(shortcut, text);
+      const item: CannedResponse = saved && typeof saved === 'object' && typeof saved.shortcut === 'string' ? saved : { shortcut, text };
+      let list = upsertCanned(this.canned ?? [], item);
+      if (old && old !== item.shortcut) {
+        await this.api.deleteCanned(old).catch(() => {});
+        list = list.filter((c) => c.shortcut !== old);
+      }
+      this.canned = list;
+      this.emit();
+      return null;
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  async deleteCanned(shortcut: string): Promise<Outcome> {
+    try {
+      await this.api.deleteCanned(shortcut);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 404)) return e instanceof Error ? e.message : String(e);
+    }
+    this.canned = (this.canned ?? []).filter((c) => c.shortcut !== shortcut);
+    this.emit();
+    return null;
+  }
+
+  // ---------- notes, labels, priority, snooze, read ----------
+
+  /** Adds a private note; resolves to the agents it notified, or the reason it failed. */
+  async addNote(conversationId: string, text: string): Promise<{ ok: true; mentioned: string[] } | { ok: false; reason: string }> {
+    const trimmed = text.trim();
+    if (!trimmed) return { ok: false, reason: '' };
+    try {
+      const r = await this.api.addNote(conversationId, trimmed);
+      // `{message, mentioned}`; a bare message is taken too.
+      const m = r && typeof r === 'object' && 'message' in r ? r.message : (r as unknown as Message);
+      if (m && typeof m === 'object' && 'id' in m) this.set(upsertMessage(this.state, m));
+      return { ok: true, mentioned: Array.isArray(r?.mentioned) ? r.mentioned : [] };
+    } catch (e) {
+      return { ok: false, reason: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  private async change(p: Promise<ConversationView>): Promise<Outcome> {
+    try {
+      const c = await p;
+      if (c && typeof c === 'object' && 'id' in c) this.set(upsertConversation(this.state, c));
+      return null;
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  setLabels(id: string, labels: string[]): Promise<Outcome> {
+    return this.change(this.api.setLabels(id, labels));
+  }
+  setPriority(id: string, priority: Priority): Promise<Outcome> {
+    return this.change(this.api.setPriority(id, priority));
+  }
+  snooze(id: string, until: number): Promise<Outcome> {
+    return this.change(this.api.snooze(id, Math.round(until)));
+  }
+  unsnooze(id: string): Promise<Outcome> {
+    return this.change(this.api.unsnooze(id));
+  }
+  markRead(id: string): Promise<Outcome> {
+    return this.change(this.api.markRead(id));
   }
 
   /** Overrides the customer's language of a conversation; the answer (the conversation) replaces the one held. */

@@ -1,10 +1,29 @@
 // Pure state handling: merging server events and fetched pages into what the screen shows.
 // No I/O here, so every rule is unit-tested (test/state.test.ts).
 
-import type { ContactWithConversations, ConversationSummary, ConversationView, Message, Page, ServerEvent } from './types';
+import type { Agent, AgentStatus, ContactWithConversations, ConversationSummary, ConversationView, Message, Page, ServerEvent } from './types';
 
 export type Tab = 'mine' | 'unassigned' | 'all' | 'resolved';
 export const TABS: Tab[] = ['mine', 'unassigned', 'all', 'resolved'];
+
+/**
+ * The tab the list opens on after a sign-in or a first load: the one the agent picked during this
+ * browser tab's session, else where the work is — Mine when any conversation is assigned to them,
+ * else Unassigned (not an empty Mine while a customer waits in the queue).
+ */
+export function openingTab(saved: string | null, mineHasAny: boolean): Tab {
+  if (saved && (TABS as string[]).includes(saved)) return saved as Tab;
+  return mineHasAny ? 'mine' : 'unassigned';
+}
+
+/**
+ * The status the agent is in: busy or offline when they chose it, else what the server says
+ * (`presence`; online while a dashboard is connected).
+ */
+export function effectiveStatus(a: Pick<Agent, 'status' | 'chosen_status'>): AgentStatus {
+  if (a.chosen_status === 'busy' || a.chosen_status === 'offline') return a.chosen_status;
+  return a.status;
+}
 
 export interface ListCursor {
   /** `next_cursor` of the last page loaded; null when the end was reached. */

@@ -15,6 +15,26 @@ export interface Agent {
   languages?: string[];
   /** The agent's own language; unset: the first of `languages`, else English. */
   language?: string | null;
+  /**
+   * What the agent chose (`PUT /agents/me/status`); absent: their status follows the dashboard
+   * (online while one is connected). `status` is then the effective one.
+   */
+  chosen_status?: AgentStatus | null;
+  teams?: string[];
+  skills?: string[];
+}
+
+/** A time as the API sends it: RFC 3339 (a `Timestamp`), or milliseconds since the epoch. */
+export type Time = string | number;
+
+export type Priority = 'low' | 'normal' | 'high' | 'urgent';
+
+/** The customer's rating after a resolve. */
+export interface Csat {
+  /** 1 (bad) to 5 (great). */
+  score: number;
+  comment?: string | null;
+  at?: Time;
 }
 
 export type Identity =
@@ -71,6 +91,21 @@ export interface ConversationView {
   summary?: HistorySummary | null;
   /** AI answers since the conversation last came to the bot (absent: none). */
   ai_turns?: number;
+  /** The team whose queue it is in (absent: the default queue). */
+  team?: string | null;
+  /** The skill an agent needs to take it. */
+  skill?: string | null;
+  /** Absent: normal. */
+  priority?: Priority | null;
+  queued_at?: Time | null;
+  first_response_at?: Time | null;
+  resolved_at?: Time | null;
+  hops?: number;
+  /** Labels agents put on it (absent: none). */
+  labels?: string[];
+  /** Snoozed until then (absent: not snoozed). */
+  snoozed_until?: Time | null;
+  csat?: Csat | null;
   version: number;
 }
 
@@ -244,7 +279,9 @@ export type ServerEvent =
   | { type: 'message.updated'; conversation_id: string; message: Message }
   | { type: 'conversation.updated'; conversation: ConversationView }
   | { type: 'contact.updated'; contact: Contact }
-  | { type: 'presence'; agent_id: string; status: AgentStatus }
+  | { type: 'presence'; agent_id: string; status: AgentStatus; chosen_status?: AgentStatus | null }
+  /** Something for this agent only (an @mention in a private note). */
+  | { type: 'notification'; notification: AgentNotification }
   | { type: 'pong' }
   | { type: 'error'; message: string }
   /** Several events in one WebSocket message, applied in order. */
@@ -315,4 +352,49 @@ export interface AiCall {
   usage: { input: number; output: number } | null;
   cost_micros: number | null;
   latency_ms: number | null;
+}
+
+/** A notice pushed to one agent (`notification` event): an @mention in a private note. */
+export interface AgentNotification {
+  id: string;
+  kind: 'mention' | (string & {});
+  conversation_id: string;
+  message_id?: string | null;
+  /** The agent who caused it. */
+  by: string;
+  by_name: string;
+  text: string;
+  at: Time;
+}
+
+/** A saved reply (`GET /api/v1/canned`); `{customer_name}` and `{agent_name}` are filled in when inserted. */
+export interface CannedResponse {
+  shortcut: string;
+  text: string;
+  updated_at?: Time;
+  updated_by?: string | null;
+}
+
+export type ReportGroup = 'agent' | 'team' | 'channel' | 'language' | 'bucket';
+
+/** One row of `GET /api/v1/reports/summary`. Durations in seconds; null: nothing to measure. */
+export interface ReportRow {
+  key: string;
+  label: string;
+  conversations: number;
+  resolved: number;
+  first_response_avg_secs: number | null;
+  first_response_p50_secs: number | null;
+  resolution_avg_secs: number | null;
+  resolution_p50_secs: number | null;
+  csat_avg: number | null;
+  csat_count: number;
+}
+
+export interface ReportSummary {
+  from: Time;
+  to: Time;
+  group_by: ReportGroup | string;
+  totals: ReportRow;
+  groups: ReportRow[];
 }
