@@ -4,7 +4,7 @@
 import type { RuntimeConfig } from './config';
 import type {
   Agent, AgentStatus, AiCall, CannedResponse, ContactWithConversations, Contact, ConversationView, FaqEntry, FaqInput, HistorySummary, Message, Page, Priority, ReportSummary,
-  Suggestion, TranslationPreview,
+  RulesDoc, RulesFormat, Suggestion, Team, TranslationPreview,
 } from './types';
 import type { SendResult } from './outbox';
 import { replyForm } from './attachments';
@@ -17,6 +17,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The rest of the error object (`line`, `column` of an `invalid_rules`). */
+    readonly detail: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
   }
@@ -71,7 +73,8 @@ export class Api {
     const err = typeof raw === 'string' ? { message: raw, code: undefined } : raw;
     const code = err?.code ?? `http_${status}`;
     if (status === 401 && path !== '/api/v1/auth/login') this.onUnauthorized(code);
-    return new ApiError(status, code, err?.message ?? (statusText || code));
+    const detail = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
+    return new ApiError(status, code, err?.message ?? (statusText || code), detail);
   }
 
   /**
@@ -248,6 +251,18 @@ export class Api {
   /** `GET /reports/summary?…` (`query` from `reportQuery`). */
   report(query: Record<string, string>) {
     return this.call<ReportSummary>('GET', `/api/v1/reports/summary?${new URLSearchParams(query)}`);
+  }
+  /** The routing rules in force (`GET /rules`; read with `parseRulesDoc`). */
+  rules() {
+    return this.call<unknown>('GET', '/api/v1/rules');
+  }
+  /** Checks and stores the rules over `version` (the one read): 422 `invalid_rules`, 409 `version_conflict`. */
+  putRules(source: string, format: RulesFormat, version: number) {
+    return this.call<RulesDoc>('PUT', '/api/v1/rules', { source, format, version });
+  }
+  /** The teams (`GET /teams`; read with `parseTeams`). */
+  teams() {
+    return this.call<unknown>('GET', '/api/v1/teams');
   }
 
   /**

@@ -30,6 +30,8 @@ import { ConversationTools, ListMarks } from './triage-view';
 import { Bell, Toasts } from './notify-view';
 import { CannedManager } from './canned-view';
 import { Reports } from './reports-view';
+import { RulesView } from './rules-view';
+import { TeamsView } from './teams-view';
 import { effectiveStatus } from './state';
 
 type T = (key: Key, vars?: Record<string, string>) => string;
@@ -279,6 +281,12 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
           <button data-testid="nav-reports" aria-current={ctrl.view === 'reports' ? 'page' : undefined} onClick={() => ctrl.showView('reports')}>
             {t('nav_reports')}
           </button>
+          <button data-testid="nav-rules" aria-current={ctrl.view === 'rules' ? 'page' : undefined} onClick={() => ctrl.showView('rules')}>
+            {t('nav_rules')}
+          </button>
+          <button data-testid="nav-teams" aria-current={ctrl.view === 'teams' ? 'page' : undefined} onClick={() => ctrl.showView('teams')}>
+            {t('nav_teams')}
+          </button>
         </nav>
         <span class={`link link-${ctrl.link}`} data-testid="link" data-state={ctrl.link} role="status">
           <span class="dot" /> {t(`link_${ctrl.link}` as Key)}
@@ -292,7 +300,7 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
         <MyLanguages me={ctrl.me} setup={ctrl.translation} t={t} onSave={(language, reads) => ctrl.saveLanguages(language, reads)} />
         <LangSwitch lang={props.lang} setLang={props.setLang} />
         <span class="me" title={ctrl.me.email}>{ctrl.me.name}</span>
-        <button data-testid="logout" onClick={() => { ctrl.stop(); props.onLogout(null); }}>{t('logout')}</button>
+        <button data-testid="logout" onClick={() => { if (!ctrl.mayLeave()) return; ctrl.stop(); props.onLogout(null); }}>{t('logout')}</button>
       </header>
       {ctrl.error && (
         <div class="error-bar" role="alert">
@@ -311,6 +319,14 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
       ) : ctrl.view === 'reports' ? (
         <main class="kb-main">
           <Reports ctrl={ctrl} t={t} />
+        </main>
+      ) : ctrl.view === 'rules' ? (
+        <main class="kb-main">
+          <RulesView ctrl={ctrl} t={t} />
+        </main>
+      ) : ctrl.view === 'teams' ? (
+        <main class="kb-main">
+          <TeamsView ctrl={ctrl} t={t} />
         </main>
       ) : (
       <main class={open ? 'cols has-open' : 'cols'}>

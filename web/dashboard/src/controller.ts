@@ -37,9 +37,9 @@ export interface ControllerHooks {
 /** What an AI action came to: its value, or why not (`missing`: the server has no such endpoint). */
 export type AiResult<T> = { ok: true; value: T } | { ok: false; missing: boolean; reason: string };
 
-/** The main views: the conversations, the knowledge base (FAQ editor and AI review), saved replies, reports. */
-export type View = 'conversations' | 'knowledge' | 'canned' | 'reports';
-const VIEWS: View[] = ['conversations', 'knowledge', 'canned', 'reports'];
+/** The main views: the conversations, the knowledge base (FAQ editor and AI review), saved replies, reports, routing rules, teams. */
+export type View = 'conversations' | 'knowledge' | 'canned' | 'reports' | 'rules' | 'teams';
+const VIEWS: View[] = ['conversations', 'knowledge', 'canned', 'reports', 'rules', 'teams'];
 
 /** What a small action came to: null when done, else the reason to show next to it. */
 export type Outcome = string | null;
@@ -92,6 +92,8 @@ export class Controller {
   readonly outbox: Outbox;
   private readonly socket: LiveSocket;
   private listeners = new Set<() => void>();
+  /** Asked before the view changes or the agent logs out (unsaved rules); false keeps them where they are. */
+  private leaveGuards = new Set<() => boolean>();
   private stopped = false;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -327,11 +329,25 @@ export class Controller {
     this.emit();
   }
 
-  /** Shows the conversations or the knowledge base. */
-  showView(view: View): void {
+  /** Registers a check made before leaving the view (it may ask the agent); returns its removal. */
+  guardLeaving(fn: () => boolean): () => void {
+    this.leaveGuards.add(fn);
+    return () => void this.leaveGuards.delete(fn);
+  }
+
+  /** Whether the current view may be left (every guard agrees). */
+  mayLeave(): boolean {
+    for (const g of this.leaveGuards) if (!g()) return false;
+    return true;
+  }
+
+  /** Shows one of the main views; false when the current one asked to stay (unsaved edits kept). */
+  showView(view: View): boolean {
+    if (view !== this.view && !this.mayLeave()) return false;
     this.view = view;
     sessionStorage.setItem(VIEW_KEY, view);
     this.emit();
+    return true;
   }
 
   /** The AI review of one conversation (null: of all). */
@@ -342,7 +358,7 @@ export class Controller {
 
   /** Opens a conversation from elsewhere (the AI review): back to the conversations, on the All tab. */
   async openFromElsewhere(id: string): Promise<void> {
-    this.showView('conversations');
+    if (!this.showView('conversations')) return;
     if (this.tab !== 'all') void this.selectTab('all');
     await this.open(id);
   }
@@ -648,10 +664,10 @@ export class Controller {
   /** Opens a notification's conversation (from the bell, a toast or the desktop notification). */
   async openNotification(id: string): Promise<void> {
     const n = this.notifications.find((x) => x.id === id) ?? this.toasts.find((x) => x.id === id);
+    if (!n) return this.dismissToast(id);
+    if (this.view !== 'conversations' && !this.showView('conversations')) return;
     this.dismissToast(id);
-    if (!n) return;
     this.setNotifications(markRead(this.notifications, { id }));
-    if (this.view !== 'conversations') this.showView('conversations');
     await this.open(n.conversation_id);
   }
 

@@ -398,3 +398,40 @@ export interface ReportSummary {
   totals: ReportRow;
   groups: ReportRow[];
 }
+
+export type RulesFormat = 'toml' | 'yaml';
+
+/** A rule of the file in force: its name ("rule N" when it has none) and the 1-based line it starts on. */
+export interface RuleRef {
+  name: string;
+  line: number;
+}
+
+/** `GET /api/v1/rules` (and a successful `PUT`): the routing rules in force. Version 0: none stored. */
+export interface RulesDoc {
+  source: string;
+  format: RulesFormat;
+  version: number;
+  updated_at?: Time;
+  rules: RuleRef[];
+}
+
+/** One team of `GET /api/v1/teams` (managed with `omnidesk team add`). */
+export interface Team {
+  name: string;
+  /** IANA time zone of `hours` and `holidays`. */
+  timezone: string;
+  /** Opening hours (`mon-fri 09:00-18:00; sat 10:00-14:00`); empty: always open. */
+  hours: string;
+  holidays?: string[];
+  /** Seconds a conversation may go unanswered before it moves to the next agent (0: never). */
+  answer_within_secs: number;
+  max_hops: number;
+  busy_prompt?: string;
+  out_of_office?: string;
+  open_now: boolean;
+  /** When it opens next (milliseconds since the epoch), while closed. */
+  next_open?: Time;
+  /** Agent ids. */
+  agents: string[];
+}
