@@ -925,7 +925,10 @@ impl VisitorConnectionStore for MemoryStore {
 #[async_trait]
 impl crate::RoutingStore for MemoryStore {
     async fn put_team(&self, team: &omnidesk_domain::Team) -> StoreResult<()> {
-        self.inner.lock().teams.insert(team.name.clone(), team.clone());
+        self.inner
+            .lock()
+            .teams
+            .insert(team.name.clone(), team.clone());
         Ok(())
     }
     async fn get_team(
