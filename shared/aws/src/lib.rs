@@ -1,9 +1,10 @@
 //! omnidesk-aws: the AWS adapters of the `omnidesk-core` ports, on the real AWS SDK.
 //!
 //! - [`DynamoStore`]: every store port on one DynamoDB table, the website and e-mail channels',
-//!   machine translation's and the AI's included (`WebStore`, `VisitorConnectionStore`,
-//!   `MailStore`, `TranslationStore`, `AiStore`; the access patterns are listed in the
-//!   `omnidesk-core` crate docs);
+//!   machine translation's, the AI's and routing's included (`WebStore`,
+//!   `VisitorConnectionStore`, `MailStore`, `TranslationStore`, `AiStore`, `RoutingStore`; the
+//!   access patterns are listed in the `omnidesk-core` crate docs; a rules source over
+//!   [`MAX_RULES_SOURCE_BYTES`] does not fit in an item and is refused);
 //!   [`DynamoStore::create_table`] creates that table.
 //! - [`SqsQueue`]: the queue port on SQS (FIFO inbound/outbound, standard timers, a
 //!   dead-letter queue each); [`SqsQueue::create_queues`] creates them.
@@ -39,7 +40,7 @@ mod sqs;
 mod translate;
 
 pub use bedrock::{BedrockLlm, CONVERSATION_START};
-pub use dynamo::DynamoStore;
+pub use dynamo::{DynamoStore, MAX_RULES_SOURCE_BYTES};
 pub use push::ApiGatewayPush;
 pub use raw_mail::{RawMailError, S3RawMail, SES_MAX_INBOUND_BYTES};
 pub use s3::{Encryption, MAX_PRESIGN_TTL, S3_ATTEMPT_TIMEOUT, S3BlobStore};

@@ -1024,6 +1024,58 @@ async fn dynamo_store_passes_the_ai_store_suite() {
     store_suite::ai_store_on_moto(&store).await;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Routing: teams, rules, canned responses
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_store_passes_the_routing_store_suite() {
+    let Some(endpoint) = moto_endpoint("dynamo_store_passes_the_routing_store_suite") else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let store = fresh_store(&client, Arc::new(SystemClock)).await;
+    // moto checks a PutItem's condition and writes without a lock (DynamoDB does both
+    // atomically): racing editors of one version may both win there (see
+    // `routing_store_on_moto`).
+    store_suite::routing_store_on_an_empty_store_on_moto(&store).await;
+    // Twice on one table: the suite must not depend on an empty table.
+    store_suite::routing_store_on_moto(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rules_source_over_350_kb_is_refused_and_changes_nothing() {
+    use omnidesk_aws::MAX_RULES_SOURCE_BYTES;
+    use omnidesk_core::{RoutingStore, StoreError, StoredRules};
+    let Some(endpoint) = moto_endpoint("a_rules_source_over_350_kb_is_refused") else {
+        return;
+    };
+    let client = dynamo_client(&endpoint).await;
+    let store = fresh_store(&client, Arc::new(SystemClock)).await;
+    // Quotes and newlines: in JSON they would take twice the bytes; the item holds them once.
+    let rules = |source: String| StoredRules {
+        source,
+        format: "toml".to_owned(),
+        version: 0,
+        updated_at: SystemClock.now(),
+        updated_by: None,
+    };
+    let largest = rules("\"\n".repeat(MAX_RULES_SOURCE_BYTES / 2));
+    let stored = store.put_rules(&largest, 0).await.unwrap();
+    assert_eq!(stored.version, 1);
+    assert_eq!(store.get_rules().await.unwrap(), Some(stored.clone()));
+    let over = rules(format!("{}x", largest.source));
+    match store.put_rules(&over, 1).await {
+        Err(StoreError::Corrupt(why)) => assert!(why.contains("bytes"), "{why}"),
+        other => panic!("a source over the limit is refused for good, got {other:?}"),
+    }
+    assert_eq!(
+        store.get_rules().await.unwrap(),
+        Some(stored),
+        "the refused put changed nothing"
+    );
+    assert_eq!(store.rules_version().await.unwrap(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ai_call_items_are_listed_twice_and_expire_90_days_after_the_call() {
     use omnidesk_core::{AiCall, AiStore};

@@ -79,6 +79,16 @@
 //! | `AiStore::delete_faq_entry` | `DeleteItem` `FAQ/<id>` `ReturnValues = ALL_OLD`; if there was an item, the `ADD version :1` above |
 //! | `AiStore::record_ai_call` | `BatchWriteItem` of two `PutRequest`s: `AICALL/<at ms, zero-padded>#<id>` and `AICALL#<conversation>/<same SK>`, both with `ttl` = `at` + 90 days (a retry writes the same keys) |
 //! | `AiStore::ai_calls` | `Query` `PK = AICALL` (all) or `PK = AICALL#<conversation>`, descending, strongly consistent, `ttl > now` filter, up to `limit` |
+//! | `RoutingStore::put_team` | `PutItem` `TEAM/<name>` |
+//! | `RoutingStore::get_team` | `GetItem` `TEAM/<name>` strongly consistent |
+//! | `RoutingStore::list_teams` | `Query` `PK = TEAM` strongly consistent, every page (SK = name, so name order) |
+//! | `RoutingStore::delete_team` | `DeleteItem` `TEAM/<name>` `ReturnValues = ALL_OLD` (whether it existed) |
+//! | `RoutingStore::get_rules` | `GetItem` `RULES/RULES` strongly consistent (`source` is its own attribute, the other fields the JSON `data`, `version` a number) |
+//! | `RoutingStore::rules_version` | `GetItem` `RULES/RULES` strongly consistent, `ProjectionExpression = version` (none = version 0) |
+//! | `RoutingStore::put_rules` | `PutItem` `RULES/RULES` with `version = expected + 1`, condition `attribute_not_exists(PK)` over version 0, `version = :expected` over any other (`Conflict` otherwise); a source over 350 KB is refused before any request (an item holds 400 KB) |
+//! | `RoutingStore::put_canned` | `PutItem` `CANNED/<shortcut>` |
+//! | `RoutingStore::list_canned` | `Query` `PK = CANNED` strongly consistent, every page (shortcut order) |
+//! | `RoutingStore::delete_canned` | `DeleteItem` `CANNED/<shortcut>` `ReturnValues = ALL_OLD` |
 //!
 //! Cursors are opaque strings: the adapter encodes the last key it returned
 //! (on DynamoDB the hex of a JSON object of the last item's table and index keys, used as
@@ -87,7 +97,8 @@
 //! Items keep the domain record as a JSON string attribute `data`; fields that a single-item
 //! update changes without reading live in their own attributes and override `data` on read
 //! (contact `identities`, message `delivery`/`channelRef`, agent `pwhash`/`email`, bot
-//! `pollOffset`).
+//! `pollOffset`). The routing rules' `source` lives outside `data` too: unescaped by JSON, its
+//! size is what the item holds.
 
 pub mod assign;
 pub mod events;

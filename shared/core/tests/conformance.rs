@@ -54,6 +54,13 @@ async fn memory_store_passes_the_ai_store_suite_on_an_empty_store_and_again() {
 }
 
 #[tokio::test]
+async fn memory_store_passes_the_routing_store_suite_on_an_empty_store_and_again() {
+    let store = system_store();
+    store_suite::routing_store_on_an_empty_store(&store).await;
+    store_suite::routing_store(&store).await;
+}
+
+#[tokio::test]
 async fn memory_store_passes_the_store_suite_twice_on_the_same_data() {
     let store = system_store();
     store_suite::run_all(&store).await;

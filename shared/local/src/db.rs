@@ -319,15 +319,39 @@ CREATE INDEX ai_calls_conversation ON ai_calls(conversation_id, at_ms, id);
 CREATE INDEX ai_calls_recent ON ai_calls(at_ms, id);
 "#;
 
+/// Schema version 7: what routing reads besides conversations. Teams by name; the deployment's
+/// routing rules, one row (`id` is always 1) with their version, stored only over the version
+/// read (a conditional write in the writer's `BEGIN IMMEDIATE` transaction); canned
+/// responses by shortcut.
+///
+/// All three are rowid tables: a team carries its prompts, a canned response is often a
+/// paragraph, and a rules source can be hundreds of kilobytes.
+const MIGRATION_V7: &str = r#"
+CREATE TABLE teams (
+    name TEXT PRIMARY KEY NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE TABLE routing_rules (
+    id      INTEGER PRIMARY KEY NOT NULL CHECK (id = 1),
+    version INTEGER NOT NULL CHECK (version >= 1),
+    json    TEXT NOT NULL
+);
+CREATE TABLE canned_responses (
+    shortcut TEXT PRIMARY KEY NOT NULL,
+    json     TEXT NOT NULL
+);
+"#;
+
 /// Migrations in order: `(version reached, SQL)`. A database at version `v` runs every
 /// migration above `v`, each in its own transaction with the version bump.
-const MIGRATIONS: [(i64, &str); 6] = [
+const MIGRATIONS: [(i64, &str); 7] = [
     (1, SCHEMA_V1),
     (2, MIGRATION_V2),
     (3, MIGRATION_V3),
     (4, MIGRATION_V4),
     (5, MIGRATION_V5),
     (6, MIGRATION_V6),
+    (7, MIGRATION_V7),
 ];
 
 /// The database cannot serve a call (writer stopped, commit failed, task lost). The message
@@ -876,7 +900,10 @@ mod tests {
         drop(old);
 
         let db = Db::open(&path, SqliteOptions::default()).unwrap();
-        assert_eq!(pragma(&db, &path, "user_version"), "6");
+        assert_eq!(
+            pragma(&db, &path, "user_version"),
+            SCHEMA_VERSION.to_string()
+        );
         let (glossary, names): (i64, Vec<String>) = db
             .read_blocking(&path, |c| {
                 let glossary = c
@@ -926,6 +953,90 @@ mod tests {
             crate::SqliteStore::open(&path, std::sync::Arc::new(omnidesk_core::SystemClock))
                 .unwrap();
         omnidesk_core::testing::store_suite::ai_store_on_an_empty_store(&store).await;
+    }
+
+    #[test]
+    fn a_version_6_file_gains_the_routing_tables_and_keeps_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let old = Connection::open(&path).unwrap();
+        for (_, sql) in &MIGRATIONS[..6] {
+            old.execute_batch(sql).unwrap();
+        }
+        old.execute_batch(
+            "PRAGMA user_version = 6; \
+             INSERT INTO settings (name, version, json) VALUES ('faq', 4, '{}'); \
+             INSERT INTO faq_entries (id, json, updated_ms) VALUES ('faq_a', '{}', 0);",
+        )
+        .unwrap();
+        drop(old);
+
+        let db = Db::open(&path, SqliteOptions::default()).unwrap();
+        assert_eq!(pragma(&db, &path, "user_version"), "7");
+        let (kept, names): ((i64, i64), Vec<String>) = db
+            .read_blocking(&path, |c| {
+                let kept = c
+                    .query_row(
+                        "SELECT (SELECT version FROM settings WHERE name = 'faq'), \
+                         (SELECT count(*) FROM faq_entries)",
+                        [],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .unwrap();
+                let mut s = c
+                    .prepare(
+                        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN \
+                         ('teams', 'routing_rules', 'canned_responses') ORDER BY name",
+                    )
+                    .unwrap();
+                let names = s
+                    .query_map([], |r| r.get(0))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                (kept, names)
+            })
+            .unwrap();
+        assert_eq!(kept, (4, 1), "existing data stays");
+        assert_eq!(names, ["canned_responses", "routing_rules", "teams"]);
+    }
+
+    #[test]
+    fn the_rules_table_holds_one_row_and_never_version_0() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn, ":memory:").unwrap();
+        assert!(
+            conn.execute(
+                "INSERT INTO routing_rules (id, version, json) VALUES (2, 1, '{}')",
+                []
+            )
+            .is_err(),
+            "a second row is refused"
+        );
+        assert!(
+            conn.execute(
+                "INSERT INTO routing_rules (id, version, json) VALUES (1, 0, '{}')",
+                []
+            )
+            .is_err(),
+            "version 0 is never stored"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_store_on_a_migrated_version_6_file_passes_the_routing_store_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        let old = Connection::open(&path).unwrap();
+        for (_, sql) in &MIGRATIONS[..6] {
+            old.execute_batch(sql).unwrap();
+        }
+        old.execute_batch("PRAGMA user_version = 6;").unwrap();
+        drop(old);
+        let store =
+            crate::SqliteStore::open(&path, std::sync::Arc::new(omnidesk_core::SystemClock))
+                .unwrap();
+        omnidesk_core::testing::store_suite::routing_store_on_an_empty_store(&store).await;
     }
 
     #[test]

@@ -43,6 +43,9 @@
 //! | `settings` | `name` PK, `version`, `json`; the glossary is the row `glossary` (stored only as the next version); the FAQ's version is the row `faq` (`version + 1` in the transaction of each change) | `TranslationStore::{glossary, put_glossary}`, `AiStore::faq_version` |
 //! | `faq_entries` | `id` PK, `json`, `updated_ms`; a put is one transaction with the version step (schema v6) | `AiStore::{faq, put_faq_entries, delete_faq_entry}` |
 //! | `ai_calls` | `id` PK (upsert), `conversation_id`, `at_ms`, `json`; indexes `(conversation_id, at_ms, id)`, `(at_ms, id)`; each record deletes up to 32 calls older than 90 days | `AiStore::{record_ai_call, ai_calls}` (newest first) |
+//! | `teams` | `name` PK, `json` (upsert) | `RoutingStore::{put_team, get_team, list_teams, delete_team}` (by name) |
+//! | `routing_rules` | one row `id = 1`: `version`, `json`; put by a conditional `INSERT … ON CONFLICT DO NOTHING` (over version 0) or `UPDATE … WHERE version = expected` (schema v7) | `RoutingStore::{get_rules, rules_version, put_rules}` |
+//! | `canned_responses` | `shortcut` PK, `json` (upsert) | `RoutingStore::{put_canned, list_canned, delete_canned}` (by shortcut) |
 //! | `queue_messages` | `seq` AUTOINCREMENT PK, `queue`, `grp`, `visible_at`, `not_before`, `receive_count`, `receipt`; indexes `(queue, visible_at, seq)` and `(queue, grp, seq)` | `Queue::{send, receive, ack, retry_later}` |
 //! | `queue_dedupe` | `(queue, dedupe_id)` PK, `expires_at` (24 h window, pruned lazily) | `Queue::send` deduplication |
 //! | `queue_dead_letters` | `seq` PK, `queue`, `reason`, `at_ms` | `Queue::{dead_letter, dead_letters}`, max receives |
@@ -78,6 +81,7 @@ mod hub;
 mod mail_store;
 mod mailer;
 mod queue;
+mod routing_store;
 pub mod smtp;
 mod store;
 mod translation_store;

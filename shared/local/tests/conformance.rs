@@ -1,9 +1,10 @@
 //! The core conformance suites against the SQLite store, the SQLite queue and the hub, plus
 //! durability and concurrency checks of this crate, the e-mail adapters (`mail`), the
-//! translation store (`translation`) and the AI store (`ai`).
+//! translation store (`translation`), the AI store (`ai`) and the routing store (`routing`).
 
 mod ai;
 mod mail;
+mod routing;
 mod translation;
 
 use std::sync::Arc;

@@ -9,8 +9,11 @@
 mod ai;
 mod item;
 mod mail;
+mod routing;
 mod translation;
 mod web;
+
+pub use routing::MAX_RULES_SOURCE_BYTES;
 
 use std::sync::Arc;
 

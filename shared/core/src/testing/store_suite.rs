@@ -11,13 +11,19 @@
 //!
 //! Ports outside the [`Store`] bundle have their own functions: [`web`],
 //! [`visitor_connections`], [`mail`], [`translation`] (with
-//! [`translation_on_an_empty_store`]) and [`ai_store`] (with [`ai_store_on_an_empty_store`]).
+//! [`translation_on_an_empty_store`]), [`ai_store`] (with [`ai_store_on_an_empty_store`]) and
+//! [`routing_store`] (with [`routing_store_on_an_empty_store`]).
 
 mod ai;
+mod routing;
 mod translation;
 
 pub use ai::{
     ai_store, ai_store_on_an_empty_store, ai_store_on_an_empty_store_on_moto, ai_store_on_moto,
+};
+pub use routing::{
+    routing_store, routing_store_on_an_empty_store, routing_store_on_an_empty_store_on_moto,
+    routing_store_on_moto,
 };
 pub use translation::{
     translation, translation_on_an_empty_store, translation_on_an_empty_store_on_moto,
