@@ -15,6 +15,11 @@
 //!   an upload token that binds it to the visitor; `POST /web/v1/messages` attaches up to 10
 //!   such tokens. Messages handed to the visitor carry signed, short-lived links to their
 //!   files (pushed frames carry none: the widget refetches).
+//! - Choices: messages carry the buttons the bot offered with them; a pressed button comes
+//!   back as a message whose `text` is its label and whose `choice` is its data, exactly as a
+//!   Telegram callback button arrives. Only a choice on one of the last [`CHOICE_WINDOW`]
+//!   messages the visitor was shown is taken (400 `unknown_choice`), so a visitor cannot ask
+//!   for a person or rate a conversation without being asked.
 //! - "Continue on Telegram" issues a single-use deep-link token (256 bits, stored hashed,
 //!   10 minutes, a new one cancels the previous one); the router redeems it on `/start`.
 //!
@@ -59,6 +64,9 @@ pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 pub const MAX_TEXT_CHARS: usize = 4096;
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// A choice answers one of this many newest messages the visitor was shown from the other
+/// side (agents, the bot, the AI).
+pub const CHOICE_WINDOW: usize = 20;
 
 /// What the widget API needs.
 #[derive(Clone)]
@@ -286,6 +294,10 @@ struct SendMessage {
     /// Upload tokens from `POST /web/v1/files`.
     #[serde(default)]
     attachments: Vec<String>,
+    /// The `data` of the button the visitor pressed (`text` is then its label). Absent, never
+    /// `null`.
+    #[serde(default, deserialize_with = "present")]
+    choice: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -648,12 +660,71 @@ fn valid_client_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// A button's data as the widget may send it: 1–64 of `A-Za-z0-9:_-`.
+fn valid_choice(choice: &str) -> bool {
+    (1..=64).contains(&choice.len())
+        && choice
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-'))
+}
+
+/// Whether `choice` is the data of a button on one of the newest [`CHOICE_WINDOW`] messages
+/// of `conversation` the visitor was shown from the other side (internal notes, hidden
+/// timeline events and replies still waiting for their translation were never shown).
+async fn offered(
+    deps: &WebChatDeps,
+    conversation: ConversationId,
+    choice: &str,
+) -> WebResult<bool> {
+    let mut page = PageRequest::first(50);
+    let mut shown = 0;
+    // The visitor's own messages count for nothing: a long run of them ends the search after
+    // a few pages rather than reading the whole history.
+    for _ in 0..4 {
+        let messages = deps.messages.list_messages(conversation, &page).await?;
+        for m in &messages.items {
+            if m.direction != omnidesk_domain::Direction::Outbound || m.event.is_some() {
+                continue;
+            }
+            let Some(view) = WebMessage::of(m, None) else {
+                continue;
+            };
+            if view.buttons.iter().any(|b| b.data == choice) {
+                return Ok(true);
+            }
+            shown += 1;
+            if shown == CHOICE_WINDOW {
+                return Ok(false);
+            }
+        }
+        match messages.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    Ok(false)
+}
+
 async fn send_message_inner(
     deps: &WebChatDeps,
     v: &Visitor,
     body: &Bytes,
 ) -> WebResult<WebMessage> {
     let req: SendMessage = parse_body(body)?;
+    if let Some(choice) = &req.choice {
+        if !valid_choice(choice) {
+            return Err(WebError::invalid(
+                "choice",
+                "1–64 characters of A-Z, a-z, 0-9, :, _ and -",
+            ));
+        }
+        if !req.attachments.is_empty() {
+            return Err(WebError::invalid(
+                "choice",
+                "a pressed button carries no attachments",
+            ));
+        }
+    }
     let text = req.text.trim();
     if text.is_empty() && req.attachments.is_empty() {
         return Err(WebError::invalid("text", "must not be empty"));
@@ -680,6 +751,19 @@ async fn send_message_inner(
     let now = deps.clock.now();
     let key = v.key();
     let existing = deps.conversations.conversation_by_key(&key).await?;
+    if let Some(choice) = &req.choice {
+        let asked = match &existing {
+            Some(c) => offered(deps, c.id, choice).await?,
+            None => false,
+        };
+        if !asked {
+            return Err(WebError::new(
+                StatusCode::BAD_REQUEST,
+                "unknown_choice",
+                "choice: not a button of a recent message in this chat",
+            ));
+        }
+    }
     let contact = contact_of(deps, v).await?;
     let source_key = format!("{WEB_SOURCE_PREFIX}{}:{client_id}", v.claims.visitor_id);
     let message = ChannelMessage {
@@ -689,6 +773,8 @@ async fn send_message_inner(
         }),
         sent_at: Some(now),
         new_conversation_id: existing.is_none().then(|| deps.ids.conversation_id()),
+        // As Telegram's callback data: the router reads the choice, the text is its label.
+        choice: req.choice.clone(),
         ..ChannelMessage::new(
             key.clone(),
             v.identity(),
@@ -726,6 +812,7 @@ async fn send_message_inner(
         client_id: Some(client_id),
         event: None,
         attachments: signed(deps, attachments).await,
+        buttons: Vec::new(),
     })
 }
 

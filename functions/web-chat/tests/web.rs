@@ -210,7 +210,8 @@ impl Setup {
                 break;
             }
             for m in batch {
-                omnidesk_router::handle_body(&self.router_deps, &m.body)
+                // Boxed: the router's step is a large future.
+                Box::pin(omnidesk_router::handle_body(&self.router_deps, &m.body))
                     .await
                     .unwrap();
                 self.queue
@@ -970,4 +971,193 @@ async fn an_html_upload_is_a_file_that_downloads() {
         omnidesk_core::content_disposition(Some("page.html"), "text/html")
             .starts_with("attachment;")
     );
+}
+
+/// The visitor's conversation after their first message, with a bot message offering
+/// `buttons` (as the router stores the greeting or a rating question).
+async fn bot_offers(s: &Setup, token: &str, buttons: &[(&str, &str)]) -> omnidesk_domain::Message {
+    use omnidesk_core::{IdGen, MessageStore};
+    let (status, first) = s.send(token, "Where is my parcel?", "c-first").await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    s.route_all().await;
+    let conversation =
+        omnidesk_domain::ConversationId::parse(first["conversation_id"].as_str().unwrap()).unwrap();
+    s.clock.advance(std::time::Duration::from_secs(1));
+    let mut m = omnidesk_domain::Message::outbound(
+        UuidV7Ids.message_id(),
+        conversation,
+        omnidesk_domain::Author::Bot,
+        omnidesk_domain::Channel::Web,
+        "How would you rate our help?".to_owned(),
+        s.clock.now(),
+    );
+    m.buttons = buttons
+        .iter()
+        .map(|(text, data)| omnidesk_domain::Button {
+            text: (*text).to_owned(),
+            data: (*data).to_owned(),
+        })
+        .collect();
+    s.store.append_message(&m).await.unwrap();
+    m
+}
+
+async fn send_choice(s: &Setup, token: &str, body: Value) -> (StatusCode, Value) {
+    let (status, b, _) = s
+        .call(
+            "POST",
+            "/web/v1/messages",
+            Some(ORIGIN),
+            Some(token),
+            Some(body),
+        )
+        .await;
+    (status, b)
+}
+
+#[tokio::test]
+async fn a_listed_message_carries_its_buttons() {
+    let s = setup().await;
+    let token = s.session().await;
+    let asked = bot_offers(&s, &token, &[("⭐", "csat:1"), ("⭐⭐⭐⭐⭐", "csat:5")]).await;
+    let items = s.history(&token).await;
+    let question = items
+        .iter()
+        .find(|m| m["id"] == asked.id.to_string())
+        .unwrap();
+    assert_eq!(
+        question["buttons"],
+        json!([{"text": "⭐", "data": "csat:1"}, {"text": "⭐⭐⭐⭐⭐", "data": "csat:5"}])
+    );
+    let mine = items.iter().find(|m| m["direction"] == "inbound").unwrap();
+    assert!(
+        mine.get("buttons").is_none(),
+        "no buttons, no field: {mine}"
+    );
+}
+
+#[tokio::test]
+async fn a_choice_that_was_offered_is_accepted_and_reaches_the_router_as_a_choice() {
+    use omnidesk_core::Queue;
+    let s = setup().await;
+    let token = s.session().await;
+    bot_offers(&s, &token, &[("Talk to a person", "human")]).await;
+    let (status, sent) = send_choice(
+        &s,
+        &token,
+        json!({"text": "Talk to a person", "choice": "human", "client_id": "c-human"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    assert_eq!(sent["text"], "Talk to a person");
+    let queued = s
+        .queue
+        .receive(QueueName::Inbound, 10, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 1);
+    let event: omnidesk_domain::InboundEvent = serde_json::from_str(&queued[0].body).unwrap();
+    let omnidesk_domain::InboundSource::Message(m) = event.source else {
+        panic!("not a message: {:?}", event.source);
+    };
+    assert_eq!(m.choice.as_deref(), Some("human"));
+    assert_eq!(m.text, "Talk to a person", "the label is the message");
+    // The router takes it as it takes a Telegram callback button.
+    Box::pin(omnidesk_router::handle_body(
+        &s.router_deps,
+        &queued[0].body,
+    ))
+    .await
+    .unwrap();
+    let items = s.history(&token).await;
+    assert!(
+        items
+            .iter()
+            .any(|m| m["client_id"] == "c-human" && m["text"] == "Talk to a person"),
+        "{items:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_choice_never_offered_is_refused_as_unknown_choice() {
+    let s = setup().await;
+    let token = s.session().await;
+    // Before any conversation, nothing was offered.
+    let (status, b) = send_choice(&s, &token, json!({"text": "5", "choice": "csat:5"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(b["error"]["code"], "unknown_choice");
+    bot_offers(&s, &token, &[("Talk to a person", "human")]).await;
+    for forged in ["csat:5", "humans", "Human"] {
+        let (status, b) = send_choice(&s, &token, json!({"text": "x", "choice": forged})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{forged}: {b}");
+        assert_eq!(b["error"]["code"], "unknown_choice", "{forged}: {b}");
+    }
+    // A button that scrolled out of the last 20 messages from the other side is gone too.
+    {
+        use omnidesk_core::{IdGen, MessageStore};
+        let conversation = omnidesk_web_chat::visitor_conversation(
+            &s.deps,
+            s.website,
+            serde_json::from_value(
+                s.call("GET", "/web/v1/session", Some(ORIGIN), Some(&token), None)
+                    .await
+                    .1["visitor_id"]
+                    .clone(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        for i in 0..omnidesk_web_chat::CHOICE_WINDOW {
+            s.clock.advance(std::time::Duration::from_secs(1));
+            let m = omnidesk_domain::Message::outbound(
+                UuidV7Ids.message_id(),
+                conversation.id,
+                omnidesk_domain::Author::Bot,
+                omnidesk_domain::Channel::Web,
+                format!("Answer {i}"),
+                s.clock.now(),
+            );
+            s.store.append_message(&m).await.unwrap();
+        }
+    }
+    let (status, b) = send_choice(&s, &token, json!({"text": "Talk", "choice": "human"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(b["error"]["code"], "unknown_choice");
+    assert_eq!(
+        s.queue.len(QueueName::Inbound),
+        0,
+        "nothing refused reaches the router"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_choice_gets_a_clear_400() {
+    let s = setup().await;
+    let token = s.session().await;
+    bot_offers(&s, &token, &[("Talk to a person", "human")]).await;
+    for body in [
+        json!({"text": "x", "choice": ""}),
+        json!({"text": "x", "choice": "c".repeat(65)}),
+        json!({"text": "x", "choice": "has space"}),
+        json!({"text": "x", "choice": "csat/5"}),
+        json!({"text": "x", "choice": "ünïcode"}),
+        json!({"text": "x", "choice": null}),
+        json!({"text": "x", "choice": 5}),
+        json!({"text": "x", "choice": ["human"]}),
+        json!({"choice": "human"}),
+        json!({"text": "x", "choice": "human", "attachments": ["u1.a.b"]}),
+    ] {
+        let (status, b) = send_choice(&s, &token, body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {b}");
+        assert_eq!(b["error"]["code"], "invalid_input", "{body}: {b}");
+        let message = b["error"]["message"].as_str().unwrap();
+        assert!(
+            ["choice", "body", "text"]
+                .iter()
+                .any(|f| message.starts_with(f)),
+            "{body}: {b}"
+        );
+    }
 }

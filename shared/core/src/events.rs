@@ -433,6 +433,11 @@ pub struct WebMessage {
     /// ([`crate::usecases::sign_attachments`]); pushed events carry none (refetch to show them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<omnidesk_domain::Attachment>,
+    /// Choices offered with the message (the bot's "Talk to a person", a rating question's
+    /// stars): the widget shows them as buttons and sends the pressed one's `data` as the
+    /// message's `choice`, with its `text` as the message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<omnidesk_domain::Button>,
 }
 
 /// Who wrote a message, as a visitor sees it (no internal ids).
@@ -500,6 +505,7 @@ impl WebMessage {
                     a
                 })
                 .collect(),
+            buttons: m.buttons.clone(),
         })
     }
 }

@@ -103,6 +103,10 @@ const api = createServer(async (req, res) => {
     return json(201, { file: { id, kind: f.type.startsWith('image/') ? 'image' : 'file', file_name: f.filename, mime_type: f.type, size_bytes: f.bytes.length, url: `/files/${id}?exp=1&sig=x` } });
   }
   if (req.method === 'POST' && path === '/messages') {
+    // As the server: a choice must be a button of one of the last 20 messages from our side.
+    if (body.choice !== undefined && !messages.filter((x) => x.direction === 'outbound').slice(-20).some((x) => x.buttons?.some((b) => b.data === body.choice))) {
+      return json(400, { error: { code: 'unknown_choice', message: 'choice: not a button of a recent message in this chat' } });
+    }
     posts.push(body);
     let m = messages.find((x) => x.client_id === body.client_id);
     if (!m) {
@@ -214,6 +218,36 @@ try {
     assert(Buffer.compare(files.get(sent.attachments[0]).bytes, png) === 0, 'the bytes uploaded as picked');
     assert((await page.locator('[data-omnidesk-upload]').count()) === 0, 'chips cleared');
     await page.screenshot({ path: join(results, 'mock-attachments.png') });
+  });
+
+  await test('bot buttons: a chip and five rating stars; pressing posts the choice with its label and spends the buttons', async () => {
+    const now = Date.now();
+    const bot = (id, text, buttons, at) => ({ id, conversation_id: 'cv_1', direction: 'outbound', author: { kind: 'bot' }, author_name: null, channel: 'web', text, delivery: { status: 'sent', updated_at: at }, created_at: at, client_id: null, buttons });
+    messages.push(bot('m_greeting', 'Hi! Ask away, or talk to a person.', [{ text: 'Talk to a person', data: 'human' }], now));
+    messages.push(bot('m_rating', 'How would you rate our help?', [1, 2, 3, 4, 5].map((n) => ({ text: '\u2b50'.repeat(n), data: `csat:${n}` })), now + 1));
+    await page.reload();
+    await page.locator('[data-omnidesk-launcher]').click();
+    const chip = page.locator('[data-omnidesk-message="m_greeting"] [data-omnidesk-choice="human"]');
+    await chip.waitFor({ timeout: 5000 });
+    assert((await chip.textContent()) === 'Talk to a person', 'the label');
+    const stars = page.locator('[data-omnidesk-message="m_rating"] [data-omnidesk-choice]');
+    assert((await stars.count()) === 5, 'five stars');
+    assert((await stars.nth(2).getAttribute('aria-label')) === 'Rate 3 of 5', 'labelled stars');
+    await page.screenshot({ path: join(results, 'mock-buttons.png') });
+    const before = posts.length;
+    await chip.click();
+    await page.locator('[data-omnidesk-message][data-direction=inbound][data-status=received]').filter({ hasText: 'Talk to a person' }).waitFor({ timeout: 5000 });
+    assert(posts.length === before + 1 && posts[before].choice === 'human' && posts[before].text === 'Talk to a person', JSON.stringify(posts.slice(before)));
+    assert(await chip.isDisabled(), 'spent');
+    assert((await chip.getAttribute('aria-pressed')) === 'true', 'shown as chosen');
+    // The stars by keyboard: focus the first, arrow to the fourth, Enter.
+    await stars.nth(0).focus();
+    for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('Enter');
+    await page.locator('[data-omnidesk-message="m_rating"] [data-omnidesk-buttons=chosen]').waitFor({ timeout: 5000 });
+    assert(posts[posts.length - 1].choice === 'csat:4' && posts[posts.length - 1].text === '\u2b50'.repeat(4), JSON.stringify(posts[posts.length - 1]));
+    assert((await stars.nth(3).getAttribute('aria-pressed')) === 'true' && (await stars.nth(4).isDisabled()), 'stars spent');
+    await page.screenshot({ path: join(results, 'mock-buttons-chosen.png') });
   });
 
   await test('Telegram link + QR on desktop; full screen, no QR, 16 px inputs on a phone', async () => {

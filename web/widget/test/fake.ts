@@ -34,7 +34,7 @@ export class FakeServer {
   tokens = new Map<string, string>(); // token → visitor
   visitors = new Map<string, { conv: string | null; name: string | null; email: string | null }>();
   messages: WebMessage[] = [];
-  posts: { text: string; client_id?: string; token: string; attachments?: string[] }[] = [];
+  posts: { text: string; client_id?: string; token: string; attachments?: string[]; choice?: string }[] = [];
   /** Files received by POST /files (multipart), by id. */
   files = new Map<string, { name: string; type: string; size: number; bytes: Uint8Array; token: string }>();
   maxFileBytes = 20 * 1024 * 1024;
@@ -109,6 +109,11 @@ export class FakeServer {
       const ids: string[] = Array.isArray(body.attachments) ? body.attachments : [];
       if (ids.some((id) => !this.files.has(id))) return json(400, { error: { code: 'unknown_file', message: 'file' } });
       if ((!text && !ids.length) || text.length > 4096) return json(400, { error: { code: 'invalid_text', message: 'text' } });
+      // As the server: only a button of a recent message from the other side is a choice.
+      if (body.choice !== undefined) {
+        const recent = this.messages.filter((m) => m.conversation_id === v.conv && m.direction === 'outbound').slice(-20);
+        if (!recent.some((m) => m.buttons?.some((b) => b.data === body.choice))) return json(400, { error: { code: 'unknown_choice', message: 'choice' } });
+      }
       this.posts.push({ ...body, token: auth! });
       let m = this.messages.find((x) => x.client_id && x.client_id === body.client_id);
       if (!m) {

@@ -5,7 +5,7 @@ import { outboxKey, stateKey, readState, type SiteUser, type StoredState } from 
 import { Api, ApiError } from './api';
 import { Outbox, backoff, type Pending, type SendResult } from './outbox';
 import { countUnread, fromAgent, hasGap, mergeMessages, needsLinks, newestAgentAt } from './state';
-import type { MessagePage, ServerEvent, Session, SessionCreated, TelegramLink, UploadedFile, WebMessage, Website } from './types';
+import type { MessagePage, ServerEvent, Session, SessionCreated, TelegramLink, UploadedFile, WebButton, WebMessage, Website } from './types';
 import { Live, type LinkState, type SocketLike } from './ws';
 
 export type Phase = 'starting' | 'ready' | 'unavailable' | 'refused';
@@ -448,10 +448,22 @@ export class Controller {
     return 'ok';
   }
 
+  /**
+   * The visitor pressed a button under message `answers`: its label is sent as the message and
+   * its data as `choice` (as a Telegram button press). Once per message: its buttons are spent.
+   */
+  choose(answers: string, b: WebButton): boolean {
+    if (this.state.pending.some((p) => p.answers === answers)) return false;
+    this.outbox.add(b.text, Date.now(), [], { data: b.data, answers });
+    if (this.state.phase === 'unavailable' && !this.starting) void this.start();
+    return true;
+  }
+
   private async post(p: Pending): Promise<SendResult> {
     try {
       const body: Record<string, unknown> = { text: p.text, client_id: p.client_id };
       if (p.files?.length) body.attachments = p.files.map((f) => f.id);
+      if (p.choice) body.choice = p.choice;
       const message = await this.api.call<WebMessage>('POST', '/messages', body);
       return { ok: true, message };
     } catch (e) {

@@ -65,6 +65,8 @@ const en = {
   video: 'Video',
   audio: 'Audio',
   sticker: 'Sticker',
+  rate: 'Rate our help',
+  rateN: 'Rate {n} of 5',
 };
 
 export type Key = keyof typeof en;
@@ -134,6 +136,8 @@ export const DICTS: Record<Lang, Dict> = {
     video: '视频',
     audio: '音频',
     sticker: '贴纸',
+    rate: '为我们的服务评分',
+    rateN: '评分 {n}/5',
   },
   ru: {
     title: 'Чат',
@@ -197,6 +201,8 @@ export const DICTS: Record<Lang, Dict> = {
     video: 'Видео',
     audio: 'Аудио',
     sticker: 'Стикер',
+    rate: 'Оцените нашу помощь',
+    rateN: 'Оценка {n} из 5',
   },
   es: {
     title: 'Chat',
@@ -260,6 +266,8 @@ export const DICTS: Record<Lang, Dict> = {
     video: 'Vídeo',
     audio: 'Audio',
     sticker: 'Sticker',
+    rate: 'Valora nuestra ayuda',
+    rateN: 'Valorar con {n} de 5',
   },
   ar: {
     title: 'الدردشة',
@@ -323,6 +331,8 @@ export const DICTS: Record<Lang, Dict> = {
     video: 'فيديو',
     audio: 'صوت',
     sticker: 'ملصق',
+    rate: 'قيّم مساعدتنا',
+    rateN: 'التقييم {n} من 5',
   },
 };
 

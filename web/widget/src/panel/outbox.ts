@@ -18,6 +18,9 @@ export interface Pending {
   reason?: string;
   /** Files uploaded already (POST /files), sent by id with the message. */
   files?: SentFile[];
+  /** A pressed button: its data (sent as `choice`; `text` is its label) and the message it answers. */
+  choice?: string;
+  answers?: string;
 }
 
 export interface SentFile {
@@ -91,9 +94,10 @@ export class Outbox {
     return this.items;
   }
 
-  add(text: string, now: number = Date.now(), files: SentFile[] = []): Pending {
+  add(text: string, now: number = Date.now(), files: SentFile[] = [], choice?: { data: string; answers: string }): Pending {
     const p: Pending = { client_id: newClientId(), text, created_at: now, state: 'queued', attempts: 0 };
     if (files.length) p.files = files;
+    if (choice) Object.assign(p, { choice: choice.data, answers: choice.answers });
     this.items = [...this.items, p];
     this.save(); // persisted before the first attempt
     void this.flush();

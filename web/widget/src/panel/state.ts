@@ -72,12 +72,33 @@ export function mergeMessages(list: readonly WebMessage[], incoming: readonly We
   return [...byId.values()].sort(byTime);
 }
 
-export type Item = { kind: 'message'; message: WebMessage } | { kind: 'pending'; pending: Pending };
+/** `chosen`: the data of the button the visitor pressed under this message (its buttons are then spent). */
+export type Item = { kind: 'message'; message: WebMessage; chosen?: string } | { kind: 'pending'; pending: Pending };
+
+/**
+ * The button the visitor pressed under `messages[i]`: one still in the outbox that answers it,
+ * else a later message of theirs saying a button's label (how a press reads after a reload).
+ */
+export function chosenAt(messages: readonly WebMessage[], i: number, pending: readonly Pending[]): string | undefined {
+  const m = messages[i];
+  if (!m.buttons?.length) return undefined;
+  const queued = pending.find((p) => p.answers === m.id && p.choice);
+  if (queued) return queued.choice;
+  for (const later of messages.slice(i + 1)) {
+    if (later.direction !== 'inbound') continue;
+    const b = m.buttons.find((x) => x.text === later.text);
+    if (b) return b.data;
+  }
+  return undefined;
+}
 
 /** The timeline: stored messages, then messages still in the outbox that the server has not echoed. */
 export function timeline(messages: readonly WebMessage[], pending: readonly Pending[]): Item[] {
   const known = new Set(messages.map((m) => m.client_id).filter(Boolean));
-  const items: Item[] = messages.map((message) => ({ kind: 'message', message }));
+  const items: Item[] = messages.map((message, i) => {
+    const chosen = chosenAt(messages, i, pending);
+    return chosen === undefined ? { kind: 'message', message } : { kind: 'message', message, chosen };
+  });
   for (const p of pending) if (!known.has(p.client_id)) items.push({ kind: 'pending', pending: p });
   return items;
 }

@@ -62,6 +62,16 @@ div.od-file{color:#374151}
 .od-clip{all:unset;cursor:pointer;flex:none;width:36px;height:40px;display:flex;align-items:center;justify-content:center;color:#4b5563;border-radius:8px}
 .od-clip:hover{background:#f3f4f6}
 .od-clip svg{width:22px;height:22px;fill:currentColor}
+.od-btns{display:flex;flex-wrap:wrap;gap:6px;margin-top:6px;max-width:82%}
+.od-choice{min-height:32px;padding:4px 12px;border-radius:16px;border:1px solid #2563eb;background:#fff;color:#1d4ed8;font-size:13px}
+.od-choice:hover:not(:disabled){background:#eff6ff}
+.od-choice:disabled{cursor:default;opacity:.55}
+.od-choice[aria-pressed=true]{background:#2563eb;color:#fff;opacity:1}
+.od-stars{gap:2px}
+.od-star{all:unset;cursor:pointer;font-size:26px;line-height:1;padding:3px;border-radius:6px;color:#d1d5db}
+.od-star.od-on,.od-stars:not([data-omnidesk-buttons=chosen]):hover .od-star{color:#f59e0b}
+.od-stars:not([data-omnidesk-buttons=chosen]) .od-star:hover~.od-star{color:#d1d5db}
+.od-star:disabled{cursor:default}
 .od-chips{display:flex;flex-wrap:wrap;gap:6px;padding:8px 12px 0;border-top:1px solid #e5e7eb}
 .od-chip{display:inline-flex;align-items:center;gap:6px;max-width:100%;padding:2px 2px 2px 10px;border-radius:14px;background:#eff6ff;border:1px solid #bfdbfe;font-size:13px}
 .od-chip-name{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;max-width:150px}

@@ -25,6 +25,14 @@ export interface WebMessage {
   client_id: string | null;
   event?: unknown;
   attachments?: WebAttachment[];
+  /** Choices offered with the message: pressing one sends `data` as the message's `choice`, `text` as its text. */
+  buttons?: WebButton[];
+}
+
+/** A reply button: `data` is what it means to the server (`human`, `csat:1`..`csat:5`, …). */
+export interface WebButton {
+  text: string;
+  data: string;
 }
 
 /** A file or item on a message; `url` (maybe a path on the API) once the bytes are stored. */

@@ -8,7 +8,7 @@ import type { Pending } from './outbox';
 import { qrSvg } from './qr';
 import { timeline, type Item } from './state';
 import { PANEL_CSS } from './styles';
-import type { WebAttachment, WebMessage } from './types';
+import type { WebAttachment, WebButton, WebMessage } from './types';
 import { MAX_FILE_MB, MAX_FILES, type Upload } from './controller';
 
 type Props = { [k: string]: string | boolean | undefined | ((e: Event) => void) };
@@ -95,6 +95,60 @@ export function renderAttachments(list: WebAttachment[] | undefined, t: T, base:
   return box;
 }
 
+/** A rating question's buttons are `csat:1`..`csat:5`. */
+const CSAT = /^csat:([1-5])$/;
+
+/**
+ * A message's buttons: a rating question's as five stars ("Rate N of 5"; arrow keys move
+ * between them), anything else as a row of chips. Once one was pressed (`chosen`) they are
+ * disabled and that one shows as selected (the stars up to it filled).
+ */
+export function renderButtons(m: WebMessage, chosen: string | undefined, t: T, choose?: (id: string, b: WebButton) => void): HTMLElement | null {
+  const list = m.buttons?.filter((b) => b && typeof b.text === 'string' && typeof b.data === 'string');
+  if (!list?.length) return null;
+  const stars = list.every((b) => CSAT.test(b.data));
+  const picked = stars && chosen ? Number(CSAT.exec(chosen)?.[1] ?? 0) : 0;
+  const box = h('div', {
+    class: stars ? 'od-btns od-stars' : 'od-btns',
+    role: 'group',
+    'aria-label': stars ? t('rate') : undefined,
+    'data-omnidesk-buttons': chosen === undefined ? '' : 'chosen',
+  });
+  for (const b of list) {
+    const n = stars ? Number(CSAT.exec(b.data)![1]) : 0;
+    box.append(
+      h(
+        'button',
+        {
+          type: 'button',
+          class: stars ? (n <= picked ? 'od-star od-on' : 'od-star') : 'od-choice',
+          'data-omnidesk-choice': b.data,
+          'aria-label': stars ? t('rateN', { n }) : undefined,
+          title: stars ? t('rateN', { n }) : undefined,
+          'aria-pressed': chosen === undefined ? undefined : String(chosen === b.data),
+          disabled: chosen !== undefined,
+          onclick: () => choose?.(m.id, b),
+        },
+        stars ? '\u2605' : b.text,
+      ),
+    );
+  }
+  if (stars) {
+    box.addEventListener('keydown', (e) => {
+      const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
+      if (!step) return;
+      const all = Array.from(box.querySelectorAll('button'));
+      const rtl = !!box.closest('[dir=rtl]') && (e.key === 'ArrowRight' || e.key === 'ArrowLeft');
+      const i = all.indexOf(e.target as HTMLButtonElement) + (rtl ? -step : step);
+      if (all[i]) {
+        e.preventDefault();
+        all[i].focus();
+      }
+    });
+  }
+  return box;
+}
+
 function clock(ms: number, lang: Lang): string {
   try {
     return new Date(ms).toLocaleTimeString(lang, { hour: '2-digit', minute: '2-digit' });
@@ -107,7 +161,13 @@ const keyOf = (it: Item): string =>
   it.kind === 'pending' ? `c:${it.pending.client_id}` : it.message.client_id ? `c:${it.message.client_id}` : `i:${it.message.id}`;
 
 /** One rendered message (a stored one or one still in the outbox). */
-export function renderItem(it: Item, t: T, lang: Lang, actions: { retry(id: string): void; discard(id: string): void }, base = ''): HTMLElement {
+export function renderItem(
+  it: Item,
+  t: T,
+  lang: Lang,
+  actions: { retry(id: string): void; discard(id: string): void; choose?(id: string, b: WebButton): void },
+  base = '',
+): HTMLElement {
   if (it.kind === 'message' && it.message.author?.kind === 'system') {
     const m = it.message;
     return h('div', { class: 'od-note', role: 'note', 'data-omnidesk-message': m.id, 'data-direction': m.direction }, m.text);
@@ -154,6 +214,7 @@ export function renderItem(it: Item, t: T, lang: Lang, actions: { retry(id: stri
       : null,
     text ? h('div', { class: 'od-bubble', dir: 'auto' }, text) : null,
     m ? renderAttachments(m.attachments, t, base) : p!.files?.length ? renderAttachments(p!.files.map((f) => ({ kind: 'file', file_name: f.name, size_bytes: f.size })), t, base) : null,
+    m && it.kind === 'message' ? renderButtons(m, it.chosen, t, actions.choose) : null,
     meta,
   );
 }
@@ -161,7 +222,7 @@ export function renderItem(it: Item, t: T, lang: Lang, actions: { retry(id: stri
 const signature = (it: Item): string =>
   it.kind === 'pending'
     ? `p|${it.pending.state}`
-    : `m|${it.message.id}|${it.message.delivery?.status}|${it.message.text}|${it.message.author_name}|${it.message.author?.kind}|${JSON.stringify(it.message.attachments ?? [])}`;
+    : `m|${it.message.id}|${it.message.delivery?.status}|${it.message.text}|${it.message.author_name}|${it.message.author?.kind}|${JSON.stringify(it.message.attachments ?? [])}|${JSON.stringify(it.message.buttons ?? [])}|${it.chosen ?? ''}`;
 
 export function mountPanel(ctx: LoaderContext, c: Controller, t: T): PanelHandle {
   const { shadow, root, launcher, lang } = ctx;
@@ -346,7 +407,17 @@ export function mountPanel(ctx: LoaderContext, c: Controller, t: T): PanelHandle
 
   // ---- render ----
   const els = new Map<string, { el: HTMLElement; sig: string }>();
-  const actions = { retry: (id: string) => c.retry(id), discard: (id: string) => c.discard(id) };
+  const actions = {
+    retry: (id: string) => c.retry(id),
+    discard: (id: string) => c.discard(id),
+    // The pressed buttons are replaced by spent ones: the composer takes the focus.
+    choose: (id: string, b: WebButton) => {
+      if (c.choose(id, b)) {
+        stick = true;
+        composer.focus();
+      }
+    },
+  };
   let lastSeq = 0;
   let tgSig = '';
 
