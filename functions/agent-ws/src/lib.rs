@@ -19,8 +19,8 @@ use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use omnidesk_agent_api::{Auth, AuthError, authenticate};
 use omnidesk_core::{
-    AgentStore, ClientAction, Clock, Connection, ConnectionId, ConnectionStore, ServerEvent,
-    StoreError,
+    AgentStore, ClientAction, Clock, Connection, ConnectionId, ConnectionStore, OutgoingMessage,
+    Queue, QueueName, ServerEvent, StoreError, TimerJob,
 };
 use omnidesk_domain::AgentId;
 use omnidesk_web_chat::{TicketError, WebChatDeps};
@@ -34,6 +34,56 @@ pub struct WsDeps {
     pub clock: Arc<dyn Clock>,
     /// The widget API's dependencies, for visitors' sockets (`?ticket=`); `None` refuses them.
     pub web: Option<WebChatDeps>,
+    /// Presence follows the dashboard: a connect and a disconnect send timers
+    /// ([`TimerJob::AgentBack`], [`TimerJob::AgentAway`]) that the router acts on. `None`:
+    /// agents set their status by hand only.
+    pub presence: Option<Presence>,
+}
+
+/// Where presence timers go, and how long after the last dashboard closes an agent goes
+/// offline.
+#[derive(Clone)]
+pub struct Presence {
+    pub queue: Arc<dyn Queue>,
+    pub away_after: std::time::Duration,
+}
+
+impl Presence {
+    /// The default of [`Presence::away_after`] (`OMNIDESK_AWAY_AFTER_SECS`): long enough for
+    /// a reload or a network change, short enough that customers do not wait on someone gone.
+    pub const AWAY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// Reads `OMNIDESK_AWAY_AFTER_SECS` (whole seconds; unset or blank: the default; at most
+    /// 900, the timers queue's longest delay).
+    pub fn away_after_from(value: Option<&str>) -> Result<std::time::Duration, String> {
+        let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+            return Ok(Self::AWAY_AFTER);
+        };
+        let secs: u64 = v
+            .parse()
+            .map_err(|_| format!("OMNIDESK_AWAY_AFTER_SECS: expected whole seconds, got {v:?}"))?;
+        if secs > 900 {
+            return Err(format!(
+                "OMNIDESK_AWAY_AFTER_SECS: at most 900 (the timers queue's longest delay), got {secs}"
+            ));
+        }
+        Ok(std::time::Duration::from_secs(secs))
+    }
+
+    async fn send(&self, job: &TimerJob, delay: std::time::Duration) {
+        let sent = match serde_json::to_string(job) {
+            Ok(body) => self
+                .queue
+                .send(QueueName::Timers, OutgoingMessage::delayed(body, delay))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(error) = sent {
+            tracing::warn!(?job, %error, "presence timer not sent");
+        }
+    }
 }
 
 /// Why a connection was refused. The `Display` text of the token variants is safe to return
@@ -94,14 +144,37 @@ pub async fn connect(
         })
         .await?;
     tracing::info!(agent_id = %agent_id, "agent connected");
+    if let Some(presence) = &deps.presence {
+        presence
+            .send(&TimerJob::AgentBack { agent_id }, std::time::Duration::ZERO)
+            .await;
+    }
     Ok(agent_id)
 }
 
 /// `$disconnect`: forgets the connection (unknown ids are fine).
 #[tracing::instrument(skip_all, fields(connection_id = %connection_id))]
 pub async fn disconnect(deps: &WsDeps, connection_id: &ConnectionId) -> Result<(), StoreError> {
+    let agent = match &deps.presence {
+        Some(_) => deps
+            .connections
+            .list_connections()
+            .await?
+            .into_iter()
+            .find(|c| &c.id == connection_id)
+            .map(|c| c.agent_id),
+        None => None,
+    };
     deps.connections.remove_connection(connection_id).await?;
     tracing::debug!("agent disconnected");
+    // The router checks, when the timer is due, that no other dashboard of theirs is open.
+    if let (Some(presence), Some(agent_id)) = (&deps.presence, agent) {
+        let job = TimerJob::AgentAway {
+            agent_id,
+            disconnected_at: deps.clock.now(),
+        };
+        presence.send(&job, presence.away_after).await;
+    }
     Ok(())
 }
 

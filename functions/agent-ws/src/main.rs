@@ -21,6 +21,9 @@ use omnidesk_web_chat::WebChatDeps;
 async fn main() -> Result<(), Error> {
     init_tracing();
     let config = Arc::new(Config::from_env()?);
+    let away_after = omnidesk_agent_ws::Presence::away_after_from(
+        std::env::var("OMNIDESK_AWAY_AFTER_SECS").ok().as_deref(),
+    )?;
     let aws = Arc::new(adapters(&config).await);
     let deps: Arc<OnFirstUse<WsDeps>> = Arc::default();
     lambda_runtime::run(service_fn(
@@ -42,6 +45,10 @@ async fn main() -> Result<(), Error> {
                             clock: aws.clock.clone(),
                             // Visitors' sockets (`?ticket=`), on the same table.
                             web: Some(WebChatDeps::on_aws(&aws, &secret)),
+                            presence: Some(omnidesk_agent_ws::Presence {
+                                queue: aws.queue.clone(),
+                                away_after,
+                            }),
                         })
                     })
                     .await;

@@ -56,6 +56,7 @@ async fn world() -> World {
             agents: store.clone(),
             auth,
             clock: clock.clone(),
+            presence: None,
             web: None,
         },
         store,

@@ -251,7 +251,7 @@ pub async fn handle(deps: &AiDeps, job: &AiJob) -> Result<JobOutcome, JobError> 
             ctx.summary = Some(s.text.clone());
             summary = Some(s);
         }
-        thought = Some(a.think(&c, &message, &mut ctx, false).await?);
+        thought = Some(a.think(&c, &message, &mut ctx, false, job.faq_only).await?);
     }
     let Some(mut thought) = thought else {
         return Ok(JobOutcome::Done);
@@ -415,11 +415,13 @@ impl Assist {
         message: &Message,
         ctx: &mut Context,
         suggest: bool,
+        faq_only: bool,
     ) -> Result<Thought, JobError> {
         let (kb, entries) = self.kb.get(self.ai.as_ref()).await?;
         let language = c.language.as_ref().map(LanguageTag::as_str);
         let kind = if suggest { "suggestion" } else { "answer" };
-        let Some(llm) = &self.llm else {
+        let llm = if faq_only { None } else { self.llm.as_ref() };
+        let Some(llm) = llm else {
             let query = message.preview_text();
             let mut call = self.call(c, Some(message.id), kind, "kb", query.clone());
             let started = Instant::now();
@@ -635,7 +637,7 @@ impl Assist {
             self.settings.history,
             self.settings.history_tokens,
         );
-        let mut thought = self.think(&c, &latest, &mut ctx, true).await?;
+        let mut thought = self.think(&c, &latest, &mut ctx, true, false).await?;
         let suggestion = match thought.decision {
             AiDecision::Reply { text, .. } => Suggestion {
                 text: Some(text),

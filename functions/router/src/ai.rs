@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use omnidesk_core::usecases::conversation_view;
 use omnidesk_core::{
-    AiJob, AiStore, ConversationFilter, JobError, OutboundJob, PageRequest, QueueName, ServerEvent,
-    StoreError, TranslateJob,
+    AiJob, AiStore, JobError, OutboundJob, QueueName, ServerEvent, StoreError, TranslateJob,
 };
 use omnidesk_domain::{
     Author, Conversation, ConversationId, ConversationStatus, Delivery, DeliveryStatus,
@@ -115,10 +114,15 @@ impl AiGate {
 }
 
 /// Queues the AI's job for a customer's message.
-pub(crate) async fn enqueue_ai(deps: &RouterDeps, message: &Message) -> Result<(), JobError> {
+pub(crate) async fn enqueue_ai(
+    deps: &RouterDeps,
+    message: &Message,
+    faq_only: bool,
+) -> Result<(), JobError> {
     let job = AiJob {
         conversation_id: message.conversation_id,
         message_id: message.id,
+        faq_only,
     };
     deps.queue
         .send(QueueName::Ai, job.to_queue_message())
@@ -374,31 +378,11 @@ pub(crate) async fn coming_text(deps: &RouterDeps, c: &Conversation) -> Result<S
     Ok(text)
 }
 
-/// The conversation's place among those waiting for a person (who waits longest is first).
+/// The conversation's place among those waiting for a person of its team (by priority,
+/// then who waited longest).
 async fn queue_position(deps: &RouterDeps, c: &Conversation) -> Result<Option<usize>, JobError> {
-    let filter = ConversationFilter {
-        status: Some(ConversationStatus::Queued),
-        assignee: Some(None),
-    };
-    let mut waiting = Vec::new();
-    let mut page = PageRequest::first(100);
-    loop {
-        let got = deps
-            .conversations
-            .list_conversations(&filter, &page)
-            .await?;
-        waiting.extend(
-            got.items
-                .iter()
-                .filter(|w| w.id != c.id)
-                .map(|w| w.last_inbound_at.unwrap_or(w.created_at)),
-        );
-        match got.next_cursor {
-            Some(cursor) if waiting.len() < POSITION_SCAN => page.cursor = Some(cursor),
-            Some(_) => return Ok(None),
-            None => break,
-        }
-    }
-    let mine = c.last_inbound_at.unwrap_or(c.created_at);
-    Ok(Some(waiting.iter().filter(|at| **at <= mine).count() + 1))
+    Ok(
+        omnidesk_core::assign::queue_position(deps.conversations.as_ref(), c, POSITION_SCAN)
+            .await?,
+    )
 }

@@ -25,29 +25,32 @@
 //! (a crash in between) is finished rather than dropped.
 
 mod ai;
+mod routing;
+mod timers;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use ai::{AiApplied, AiDecision, AiGate, AiMode, apply_ai_decision};
+pub use routing::{Routing, RoutingCache, RuleOutcome, TeamRoute, parse_stored};
+pub use timers::{handle_timer, handle_timer_body};
 
 use omnidesk_core::ConversationView;
 use omnidesk_core::usecases::{
-    MergeError, MergePorts, conversation_view, merge_contacts, pick_agent, pick_agent_except,
-    push_to_agents, push_to_visitor,
+    MergeError, MergePorts, conversation_view, merge_contacts, push_to_agents, push_to_visitor,
 };
 use omnidesk_core::{
     AgentStore, AppendOutcome, BotStore, Clock, ConnectionStore, ContactStore, ConversationStore,
     HandoffGrant, IdGen, JobError, JobOutcome, MediaJob, MessageStore, OutboundJob,
-    OutgoingMessage, PageRequest, Push, Queue, QueueName, SECRET_LINK_MARK, ServerEvent,
-    StoreError, TimerJob, TokenKind, TranslateJob, VisitorConnectionStore, WebStore, token_hash,
+    OutgoingMessage, PageRequest, Push, Queue, QueueName, RoutingStore, SECRET_LINK_MARK,
+    ServerEvent, StoreError, TokenKind, TranslateJob, VisitorConnectionStore, WebStore, token_hash,
 };
 use omnidesk_domain::{
-    AgentId, AgentStatus, Attachment, Author, BotCommand, Button, Channel, ChannelMessage,
-    ChannelRef, ChatKind, Contact, Conversation, ConversationId, ConversationStatus, Delivery,
-    Direction, Handoff, Identity, InboundEvent, InboundSource, LanguageTag, LastMessage, Message,
-    MessageContent, MessageId, PreviousText, SystemEvent, Timestamp, TranslationStatus,
-    email_summary, handoff_summary,
+    AgentId, Attachment, Author, BotCommand, Button, Channel, ChannelMessage, ChannelRef, ChatKind,
+    Contact, Conversation, ConversationId, ConversationStatus, Delivery, Direction, Handoff,
+    Identity, InboundEvent, InboundSource, LanguageTag, LastMessage, Message, MessageContent,
+    MessageId, PreviousText, Priority, SystemEvent, Timestamp, TranslationStatus, email_summary,
+    handoff_summary,
 };
 
 /// Texts and behaviour of the built-in bot.
@@ -103,6 +106,33 @@ pub struct RouterSettings {
     /// Bots (Telegram bot ids) and websites (`web_…` ids) whose conversations the AI never
     /// answers (`OMNIDESK_AI_OFF`, comma-separated): they go to people as with `OMNIDESK_AI=off`.
     pub ai_off: std::collections::BTreeSet<String>,
+    /// The deployment's rules and teams, re-read at most every [`RoutingCache::TTL`].
+    pub routing: RoutingCache,
+    /// The team of conversations no rule routes to one (`OMNIDESK_DEFAULT_TEAM`): its hours,
+    /// timeout and prompts apply to them. `None`: every agent, always open.
+    pub default_team: Option<String>,
+    /// Sent once per conversation that reaches a closed team (`OMNIDESK_OUT_OF_OFFICE_TEXT`;
+    /// a team's own text wins); `{next}` is the next opening time.
+    pub out_of_office: String,
+    /// Sent after a team's `max_hops` unanswered moves (`OMNIDESK_BUSY_PROMPT`; a team's own
+    /// text wins).
+    pub busy_prompt: String,
+    /// The queue position is sent again this often while a conversation waits
+    /// (`OMNIDESK_QUEUE_NOTICE_SECS`; unset or 0: only when it starts waiting).
+    pub queue_notice_every: Option<Duration>,
+    /// Contact tags that make a conversation high priority (`OMNIDESK_VIP_TAGS`, default `vip`).
+    pub vip_tags: std::collections::BTreeSet<String>,
+    /// Whether customers are asked to rate a conversation an agent resolved (`OMNIDESK_CSAT`,
+    /// default on).
+    pub csat: bool,
+    /// The rating question (buttons 1–5 on Telegram).
+    pub csat_question: String,
+    /// Added to the question where there are no buttons (e-mail, the widget).
+    pub csat_reply_hint: String,
+    /// The answer to a rating, inviting a comment.
+    pub csat_thanks: String,
+    /// The answer to the comment.
+    pub csat_comment_thanks: String,
 }
 
 /// The agents (for their languages), read from the store at most once per [`Self::TTL`] per
@@ -143,11 +173,13 @@ impl AgentLanguages {
 pub const HUMAN_CHOICE: &str = "human";
 
 impl RouterSettings {
-    /// The default of [`RouterSettings::reassign_after`]: 5 minutes.
-    pub const REASSIGN_AFTER: Duration = Duration::from_secs(300);
+    /// The default of [`RouterSettings::reassign_after`]: 60 seconds (a team's own
+    /// `answer_within_secs` wins for its conversations).
+    pub const REASSIGN_AFTER: Duration = Duration::from_secs(60);
     /// SQS's longest `DelaySeconds`, and so the longest [`RouterSettings::reassign_after`].
     pub const MAX_REASSIGN_AFTER: Duration = Duration::from_secs(900);
-    /// Reassignments of one unanswered conversation, at most; after that it stays where it is.
+    /// Unanswered moves of a conversation without a team before the busy prompt (a team's
+    /// `max_hops` wins for its conversations).
     pub const MAX_REASSIGNMENTS: u32 = 3;
     /// The default of [`RouterSettings::email_link_ttl`]: 7 days.
     pub const EMAIL_LINK_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -210,6 +242,37 @@ impl RouterSettings {
         }
         if let Some(t) = get("OMNIDESK_QUEUE_POSITION_TEXT") {
             settings.queue_position = t;
+        }
+        if let Some(team) = get("OMNIDESK_DEFAULT_TEAM") {
+            let team = omnidesk_domain::TeamName::parse(&team)
+                .map_err(|e| format!("OMNIDESK_DEFAULT_TEAM: {e}"))?;
+            settings.default_team = Some(team.as_str().to_owned());
+        }
+        if let Some(t) = get("OMNIDESK_OUT_OF_OFFICE_TEXT") {
+            settings.out_of_office = t;
+        }
+        if let Some(t) = get("OMNIDESK_BUSY_PROMPT") {
+            settings.busy_prompt = t;
+        }
+        if let Some(secs) = whole("OMNIDESK_QUEUE_NOTICE_SECS")? {
+            settings.queue_notice_every = (secs > 0).then(|| Duration::from_secs(secs));
+        }
+        if let Some(v) = get("OMNIDESK_CSAT") {
+            settings.csat = match v.trim().to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" | "yes" => true,
+                "off" | "false" | "0" | "no" => false,
+                other => return Err(format!("OMNIDESK_CSAT: expected on or off, got {other:?}")),
+            };
+        }
+        if let Some(t) = get("OMNIDESK_CSAT_QUESTION") {
+            settings.csat_question = t;
+        }
+        if let Some(list) = get("OMNIDESK_VIP_TAGS") {
+            settings.vip_tags = list
+                .split(',')
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect();
         }
         if let Some(list) = get("OMNIDESK_AI_OFF") {
             settings.ai_off = list
@@ -300,6 +363,24 @@ impl Default for RouterSettings {
             ai: None,
             queue_position: "You are number {position} in the queue.".to_owned(),
             ai_off: std::collections::BTreeSet::new(),
+            routing: RoutingCache::default(),
+            default_team: None,
+            out_of_office: "Thank you for your message. We are closed right now and will \
+                            answer when we open again: {next}."
+                .to_owned(),
+            busy_prompt: "Sorry for the wait: everyone on our team is busy right now. Your \
+                          conversation stays in the queue and we will answer here as soon as \
+                          someone is free."
+                .to_owned(),
+            queue_notice_every: None,
+            vip_tags: ["vip".to_owned()].into(),
+            csat: true,
+            csat_question: "How would you rate our help with this conversation?".to_owned(),
+            csat_reply_hint: "Reply with a number from 1 (poor) to 5 (excellent).".to_owned(),
+            csat_thanks: "Thank you for your rating! If you like, tell us in one message what we \
+                          could do better."
+                .to_owned(),
+            csat_comment_thanks: "Thank you, we have passed it on to the team.".to_owned(),
         }
     }
 }
@@ -313,6 +394,8 @@ pub struct RouterDeps {
     pub agents: Arc<dyn AgentStore>,
     pub bots: Arc<dyn BotStore>,
     pub connections: Arc<dyn ConnectionStore>,
+    /// Teams and the routing rules.
+    pub routing: Arc<dyn RoutingStore>,
     /// Websites' single-use tokens (handoff tokens are redeemed here); `None` where the
     /// website channel is not deployed (then every handoff token is refused as unknown).
     pub web: Option<Arc<dyn WebStore>>,
@@ -341,6 +424,7 @@ impl RouterDeps {
             agents: aws.store.clone(),
             bots: aws.store.clone(),
             connections: pushes.clone(),
+            routing: aws.store.clone(),
             // The website channel: handoff tokens, and pushes to visitors' open widgets.
             web: Some(aws.store.clone()),
             visitors: Some(pushes.clone()),
@@ -464,7 +548,8 @@ async fn route(
     // Everything the step pushes, pushed at the end (also when it fails half-way: what is
     // stored is shown), with the conversation view folded into the last message.
     let mut step = Step::default();
-    let outcome = route_message(deps, event, m, &mut step).await;
+    // Boxed: the routing step's future is large, and every caller holds this one.
+    let outcome = Box::pin(route_message(deps, event, m, &mut step)).await;
     step.push(deps).await;
     outcome
 }
@@ -630,6 +715,38 @@ async fn route_message(
         message.translation = Some(TranslationStatus::Pending { target: None });
     }
     let ai = ai_answers(deps, m).await?;
+    // 3c. The deployment's rules (read at most every RoutingCache::TTL: no store read per
+    // message). Links, `/bind` and pressed buttons are the bot's own business.
+    let routing = deps.settings.routing.get(deps.routing.as_ref()).await?;
+    let rule = if m.handoff.is_none() && m.command != Some(BotCommand::Bind) && m.choice.is_none() {
+        let language = existing
+            .as_ref()
+            .and_then(|c| c.language.clone())
+            .or_else(|| message.language.clone());
+        routing::evaluate(
+            deps,
+            &routing,
+            m,
+            &contact,
+            existing
+                .as_ref()
+                .map_or(ConversationStatus::Bot, |c| c.status),
+            language.as_ref(),
+            event.received_at,
+        )
+        .await?
+    } else {
+        None
+    };
+    if let Some(r) = &rule
+        && !r.tags.is_empty()
+    {
+        contact = add_tags(deps, contact, &r.tags, &mut step.pushes).await?;
+    }
+    let vip = contact
+        .tags
+        .iter()
+        .any(|t| deps.settings.vip_tags.contains(t.as_str()));
     let bot = BotTurn {
         human: m.choice.as_deref() == Some(HUMAN_CHOICE),
         command: m.command,
@@ -642,6 +759,15 @@ async fn route_message(
         acknowledge: m.acknowledge && m.no_auto_reply.is_none() && existing.is_none(),
         ai,
         asks_person: ai && omnidesk_ai::asks_for_person(&m.text),
+        rule: rule.as_ref(),
+        routing: &routing,
+        vip,
+        now: event.received_at,
+        rating: m
+            .choice
+            .as_deref()
+            .and_then(omnidesk_domain::Csat::score_of_choice)
+            .or_else(|| omnidesk_domain::Csat::score_of_text(&m.text)),
     };
 
     if existing.is_none() {
@@ -953,8 +1079,8 @@ async fn continue_conversation(
 }
 
 /// What the bot does with a message besides routing it.
-#[derive(Debug, Clone, Copy)]
-struct BotTurn {
+#[derive(Clone, Copy)]
+struct BotTurn<'a> {
     /// The customer chose [`HUMAN_CHOICE`].
     human: bool,
     command: Option<BotCommand>,
@@ -965,6 +1091,16 @@ struct BotTurn {
     ai: bool,
     /// The text asks for a person (recognised before any model call).
     asks_person: bool,
+    /// The deployment rule that matched the message.
+    rule: Option<&'a RuleOutcome>,
+    /// The rules and teams in force.
+    routing: &'a Routing,
+    /// The contact has a VIP tag: the conversation is at least high priority.
+    vip: bool,
+    /// When the message arrived (business hours are judged at it).
+    now: Timestamp,
+    /// A rating the message gives (a `csat:N` button, or a bare `1`–`5` reply).
+    rating: Option<u8>,
 }
 
 /// Whether the AI may answer `m` if its conversation is with the bot: the AI is on, the
@@ -1015,10 +1151,16 @@ enum BotReply {
     Acknowledge,
     /// `/bind`: a code sent to an address, or a code checked.
     Bind,
-    /// The AI answers (a job on the AI queue); the conversation stays with the bot.
-    Ai,
+    /// The AI answers (a job on the AI queue; from the FAQ only when `faq_only`), after a
+    /// rule's text when there is one; the conversation stays with the bot.
+    Ai {
+        faq_only: bool,
+        text: Option<(String, Vec<Button>)>,
+    },
     /// A person is coming: the acknowledgement, with the queue position.
     Coming,
+    /// The conversation's team is closed: the out-of-office text with the next opening.
+    OutOfOffice,
 }
 
 /// What an inbound message does to its conversation: its key and channel, reopen, and either
@@ -1029,7 +1171,7 @@ async fn apply_inbound(
     c: &mut Conversation,
     message: &Message,
     key: &omnidesk_domain::ConversationKey,
-    bot: BotTurn,
+    bot: BotTurn<'_>,
     detection: Option<&omnidesk_language::Detection>,
 ) -> Result<(Vec<SystemEvent>, Option<BotReply>), JobError> {
     let mut events = Vec::new();
@@ -1047,17 +1189,55 @@ async fn apply_inbound(
     }
     let had_a_person = c.status == ConversationStatus::Assigned;
     c.add_key(key.clone());
+    if let Some(reply) = rate(deps, c, message, bot) {
+        return Ok((events, Some(reply)));
+    }
     if let Some(ev) = c.switch_channel(message.channel) {
         events.push(ev);
     }
+    // A rule's team, skill and priority; a VIP is at least high priority.
+    if let Some(r) = bot.rule {
+        if let Some(p) = r.priority {
+            c.priority = p;
+        }
+        if let Some(t) = &r.team {
+            c.team = Some(t.clone());
+        }
+        if let Some(skill) = &r.skill {
+            c.skill = Some(skill.clone());
+        }
+    }
+    if bot.vip && c.priority < Priority::High {
+        c.priority = Priority::High;
+    }
+    let rule = bot.rule.filter(|r| r.decides());
+    // The bot keeps the conversation when a rule only answers (a text, the AI, the FAQ).
+    let rule_keeps_bot = rule.is_some_and(|r| {
+        (r.reply.is_some() || r.ai || r.resolve)
+            && !r.handoff
+            && r.team.is_none()
+            && r.assign.is_none()
+    });
     // A resolved conversation the AI answers reopens to the bot, not the queue.
-    let bot_handles = bot.command.is_some() || bot.handoff.is_some() || bot.ai;
+    let bot_handles = match rule {
+        Some(_) => rule_keeps_bot,
+        None => bot.command.is_some() || bot.handoff.is_some() || bot.ai,
+    };
     if let Some(change) = c.on_inbound(bot_handles)
         && let Some(ev) = change.event
     {
         events.push(ev);
     }
+    // A customer's message wakes a snoozed conversation.
+    c.snoozed_until = None;
     c.record_message(message);
+    if bot.handoff.is_none()
+        && bot.command != Some(BotCommand::Bind)
+        && let Some(r) = rule
+    {
+        let reply = apply_rule(deps, c, r, bot, &mut events, had_a_person).await?;
+        return Ok((events, reply));
+    }
     let reply = match (bot.handoff, bot.command, c.status) {
         (Some(HandoffResult::Continued(from)), _, _) => Some(BotReply::Summary { from }),
         (Some(HandoffResult::Invalid), _, _) => Some(BotReply::Text(
@@ -1084,27 +1264,166 @@ async fn apply_inbound(
                 buttons,
             ))
         }
-        (None, None, ConversationStatus::Bot) if bot.ai && !bot.asks_person => Some(BotReply::Ai),
+        (None, None, ConversationStatus::Bot) if bot.ai && !bot.asks_person => Some(BotReply::Ai {
+            faq_only: false,
+            text: None,
+        }),
         _ => {
-            if bot.asks_person || bot.human {
-                if let Some(change) = c.hand_over("the customer asked for a person")
-                    && let Some(ev) = change.event
-                {
-                    events.push(ev);
-                }
-            } else {
-                c.hand_off();
-            }
-            assign_if_waiting(deps, c, &mut events).await?;
-            // Asked for a person: the bot says one is coming (unless one has it already).
-            if bot.acknowledge {
-                Some(BotReply::Acknowledge)
-            } else {
-                ((bot.human || bot.asks_person) && !had_a_person).then_some(BotReply::Coming)
-            }
+            to_people(
+                deps,
+                c,
+                bot,
+                &mut events,
+                had_a_person,
+                message.channel,
+                None,
+            )
+            .await?
         }
     };
     Ok((events, reply))
+}
+
+/// A rating (or its comment) of a conversation that asked for one: recorded on the resolved
+/// conversation, which stays resolved. `None`: the message is not one.
+fn rate(
+    deps: &RouterDeps,
+    c: &mut Conversation,
+    message: &Message,
+    bot: BotTurn<'_>,
+) -> Option<BotReply> {
+    if c.status != ConversationStatus::Resolved || c.csat_asked_at.is_none() {
+        return None;
+    }
+    // A comment: the next message within 10 minutes of the rating.
+    const COMMENT_WINDOW_MS: i64 = 10 * 60 * 1000;
+    let reply = match (bot.rating, &mut c.csat) {
+        (Some(score), csat) => {
+            *csat = Some(omnidesk_domain::Csat {
+                score,
+                comment: None,
+                at: bot.now,
+            });
+            deps.settings.csat_thanks.clone()
+        }
+        (None, Some(csat))
+            if csat.comment.is_none()
+                && bot.command.is_none()
+                && bot.now.millis() - csat.at.millis() < COMMENT_WINDOW_MS
+                && !message.text.trim().is_empty() =>
+        {
+            csat.comment = Some(message.text.trim().chars().take(2000).collect());
+            deps.settings.csat_comment_thanks.clone()
+        }
+        _ => return None,
+    };
+    c.last_activity_at = c.last_activity_at.max(message.created_at);
+    Some(BotReply::Text(reply, Vec::new()))
+}
+
+/// What a matching rule that decides who answers does to the conversation.
+async fn apply_rule(
+    deps: &RouterDeps,
+    c: &mut Conversation,
+    r: &RuleOutcome,
+    bot: BotTurn<'_>,
+    events: &mut Vec<SystemEvent>,
+    had_a_person: bool,
+) -> Result<Option<BotReply>, JobError> {
+    let text = r.reply.clone();
+    if r.resolve {
+        if let Ok(change) = c.resolve_at(None, bot.now)
+            && let Some(ev) = change.event
+        {
+            events.push(ev);
+        }
+        return Ok(text.map(|(t, b)| BotReply::Text(t, b)));
+    }
+    // A person has it: the bot stays silent (the rule's team and skill are recorded).
+    if c.status == ConversationStatus::Assigned && r.assign.is_none() {
+        return Ok(None);
+    }
+    if let Some(agent) = r.assign {
+        if c.hand_off().is_none() && c.status == ConversationStatus::Queued {
+            c.queued_at = Some(bot.now);
+        }
+        if let Ok(change) = c.assign(agent, None)
+            && let Some(ev) = change.event
+        {
+            events.push(ev);
+        }
+        return Ok(text.map(|(t, b)| BotReply::Text(t, b)));
+    }
+    if r.handoff || r.team.is_some() {
+        return to_people(deps, c, bot, events, had_a_person, c.channel, text).await;
+    }
+    if r.ai {
+        if deps.settings.ai.is_some() && c.status == ConversationStatus::Bot {
+            return Ok(Some(BotReply::Ai {
+                faq_only: r.faq_only,
+                text,
+            }));
+        }
+        // No AI here: people answer.
+        return to_people(deps, c, bot, events, had_a_person, c.channel, text).await;
+    }
+    Ok(text.map(|(t, b)| BotReply::Text(t, b)))
+}
+
+/// Hands the conversation to people: into its team's queue, assigned when the team is open
+/// and someone can take it. Returns what the bot says: the out-of-office text once when the
+/// team is closed, the acknowledgement of a ticket, `text` (a rule's), or the queue position
+/// when the customer asked for a person or starts waiting with nobody free.
+async fn to_people(
+    deps: &RouterDeps,
+    c: &mut Conversation,
+    bot: BotTurn<'_>,
+    events: &mut Vec<SystemEvent>,
+    had_a_person: bool,
+    channel: Channel,
+    text: Option<(String, Vec<Button>)>,
+) -> Result<Option<BotReply>, JobError> {
+    let was_with_bot = c.status == ConversationStatus::Bot;
+    if bot.asks_person || bot.human {
+        if let Some(change) = c.hand_over("the customer asked for a person")
+            && let Some(ev) = change.event
+        {
+            events.push(ev);
+        }
+    } else {
+        c.hand_off();
+    }
+    let default = deps.settings.default_team.as_deref();
+    // Hours matter to who waits: a customer talking with an agent keeps talking.
+    if c.status == ConversationStatus::Queued
+        && c.assignee_id.is_none()
+        && !bot.routing.is_open(c.team.as_deref(), default, bot.now)
+    {
+        // Closed: it waits in the queue for the opening; the customer is told when, once.
+        if !c.out_of_office_sent && channel != Channel::Email {
+            c.out_of_office_sent = true;
+            return Ok(Some(BotReply::OutOfOffice));
+        }
+        if bot.acknowledge {
+            return Ok(Some(BotReply::Acknowledge));
+        }
+        return Ok(text.map(|(t, b)| BotReply::Text(t, b)));
+    }
+    assign_if_waiting(deps, c, events).await?;
+    if bot.acknowledge {
+        return Ok(Some(BotReply::Acknowledge));
+    }
+    if let Some((t, b)) = text {
+        return Ok(Some(BotReply::Text(t, b)));
+    }
+    let asked = (bot.human || bot.asks_person) && !had_a_person;
+    // Starts waiting with nobody free: the customer learns their place (not by e-mail: a
+    // ticket has its acknowledgement).
+    let waits = was_with_bot
+        && c.status == ConversationStatus::Queued
+        && c.assignee_id.is_none()
+        && channel != Channel::Email;
+    Ok((asked || waits).then_some(BotReply::Coming))
 }
 
 /// The timeline events, the bot's answer and the pushes of a stored inbound message.
@@ -1142,15 +1461,37 @@ async fn finish(
                 }
             }
             BotReply::Bind => (Some(bind(deps, &contact, m, step).await?), Vec::new(), None),
-            BotReply::Ai => {
-                ai::enqueue_ai(deps, &message).await?;
-                (None, Vec::new(), None)
+            BotReply::Ai { faq_only, text } => {
+                ai::enqueue_ai(deps, &message, faq_only).await?;
+                match text {
+                    Some((t, b)) => (Some(t), b, None),
+                    None => (None, Vec::new(), None),
+                }
             }
-            BotReply::Coming => (
-                Some(ai::coming_text(deps, &conversation).await?),
-                Vec::new(),
-                None,
-            ),
+            BotReply::Coming => {
+                timers::schedule_queue_notice(deps, &conversation).await;
+                (
+                    Some(ai::coming_text(deps, &conversation).await?),
+                    Vec::new(),
+                    None,
+                )
+            }
+            BotReply::OutOfOffice => {
+                let routing = deps.settings.routing.current();
+                let team = routing.team_of(&conversation, deps.settings.default_team.as_deref());
+                let template = team
+                    .and_then(|t| t.team.out_of_office.as_deref())
+                    .unwrap_or(&deps.settings.out_of_office);
+                (
+                    Some(routing::out_of_office_text(
+                        template,
+                        team,
+                        deps.clock.now(),
+                    )),
+                    Vec::new(),
+                    None,
+                )
+            }
         };
         if let Some(text) = text {
             let line = BotLine {
@@ -1997,139 +2338,6 @@ async fn summary(
     })
 }
 
-/// Schedules the check of an automatic assignment ([`TimerJob::ReassignIfUnanswered`]). Best
-/// effort, like a push: the assignment is stored either way, and a lost timer only means the
-/// conversation stays with its agent.
-async fn schedule_reassignment(
-    deps: &RouterDeps,
-    conversation_id: ConversationId,
-    agent_id: AgentId,
-    hops: u32,
-) {
-    let Some(after) = deps.settings.reassign_after else {
-        return;
-    };
-    let job = TimerJob::ReassignIfUnanswered {
-        conversation_id,
-        agent_id,
-        assigned_at: deps.clock.now(),
-        hops,
-    };
-    let sent = match serde_json::to_string(&job) {
-        Ok(body) => deps
-            .queue
-            .send(QueueName::Timers, OutgoingMessage::delayed(body, after))
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(error) = sent {
-        tracing::warn!(%conversation_id, %error, "reassignment timer not scheduled");
-    }
-}
-
-/// Parses a timers-queue body and runs it; a body that is not a timer job is permanent.
-pub async fn handle_timer_body(deps: &RouterDeps, body: &str) -> Result<JobOutcome, JobError> {
-    let job: TimerJob = serde_json::from_str(body)
-        .map_err(|e| JobError::Permanent(format!("not a timer job: {e}")))?;
-    handle_timer(deps, &job).await
-}
-
-/// Runs one timer. [`TimerJob::ReassignIfUnanswered`]: when the agent still has the
-/// conversation and no agent replied since the assignment, it goes round-robin to another
-/// online agent with room (who gets a timer of their own, up to
-/// [`RouterSettings::MAX_REASSIGNMENTS`]); with nobody else, back to the queue if its agent is
-/// offline, else it stays. Anything else that happened meanwhile (a reply, a transfer, a
-/// resolve) makes the timer a no-op.
-pub async fn handle_timer(deps: &RouterDeps, job: &TimerJob) -> Result<JobOutcome, JobError> {
-    let mut pushes = Vec::new();
-    let outcome = match job {
-        TimerJob::ReassignIfUnanswered {
-            conversation_id,
-            agent_id,
-            assigned_at,
-            hops,
-        } => {
-            reassign_if_unanswered(
-                deps,
-                *conversation_id,
-                *agent_id,
-                *assigned_at,
-                *hops,
-                &mut pushes,
-            )
-            .await
-        }
-        other => {
-            tracing::debug!(?other, "timer not handled by this build");
-            Ok(JobOutcome::Done)
-        }
-    };
-    push_all(deps, pushes).await;
-    outcome
-}
-
-#[tracing::instrument(skip(deps, pushes))]
-async fn reassign_if_unanswered(
-    deps: &RouterDeps,
-    conversation_id: ConversationId,
-    agent_id: AgentId,
-    assigned_at: Timestamp,
-    hops: u32,
-    pushes: &mut Vec<ServerEvent>,
-) -> Result<JobOutcome, JobError> {
-    for _ in 0..MAX_CONFLICT_RETRIES {
-        let Some(mut c) = deps.conversations.get_conversation(conversation_id).await? else {
-            return Ok(JobOutcome::Done);
-        };
-        let answered = c.last_reply_at.is_some_and(|t| t >= assigned_at);
-        if c.status != ConversationStatus::Assigned || c.assignee_id != Some(agent_id) || answered {
-            return Ok(JobOutcome::Done);
-        }
-        let next = pick_agent_except(
-            deps.agents.as_ref(),
-            deps.conversations.as_ref(),
-            Some(agent_id),
-        )
-        .await?;
-        let change = match next {
-            Some(other) => c.assign(other, None),
-            None => {
-                let agent = deps.agents.get_agent(agent_id).await?;
-                if agent.is_some_and(|a| a.status != AgentStatus::Offline) {
-                    tracing::debug!("nobody else can take it; it stays");
-                    return Ok(JobOutcome::Done);
-                }
-                c.unassign(None)
-            }
-        }
-        .map_err(|e| JobError::Permanent(e.to_string()))?;
-        match deps.conversations.update_conversation(&c).await {
-            Ok(stored) => {
-                if let Some(ev) = change.event {
-                    pushes.push(append_system(deps, &stored, ev).await?);
-                }
-                if let Some(other) = next
-                    && hops + 1 < RouterSettings::MAX_REASSIGNMENTS
-                {
-                    schedule_reassignment(deps, stored.id, other, hops + 1).await;
-                }
-                let view = conversation_view(deps.contacts.as_ref(), &stored).await?;
-                pushes.push(ServerEvent::ConversationUpdated {
-                    conversation: Box::new(view),
-                });
-                tracing::info!(to = ?next, "unanswered conversation reassigned");
-                return Ok(JobOutcome::Done);
-            }
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(JobError::Transient(
-        "conversation kept changing during reassignment".to_owned(),
-    ))
-}
-
 async fn find_or_create_contact(
     deps: &RouterDeps,
     identity: Identity,
@@ -2214,6 +2422,40 @@ async fn note_reached_on(
     Err(JobError::Transient("contact kept changing".to_owned()))
 }
 
+/// Adds a rule's tags to the contact (when it lacks any of them).
+async fn add_tags(
+    deps: &RouterDeps,
+    mut contact: Contact,
+    tags: &[omnidesk_domain::Tag],
+    pushes: &mut Vec<ServerEvent>,
+) -> Result<Contact, JobError> {
+    for _ in 0..MAX_CONFLICT_RETRIES {
+        if tags.iter().all(|t| contact.tags.contains(t)) {
+            return Ok(contact);
+        }
+        let read_at = contact.updated_at;
+        contact.tags.extend(tags.iter().cloned());
+        contact.updated_at = deps.clock.now().max(read_at.plus_millis(1));
+        match deps.contacts.update_contact(&contact, read_at).await {
+            Ok(()) => {
+                pushes.push(ServerEvent::ContactUpdated {
+                    contact: Box::new(contact.clone()),
+                });
+                return Ok(contact);
+            }
+            Err(StoreError::Conflict(_)) => {
+                contact = deps
+                    .contacts
+                    .get_contact(contact.id)
+                    .await?
+                    .ok_or_else(|| JobError::Permanent("contact vanished".to_owned()))?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(JobError::Transient("contact kept changing".to_owned()))
+}
+
 /// Gives a conversation waiting in the queue with nobody on it to an online agent with room
 /// (if there is one), recording the assignment in `events`.
 async fn assign_if_waiting(
@@ -2223,7 +2465,13 @@ async fn assign_if_waiting(
 ) -> Result<(), JobError> {
     if c.status == ConversationStatus::Queued
         && c.assignee_id.is_none()
-        && let Some(agent) = pick_agent(deps.agents.as_ref(), deps.conversations.as_ref()).await?
+        && let Some(agent) = omnidesk_core::assign::pick_agent_for(
+            deps.agents.as_ref(),
+            deps.conversations.as_ref(),
+            c,
+            &[],
+        )
+        .await?
         && let Ok(change) = c.assign(agent, None)
         && let Some(ev) = change.event
     {
@@ -2245,7 +2493,7 @@ async fn record_events(
         _ => None,
     });
     if let Some(agent) = auto_assigned {
-        schedule_reassignment(deps, conversation.id, agent, 0).await;
+        timers::schedule_reassignment(deps, conversation, agent).await;
     }
     for ev in events {
         step.pushes
@@ -2315,7 +2563,7 @@ mod tests {
                 .map(|l| LanguageTag::parse(l).unwrap())
                 .collect(),
             language: None,
-            status: AgentStatus::Online,
+            status: omnidesk_domain::AgentStatus::Online,
             chosen_status: None,
             capacity: 10,
             created_at: Timestamp::from_millis(0),

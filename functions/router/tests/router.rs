@@ -14,6 +14,7 @@ use omnidesk_domain::{
 };
 use omnidesk_router::{RouterDeps, RouterSettings, handle, handle_timer, handle_timer_body};
 
+mod teams;
 mod telegram;
 
 struct Setup {
@@ -55,6 +56,7 @@ async fn setup() -> Setup {
         agents: store.clone(),
         bots: store.clone(),
         connections: store.clone(),
+        routing: store.clone(),
         web: Some(store.clone()),
         visitors: Some(store.clone()),
         push: push.clone(),
@@ -620,9 +622,9 @@ fn reassignment_delay_is_read_from_the_environment_and_checked() {
         })
     };
     let secs = |n| Some(std::time::Duration::from_secs(n));
-    assert_eq!(read(None).unwrap().reassign_after, secs(300));
-    assert_eq!(read(Some(" ")).unwrap().reassign_after, secs(300));
-    assert_eq!(read(Some("60")).unwrap().reassign_after, secs(60));
+    assert_eq!(read(None).unwrap().reassign_after, secs(60));
+    assert_eq!(read(Some(" ")).unwrap().reassign_after, secs(60));
+    assert_eq!(read(Some("120")).unwrap().reassign_after, secs(120));
     assert_eq!(read(Some("900")).unwrap().reassign_after, secs(900));
     assert_eq!(read(Some("0")).unwrap().reassign_after, None);
     for bad in ["901", "5m", "-1"] {

@@ -18,7 +18,7 @@
 //! - Choices: messages carry the buttons the bot offered with them; a pressed button comes
 //!   back as a message whose `text` is its label and whose `choice` is its data, exactly as a
 //!   Telegram callback button arrives. Only a choice on one of the last [`CHOICE_WINDOW`]
-//!   messages the visitor was shown is taken (400 `unknown_choice`), so a visitor cannot ask
+//!   messages the visitor was shown is taken (404 `unknown_choice`), so a visitor cannot ask
 //!   for a person or rate a conversation without being asked.
 //! - "Continue on Telegram" issues a single-use deep-link token (256 bits, stored hashed,
 //!   10 minutes, a new one cancels the previous one); the router redeems it on `/start`.
@@ -757,8 +757,10 @@ async fn send_message_inner(
             None => false,
         };
         if !asked {
+            // 404 like an unknown upload token: the request is well-formed, what it names is
+            // not there.
             return Err(WebError::new(
-                StatusCode::BAD_REQUEST,
+                StatusCode::NOT_FOUND,
                 "unknown_choice",
                 "choice: not a button of a recent message in this chat",
             ));

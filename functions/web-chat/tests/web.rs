@@ -109,6 +109,7 @@ async fn setup_with(bot: bool) -> Setup {
         agents: store.clone(),
         bots: store.clone(),
         connections: store.clone(),
+        routing: store.clone(),
         web: Some(store.clone()),
         visitors: Some(store.clone()),
         push: Arc::new(MemoryPush::new()),
@@ -1084,12 +1085,12 @@ async fn a_choice_never_offered_is_refused_as_unknown_choice() {
     let token = s.session().await;
     // Before any conversation, nothing was offered.
     let (status, b) = send_choice(&s, &token, json!({"text": "5", "choice": "csat:5"})).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{b}");
     assert_eq!(b["error"]["code"], "unknown_choice");
     bot_offers(&s, &token, &[("Talk to a person", "human")]).await;
     for forged in ["csat:5", "humans", "Human"] {
         let (status, b) = send_choice(&s, &token, json!({"text": "x", "choice": forged})).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{forged}: {b}");
+        assert_eq!(status, StatusCode::NOT_FOUND, "{forged}: {b}");
         assert_eq!(b["error"]["code"], "unknown_choice", "{forged}: {b}");
     }
     // A button that scrolled out of the last 20 messages from the other side is gone too.
@@ -1123,7 +1124,7 @@ async fn a_choice_never_offered_is_refused_as_unknown_choice() {
         }
     }
     let (status, b) = send_choice(&s, &token, json!({"text": "Talk", "choice": "human"})).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{b}");
     assert_eq!(b["error"]["code"], "unknown_choice");
     assert_eq!(
         s.queue.len(QueueName::Inbound),

@@ -31,6 +31,7 @@ pub struct Target {
     mail: Arc<dyn omnidesk_core::MailStore>,
     translations: Arc<dyn omnidesk_core::TranslationStore>,
     ai: Arc<dyn omnidesk_core::AiStore>,
+    routing: Arc<dyn omnidesk_core::RoutingStore>,
     api: ApiDeps,
     telegram: Arc<dyn TelegramApi>,
     clock: Arc<dyn Clock>,
@@ -52,7 +53,8 @@ impl Target {
             web: store.clone(),
             mail: store.clone(),
             translations: store.clone(),
-            ai: store,
+            ai: store.clone(),
+            routing: store,
             api,
             telegram: adapters.telegram.clone(),
             clock: adapters.clock.clone(),
@@ -110,7 +112,8 @@ impl Target {
             web: store.clone(),
             mail: store.clone(),
             translations: store.clone(),
-            ai: store,
+            ai: store.clone(),
+            routing: store,
             api,
             telegram,
             clock,
@@ -184,12 +187,208 @@ pub async fn agent_add_to(
     password: &str,
     capacity: Option<u32>,
 ) -> anyhow::Result<Agent> {
+    agent_add_with(target, email, name, password, capacity, &[], &[]).await
+}
+
+/// `omnidesk agent add … [--team N] [--skills a,b]` on `target`: the teams must exist (a typo
+/// creates nothing).
+pub async fn agent_add_with(
+    target: &Target,
+    email: &str,
+    name: &str,
+    password: &str,
+    capacity: Option<u32>,
+    teams: &[String],
+    skills: &[String],
+) -> anyhow::Result<Agent> {
+    let mut names = std::collections::BTreeSet::new();
+    for team in teams.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        let name = omnidesk_domain::TeamName::parse(team)
+            .map_err(|e| anyhow::anyhow!("team {team:?}: {e}"))?;
+        if target.routing.get_team(&name).await?.is_none() {
+            bail!(
+                "there is no team {name:?}; create it first with `omnidesk team add --name {name}`"
+            );
+        }
+        names.insert(name.as_str().to_owned());
+    }
+    let skills: std::collections::BTreeSet<String> = skills
+        .iter()
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect();
     let mut agent = omnidesk_agent_api::create_agent(&target.api, email, name, password).await?;
-    if let Some(capacity) = capacity {
-        agent.capacity = capacity;
+    if capacity.is_some() || !names.is_empty() || !skills.is_empty() {
+        if let Some(capacity) = capacity {
+            agent.capacity = capacity;
+        }
+        agent.teams = names;
+        agent.skills = skills;
         target.agents.update_agent(&agent).await?;
     }
     Ok(agent)
+}
+
+/// What `omnidesk team add` sets (unset fields keep a team's values, or the defaults).
+#[derive(Debug, Default, Clone)]
+pub struct TeamSpec {
+    pub name: String,
+    pub timezone: Option<String>,
+    pub hours: Option<String>,
+    pub holidays: Option<Vec<String>>,
+    pub answer_within_secs: Option<u32>,
+    pub max_hops: Option<u32>,
+    pub busy_prompt: Option<String>,
+    pub out_of_office: Option<String>,
+}
+
+/// `omnidesk team add`: creates the team, or changes the given fields of an existing one.
+/// The zone, hours and holidays are checked first: nothing is stored when one is wrong.
+/// Returns the team and whether it existed.
+pub async fn team_add(
+    target: &Target,
+    spec: TeamSpec,
+) -> anyhow::Result<(omnidesk_domain::Team, bool)> {
+    let name = omnidesk_domain::TeamName::parse(&spec.name)
+        .map_err(|e| anyhow::anyhow!("--name {:?}: {e}", spec.name))?;
+    let now = target.clock.now();
+    let existing = target.routing.get_team(&name).await?;
+    let existed = existing.is_some();
+    let mut team = existing.unwrap_or_else(|| omnidesk_domain::Team::new(name, now));
+    if let Some(tz) = spec.timezone {
+        team.timezone = tz.trim().to_owned();
+    }
+    if let Some(hours) = spec.hours {
+        team.hours = hours.trim().to_owned();
+    }
+    if let Some(holidays) = spec.holidays {
+        team.holidays = holidays
+            .into_iter()
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty())
+            .collect();
+    }
+    if let Some(secs) = spec.answer_within_secs {
+        team.answer_within_secs = secs;
+    }
+    if let Some(hops) = spec.max_hops {
+        team.max_hops = hops;
+    }
+    if let Some(t) = spec.busy_prompt {
+        team.busy_prompt = Some(t).filter(|t| !t.trim().is_empty());
+    }
+    if let Some(t) = spec.out_of_office {
+        team.out_of_office = Some(t).filter(|t| !t.trim().is_empty());
+    }
+    check_team(&team)?;
+    team.updated_at = now;
+    target.routing.put_team(&team).await?;
+    Ok((team, existed))
+}
+
+/// Whether a team's zone, hours, holidays and timeout can be used.
+pub fn check_team(team: &omnidesk_domain::Team) -> anyhow::Result<()> {
+    omnidesk_rules::hours::Schedule::parse(&team.hours, &team.timezone, &team.holidays)
+        .map_err(|e| anyhow::anyhow!("team {}: {e}", team.name))?;
+    if team.answer_within_secs > 24 * 3600 {
+        bail!(
+            "team {}: --answer-within is at most 86400 seconds, got {}",
+            team.name,
+            team.answer_within_secs
+        );
+    }
+    Ok(())
+}
+
+/// `omnidesk team list`: every team with its members' e-mails.
+pub async fn team_list(
+    target: &Target,
+) -> anyhow::Result<Vec<(omnidesk_domain::Team, Vec<String>)>> {
+    let agents = target.agents.list_agents().await?;
+    Ok(target
+        .routing
+        .list_teams()
+        .await?
+        .into_iter()
+        .map(|t| {
+            let members = agents
+                .iter()
+                .filter(|a| a.in_team(t.name.as_str()))
+                .map(|a| a.email.as_str().to_owned())
+                .collect();
+            (t, members)
+        })
+        .collect())
+}
+
+/// `omnidesk team delete`: whether it existed.
+pub async fn team_delete(target: &Target, name: &str) -> anyhow::Result<bool> {
+    let name = omnidesk_domain::TeamName::parse(name)
+        .map_err(|e| anyhow::anyhow!("--name {name:?}: {e}"))?;
+    Ok(target.routing.delete_team(&name).await?)
+}
+
+/// Reads and checks a rules file against the teams of `target`: the rule set, or the error
+/// naming the line.
+pub async fn rules_check(
+    target: &Target,
+    path: &std::path::Path,
+) -> anyhow::Result<(omnidesk_rules::RuleSet, String, omnidesk_rules::Format)> {
+    let format = omnidesk_rules::Format::from_path(path)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let source =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let teams: Vec<String> = target
+        .routing
+        .list_teams()
+        .await?
+        .into_iter()
+        .map(|t| t.name.as_str().to_owned())
+        .collect();
+    let set = omnidesk_rules::RuleSet::parse(
+        &source,
+        format,
+        &omnidesk_rules::Known {
+            teams: Some(&teams),
+            agents: None,
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok((set, source, format))
+}
+
+/// The rules in force.
+pub async fn rules_show(target: &Target) -> anyhow::Result<Option<omnidesk_core::StoredRules>> {
+    Ok(target.routing.get_rules().await?)
+}
+
+/// Stores a rules file's text when it parses and differs from what is stored; returns the
+/// stored version and whether it changed. With an error nothing is stored: the rules in force
+/// stay.
+pub async fn rules_load(target: &Target, path: &std::path::Path) -> anyhow::Result<(u64, bool)> {
+    let (_, source, format) = rules_check(target, path).await?;
+    let current = target.routing.get_rules().await?;
+    if let Some(c) = &current
+        && c.source == source
+        && c.format == format.as_str()
+    {
+        return Ok((c.version, false));
+    }
+    let expected = current.map_or(0, |c| c.version);
+    let stored = target
+        .routing
+        .put_rules(
+            &omnidesk_core::StoredRules {
+                source,
+                format: format.as_str().to_owned(),
+                version: expected + 1,
+                updated_at: target.clock.now(),
+                updated_by: None,
+            },
+            expected,
+        )
+        .await?;
+    Ok((stored.version, true))
 }
 
 /// Languages given to `agent add --language/--reads`: ISO 639-1 codes the detector knows.

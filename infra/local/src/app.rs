@@ -238,6 +238,84 @@ pub fn without_nagle(
 }
 
 /// Builds the HTTP application and starts the workers and pollers.
+/// The rules file to load at start: `OMNIDESK_RULES`, else `rules.toml` or `rules.yaml` in the
+/// data directory when there is one.
+pub fn rules_file(config: &Config) -> Option<std::path::PathBuf> {
+    if let Some(path) = &config.rules {
+        return Some(path.clone());
+    }
+    ["rules.toml", "rules.yaml", "rules.yml"]
+        .iter()
+        .map(|name| config.data_dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Loads the rules file (when there is one) into the store, where every worker reads it. A
+/// file with an error is refused with the line named, and the rules stored before stay in
+/// force: a typo in an edit never leaves the desk without routing. A named file
+/// (`OMNIDESK_RULES`) that does not exist is an error.
+async fn load_rules_file(
+    config: &Config,
+    store: &omnidesk_local::SqliteStore,
+    clock: &dyn omnidesk_core::Clock,
+) -> anyhow::Result<()> {
+    use omnidesk_core::RoutingStore;
+    let Some(path) = rules_file(config) else {
+        return Ok(());
+    };
+    if !path.is_file() {
+        anyhow::bail!("OMNIDESK_RULES={}: no such file", path.display());
+    }
+    let format = omnidesk_rules::Format::from_path(&path)
+        .map_err(|e| anyhow::anyhow!("OMNIDESK_RULES={}: {e}", path.display()))?;
+    let source = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let teams: Vec<String> = store
+        .list_teams()
+        .await?
+        .into_iter()
+        .map(|t| t.name.as_str().to_owned())
+        .collect();
+    let known = omnidesk_rules::Known {
+        teams: Some(&teams),
+        agents: None,
+    };
+    let set = match omnidesk_rules::RuleSet::parse(&source, format, &known) {
+        Ok(set) => set,
+        Err(e) => {
+            tracing::error!(file = %path.display(), error = %e, "routing rules NOT loaded; the rules in force stay");
+            eprintln!(
+                "omnidesk: {}: {e}\nomnidesk: the routing rules were not loaded; the rules in force stay",
+                path.display()
+            );
+            return Ok(());
+        }
+    };
+    let current = store.get_rules().await?;
+    if current
+        .as_ref()
+        .is_some_and(|c| c.source == source && c.format == format.as_str())
+    {
+        tracing::info!(file = %path.display(), rules = set.len(), "routing rules unchanged");
+        return Ok(());
+    }
+    let expected = current.map_or(0, |c| c.version);
+    let stored = store
+        .put_rules(
+            &omnidesk_core::StoredRules {
+                source,
+                format: format.as_str().to_owned(),
+                version: expected + 1,
+                updated_at: clock.now(),
+                updated_by: None,
+            },
+            expected,
+        )
+        .await?;
+    tracing::info!(file = %path.display(), rules = set.len(), version = stored.version, "routing rules loaded");
+    Ok(())
+}
+
 pub async fn start(config: &Config) -> anyhow::Result<App> {
     let adapters = Adapters::open(config)?;
     let auth = Arc::new(adapters.auth(config)?);
@@ -263,6 +341,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         use omnidesk_core::AgentStore;
         router_settings.serve_languages(&store.list_agents().await?);
     }
+    load_rules_file(config, store.as_ref(), adapters.clock.as_ref()).await?;
     // Translation: the providers in their order, over the SQLite cache and quota counters.
     router_settings.translate = config.translation.enabled();
     let sdk = if config.translation.uses_amazon() {
@@ -327,6 +406,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         agents: store.clone(),
         bots: store.clone(),
         connections: connections.clone(),
+        routing: store.clone(),
         web: Some(store.clone()),
         visitors: Some(Arc::new(hub.clone())),
         push: push.clone(),
@@ -376,6 +456,10 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
             clock: clock.clone(),
             // Visitors' sockets are served by `ws.rs` itself (with `web` below).
             web: None,
+            presence: Some(omnidesk_agent_ws::Presence {
+                queue: queue.clone(),
+                away_after: config.away_after,
+            }),
         },
         web: adapters.web_chat_deps(config, &hub)?,
         hub: hub.clone(),

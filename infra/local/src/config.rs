@@ -273,6 +273,12 @@ pub struct Config {
     pub sqlite_full_sync: bool,
     pub workers: usize,
     pub ws_ping: Duration,
+    /// `OMNIDESK_AWAY_AFTER_SECS`: an agent goes offline this long after their last dashboard
+    /// closed.
+    pub away_after: Duration,
+    /// `OMNIDESK_RULES`: the routing rules file (default `<data dir>/rules.toml`, then
+    /// `rules.yaml`, if present), loaded at start.
+    pub rules: Option<PathBuf>,
     pub poll_timeout: Duration,
     pub dashboard_dir: PathBuf,
     pub widget_dir: PathBuf,
@@ -349,6 +355,11 @@ impl Config {
             sqlite_full_sync,
             workers,
             ws_ping: Duration::from_secs(parse_var::<u64>("OMNIDESK_WS_PING_SECS", 30)?.max(1)),
+            away_after: omnidesk_agent_ws::Presence::away_after_from(
+                var("OMNIDESK_AWAY_AFTER_SECS").as_deref(),
+            )
+            .map_err(|e| anyhow::anyhow!(e))?,
+            rules: var("OMNIDESK_RULES").map(PathBuf::from),
             poll_timeout: Duration::from_secs(parse_var("OMNIDESK_POLL_TIMEOUT_SECS", 25)?),
             dashboard_dir: PathBuf::from(
                 var("OMNIDESK_DASHBOARD_DIR").unwrap_or_else(|| "web/dashboard/dist".to_owned()),
@@ -388,6 +399,8 @@ impl Config {
             sqlite_full_sync: false,
             workers: DEFAULT_WORKERS,
             ws_ping: Duration::from_secs(30),
+            away_after: omnidesk_agent_ws::Presence::AWAY_AFTER,
+            rules: None,
             poll_timeout: Duration::from_secs(1),
             dashboard_dir: PathBuf::from("web/dashboard/dist"),
             widget_dir: PathBuf::from("web/widget/dist"),

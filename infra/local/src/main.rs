@@ -28,6 +28,12 @@ enum Command {
     /// Manage agents.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Manage teams: their queues, hours, timeouts and prompts.
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Check, load and show the routing rules (`OMNIDESK_RULES`).
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Manage Telegram bots.
     #[command(subcommand)]
     Bot(BotCommand),
@@ -80,9 +86,65 @@ enum AgentCommand {
         /// Other languages the agent reads, comma-separated (`zh,ru`).
         #[arg(long, value_delimiter = ',')]
         reads: Vec<String>,
+        /// A team the agent belongs to (repeat, or comma-separate, for several); it must exist.
+        #[arg(long = "team", value_delimiter = ',')]
+        teams: Vec<String>,
+        /// The agent's skills, comma-separated (`billing,returns`).
+        #[arg(long, value_delimiter = ',')]
+        skills: Vec<String>,
     },
     /// List agents.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+enum TeamCommand {
+    /// Create a team, or change the given settings of an existing one.
+    Add {
+        /// 1–32 letters, digits, `-` or `_` (lowercased).
+        #[arg(long)]
+        name: String,
+        /// IANA time zone of the hours and holidays (default UTC).
+        #[arg(long)]
+        timezone: Option<String>,
+        /// Opening hours, e.g. "mon-fri 09:00-18:00; sat 10:00-14:00" (default: always open).
+        #[arg(long)]
+        hours: Option<String>,
+        /// Closed days, YYYY-MM-DD, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        holidays: Option<Vec<String>>,
+        /// Seconds an assigned conversation may go unanswered before it moves to the next
+        /// agent (default 60; 0: never).
+        #[arg(long)]
+        answer_within: Option<u32>,
+        /// Moves to the next agent before the customer gets the busy prompt (default 3).
+        #[arg(long)]
+        max_hops: Option<u32>,
+        /// What the customer is told after the last hop (default: the deployment's text).
+        #[arg(long)]
+        busy_prompt: Option<String>,
+        /// Sent once outside the hours; `{next}` is the next opening (default: the
+        /// deployment's text).
+        #[arg(long)]
+        out_of_office: Option<String>,
+    },
+    /// List teams with their members.
+    List,
+    /// Delete a team (its members keep their other teams).
+    Delete {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Check a rules file (TOML or YAML); errors name the line. Stores nothing.
+    Check { file: std::path::PathBuf },
+    /// Check a rules file and make it the rules in force (routers pick it up within seconds).
+    Load { file: std::path::PathBuf },
+    /// Print the rules in force.
+    Show,
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,6 +320,8 @@ async fn main() -> anyhow::Result<()> {
             capacity,
             language,
             reads,
+            teams,
+            skills,
         }) => {
             let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
             let own = language.is_some();
@@ -266,7 +330,8 @@ async fn main() -> anyhow::Result<()> {
             // Checked before the agent exists: a typo creates nothing.
             let parsed = admin::parse_languages(&langs)?;
             let mut agent =
-                admin::agent_add_to(&target, &email, &name, &password, capacity).await?;
+                admin::agent_add_with(&target, &email, &name, &password, capacity, &teams, &skills)
+                    .await?;
             if !parsed.is_empty() {
                 let primary = own.then(|| parsed[0].clone());
                 agent = admin::agent_set_languages(&target, agent, primary, parsed).await?;
@@ -275,6 +340,93 @@ async fn main() -> anyhow::Result<()> {
                 "agent {} <{}> created (id {})",
                 agent.name, agent.email, agent.id
             );
+        }
+        Command::Team(TeamCommand::Add {
+            name,
+            timezone,
+            hours,
+            holidays,
+            answer_within,
+            max_hops,
+            busy_prompt,
+            out_of_office,
+        }) => {
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            let spec = admin::TeamSpec {
+                name,
+                timezone,
+                hours,
+                holidays,
+                answer_within_secs: answer_within,
+                max_hops,
+                busy_prompt,
+                out_of_office,
+            };
+            let (team, existed) = admin::team_add(&target, spec).await?;
+            println!(
+                "team {} {} ({}; hours {}; answer within {} s; {} hops)",
+                team.name,
+                if existed { "updated" } else { "created" },
+                team.timezone,
+                if team.hours.is_empty() {
+                    "always"
+                } else {
+                    &team.hours
+                },
+                team.answer_within_secs,
+                team.max_hops
+            );
+        }
+        Command::Team(TeamCommand::List) => {
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            for (t, members) in admin::team_list(&target).await? {
+                println!(
+                    "{:<20} {:<20} hours {:<32} answer within {:>4} s  {} hops  members {}",
+                    t.name.as_str(),
+                    t.timezone,
+                    if t.hours.is_empty() {
+                        "always"
+                    } else {
+                        &t.hours
+                    },
+                    t.answer_within_secs,
+                    t.max_hops,
+                    if members.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        members.join(",")
+                    }
+                );
+            }
+        }
+        Command::Team(TeamCommand::Delete { name }) => {
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            if admin::team_delete(&target, &name).await? {
+                println!("team {name} deleted");
+            } else {
+                anyhow::bail!("there is no team {name:?}");
+            }
+        }
+        Command::Rules(RulesCommand::Check { file }) => {
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            let (set, _, _) = admin::rules_check(&target, &file).await?;
+            println!("{}: {} rules, no errors", file.display(), set.len());
+        }
+        Command::Rules(RulesCommand::Load { file }) => {
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            let (version, changed) = admin::rules_load(&target, &file).await?;
+            if changed {
+                println!("rules from {} in force (version {version})", file.display());
+            } else {
+                println!("rules unchanged (version {version})");
+            }
+        }
+        Command::Rules(RulesCommand::Show) => {
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            match admin::rules_show(&target).await? {
+                Some(r) => print!("# version {} ({})\n{}", r.version, r.format, r.source),
+                None => println!("no rules: every message goes through the built-in bot"),
+            }
         }
         Command::Agent(AgentCommand::List) => {
             let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;

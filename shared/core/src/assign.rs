@@ -32,9 +32,7 @@ pub fn eligible(agent: &Agent, c: &Conversation) -> bool {
 pub fn queue_order(c: &Conversation) -> (Reverse<Priority>, Timestamp, ConversationId) {
     (
         Reverse(c.priority),
-        c.queued_at
-            .or(c.last_inbound_at)
-            .unwrap_or(c.created_at),
+        c.queued_at.or(c.last_inbound_at).unwrap_or(c.created_at),
         c.id,
     )
 }

@@ -171,6 +171,9 @@ impl TranslateJob {
 pub struct AiJob {
     pub conversation_id: ConversationId,
     pub message_id: MessageId,
+    /// Answer from the FAQ only, without a model (a routing rule's `faq`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub faq_only: bool,
 }
 
 impl AiJob {
@@ -218,6 +221,12 @@ pub enum TimerJob {
     QueueNotice {
         conversation_id: ConversationId,
         queued_at: Timestamp,
+    },
+    /// An agent resolved the conversation at `resolved_at`: the customer is asked to rate it
+    /// on its channel (if it is still resolved and not yet rated).
+    CsatSurvey {
+        conversation_id: ConversationId,
+        resolved_at: Timestamp,
     },
     /// A wait longer than the queue's longest delay, re-armed: `job` runs at `due`.
     Rearm { due: Timestamp, job: Box<TimerJob> },

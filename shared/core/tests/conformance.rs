@@ -5,11 +5,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use omnidesk_core::assign::pick_agent_for;
 use omnidesk_core::testing::{
     ManualClock, MemoryPush, MemoryQueue, MemoryStore, MemoryTelegram, SeqIds, push_suite,
     queue_suite, store_suite,
 };
-use omnidesk_core::assign::pick_agent_for;
 use omnidesk_core::usecases::push_to_agents;
 use omnidesk_core::{
     AgentStore, Clock, Connection, ConnectionId, ConnectionStore, ConversationStore, IdGen,
@@ -400,7 +400,10 @@ async fn the_agent_with_the_fewest_open_conversations_is_picked_and_ties_go_to_t
     // Someone who never had a conversation has been idle longest of all.
     let fresh = agent(AgentStatus::Online, 5);
     store.create_agent(&fresh).await.unwrap();
-    assert_eq!(pick(&store, &waiting(None, None, None)).await, Some(fresh.id));
+    assert_eq!(
+        pick(&store, &waiting(None, None, None)).await,
+        Some(fresh.id)
+    );
     assert_eq!(
         pick_agent_for(&store, &store, &waiting(None, None, None), &[fresh.id])
             .await
@@ -421,7 +424,10 @@ async fn picking_skips_offline_and_busy_agents() {
         store.create_agent(&a).await.unwrap();
     }
     for _ in 0..3 {
-        assert_eq!(pick(&store, &waiting(None, None, None)).await, Some(online.id));
+        assert_eq!(
+            pick(&store, &waiting(None, None, None)).await,
+            Some(online.id)
+        );
     }
 }
 
@@ -433,7 +439,10 @@ async fn picking_respects_capacity_and_finds_nobody_when_everyone_is_full() {
     store.create_agent(&full).await.unwrap();
     store.create_agent(&free).await.unwrap();
     assign_one(&store, full.id).await;
-    assert_eq!(pick(&store, &waiting(None, None, None)).await, Some(free.id));
+    assert_eq!(
+        pick(&store, &waiting(None, None, None)).await,
+        Some(free.id)
+    );
     assign_one(&store, free.id).await;
     assign_one(&store, free.id).await;
     assert_eq!(pick(&store, &waiting(None, None, None)).await, None);

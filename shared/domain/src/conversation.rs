@@ -189,6 +189,28 @@ pub struct Csat {
     pub at: Timestamp,
 }
 
+impl Csat {
+    /// A rating from a pressed button's data (`csat:1` … `csat:5`).
+    pub fn score_of_choice(choice: &str) -> Option<u8> {
+        let n: u8 = choice.strip_prefix("csat:")?.parse().ok()?;
+        (1..=5).contains(&n).then_some(n)
+    }
+    /// A rating written as a reply (`5`, ` 4 `, `3/5`, `★★★★`), for channels without buttons.
+    pub fn score_of_text(text: &str) -> Option<u8> {
+        let t = text.trim();
+        let stars = t.chars().filter(|c| *c == '★' || *c == '⭐').count();
+        if stars > 0
+            && t.chars()
+                .all(|c| c == '★' || c == '⭐' || c.is_whitespace() || c == '\u{fe0f}')
+        {
+            return u8::try_from(stars).ok().filter(|n| (1..=5).contains(n));
+        }
+        let t = t.strip_suffix("/5").unwrap_or(t).trim();
+        let n: u8 = t.parse().ok()?;
+        (1..=5).contains(&n).then_some(n)
+    }
+}
+
 /// The preview of the newest message, kept on the conversation for list views.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastMessage {
@@ -336,6 +358,9 @@ pub struct Conversation {
     /// The customer's rating after resolve.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csat: Option<Csat>,
+    /// When the customer was last asked to rate the conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csat_asked_at: Option<Timestamp>,
     /// Optimistic-concurrency version: every stored update must present the version it read.
     pub version: u64,
 }
@@ -394,6 +419,7 @@ impl Conversation {
             labels: Default::default(),
             snoozed_until: None,
             csat: None,
+            csat_asked_at: None,
             version: 0,
         }
     }
@@ -841,5 +867,26 @@ mod tests {
         json.as_object_mut().unwrap().remove("last_reply_at");
         let old: Conversation = serde_json::from_value(json).unwrap();
         assert_eq!(old.last_reply_at, None);
+    }
+}
+
+#[cfg(test)]
+mod csat_tests {
+    use super::Csat;
+
+    #[test]
+    fn a_rating_is_read_from_a_button_or_a_short_reply() {
+        assert_eq!(Csat::score_of_choice("csat:5"), Some(5));
+        assert_eq!(Csat::score_of_choice("csat:0"), None);
+        assert_eq!(Csat::score_of_choice("human"), None);
+        assert_eq!(Csat::score_of_text(" 4 "), Some(4));
+        assert_eq!(Csat::score_of_text("3/5"), Some(3));
+        assert_eq!(Csat::score_of_text("★★★★"), Some(4));
+        assert_eq!(Csat::score_of_text("⭐️⭐️"), Some(2));
+        assert_eq!(Csat::score_of_text("6"), None);
+        assert_eq!(
+            Csat::score_of_text("5 stars but the order is missing"),
+            None
+        );
     }
 }

@@ -51,7 +51,6 @@
 pub mod hours;
 mod node;
 mod parse;
-mod priority;
 mod rollout;
 mod rules;
 mod screen;
@@ -60,7 +59,7 @@ mod text;
 use std::fmt;
 use std::path::Path;
 
-pub use priority::{Priority, UnknownPriority};
+pub use omnidesk_domain::Priority;
 pub use rollout::{bucket, in_rollout};
 pub use rules::{Actions, ButtonSpec, Conditions, HoursCondition, Input, LocalText, Rule, RuleSet};
 

@@ -166,11 +166,18 @@ fn file_part(file: &OutgoingFile) -> Result<reqwest::multipart::Part, TelegramEr
         .map_err(|e| TelegramError::Rejected(format!("cannot attach {}: {e}", file.file_name)))
 }
 
+/// Choices as an inline keyboard: one button per row, or one row when every label is short
+/// (a rating's 1–5 stars, yes/no) and they fit a phone's width.
 fn inline_keyboard(buttons: &[Button]) -> serde_json::Value {
-    let rows: Vec<serde_json::Value> = buttons
-        .iter()
-        .map(|b| json!([{ "text": b.text, "callback_data": b.data }]))
-        .collect();
+    let button = |b: &Button| json!({ "text": b.text, "callback_data": b.data });
+    let short = buttons.len() <= 5 && buttons.iter().all(|b| b.text.chars().count() <= 5);
+    let rows: Vec<serde_json::Value> = if short {
+        vec![serde_json::Value::Array(
+            buttons.iter().map(button).collect(),
+        )]
+    } else {
+        buttons.iter().map(|b| json!([button(b)])).collect()
+    };
     json!({ "inline_keyboard": rows })
 }
 

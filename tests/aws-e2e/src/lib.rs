@@ -632,6 +632,7 @@ impl Stack {
             agents: store.clone(),
             bots: store.clone(),
             connections: router_pushes.clone(),
+            routing: store.clone(),
             web: Some(store.clone()),
             visitors: Some(router_pushes.clone()),
             push: router_pushes.clone(),
@@ -691,6 +692,7 @@ impl Stack {
                 assist: assist(config)?,
                 router: RouterDeps {
                     connections: ai_pushes.clone(),
+                    routing: store.clone(),
                     visitors: Some(ai_pushes.clone()),
                     push: ai_pushes.clone(),
                     ..router.clone()
@@ -752,6 +754,7 @@ impl Stack {
             agents: store.clone(),
             auth: auth.clone(),
             clock: clock.clone(),
+            presence: None,
             web: Some(web.clone()),
         };
         Ok(Self {

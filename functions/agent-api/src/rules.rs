@@ -1,0 +1,138 @@
+//! The deployment's routing rules through the API: read them, and replace them with the same
+//! validation as the rules file at start (errors name the line; with an error nothing changes).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use omnidesk_core::{StoreError, StoredRules};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, Body};
+use crate::{AppState, Me};
+
+/// The largest rules text accepted (the rules file's limit, well under a DynamoDB item).
+const MAX_RULES_BYTES: usize = 256 * 1024;
+
+fn view(stored: Option<&StoredRules>, set: Option<&omnidesk_rules::RuleSet>) -> Value {
+    let rules: Vec<Value> = set
+        .map(|s| {
+            s.iter()
+                .map(|r| json!({ "name": r.name, "line": r.line }))
+                .collect()
+        })
+        .unwrap_or_default();
+    match stored {
+        Some(s) => json!({
+            "source": s.source,
+            "format": s.format,
+            "version": s.version,
+            "updated_at": s.updated_at,
+            "updated_by": s.updated_by,
+            "rules": rules,
+        }),
+        None => json!({ "source": "", "format": "toml", "version": 0, "rules": rules }),
+    }
+}
+
+async fn team_names(deps: &crate::ApiDeps) -> Result<Vec<String>, ApiError> {
+    Ok(deps
+        .routing
+        .list_teams()
+        .await?
+        .into_iter()
+        .map(|t| t.name.as_str().to_owned())
+        .collect())
+}
+
+fn parse(
+    source: &str,
+    format: omnidesk_rules::Format,
+    teams: &[String],
+) -> Result<omnidesk_rules::RuleSet, omnidesk_rules::RulesError> {
+    omnidesk_rules::RuleSet::parse(
+        source,
+        format,
+        &omnidesk_rules::Known {
+            teams: Some(teams),
+            agents: None,
+        },
+    )
+}
+
+/// `GET /api/v1/rules`: the rules in force (their text, format, version and each rule's name
+/// and line).
+pub(crate) async fn get(State(deps): State<AppState>, _me: Me) -> Result<Json<Value>, ApiError> {
+    let stored = deps.routing.get_rules().await?;
+    let set = match &stored {
+        Some(s) => {
+            let format = omnidesk_rules::Format::parse(&s.format).unwrap_or(omnidesk_rules::Format::Toml);
+            parse(&s.source, format, &team_names(&deps).await?).ok()
+        }
+        None => None,
+    };
+    Ok(Json(view(stored.as_ref(), set.as_ref())))
+}
+
+/// The body of `PUT /api/v1/rules`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PutRules {
+    source: String,
+    format: String,
+    /// The version the editor started from (0: none stored).
+    version: u64,
+}
+
+/// `PUT /api/v1/rules`: replaces the rules when they parse and nobody saved meanwhile. 422
+/// names the line of the first error (nothing changes); 409 when the stored version moved on.
+pub(crate) async fn put(
+    State(deps): State<AppState>,
+    me: Me,
+    Body(req): Body<PutRules>,
+) -> Result<Response, ApiError> {
+    let format = omnidesk_rules::Format::parse(&req.format)
+        .map_err(|_| ApiError::invalid("format", "must be toml or yaml"))?;
+    if req.source.len() > MAX_RULES_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("rules are at most {MAX_RULES_BYTES} bytes"),
+        ));
+    }
+    let set = match parse(&req.source, format, &team_names(&deps).await?) {
+        Ok(set) => set,
+        Err(e) => {
+            let body = json!({ "error": {
+                "code": "invalid_rules",
+                "message": e.to_string(),
+                "line": e.line,
+                "column": e.column,
+            }});
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
+        }
+    };
+    let rules = StoredRules {
+        source: req.source,
+        format: format.as_str().to_owned(),
+        version: req.version + 1,
+        updated_at: deps.clock.now(),
+        updated_by: Some(me.0),
+    };
+    let stored = match deps.routing.put_rules(&rules, req.version).await {
+        Ok(stored) => stored,
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::conflict(
+                "version_conflict",
+                "the rules were changed meanwhile; reload them and apply your edit again",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(agent_id = %me.0, version = stored.version, rules = set.len(), "routing rules replaced");
+    if let Some(changed) = &deps.on_routing_change {
+        changed();
+    }
+    Ok(Json(view(Some(&stored), Some(&set))).into_response())
+}
