@@ -174,8 +174,11 @@ pub(crate) async fn set_status(
 ) -> Result<Json<Agent>, ApiError> {
     let status = AgentStatus::parse(&req.status).map_err(|e| ApiError::invalid("status", e))?;
     let mut agent = load_me(&deps, me).await?;
-    let changed = agent.status != status;
+    // Their choice sticks across dashboard sessions; online means "follow the dashboard".
+    let chosen = (status != AgentStatus::Online).then_some(status);
+    let changed = agent.status != status || agent.chosen_status != chosen;
     agent.status = status;
+    agent.chosen_status = chosen;
     if changed {
         match deps.agents.update_agent(&agent).await {
             Ok(()) => {}
@@ -192,6 +195,22 @@ pub(crate) async fn set_status(
             }],
         )
         .await;
+    }
+    if status == AgentStatus::Offline && changed {
+        // Their unanswered conversations go to someone else (the router does it, as when
+        // their dashboard closes).
+        let job = omnidesk_core::TimerJob::AgentAway {
+            agent_id: agent.id,
+            disconnected_at: deps.clock.now(),
+        };
+        let message = job.to_queue_message(std::time::Duration::ZERO);
+        if let Err(error) = deps
+            .queue
+            .send(omnidesk_core::QueueName::Timers, message)
+            .await
+        {
+            tracing::warn!(agent_id = %agent.id, %error, "could not hand back the agent's conversations");
+        }
     }
     if status == AgentStatus::Online {
         // The status change stands even if the pick-up fails; the router assigns later.

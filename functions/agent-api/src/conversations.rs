@@ -26,8 +26,6 @@ use crate::{ApiDeps, AppState, Me, cursor, files, publish};
 const MAX_ATTEMPTS: usize = 3;
 /// Longest reply, in characters.
 pub const MAX_REPLY_CHARS: usize = 16_000;
-/// Queued conversations looked at when an agent comes online (oldest waiting first).
-const MAX_QUEUED_SCAN: usize = 1_000;
 
 /// Parses `limit`: absent = `default`; else digits only, at least 1; more than `max` (however
 /// many digits) is clamped to `max`.
@@ -647,10 +645,29 @@ pub(crate) async fn resolve(
     me: Me,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
+    let now = deps.clock.now();
     let applied = apply(&deps, parse_id(&id)?, |c| {
-        Ok(Step::Write(c.resolve(Some(me.0))?.event))
+        Ok(Step::Write(c.resolve_at(Some(me.0), now)?.event))
     })
     .await?;
+    if applied.written
+        && let Some(resolved_at) = applied.conversation.resolved_at
+    {
+        // The customer is asked to rate it (the router decides whether and how, on the
+        // channel): best effort, the resolve stands either way.
+        let job = omnidesk_core::TimerJob::CsatSurvey {
+            conversation_id: applied.conversation.id,
+            resolved_at,
+        };
+        let message = job.to_queue_message(std::time::Duration::ZERO);
+        if let Err(error) = deps
+            .queue
+            .send(omnidesk_core::QueueName::Timers, message)
+            .await
+        {
+            tracing::warn!(%error, "rating question not queued");
+        }
+    }
     Ok(Json(publish_applied(&deps, applied, Vec::new()).await?))
 }
 
@@ -668,7 +685,7 @@ pub(crate) async fn reopen(
 }
 
 /// Gives an agent who just came online queued, unassigned conversations up to their free
-/// capacity, oldest waiting first. Returns how many they took. A conversation someone else
+/// capacity, of their teams and skills, highest priority first, then oldest waiting. Returns how many they took. A conversation someone else
 /// took in between is skipped; any other error stops the pick-up.
 pub(crate) async fn take_queued(deps: &ApiDeps, agent: &Agent) -> Result<usize, ApiError> {
     let open = deps.conversations.count_assigned(agent.id).await?;
@@ -676,30 +693,9 @@ pub(crate) async fn take_queued(deps: &ApiDeps, agent: &Agent) -> Result<usize, 
         return Ok(0);
     }
     let free = (agent.capacity - open) as usize;
-    let filter = ConversationFilter {
-        status: Some(ConversationStatus::Queued),
-        assignee: Some(None),
-    };
-    let mut queued = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = deps
-            .conversations
-            .list_conversations(&filter, &PageRequest { limit: 100, cursor })
-            .await?;
-        queued.extend(page.items);
-        cursor = page.next_cursor;
-        if cursor.is_none() || queued.len() >= MAX_QUEUED_SCAN {
-            break;
-        }
-    }
-    queued.sort_by_key(|c| {
-        (
-            c.last_inbound_at.unwrap_or(c.created_at),
-            c.created_at,
-            c.id,
-        )
-    });
+    // Those of their teams and skills, by priority, then who waited longest.
+    let queued =
+        omnidesk_core::assign::queued_for(deps.conversations.as_ref(), agent, free).await?;
 
     let mut taken = 0;
     for c in queued {

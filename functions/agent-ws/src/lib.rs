@@ -19,8 +19,8 @@ use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use omnidesk_agent_api::{Auth, AuthError, authenticate};
 use omnidesk_core::{
-    AgentStore, ClientAction, Clock, Connection, ConnectionId, ConnectionStore, OutgoingMessage,
-    Queue, QueueName, ServerEvent, StoreError, TimerJob,
+    AgentStore, ClientAction, Clock, Connection, ConnectionId, ConnectionStore, Queue, QueueName,
+    ServerEvent, StoreError, TimerJob,
 };
 use omnidesk_domain::AgentId;
 use omnidesk_web_chat::{TicketError, WebChatDeps};
@@ -71,15 +71,10 @@ impl Presence {
     }
 
     async fn send(&self, job: &TimerJob, delay: std::time::Duration) {
-        let sent = match serde_json::to_string(job) {
-            Ok(body) => self
-                .queue
-                .send(QueueName::Timers, OutgoingMessage::delayed(body, delay))
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
+        let sent = self
+            .queue
+            .send(QueueName::Timers, job.to_queue_message(delay))
+            .await;
         if let Err(error) = sent {
             tracing::warn!(?job, %error, "presence timer not sent");
         }

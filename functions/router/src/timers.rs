@@ -12,8 +12,8 @@ use std::time::Duration;
 use omnidesk_core::assign::{pick_agent_for, queued_for};
 use omnidesk_core::usecases::conversation_view;
 use omnidesk_core::{
-    ConversationFilter, JobError, JobOutcome, OutgoingMessage, PageRequest, QueueName, ServerEvent,
-    StoreError, TimerJob,
+    ConversationFilter, JobError, JobOutcome, PageRequest, QueueName, ServerEvent, StoreError,
+    TimerJob,
 };
 use omnidesk_domain::{
     Agent, AgentId, AgentStatus, Conversation, ConversationId, ConversationStatus, SystemEvent,
@@ -43,14 +43,10 @@ pub(crate) async fn schedule(deps: &RouterDeps, job: TimerJob, after: Duration) 
     } else {
         (job, after)
     };
-    let sent = match serde_json::to_string(&job) {
-        Ok(body) => deps
-            .queue
-            .send(QueueName::Timers, OutgoingMessage::delayed(body, delay))
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
+    let sent = deps
+        .queue
+        .send(QueueName::Timers, job.to_queue_message(delay))
+        .await;
     if let Err(error) = sent {
         tracing::warn!(?job, %error, "timer not scheduled");
     }
@@ -269,21 +265,23 @@ async fn set_status(
     Ok(agent)
 }
 
-/// The agent's last dashboard closed a while ago: unless one is open again, they go offline
-/// and the conversations they have not answered go to someone else (or back to the queue).
+/// The agent's last dashboard closed a while ago (or they chose offline): unless one is open
+/// again, they go offline and the conversations they have not answered go to someone else (or
+/// back to the queue).
 async fn agent_away(
     deps: &RouterDeps,
     agent_id: AgentId,
     disconnected_at: Timestamp,
     step: &mut Step,
 ) -> Result<JobOutcome, JobError> {
-    if connected(deps, agent_id).await? {
-        return Ok(JobOutcome::Done);
-    }
     let Some(agent) = deps.agents.get_agent(agent_id).await? else {
         return Ok(JobOutcome::Done);
     };
-    tracing::debug!(%agent_id, %disconnected_at, "dashboard gone");
+    // Gone unless a dashboard is open again; one who chose offline is gone either way.
+    if agent.chosen_status != Some(AgentStatus::Offline) && connected(deps, agent_id).await? {
+        return Ok(JobOutcome::Done);
+    }
+    tracing::debug!(%agent_id, %disconnected_at, "agent away");
     set_status(deps, agent, AgentStatus::Offline, step).await?;
     requeue_unanswered(deps, agent_id, step).await?;
     Ok(JobOutcome::Done)

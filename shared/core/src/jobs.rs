@@ -232,6 +232,17 @@ pub enum TimerJob {
     Rearm { due: Timestamp, job: Box<TimerJob> },
 }
 
+impl TimerJob {
+    /// The queue message that runs the timer after `delay` (at most the queue's longest delay,
+    /// 15 minutes on SQS; longer waits go through [`TimerJob::Rearm`]).
+    pub fn to_queue_message(&self, delay: std::time::Duration) -> crate::OutgoingMessage {
+        crate::OutgoingMessage::delayed(
+            serde_json::to_string(self).expect("a timer job serialises"),
+            delay,
+        )
+    }
+}
+
 /// What a worker step (one queue message) asks the queue driver to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobOutcome {

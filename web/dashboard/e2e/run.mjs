@@ -19,6 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { createFakeDeepl } from './fake-deepl.mjs';
 import { makePng } from './png.mjs';
+import { rulesScenarios } from './rules.mjs';
+import { toolsScenarios } from './tools.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dashboard = resolve(here, '..');
@@ -828,6 +830,15 @@ async function main() {
       await page.screenshot({ path: join(results, '18-email-replied.png') });
     });
   }
+
+  // ---------- the agent's daily tools and routing (issue 13) ----------
+  const ctx = {
+    browser, page, base, port, results, test, skip, assert, waitFor, sleep, postUpdate, sends, agentApi,
+    botId: BOT_ID, webhookSecret: WEBHOOK_SECRET, password: PASSWORD, pageErrors,
+    agents: { ann: { email: EMAIL, name: 'Ann Agent' }, bob: { email: 'bob@example.com', name: 'Bob Agent' } },
+  };
+  await toolsScenarios(ctx);
+  await rulesScenarios({ ...ctx, admin });
 
   // ---------- translation ----------
   await translationScenarios();
