@@ -72,6 +72,8 @@ async fn main() -> Result<(), lambda_http::Error> {
                         files,
                         translation: translation.clone(),
                         ai: Some(ai.clone()),
+                        // TODO(merge): the DynamoDB RoutingStore.
+                        routing: Arc::new(omnidesk_core::usecases::RoutingNotConfigured),
                     }))
                 })
                 .await;

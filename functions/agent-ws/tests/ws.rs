@@ -45,6 +45,7 @@ async fn world() -> World {
         files: omnidesk_agent_api::FileSettings::default(),
         translation: None,
         ai: None,
+        routing: store.clone(),
     };
     let agent = create_agent(&api, "ann@example.com", "Ann", "password123")
         .await

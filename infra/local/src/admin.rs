@@ -99,6 +99,8 @@ impl Target {
             files: omnidesk_agent_api::FileSettings::default(),
             translation: None,
             ai: None,
+            // Creating agents touches no team or canned response.
+            routing: Arc::new(omnidesk_core::usecases::RoutingNotConfigured),
         };
         let telegram: Arc<dyn TelegramApi> = Arc::new(
             omnidesk_telegram::TeloxideTelegram::new(&config.telegram_api_url)

@@ -173,6 +173,8 @@ impl Adapters {
             files: omnidesk_agent_api::FileSettings::default(),
             translation: None,
             ai: None,
+            // TODO(merge): the SQLite RoutingStore.
+            routing: Arc::new(omnidesk_core::usecases::RoutingNotConfigured),
         }
     }
 }

@@ -720,6 +720,8 @@ impl Stack {
             files: omnidesk_agent_api::FileSettings::default(),
             translation: api_translation,
             ai: api_ai,
+            // TODO(merge): the DynamoDB RoutingStore.
+            routing: Arc::new(omnidesk_core::usecases::RoutingNotConfigured),
         };
         // As WebChatDeps::on_aws wires it in the web-chat and agent-ws main.rs.
         let web = WebChatDeps {
