@@ -64,26 +64,33 @@ pub(crate) struct ContactPatch {
 }
 
 fn parse_tags(raw: &[String]) -> Result<BTreeSet<Tag>, ApiError> {
-    if raw.len() > MAX_TAGS {
-        return Err(ApiError::invalid(
-            "tags",
-            format!("at most {MAX_TAGS} tags"),
-        ));
+    parse_tag_list("tags", raw, MAX_TAGS)
+}
+
+/// The tags (contact tags, conversation labels) of the body's `field`: at most `max`, each as
+/// given (no white space around it), stored lower-case; duplicates fold into one.
+pub(crate) fn parse_tag_list(
+    field: &str,
+    raw: &[String],
+    max: usize,
+) -> Result<BTreeSet<Tag>, ApiError> {
+    if raw.len() > max {
+        return Err(ApiError::invalid(field, format!("at most {max} {field}")));
     }
     raw.iter()
         .map(|t| {
             // `Tag::parse` would trim; the API takes tags as they are stored, or refuses them.
             if t.trim() != t {
                 return Err(ApiError::invalid(
-                    "tags",
+                    field,
                     format!("{t:?}: must not start or end with white space"),
                 ));
             }
             // `Tag::parse` lower-cases `İ` to `i` + U+0307, which is no tag character: the
-            // stored tag would not read back and every read of the contact would fail. Taken
+            // stored tag would not read back and every read of the record would fail. Taken
             // as `I` (its lower case is `i`) until the domain normalises it itself.
             Tag::parse(&t.replace('\u{130}', "I"))
-                .map_err(|e| ApiError::invalid("tags", format!("{t:?}: {}", e.reason)))
+                .map_err(|e| ApiError::invalid(field, format!("{t:?}: {}", e.reason)))
         })
         .collect()
 }

@@ -2,8 +2,9 @@
 //! [`Router`]: `lambda_http::run(router(deps))` on AWS, `axum::serve` locally, `oneshot` in
 //! tests. Login, agents and presence, conversation lists, replies (stored, then queued for the
 //! sender; with files uploaded as `multipart/form-data` into blob storage), assignment
-//! transitions and contact tags; pushes every change to connected agents. Messages handed to
-//! agents carry signed, short-lived links to their files.
+//! transitions and contact tags; private notes with @mentions, labels, priority, snooze and
+//! read; canned responses, teams and reports; pushes every change to connected agents.
+//! Messages handed to agents carry signed, short-lived links to their files.
 //!
 //! Depends on `omnidesk-core` ports only: no AWS SDK, SQLite or Telegram types here.
 //! The OpenAPI document of every route is served at `/api/openapi.json`.
@@ -11,12 +12,18 @@
 mod agents;
 mod ai;
 mod auth;
+mod canned;
 mod contacts;
 mod conversations;
 mod cursor;
 mod error;
 mod files;
+mod notes;
+mod reports;
+mod rules;
+mod teams;
 mod translation;
+mod triage;
 
 use std::sync::Arc;
 
@@ -30,7 +37,7 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use axum::{Router, handler::Handler};
 use omnidesk_core::{
     AgentStore, BlobStore, Clock, ConnectionStore, ContactStore, ConversationStore, IdGen,
-    MessageStore, Push, Queue, ServerEvent, usecases::push_events_to_agents,
+    MessageStore, Push, Queue, RoutingStore, ServerEvent, usecases::push_events_to_agents,
 };
 use omnidesk_domain::AgentId;
 pub use translation::ApiTranslation;
@@ -42,6 +49,7 @@ pub use auth::{
 pub use error::ApiError;
 pub use files::MAX_JSON_BODY_BYTES;
 pub use omnidesk_core::usecases::FileSettings;
+pub use reports::rollout_bucket;
 
 /// The OpenAPI 3.1 document of this API (and of the WebSocket events).
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
@@ -67,6 +75,12 @@ pub struct ApiDeps {
     pub translation: Option<Arc<ApiTranslation>>,
     /// The deployment's AI (FAQ, assist, call log); `None`: its routes answer 404.
     pub ai: Option<Arc<ApiAi>>,
+    /// Teams and canned responses.
+    pub routing: Arc<dyn RoutingStore>,
+    /// Called after the rules changed through the API (the embedded runtime drops its
+    /// routers' cache so the change takes effect at once); `None`: routers notice within
+    /// their cache's lifetime.
+    pub on_routing_change: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 type AppState = Arc<ApiDeps>;
@@ -236,6 +250,27 @@ fn routes() -> Vec<Route> {
         route(Get, "/api/v1/contacts/{id}", contacts::get),
         route(Patch, "/api/v1/contacts/{id}", contacts::patch),
         route(Post, "/api/v1/contacts/{id}/merge", contacts::merge),
+        route(Get, "/api/v1/canned", canned::list),
+        route(Put, "/api/v1/canned/{shortcut}", canned::put),
+        route(Delete, "/api/v1/canned/{shortcut}", canned::delete),
+        route(Post, "/api/v1/conversations/{id}/notes", notes::create),
+        route(Put, "/api/v1/conversations/{id}/labels", triage::set_labels),
+        route(
+            Put,
+            "/api/v1/conversations/{id}/priority",
+            triage::set_priority,
+        ),
+        route(Post, "/api/v1/conversations/{id}/snooze", triage::snooze),
+        route(
+            Delete,
+            "/api/v1/conversations/{id}/snooze",
+            triage::unsnooze,
+        ),
+        route(Post, "/api/v1/conversations/{id}/read", triage::read),
+        route(Get, "/api/v1/rules", rules::get),
+        route(Put, "/api/v1/rules", rules::put),
+        route(Get, "/api/v1/teams", teams::list),
+        route(Get, "/api/v1/reports/summary", reports::summary),
     ]
 }
 
@@ -299,7 +334,7 @@ pub(crate) async fn publish(deps: &ApiDeps, events: &[ServerEvent]) {
 mod tests {
     use serde_json::Value;
 
-    use crate::{contacts, conversations, cursor};
+    use crate::{canned, contacts, conversations, cursor, notes, reports, triage};
 
     fn doc() -> Value {
         serde_json::from_str(super::OPENAPI_JSON).unwrap()
@@ -384,6 +419,54 @@ mod tests {
             attributes["additionalProperties"]["maxLength"],
             contacts::MAX_ATTRIBUTE_VALUE_CHARS
         );
+
+        let canned_path = &doc["paths"]["/api/v1/canned/{shortcut}"]["put"];
+        assert_eq!(
+            canned_path["parameters"][0]["schema"]["pattern"],
+            format!("^[A-Za-z0-9_-]{{1,{}}}$", canned::MAX_SHORTCUT_CHARS)
+        );
+        let canned = body_schema(&doc, "/api/v1/canned/{shortcut}", "put");
+        assert_eq!(
+            canned["properties"]["text"]["maxLength"],
+            canned::MAX_CANNED_CHARS
+        );
+        let note = body_schema(&doc, "/api/v1/conversations/{id}/notes", "post");
+        assert_eq!(
+            note["properties"]["text"]["maxLength"],
+            notes::MAX_NOTE_CHARS
+        );
+        let labels = body_schema(&doc, "/api/v1/conversations/{id}/labels", "put");
+        assert_eq!(
+            labels["properties"]["labels"]["maxItems"],
+            triage::MAX_LABELS
+        );
+        let until = &body_schema(&doc, "/api/v1/conversations/{id}/snooze", "post")["properties"]["until"]
+            ["anyOf"][0];
+        assert_eq!(until["maximum"], reports::MAX_MS);
+        for name in ["from", "to"] {
+            assert_eq!(
+                param(&doc, "/api/v1/reports/summary", name)["schema"]["anyOf"][1]["maximum"],
+                reports::MAX_MS
+            );
+        }
+        let report = &doc["paths"]["/api/v1/reports/summary"]["get"];
+        assert!(
+            report["description"]
+                .as_str()
+                .unwrap()
+                .contains(reports::CSV_HEADER)
+        );
+        assert_eq!(
+            doc["components"]["schemas"]["ReportRow"]["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f.as_str().unwrap())
+                .collect::<Vec<_>>()
+                .join(","),
+            reports::CSV_HEADER,
+            "the CSV has the JSON row's fields, in order"
+        );
     }
 
     #[test]
@@ -429,9 +512,13 @@ mod tests {
             .collect();
         let reply = body_schema(&doc, "/api/v1/conversations/{id}/messages", "post");
         let patch = body_schema(&doc, "/api/v1/contacts/{id}", "patch");
+        let canned = body_schema(&doc, "/api/v1/canned/{shortcut}", "put");
+        let note = body_schema(&doc, "/api/v1/conversations/{id}/notes", "post");
         for class in [
             &reply["properties"]["text"]["pattern"],
             &patch["properties"]["attributes"]["propertyNames"]["pattern"],
+            &canned["properties"]["text"]["pattern"],
+            &note["properties"]["text"]["pattern"],
         ] {
             assert_eq!(excluded_by(class.as_str().unwrap()), whitespace);
         }

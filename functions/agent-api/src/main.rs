@@ -72,6 +72,9 @@ async fn main() -> Result<(), lambda_http::Error> {
                         files,
                         translation: translation.clone(),
                         ai: Some(ai.clone()),
+                        routing: aws.store.clone(),
+                        // Routers re-read the rules within RoutingCache::TTL.
+                        on_routing_change: None,
                     }))
                 })
                 .await;

@@ -67,7 +67,8 @@ pub(crate) async fn get(State(deps): State<AppState>, _me: Me) -> Result<Json<Va
     let stored = deps.routing.get_rules().await?;
     let set = match &stored {
         Some(s) => {
-            let format = omnidesk_rules::Format::parse(&s.format).unwrap_or(omnidesk_rules::Format::Toml);
+            let format =
+                omnidesk_rules::Format::parse(&s.format).unwrap_or(omnidesk_rules::Format::Toml);
             parse(&s.source, format, &team_names(&deps).await?).ok()
         }
         None => None,

@@ -8,18 +8,19 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use failing::{FailingQueue, RacingConversations, UnavailableConversations};
 use omnidesk_agent_api::{
-    ApiDeps, Auth, CreateAgentError, FileSettings, create_agent, route_table, router,
+    ApiDeps, Auth, CreateAgentError, FileSettings, create_agent, rollout_bucket, route_table,
+    router,
 };
 use omnidesk_core::testing::{
     ManualClock, MemoryBlobStore, MemoryPush, MemoryQueue, MemoryStore, SeqIds,
 };
 use omnidesk_core::{
     AgentStore, Clock, Connection, ConnectionId, ConnectionStore, ContactStore, ConversationStore,
-    IdGen, MessageStore, OutboundJob, PageRequest, Queue, QueueName,
+    IdGen, MessageStore, OutboundJob, PageRequest, Queue, QueueName, RoutingStore, TimerJob,
 };
 use omnidesk_domain::{
     Agent, AgentId, Author, Channel, Contact, Conversation, ConversationKey, ConversationStatus,
-    DeliveryStatus, Identity, Message, Tag, Timestamp,
+    DeliveryStatus, Identity, Message, Tag, Team, TeamName, Timestamp,
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -244,6 +245,8 @@ async fn app_with(customize: impl FnOnce(&mut ApiDeps, &Arc<MemoryStore>)) -> Ap
         },
         translation: None,
         ai: None,
+        routing: store.clone(),
+        on_routing_change: None,
     };
     let ann = create_agent(&deps, "ann@example.com", "Ann", "correct-horse")
         .await
@@ -314,6 +317,18 @@ impl App {
         assignee: Option<AgentId>,
         activity_ms: i64,
     ) -> Conversation {
+        self.conversation_with(status, assignee, activity_ms, |_| {})
+            .await
+    }
+
+    /// [`App::conversation`] with fields set by `edit` before it is stored.
+    async fn conversation_with(
+        &self,
+        status: ConversationStatus,
+        assignee: Option<AgentId>,
+        activity_ms: i64,
+        edit: impl FnOnce(&mut Conversation),
+    ) -> Conversation {
         let n = self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let now = Timestamp::from_millis(T0);
         let contact = Contact::new(
@@ -335,23 +350,47 @@ impl App {
         c.status = status;
         c.assignee_id = assignee;
         c.last_activity_at = Timestamp::from_millis(T0 + activity_ms);
+        edit(&mut c);
         self.store.create_conversation(&c).await.unwrap();
         c
     }
 
     /// A live WebSocket connection of Ann that records pushes.
     async fn listen(&self) -> ConnectionId {
-        let id = ConnectionId("conn-ann".to_owned());
+        self.listen_as(self.ann.id, "conn-ann").await
+    }
+
+    /// A live WebSocket connection `id` of `agent` that records pushes.
+    async fn listen_as(&self, agent: AgentId, id: &str) -> ConnectionId {
+        let id = ConnectionId(id.to_owned());
         self.push.connect(&id);
         self.store
             .add_connection(&Connection {
                 id: id.clone(),
-                agent_id: self.ann.id,
+                agent_id: agent,
                 connected_at: self.clock.now(),
             })
             .await
             .unwrap();
         id
+    }
+
+    /// A GET whose answer is not JSON: status, headers and body text.
+    async fn get_text(&self, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+        let req = Request::builder()
+            .method("GET")
+            .uri(path)
+            .header("authorization", format!("Bearer {}", self.token))
+            .body(Body::empty())
+            .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let (parts, body) = res.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 22).await.unwrap();
+        (
+            parts.status,
+            parts.headers,
+            String::from_utf8(bytes.to_vec()).unwrap(),
+        )
     }
 
     /// The frames posted to `conn`, as posted.
@@ -1144,6 +1183,7 @@ async fn openapi_document_covers_every_route_and_nothing_else() {
         "conversation.updated",
         "contact.updated",
         "presence",
+        "notification",
         "pong",
         "error",
         "batch",
@@ -1994,4 +2034,1026 @@ async fn the_limits_say_per_channel_how_large_a_file_may_be() {
     assert_eq!(body["channels"]["web"]["max_file_bytes"], 1024 * 1024);
     let (status, _) = app.call_as(None, "GET", "/api/v1/limits", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+// Canned responses, notes and mentions, labels, priority, snooze, read, teams, reports.
+
+#[tokio::test]
+async fn canned_responses_are_listed_by_shortcut_replaced_and_deleted() {
+    let app = app().await;
+    let (status, body) = app.call("GET", "/api/v1/canned", None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!([])));
+
+    let (status, saved) = app
+        .call(
+            "PUT",
+            "/api/v1/canned/Thanks",
+            Some(json!({"text": "  Thank you, {customer_name}!  "})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["shortcut"], "thanks", "stored lower-case");
+    assert_eq!(
+        saved["text"], "Thank you, {customer_name}!",
+        "placeholders raw"
+    );
+    assert_eq!(saved["updated_by"], app.ann.id.to_string());
+    assert_eq!(saved["updated_at"], "2024-01-01T00:00:00.000Z");
+    app.call(
+        "PUT",
+        "/api/v1/canned/hello",
+        Some(json!({"text": "Hi, I am {agent_name}."})),
+    )
+    .await;
+    let (_, replaced) = app
+        .call(
+            "PUT",
+            "/api/v1/canned/thanks",
+            Some(json!({"text": "Thanks!"})),
+        )
+        .await;
+    assert_eq!(replaced["text"], "Thanks!");
+
+    let (status, list) = app.call("GET", "/api/v1/canned", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let shortcuts: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["shortcut"].as_str().unwrap())
+        .collect();
+    assert_eq!(shortcuts, vec!["hello", "thanks"]);
+    assert_eq!(list[1]["text"], "Thanks!");
+
+    let (status, body) = app.call("DELETE", "/api/v1/canned/THANKS", None).await;
+    assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
+    let (status, body) = app.call("DELETE", "/api/v1/canned/thanks", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "not_found");
+    let (_, list) = app.call("GET", "/api/v1/canned", None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_canned_response_needs_a_valid_shortcut_and_a_text_of_1_to_4000_characters() {
+    let app = app().await;
+    let too_long_shortcut = format!("/api/v1/canned/{}", "a".repeat(33));
+    for (path, body, code) in [
+        (
+            "/api/v1/canned/has%20space",
+            json!({"text": "x"}),
+            "invalid_shortcut",
+        ),
+        (
+            "/api/v1/canned/caf%C3%A9",
+            json!({"text": "x"}),
+            "invalid_shortcut",
+        ),
+        (
+            too_long_shortcut.as_str(),
+            json!({"text": "x"}),
+            "invalid_shortcut",
+        ),
+        (
+            "/api/v1/canned/ok",
+            json!({"text": " \n\t "}),
+            "invalid_text",
+        ),
+        ("/api/v1/canned/ok", json!({"text": ""}), "invalid_text"),
+        (
+            "/api/v1/canned/ok",
+            json!({"text": "é".repeat(4001)}),
+            "invalid_text",
+        ),
+        (
+            "/api/v1/canned/ok",
+            json!({"text": "x", "shortcut": "other"}),
+            "invalid_input",
+        ),
+        ("/api/v1/canned/ok", json!({}), "invalid_input"),
+    ] {
+        let (status, answer) = app.call("PUT", path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{path} {body}");
+    }
+    let (status, _) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/canned/{}", "a".repeat(32)),
+            Some(json!({"text": "é".repeat(4000)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "the limits themselves are allowed");
+    let (status, answer) = app.call("DELETE", "/api/v1/canned/no!", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer["error"]["code"], "invalid_shortcut");
+}
+
+#[tokio::test]
+async fn a_note_is_stored_internal_and_notifies_only_the_agents_it_mentions() {
+    let app = app().await;
+    let carl = create_agent(&app.deps, "carl.j@example.com", "Carl Jung", "password123")
+        .await
+        .unwrap();
+    let ann_conn = app.listen().await;
+    let bob_conn = app.listen_as(app.bob.id, "conn-bob").await;
+    let carl_conn = app.listen_as(carl.id, "conn-carl").await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{}/notes", c.id),
+            Some(json!({"text": " @BOB, can you refund? cc @ann @nobody ann@example.com "})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["mentioned"], json!([app.bob.id.to_string()]));
+    let note = &body["message"];
+    assert_eq!(note["internal"], true);
+    assert_eq!(
+        note["text"],
+        "@BOB, can you refund? cc @ann @nobody ann@example.com"
+    );
+    assert_eq!(
+        note["author"],
+        json!({"kind": "agent", "id": app.ann.id.to_string()})
+    );
+    assert_eq!(note["direction"], "outbound");
+    assert_eq!(note["channel"], "web");
+
+    let stored = app.stored_messages(&c).await;
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].internal);
+    assert_eq!(stored[0].id.to_string(), note["id"]);
+    assert_eq!(
+        stored[0].delivery.status,
+        DeliveryStatus::Sent,
+        "nothing to send"
+    );
+    assert!(
+        app.queue.is_empty(QueueName::Outbound),
+        "never queued for the sender"
+    );
+
+    // Every agent sees the note; only Bob is notified.
+    for conn in [&ann_conn, &bob_conn, &carl_conn] {
+        let events = app.events(conn);
+        assert_eq!(events[0]["type"], "message.created", "{conn:?}");
+        assert_eq!(events[0]["message"]["id"], note["id"]);
+    }
+    let notified = |conn: &ConnectionId| {
+        app.events(conn)
+            .into_iter()
+            .filter(|e| e["type"] == "notification")
+            .collect::<Vec<_>>()
+    };
+    assert!(notified(&ann_conn).is_empty(), "never the author");
+    assert!(notified(&carl_conn).is_empty(), "not mentioned");
+    let to_bob = notified(&bob_conn);
+    assert_eq!(to_bob.len(), 1);
+    let n = &to_bob[0]["notification"];
+    assert_eq!(n["kind"], "mention");
+    assert_eq!(n["conversation_id"], c.id.to_string());
+    assert_eq!(n["message_id"], note["id"]);
+    assert_eq!(n["by"], app.ann.id.to_string());
+    assert_eq!(n["by_name"], "Ann");
+    assert_eq!(n["text"], note["text"]);
+    assert_eq!(n["at"], note["created_at"]);
+    assert!(
+        uuid::Uuid::parse_str(n["id"].as_str().unwrap()).is_ok(),
+        "{n}"
+    );
+
+    // A first name and an e-mail local part, with punctuation after them.
+    let (_, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{}/notes", c.id),
+            Some(json!({"text": "@carl.j. and @Bob!"})),
+        )
+        .await;
+    assert_eq!(
+        body["mentioned"],
+        json!([carl.id.to_string(), app.bob.id.to_string()])
+    );
+}
+
+#[tokio::test]
+async fn a_note_is_not_a_first_response_and_leaves_the_unread_count_and_assignment() {
+    let app = app().await;
+    let c = app
+        .conversation_with(ConversationStatus::Queued, None, 0, |c| c.unread_count = 3)
+        .await;
+    let path = format!("/api/v1/conversations/{}/notes", c.id);
+    let (status, _) = app
+        .call("POST", &path, Some(json!({"text": "Looks like spam"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let stored = app.stored(&c).await;
+    assert_eq!(stored.unread_count, 3);
+    assert_eq!(stored.first_response_at, None);
+    assert_eq!(stored.last_reply_at, None);
+    assert_eq!(stored.status, ConversationStatus::Queued);
+    assert_eq!(stored.assignee_id, None);
+
+    for (body, code) in [
+        (json!({"text": "   "}), StatusCode::BAD_REQUEST),
+        (json!({"text": "x".repeat(16_001)}), StatusCode::BAD_REQUEST),
+        (json!({"note": "x"}), StatusCode::BAD_REQUEST),
+    ] {
+        let (status, answer) = app.call("POST", &path, Some(body)).await;
+        assert_eq!(status, code, "{answer}");
+    }
+    let ghost = app.ids.conversation_id();
+    let (status, _) = app
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{ghost}/notes"),
+            Some(json!({"text": "x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .call(
+            "POST",
+            "/api/v1/conversations/nope/notes",
+            Some(json!({"text": "x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn labels_and_priority_are_validated_stored_and_pushed() {
+    let app = app().await;
+    let conn = app.listen().await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let labels = format!("/api/v1/conversations/{}/labels", c.id);
+    let priority = format!("/api/v1/conversations/{}/priority", c.id);
+
+    let (status, view) = app
+        .call(
+            "PUT",
+            &labels,
+            Some(json!({"labels": ["Refund", "bug", "bug", "tier:gold"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["labels"], json!(["bug", "refund", "tier:gold"]));
+    let stored = app.stored(&c).await;
+    assert_eq!(
+        stored.labels.iter().map(Tag::as_str).collect::<Vec<_>>(),
+        vec!["bug", "refund", "tier:gold"]
+    );
+    let frames = app.pushed(&conn);
+    assert_eq!(types(&frames), vec!["conversation.updated"]);
+    assert_eq!(frames[0]["conversation"]["labels"], view["labels"]);
+
+    // The same labels again change nothing and push nothing.
+    let (status, _) = app
+        .call(
+            "PUT",
+            &labels,
+            Some(json!({"labels": ["bug", "refund", "tier:gold"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.pushed(&conn).len(), 1);
+
+    let too_many: Vec<String> = (0..21).map(|n| format!("l{n}")).collect();
+    for body in [
+        json!({"labels": ["has space"]}),
+        json!({"labels": [" bug"]}),
+        json!({"labels": ["x".repeat(33)]}),
+        json!({"labels": too_many}),
+        json!({"labels": "bug"}),
+    ] {
+        let (status, answer) = app.call("PUT", &labels, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+    }
+
+    let (status, view) = app
+        .call("PUT", &priority, Some(json!({"priority": "urgent"})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(view["priority"], "urgent");
+    assert_eq!(
+        app.stored(&c).await.priority,
+        omnidesk_domain::Priority::Urgent
+    );
+    let frames = app.pushed(&conn);
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[1]["conversation"]["priority"], "urgent");
+    let (_, view) = app
+        .call("PUT", &priority, Some(json!({"priority": "normal"})))
+        .await;
+    assert!(
+        view.get("priority").is_none(),
+        "normal is the default: {view}"
+    );
+    for bad in ["URGENT", " high", "asap"] {
+        let (status, _) = app
+            .call("PUT", &priority, Some(json!({ "priority": bad })))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let ghost = app.ids.conversation_id();
+    let (status, _) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/conversations/{ghost}/priority"),
+            Some(json!({"priority": "high"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn snooze_schedules_its_wake_up_timer_and_unsnooze_clears_it() {
+    let app = app().await;
+    let conn = app.listen().await;
+    let c = app
+        .conversation(ConversationStatus::Assigned, Some(app.ann.id), 0)
+        .await;
+    let path = format!("/api/v1/conversations/{}/snooze", c.id);
+    let until = T0 + 10 * 60 * 1000;
+
+    let (status, view) = app
+        .call("POST", &path, Some(json!({ "until": until })))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["snoozed_until"], "2024-01-01T00:10:00.000Z");
+    assert_eq!(
+        app.stored(&c).await.snoozed_until,
+        Some(Timestamp::from_millis(until))
+    );
+    let frames = app.pushed(&conn);
+    assert_eq!(types(&frames), vec!["conversation.updated"]);
+    assert_eq!(
+        frames[0]["conversation"]["snoozed_until"],
+        view["snoozed_until"]
+    );
+
+    // One timer, delivered at `until` and not before.
+    let timers = app.queue.pending(QueueName::Timers);
+    assert_eq!(timers.len(), 1);
+    let timer: TimerJob = serde_json::from_str(&timers[0]).unwrap();
+    assert_eq!(
+        timer,
+        TimerJob::Unsnooze {
+            conversation_id: c.id,
+            until: Timestamp::from_millis(until)
+        }
+    );
+    let visible = |app: &App| {
+        let queue = app.queue.clone();
+        async move {
+            queue
+                .receive(QueueName::Timers, 10, Duration::from_secs(30))
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    app.clock.advance(Duration::from_secs(599));
+    assert_eq!(visible(&app).await, 0);
+    app.clock.advance(Duration::from_secs(1));
+    assert_eq!(visible(&app).await, 1);
+
+    // An RFC 3339 time is taken too.
+    let (status, view) = app
+        .call(
+            "POST",
+            &path,
+            Some(json!({"until": "2024-01-01T01:20:00+01:00"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["snoozed_until"], "2024-01-01T00:20:00.000Z");
+
+    let (status, view) = app.call("DELETE", &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(view.get("snoozed_until").is_none(), "{view}");
+    assert_eq!(app.stored(&c).await.snoozed_until, None);
+    let frames = app.pushed(&conn);
+    assert_eq!(frames.len(), 3);
+    assert!(frames[2]["conversation"].get("snoozed_until").is_none());
+    // Not snoozed: nothing to change, nothing pushed.
+    let (status, _) = app.call("DELETE", &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.pushed(&conn).len(), 3);
+}
+
+#[tokio::test]
+async fn a_snooze_longer_than_the_queues_longest_delay_sends_a_rearm_timer() {
+    let app = app().await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let until = Timestamp::from_millis(T0 + 3 * 24 * 3600 * 1000);
+    let (status, _) = app
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{}/snooze", c.id),
+            Some(json!({ "until": until.millis() })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let timers = app.queue.pending(QueueName::Timers);
+    assert_eq!(timers.len(), 1);
+    let timer: TimerJob = serde_json::from_str(&timers[0]).unwrap();
+    assert_eq!(
+        timer,
+        TimerJob::Rearm {
+            due: until,
+            job: Box::new(TimerJob::Unsnooze {
+                conversation_id: c.id,
+                until
+            })
+        }
+    );
+    // Delayed by SQS's maximum, 15 minutes.
+    app.clock.advance(Duration::from_secs(899));
+    let early = app
+        .queue
+        .receive(QueueName::Timers, 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(early.is_empty());
+    app.clock.advance(Duration::from_secs(1));
+    let due = app
+        .queue
+        .receive(QueueName::Timers, 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+}
+
+#[tokio::test]
+async fn a_snooze_must_be_ahead_within_90_days_and_of_an_open_conversation() {
+    let app = app().await;
+    let conn = app.listen().await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let path = format!("/api/v1/conversations/{}/snooze", c.id);
+    let day = 24 * 3600 * 1000;
+    for until in [json!(T0), json!(T0 - 1), json!(T0 + 90 * day + 1)] {
+        let (status, body) = app
+            .call("POST", &path, Some(json!({ "until": until })))
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{until}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_until");
+    }
+    for body in [
+        json!({"until": "tomorrow"}),
+        json!({"until": 1.5}),
+        json!({"until": null}),
+        json!({}),
+    ] {
+        let (status, answer) = app.call("POST", &path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+    }
+    let (status, _) = app
+        .call("POST", &path, Some(json!({ "until": T0 + 90 * day })))
+        .await;
+    assert_eq!(status, StatusCode::OK, "90 days is allowed");
+    // A whole number written with a fraction is a whole number (as JSON Schema has it).
+    let (status, view) = app
+        .call("POST", &path, Some(json!({ "until": (T0 + day) as f64 })))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["snoozed_until"], "2024-01-02T00:00:00.000Z");
+
+    let resolved = app
+        .conversation(ConversationStatus::Resolved, None, 0)
+        .await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{}/snooze", resolved.id),
+            Some(json!({ "until": T0 + day })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "invalid_transition");
+    assert_eq!(app.stored(&resolved).await.snoozed_until, None);
+
+    let ghost = app.ids.conversation_id();
+    let (status, _) = app
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{ghost}/snooze"),
+            Some(json!({ "until": T0 })),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a missing conversation first"
+    );
+    assert_eq!(
+        app.queue.len(QueueName::Timers),
+        2,
+        "only the accepted snoozes have a timer"
+    );
+    assert_eq!(app.pushed(&conn).len(), 2);
+}
+
+#[tokio::test]
+async fn a_snooze_whose_timer_cannot_be_queued_changes_nothing_and_answers_503() {
+    let app = app_with(|deps, _| deps.queue = Arc::new(FailingQueue)).await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{}/snooze", c.id),
+            Some(json!({ "until": T0 + 60_000 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"]["code"], "queue_unavailable");
+    assert_eq!(app.stored(&c).await.snoozed_until, None);
+}
+
+#[tokio::test]
+async fn read_sets_the_unread_count_to_zero_and_pushes_the_change() {
+    let app = app().await;
+    let conn = app.listen().await;
+    let c = app
+        .conversation_with(ConversationStatus::Queued, None, 0, |c| c.unread_count = 4)
+        .await;
+    let path = format!("/api/v1/conversations/{}/read", c.id);
+    let (status, view) = app.call("POST", &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(view["unread_count"], 0);
+    assert_eq!(app.stored(&c).await.unread_count, 0);
+    let frames = app.pushed(&conn);
+    assert_eq!(types(&frames), vec!["conversation.updated"]);
+    assert_eq!(frames[0]["conversation"]["unread_count"], 0);
+    let (status, _) = app.call("POST", &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.pushed(&conn).len(), 1, "already read: nothing pushed");
+    let (status, _) = app
+        .call("POST", "/api/v1/conversations/cv_nope/read", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_label_change_that_meets_a_concurrent_change_is_reapplied() {
+    let app = app_with(|deps, store| {
+        deps.conversations = Arc::new(RacingConversations {
+            inner: store.clone(),
+            races: std::sync::atomic::AtomicU32::new(2),
+        });
+    })
+    .await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    let (status, _) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/conversations/{}/labels", c.id),
+            Some(json!({"labels": ["vip"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let stored = app.stored(&c).await;
+    assert_eq!(stored.labels.len(), 1);
+    assert_eq!(stored.unread_count, 2, "the concurrent changes are kept");
+}
+
+#[tokio::test]
+async fn teams_are_listed_by_name_with_their_agents() {
+    let app = app().await;
+    let now = Timestamp::from_millis(T0);
+    let mut support = Team::new(TeamName::parse("support").unwrap(), now);
+    support.hours = "mon-fri 09:00-18:00".to_owned();
+    support.timezone = "Europe/Berlin".to_owned();
+    support.holidays = vec!["2024-12-25".to_owned()];
+    support.busy_prompt = Some("All agents are busy.".to_owned());
+    app.store.put_team(&support).await.unwrap();
+    app.store
+        .put_team(&Team::new(TeamName::parse("billing").unwrap(), now))
+        .await
+        .unwrap();
+    let mut ann = app.ann.clone();
+    ann.teams = ["Support".to_owned()].into();
+    app.store.update_agent(&ann).await.unwrap();
+    let mut bob = app.bob.clone();
+    bob.teams = ["support".to_owned(), "billing".to_owned()].into();
+    app.store.update_agent(&bob).await.unwrap();
+
+    let (status, teams) = app.call("GET", "/api/v1/teams", None).await;
+    assert_eq!(status, StatusCode::OK, "{teams}");
+    let teams = teams.as_array().unwrap();
+    assert_eq!(teams.len(), 2);
+    assert_eq!(teams[0]["name"], "billing");
+    assert_eq!(teams[0]["agents"], json!([app.bob.id.to_string()]));
+    assert_eq!(teams[0]["holidays"], json!([]));
+    assert_eq!(teams[0]["timezone"], "UTC");
+    let s = &teams[1];
+    assert_eq!(s["name"], "support");
+    assert_eq!(s["hours"], "mon-fri 09:00-18:00");
+    assert_eq!(s["timezone"], "Europe/Berlin");
+    assert_eq!(s["holidays"], json!(["2024-12-25"]));
+    assert_eq!(s["answer_within_secs"], Team::ANSWER_WITHIN_SECS);
+    assert_eq!(s["max_hops"], Team::MAX_HOPS);
+    assert_eq!(s["busy_prompt"], "All agents are busy.");
+    assert!(s.get("out_of_office").is_none());
+    assert_eq!(s["open_now"], true);
+    let mut members: Vec<&str> = s["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    members.sort_unstable();
+    let mut expected = vec![app.ann.id.to_string(), app.bob.id.to_string()];
+    expected.sort_unstable();
+    assert_eq!(members, expected);
+}
+
+const HOUR: i64 = 3600 * 1000;
+
+/// Four conversations created on 2024-01-01 (UTC) and two outside it:
+/// - Ann, support, Telegram, en-GB: answered after 61.25 s, resolved after 600 s, rated 5;
+/// - Ann, support, web, en: answered after 120 s, open;
+/// - Bob, billing, web, ru: answered after 30 s, resolved after 300 s, rated 3;
+/// - nobody, no team, e-mail, no language: waiting.
+async fn seed_report(app: &App) -> Vec<Conversation> {
+    let at = |ms: i64| Timestamp::from_millis(T0 + ms);
+    let ann = app.ann.id;
+    let bob = app.bob.id;
+    let mut out = Vec::new();
+    out.push(
+        app.conversation_with(
+            ConversationStatus::Resolved,
+            Some(ann),
+            HOUR + 600_000,
+            |c| {
+                c.created_at = at(HOUR);
+                c.team = Some("support".to_owned());
+                c.channel = Channel::Telegram;
+                c.language = Some(omnidesk_domain::LanguageTag::parse("en-GB").unwrap());
+                c.first_response_at = Some(at(HOUR + 61_250));
+                c.resolved_at = Some(at(HOUR + 600_000));
+                c.csat = Some(omnidesk_domain::Csat {
+                    score: 5,
+                    comment: None,
+                    at: at(HOUR + 700_000),
+                });
+            },
+        )
+        .await,
+    );
+    out.push(
+        app.conversation_with(
+            ConversationStatus::Assigned,
+            Some(ann),
+            2 * HOUR + 120_000,
+            |c| {
+                c.created_at = at(2 * HOUR);
+                c.team = Some("support".to_owned());
+                c.language = Some(omnidesk_domain::LanguageTag::parse("en").unwrap());
+                c.first_response_at = Some(at(2 * HOUR + 120_000));
+            },
+        )
+        .await,
+    );
+    out.push(
+        app.conversation_with(
+            ConversationStatus::Resolved,
+            Some(bob),
+            3 * HOUR + 300_000,
+            |c| {
+                c.created_at = at(3 * HOUR);
+                c.team = Some("billing".to_owned());
+                c.language = Some(omnidesk_domain::LanguageTag::parse("ru").unwrap());
+                c.first_response_at = Some(at(3 * HOUR + 30_000));
+                c.resolved_at = Some(at(3 * HOUR + 300_000));
+                c.csat = Some(omnidesk_domain::Csat {
+                    score: 3,
+                    comment: Some("slow".to_owned()),
+                    at: at(3 * HOUR + 400_000),
+                });
+            },
+        )
+        .await,
+    );
+    out.push(
+        app.conversation_with(ConversationStatus::Queued, None, 4 * HOUR, |c| {
+            c.created_at = at(4 * HOUR);
+            c.channel = Channel::Email;
+        })
+        .await,
+    );
+    // Outside the day: created an hour before it (active in it), and the day after.
+    app.conversation_with(ConversationStatus::Assigned, Some(ann), HOUR, |c| {
+        c.created_at = at(-HOUR);
+        c.first_response_at = Some(at(-HOUR + 1000));
+    })
+    .await;
+    app.conversation_with(ConversationStatus::Queued, None, 25 * HOUR, |c| {
+        c.created_at = at(25 * HOUR);
+    })
+    .await;
+    out
+}
+
+fn keys_and_counts(report: &Value) -> Vec<(String, u64)> {
+    report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["key"].as_str().unwrap().to_owned(),
+                g["conversations"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_report_counts_and_times_the_conversations_of_the_range_per_group() {
+    let app = app().await;
+    let seeded = seed_report(&app).await;
+    let day = "from=2024-01-01&to=2024-01-01";
+
+    let (status, report) = app
+        .call(
+            "GET",
+            &format!("/api/v1/reports/summary?{day}&group_by=agent"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["from"], "2024-01-01T00:00:00.000Z");
+    assert_eq!(report["to"], "2024-01-02T00:00:00.000Z");
+    assert_eq!(report["group_by"], "agent");
+    assert_eq!(
+        report["totals"],
+        json!({
+            "key": "total", "label": "total", "conversations": 4, "resolved": 2,
+            "first_response_avg_secs": 70.4, "first_response_p50_secs": 61.3,
+            "resolution_avg_secs": 450.0, "resolution_p50_secs": 450.0,
+            "csat_avg": 4.0, "csat_count": 2
+        })
+    );
+    assert_eq!(
+        report["groups"],
+        json!([
+            {
+                "key": app.ann.id.to_string(), "label": "Ann", "conversations": 2, "resolved": 1,
+                "first_response_avg_secs": 90.6, "first_response_p50_secs": 90.6,
+                "resolution_avg_secs": 600.0, "resolution_p50_secs": 600.0,
+                "csat_avg": 5.0, "csat_count": 1
+            },
+            {
+                "key": app.bob.id.to_string(), "label": "Bob", "conversations": 1, "resolved": 1,
+                "first_response_avg_secs": 30.0, "first_response_p50_secs": 30.0,
+                "resolution_avg_secs": 300.0, "resolution_p50_secs": 300.0,
+                "csat_avg": 3.0, "csat_count": 1
+            },
+            {
+                "key": "unassigned", "label": "unassigned", "conversations": 1, "resolved": 0,
+                "first_response_avg_secs": null, "first_response_p50_secs": null,
+                "resolution_avg_secs": null, "resolution_p50_secs": null,
+                "csat_avg": null, "csat_count": 0
+            }
+        ])
+    );
+
+    let by = |group_by: &'static str| {
+        let app = &app;
+        async move {
+            let (status, report) = app
+                .call(
+                    "GET",
+                    &format!("/api/v1/reports/summary?{day}&group_by={group_by}"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{report}");
+            report
+        }
+    };
+    let team = by("team").await;
+    assert_eq!(
+        keys_and_counts(&team),
+        vec![
+            ("support".to_owned(), 2),
+            ("billing".to_owned(), 1),
+            ("none".to_owned(), 1)
+        ]
+    );
+    assert_eq!(team["groups"][0]["first_response_avg_secs"], 90.6);
+    assert_eq!(team["totals"]["conversations"], 4);
+    assert_eq!(
+        keys_and_counts(&by("channel").await),
+        vec![
+            ("web".to_owned(), 2),
+            ("email".to_owned(), 1),
+            ("telegram".to_owned(), 1)
+        ]
+    );
+    assert_eq!(
+        keys_and_counts(&by("language").await),
+        vec![
+            ("en".to_owned(), 2),
+            ("ru".to_owned(), 1),
+            ("unknown".to_owned(), 1)
+        ]
+    );
+
+    // The bucket split follows the contacts' stable buckets.
+    for rollout in [0u8, 50, 100] {
+        let (status, report) = app
+            .call(
+                "GET",
+                &format!("/api/v1/reports/summary?{day}&group_by=bucket&rollout={rollout}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        assert_eq!(report["rollout"], rollout);
+        let inside = seeded
+            .iter()
+            .filter(|c| rollout_bucket(c.contact_id) < rollout)
+            .count() as u64;
+        let mut expected = vec![("in".to_owned(), inside), ("out".to_owned(), 4 - inside)];
+        expected.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        assert_eq!(keys_and_counts(&report), expected, "rollout {rollout}");
+    }
+    let (_, report) = app
+        .call(
+            "GET",
+            &format!("/api/v1/reports/summary?{day}&group_by=bucket"),
+            None,
+        )
+        .await;
+    assert_eq!(report["rollout"], 10, "the default rollout");
+
+    // Milliseconds work as bounds; the default range is the 7 days before now.
+    let (_, report) = app
+        .call(
+            "GET",
+            &format!(
+                "/api/v1/reports/summary?from={}&to={}&group_by=channel",
+                T0 + 2 * HOUR,
+                T0 + 3 * HOUR + 1
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(report["totals"]["conversations"], 2);
+    app.clock.set(Timestamp::from_millis(T0 + 48 * HOUR));
+    let token = app.deps.auth.issue(app.ann.id).unwrap().token;
+    let (_, report) = app
+        .call_as(
+            Some(&token),
+            "GET",
+            "/api/v1/reports/summary?group_by=team",
+            None,
+        )
+        .await;
+    assert_eq!(report["from"], "2023-12-27T00:00:00.000Z");
+    assert_eq!(report["to"], "2024-01-03T00:00:00.000Z");
+    assert_eq!(report["totals"]["conversations"], 6);
+}
+
+#[tokio::test]
+async fn the_report_as_csv_is_a_header_a_row_per_group_and_the_total() {
+    let app = app().await;
+    seed_report(&app).await;
+    let mut bob = app.bob.clone();
+    bob.name = "Bob \"B.\" Smith, Jr".to_owned();
+    app.store.update_agent(&bob).await.unwrap();
+
+    let (status, headers, body) = app
+        .get_text("/api/v1/reports/summary?from=2024-01-01&to=2024-01-01&group_by=agent&format=csv")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename=\"report-2024-01-01-2024-01-01-agent.csv\""
+    );
+    assert_eq!(
+        body,
+        format!(
+            "key,label,conversations,resolved,first_response_avg_secs,first_response_p50_secs,resolution_avg_secs,resolution_p50_secs,csat_avg,csat_count\r\n\
+             {ann},Ann,2,1,90.6,90.6,600.0,600.0,5.00,1\r\n\
+             {bob},\"Bob \"\"B.\"\" Smith, Jr\",1,1,30.0,30.0,300.0,300.0,3.00,1\r\n\
+             unassigned,unassigned,1,0,,,,,,0\r\n\
+             total,total,4,2,70.4,61.3,450.0,450.0,4.00,2\r\n",
+            ann = app.ann.id,
+            bob = app.bob.id,
+        )
+    );
+}
+
+#[tokio::test]
+async fn report_ranges_groups_and_formats_are_validated() {
+    let app = app().await;
+    for (query, status, code) in [
+        (
+            "group_by=agent&from=2024-02-30",
+            StatusCode::BAD_REQUEST,
+            "invalid_range",
+        ),
+        (
+            "group_by=agent&from=yesterday",
+            StatusCode::BAD_REQUEST,
+            "invalid_range",
+        ),
+        (
+            "group_by=agent&to=2024-1-1",
+            StatusCode::BAD_REQUEST,
+            "invalid_range",
+        ),
+        (
+            "group_by=agent&from=",
+            StatusCode::BAD_REQUEST,
+            "invalid_range",
+        ),
+        (
+            "group_by=agent&from=-1",
+            StatusCode::BAD_REQUEST,
+            "invalid_range",
+        ),
+        (
+            "group_by=agent&from=2024-01-02&to=2024-01-01",
+            StatusCode::CONFLICT,
+            "invalid_range",
+        ),
+        (
+            "group_by=agent&from=1704067200000&to=1704067200000",
+            StatusCode::CONFLICT,
+            "invalid_range",
+        ),
+        ("", StatusCode::BAD_REQUEST, "invalid_group_by"),
+        ("group_by=week", StatusCode::BAD_REQUEST, "invalid_group_by"),
+        (
+            "group_by=Agent",
+            StatusCode::BAD_REQUEST,
+            "invalid_group_by",
+        ),
+        (
+            "group_by=bucket&rollout=101",
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            "group_by=bucket&rollout=-1",
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            "group_by=agent&format=xml",
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+    ] {
+        let (got, body) = app
+            .call("GET", &format!("/api/v1/reports/summary?{query}"), None)
+            .await;
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{query}: {body}"
+        );
+    }
+    // The same day as from and to is that whole day.
+    let (status, report) = app
+        .call(
+            "GET",
+            "/api/v1/reports/summary?from=2024-01-01&to=2024-01-01&group_by=agent&format=json",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(report["groups"], json!([]));
+    assert_eq!(report["totals"]["conversations"], 0);
+    assert_eq!(report["totals"]["first_response_avg_secs"], Value::Null);
+}
+
+#[tokio::test]
+async fn the_new_routes_need_a_token() {
+    let app = app().await;
+    let c = app.conversation(ConversationStatus::Queued, None, 0).await;
+    for (method, path) in [
+        ("GET", "/api/v1/canned".to_owned()),
+        ("PUT", "/api/v1/canned/hi".to_owned()),
+        ("DELETE", "/api/v1/canned/hi".to_owned()),
+        ("POST", format!("/api/v1/conversations/{}/notes", c.id)),
+        ("PUT", format!("/api/v1/conversations/{}/labels", c.id)),
+        ("PUT", format!("/api/v1/conversations/{}/priority", c.id)),
+        ("POST", format!("/api/v1/conversations/{}/snooze", c.id)),
+        ("DELETE", format!("/api/v1/conversations/{}/snooze", c.id)),
+        ("POST", format!("/api/v1/conversations/{}/read", c.id)),
+        ("GET", "/api/v1/teams".to_owned()),
+        ("GET", "/api/v1/reports/summary?group_by=agent".to_owned()),
+    ] {
+        let (status, body) = app.call_as(None, method, &path, Some(json!({}))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
+    }
 }

@@ -45,6 +45,8 @@ async fn world() -> World {
         files: omnidesk_agent_api::FileSettings::default(),
         translation: None,
         ai: None,
+        routing: store.clone(),
+        on_routing_change: None,
     };
     let agent = create_agent(&api, "ann@example.com", "Ann", "password123")
         .await

@@ -101,6 +101,9 @@ impl Target {
             files: omnidesk_agent_api::FileSettings::default(),
             translation: None,
             ai: None,
+            // Creating agents touches no team or canned response.
+            routing: store.clone(),
+            on_routing_change: None,
         };
         let telegram: Arc<dyn TelegramApi> = Arc::new(
             omnidesk_telegram::TeloxideTelegram::new(&config.telegram_api_url)

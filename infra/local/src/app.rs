@@ -163,7 +163,7 @@ impl Adapters {
             conversations: store.clone(),
             messages: store.clone(),
             agents: store.clone(),
-            connections: store,
+            connections: store.clone(),
             push,
             queue: Arc::new(self.queue.clone()),
             clock: self.clock.clone(),
@@ -173,6 +173,8 @@ impl Adapters {
             files: omnidesk_agent_api::FileSettings::default(),
             translation: None,
             ai: None,
+            routing: store.clone(),
+            on_routing_change: None,
         }
     }
 }
@@ -438,6 +440,9 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
     let mut api = adapters.api_deps(auth.clone(), push.clone());
     api.connections = connections.clone();
     api.files = config.files;
+    // An edit of the rules through the API takes effect at once in this process.
+    let routing_cache = router_deps.settings.routing.clone();
+    api.on_routing_change = Some(Arc::new(move || routing_cache.invalidate()));
     api.translation = translation.clone().map(|service| {
         Arc::new(omnidesk_agent_api::ApiTranslation {
             service,

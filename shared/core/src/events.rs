@@ -1,9 +1,11 @@
 //! The WebSocket protocol (identical on API Gateway and locally): server → client events are
 //! JSON objects with a `"type"`; client → server frames have an `"action"`.
 
+use std::collections::BTreeSet;
+
 use omnidesk_domain::{
-    AgentId, AgentStatus, Channel, Contact, Conversation, ConversationId, ConversationStatus,
-    LastMessage, Message, Timestamp,
+    AgentId, AgentStatus, Channel, Contact, Conversation, ConversationId, ConversationStatus, Csat,
+    LastMessage, Message, Priority, Tag, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -41,29 +43,36 @@ pub struct ConversationView {
     /// AI answers since the conversation last came to the bot.
     #[serde(default)]
     pub ai_turns: u32,
-    /// The team whose queue it is in; `None`: the default queue.
+    /// The team whose queue it is in; absent: the deployment's default queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
     /// The skill an agent needs to take it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skill: Option<String>,
-    #[serde(default)]
-    pub priority: omnidesk_domain::Priority,
+    /// Absent: normal.
+    #[serde(default, skip_serializing_if = "Priority::is_normal")]
+    pub priority: Priority,
+    /// When it last started waiting for an agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queued_at: Option<Timestamp>,
+    /// An agent's first reply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_response_at: Option<Timestamp>,
+    /// When it was last resolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_at: Option<Timestamp>,
-    /// Unanswered moves to the next agent since it was queued.
+    /// Unanswered moves to the next agent since it was last queued.
     #[serde(default)]
     pub hops: u32,
-    #[serde(default)]
-    pub labels: std::collections::BTreeSet<omnidesk_domain::Tag>,
+    /// Labels agents put on it (absent: none).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub labels: BTreeSet<Tag>,
+    /// Until when it is snoozed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snoozed_until: Option<Timestamp>,
+    /// The customer's rating after resolve.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub csat: Option<omnidesk_domain::Csat>,
+    pub csat: Option<Csat>,
     pub version: u64,
 }
 

@@ -37,6 +37,33 @@ pub async fn push_to_agents(
     Ok(delivered)
 }
 
+/// Pushes `event` to the connections of one agent only (a notification meant for them). Gone
+/// connections are removed and failed pushes logged, as in [`push_to_agents`]. Returns how many
+/// connections received it (0 when the agent has none open).
+pub async fn push_to_agent(
+    connections: &dyn ConnectionStore,
+    push: &dyn Push,
+    agent: omnidesk_domain::AgentId,
+    event: &ServerEvent,
+) -> StoreResult<usize> {
+    let frame = event.to_json();
+    let mut delivered = 0;
+    for conn in connections.list_connections().await? {
+        if conn.agent_id != agent {
+            continue;
+        }
+        match push.post(&conn.id, &frame).await {
+            Ok(PushOutcome::Delivered) => delivered += 1,
+            Ok(PushOutcome::Gone) => {
+                tracing::debug!(connection = %conn.id, "removing gone connection");
+                connections.remove_connection(&conn.id).await?;
+            }
+            Err(e) => tracing::warn!(connection = %conn.id, error = %e, "push failed"),
+        }
+    }
+    Ok(delivered)
+}
+
 /// Pushes several events of one change to every connected agent as ONE frame: each
 /// `conversation.updated` is folded into the `message.created` it follows
 /// ([`ServerEvent::fold_conversation_updates`]), and what remains goes out as the event itself or
@@ -583,6 +610,53 @@ impl crate::BlobStore for BlobsNotConfigured {
 
 fn not_configured() -> crate::ProviderError {
     crate::ProviderError::Permanent("file storage is not configured in this deployment".to_owned())
+}
+
+/// Teams, rules and canned responses for a deployment whose store has none wired yet: reads
+/// find nothing (no teams, no rules, no canned responses) and writes fail as unavailable, so
+/// the API answers 503 with a clear log line instead of pretending to store.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RoutingNotConfigured;
+
+fn routing_not_configured() -> StoreError {
+    StoreError::Unavailable("the routing store is not configured in this deployment".to_owned())
+}
+
+#[async_trait::async_trait]
+impl crate::RoutingStore for RoutingNotConfigured {
+    async fn put_team(&self, _: &omnidesk_domain::Team) -> StoreResult<()> {
+        Err(routing_not_configured())
+    }
+    async fn get_team(
+        &self,
+        _: &omnidesk_domain::TeamName,
+    ) -> StoreResult<Option<omnidesk_domain::Team>> {
+        Ok(None)
+    }
+    async fn list_teams(&self) -> StoreResult<Vec<omnidesk_domain::Team>> {
+        Ok(Vec::new())
+    }
+    async fn delete_team(&self, _: &omnidesk_domain::TeamName) -> StoreResult<bool> {
+        Err(routing_not_configured())
+    }
+    async fn get_rules(&self) -> StoreResult<Option<crate::StoredRules>> {
+        Ok(None)
+    }
+    async fn rules_version(&self) -> StoreResult<u64> {
+        Ok(0)
+    }
+    async fn put_rules(&self, _: &crate::StoredRules, _: u64) -> StoreResult<crate::StoredRules> {
+        Err(routing_not_configured())
+    }
+    async fn put_canned(&self, _: &crate::CannedResponse) -> StoreResult<()> {
+        Err(routing_not_configured())
+    }
+    async fn list_canned(&self) -> StoreResult<Vec<crate::CannedResponse>> {
+        Ok(Vec::new())
+    }
+    async fn delete_canned(&self, _: &str) -> StoreResult<bool> {
+        Err(routing_not_configured())
+    }
 }
 
 /// Marks a contact unreachable on `channel` for `reason` (a blocked bot, a bounced address),

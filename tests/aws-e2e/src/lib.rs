@@ -722,6 +722,8 @@ impl Stack {
             files: omnidesk_agent_api::FileSettings::default(),
             translation: api_translation,
             ai: api_ai,
+            routing: store.clone(),
+            on_routing_change: None,
         };
         // As WebChatDeps::on_aws wires it in the web-chat and agent-ws main.rs.
         let web = WebChatDeps {
