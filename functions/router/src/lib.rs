@@ -563,6 +563,19 @@ struct Step {
 }
 
 impl Step {
+    /// Adds the `conversation.updated` of a conversation as stored.
+    async fn conversation_updated(
+        &mut self,
+        deps: &RouterDeps,
+        c: &Conversation,
+    ) -> Result<(), JobError> {
+        let view = conversation_view(deps.contacts.as_ref(), c).await?;
+        self.pushes.push(ServerEvent::ConversationUpdated {
+            conversation: Box::new(view),
+        });
+        Ok(())
+    }
+
     async fn push(self, deps: &RouterDeps) {
         if let Some(c) = &self.conversation
             && let Some(visitors) = &deps.visitors
@@ -2383,58 +2396,54 @@ async fn find_or_create_contact(
 /// the contact unless it says so already.
 async fn note_reached_on(
     deps: &RouterDeps,
-    mut contact: Contact,
+    contact: Contact,
     channel: Channel,
     spoken: Option<&LanguageTag>,
     pushes: &mut Vec<ServerEvent>,
 ) -> Result<Contact, JobError> {
-    if contact.unreachable_on(channel).is_none()
-        && contact.channels_seen.contains(&channel)
-        && spoken.is_none_or(|l| contact.language.as_ref() == Some(l))
-    {
-        return Ok(contact);
-    }
-    for _ in 0..MAX_CONFLICT_RETRIES {
-        let read_at = contact.updated_at;
-        contact.mark_reachable(channel);
-        contact.saw_channel(channel);
-        if let Some(l) = spoken {
-            contact.language = Some(l.clone());
-        }
-        contact.updated_at = deps.clock.now().max(read_at.plus_millis(1));
-        match deps.contacts.update_contact(&contact, read_at).await {
-            Ok(()) => {
-                pushes.push(ServerEvent::ContactUpdated {
-                    contact: Box::new(contact.clone()),
-                });
-                return Ok(contact);
+    update_contact_with(deps, contact, pushes, |c| {
+        let reachable = c.mark_reachable(channel);
+        let seen = c.saw_channel(channel);
+        let language = match spoken {
+            Some(l) if c.language.as_ref() != Some(l) => {
+                c.language = Some(l.clone());
+                true
             }
-            Err(StoreError::Conflict(_)) => {
-                contact = deps
-                    .contacts
-                    .get_contact(contact.id)
-                    .await?
-                    .ok_or_else(|| JobError::Permanent("contact vanished".to_owned()))?;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(JobError::Transient("contact kept changing".to_owned()))
+            _ => false,
+        };
+        reachable || seen || language
+    })
+    .await
 }
 
 /// Adds a rule's tags to the contact (when it lacks any of them).
 async fn add_tags(
     deps: &RouterDeps,
-    mut contact: Contact,
+    contact: Contact,
     tags: &[omnidesk_domain::Tag],
     pushes: &mut Vec<ServerEvent>,
 ) -> Result<Contact, JobError> {
+    update_contact_with(deps, contact, pushes, |c| {
+        let before = c.tags.len();
+        c.tags.extend(tags.iter().cloned());
+        c.tags.len() != before
+    })
+    .await
+}
+
+/// Applies `change` to the contact and stores it when `change` says it changed something
+/// (re-read and re-applied after a concurrent edit); the stored profile is pushed to agents.
+async fn update_contact_with(
+    deps: &RouterDeps,
+    mut contact: Contact,
+    pushes: &mut Vec<ServerEvent>,
+    change: impl Fn(&mut Contact) -> bool,
+) -> Result<Contact, JobError> {
     for _ in 0..MAX_CONFLICT_RETRIES {
-        if tags.iter().all(|t| contact.tags.contains(t)) {
+        let read_at = contact.updated_at;
+        if !change(&mut contact) {
             return Ok(contact);
         }
-        let read_at = contact.updated_at;
-        contact.tags.extend(tags.iter().cloned());
         contact.updated_at = deps.clock.now().max(read_at.plus_millis(1));
         match deps.contacts.update_contact(&contact, read_at).await {
             Ok(()) => {

@@ -10,7 +10,6 @@
 use std::time::Duration;
 
 use omnidesk_core::assign::{pick_agent_for, queued_for};
-use omnidesk_core::usecases::conversation_view;
 use omnidesk_core::{
     ConversationFilter, JobError, JobOutcome, PageRequest, QueueName, ServerEvent, StoreError,
     TimerJob,
@@ -218,10 +217,7 @@ async fn reassign_if_unanswered(
                     };
                     bot_say(deps, &stored, stored.channel, line, step).await?;
                 }
-                let view = conversation_view(deps.contacts.as_ref(), &stored).await?;
-                step.pushes.push(ServerEvent::ConversationUpdated {
-                    conversation: Box::new(view),
-                });
+                step.conversation_updated(deps, &stored).await?;
                 step.conversation = Some(stored);
                 tracing::info!(to = ?next, prompt, "unanswered conversation moved on");
                 return Ok(JobOutcome::Done);
@@ -336,10 +332,7 @@ pub(crate) async fn take_queued(
                 Ok(stored) => {
                     taken += 1;
                     record_events(deps, &stored, change.event.into_iter().collect(), step).await?;
-                    let view = conversation_view(deps.contacts.as_ref(), &stored).await?;
-                    step.pushes.push(ServerEvent::ConversationUpdated {
-                        conversation: Box::new(view),
-                    });
+                    step.conversation_updated(deps, &stored).await?;
                     break;
                 }
                 Err(StoreError::Conflict(_)) => continue,
@@ -401,10 +394,7 @@ async fn requeue_unanswered(
             match deps.conversations.update_conversation(&c).await {
                 Ok(stored) => {
                     record_events(deps, &stored, events, step).await?;
-                    let view = conversation_view(deps.contacts.as_ref(), &stored).await?;
-                    step.pushes.push(ServerEvent::ConversationUpdated {
-                        conversation: Box::new(view),
-                    });
+                    step.conversation_updated(deps, &stored).await?;
                     break;
                 }
                 Err(StoreError::Conflict(_)) => continue,
@@ -433,10 +423,7 @@ async fn unsnooze(
         c.snoozed_until = None;
         match deps.conversations.update_conversation(&c).await {
             Ok(stored) => {
-                let view = conversation_view(deps.contacts.as_ref(), &stored).await?;
-                step.pushes.push(ServerEvent::ConversationUpdated {
-                    conversation: Box::new(view),
-                });
+                step.conversation_updated(deps, &stored).await?;
                 return Ok(JobOutcome::Done);
             }
             Err(StoreError::Conflict(_)) => continue,
@@ -525,10 +512,7 @@ async fn csat_survey(
                     }
                 };
                 bot_say(deps, &stored, stored.channel, line, step).await?;
-                let view = conversation_view(deps.contacts.as_ref(), &stored).await?;
-                step.pushes.push(ServerEvent::ConversationUpdated {
-                    conversation: Box::new(view),
-                });
+                step.conversation_updated(deps, &stored).await?;
                 step.conversation = Some(stored);
                 return Ok(JobOutcome::Done);
             }

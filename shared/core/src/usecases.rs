@@ -22,19 +22,7 @@ pub async fn push_to_agents(
     push: &dyn Push,
     event: &ServerEvent,
 ) -> StoreResult<usize> {
-    let frame = event.to_json();
-    let mut delivered = 0;
-    for conn in connections.list_connections().await? {
-        match push.post(&conn.id, &frame).await {
-            Ok(PushOutcome::Delivered) => delivered += 1,
-            Ok(PushOutcome::Gone) => {
-                tracing::debug!(connection = %conn.id, "removing gone connection");
-                connections.remove_connection(&conn.id).await?;
-            }
-            Err(e) => tracing::warn!(connection = %conn.id, error = %e, "push failed"),
-        }
-    }
-    Ok(delivered)
+    push_to_connections(connections, push, None, event).await
 }
 
 /// Pushes `event` to the connections of one agent only (a notification meant for them). Gone
@@ -46,10 +34,20 @@ pub async fn push_to_agent(
     agent: omnidesk_domain::AgentId,
     event: &ServerEvent,
 ) -> StoreResult<usize> {
+    push_to_connections(connections, push, Some(agent), event).await
+}
+
+/// [`push_to_agents`], to one agent's connections when `only` names them.
+async fn push_to_connections(
+    connections: &dyn ConnectionStore,
+    push: &dyn Push,
+    only: Option<omnidesk_domain::AgentId>,
+    event: &ServerEvent,
+) -> StoreResult<usize> {
     let frame = event.to_json();
     let mut delivered = 0;
     for conn in connections.list_connections().await? {
-        if conn.agent_id != agent {
+        if only.is_some_and(|agent| conn.agent_id != agent) {
             continue;
         }
         match push.post(&conn.id, &frame).await {
