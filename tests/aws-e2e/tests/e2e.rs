@@ -316,7 +316,7 @@ async fn an_unanswered_conversation_is_reassigned_through_the_timers_queue() {
     let mut s =
         skip_without_moto!("an_unanswered_conversation_is_reassigned_through_the_timers_queue");
     // SQS's DelaySeconds, shortened for the test (300 s in production).
-    s.router.settings.reassign_after = Some(Duration::from_secs(1));
+    s.router.settings.reassign_after = Some(Duration::from_secs(3));
     let (ann, ann_token) = s.online_agent("ann@example.com").await.expect("agent");
     let (bob, bob_token) = s.online_agent("bob@example.com").await.expect("agent");
     for (conn, token) in [("conn-ann", &ann_token), ("conn-bob", &bob_token)] {
