@@ -1396,7 +1396,6 @@ async fn to_people(
     channel: Channel,
     text: Option<(String, Vec<Button>)>,
 ) -> Result<Option<BotReply>, JobError> {
-    let was_with_bot = c.status == ConversationStatus::Bot;
     if bot.asks_person || bot.human {
         if let Some(change) = c.hand_over("the customer asked for a person")
             && let Some(ev) = change.event
@@ -1429,14 +1428,10 @@ async fn to_people(
     if let Some((t, b)) = text {
         return Ok(Some(BotReply::Text(t, b)));
     }
+    // Asked for a person: the bot says one is coming, with the queue position while nobody
+    // is free (unless one has it already).
     let asked = (bot.human || bot.asks_person) && !had_a_person;
-    // Starts waiting with nobody free: the customer learns their place (not by e-mail: a
-    // ticket has its acknowledgement).
-    let waits = was_with_bot
-        && c.status == ConversationStatus::Queued
-        && c.assignee_id.is_none()
-        && channel != Channel::Email;
-    Ok((asked || waits).then_some(BotReply::Coming))
+    Ok(asked.then_some(BotReply::Coming))
 }
 
 /// The timeline events, the bot's answer and the pushes of a stored inbound message.

@@ -130,7 +130,7 @@ mod tests {
     #[test]
     fn a_stored_team_without_the_newer_fields_reads_with_defaults() {
         let t: Team =
-            serde_json::from_str(r#"{"name":"support","created_at":0,"updated_at":0}"#).unwrap();
+            serde_json::from_str(r#"{"name":"support","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}"#).unwrap();
         assert_eq!(t.timezone, "UTC");
         assert_eq!(t.answer_within_secs, 60);
         assert_eq!(t.max_hops, 3);

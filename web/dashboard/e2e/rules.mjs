@@ -190,7 +190,8 @@ export async function teamsScenario(ctx) {
       const next = await cell(team.name, 'next');
       if (!team.open_now && team.next_open) {
         const shown = await row.locator('[data-col="next"] time').getAttribute('datetime');
-        assert(shown === new Date(Number(team.next_open)).toISOString(), `${team.name}: next opening ${shown}`);
+        const at = /^\d+$/.test(String(team.next_open)) ? Number(team.next_open) : Date.parse(team.next_open); // milliseconds or RFC 3339
+        assert(shown === new Date(at).toISOString(), `${team.name}: next opening ${shown}`);
       } else assert(next === '—', `${team.name}: no next opening while open: ${next}`);
       assert((await cell(team.name, 'answer')) === (team.answer_within_secs > 0 ? `${team.answer_within_secs} s` : 'never'), `${team.name}: answer within`);
       assert((await cell(team.name, 'hops')) === String(team.max_hops), `${team.name}: hops`);

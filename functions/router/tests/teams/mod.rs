@@ -108,6 +108,22 @@ async fn send(s: &Setup, update: u32, chat: i64, text: &str) {
     assert_eq!(outcome, JobOutcome::Done);
 }
 
+/// The customer of `chat` presses "Talk to a person".
+async fn ask_for_a_person(s: &Setup, update: u32, chat: i64) {
+    let mut press = message(
+        update,
+        chat,
+        ChatKind::Private,
+        chat as u64,
+        "Talk to a person",
+    );
+    if let InboundSource::Telegram(t) = &mut press.source {
+        t.kind = "callback_query".to_owned();
+        t.callback_data = Some("human".to_owned());
+    }
+    assert_eq!(handle(&s.deps, &press).await.unwrap(), JobOutcome::Done);
+}
+
 /// Lets `secs` pass and runs the timers due by then.
 async fn after(s: &Setup, secs: u64) -> usize {
     s.clock.advance(std::time::Duration::from_secs(secs));
@@ -163,15 +179,15 @@ then.team = "vip"
 #[tokio::test]
 async fn a_waiting_customer_learns_their_place_and_a_vip_goes_first() {
     let s = setup().await;
-    send(&s, 1, 501, "Where is my order?").await;
-    send(&s, 2, 502, "My parcel never arrived").await;
+    ask_for_a_person(&s, 1, 501).await;
+    ask_for_a_person(&s, 2, 502).await;
     let texts = bot_texts(&s).await;
     assert_eq!(texts.len(), 2, "{texts:?}");
     assert!(texts[0].contains("number 1 in the queue"), "{texts:?}");
     assert!(texts[1].contains("number 2 in the queue"), "{texts:?}");
     // A VIP who writes later is offered first.
     known_contact(&s, 503, &["vip"]).await;
-    send(&s, 3, 503, "Hello, I need help with a refund").await;
+    ask_for_a_person(&s, 3, 503).await;
     let texts = bot_texts(&s).await;
     assert!(texts[2].contains("number 1 in the queue"), "{texts:?}");
     // An agent who comes online takes the VIP first.
