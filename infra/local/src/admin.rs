@@ -331,32 +331,78 @@ pub async fn team_delete(target: &Target, name: &str) -> anyhow::Result<bool> {
     Ok(target.routing.delete_team(&name).await?)
 }
 
+/// Reads a rules file: its text and its format (by the extension).
+pub fn read_rules_file(path: &std::path::Path) -> anyhow::Result<(String, omnidesk_rules::Format)> {
+    let format = omnidesk_rules::Format::from_path(path)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let source =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok((source, format))
+}
+
+/// Checks rules against the teams that exist: the rule set, or the error naming the line.
+pub async fn check_rules(
+    routing: &dyn omnidesk_core::RoutingStore,
+    source: &str,
+    format: omnidesk_rules::Format,
+) -> anyhow::Result<Result<omnidesk_rules::RuleSet, omnidesk_rules::RulesError>> {
+    let teams: Vec<String> = routing
+        .list_teams()
+        .await?
+        .into_iter()
+        .map(|t| t.name.as_str().to_owned())
+        .collect();
+    Ok(omnidesk_rules::RuleSet::parse(
+        source,
+        format,
+        &omnidesk_rules::Known {
+            teams: Some(&teams),
+            agents: None,
+        },
+    ))
+}
+
+/// Makes checked rules the rules in force unless they are already; returns the stored version
+/// and whether it changed.
+pub async fn store_rules(
+    routing: &dyn omnidesk_core::RoutingStore,
+    clock: &dyn Clock,
+    source: String,
+    format: omnidesk_rules::Format,
+) -> anyhow::Result<(u64, bool)> {
+    let current = routing.get_rules().await?;
+    if let Some(c) = &current
+        && c.source == source
+        && c.format == format.as_str()
+    {
+        return Ok((c.version, false));
+    }
+    let expected = current.map_or(0, |c| c.version);
+    let stored = routing
+        .put_rules(
+            &omnidesk_core::StoredRules {
+                source,
+                format: format.as_str().to_owned(),
+                version: expected + 1,
+                updated_at: clock.now(),
+                updated_by: None,
+            },
+            expected,
+        )
+        .await?;
+    Ok((stored.version, true))
+}
+
 /// Reads and checks a rules file against the teams of `target`: the rule set, or the error
 /// naming the line.
 pub async fn rules_check(
     target: &Target,
     path: &std::path::Path,
 ) -> anyhow::Result<(omnidesk_rules::RuleSet, String, omnidesk_rules::Format)> {
-    let format = omnidesk_rules::Format::from_path(path)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let source =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let teams: Vec<String> = target
-        .routing
-        .list_teams()
+    let (source, format) = read_rules_file(path)?;
+    let set = check_rules(target.routing.as_ref(), &source, format)
         .await?
-        .into_iter()
-        .map(|t| t.name.as_str().to_owned())
-        .collect();
-    let set = omnidesk_rules::RuleSet::parse(
-        &source,
-        format,
-        &omnidesk_rules::Known {
-            teams: Some(&teams),
-            agents: None,
-        },
-    )
-    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok((set, source, format))
 }
 
@@ -370,28 +416,13 @@ pub async fn rules_show(target: &Target) -> anyhow::Result<Option<omnidesk_core:
 /// stay.
 pub async fn rules_load(target: &Target, path: &std::path::Path) -> anyhow::Result<(u64, bool)> {
     let (_, source, format) = rules_check(target, path).await?;
-    let current = target.routing.get_rules().await?;
-    if let Some(c) = &current
-        && c.source == source
-        && c.format == format.as_str()
-    {
-        return Ok((c.version, false));
-    }
-    let expected = current.map_or(0, |c| c.version);
-    let stored = target
-        .routing
-        .put_rules(
-            &omnidesk_core::StoredRules {
-                source,
-                format: format.as_str().to_owned(),
-                version: expected + 1,
-                updated_at: target.clock.now(),
-                updated_by: None,
-            },
-            expected,
-        )
-        .await?;
-    Ok((stored.version, true))
+    store_rules(
+        target.routing.as_ref(),
+        target.clock.as_ref(),
+        source,
+        format,
+    )
+    .await
 }
 
 /// Languages given to `agent add --language/--reads`: ISO 639-1 codes the detector knows.

@@ -239,7 +239,6 @@ pub fn without_nagle(
     })
 }
 
-/// Builds the HTTP application and starts the workers and pollers.
 /// The rules file to load at start: `OMNIDESK_RULES`, else `rules.toml` or `rules.yaml` in the
 /// data directory when there is one.
 pub fn rules_file(config: &Config) -> Option<std::path::PathBuf> {
@@ -261,28 +260,14 @@ async fn load_rules_file(
     store: &omnidesk_local::SqliteStore,
     clock: &dyn omnidesk_core::Clock,
 ) -> anyhow::Result<()> {
-    use omnidesk_core::RoutingStore;
     let Some(path) = rules_file(config) else {
         return Ok(());
     };
     if !path.is_file() {
         anyhow::bail!("OMNIDESK_RULES={}: no such file", path.display());
     }
-    let format = omnidesk_rules::Format::from_path(&path)
-        .map_err(|e| anyhow::anyhow!("OMNIDESK_RULES={}: {e}", path.display()))?;
-    let source = std::fs::read_to_string(&path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let teams: Vec<String> = store
-        .list_teams()
-        .await?
-        .into_iter()
-        .map(|t| t.name.as_str().to_owned())
-        .collect();
-    let known = omnidesk_rules::Known {
-        teams: Some(&teams),
-        agents: None,
-    };
-    let set = match omnidesk_rules::RuleSet::parse(&source, format, &known) {
+    let (source, format) = crate::admin::read_rules_file(&path).context("OMNIDESK_RULES")?;
+    let set = match crate::admin::check_rules(store, &source, format).await? {
         Ok(set) => set,
         Err(e) => {
             tracing::error!(file = %path.display(), error = %e, "routing rules NOT loaded; the rules in force stay");
@@ -293,31 +278,16 @@ async fn load_rules_file(
             return Ok(());
         }
     };
-    let current = store.get_rules().await?;
-    if current
-        .as_ref()
-        .is_some_and(|c| c.source == source && c.format == format.as_str())
-    {
+    let (version, changed) = crate::admin::store_rules(store, clock, source, format).await?;
+    if changed {
+        tracing::info!(file = %path.display(), rules = set.len(), version, "routing rules loaded");
+    } else {
         tracing::info!(file = %path.display(), rules = set.len(), "routing rules unchanged");
-        return Ok(());
     }
-    let expected = current.map_or(0, |c| c.version);
-    let stored = store
-        .put_rules(
-            &omnidesk_core::StoredRules {
-                source,
-                format: format.as_str().to_owned(),
-                version: expected + 1,
-                updated_at: clock.now(),
-                updated_by: None,
-            },
-            expected,
-        )
-        .await?;
-    tracing::info!(file = %path.display(), rules = set.len(), version = stored.version, "routing rules loaded");
     Ok(())
 }
 
+/// Builds the HTTP application and starts the workers and pollers.
 pub async fn start(config: &Config) -> anyhow::Result<App> {
     let adapters = Adapters::open(config)?;
     let auth = Arc::new(adapters.auth(config)?);

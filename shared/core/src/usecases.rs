@@ -610,53 +610,6 @@ fn not_configured() -> crate::ProviderError {
     crate::ProviderError::Permanent("file storage is not configured in this deployment".to_owned())
 }
 
-/// Teams, rules and canned responses for a deployment whose store has none wired yet: reads
-/// find nothing (no teams, no rules, no canned responses) and writes fail as unavailable, so
-/// the API answers 503 with a clear log line instead of pretending to store.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RoutingNotConfigured;
-
-fn routing_not_configured() -> StoreError {
-    StoreError::Unavailable("the routing store is not configured in this deployment".to_owned())
-}
-
-#[async_trait::async_trait]
-impl crate::RoutingStore for RoutingNotConfigured {
-    async fn put_team(&self, _: &omnidesk_domain::Team) -> StoreResult<()> {
-        Err(routing_not_configured())
-    }
-    async fn get_team(
-        &self,
-        _: &omnidesk_domain::TeamName,
-    ) -> StoreResult<Option<omnidesk_domain::Team>> {
-        Ok(None)
-    }
-    async fn list_teams(&self) -> StoreResult<Vec<omnidesk_domain::Team>> {
-        Ok(Vec::new())
-    }
-    async fn delete_team(&self, _: &omnidesk_domain::TeamName) -> StoreResult<bool> {
-        Err(routing_not_configured())
-    }
-    async fn get_rules(&self) -> StoreResult<Option<crate::StoredRules>> {
-        Ok(None)
-    }
-    async fn rules_version(&self) -> StoreResult<u64> {
-        Ok(0)
-    }
-    async fn put_rules(&self, _: &crate::StoredRules, _: u64) -> StoreResult<crate::StoredRules> {
-        Err(routing_not_configured())
-    }
-    async fn put_canned(&self, _: &crate::CannedResponse) -> StoreResult<()> {
-        Err(routing_not_configured())
-    }
-    async fn list_canned(&self) -> StoreResult<Vec<crate::CannedResponse>> {
-        Ok(Vec::new())
-    }
-    async fn delete_canned(&self, _: &str) -> StoreResult<bool> {
-        Err(routing_not_configured())
-    }
-}
-
 /// Marks a contact unreachable on `channel` for `reason` (a blocked bot, a bounced address),
 /// re-reading on a concurrent change. Returns the contact as stored when this changed it;
 /// `None` when it was already marked for that reason or is gone (so a redelivery is a no-op).
