@@ -1121,7 +1121,7 @@ async function aiScenarios(base) {
     if (how === 'composer') console.log(`       suggestion: ${JSON.stringify(await composer.inputValue())}`);
     else console.log(`       no suggestion: ${await page.getByTestId('ai-notice').textContent()}`);
     await sleep(500);
-    assert(toDora().length === answered, `the suggestion was not sent by itself (${toDora().length - answered} more sends)`);
+    assert(toDora().length === answered, `the suggestion was not sent by itself (${toDora().length - answered} more sends: ${JSON.stringify(toDora().slice(answered).map((x) => x.text))})`);
 
     // Summarise: the summary card an agent reads first at a handover.
     await page.getByTestId('summarise').click();

@@ -55,6 +55,11 @@ export class Controller {
   link: LinkStatus = 'offline';
   me: Agent;
   agents: Agent[] = [];
+  /**
+   * Counts presence events: a read of agents that began before one must not put back the
+   * status that event replaced (a login's "offline" read after the connect's "online" push).
+   */
+  private presenceSeq = 0;
   error: string | null = null;
   loadingList = false;
   /** Upload limits per channel (defaults until `GET /api/v1/limits` answers). */
@@ -439,10 +444,11 @@ export class Controller {
   }
 
   async loadAgents(): Promise<void> {
+    const seq = this.presenceSeq;
     const r = await this.guard(this.api.agents());
     if (r) {
-      this.agents = r.items;
-      const me = r.items.find((a) => a.id === this.me.id);
+      this.agents = seq === this.presenceSeq ? r.items : r.items.map((a) => keepPresence(a, this.agents.find((x) => x.id === a.id)));
+      const me = this.agents.find((a) => a.id === this.me.id);
       if (me) this.me = me;
       this.emit();
     }
@@ -606,10 +612,12 @@ export class Controller {
 
   /** Re-reads me (after connecting: the server counts me online now unless I chose otherwise). */
   async refreshMe(): Promise<void> {
+    const seq = this.presenceSeq;
     try {
       const a = await this.api.me();
       if (a && typeof a === 'object' && a.id === this.me.id) {
-        this.me = { ...a, chosen_status: a.chosen_status ?? null }; // absent: no choice stands
+        const read = { ...a, chosen_status: a.chosen_status ?? null }; // absent: no choice stands
+        this.me = seq === this.presenceSeq ? read : keepPresence(read, this.me);
         this.emit();
       }
     } catch {
@@ -622,6 +630,7 @@ export class Controller {
     // Online means no busy/offline choice stands (it was cleared, maybe in another tab).
     const choice = chosen !== undefined ? chosen : status === 'online' ? null : undefined;
     const patch = (a: Agent): Agent => ({ ...a, status, ...(choice !== undefined ? { chosen_status: choice } : {}) });
+    this.presenceSeq++;
     if (agentId === this.me.id) this.me = patch(this.me);
     this.agents = this.agents.map((a) => (a.id === agentId ? patch(a) : a));
     this.emit();
@@ -860,4 +869,9 @@ export class Controller {
     const next = i < 0 ? (delta > 0 ? 0 : list.length - 1) : Math.min(list.length - 1, Math.max(0, i + delta));
     void this.open(list[next].id);
   }
+}
+
+/** `read`, with the status of `held` when a presence event came after the read began. */
+function keepPresence(read: Agent, held: Agent | undefined): Agent {
+  return held ? { ...read, status: held.status, chosen_status: held.chosen_status } : read;
 }

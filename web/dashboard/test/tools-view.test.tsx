@@ -195,6 +195,31 @@ describe('presence', () => {
     expect(ctrl.me.chosen_status).toBeNull();
   });
 
+  it('a read of me or the agents that began before a presence event does not undo it', async () => {
+    // The login race: the connect's "online" push lands while GET /agents/me (read before it,
+    // still "offline") is on its way; the push wins, the read's other fields are kept.
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    vi.stubGlobal('fetch', async (url: string) => {
+      await gate;
+      const stale = { ...ANN, name: 'Ann Renamed', status: 'offline' };
+      const body = url.endsWith('/agents/me') ? stale : { items: [stale, { ...BOB, status: 'offline' }] };
+      return new Response(JSON.stringify(body), { status: 200 });
+    });
+    const ctrl = controller({}, { ...ANN, status: 'offline' });
+    const me = ctrl.refreshMe();
+    const all = ctrl.loadAgents();
+    onEvent(ctrl, { type: 'presence', agent_id: 'ag_me', status: 'online' });
+    release();
+    await Promise.all([me, all]);
+    expect(ctrl.me.status).toBe('online');
+    expect(ctrl.me.name).toBe('Ann Renamed');
+    expect(ctrl.agents.find((a) => a.id === 'ag_me')!.status).toBe('online');
+    // With no event in between, a read is taken as it is.
+    await ctrl.loadAgents();
+    expect(ctrl.agents.find((a) => a.id === 'ag_bob')!.status).toBe('offline');
+  });
+
   it('choosing Online clears the choice on the server (PUT status online)', async () => {
     const calls = stubFetch((c) => ({ body: { ...ANN, status: (c.body as { status: string }).status } }));
     const ctrl = controller({}, { ...ANN, status: 'busy', chosen_status: 'busy' });

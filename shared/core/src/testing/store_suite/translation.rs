@@ -30,8 +30,9 @@ pub async fn translation(store: &dyn TranslationStore) {
 
 /// [`translation`] for a DynamoDB store on moto: moto's server applies one item's `UpdateItem`
 /// calls from its threads without a lock (DynamoDB serialises them), so two concurrent adds
-/// can read the same count there. The concurrent check then asserts what still holds — the
-/// limit is never passed and at least as many adds fit — instead of an exact count.
+/// can read the same count there and lose an add. The concurrent check then asserts what still
+/// holds — every add answers, at least as many fit, a race overshoots by at most one add per
+/// caller, and the next add is refused — instead of an exact count.
 pub async fn translation_on_moto(store: &dyn TranslationStore) {
     cache(store).await;
     usage(store).await;
@@ -358,11 +359,26 @@ async fn concurrent_usage(store: &dyn TranslationStore, atomic: bool) {
         .collect();
     totals.sort_unstable();
     if !atomic {
+        // moto can lose an add between its read and its write, and a lost add lets a later
+        // one pass its condition: a CI run counted 434 twice and ended at 504. What still
+        // holds there is that every add answers, at least as many fit as the limit allows,
+        // and a race can overshoot by at most one add per concurrent caller; the exact
+        // one-at-a-time count is asserted on the stores that serialise (memory, SQLite), and
+        // the sequential limit on moto by `usage`.
+        let slack = LIMIT + CHARS * CALLERS as u64;
         assert!(
-            totals.len() as u64 >= fit && totals.iter().all(|t| *t <= LIMIT),
-            "concurrent adds never pass the limit and at least {fit} fit: {totals:?}"
+            totals.len() as u64 >= fit && totals.iter().all(|t| *t <= slack),
+            "concurrent adds answer, at least {fit} fit and a race overshoots by at most one \
+             add per caller: {totals:?}"
         );
-        assert!(used(store, &provider, &day).await <= LIMIT);
+        assert!(used(store, &provider, &day).await <= slack);
+        assert!(
+            matches!(
+                add(store, &provider, &day, CHARS, LIMIT).await,
+                UsageOutcome::LimitReached(_)
+            ),
+            "once the concurrent adds are done, the next add is refused"
+        );
         return;
     }
     let expected: Vec<u64> = (1..=fit).map(|i| i * CHARS).collect();
