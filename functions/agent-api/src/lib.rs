@@ -36,8 +36,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use axum::{Router, handler::Handler};
 use omnidesk_core::{
-    AgentStore, BlobStore, Clock, ConnectionStore, ContactStore, ConversationStore, IdGen,
-    MessageStore, Push, Queue, RoutingStore, ServerEvent, usecases::push_events_to_agents,
+    AgentStore, BlobStore, BotStore, Clock, ConnectionStore, ContactStore, ConversationStore,
+    IdGen, MessageStore, Push, Queue, RoutingStore, ServerEvent, usecases::push_events_to_agents,
 };
 use omnidesk_domain::AgentId;
 pub use translation::ApiTranslation;
@@ -77,6 +77,8 @@ pub struct ApiDeps {
     pub ai: Option<Arc<ApiAi>>,
     /// Teams and canned responses.
     pub routing: Arc<dyn RoutingStore>,
+    /// The deployment's Telegram bots (`GET /api/v1/bots`: which bot a message came through).
+    pub bots: Arc<dyn BotStore>,
     /// Called after the rules changed through the API (the embedded runtime drops its
     /// routers' cache so the change takes effect at once); `None`: routers notice within
     /// their cache's lifetime.
@@ -270,6 +272,7 @@ fn routes() -> Vec<Route> {
         route(Get, "/api/v1/rules", rules::get),
         route(Put, "/api/v1/rules", rules::put),
         route(Get, "/api/v1/teams", teams::list),
+        route(Get, "/api/v1/bots", teams::bots),
         route(Get, "/api/v1/reports/summary", reports::summary),
     ]
 }

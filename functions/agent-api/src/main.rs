@@ -41,6 +41,7 @@ async fn main() -> Result<(), lambda_http::Error> {
             Arc::new(omnidesk_agent_api::ApiTranslation {
                 service,
                 detector: router_settings.detector.clone(),
+                rollout: translation_config.reply_rollout(),
             })
         });
     let app: Arc<OnFirstUse<Router>> = Arc::default();
@@ -73,6 +74,7 @@ async fn main() -> Result<(), lambda_http::Error> {
                         translation: translation.clone(),
                         ai: Some(ai.clone()),
                         routing: aws.store.clone(),
+                        bots: aws.store.clone(),
                         // Routers re-read the rules within RoutingCache::TTL.
                         on_routing_change: None,
                     }))

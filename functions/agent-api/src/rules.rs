@@ -51,14 +51,7 @@ fn parse(
     format: omnidesk_rules::Format,
     teams: &[String],
 ) -> Result<omnidesk_rules::RuleSet, omnidesk_rules::RulesError> {
-    omnidesk_rules::RuleSet::parse(
-        source,
-        format,
-        &omnidesk_rules::Known {
-            teams: Some(teams),
-            agents: None,
-        },
-    )
+    omnidesk_rules::RuleSet::parse(source, format, &omnidesk_rules::Known::teams(teams))
 }
 
 /// `GET /api/v1/rules`: the rules in force (their text, format, version and each rule's name

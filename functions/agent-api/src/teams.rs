@@ -79,3 +79,29 @@ pub(crate) async fn list(
             .collect(),
     ))
 }
+
+/// A Telegram bot as agents see it: which one a message came through (never its token).
+#[derive(Debug, Serialize)]
+pub(crate) struct BotView {
+    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+}
+
+/// `GET /api/v1/bots`: the deployment's Telegram bots, by id.
+pub(crate) async fn bots(
+    State(deps): State<AppState>,
+    _me: Me,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let items: Vec<BotView> = deps
+        .bots
+        .list_bots()
+        .await?
+        .into_iter()
+        .map(|b| BotView {
+            id: b.id.to_string(),
+            username: b.username,
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "items": items })))
+}

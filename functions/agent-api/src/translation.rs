@@ -24,6 +24,9 @@ use crate::{ApiDeps, AppState, Me, publish};
 pub struct ApiTranslation {
     pub service: Arc<TranslationService>,
     pub detector: Option<omnidesk_language::Detector>,
+    /// The percentage of contacts whose replies are translated automatically (a staged
+    /// rollout by [`omnidesk_rules::bucket`]); the others get the reply as written.
+    pub rollout: u8,
 }
 
 /// The most characters a preview translates (a reply has at most this many too).
@@ -130,7 +133,8 @@ pub(crate) struct ReplyLanguages {
 
 /// The languages of `text`, a reply by `agent` in `conversation`: the detected language of
 /// the text (the agent's own language when the text says too little), and the customer's
-/// language when it differs and the deployment translates.
+/// language when it differs and the deployment translates replies for this contact (its
+/// rollout bucket is in [`ApiTranslation::rollout`]).
 pub(crate) fn reply_languages(
     deps: &ApiDeps,
     agent: Option<&Agent>,
@@ -153,6 +157,7 @@ pub(crate) fn reply_languages(
     let target = match (&deps.translation, &conversation.language) {
         (Some(t), Some(customer))
             if t.service.is_enabled()
+                && omnidesk_rules::in_rollout(conversation.contact_id, t.rollout)
                 && customer.primary() != source.primary()
                 && !text.trim().is_empty() =>
         {

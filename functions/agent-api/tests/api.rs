@@ -15,8 +15,9 @@ use omnidesk_core::testing::{
     ManualClock, MemoryBlobStore, MemoryPush, MemoryQueue, MemoryStore, SeqIds,
 };
 use omnidesk_core::{
-    AgentStore, Clock, Connection, ConnectionId, ConnectionStore, ContactStore, ConversationStore,
-    IdGen, MessageStore, OutboundJob, PageRequest, Queue, QueueName, RoutingStore, TimerJob,
+    AgentStore, BotStore, Clock, Connection, ConnectionId, ConnectionStore, ContactStore,
+    ConversationStore, IdGen, MessageStore, OutboundJob, PageRequest, Queue, QueueName,
+    RoutingStore, TimerJob,
 };
 use omnidesk_domain::{
     Agent, AgentId, Author, Channel, Contact, Conversation, ConversationKey, ConversationStatus,
@@ -246,6 +247,7 @@ async fn app_with(customize: impl FnOnce(&mut ApiDeps, &Arc<MemoryStore>)) -> Ap
         translation: None,
         ai: None,
         routing: store.clone(),
+        bots: store.clone(),
         on_routing_change: None,
     };
     let ann = create_agent(&deps, "ann@example.com", "Ann", "correct-horse")
@@ -3049,6 +3051,41 @@ async fn report_ranges_groups_and_formats_are_validated() {
 }
 
 #[tokio::test]
+async fn bots_are_listed_with_their_usernames_and_never_their_tokens() {
+    let app = app().await;
+    let (status, empty) = app.call("GET", "/api/v1/bots", None).await;
+    assert_eq!(status, StatusCode::OK, "{empty}");
+    assert_eq!(empty, json!({"items": []}));
+    for (id, username) in [("5151", None), ("4242", Some("shop_bot"))] {
+        app.store
+            .put_bot(&omnidesk_core::BotConfig {
+                id: omnidesk_domain::BotId::parse(id).unwrap(),
+                token: omnidesk_core::Secret::new(format!(
+                    "{id}:AAsecretTokenNobodyMaySee_abcdefgh"
+                )),
+                webhook_secret: omnidesk_core::Secret::new("hook-secret-xyz"),
+                username: username.map(str::to_owned),
+                mode: omnidesk_core::BotMode::Webhook,
+                poll_offset: None,
+                created_at: Timestamp::from_millis(T0),
+            })
+            .await
+            .unwrap();
+    }
+    let (status, bots) = app.call("GET", "/api/v1/bots", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        bots,
+        json!({"items": [{"id": "4242", "username": "shop_bot"}, {"id": "5151"}]})
+    );
+    let text = bots.to_string();
+    assert!(
+        !text.contains("AAsecret") && !text.contains("hook-secret"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn the_new_routes_need_a_token() {
     let app = app().await;
     let c = app.conversation(ConversationStatus::Queued, None, 0).await;
@@ -3063,6 +3100,7 @@ async fn the_new_routes_need_a_token() {
         ("DELETE", format!("/api/v1/conversations/{}/snooze", c.id)),
         ("POST", format!("/api/v1/conversations/{}/read", c.id)),
         ("GET", "/api/v1/teams".to_owned()),
+        ("GET", "/api/v1/bots".to_owned()),
         ("GET", "/api/v1/reports/summary?group_by=agent".to_owned()),
     ] {
         let (status, body) = app.call_as(None, method, &path, Some(json!({}))).await;

@@ -46,6 +46,7 @@ async fn world() -> World {
         translation: None,
         ai: None,
         routing: store.clone(),
+        bots: store.clone(),
         on_routing_change: None,
     };
     let agent = create_agent(&api, "ann@example.com", "Ann", "password123")

@@ -47,10 +47,10 @@ use omnidesk_core::{
 };
 use omnidesk_domain::{
     AgentId, Attachment, Author, BotCommand, Button, Channel, ChannelMessage, ChannelRef, ChatKind,
-    Contact, Conversation, ConversationId, ConversationStatus, Delivery, Direction, Handoff,
-    Identity, InboundEvent, InboundSource, LanguageTag, LastMessage, Message, MessageContent,
-    MessageId, PreviousText, Priority, SystemEvent, Timestamp, TranslationStatus, email_summary,
-    handoff_summary,
+    Contact, ContactId, Conversation, ConversationId, ConversationStatus, Delivery, Direction,
+    Handoff, Identity, InboundEvent, InboundSource, LanguageTag, LastMessage, Message,
+    MessageContent, MessageId, PreviousText, Priority, SystemEvent, Timestamp, TranslationStatus,
+    email_summary, handoff_summary,
 };
 
 /// Texts and behaviour of the built-in bot.
@@ -80,6 +80,9 @@ pub struct RouterSettings {
     /// Sent on Telegram instead of the link in the mail when the contact already chats with
     /// the mailbox's bot; `{subject}` and `{link}` are filled in.
     pub email_telegram_offer: String,
+    /// The percentage of contacts offered "Continue on Telegram" in an e-mail acknowledgement
+    /// (`OMNIDESK_TELEGRAM_HANDOFF_ROLLOUT`, by the contact's stable rollout bucket; 100).
+    pub telegram_handoff_rollout: u8,
     /// How long a "continue on Telegram" link in an acknowledgement stays valid (mail is read
     /// later than a web page: longer than the widget's 10 minutes).
     pub email_link_ttl: Duration,
@@ -264,6 +267,10 @@ impl RouterSettings {
                 other => return Err(format!("OMNIDESK_CSAT: expected on or off, got {other:?}")),
             };
         }
+        if let Some(v) = get("OMNIDESK_TELEGRAM_HANDOFF_ROLLOUT") {
+            settings.telegram_handoff_rollout =
+                omnidesk_rules::parse_percent("OMNIDESK_TELEGRAM_HANDOFF_ROLLOUT", &v)?;
+        }
         if let Some(t) = get("OMNIDESK_CSAT_QUESTION") {
             settings.csat_question = t;
         }
@@ -355,6 +362,7 @@ impl Default for RouterSettings {
                                    To continue it here instead of by e-mail, open: {link}"
                 .to_owned(),
             email_link_ttl: Self::EMAIL_LINK_TTL,
+            telegram_handoff_rollout: 100,
             translate: false,
             agent_languages: AgentLanguages::default(),
             auto_mail_per_hour: Self::AUTO_MAIL_PER_HOUR,
@@ -1759,7 +1767,11 @@ async fn acknowledgement(
         return Ok(None);
     }
     let mut text = deps.settings.email_ack.clone();
-    let Some(bot_id) = m.continue_on else {
+    // A staged rollout of "Continue on Telegram": the contact's bucket decides, every time.
+    let Some(bot_id) = m
+        .continue_on
+        .filter(|_| omnidesk_rules::in_rollout(contact.id, deps.settings.telegram_handoff_rollout))
+    else {
         return Ok(Some((text, None)));
     };
     let (Some(web), Some(username)) = (
@@ -2355,17 +2367,24 @@ async fn find_or_create_contact(
     let key = identity.key();
     for _ in 0..MAX_CONFLICT_RETRIES {
         if let Some(id) = deps.contacts.contact_id_by_identity(&key).await? {
-            let mut contact = deps.contacts.get_contact(id).await?;
-            // A merged contact is a pointer (a cached identity lookup may still name it).
-            for _ in 0..4 {
-                match contact.as_ref().and_then(|c| c.merged_into) {
-                    Some(into) => contact = deps.contacts.get_contact(into).await?,
-                    None => break,
+            return contact_behind(deps, id, &key).await;
+        }
+        // The same Telegram user through another bot of this deployment: Telegram's user ids
+        // are global, so the id proves the person; this bot's identity joins their contact.
+        if let Some(id) = known_through_another_bot(deps, &identity).await? {
+            let contact = contact_behind(deps, id, &key).await?;
+            match deps.contacts.add_identity(contact.id, &identity).await {
+                Ok(()) => {
+                    return Ok(deps
+                        .contacts
+                        .get_contact(contact.id)
+                        .await?
+                        .unwrap_or(contact));
                 }
+                // Claimed meanwhile (this bot's first message, routed twice): read it again.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
             }
-            return contact.ok_or_else(|| {
-                JobError::Transient(format!("identity {key} points to a missing contact"))
-            });
         }
         let mut contact = Contact::new(
             deps.ids.contact_id(),
@@ -2384,6 +2403,52 @@ async fn find_or_create_contact(
     Err(JobError::Transient(format!(
         "could not resolve the contact of {key}"
     )))
+}
+
+/// The contact `id` names, following merges (a merged contact is a pointer that a cached
+/// identity lookup may still name).
+async fn contact_behind(
+    deps: &RouterDeps,
+    id: ContactId,
+    key: &omnidesk_domain::IdentityKey,
+) -> Result<Contact, JobError> {
+    let mut contact = deps.contacts.get_contact(id).await?;
+    for _ in 0..4 {
+        match contact.as_ref().and_then(|c| c.merged_into) {
+            Some(into) => contact = deps.contacts.get_contact(into).await?,
+            None => break,
+        }
+    }
+    contact
+        .ok_or_else(|| JobError::Transient(format!("identity {key} points to a missing contact")))
+}
+
+/// The contact of a Telegram `identity`'s user as another bot of this deployment knows them.
+/// Read only for a user this bot has not seen yet (one read per other bot, once per user).
+async fn known_through_another_bot(
+    deps: &RouterDeps,
+    identity: &Identity,
+) -> Result<Option<ContactId>, JobError> {
+    let Identity::Telegram {
+        bot_id, user_id, ..
+    } = identity
+    else {
+        return Ok(None);
+    };
+    for other in deps.bots.list_bots().await? {
+        if other.id == *bot_id {
+            continue;
+        }
+        let theirs = Identity::Telegram {
+            bot_id: other.id,
+            user_id: *user_id,
+            username: None,
+        };
+        if let Some(id) = deps.contacts.contact_id_by_identity(&theirs.key()).await? {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
 }
 
 /// A message from the contact proves they can be reached on `channel` (again) and that they

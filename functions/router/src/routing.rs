@@ -134,14 +134,7 @@ pub fn parse_stored(
 ) -> Result<RuleSet, omnidesk_rules::RulesError> {
     let format = Format::parse(&stored.format).unwrap_or(Format::Toml);
     let names: Vec<String> = teams.keys().cloned().collect();
-    RuleSet::parse(
-        &stored.source,
-        format,
-        &Known {
-            teams: Some(&names),
-            agents: None,
-        },
-    )
+    RuleSet::parse(&stored.source, format, &Known::teams(&names))
 }
 
 fn load_teams(teams: Vec<Team>) -> BTreeMap<String, TeamRoute> {

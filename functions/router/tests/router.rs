@@ -8,9 +8,9 @@ use omnidesk_core::{
 };
 use omnidesk_core::{ContactStore, Queue, TimerJob};
 use omnidesk_domain::{
-    Agent, AgentStatus, BotId, ChatKind, ConversationStatus, EmailAddress, InboundEvent,
-    InboundSource, PasswordHash, TelegramChatId, TelegramInbound, TelegramSender, TelegramUserId,
-    Timestamp, UpdateId,
+    Agent, AgentStatus, BotId, ChannelRef, ChatKind, ConversationStatus, EmailAddress, Identity,
+    InboundEvent, InboundSource, PasswordHash, TelegramChatId, TelegramInbound, TelegramSender,
+    TelegramUserId, Timestamp, UpdateId,
 };
 use omnidesk_router::{RouterDeps, RouterSettings, handle, handle_timer, handle_timer_body};
 
@@ -187,6 +187,98 @@ async fn a_first_message_creates_contact_and_conversation_and_assigns_an_online_
     assert_eq!(frames[1]["conversation"]["status"], "assigned");
     assert_eq!(frames[1]["conversation"]["unread_count"], 1);
     assert_eq!(frames[1]["conversation"]["id"], convs[0].id.to_string());
+}
+
+#[tokio::test]
+async fn one_person_writing_to_two_bots_is_one_contact_and_each_message_names_its_bot() {
+    let s = setup().await;
+    add_agent(&s, "a@example.com", AgentStatus::Online).await;
+    let after_sales = BotId::parse("5151").unwrap();
+    s.store
+        .put_bot(&BotConfig {
+            id: after_sales,
+            token: Secret::new("5151:AAtestTokenForTheOtherFakeBot_abcdefgh"),
+            webhook_secret: Secret::new("t"),
+            username: Some("shop_care_bot".to_owned()),
+            mode: BotMode::Webhook,
+            poll_offset: None,
+            created_at: s.clock.now(),
+        })
+        .await
+        .unwrap();
+    let via = |bot: BotId, update: u32, user: u64, text: &str| {
+        let mut e = message(update, user as i64, ChatKind::Private, user, text);
+        if let InboundSource::Telegram(t) = &mut e.source {
+            t.bot_id = bot;
+        }
+        e
+    };
+    handle(&s.deps, &via(bot(), 1, 77, "where is my order"))
+        .await
+        .unwrap();
+    handle(&s.deps, &via(after_sales, 1, 77, "and the invoice?"))
+        .await
+        .unwrap();
+    // Another person on the second bot stays another contact.
+    handle(&s.deps, &via(after_sales, 2, 78, "hello"))
+        .await
+        .unwrap();
+
+    let convs = all_conversations(&s).await;
+    assert_eq!(convs.len(), 3, "one conversation per bot chat");
+    let mut per_contact = std::collections::BTreeMap::new();
+    for c in &convs {
+        *per_contact.entry(c.contact_id).or_insert(0) += 1;
+    }
+    let counts: Vec<i32> = {
+        let mut v: Vec<i32> = per_contact.values().copied().collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(
+        counts,
+        vec![1, 2],
+        "the same Telegram user id through two bots is one contact; the other user is another"
+    );
+    let ann: Vec<_> = per_contact
+        .iter()
+        .filter(|(_, n)| **n == 2)
+        .map(|(id, _)| *id)
+        .collect();
+    let contact = s.store.get_contact(ann[0]).await.unwrap().unwrap();
+    let bots: Vec<BotId> = contact
+        .identities
+        .iter()
+        .filter_map(|i| match i {
+            Identity::Telegram { bot_id, .. } => Some(*bot_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        bots.len(),
+        2,
+        "both bots' identities on the contact: {bots:?}"
+    );
+    assert!(bots.contains(&bot()) && bots.contains(&after_sales));
+
+    // Each message says which bot it came through.
+    for c in convs.iter().filter(|c| c.contact_id == ann[0]) {
+        let customer: Vec<_> = timeline(&s, c.id)
+            .await
+            .into_iter()
+            .filter(|m| m.direction == omnidesk_domain::Direction::Inbound)
+            .collect();
+        assert_eq!(customer.len(), 1);
+        let Some(ChannelRef::Telegram { bot_id, .. }) = &customer[0].channel_ref else {
+            panic!("no Telegram reference on {:?}", customer[0]);
+        };
+        let expected = if customer[0].text == "where is my order" {
+            bot()
+        } else {
+            after_sales
+        };
+        assert_eq!(*bot_id, expected);
+    }
 }
 
 #[tokio::test]

@@ -18,6 +18,9 @@ pub struct TranslationConfig {
     pub providers: Vec<ProviderSetting>,
     pub service: ServiceSettings,
     pub worker: WorkerSettings,
+    /// `OMNIDESK_TRANSLATE_ROLLOUT`: the percentage of contacts (by their stable rollout
+    /// bucket) whose agents' replies are translated automatically; `None`: everyone.
+    pub reply_rollout: Option<u8>,
 }
 
 impl TranslationConfig {
@@ -36,11 +39,25 @@ impl TranslationConfig {
             service.daily_limits = parse_daily_limits(&v, &providers)?;
         }
         let worker = WorkerSettings::from_lookup(&lookup)?;
+        let reply_rollout = match get("OMNIDESK_TRANSLATE_ROLLOUT") {
+            Some(v) => Some(omnidesk_rules::parse_percent(
+                "OMNIDESK_TRANSLATE_ROLLOUT",
+                &v,
+            )?),
+            None => None,
+        };
         Ok(Self {
             providers,
             service,
             worker,
+            reply_rollout,
         })
+    }
+
+    /// The percentage of contacts whose replies are translated automatically (100 unless
+    /// `OMNIDESK_TRANSLATE_ROLLOUT` says less).
+    pub fn reply_rollout(&self) -> u8 {
+        self.reply_rollout.unwrap_or(100)
     }
 
     /// Whether any provider is configured.

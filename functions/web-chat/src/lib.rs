@@ -98,6 +98,10 @@ pub struct WebChatSettings {
     pub ticket_ttl: Duration,
     /// The upload limit and the lifetime of file links.
     pub files: FileSettings,
+    /// The percentage of contacts offered "Continue on Telegram"
+    /// (`OMNIDESK_TELEGRAM_HANDOFF_ROLLOUT`, by the contact's stable rollout bucket): a visitor
+    /// with no contact yet is offered it only at 100.
+    pub telegram_rollout: u8,
 }
 
 impl WebChatDeps {
@@ -109,7 +113,19 @@ impl WebChatDeps {
         config: &omnidesk_lambda::Config,
     ) -> Result<Self, omnidesk_lambda::ConfigError> {
         let secret = omnidesk_lambda::load_jwt_secret(&aws.sdk, config).await?;
-        Ok(Self::on_aws(aws, &secret))
+        let mut deps = Self::on_aws(aws, &secret);
+        if let Ok(v) = std::env::var("OMNIDESK_TELEGRAM_HANDOFF_ROLLOUT")
+            && !v.trim().is_empty()
+        {
+            deps.settings.telegram_rollout =
+                omnidesk_rules::parse_percent("OMNIDESK_TELEGRAM_HANDOFF_ROLLOUT", &v).map_err(
+                    |reason| omnidesk_lambda::ConfigError::Malformed {
+                        name: "OMNIDESK_TELEGRAM_HANDOFF_ROLLOUT",
+                        reason,
+                    },
+                )?;
+        }
+        Ok(deps)
     }
 
     /// [`WebChatDeps::from_lambda`] with the JWT secret already read.
@@ -139,6 +155,7 @@ impl Default for WebChatSettings {
             handoff_ttl: Duration::from_secs(600),
             ticket_ttl: Duration::from_secs(60),
             files: FileSettings::default(),
+            telegram_rollout: 100,
         }
     }
 }
@@ -227,13 +244,23 @@ pub struct WebsiteView {
 }
 
 impl WebsiteView {
-    fn of(w: &Website) -> Self {
+    /// `w` as the visitor whose contact is `contact` sees it.
+    fn of(w: &Website, settings: &WebChatSettings, contact: Option<&Contact>) -> Self {
         Self {
             id: w.id,
             name: w.name.clone(),
-            telegram: w.bot_id.is_some(),
+            telegram: w.bot_id.is_some() && telegram_offered(settings, contact),
             prechat: w.prechat,
         }
+    }
+}
+
+/// Whether "Continue on Telegram" is offered to `contact` in its staged rollout (a visitor
+/// with no contact yet has no bucket: offered only when everyone is).
+fn telegram_offered(settings: &WebChatSettings, contact: Option<&Contact>) -> bool {
+    match contact {
+        Some(c) => omnidesk_rules::in_rollout(c.id, settings.telegram_rollout),
+        None => settings.telegram_rollout >= 100,
     }
 }
 
@@ -566,7 +593,7 @@ async fn create_session_inner(
     Ok(SessionCreated {
         visitor_token: deps.keys.issue(&claims),
         expires_at: claims.expires_at,
-        website: WebsiteView::of(&website),
+        website: WebsiteView::of(&website, &deps.settings, None),
     })
 }
 
@@ -621,7 +648,7 @@ async fn session_of(deps: &WebChatDeps, v: &Visitor) -> WebResult<Session> {
             .map(|c| c.channel_path.clone())
             .unwrap_or_default(),
         telegram,
-        website: WebsiteView::of(&v.website),
+        website: WebsiteView::of(&v.website, &deps.settings, contact.as_ref()),
     })
 }
 
@@ -1498,6 +1525,11 @@ async fn link_telegram_inner(deps: &WebChatDeps, v: &Visitor) -> WebResult<Teleg
         .and_then(|b| b.username)
         .ok_or_else(|| no_telegram("the website's Telegram bot is not set up (no username)"))?;
     let contact = contact_of(deps, v).await?;
+    if !telegram_offered(&deps.settings, contact.as_ref()) {
+        return Err(no_telegram(
+            "\u{201c}Continue on Telegram\u{201d} is not offered to this visitor (staged rollout)",
+        ));
+    }
     let conversation = deps.conversations.conversation_by_key(&v.key()).await?;
     let grant = HandoffGrant {
         from: Channel::Web,

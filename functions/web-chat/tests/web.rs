@@ -8,8 +8,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use omnidesk_core::testing::{ManualClock, MemoryPush, MemoryQueue, MemoryStore};
 use omnidesk_core::{
-    BotConfig, BotMode, BotStore, Clock, ConnectionId, QueueName, Secret, TokenKind, UuidV7Ids,
-    WebStore, Website, token_hash,
+    BotConfig, BotMode, BotStore, Clock, ConnectionId, ConversationStore, QueueName, Secret,
+    TokenKind, UuidV7Ids, WebStore, Website, token_hash,
 };
 use omnidesk_domain::{BotId, Timestamp, WebsiteId};
 use omnidesk_web_chat::{VisitorKeys, WebChatDeps, WebChatSettings, router};
@@ -594,6 +594,60 @@ async fn continue_on_telegram_gives_a_single_use_deep_link_and_a_new_one_cancels
     let grant: omnidesk_core::HandoffGrant = serde_json::from_str(&grant.payload).unwrap();
     assert!(grant.conversation_id.is_some());
     assert_eq!(grant.bot_id, Some(BotId::parse("4242").unwrap()));
+}
+
+#[tokio::test]
+async fn continue_on_telegram_in_a_staged_rollout_follows_the_contacts_bucket() {
+    let mut s = setup().await;
+    s.deps.settings.telegram_rollout = 50;
+    // A visitor with no contact yet has no bucket: not offered below 100%.
+    let fresh = s.session().await;
+    let (_, view, _) = s
+        .call("GET", "/web/v1/session", Some(ORIGIN), Some(&fresh), None)
+        .await;
+    assert_eq!(view["website"]["telegram"], false, "{view}");
+
+    let (mut offered, mut refused) = (0, 0);
+    for i in 0..12 {
+        let token = s.session().await;
+        s.send(&token, "Where is my parcel?", &format!("c{i}"))
+            .await;
+        s.route_all().await;
+        let (_, view, _) = s
+            .call("GET", "/web/v1/session", Some(ORIGIN), Some(&token), None)
+            .await;
+        let conversation = s
+            .store
+            .get_conversation(view["conversation_id"].as_str().unwrap().parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let expected = omnidesk_rules::in_rollout(conversation.contact_id, 50);
+        assert_eq!(view["website"]["telegram"], expected, "{view}");
+        let (status, body, _) = s
+            .call(
+                "POST",
+                "/web/v1/channels/telegram",
+                Some(ORIGIN),
+                Some(&token),
+                None,
+            )
+            .await;
+        if expected {
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            offered += 1;
+        } else {
+            assert_eq!(status, StatusCode::CONFLICT, "{body}");
+            assert_eq!(body["error"]["code"], "no_telegram");
+            refused += 1;
+        }
+        // The same contact gets the same answer every time.
+        let (_, again, _) = s
+            .call("GET", "/web/v1/session", Some(ORIGIN), Some(&token), None)
+            .await;
+        assert_eq!(again["website"]["telegram"], expected);
+    }
+    assert!(offered + refused == 12);
 }
 
 #[tokio::test]

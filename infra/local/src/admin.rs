@@ -103,6 +103,7 @@ impl Target {
             ai: None,
             // Creating agents touches no team or canned response.
             routing: store.clone(),
+            bots: store.clone(),
             on_routing_change: None,
         };
         let telegram: Arc<dyn TelegramApi> = Arc::new(
@@ -355,10 +356,7 @@ pub async fn check_rules(
     Ok(omnidesk_rules::RuleSet::parse(
         source,
         format,
-        &omnidesk_rules::Known {
-            teams: Some(&teams),
-            agents: None,
-        },
+        &omnidesk_rules::Known::teams(&teams),
     ))
 }
 

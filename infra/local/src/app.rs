@@ -115,6 +115,7 @@ impl Adapters {
             keys: VisitorKeys::derive(Self::secret(config)?.expose().as_bytes()),
             settings: WebChatSettings {
                 files: config.files,
+                telegram_rollout: config.router.telegram_handoff_rollout,
                 ..WebChatSettings::default()
             },
             blobs: self.blobs.clone(),
@@ -174,6 +175,7 @@ impl Adapters {
             translation: None,
             ai: None,
             routing: store.clone(),
+            bots: store.clone(),
             on_routing_change: None,
         }
     }
@@ -417,6 +419,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         Arc::new(omnidesk_agent_api::ApiTranslation {
             service,
             detector: router_settings_detector.clone(),
+            rollout: config.translation.reply_rollout(),
         })
     });
     api.ai = Some(Arc::new(omnidesk_agent_api::ApiAi {

@@ -192,6 +192,16 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "how long a translation is reused",
     ),
     (
+        "OMNIDESK_TELEGRAM_HANDOFF_ROLLOUT",
+        "100",
+        "percentage of contacts offered \"Continue on Telegram\" (widget, e-mail acknowledgement)",
+    ),
+    (
+        "OMNIDESK_TRANSLATE_ROLLOUT",
+        "100",
+        "percentage of contacts whose replies are translated automatically (stable per contact)",
+    ),
+    (
         "OMNIDESK_TRANSLATE_DAILY_CHARS",
         "unlimited",
         "characters per UTC day per provider (deepl=500000,google=1000000)",

@@ -60,7 +60,7 @@ use std::fmt;
 use std::path::Path;
 
 pub use omnidesk_domain::Priority;
-pub use rollout::{bucket, in_rollout};
+pub use rollout::{bucket, in_rollout, parse_percent};
 pub use rules::{Actions, ButtonSpec, Conditions, HoursCondition, Input, LocalText, Rule, RuleSet};
 
 /// The largest rule file accepted, in bytes (1 MiB).
@@ -154,12 +154,21 @@ pub struct Known<'a> {
     pub agents: Option<&'a [String]>,
 }
 
-impl Known<'_> {
+impl<'a> Known<'a> {
     /// Checks nothing.
     pub const NOTHING: Known<'static> = Known {
         teams: None,
         agents: None,
     };
+
+    /// Checks the team names against the deployment's `teams` (what every runtime that stores
+    /// or loads rules knows; `then.assign` is checked by the store of agents, not here).
+    pub fn teams(teams: &'a [String]) -> Self {
+        Known {
+            teams: Some(teams),
+            agents: None,
+        }
+    }
 }
 
 #[cfg(test)]

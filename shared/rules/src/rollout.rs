@@ -34,6 +34,19 @@ pub fn bucket(contact: ContactId) -> u8 {
     u8::try_from(((h >> 32) * 100) >> 32).unwrap_or(99)
 }
 
+/// A feature's rollout percentage from the variable `name` (`10`, `10%`; 0-100), or an error
+/// that names the variable.
+pub fn parse_percent(name: &str, value: &str) -> Result<u8, String> {
+    value
+        .trim()
+        .trim_end_matches('%')
+        .trim()
+        .parse::<u8>()
+        .ok()
+        .filter(|p| *p <= 100)
+        .ok_or_else(|| format!("{name}: expected a percentage 0-100, got {value:?}"))
+}
+
 /// Whether the contact is in a rollout of `percent` (0 = nobody, 100 or more = everybody).
 pub fn in_rollout(contact: ContactId, percent: u8) -> bool {
     bucket(contact) < percent
@@ -43,6 +56,21 @@ pub fn in_rollout(contact: ContactId, percent: u8) -> bool {
 mod tests {
     use super::*;
     use uuid::Uuid;
+
+    #[test]
+    fn percentages_are_read_with_or_without_the_sign_and_refused_past_100() {
+        assert_eq!(parse_percent("X", "10"), Ok(10));
+        assert_eq!(parse_percent("X", " 25% "), Ok(25));
+        assert_eq!(parse_percent("X", "0"), Ok(0));
+        assert_eq!(parse_percent("X", "100"), Ok(100));
+        for bad in ["101", "-1", "ten", "", "12.5"] {
+            let e = parse_percent("OMNIDESK_X_ROLLOUT", bad).unwrap_err();
+            assert!(
+                e.starts_with("OMNIDESK_X_ROLLOUT: expected a percentage"),
+                "{e}"
+            );
+        }
+    }
 
     fn contact(n: u128) -> ContactId {
         ContactId::from_uuid(Uuid::from_u128(

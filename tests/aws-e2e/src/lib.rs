@@ -623,6 +623,7 @@ impl Stack {
                 Arc::new(ApiTranslation {
                     service,
                     detector: router_settings.detector.clone(),
+                    rollout: 100,
                 })
             });
         let router = RouterDeps {
@@ -723,6 +724,7 @@ impl Stack {
             translation: api_translation,
             ai: api_ai,
             routing: store.clone(),
+            bots: store.clone(),
             on_routing_change: None,
         };
         // As WebChatDeps::on_aws wires it in the web-chat and agent-ws main.rs.

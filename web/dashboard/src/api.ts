@@ -2,10 +2,7 @@
 // screen, keeping drafts and queued replies).
 
 import type { RuntimeConfig } from './config';
-import type {
-  Agent, AgentStatus, AiCall, CannedResponse, ContactWithConversations, Contact, ConversationView, FaqEntry, FaqInput, HistorySummary, Message, Page, Priority, ReportSummary,
-  RulesDoc, RulesFormat, Suggestion, Team, TranslationPreview,
-} from './types';
+import type { Agent, AgentStatus, AiCall, Bot, CannedResponse, Contact, ContactWithConversations, ConversationView, FaqEntry, FaqInput, HistorySummary, Message, Page, Priority, ReportSummary, RulesDoc, RulesFormat, Suggestion, Team, TranslationPreview } from './types';
 import type { SendResult } from './outbox';
 import { replyForm } from './attachments';
 
@@ -112,6 +109,10 @@ export class Api {
   }
   agents() {
     return this.call<{ items: Agent[] }>('GET', '/api/v1/agents');
+  }
+  /** The deployment's Telegram bots (`GET /bots`). */
+  bots() {
+    return this.call<{ items: Bot[] }>('GET', '/api/v1/bots');
   }
   setStatus(status: AgentStatus) {
     return this.call<Agent>('PUT', '/api/v1/agents/me/status', { status });

@@ -18,7 +18,7 @@ import { EmailAddress, EmailAutomatic, EmailExtras, EmailSubject } from './email
 import { TABS, unreadTotal, visibleList, waitingMs, type Tab } from './state';
 import { isHeld, wantsPreview } from './translation';
 import { ConversationLanguage, InboundText, MyLanguages, OutboundTranslation, QuotaNotice, TranslationPreviewView, type HeldActions } from './translation-view';
-import type { Agent, AgentStatus, Contact, ContactWithConversations, ConversationView, Message } from './types';
+import type { Agent, AgentStatus, Bot, Contact, ContactWithConversations, ConversationView, Message } from './types';
 import { AiBadge, AiTools, SummaryCard, statusLabel } from './ai-view';
 import { KnowledgeBase } from './knowledge-view';
 import { withSuggestion } from './ai';
@@ -500,6 +500,23 @@ function ChannelBadge({ channel, t }: { channel: string; t: T }) {
   );
 }
 
+/**
+ * The bot a Telegram message came through, named when the deployment has several (one bot:
+ * nothing to tell apart).
+ */
+export function ViaBot({ m, bots, t }: { m: Message; bots: Bot[]; t: T }) {
+  const ref = m.channel_ref;
+  if (bots.length < 2 || !ref || ref.kind !== 'telegram' || ref.bot_id == null) return null;
+  const id = String(ref.bot_id);
+  const bot = bots.find((b) => b.id === id);
+  const name = bot?.username ? `@${bot.username}` : id;
+  return (
+    <span class="via-bot" data-testid="via-bot" data-bot={id} title={t('viaBot', { a: name })}>
+      {t('viaBot', { a: name })}
+    </span>
+  );
+}
+
 function MessageView(props: {
   m: Message;
   t: T;
@@ -518,6 +535,8 @@ function MessageView(props: {
   held: HeldActions;
   /** The agents (to mark a note's @mentions). */
   agents?: Agent[];
+  /** The deployment's Telegram bots (to name the one a message came through). */
+  bots?: Bot[];
 }) {
   const { m, t, agentName, contactName } = props;
   const [edits, setEdits] = useState(false);
@@ -548,6 +567,7 @@ function MessageView(props: {
       )}
       <div class="msg-head">
         <ChannelBadge channel={m.channel} t={t} />
+        <ViaBot m={m} bots={props.bots ?? []} t={t} />
         {ai ? <AiBadge t={t} /> : <span class="author">{who}</span>}
         <EmailAddress head={props.emailHead} t={t} />
         <time>{formatTime(m.created_at, Date.now())}</time>
@@ -866,6 +886,7 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
             loadHtml={loadHtml}
             reader={ctrl.me}
             agents={ctrl.agents}
+            bots={ctrl.bots}
             held={{ sendOriginal: () => ctrl.sendOriginal(conv.id, m.id), retry: () => ctrl.retryTranslation(conv.id, m.id) }}
           />
         ))}

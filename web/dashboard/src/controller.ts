@@ -14,10 +14,7 @@ import { upsertCanned } from './canned';
 import { contactName, contactsNamedIn } from './channels';
 import { parseTranslationSetup } from './translation';
 import { parseAiSetup } from './ai';
-import type {
-  Agent, AgentNotification, AgentStatus, AiSetup, CannedResponse, ConversationView, HistorySummary, Message, Page, Priority, ServerEvent, Suggestion, TranslationPreview,
-  TranslationSetup,
-} from './types';
+import type { Agent, AgentNotification, AgentStatus, AiSetup, Bot, CannedResponse, ConversationView, HistorySummary, Message, Page, Priority, ServerEvent, Suggestion, TranslationPreview, TranslationSetup } from './types';
 import { LiveSocket, type LinkStatus } from './ws';
 
 export interface Session {
@@ -55,6 +52,8 @@ export class Controller {
   link: LinkStatus = 'offline';
   me: Agent;
   agents: Agent[] = [];
+  /** The deployment's Telegram bots (several: each Telegram message names its bot). */
+  bots: Bot[] = [];
   /**
    * Counts presence events: a read of agents that began before one must not put back the
    * status that event replaced (a login's "offline" read after the connect's "online" push).
@@ -181,6 +180,7 @@ export class Controller {
     if (this.choosingTab) void this.chooseTab();
     else void this.loadTab(this.tab, true);
     void this.loadAgents();
+    void this.loadBots();
     void this.loadLimits();
     void this.loadTranslation();
     void this.loadAi();
@@ -440,6 +440,19 @@ export class Controller {
       if (page) this.set(setTimeline(this.state, id, page, false));
     } finally {
       this.linkFetching = false;
+    }
+  }
+
+  /** The Telegram bots, to name the one each message came through (an older server: none). */
+  async loadBots(): Promise<void> {
+    try {
+      const r = await this.api.bots();
+      if (r && Array.isArray(r.items)) {
+        this.bots = r.items;
+        this.emit();
+      }
+    } catch {
+      /* no bots route (an older server) or offline: messages just show their channel */
     }
   }
 

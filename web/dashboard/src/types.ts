@@ -218,6 +218,12 @@ export interface EmailRef {
 /** Where the message is on its channel; kinds this build does not use are kept as they come. */
 export type ChannelRef = EmailRef | { kind: 'telegram' | 'web' | string; [key: string]: unknown };
 
+/** A Telegram bot of the deployment (`GET /api/v1/bots`): which one a message came through. */
+export interface Bot {
+  id: string;
+  username?: string;
+}
+
 /** A text of a message in another language (shared/domain `Translation`). */
 export interface Translation {
   language: string;

@@ -4,7 +4,7 @@
 import { render } from 'preact';
 import { act } from 'preact/test-utils';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConversationList, ConversationPane, MyStatus } from '../src/app';
+import { ConversationList, ConversationPane, MyStatus, ViaBot } from '../src/app';
 import { CannedManager } from '../src/canned-view';
 import { Controller, type ControllerHooks } from '../src/controller';
 import { translate, type Key } from '../src/i18n';
@@ -160,6 +160,25 @@ describe('the tab the list opens on', () => {
     const ctrl = controller();
     expect(ctrl.openId).toBe('cv_9');
     expect(ctrl.tab).toBe('mine');
+  });
+});
+
+describe('the bot a message came through', () => {
+  const telegram = (bot: string) => msg('m1', 'cv_1', { channel_ref: { kind: 'telegram', bot_id: Number(bot), chat_id: 77, message_ids: [1] } });
+  const BOTS = [{ id: '4242', username: 'shop_bot' }, { id: '5151' }];
+  it('is named on Telegram messages when the deployment has several bots', () => {
+    act(() => render(<ViaBot m={telegram('4242')} bots={BOTS} t={t} />, root));
+    expect(tid('via-bot')!.textContent).toBe('via @shop_bot');
+    expect(tid('via-bot')!.getAttribute('data-bot')).toBe('4242');
+    // A bot without a username: its id.
+    act(() => render(<ViaBot m={telegram('5151')} bots={BOTS} t={t} />, root));
+    expect(tid('via-bot')!.textContent).toBe('via 5151');
+  });
+  it('is not shown with one bot, or on other channels', () => {
+    act(() => render(<ViaBot m={telegram('4242')} bots={BOTS.slice(0, 1)} t={t} />, root));
+    expect(tid('via-bot')).toBeNull();
+    act(() => render(<ViaBot m={msg('m2', 'cv_1', { channel: 'web', channel_ref: { kind: 'web', id: 'w1' } })} bots={BOTS} t={t} />, root));
+    expect(tid('via-bot')).toBeNull();
   });
 });
 

@@ -151,11 +151,19 @@ async fn messages(h: &Harness, id: &str) -> Vec<Value> {
 }
 
 async fn start() -> (Harness, std::net::SocketAddr, tempfile::TempDir) {
+    start_with_handoff_rollout(100).await
+}
+
+/// [`start`], offering "Continue on Telegram" to `percent` of contacts.
+async fn start_with_handoff_rollout(
+    percent: u8,
+) -> (Harness, std::net::SocketAddr, tempfile::TempDir) {
     let outbox_dir = tempfile::tempdir().unwrap();
     let dir = outbox_dir.path().to_path_buf();
     let h = Harness::start_configured(BotMode::Webhook, move |c| {
         c.smtp_listen = Some("127.0.0.1:0".parse().unwrap());
         c.outbox_dir = Some(dir);
+        c.router.telegram_handoff_rollout = percent;
     })
     .await;
     let target = omnidesk::admin::Target::local(&h.config).unwrap();
@@ -169,6 +177,27 @@ async fn start() -> (Harness, std::net::SocketAddr, tempfile::TempDir) {
     .unwrap();
     let smtp = h.app.as_ref().unwrap().smtp_addr.expect("SMTP listener");
     (h, smtp, outbox_dir)
+}
+
+#[tokio::test]
+async fn outside_the_handoff_rollout_the_acknowledgement_offers_no_telegram_link() {
+    let (h, smtp, outbox_dir) = start_with_handoff_rollout(0).await;
+    let done = smtp_send(
+        smtp,
+        "bob@customer.org",
+        "support@example.com",
+        &first_mail(),
+    )
+    .await;
+    assert!(done.starts_with("250"), "DATA answered {done}");
+    let files = wait_outbox(outbox_dir.path(), 1).await;
+    assert_eq!(files.len(), 1, "the acknowledgement is still sent");
+    assert!(
+        !files[0].1.contains("t.me/") && !files[0].1.contains("Telegram"),
+        "no Telegram offer at 0%: {}",
+        files[0].1
+    );
+    drop(h);
 }
 
 #[tokio::test]

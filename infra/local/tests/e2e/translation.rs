@@ -17,11 +17,21 @@ const WAIT: Duration = Duration::from_secs(15);
 
 /// A server translating with `deepl`, detecting among en, ru and zh.
 async fn start(deepl: &FakeDeepl, reply_wait: Option<Duration>) -> Harness {
-    let vars: HashMap<&str, String> = HashMap::from([
+    start_with(deepl, reply_wait, &[]).await
+}
+
+/// [`start`] with more translation variables.
+async fn start_with(
+    deepl: &FakeDeepl,
+    reply_wait: Option<Duration>,
+    more: &[(&'static str, &str)],
+) -> Harness {
+    let mut vars: HashMap<&str, String> = HashMap::from([
         ("OMNIDESK_TRANSLATOR", "deepl".to_owned()),
         ("DEEPL_AUTH_KEY", FAKE_DEEPL_KEY.to_owned()),
         ("DEEPL_API_URL", deepl.url()),
     ]);
+    vars.extend(more.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let mut translation =
         omnidesk_translator::TranslationConfig::from_lookup(|n| vars.get(n).cloned()).unwrap();
     if let Some(wait) = reply_wait {
@@ -152,6 +162,45 @@ async fn a_russian_customer_and_an_english_agent_read_each_other() {
     assert_eq!(
         outbound["translations"],
         json!([{"language": "ru", "text": russian, "provider": "deepl"}])
+    );
+}
+
+#[tokio::test]
+async fn outside_the_translation_rollout_the_reply_goes_as_written_and_the_agent_still_reads() {
+    // 0%: no contact is in the rollout of automatic reply translation.
+    let deepl = FakeDeepl::start().await;
+    let h = start_with(&deepl, None, &[("OMNIDESK_TRANSLATE_ROLLOUT", "0")]).await;
+    let update = private_update(32, 8081, "Здравствуйте! Где мой заказ 7710?");
+    assert_eq!(h.webhook(&update, Some(SECRET)).await, 200);
+    let id = first_conversation(&h).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The agent's side is not part of the rollout: the customer's message is translated.
+    newest_message(&h, &id, |m| m["translation"]["state"] == "done").await;
+    let calls = deepl.controls().calls();
+
+    let reply = "Your order has been shipped.";
+    let res = h
+        .post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            json!({"text": reply}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let sent = wait_for_telegram_text(&h, "shipped")
+        .await
+        .expect("the reply reached Telegram");
+    assert_eq!(
+        sent, reply,
+        "outside the rollout the reply goes as the agent wrote it"
+    );
+    let outbound = newest_message(&h, &id, |m| m["author"]["kind"] == "agent").await;
+    assert!(outbound["translation"].is_null(), "{outbound}");
+    assert_eq!(
+        deepl.controls().calls(),
+        calls,
+        "no provider call for the reply"
     );
 }
 
