@@ -1112,6 +1112,9 @@ async function aiScenarios(base) {
     await item.waitFor({ timeout: 5000 });
     if (now === 'assigned') await page.getByTestId('system-event').filter({ hasText: 'Assigned to you' }).waitFor({ timeout: 5000 });
     await page.getByTestId('hand-back').waitFor({ timeout: 3000 });
+    // The customer is told a person is coming (the handover's one message to them).
+    await waitFor(() => toDora().slice(answered).some((x) => String(x.text ?? '').startsWith('A member of our team will answer')), 5000, 'the handover notice at the fake Telegram');
+    const told = toDora().length;
 
     // Suggest reply: into the composer (or the notice why not); nothing is sent.
     const composer = page.getByTestId('composer');
@@ -1121,7 +1124,7 @@ async function aiScenarios(base) {
     if (how === 'composer') console.log(`       suggestion: ${JSON.stringify(await composer.inputValue())}`);
     else console.log(`       no suggestion: ${await page.getByTestId('ai-notice').textContent()}`);
     await sleep(500);
-    assert(toDora().length === answered, `the suggestion was not sent by itself (${toDora().length - answered} more sends: ${JSON.stringify(toDora().slice(answered).map((x) => x.text))})`);
+    assert(toDora().length === told, `the suggestion was not sent by itself (${toDora().length - told} more sends: ${JSON.stringify(toDora().slice(told).map((x) => x.text))})`);
 
     // Summarise: the summary card an agent reads first at a handover.
     await page.getByTestId('summarise').click();

@@ -289,13 +289,13 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
           </button>
         </nav>
         <span class={`link link-${ctrl.link}`} data-testid="link" data-state={ctrl.link} role="status">
-          <span class="dot" /> {t(`link_${ctrl.link}` as Key)}
+          <span class="dot" /> <span class="link-text">{t(`link_${ctrl.link}` as Key)}</span>
         </span>
         <span class="spacer" />
         <MyStatus ctrl={ctrl} t={t} />
         <Bell ctrl={ctrl} t={t} />
-        <label class="notify">
-          <input type="checkbox" checked={notify} onChange={() => void toggleNotify()} data-testid="notify" /> {t('notifications')}
+        <label class="notify" title={t('notifications')}>
+          <input type="checkbox" checked={notify} onChange={() => void toggleNotify()} data-testid="notify" /> <span class="notify-text">{t('notifications')}</span>
         </label>
         <MyLanguages me={ctrl.me} setup={ctrl.translation} t={t} onSave={(language, reads) => ctrl.saveLanguages(language, reads)} />
         <LangSwitch lang={props.lang} setLang={props.setLang} />
