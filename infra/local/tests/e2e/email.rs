@@ -115,6 +115,18 @@ fn header(raw: &str, name: &str) -> Option<String> {
     out
 }
 
+/// Bob's first mail to support@, accepted over SMTP.
+async fn send_first_mail(smtp: std::net::SocketAddr) {
+    let done = smtp_send(
+        smtp,
+        "bob@customer.org",
+        "support@example.com",
+        &first_mail(),
+    )
+    .await;
+    assert!(done.starts_with("250"), "DATA answered {done}");
+}
+
 fn first_mail() -> String {
     "From: Bob Customer <bob@customer.org>\n\
      To: Example Support <support@example.com>\n\
@@ -182,14 +194,7 @@ async fn start_with_handoff_rollout(
 #[tokio::test]
 async fn outside_the_handoff_rollout_the_acknowledgement_offers_no_telegram_link() {
     let (h, smtp, outbox_dir) = start_with_handoff_rollout(0).await;
-    let done = smtp_send(
-        smtp,
-        "bob@customer.org",
-        "support@example.com",
-        &first_mail(),
-    )
-    .await;
-    assert!(done.starts_with("250"), "DATA answered {done}");
+    send_first_mail(smtp).await;
     let files = wait_outbox(outbox_dir.path(), 1).await;
     assert_eq!(files.len(), 1, "the acknowledgement is still sent");
     assert!(
@@ -206,14 +211,7 @@ async fn an_email_ticket_is_answered_threaded_and_continues_on_telegram() {
     let mut ws = h.connect_ws().await;
 
     // 1. Mail over SMTP becomes a conversation the agent sees, live.
-    let done = smtp_send(
-        smtp,
-        "bob@customer.org",
-        "support@example.com",
-        &first_mail(),
-    )
-    .await;
-    assert!(done.starts_with("250"), "DATA answered {done}");
+    send_first_mail(smtp).await;
     let created = ws
         .wait_for(WAIT, |e| {
             e["type"] == "message.created" && e["message"]["channel"] == "email"

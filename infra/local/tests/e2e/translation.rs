@@ -69,6 +69,17 @@ async fn newest_message(h: &Harness, conversation: &str, pred: impl Fn(&Value) -
         .unwrap_or_else(|| panic!("no such message in time: {page}"))
 }
 
+/// The agent replies `text` in `conversation`; the API accepts it.
+async fn send_reply(h: &Harness, conversation: &str, text: &str) {
+    let res = h
+        .post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            json!({"text": text}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+}
+
 async fn wait_for_telegram_text(h: &Harness, needle: &str) -> Option<String> {
     let deadline = Instant::now() + WAIT;
     loop {
@@ -133,13 +144,7 @@ async fn a_russian_customer_and_an_english_agent_read_each_other() {
     assert_eq!(preview["text"], russian);
     let calls_after_preview = deepl.controls().calls();
 
-    let res = h
-        .post(
-            &format!("/api/v1/conversations/{id}/messages"),
-            json!({"text": reply}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+    send_reply(&h, &id, reply).await;
     let sent = wait_for_telegram_text(&h, "Ваш заказ")
         .await
         .expect("the reply reached Telegram in Russian");
@@ -181,13 +186,7 @@ async fn outside_the_translation_rollout_the_reply_goes_as_written_and_the_agent
     let calls = deepl.controls().calls();
 
     let reply = "Your order has been shipped.";
-    let res = h
-        .post(
-            &format!("/api/v1/conversations/{id}/messages"),
-            json!({"text": reply}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
+    send_reply(&h, &id, reply).await;
     let sent = wait_for_telegram_text(&h, "shipped")
         .await
         .expect("the reply reached Telegram");
