@@ -120,8 +120,17 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
+/// Writes `bytes` to a temporary file beside `path`, then renames it into place. The
+/// temporary name is the whole file name plus a per-write suffix: two writes never share one
+/// (replacing the extension made `X` and `X.type` both write `X.tmp<pid>`, and two concurrent
+/// puts of the same file could rename each other's bytes into place: a photo read back as
+/// its own content type).
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp{}-{n}", std::process::id()));
+    let tmp = path.with_file_name(name);
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
 }
@@ -240,6 +249,55 @@ mod tests {
             }
         }
         String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_puts_of_the_same_file_keep_its_bytes_and_its_type() {
+        // Each round: 8 puts of one new file at once (a photo fetched twice, an upload retried).
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(FolderBlobStore::open(dir.path(), b"secret").unwrap());
+        for round in 0..40u32 {
+            let bytes = format!("\u{ff}\u{d8} jpeg bytes of photo {round}").into_bytes();
+            let puts: Vec<_> = (0..8)
+                .map(|_| {
+                    let (store, bytes) = (store.clone(), bytes.clone());
+                    tokio::spawn(async move { store.put("image/jpeg", bytes).await.unwrap() })
+                })
+                .collect();
+            let mut keys = Vec::new();
+            for p in puts {
+                keys.push(p.await.unwrap());
+            }
+            keys.dedup();
+            assert_eq!(keys.len(), 1);
+            let blob = store.get(&keys[0]).await.unwrap().unwrap();
+            assert_eq!(blob.bytes, bytes, "round {round}: the file's own bytes");
+            assert_eq!(blob.content_type, "image/jpeg", "round {round}");
+        }
+        let leftovers: Vec<_> = walk(dir.path())
+            .into_iter()
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains(".tmp"))
+            })
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "no temporary file left: {leftovers:?}"
+        );
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+        out
     }
 
     #[tokio::test]
