@@ -3109,6 +3109,38 @@ async fn the_new_routes_need_a_token() {
 }
 
 #[tokio::test]
+async fn a_rules_text_is_limited_in_characters_as_the_schema_says() {
+    let app = app().await;
+    // 65,536 two-byte characters (128 KiB): within the limit, so refused only as rules.
+    let comment = format!("# {}\n", "я".repeat(65_536 - 3));
+    assert_eq!(comment.chars().count(), 65_536);
+    let (status, body) = app
+        .call(
+            "PUT",
+            "/api/v1/rules",
+            Some(json!({"source": comment, "format": "toml", "version": 0})),
+        )
+        .await;
+    assert_ne!(body["error"]["code"], "too_large", "{status}");
+    // One character more: 400 too_large, naming the field.
+    let (status, body) = app
+        .call(
+            "PUT",
+            "/api/v1/rules",
+            Some(json!({"source": "#".repeat(65_537), "format": "toml", "version": 0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "too_large");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("source:")
+    );
+}
+
+#[tokio::test]
 async fn rules_are_replaced_only_when_they_parse_and_nobody_saved_meanwhile() {
     let app = app().await;
     let (status, none) = app.call("GET", "/api/v1/rules", None).await;
