@@ -3138,6 +3138,27 @@ async fn a_rules_text_is_limited_in_characters_as_the_schema_says() {
             .unwrap()
             .starts_with("source:")
     );
+    // A version written as 11580146753.0 is an integer (JSON Schema's integer); 0.5 is not.
+    let (status, body) = app
+        .call(
+            "PUT",
+            "/api/v1/rules",
+            Some(json!({"source": "", "format": "toml", "version": 11_580_146_753.0})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a stale version, not a bad body: {body}"
+    );
+    let (status, _) = app
+        .call(
+            "PUT",
+            "/api/v1/rules",
+            Some(json!({"source": "", "format": "toml", "version": 0.5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
