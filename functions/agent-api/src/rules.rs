@@ -78,23 +78,17 @@ pub(crate) struct PutRules {
     source: String,
     format: String,
     /// The version the editor started from (0: none stored).
-    #[serde(deserialize_with = "whole_number")]
+    #[serde(deserialize_with = "version_number")]
     version: u64,
 }
 
-/// A JSON integer, also when written with a zero fraction (`3.0`: JSON Schema's `integer`
-/// accepts it, and so must the API).
-fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+/// A version: a JSON integer from 0, also when written with a zero fraction (`3.0`: JSON
+/// Schema's `integer` accepts it, and so must the API).
+fn version_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     let n = serde_json::Number::deserialize(d)?;
-    if let Some(v) = n.as_u64() {
-        return Ok(v);
-    }
-    match n.as_f64() {
-        Some(f) if f.fract() == 0.0 && (0.0..=9_007_199_254_740_991.0).contains(&f) => Ok(f as u64),
-        _ => Err(serde::de::Error::custom(format!(
-            "expected a whole number from 0, got {n}"
-        ))),
-    }
+    n.as_u64()
+        .or_else(|| crate::triage::whole_number(&n).and_then(|v| u64::try_from(v).ok()))
+        .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number from 0, got {n}")))
 }
 
 /// `PUT /api/v1/rules`: replaces the rules when they parse and nobody saved meanwhile. A refusal

@@ -104,9 +104,7 @@ impl TimeInput {
         let invalid =
             || ApiError::invalid(field, "milliseconds since the epoch or an RFC 3339 time");
         match self {
-            TimeInput::Millis(n) => n
-                .as_i64()
-                .or_else(|| millis_of_float(n.as_f64()?))
+            TimeInput::Millis(n) => whole_number(n)
                 .map(Timestamp::from_millis)
                 .ok_or_else(invalid),
             TimeInput::Text(s) => Timestamp::parse_rfc3339(s).map_err(|_| invalid()),
@@ -114,11 +112,14 @@ impl TimeInput {
     }
 }
 
-/// `2199023255552.0` is an integer to JSON Schema, so to this API too; `1.5` is not. (Whole
-/// and within ±2^53, the cast is exact.)
-fn millis_of_float(f: f64) -> Option<i64> {
+/// A JSON number as an integer: `2199023255552.0` is an integer to JSON Schema, so to this
+/// API too; `1.5` is not. (A float whole and within ±2^53 casts exactly.)
+pub(crate) fn whole_number(n: &serde_json::Number) -> Option<i64> {
     const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-    (f.fract() == 0.0 && f.abs() <= EXACT).then_some(f as i64)
+    n.as_i64().or_else(|| {
+        let f = n.as_f64()?;
+        (f.fract() == 0.0 && f.abs() <= EXACT).then_some(f as i64)
+    })
 }
 
 #[derive(Deserialize)]
