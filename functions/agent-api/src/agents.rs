@@ -2,8 +2,10 @@
 
 use std::collections::BTreeSet;
 
-use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use omnidesk_core::{ServerEvent, StoreError};
 use omnidesk_domain::{Agent, AgentStatus, EmailAddress, ParseError, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -11,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::auth::PasswordError;
 use crate::error::{ApiError, Body};
+use crate::signin::{Attempt, ClientAddr};
 use crate::{ApiDeps, AppState, Me, conversations, publish};
 
 /// Minimum password length for agents.
@@ -25,6 +28,8 @@ pub enum CreateAgentError {
     EmptyName,
     #[error("the password must have at least {MIN_PASSWORD_CHARS} characters")]
     PasswordTooShort,
+    #[error("the password is one of the most common passwords; choose another")]
+    CommonPassword,
     #[error("an agent with the e-mail {0} exists already")]
     DuplicateEmail(EmailAddress),
     #[error(transparent)]
@@ -47,6 +52,9 @@ pub async fn create_agent(
     }
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(CreateAgentError::PasswordTooShort);
+    }
+    if crate::signin::is_common_password(password) {
+        return Err(CreateAgentError::CommonPassword);
     }
     if deps
         .agents
@@ -97,12 +105,20 @@ struct LoginResponse {
     agent: Agent,
 }
 
-/// `POST /api/v1/auth/login`.
+/// `POST /api/v1/auth/login`: 429 with `Retry-After` while the account or the client address
+/// is locked by failed sign-ins (see [`crate::signin`]), checked before the password.
 pub(crate) async fn login(
     State(deps): State<AppState>,
+    address: Option<Extension<ClientAddr>>,
     Body(req): Body<LoginRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let email = EmailAddress::parse(&req.email).map_err(|e| ApiError::invalid("email", e))?;
+    let attempt = Attempt::new(&email, address.map(|Extension(a)| a));
+    let now = deps.clock.now();
+    if let Some(until) = attempt.locked_until(deps.agents.as_ref(), now).await? {
+        tracing::info!("sign-in refused while locked by failed attempts");
+        return Ok(locked(now, until));
+    }
     let agent = match deps.agents.agent_id_by_email(&email).await? {
         Some(id) => deps.agents.get_agent(id).await?,
         None => None,
@@ -123,6 +139,7 @@ pub(crate) async fn login(
     })?;
     let Some(agent) = agent.filter(|_| ok) else {
         tracing::info!("failed login");
+        attempt.failed(deps.agents.as_ref(), now).await?;
         return Err(ApiError::bad_credentials());
     };
     let issued = deps.auth.issue(agent.id)?;
@@ -132,7 +149,35 @@ pub(crate) async fn login(
         expires_at: issued.expires_at,
         agent,
     };
-    Ok(Json(json!(body)))
+    Ok(Json(json!(body)).into_response())
+}
+
+/// 429 until `until`: the seconds to wait in `Retry-After` and the message.
+fn locked(now: Timestamp, until: Timestamp) -> Response {
+    let secs = u64::try_from(until.millis() - now.millis())
+        .unwrap_or(0)
+        .div_ceil(1000)
+        .max(1);
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+        format!("too many failed sign-ins; try again in {}", wait_text(secs)),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    response
+}
+
+/// `secs` for people: "45 seconds", "12 minutes", "3 hours".
+fn wait_text(secs: u64) -> String {
+    match secs {
+        0..=1 => "1 second".to_owned(),
+        2..=90 => format!("{secs} seconds"),
+        91..=5400 => format!("{} minutes", secs.div_ceil(60)),
+        _ => format!("{} hours", secs.div_ceil(3600)),
+    }
 }
 
 /// Loads the authenticated agent (401 if their account is gone).

@@ -21,6 +21,7 @@ mod files;
 mod notes;
 mod reports;
 mod rules;
+mod signin;
 mod teams;
 mod translation;
 mod triage;
@@ -50,6 +51,7 @@ pub use error::ApiError;
 pub use files::MAX_JSON_BODY_BYTES;
 pub use omnidesk_core::usecases::FileSettings;
 pub use reports::rollout_bucket;
+pub use signin::{ClientAddr, is_common_password};
 
 /// The OpenAPI 3.1 document of this API (and of the WebSocket events).
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");

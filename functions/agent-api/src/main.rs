@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Request, service_fn};
-use omnidesk_agent_api::{ApiDeps, ApiError, Auth, FileSettings, router};
+use omnidesk_agent_api::{ApiDeps, ApiError, Auth, ClientAddr, FileSettings, router};
 use omnidesk_core::usecases::LAMBDA_MAX_UPLOAD_BYTES;
 use omnidesk_lambda::{Config, ConfigError, OnFirstUse, adapters, init_tracing};
 
@@ -54,6 +54,11 @@ async fn main() -> Result<(), lambda_http::Error> {
             ai.clone(),
         );
         async move {
+            let mut request = request;
+            // Failed sign-ins are counted per client address too.
+            if let Some(ip) = client_ip(&request) {
+                request.extensions_mut().insert(ClientAddr(ip));
+            }
             let app = app
                 .get_or_try_init(|| async {
                     let auth = Auth::from_lambda(&aws, &config).await?;
@@ -99,4 +104,14 @@ async fn main() -> Result<(), lambda_http::Error> {
         }
     }))
     .await
+}
+
+/// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`).
+fn client_ip(request: &Request) -> Option<std::net::IpAddr> {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.as_deref()?.parse().ok(),
+        _ => None,
+    }
 }

@@ -1215,23 +1215,29 @@ async fn create_agent_rejects_bad_input_and_duplicate_emails() {
     let app = app().await;
     let deps = &app.deps;
     assert!(matches!(
-        create_agent(deps, "not-an-email", "Zed", "password123").await,
+        create_agent(deps, "not-an-email", "Zed", "zebra-lantern-42").await,
         Err(CreateAgentError::InvalidEmail(_))
     ));
     assert!(matches!(
-        create_agent(deps, "zed@example.com", "  ", "password123").await,
+        create_agent(deps, "zed@example.com", "  ", "zebra-lantern-42").await,
         Err(CreateAgentError::EmptyName)
     ));
     assert!(matches!(
         create_agent(deps, "zed@example.com", "Zed", "short").await,
         Err(CreateAgentError::PasswordTooShort)
     ));
-    let dup = create_agent(deps, "ann@example.com", "Ann 2", "password123")
+    // One of the most common passwords (in any case) is refused, with a reason to show.
+    let common = create_agent(deps, "zed@example.com", "Zed", "Password123")
+        .await
+        .unwrap_err();
+    assert!(matches!(common, CreateAgentError::CommonPassword));
+    assert!(common.to_string().contains("most common passwords"));
+    let dup = create_agent(deps, "ann@example.com", "Ann 2", "zebra-lantern-42")
         .await
         .unwrap_err();
     assert!(matches!(dup, CreateAgentError::DuplicateEmail(_)));
     assert!(dup.to_string().contains("ann@example.com"));
-    let zed = create_agent(deps, "zed@example.com", "Zed", "password123")
+    let zed = create_agent(deps, "zed@example.com", "Zed", "zebra-lantern-42")
         .await
         .unwrap();
     assert_eq!(zed.status, omnidesk_domain::AgentStatus::Offline);
@@ -2154,9 +2160,14 @@ async fn a_canned_response_needs_a_valid_shortcut_and_a_text_of_1_to_4000_charac
 #[tokio::test]
 async fn a_note_is_stored_internal_and_notifies_only_the_agents_it_mentions() {
     let app = app().await;
-    let carl = create_agent(&app.deps, "carl.j@example.com", "Carl Jung", "password123")
-        .await
-        .unwrap();
+    let carl = create_agent(
+        &app.deps,
+        "carl.j@example.com",
+        "Carl Jung",
+        "zebra-lantern-42",
+    )
+    .await
+    .unwrap();
     let ann_conn = app.listen().await;
     let bob_conn = app.listen_as(app.bob.id, "conn-bob").await;
     let carl_conn = app.listen_as(carl.id, "conn-carl").await;

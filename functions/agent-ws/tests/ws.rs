@@ -49,7 +49,7 @@ async fn world() -> World {
         bots: store.clone(),
         on_routing_change: None,
     };
-    let agent = create_agent(&api, "ann@example.com", "Ann", "password123")
+    let agent = create_agent(&api, "ann@example.com", "Ann", "zebra-lantern-42")
         .await
         .unwrap()
         .id;

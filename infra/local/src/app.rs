@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use omnidesk_agent_api::{ApiDeps, Auth};
@@ -48,12 +49,26 @@ pub struct Adapters {
 impl Adapters {
     /// Opens (creating if needed) the database in the configured data directory.
     pub fn open(config: &Config) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        // Owner-only (0700, files 0600): it holds every conversation, the customers' files
+        // and the bot tokens. What an older build created wider is narrowed.
+        omnidesk_local::private_fs::create_dir_all(&config.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {}",
                 config.data_dir.display()
             )
         })?;
+        match omnidesk_local::private_fs::tighten(&config.data_dir) {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                narrowed = n,
+                dir = %config.data_dir.display(),
+                "files of the data directory were readable by others: now owner-only"
+            ),
+            Err(e) => anyhow::bail!(
+                "cannot make the data directory {} owner-only: {e}",
+                config.data_dir.display()
+            ),
+        }
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let path = config.database_path();
         let options = SqliteOptions {
@@ -192,12 +207,8 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<Secret> {
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
-    std::fs::write(path, &secret).with_context(|| format!("cannot write {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-    }
+    omnidesk_local::private_fs::write_atomic(path, secret.as_bytes(), true)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(Secret::new(secret))
 }
 
@@ -233,12 +244,13 @@ impl App {
 /// latency (p50 0.66 ms instead of 0.8-12 ms, p99 3 ms instead of 26-37 ms at 500/s).
 pub fn without_nagle(
     listener: tokio::net::TcpListener,
-) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = SocketAddr> {
-    listener.tap_io(|tcp| {
+) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+    fn no_delay(tcp: &mut tokio::net::TcpStream) {
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY on an accepted socket");
         }
-    })
+    }
+    listener.tap_io(no_delay as fn(&mut tokio::net::TcpStream))
 }
 
 /// The rules file to load at start: `OMNIDESK_RULES`, else `rules.toml` or `rules.yaml` in the
@@ -445,18 +457,29 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         ping: config.ws_ping,
     };
 
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/ws", get(crate::ws::upgrade).with_state(ws_state.clone()))
-        .merge(omnidesk_telegram_webhook::router(webhook.clone()))
-        .merge(omnidesk_agent_api::router(api))
-        .merge(omnidesk_web_chat::router(ws_state.web.clone()))
-        .merge(crate::static_files::widget_routes(&config.widget_dir))
-        .merge(crate::static_files::files_routes(
-            adapters.blobs.clone(),
-            clock.clone(),
-        ))
-        .fallback_service(crate::static_files::service(&config.dashboard_dir));
+    let app =
+        Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/ws", get(crate::ws::upgrade).with_state(ws_state.clone()))
+            .merge(omnidesk_telegram_webhook::router(webhook.clone()))
+            .merge(omnidesk_agent_api::router(api))
+            .merge(omnidesk_web_chat::router(ws_state.web.clone()))
+            .merge(crate::static_files::widget_routes(&config.widget_dir))
+            .merge(crate::static_files::files_routes(
+                adapters.blobs.clone(),
+                clock.clone(),
+            ))
+            .fallback_service(crate::static_files::service(&config.dashboard_dir))
+            // The peer's address, for the agent API's sign-in throttling.
+            .layer(axum::middleware::map_request(
+                |ConnectInfo(peer): ConnectInfo<SocketAddr>,
+                 mut request: axum::extract::Request| async move {
+                    request
+                        .extensions_mut()
+                        .insert(omnidesk_agent_api::ClientAddr(peer.ip()));
+                    request
+                },
+            ));
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -465,6 +488,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
     let listener = without_nagle(listener);
     let mut tasks = JoinSet::new();
     tasks.spawn(async move {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "HTTP server stopped");
         }

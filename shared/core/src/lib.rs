@@ -41,6 +41,8 @@
 //! | `AgentStore::list_agents` | `Query` `PK = AGENTS` |
 //! | `AgentStore::update_agent` | `UpdateItem` `AGENTS/AGENT#id` `SET data, pwhash`, condition `attribute_exists(PK)` (the `email` attribute stays) |
 //! | `AgentStore::next_counter` | `UpdateItem` `COUNTER#name/COUNTER` `ADD n :1`, `ReturnValues = UPDATED_NEW` |
+//! | `AgentStore::next_counter_until` | the same, `SET ttl = if_not_exists(ttl, :end)` (DynamoDB's TTL deletes it) |
+//! | `AgentStore::counter` | `GetItem` `COUNTER#name/COUNTER` (consistent) |
 //! | `BotStore::put_bot` | `PutItem` `BOTS/BOT#<id zero-padded to 20 digits>` (so SK order is id order) |
 //! | `BotStore::get_bot` | `GetItem` `BOTS/BOT#id` |
 //! | `BotStore::list_bots` | `Query` `PK = BOTS` |

@@ -1,6 +1,6 @@
 //! Attachment bytes in a folder (under the data directory), with HMAC-signed download links.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
@@ -45,7 +45,7 @@ impl FolderBlobStore {
     /// A store in `dir` (created if missing) whose links are signed with `signing_key`.
     pub fn open(dir: impl Into<PathBuf>, signing_key: &[u8]) -> std::io::Result<Self> {
         let dir = dir.into();
-        std::fs::create_dir_all(&dir)?;
+        crate::private_fs::create_dir_all(&dir)?;
         Ok(Self {
             dir,
             // Links get a key of their own, derived from the deployment's secret.
@@ -120,21 +120,6 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it into place. The
-/// temporary name is the whole file name plus a per-write suffix: two writes never share one
-/// (replacing the extension made `X` and `X.type` both write `X.tmp<pid>`, and two concurrent
-/// puts of the same file could rename each other's bytes into place: a photo read back as
-/// its own content type).
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp{}-{n}", std::process::id()));
-    let tmp = path.with_file_name(name);
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
-}
-
 fn io_err(what: &str, e: &std::io::Error) -> ProviderError {
     ProviderError::Transient(format!("{what}: {e}"))
 }
@@ -150,10 +135,14 @@ impl BlobStore for FolderBlobStore {
                 return Ok(());
             }
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
+                crate::private_fs::create_dir_all(parent)?;
             }
-            write_atomic(&path.with_extension("type"), content_type.as_bytes())?;
-            write_atomic(&path, &bytes)
+            crate::private_fs::write_atomic(
+                &path.with_extension("type"),
+                content_type.as_bytes(),
+                false,
+            )?;
+            crate::private_fs::write_atomic(&path, &bytes, false)
         })
         .await
         .map_err(|e| ProviderError::Transient(format!("blob write task: {e}")))?
@@ -287,7 +276,7 @@ mod tests {
         );
     }
 
-    fn walk(dir: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
         let mut out = Vec::new();
         for e in std::fs::read_dir(dir).unwrap().flatten() {
             let p = e.path();

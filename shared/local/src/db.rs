@@ -61,6 +61,13 @@ pub enum OpenError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The file could not be created or made owner-only.
+    #[error("cannot create {path} readable by its owner only: {source}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// The writer thread could not be started.
     #[error("cannot start the SQLite writer thread for {path}: {source}")]
     Thread {
@@ -342,9 +349,16 @@ CREATE TABLE canned_responses (
 );
 "#;
 
+/// Schema version 8: counters that end with a window (failed sign-ins per minute, hour,
+/// day) carry when they may be forgotten; each such write deletes up to 32 expired ones.
+const MIGRATION_V8: &str = r#"
+ALTER TABLE counters ADD COLUMN expires_at_ms INTEGER;
+CREATE INDEX counters_expiry ON counters(expires_at_ms) WHERE expires_at_ms IS NOT NULL;
+"#;
+
 /// Migrations in order: `(version reached, SQL)`. A database at version `v` runs every
 /// migration above `v`, each in its own transaction with the version bump.
-const MIGRATIONS: [(i64, &str); 7] = [
+const MIGRATIONS: [(i64, &str); 8] = [
     (1, SCHEMA_V1),
     (2, MIGRATION_V2),
     (3, MIGRATION_V3),
@@ -352,6 +366,7 @@ const MIGRATIONS: [(i64, &str); 7] = [
     (5, MIGRATION_V5),
     (6, MIGRATION_V6),
     (7, MIGRATION_V7),
+    (8, MIGRATION_V8),
 ];
 
 /// The database cannot serve a call (writer stopped, commit failed, task lost). The message
@@ -420,6 +435,12 @@ impl Db {
             path: path.display().to_string(),
             source,
         };
+        // Owner-only before SQLite first writes it (its `-wal` and `-shm` files take the
+        // database file's mode): it holds every conversation.
+        crate::private_fs::ensure_file(path).map_err(|source| OpenError::File {
+            path: path.display().to_string(),
+            source,
+        })?;
         let writer = Connection::open(path).map_err(err)?;
         configure(&writer, &options, true).map_err(err)?;
         migrate(&writer, &path.display().to_string())?;
@@ -972,7 +993,10 @@ mod tests {
         drop(old);
 
         let db = Db::open(&path, SqliteOptions::default()).unwrap();
-        assert_eq!(pragma(&db, &path, "user_version"), "7");
+        assert_eq!(
+            pragma(&db, &path, "user_version"),
+            SCHEMA_VERSION.to_string()
+        );
         let (kept, names): ((i64, i64), Vec<String>) = db
             .read_blocking(&path, |c| {
                 let kept = c

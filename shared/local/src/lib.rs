@@ -31,7 +31,7 @@
 //! | `conversations` | `id` PK, `key` UNIQUE, `contact_id`, `status`, `assignee_id`, `last_activity_ms`, `activity_minute` (`Conversation::list_rank`, schema v2), `version`; indexes `(status, activity_minute, id)`, `(assignee, activity_minute, id)`, `(activity_minute, id)`, `(contact)` | `ConversationStore` (lists by keyset on `(activity_minute, id)` descending) |
 //! | `messages` | `(conversation_id, id)` PK — the id is a UUIDv7, so id order is time order; `source_key` UNIQUE (nullable) | `MessageStore` |
 //! | `agents` | `id` PK, `email` UNIQUE, `password_hash` (kept out of the JSON, which never holds it) | `AgentStore` |
-//! | `counters` | `name` PK, `value` (upsert `+ 1 RETURNING`) | `AgentStore::next_counter` |
+//! | `counters` | `name` PK, `value` (upsert `+ 1 RETURNING`), `expires_at_ms` (schema v8: a windowed counter's end; each such write deletes up to 32 ended ones) | `AgentStore::{next_counter, next_counter_until, counter}` |
 //! | `bots` | `id` PK | `BotStore` |
 //! | `ingest_dead_letters` | `(received_at_ms, id)` PK, pruned after 30 days | `DeadLetterStore` |
 //! | `connections` | `id` PK, `connected_at_ms` (not listed and pruned after 2 hours) | `ConnectionStore` |
@@ -80,6 +80,7 @@ mod db;
 mod hub;
 mod mail_store;
 mod mailer;
+pub mod private_fs;
 mod queue;
 mod routing_store;
 pub mod smtp;

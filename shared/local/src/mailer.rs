@@ -1,7 +1,6 @@
 //! The local [`Mailer`]s: an outbox folder of `.eml` files, or an SMTP relay.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -37,9 +36,6 @@ impl OutboxMailer {
     }
 }
 
-/// Distinguishes temporary files of concurrent sends.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
 /// A message id fit for a file name: letters, digits and `.-_+@=`, others as `_`, at most 100
 /// characters, never starting with a dot.
 fn file_stem(message_id: &str) -> String {
@@ -64,33 +60,9 @@ fn file_stem(message_id: &str) -> String {
 }
 
 fn write_owner_only(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    use std::io::Write;
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)?;
+    crate::private_fs::create_dir_all(dir)?;
     let path = dir.join(name);
-    let tmp = dir.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options.open(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
-    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, &path)) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    // The rename itself is durable once the folder is synced.
-    #[cfg(unix)]
-    std::fs::File::open(dir)?.sync_all()?;
+    crate::private_fs::write_atomic(&path, bytes, true)?;
     Ok(path)
 }
 

@@ -998,6 +998,42 @@ impl AgentStore for SqliteStore {
             })
             .await
     }
+
+    async fn next_counter_until(&self, name: &str, expires_at: Timestamp) -> StoreResult<u64> {
+        let name = name.to_owned();
+        let now = self.clock.now().millis();
+        self.db
+            .write_async(move |conn| {
+                conn.prepare_cached(
+                    "DELETE FROM counters WHERE name IN (SELECT name FROM counters \
+                     WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ?1 LIMIT 32)",
+                )
+                .and_then(|mut s| s.execute([now]))
+                .map_err(sql_err)?;
+                let v: i64 = conn
+                    .prepare_cached(
+                        "INSERT INTO counters (name, value, expires_at_ms) VALUES (?1, 1, ?2) \
+                         ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+                    )
+                    .and_then(|mut s| s.query_row(params![name, expires_at.millis()], |r| r.get(0)))
+                    .map_err(sql_err)?;
+                u64::try_from(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .await
+    }
+
+    async fn counter(&self, name: &str) -> StoreResult<u64> {
+        let name = name.to_owned();
+        self.db
+            .read_async(move |conn| {
+                let v: Option<i64> = conn
+                    .prepare_cached("SELECT value FROM counters WHERE name = ?1")
+                    .and_then(|mut s| s.query_row([name], |r| r.get(0)).optional())
+                    .map_err(sql_err)?;
+                u64::try_from(v.unwrap_or(0)).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .await
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

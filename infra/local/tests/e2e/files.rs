@@ -280,3 +280,88 @@ async fn a_telegram_photo_is_fetched_by_the_media_worker_and_served_by_a_signed_
         "Not downloaded: over Telegram's 20 MB limit for bots (25 MB). Open it in Telegram."
     );
 }
+
+/// Every folder and file under `dir`, with its permission bits.
+#[cfg(unix)]
+fn modes_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        found.push((
+            d.clone(),
+            std::fs::metadata(&d).unwrap().permissions().mode() & 0o777,
+        ));
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_dir() {
+                pending.push(entry.path());
+            } else {
+                let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+                found.push((entry.path(), mode));
+            }
+        }
+    }
+    found
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_fresh_data_directory_and_everything_in_it_is_readable_by_its_owner_only() {
+    // Under the usual umask (022) files would be world-readable: the modes must not come
+    // from it.
+    let h = Harness::start_configured(omnidesk_core::BotMode::Webhook, |c| {
+        c.data_dir = c.data_dir.join("fresh");
+    })
+    .await;
+    let mut ws = h.connect_ws().await;
+    let jpeg = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00 private photo".to_vec();
+    h.fake.put_file("AgACAgQAAxkBAAIP", jpeg.clone());
+    assert_eq!(
+        h.webhook(
+            &photo_update(9401, 555_401, "AgACAgQAAxkBAAIP", jpeg.len() as u64),
+            Some(SECRET)
+        )
+        .await,
+        200
+    );
+    let message = stored_and_queued(&h, &mut ws).await;
+    let id = message["id"].clone();
+    ws.wait_for(WAIT, |ev| {
+        ev["type"] == "message.updated"
+            && ev["message"]["attachments"][0]["blob"].is_string()
+            && ev["message"]["id"] == id
+    })
+    .await
+    .expect("the photo is stored in the data directory");
+
+    let found = modes_under(&h.config.data_dir);
+    let names: Vec<String> = found
+        .iter()
+        .map(|(p, _)| {
+            p.strip_prefix(&h.config.data_dir)
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect();
+    // The database and queue files, the server secret and the photo with its type are there.
+    for expected in ["omnidesk.sqlite3", "jwt-secret"] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+    assert!(
+        names.iter().any(|n| n.ends_with(".sqlite3-wal")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().filter(|n| n.starts_with("files/")).count() >= 3,
+        "{names:?}"
+    );
+    for (path, mode) in &found {
+        let wanted = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(*mode, wanted, "{} is {mode:o}", path.display());
+    }
+}

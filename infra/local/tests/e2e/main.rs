@@ -7,5 +7,6 @@ mod email;
 mod files;
 mod harness;
 mod language;
+mod signin;
 mod telegram_path;
 mod translation;

@@ -1589,6 +1589,46 @@ impl AgentStore for DynamoStore {
             .ok_or_else(|| StoreError::Corrupt(format!("counter {name} returned no value")))?;
         u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("counter {name} is negative")))
     }
+
+    async fn next_counter_until(&self, name: &str, expires_at: Timestamp) -> StoreResult<u64> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(counter_key(name))))
+            // DynamoDB's TTL deletes it (within days) once its window is over.
+            .update_expression("ADD #n :one SET #ttl = if_not_exists(#ttl, :ttl)")
+            .expression_attribute_names("#n", "n")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":ttl", n(expires_at.secs()))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| classify("next_counter", &e).into_store("next_counter"))?;
+        let value = opt_i64(&out.attributes.unwrap_or_default(), "n")?
+            .ok_or_else(|| StoreError::Corrupt(format!("counter {name} returned no value")))?;
+        u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("counter {name} is negative")))
+    }
+
+    async fn counter(&self, name: &str) -> StoreResult<u64> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(counter_key(name))))
+            .projection_expression("#n")
+            .expression_attribute_names("#n", "n")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("counter", &e).into_store("counter"))?;
+        let value = match &out.item {
+            Some(item) => opt_i64(item, "n")?.unwrap_or(0),
+            None => 0,
+        };
+        u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("counter {name} is negative")))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

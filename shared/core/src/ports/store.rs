@@ -247,7 +247,8 @@ pub trait MessageStore: Send + Sync {
 /// Agents, their logins and shared counters.
 ///
 /// Guarantees: an e-mail belongs to at most one agent (`Conflict`); `next_counter` is atomic
-/// and strictly increasing per name, across processes.
+/// and strictly increasing per name, across processes; `counter` reads the last value
+/// `next_counter` returned (or a later one).
 #[async_trait]
 pub trait AgentStore: Send + Sync {
     /// Creates an agent.
@@ -262,6 +263,14 @@ pub trait AgentStore: Send + Sync {
     async fn update_agent(&self, agent: &Agent) -> StoreResult<()>;
     /// Atomically increments the counter `name` and returns the new value (1 first).
     async fn next_counter(&self, name: &str) -> StoreResult<u64>;
+    /// The counter `name`'s value, without changing it (0 for a counter never incremented).
+    async fn counter(&self, name: &str) -> StoreResult<u64>;
+    /// [`Self::next_counter`] of a counter needed only until `expires_at` (a window's count,
+    /// whose name carries the window): the store may forget it after that.
+    async fn next_counter_until(&self, name: &str, expires_at: Timestamp) -> StoreResult<u64> {
+        let _ = expires_at;
+        self.next_counter(name).await
+    }
 }
 
 /// How a bot receives updates.

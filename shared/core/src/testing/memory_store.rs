@@ -558,6 +558,10 @@ impl AgentStore for MemoryStore {
         *n += 1;
         Ok(*n)
     }
+
+    async fn counter(&self, name: &str) -> StoreResult<u64> {
+        Ok(self.inner.lock().counters.get(name).copied().unwrap_or(0))
+    }
 }
 
 #[async_trait]

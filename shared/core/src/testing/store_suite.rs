@@ -1348,6 +1348,11 @@ pub async fn agents(store: &dyn AgentStore) {
 
     // Counters.
     let name = format!("suite-{}", fresh());
+    assert_eq!(
+        ok("counter", store.counter(&name).await),
+        0,
+        "a counter never incremented reads 0"
+    );
     for expected in 1..=3 {
         assert_eq!(
             ok("next_counter", store.next_counter(&name).await),
@@ -1361,6 +1366,25 @@ pub async fn agents(store: &dyn AgentStore) {
         1,
         "counters are independent per name"
     );
+    assert_eq!(
+        ok("counter", store.counter(&name).await),
+        3,
+        "counter reads the last value without changing it"
+    );
+    assert_eq!(ok("counter", store.counter(&name).await), 3);
+    let windowed = format!("suite-window-{}", fresh());
+    let ends = Timestamp::from_millis(i64::from(u32::MAX) * 1000);
+    for expected in 1..=2 {
+        assert_eq!(
+            ok(
+                "next_counter_until",
+                store.next_counter_until(&windowed, ends).await
+            ),
+            expected,
+            "a counter with an end counts like any other"
+        );
+    }
+    assert_eq!(ok("counter", store.counter(&windowed).await), 2);
     let values: Vec<u64> = join_all((0..20).map(|_| store.next_counter(&name)).collect())
         .await
         .into_iter()
