@@ -470,6 +470,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
                 clock.clone(),
             ))
             .fallback_service(crate::static_files::service(&config.dashboard_dir))
+            .layer(axum::middleware::from_fn(crate::headers::security_headers))
             // The peer's address, for the agent API's sign-in throttling.
             .layer(axum::middleware::map_request(
                 |ConnectInfo(peer): ConnectInfo<SocketAddr>,

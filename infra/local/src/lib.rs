@@ -8,6 +8,7 @@ pub mod app;
 pub mod bench;
 pub mod config;
 pub mod faq;
+pub mod headers;
 pub mod poller;
 pub mod smtp_sink;
 pub mod static_files;

@@ -7,6 +7,6 @@ mod email;
 mod files;
 mod harness;
 mod language;
-mod signin;
+mod security;
 mod telegram_path;
 mod translation;
