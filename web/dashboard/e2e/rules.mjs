@@ -10,7 +10,7 @@
 //   import { rulesScenarios } from './rules.mjs';
 //   await rulesScenarios({
 //     browser, page, base, port, results, test, skip, assert, waitFor, sleep, postUpdate, sends, agentApi,
-//     botId: BOT_ID, webhookSecret: WEBHOOK_SECRET, password: PASSWORD, pageErrors,
+//     botId: BOT_ID, webhookSecret: WEBHOOK_SECRET, password: PASSWORD, pageErrors, watchCsp,
 //     agents: { ann: { email: EMAIL, name: 'Ann Agent' }, bob: { email: 'bob@example.com', name: 'Bob Agent' } },
 //     admin,
 //   });

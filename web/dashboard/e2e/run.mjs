@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { cspReport, watchCsp as watchBrowserCsp } from './csp.mjs';
 import { createFakeDeepl } from './fake-deepl.mjs';
 import { makePng } from './png.mjs';
 import { rulesScenarios } from './rules.mjs';
@@ -247,12 +248,15 @@ function jwt(sub, expSecs) {
 
 // ---------- tiny test runner ----------
 const outcomes = [];
+/** The test running now: a CSP violation is reported with it. */
+let currentTest = 'setup';
 function skip(name, why) {
   outcomes.push({ name, ok: true, skipped: true });
   console.log(`skip - ${name}\n       SKIPPED: ${why}`);
 }
 async function test(name, fn) {
   const started = Date.now();
+  currentTest = name;
   try {
     await fn();
     outcomes.push({ name, ok: true });
@@ -287,6 +291,11 @@ const pageErrors = [];
 /** Console errors as `{text, url}`, in order. */
 const consoleErrors = [];
 const dialogs = [];
+/** What the browser refused under the server's Content-Security-Policy: `{who, during, what}`, in order. */
+const cspViolations = [];
+
+/** Records the CSP violations in the context's pages with who saw them and during which test. */
+const watchCsp = (context, who) => watchBrowserCsp(context, (what) => cspViolations.push({ who, during: currentTest, what }));
 
 const withTimeout = (p, ms) => Promise.race([p, sleep(ms)]);
 async function cleanup() {
@@ -354,6 +363,7 @@ async function main() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  await watchCsp(context, 'Ann');
   page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   page.on('console', (m) => {
@@ -834,7 +844,7 @@ async function main() {
   // ---------- the agent's daily tools and routing (issue 13) ----------
   const ctx = {
     browser, page, base, port, results, test, skip, assert, waitFor, sleep, postUpdate, sends, agentApi,
-    botId: BOT_ID, webhookSecret: WEBHOOK_SECRET, password: PASSWORD, pageErrors,
+    botId: BOT_ID, webhookSecret: WEBHOOK_SECRET, password: PASSWORD, pageErrors, watchCsp,
     agents: { ann: { email: EMAIL, name: 'Ann Agent' }, bob: { email: 'bob@example.com', name: 'Bob Agent' } },
   };
   await toolsScenarios(ctx);
@@ -848,6 +858,15 @@ async function main() {
 
   await test('the page raised no uncaught errors', async () => {
     assert(pageErrors.length === 0, `page errors: ${pageErrors.join(' | ')}`);
+  });
+
+  // Last, so it covers every scenario (and every context: Bob's too). Without the header the
+  // browser would refuse nothing and this would prove nothing: it must be there.
+  await test('the browser reported no Content-Security-Policy violation in any page', async () => {
+    const csp = (await fetch(base)).headers.get('content-security-policy') ?? '';
+    assert(/script-src 'self'/.test(csp) && /connect-src 'self'/.test(csp), `the dashboard is served with the CSP: ${JSON.stringify(csp)}`);
+    const report = cspReport(cspViolations.map((v) => `[${v.who}, during "${v.during}"] ${v.what}`));
+    assert(!report, report);
   });
 
   void conversationId;

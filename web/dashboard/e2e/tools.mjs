@@ -7,12 +7,13 @@
 //   import { toolsScenarios } from './tools.mjs';
 //   await toolsScenarios({
 //     browser, page, base, port, results, test, skip, assert, waitFor, sleep, postUpdate, sends, agentApi,
-//     botId: BOT_ID, webhookSecret: WEBHOOK_SECRET, password: PASSWORD, pageErrors,
+//     botId: BOT_ID, webhookSecret: WEBHOOK_SECRET, password: PASSWORD, pageErrors, watchCsp,
 //     agents: { ann: { email: EMAIL, name: 'Ann Agent' }, bob: { email: 'bob@example.com', name: 'Bob Agent' } },
 //   });
 //
 // `page` is Ann's, signed in (the first scenario of run.mjs did it). Bob gets a browser context of
-// his own and, at the end, chooses Offline (so later scenarios' conversations still go to Ann).
+// his own and, at the end, chooses Offline (so later scenarios' conversations still go to Ann);
+// `watchCsp(context, who)` (optional) records the CSP violations of his pages with run.mjs's.
 //
 // env OMNIDESK_E2E_TOOLS: unset: run when the server has the routes (GET /api/v1/canned and
 // GET /api/v1/reports/summary answer), else skip them with the reason; 1: run regardless (a
@@ -174,6 +175,7 @@ export async function mentionScenario(ctx) {
     // Bob signs in in a browser context of his own.
     const bobContext = await browser.newContext({ viewport: { width: 1280, height: 720 } });
     try {
+      await ctx.watchCsp?.(bobContext, 'Bob');
       const bob = await bobContext.newPage();
       const bobErrors = [];
       bob.on('pageerror', (e) => bobErrors.push(String(e)));

@@ -2,8 +2,11 @@
 // real `omnidesk serve` (which serves dist/widget.js and dist/widget/*) and a fake Telegram
 // Bot API written here. The widget is embedded with its one tag in a host page served from a
 // second origin (another port on 127.0.0.1), as on a customer's website; a third origin that
-// is not on the website's list must get no session. Every server listens on 127.0.0.1 and is
-// stopped on exit. Screenshots go to test-results/.
+// is not on the website's list must get no session; the same host also serves a page with a
+// strict Content-Security-Policy of its own (/strict), where the widget must work unchanged. Every
+// page of every browser context is watched for CSP violations (e2e/csp.mjs of the dashboard), and
+// any fails the run. Every server listens on 127.0.0.1 and is stopped on exit. Screenshots go to
+// test-results/.
 //
 // env: OMNIDESK_BIN (default <repo>/target/debug/omnidesk), CHROMIUM (default /usr/bin/chromium),
 //      OMNIDESK_WIDGET_DIR (passed to the server; default <widget>/dist)
@@ -15,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { cspReport, watchCsp } from '../../dashboard/e2e/csp.mjs';
 import { makePng } from '../../dashboard/e2e/png.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -77,9 +81,35 @@ const hostPage = (lang) => `<!doctype html>
 </head><body><h1>A shop</h1><p>Products, prices and a chat bubble.</p>
 <script src="http://127.0.0.1:${omnideskPort}/widget.js" data-website="${websiteId}"${lang ? ` data-lang="${lang}"` : ''} async></script>
 </body></html>`;
+/**
+ * A customer's strict CSP: scripts, API calls, the socket and pictures only from the site and
+ * the omnidesk origin, styles only from the site's own files. No 'unsafe-inline' anywhere: a
+ * <style> element or a style="" attribute the widget added would be refused.
+ */
+const strictCsp = () => {
+  const omnidesk = `http://127.0.0.1:${omnideskPort}`;
+  return `default-src 'self'; script-src 'self' ${omnidesk}; style-src 'self'; connect-src 'self' ${omnidesk} ws://127.0.0.1:${omnideskPort}; img-src 'self' data: ${omnidesk}`;
+};
+// The same hostile host styles as hostPage, from a file (the strict page allows no inline style).
+const SHOP_CSS = 'body{font:18px/1.6 Georgia,serif;margin:40px;color:#333} button{background:hotpink!important;font-size:40px!important}';
+const strictPage = () => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Strict shop</title>
+<link rel="stylesheet" href="/shop.css">
+</head><body><h1>A shop with a strict CSP</h1><p>No inline script or style is allowed here.</p>
+<script src="http://127.0.0.1:${omnideskPort}/widget.js" data-website="${websiteId}" async></script>
+</body></html>`;
 const hostServer = () =>
   createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
+    if (u.pathname === '/shop.css') {
+      res.writeHead(200, { 'content-type': 'text/css; charset=utf-8' });
+      return res.end(SHOP_CSS);
+    }
+    if (u.pathname === '/strict') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': strictCsp() });
+      return res.end(strictPage());
+    }
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(hostPage(u.searchParams.get('lang')));
   });
@@ -184,8 +214,11 @@ async function webConversationId() {
 
 // ---------- tiny test runner ----------
 const outcomes = [];
+/** The test running now: a CSP violation is reported with it. */
+let currentTest = 'setup';
 async function test(name, fn) {
   const started = Date.now();
+  currentTest = name;
   try {
     await fn();
     outcomes.push({ name, ok: true });
@@ -221,6 +254,10 @@ async function waitFor(fn, ms, what) {
 let browser;
 let page;
 const pageErrors = [];
+/** What the browser refused under a Content-Security-Policy, in any context: `{who, during, what}`. */
+const cspViolations = [];
+/** Records the CSP violations of the context's pages (call before its first page). */
+const watchContext = (context, who) => watchCsp(context, (what) => cspViolations.push({ who, during: currentTest, what }));
 
 const withTimeout = (p, ms) => Promise.race([p, sleep(ms)]);
 async function cleanup() {
@@ -297,6 +334,7 @@ async function main() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await watchContext(context, 'visitor');
   page = await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   const toServer = [];
@@ -309,6 +347,7 @@ async function main() {
   let dash = null;
   if (haveDashboard) {
     const dctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await watchContext(dctx, 'dashboard'); // served with the server's own CSP
     dash = await dctx.newPage();
     dash.on('pageerror', (e) => pageErrors.push(`dashboard: ${e}`));
     await dash.goto(`http://127.0.0.1:${omnideskPort}/`);
@@ -533,6 +572,7 @@ async function main() {
 
   await test('a host page on an origin not on the list gets no session: "chat unavailable", no crash', async () => {
     const ctx2 = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await watchContext(ctx2, 'refused origin');
     const p3 = await ctx2.newPage();
     const errors = [];
     p3.on('pageerror', (e) => errors.push(String(e)));
@@ -548,8 +588,103 @@ async function main() {
     await ctx2.close();
   });
 
+  await test('on a host page with a strict CSP (no inline style; scripts, API, socket only from omnidesk) the widget is styled, a message and the reply go through, nothing is refused', async () => {
+    // A visitor of their own (a fresh context: no stored session), on the allowed origin.
+    const sctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const refused = [];
+    await watchCsp(sctx, (what) => {
+      refused.push(what);
+      cspViolations.push({ who: 'strict host', during: currentTest, what });
+    });
+    try {
+      const p = await sctx.newPage();
+      const errors = [];
+      p.on('pageerror', (e) => errors.push(String(e)));
+      const r = await p.goto(`${host}strict`);
+      assert(r.headers()['content-security-policy'] === strictCsp(), `the page is served with the strict CSP: ${r.headers()['content-security-policy']}`);
+      // The host's own stylesheet applies (it is 'self'), and so must the widget's.
+      assert((await p.locator('h1').evaluate((el) => getComputedStyle(el).fontFamily)).includes('Georgia'), "the host's stylesheet loaded");
+      const launcher = p.locator('[data-omnidesk-launcher]');
+      await launcher.waitFor({ timeout: 5000 });
+      // Values only the widget's stylesheet sets: unstyled, the launcher would be a grey
+      // inline button in the page's flow.
+      const look = await launcher.evaluate((el) => {
+        const b = getComputedStyle(el);
+        return { root: getComputedStyle(el.parentElement).position, bg: b.backgroundColor, w: b.width, h: b.height, radius: b.borderRadius };
+      });
+      assert(look.root === 'fixed' && look.bg === 'rgb(37, 99, 235)' && look.w === '56px' && look.h === '56px' && look.radius === '50%', `the launcher is styled: ${JSON.stringify(look)}`);
+      const sheets = await p.evaluate(() => {
+        const root = document.querySelector('[data-omnidesk-host]').shadowRoot;
+        return { adopted: root.adoptedStyleSheets.length, styleElements: root.querySelectorAll('style').length };
+      });
+      assert(sheets.adopted === 1 && sheets.styleElements === 0, `the loader's CSS is an adopted stylesheet, not a <style>: ${JSON.stringify(sheets)}`);
+      await p.screenshot({ path: join(results, '12-strict-csp-launcher.png') });
+
+      await launcher.click();
+      const panel = p.locator('[data-omnidesk-panel][data-omnidesk-state=ready]');
+      await panel.waitFor({ timeout: 5000 });
+      const panelLook = await p.locator('[data-omnidesk-panel]').evaluate((el) => {
+        const s = getComputedStyle(el);
+        return { position: s.position, width: s.width, radius: s.borderRadius, head: getComputedStyle(el.querySelector('.od-head')).backgroundColor };
+      });
+      assert(panelLook.position === 'fixed' && panelLook.width === '370px' && panelLook.radius === '14px' && panelLook.head === 'rgb(37, 99, 235)', `the panel is styled: ${JSON.stringify(panelLook)}`);
+      const composer = p.locator('[data-omnidesk-composer]');
+      assert((await composer.evaluate((el) => getComputedStyle(el).fontSize)) === '16px', 'the composer has the panel font size');
+      assert((await p.evaluate(() => document.querySelector('[data-omnidesk-host]').shadowRoot.adoptedStyleSheets.length)) === 2, "the panel's CSS is adopted too");
+
+      // The API (connect-src) and the socket (ws: in connect-src) work: the reply comes live.
+      const text = 'Strict shop: is the blue jacket back in stock?';
+      await composer.fill(text);
+      await composer.press('Enter');
+      const mine = p.locator(`${W}[data-direction=inbound]`).filter({ hasText: text });
+      await mine.waitFor({ timeout: 5000 });
+      await waitFor(async () => /^.+$/.test((await mine.getAttribute('data-omnidesk-message')) ?? ''), 5000, 'the stored message id');
+      await p.locator('[data-omnidesk-panel] .od-status[data-link=open]').waitFor({ timeout: 5000 });
+      const conv = await waitFor(async () => {
+        const list = await agentApi('GET', '/conversations?status=all&limit=100');
+        return list.items.find((x) => (x.last_message?.text ?? '') === text)?.id;
+      }, 5000, 'the strict page visitor’s conversation in the agent API');
+      const reply = 'Yes, it is back in all sizes.';
+      await agentApi('POST', `/conversations/${conv}/messages`, { text: reply, client_id: 'e2e-strict-reply' });
+      await p.locator(`${W}[data-direction=outbound]`).filter({ hasText: reply }).waitFor({ timeout: 3000 });
+      const mineBg = await mine.locator('.od-bubble').evaluate((el) => getComputedStyle(el).backgroundColor);
+      assert(mineBg === 'rgb(37, 99, 235)', `the visitor's bubble is styled: ${mineBg}`);
+      await p.screenshot({ path: join(results, '13-strict-csp-panel.png') });
+
+      await sleep(200); // a late violation (a refused picture or socket) has time to be reported
+      const inPage = await p.evaluate(() => window.__cspViolations);
+      assert(inPage.length === 0, `securitypolicyviolation events in the page: ${JSON.stringify(inPage)}`);
+      const report = cspReport(refused);
+      assert(!report, report);
+      assert(errors.length === 0, `page errors: ${errors.join(' | ')}`);
+    } finally {
+      await sctx.close();
+    }
+  });
+
+  await test("the demo page (/widget/demo.html, served with the server's CSP) embeds the widget", async () => {
+    const p = await context.newPage();
+    try {
+      const r = await p.goto(`http://127.0.0.1:${omnideskPort}/widget/demo.html?website=${websiteId}`);
+      assert(r.ok(), `demo.html answered ${r.status()}`);
+      if (!r.headers()['content-security-policy']) console.log('       note: the server sends demo.html without a CSP');
+      // Its script is a file (demo.js): an inline one would be refused and no launcher drawn.
+      const launcher = p.locator('[data-omnidesk-launcher]');
+      await launcher.waitFor({ timeout: 5000 });
+      assert((await launcher.evaluate((el) => getComputedStyle(el).backgroundColor)) === 'rgb(37, 99, 235)', 'the launcher is styled');
+    } finally {
+      await p.close();
+    }
+  });
+
   await test('the page raised no uncaught errors', async () => {
     assert(pageErrors.length === 0, `page errors: ${pageErrors.join(' | ')}`);
+  });
+
+  // Last, so it covers every page of every context (the dashboard's too).
+  await test('the browser reported no Content-Security-Policy violation in any page', async () => {
+    const report = cspReport(cspViolations.map((v) => `[${v.who}, during "${v.during}"] ${v.what}`));
+    assert(!report, report);
   });
 
   void tmeUrl;

@@ -1,5 +1,6 @@
 // Builds the two IIFE bundles with Vite (no config file): dist/widget.js (the loader) and
-// dist/widget/panel.js (the panel), then copies the demo host page (served at /widget/demo.html).
+// dist/widget/panel.js (the panel), then copies the demo host page and its script (served at
+// /widget/demo.html and /widget/demo.js).
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,4 +43,5 @@ asciiOnly(join(dist, 'widget.js'));
 asciiOnly(join(dist, 'widget/panel.js'));
 mkdirSync(dist, { recursive: true });
 copyFileSync(join(root, 'public/demo.html'), join(dist, 'widget/demo.html'));
-console.log('built dist/widget.js, dist/widget/panel.js, dist/widget/demo.html');
+copyFileSync(join(root, 'public/demo.js'), join(dist, 'widget/demo.js'));
+console.log('built dist/widget.js, dist/widget/panel.js, dist/widget/demo.html, dist/widget/demo.js');

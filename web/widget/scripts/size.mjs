@@ -12,8 +12,8 @@ const gz = (p) => gzipSync(readFileSync(p), { level: 9 }).length;
 const walk = (d) => readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : [join(d, f)]));
 
 const loader = gz(join(dist, 'widget.js'));
-// The demo host page is for trying the widget by hand; visitors never load it.
-const assets = walk(join(dist, 'widget')).filter((a) => !a.endsWith('demo.html'));
+// The demo host page and its script are for trying the widget by hand; visitors never load them.
+const assets = walk(join(dist, 'widget')).filter((a) => !/[/\\]demo\.(html|js)$/.test(a));
 let total = loader;
 for (const a of assets) {
   const n = gz(a);

@@ -64,6 +64,31 @@ export function safeStorage(): Storage | null {
   }
 }
 
+/**
+ * Adds CSS to the widget's shadow root as a constructable stylesheet (`adoptedStyleSheets`).
+ * A host page whose CSP has no 'unsafe-inline' in style-src blocks every <style> element the
+ * widget adds, and the launcher and panel would show unstyled; an adopted sheet is built by our
+ * script (which the page allowed) and is not subject to style-src. A <style> element only
+ * where adopted sheets are missing (Safari before 16.4). `first`: before the sheets already
+ * there, which then win a tie.
+ */
+export function addCss(shadow: ShadowRoot, css: string, first = false): void {
+  if ('adoptedStyleSheets' in shadow && typeof CSSStyleSheet === 'function' && 'replaceSync' in CSSStyleSheet.prototype) {
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      // Assigned, not pushed: older engines give a frozen array.
+      shadow.adoptedStyleSheets = first ? [sheet, ...shadow.adoptedStyleSheets] : [...shadow.adoptedStyleSheets, sheet];
+      return;
+    } catch {
+      /* a CSSStyleSheet that cannot be constructed: the <style> below */
+    }
+  }
+  const style = document.createElement('style');
+  style.textContent = css;
+  shadow.insertBefore(style, first ? shadow.firstChild : null);
+}
+
 /** What the loader hands the panel. */
 export interface LoaderContext {
   /** Where widget.js and panel.js come from. */
@@ -74,7 +99,7 @@ export interface LoaderContext {
   ws: string;
   websiteId: string;
   lang: Lang;
-  /** The open shadow root; the panel adds its style and its dialog here. */
+  /** The open shadow root; the panel adds its stylesheet (`addCss`) and its dialog here. */
   shadow: ShadowRoot;
   /** The `.od` root element (carries `dir` and `data-open`). */
   root: HTMLElement;

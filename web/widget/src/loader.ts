@@ -8,6 +8,7 @@
 import {
   LAUNCHER,
   PANEL_GLOBAL,
+  addCss,
   isRtl,
   pickLang,
   readState,
@@ -55,8 +56,7 @@ function boot(script: HTMLScriptElement): void {
   const host = document.createElement('div');
   host.setAttribute('data-omnidesk-host', websiteId);
   const shadow = host.attachShadow({ mode: 'open' });
-  const style = document.createElement('style');
-  style.textContent = CSS;
+  addCss(shadow, CSS);
   const root = document.createElement('div');
   root.className = 'od';
   root.dir = isRtl(lang) ? 'rtl' : 'ltr';
@@ -79,7 +79,7 @@ function boot(script: HTMLScriptElement): void {
   badge.setAttribute('aria-hidden', 'true');
   launcher.append(svg, badge);
   root.appendChild(launcher);
-  shadow.append(style, root);
+  shadow.append(root);
 
   const setBadge = (n: number): void => {
     badge.hidden = !(n > 0);

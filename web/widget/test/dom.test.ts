@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { PANEL_GLOBAL, type LoaderContext } from '../src/common';
+import { PANEL_GLOBAL, addCss, type LoaderContext } from '../src/common';
 import { Controller } from '../src/panel/controller';
 import { translator } from '../src/panel/i18n';
 import { mountPanel, renderItem } from '../src/panel/ui';
@@ -20,6 +20,17 @@ function fakeCtx(lang: LoaderContext['lang'] = 'en') {
   const badges: number[] = [];
   const ctx: LoaderContext = { base: 'http://chat.test', api: 'http://chat.test', ws: 'ws://chat.test/ws', websiteId: 'ws_1', lang, shadow, root, launcher, setBadge: (n) => badges.push(n), background: false, user: null };
   return { ctx, badges, shadow };
+}
+
+/**
+ * The CSS a shadow root has, in cascade order: its <style> elements, then its adopted sheets (as
+ * the CSSOM writes them back: `a,b { c: d; }`).
+ */
+function shadowCss(shadow: ShadowRoot): string[] {
+  return [
+    ...Array.from(shadow.querySelectorAll('style'), (s) => s.textContent ?? ''),
+    ...Array.from(shadow.adoptedStyleSheets, (sheet) => Array.from(sheet.cssRules, (r) => r.cssText).join('\n')),
+  ];
 }
 
 afterEach(() => {
@@ -102,7 +113,10 @@ describe('panel', () => {
     expect(shadow.activeElement).toBe(composer);
     expect(shadow.querySelector('[data-omnidesk-telegram]')!.textContent).toBe('Continue on Telegram');
     for (const b of shadow.querySelectorAll('button')) expect(b.getAttribute('aria-label') || b.textContent!.trim(), b.outerHTML).not.toBe('');
-    expect(shadow.querySelector('style')!.textContent).toMatch(/input,textarea\{[^}]*font-size:16px/);
+    // An adopted sheet, no <style>: a host page's CSP without 'unsafe-inline' would block that.
+    expect(shadow.querySelector('style')).toBeNull();
+    expect(shadowCss(shadow)).toHaveLength(1);
+    expect(shadowCss(shadow)[0]).toMatch(/input,\s*textarea\s*\{[^}]*font-size:\s*16px/);
   });
 
   it('Esc closes and gives focus back to the launcher', async () => {
@@ -187,7 +201,9 @@ describe('loader (widget.js)', () => {
     const launcher = host.shadowRoot!.querySelector('[data-omnidesk-launcher]') as HTMLButtonElement;
     expect(launcher.getAttribute('aria-label')).toBe('فتح الدردشة');
     expect(host.shadowRoot!.querySelector('.od')!.getAttribute('dir')).toBe('rtl');
-    expect(host.shadowRoot!.querySelector('style')!.textContent).toContain(':host{all:initial}');
+    expect(host.shadowRoot!.querySelector('style')).toBeNull();
+    expect(shadowCss(host.shadowRoot!)).toHaveLength(1);
+    expect(shadowCss(host.shadowRoot!)[0]).toMatch(/:host\s*\{\s*all:\s*initial/);
     expect(document.querySelectorAll('script[src*="panel.js"]')).toHaveLength(0);
     expect(fetchSpy).not.toHaveBeenCalled();
     // opening injects the panel script from <base>/widget/panel.js; it registers on the global
@@ -210,5 +226,47 @@ describe('loader (widget.js)', () => {
     expect(fetchSpy).not.toHaveBeenCalled();
     vi.unstubAllGlobals();
     vi.restoreAllMocks();
+  });
+});
+
+describe('addCss (styles that a strict host CSP does not block)', () => {
+  afterEach(() => vi.unstubAllGlobals());
+  const shadowRoot = () => document.body.appendChild(document.createElement('div')).attachShadow({ mode: 'open' });
+
+  it('adopts constructable stylesheets, `first` before the ones already there', () => {
+    const shadow = shadowRoot();
+    addCss(shadow, '.loader{color:red}');
+    addCss(shadow, '.panel{color:blue}', true);
+    expect(shadow.querySelector('style')).toBeNull();
+    const css = shadowCss(shadow);
+    expect(css).toHaveLength(2);
+    expect(css[0]).toMatch(/^\.panel\s*\{/);
+    expect(css[1]).toMatch(/^\.loader\s*\{/);
+  });
+
+  it('falls back to <style> elements, in the same order, without constructable stylesheets', () => {
+    vi.stubGlobal('CSSStyleSheet', undefined);
+    const shadow = shadowRoot();
+    shadow.appendChild(document.createElement('div'));
+    addCss(shadow, '.loader{color:red}');
+    addCss(shadow, '.panel{color:blue}', true);
+    expect(shadow.adoptedStyleSheets).toHaveLength(0);
+    expect(Array.from(shadow.children, (e) => e.tagName.toLowerCase())).toEqual(['style', 'div', 'style']);
+    expect(shadowCss(shadow)).toEqual(['.panel{color:blue}', '.loader{color:red}']);
+  });
+
+  it('falls back to <style> when the constructor throws (an engine that only half has them)', () => {
+    vi.stubGlobal(
+      'CSSStyleSheet',
+      class {
+        constructor() {
+          throw new TypeError('Illegal constructor');
+        }
+        replaceSync(): void {}
+      },
+    );
+    const shadow = shadowRoot();
+    addCss(shadow, '.loader{color:red}');
+    expect(shadowCss(shadow)).toEqual(['.loader{color:red}']);
   });
 });

@@ -1,7 +1,7 @@
 // The panel's DOM, plain and small. Every name and text from the server or the visitor is set
 // with textContent (or an attribute), never parsed as markup, so an XSS payload stays text.
 
-import type { Lang, LoaderContext, PanelHandle } from '../common';
+import { addCss, type Lang, type LoaderContext, type PanelHandle } from '../common';
 import type { Controller, ViewState } from './controller';
 import type { T } from './i18n';
 import type { Pending } from './outbox';
@@ -226,8 +226,8 @@ const signature = (it: Item): string =>
 
 export function mountPanel(ctx: LoaderContext, c: Controller, t: T): PanelHandle {
   const { shadow, root, launcher, lang } = ctx;
-  const style = h('style', {}, PANEL_CSS);
-  shadow.insertBefore(style, shadow.firstChild);
+  // Before the loader's sheet: on a tie the loader's rules (the launcher's) win.
+  addCss(shadow, PANEL_CSS, true);
 
   // ---- skeleton ----
   const title = h('h2', { class: 'od-title', id: 'od-title' }, t('title'));
