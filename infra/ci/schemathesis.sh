@@ -147,6 +147,8 @@ token_for() { # token_for AUTH: the Bearer token of AUTH (empty for none)
   esac
 }
 
+# Sign-out ends every session of the agent: the run's token would be refused from then on
+# (its own API test covers it).
 status=0
 while [ $# -gt 0 ]; do
   doc="$1" auth="$2"
@@ -162,7 +164,8 @@ while [ $# -gt 0 ]; do
   rc=0
   (cd "$WORK" && "$VENV/bin/schemathesis" run "$BASE$doc" "${header[@]}" \
     --checks all --max-examples "$MAX_EXAMPLES" "${seed[@]}" \
-    --generation-database none --request-timeout 10 --no-color) || rc=$?
+    --generation-database none --request-timeout 10 --no-color \
+    --exclude-path /api/v1/auth/logout) || rc=$?
   [ "$rc" -eq 0 ] || status=$rc
   echo "== $doc: $(( $(date +%s) - doc_started )) s, exit $rc"
 done

@@ -7,12 +7,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use omnidesk_core::{ServerEvent, StoreError};
-use omnidesk_domain::{Agent, AgentStatus, EmailAddress, ParseError, Timestamp};
+use omnidesk_domain::{Agent, AgentStatus, EmailAddress, ParseError, Role, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::auth::PasswordError;
-use crate::error::{ApiError, Body};
+use crate::error::{ApiError, Body, PathParam};
 use crate::signin::{Attempt, ClientAddr};
 use crate::{ApiDeps, AppState, Me, conversations, publish};
 
@@ -38,12 +38,25 @@ pub enum CreateAgentError {
     Store(#[source] StoreError),
 }
 
-/// Creates an agent (offline, default capacity) who logs in with `email` and `password`.
+/// Creates an agent (offline, default capacity) who logs in with `email` and `password`: the
+/// deployment's first agent is an admin, later ones agents (see [`create_agent_as`]).
 pub async fn create_agent(
     deps: &ApiDeps,
     email: &str,
     name: &str,
     password: &str,
+) -> Result<Agent, CreateAgentError> {
+    create_agent_as(deps, email, name, password, None).await
+}
+
+/// [`create_agent`] with a role; `None`: admin for the deployment's first agent (someone must
+/// be able to manage it), else agent.
+pub async fn create_agent_as(
+    deps: &ApiDeps,
+    email: &str,
+    name: &str,
+    password: &str,
+    role: Option<Role>,
 ) -> Result<Agent, CreateAgentError> {
     let email = EmailAddress::parse(email)?;
     let name = name.trim();
@@ -65,6 +78,19 @@ pub async fn create_agent(
     {
         return Err(CreateAgentError::DuplicateEmail(email));
     }
+    let role = match role {
+        Some(role) => role,
+        None if deps
+            .agents
+            .list_agents()
+            .await
+            .map_err(CreateAgentError::Store)?
+            .is_empty() =>
+        {
+            Role::Admin
+        }
+        None => Role::Agent,
+    };
     let auth = deps.auth.clone();
     let password = password.to_owned();
     let password_hash = tokio::task::spawn_blocking(move || auth.hash_password(&password))
@@ -82,6 +108,8 @@ pub async fn create_agent(
         status: AgentStatus::Offline,
         chosen_status: None,
         capacity: Agent::DEFAULT_CAPACITY,
+        role,
+        disabled: false,
         created_at: deps.clock.now(),
     };
     match deps.agents.create_agent(&agent).await {
@@ -142,7 +170,16 @@ pub(crate) async fn login(
         attempt.failed(deps.agents.as_ref(), now).await?;
         return Err(ApiError::bad_credentials());
     };
-    let issued = deps.auth.issue(agent.id)?;
+    if agent.disabled {
+        tracing::info!(agent_id = %agent.id, "sign-in of a disabled agent refused");
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "account_disabled",
+            "this account is disabled; ask an admin",
+        ));
+    }
+    let version = crate::auth::session_version(deps.agents.as_ref(), agent.id).await?;
+    let issued = deps.auth.issue_version(agent.id, version)?;
     tracing::info!(agent_id = %agent.id, "agent logged in");
     let body = LoginResponse {
         token: issued.token,
@@ -180,11 +217,6 @@ fn wait_text(secs: u64) -> String {
     }
 }
 
-/// Loads the authenticated agent (401 if their account is gone).
-pub(crate) async fn load_me(deps: &ApiDeps, me: Me) -> Result<Agent, ApiError> {
-    deps.agents.get_agent(me.0).await?.ok_or_else(gone)
-}
-
 fn gone() -> ApiError {
     ApiError::new(
         axum::http::StatusCode::UNAUTHORIZED,
@@ -194,8 +226,8 @@ fn gone() -> ApiError {
 }
 
 /// `GET /api/v1/agents/me`.
-pub(crate) async fn me(State(deps): State<AppState>, me: Me) -> Result<Json<Agent>, ApiError> {
-    Ok(Json(load_me(&deps, me).await?))
+pub(crate) async fn me(me: Me) -> Result<Json<Agent>, ApiError> {
+    Ok(Json((*me.1).clone()))
 }
 
 /// `GET /api/v1/agents`.
@@ -210,6 +242,169 @@ pub(crate) struct StatusRequest {
     status: String,
 }
 
+/// `POST /api/v1/auth/logout`: ends every session of the agent (every token they hold is
+/// refused from its next request, on every device). 204.
+pub(crate) async fn logout(State(deps): State<AppState>, me: Me) -> Result<StatusCode, ApiError> {
+    crate::auth::end_sessions(deps.agents.as_ref(), me.0).await?;
+    tracing::info!(agent_id = %me.0, "agent signed out");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasswordRequest {
+    current_password: String,
+    new_password: String,
+}
+
+/// `PUT /api/v1/agents/me/password`: changes the password (the current one proves it is the
+/// agent; a wrong one counts as a failed sign-in). Every other session ends; the answer is a
+/// new token, like a sign-in's.
+pub(crate) async fn change_password(
+    State(deps): State<AppState>,
+    address: Option<Extension<ClientAddr>>,
+    me: Me,
+    Body(req): Body<PasswordRequest>,
+) -> Result<Response, ApiError> {
+    let agent = (*me.1).clone();
+    let attempt = Attempt::new(&agent.email, address.map(|Extension(a)| a));
+    let now = deps.clock.now();
+    if let Some(until) = attempt.locked_until(deps.agents.as_ref(), now).await? {
+        return Ok(locked(now, until));
+    }
+    check_new_password(&req.new_password)?;
+    let auth = deps.auth.clone();
+    let hash = agent.password_hash.clone();
+    let (current, new) = (req.current_password, req.new_password);
+    let (ok, new_hash) = tokio::task::spawn_blocking(move || {
+        let ok = auth.verify_password(&current, &hash);
+        (ok, ok.then(|| auth.hash_password(&new)))
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "password task failed");
+        ApiError::internal()
+    })?;
+    let Some(new_hash) = new_hash else {
+        attempt.failed(deps.agents.as_ref(), now).await?;
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_password",
+            "current_password: that is not your current password",
+        ));
+    };
+    debug_assert!(ok);
+    let mut agent = agent;
+    agent.password_hash = new_hash.map_err(|e| {
+        tracing::error!(error = %e, "could not hash the new password");
+        ApiError::internal()
+    })?;
+    deps.agents.update_agent(&agent).await?;
+    let version = crate::auth::end_sessions(deps.agents.as_ref(), agent.id).await?;
+    let issued = deps.auth.issue_version(agent.id, version)?;
+    tracing::info!(agent_id = %agent.id, "password changed; other sessions ended");
+    Ok(Json(json!(LoginResponse {
+        token: issued.token,
+        expires_at: issued.expires_at,
+        agent,
+    }))
+    .into_response())
+}
+
+/// The rules a new password must meet, as a 400 naming `new_password`.
+fn check_new_password(password: &str) -> Result<(), ApiError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(ApiError::invalid(
+            "new_password",
+            format!("must have at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if crate::signin::is_common_password(password) {
+        return Err(ApiError::invalid(
+            "new_password",
+            "is one of the most common passwords; choose another",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AgentPatch {
+    role: Option<String>,
+    disabled: Option<bool>,
+}
+
+/// `PATCH /api/v1/agents/{id}` (admins): changes an agent's role or disables (enables) them.
+/// Either ends the agent's sessions at once. The last enabled admin cannot be demoted or
+/// disabled (409 `last_admin`): someone must be able to manage the deployment.
+pub(crate) async fn patch_agent(
+    State(deps): State<AppState>,
+    me: Me,
+    PathParam(id): PathParam<String>,
+    Body(patch): Body<AgentPatch>,
+) -> Result<Json<Agent>, ApiError> {
+    let id = omnidesk_domain::AgentId::parse(&id).map_err(|e| ApiError::invalid("id", e))?;
+    let role = patch
+        .role
+        .as_deref()
+        .map(Role::parse)
+        .transpose()
+        .map_err(|e| ApiError::invalid("role", e))?;
+    let all = deps.agents.list_agents().await?;
+    let mut agent = all
+        .iter()
+        .find(|a| a.id == id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("agent"))?;
+    let before = (agent.role, agent.disabled);
+    if let Some(role) = role {
+        agent.role = role;
+    }
+    if let Some(disabled) = patch.disabled {
+        agent.disabled = disabled;
+    }
+    if (agent.role, agent.disabled) == before {
+        return Ok(Json(agent));
+    }
+    let admins_left = all
+        .iter()
+        .filter(|a| a.id != id && a.role == Role::Admin && !a.disabled)
+        .count();
+    if admins_left == 0 && (agent.role != Role::Admin || agent.disabled) {
+        return Err(ApiError::conflict(
+            "last_admin",
+            "this is the last admin: make someone else an admin first",
+        ));
+    }
+    if agent.disabled {
+        // A disabled agent takes nothing new and their open conversations are offered again.
+        agent.status = AgentStatus::Offline;
+        agent.chosen_status = Some(AgentStatus::Offline);
+    }
+    deps.agents.update_agent(&agent).await?;
+    crate::auth::end_sessions(deps.agents.as_ref(), id).await?;
+    tracing::info!(
+        agent_id = %id,
+        by = %me.0,
+        role = agent.role.as_str(),
+        disabled = agent.disabled,
+        "agent role or access changed; their sessions ended"
+    );
+    if agent.disabled && !before.1 {
+        publish(
+            &deps,
+            &[ServerEvent::Presence {
+                agent_id: id,
+                status: AgentStatus::Offline,
+            }],
+        )
+        .await;
+        requeue_of(&deps, id).await;
+    }
+    Ok(Json(agent))
+}
+
 /// `PUT /api/v1/agents/me/status`: sets presence; an agent who comes online takes queued
 /// conversations up to their capacity, oldest waiting first.
 pub(crate) async fn set_status(
@@ -218,7 +413,7 @@ pub(crate) async fn set_status(
     Body(req): Body<StatusRequest>,
 ) -> Result<Json<Agent>, ApiError> {
     let status = AgentStatus::parse(&req.status).map_err(|e| ApiError::invalid("status", e))?;
-    let mut agent = load_me(&deps, me).await?;
+    let mut agent = (*me.1).clone();
     // Their choice sticks across dashboard sessions; online means "follow the dashboard".
     let chosen = (status != AgentStatus::Online).then_some(status);
     let changed = agent.status != status || agent.chosen_status != chosen;
@@ -242,20 +437,7 @@ pub(crate) async fn set_status(
         .await;
     }
     if status == AgentStatus::Offline && changed {
-        // Their unanswered conversations go to someone else (the router does it, as when
-        // their dashboard closes).
-        let job = omnidesk_core::TimerJob::AgentAway {
-            agent_id: agent.id,
-            disconnected_at: deps.clock.now(),
-        };
-        let message = job.to_queue_message(std::time::Duration::ZERO);
-        if let Err(error) = deps
-            .queue
-            .send(omnidesk_core::QueueName::Timers, message)
-            .await
-        {
-            tracing::warn!(agent_id = %agent.id, %error, "could not hand back the agent's conversations");
-        }
+        requeue_of(&deps, agent.id).await;
     }
     if status == AgentStatus::Online {
         // The status change stands even if the pick-up fails; the router assigns later.
@@ -269,5 +451,22 @@ pub(crate) async fn set_status(
 impl PasswordError {
     fn from_join(e: &tokio::task::JoinError) -> Self {
         Self::new(format!("hashing task failed: {e}"))
+    }
+}
+
+/// Hands the unanswered conversations of `agent`, gone offline, to someone else (the router
+/// does it, as when their dashboard closes).
+async fn requeue_of(deps: &ApiDeps, agent: omnidesk_domain::AgentId) {
+    let job = omnidesk_core::TimerJob::AgentAway {
+        agent_id: agent,
+        disconnected_at: deps.clock.now(),
+    };
+    let message = job.to_queue_message(std::time::Duration::ZERO);
+    if let Err(error) = deps
+        .queue
+        .send(omnidesk_core::QueueName::Timers, message)
+        .await
+    {
+        tracing::warn!(agent_id = %agent, %error, "could not hand back the agent's conversations");
     }
 }

@@ -229,10 +229,9 @@ pub(crate) struct CallsQuery {
 /// of one conversation when `conversation_id` is given.
 pub(crate) async fn calls(
     State(deps): State<AppState>,
-    _me: Me,
+    me: Me,
     Params(q): Params<CallsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let a = ai(&deps)?;
     let conversation = q
         .conversation_id
         .as_deref()
@@ -248,6 +247,17 @@ pub(crate) async fn calls(
             _ => return Err(ApiError::invalid("limit", "a whole number from 1 to 200")),
         },
     };
+    // One conversation's calls for whoever may read it; the whole log for supervisors.
+    match conversation {
+        Some(id) => {
+            load(&deps, Some(&me.1), id).await?;
+        }
+        None => me.require(
+            omnidesk_domain::Role::Supervisor,
+            "read the whole AI call log",
+        )?,
+    }
+    let a = ai(&deps)?;
     let calls = a.assist.ai.ai_calls(conversation, limit).await?;
     Ok(Json(json!({ "calls": calls })))
 }
@@ -256,7 +266,7 @@ pub(crate) async fn calls(
 /// conversation's summary and returns it.
 pub(crate) async fn summarise(
     State(deps): State<AppState>,
-    _me: Me,
+    me: Me,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
@@ -268,7 +278,7 @@ pub(crate) async fn summarise(
         .map_err(|e| job_error(&e))?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
     // Agents with the conversation open see the new card.
-    let c = load(&deps, id).await?;
+    let c = load(&deps, Some(&me.1), id).await?;
     let view = omnidesk_core::usecases::conversation_view(deps.contacts.as_ref(), &c).await?;
     crate::publish(
         &deps,
@@ -284,10 +294,11 @@ pub(crate) async fn summarise(
 /// by itself.
 pub(crate) async fn suggest(
     State(deps): State<AppState>,
-    _me: Me,
+    me: Me,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
+    load(&deps, Some(&me.1), id).await?;
     let a = ai(&deps)?;
     if a.mode == AiMode::Off {
         return Err(ApiError::new(
@@ -311,7 +322,7 @@ pub(crate) async fn hand_back(
     me: Me,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
-    let applied = apply(&deps, parse_id(&id)?, |c| {
+    let applied = apply(&deps, Some(&me.1), parse_id(&id)?, |c| {
         Ok(Step::Write(c.hand_back(Some(me.0))?.event))
     })
     .await?;

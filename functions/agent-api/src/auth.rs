@@ -52,6 +52,16 @@ struct Claims {
     sub: String,
     exp: i64,
     iat: i64,
+    /// The agent's token version when it was issued (tokens from before versions: 0).
+    #[serde(default)]
+    ver: u64,
+}
+
+/// What an authentic, unexpired token says: whose it is and of which token version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session {
+    pub agent: AgentId,
+    pub version: u64,
 }
 
 /// Issues and verifies agent tokens, hashes and verifies passwords.
@@ -117,8 +127,15 @@ impl Auth {
         self.ttl
     }
 
-    /// Issues a token for `agent`, valid from now for the configured lifetime.
+    /// Issues a token for `agent` (token version 0), valid from now for the configured
+    /// lifetime.
     pub fn issue(&self, agent: AgentId) -> Result<IssuedToken, AuthError> {
+        self.issue_version(agent, 0)
+    }
+
+    /// Issues a token for `agent` at their session version `version` ([`session_version`]):
+    /// raising the version ends it.
+    pub fn issue_version(&self, agent: AgentId, version: u64) -> Result<IssuedToken, AuthError> {
         let now = self.clock.now();
         let ttl_ms = i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX / 2);
         let expires_at = now.plus_millis(ttl_ms);
@@ -126,6 +143,7 @@ impl Auth {
             sub: agent.to_string(),
             exp: expires_at.secs(),
             iat: now.secs(),
+            ver: version,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| AuthError::Signing(e.to_string()))?;
@@ -134,12 +152,20 @@ impl Auth {
 
     /// The agent a token was issued to, if it is authentic and not expired.
     pub fn verify(&self, token: &str) -> Result<AgentId, AuthError> {
+        self.verify_session(token).map(|s| s.agent)
+    }
+
+    /// [`Auth::verify`], with the token version (compare it with the agent's).
+    pub fn verify_session(&self, token: &str) -> Result<Session, AuthError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| AuthError::Invalid)?;
         if data.claims.exp <= self.clock.now().secs() {
             return Err(AuthError::Expired);
         }
-        AgentId::parse(&data.claims.sub).map_err(|_| AuthError::Invalid)
+        Ok(Session {
+            agent: AgentId::parse(&data.claims.sub).map_err(|_| AuthError::Invalid)?,
+            version: data.claims.ver,
+        })
     }
 
     /// The HMAC-SHA256 (base64url, 43 characters) of `message` under the token key: seals
@@ -203,10 +229,77 @@ pub fn verify_password(password: &str, hash: &PasswordHash) -> bool {
 /// The agent a token (as presented by a client, `None` if absent) belongs to. Used by the
 /// HTTP API (bearer header) and the WebSocket `$connect` (query string).
 pub fn authenticate(auth: &Auth, token: Option<&str>) -> Result<AgentId, AuthError> {
+    authenticate_session(auth, token).map(|s| s.agent)
+}
+
+/// [`authenticate`], with the token version.
+pub fn authenticate_session(auth: &Auth, token: Option<&str>) -> Result<Session, AuthError> {
     match token.map(str::trim) {
         None | Some("") => Err(AuthError::Missing),
-        Some(t) => auth.verify(t),
+        Some(t) => auth.verify_session(t),
     }
+}
+
+/// The store counter that holds an agent's session version. Kept apart from the agent's
+/// record (an atomic counter no presence update can write back over): sign-out, a password or
+/// role change and disabling the agent raise it, and every token of an older version is
+/// refused at its next request.
+fn session_counter(agent: AgentId) -> String {
+    format!("session:{agent}")
+}
+
+/// The agent's current session version (0 until the first sign-out or change).
+pub async fn session_version(
+    agents: &dyn omnidesk_core::AgentStore,
+    agent: AgentId,
+) -> Result<u64, omnidesk_core::StoreError> {
+    agents.counter(&session_counter(agent)).await
+}
+
+/// Ends every session of `agent` (their tokens are refused from their next request); returns
+/// the new version.
+pub async fn end_sessions(
+    agents: &dyn omnidesk_core::AgentStore,
+    agent: AgentId,
+) -> Result<u64, omnidesk_core::StoreError> {
+    agents.next_counter(&session_counter(agent)).await
+}
+
+/// Why a presented token opens no session.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Token(#[from] AuthError),
+    /// The token's agent no longer exists.
+    #[error("the agent of this token no longer exists")]
+    UnknownAgent,
+    /// Signed out, password or role changed, or the agent was disabled.
+    #[error("this session has ended")]
+    Ended,
+    #[error(transparent)]
+    Store(#[from] omnidesk_core::StoreError),
+}
+
+/// The agent whose session `token` (as presented, `None` if absent) is: authentic, unexpired,
+/// of an agent who exists and is not disabled, at the agent's current session version. The
+/// HTTP API and the WebSocket's connect both ask this, one read of the agent and one of the
+/// version each time.
+pub async fn current_agent(
+    auth: &Auth,
+    agents: &dyn omnidesk_core::AgentStore,
+    token: Option<&str>,
+) -> Result<omnidesk_domain::Agent, SessionError> {
+    let session = authenticate_session(auth, token)?;
+    let (agent, version) = futures_util::future::try_join(
+        agents.get_agent(session.agent),
+        session_version(agents, session.agent),
+    )
+    .await?;
+    let agent = agent.ok_or(SessionError::UnknownAgent)?;
+    if agent.disabled || version != session.version {
+        return Err(SessionError::Ended);
+    }
+    Ok(agent)
 }
 
 #[cfg(test)]

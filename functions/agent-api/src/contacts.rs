@@ -34,7 +34,7 @@ pub(crate) struct ContactWithConversations {
 /// `GET /api/v1/contacts/{id}`.
 pub(crate) async fn get(
     State(deps): State<AppState>,
-    _me: Me,
+    me: Me,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<ContactWithConversations>, ApiError> {
     let id = parse_id(&id)?;
@@ -43,11 +43,18 @@ pub(crate) async fn get(
         .get_contact(id)
         .await?
         .ok_or_else(|| ApiError::not_found("contact"))?;
-    let conversations = deps
+    let conversations: Vec<_> = deps
         .conversations
         .list_conversations_of_contact(id, &PageRequest::first(CONTACT_CONVERSATIONS))
         .await?
-        .items;
+        .items
+        .into_iter()
+        .filter(|c| omnidesk_core::assign::may_read(&me.1, c))
+        .collect();
+    // A customer only another team talks with is not this agent's to see.
+    if conversations.is_empty() && me.role() < omnidesk_domain::Role::Supervisor {
+        return Err(ApiError::not_found("contact"));
+    }
     Ok(Json(ContactWithConversations {
         contact,
         conversations,
@@ -127,11 +134,24 @@ fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), ApiErro
 /// replaces the stored one. Optimistic: re-read and re-applied on a concurrent edit.
 pub(crate) async fn patch(
     State(deps): State<AppState>,
-    _me: Me,
+    me: Me,
     PathParam(id): PathParam<String>,
     Body(patch): Body<ContactPatch>,
 ) -> Result<Json<Contact>, ApiError> {
     let id = parse_id(&id)?;
+    if me.role() < omnidesk_domain::Role::Supervisor {
+        let theirs = deps
+            .conversations
+            .list_conversations_of_contact(id, &PageRequest::first(CONTACT_CONVERSATIONS))
+            .await?
+            .items;
+        if !theirs
+            .iter()
+            .any(|c| omnidesk_core::assign::may_read(&me.1, c))
+        {
+            return Err(ApiError::not_found("contact"));
+        }
+    }
     let tags = patch.tags.as_deref().map(parse_tags).transpose()?;
     if let Some(attributes) = &patch.attributes {
         check_attributes(attributes)?;

@@ -14,7 +14,7 @@ use omnidesk_core::{
 };
 use omnidesk_domain::{
     Agent, AgentId, Author, Contact, ContactId, Conversation, ConversationId, ConversationStatus,
-    Delivery, DeliveryStatus, Message, SystemEvent,
+    Delivery, DeliveryStatus, Message, Role, SystemEvent,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -53,10 +53,17 @@ pub(crate) fn parse_id(raw: &str) -> Result<ConversationId, ApiError> {
     ConversationId::parse(raw).map_err(|e| ApiError::invalid("id", e))
 }
 
-pub(crate) async fn load(deps: &ApiDeps, id: ConversationId) -> Result<Conversation, ApiError> {
+/// The conversation `id` as `viewer` may see it: 404 when it does not exist or is not theirs
+/// to read (another team's: its existence is not revealed). `None`: the system's own read.
+pub(crate) async fn load(
+    deps: &ApiDeps,
+    viewer: Option<&Agent>,
+    id: ConversationId,
+) -> Result<Conversation, ApiError> {
     deps.conversations
         .get_conversation(id)
         .await?
+        .filter(|c| viewer.is_none_or(|a| omnidesk_core::assign::may_read(a, c)))
         .ok_or_else(|| ApiError::not_found("conversation"))
 }
 
@@ -134,7 +141,14 @@ pub(crate) async fn list(
             &PageRequest { limit, cursor },
         )
         .await?;
-    let items = views_of(&deps, &page.items).await?;
+    // An agent sees their teams' conversations (a page may then hold fewer than `limit`;
+    // its cursor still leads on).
+    let visible: Vec<Conversation> = page
+        .items
+        .into_iter()
+        .filter(|c| omnidesk_core::assign::may_read(&me.1, c))
+        .collect();
+    let items = views_of(&deps, &visible).await?;
     let next_cursor = page
         .next_cursor
         .map(|c| cursor::seal(&deps.auth, &list, &c))
@@ -145,10 +159,10 @@ pub(crate) async fn list(
 /// `GET /api/v1/conversations/{id}`.
 pub(crate) async fn get(
     State(deps): State<AppState>,
-    _me: Me,
+    me: Me,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
-    let conversation = load(&deps, parse_id(&id)?).await?;
+    let conversation = load(&deps, Some(&me.1), parse_id(&id)?).await?;
     Ok(Json(
         conversation_view(deps.contacts.as_ref(), &conversation).await?,
     ))
@@ -164,7 +178,7 @@ pub(crate) struct PageQuery {
 /// `next_cursor` leads to older messages.
 pub(crate) async fn messages(
     State(deps): State<AppState>,
-    _me: Me,
+    me: Me,
     PathParam(id): PathParam<String>,
     Params(q): Params<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -172,7 +186,7 @@ pub(crate) async fn messages(
     let limit = parse_limit(q.limit.as_deref(), 50, 100)?;
     let list = format!("messages:{id}");
     let cursor = cursor::open(&deps.auth, &list, q.cursor.as_deref())?;
-    load(&deps, id).await?;
+    load(&deps, Some(&me.1), id).await?;
     let mut page = deps
         .messages
         .list_messages(id, &PageRequest { limit, cursor })
@@ -216,6 +230,7 @@ pub(crate) struct Applied {
 /// is stored as a system message after the conversation.
 pub(crate) async fn apply<F>(
     deps: &ApiDeps,
+    viewer: Option<&Agent>,
     id: ConversationId,
     mut change: F,
 ) -> Result<Applied, ApiError>
@@ -223,7 +238,7 @@ where
     F: FnMut(&mut Conversation) -> Result<Step, ApiError>,
 {
     for _ in 0..MAX_ATTEMPTS {
-        let current = load(deps, id).await?;
+        let current = load(deps, viewer, id).await?;
         let mut next = current.clone();
         let event = match change(&mut next)? {
             Step::Skip => {
@@ -392,7 +407,7 @@ pub(crate) async fn reply(
     let (text, client_id, attachments) = if files::is_multipart(&request) {
         // The conversation first: its channel sets the file limit, and nothing is stored for
         // a conversation that cannot take the reply.
-        let conversation = load(&deps, id).await?;
+        let conversation = load(&deps, Some(&me.1), id).await?;
         if conversation.status == ConversationStatus::Resolved {
             return Err(reopen_first());
         }
@@ -437,7 +452,7 @@ pub(crate) async fn reply(
     // Stored without the white space around it.
     let text = text.trim();
     let source_key = reply_source_key(me.0, client_id.as_deref())?;
-    let conversation = load(&deps, id).await?;
+    let conversation = load(&deps, Some(&me.1), id).await?;
     let mut message = Message::outbound(
         deps.ids.message_id(),
         id,
@@ -476,7 +491,7 @@ pub(crate) async fn reply(
         };
     }
 
-    let applied = apply(&deps, id, |c| {
+    let applied = apply(&deps, Some(&me.1), id, |c| {
         if c.status == ConversationStatus::Resolved {
             return Err(reopen_first());
         }
@@ -605,6 +620,9 @@ pub(crate) async fn assign(
         None => me.0,
         Some(raw) => {
             let target = AgentId::parse(raw).map_err(|e| ApiError::invalid("agent_id", e))?;
+            if target != me.0 {
+                me.require(Role::Supervisor, "assign a conversation to someone else")?;
+            }
             if deps.agents.get_agent(target).await?.is_none() {
                 // Like any id that names nothing: 404 (the code tells it from the conversation's).
                 return Err(ApiError::new(
@@ -616,7 +634,7 @@ pub(crate) async fn assign(
             target
         }
     };
-    let applied = apply(&deps, id, |c| {
+    let applied = apply(&deps, Some(&me.1), id, |c| {
         if c.status == ConversationStatus::Assigned && c.assignee_id == Some(target) {
             return Ok(Step::Skip);
         }
@@ -632,7 +650,7 @@ pub(crate) async fn unassign(
     me: Me,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
-    let applied = apply(&deps, parse_id(&id)?, |c| {
+    let applied = apply(&deps, Some(&me.1), parse_id(&id)?, |c| {
         Ok(Step::Write(c.unassign(Some(me.0))?.event))
     })
     .await?;
@@ -646,7 +664,7 @@ pub(crate) async fn resolve(
     PathParam(id): PathParam<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
     let now = deps.clock.now();
-    let applied = apply(&deps, parse_id(&id)?, |c| {
+    let applied = apply(&deps, Some(&me.1), parse_id(&id)?, |c| {
         Ok(Step::Write(c.resolve_at(Some(me.0), now)?.event))
     })
     .await?;
@@ -677,7 +695,7 @@ pub(crate) async fn reopen(
     me: Me,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
-    let applied = apply(&deps, parse_id(&id)?, |c| {
+    let applied = apply(&deps, Some(&me.1), parse_id(&id)?, |c| {
         Ok(Step::Write(c.reopen(me.0)?.event))
     })
     .await?;
@@ -702,7 +720,7 @@ pub(crate) async fn take_queued(deps: &ApiDeps, agent: &Agent) -> Result<usize, 
         if taken == free {
             break;
         }
-        let result = apply(deps, c.id, |c| {
+        let result = apply(deps, None, c.id, |c| {
             if c.status != ConversationStatus::Queued || c.assignee_id.is_some() {
                 return Ok(Step::Skip);
             }
@@ -731,12 +749,13 @@ pub(crate) async fn take_queued(deps: &ApiDeps, agent: &Agent) -> Result<usize, 
 /// the dashboard to show in a sandboxed frame. 404 when the message has none.
 pub(crate) async fn email_html(
     State(deps): State<AppState>,
-    _me: Me,
+    me: Me,
     PathParam((id, message_id)): PathParam<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_id(&id)?;
     let message_id = omnidesk_domain::MessageId::parse(&message_id)
         .map_err(|e| ApiError::invalid("message_id", e))?;
+    load(&deps, Some(&me.1), id).await?;
     let message = deps
         .messages
         .get_message(id, message_id)

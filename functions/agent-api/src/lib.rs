@@ -29,7 +29,7 @@ mod triage;
 use std::sync::Arc;
 
 pub use ai::{ApiAi, faq_entry, new_faq_id};
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
@@ -40,12 +40,14 @@ use omnidesk_core::{
     AgentStore, BlobStore, BotStore, Clock, ConnectionStore, ContactStore, ConversationStore,
     IdGen, MessageStore, Push, Queue, RoutingStore, ServerEvent, usecases::push_events_to_agents,
 };
-use omnidesk_domain::AgentId;
+use omnidesk_domain::{Agent, AgentId, Role};
 pub use translation::ApiTranslation;
 
-pub use agents::{CreateAgentError, create_agent};
+pub use agents::{CreateAgentError, create_agent, create_agent_as};
 pub use auth::{
-    Auth, AuthError, IssuedToken, PasswordError, authenticate, hash_password, verify_password,
+    Auth, AuthError, IssuedToken, PasswordError, Session, SessionError, authenticate,
+    authenticate_session, current_agent, end_sessions, hash_password, session_version,
+    verify_password,
 };
 pub use error::ApiError;
 pub use files::MAX_JSON_BODY_BYTES;
@@ -92,14 +94,25 @@ type AppState = Arc<ApiDeps>;
 /// The agent API.
 pub fn router(deps: ApiDeps) -> Router {
     // `Router::route` merges the method routers of a path given twice.
+    let state = Arc::new(deps);
     let mut router = Router::new();
     for r in routes() {
-        router = router.route(r.path, r.handler);
+        let handler = match r.role {
+            Some(role) => r
+                .handler
+                .route_layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    require_role,
+                ))
+                .route_layer(axum::Extension(role)),
+            None => r.handler,
+        };
+        router = router.route(r.path, handler);
     }
     router
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(Arc::new(deps))
+        .with_state(state)
 }
 
 /// Every `(method, path)` the router serves (methods upper-case, axum `{param}` syntax).
@@ -144,6 +157,16 @@ struct Route {
     verb: Verb,
     path: &'static str,
     handler: MethodRouter<AppState>,
+    /// The least role that may use it, and what it does.
+    role: Option<RouteRole>,
+}
+
+impl Route {
+    /// Only `role` (or above) may use this route, which does `what` ("change the rules").
+    fn only(mut self, role: Role, what: &'static str) -> Self {
+        self.role = Some(RouteRole(role, what));
+        self
+    }
 }
 
 fn route<H, T>(verb: Verb, path: &'static str, handler: H) -> Route
@@ -155,6 +178,7 @@ where
         verb,
         path,
         handler: on(verb.filter(), handler),
+        role: None,
     }
 }
 
@@ -163,6 +187,10 @@ fn routes() -> Vec<Route> {
     vec![
         route(Get, "/api/openapi.json", openapi),
         route(Post, "/api/v1/auth/login", agents::login),
+        route(Post, "/api/v1/auth/logout", agents::logout),
+        route(Put, "/api/v1/agents/me/password", agents::change_password),
+        route(Patch, "/api/v1/agents/{id}", agents::patch_agent)
+            .only(Role::Admin, "change an agent's role or access"),
         route(Get, "/api/v1/agents", agents::list),
         route(Get, "/api/v1/agents/me", agents::me),
         route(Put, "/api/v1/agents/me/status", agents::set_status),
@@ -212,6 +240,7 @@ fn routes() -> Vec<Route> {
             // (`MAX_JSON_BODY_BYTES`): the default body limit would cut uploads.
             handler: on(MethodFilter::POST, conversations::reply)
                 .layer(axum::extract::DefaultBodyLimit::disable()),
+            role: None,
         },
         route(
             Post,
@@ -247,16 +276,19 @@ fn routes() -> Vec<Route> {
         route(Get, "/api/v1/ai", ai::info),
         route(Get, "/api/v1/ai/calls", ai::calls),
         route(Get, "/api/v1/faq", ai::list_faq),
-        route(Post, "/api/v1/faq", ai::create_faq),
-        route(Put, "/api/v1/faq/{id}", ai::update_faq),
-        route(Delete, "/api/v1/faq/{id}", ai::delete_faq),
+        route(Post, "/api/v1/faq", ai::create_faq).only(Role::Admin, "change the FAQ"),
+        route(Put, "/api/v1/faq/{id}", ai::update_faq).only(Role::Admin, "change the FAQ"),
+        route(Delete, "/api/v1/faq/{id}", ai::delete_faq).only(Role::Admin, "change the FAQ"),
         route(Get, "/api/v1/limits", files::limits),
         route(Get, "/api/v1/contacts/{id}", contacts::get),
         route(Patch, "/api/v1/contacts/{id}", contacts::patch),
-        route(Post, "/api/v1/contacts/{id}/merge", contacts::merge),
+        route(Post, "/api/v1/contacts/{id}/merge", contacts::merge)
+            .only(Role::Supervisor, "merge contacts"),
         route(Get, "/api/v1/canned", canned::list),
-        route(Put, "/api/v1/canned/{shortcut}", canned::put),
-        route(Delete, "/api/v1/canned/{shortcut}", canned::delete),
+        route(Put, "/api/v1/canned/{shortcut}", canned::put)
+            .only(Role::Supervisor, "change canned responses"),
+        route(Delete, "/api/v1/canned/{shortcut}", canned::delete)
+            .only(Role::Supervisor, "change canned responses"),
         route(Post, "/api/v1/conversations/{id}/notes", notes::create),
         route(Put, "/api/v1/conversations/{id}/labels", triage::set_labels),
         route(
@@ -272,10 +304,11 @@ fn routes() -> Vec<Route> {
         ),
         route(Post, "/api/v1/conversations/{id}/read", triage::read),
         route(Get, "/api/v1/rules", rules::get),
-        route(Put, "/api/v1/rules", rules::put),
+        route(Put, "/api/v1/rules", rules::put).only(Role::Admin, "change the rules"),
         route(Get, "/api/v1/teams", teams::list),
         route(Get, "/api/v1/bots", teams::bots),
-        route(Get, "/api/v1/reports/summary", reports::summary),
+        route(Get, "/api/v1/reports/summary", reports::summary)
+            .only(Role::Supervisor, "read the reports"),
     ]
 }
 
@@ -299,14 +332,48 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// The authenticated agent (`Authorization: Bearer <jwt>`).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Me(pub AgentId);
+/// The authenticated agent (`Authorization: Bearer <jwt>`), read from the store for each
+/// request: a token whose agent is gone or disabled, or whose version is not the agent's
+/// (signed out, password or role changed), is refused at once. The agent's role comes from
+/// the store, never from the token.
+#[derive(Debug, Clone)]
+pub(crate) struct Me(pub AgentId, pub Arc<Agent>);
+
+impl Me {
+    /// The agent's role.
+    pub(crate) fn role(&self) -> Role {
+        self.1.role
+    }
+
+    /// 403 unless the agent's role is at least `role`.
+    pub(crate) fn require(&self, role: Role, to: &str) -> Result<(), ApiError> {
+        if self.role() >= role {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("only {} may {to}", role_phrase(role)),
+        ))
+    }
+}
+
+fn role_phrase(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "an admin",
+        Role::Supervisor => "a supervisor or an admin",
+        Role::Agent => "an agent",
+    }
+}
 
 impl FromRequestParts<AppState> for Me {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, deps: &AppState) -> Result<Self, ApiError> {
+        // A role guard in front of the handler read it already.
+        if let Some(me) = parts.extensions.get::<Me>() {
+            return Ok(me.clone());
+        }
         let token = parts
             .headers
             .get(AUTHORIZATION)
@@ -315,9 +382,47 @@ impl FromRequestParts<AppState> for Me {
                 let (scheme, token) = v.trim().split_once(' ')?;
                 scheme.eq_ignore_ascii_case("bearer").then_some(token)
             });
-        Ok(Me(authenticate(&deps.auth, token)?))
+        let agent = match auth::current_agent(&deps.auth, deps.agents.as_ref(), token).await {
+            Ok(agent) => agent,
+            Err(auth::SessionError::Token(e)) => return Err(e.into()),
+            Err(auth::SessionError::Store(e)) => return Err(e.into()),
+            Err(auth::SessionError::UnknownAgent | auth::SessionError::Ended) => {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "session_ended",
+                    "this session has ended (signed out, password or role changed, or the \
+                     account was disabled or removed); sign in again",
+                ));
+            }
+        };
+        let me = Me(agent.id, Arc::new(agent));
+        parts.extensions.insert(me.clone());
+        Ok(me)
     }
 }
+
+/// The route layer of a route only `role` (or above) may use: 403 before the handler runs.
+async fn require_role(
+    State(deps): State<AppState>,
+    axum::Extension(role): axum::Extension<RouteRole>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let me = match Me::from_request_parts(&mut parts, &deps).await {
+        Ok(me) => me,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(e) = me.require(role.0, role.1) {
+        return e.into_response();
+    }
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
+}
+
+/// The least role a route needs, and what it does (for the refusal's message).
+#[derive(Debug, Clone, Copy)]
+struct RouteRole(Role, &'static str);
 
 /// Pushes the events of one change to every connected agent as ONE frame per connection: a
 /// `conversation.updated` rides on the `message.created` it follows, and several events go

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::conversations::{MAX_REPLY_CHARS, Step, apply, load, parse_id, publish_applied};
 use crate::error::{ApiError, Body, PathParam};
-use crate::{ApiDeps, AppState, Me, agents};
+use crate::{ApiDeps, AppState, Me};
 
 /// Longest note, in characters (as long as a reply).
 pub(crate) const MAX_NOTE_CHARS: usize = MAX_REPLY_CHARS;
@@ -47,8 +47,8 @@ pub(crate) async fn create(
         ));
     }
     let text = req.text.trim();
-    let author = agents::load_me(&deps, me).await?;
-    let conversation = load(&deps, id).await?;
+    let author = (*me.1).clone();
+    let conversation = load(&deps, Some(&me.1), id).await?;
     let now = deps.clock.now();
     let mut note = Message::outbound(
         deps.ids.message_id(),
@@ -68,7 +68,7 @@ pub(crate) async fn create(
     };
     deps.messages.append_message(&note).await?;
     // Activity and preview only: the domain leaves unread and first response to replies.
-    let applied = apply(&deps, id, |c| {
+    let applied = apply(&deps, Some(&me.1), id, |c| {
         c.record_message(&note);
         Ok(Step::Write(None))
     })

@@ -13,8 +13,6 @@ use omnidesk_translator::service::{Translated, TranslationService};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::agents::load_me;
-
 use crate::conversations::{Step, apply, load, parse_id, publish_applied};
 use crate::error::{ApiError, Body, PathParam};
 use crate::{ApiDeps, AppState, Me, publish};
@@ -87,7 +85,7 @@ pub(crate) async fn set_my_languages(
     for raw in &req.reads {
         languages.insert(parse_language("reads", raw)?);
     }
-    let mut agent = load_me(&deps, me).await?;
+    let mut agent = (*me.1).clone();
     agent.language = Some(own);
     agent.languages = languages;
     match deps.agents.update_agent(&agent).await {
@@ -107,12 +105,12 @@ pub(crate) struct LanguageRequest {
 /// writes (replies are translated into it from now on).
 pub(crate) async fn set_conversation_language(
     State(deps): State<AppState>,
-    _me: Me,
+    me: Me,
     PathParam(id): PathParam<String>,
     Body(req): Body<LanguageRequest>,
 ) -> Result<Json<omnidesk_core::ConversationView>, ApiError> {
     let language = parse_language("language", &req.language)?;
-    let applied = apply(&deps, parse_id(&id)?, |c| {
+    let applied = apply(&deps, Some(&me.1), parse_id(&id)?, |c| {
         if c.language.as_ref() == Some(&language) && c.language_pending.is_none() {
             return Ok(Step::Skip);
         }
@@ -201,7 +199,7 @@ pub(crate) async fn preview(
             format!("must have at most {MAX_PREVIEW_CHARS} characters"),
         ));
     }
-    let conversation = load(&deps, parse_id(&id)?).await?;
+    let conversation = load(&deps, Some(&me.1), parse_id(&id)?).await?;
     let agent = deps.agents.get_agent(me.0).await?;
     let langs = reply_languages(&deps, agent.as_ref(), &conversation, &req.text);
     let (Some(target), Some(t)) = (langs.target, &deps.translation) else {
@@ -329,9 +327,10 @@ async fn decide(
 /// as the agent wrote it.
 pub(crate) async fn send_original(
     State(deps): State<AppState>,
-    _me: Me,
+    me: Me,
     PathParam((id, message_id)): PathParam<(String, String)>,
 ) -> Result<Json<Message>, ApiError> {
+    load(&deps, Some(&me.1), parse_id(&id)?).await?;
     let message = match held_reply(&deps, &id, &message_id).await {
         Ok(m) => decide(&deps, m, TranslationStatus::SentOriginal).await?,
         // Decided before, but its queueing failed: queue it again.
@@ -357,9 +356,10 @@ pub(crate) async fn send_original(
 /// message whose translation failed.
 pub(crate) async fn retry_translation(
     State(deps): State<AppState>,
-    _me: Me,
+    me: Me,
     PathParam((id, message_id)): PathParam<(String, String)>,
 ) -> Result<Json<Message>, ApiError> {
+    load(&deps, Some(&me.1), parse_id(&id)?).await?;
     let message = retryable(&deps, &id, &message_id).await?;
     let target = match &message.translation {
         Some(TranslationStatus::Pending { target } | TranslationStatus::Failed { target, .. }) => {

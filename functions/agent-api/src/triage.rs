@@ -27,13 +27,14 @@ pub(crate) const MAX_TIMER_DELAY: Duration = Duration::from_secs(900);
 /// conversation as it is now.
 async fn change<F>(
     deps: &ApiDeps,
+    me: &Me,
     id: ConversationId,
     change: F,
 ) -> Result<Json<ConversationView>, ApiError>
 where
     F: FnMut(&mut omnidesk_domain::Conversation) -> Result<Step, ApiError>,
 {
-    let applied = apply(deps, id, change).await?;
+    let applied = apply(deps, Some(&me.1), id, change).await?;
     Ok(Json(publish_applied(deps, applied, Vec::new()).await?))
 }
 
@@ -46,13 +47,13 @@ pub(crate) struct LabelsRequest {
 /// `PUT /api/v1/conversations/{id}/labels` `{"labels": [...]}`: replaces the labels.
 pub(crate) async fn set_labels(
     State(deps): State<AppState>,
-    _me: Me,
+    me: Me,
     PathParam(id): PathParam<String>,
     Body(req): Body<LabelsRequest>,
 ) -> Result<Json<ConversationView>, ApiError> {
     let id = parse_id(&id)?;
     let labels = parse_tag_list("labels", &req.labels, MAX_LABELS)?;
-    change(&deps, id, |c| {
+    change(&deps, &me, id, |c| {
         if c.labels == labels {
             return Ok(Step::Skip);
         }
@@ -71,7 +72,7 @@ pub(crate) struct PriorityRequest {
 /// `PUT /api/v1/conversations/{id}/priority` `{"priority": "high"}`.
 pub(crate) async fn set_priority(
     State(deps): State<AppState>,
-    _me: Me,
+    me: Me,
     PathParam(id): PathParam<String>,
     Body(req): Body<PriorityRequest>,
 ) -> Result<Json<ConversationView>, ApiError> {
@@ -81,7 +82,7 @@ pub(crate) async fn set_priority(
         .into_iter()
         .find(|p| p.as_str() == req.priority)
         .ok_or_else(|| ApiError::invalid("priority", "must be low, normal, high or urgent"))?;
-    change(&deps, id, |c| {
+    change(&deps, &me, id, |c| {
         if c.priority == priority {
             return Ok(Step::Skip);
         }
@@ -139,14 +140,14 @@ fn invalid_until(message: &str) -> ApiError {
 /// customer message. A resolved conversation cannot be snoozed.
 pub(crate) async fn snooze(
     State(deps): State<AppState>,
-    _me: Me,
+    me: Me,
     PathParam(id): PathParam<String>,
     Body(req): Body<SnoozeRequest>,
 ) -> Result<Json<ConversationView>, ApiError> {
     let id = parse_id(&id)?;
     let until = req.until.parse("until")?;
     // A missing or resolved conversation first: that is the answer whatever the time.
-    check_snoozable(&load(&deps, id).await?)?;
+    check_snoozable(&load(&deps, Some(&me.1), id).await?)?;
     let now = deps.clock.now();
     if until <= now {
         return Err(invalid_until("must be in the future"));
@@ -159,7 +160,7 @@ pub(crate) async fn snooze(
     // finds a different `snoozed_until` and does nothing, while a stored snooze without its
     // timer would sleep until the customer writes.
     schedule_unsnooze(&deps, id, until, now).await?;
-    change(&deps, id, |c| {
+    change(&deps, &me, id, |c| {
         check_snoozable(c)?;
         if c.snoozed_until == Some(until) {
             return Ok(Step::Skip);
@@ -237,10 +238,10 @@ async fn schedule_unsnooze(
 /// `DELETE /api/v1/conversations/{id}/snooze`: wakes it now (its timer then does nothing).
 pub(crate) async fn unsnooze(
     State(deps): State<AppState>,
-    _me: Me,
+    me: Me,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
-    change(&deps, parse_id(&id)?, |c| {
+    change(&deps, &me, parse_id(&id)?, |c| {
         if c.snoozed_until.is_none() {
             return Ok(Step::Skip);
         }
@@ -253,10 +254,10 @@ pub(crate) async fn unsnooze(
 /// `POST /api/v1/conversations/{id}/read`: an agent has read it (`unread_count` 0).
 pub(crate) async fn read(
     State(deps): State<AppState>,
-    _me: Me,
+    me: Me,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<ConversationView>, ApiError> {
-    change(&deps, parse_id(&id)?, |c| {
+    change(&deps, &me, parse_id(&id)?, |c| {
         if c.unread_count == 0 {
             return Ok(Step::Skip);
         }

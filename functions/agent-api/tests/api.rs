@@ -8,8 +8,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use failing::{FailingQueue, RacingConversations, UnavailableConversations};
 use omnidesk_agent_api::{
-    ApiDeps, Auth, CreateAgentError, FileSettings, create_agent, rollout_bucket, route_table,
-    router,
+    ApiDeps, Auth, CreateAgentError, FileSettings, create_agent, create_agent_as, rollout_bucket,
+    route_table, router,
 };
 use omnidesk_core::testing::{
     ManualClock, MemoryBlobStore, MemoryPush, MemoryQueue, MemoryStore, SeqIds,
@@ -21,7 +21,7 @@ use omnidesk_core::{
 };
 use omnidesk_domain::{
     Agent, AgentId, Author, Channel, Contact, Conversation, ConversationKey, ConversationStatus,
-    DeliveryStatus, Identity, Message, Tag, Team, TeamName, Timestamp,
+    DeliveryStatus, Identity, Message, Role, Tag, Team, TeamName, Timestamp,
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -3224,4 +3224,274 @@ async fn rules_are_replaced_only_when_they_parse_and_nobody_saved_meanwhile() {
         (read["version"].clone(), read["source"].clone()),
         (json!(1), json!(good))
     );
+}
+
+/// Routes only some roles may use, with the least role (`GET /api/v1/ai/calls` without a
+/// conversation is the whole log: supervisors).
+const GUARDED: &[(&str, &str, Role)] = &[
+    ("PUT", "/api/v1/rules", Role::Admin),
+    ("POST", "/api/v1/faq", Role::Admin),
+    ("PUT", "/api/v1/faq/{id}", Role::Admin),
+    ("DELETE", "/api/v1/faq/{id}", Role::Admin),
+    ("PATCH", "/api/v1/agents/{id}", Role::Admin),
+    ("POST", "/api/v1/contacts/{id}/merge", Role::Supervisor),
+    ("PUT", "/api/v1/canned/{shortcut}", Role::Supervisor),
+    ("DELETE", "/api/v1/canned/{shortcut}", Role::Supervisor),
+    ("GET", "/api/v1/reports/summary", Role::Supervisor),
+    ("GET", "/api/v1/ai/calls", Role::Supervisor),
+];
+
+#[tokio::test]
+async fn every_route_refuses_exactly_the_roles_below_its_own_with_403() {
+    let app = app().await;
+    assert_eq!(app.ann.role, Role::Admin, "the first agent is an admin");
+    assert_eq!(app.bob.role, Role::Agent, "later ones are agents");
+    let sue = create_agent_as(
+        &app.deps,
+        "sue@example.com",
+        "Sue",
+        "lantern-shelf-7",
+        Some(Role::Supervisor),
+    )
+    .await
+    .unwrap();
+    let tokens = [
+        (Role::Admin, app.token.clone()),
+        (Role::Supervisor, app.deps.auth.issue(sue.id).unwrap().token),
+        (Role::Agent, app.deps.auth.issue(app.bob.id).unwrap().token),
+    ];
+    let routes = route_table();
+    // Every guarded route exists.
+    for (method, path, _) in GUARDED {
+        assert!(
+            routes.contains(&(method, path)),
+            "{method} {path} is routed"
+        );
+    }
+    for (method, template) in routes {
+        if template == "/api/v1/auth/login" || template == "/api/v1/auth/logout" {
+            continue;
+        }
+        let least = GUARDED
+            .iter()
+            .find(|(m, p, _)| *m == method && *p == template)
+            .map_or(Role::Agent, |(_, _, r)| *r);
+        let path = template
+            .replace("{id}", "x")
+            .replace("{message_id}", "x")
+            .replace("{shortcut}", "x");
+        for (role, token) in &tokens {
+            let (status, body) = app.call_as(Some(token), method, &path, None).await;
+            if *role >= least {
+                assert_ne!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{role:?} {method} {path}: {body}"
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{role:?} {method} {path}: {body}"
+                );
+                assert_eq!(body["error"]["code"], "forbidden");
+                assert!(
+                    body["error"]["message"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("only "),
+                    "{body}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_agent_sees_and_works_only_on_their_teams_the_common_queue_and_their_own() {
+    let app = app().await;
+    let bob_token = app.deps.auth.issue(app.bob.id).unwrap().token;
+    let common = app.conversation(ConversationStatus::Queued, None, 10).await;
+    let vip = app
+        .conversation_with(ConversationStatus::Queued, None, 20, |c| {
+            c.team = Some("vip".to_owned())
+        })
+        .await;
+    let mine = app
+        .conversation_with(ConversationStatus::Assigned, Some(app.bob.id), 30, |c| {
+            c.team = Some("vip".to_owned())
+        })
+        .await;
+    let (status, page) = app
+        .call_as(Some(&bob_token), "GET", "/api/v1/conversations", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let ids = ids_of(&page);
+    assert!(ids.contains(&common.id.to_string()));
+    assert!(ids.contains(&mine.id.to_string()));
+    assert!(
+        !ids.contains(&vip.id.to_string()),
+        "another team's queue is not his"
+    );
+    // Another team's conversation does not exist for him, in reading and in working on it.
+    for (method, path) in [
+        ("GET", format!("/api/v1/conversations/{}", vip.id)),
+        ("GET", format!("/api/v1/conversations/{}/messages", vip.id)),
+        ("POST", format!("/api/v1/conversations/{}/assign", vip.id)),
+        ("POST", format!("/api/v1/conversations/{}/resolve", vip.id)),
+        ("PUT", format!("/api/v1/conversations/{}/priority", vip.id)),
+        ("GET", format!("/api/v1/contacts/{}", vip.contact_id)),
+    ] {
+        let body = (method == "PUT").then(|| json!({"priority": "high"}));
+        let (status, answer) = app.call_as(Some(&bob_token), method, &path, body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {answer}");
+    }
+    assert_eq!(app.stored(&vip).await, vip, "nothing of it changed");
+    // Once he is in the team, it is his to see and take.
+    let mut bob = app.bob.clone();
+    bob.teams.insert("vip".to_owned());
+    app.store.update_agent(&bob).await.unwrap();
+    let (status, _) = app
+        .call_as(
+            Some(&bob_token),
+            "POST",
+            &format!("/api/v1/conversations/{}/assign", vip.id),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // Assigning to someone else is a supervisor's.
+    let (status, body) = app
+        .call_as(
+            Some(&bob_token),
+            "POST",
+            &format!("/api/v1/conversations/{}/assign", common.id),
+            Some(json!({"agent_id": app.ann.id.to_string()})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // Ann (an admin) sees everything.
+    let (_, page) = app.call("GET", "/api/v1/conversations", None).await;
+    assert_eq!(ids_of(&page).len(), 3);
+}
+
+#[tokio::test]
+async fn sign_out_a_password_change_a_role_change_and_disabling_end_sessions_at_once() {
+    let app = app().await;
+    let login = |email: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .call_as(
+                    None,
+                    "POST",
+                    "/api/v1/auth/login",
+                    Some(json!({"email": email, "password": password})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let me = |token: String| {
+        let app = &app;
+        async move {
+            app.call_as(Some(&token), "GET", "/api/v1/agents/me", None)
+                .await
+        }
+    };
+    // Sign-out ends every session of the agent (both devices).
+    let laptop = login("bob@example.com", "battery-staple").await;
+    let phone = login("bob@example.com", "battery-staple").await;
+    assert_eq!(me(phone.clone()).await.0, StatusCode::OK);
+    let (status, _) = app
+        .call_as(Some(&laptop), "POST", "/api/v1/auth/logout", None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for token in [laptop, phone] {
+        let (status, body) = me(token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["error"]["code"], "session_ended");
+    }
+
+    // A password change: the old sessions end, the answer's token works, the old password not.
+    let old = login("bob@example.com", "battery-staple").await;
+    let (status, body) = app
+        .call_as(
+            Some(&old),
+            "PUT",
+            "/api/v1/agents/me/password",
+            Some(json!({"current_password": "nope-nope", "new_password": "winter-orchid-5"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = app
+        .call_as(
+            Some(&old),
+            "PUT",
+            "/api/v1/agents/me/password",
+            Some(json!({"current_password": "battery-staple", "new_password": "password1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a common password: {body}");
+    let (status, body) = app
+        .call_as(
+            Some(&old),
+            "PUT",
+            "/api/v1/agents/me/password",
+            Some(json!({"current_password": "battery-staple", "new_password": "winter-orchid-5"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let fresh = body["token"].as_str().unwrap().to_owned();
+    assert_eq!(me(old).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(fresh.clone()).await.0, StatusCode::OK);
+    let (status, _) = app
+        .call_as(
+            None,
+            "POST",
+            "/api/v1/auth/login",
+            Some(json!({"email": "bob@example.com", "password": "battery-staple"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // An admin's role change ends them too; the next sign-in has the new role.
+    let path = format!("/api/v1/agents/{}", app.bob.id);
+    let (status, body) = app
+        .call("PATCH", &path, Some(json!({"role": "supervisor"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["role"], "supervisor");
+    assert_eq!(me(fresh).await.0, StatusCode::UNAUTHORIZED);
+    let token = login("bob@example.com", "winter-orchid-5").await;
+    assert_eq!(me(token.clone()).await.1["role"], "supervisor");
+
+    // Disabling: the session ends and the right password gets 403 account_disabled.
+    let (status, body) = app
+        .call("PATCH", &path, Some(json!({"disabled": true})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(me(token).await.0, StatusCode::UNAUTHORIZED);
+    let (status, body) = app
+        .call_as(
+            None,
+            "POST",
+            "/api/v1/auth/login",
+            Some(json!({"email": "bob@example.com", "password": "winter-orchid-5"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "account_disabled");
+
+    // The last admin cannot demote or disable herself.
+    let (status, body) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/agents/{}", app.ann.id),
+            Some(json!({"role": "agent"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "last_admin");
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
-use omnidesk_agent_api::{Auth, AuthError, authenticate};
+use omnidesk_agent_api::{Auth, AuthError};
 use omnidesk_core::{
     AgentStore, ClientAction, Clock, Connection, ConnectionId, ConnectionStore, Queue, QueueName,
     ServerEvent, StoreError, TimerJob,
@@ -97,6 +97,9 @@ pub enum ConnectError {
     /// The token names an agent who no longer exists.
     #[error("unknown agent")]
     UnknownAgent,
+    /// The session was ended (signed out, password or role changed, agent disabled).
+    #[error("session ended")]
+    SessionEnded,
     /// The store failed; retrying can help when it is transient.
     #[error("store error: {0}")]
     Store(#[from] StoreError),
@@ -106,6 +109,18 @@ impl ConnectError {
     /// Whether the client should be told 401 (bad credentials) rather than 5xx.
     pub fn is_unauthorized(&self) -> bool {
         !matches!(self, Self::Store(_))
+    }
+}
+
+impl From<omnidesk_agent_api::SessionError> for ConnectError {
+    fn from(e: omnidesk_agent_api::SessionError) -> Self {
+        use omnidesk_agent_api::SessionError;
+        match e {
+            SessionError::Token(e) => e.into(),
+            SessionError::UnknownAgent => Self::UnknownAgent,
+            SessionError::Ended => Self::SessionEnded,
+            SessionError::Store(e) => Self::Store(e),
+        }
     }
 }
 
@@ -127,10 +142,9 @@ pub async fn connect(
     connection_id: &ConnectionId,
     token: Option<&str>,
 ) -> Result<AgentId, ConnectError> {
-    let agent_id = authenticate(&deps.auth, token)?;
-    if deps.agents.get_agent(agent_id).await?.is_none() {
-        return Err(ConnectError::UnknownAgent);
-    }
+    let agent_id = omnidesk_agent_api::current_agent(&deps.auth, deps.agents.as_ref(), token)
+        .await?
+        .id;
     deps.connections
         .add_connection(&Connection {
             id: connection_id.clone(),

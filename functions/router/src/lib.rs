@@ -2635,6 +2635,8 @@ mod tests {
             status: omnidesk_domain::AgentStatus::Online,
             chosen_status: None,
             capacity: 10,
+            role: omnidesk_domain::Role::Agent,
+            disabled: false,
             created_at: Timestamp::from_millis(0),
         };
         let mut s = RouterSettings::default();

@@ -87,6 +87,8 @@ async fn add_agent(s: &Setup, email: &str, status: AgentStatus) -> Agent {
         status,
         chosen_status: None,
         capacity: 10,
+        role: omnidesk_domain::Role::Agent,
+        disabled: false,
         created_at: s.clock.now(),
     };
     s.store.create_agent(&agent).await.unwrap();

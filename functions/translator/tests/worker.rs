@@ -55,6 +55,8 @@ async fn world(translator: Arc<FakeTranslator>, agents: &[(&str, &[&str])]) -> W
                 status: AgentStatus::Online,
                 chosen_status: None,
                 capacity: 10,
+                role: omnidesk_domain::Role::Agent,
+                disabled: false,
                 created_at: clock.now_ts(),
             })
             .await

@@ -191,11 +191,13 @@ pub async fn agent_add_to(
     password: &str,
     capacity: Option<u32>,
 ) -> anyhow::Result<Agent> {
-    agent_add_with(target, email, name, password, capacity, &[], &[]).await
+    agent_add_with(target, email, name, password, capacity, &[], &[], None).await
 }
 
-/// `omnidesk agent add … [--team N] [--skills a,b]` on `target`: the teams must exist (a typo
-/// creates nothing).
+/// `omnidesk agent add … [--team N] [--skills a,b] [--role R]` on `target`: the teams must
+/// exist (a typo creates nothing). Without a role the deployment's first agent is an admin,
+/// later ones agents.
+#[allow(clippy::too_many_arguments)]
 pub async fn agent_add_with(
     target: &Target,
     email: &str,
@@ -204,6 +206,7 @@ pub async fn agent_add_with(
     capacity: Option<u32>,
     teams: &[String],
     skills: &[String],
+    role: Option<omnidesk_domain::Role>,
 ) -> anyhow::Result<Agent> {
     let mut names = std::collections::BTreeSet::new();
     for team in teams.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
@@ -221,7 +224,8 @@ pub async fn agent_add_with(
         .map(|s| s.trim().to_lowercase())
         .filter(|s| !s.is_empty())
         .collect();
-    let mut agent = omnidesk_agent_api::create_agent(&target.api, email, name, password).await?;
+    let mut agent =
+        omnidesk_agent_api::create_agent_as(&target.api, email, name, password, role).await?;
     if capacity.is_some() || !names.is_empty() || !skills.is_empty() {
         if let Some(capacity) = capacity {
             agent.capacity = capacity;
@@ -230,6 +234,29 @@ pub async fn agent_add_with(
         agent.skills = skills;
         target.agents.update_agent(&agent).await?;
     }
+    Ok(agent)
+}
+
+/// `omnidesk agent role --email E --role R`: changes an agent's role and ends their sessions
+/// (the way back in when the last admin's account is lost, run by someone with the server).
+pub async fn agent_set_role(
+    target: &Target,
+    email: &str,
+    role: omnidesk_domain::Role,
+) -> anyhow::Result<Agent> {
+    let address = omnidesk_domain::EmailAddress::parse(email)
+        .map_err(|e| anyhow::anyhow!("--email {email:?}: {e}"))?;
+    let Some(id) = target.agents.agent_id_by_email(&address).await? else {
+        bail!("there is no agent {address}");
+    };
+    let mut agent = target
+        .agents
+        .get_agent(id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("there is no agent {address}"))?;
+    agent.role = role;
+    target.agents.update_agent(&agent).await?;
+    omnidesk_agent_api::end_sessions(target.agents.as_ref(), id).await?;
     Ok(agent)
 }
 

@@ -92,6 +92,19 @@ enum AgentCommand {
         /// The agent's skills, comma-separated (`billing,returns`).
         #[arg(long, value_delimiter = ',')]
         skills: Vec<String>,
+        /// admin (settings, bots, rules, agents), supervisor (every conversation, reports,
+        /// reassign, merge) or agent (their teams' conversations). Default: admin for the
+        /// deployment's first agent, agent after.
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// Change an agent's role (their sessions end; they sign in again).
+    Role {
+        #[arg(long)]
+        email: String,
+        /// admin, supervisor or agent.
+        #[arg(long)]
+        role: String,
     },
     /// List agents.
     List,
@@ -322,23 +335,33 @@ async fn main() -> anyhow::Result<()> {
             reads,
             teams,
             skills,
+            role,
         }) => {
+            let role = role
+                .as_deref()
+                .map(omnidesk_domain::Role::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--role: {e}"))?;
             let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
             let own = language.is_some();
             let mut langs: Vec<String> = language.into_iter().collect();
             langs.extend(reads);
             // Checked before the agent exists: a typo creates nothing.
             let parsed = admin::parse_languages(&langs)?;
-            let mut agent =
-                admin::agent_add_with(&target, &email, &name, &password, capacity, &teams, &skills)
-                    .await?;
+            let mut agent = admin::agent_add_with(
+                &target, &email, &name, &password, capacity, &teams, &skills, role,
+            )
+            .await?;
             if !parsed.is_empty() {
                 let primary = own.then(|| parsed[0].clone());
                 agent = admin::agent_set_languages(&target, agent, primary, parsed).await?;
             }
             println!(
-                "agent {} <{}> created (id {})",
-                agent.name, agent.email, agent.id
+                "agent {} <{}> created (id {}, {})",
+                agent.name,
+                agent.email,
+                agent.id,
+                agent.role.as_str()
             );
         }
         Command::Team(TeamCommand::Add {
@@ -428,15 +451,28 @@ async fn main() -> anyhow::Result<()> {
                 None => println!("no rules: every message goes through the built-in bot"),
             }
         }
+        Command::Agent(AgentCommand::Role { email, role }) => {
+            let role =
+                omnidesk_domain::Role::parse(&role).map_err(|e| anyhow::anyhow!("--role: {e}"))?;
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            let agent = admin::agent_set_role(&target, &email, role).await?;
+            println!(
+                "agent {} <{}> is now {}",
+                agent.name,
+                agent.email,
+                agent.role.as_str()
+            );
+        }
         Command::Agent(AgentCommand::List) => {
             let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
             for a in admin::agent_list_of(&target).await? {
                 let langs: Vec<&str> = a.languages.iter().map(|l| l.as_str()).collect();
                 println!(
-                    "{}  {:<30} {:<24} {:<8} capacity {}  reads {}",
+                    "{}  {:<30} {:<24} {:<10} {:<8} capacity {}  reads {}",
                     a.id,
                     a.email,
                     a.name,
+                    a.role.as_str(),
                     a.status.as_str(),
                     a.capacity,
                     if langs.is_empty() {

@@ -13,7 +13,7 @@
 use std::cmp::Reverse;
 
 use omnidesk_domain::{
-    Agent, AgentId, AgentStatus, Conversation, ConversationId, ConversationStatus, Priority,
+    Agent, AgentId, AgentStatus, Conversation, ConversationId, ConversationStatus, Priority, Role,
     Timestamp,
 };
 
@@ -26,6 +26,16 @@ pub const MAX_QUEUE_SCAN: usize = 1000;
 pub fn eligible(agent: &Agent, c: &Conversation) -> bool {
     c.team.as_deref().is_none_or(|t| agent.in_team(t))
         && c.skill.as_deref().is_none_or(|s| agent.has_skill(s))
+}
+
+/// Whether `agent` may read (and work on) `c`: supervisors and admins every conversation; an
+/// agent the conversations of their teams (assigned or queued), those of no team (the
+/// deployment's common queue), and any assigned to them. The agent API answers 404 for the
+/// others and the WebSocket never pushes them to the agent.
+pub fn may_read(agent: &Agent, c: &Conversation) -> bool {
+    agent.role >= Role::Supervisor
+        || c.assignee_id == Some(agent.id)
+        || c.team.as_deref().is_none_or(|t| agent.in_team(t))
 }
 
 /// The queue's order key, ascending: higher priority first, then who waited longest.
@@ -198,6 +208,8 @@ mod tests {
             status: AgentStatus::Online,
             chosen_status: None,
             capacity: 10,
+            role: omnidesk_domain::Role::Agent,
+            disabled: false,
             created_at: Timestamp::from_millis(0),
         }
     }
@@ -225,6 +237,24 @@ mod tests {
         c.skill = Some("billing".to_owned());
         assert!(!eligible(&agent(&["vip"], &[]), &c));
         assert!(eligible(&agent(&["vip"], &["Billing"]), &c));
+    }
+
+    #[test]
+    fn an_agent_reads_their_teams_the_common_queue_and_their_own_a_supervisor_everything() {
+        let mut c = conv(0, Priority::Normal);
+        let mut ann = agent(&["support"], &[]);
+        assert!(may_read(&ann, &c), "no team: the common queue");
+        c.team = Some("vip".to_owned());
+        assert!(!may_read(&ann, &c));
+        c.assignee_id = Some(ann.id);
+        assert!(may_read(&ann, &c), "assigned to her");
+        c.assignee_id = None;
+        ann.teams.insert("VIP".to_owned());
+        assert!(may_read(&ann, &c), "her team's");
+        let mut sue = agent(&[], &[]);
+        assert!(!may_read(&sue, &c));
+        sue.role = Role::Supervisor;
+        assert!(may_read(&sue, &c));
     }
 
     #[test]

@@ -342,6 +342,8 @@ fn agent(status: AgentStatus, capacity: u32) -> Agent {
         status,
         chosen_status: None,
         capacity,
+        role: omnidesk_domain::Role::Agent,
+        disabled: false,
         created_at: Timestamp::from_millis(0),
     }
 }

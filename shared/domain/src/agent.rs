@@ -40,6 +40,46 @@ impl AgentStatus {
     }
 }
 
+/// What an agent may do. Ordered: each role may do everything of the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Their teams' conversations and the unassigned queue of their teams.
+    Agent,
+    /// Every conversation, the reports; reassigns and merges.
+    Supervisor,
+    /// Everything: settings, bots, websites, mailboxes, rules, teams, agents.
+    Admin,
+}
+
+impl Role {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+    /// Parses the lowercase name.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "agent" => Ok(Self::Agent),
+            "supervisor" => Ok(Self::Supervisor),
+            "admin" => Ok(Self::Admin),
+            _ => Err(ParseError::new(
+                "role",
+                "must be admin, supervisor or agent",
+            )),
+        }
+    }
+    /// The role of an agent stored before roles existed: every agent could do everything,
+    /// and an upgrade takes nothing away (an admin narrows roles afterwards).
+    pub fn before_roles() -> Self {
+        Self::Admin
+    }
+}
+
 /// A PHC-format password hash (argon2id). Never the password itself.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -90,6 +130,12 @@ pub struct Agent {
     pub chosen_status: Option<AgentStatus>,
     /// How many open (assigned, unresolved) conversations the agent takes at most.
     pub capacity: u32,
+    /// What the agent may do.
+    #[serde(default = "Role::before_roles")]
+    pub role: Role,
+    /// A disabled agent cannot sign in and takes no conversations.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
     pub created_at: Timestamp,
 }
 
@@ -184,6 +230,8 @@ mod translation_tests {
             status: AgentStatus::Online,
             chosen_status: None,
             capacity: 10,
+            role: crate::Role::Agent,
+            disabled: false,
             created_at: Timestamp::from_millis(0),
         }
     }

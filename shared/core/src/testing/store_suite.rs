@@ -134,6 +134,8 @@ fn new_agent(status: AgentStatus) -> Agent {
         status,
         chosen_status: None,
         capacity: Agent::DEFAULT_CAPACITY,
+        role: omnidesk_domain::Role::Agent,
+        disabled: false,
         created_at: now(),
     }
 }
