@@ -384,6 +384,7 @@ pub(crate) async fn patch_agent(
     }
     deps.agents.update_agent(&agent).await?;
     crate::auth::end_sessions(deps.agents.as_ref(), id).await?;
+    omnidesk_core::usecases::forget_connections_of(deps.connections.as_ref(), id).await?;
     tracing::info!(
         agent_id = %id,
         by = %me.0,

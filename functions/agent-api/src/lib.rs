@@ -431,6 +431,7 @@ struct RouteRole(Role, &'static str);
 pub(crate) async fn publish(deps: &ApiDeps, events: &[ServerEvent]) {
     if let Err(e) = push_events_to_agents(
         deps.connections.as_ref(),
+        deps.conversations.as_ref(),
         deps.push.as_ref(),
         events.to_vec(),
     )

@@ -362,8 +362,18 @@ impl App {
         self.listen_as(self.ann.id, "conn-ann").await
     }
 
-    /// A live WebSocket connection `id` of `agent` that records pushes.
+    /// A live WebSocket connection `id` of `agent` that records pushes (told everything, as a
+    /// connection from before roles).
     async fn listen_as(&self, agent: AgentId, id: &str) -> ConnectionId {
+        self.connection(agent, id, None).await
+    }
+
+    async fn connection(
+        &self,
+        agent: AgentId,
+        id: &str,
+        viewer: Option<omnidesk_core::Viewer>,
+    ) -> ConnectionId {
         let id = ConnectionId(id.to_owned());
         self.push.connect(&id);
         self.store
@@ -371,10 +381,18 @@ impl App {
                 id: id.clone(),
                 agent_id: agent,
                 connected_at: self.clock.now(),
+                viewer,
             })
             .await
             .unwrap();
         id
+    }
+
+    /// [`App::listen_as`], a connection made as the agent-ws connect makes it: told only about
+    /// what `agent` may read.
+    async fn watch_as(&self, agent: &Agent, id: &str) -> ConnectionId {
+        self.connection(agent.id, id, Some(omnidesk_core::Viewer::of(agent)))
+            .await
     }
 
     /// A GET whose answer is not JSON: status, headers and body text.
@@ -3494,4 +3512,125 @@ async fn sign_out_a_password_change_a_role_change_and_disabling_end_sessions_at_
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error"]["code"], "last_admin");
+}
+
+#[tokio::test]
+async fn an_agents_websocket_never_receives_another_teams_conversation() {
+    let app = app().await;
+    let ann = app.watch_as(&app.ann, "ann").await;
+    let bob = app.watch_as(&app.bob, "bob").await;
+    let common = app.conversation(ConversationStatus::Queued, None, 10).await;
+    let vip = app
+        .conversation_with(ConversationStatus::Queued, None, 20, |c| {
+            c.team = Some("vip".to_owned())
+        })
+        .await;
+    // Ann (an admin) resolves one of each, with a timeline message and the conversation.
+    for c in [&vip, &common] {
+        let (status, _) = app
+            .call(
+                "POST",
+                &format!("/api/v1/conversations/{}/resolve", c.id),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let about = |events: Vec<Value>| -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| {
+                e["conversation_id"]
+                    .as_str()
+                    .or(e["conversation"]["id"].as_str())
+                    .map(str::to_owned)
+            })
+            .collect()
+    };
+    let anns = about(app.events(&ann));
+    let bobs = about(app.events(&bob));
+    assert!(anns.contains(&vip.id.to_string()) && anns.contains(&common.id.to_string()));
+    assert!(
+        bobs.contains(&common.id.to_string()),
+        "the common queue is his: {bobs:?}"
+    );
+    assert!(
+        !bobs.contains(&vip.id.to_string()),
+        "another team's is not: {bobs:?}"
+    );
+
+    // A batch about both is narrowed to what he may read; an event that names only the
+    // conversation (a delivery status) is looked up.
+    let view = |c: &Conversation| {
+        let mut c = c.clone();
+        c.status = ConversationStatus::Assigned;
+        omnidesk_core::ConversationView::new(
+            &c,
+            Contact::new(
+                c.contact_id,
+                "X".to_owned(),
+                Identity::WebVisitor {
+                    visitor_id: "x".to_owned(),
+                },
+                app.clock.now(),
+            ),
+        )
+    };
+    let message = app.stored_messages(&vip).await.pop().unwrap();
+    let events = vec![
+        omnidesk_core::ServerEvent::ConversationUpdated {
+            conversation: Box::new(view(&vip)),
+        },
+        omnidesk_core::ServerEvent::ConversationUpdated {
+            conversation: Box::new(view(&common)),
+        },
+        omnidesk_core::ServerEvent::MessageUpdated {
+            conversation_id: vip.id,
+            message,
+        },
+    ];
+    let before = app.pushed(&bob).len();
+    omnidesk_core::usecases::push_events_to_agents(
+        app.store.as_ref(),
+        app.store.as_ref(),
+        app.push.as_ref(),
+        events,
+    )
+    .await
+    .unwrap();
+    let frames = app.pushed(&bob);
+    assert_eq!(frames.len(), before + 1);
+    let last = &frames[frames.len() - 1];
+    assert_eq!(last["type"], "batch", "{last}");
+    assert_eq!(last["events"].as_array().unwrap().len(), 1, "{last}");
+    assert_eq!(
+        last["events"][0]["conversation"]["id"],
+        common.id.to_string()
+    );
+    assert_eq!(
+        app.pushed(&ann).last().unwrap()["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // His role changes: his connections are forgotten (the next connect checks him again).
+    let (status, _) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/agents/{}", app.bob.id),
+            Some(json!({"role": "supervisor"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let left: Vec<AgentId> = app
+        .store
+        .list_connections()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.agent_id)
+        .collect();
+    assert_eq!(left, vec![app.ann.id]);
 }

@@ -142,14 +142,15 @@ pub async fn connect(
     connection_id: &ConnectionId,
     token: Option<&str>,
 ) -> Result<AgentId, ConnectError> {
-    let agent_id = omnidesk_agent_api::current_agent(&deps.auth, deps.agents.as_ref(), token)
-        .await?
-        .id;
+    let agent = omnidesk_agent_api::current_agent(&deps.auth, deps.agents.as_ref(), token).await?;
+    let agent_id = agent.id;
     deps.connections
         .add_connection(&Connection {
             id: connection_id.clone(),
             agent_id,
             connected_at: deps.clock.now(),
+            // Pushes tell it only about the conversations the agent may read.
+            viewer: Some(omnidesk_core::Viewer::of(&agent)),
         })
         .await?;
     tracing::info!(agent_id = %agent_id, "agent connected");

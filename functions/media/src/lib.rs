@@ -342,7 +342,14 @@ async fn push(deps: &MediaDeps, message: Message) {
         conversation_id,
         message,
     };
-    if let Err(e) = push_to_agents(deps.connections.as_ref(), deps.push.as_ref(), &event).await {
+    if let Err(e) = push_to_agents(
+        deps.connections.as_ref(),
+        deps.conversations.as_ref(),
+        deps.push.as_ref(),
+        &event,
+    )
+    .await
+    {
         tracing::warn!(error = %e, "cannot push to agents");
     }
     let Some(visitors) = &deps.visitors else {

@@ -2600,7 +2600,13 @@ async fn append_system(
 /// re-reads them.
 async fn push_all(deps: &RouterDeps, events: Vec<ServerEvent>) {
     for event in ServerEvent::fold_conversation_updates(events) {
-        if let Err(e) = push_to_agents(deps.connections.as_ref(), deps.push.as_ref(), &event).await
+        if let Err(e) = push_to_agents(
+            deps.connections.as_ref(),
+            deps.conversations.as_ref(),
+            deps.push.as_ref(),
+            &event,
+        )
+        .await
         {
             tracing::warn!(error = %e, "push to agents failed");
         }

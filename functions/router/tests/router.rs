@@ -97,6 +97,7 @@ async fn add_agent(s: &Setup, email: &str, status: AgentStatus) -> Agent {
             id: ConnectionId("c1".to_owned()),
             agent_id: agent.id,
             connected_at: s.clock.now(),
+            viewer: None,
         })
         .await
         .unwrap();

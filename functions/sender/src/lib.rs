@@ -812,7 +812,14 @@ fn telegram_ref(bot_id: BotId, chat_id: TelegramChatId, message_ids: &[i32]) -> 
 /// Pushes to agents, and a message's change also to the visitor's open widgets; a push
 /// problem never fails the send (the state is stored already).
 async fn push(deps: &SenderDeps, event: &ServerEvent) {
-    if let Err(e) = push_to_agents(deps.connections.as_ref(), deps.push.as_ref(), event).await {
+    if let Err(e) = push_to_agents(
+        deps.connections.as_ref(),
+        deps.conversations.as_ref(),
+        deps.push.as_ref(),
+        event,
+    )
+    .await
+    {
         tracing::warn!(error = %e, "cannot push to agents");
     }
     let (ServerEvent::MessageUpdated {

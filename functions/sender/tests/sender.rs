@@ -80,6 +80,7 @@ impl World {
                 id: connection.clone(),
                 agent_id: ids.agent_id(),
                 connected_at: now,
+                viewer: None,
             })
             .await
             .unwrap();

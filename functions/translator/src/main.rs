@@ -28,6 +28,7 @@ async fn main() -> Result<(), Error> {
         messages: aws.store.clone(),
         agents: aws.store.clone(),
         connections: pushes.clone(),
+        conversations: aws.store.clone(),
         push: pushes.clone(),
         queue: aws.queue.clone(),
         clock: aws.clock.clone(),

@@ -60,6 +60,8 @@ pub struct TranslatorDeps {
     pub messages: Arc<dyn MessageStore>,
     pub agents: Arc<dyn AgentStore>,
     pub connections: Arc<dyn ConnectionStore>,
+    /// Read to tell which agents may see a translated message (their teams').
+    pub conversations: Arc<dyn omnidesk_core::ConversationStore>,
     pub push: Arc<dyn Push>,
     pub queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
@@ -414,7 +416,14 @@ async fn announce(deps: &TranslatorDeps, message: Message) {
         conversation_id: message.conversation_id,
         message,
     };
-    if let Err(e) = push_to_agents(deps.connections.as_ref(), deps.push.as_ref(), &event).await {
+    if let Err(e) = push_to_agents(
+        deps.connections.as_ref(),
+        deps.conversations.as_ref(),
+        deps.push.as_ref(),
+        &event,
+    )
+    .await
+    {
         tracing::warn!(error = %e, "translation not pushed; agents see it on reload");
     }
 }

@@ -72,6 +72,7 @@ async fn world(translator: Arc<FakeTranslator>, agents: &[(&str, &[&str])]) -> W
         messages: store.clone(),
         agents: store.clone(),
         connections: store.clone(),
+        conversations: store.clone(),
         push: Arc::new(MemoryPush::new()),
         queue: queue.clone(),
         clock: clock.clone(),

@@ -569,6 +569,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
             messages: store.clone(),
             agents: store.clone(),
             connections: connections.clone(),
+            conversations: store.clone(),
             push: push.clone(),
             queue: queue.clone(),
             clock: clock.clone(),

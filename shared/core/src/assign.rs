@@ -33,9 +33,41 @@ pub fn eligible(agent: &Agent, c: &Conversation) -> bool {
 /// deployment's common queue), and any assigned to them. The agent API answers 404 for the
 /// others and the WebSocket never pushes them to the agent.
 pub fn may_read(agent: &Agent, c: &Conversation) -> bool {
-    agent.role >= Role::Supervisor
-        || c.assignee_id == Some(agent.id)
-        || c.team.as_deref().is_none_or(|t| agent.in_team(t))
+    reads(
+        agent.role,
+        |t| agent.in_team(t),
+        agent.id,
+        c.team.as_deref(),
+        c.assignee_id,
+    )
+}
+
+/// [`may_read`] of what a push says about a conversation (its team and assignee), for the
+/// connection of agent `id` seen as `viewer`.
+pub fn viewer_reads(
+    viewer: &crate::Viewer,
+    id: AgentId,
+    team: Option<&str>,
+    assignee: Option<AgentId>,
+) -> bool {
+    reads(
+        viewer.role,
+        |t| viewer.teams.iter().any(|m| m.eq_ignore_ascii_case(t)),
+        id,
+        team,
+        assignee,
+    )
+}
+
+/// The one rule of who reads a conversation.
+fn reads(
+    role: Role,
+    member_of: impl Fn(&str) -> bool,
+    id: AgentId,
+    team: Option<&str>,
+    assignee: Option<AgentId>,
+) -> bool {
+    role >= Role::Supervisor || assignee == Some(id) || team.is_none_or(member_of)
 }
 
 /// The queue's order key, ascending: higher priority first, then who waited longest.

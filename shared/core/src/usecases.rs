@@ -1,28 +1,34 @@
 //! Small use cases shared by several functions.
 
-use omnidesk_domain::{Contact, Conversation};
+use std::collections::HashMap;
+
+use omnidesk_domain::{AgentId, Contact, Conversation, ConversationId, Role};
 
 use crate::{
-    ConnectionStore, ContactStore, ConversationView, Push, PushOutcome, ServerEvent, StoreError,
-    StoreResult,
+    Connection, ConnectionStore, ContactStore, ConversationStore, ConversationView, Push,
+    PushOutcome, ServerEvent, StoreError, StoreResult,
 };
 
-/// Pushes `event` to every connected agent. Gone connections are removed (not an error); a
-/// failed push to one connection is logged and does not stop the others. Returns how many
-/// connections received it.
+/// Pushes `event` to every connected agent who may read what it is about. Gone connections
+/// are removed (not an error); a failed push to one connection is logged and does not stop the
+/// others. Returns how many connections received it.
 ///
-/// Every connected agent sees every conversation (the dashboard's "All" tab); per-team
-/// visibility narrows this list when teams arrive.
+/// Supervisors and admins get every event; an agent only those of conversations they may read
+/// ([`crate::assign::may_read`]): a batch is narrowed to its events they may read, and nothing
+/// is sent when none is left. An event that does not carry its conversation's team and
+/// assignee (`message.updated`) costs one read of the conversation, only when an agent is
+/// connected.
 ///
 /// Lists the connections on every call; a Lambda that pushes many events per invocation wraps
 /// its store and push in `omnidesk_lambda::CoalescingPush`, which lists once per batch and
 /// buffers the frames.
 pub async fn push_to_agents(
     connections: &dyn ConnectionStore,
+    conversations: &dyn ConversationStore,
     push: &dyn Push,
     event: &ServerEvent,
 ) -> StoreResult<usize> {
-    push_to_connections(connections, push, None, event).await
+    push_to_connections(connections, Some(conversations), push, None, event).await
 }
 
 /// Pushes `event` to the connections of one agent only (a notification meant for them). Gone
@@ -34,23 +40,40 @@ pub async fn push_to_agent(
     agent: omnidesk_domain::AgentId,
     event: &ServerEvent,
 ) -> StoreResult<usize> {
-    push_to_connections(connections, push, Some(agent), event).await
+    push_to_connections(connections, None, push, Some(agent), event).await
 }
 
-/// [`push_to_agents`], to one agent's connections when `only` names them.
+/// [`push_to_agents`], to one agent's connections when `only` names them (a notification
+/// meant for them: not narrowed).
 async fn push_to_connections(
     connections: &dyn ConnectionStore,
+    conversations: Option<&dyn ConversationStore>,
     push: &dyn Push,
     only: Option<omnidesk_domain::AgentId>,
     event: &ServerEvent,
 ) -> StoreResult<usize> {
     let frame = event.to_json();
     let mut delivered = 0;
+    let mut scopes = Scopes::default();
     for conn in connections.list_connections().await? {
         if only.is_some_and(|agent| conn.agent_id != agent) {
             continue;
         }
-        match push.post(&conn.id, &frame).await {
+        let narrowed;
+        let frame = match conversations {
+            Some(store) if restricted(&conn) => {
+                match narrow(event, &conn, store, &mut scopes).await? {
+                    Narrowed::All => frame.as_str(),
+                    Narrowed::Nothing => continue,
+                    Narrowed::Some(events) => {
+                        narrowed = ServerEvent::Batch { events }.to_json();
+                        narrowed.as_str()
+                    }
+                }
+            }
+            _ => frame.as_str(),
+        };
+        match push.post(&conn.id, frame).await {
             Ok(PushOutcome::Delivered) => delivered += 1,
             Ok(PushOutcome::Gone) => {
                 tracing::debug!(connection = %conn.id, "removing gone connection");
@@ -60,6 +83,115 @@ async fn push_to_connections(
         }
     }
     Ok(delivered)
+}
+
+/// Forgets every connection of `agent` (after a role change or disabling: what they were
+/// allowed to be told is no longer what they may read); their dashboards reconnect, and the
+/// connect checks them again. Returns how many there were.
+pub async fn forget_connections_of(
+    connections: &dyn ConnectionStore,
+    agent: AgentId,
+) -> StoreResult<usize> {
+    let mut forgotten = 0;
+    for conn in connections.list_connections().await? {
+        if conn.agent_id == agent {
+            connections.remove_connection(&conn.id).await?;
+            forgotten += 1;
+        }
+    }
+    Ok(forgotten)
+}
+
+/// Whether a connection is told only about the conversations its agent may read.
+fn restricted(conn: &Connection) -> bool {
+    conn.viewer
+        .as_ref()
+        .is_some_and(|v| v.role < Role::Supervisor)
+}
+
+/// The team and assignee of conversations read for one push (`None`: it does not exist).
+type Scopes = HashMap<ConversationId, Option<(Option<String>, Option<AgentId>)>>;
+
+/// What of an event a restricted connection gets.
+enum Narrowed {
+    All,
+    Nothing,
+    /// The events of a batch it may read.
+    Some(Vec<ServerEvent>),
+}
+
+/// The part of `event` the agent of `conn` may read.
+async fn narrow(
+    event: &ServerEvent,
+    conn: &Connection,
+    store: &dyn ConversationStore,
+    scopes: &mut Scopes,
+) -> StoreResult<Narrowed> {
+    let ServerEvent::Batch { events } = event else {
+        return Ok(if readable(event, conn, store, scopes).await? {
+            Narrowed::All
+        } else {
+            Narrowed::Nothing
+        });
+    };
+    let mut kept = Vec::with_capacity(events.len());
+    for e in events {
+        if readable(e, conn, store, scopes).await? {
+            kept.push(e.clone());
+        }
+    }
+    Ok(match kept.len() {
+        0 => Narrowed::Nothing,
+        n if n == events.len() => Narrowed::All,
+        _ => Narrowed::Some(kept),
+    })
+}
+
+/// Whether the agent of `conn` may read what one (non-batch) event is about.
+async fn readable(
+    event: &ServerEvent,
+    conn: &Connection,
+    store: &dyn ConversationStore,
+    scopes: &mut Scopes,
+) -> StoreResult<bool> {
+    let Some(viewer) = &conn.viewer else {
+        return Ok(true);
+    };
+    let reads = |team: Option<&str>, assignee: Option<AgentId>| {
+        crate::assign::viewer_reads(viewer, conn.agent_id, team, assignee)
+    };
+    let id = match event {
+        ServerEvent::ConversationUpdated { conversation }
+        | ServerEvent::MessageCreated {
+            conversation: Some(conversation),
+            ..
+        } => {
+            return Ok(reads(
+                conversation.team.as_deref(),
+                conversation.assignee_id,
+            ));
+        }
+        ServerEvent::MessageCreated {
+            conversation_id, ..
+        }
+        | ServerEvent::MessageUpdated {
+            conversation_id, ..
+        } => *conversation_id,
+        ServerEvent::Batch { .. } => return Ok(false),
+        // Presence, contact changes, notifications (already addressed), pings.
+        _ => return Ok(true),
+    };
+    if let std::collections::hash_map::Entry::Vacant(slot) = scopes.entry(id) {
+        let scope = store
+            .get_conversation(id)
+            .await?
+            .map(|c| (c.team, c.assignee_id));
+        slot.insert(scope);
+    }
+    Ok(match scopes.get(&id) {
+        Some(Some((team, assignee))) => reads(team.as_deref(), *assignee),
+        _ => false,
+    })
 }
 
 /// Pushes several events of one change to every connected agent as ONE frame: each
@@ -72,11 +204,12 @@ async fn push_to_connections(
 /// (`omnidesk_lambda::CoalescingPush`) the listing is cached and the frames are buffered.
 pub async fn push_events_to_agents(
     connections: &dyn ConnectionStore,
+    conversations: &dyn ConversationStore,
     push: &dyn Push,
     events: Vec<ServerEvent>,
 ) -> StoreResult<usize> {
     match ServerEvent::batch(ServerEvent::fold_conversation_updates(events)) {
-        Some(event) => push_to_agents(connections, push, &event).await,
+        Some(event) => push_to_agents(connections, conversations, push, &event).await,
         None => Ok(0),
     }
 }

@@ -123,6 +123,7 @@ async fn memory_store_stops_listing_connections_after_two_hours_on_its_clock() {
         id: ConnectionId("c1".to_owned()),
         agent_id: AgentId::from_uuid(Uuid::now_v7()),
         connected_at: start,
+        viewer: None,
     };
     store.add_connection(&conn).await.unwrap();
     clock.advance(Duration::from_secs(2 * 3600 - 1));
@@ -509,12 +510,13 @@ async fn push_to_agents_delivers_to_live_connections_and_removes_gone_ones() {
                 id: id.clone(),
                 agent_id: AgentId::from_uuid(Uuid::now_v7()),
                 connected_at: now,
+                viewer: None,
             })
             .await
             .unwrap();
     }
     let event = ServerEvent::Pong;
-    let delivered = push_to_agents(&store, &push, &event).await.unwrap();
+    let delivered = push_to_agents(&store, &store, &push, &event).await.unwrap();
     assert_eq!(delivered, 1);
     assert_eq!(push.frames(&live), vec![event.to_json()]);
     let left: Vec<ConnectionId> = store

@@ -390,6 +390,7 @@ mod tests {
                 id: conn(name),
                 agent_id: AgentId::from_uuid(uuid::Uuid::from_u128(i as u128 + 1)),
                 connected_at: now,
+                viewer: None,
             };
             store
                 .add_connection(&c)
@@ -427,7 +428,7 @@ mod tests {
         let f = fixture(&["a", "b"], &[]).await;
         f.co.begin();
         for n in 0..10 {
-            let reached = push_to_agents(&f.co, &f.co, &event(n, 10))
+            let reached = push_to_agents(&f.co, &f.store.inner, &f.co, &event(n, 10))
                 .await
                 .unwrap_or_else(|e| panic!("push: {e}"));
             assert_eq!(reached, 2);
@@ -464,7 +465,7 @@ mod tests {
         let total: usize = events.iter().map(|e| e.to_json().len()).sum();
         assert!(total > 33 * 1000 && total < 2 * BILLING_UNIT_BYTES);
         for e in &events {
-            push_to_agents(&f.co, &f.co, e)
+            push_to_agents(&f.co, &f.store.inner, &f.co, e)
                 .await
                 .unwrap_or_else(|e| panic!("push: {e}"));
         }
@@ -480,7 +481,7 @@ mod tests {
         let f = fixture(&["a"], &["gone"]).await;
         f.co.begin();
         for n in 0..3 {
-            push_to_agents(&f.co, &f.co, &event(n, 10))
+            push_to_agents(&f.co, &f.store.inner, &f.co, &event(n, 10))
                 .await
                 .unwrap_or_else(|e| panic!("push: {e}"));
         }
@@ -549,12 +550,12 @@ mod tests {
     #[tokio::test]
     async fn outside_begin_and_flush_everything_passes_straight_through() {
         let f = fixture(&["a"], &["gone"]).await;
-        let reached = push_to_agents(&f.co, &f.co, &event(1, 1))
+        let reached = push_to_agents(&f.co, &f.store.inner, &f.co, &event(1, 1))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(reached, 1);
         assert_eq!(f.push.frames(&conn("a")), vec![event(1, 1).to_json()]);
-        push_to_agents(&f.co, &f.co, &event(2, 1))
+        push_to_agents(&f.co, &f.store.inner, &f.co, &event(2, 1))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(f.store.lists.load(Ordering::SeqCst), 2);
@@ -566,7 +567,7 @@ mod tests {
     async fn connections_added_or_removed_while_buffering_update_the_cached_list() {
         let f = fixture(&["a", "b"], &[]).await;
         f.co.begin();
-        push_to_agents(&f.co, &f.co, &event(1, 1))
+        push_to_agents(&f.co, &f.store.inner, &f.co, &event(1, 1))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         f.co.remove_connection(&conn("b"))

@@ -183,6 +183,7 @@ mod tests {
             id: id.clone(),
             agent_id: omnidesk_domain::AgentId::from_uuid(uuid::Uuid::now_v7()),
             connected_at: omnidesk_domain::Timestamp::from_millis(0),
+            viewer: None,
         };
         hub.add_connection(&conn).await.unwrap();
         assert_eq!(hub.list_connections().await.unwrap(), vec![conn]);

@@ -605,6 +605,7 @@ impl Stack {
                     messages: store.clone(),
                     agents: store.clone(),
                     connections: translator_pushes.clone(),
+                    conversations: store.clone(),
                     push: translator_pushes.clone(),
                     queue: queue.clone(),
                     clock: clock.clone(),

@@ -406,6 +406,7 @@ async fn presence_follows_the_dashboard_and_an_agent_who_leaves_hands_back_what_
             id: ConnectionId("c2".to_owned()),
             agent_id: a.id,
             connected_at: s.clock.now(),
+            viewer: None,
         })
         .await
         .unwrap();

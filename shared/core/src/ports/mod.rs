@@ -28,7 +28,7 @@ pub use routing::{CannedResponse, RoutingStore, StoredRules};
 pub use store::{
     AgentStore, AppendOutcome, BotConfig, BotMode, BotStore, Connection, ConnectionStore,
     ContactStore, ConversationFilter, ConversationStore, DeadLetter, DeadLetterStore, MessageStore,
-    Page, PageRequest, Secret, Store, StoreError, StoreResult,
+    Page, PageRequest, Secret, Store, StoreError, StoreResult, Viewer,
 };
 pub use telegram::{
     BotIdentity, OutgoingFile, TelegramApi, TelegramError, TelegramFile, WebhookInfo,

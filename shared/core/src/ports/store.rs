@@ -342,6 +342,29 @@ pub struct Connection {
     pub id: ConnectionId,
     pub agent_id: AgentId,
     pub connected_at: Timestamp,
+    /// What the agent may read, as of the connect (a role change ends the connection; a team
+    /// change applies at the next connect). `None` (a connection from before roles): every
+    /// conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub viewer: Option<Viewer>,
+}
+
+/// Whose conversations a connection may be told about: the agent's role and teams.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub role: omnidesk_domain::Role,
+    #[serde(default)]
+    pub teams: std::collections::BTreeSet<String>,
+}
+
+impl Viewer {
+    /// The agent's role and teams.
+    pub fn of(agent: &Agent) -> Self {
+        Self {
+            role: agent.role,
+            teams: agent.teams.clone(),
+        }
+    }
 }
 
 /// Live WebSocket connections (so any function can push to agents).

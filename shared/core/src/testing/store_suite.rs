@@ -1529,6 +1529,7 @@ pub async fn connections(store: &dyn ConnectionStore) {
         id: ConnectionId(format!("suite-{}", fresh())),
         agent_id: agent,
         connected_at: now(),
+        viewer: None,
     };
     ok("add_connection", store.add_connection(&conn).await);
     let find = |list: &[Connection], id: &ConnectionId| -> Vec<Connection> {
@@ -1568,6 +1569,7 @@ pub async fn connections(store: &dyn ConnectionStore) {
         id: ConnectionId(format!("suite-{}", fresh())),
         agent_id: agent,
         connected_at: now().plus_millis(-3 * 60 * 60 * 1000),
+        viewer: None,
     };
     ok("add_connection", store.add_connection(&old).await);
     let listed = ok("list_connections", store.list_connections().await);
