@@ -250,6 +250,25 @@ pub(crate) async fn logout(State(deps): State<AppState>, me: Me) -> Result<Statu
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /api/v1/auth/ws-ticket`: a single-use ticket (60 s) to connect the agent WebSocket
+/// with (`/ws?agent_ticket=…` locally, `?agent_ticket=` on API Gateway) instead of the token.
+pub(crate) async fn ws_ticket(
+    State(deps): State<AppState>,
+    me: Me,
+) -> Result<Json<Value>, ApiError> {
+    let version = crate::auth::session_version(deps.agents.as_ref(), me.0).await?;
+    let (ticket, expires_at) = crate::auth::issue_ticket(
+        deps.tickets.as_ref(),
+        crate::auth::Session {
+            agent: me.0,
+            version,
+        },
+        deps.clock.now(),
+    )
+    .await?;
+    Ok(Json(json!({ "ticket": ticket, "expires_at": expires_at })))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PasswordRequest {

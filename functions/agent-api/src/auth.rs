@@ -290,6 +290,82 @@ pub async fn current_agent(
     token: Option<&str>,
 ) -> Result<omnidesk_domain::Agent, SessionError> {
     let session = authenticate_session(auth, token)?;
+    agent_of_session(agents, session).await
+}
+
+/// How long an agent's WebSocket ticket may wait to be used.
+pub const AGENT_TICKET_TTL_MS: i64 = 60_000;
+
+/// What an agent's WebSocket ticket grants: their session, as it was when it was issued.
+#[derive(Serialize, Deserialize)]
+struct TicketGrant {
+    agent: AgentId,
+    version: u64,
+}
+
+/// Issues a single-use WebSocket ticket for `session` (stored hashed; valid for
+/// [`AGENT_TICKET_TTL_MS`]): the dashboard connects with it instead of its long-lived token,
+/// which then never appears in a URL (proxy and access logs keep URLs).
+pub async fn issue_ticket(
+    tickets: &dyn omnidesk_core::WebStore,
+    session: Session,
+    now: Timestamp,
+) -> Result<(String, Timestamp), omnidesk_core::StoreError> {
+    let ticket = omnidesk_core::random_token();
+    let hash = omnidesk_core::token_hash(&ticket);
+    let expires_at = now.plus_millis(AGENT_TICKET_TTL_MS);
+    let payload = serde_json::to_string(&TicketGrant {
+        agent: session.agent,
+        version: session.version,
+    })
+    .map_err(|e| omnidesk_core::StoreError::Corrupt(e.to_string()))?;
+    tickets
+        .put_token(&omnidesk_core::StoredToken {
+            kind: omnidesk_core::TokenKind::AgentTicket,
+            // Its own owner: a new ticket does not cancel one another tab is about to use.
+            owner: hash.clone(),
+            hash,
+            payload,
+            expires_at,
+        })
+        .await?;
+    Ok((ticket, expires_at))
+}
+
+/// The agent an agent's WebSocket ticket opens a session for: the ticket is used up by this
+/// call (a second use, an expired or unknown ticket: `Token(Invalid)`), and the session must
+/// still be current.
+pub async fn agent_of_ticket(
+    tickets: &dyn omnidesk_core::WebStore,
+    agents: &dyn omnidesk_core::AgentStore,
+    ticket: &str,
+    now: Timestamp,
+) -> Result<omnidesk_domain::Agent, SessionError> {
+    let taken = tickets
+        .take_token(
+            omnidesk_core::TokenKind::AgentTicket,
+            &omnidesk_core::token_hash(ticket.trim()),
+            now,
+        )
+        .await?
+        .ok_or(SessionError::Token(AuthError::Invalid))?;
+    let grant: TicketGrant = serde_json::from_str(&taken.payload)
+        .map_err(|_| SessionError::Token(AuthError::Invalid))?;
+    agent_of_session(
+        agents,
+        Session {
+            agent: grant.agent,
+            version: grant.version,
+        },
+    )
+    .await
+}
+
+/// The agent of `session` when it is still current (see [`current_agent`]).
+async fn agent_of_session(
+    agents: &dyn omnidesk_core::AgentStore,
+    session: Session,
+) -> Result<omnidesk_domain::Agent, SessionError> {
     let (agent, version) = futures_util::future::try_join(
         agents.get_agent(session.agent),
         session_version(agents, session.agent),

@@ -45,9 +45,9 @@ pub use translation::ApiTranslation;
 
 pub use agents::{CreateAgentError, create_agent, create_agent_as};
 pub use auth::{
-    Auth, AuthError, IssuedToken, PasswordError, Session, SessionError, authenticate,
-    authenticate_session, current_agent, end_sessions, hash_password, session_version,
-    verify_password,
+    Auth, AuthError, IssuedToken, PasswordError, Session, SessionError, agent_of_ticket,
+    authenticate, authenticate_session, current_agent, end_sessions, hash_password, issue_ticket,
+    session_version, verify_password,
 };
 pub use error::ApiError;
 pub use files::MAX_JSON_BODY_BYTES;
@@ -83,6 +83,8 @@ pub struct ApiDeps {
     pub routing: Arc<dyn RoutingStore>,
     /// The deployment's Telegram bots (`GET /api/v1/bots`: which bot a message came through).
     pub bots: Arc<dyn BotStore>,
+    /// Single-use tokens: the agents' WebSocket tickets.
+    pub tickets: Arc<dyn omnidesk_core::WebStore>,
     /// Called after the rules changed through the API (the embedded runtime drops its
     /// routers' cache so the change takes effect at once); `None`: routers notice within
     /// their cache's lifetime.
@@ -188,6 +190,7 @@ fn routes() -> Vec<Route> {
         route(Get, "/api/openapi.json", openapi),
         route(Post, "/api/v1/auth/login", agents::login),
         route(Post, "/api/v1/auth/logout", agents::logout),
+        route(Post, "/api/v1/auth/ws-ticket", agents::ws_ticket),
         route(Put, "/api/v1/agents/me/password", agents::change_password),
         route(Patch, "/api/v1/agents/{id}", agents::patch_agent)
             .only(Role::Admin, "change an agent's role or access"),

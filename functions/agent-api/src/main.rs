@@ -80,6 +80,7 @@ async fn main() -> Result<(), lambda_http::Error> {
                         ai: Some(ai.clone()),
                         routing: aws.store.clone(),
                         bots: aws.store.clone(),
+                        tickets: aws.store.clone(),
                         // Routers re-read the rules within RoutingCache::TTL.
                         on_routing_change: None,
                     }))

@@ -248,6 +248,7 @@ async fn app_with(customize: impl FnOnce(&mut ApiDeps, &Arc<MemoryStore>)) -> Ap
         ai: None,
         routing: store.clone(),
         bots: store.clone(),
+        tickets: store.clone(),
         on_routing_change: None,
     };
     let ann = create_agent(&deps, "ann@example.com", "Ann", "correct-horse")

@@ -31,6 +31,8 @@ pub struct WsDeps {
     pub connections: Arc<dyn ConnectionStore>,
     pub agents: Arc<dyn AgentStore>,
     pub auth: Arc<Auth>,
+    /// Single-use tokens: the agents' WebSocket tickets.
+    pub tickets: Arc<dyn omnidesk_core::WebStore>,
     pub clock: Arc<dyn Clock>,
     /// The widget API's dependencies, for visitors' sockets (`?ticket=`); `None` refuses them.
     pub web: Option<WebChatDeps>,
@@ -134,15 +136,48 @@ impl From<AuthError> for ConnectError {
     }
 }
 
-/// `$connect`: checks the token (from the connect query string) and registers the connection
-/// for pushes. Returns the agent it belongs to.
+/// How an agent's dashboard proves who it is at connect.
+#[derive(Debug, Clone, Copy)]
+pub enum Credential<'a> {
+    /// The agent's token (`?token=`; `None`: absent). Kept for API clients; the dashboard
+    /// uses a ticket.
+    Token(Option<&'a str>),
+    /// A single-use ticket from `POST /api/v1/auth/ws-ticket` (`?agent_ticket=`).
+    Ticket(&'a str),
+}
+
+impl<'a> Credential<'a> {
+    /// The credential of a connect's query parameters: a ticket when one is given.
+    pub fn from_query(agent_ticket: Option<&'a str>, token: Option<&'a str>) -> Self {
+        match agent_ticket {
+            Some(ticket) => Self::Ticket(ticket),
+            None => Self::Token(token),
+        }
+    }
+}
+
+/// `$connect`: checks the credential (from the connect query string) and registers the
+/// connection for pushes. Returns the agent it belongs to.
 #[tracing::instrument(skip_all, fields(connection_id = %connection_id))]
 pub async fn connect(
     deps: &WsDeps,
     connection_id: &ConnectionId,
-    token: Option<&str>,
+    credential: Credential<'_>,
 ) -> Result<AgentId, ConnectError> {
-    let agent = omnidesk_agent_api::current_agent(&deps.auth, deps.agents.as_ref(), token).await?;
+    let agent = match credential {
+        Credential::Token(token) => {
+            omnidesk_agent_api::current_agent(&deps.auth, deps.agents.as_ref(), token).await?
+        }
+        Credential::Ticket(ticket) => {
+            omnidesk_agent_api::agent_of_ticket(
+                deps.tickets.as_ref(),
+                deps.agents.as_ref(),
+                ticket,
+                deps.clock.now(),
+            )
+            .await?
+        }
+    };
     let agent_id = agent.id;
     deps.connections
         .add_connection(&Connection {
@@ -266,8 +301,11 @@ pub async fn handle_websocket_event(
             if let Some(ticket) = request.query_string_parameters.first("ticket") {
                 return connect_visitor(deps, &id, ticket).await;
             }
-            let token = request.query_string_parameters.first("token");
-            match connect(deps, &id, token).await {
+            let credential = Credential::from_query(
+                request.query_string_parameters.first("agent_ticket"),
+                request.query_string_parameters.first("token"),
+            );
+            match connect(deps, &id, credential).await {
                 Ok(_) => websocket_reply(200, None),
                 Err(e) if e.is_unauthorized() => websocket_reply(401, Some(e.to_string())),
                 Err(e) => {

@@ -41,6 +41,7 @@ async fn main() -> Result<(), Error> {
                         Ok::<_, omnidesk_lambda::ConfigError>(WsDeps {
                             connections: aws.store.clone(),
                             agents: aws.store.clone(),
+                            tickets: aws.store.clone(),
                             auth: Arc::new(auth),
                             clock: aws.clock.clone(),
                             // Visitors' sockets (`?ticket=`), on the same table.

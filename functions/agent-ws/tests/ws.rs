@@ -8,7 +8,7 @@ use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use omnidesk_agent_api::{ApiDeps, Auth, create_agent};
 use omnidesk_agent_ws::{
-    ConnectError, WsDeps, connect, disconnect, handle_websocket_event, hello, on_frame,
+    ConnectError, Credential, WsDeps, connect, disconnect, handle_websocket_event, hello, on_frame,
     websocket_reply,
 };
 use omnidesk_core::testing::{ManualClock, MemoryPush, MemoryQueue, MemoryStore, SeqIds};
@@ -47,6 +47,7 @@ async fn world() -> World {
         ai: None,
         routing: store.clone(),
         bots: store.clone(),
+        tickets: store.clone(),
         on_routing_change: None,
     };
     let agent = create_agent(&api, "ann@example.com", "Ann", "zebra-lantern-42")
@@ -57,6 +58,7 @@ async fn world() -> World {
         ws: WsDeps {
             connections: store.clone(),
             agents: store.clone(),
+            tickets: store.clone(),
             auth,
             clock: clock.clone(),
             presence: None,
@@ -76,7 +78,9 @@ fn conn(id: &str) -> ConnectionId {
 async fn connect_with_a_valid_token_registers_the_connection() {
     let w = world().await;
     let token = w.ws.auth.issue(w.agent).unwrap().token;
-    let agent = connect(&w.ws, &conn("c1"), Some(&token)).await.unwrap();
+    let agent = connect(&w.ws, &conn("c1"), Credential::Token(Some(&token)))
+        .await
+        .unwrap();
     assert_eq!(agent, w.agent);
     let conns = w.store.list_connections().await.unwrap();
     assert_eq!(conns.len(), 1);
@@ -91,18 +95,22 @@ async fn connect_with_a_valid_token_registers_the_connection() {
 #[tokio::test]
 async fn connect_without_or_with_a_bad_or_expired_token_is_refused_and_not_stored() {
     let w = world().await;
-    let missing = connect(&w.ws, &conn("c1"), None).await.unwrap_err();
+    let missing = connect(&w.ws, &conn("c1"), Credential::Token(None))
+        .await
+        .unwrap_err();
     assert!(matches!(missing, ConnectError::MissingToken));
     assert!(missing.is_unauthorized());
 
-    let forged = connect(&w.ws, &conn("c2"), Some("abc.def.ghi"))
+    let forged = connect(&w.ws, &conn("c2"), Credential::Token(Some("abc.def.ghi")))
         .await
         .unwrap_err();
     assert!(matches!(forged, ConnectError::InvalidToken));
 
     let token = w.ws.auth.issue(w.agent).unwrap().token;
     w.clock.advance(Duration::from_secs(3601));
-    let expired = connect(&w.ws, &conn("c3"), Some(&token)).await.unwrap_err();
+    let expired = connect(&w.ws, &conn("c3"), Credential::Token(Some(&token)))
+        .await
+        .unwrap_err();
     assert!(matches!(expired, ConnectError::TokenExpired));
     assert_eq!(expired.to_string(), "token expired");
 
@@ -115,7 +123,9 @@ async fn connect_for_an_agent_that_does_not_exist_is_refused() {
     let ghost = UuidV7Ids.agent_id();
     assert_ne!(ghost, w.agent);
     let token = w.ws.auth.issue(ghost).unwrap().token;
-    let err = connect(&w.ws, &conn("c1"), Some(&token)).await.unwrap_err();
+    let err = connect(&w.ws, &conn("c1"), Credential::Token(Some(&token)))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectError::UnknownAgent));
     assert!(w.store.list_connections().await.unwrap().is_empty());
 }
@@ -124,8 +134,12 @@ async fn connect_for_an_agent_that_does_not_exist_is_refused() {
 async fn disconnect_forgets_the_connection_and_tolerates_unknown_ids() {
     let w = world().await;
     let token = w.ws.auth.issue(w.agent).unwrap().token;
-    connect(&w.ws, &conn("c1"), Some(&token)).await.unwrap();
-    connect(&w.ws, &conn("c2"), Some(&token)).await.unwrap();
+    connect(&w.ws, &conn("c1"), Credential::Token(Some(&token)))
+        .await
+        .unwrap();
+    connect(&w.ws, &conn("c2"), Credential::Token(Some(&token)))
+        .await
+        .unwrap();
     disconnect(&w.ws, &conn("c1")).await.unwrap();
     let ids: Vec<_> = w
         .store
@@ -176,7 +190,9 @@ async fn hello_names_the_agent_and_the_connection() {
 async fn hello_is_answered_for_a_registered_connection_only() {
     let w = world().await;
     let token = w.ws.auth.issue(w.agent).unwrap().token;
-    connect(&w.ws, &conn("c1"), Some(&token)).await.unwrap();
+    connect(&w.ws, &conn("c1"), Credential::Token(Some(&token)))
+        .await
+        .unwrap();
     let answer = on_frame(&w.ws, &conn("c1"), r#"{"action":"hello"}"#).await;
     match answer {
         Some(ServerEvent::Hello {
@@ -291,4 +307,60 @@ fn a_websocket_reply_carries_its_status_and_text_body() {
     assert_eq!(r.status_code, 503);
     assert_eq!(r.body, Some(Body::Text("service unavailable".to_owned())));
     assert_eq!(websocket_reply(200, None).body, None);
+}
+
+#[tokio::test]
+async fn a_ticket_connects_once_within_a_minute_and_only_while_the_session_lasts() {
+    use omnidesk_core::Clock as _;
+    let w = world().await;
+    let session = omnidesk_agent_api::Session {
+        agent: w.agent,
+        version: 0,
+    };
+    let now = w.clock.now();
+    let (ticket, expires_at) = omnidesk_agent_api::issue_ticket(w.store.as_ref(), session, now)
+        .await
+        .unwrap();
+    assert_eq!(expires_at.millis() - now.millis(), 60_000);
+    let agent = connect(&w.ws, &conn("c1"), Credential::Ticket(&ticket))
+        .await
+        .unwrap();
+    assert_eq!(agent, w.agent);
+    // Used up: a second connect with it (a replayed URL) is refused.
+    let replay = connect(&w.ws, &conn("c2"), Credential::Ticket(&ticket))
+        .await
+        .unwrap_err();
+    assert!(matches!(replay, ConnectError::InvalidToken), "{replay:?}");
+    assert!(replay.is_unauthorized());
+
+    // An unused ticket expires after a minute.
+    let (late, _) = omnidesk_agent_api::issue_ticket(w.store.as_ref(), session, w.clock.now())
+        .await
+        .unwrap();
+    w.clock.advance(Duration::from_secs(61));
+    assert!(matches!(
+        connect(&w.ws, &conn("c3"), Credential::Ticket(&late)).await,
+        Err(ConnectError::InvalidToken)
+    ));
+
+    // A ticket of a session that ended since (sign-out) opens nothing.
+    let (ticket, _) = omnidesk_agent_api::issue_ticket(w.store.as_ref(), session, w.clock.now())
+        .await
+        .unwrap();
+    omnidesk_agent_api::end_sessions(w.store.as_ref(), w.agent)
+        .await
+        .unwrap();
+    assert!(matches!(
+        connect(&w.ws, &conn("c4"), Credential::Ticket(&ticket)).await,
+        Err(ConnectError::SessionEnded)
+    ));
+    let listed: Vec<ConnectionId> = w
+        .store
+        .list_connections()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(listed, vec![conn("c1")]);
 }

@@ -104,6 +104,7 @@ impl Target {
             // Creating agents touches no team or canned response.
             routing: store.clone(),
             bots: store.clone(),
+            tickets: store.clone(),
             on_routing_change: None,
         };
         let telegram: Arc<dyn TelegramApi> = Arc::new(

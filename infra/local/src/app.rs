@@ -191,6 +191,7 @@ impl Adapters {
             ai: None,
             routing: store.clone(),
             bots: store.clone(),
+            tickets: store.clone(),
             on_routing_change: None,
         }
     }
@@ -442,6 +443,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         deps: WsDeps {
             connections: connections.clone(),
             agents: store.clone(),
+            tickets: store.clone(),
             auth: auth.clone(),
             clock: clock.clone(),
             // Visitors' sockets are served by `ws.rs` itself (with `web` below).

@@ -30,6 +30,9 @@ pub struct WsState {
 #[derive(Debug, Deserialize)]
 pub struct WsQuery {
     token: Option<String>,
+    /// An agent's single-use ticket (`POST /api/v1/auth/ws-ticket`).
+    agent_ticket: Option<String>,
+    /// A website visitor's ticket.
     ticket: Option<String>,
 }
 
@@ -50,7 +53,9 @@ pub async fn upgrade(
     if let Some(ticket) = q.ticket.as_deref() {
         return upgrade_visitor(state, conn, ticket, ws).await;
     }
-    let agent = match omnidesk_agent_ws::connect(&state.deps, &conn, q.token.as_deref()).await {
+    let credential =
+        omnidesk_agent_ws::Credential::from_query(q.agent_ticket.as_deref(), q.token.as_deref());
+    let agent = match omnidesk_agent_ws::connect(&state.deps, &conn, credential).await {
         Ok(agent) => agent,
         Err(e) => {
             let body =

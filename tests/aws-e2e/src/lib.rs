@@ -726,6 +726,7 @@ impl Stack {
             ai: api_ai,
             routing: store.clone(),
             bots: store.clone(),
+            tickets: store.clone(),
             on_routing_change: None,
         };
         // As WebChatDeps::on_aws wires it in the web-chat and agent-ws main.rs.
@@ -757,6 +758,7 @@ impl Stack {
         let ws = WsDeps {
             connections: store.clone(),
             agents: store.clone(),
+            tickets: store.clone(),
             auth: auth.clone(),
             clock: clock.clone(),
             presence: None,

@@ -2,7 +2,7 @@
 // screen, keeping drafts and queued replies).
 
 import type { RuntimeConfig } from './config';
-import type { Agent, AgentStatus, AiCall, Bot, CannedResponse, Contact, ContactWithConversations, ConversationView, FaqEntry, FaqInput, HistorySummary, Message, Page, Priority, ReportSummary, RulesDoc, RulesFormat, Suggestion, Team, TranslationPreview } from './types';
+import type { Agent, AgentStatus, AiCall, Role, Bot, CannedResponse, Contact, ContactWithConversations, ConversationView, FaqEntry, FaqInput, HistorySummary, Message, Page, Priority, ReportSummary, RulesDoc, RulesFormat, Suggestion, Team, TranslationPreview } from './types';
 import type { SendResult } from './outbox';
 import { replyForm } from './attachments';
 
@@ -16,9 +16,17 @@ export class ApiError extends Error {
     message: string,
     /** The rest of the error object (`line`, `column` of an `invalid_rules`). */
     readonly detail: Readonly<Record<string, unknown>> = {},
+    /** Seconds to wait from `Retry-After` (a 429 `too_many_attempts`); null when not sent or not readable. */
+    readonly retryAfter: number | null = null,
   ) {
     super(message);
   }
+}
+
+/** `Retry-After` in whole seconds (at least 1), or null: absent, an HTTP date, or not a number. */
+export function retryAfterSecs(header: string | null | undefined): number | null {
+  if (!header || !/^\s*\d+\s*$/.test(header)) return null;
+  return Math.max(1, parseInt(header, 10));
 }
 
 /** A request that never reached the server (network down, server restarting). */
@@ -48,7 +56,7 @@ export class Api {
       throw new NetworkError(e instanceof Error ? e.message : 'network error');
     }
     const text = await res.text().catch(() => '');
-    if (!res.ok) throw this.failure(res.status, res.statusText, text, path);
+    if (!res.ok) throw this.failure(res.status, res.statusText, text, path, res.headers.get('retry-after'));
     let json: unknown = null;
     try {
       json = text ? JSON.parse(text) : null;
@@ -59,7 +67,7 @@ export class Api {
   }
 
   /** The error of a non-2xx answer (`{error: {code, message}}`, `{error: "message"}`, or the status alone). */
-  private failure(status: number, statusText: string, text: string, path: string): ApiError {
+  private failure(status: number, statusText: string, text: string, path: string, retryAfter: string | null = null): ApiError {
     let json: unknown = null;
     try {
       json = text ? JSON.parse(text) : null;
@@ -71,7 +79,7 @@ export class Api {
     const code = err?.code ?? `http_${status}`;
     if (status === 401 && path !== '/api/v1/auth/login') this.onUnauthorized(code);
     const detail = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
-    return new ApiError(status, code, err?.message ?? (statusText || code), detail);
+    return new ApiError(status, code, err?.message ?? (statusText || code), detail, retryAfterSecs(retryAfter));
   }
 
   /**
@@ -103,6 +111,18 @@ export class Api {
 
   login(email: string, password: string) {
     return this.call<{ token: string; expires_at: string; agent: Agent }>('POST', '/api/v1/auth/login', { email, password });
+  }
+  /** Ends every session of the signed-in agent, on every device (204). */
+  logout() {
+    return this.call<null>('POST', '/api/v1/auth/logout');
+  }
+  /** Changes my password: a new token (every other session ends); 403 `wrong_password`, 400, 429. */
+  changePassword(currentPassword: string, newPassword: string) {
+    return this.call<{ token: string; expires_at: string; agent: Agent }>('PUT', '/api/v1/agents/me/password', { current_password: currentPassword, new_password: newPassword });
+  }
+  /** Changes an agent's role or access (admins); their sessions end. 409 `last_admin`. */
+  patchAgent(id: string, patch: { role?: Role; disabled?: boolean }) {
+    return this.call<Agent>('PATCH', `/api/v1/agents/${encodeURIComponent(id)}`, patch);
   }
   me() {
     return this.call<Agent>('GET', '/api/v1/agents/me');

@@ -33,6 +33,10 @@ import { Reports } from './reports-view';
 import { RulesView } from './rules-view';
 import { TeamsView } from './teams-view';
 import { effectiveStatus } from './state';
+import { loginNoticeKey, saidText, signInError, type Said } from './account';
+import { AccountMenu, useTicking } from './account-view';
+import { AgentsView } from './agents-view';
+import { denyKey, transferTargets } from './roles';
 
 type T = (key: Key, vars?: Record<string, string>) => string;
 
@@ -56,7 +60,8 @@ function readSession(): Session | null {
 
 export function App({ cfg }: { cfg: RuntimeConfig }) {
   const [session, setSession] = useState<Session | null>(readSession);
-  const [expired, setExpired] = useState(false);
+  /** Why the sign-in page shows: the code of the 401 that ended the session, `signed_out`, or null. */
+  const [ended, setEnded] = useState<string | null>(null);
   const [lang, setLangState] = useState<Lang>(initialLang);
   const t: T = (key, vars) => translate(lang, key, vars);
   const setLang = (l: Lang) => {
@@ -74,11 +79,11 @@ export function App({ cfg }: { cfg: RuntimeConfig }) {
         t={t}
         lang={lang}
         setLang={setLang}
-        expired={expired}
+        ended={ended}
         onLogin={(s) => {
           sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
           sessionStorage.removeItem('omnidesk.tab'); // a sign-in opens where the work is (Controller.chooseTab)
-          setExpired(false);
+          setEnded(null);
           setSession(s);
         }}
       />
@@ -94,9 +99,10 @@ export function App({ cfg }: { cfg: RuntimeConfig }) {
       setLang={setLang}
       onLogout={(code) => {
         sessionStorage.removeItem(SESSION_KEY);
-        setExpired(code !== null);
+        setEnded(code);
         setSession(null);
       }}
+      onSession={(s) => sessionStorage.setItem(SESSION_KEY, JSON.stringify(s))}
     />
   );
 }
@@ -110,12 +116,15 @@ function LangSwitch({ lang, setLang }: { lang: Lang; setLang: (l: Lang) => void 
   );
 }
 
-function Login(props: { cfg: RuntimeConfig; t: T; lang: Lang; setLang: (l: Lang) => void; expired: boolean; onLogin: (s: Session) => void }) {
+export function Login(props: { cfg: RuntimeConfig; t: T; lang: Lang; setLang: (l: Lang) => void; ended: string | null; onLogin: (s: Session) => void }) {
   const { t } = props;
   const [email, setEmail] = useState(localStorage.getItem('omnidesk.lastEmail') ?? '');
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<Said | null>(null);
+  const locked = error?.kind === 'locked';
+  const now = useTicking(locked && error.until !== null);
+  const notice = loginNoticeKey(props.ended);
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -126,7 +135,7 @@ function Login(props: { cfg: RuntimeConfig; t: T; lang: Lang; setLang: (l: Lang)
       localStorage.setItem('omnidesk.lastEmail', email.trim());
       props.onLogin({ token: r.token, agent: r.agent });
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 401 ? t('badCredentials') : `${t('loginFailed')}: ${err instanceof Error ? err.message : String(err)}`);
+      setError(signInError(err));
     } finally {
       setBusy(false);
     }
@@ -138,7 +147,11 @@ function Login(props: { cfg: RuntimeConfig; t: T; lang: Lang; setLang: (l: Lang)
           <h1>{t('appName')}</h1>
           <LangSwitch lang={props.lang} setLang={props.setLang} />
         </div>
-        {props.expired && <p class="notice" data-testid="session-expired">{t('sessionExpired')}</p>}
+        {notice && !error && (
+          <p class={props.ended === 'signed_out' ? 'notice ok' : 'notice'} role="status" data-testid={props.ended === 'signed_out' ? 'signed-out' : 'session-expired'} data-code={props.ended ?? undefined}>
+            {t(notice)}
+          </p>
+        )}
         <label>
           {t('email')}
           <input data-testid="email" type="email" autocomplete="username" value={email} onInput={(e) => setEmail((e.target as HTMLInputElement).value)} required />
@@ -147,7 +160,12 @@ function Login(props: { cfg: RuntimeConfig; t: T; lang: Lang; setLang: (l: Lang)
           {t('password')}
           <input data-testid="password" type="password" autocomplete="current-password" value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} required />
         </label>
-        {error && <p class="error" role="alert">{error}</p>}
+        {error && (
+          <p class={locked ? 'error login-error locked' : 'error login-error'} role="alert" data-testid="login-error" data-kind={error.kind === 'locked' ? 'locked' : error.key}>
+            {locked && <span aria-hidden="true">🔒 </span>}
+            {saidText(error, t, now)}
+          </p>
+        )}
         <button data-testid="login" type="submit" disabled={busy}>{busy ? t('signingIn') : t('signIn')}</button>
       </form>
     </div>
@@ -169,12 +187,13 @@ function beep(): void {
   }
 }
 
-function useController(cfg: RuntimeConfig, session: Session, onLogout: (code: string | null) => void, notifyRef: { current: boolean }, t: T) {
+function useController(cfg: RuntimeConfig, session: Session, onLogout: (code: string | null) => void, onSession: (s: Session) => void, notifyRef: { current: boolean }, t: T) {
   const ctrlRef = useRef<Controller | null>(null);
   const ctrl = useMemo(
     () =>
       (ctrlRef.current = new Controller(cfg, session, {
         onLoggedOut: (code) => onLogout(code),
+        onSession,
         onAssignedToMe: (_id, name) => {
           if (!notifyRef.current) return;
           beep();
@@ -209,12 +228,19 @@ function useController(cfg: RuntimeConfig, session: Session, onLogout: (code: st
   return ctrl;
 }
 
-function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; setLang: (l: Lang) => void; onLogout: (code: string | null) => void }) {
+function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; setLang: (l: Lang) => void; onLogout: (code: string | null) => void; onSession: (s: Session) => void }) {
   const { t } = props;
   const [notify, setNotify] = useState(localStorage.getItem('omnidesk.notify') === '1');
   const notifyRef = useRef(notify);
   notifyRef.current = notify;
-  const ctrl = useController(props.cfg, props.session, props.onLogout, notifyRef, t);
+  const ctrl = useController(props.cfg, props.session, props.onLogout, props.onSession, notifyRef, t);
+  const [signingOut, setSigningOut] = useState(false);
+  const signOut = async () => {
+    if (!ctrl.mayLeave()) return;
+    setSigningOut(true);
+    await ctrl.logout();
+    props.onLogout('signed_out');
+  };
   const [now, setNow] = useState(Date.now());
   useEffect(() => {
     const id = setInterval(() => setNow(Date.now()), 15_000);
@@ -278,15 +304,22 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
           <button data-testid="nav-canned" aria-current={ctrl.view === 'canned' ? 'page' : undefined} onClick={() => ctrl.showView('canned')}>
             {t('nav_canned')}
           </button>
-          <button data-testid="nav-reports" aria-current={ctrl.view === 'reports' ? 'page' : undefined} onClick={() => ctrl.showView('reports')}>
-            {t('nav_reports')}
-          </button>
+          {ctrl.mayView('reports') && (
+            <button data-testid="nav-reports" aria-current={ctrl.view === 'reports' ? 'page' : undefined} onClick={() => ctrl.showView('reports')}>
+              {t('nav_reports')}
+            </button>
+          )}
           <button data-testid="nav-rules" aria-current={ctrl.view === 'rules' ? 'page' : undefined} onClick={() => ctrl.showView('rules')}>
             {t('nav_rules')}
           </button>
           <button data-testid="nav-teams" aria-current={ctrl.view === 'teams' ? 'page' : undefined} onClick={() => ctrl.showView('teams')}>
             {t('nav_teams')}
           </button>
+          {ctrl.mayView('agents') && (
+            <button data-testid="nav-agents" aria-current={ctrl.view === 'agents' ? 'page' : undefined} onClick={() => ctrl.showView('agents')}>
+              {t('nav_agents')}
+            </button>
+          )}
         </nav>
         <span class={`link link-${ctrl.link}`} data-testid="link" data-state={ctrl.link} role="status">
           <span class="dot" /> <span class="link-text">{t(`link_${ctrl.link}` as Key)}</span>
@@ -299,8 +332,8 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
         </label>
         <MyLanguages me={ctrl.me} setup={ctrl.translation} t={t} onSave={(language, reads) => ctrl.saveLanguages(language, reads)} />
         <LangSwitch lang={props.lang} setLang={props.setLang} />
-        <span class="me" title={ctrl.me.email}>{ctrl.me.name}</span>
-        <button data-testid="logout" onClick={() => { if (!ctrl.mayLeave()) return; ctrl.stop(); props.onLogout(null); }}>{t('logout')}</button>
+        <AccountMenu ctrl={ctrl} t={t} />
+        <button data-testid="logout" title={t('logoutHint')} disabled={signingOut} onClick={() => void signOut()}>{t('logout')}</button>
       </header>
       {ctrl.error && (
         <div class="error-bar" role="alert">
@@ -316,7 +349,7 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
         <main class="kb-main">
           <CannedManager ctrl={ctrl} t={t} />
         </main>
-      ) : ctrl.view === 'reports' ? (
+      ) : ctrl.view === 'reports' && ctrl.mayView('reports') ? (
         <main class="kb-main">
           <Reports ctrl={ctrl} t={t} />
         </main>
@@ -327,6 +360,10 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
       ) : ctrl.view === 'teams' ? (
         <main class="kb-main">
           <TeamsView ctrl={ctrl} t={t} />
+        </main>
+      ) : ctrl.view === 'agents' && ctrl.mayView('agents') ? (
+        <main class="kb-main">
+          <AgentsView ctrl={ctrl} t={t} />
         </main>
       ) : (
       <main class={open ? 'cols has-open' : 'cols'}>
@@ -812,7 +849,8 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
     }
   };
   const mine = conv.status === 'assigned' && conv.assignee_id === ctrl.me.id;
-  const others = ctrl.agents.filter((a: Agent) => a.id !== ctrl.me.id && a.id !== conv.assignee_id);
+  const others = transferTargets(ctrl.agents, ctrl.me.id, conv.assignee_id);
+  const mayTransfer = ctrl.may('assignOthers');
   const nameOfContact = (id: string) => contactName(id, Object.values(ctrl.state.conversations), ctrl.state.contacts, ctrl.state.names) ?? id;
   const heads = useMemo(() => emailHeads(messages), [messages]);
   const loadHtml = (messageId: string) => ctrl.api.emailHtml(conv.id, messageId).then((r) => r?.html ?? '');
@@ -849,7 +887,14 @@ export function ConversationPane(props: { ctrl: Controller; conv: ConversationVi
         <span class="spacer" />
         {!resolved && !mine && <button data-testid="assign-me" onClick={() => void ctrl.assignToMe(conv.id)}>{t('assignToMe')}</button>}
         {!resolved && others.length > 0 && (
-          <select data-testid="transfer" value="" onChange={(e) => { const v = (e.target as HTMLSelectElement).value; if (v) void ctrl.transfer(conv.id, v); }}>
+          <select
+            data-testid="transfer"
+            value=""
+            disabled={!mayTransfer}
+            title={mayTransfer ? undefined : t(denyKey('assignOthers'))}
+            aria-description={mayTransfer ? undefined : t(denyKey('assignOthers'))}
+            onChange={(e) => { const v = (e.target as HTMLSelectElement).value; if (v) void ctrl.transfer(conv.id, v); }}
+          >
             <option value="">{t('transferTo')}</option>
             {others.map((a) => (
               <option value={a.id}>{a.name} ({t(`status_${a.status}` as Key)})</option>
@@ -1016,8 +1061,9 @@ function MergeContact({ ctrl, contact, t }: { ctrl: Controller; contact: Contact
     setError(null);
   };
   if (!open) {
+    const allowed = ctrl.may('merge');
     return (
-      <button class="linkish" data-testid="merge-contact" onClick={() => setOpen(true)}>
+      <button class="linkish" data-testid="merge-contact" disabled={!allowed} title={allowed ? undefined : t(denyKey('merge'))} onClick={() => setOpen(true)}>
         {t('mergeAction')}
       </button>
     );

@@ -8,6 +8,7 @@ import type { Key } from './i18n';
 import { cannedProblems, normalShortcut } from './canned';
 import { toMs } from './triage';
 import type { CannedResponse } from './types';
+import { denyKey } from './roles';
 
 type T = (key: Key, vars?: Record<string, string>) => string;
 
@@ -61,16 +62,19 @@ export function CannedManager({ ctrl, t }: { ctrl: Controller; t: T }) {
     );
   }
   const list = ctrl.canned;
+  const canEdit = ctrl.may('editCanned');
+  const deny = t(denyKey('editCanned'));
   return (
     <section class="kb" data-testid="canned-manager">
       <div class="kb-head">
         <h2>{t('canned_title')}</h2>
         <span class="spacer" />
-        <button type="button" class="primary" data-testid="canned-add" onClick={() => start(null)}>{t('canned_add')}</button>
+        <button type="button" class="primary" data-testid="canned-add" disabled={!canEdit} title={canEdit ? undefined : deny} onClick={() => start(null)}>{t('canned_add')}</button>
       </div>
       <div class="kb-body">
         <p class="hint">{t('canned_hint')}</p>
-        {editing && (
+        {!canEdit && <p class="hint read-only" data-testid="canned-read-only">{t('readOnly', { a: deny })}</p>}
+        {editing && canEdit && (
           <form class="faq-form" data-testid="canned-form" data-old={editing.old ?? undefined} onSubmit={(e) => void save(e)} noValidate>
             <label class="dialog-field">
               {t('canned_shortcut')}
@@ -130,7 +134,7 @@ export function CannedManager({ ctrl, t }: { ctrl: Controller; t: T }) {
                     {c.updated_by && <span class="hint">{t('canned_by', { a: ctrl.agents.find((a) => a.id === c.updated_by)?.name ?? c.updated_by })}</span>}
                   </div>
                   <div class="faq-a">{c.text}</div>
-                  <div class="faq-actions">
+                  {canEdit && <div class="faq-actions">
                     <button type="button" class="linkish" data-testid="canned-edit" onClick={() => start(c)}>{t('canned_edit')}</button>
                     {deleting === c.shortcut ? (
                       <>
@@ -141,7 +145,7 @@ export function CannedManager({ ctrl, t }: { ctrl: Controller; t: T }) {
                     ) : (
                       <button type="button" class="linkish danger-link" data-testid="canned-delete" onClick={() => setDeleting(c.shortcut)}>{t('canned_delete')}</button>
                     )}
-                  </div>
+                  </div>}
                   {rowError?.shortcut === c.shortcut && <p class="error" role="alert">{rowError.text}</p>}
                 </li>
               );

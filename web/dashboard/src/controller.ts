@@ -14,6 +14,8 @@ import { upsertCanned } from './canned';
 import { contactName, contactsNamedIn } from './channels';
 import { parseTranslationSetup } from './translation';
 import { parseAiSetup } from './ai';
+import { passwordError, type Said } from './account';
+import { may, roleOf, type Permission } from './roles';
 import type { Agent, AgentNotification, AgentStatus, AiSetup, Bot, CannedResponse, ConversationView, HistorySummary, Message, Page, Priority, ServerEvent, Suggestion, TranslationPreview, TranslationSetup } from './types';
 import { LiveSocket, type LinkStatus } from './ws';
 
@@ -29,14 +31,21 @@ export interface ControllerHooks {
   onAssignedToMe?: (conversationId: string, name: string) => void;
   /** A notification for me arrived (an @mention), with the conversation's contact name when known. */
   onNotification?: (n: AgentNotification, contactName: string | null) => void;
+  /** The session's token was replaced (a password change): keep the new one for a reload. */
+  onSession?: (s: Session) => void;
 }
 
 /** What an AI action came to: its value, or why not (`missing`: the server has no such endpoint). */
 export type AiResult<T> = { ok: true; value: T } | { ok: false; missing: boolean; reason: string };
 
-/** The main views: the conversations, the knowledge base (FAQ editor and AI review), saved replies, reports, routing rules, teams. */
-export type View = 'conversations' | 'knowledge' | 'canned' | 'reports' | 'rules' | 'teams';
-const VIEWS: View[] = ['conversations', 'knowledge', 'canned', 'reports', 'rules', 'teams'];
+/** The main views: the conversations, the knowledge base (FAQ editor and AI review), saved replies, reports, routing rules, teams, agents (admins). */
+export type View = 'conversations' | 'knowledge' | 'canned' | 'reports' | 'rules' | 'teams' | 'agents';
+const VIEWS: View[] = ['conversations', 'knowledge', 'canned', 'reports', 'rules', 'teams', 'agents'];
+/** The views a role may not open (their nav entry is not shown). */
+const VIEW_NEEDS: Partial<Record<View, Permission>> = { reports: 'reports', agents: 'manageAgents' };
+
+/** What the outcome of a change to an agent came to: the agent as it is now, or the refusal (`last_admin`…). */
+export type AgentChange = { ok: true; agent: Agent } | { ok: false; code: string; message: string };
 
 /** What a small action came to: null when done, else the reason to show next to it. */
 export type Outcome = string | null;
@@ -114,7 +123,7 @@ export class Controller {
     this.autoTab = this.choosingTab;
     this.openId = sessionStorage.getItem(OPEN_KEY);
     const savedView = sessionStorage.getItem(VIEW_KEY) as View | null;
-    this.view = savedView && VIEWS.includes(savedView) ? savedView : 'conversations';
+    this.view = savedView && VIEWS.includes(savedView) && this.mayView(savedView) ? savedView : 'conversations';
     this.notifications = loadNotifications(localStorage, session.agent.id);
     this.api = new Api(cfg, (code) => this.loggedOut(code));
     this.api.token = session.token;
@@ -346,8 +355,20 @@ export class Controller {
     return true;
   }
 
-  /** Shows one of the main views; false when the current one asked to stay (unsaved edits kept). */
+  /** Whether the signed-in agent's role may take the action (a server without roles: everything). */
+  may(p: Permission): boolean {
+    return may(roleOf(this.me), p);
+  }
+
+  /** Whether the signed-in agent's role may open the view. */
+  mayView(view: View): boolean {
+    const need = VIEW_NEEDS[view];
+    return need === undefined || this.may(need);
+  }
+
+  /** Shows one of the main views; false when the current one asked to stay (unsaved edits kept) or the role may not open it. */
   showView(view: View): boolean {
+    if (!this.mayView(view)) return false;
     if (view !== this.view && !this.mayLeave()) return false;
     this.view = view;
     sessionStorage.setItem(VIEW_KEY, view);
@@ -459,12 +480,27 @@ export class Controller {
   async loadAgents(): Promise<void> {
     const seq = this.presenceSeq;
     const r = await this.guard(this.api.agents());
-    if (r) {
-      this.agents = seq === this.presenceSeq ? r.items : r.items.map((a) => keepPresence(a, this.agents.find((x) => x.id === a.id)));
-      const me = this.agents.find((a) => a.id === this.me.id);
-      if (me) this.me = me;
-      this.emit();
+    if (r) this.takeAgents(r.items, seq);
+  }
+
+  /** Reads the agents again (the agents page); null when done, else why not. */
+  async refreshAgents(): Promise<Outcome> {
+    const seq = this.presenceSeq;
+    try {
+      const r = await this.api.agents();
+      this.takeAgents(Array.isArray(r?.items) ? r.items : [], seq);
+      return null;
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
     }
+  }
+
+  private takeAgents(items: Agent[], seq: number): void {
+    this.agents = seq === this.presenceSeq ? items : items.map((a) => keepPresence(a, this.agents.find((x) => x.id === a.id)));
+    const me = this.agents.find((a) => a.id === this.me.id);
+    if (me) this.me = me;
+    this.leaveForbiddenView();
+    this.emit();
   }
 
   /**
@@ -631,6 +667,7 @@ export class Controller {
       if (a && typeof a === 'object' && a.id === this.me.id) {
         const read = { ...a, chosen_status: a.chosen_status ?? null }; // absent: no choice stands
         this.me = seq === this.presenceSeq ? read : keepPresence(read, this.me);
+        this.leaveForbiddenView();
         this.emit();
       }
     } catch {
@@ -647,6 +684,64 @@ export class Controller {
     if (agentId === this.me.id) this.me = patch(this.me);
     this.agents = this.agents.map((a) => (a.id === agentId ? patch(a) : a));
     this.emit();
+  }
+
+  /** Back to the conversations when my role (read again) may not open the view shown. */
+  private leaveForbiddenView(): void {
+    if (this.mayView(this.view)) return;
+    this.view = 'conversations';
+    sessionStorage.setItem(VIEW_KEY, this.view);
+  }
+
+  // ---------- my account, the agents (admins) ----------
+
+  /**
+   * Signs out on every device (`POST /auth/logout`): this dashboard stops first, so the answer
+   * is awaited without the 401 hook; offline, the token just stays here unused.
+   */
+  async logout(): Promise<void> {
+    this.stop();
+    try {
+      await this.api.logout();
+    } catch {
+      /* offline, or the session had ended already: signed out here anyway */
+    }
+    this.api.token = null;
+  }
+
+  /**
+   * Changes my password. Every other session ends and the answer's token replaces this one (kept
+   * for a reload through `onSession`). Null when done, else what the form says.
+   */
+  async changePassword(current: string, next: string, now: number = Date.now()): Promise<Said | null> {
+    let r: { token: string; agent: Agent };
+    try {
+      r = await this.api.changePassword(current, next);
+    } catch (e) {
+      return passwordError(e, now);
+    }
+    if (!r || typeof r.token !== 'string') return null; // changed; an answer without a token keeps this one
+    this.api.token = r.token;
+    if (r.agent && typeof r.agent === 'object' && r.agent.id === this.me.id) this.me = keepPresence(r.agent, this.me);
+    this.hooks.onSession?.({ token: r.token, agent: this.me });
+    this.emit();
+    return null;
+  }
+
+  /** Changes an agent's role or access (admins); the answer replaces the agent held. */
+  async patchAgent(id: string, patch: { role?: Agent['role']; disabled?: boolean }): Promise<AgentChange> {
+    let a: Agent;
+    try {
+      a = await this.api.patchAgent(id, patch);
+    } catch (e) {
+      if (e instanceof ApiError) return { ok: false, code: e.code, message: e.message };
+      return { ok: false, code: 'network', message: e instanceof Error ? e.message : String(e) };
+    }
+    const held = this.agents.find((x) => x.id === id);
+    const agent: Agent = a && typeof a === 'object' && a.id === id ? a : { ...(held as Agent), ...patch };
+    this.agents = held ? this.agents.map((x) => (x.id === id ? agent : x)) : [...this.agents, agent];
+    this.emit();
+    return { ok: true, agent };
   }
 
   // ---------- notifications (@mentions) ----------

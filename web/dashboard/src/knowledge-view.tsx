@@ -9,6 +9,7 @@ import {
   EMPTY_FORM, byUpdated, faqInput, faqProblems, filterFaq, formOf, formatCost, formatLatency, formatTokens, pageOf, upsertEntry, type FaqForm,
 } from './ai';
 import type { AiCall, AiSetup, FaqEntry } from './types';
+import { denyKey } from './roles';
 
 type T = (key: Key, vars?: Record<string, string>) => string;
 
@@ -35,6 +36,8 @@ export function KnowledgeBase({ ctrl, t }: { ctrl: Controller; t: T }) {
   useEffect(() => {
     if (ctrl.callsFor) setTab('calls');
   }, [ctrl.callsFor]);
+  // Every call: supervisors and admins; anyone: one conversation's (opened from it).
+  const callsAllowed = ctrl.callsFor !== null || ctrl.may('allAiCalls');
   return (
     <section class="kb" data-testid="knowledge-base">
       <div class="kb-head">
@@ -45,12 +48,20 @@ export function KnowledgeBase({ ctrl, t }: { ctrl: Controller; t: T }) {
           <button role="tab" aria-selected={tab === 'faq'} class={tab === 'faq' ? 'tab active' : 'tab'} data-testid="kb-tab-faq" onClick={() => setTab('faq')}>
             {t('kb_tabFaq')}
           </button>
-          <button role="tab" aria-selected={tab === 'calls'} class={tab === 'calls' ? 'tab active' : 'tab'} data-testid="kb-tab-calls" onClick={() => setTab('calls')}>
+          <button
+            role="tab"
+            aria-selected={tab === 'calls'}
+            class={tab === 'calls' ? 'tab active' : 'tab'}
+            data-testid="kb-tab-calls"
+            disabled={!callsAllowed}
+            title={callsAllowed ? undefined : t(denyKey('allAiCalls'))}
+            onClick={() => setTab('calls')}
+          >
             {t('kb_tabCalls')}
           </button>
         </div>
       </div>
-      {tab === 'faq' ? <FaqEditor ctrl={ctrl} t={t} /> : <AiCalls ctrl={ctrl} t={t} />}
+      {tab === 'faq' || !callsAllowed ? <FaqEditor ctrl={ctrl} t={t} /> : <AiCalls ctrl={ctrl} t={t} />}
     </section>
   );
 }
@@ -82,6 +93,8 @@ export function FaqEditor({ ctrl, t }: { ctrl: Controller; t: T }) {
   }, [ctrl]);
 
   const matching = useMemo(() => filterFaq(entries ?? [], query).sort(byUpdated), [entries, query]);
+  const canEdit = ctrl.may('editFaq');
+  const deny = t(denyKey('editFaq'));
   const view = pageOf(matching, page, FAQ_PAGE);
   const problems = faqProblems(form);
 
@@ -158,7 +171,7 @@ export function FaqEditor({ ctrl, t }: { ctrl: Controller; t: T }) {
             setPage(0);
           }}
         />
-        <button type="button" class="primary" data-testid="faq-add" onClick={() => startEdit(null)}>
+        <button type="button" class="primary" data-testid="faq-add" disabled={!canEdit} title={canEdit ? undefined : deny} onClick={() => startEdit(null)}>
           {t('faq_add')}
         </button>
         {entries && (
@@ -167,7 +180,12 @@ export function FaqEditor({ ctrl, t }: { ctrl: Controller; t: T }) {
           </span>
         )}
       </div>
-      {editing && (
+      {!canEdit && (
+        <p class="hint read-only" data-testid="faq-read-only">
+          {t('readOnly', { a: deny })}
+        </p>
+      )}
+      {editing && canEdit && (
         <form class="faq-form" data-testid="faq-form" data-id={editing.id ?? undefined} onSubmit={(e) => void save(e)} noValidate>
           <label class="dialog-field">
             {t('faq_questions')}
@@ -235,7 +253,7 @@ export function FaqEditor({ ctrl, t }: { ctrl: Controller; t: T }) {
                 </span>
               </div>
               <div class="faq-a" data-testid="faq-answer-text">{e.answer}</div>
-              <div class="faq-actions">
+              {canEdit && <div class="faq-actions">
                 <button type="button" class="linkish" data-testid="faq-edit" onClick={() => startEdit(e)}>
                   {t('faq_edit')}
                 </button>
@@ -257,7 +275,7 @@ export function FaqEditor({ ctrl, t }: { ctrl: Controller; t: T }) {
                     {t('faq_delete')}
                   </button>
                 )}
-              </div>
+              </div>}
               {rowError?.id === e.id && (
                 <p class="error" role="alert" data-testid="faq-row-error">
                   {rowError.text}
@@ -307,9 +325,11 @@ export function AiCalls({ ctrl, t }: { ctrl: Controller; t: T }) {
         {only && (
           <span class="calls-filter" data-testid="calls-filter">
             {t('calls_filtered', { a: nameOf(only) })}{' '}
-            <button type="button" class="linkish" data-testid="calls-all" onClick={() => ctrl.showCalls(null)}>
-              {t('calls_all')}
-            </button>
+            {ctrl.may('allAiCalls') && (
+              <button type="button" class="linkish" data-testid="calls-all" onClick={() => ctrl.showCalls(null)}>
+                {t('calls_all')}
+              </button>
+            )}
           </span>
         )}
         <span class="spacer" />

@@ -3,6 +3,12 @@
 export type Channel = 'telegram' | 'email' | 'web';
 export type ConversationStatus = 'bot' | 'queued' | 'assigned' | 'resolved';
 export type AgentStatus = 'online' | 'busy' | 'offline';
+/**
+ * What an agent may do (highest first): admin: settings, rules, the FAQ, agents; supervisor:
+ * every conversation, the reports, reassigning, merging and saved replies; agent: their teams'
+ * conversations, the common queue and their own.
+ */
+export type Role = 'admin' | 'supervisor' | 'agent';
 export type DeliveryStatus = 'sending' | 'sent' | 'failed' | 'received';
 
 export interface Agent {
@@ -22,6 +28,11 @@ export interface Agent {
   chosen_status?: AgentStatus | null;
   teams?: string[];
   skills?: string[];
+  /** Absent: a server without roles (everyone may do everything). */
+  role?: Role;
+  /** Present (true) only for a disabled agent: they cannot sign in and take no conversations. */
+  disabled?: boolean;
+  created_at?: Time;
 }
 
 /** A time as the API sends it: RFC 3339 (a `Timestamp`), or milliseconds since the epoch. */

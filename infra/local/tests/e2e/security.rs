@@ -112,3 +112,36 @@ async fn the_dashboard_is_served_under_a_strict_policy_and_every_answer_is_nosni
         "max-age=63072000; includeSubDomains"
     );
 }
+
+#[tokio::test]
+async fn the_dashboard_socket_connects_with_a_single_use_ticket_not_its_token() {
+    let h = Harness::start().await;
+    let ticket = |h: &Harness| {
+        let req = h
+            .http
+            .post(format!("{}/api/v1/auth/ws-ticket", h.base))
+            .bearer_auth(&h.token)
+            .send();
+        async move {
+            let body: serde_json::Value = req.await.unwrap().json().await.unwrap();
+            body["ticket"].as_str().unwrap().to_owned()
+        }
+    };
+    let t = ticket(&h).await;
+    let addr = h.app.as_ref().unwrap().addr;
+    let url = format!("ws://{addr}/ws?agent_ticket={t}");
+    let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    use futures_util::StreamExt;
+    let hello = tokio::time::timeout(std::time::Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(hello.to_text().unwrap().contains("\"hello\""), "{hello:?}");
+    // The same URL again (a replay from a log): refused before any socket.
+    let replay = tokio_tungstenite::connect_async(&url).await;
+    match replay {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 401),
+        other => panic!("a replayed ticket must get 401, got {other:?}"),
+    }
+}

@@ -50,6 +50,9 @@ pub enum TokenKind {
     WsTicket,
     /// A one-time code mailed to prove an e-mail address (`/bind`, 10 minutes).
     BindCode,
+    /// An agent's WebSocket ticket (60 seconds): the dashboard connects with it instead of
+    /// putting its long-lived token in the URL.
+    AgentTicket,
 }
 
 impl TokenKind {
@@ -59,6 +62,7 @@ impl TokenKind {
             TokenKind::Handoff => "handoff",
             TokenKind::WsTicket => "ws_ticket",
             TokenKind::BindCode => "bind_code",
+            TokenKind::AgentTicket => "agent_ticket",
         }
     }
 }
