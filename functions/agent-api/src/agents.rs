@@ -11,6 +11,7 @@ use omnidesk_domain::{Agent, AgentStatus, EmailAddress, ParseError, Role, Timest
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::audit::{self, Event};
 use crate::auth::PasswordError;
 use crate::error::{ApiError, Body, PathParam};
 use crate::signin::{Attempt, ClientAddr};
@@ -113,7 +114,15 @@ pub async fn create_agent_as(
         created_at: deps.clock.now(),
     };
     match deps.agents.create_agent(&agent).await {
-        Ok(()) => Ok(agent),
+        Ok(()) => {
+            let role = agent.role.as_str();
+            audit::record(
+                deps,
+                Event::by(None, "agent_created").on(&agent.id).detail(role),
+            )
+            .await;
+            Ok(agent)
+        }
         Err(StoreError::Conflict(_)) => Err(CreateAgentError::DuplicateEmail(agent.email)),
         Err(e) => Err(CreateAgentError::Store(e)),
     }
@@ -141,7 +150,9 @@ pub(crate) async fn login(
     Body(req): Body<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let email = EmailAddress::parse(&req.email).map_err(|e| ApiError::invalid("email", e))?;
-    let attempt = Attempt::new(&email, address.map(|Extension(a)| a));
+    let address = address.map(|Extension(a)| a);
+    let from = address.map(|ClientAddr(ip)| ip.to_string());
+    let attempt = Attempt::new(&email, address);
     let now = deps.clock.now();
     if let Some(until) = attempt.locked_until(deps.agents.as_ref(), now).await? {
         tracing::info!("sign-in refused while locked by failed attempts");
@@ -165,9 +176,16 @@ pub(crate) async fn login(
         tracing::error!(error = %e, "password verification task failed");
         ApiError::internal()
     })?;
+    let known = agent.as_ref().map(|a| a.id);
     let Some(agent) = agent.filter(|_| ok) else {
         tracing::info!("failed login");
         attempt.failed(deps.agents.as_ref(), now).await?;
+        // The account when it exists (by id); the e-mail typed is not kept.
+        let mut event = Event::by(None, "sign_in_failed").from(from);
+        if let Some(id) = known {
+            event = event.on(&id);
+        }
+        audit::record(&deps, event).await;
         return Err(ApiError::bad_credentials());
     };
     if agent.disabled {
@@ -181,6 +199,7 @@ pub(crate) async fn login(
     let version = crate::auth::session_version(deps.agents.as_ref(), agent.id).await?;
     let issued = deps.auth.issue_version(agent.id, version)?;
     tracing::info!(agent_id = %agent.id, "agent logged in");
+    audit::record(&deps, Event::by(Some(agent.id), "signed_in").from(from)).await;
     let body = LoginResponse {
         token: issued.token,
         expires_at: issued.expires_at,
@@ -247,6 +266,7 @@ pub(crate) struct StatusRequest {
 pub(crate) async fn logout(State(deps): State<AppState>, me: Me) -> Result<StatusCode, ApiError> {
     crate::auth::end_sessions(deps.agents.as_ref(), me.0).await?;
     tracing::info!(agent_id = %me.0, "agent signed out");
+    audit::record(&deps, Event::by(Some(me.0), "signed_out")).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -322,6 +342,7 @@ pub(crate) async fn change_password(
     let version = crate::auth::end_sessions(deps.agents.as_ref(), agent.id).await?;
     let issued = deps.auth.issue_version(agent.id, version)?;
     tracing::info!(agent_id = %agent.id, "password changed; other sessions ended");
+    audit::record(&deps, Event::by(Some(agent.id), "password_changed")).await;
     Ok(Json(json!(LoginResponse {
         token: issued.token,
         expires_at: issued.expires_at,
@@ -411,6 +432,22 @@ pub(crate) async fn patch_agent(
         disabled = agent.disabled,
         "agent role or access changed; their sessions ended"
     );
+    if agent.role != before.0 {
+        let change = format!("{} → {}", before.0.as_str(), agent.role.as_str());
+        audit::record(
+            &deps,
+            Event::by(Some(me.0), "role_changed").on(&id).detail(change),
+        )
+        .await;
+    }
+    if agent.disabled != before.1 {
+        let action = if agent.disabled {
+            "agent_disabled"
+        } else {
+            "agent_enabled"
+        };
+        audit::record(&deps, Event::by(Some(me.0), action).on(&id)).await;
+    }
     if agent.disabled && !before.1 {
         publish(
             &deps,

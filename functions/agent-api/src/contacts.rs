@@ -255,5 +255,12 @@ pub(crate) async fn merge(
         });
     }
     publish(&deps, &events).await;
+    crate::audit::record(
+        &deps,
+        crate::audit::Event::by(Some(me.0), "contacts_merged")
+            .on(&into)
+            .detail(format!("{from} into {into}")),
+    )
+    .await;
     Ok(Json(merged.contact))
 }

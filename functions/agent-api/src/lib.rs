@@ -11,6 +11,7 @@
 
 mod agents;
 mod ai;
+mod audit;
 mod auth;
 mod canned;
 mod contacts;
@@ -44,6 +45,10 @@ use omnidesk_domain::{Agent, AgentId, Role};
 pub use translation::ApiTranslation;
 
 pub use agents::{CreateAgentError, create_agent, create_agent_as};
+pub use audit::{
+    AuditLog, DEFAULT_RETENTION as DEFAULT_AUDIT_RETENTION, Event as AuditEvent,
+    record as record_audit, retention_from as audit_retention_from,
+};
 pub use auth::{
     Auth, AuthError, IssuedToken, PasswordError, Session, SessionError, agent_of_ticket,
     authenticate, authenticate_session, current_agent, end_sessions, hash_password, issue_ticket,
@@ -85,6 +90,8 @@ pub struct ApiDeps {
     pub bots: Arc<dyn BotStore>,
     /// Single-use tokens: the agents' WebSocket tickets.
     pub tickets: Arc<dyn omnidesk_core::WebStore>,
+    /// The audit log and how long it keeps entries.
+    pub audit: AuditLog,
     /// Called after the rules changed through the API (the embedded runtime drops its
     /// routers' cache so the change takes effect at once); `None`: routers notice within
     /// their cache's lifetime.
@@ -310,6 +317,7 @@ fn routes() -> Vec<Route> {
         route(Put, "/api/v1/rules", rules::put).only(Role::Admin, "change the rules"),
         route(Get, "/api/v1/teams", teams::list),
         route(Get, "/api/v1/bots", teams::bots),
+        route(Get, "/api/v1/audit", audit::list).only(Role::Admin, "read the audit log"),
         route(Get, "/api/v1/reports/summary", reports::summary)
             .only(Role::Supervisor, "read the reports"),
     ]

@@ -27,6 +27,11 @@ async fn main() -> Result<(), lambda_http::Error> {
         omnidesk_translator::TranslationConfig::from_lookup(|k| std::env::var(k).ok())?;
     let router_settings = omnidesk_router::RouterSettings::from_lookup(|k| std::env::var(k).ok())?;
     let ai_config = omnidesk_ai_worker::AiConfig::from_lookup(|k| std::env::var(k).ok())?;
+    let audit_retention = omnidesk_agent_api::audit_retention_from(
+        std::env::var("OMNIDESK_AUDIT_RETENTION_DAYS")
+            .ok()
+            .as_deref(),
+    )?;
     let aws = Arc::new(adapters(&config).await);
     // The FAQ editor, the call log and agent assist, with the ai-worker's model.
     let ai = Arc::new(omnidesk_agent_api::ApiAi {
@@ -81,6 +86,10 @@ async fn main() -> Result<(), lambda_http::Error> {
                         routing: aws.store.clone(),
                         bots: aws.store.clone(),
                         tickets: aws.store.clone(),
+                        audit: omnidesk_agent_api::AuditLog {
+                            store: aws.store.clone(),
+                            keep: audit_retention,
+                        },
                         // Routers re-read the rules within RoutingCache::TTL.
                         on_routing_change: None,
                     }))

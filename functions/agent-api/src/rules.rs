@@ -140,6 +140,13 @@ pub(crate) async fn put(
         Err(e) => return Err(e.into()),
     };
     tracing::info!(agent_id = %me.0, version = stored.version, rules = set.len(), "routing rules replaced");
+    crate::audit::record(
+        &deps,
+        crate::audit::Event::by(Some(me.0), "rules_changed")
+            .on(&"rules")
+            .detail(format!("version {}", stored.version)),
+    )
+    .await;
     if let Some(changed) = &deps.on_routing_change {
         changed();
     }

@@ -249,6 +249,10 @@ async fn app_with(customize: impl FnOnce(&mut ApiDeps, &Arc<MemoryStore>)) -> Ap
         routing: store.clone(),
         bots: store.clone(),
         tickets: store.clone(),
+        audit: omnidesk_agent_api::AuditLog {
+            store: store.clone(),
+            keep: omnidesk_agent_api::DEFAULT_AUDIT_RETENTION,
+        },
         on_routing_change: None,
     };
     let ann = create_agent(&deps, "ann@example.com", "Ann", "correct-horse")
@@ -3258,6 +3262,7 @@ const GUARDED: &[(&str, &str, Role)] = &[
     ("DELETE", "/api/v1/canned/{shortcut}", Role::Supervisor),
     ("GET", "/api/v1/reports/summary", Role::Supervisor),
     ("GET", "/api/v1/ai/calls", Role::Supervisor),
+    ("GET", "/api/v1/audit", Role::Admin),
 ];
 
 #[tokio::test]
@@ -3634,4 +3639,78 @@ async fn an_agents_websocket_never_receives_another_teams_conversation() {
         .map(|c| c.agent_id)
         .collect();
     assert_eq!(left, vec![app.ann.id]);
+}
+
+#[tokio::test]
+async fn the_audit_log_lists_sign_ins_role_changes_and_rule_changes_newest_first_for_admins() {
+    let app = app().await;
+    let login = |password: &'static str| {
+        let app = &app;
+        async move {
+            app.call_as(
+                None,
+                "POST",
+                "/api/v1/auth/login",
+                Some(json!({"email": "bob@example.com", "password": password})),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(login("wrong-guess-9").await, StatusCode::UNAUTHORIZED);
+    app.clock.advance(Duration::from_millis(10));
+    assert_eq!(login("battery-staple").await, StatusCode::OK);
+    app.clock.advance(Duration::from_millis(10));
+    let (status, _) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/agents/{}", app.bob.id),
+            Some(json!({"role": "supervisor"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.clock.advance(Duration::from_millis(10));
+    let (status, body) = app
+        .call(
+            "PUT",
+            "/api/v1/rules",
+            Some(json!({"source": "", "format": "toml", "version": 0})),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+
+    let (status, page) = app.call("GET", "/api/v1/audit?limit=3", None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let actions: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["rules_changed", "role_changed", "signed_in"]);
+    let role = &page["items"][1];
+    assert_eq!(role["actor"], app.ann.id.to_string());
+    assert_eq!(role["target"], app.bob.id.to_string());
+    assert_eq!(role["detail"], "agent → supervisor");
+    // The next page holds the failed sign-in (of Bob's account, by id: no e-mail is kept),
+    // then the creation of the agents.
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, next) = app
+        .call(
+            "GET",
+            &format!("/api/v1/audit?limit=10&cursor={cursor}"),
+            None,
+        )
+        .await;
+    let failed = &next["items"][0];
+    assert_eq!(failed["action"], "sign_in_failed");
+    assert_eq!(failed["target"], app.bob.id.to_string());
+    assert!(!next.to_string().contains("bob@example.com"), "{next}");
+    assert!(
+        next["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "agent_created")
+    );
 }

@@ -48,6 +48,10 @@ async fn world() -> World {
         routing: store.clone(),
         bots: store.clone(),
         tickets: store.clone(),
+        audit: omnidesk_agent_api::AuditLog {
+            store: store.clone(),
+            keep: omnidesk_agent_api::DEFAULT_AUDIT_RETENTION,
+        },
         on_routing_change: None,
     };
     let agent = create_agent(&api, "ann@example.com", "Ann", "zebra-lantern-42")

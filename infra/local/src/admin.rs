@@ -105,6 +105,10 @@ impl Target {
             routing: store.clone(),
             bots: store.clone(),
             tickets: store.clone(),
+            audit: omnidesk_agent_api::AuditLog {
+                store: store.clone(),
+                keep: omnidesk_agent_api::DEFAULT_AUDIT_RETENTION,
+            },
             on_routing_change: None,
         };
         let telegram: Arc<dyn TelegramApi> = Arc::new(
@@ -255,9 +259,20 @@ pub async fn agent_set_role(
         .get_agent(id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("there is no agent {address}"))?;
+    let before = agent.role;
     agent.role = role;
     target.agents.update_agent(&agent).await?;
     omnidesk_agent_api::end_sessions(target.agents.as_ref(), id).await?;
+    if before != role {
+        let change = format!("{} → {}", before.as_str(), role.as_str());
+        omnidesk_agent_api::record_audit(
+            &target.api,
+            omnidesk_agent_api::AuditEvent::by(None, "role_changed")
+                .on(&id)
+                .detail(change),
+        )
+        .await;
+    }
     Ok(agent)
 }
 

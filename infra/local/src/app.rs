@@ -192,6 +192,10 @@ impl Adapters {
             routing: store.clone(),
             bots: store.clone(),
             tickets: store.clone(),
+            audit: omnidesk_agent_api::AuditLog {
+                store: store.clone(),
+                keep: omnidesk_agent_api::DEFAULT_AUDIT_RETENTION,
+            },
             on_routing_change: None,
         }
     }
@@ -425,6 +429,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
     let mut api = adapters.api_deps(auth.clone(), push.clone());
     api.connections = connections.clone();
     api.files = config.files;
+    api.audit.keep = config.audit_retention;
     // An edit of the rules through the API takes effect at once in this process.
     let routing_cache = router_deps.settings.routing.clone();
     api.on_routing_change = Some(Arc::new(move || routing_cache.invalidate()));

@@ -286,6 +286,8 @@ pub struct Config {
     /// `OMNIDESK_AWAY_AFTER_SECS`: an agent goes offline this long after their last dashboard
     /// closed.
     pub away_after: Duration,
+    /// `OMNIDESK_AUDIT_RETENTION_DAYS`: how long the audit log keeps an entry.
+    pub audit_retention: Duration,
     /// `OMNIDESK_RULES`: the routing rules file (default `<data dir>/rules.toml`, then
     /// `rules.yaml`, if present), loaded at start.
     pub rules: Option<PathBuf>,
@@ -369,6 +371,10 @@ impl Config {
                 var("OMNIDESK_AWAY_AFTER_SECS").as_deref(),
             )
             .map_err(|e| anyhow::anyhow!(e))?,
+            audit_retention: omnidesk_agent_api::audit_retention_from(
+                var("OMNIDESK_AUDIT_RETENTION_DAYS").as_deref(),
+            )
+            .map_err(|e| anyhow::anyhow!(e))?,
             rules: var("OMNIDESK_RULES").map(PathBuf::from),
             poll_timeout: Duration::from_secs(parse_var("OMNIDESK_POLL_TIMEOUT_SECS", 25)?),
             dashboard_dir: PathBuf::from(
@@ -410,6 +416,7 @@ impl Config {
             workers: DEFAULT_WORKERS,
             ws_ping: Duration::from_secs(30),
             away_after: omnidesk_agent_ws::Presence::AWAY_AFTER,
+            audit_retention: omnidesk_agent_api::DEFAULT_AUDIT_RETENTION,
             rules: None,
             poll_timeout: Duration::from_secs(1),
             dashboard_dir: PathBuf::from("web/dashboard/dist"),

@@ -356,9 +356,22 @@ ALTER TABLE counters ADD COLUMN expires_at_ms INTEGER;
 CREATE INDEX counters_expiry ON counters(expires_at_ms) WHERE expires_at_ms IS NOT NULL;
 "#;
 
+/// Schema version 9: the audit log (append-only; each record deletes up to 32 entries past
+/// their `keep_until_ms`).
+const MIGRATION_V9: &str = r#"
+CREATE TABLE audit_log (
+    at_ms         INTEGER NOT NULL,
+    id            TEXT NOT NULL,
+    keep_until_ms INTEGER NOT NULL,
+    json          TEXT NOT NULL,
+    PRIMARY KEY (at_ms, id)
+);
+CREATE INDEX audit_log_expiry ON audit_log(keep_until_ms);
+"#;
+
 /// Migrations in order: `(version reached, SQL)`. A database at version `v` runs every
 /// migration above `v`, each in its own transaction with the version bump.
-const MIGRATIONS: [(i64, &str); 8] = [
+const MIGRATIONS: [(i64, &str); 9] = [
     (1, SCHEMA_V1),
     (2, MIGRATION_V2),
     (3, MIGRATION_V3),
@@ -367,6 +380,7 @@ const MIGRATIONS: [(i64, &str); 8] = [
     (6, MIGRATION_V6),
     (7, MIGRATION_V7),
     (8, MIGRATION_V8),
+    (9, MIGRATION_V9),
 ];
 
 /// The database cannot serve a call (writer stopped, commit failed, task lost). The message

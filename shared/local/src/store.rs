@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use omnidesk_core::{
-    AgentStore, AppendOutcome, BotConfig, BotStore, Clock, Connection, ConnectionId,
-    ConnectionStore, ContactStore, ConversationFilter, ConversationStore, DeadLetter,
+    AgentStore, AppendOutcome, AuditEntry, AuditStore, BotConfig, BotStore, Clock, Connection,
+    ConnectionId, ConnectionStore, ContactStore, ConversationFilter, ConversationStore, DeadLetter,
     DeadLetterStore, MessageStore, Page, PageRequest, StoreError, StoreResult, StoredToken,
     TokenKind, WebStore, Website,
 };
@@ -1145,28 +1145,78 @@ impl DeadLetterStore for SqliteStore {
                 q.sql.push_str(&format!(" WHERE received_at_ms >= {p}"));
                 q.and_before("received_at_ms", "id", cursor);
                 q.order_limit("received_at_ms DESC, id DESC", &page);
-                let mut stmt = conn.prepare_cached(&q.sql).map_err(sql_err)?;
-                let rows = stmt
-                    .query_map(rusqlite::params_from_iter(q.args), |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, i64>(1)?,
-                            r.get::<_, String>(2)?,
-                        ))
-                    })
-                    .map_err(sql_err)?;
-                let mut out = Vec::new();
-                for row in rows {
-                    let (json, ms, id) = row.map_err(sql_err)?;
-                    out.push((
-                        from_json::<DeadLetter>("dead letter", &json)?,
-                        encode_cursor(ms, &id),
-                    ));
-                }
-                Ok(paginate(out, &page))
+                newest_first::<DeadLetter>(conn, &q, "dead letter", &page)
             })
             .await
     }
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn record_audit(&self, entry: &AuditEntry, keep_until: Timestamp) -> StoreResult<()> {
+        let e = entry.clone();
+        let now = self.now_ms();
+        self.db
+            .write_async(move |conn| {
+                let json = to_json(&e)?;
+                conn.prepare_cached(
+                    "INSERT INTO audit_log (at_ms, id, keep_until_ms, json) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![e.at.millis(), e.id, keep_until.millis(), json])
+                })
+                .map_err(sql_err)?;
+                conn.prepare_cached(
+                    "DELETE FROM audit_log WHERE (at_ms, id) IN (SELECT at_ms, id FROM audit_log \
+                     WHERE keep_until_ms <= ?1 LIMIT 32)",
+                )
+                .and_then(|mut s| s.execute([now]))
+                .map_err(sql_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn list_audit(&self, page: &PageRequest) -> StoreResult<Page<AuditEntry>> {
+        let page = page.clone();
+        let now = self.now_ms();
+        self.db
+            .read_async(move |conn| {
+                let cursor = decode_cursor(page.cursor.as_deref())?;
+                let mut q = Query::new("SELECT json, at_ms, id FROM audit_log");
+                let p = q.arg(now);
+                q.sql.push_str(&format!(" WHERE keep_until_ms > {p}"));
+                q.and_before("at_ms", "id", cursor);
+                q.order_limit("at_ms DESC, id DESC", &page);
+                newest_first::<AuditEntry>(conn, &q, "audit entry", &page)
+            })
+            .await
+    }
+}
+
+/// Runs a keyset query of `(json, ms, id)` rows, newest first, into a page.
+fn newest_first<T: serde::de::DeserializeOwned>(
+    conn: &rusqlite::Connection,
+    q: &Query,
+    what: &str,
+    page: &PageRequest,
+) -> StoreResult<Page<T>> {
+    let mut stmt = conn.prepare_cached(&q.sql).map_err(sql_err)?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(q.args.iter()), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(sql_err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (json, ms, id) = row.map_err(sql_err)?;
+        out.push((from_json::<T>(what, &json)?, encode_cursor(ms, &id)));
+    }
+    Ok(paginate(out, page))
 }
 
 // ---------------------------------------------------------------------------------------------

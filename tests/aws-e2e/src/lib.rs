@@ -727,6 +727,10 @@ impl Stack {
             routing: store.clone(),
             bots: store.clone(),
             tickets: store.clone(),
+            audit: omnidesk_agent_api::AuditLog {
+                store: store.clone(),
+                keep: omnidesk_agent_api::DEFAULT_AUDIT_RETENTION,
+            },
             on_routing_change: None,
         };
         // As WebChatDeps::on_aws wires it in the web-chat and agent-ws main.rs.

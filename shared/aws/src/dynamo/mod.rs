@@ -27,8 +27,8 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem, Update,
 };
 use omnidesk_core::{
-    AgentStore, AppendOutcome, BotConfig, BotStore, Clock, Connection, ConnectionId,
-    ConnectionStore, ContactStore, ConversationFilter, ConversationStore, DeadLetter,
+    AgentStore, AppendOutcome, AuditEntry, AuditStore, BotConfig, BotStore, Clock, Connection,
+    ConnectionId, ConnectionStore, ContactStore, ConversationFilter, ConversationStore, DeadLetter,
     DeadLetterStore, MessageStore, Page, PageRequest, StoreError, StoreResult,
 };
 use omnidesk_domain::{
@@ -1692,17 +1692,55 @@ impl BotStore for DynamoStore {
 #[async_trait]
 impl DeadLetterStore for DynamoStore {
     async fn record_dead_letter(&self, dead_letter: &DeadLetter) -> StoreResult<()> {
-        let sk = format!(
-            "{}#{}",
-            padded(dead_letter.received_at.millis()),
-            dead_letter.id
-        );
-        let mut item = base_item(("DEADLETTER".to_owned(), sk), "dead-letter");
-        item.insert("data".to_owned(), s(to_json(dead_letter)?));
-        item.insert(
-            "ttl".to_owned(),
-            n(self.now().secs() + DEAD_LETTER_TTL_SECS),
-        );
+        let ttl = self.now().secs() + DEAD_LETTER_TTL_SECS;
+        self.put_log_item(
+            ("DEADLETTER", "dead-letter", "record_dead_letter"),
+            dead_letter.received_at,
+            &dead_letter.id,
+            to_json(dead_letter)?,
+            ttl,
+        )
+        .await
+    }
+
+    async fn list_dead_letters(&self, page: &PageRequest) -> StoreResult<Page<DeadLetter>> {
+        self.list_log("DEADLETTER", page, "list_dead_letters").await
+    }
+}
+
+#[async_trait]
+impl AuditStore for DynamoStore {
+    async fn record_audit(&self, entry: &AuditEntry, keep_until: Timestamp) -> StoreResult<()> {
+        self.put_log_item(
+            ("AUDIT", "audit", "record_audit"),
+            entry.at,
+            &entry.id,
+            to_json(entry)?,
+            keep_until.secs(),
+        )
+        .await
+    }
+
+    async fn list_audit(&self, page: &PageRequest) -> StoreResult<Page<AuditEntry>> {
+        self.list_log("AUDIT", page, "list_audit").await
+    }
+}
+
+impl DynamoStore {
+    /// Puts a record of a time-ordered log: partition `pk`, sort key `<ms, zero-padded>#<id>`,
+    /// the record's JSON in `data`, dropped by DynamoDB's TTL at `ttl_secs`.
+    async fn put_log_item(
+        &self,
+        (pk, kind, op): (&str, &str, &'static str),
+        at: Timestamp,
+        id: &str,
+        data: String,
+        ttl_secs: i64,
+    ) -> StoreResult<()> {
+        let sk = format!("{}#{id}", padded(at.millis()));
+        let mut item = base_item((pk.to_owned(), sk), kind);
+        item.insert("data".to_owned(), s(data));
+        item.insert("ttl".to_owned(), n(ttl_secs));
         self.client
             .put_item()
             .table_name(&self.table)
@@ -1710,17 +1748,22 @@ impl DeadLetterStore for DynamoStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| classify("record_dead_letter", &e).into_store("record_dead_letter"))
+            .map_err(|e| classify(op, &e).into_store(op))
     }
 
-    async fn list_dead_letters(&self, page: &PageRequest) -> StoreResult<Page<DeadLetter>> {
-        let spec =
-            QuerySpec::table("DEADLETTER".to_owned(), None, false).filtered(ttl_filter(self.now()));
-        let Page { items, next_cursor } = self.query_page(&spec, page, "list_dead_letters").await?;
+    /// A page of the time-ordered log `pk`, newest first, without expired records.
+    async fn list_log<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+        page: &PageRequest,
+        op: &'static str,
+    ) -> StoreResult<Page<T>> {
+        let spec = QuerySpec::table(pk.to_owned(), None, false).filtered(ttl_filter(self.now()));
+        let Page { items, next_cursor } = self.query_page(&spec, page, op).await?;
         let items = items
             .iter()
             .map(|i| json_attr(i, "data"))
-            .collect::<StoreResult<Vec<DeadLetter>>>()?;
+            .collect::<StoreResult<Vec<T>>>()?;
         Ok(Page { items, next_cursor })
     }
 }

@@ -26,9 +26,10 @@ pub use push::{ConnectionId, MAX_PUSH_BYTES, Push, PushError, PushOutcome, check
 pub use queue::{DeadLettered, OutgoingMessage, Queue, QueueError, Received, SendOutcome};
 pub use routing::{CannedResponse, RoutingStore, StoredRules};
 pub use store::{
-    AgentStore, AppendOutcome, BotConfig, BotMode, BotStore, Connection, ConnectionStore,
-    ContactStore, ConversationFilter, ConversationStore, DeadLetter, DeadLetterStore, MessageStore,
-    Page, PageRequest, Secret, Store, StoreError, StoreResult, Viewer,
+    AgentStore, AppendOutcome, AuditEntry, AuditStore, BotConfig, BotMode, BotStore, Connection,
+    ConnectionStore, ContactStore, ConversationFilter, ConversationStore, DeadLetter,
+    DeadLetterStore, MessageStore, Page, PageRequest, Secret, Store, StoreError, StoreResult,
+    Viewer,
 };
 pub use telegram::{
     BotIdentity, OutgoingFile, TelegramApi, TelegramError, TelegramFile, WebhookInfo,

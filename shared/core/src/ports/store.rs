@@ -312,6 +312,41 @@ pub trait BotStore: Send + Sync {
     async fn set_poll_offset(&self, id: BotId, offset: i64) -> StoreResult<()>;
 }
 
+/// One line of the audit log: who did what to what, and when. It names people by id only (an
+/// erased contact's line says that a contact was erased, not who).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: String,
+    pub at: Timestamp,
+    /// The agent who did it; `None`: the server's own command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<AgentId>,
+    /// What was done: `signed_in`, `signed_out`, `password_changed`, `role_changed`,
+    /// `agent_disabled`, `agent_enabled`, `contacts_merged`, `rules_changed`, ….
+    pub action: String,
+    /// What it was done to (an agent or contact id, `rules`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// More of it, without personal data (`agent → supervisor`, `version 4`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The client address of a sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// The audit log: append-only (no port method changes or removes an entry).
+///
+/// Guarantees: an entry is listed until its `keep_until` and dropped by the store after;
+/// listing is newest first (by `at`, then id).
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends `entry`, kept until `keep_until`.
+    async fn record_audit(&self, entry: &AuditEntry, keep_until: Timestamp) -> StoreResult<()>;
+    /// The entries still kept, newest first.
+    async fn list_audit(&self, page: &PageRequest) -> StoreResult<Page<AuditEntry>>;
+}
+
 /// An ingest input that could not be parsed, kept for an operator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeadLetter {
@@ -392,6 +427,7 @@ pub trait Store:
     + BotStore
     + DeadLetterStore
     + ConnectionStore
+    + AuditStore
 {
 }
 
@@ -403,5 +439,6 @@ impl<T> Store for T where
         + BotStore
         + DeadLetterStore
         + ConnectionStore
+        + AuditStore
 {
 }

@@ -10,8 +10,8 @@ use omnidesk_domain::{
 use parking_lot::Mutex;
 
 use crate::{
-    AgentStore, AppendOutcome, BotConfig, BotStore, Clock, Connection, ConnectionId,
-    ConnectionStore, ContactStore, ConversationFilter, ConversationStore, DeadLetter,
+    AgentStore, AppendOutcome, AuditEntry, AuditStore, BotConfig, BotStore, Clock, Connection,
+    ConnectionId, ConnectionStore, ContactStore, ConversationFilter, ConversationStore, DeadLetter,
     DeadLetterStore, MessageStore, Page, PageRequest, StoreError, StoreResult, StoredToken,
     SystemClock, TokenKind, VisitorConnection, VisitorConnectionStore, WebStore, Website,
 };
@@ -41,6 +41,7 @@ struct Inner {
     counters: HashMap<String, u64>,
     bots: BTreeMap<BotId, BotConfig>,
     dead_letters: Vec<DeadLetter>,
+    audit: Vec<(AuditEntry, Timestamp)>,
     connections: BTreeMap<ConnectionId, Connection>,
     websites: BTreeMap<omnidesk_domain::WebsiteId, Website>,
     tokens: HashMap<(TokenKind, String), StoredToken>,
@@ -606,6 +607,28 @@ impl DeadLetterStore for MemoryStore {
             .map(|d| (activity_cursor(d.received_at.millis(), &d.id), d.clone()))
             .collect();
         sorted.sort_by(|(_, a), (_, b)| (b.received_at, &b.id).cmp(&(a.received_at, &a.id)));
+        Ok(paginate(sorted, page, after_desc))
+    }
+}
+
+#[async_trait]
+impl AuditStore for MemoryStore {
+    async fn record_audit(&self, entry: &AuditEntry, keep_until: Timestamp) -> StoreResult<()> {
+        self.inner.lock().audit.push((entry.clone(), keep_until));
+        Ok(())
+    }
+
+    async fn list_audit(&self, page: &PageRequest) -> StoreResult<Page<AuditEntry>> {
+        check_cursor(page)?;
+        let now = self.clock.now();
+        let inner = self.inner.lock();
+        let mut sorted: Vec<_> = inner
+            .audit
+            .iter()
+            .filter(|(_, keep)| *keep > now)
+            .map(|(e, _)| (activity_cursor(e.at.millis(), &e.id), e.clone()))
+            .collect();
+        sorted.sort_by(|(_, a), (_, b)| (b.at, &b.id).cmp(&(a.at, &a.id)));
         Ok(paginate(sorted, page, after_desc))
     }
 }

@@ -64,6 +64,7 @@ pub async fn run_all(store: &dyn Store) {
     agents(store).await;
     bots(store).await;
     dead_letters(store).await;
+    audit(store).await;
     connections(store).await;
     conversation_keys(store).await;
     moved_identities(store).await;
@@ -1516,6 +1517,67 @@ pub async fn dead_letters(store: &dyn DeadLetterStore) {
     assert_eq!(
         mine, expected,
         "list_dead_letters returns every recorded dead letter once, newest first, unchanged"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// audit log
+
+/// Newest first, pages; an entry past its `keep_until` is not listed.
+pub async fn audit(store: &dyn crate::AuditStore) {
+    let base = now();
+    let marker = fresh();
+    let mut recorded = Vec::new();
+    for i in 0..3 {
+        let e = crate::AuditEntry {
+            id: format!("suite-{}", fresh()),
+            at: base.plus_millis(i),
+            actor: Some(AgentId::from_uuid(Uuid::now_v7())),
+            action: "role_changed".to_owned(),
+            target: Some(format!("suite:{marker}")),
+            detail: Some(format!("agent → supervisor {i}")),
+            address: None,
+        };
+        ok(
+            "record_audit",
+            store
+                .record_audit(&e, base.plus_millis(24 * 3600 * 1000))
+                .await,
+        );
+        recorded.push(e);
+    }
+    let gone = crate::AuditEntry {
+        id: format!("suite-{}", fresh()),
+        at: base.plus_millis(-10_000),
+        actor: None,
+        action: "signed_in".to_owned(),
+        target: Some(format!("suite:{marker}")),
+        detail: None,
+        address: Some("203.0.113.9".to_owned()),
+    };
+    ok(
+        "record_audit",
+        store.record_audit(&gone, base.plus_millis(-5_000)).await,
+    );
+    let listed = walk(
+        "list_audit",
+        2,
+        |e: &crate::AuditEntry| e.id.clone(),
+        |p| async move { store.list_audit(&p).await },
+    )
+    .await;
+    assert!(
+        listed.windows(2).all(|w| w[0].at >= w[1].at),
+        "list_audit must be newest first"
+    );
+    let mine: Vec<&crate::AuditEntry> = listed
+        .iter()
+        .filter(|e| e.target.as_deref() == Some(&format!("suite:{marker}")))
+        .collect();
+    let expected: Vec<&crate::AuditEntry> = recorded.iter().rev().collect();
+    assert_eq!(
+        mine, expected,
+        "list_audit returns every kept entry once, newest first, unchanged, and not one past its keep_until"
     );
 }
 
