@@ -20,6 +20,7 @@ import { chromium } from 'playwright-core';
 import { cspReport, watchCsp as watchBrowserCsp } from './csp.mjs';
 import { createFakeDeepl } from './fake-deepl.mjs';
 import { makePng } from './png.mjs';
+import { rolesScenarios } from './roles.mjs';
 import { rulesScenarios } from './rules.mjs';
 import { toolsScenarios } from './tools.mjs';
 
@@ -347,8 +348,9 @@ async function main() {
     RUST_LOG: 'info',
   };
   serverLog = createWriteStream(join(results, 'omnidesk.log'));
+  // The deployment's first agent is an admin; Bob an agent (the roles scenarios make him a supervisor).
   admin(['agent', 'add', '--email', EMAIL, '--name', 'Ann Agent', '--password', PASSWORD]);
-  admin(['agent', 'add', '--email', 'bob@example.com', '--name', 'Bob Agent', '--password', PASSWORD]);
+  admin(['agent', 'add', '--email', 'bob@example.com', '--name', 'Bob Agent', '--password', PASSWORD, '--role', 'agent']);
   // Verified (getMe at the fake Telegram): the bot's username is known, so a website can offer
   // "Continue on Telegram" (t.me/shop_bot?start=…).
   await adminAsync(['bot', 'add', '--token', BOT_TOKEN, '--webhook-secret', WEBHOOK_SECRET]);
@@ -365,6 +367,9 @@ async function main() {
   const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
   await watchCsp(context, 'Ann');
   page = await context.newPage();
+  // Every WebSocket the dashboard opens: with a single-use ticket, never the token.
+  const socketUrls = [];
+  page.on('websocket', (ws) => socketUrls.push(ws.url()));
   page.on('pageerror', (e) => pageErrors.push(String(e)));
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push({ text: m.text(), url: m.location()?.url ?? '' });
@@ -856,8 +861,17 @@ async function main() {
   // ---------- AI (needs the AI server side) ----------
   await aiScenarios(base);
 
+  // ---------- roles and sessions (last: Bob's role and password change) ----------
+  await rolesScenarios({ ...ctx, admin });
+
   await test('the page raised no uncaught errors', async () => {
     assert(pageErrors.length === 0, `page errors: ${pageErrors.join(' | ')}`);
+  });
+
+  await test('the dashboard connects its socket with a single-use ticket, never its token in the URL', async () => {
+    assert(socketUrls.length > 0, 'the dashboard opened a WebSocket');
+    const leaked = socketUrls.filter((u) => /[?&]token=/.test(u) || !/[?&]agent_ticket=/.test(u));
+    assert(leaked.length === 0, `socket URLs without a ticket: ${leaked.join(', ')}`);
   });
 
   // Last, so it covers every scenario (and every context: Bob's too). Without the header the

@@ -1,6 +1,6 @@
 // The signed-in agent in the header: their name with their role, a menu with their e-mail, what
-// the role may do, and "Change password…" (current + new + again, checked here first; the
-// server's refusals shown as said). Signing out is the header's own button (app.tsx).
+// the role may do, "Change password…" (current + new + again, checked here first; the server's
+// refusals shown as said) and "Sign out" (every device: `POST /auth/logout`).
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { EMPTY_PASSWORD_FORM, MIN_PASSWORD, passwordProblems, saidText, type PasswordForm, type Said } from './account';
@@ -32,7 +32,7 @@ export function useTicking(active: boolean): number {
   return now;
 }
 
-export function AccountMenu({ ctrl, t }: { ctrl: Controller; t: T }) {
+export function AccountMenu({ ctrl, t, onSignOut, signingOut }: { ctrl: Controller; t: T; onSignOut: () => void; signingOut: boolean }) {
   const [open, setOpen] = useState(false);
   const [dialog, setDialog] = useState(false);
   const box = useRef<HTMLSpanElement>(null);
@@ -80,6 +80,7 @@ export function AccountMenu({ ctrl, t }: { ctrl: Controller; t: T }) {
               <RoleBadge role={role} t={t} /> <span class="hint">{t(roleHintKey(role))}</span>
             </p>
           )}
+          <hr class="account-sep" />
           <button
             type="button"
             class="linkish"
@@ -91,6 +92,10 @@ export function AccountMenu({ ctrl, t }: { ctrl: Controller; t: T }) {
           >
             {t('changePassword')}
           </button>
+          <button type="button" class="linkish" data-testid="logout" title={t('logoutHint')} disabled={signingOut} onClick={onSignOut}>
+            {t('logout')}
+          </button>
+          <span class="hint account-hint">{t('logoutHint')}</span>
         </div>
       )}
       {dialog && (

@@ -112,6 +112,10 @@ export class Api {
   login(email: string, password: string) {
     return this.call<{ token: string; expires_at: string; agent: Agent }>('POST', '/api/v1/auth/login', { email, password });
   }
+  /** A single-use WebSocket ticket (60 s) to connect with instead of the token. */
+  wsTicket() {
+    return this.call<{ ticket: string; expires_at: string }>('POST', '/api/v1/auth/ws-ticket');
+  }
   /** Ends every session of the signed-in agent, on every device (204). */
   logout() {
     return this.call<null>('POST', '/api/v1/auth/logout');

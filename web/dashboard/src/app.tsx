@@ -4,7 +4,7 @@
 
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { RuntimeConfig } from './config';
-import { Api, ApiError } from './api';
+import { Api } from './api';
 import { Controller, type Session } from './controller';
 import { loadDraft, saveDraft } from './drafts';
 import { conversationChannels, contactName, identityRows, mergeCandidates, mergeErrorKey, pathLabel, plainAttributes, seenBy } from './channels';
@@ -149,7 +149,8 @@ export function Login(props: { cfg: RuntimeConfig; t: T; lang: Lang; setLang: (l
         </div>
         {notice && !error && (
           <p class={props.ended === 'signed_out' ? 'notice ok' : 'notice'} role="status" data-testid={props.ended === 'signed_out' ? 'signed-out' : 'session-expired'} data-code={props.ended ?? undefined}>
-            {t(notice)}
+            <span class="notice-main">{t(notice)}</span>
+            {props.ended === 'session_ended' && <span class="notice-why">{t('sessionEndedWhy')}</span>}
           </p>
         )}
         <label>
@@ -162,8 +163,8 @@ export function Login(props: { cfg: RuntimeConfig; t: T; lang: Lang; setLang: (l
         </label>
         {error && (
           <p class={locked ? 'error login-error locked' : 'error login-error'} role="alert" data-testid="login-error" data-kind={error.kind === 'locked' ? 'locked' : error.key}>
-            {locked && <span aria-hidden="true">🔒 </span>}
-            {saidText(error, t, now)}
+            {locked && <Icon name="lock" size={15} />}
+            <span>{saidText(error, t, now)}</span>
           </p>
         )}
         <button data-testid="login" type="submit" disabled={busy}>{busy ? t('signingIn') : t('signIn')}</button>
@@ -332,8 +333,7 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
         </label>
         <MyLanguages me={ctrl.me} setup={ctrl.translation} t={t} onSave={(language, reads) => ctrl.saveLanguages(language, reads)} />
         <LangSwitch lang={props.lang} setLang={props.setLang} />
-        <AccountMenu ctrl={ctrl} t={t} />
-        <button data-testid="logout" title={t('logoutHint')} disabled={signingOut} onClick={() => void signOut()}>{t('logout')}</button>
+        <AccountMenu ctrl={ctrl} t={t} signingOut={signingOut} onSignOut={() => void signOut()} />
       </header>
       {ctrl.error && (
         <div class="error-bar" role="alert">
@@ -1048,7 +1048,7 @@ function Identities({ contact, t }: { contact: Contact; t: T }) {
 }
 
 /** "Merge with another contact…": pick one of the contacts loaded, confirm, merge it into this one. */
-function MergeContact({ ctrl, contact, t }: { ctrl: Controller; contact: Contact; t: T }) {
+export function MergeContact({ ctrl, contact, t }: { ctrl: Controller; contact: Contact; t: T }) {
   const [open, setOpen] = useState(false);
   const [filter, setFilter] = useState('');
   const [picked, setPicked] = useState<Contact | null>(null);

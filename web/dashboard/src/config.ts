@@ -35,3 +35,9 @@ export function socketUrl(cfg: RuntimeConfig, token: string): string {
   const sep = cfg.wsUrl.includes('?') ? '&' : '?';
   return `${cfg.wsUrl}${sep}token=${encodeURIComponent(token)}`;
 }
+
+/** The WebSocket URL with a single-use ticket (`POST /api/v1/auth/ws-ticket`): the token itself never goes in a URL. */
+export function ticketSocketUrl(cfg: RuntimeConfig, ticket: string): string {
+  const sep = cfg.wsUrl.includes('?') ? '&' : '?';
+  return `${cfg.wsUrl}${sep}agent_ticket=${encodeURIComponent(ticket)}`;
+}

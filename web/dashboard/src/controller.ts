@@ -2,7 +2,7 @@
 // reconnect and drives the outbox. The view (app.tsx) only renders it and calls its methods.
 
 import { Api, ApiError, NetworkError } from './api';
-import { socketUrl, type RuntimeConfig } from './config';
+import { socketUrl, ticketSocketUrl, type RuntimeConfig } from './config';
 import { Outbox, clientIdOf, type Pending } from './outbox';
 import { DEFAULT_LIMITS, needLinks, parseLimits, type Limits } from './attachments';
 import {
@@ -68,6 +68,9 @@ export class Controller {
    * status that event replaced (a login's "offline" read after the connect's "online" push).
    */
   private presenceSeq = 0;
+  /** Counts pushed events; `touched` holds, per conversation, the count of its last one. */
+  private eventSeq = 0;
+  private touched = new Map<string, number>();
   error: string | null = null;
   loadingList = false;
   /** Upload limits per channel (defaults until `GET /api/v1/limits` answers). */
@@ -135,7 +138,7 @@ export class Controller {
     );
     this.outbox.subscribe(() => this.emit());
     this.socket = new LiveSocket({
-      url: () => (this.api.token ? socketUrl(this.cfg, this.api.token) : null),
+      url: () => this.socketUrl(),
       onEvent: (ev) => this.onEvent(ev),
       onStatus: (s) => {
         this.link = s;
@@ -255,8 +258,9 @@ export class Controller {
   /** After a reconnect: re-read the list, the open conversation and its timeline. */
   async resync(): Promise<void> {
     const tab = this.tab;
+    const since = this.eventSeq;
     const page = await this.guard(this.api.conversations(tabQuery(tab), null));
-    if (page) this.set(resyncList(this.state, tab, page, this.openId));
+    if (page) this.set(resyncList(this.state, tab, page, this.openId, this.touchedSince(since)));
     if (this.openId) await this.refreshOpen(this.openId, false);
   }
 
@@ -266,6 +270,30 @@ export class Controller {
     this.retryTimer = setTimeout(() => {
       if (this.link === 'open') void this.outbox.flush().then(() => this.scheduleOutboxRetry());
     }, 3000);
+  }
+
+  /**
+   * Where the socket connects: with a fresh single-use ticket, so the token never sits in a URL
+   * (proxies and access logs keep URLs). A server without tickets (404) gets the token; a 401
+   * signs out as any other.
+   */
+  private async socketUrl(): Promise<string | null> {
+    const token = this.api.token;
+    if (!token) return null;
+    try {
+      const { ticket } = await this.api.wsTicket();
+      return ticketSocketUrl(this.cfg, ticket);
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return socketUrl(this.cfg, token);
+      throw e;
+    }
+  }
+
+  /** The conversations a push changed after event `since` (a list read then may miss them). */
+  private touchedSince(since: number): Set<string> {
+    const out = new Set<string>();
+    for (const [id, n] of this.touched) if (n > since) out.add(id);
+    return out;
   }
 
   private onEvent(frame: ServerEvent): void {
@@ -287,6 +315,8 @@ export class Controller {
       if (assigned) this.hooks.onAssignedToMe?.(assigned.id, assigned.contact.display_name);
       if (assigned) mineNow = true;
       s = applyEvent(s, ev);
+      const touchedId = conversationOf(ev);
+      if (touchedId) this.touched.set(touchedId, ++this.eventSeq);
       if (ev.type === 'message.created' || ev.type === 'message.updated') {
         const id = clientIdOf(ev.message);
         if (id) confirmed.push(id);
@@ -543,8 +573,9 @@ export class Controller {
     this.loadingList = true;
     this.emit();
     try {
+      const since = this.eventSeq;
       const page = await this.guard(this.api.conversations(tabQuery(tab), first ? null : cursor.next));
-      if (page) this.set(first ? resyncList(this.state, tab, page, this.openId) : appendListPage(this.state, tab, page));
+      if (page) this.set(first ? resyncList(this.state, tab, page, this.openId, this.touchedSince(since)) : appendListPage(this.state, tab, page));
     } finally {
       this.loadingList = false;
       this.emit();
@@ -982,4 +1013,17 @@ export class Controller {
 /** `read`, with the status of `held` when a presence event came after the read began. */
 function keepPresence(read: Agent, held: Agent | undefined): Agent {
   return held ? { ...read, status: held.status, chosen_status: held.chosen_status } : read;
+}
+
+/** The conversation an event is about, if any. */
+function conversationOf(ev: ServerEvent): string | null {
+  switch (ev.type) {
+    case 'message.created':
+    case 'message.updated':
+      return ev.conversation_id;
+    case 'conversation.updated':
+      return ev.conversation.id;
+    default:
+      return null;
+  }
 }

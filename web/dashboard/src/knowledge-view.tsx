@@ -234,7 +234,7 @@ export function FaqEditor({ ctrl, t }: { ctrl: Controller; t: T }) {
       {entries === null ? (
         <p class="hint">{t('loadingMore')}</p>
       ) : matching.length === 0 ? (
-        <p class="hint" data-testid="faq-none">{entries.length === 0 ? t('faq_empty') : t('faq_noMatch')}</p>
+        <p class="hint" data-testid="faq-none">{entries.length === 0 ? (canEdit ? t('faq_empty') : t('faq_emptyReadOnly')) : t('faq_noMatch')}</p>
       ) : (
         <ul class="faq-list" data-testid="faq-list">
           {view.items.map((e) => (

@@ -14,6 +14,7 @@ import {
 } from './rules';
 import { toMs } from './triage';
 import type { RulesDoc, RulesFormat } from './types';
+import { denyKey } from './roles';
 
 type T = (key: Key, vars?: Record<string, string>) => string;
 
@@ -204,6 +205,8 @@ export function RulesView({ ctrl, t }: { ctrl: Controller; t: T }) {
     );
   }
 
+  if (!ctrl.may('editRules')) return <ReadOnlyRules doc={ed.doc} t={t} />;
+
   const dirty = isDirty(ed);
   const lines = lineCount(ed.text);
   const errorLine = ed.failure?.kind === 'invalid' ? ed.failure.line : null;
@@ -324,6 +327,58 @@ export function RulesView({ ctrl, t }: { ctrl: Controller; t: T }) {
           </div>
         </aside>
       </div>
+    </section>
+  );
+}
+
+/**
+ * The rules in force for a role that may not change them (supervisors, agents): the text with
+ * its line numbers and the rules by name, no editor.
+ */
+function ReadOnlyRules({ doc, t }: { doc: RulesDoc; t: T }) {
+  const updated = toMs(doc.updated_at);
+  const lines = doc.source.replace(/\r\n/g, '\n').replace(/\n$/, '').split('\n');
+  return (
+    <section class="kb rules" data-testid="rules" data-read-only="true">
+      <div class="kb-head">
+        <h2>{t('rules_title')}</h2>
+        <span class="hint" data-testid="rules-in-force" data-version={doc.version}>
+          {doc.version > 0 ? t('rules_inForce', { v: String(doc.version), f: doc.format.toUpperCase(), n: String(doc.rules.length) }) : t('rules_none')}
+          {updated !== null && ` · ${t('rules_updated', { a: new Date(updated).toLocaleString() })}`}
+        </span>
+      </div>
+      <p class="hint read-only" data-testid="rules-read-only">{t('readOnly', { a: t(denyKey('editRules')) })}</p>
+      {doc.version > 0 && doc.source.trim() ? (
+      <div class="rules-layout">
+        <div class="kb-body rules-main">
+          <ol class="rules-readonly" data-testid="rules-text" aria-label={t('rules_source')}>
+            {lines.map((l, i) => (
+              <li data-line={i + 1}>
+                <code>{l || ' '}</code>
+              </li>
+            ))}
+          </ol>
+        </div>
+        <aside class="rules-side">
+          <div class="kb-body">
+            <h3>{t('rules_list')}</h3>
+            {doc.rules.length === 0 ? (
+              <p class="hint">{t('rules_listNone')}</p>
+            ) : (
+              <ol class="rules-list" data-testid="rules-list">
+                {doc.rules.map((r) => (
+                  <li data-testid="rules-rule" data-line={r.line} data-name={r.name}>
+                    <span class="rules-rule-name">{r.name}</span> <span class="hint">{t('rules_line', { l: String(r.line) })}</span>
+                  </li>
+                ))}
+              </ol>
+            )}
+          </div>
+        </aside>
+      </div>
+      ) : (
+        <p class="kb-body hint" data-testid="rules-list-none">{t('rules_listNone')}</p>
+      )}
     </section>
   );
 }

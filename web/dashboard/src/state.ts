@@ -174,17 +174,29 @@ export function byListRank(a: ConversationView, b: ConversationView): number {
  * re-read on its own. Then the page is merged (a higher version still wins: an event may have
  * arrived while the page was on its way).
  */
-export function resyncList(s: State, tab: Tab, page: Page<ConversationView>, keepId: string | null): State {
+/**
+ * Replaces what a tab shows by a fresh first page. `fresh`: conversations a push changed after
+ * the page was requested; the page (read before) may not have them or have them older, so they
+ * stay as pushed. Without it, a conversation created while the list was being read vanished
+ * until the next reload.
+ */
+export function resyncList(
+  s: State,
+  tab: Tab,
+  page: Page<ConversationView>,
+  keepId: string | null,
+  fresh: ReadonlySet<string> = new Set(),
+): State {
   const inPage = new Set(page.items.map((c) => c.id));
   const oldest = page.items.length ? page.items[page.items.length - 1] : null;
   const conversations = { ...s.conversations };
   for (const c of Object.values(s.conversations)) {
-    if (c.id === keepId || inPage.has(c.id) || !matchesTab(c, tab, s.me)) continue;
+    if (c.id === keepId || fresh.has(c.id) || inPage.has(c.id) || !matchesTab(c, tab, s.me)) continue;
     const inRange = page.next_cursor === null || (oldest !== null && byListRank(c, oldest) <= 0);
     if (inRange) delete conversations[c.id];
   }
   let next: State = { ...s, conversations };
-  for (const c of page.items) next = upsertConversation(next, c);
+  for (const c of page.items) if (!fresh.has(c.id)) next = upsertConversation(next, c);
   return { ...next, cursors: { ...next.cursors, [tab]: { next: page.next_cursor, loaded: true } } };
 }
 

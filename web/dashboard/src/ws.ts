@@ -23,8 +23,11 @@ export interface Timers {
 }
 
 export interface LiveSocketOptions {
-  /** The URL to connect to (with the token), or null when logged out. */
-  url: () => string | null;
+  /**
+   * The URL to connect to (with a fresh single-use ticket, or the token), or null when logged
+   * out; may be asked for asynchronously (a ticket is fetched for each attempt).
+   */
+  url: () => string | null | Promise<string | null>;
   create?: (url: string) => SocketLike;
   timers?: Timers;
   random?: () => number;
@@ -125,6 +128,22 @@ export class LiveSocket {
 
   private connect(): void {
     const url = this.o.url();
+    if (url instanceof Promise) {
+      this.setStatus(this.everReady ? 'reconnecting' : 'connecting');
+      url.then(
+        (u) => {
+          if (!this.stopped) this.open(u);
+        },
+        () => {
+          if (!this.stopped) this.scheduleRetry();
+        },
+      );
+      return;
+    }
+    this.open(url);
+  }
+
+  private open(url: string | null): void {
     if (url === null) {
       this.stop();
       return;

@@ -185,6 +185,22 @@ describe('reconnect resync', () => {
     expect(visibleList(s, 'mine').map((c) => c.id)).toEqual(['cv_c', 'cv_a']);
   });
 
+  it('keeps a conversation pushed while the page was being read, as pushed', () => {
+    let s = emptyState(ME);
+    s = appendListPage(s, 'mine', { items: [conv('cv_a')], next_cursor: null });
+    // cv_new arrives by push after the list was requested; the page (read before) lacks it,
+    // and holds an older cv_a than the one pushed meanwhile.
+    const pushedA = conv('cv_a', { last_activity_at: '2026-01-01T12:00:00.000Z' });
+    s = { ...s, conversations: { ...s.conversations, cv_new: conv('cv_new', { last_activity_at: '2026-01-01T11:00:00.000Z' }), cv_a: pushedA } };
+    const page = { items: [conv('cv_a')], next_cursor: null };
+    s = resyncList(s, 'mine', page, null, new Set(['cv_new', 'cv_a']));
+    expect(visibleList(s, 'mine').map((c) => c.id)).toEqual(['cv_a', 'cv_new']);
+    expect(s.conversations.cv_a.last_activity_at).toBe('2026-01-01T12:00:00.000Z');
+    // Without the pushes to keep, the page is the truth.
+    s = resyncList(s, 'mine', page, null);
+    expect(visibleList(s, 'mine').map((c) => c.id)).toEqual(['cv_a']);
+  });
+
   it('keeps conversations older than the first page and the open one', () => {
     let s = emptyState(ME);
     s = appendListPage(s, 'mine', {

@@ -65,7 +65,7 @@ class FakeSocket implements SocketLike {
   }
 }
 
-function setup() {
+function setup(url: () => string | null | Promise<string | null> = () => 'ws://h/ws?token=t') {
   const timers = new FakeTimers();
   const sockets: FakeSocket[] = [];
   const statuses: LinkStatus[] = [];
@@ -73,7 +73,7 @@ function setup() {
   const events: unknown[] = [];
   const failed: number[] = [];
   const live = new LiveSocket({
-    url: () => 'ws://h/ws?token=t',
+    url,
     create: (u) => {
       const s = new FakeSocket(u);
       sockets.push(s);
@@ -90,6 +90,28 @@ function setup() {
 }
 
 describe('live socket', () => {
+  it('connects with a URL fetched for each attempt (a fresh single-use ticket), and retries when the fetch fails', async () => {
+    let n = 0;
+    const t = setup(() => {
+      n += 1;
+      return n === 1 ? Promise.reject(new Error('offline')) : Promise.resolve(`ws://h/ws?agent_ticket=t${n}`);
+    });
+    t.live.start();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(t.sockets.length).toBe(0); // the first ticket could not be fetched: a retry is scheduled
+    t.timers.advance(60_000);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(t.sockets.map((s) => s.url)).toEqual(['ws://h/ws?agent_ticket=t2']);
+    t.sockets[0].hello();
+    t.sockets[0].drop();
+    t.timers.advance(60_000);
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(t.sockets.map((s) => s.url)).toEqual(['ws://h/ws?agent_ticket=t2', 'ws://h/ws?agent_ticket=t3']);
+  });
+
   it('asks for hello once the socket opens (API Gateway cannot push it) and ignores a second one', () => {
     const t = setup();
     t.live.start();
