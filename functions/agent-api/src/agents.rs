@@ -311,28 +311,32 @@ pub(crate) async fn change_password(
     if let Some(until) = attempt.locked_until(deps.agents.as_ref(), now).await? {
         return Ok(locked(now, until));
     }
-    check_new_password(&req.new_password)?;
+    // The current password first: whoever does not know it learns nothing of the rules.
     let auth = deps.auth.clone();
     let hash = agent.password_hash.clone();
-    let (current, new) = (req.current_password, req.new_password);
-    let (ok, new_hash) = tokio::task::spawn_blocking(move || {
-        let ok = auth.verify_password(&current, &hash);
-        (ok, ok.then(|| auth.hash_password(&new)))
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "password task failed");
-        ApiError::internal()
-    })?;
-    let Some(new_hash) = new_hash else {
+    let current = req.current_password;
+    let ok = tokio::task::spawn_blocking(move || auth.verify_password(&current, &hash))
+        .await
+        .map_err(|e| PasswordError::from_join(&e))
+        .map_err(|e| {
+            tracing::error!(error = %e, "password task failed");
+            ApiError::internal()
+        })?;
+    if !ok {
         attempt.failed(deps.agents.as_ref(), now).await?;
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "wrong_password",
             "current_password: that is not your current password",
         ));
-    };
-    debug_assert!(ok);
+    }
+    check_new_password(&req.new_password)?;
+    let auth = deps.auth.clone();
+    let new = req.new_password;
+    let new_hash = tokio::task::spawn_blocking(move || auth.hash_password(&new))
+        .await
+        .map_err(|e| PasswordError::from_join(&e))
+        .and_then(|r| r);
     let mut agent = agent;
     agent.password_hash = new_hash.map_err(|e| {
         tracing::error!(error = %e, "could not hash the new password");
