@@ -984,42 +984,11 @@ impl AgentStore for SqliteStore {
     }
 
     async fn next_counter(&self, name: &str) -> StoreResult<u64> {
-        let name = name.to_owned();
-        self.db
-            .write_async(move |conn| {
-                let v: i64 = conn
-                    .prepare_cached(
-                        "INSERT INTO counters (name, value) VALUES (?1, 1) \
-                         ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
-                    )
-                    .and_then(|mut s| s.query_row([name], |r| r.get(0)))
-                    .map_err(sql_err)?;
-                u64::try_from(v).map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .await
+        self.add_to_counter(name, None).await
     }
 
     async fn next_counter_until(&self, name: &str, expires_at: Timestamp) -> StoreResult<u64> {
-        let name = name.to_owned();
-        let now = self.clock.now().millis();
-        self.db
-            .write_async(move |conn| {
-                conn.prepare_cached(
-                    "DELETE FROM counters WHERE name IN (SELECT name FROM counters \
-                     WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ?1 LIMIT 32)",
-                )
-                .and_then(|mut s| s.execute([now]))
-                .map_err(sql_err)?;
-                let v: i64 = conn
-                    .prepare_cached(
-                        "INSERT INTO counters (name, value, expires_at_ms) VALUES (?1, 1, ?2) \
-                         ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
-                    )
-                    .and_then(|mut s| s.query_row(params![name, expires_at.millis()], |r| r.get(0)))
-                    .map_err(sql_err)?;
-                u64::try_from(v).map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .await
+        self.add_to_counter(name, Some(expires_at)).await
     }
 
     async fn counter(&self, name: &str) -> StoreResult<u64> {
@@ -1189,6 +1158,39 @@ impl AuditStore for SqliteStore {
                 q.and_before("at_ms", "id", cursor);
                 q.order_limit("at_ms DESC, id DESC", &page);
                 newest_first::<AuditEntry>(conn, &q, "audit entry", &page)
+            })
+            .await
+    }
+}
+
+impl SqliteStore {
+    /// `next_counter` (`expires_at`: `None`) and `next_counter_until`: one upsert; a counter
+    /// with an end also deletes up to 32 ended ones (plain counters never end).
+    async fn add_to_counter(&self, name: &str, expires_at: Option<Timestamp>) -> StoreResult<u64> {
+        let name = name.to_owned();
+        let now = self.clock.now().millis();
+        self.db
+            .write_async(move |conn| {
+                if expires_at.is_some() {
+                    conn.prepare_cached(
+                        "DELETE FROM counters WHERE name IN (SELECT name FROM counters \
+                         WHERE expires_at_ms IS NOT NULL AND expires_at_ms <= ?1 LIMIT 32)",
+                    )
+                    .and_then(|mut s| s.execute([now]))
+                    .map_err(sql_err)?;
+                }
+                let v: i64 = conn
+                    .prepare_cached(
+                        "INSERT INTO counters (name, value, expires_at_ms) VALUES (?1, 1, ?2) \
+                         ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row(params![name, expires_at.map(Timestamp::millis)], |r| {
+                            r.get(0)
+                        })
+                    })
+                    .map_err(sql_err)?;
+                u64::try_from(v).map_err(|e| StoreError::Corrupt(e.to_string()))
             })
             .await
     }

@@ -1573,42 +1573,11 @@ impl AgentStore for DynamoStore {
     }
 
     async fn next_counter(&self, name: &str) -> StoreResult<u64> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(counter_key(name))))
-            .update_expression("ADD #n :one")
-            .expression_attribute_names("#n", "n")
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(|e| classify("next_counter", &e).into_store("next_counter"))?;
-        let value = opt_i64(&out.attributes.unwrap_or_default(), "n")?
-            .ok_or_else(|| StoreError::Corrupt(format!("counter {name} returned no value")))?;
-        u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("counter {name} is negative")))
+        self.add_to_counter(name, None).await
     }
 
     async fn next_counter_until(&self, name: &str, expires_at: Timestamp) -> StoreResult<u64> {
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(self.key(counter_key(name))))
-            // DynamoDB's TTL deletes it (within days) once its window is over.
-            .update_expression("ADD #n :one SET #ttl = if_not_exists(#ttl, :ttl)")
-            .expression_attribute_names("#n", "n")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":ttl", n(expires_at.secs()))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(|e| classify("next_counter", &e).into_store("next_counter"))?;
-        let value = opt_i64(&out.attributes.unwrap_or_default(), "n")?
-            .ok_or_else(|| StoreError::Corrupt(format!("counter {name} returned no value")))?;
-        u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("counter {name} is negative")))
+        self.add_to_counter(name, Some(expires_at)).await
     }
 
     async fn counter(&self, name: &str) -> StoreResult<u64> {
@@ -1723,6 +1692,35 @@ impl AuditStore for DynamoStore {
 
     async fn list_audit(&self, page: &PageRequest) -> StoreResult<Page<AuditEntry>> {
         self.list_log("AUDIT", page, "list_audit").await
+    }
+}
+
+impl DynamoStore {
+    /// `next_counter` (`expires_at`: `None`) and `next_counter_until`, whose counter also gets
+    /// a `ttl` (DynamoDB's TTL deletes it, within days, once its window is over).
+    async fn add_to_counter(&self, name: &str, expires_at: Option<Timestamp>) -> StoreResult<u64> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(self.key(counter_key(name))))
+            .expression_attribute_names("#n", "n")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew);
+        update = match expires_at {
+            None => update.update_expression("ADD #n :one"),
+            Some(end) => update
+                .update_expression("ADD #n :one SET #ttl = if_not_exists(#ttl, :ttl)")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":ttl", n(end.secs())),
+        };
+        let out = update
+            .send()
+            .await
+            .map_err(|e| classify("next_counter", &e).into_store("next_counter"))?;
+        let value = opt_i64(&out.attributes.unwrap_or_default(), "n")?
+            .ok_or_else(|| StoreError::Corrupt(format!("counter {name} returned no value")))?;
+        u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("counter {name} is negative")))
     }
 }
 
