@@ -5,6 +5,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { EMPTY_PASSWORD_FORM, MIN_PASSWORD, passwordProblems, saidText, type PasswordForm, type Said } from './account';
 import type { Controller } from './controller';
+import { useDismiss } from './dismiss';
 import type { Key } from './i18n';
 import { roleHintKey, roleKey, roleOf } from './roles';
 import type { Role } from './types';
@@ -38,21 +39,7 @@ export function AccountMenu({ ctrl, t, onSignOut, signingOut }: { ctrl: Controll
   const box = useRef<HTMLSpanElement>(null);
   const opener = useRef<HTMLButtonElement>(null);
   const role = roleOf(ctrl.me);
-  useEffect(() => {
-    if (!open) return;
-    const away = (e: MouseEvent) => {
-      if (!box.current?.contains(e.target as Node)) setOpen(false);
-    };
-    const esc = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') setOpen(false);
-    };
-    document.addEventListener('mousedown', away);
-    document.addEventListener('keydown', esc);
-    return () => {
-      document.removeEventListener('mousedown', away);
-      document.removeEventListener('keydown', esc);
-    };
-  }, [open]);
+  useDismiss(open, () => setOpen(false), box);
   const label = t('accountMenu', { a: role ? `${ctrl.me.name} (${t(roleKey(role))})` : ctrl.me.name });
   return (
     <span class="account-box" ref={box}>

@@ -1,8 +1,9 @@
 // The header's bell (unread count, the list of notifications, each opening its conversation)
 // and the toasts a new @mention shows for a few seconds. All of it text.
 
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import type { Controller } from './controller';
+import { useDismiss } from './dismiss';
 import type { Key } from './i18n';
 import { unreadCount } from './notifications';
 import { toMs } from './triage';
@@ -26,21 +27,7 @@ export function Bell({ ctrl, t }: { ctrl: Controller; t: T }) {
   const [open, setOpen] = useState(false);
   const box = useRef<HTMLSpanElement>(null);
   const unread = unreadCount(ctrl.notifications);
-  useEffect(() => {
-    if (!open) return;
-    const away = (e: MouseEvent) => {
-      if (!box.current?.contains(e.target as Node)) setOpen(false);
-    };
-    const esc = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') setOpen(false);
-    };
-    document.addEventListener('mousedown', away);
-    document.addEventListener('keydown', esc);
-    return () => {
-      document.removeEventListener('mousedown', away);
-      document.removeEventListener('keydown', esc);
-    };
-  }, [open]);
+  useDismiss(open, () => setOpen(false), box);
   const label = t('bellUnread', { a: String(unread) });
   return (
     <span class="bell-box" ref={box}>
