@@ -276,12 +276,11 @@ pub(crate) async fn ws_ticket(
     State(deps): State<AppState>,
     me: Me,
 ) -> Result<Json<Value>, ApiError> {
-    let version = crate::auth::session_version(deps.agents.as_ref(), me.0).await?;
     let (ticket, expires_at) = crate::auth::issue_ticket(
         deps.tickets.as_ref(),
         crate::auth::Session {
             agent: me.0,
-            version,
+            version: me.2,
         },
         deps.clock.now(),
     )

@@ -362,7 +362,7 @@ pub async fn agent_of_ticket(
 }
 
 /// The agent of `session` when it is still current (see [`current_agent`]).
-async fn agent_of_session(
+pub async fn agent_of_session(
     agents: &dyn omnidesk_core::AgentStore,
     session: Session,
 ) -> Result<omnidesk_domain::Agent, SessionError> {

@@ -346,9 +346,10 @@ async fn method_not_allowed() -> ApiError {
 /// The authenticated agent (`Authorization: Bearer <jwt>`), read from the store for each
 /// request: a token whose agent is gone or disabled, or whose version is not the agent's
 /// (signed out, password or role changed), is refused at once. The agent's role comes from
-/// the store, never from the token.
+/// the store, never from the token. Fields: the agent's id, the agent as read, the session
+/// version (the token's, which the check found current).
 #[derive(Debug, Clone)]
-pub(crate) struct Me(pub AgentId, pub Arc<Agent>);
+pub(crate) struct Me(pub AgentId, pub Arc<Agent>, pub u64);
 
 impl Me {
     /// The agent's role.
@@ -393,7 +394,8 @@ impl FromRequestParts<AppState> for Me {
                 let (scheme, token) = v.trim().split_once(' ')?;
                 scheme.eq_ignore_ascii_case("bearer").then_some(token)
             });
-        let agent = match auth::current_agent(&deps.auth, deps.agents.as_ref(), token).await {
+        let session = auth::authenticate_session(&deps.auth, token)?;
+        let agent = match auth::agent_of_session(deps.agents.as_ref(), session).await {
             Ok(agent) => agent,
             Err(auth::SessionError::Token(e)) => return Err(e.into()),
             Err(auth::SessionError::Store(e)) => return Err(e.into()),
@@ -406,7 +408,8 @@ impl FromRequestParts<AppState> for Me {
                 ));
             }
         };
-        let me = Me(agent.id, Arc::new(agent));
+        // Current: the token's version is the agent's.
+        let me = Me(agent.id, Arc::new(agent), session.version);
         parts.extensions.insert(me.clone());
         Ok(me)
     }
