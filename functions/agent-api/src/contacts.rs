@@ -264,3 +264,134 @@ pub(crate) async fn merge(
     .await;
     Ok(Json(merged.contact))
 }
+
+fn erasure_ports(deps: &crate::ApiDeps) -> omnidesk_core::erasure::ErasurePorts<'_> {
+    omnidesk_core::erasure::ErasurePorts {
+        contacts: deps.contacts.as_ref(),
+        conversations: deps.conversations.as_ref(),
+        messages: deps.messages.as_ref(),
+        erasure: deps.erasure.as_ref(),
+        blobs: deps.blobs.as_ref(),
+        mailer: deps.mailer.as_deref(),
+    }
+}
+
+impl From<omnidesk_core::erasure::ErasureError> for ApiError {
+    fn from(e: omnidesk_core::erasure::ErasureError) -> Self {
+        use omnidesk_core::erasure::ErasureError;
+        match e {
+            ErasureError::NotFound(_) => ApiError::not_found("contact"),
+            ErasureError::Store(e) => e.into(),
+            ErasureError::Blobs(e) => {
+                tracing::warn!(error = %e, "file storage failed during an erasure or export");
+                ApiError::new(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "files_unavailable",
+                    "the file storage did not answer; nothing was lost, try again to finish",
+                )
+            }
+        }
+    }
+}
+
+/// `DELETE /api/v1/contacts/{id}` (admins): erases the contact for good — their identities,
+/// conversations, messages, AI calls and files, and the contacts merged into them. Agents are
+/// told (`contact.erased`, ids only); the audit log keeps who erased which id, and counts.
+pub(crate) async fn erase(
+    State(deps): State<AppState>,
+    me: Me,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let erased = omnidesk_core::erasure::erase_contact(erasure_ports(&deps), id).await?;
+    tracing::info!(
+        contact_id = %id,
+        conversations = erased.conversations.len(),
+        messages = erased.messages,
+        files = erased.files,
+        mails = erased.mails,
+        "contact erased"
+    );
+    publish(
+        &deps,
+        &[ServerEvent::ContactErased {
+            contact_id: id,
+            conversation_ids: erased.conversations.clone(),
+        }],
+    )
+    .await;
+    crate::audit::record(
+        &deps,
+        crate::audit::Event::by(Some(me.0), "contact_erased")
+            .on(&id)
+            .detail(format!(
+                "{} conversations, {} messages, {} files, {} merged contacts",
+                erased.conversations.len(),
+                erased.messages,
+                erased.files,
+                erased.merged_contacts.len()
+            )),
+    )
+    .await;
+    Ok(Json(serde_json::json!({
+        "erased": {
+            "contact": id,
+            "merged_contacts": erased.merged_contacts,
+            "conversations": erased.conversations.len(),
+            "conversation_ids": erased.conversations,
+            "messages": erased.messages,
+            "files": erased.files,
+        }
+    })))
+}
+
+/// `GET /api/v1/contacts/{id}/export` (admins): everything kept about the contact as one JSON
+/// archive (a customer's request of access), files inside it up to 25 MB in total and linked
+/// beyond. Recorded in the audit log.
+pub(crate) async fn export(
+    State(deps): State<AppState>,
+    me: Me,
+    PathParam(id): PathParam<String>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let id = parse_id(&id)?;
+    let now = deps.clock.now();
+    let mut archive = omnidesk_core::erasure::export_contact(erasure_ports(&deps), id, now).await?;
+    for file in archive
+        .files
+        .iter_mut()
+        .filter(|f| f.content_base64.is_none() && f.size_bytes > 0)
+    {
+        let link = omnidesk_core::LinkRequest {
+            key: &file.key,
+            content_type: &file.content_type,
+            file_name: file.file_name.as_deref(),
+            now,
+            ttl: deps.files.link_ttl,
+        };
+        match deps.blobs.signed_url(&link).await {
+            Ok(url) => file.url = Some(url),
+            Err(e) => tracing::warn!(error = %e, "no link for an exported file"),
+        }
+    }
+    crate::audit::record(
+        &deps,
+        crate::audit::Event::by(Some(me.0), "contact_exported")
+            .on(&id)
+            .detail(format!(
+                "{} conversations, {} files",
+                archive.conversations.len(),
+                archive.files.len()
+            )),
+    )
+    .await;
+    let disposition = format!("attachment; filename=\"contact-{id}.json\"");
+    Ok((
+        [
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        Json(archive),
+    )
+        .into_response())
+}

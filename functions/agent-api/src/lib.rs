@@ -92,6 +92,11 @@ pub struct ApiDeps {
     pub tickets: Arc<dyn omnidesk_core::WebStore>,
     /// The audit log and how long it keeps entries.
     pub audit: AuditLog,
+    /// Deletions for good: erasing a contact.
+    pub erasure: Arc<dyn omnidesk_core::ErasureStore>,
+    /// The mailer, when it keeps what it sent (the embedded outbox): an erasure deletes the
+    /// contact's mails there too. `None`: sent mail is not kept here (SES, a relay).
+    pub mailer: Option<Arc<dyn omnidesk_core::Mailer>>,
     /// Called after the rules changed through the API (the embedded runtime drops its
     /// routers' cache so the change takes effect at once); `None`: routers notice within
     /// their cache's lifetime.
@@ -294,6 +299,9 @@ fn routes() -> Vec<Route> {
         route(Patch, "/api/v1/contacts/{id}", contacts::patch),
         route(Post, "/api/v1/contacts/{id}/merge", contacts::merge)
             .only(Role::Supervisor, "merge contacts"),
+        route(Delete, "/api/v1/contacts/{id}", contacts::erase).only(Role::Admin, "erase contacts"),
+        route(Get, "/api/v1/contacts/{id}/export", contacts::export)
+            .only(Role::Admin, "export a contact's data"),
         route(Get, "/api/v1/canned", canned::list),
         route(Put, "/api/v1/canned/{shortcut}", canned::put)
             .only(Role::Supervisor, "change canned responses"),

@@ -86,6 +86,8 @@ async fn main() -> Result<(), lambda_http::Error> {
                         routing: aws.store.clone(),
                         bots: aws.store.clone(),
                         tickets: aws.store.clone(),
+                        erasure: aws.store.clone(),
+                        mailer: None,
                         audit: omnidesk_agent_api::AuditLog {
                             store: aws.store.clone(),
                             keep: audit_retention,

@@ -249,6 +249,8 @@ async fn app_with(customize: impl FnOnce(&mut ApiDeps, &Arc<MemoryStore>)) -> Ap
         routing: store.clone(),
         bots: store.clone(),
         tickets: store.clone(),
+        erasure: store.clone(),
+        mailer: None,
         audit: omnidesk_agent_api::AuditLog {
             store: store.clone(),
             keep: omnidesk_agent_api::DEFAULT_AUDIT_RETENTION,
@@ -3263,6 +3265,8 @@ const GUARDED: &[(&str, &str, Role)] = &[
     ("GET", "/api/v1/reports/summary", Role::Supervisor),
     ("GET", "/api/v1/ai/calls", Role::Supervisor),
     ("GET", "/api/v1/audit", Role::Admin),
+    ("DELETE", "/api/v1/contacts/{id}", Role::Admin),
+    ("GET", "/api/v1/contacts/{id}/export", Role::Admin),
 ];
 
 #[tokio::test]
@@ -3713,4 +3717,149 @@ async fn the_audit_log_lists_sign_ins_role_changes_and_rule_changes_newest_first
             .iter()
             .any(|e| e["action"] == "agent_created")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Erasure and export
+
+/// A message of `c`'s contact carrying a file with `bytes`.
+async fn message_with_file(app: &App, c: &Conversation, text: &str, bytes: &[u8]) -> Message {
+    use omnidesk_core::BlobStore;
+    let key = app
+        .blobs
+        .put("application/pdf", bytes.to_vec())
+        .await
+        .unwrap();
+    let mut m = Message::outbound(
+        app.ids.message_id(),
+        c.id,
+        Author::Contact { id: c.contact_id },
+        Channel::Web,
+        text.to_owned(),
+        app.clock.now(),
+    );
+    m.direction = omnidesk_domain::Direction::Inbound;
+    let mut file = omnidesk_domain::Attachment::new(
+        omnidesk_domain::AttachmentKind::File,
+        format!("web-upload:{key}"),
+    );
+    file.blob = Some(key);
+    file.file_name = Some("passport.pdf".to_owned());
+    m.attachments.push(file);
+    app.store.append_message(&m).await.unwrap();
+    m
+}
+
+#[tokio::test]
+async fn an_admin_exports_a_contact_then_erases_them_and_only_them() {
+    use omnidesk_core::BlobStore;
+    let app = app().await;
+    let conn = app.listen().await;
+    let c = app.conversation(ConversationStatus::Queued, None, 10).await;
+    let own = message_with_file(&app, &c, "my passport", b"%PDF passport of Dora").await;
+    // Another customer sent the very same bytes: that blob must stay.
+    let other = app.conversation(ConversationStatus::Queued, None, 20).await;
+    let shared = message_with_file(&app, &c, "the brochure", b"%PDF brochure").await;
+    message_with_file(&app, &other, "the brochure too", b"%PDF brochure").await;
+    let own_key = own.attachments[0].blob.clone().unwrap();
+    let shared_key = shared.attachments[0].blob.clone().unwrap();
+
+    // Export: the whole timeline and the files inside, as a download.
+    let path = format!("/api/v1/contacts/{}/export", c.contact_id);
+    let (status, headers, body) = app.get_text(&path).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        headers["content-disposition"],
+        format!("attachment; filename=\"contact-{}.json\"", c.contact_id).as_str()
+    );
+    assert_eq!(headers["cache-control"], "no-store");
+    let archive: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(archive["format"], "omnidesk-contact-export/1");
+    assert_eq!(archive["contact"]["id"], c.contact_id.to_string());
+    assert_eq!(archive["conversations"].as_array().unwrap().len(), 1);
+    let texts: Vec<&str> = archive["conversations"][0]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, vec!["my passport", "the brochure"], "oldest first");
+    let files = archive["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    use base64::Engine as _;
+    let inside = base64::engine::general_purpose::STANDARD
+        .decode(files[0]["content_base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(inside, b"%PDF passport of Dora");
+    assert_eq!(files[0]["file_name"], "passport.pdf");
+
+    // Only an admin.
+    let bob = app.deps.auth.issue(app.bob.id).unwrap().token;
+    let erase = format!("/api/v1/contacts/{}", c.contact_id);
+    let (status, _) = app.call_as(Some(&bob), "DELETE", &erase, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, body) = app.call("DELETE", &erase, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["erased"],
+        json!({
+            "contact": c.contact_id.to_string(),
+            "merged_contacts": [],
+            "conversations": 1,
+            "conversation_ids": [c.id.to_string()],
+            "messages": 2,
+            "files": 1,
+        })
+    );
+    // Nothing of them through the API, the store or the blob store; the other customer keeps
+    // their file and conversation.
+    for path in [
+        erase.clone(),
+        path.clone(),
+        format!("/api/v1/conversations/{}", c.id),
+    ] {
+        let (status, body) = app.call("GET", &path, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+    }
+    let (_, list) = app.call("GET", "/api/v1/conversations", None).await;
+    assert_eq!(ids_of(&list), vec![other.id.to_string()]);
+    assert!(app.blobs.get(&own_key).await.unwrap().is_none());
+    assert!(app.blobs.get(&shared_key).await.unwrap().is_some());
+    assert!(
+        app.store
+            .contact_id_by_identity(
+                &Identity::WebVisitor {
+                    visitor_id: "v0".into()
+                }
+                .key()
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Agents are told, ids only.
+    let frames = app.pushed(&conn);
+    let erased: Vec<&Value> = frames
+        .iter()
+        .filter(|f| f["type"] == "contact.erased")
+        .collect();
+    assert_eq!(erased.len(), 1, "{frames:?}");
+    assert_eq!(erased[0]["conversation_ids"], json!([c.id.to_string()]));
+    // The audit log says who exported and erased which id, and nothing personal.
+    let (_, audit) = app.call("GET", "/api/v1/audit", None).await;
+    let entries = audit["items"].as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"contact_erased") && actions.contains(&"contact_exported"));
+    let text = audit.to_string();
+    assert!(
+        !text.contains("Visitor 0") && !text.contains("passport"),
+        "{text}"
+    );
+    // Erased is gone: a second erasure finds nothing.
+    let (status, _) = app.call("DELETE", &erase, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

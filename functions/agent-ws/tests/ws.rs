@@ -48,6 +48,8 @@ async fn world() -> World {
         routing: store.clone(),
         bots: store.clone(),
         tickets: store.clone(),
+        erasure: store.clone(),
+        mailer: None,
         audit: omnidesk_agent_api::AuditLog {
             store: store.clone(),
             keep: omnidesk_agent_api::DEFAULT_AUDIT_RETENTION,

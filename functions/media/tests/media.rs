@@ -352,6 +352,9 @@ impl BlobStore for FlakyBlobs {
     ) -> Result<String, omnidesk_core::ProviderError> {
         self.inner.signed_url(link).await
     }
+    async fn delete(&self, key: &str) -> Result<(), omnidesk_core::ProviderError> {
+        self.inner.delete(key).await
+    }
 }
 
 #[tokio::test]

@@ -136,6 +136,9 @@ pub struct RouterSettings {
     pub csat_thanks: String,
     /// The answer to the comment.
     pub csat_comment_thanks: String,
+    /// How long messages and files are kept (`OMNIDESK_RETENTION_DAYS`); `None` (the default):
+    /// until someone deletes them. Swept by [`omnidesk_core::TimerJob::Retention`].
+    pub retention: Option<Duration>,
 }
 
 /// The agents (for their languages), read from the store at most once per [`Self::TTL`] per
@@ -256,6 +259,15 @@ impl RouterSettings {
         }
         if let Some(t) = get("OMNIDESK_BUSY_PROMPT") {
             settings.busy_prompt = t;
+        }
+        if let Some(days) = whole("OMNIDESK_RETENTION_DAYS")? {
+            if days == 0 {
+                return Err(
+                    "OMNIDESK_RETENTION_DAYS: at least 1 (leave it unset to keep everything)"
+                        .to_owned(),
+                );
+            }
+            settings.retention = Some(Duration::from_secs(days.saturating_mul(24 * 3600)));
         }
         if let Some(secs) = whole("OMNIDESK_QUEUE_NOTICE_SECS")? {
             settings.queue_notice_every = (secs > 0).then(|| Duration::from_secs(secs));
@@ -383,6 +395,7 @@ impl Default for RouterSettings {
             queue_notice_every: None,
             vip_tags: ["vip".to_owned()].into(),
             csat: true,
+            retention: None,
             csat_question: "How would you rate our help with this conversation?".to_owned(),
             csat_reply_hint: "Reply with a number from 1 (poor) to 5 (excellent).".to_owned(),
             csat_thanks: "Thank you for your rating! If you like, tell us in one message what we \
@@ -415,6 +428,15 @@ pub struct RouterDeps {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGen>,
     pub settings: RouterSettings,
+    /// What the retention sweep deletes with; `None`: a retention timer does nothing.
+    pub retention: Option<RetentionPorts>,
+}
+
+/// The ports of the retention sweep ([`RouterSettings::retention`]).
+#[derive(Clone)]
+pub struct RetentionPorts {
+    pub erasure: Arc<dyn omnidesk_core::ErasureStore>,
+    pub blobs: Arc<dyn omnidesk_core::BlobStore>,
 }
 
 impl RouterDeps {
@@ -441,6 +463,10 @@ impl RouterDeps {
             clock: aws.clock.clone(),
             ids: aws.ids.clone(),
             settings,
+            retention: Some(RetentionPorts {
+                erasure: aws.store.clone(),
+                blobs: aws.blobs.clone(),
+            }),
         }
     }
 }
@@ -1623,7 +1649,6 @@ async fn bind(
         return Ok("Linking an e-mail address is not available here.".to_owned());
     };
     let now = deps.clock.now();
-    let hour = now.millis() / 3_600_000;
     let owner = m.identity.key().to_string();
     let arg = m.bind.as_deref().map(str::trim).unwrap_or_default();
     if arg.contains('@') {
@@ -1632,14 +1657,8 @@ async fn bind(
                 "\u{201c}{arg}\u{201d} is not an e-mail address. {USAGE}"
             ));
         };
-        let by_user = deps
-            .agents
-            .next_counter(&format!("bind-send:{owner}:{hour}"))
-            .await?;
-        let by_address = deps
-            .agents
-            .next_counter(&format!("bind-send:{address}:{hour}"))
-            .await?;
+        let by_user = hourly_count(deps, "bind-send", &owner, now).await?;
+        let by_address = hourly_count(deps, "bind-send", address.as_str(), now).await?;
         if by_user > BIND_CODES_PER_HOUR || by_address > BIND_CODES_PER_HOUR {
             return Ok(
                 "Several codes were asked for already. Please wait an hour and try again."
@@ -1687,10 +1706,7 @@ async fn bind(
     if arg.len() != 6 || !arg.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(USAGE.to_owned());
     }
-    let tries = deps
-        .agents
-        .next_counter(&format!("bind-try:{owner}:{hour}"))
-        .await?;
+    let tries = hourly_count(deps, "bind-try", &owner, now).await?;
     if tries > BIND_TRIES_PER_HOUR {
         return Ok(
             "Too many codes were tried. Please wait an hour and ask for a new code.".to_owned(),
@@ -1745,6 +1761,26 @@ async fn bind(
     ))
 }
 
+/// This hour's count of `what` for `who` (an address, an identity), one more. The counter is
+/// named by a hash of `who`, so no address or id is kept in it, and the store forgets it an hour
+/// after the hour ends (an erased customer leaves nothing behind here).
+async fn hourly_count(
+    deps: &RouterDeps,
+    what: &str,
+    who: &str,
+    now: omnidesk_domain::Timestamp,
+) -> Result<u64, StoreError> {
+    const HOUR_MS: i64 = 3_600_000;
+    let hour = now.millis() / HOUR_MS;
+    let digest = omnidesk_core::blob_key(who.to_lowercase().as_bytes());
+    deps.agents
+        .next_counter_until(
+            &format!("{what}:{}:{hour}", &digest[..32]),
+            omnidesk_domain::Timestamp::from_millis((hour + 2) * HOUR_MS),
+        )
+        .await
+}
+
 /// The acknowledgement of a new ticket and its secret link, or `None` when the address had
 /// its share of automatic mail this hour. When the channel names a Telegram bot the customer can continue
 /// on, a single-use link is issued: in the mail, or as a Telegram message in the contact's
@@ -1757,11 +1793,13 @@ async fn acknowledgement(
     m: &ChannelMessage,
     step: &mut Step,
 ) -> Result<Option<(String, Option<String>)>, JobError> {
-    let hour = deps.clock.now().millis() / 3_600_000;
-    let sent = deps
-        .agents
-        .next_counter(&format!("automail:{}:{hour}", m.identity.key()))
-        .await?;
+    let sent = hourly_count(
+        deps,
+        "automail",
+        &m.identity.key().to_string(),
+        deps.clock.now(),
+    )
+    .await?;
     if sent > deps.settings.auto_mail_per_hour {
         tracing::info!(sent, "automatic mail to this address paused for the hour");
         return Ok(None);
@@ -2367,12 +2405,19 @@ async fn find_or_create_contact(
     let key = identity.key();
     for _ in 0..MAX_CONFLICT_RETRIES {
         if let Some(id) = deps.contacts.contact_id_by_identity(&key).await? {
-            return contact_behind(deps, id, &key).await;
+            match contact_behind(deps, id).await? {
+                Some(contact) => return Ok(contact),
+                // Erased since this process looked the identity up (a cached answer): the
+                // store forgot it, and the next look reads again.
+                None => continue,
+            }
         }
         // The same Telegram user through another bot of this deployment: Telegram's user ids
         // are global, so the id proves the person; this bot's identity joins their contact.
         if let Some(id) = known_through_another_bot(deps, &identity).await? {
-            let contact = contact_behind(deps, id, &key).await?;
+            let Some(contact) = contact_behind(deps, id).await? else {
+                continue;
+            };
             match deps.contacts.add_identity(contact.id, &identity).await {
                 Ok(()) => {
                     return Ok(deps
@@ -2407,11 +2452,7 @@ async fn find_or_create_contact(
 
 /// The contact `id` names, following merges (a merged contact is a pointer that a cached
 /// identity lookup may still name).
-async fn contact_behind(
-    deps: &RouterDeps,
-    id: ContactId,
-    key: &omnidesk_domain::IdentityKey,
-) -> Result<Contact, JobError> {
+async fn contact_behind(deps: &RouterDeps, id: ContactId) -> Result<Option<Contact>, JobError> {
     let mut contact = deps.contacts.get_contact(id).await?;
     for _ in 0..4 {
         match contact.as_ref().and_then(|c| c.merged_into) {
@@ -2419,8 +2460,7 @@ async fn contact_behind(
             None => break,
         }
     }
-    contact
-        .ok_or_else(|| JobError::Transient(format!("identity {key} points to a missing contact")))
+    Ok(contact)
 }
 
 /// The contact of a Telegram `identity`'s user as another bot of this deployment knows them.

@@ -132,6 +132,7 @@ async fn run(deps: &RouterDeps, job: &TimerJob, step: &mut Step) -> Result<JobOu
             conversation_id,
             resolved_at,
         } => csat_survey(deps, *conversation_id, *resolved_at, step).await,
+        TimerJob::Retention { cutoff, cursor } => retention(deps, *cutoff, cursor.clone()).await,
         TimerJob::Rearm { due, job } => {
             let now = deps.clock.now();
             if now >= *due {
@@ -142,6 +143,65 @@ async fn run(deps: &RouterDeps, job: &TimerJob, step: &mut Step) -> Result<JobOu
             Ok(JobOutcome::Done)
         }
     }
+}
+
+/// Conversations read per retention job: a longer sweep goes on in the next job.
+const RETENTION_PAGES: usize = 2;
+
+/// One run of the retention sweep ([`omnidesk_core::erasure::sweep_retention`]): up to
+/// [`RETENTION_PAGES`] pages of conversations, then the next job from where it stopped, with
+/// the same cutoff. A no-op where no retention is set.
+#[tracing::instrument(skip(deps))]
+async fn retention(
+    deps: &RouterDeps,
+    cutoff: Option<Timestamp>,
+    cursor: Option<String>,
+) -> Result<JobOutcome, JobError> {
+    let (Some(keep), Some(ports)) = (deps.settings.retention, deps.retention.as_ref()) else {
+        tracing::debug!("no retention is set: nothing to sweep");
+        return Ok(JobOutcome::Done);
+    };
+    let cutoff = cutoff.unwrap_or_else(|| {
+        deps.clock
+            .now()
+            .plus_millis(-i64::try_from(keep.as_millis()).unwrap_or(i64::MAX / 4))
+    });
+    let erasure = omnidesk_core::erasure::ErasurePorts {
+        contacts: deps.contacts.as_ref(),
+        conversations: deps.conversations.as_ref(),
+        messages: deps.messages.as_ref(),
+        erasure: ports.erasure.as_ref(),
+        blobs: ports.blobs.as_ref(),
+        // Retention deletes messages, not people: sent mail stays with its recipient.
+        mailer: None,
+    };
+    let (swept, next) =
+        omnidesk_core::erasure::sweep_retention(erasure, cutoff, cursor, RETENTION_PAGES)
+            .await
+            .map_err(|e| match e {
+                omnidesk_core::erasure::ErasureError::Store(e) => JobError::from(e),
+                other => JobError::Transient(other.to_string()),
+            })?;
+    tracing::info!(
+        cutoff = %cutoff,
+        conversations = swept.conversations,
+        messages = swept.messages,
+        files = swept.files,
+        more = next.is_some(),
+        "retention sweep"
+    );
+    if let Some(cursor) = next {
+        schedule(
+            deps,
+            TimerJob::Retention {
+                cutoff: Some(cutoff),
+                cursor: Some(cursor),
+            },
+            Duration::ZERO,
+        )
+        .await;
+    }
+    Ok(JobOutcome::Done)
 }
 
 /// An assignment nobody answered within the team's time moves to the next eligible agent

@@ -64,6 +64,7 @@ async fn setup() -> Setup {
         clock: clock.clone(),
         ids: Arc::new(UuidV7Ids),
         settings: RouterSettings::default(),
+        retention: None,
     };
     Setup {
         store,

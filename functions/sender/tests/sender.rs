@@ -617,6 +617,9 @@ mod files {
         async fn signed_url(&self, l: &LinkRequest<'_>) -> Result<String, ProviderError> {
             self.inner.signed_url(l).await
         }
+        async fn delete(&self, key: &str) -> Result<(), ProviderError> {
+            self.inner.delete(key).await
+        }
     }
 
     #[tokio::test]

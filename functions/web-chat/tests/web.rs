@@ -117,6 +117,7 @@ async fn setup_with(bot: bool) -> Setup {
         clock: clock.clone(),
         ids: Arc::new(UuidV7Ids),
         settings: omnidesk_router::RouterSettings::default(),
+        retention: None,
     };
     Setup {
         store,

@@ -70,11 +70,20 @@ impl Target {
     pub async fn aws(config: &Config, table: &str) -> anyhow::Result<Self> {
         let sdk = omnidesk_aws::sdk_config(&omnidesk_aws::AwsSettings::from_env()).await;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store = Arc::new(omnidesk_aws::DynamoStore::new(
-            omnidesk_aws::aws_sdk_dynamodb::Client::new(&sdk),
-            table,
-            clock.clone(),
-        ));
+        // Bots' and websites' secrets are sealed with the deployment's key, as its functions
+        // read them (the stack's SecretsKeyParameterName).
+        let secrets_key = std::env::var("OMNIDESK_AWS_SECRETS_KEY_PARAM")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| "/omnidesk/secrets-key".to_owned());
+        let store = Arc::new(
+            omnidesk_aws::DynamoStore::new(
+                omnidesk_aws::aws_sdk_dynamodb::Client::new(&sdk),
+                table,
+                clock.clone(),
+            )
+            .with_sealing(omnidesk_aws::ssm_sealing(&sdk, secrets_key)),
+        );
         // Only hashes passwords: the key never signs a token here.
         let hashing_only = format!(
             "{}{}",
@@ -105,6 +114,8 @@ impl Target {
             routing: store.clone(),
             bots: store.clone(),
             tickets: store.clone(),
+            erasure: store.clone(),
+            mailer: None,
             audit: omnidesk_agent_api::AuditLog {
                 store: store.clone(),
                 keep: omnidesk_agent_api::DEFAULT_AUDIT_RETENTION,

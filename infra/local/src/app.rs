@@ -79,7 +79,14 @@ impl Adapters {
             },
             ..SqliteOptions::default()
         };
-        let store = SqliteStore::open_with(&path, clock.clone(), options.clone())?;
+        let secrets_key = match &config.secrets_key {
+            Some(k) => k.clone(),
+            None => load_or_create_secret(&config.data_dir.join("secrets-key"))?,
+        };
+        let store =
+            SqliteStore::open_with(&path, clock.clone(), options.clone())?.with_sealing(Arc::new(
+                omnidesk_core::sealing::Sealing::with_key(secrets_key.expose().as_bytes()),
+            ));
         // The queues get their own file and writer: a webhook's durable enqueue (what Telegram
         // waits for) never queues behind the router's store writes.
         let queue = SqliteQueue::open_with(
@@ -88,6 +95,7 @@ impl Adapters {
             QueueOptions::default(),
             options,
         )?;
+        store.settle_with(&queue);
         let telegram: Arc<dyn TelegramApi> =
             Arc::new(TeloxideTelegram::new(&config.telegram_api_url).context("TELEGRAM_API_URL")?);
         let blobs = FolderBlobStore::open(
@@ -192,6 +200,8 @@ impl Adapters {
             routing: store.clone(),
             bots: store.clone(),
             tickets: store.clone(),
+            erasure: store.clone(),
+            mailer: None,
             audit: omnidesk_agent_api::AuditLog {
                 store: store.clone(),
                 keep: omnidesk_agent_api::DEFAULT_AUDIT_RETENTION,
@@ -311,6 +321,7 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
     let adapters = Adapters::open(config)?;
     let auth = Arc::new(adapters.auth(config)?);
     let store = Arc::new(adapters.store.clone());
+    seal_stored_secrets(&adapters.store).await?;
     let queue = Arc::new(adapters.queue.clone());
     let hub = Hub::new();
     let push = Arc::new(hub.clone());
@@ -405,6 +416,10 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         clock: clock.clone(),
         ids: ids.clone(),
         settings: router_settings,
+        retention: Some(omnidesk_router::RetentionPorts {
+            erasure: store.clone(),
+            blobs: adapters.blobs.clone(),
+        }),
     };
     let router_settings_detector = router_deps.settings.detector.clone();
     let sender_deps = SenderDeps {
@@ -440,6 +455,9 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
             rollout: config.translation.reply_rollout(),
         })
     });
+    // The outbox folder keeps every mail sent: an erasure deletes the contact's there too (a
+    // relay keeps nothing here).
+    api.mailer = Some(adapters.mailer(config)?);
     api.ai = Some(Arc::new(omnidesk_agent_api::ApiAi {
         mode: router_deps.settings.ai_mode,
         assist: assist.clone(),
@@ -507,6 +525,9 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         assist,
         router: router_deps.clone(),
     });
+    if let Some(keep) = router_deps.settings.retention {
+        tasks.spawn(retention_clock(queue.clone(), keep));
+    }
     let deps = Arc::new(router_deps);
     let timer_deps = deps.clone();
     tasks.spawn(worker::run(
@@ -653,6 +674,47 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         adapters,
         tasks,
     })
+}
+
+/// Re-writes every bot and website, so that secrets stored plain by a build before sealing
+/// are sealed now (writing seals; one write per bot and website, before any worker runs).
+async fn seal_stored_secrets(store: &SqliteStore) -> anyhow::Result<()> {
+    use omnidesk_core::WebStore;
+    for bot in store.list_bots().await? {
+        store.put_bot(&bot).await?;
+    }
+    for website in store.list_websites().await? {
+        store.put_website(&website).await?;
+    }
+    Ok(())
+}
+
+/// Starts the retention sweep a minute after start and then daily, as the AWS schedule does:
+/// a timer job on the durable timers queue, run by the router (a sweep longer than one job
+/// goes on in the next).
+async fn retention_clock(queue: Arc<dyn omnidesk_core::Queue>, keep: std::time::Duration) {
+    tracing::info!(
+        days = keep.as_secs() / 86_400,
+        "messages and files are kept for"
+    );
+    let mut wait = std::time::Duration::from_secs(60);
+    loop {
+        tokio::time::sleep(wait).await;
+        wait = std::time::Duration::from_secs(24 * 3600);
+        let job = omnidesk_core::TimerJob::Retention {
+            cutoff: None,
+            cursor: None,
+        };
+        if let Err(error) = queue
+            .send(
+                QueueName::Timers,
+                job.to_queue_message(std::time::Duration::ZERO),
+            )
+            .await
+        {
+            tracing::warn!(%error, "the retention sweep was not started; trying again tomorrow");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -33,6 +33,12 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "HMAC key for agent tokens, at least 32 characters",
     ),
     (
+        "OMNIDESK_SECRETS_KEY",
+        "(generated into <data dir>/secrets-key)",
+        "the key bot tokens, webhook secrets and websites' identity secrets are sealed with in \
+         the store (AES-256-GCM), at least 32 characters; keep it apart from backups of the data",
+    ),
+    (
         "OMNIDESK_TOKEN_TTL_SECS",
         "43200",
         "lifetime of an agent token (12 h)",
@@ -137,6 +143,12 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "OMNIDESK_AUTO_MAIL_PER_HOUR",
         "5",
         "automatic mails (acknowledgements) to one address per hour, at most",
+    ),
+    (
+        "OMNIDESK_RETENTION_DAYS",
+        "(none: kept until deleted)",
+        "messages and files older than this many days are deleted by a daily sweep (a \
+         conversation with no activity since, whole); contacts stay",
     ),
     (
         "OMNIDESK_LANGUAGES",
@@ -279,6 +291,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub telegram_api_url: String,
     pub jwt_secret: Option<Secret>,
+    /// `OMNIDESK_SECRETS_KEY`: seals secrets at rest; `None`: generated into the data dir.
+    pub secrets_key: Option<Secret>,
     pub token_ttl: Duration,
     pub sqlite_full_sync: bool,
     pub workers: usize,
@@ -346,6 +360,12 @@ impl Config {
         {
             bail!("OMNIDESK_JWT_SECRET must have at least 32 characters");
         }
+        let secrets_key = var("OMNIDESK_SECRETS_KEY").map(Secret::new);
+        if let Some(s) = &secrets_key
+            && s.expose().len() < 32
+        {
+            bail!("OMNIDESK_SECRETS_KEY must have at least 32 characters");
+        }
         let sync = var("OMNIDESK_SQLITE_SYNC").unwrap_or_else(|| "normal".to_owned());
         let sqlite_full_sync = match sync.as_str() {
             "normal" => false,
@@ -363,6 +383,7 @@ impl Config {
             ),
             telegram_api_url,
             jwt_secret,
+            secrets_key,
             token_ttl: Duration::from_secs(parse_var("OMNIDESK_TOKEN_TTL_SECS", 43_200)?),
             sqlite_full_sync,
             workers,
@@ -411,6 +432,7 @@ impl Config {
             data_dir,
             telegram_api_url,
             jwt_secret: None,
+            secrets_key: None,
             token_ttl: Duration::from_secs(3600),
             sqlite_full_sync: false,
             workers: DEFAULT_WORKERS,

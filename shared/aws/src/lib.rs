@@ -37,6 +37,7 @@ mod s3;
 mod sdk;
 mod ses;
 mod sqs;
+mod ssm;
 mod translate;
 
 pub use bedrock::{BedrockLlm, CONVERSATION_START};
@@ -49,6 +50,7 @@ pub use sdk::testing;
 pub use sdk::{AWS_VARIABLES, AwsCredentials, AwsSettings, LazyHttpClient, sdk_config};
 pub use ses::{SES_ATTEMPT_TIMEOUT, SesMailer, ses_message_id_domain};
 pub use sqs::{MAX_RECEIVES, MAX_RECEIVES_REASON, PEEK_MAX, QueuePair, QueueUrls, SqsQueue};
+pub use ssm::{secure_key, ssm_sealing};
 pub use translate::{AMAZON_TRANSLATE_MAX_BYTES, AmazonTranslator, amazon_language_code};
 
 pub use aws_config;

@@ -281,4 +281,19 @@ impl BlobStore for S3BlobStore {
             .map_err(|e| classify("presign GetObject", &e))?;
         Ok(request.uri().to_owned())
     }
+
+    async fn delete(&self, key: &str) -> Result<(), ProviderError> {
+        if !is_blob_key(key) {
+            return Ok(());
+        }
+        // S3 answers 204 whether or not the key existed.
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| classify("DeleteObject", &e))?;
+        Ok(())
+    }
 }

@@ -104,8 +104,10 @@ async fn dynamo_store_passes_the_store_conformance_suite() {
     let client = dynamo_client(&endpoint).await;
     let store = fresh_store(&client, Arc::new(SystemClock)).await;
     store_suite::run_all(&store).await;
+    store_suite::erasure(&store, &store, &store).await;
     // Twice on one table: the suite must not depend on an empty table.
     store_suite::run_all(&store).await;
+    store_suite::erasure(&store, &store, &store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -581,7 +583,8 @@ async fn s3_blob_store_passes_the_blob_conformance_suite() {
     let store = fresh_bucket(&endpoint).await;
     omnidesk_core::testing::blob_suite::run(&store, &MotoLinks(reqwest::Client::new())).await;
 
-    // The suite stored six distinct files, one of them twice: six objects, each encrypted.
+    // The suite stored eight distinct files, one of them twice, and deleted one: seven
+    // objects, each encrypted.
     let listed = store
         .client()
         .list_objects_v2()
@@ -594,7 +597,7 @@ async fn s3_blob_store_passes_the_blob_conformance_suite() {
         .iter()
         .filter_map(|o| o.key().map(str::to_owned))
         .collect();
-    assert_eq!(keys.len(), 6, "{keys:?}");
+    assert_eq!(keys.len(), 7, "{keys:?}");
     assert!(
         keys.iter().all(|k| omnidesk_core::is_blob_key(k)),
         "{keys:?}"

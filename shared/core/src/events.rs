@@ -161,6 +161,13 @@ pub enum ServerEvent {
     /// A contact changed (tags, unreachable).
     #[serde(rename = "contact.updated")]
     ContactUpdated { contact: Box<ContactView> },
+    /// A contact was erased for good (an admin's erasure): forget it and these conversations.
+    /// Ids only, so every agent may be told.
+    #[serde(rename = "contact.erased")]
+    ContactErased {
+        contact_id: omnidesk_domain::ContactId,
+        conversation_ids: Vec<ConversationId>,
+    },
     /// An agent's status changed.
     #[serde(rename = "presence")]
     Presence {

@@ -230,6 +230,15 @@ pub enum TimerJob {
     },
     /// A wait longer than the queue's longest delay, re-armed: `job` runs at `due`.
     Rearm { due: Timestamp, job: Box<TimerJob> },
+    /// The retention sweep (`OMNIDESK_RETENTION_DAYS`): started daily without fields (by the
+    /// embedded runtime's clock, or an EventBridge schedule on AWS); a sweep longer than one
+    /// run goes on in the next job from `cursor`, with the same `cutoff`.
+    Retention {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cutoff: Option<Timestamp>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cursor: Option<String>,
+    },
 }
 
 impl TimerJob {

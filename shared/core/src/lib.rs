@@ -103,9 +103,11 @@
 //! size is what the item holds.
 
 pub mod assign;
+pub mod erasure;
 pub mod events;
 pub mod jobs;
 pub mod ports;
+pub mod sealing;
 pub mod usecases;
 
 #[cfg(feature = "test-util")]

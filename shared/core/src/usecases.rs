@@ -737,6 +737,10 @@ impl crate::BlobStore for BlobsNotConfigured {
     async fn signed_url(&self, _: &crate::LinkRequest<'_>) -> Result<String, crate::ProviderError> {
         Err(not_configured())
     }
+    /// Nothing was ever stored: there is nothing to delete.
+    async fn delete(&self, _: &str) -> Result<(), crate::ProviderError> {
+        Ok(())
+    }
 }
 
 fn not_configured() -> crate::ProviderError {

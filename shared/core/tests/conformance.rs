@@ -37,6 +37,7 @@ async fn memory_store_passes_the_store_suite() {
     store_suite::web(&store).await;
     store_suite::mail(&store).await;
     store_suite::visitor_connections(&store).await;
+    store_suite::erasure(&store, &store, &store).await;
 }
 
 #[tokio::test]
@@ -538,6 +539,6 @@ async fn push_to_agents_delivers_to_live_connections_and_removes_gone_ones() {
 async fn memory_blob_store_passes_the_blob_suite_without_links() {
     let store = omnidesk_core::testing::MemoryBlobStore::new();
     omnidesk_core::testing::blob_suite::run_without_links(&store).await;
-    // Content-addressed: four puts of three distinct files (one of them twice).
-    assert_eq!(store.len(), 3);
+    // Content-addressed: six puts of five distinct files (one of them twice), one deleted.
+    assert_eq!(store.len(), 4);
 }

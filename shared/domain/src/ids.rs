@@ -115,6 +115,13 @@ impl MessageId {
         Self(Uuid::from_u64_pair(high, low))
     }
 
+    /// The lowest id of the millisecond `at`: every id created before `at` sorts below it,
+    /// every id created at or after it above (a key-range bound for "messages before").
+    pub fn first_at(at: crate::Timestamp) -> Self {
+        let millis = u64::try_from(at.millis()).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
+        Self(Uuid::from_u64_pair(millis << 16, 0))
+    }
+
     /// Whether this id carries the hash of `source` the way [`MessageId::derived`] puts it
     /// there (a random id does by chance once in 2^42).
     pub fn derived_from(&self, source: &str) -> bool {
@@ -136,6 +143,20 @@ fn fnv1a(text: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_at_bounds_the_ids_of_a_millisecond() {
+        let at = crate::Timestamp::from_millis(1_700_000_000_123);
+        let bound = MessageId::first_at(at);
+        for id in [
+            MessageId::derived(at, 0, "a"),
+            MessageId::derived(at.plus_millis(1), 0, "b"),
+        ] {
+            assert!(bound < id && bound.to_string() < id.to_string());
+        }
+        let before = MessageId::derived(at.plus_millis(-1), u32::MAX, "c");
+        assert!(before < bound && before.to_string() < bound.to_string());
+    }
 
     #[test]
     fn ids_round_trip_through_text_and_json() {

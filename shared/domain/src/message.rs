@@ -400,6 +400,22 @@ pub struct Button {
 }
 
 impl Message {
+    /// The blob keys this message names: its files, and an e-mail's sanitised HTML and raw
+    /// message (what an erasure or retention deletes with it).
+    pub fn blob_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .attachments
+            .iter()
+            .filter_map(|a| a.blob.clone())
+            .collect();
+        if let Some(mail) = self.email_ref() {
+            keys.extend(mail.html.iter().chain(mail.raw.iter()).cloned());
+        }
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
     /// The e-mail this message is, if it is one.
     pub fn email_ref(&self) -> Option<&EmailRef> {
         match &self.channel_ref {

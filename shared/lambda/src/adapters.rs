@@ -43,11 +43,14 @@ impl std::fmt::Debug for AwsAdapters {
 pub async fn adapters(config: &Config) -> AwsAdapters {
     let sdk = omnidesk_aws::sdk_config(&config.aws).await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = DynamoStore::new(
+    let mut store = DynamoStore::new(
         omnidesk_aws::aws_sdk_dynamodb::Client::new(&sdk),
         config.table_name.clone(),
         clock.clone(),
     );
+    if let Some(name) = config.secrets_key_param.clone() {
+        store = store.with_sealing(omnidesk_aws::ssm_sealing(&sdk, name));
+    }
     let queue = SqsQueue::new(
         omnidesk_aws::aws_sdk_sqs::Client::new(&sdk),
         config.queues.clone(),
@@ -70,26 +73,13 @@ pub async fn adapters(config: &Config) -> AwsAdapters {
 /// Functions call it through [`OnFirstUse`], on their first invocation, not at cold start.
 pub async fn load_jwt_secret(sdk: &SdkConfig, config: &Config) -> Result<Secret, ConfigError> {
     let name = &config.jwt_secret_param;
-    let fail = |reason: String| ConfigError::Secret {
-        name: name.clone(),
-        reason,
-    };
-    let out = aws_sdk_ssm::Client::new(sdk)
-        .get_parameter()
-        .name(name)
-        .with_decryption(true)
-        .send()
+    omnidesk_aws::secure_key(&aws_sdk_ssm::Client::new(sdk), name)
         .await
-        .map_err(|e| fail(aws_sdk_ssm::error::DisplayErrorContext(&e).to_string()))?;
-    let value = out
-        .parameter
-        .and_then(|p| p.value)
-        .ok_or_else(|| fail("the parameter has no value".to_owned()))?;
-    let value = value.trim();
-    if value.len() < 32 {
-        return Err(fail("the key must be at least 32 characters".to_owned()));
-    }
-    Ok(Secret::new(value))
+        .map(Secret::new)
+        .map_err(|reason| ConfigError::Secret {
+            name: name.clone(),
+            reason,
+        })
 }
 
 /// A function's dependencies that need a network call to build (the JWT signing key from SSM):

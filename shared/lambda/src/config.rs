@@ -72,6 +72,12 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
         "name of the SSM SecureString parameter holding the agent-token signing key",
     ),
     (
+        "SECRETS_KEY_PARAM",
+        "unset: secrets stored plain",
+        "name of the SSM SecureString parameter holding the key bot tokens, webhook secrets and \
+         identity secrets are sealed with in the table (read on first use)",
+    ),
+    (
         "TELEGRAM_API_URL",
         "https://api.telegram.org",
         "Telegram Bot API base URL",
@@ -126,6 +132,9 @@ pub struct Config {
     pub websocket_api_endpoint: String,
     /// `JWT_SECRET_PARAM`: the SSM parameter name.
     pub jwt_secret_param: String,
+    /// `SECRETS_KEY_PARAM`: the SSM parameter of the key secrets are sealed with at rest;
+    /// `None`: stored plain.
+    pub secrets_key_param: Option<String>,
     /// `FILES_BUCKET`: the bucket of attachment bytes.
     pub files_bucket: String,
     /// `TELEGRAM_API_URL`.
@@ -235,6 +244,7 @@ impl Config {
             queues,
             websocket_api_endpoint: url("WEBSOCKET_API_ENDPOINT")?,
             jwt_secret_param: required("JWT_SECRET_PARAM")?.trim().to_owned(),
+            secrets_key_param: get("SECRETS_KEY_PARAM").map(|v| v.trim().to_owned()),
             files_bucket: required("FILES_BUCKET")?.trim().to_owned(),
             telegram_api_url,
             token_ttl,

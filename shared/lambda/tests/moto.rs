@@ -202,3 +202,92 @@ async fn the_jwt_key_is_read_from_an_ssm_secure_string() {
         "{missing}"
     );
 }
+
+#[tokio::test]
+async fn bot_and_website_secrets_are_sealed_in_the_table_with_the_ssm_key() {
+    use omnidesk_core::{BotConfig, BotMode, BotStore, Secret, WebStore, Website};
+    let Some(endpoint) = moto_endpoint("secrets_sealed_in_dynamo") else {
+        return;
+    };
+    let sdk = moto_sdk_config(&endpoint).await;
+    let urls = SqsQueue::create_queues(&aws_sdk_sqs::Client::new(&sdk), &unique("lambda-seal"))
+        .await
+        .expect("queues");
+    let table = unique("seal");
+    let dynamo = omnidesk_aws::aws_sdk_dynamodb::Client::new(&sdk);
+    omnidesk_aws::DynamoStore::create_table(&dynamo, &table)
+        .await
+        .expect("table");
+    let param = format!("/{}/secrets-key", unique("omnidesk"));
+    aws_sdk_ssm::Client::new(&sdk)
+        .put_parameter()
+        .name(&param)
+        .value("s".repeat(48))
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .expect("put parameter");
+    let settings = omnidesk_aws::testing::settings(&endpoint);
+    let mut config = config(&urls, "/omnidesk/unused");
+    config.aws = settings;
+    config.table_name = table.clone();
+    config.secrets_key_param = Some(param.clone());
+    let aws = omnidesk_lambda::adapters(&config).await;
+
+    const TOKEN: &str = "7301234567:AAsealedInDynamoNeverPlain_abc";
+    let bot = BotConfig {
+        id: omnidesk_domain::BotId::from_token(TOKEN).unwrap(),
+        token: Secret::new(TOKEN),
+        webhook_secret: Secret::new("dynamo-webhook-secret-plain-never"),
+        username: Some("shop_bot".to_owned()),
+        mode: BotMode::Webhook,
+        poll_offset: None,
+        created_at: omnidesk_domain::Timestamp::from_millis(1_790_000_000_000),
+    };
+    aws.store.put_bot(&bot).await.expect("put_bot");
+    let site = Website {
+        id: omnidesk_domain::WebsiteId::from_uuid(uuid::Uuid::now_v7()),
+        name: "Shop".to_owned(),
+        origins: vec!["https://shop.example.com".to_owned()],
+        bot_id: Some(bot.id),
+        identity_secret: Some(Secret::new("dynamo-identity-secret-plain-never")),
+        prechat: false,
+        created_at: bot.created_at,
+    };
+    aws.store.put_website(&site).await.expect("put_website");
+
+    // The items as DynamoDB holds them: nothing of the secrets in plain text.
+    let items = dynamo
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("scan")
+        .items
+        .unwrap_or_default();
+    let raw = format!("{items:?}");
+    assert!(raw.contains("sealed:v1:"), "{raw}");
+    for plain in [
+        "AAsealedInDynamoNeverPlain_abc",
+        "dynamo-webhook-secret-plain-never",
+        "dynamo-identity-secret-plain-never",
+    ] {
+        assert!(!raw.contains(plain), "{plain} is in the table");
+    }
+    // Read back opened, by this process and by another with the same key.
+    assert_eq!(aws.store.get_bot(bot.id).await.unwrap(), Some(bot.clone()));
+    let other = omnidesk_lambda::adapters(&config).await;
+    assert_eq!(other.store.list_bots().await.unwrap(), vec![bot.clone()]);
+    assert_eq!(
+        other.store.get_website(site.id).await.unwrap(),
+        Some(site.clone())
+    );
+    // Without the key (another deployment's parameter) a sealed bot is refused, never
+    // read as its sealed text.
+    let mut wrong = config.clone();
+    wrong.secrets_key_param = Some("/omnidesk/no-such-parameter".to_owned());
+    let without = omnidesk_lambda::adapters(&wrong).await;
+    let e = without.store.get_bot(bot.id).await.expect_err("no key");
+    assert!(e.to_string().contains("secrets key"), "{e}");
+    assert!(!e.to_string().contains("AAsealed"), "{e}");
+}

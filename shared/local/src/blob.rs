@@ -193,6 +193,26 @@ impl BlobStore for FolderBlobStore {
             encode(&name)
         ))
     }
+
+    async fn delete(&self, key: &str) -> Result<(), ProviderError> {
+        if !is_blob_key(key) {
+            return Ok(());
+        }
+        let path = self.path_of(key);
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            for p in [path.clone(), path.with_extension("type")] {
+                match std::fs::remove_file(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| ProviderError::Transient(format!("blob delete task: {e}")))?
+        .map_err(|e| io_err("deleting a file", &e))
+    }
 }
 
 #[cfg(test)]

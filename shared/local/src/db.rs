@@ -599,6 +599,36 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Copies the whole write-ahead log into the database file and truncates the log to
+    /// zero bytes, so that no old copy of a deleted page stays in it (after an erasure). Waits
+    /// for readers of older snapshots for a few seconds; a no-op in memory.
+    pub(crate) async fn truncate_wal(&self) -> Result<(), String> {
+        let Some(path) = self.path.clone() else {
+            return Ok(());
+        };
+        let options = self.options.clone();
+        tokio::task::spawn_blocking(move || -> rusqlite::Result<()> {
+            let conn = Connection::open(&path)?;
+            configure(&conn, &options, false)?;
+            for attempt in 0..20 {
+                let busy: i64 =
+                    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+                if busy == 0 {
+                    return Ok(());
+                }
+                tracing::debug!(attempt, "WAL truncation waits for readers");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            tracing::warn!("the WAL could not be truncated: readers kept it busy");
+            Ok(())
+        })
+        .await
+        .map_err(|e| format!("WAL truncation task: {e}"))?
+        .map_err(|e| format!("WAL truncation: {e}"))
+    }
+}
+
 /// How often the checkpointer copies the WAL back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// WAL pages after which the writer itself checkpoints (a backstop: normally the
@@ -705,6 +735,9 @@ fn configure(conn: &Connection, options: &SqliteOptions, writer: bool) -> rusqli
         conn.pragma_update(None, "wal_autocheckpoint", WAL_BACKSTOP_PAGES)?;
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         conn.pragma_update(None, "cache_size", -16_000)?;
+        // Deleted rows are overwritten with zeros, on their pages and on freed ones: an
+        // erased customer's text is not left readable in the file.
+        conn.pragma_update(None, "secure_delete", true)?;
     }
     conn.pragma_update(None, "synchronous", options.synchronous.pragma())?;
     conn.pragma_update(None, "foreign_keys", true)?;

@@ -77,6 +77,7 @@
 mod ai_store;
 mod blob;
 mod db;
+mod erasure_store;
 mod hub;
 mod mail_store;
 mod mailer;

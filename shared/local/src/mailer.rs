@@ -9,6 +9,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use omnidesk_core::{Mailer, OutgoingMail, ProviderError, SentMail};
+use omnidesk_domain::EmailAddress;
 
 // ---------------------------------------------------------------------------------------------
 // Outbox folder
@@ -89,6 +90,69 @@ impl Mailer for OutboxMailer {
             location: Some(path.display().to_string()),
         })
     }
+
+    /// Deletes the outbox files addressed to `address` (their `To`, `Cc` or `Bcc` header names
+    /// it, in any case).
+    async fn forget_recipient(&self, address: &EmailAddress) -> Result<usize, ProviderError> {
+        let (dir, wanted) = (self.dir.clone(), address.as_str().to_ascii_lowercase());
+        tokio::task::spawn_blocking(move || -> std::io::Result<usize> {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                Err(e) => return Err(e),
+            };
+            let mut deleted = 0;
+            for entry in entries {
+                let path = entry?.path();
+                if path.extension().and_then(|e| e.to_str()) != Some("eml") {
+                    continue;
+                }
+                let raw = std::fs::read(&path)?;
+                if addressed_to(&raw, &wanted) {
+                    std::fs::remove_file(&path)?;
+                    deleted += 1;
+                }
+            }
+            Ok(deleted)
+        })
+        .await
+        .map_err(|e| ProviderError::Transient(format!("outbox task failed: {e}")))?
+        .map_err(|e| ProviderError::Transient(format!("cannot clean the outbox: {e}")))
+    }
+}
+
+/// Whether the header block of `raw` has a `To`, `Cc` or `Bcc` header (folded lines joined)
+/// with `address` (lower-case) as one of its addresses (`Name <a@b>` or a bare `a@b`).
+fn addressed_to(raw: &[u8], address: &str) -> bool {
+    let text = String::from_utf8_lossy(raw);
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, value)) = headers.last_mut() {
+                value.push(' ');
+                value.push_str(line.trim());
+            }
+            continue;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+    }
+    headers
+        .iter()
+        .filter(|(name, _)| ["to", "cc", "bcc"].contains(&name.as_str()))
+        .flat_map(|(_, value)| value.split(','))
+        .map(|part| {
+            let part = part.trim();
+            match (part.rfind('<'), part.rfind('>')) {
+                (Some(open), Some(close)) if open < close => &part[open + 1..close],
+                _ => part,
+            }
+        })
+        .any(|a| a.trim().eq_ignore_ascii_case(address))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,6 +345,45 @@ impl Mailer for SmtpRelayMailer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mail_is_addressed_to_exactly_the_addresses_of_its_recipient_headers() {
+        let raw = b"From: Support <support@example.com>\r\nTo: \"Bob, B.\" <Bob@Customer.org>,\r\n joann@a.com\r\nSubject: to bob@customer.org\r\n\r\nCc: eve@x.org\r\n";
+        assert!(addressed_to(raw, "bob@customer.org"));
+        assert!(addressed_to(raw, "joann@a.com"), "a folded line counts");
+        assert!(
+            !addressed_to(raw, "ann@a.com"),
+            "not a part of another address"
+        );
+        assert!(
+            !addressed_to(raw, "support@example.com"),
+            "the sender is not a recipient"
+        );
+        assert!(!addressed_to(raw, "eve@x.org"), "the body is not a header");
+    }
+
+    #[tokio::test]
+    async fn forgetting_a_recipient_deletes_only_their_outbox_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = OutboxMailer::new(dir.path());
+        for (id, to) in [("a@x", "bob@customer.org"), ("b@x", "ann@customer.org")] {
+            let raw = format!("To: <{to}>\r\nSubject: hi\r\n\r\nhello\r\n");
+            outbox
+                .send(&OutgoingMail {
+                    from: EmailAddress::parse("support@example.com").unwrap(),
+                    to: vec![EmailAddress::parse(to).unwrap()],
+                    message_id: id.to_owned(),
+                    raw: raw.into_bytes(),
+                })
+                .await
+                .unwrap();
+        }
+        let bob = EmailAddress::parse("Bob@Customer.org").unwrap();
+        assert_eq!(outbox.forget_recipient(&bob).await.unwrap(), 1);
+        assert_eq!(outbox.forget_recipient(&bob).await.unwrap(), 0);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "Ann's mail stays");
+    }
 
     #[test]
     fn message_ids_become_safe_file_names() {

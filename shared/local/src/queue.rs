@@ -67,6 +67,13 @@ pub struct SqliteQueue {
     inner: Arc<Inner>,
 }
 
+impl SqliteQueue {
+    /// Its database (for [`crate::SqliteStore::settle_with`]).
+    pub(crate) fn db(&self) -> Arc<Db> {
+        self.inner.db.clone()
+    }
+}
+
 impl std::fmt::Debug for SqliteQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteQueue")

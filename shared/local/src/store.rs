@@ -32,6 +32,11 @@ const DEAD_LETTER_TTL_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 pub struct SqliteStore {
     pub(crate) db: Arc<Db>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Other databases whose write-ahead logs an erasure truncates too (the queues' file: its
+    /// jobs carried the messages).
+    pub(crate) companions: Arc<parking_lot::Mutex<Vec<Arc<Db>>>>,
+    /// Seals bot tokens, webhook secrets and identity secrets at rest; `None`: stored plain.
+    pub(crate) sealing: Option<Arc<omnidesk_core::sealing::Sealing>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -56,6 +61,8 @@ impl SqliteStore {
         Ok(Self {
             db: Db::open(path, options)?,
             clock,
+            companions: Arc::default(),
+            sealing: None,
         })
     }
 
@@ -65,7 +72,23 @@ impl SqliteStore {
         Ok(Self {
             db: Db::open_in_memory(SqliteOptions::default())?,
             clock,
+            companions: Arc::default(),
+            sealing: None,
         })
+    }
+
+    /// Seals secrets at rest under `sealing` (bots' tokens and webhook secrets, websites'
+    /// identity secrets); a plain value stored before reads as it is.
+    #[must_use]
+    pub fn with_sealing(mut self, sealing: Arc<omnidesk_core::sealing::Sealing>) -> Self {
+        self.sealing = Some(sealing);
+        self
+    }
+
+    /// Makes an erasure also truncate `queue`'s write-ahead log (the queue's own file keeps
+    /// copies of the jobs it carried there until the log is overwritten).
+    pub fn settle_with(&self, queue: &crate::SqliteQueue) {
+        self.companions.lock().push(queue.db());
     }
 
     /// The database file (`None` for an in-memory database).
@@ -1011,7 +1034,7 @@ impl AgentStore for SqliteStore {
 #[async_trait]
 impl BotStore for SqliteStore {
     async fn put_bot(&self, bot: &BotConfig) -> StoreResult<()> {
-        let bot = bot.clone();
+        let bot = omnidesk_core::sealing::bot_to_store(self.sealing.as_deref(), bot).await?;
         self.db
             .write_async(move |conn| {
                 let json = to_json(&bot)?;
@@ -1027,19 +1050,27 @@ impl BotStore for SqliteStore {
     }
 
     async fn get_bot(&self, id: BotId) -> StoreResult<Option<BotConfig>> {
-        self.db
+        let found = self
+            .db
             .read_async(move |conn| {
                 let json: Option<String> = conn
                     .prepare_cached("SELECT json FROM bots WHERE id = ?1")
                     .and_then(|mut s| s.query_row([id.get()], |r| r.get(0)).optional())
                     .map_err(sql_err)?;
-                json.map(|j| from_json("bot", &j)).transpose()
+                json.map(|j| from_json::<BotConfig>("bot", &j)).transpose()
             })
-            .await
+            .await?;
+        match found {
+            Some(bot) => Ok(Some(
+                omnidesk_core::sealing::bot_from_store(self.sealing.as_deref(), bot).await?,
+            )),
+            None => Ok(None),
+        }
     }
 
     async fn list_bots(&self) -> StoreResult<Vec<BotConfig>> {
-        self.db
+        let stored: Vec<BotConfig> = self
+            .db
             .read_async(move |conn| {
                 let mut stmt = conn
                     .prepare_cached("SELECT json FROM bots ORDER BY id")
@@ -1051,9 +1082,14 @@ impl BotStore for SqliteStore {
                 for row in rows {
                     out.push(from_json("bot", &row.map_err(sql_err)?)?);
                 }
-                Ok(out)
+                Ok::<_, StoreError>(out)
             })
-            .await
+            .await?;
+        let mut out = Vec::with_capacity(stored.len());
+        for bot in stored {
+            out.push(omnidesk_core::sealing::bot_from_store(self.sealing.as_deref(), bot).await?);
+        }
+        Ok(out)
     }
 
     async fn set_poll_offset(&self, id: BotId, offset: i64) -> StoreResult<()> {
@@ -1295,7 +1331,7 @@ impl ConnectionStore for SqliteStore {
 #[async_trait]
 impl WebStore for SqliteStore {
     async fn put_website(&self, website: &Website) -> StoreResult<()> {
-        let w = website.clone();
+        let w = omnidesk_core::sealing::website_to_store(self.sealing.as_deref(), website).await?;
         self.db
             .write_async(move |conn| {
                 let json = to_json(&w)?;
@@ -1311,19 +1347,28 @@ impl WebStore for SqliteStore {
     }
 
     async fn get_website(&self, id: WebsiteId) -> StoreResult<Option<Website>> {
-        self.db
+        let found = self
+            .db
             .read_async(move |conn| {
                 let json: Option<String> = conn
                     .prepare_cached("SELECT json FROM websites WHERE id = ?1")
                     .and_then(|mut s| s.query_row([id.to_string()], |r| r.get(0)).optional())
                     .map_err(sql_err)?;
-                json.map(|j| from_json("website", &j)).transpose()
+                json.map(|j| from_json::<Website>("website", &j))
+                    .transpose()
             })
-            .await
+            .await?;
+        match found {
+            Some(w) => Ok(Some(
+                omnidesk_core::sealing::website_from_store(self.sealing.as_deref(), w).await?,
+            )),
+            None => Ok(None),
+        }
     }
 
     async fn list_websites(&self) -> StoreResult<Vec<Website>> {
-        self.db
+        let stored: Vec<Website> = self
+            .db
             .read_async(move |conn| {
                 let mut stmt = conn
                     .prepare_cached("SELECT json FROM websites ORDER BY id")
@@ -1332,9 +1377,14 @@ impl WebStore for SqliteStore {
                     .query_map([], |r| r.get::<_, String>(0))
                     .map_err(sql_err)?;
                 rows.map(|j| from_json("website", &j.map_err(sql_err)?))
-                    .collect()
+                    .collect::<StoreResult<Vec<_>>>()
             })
-            .await
+            .await?;
+        let mut out = Vec::with_capacity(stored.len());
+        for w in stored {
+            out.push(omnidesk_core::sealing::website_from_store(self.sealing.as_deref(), w).await?);
+        }
+        Ok(out)
     }
 
     async fn put_token(&self, token: &StoredToken) -> StoreResult<()> {

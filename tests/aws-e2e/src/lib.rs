@@ -642,6 +642,7 @@ impl Stack {
             clock: clock.clone(),
             ids: ids.clone(),
             settings: router_settings,
+            retention: None,
         };
         // As in the media function's main.rs.
         let media = MediaDeps {
@@ -727,6 +728,8 @@ impl Stack {
             routing: store.clone(),
             bots: store.clone(),
             tickets: store.clone(),
+            erasure: store.clone(),
+            mailer: None,
             audit: omnidesk_agent_api::AuditLog {
                 store: store.clone(),
                 keep: omnidesk_agent_api::DEFAULT_AUDIT_RETENTION,

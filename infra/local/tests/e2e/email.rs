@@ -66,7 +66,7 @@ pub async fn smtp_send(addr: std::net::SocketAddr, from: &str, to: &str, raw: &s
 }
 
 /// The `.eml` files in the outbox, oldest first.
-fn outbox(dir: &Path) -> Vec<(PathBuf, String)> {
+pub(crate) fn outbox(dir: &Path) -> Vec<(PathBuf, String)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -81,7 +81,7 @@ fn outbox(dir: &Path) -> Vec<(PathBuf, String)> {
         .collect()
 }
 
-async fn wait_outbox(dir: &Path, n: usize) -> Vec<(PathBuf, String)> {
+pub(crate) async fn wait_outbox(dir: &Path, n: usize) -> Vec<(PathBuf, String)> {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let files = outbox(dir);
@@ -93,7 +93,7 @@ async fn wait_outbox(dir: &Path, n: usize) -> Vec<(PathBuf, String)> {
 }
 
 /// A header's value in a raw message (first occurrence, unfolded).
-fn header(raw: &str, name: &str) -> Option<String> {
+pub(crate) fn header(raw: &str, name: &str) -> Option<String> {
     let mut out: Option<String> = None;
     for line in raw.split("\r\n") {
         if line.is_empty() {
@@ -162,7 +162,7 @@ async fn messages(h: &Harness, id: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-async fn start() -> (Harness, std::net::SocketAddr, tempfile::TempDir) {
+pub(crate) async fn start() -> (Harness, std::net::SocketAddr, tempfile::TempDir) {
     start_with_handoff_rollout(100).await
 }
 

@@ -4,9 +4,11 @@
 mod ai;
 mod crash;
 mod email;
+mod erasure;
 mod files;
 mod harness;
 mod language;
+mod secrets;
 mod security;
 mod telegram_path;
 mod translation;

@@ -46,7 +46,7 @@ const BATCH_WRITE_MAX: usize = 25;
 const BATCH_WRITE_ROUNDS: usize = 8;
 
 const FAQ_PK: &str = "FAQ";
-const CALLS_PK: &str = "AICALL";
+pub(super) const CALLS_PK: &str = "AICALL";
 
 fn faq_key(id: &str) -> (String, String) {
     (FAQ_PK.to_owned(), id.to_owned())
@@ -60,7 +60,7 @@ fn call_sk(call: &AiCall) -> String {
     format!("{}#{}", padded(call.at.millis()), call.id)
 }
 
-fn conversation_calls_pk(conversation: ConversationId) -> String {
+pub(super) fn conversation_calls_pk(conversation: ConversationId) -> String {
     format!("{CALLS_PK}#{conversation}")
 }
 
@@ -101,19 +101,31 @@ impl DynamoStore {
         what: &str,
         wrote_any: &mut bool,
     ) -> StoreResult<()> {
-        let mut items = items.into_iter().peekable();
-        while items.peek().is_some() {
-            let mut pending = items
-                .by_ref()
-                .take(BATCH_WRITE_MAX)
-                .map(|item| {
-                    PutRequest::builder()
-                        .set_item(Some(item))
-                        .build()
-                        .map(|put| WriteRequest::builder().put_request(put).build())
-                        .map_err(build_err)
-                })
-                .collect::<StoreResult<Vec<_>>>()?;
+        let requests = items
+            .into_iter()
+            .map(|item| {
+                PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map(|put| WriteRequest::builder().put_request(put).build())
+                    .map_err(build_err)
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.batch_write(requests, what, wrote_any).await
+    }
+
+    /// Runs `requests` (puts or deletes) with `BatchWriteItem`, [`BATCH_WRITE_MAX`] a call,
+    /// retrying unprocessed ones with backoff. On an error, `wrote_any` tells whether some may
+    /// have been applied.
+    pub(super) async fn batch_write(
+        &self,
+        requests: Vec<WriteRequest>,
+        what: &str,
+        wrote_any: &mut bool,
+    ) -> StoreResult<()> {
+        let mut requests = requests.into_iter().peekable();
+        while requests.peek().is_some() {
+            let mut pending: Vec<WriteRequest> = requests.by_ref().take(BATCH_WRITE_MAX).collect();
             for round in 0.. {
                 if pending.is_empty() {
                     break;

@@ -7,6 +7,7 @@
 //! and `channelRef`, an agent's `pwhash` and `email`, a bot's `pollOffset`.
 
 mod ai;
+mod erasure;
 mod item;
 mod mail;
 mod routing;
@@ -106,6 +107,8 @@ pub struct DynamoStore {
     clock: Arc<dyn Clock>,
     /// Cached write-once mappings: `IDENT#…` / `CKEY#…` partition key → the id it names.
     mappings: Arc<parking_lot::Mutex<std::collections::HashMap<String, String>>>,
+    /// Seals bot tokens, webhook secrets and identity secrets at rest; `None`: stored plain.
+    sealing: Option<Arc<omnidesk_core::sealing::Sealing>>,
 }
 
 impl std::fmt::Debug for DynamoStore {
@@ -408,7 +411,16 @@ impl DynamoStore {
             table: table_name.into(),
             clock,
             mappings: Arc::default(),
+            sealing: None,
         }
+    }
+
+    /// Seals secrets at rest under `sealing` (bots' tokens and webhook secrets, websites'
+    /// identity secrets); a plain value stored before reads as it is.
+    #[must_use]
+    pub fn with_sealing(mut self, sealing: Arc<omnidesk_core::sealing::Sealing>) -> Self {
+        self.sealing = Some(sealing);
+        self
     }
 
     /// The table name.
@@ -534,6 +546,11 @@ impl DynamoStore {
         let value = get_s(&item, attr)?.to_owned();
         self.remember(pk, value.clone());
         Ok(Some(value))
+    }
+
+    /// Drops the cached mappings that name `id` (a contact or conversation that is gone).
+    fn forget_mappings_to(&self, id: &str) {
+        self.mappings.lock().retain(|_, v| v != id);
     }
 
     fn remember(&self, pk: String, value: String) {
@@ -794,10 +811,12 @@ impl ContactStore for DynamoStore {
     }
 
     async fn get_contact(&self, id: ContactId) -> StoreResult<Option<Contact>> {
-        self.get(contact_key(id), "get_contact")
-            .await?
-            .map(|item| contact_of(&item))
-            .transpose()
+        let Some(item) = self.get(contact_key(id), "get_contact").await? else {
+            // Erased by another process: an identity cached as leading here is read again.
+            self.forget_mappings_to(&id.to_string());
+            return Ok(None);
+        };
+        contact_of(&item).map(Some)
     }
 
     async fn contact_id_by_identity(&self, key: &IdentityKey) -> StoreResult<Option<ContactId>> {
@@ -1606,8 +1625,9 @@ impl AgentStore for DynamoStore {
 #[async_trait]
 impl BotStore for DynamoStore {
     async fn put_bot(&self, bot: &BotConfig) -> StoreResult<()> {
+        let bot = omnidesk_core::sealing::bot_to_store(self.sealing.as_deref(), bot).await?;
         let mut item = base_item(bot_key(bot.id), "bot");
-        item.insert("data".to_owned(), s(to_json(bot)?));
+        item.insert("data".to_owned(), s(to_json(&bot)?));
         self.client
             .put_item()
             .table_name(&self.table)
@@ -1619,19 +1639,25 @@ impl BotStore for DynamoStore {
     }
 
     async fn get_bot(&self, id: BotId) -> StoreResult<Option<BotConfig>> {
-        self.get(bot_key(id), "get_bot")
-            .await?
-            .map(|item| bot_of(&item))
-            .transpose()
+        match self.get(bot_key(id), "get_bot").await? {
+            Some(item) => Ok(Some(
+                omnidesk_core::sealing::bot_from_store(self.sealing.as_deref(), bot_of(&item)?)
+                    .await?,
+            )),
+            None => Ok(None),
+        }
     }
 
     async fn list_bots(&self) -> StoreResult<Vec<BotConfig>> {
         let spec = QuerySpec::table("BOTS".to_owned(), Some("BOT#".to_owned()), true);
-        self.query_all(&spec, "list_bots")
-            .await?
-            .iter()
-            .map(bot_of)
-            .collect()
+        let mut bots = Vec::new();
+        for item in self.query_all(&spec, "list_bots").await? {
+            bots.push(
+                omnidesk_core::sealing::bot_from_store(self.sealing.as_deref(), bot_of(&item)?)
+                    .await?,
+            );
+        }
+        Ok(bots)
     }
 
     async fn set_poll_offset(&self, id: BotId, offset: i64) -> StoreResult<()> {

@@ -35,13 +35,13 @@ const TOKEN_RETRIES: usize = 5;
 fn website_key(id: WebsiteId) -> (String, String) {
     ("WEBSITES".to_owned(), format!("WEBSITE#{id}"))
 }
-fn token_key(kind: TokenKind, hash: &str) -> (String, String) {
+pub(super) fn token_key(kind: TokenKind, hash: &str) -> (String, String) {
     (
         format!("TOKEN#{}#{hash}", kind.as_str()),
         "TOKEN".to_owned(),
     )
 }
-fn token_owner_key(kind: TokenKind, owner: &str) -> (String, String) {
+pub(super) fn token_owner_key(kind: TokenKind, owner: &str) -> (String, String) {
     (
         format!("TOKOWNER#{}#{owner}", kind.as_str()),
         "TOKOWNER".to_owned(),
@@ -170,18 +170,31 @@ impl DynamoStore {
 #[async_trait]
 impl WebStore for DynamoStore {
     async fn put_website(&self, website: &Website) -> StoreResult<()> {
+        let website =
+            omnidesk_core::sealing::website_to_store(self.sealing.as_deref(), website).await?;
         let mut item = base_item(website_key(website.id), "website");
-        item.insert("data".to_owned(), s(to_json(website)?));
+        item.insert("data".to_owned(), s(to_json(&website)?));
         self.put_plain(item, "put_website").await
     }
 
     async fn get_website(&self, id: WebsiteId) -> StoreResult<Option<Website>> {
-        self.get_data(website_key(id), "get_website").await
+        match self.get_data(website_key(id), "get_website").await? {
+            Some(w) => Ok(Some(
+                omnidesk_core::sealing::website_from_store(self.sealing.as_deref(), w).await?,
+            )),
+            None => Ok(None),
+        }
     }
 
     async fn list_websites(&self) -> StoreResult<Vec<Website>> {
-        self.list_data("WEBSITES", "WEBSITE#", "list_websites")
-            .await
+        let mut out = Vec::new();
+        for w in self
+            .list_data::<Website>("WEBSITES", "WEBSITE#", "list_websites")
+            .await?
+        {
+            out.push(omnidesk_core::sealing::website_from_store(self.sealing.as_deref(), w).await?);
+        }
+        Ok(out)
     }
 
     async fn put_token(&self, token: &StoredToken) -> StoreResult<()> {

@@ -108,6 +108,9 @@ pub trait BlobStore: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<Blob>, ProviderError>;
     /// A short-lived download link.
     async fn signed_url(&self, link: &LinkRequest<'_>) -> Result<String, ProviderError>;
+    /// Deletes the bytes of `key` for good (an erasure, retention); deleting what is not
+    /// there is no error.
+    async fn delete(&self, key: &str) -> Result<(), ProviderError>;
 }
 
 #[cfg(test)]

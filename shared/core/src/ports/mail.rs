@@ -112,4 +112,14 @@ pub struct SentMail {
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &OutgoingMail) -> Result<SentMail, ProviderError>;
+    /// Deletes what this mailer kept of the mail sent to `address` (an erasure); returns how
+    /// many mails. A mailer that hands mail on and keeps nothing (SES, a relay) has nothing
+    /// to delete.
+    async fn forget_recipient(
+        &self,
+        address: &omnidesk_domain::EmailAddress,
+    ) -> Result<usize, ProviderError> {
+        let _ = address;
+        Ok(0)
+    }
 }

@@ -28,8 +28,8 @@ pub use routing::{CannedResponse, RoutingStore, StoredRules};
 pub use store::{
     AgentStore, AppendOutcome, AuditEntry, AuditStore, BotConfig, BotMode, BotStore, Connection,
     ConnectionStore, ContactStore, ConversationFilter, ConversationStore, DeadLetter,
-    DeadLetterStore, MessageStore, Page, PageRequest, Secret, Store, StoreError, StoreResult,
-    Viewer,
+    DeadLetterStore, ErasureStore, MessageStore, Page, PageRequest, Secret, Store, StoreError,
+    StoreResult, Viewer,
 };
 pub use telegram::{
     BotIdentity, OutgoingFile, TelegramApi, TelegramError, TelegramFile, WebhookInfo,

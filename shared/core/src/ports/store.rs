@@ -1,6 +1,7 @@
 //! The store, split by capability so each function asks only for what it uses (and its IAM
 //! policy grants only that). The DynamoDB access pattern of every method is in the crate docs.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -418,6 +419,53 @@ pub trait ConnectionStore: Send + Sync {
     async fn list_connections(&self) -> StoreResult<Vec<Connection>>;
 }
 
+/// Deleting a customer's data for good: an erasure on request (the right to erasure) and the
+/// retention timer.
+///
+/// Guarantees: every call is idempotent (what is gone already is no error), so an erasure
+/// stopped half-way is finished by running it again; nothing deleted here is readable through
+/// any other port afterwards.
+#[async_trait]
+pub trait ErasureStore: Send + Sync {
+    /// Deletes a conversation for good: its record, the routing keys that lead to it, every
+    /// message (with its source-key claim), and the AI calls recorded for it.
+    async fn erase_conversation(&self, conversation: &Conversation) -> StoreResult<()>;
+    /// Up to `limit` of a conversation's messages created before `before`, oldest first (what
+    /// retention deletes next).
+    async fn messages_before(
+        &self,
+        conversation: ConversationId,
+        before: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>>;
+    /// Deletes these messages of a conversation (with their source-key claims).
+    async fn erase_messages(
+        &self,
+        conversation: ConversationId,
+        ids: &[MessageId],
+    ) -> StoreResult<()>;
+    /// Deletes a contact's profile and the identity claims that lead to it (not a claim that
+    /// leads to another contact).
+    async fn erase_contact(&self, contact: &Contact) -> StoreResult<()>;
+    /// Deletes the single-use tokens (continue-on-another-channel links, `/bind` codes) these
+    /// owners hold: their payloads name the customer.
+    async fn erase_tokens_of(&self, owners: &[String]) -> StoreResult<()>;
+    /// Of the blob `keys`, those a stored message names, other than the messages of the
+    /// conversations `except` and the messages `except_messages`: files are stored by content,
+    /// so the same bytes sent in another conversation share one blob, which must stay.
+    async fn blobs_in_use(
+        &self,
+        keys: &BTreeSet<String>,
+        except: &BTreeSet<ConversationId>,
+        except_messages: &BTreeSet<MessageId>,
+    ) -> StoreResult<BTreeSet<String>>;
+    /// Makes the deletions final on disk, where a store keeps old copies of what it deleted
+    /// (SQLite's write-ahead log): called once at the end of an erasure or a sweep.
+    async fn settle(&self) -> StoreResult<()> {
+        Ok(())
+    }
+}
+
 /// Every store capability, for adapters that implement them all and for wiring.
 pub trait Store:
     ContactStore
@@ -428,6 +476,7 @@ pub trait Store:
     + DeadLetterStore
     + ConnectionStore
     + AuditStore
+    + ErasureStore
 {
 }
 
@@ -440,5 +489,6 @@ impl<T> Store for T where
         + DeadLetterStore
         + ConnectionStore
         + AuditStore
+        + ErasureStore
 {
 }

@@ -181,11 +181,41 @@ pub async fn links_serve_bytes_safely(store: &dyn BlobStore, fetch: &dyn LinkFet
     }
 }
 
+/// `delete` removes the bytes for good; deleting again, or a key never stored, or something
+/// that is not a key, is no error; other blobs stay.
+pub async fn delete_is_for_good(store: &dyn BlobStore) {
+    let gone = store
+        .put("application/pdf", fresh(b"%PDF-1.7 erased "))
+        .await
+        .expect("put");
+    let kept = store.put("image/png", fresh(b"kept ")).await.expect("put");
+    store.delete(&gone).await.expect("delete");
+    assert_eq!(
+        store.get(&gone).await.expect("get deleted"),
+        None,
+        "deleted bytes are gone"
+    );
+    store.delete(&gone).await.expect("delete again is no error");
+    store
+        .delete(&blob_key(&fresh(b"never stored ")))
+        .await
+        .expect("deleting a key never stored is no error");
+    store
+        .delete("../../etc/passwd")
+        .await
+        .expect("deleting a non-key is no error");
+    assert!(
+        store.get(&kept).await.expect("get kept").is_some(),
+        "another blob stays"
+    );
+}
+
 /// Every check that needs no HTTP server (the in-memory store's links are served by nothing).
 pub async fn run_without_links(store: &dyn BlobStore) {
     same_bytes_are_one_blob(store).await;
     unknown_keys_are_none(store).await;
     bytes_and_type_round_trip(store).await;
+    delete_is_for_good(store).await;
 }
 
 /// The whole suite.

@@ -51,4 +51,9 @@ impl BlobStore for MemoryBlobStore {
             link.file_name.unwrap_or("file")
         ))
     }
+
+    async fn delete(&self, key: &str) -> Result<(), ProviderError> {
+        self.blobs.lock().remove(key);
+        Ok(())
+    }
 }

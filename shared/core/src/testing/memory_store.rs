@@ -612,6 +612,101 @@ impl DeadLetterStore for MemoryStore {
 }
 
 #[async_trait]
+impl crate::ErasureStore for MemoryStore {
+    async fn erase_conversation(&self, conversation: &Conversation) -> StoreResult<()> {
+        let id = conversation.id;
+        let mut inner = self.inner.lock();
+        let stored = inner.conversations.remove(&id);
+        inner.conversation_keys.retain(|_, c| *c != id);
+        let gone: Vec<(ConversationId, MessageId)> = inner
+            .messages
+            .range(
+                (id, MessageId::from_uuid(uuid::Uuid::nil()))
+                    ..=(id, MessageId::from_uuid(uuid::Uuid::max())),
+            )
+            .map(|(k, _)| *k)
+            .collect();
+        for k in gone {
+            if let Some(m) = inner.messages.remove(&k)
+                && let Some(source) = m.source_key
+            {
+                inner.source_keys.remove(&source);
+            }
+        }
+        inner.ai_calls.retain(|_, c| c.conversation_id != id);
+        drop(stored);
+        Ok(())
+    }
+
+    async fn messages_before(
+        &self,
+        conversation: ConversationId,
+        before: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        let inner = self.inner.lock();
+        Ok(inner
+            .messages
+            .range(
+                (conversation, MessageId::from_uuid(uuid::Uuid::nil()))
+                    ..=(conversation, MessageId::from_uuid(uuid::Uuid::max())),
+            )
+            .map(|(_, m)| m)
+            .filter(|m| m.created_at < before)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn erase_messages(
+        &self,
+        conversation: ConversationId,
+        ids: &[MessageId],
+    ) -> StoreResult<()> {
+        let mut inner = self.inner.lock();
+        for id in ids {
+            if let Some(m) = inner.messages.remove(&(conversation, *id))
+                && let Some(source) = &m.source_key
+            {
+                inner.source_keys.remove(source);
+            }
+        }
+        Ok(())
+    }
+
+    async fn erase_tokens_of(&self, owners: &[String]) -> StoreResult<()> {
+        self.inner
+            .lock()
+            .tokens
+            .retain(|_, t| !owners.contains(&t.owner));
+        Ok(())
+    }
+
+    async fn erase_contact(&self, contact: &Contact) -> StoreResult<()> {
+        let mut inner = self.inner.lock();
+        inner.contacts.remove(&contact.id);
+        inner.identities.retain(|_, c| *c != contact.id);
+        Ok(())
+    }
+
+    async fn blobs_in_use(
+        &self,
+        keys: &std::collections::BTreeSet<String>,
+        except: &std::collections::BTreeSet<ConversationId>,
+        except_messages: &std::collections::BTreeSet<MessageId>,
+    ) -> StoreResult<std::collections::BTreeSet<String>> {
+        let inner = self.inner.lock();
+        Ok(inner
+            .messages
+            .values()
+            .filter(|m| !except.contains(&m.conversation_id) && !except_messages.contains(&m.id))
+            .flat_map(Message::blob_keys)
+            .filter(|k| keys.contains(k))
+            .collect())
+    }
+}
+
+#[async_trait]
 impl AuditStore for MemoryStore {
     async fn record_audit(&self, entry: &AuditEntry, keep_until: Timestamp) -> StoreResult<()> {
         self.inner.lock().audit.push((entry.clone(), keep_until));

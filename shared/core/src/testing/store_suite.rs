@@ -15,12 +15,14 @@
 //! [`routing_store`] (with [`routing_store_on_an_empty_store`]).
 
 mod ai;
+mod erasure;
 mod routing;
 mod translation;
 
 pub use ai::{
     ai_store, ai_store_on_an_empty_store, ai_store_on_an_empty_store_on_moto, ai_store_on_moto,
 };
+pub use erasure::erasure;
 pub use routing::{
     routing_store, routing_store_on_an_empty_store, routing_store_on_an_empty_store_on_moto,
     routing_store_on_moto,
