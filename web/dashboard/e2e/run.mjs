@@ -18,6 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { cspReport, watchCsp as watchBrowserCsp } from './csp.mjs';
+import { erasureScenarios } from './erasure.mjs';
 import { createFakeDeepl } from './fake-deepl.mjs';
 import { makePng } from './png.mjs';
 import { rolesScenarios } from './roles.mjs';
@@ -854,6 +855,7 @@ async function main() {
   };
   await toolsScenarios(ctx);
   await rulesScenarios({ ...ctx, admin });
+  await erasureScenarios(ctx);
 
   // ---------- translation ----------
   await translationScenarios();

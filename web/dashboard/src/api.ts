@@ -2,9 +2,10 @@
 // screen, keeping drafts and queued replies).
 
 import type { RuntimeConfig } from './config';
-import type { Agent, AgentStatus, AiCall, Role, Bot, CannedResponse, Contact, ContactWithConversations, ConversationView, FaqEntry, FaqInput, HistorySummary, Message, Page, Priority, ReportSummary, RulesDoc, RulesFormat, Suggestion, Team, TranslationPreview } from './types';
+import type { Agent, AgentStatus, AiCall, Role, Bot, CannedResponse, Contact, ContactWithConversations, ConversationView, ErasureCounts, FaqEntry, FaqInput, HistorySummary, Message, Page, Priority, ReportSummary, RulesDoc, RulesFormat, Suggestion, Team, TranslationPreview } from './types';
 import type { SendResult } from './outbox';
 import { replyForm } from './attachments';
+import { contactExportName } from './erasure';
 
 /** Upload progress: bytes sent so far of `total`. */
 export type Progress = (sent: number, total: number) => void;
@@ -66,7 +67,10 @@ export class Api {
     return json as T;
   }
 
-  /** The error of a non-2xx answer (`{error: {code, message}}`, `{error: "message"}`, or the status alone). */
+  /**
+   * The error of a non-2xx answer (`{error: {code, message}}`, `{error: "code", message}`,
+   * `{error: "message"}`, or the status alone).
+   */
   private failure(status: number, statusText: string, text: string, path: string, retryAfter: string | null = null): ApiError {
     let json: unknown = null;
     try {
@@ -75,7 +79,13 @@ export class Api {
       json = null;
     }
     const raw = (json as { error?: { code?: string; message?: string } | string } | null)?.error;
-    const err = typeof raw === 'string' ? { message: raw, code: undefined } : raw;
+    const flat = (json as { message?: unknown } | null)?.message;
+    const err =
+      typeof raw === 'string'
+        ? typeof flat === 'string' && flat
+          ? { code: raw, message: flat }
+          : { message: raw, code: undefined }
+        : raw;
     const code = err?.code ?? `http_${status}`;
     if (status === 401 && path !== '/api/v1/auth/login') this.onUnauthorized(code);
     const detail = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
@@ -318,6 +328,21 @@ export class Api {
   }
   patchContact(id: string, patch: { tags?: string[]; attributes?: Record<string, string> }) {
     return this.call<Contact>('PATCH', `/api/v1/contacts/${encodeURIComponent(id)}`, patch);
+  }
+  /**
+   * Everything stored about a contact as a JSON archive (admins; right of access): the file as
+   * `download` gives it, named `contact-<id>.json` unless the answer names it.
+   */
+  exportContact(id: string) {
+    return this.download(`/api/v1/contacts/${encodeURIComponent(id)}/export`, contactExportName(id));
+  }
+  /**
+   * Erases a contact for good (admins; right of erasure): the contact, their identities, every
+   * conversation, message and file. `{"erased": {contact, conversations, messages, files}}`;
+   * 404 for an unknown contact. Read the answer with `parseErasure`.
+   */
+  eraseContact(id: string) {
+    return this.call<{ erased?: ErasureCounts } | null>('DELETE', `/api/v1/contacts/${encodeURIComponent(id)}`);
   }
 
   /** Sends one queued reply, classifying the outcome for the outbox. */

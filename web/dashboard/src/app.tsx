@@ -37,6 +37,7 @@ import { loginNoticeKey, saidText, signInError, type Said } from './account';
 import { AccountMenu, useTicking } from './account-view';
 import { AgentsView } from './agents-view';
 import { denyKey, transferTargets } from './roles';
+import { ContactData, ErasedPane } from './erasure-view';
 
 type T = (key: Key, vars?: Record<string, string>) => string;
 
@@ -366,10 +367,12 @@ function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; s
           <AgentsView ctrl={ctrl} t={t} />
         </main>
       ) : (
-      <main class={open ? 'cols has-open' : 'cols'}>
+      <main class={open || ctrl.erased ? 'cols has-open' : 'cols'}>
         <ConversationList ctrl={ctrl} list={list} t={t} now={now} />
         {open ? (
           <ConversationPane key={open.id} ctrl={ctrl} conv={open} t={t} agentName={agentName} composerRef={composerRef} />
+        ) : ctrl.erased ? (
+          <ErasedPane ctrl={ctrl} t={t} />
         ) : (
           <section class="pane empty">
             <p>{t('pickConversation')}</p>
@@ -1114,7 +1117,7 @@ export function MergeContact({ ctrl, contact, t }: { ctrl: Controller; contact: 
   );
 }
 
-function Profile({ ctrl, conv, t }: { ctrl: Controller; conv: ConversationView; t: T }) {
+export function Profile({ ctrl, conv, t }: { ctrl: Controller; conv: ConversationView; t: T }) {
   const full: ContactWithConversations | undefined = ctrl.state.contacts[conv.contact.id];
   const c = full ?? conv.contact;
   const [newTag, setNewTag] = useState('');
@@ -1196,6 +1199,7 @@ function Profile({ ctrl, conv, t }: { ctrl: Controller; conv: ConversationView; 
           )}
         </dd>
       </dl>
+      <ContactData key={c.id} ctrl={ctrl} contact={c} t={t} />
     </aside>
   );
 }

@@ -6,9 +6,11 @@ import { socketUrl, ticketSocketUrl, type RuntimeConfig } from './config';
 import { Outbox, clientIdOf, type Pending } from './outbox';
 import { DEFAULT_LIMITS, needLinks, parseLimits, type Limits } from './attachments';
 import {
-  appendListPage, applyEvent, emptyState, flattenEvents, newlyAssignedToMe, openingTab, prependOlder, putContact, rememberName, resyncHasGap,
-  resyncList, setTimeline, tabQuery, upsertConversation, upsertMessage, visibleList, type State, type Tab,
+  appendListPage, applyEvent, conversationsOfContact, emptyState, eraseContact, flattenEvents, newlyAssignedToMe, openingTab, prependOlder, putContact,
+  rememberName, resyncHasGap, resyncList, setTimeline, tabQuery, upsertConversation, upsertMessage, visibleList, type State, type Tab,
 } from './state';
+import { forgetDrafts } from './drafts';
+import { erasedIds, parseErasure } from './erasure';
 import { addNotification, loadNotifications, markRead, parseNotification, saveNotifications, type HeldNotification } from './notifications';
 import { upsertCanned } from './canned';
 import { contactName, contactsNamedIn } from './channels';
@@ -16,7 +18,7 @@ import { parseTranslationSetup } from './translation';
 import { parseAiSetup } from './ai';
 import { passwordError, type Said } from './account';
 import { may, roleOf, type Permission } from './roles';
-import type { Agent, AgentNotification, AgentStatus, AiSetup, Bot, CannedResponse, ConversationView, HistorySummary, Message, Page, Priority, ServerEvent, Suggestion, TranslationPreview, TranslationSetup } from './types';
+import type { Agent, AgentNotification, AgentStatus, AiSetup, Bot, CannedResponse, ConversationView, ErasureCounts, HistorySummary, Message, Page, Priority, ServerEvent, Suggestion, TranslationPreview, TranslationSetup } from './types';
 import { LiveSocket, type LinkStatus } from './ws';
 
 export interface Session {
@@ -50,6 +52,24 @@ export type AgentChange = { ok: true; agent: Agent } | { ok: false; code: string
 /** What a small action came to: null when done, else the reason to show next to it. */
 export type Outcome = string | null;
 
+/** What an export or an erasure came to: its value, or the refusal (`status` null: the server was not reached). */
+export type ContactDataResult<T> = { ok: true; value: T } | { ok: false; status: number | null; code: string; message: string };
+
+/**
+ * The open conversation was erased: shown in its place until another one opens. `counts`: what
+ * the server erased, when this agent erased it (null: a push, or an answer without them).
+ */
+export interface ErasedNotice {
+  conversationId: string | null;
+  counts: ErasureCounts | null;
+  mine: boolean;
+}
+
+function refusal(e: unknown): { ok: false; status: number | null; code: string; message: string } {
+  if (e instanceof ApiError) return { ok: false, status: e.status, code: e.code, message: e.message };
+  return { ok: false, status: null, code: 'network', message: e instanceof Error ? e.message : String(e) };
+}
+
 const OPEN_KEY = 'omnidesk.open';
 const VIEW_KEY = 'omnidesk.view';
 const TAB_KEY = 'omnidesk.tab';
@@ -72,6 +92,8 @@ export class Controller {
   private eventSeq = 0;
   private touched = new Map<string, number>();
   error: string | null = null;
+  /** The open conversation was erased (its contact's data): what the pane shows instead; null otherwise. */
+  erased: ErasedNotice | null = null;
   loadingList = false;
   /** Upload limits per channel (defaults until `GET /api/v1/limits` answers). */
   limits: Limits = DEFAULT_LIMITS;
@@ -300,6 +322,7 @@ export class Controller {
     // A batch (LiveSocket unpacks them already; kept safe here): each event in order, one render.
     let s = this.state;
     const confirmed: string[] = [];
+    const erasedNow: string[] = [];
     let mineNow = false;
     for (const ev of flattenEvents(frame)) {
       if (ev.type === 'presence') {
@@ -314,6 +337,10 @@ export class Controller {
       const assigned = newlyAssignedToMe(s, ev);
       if (assigned) this.hooks.onAssignedToMe?.(assigned.id, assigned.contact.display_name);
       if (assigned) mineNow = true;
+      if (ev.type === 'contact.erased') {
+        // Also the conversations held of that contact that the event does not name.
+        erasedNow.push(...(Array.isArray(ev.conversation_ids) ? ev.conversation_ids : []), ...conversationsOfContact(s, ev.contact_id));
+      }
       s = applyEvent(s, ev);
       const touchedId = conversationOf(ev);
       if (touchedId) this.touched.set(touchedId, ++this.eventSeq);
@@ -322,7 +349,9 @@ export class Controller {
         if (id) confirmed.push(id);
       }
     }
+    if (erasedNow.length) this.forgetErased(erasedNow, null);
     this.set(s);
+    if (erasedNow.length) this.emit();
     if (mineNow && this.autoTab && !this.choosingTab && this.tab === 'unassigned') {
       // The list was opened on Unassigned for me: work of mine now is where it goes.
       this.tab = 'mine';
@@ -584,6 +613,7 @@ export class Controller {
 
   async open(id: string): Promise<void> {
     this.openId = id;
+    this.erased = null;
     sessionStorage.setItem(OPEN_KEY, id);
     this.setNotifications(markRead(this.notifications, { conversationId: id }));
     this.emit();
@@ -593,7 +623,43 @@ export class Controller {
 
   close(): void {
     this.openId = null;
+    this.erased = null;
     sessionStorage.removeItem(OPEN_KEY);
+    this.emit();
+  }
+
+  /**
+   * Forgets what this dashboard keeps of erased conversations outside the state (the caller
+   * applies `eraseContact` to it): their drafts, queued replies, @mentions, and the open one,
+   * which gives way to the notice. Renders nothing by itself.
+   */
+  private forgetErased(ids: readonly string[], counts: ErasureCounts | null, mine = false): void {
+    const gone = new Set(ids);
+    for (const id of gone) {
+      forgetDrafts(localStorage, id);
+      this.touched.delete(id);
+      delete this.lastLinkRefresh[id];
+    }
+    for (const clientId of this.outbox.forget(gone)) {
+      const { [clientId]: _gone, ...rest } = this.progress;
+      this.progress = rest;
+    }
+    const mentions = this.notifications.filter((n) => !gone.has(n.conversation_id));
+    if (mentions.length !== this.notifications.length) this.setNotifications(mentions);
+    for (const n of this.toasts) if (gone.has(n.conversation_id)) this.dismissToast(n.id);
+    if (this.callsFor && gone.has(this.callsFor)) this.callsFor = null;
+    const openGone = this.openId !== null && gone.has(this.openId);
+    if (openGone || mine) this.erased = { conversationId: openGone ? this.openId : null, counts, mine };
+    if (openGone) {
+      this.openId = null;
+      sessionStorage.removeItem(OPEN_KEY);
+    }
+  }
+
+  /** Hides the erased notice (back to the list on a phone). */
+  dismissErased(): void {
+    if (!this.erased) return;
+    this.erased = null;
     this.emit();
   }
 
@@ -999,6 +1065,44 @@ export class Controller {
     const full = await this.guard(this.api.contact(into));
     if (full) this.set(putContact(this.state, full));
     return null;
+  }
+
+  /**
+   * Everything stored about a contact as a file (admins): the archive and its name, for the view
+   * to save; or the refusal (the server's message).
+   */
+  async exportContact(contactId: string): Promise<ContactDataResult<{ blob: Blob; filename: string }>> {
+    try {
+      return { ok: true, value: await this.api.exportContact(contactId) };
+    } catch (e) {
+      return refusal(e);
+    }
+  }
+
+  /**
+   * Erases a contact for good (admins). Done: their conversations leave every list here at once
+   * (the `contact.erased` push every agent gets changes nothing more), with their drafts and
+   * queued replies, and the open one, theirs, gives way to a notice with what was erased.
+   * Refused: nothing is removed, and the refusal is for the view to show.
+   */
+  async eraseContact(contactId: string): Promise<ContactDataResult<ErasureCounts | null>> {
+    let answer: unknown;
+    try {
+      answer = await this.api.eraseContact(contactId);
+    } catch (e) {
+      return refusal(e);
+    }
+    const counts = parseErasure(answer, contactId);
+    const named = erasedIds(answer);
+    // The conversations the answer names, and any held here of the contact or of those merged into it.
+    const contacts = [contactId, ...named.contacts];
+    const ids = [...new Set([...named.conversations, ...contacts.flatMap((id) => conversationsOfContact(this.state, id))])];
+    this.forgetErased(ids, counts, true);
+    let s = eraseContact(this.state, contactId, ids);
+    for (const merged of named.contacts) s = eraseContact(s, merged, []);
+    this.state = s;
+    this.emit();
+    return { ok: true, value: counts };
   }
 
   /** Moves the selection through the current tab's list (keyboard shortcuts). */

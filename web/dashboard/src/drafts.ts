@@ -13,3 +13,9 @@ export function saveDraft(storage: KeyValue, conversationId: string, text: strin
   if (text) storage.setItem(PREFIX + conversationId, text);
   else storage.removeItem(PREFIX + conversationId);
 }
+
+/** Forgets both drafts of a conversation (the reply's and the private note's `note.<id>`): it was erased. */
+export function forgetDrafts(storage: KeyValue, conversationId: string): void {
+  storage.removeItem(PREFIX + conversationId);
+  storage.removeItem(`${PREFIX}note.${conversationId}`);
+}

@@ -127,6 +127,20 @@ export class Outbox {
     this.save();
   }
 
+  /**
+   * Forgets every reply to these conversations, queued, sending or failed (they were erased:
+   * nothing is sent to them any more). The client ids forgotten.
+   */
+  forget(conversationIds: Iterable<string>): string[] {
+    const gone = new Set(conversationIds);
+    const dropped = this.items.filter((p) => gone.has(p.conversationId)).map((p) => p.clientId);
+    if (dropped.length === 0) return dropped;
+    for (const id of dropped) this.blobs.delete(id);
+    this.items = this.items.filter((p) => !gone.has(p.conversationId));
+    this.save();
+    return dropped;
+  }
+
   /** Forgets replies the server already has (seen through an event or a resync). */
   confirm(clientIds: Iterable<string>): void {
     const seen = new Set(clientIds);

@@ -19,7 +19,9 @@ export type Permission =
   | 'reports'
   | 'merge'
   | 'assignOthers'
-  | 'allAiCalls';
+  | 'allAiCalls'
+  | 'exportContact'
+  | 'eraseContact';
 
 /** The least role each action needs (as the server enforces it). */
 export const NEEDS: Record<Permission, Role> = {
@@ -31,6 +33,8 @@ export const NEEDS: Record<Permission, Role> = {
   merge: 'supervisor',
   assignOthers: 'supervisor',
   allAiCalls: 'supervisor',
+  exportContact: 'admin',
+  eraseContact: 'admin',
 };
 
 /** An agent's role; null when the server sends none (a server without roles) or one this build does not know. */

@@ -42,12 +42,18 @@ export interface State {
   contacts: Record<string, ContactWithConversations>;
   /** Names of every contact seen, by id (also merged ones: timeline events name them). */
   names: Record<string, string>;
+  /**
+   * Conversations and contacts erased (`contact.erased`, or an erasure made here): never taken
+   * again, so a list page or a reply read before the erasure cannot bring them back.
+   */
+  erasedConversations: Record<string, true>;
+  erasedContacts: Record<string, true>;
 }
 
 export function emptyState(me: string | null = null): State {
   const cursors = {} as Record<Tab, ListCursor>;
   for (const t of TABS) cursors[t] = { next: null, loaded: false };
-  return { me, conversations: {}, messages: {}, olderCursor: {}, cursors, contacts: {}, names: {} };
+  return { me, conversations: {}, messages: {}, olderCursor: {}, cursors, contacts: {}, names: {}, erasedConversations: {}, erasedContacts: {} };
 }
 
 /** The list query of a tab (`GET /api/v1/conversations?…`). */
@@ -97,8 +103,14 @@ export function unreadTotal(s: State, tab: Tab): number {
   return visibleList(s, tab).reduce((n, c) => n + (c.unread_count || 0), 0);
 }
 
-/** Stores a conversation unless what we hold is newer (a higher version). */
+/** Whether a conversation (or its contact) was erased: nothing of it is taken again. */
+export function isErased(s: State, conversationId: string, contactId?: string): boolean {
+  return !!s.erasedConversations?.[conversationId] || (contactId !== undefined && !!s.erasedContacts?.[contactId]);
+}
+
+/** Stores a conversation unless what we hold is newer (a higher version) or it was erased. */
 export function upsertConversation(s: State, c: ConversationView): State {
+  if (isErased(s, c.id, c.contact?.id)) return s;
   const old = s.conversations[c.id];
   if (old && old.version > c.version) return s;
   return { ...s, conversations: { ...s.conversations, [c.id]: c }, contacts: syncContacts(s.contacts, c), names: named(s.names, c.contact) };
@@ -112,11 +124,13 @@ function named(names: Record<string, string> | undefined, c: { id: string; displ
 
 /** Stores a fetched contact with its conversations (`GET /contacts/{id}`). */
 export function putContact(s: State, c: ContactWithConversations): State {
+  if (s.erasedContacts?.[c.id]) return s;
   return { ...s, contacts: { ...s.contacts, [c.id]: c }, names: named(s.names, c) };
 }
 
 /** Remembers a contact's name (one fetched only to name it, e.g. a merged contact). */
 export function rememberName(s: State, c: { id: string; display_name: string }): State {
+  if (s.erasedContacts?.[c.id]) return s;
   const names = named(s.names, c);
   return names === s.names ? s : { ...s, names };
 }
@@ -256,6 +270,7 @@ export function mergeMessages(list: Message[], incoming: Message[]): Message[] {
 
 /** Stores the newest page of a timeline (first open or resync). */
 export function setTimeline(s: State, conversationId: string, page: Page<Message>, first: boolean): State {
+  if (isErased(s, conversationId)) return s;
   const held = s.messages[conversationId] ?? [];
   const merged = mergeMessages(held, page.items);
   const olderCursor = first || !(conversationId in s.olderCursor)
@@ -266,6 +281,7 @@ export function setTimeline(s: State, conversationId: string, page: Page<Message
 
 /** Prepends an older page (scrolling up). */
 export function prependOlder(s: State, conversationId: string, page: Page<Message>): State {
+  if (isErased(s, conversationId)) return s;
   const held = s.messages[conversationId] ?? [];
   return {
     ...s,
@@ -319,6 +335,7 @@ export function applyEvent(s: State, ev: ServerEvent): State {
     case 'contact.updated': {
       // A merge sends the kept contact (more identities) and the merged one (`merged_into`);
       // the moved conversations follow as conversation.updated with their new contact.
+      if (s.erasedContacts?.[ev.contact.id]) return s;
       const conversations = { ...s.conversations };
       let touched = false;
       for (const c of Object.values(s.conversations)) {
@@ -333,9 +350,60 @@ export function applyEvent(s: State, ev: ServerEvent): State {
       const names = named(s.names, ev.contact);
       return touched || held || names !== s.names ? { ...s, conversations, contacts, names } : s;
     }
+    case 'contact.erased':
+      return eraseContact(s, ev.contact_id, Array.isArray(ev.conversation_ids) ? ev.conversation_ids : []);
     default:
       return s;
   }
+}
+
+/**
+ * The conversations of a contact held here: those listed with it (their contact is it) and those
+ * its fetched profile lists.
+ */
+export function conversationsOfContact(s: State, contactId: string): string[] {
+  const ids = new Set<string>();
+  for (const c of Object.values(s.conversations)) if (c.contact.id === contactId) ids.add(c.id);
+  for (const x of s.contacts[contactId]?.conversations ?? []) ids.add(x.id);
+  return [...ids];
+}
+
+/**
+ * Forgets an erased contact and their conversations (`contact.erased`, or an erasure made
+ * here): the conversations `conversationIds` names and any other held of that contact leave
+ * every list with their timelines; the contact, and the contacts held that were merged into it
+ * (erased with it), leave the profiles and the names; all are remembered as erased so nothing
+ * read before brings them back. Unchanged when nothing was held.
+ */
+export function eraseContact(s: State, contactId: string, conversationIds: readonly string[]): State {
+  const people = new Set([contactId, ...Object.values(s.contacts).filter((c) => c.merged_into === contactId).map((c) => c.id)]);
+  const gone = new Set(conversationIds.filter((id) => typeof id === 'string'));
+  for (const id of people) for (const c of conversationsOfContact(s, id)) gone.add(c);
+  const known = [...people].every((id) => s.erasedContacts?.[id]) && [...gone].every((id) => s.erasedConversations?.[id]);
+  if (known) return s;
+  const conversations = { ...s.conversations };
+  const messages = { ...s.messages };
+  const olderCursor = { ...s.olderCursor };
+  const erasedConversations = { ...s.erasedConversations };
+  for (const id of gone) {
+    delete conversations[id];
+    delete messages[id];
+    delete olderCursor[id];
+    erasedConversations[id] = true;
+  }
+  const contacts: Record<string, ContactWithConversations> = {};
+  for (const [id, held] of Object.entries(s.contacts)) {
+    if (people.has(id)) continue;
+    const list = held.conversations ?? [];
+    contacts[id] = list.some((x) => gone.has(x.id)) ? { ...held, conversations: list.filter((x) => !gone.has(x.id)) } : held;
+  }
+  const names = { ...s.names };
+  const erasedContacts = { ...s.erasedContacts };
+  for (const id of people) {
+    delete names[id];
+    erasedContacts[id] = true;
+  }
+  return { ...s, conversations, messages, olderCursor, contacts, names, erasedConversations, erasedContacts };
 }
 
 /**
@@ -345,7 +413,7 @@ export function applyEvent(s: State, ev: ServerEvent): State {
  */
 export function newlyAssignedToMe(s: State, ev: ServerEvent): ConversationView | null {
   const c = conversationOf(ev);
-  if (c === null || s.me === null) return null;
+  if (c === null || s.me === null || isErased(s, c.id, c.contact?.id)) return null;
   if (c.status !== 'assigned' || c.assignee_id !== s.me) return null;
   const old = s.conversations[c.id];
   if (old && old.version >= c.version) return null;

@@ -147,6 +147,18 @@ export interface ContactWithConversations extends Contact {
   conversations: ConversationSummary[];
 }
 
+/** `DELETE /contacts/{id}`: what was erased for good (`{"erased": …}`). */
+export interface ErasureCounts {
+  contact: string;
+  conversations: number;
+  messages: number;
+  files: number;
+  /** The erased conversations (absent from an older answer: those held of the contact are). */
+  conversation_ids?: string[];
+  /** The contacts that had been merged into it, erased with it. */
+  merged_contacts?: string[];
+}
+
 export type Author =
   | { kind: 'contact'; id: string }
   | { kind: 'agent'; id: string }
@@ -296,6 +308,8 @@ export type ServerEvent =
   | { type: 'message.updated'; conversation_id: string; message: Message }
   | { type: 'conversation.updated'; conversation: ConversationView }
   | { type: 'contact.updated'; contact: Contact }
+  /** A contact was erased (GDPR): their conversations are gone for good, on every channel. */
+  | { type: 'contact.erased'; contact_id: string; conversation_ids: string[] }
   | { type: 'presence'; agent_id: string; status: AgentStatus; chosen_status?: AgentStatus | null }
   /** Something for this agent only (an @mention in a private note). */
   | { type: 'notification'; notification: AgentNotification }

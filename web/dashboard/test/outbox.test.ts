@@ -112,6 +112,23 @@ describe('queued sends', () => {
     expect(box.all()).toEqual([]);
   });
 
+  it('the replies to erased conversations are forgotten, queued or failed, in storage too; the rest stay', async () => {
+    const storage = new MemoryStorage();
+    const box = new Outbox(storage, 'k', async () => ({ ok: false, retry: false, reason: 'refused' }));
+    box.enqueue('cv_gone', 'x');
+    await box.flush(); // failed
+    box.enqueue('cv_gone', 'y', undefined, [new File(['b'], 'b.txt')]);
+    const kept = box.enqueue('cv_1', 'z');
+    let saved = 0;
+    box.subscribe(() => saved++);
+    expect(box.forget(['cv_gone'])).toHaveLength(2);
+    expect(box.all().map((p) => p.clientId)).toEqual([kept.clientId]);
+    expect(JSON.parse(storage.getItem('k')!).map((p: { text: string }) => p.text)).toEqual(['z']);
+    expect(saved).toBe(1);
+    expect(box.forget(['cv_gone', 'cv_other'])).toEqual([]);
+    expect(saved).toBe(1); // nothing held: nothing saved
+  });
+
   it('client ids fit the server’s rule (1–64 of A-Za-z0-9_-) and differ', () => {
     const a = newClientId();
     const b = newClientId();

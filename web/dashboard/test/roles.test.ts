@@ -14,9 +14,9 @@ const agent = (id: string, patch: Partial<Agent> = {}): Agent => ({ id, email: `
 describe('who may do what', () => {
   const all = Object.keys(NEEDS) as Permission[];
 
-  it('an admin may everything; a supervisor everything but rules, FAQ and agents; an agent none of it', () => {
+  it("an admin may everything; a supervisor everything but rules, FAQ, agents and a contact's data; an agent none of it", () => {
     expect(all.filter((p) => may('admin', p))).toEqual(all);
-    expect(all.filter((p) => !may('supervisor', p)).sort()).toEqual(['editFaq', 'editRules', 'manageAgents']);
+    expect(all.filter((p) => !may('supervisor', p)).sort()).toEqual(['editFaq', 'editRules', 'eraseContact', 'exportContact', 'manageAgents']);
     expect(all.filter((p) => may('agent', p))).toEqual([]);
   });
 
