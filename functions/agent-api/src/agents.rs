@@ -111,6 +111,8 @@ pub async fn create_agent_as(
         capacity: Agent::DEFAULT_CAPACITY,
         role,
         disabled: false,
+        totp: false,
+        totp_secret: None,
         created_at: deps.clock.now(),
     };
     match deps.agents.create_agent(&agent).await {
@@ -133,6 +135,9 @@ pub async fn create_agent_as(
 pub(crate) struct LoginRequest {
     email: String,
     password: String,
+    /// The current TOTP code, for an account with two-factor sign-in on.
+    #[serde(default)]
+    totp: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -196,6 +201,33 @@ pub(crate) async fn login(
             "this account is disabled; ask an admin",
         ));
     }
+    if agent.totp {
+        let Some(code) = req.totp.as_deref().filter(|c| !c.trim().is_empty()) else {
+            // The password was right: the second step asks for the code.
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "totp_required",
+                "enter the 6-digit code of your authenticator app (`totp`)",
+            ));
+        };
+        if !crate::totp::accept(deps.agents.as_ref(), &agent, code, now).await? {
+            tracing::info!(agent_id = %agent.id, "failed login: the TOTP code");
+            attempt.failed(deps.agents.as_ref(), now).await?;
+            audit::record(
+                &deps,
+                Event::by(None, "sign_in_failed")
+                    .on(&agent.id)
+                    .detail("code")
+                    .from(from),
+            )
+            .await;
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "bad_totp",
+                "that code is not right or was used already; wait for the next one",
+            ));
+        }
+    }
     let version = crate::auth::session_version(deps.agents.as_ref(), agent.id).await?;
     let issued = deps.auth.issue_version(agent.id, version)?;
     tracing::info!(agent_id = %agent.id, "agent logged in");
@@ -209,7 +241,7 @@ pub(crate) async fn login(
 }
 
 /// 429 until `until`: the seconds to wait in `Retry-After` and the message.
-fn locked(now: Timestamp, until: Timestamp) -> Response {
+pub(crate) fn locked(now: Timestamp, until: Timestamp) -> Response {
     let secs = u64::try_from(until.millis() - now.millis())
         .unwrap_or(0)
         .div_ceil(1000)
@@ -376,6 +408,8 @@ fn check_new_password(password: &str) -> Result<(), ApiError> {
 pub(crate) struct AgentPatch {
     role: Option<String>,
     disabled: Option<bool>,
+    /// `false` turns off the agent's two-factor sign-in (a lost phone); only the agent turns it on.
+    totp: Option<bool>,
 }
 
 /// `PATCH /api/v1/agents/{id}` (admins): changes an agent's role or disables (enables) them.
@@ -407,7 +441,21 @@ pub(crate) async fn patch_agent(
     if let Some(disabled) = patch.disabled {
         agent.disabled = disabled;
     }
-    if (agent.role, agent.disabled) == before {
+    let reset_totp = match patch.totp {
+        Some(true) => {
+            return Err(ApiError::invalid(
+                "totp",
+                "only `false`: an agent turns two-factor sign-in on themselves",
+            ));
+        }
+        Some(false) => agent.totp || agent.totp_secret.is_some(),
+        None => false,
+    };
+    if reset_totp {
+        agent.totp = false;
+        agent.totp_secret = None;
+    }
+    if (agent.role, agent.disabled) == before && !reset_totp {
         return Ok(Json(agent));
     }
     let admins_left = all
@@ -442,6 +490,9 @@ pub(crate) async fn patch_agent(
             Event::by(Some(me.0), "role_changed").on(&id).detail(change),
         )
         .await;
+    }
+    if reset_totp {
+        audit::record(&deps, Event::by(Some(me.0), "totp_reset").on(&id)).await;
     }
     if agent.disabled != before.1 {
         let action = if agent.disabled {

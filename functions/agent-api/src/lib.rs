@@ -24,6 +24,7 @@ mod reports;
 mod rules;
 mod signin;
 mod teams;
+mod totp;
 mod translation;
 mod triage;
 
@@ -59,6 +60,7 @@ pub use files::MAX_JSON_BODY_BYTES;
 pub use omnidesk_core::usecases::FileSettings;
 pub use reports::rollout_bucket;
 pub use signin::{ClientAddr, is_common_password};
+pub use totp::code_of as totp_code;
 
 /// The OpenAPI 3.1 document of this API (and of the WebSocket events).
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
@@ -201,6 +203,9 @@ fn routes() -> Vec<Route> {
     vec![
         route(Get, "/api/openapi.json", openapi),
         route(Post, "/api/v1/auth/login", agents::login),
+        route(Post, "/api/v1/agents/me/totp", totp::setup),
+        route(Post, "/api/v1/agents/me/totp/confirm", totp::confirm),
+        route(Post, "/api/v1/agents/me/totp/disable", totp::disable),
         route(Post, "/api/v1/auth/logout", agents::logout),
         route(Post, "/api/v1/auth/ws-ticket", agents::ws_ticket),
         route(Put, "/api/v1/agents/me/password", agents::change_password),

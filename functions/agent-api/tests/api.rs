@@ -3863,3 +3863,122 @@ async fn an_admin_exports_a_contact_then_erases_them_and_only_them() {
     let (status, _) = app.call("DELETE", &erase, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Two-factor sign-in
+
+#[tokio::test]
+async fn two_factor_sign_in_takes_a_fresh_code_once_it_is_on() {
+    let app = app().await;
+    let login = |totp: Option<String>| {
+        let mut body = json!({"email": "ann@example.com", "password": "correct-horse"});
+        if let Some(code) = totp {
+            body["totp"] = json!(code);
+        }
+        app.call_as(None, "POST", "/api/v1/auth/login", Some(body))
+    };
+    // Setting it up takes the password.
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/v1/agents/me/totp",
+            Some(json!({"password": "wrong one"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "wrong_password");
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/v1/agents/me/totp",
+            Some(json!({"password": "correct-horse"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let secret = omnidesk_domain::TotpSecret::new(body["secret"].as_str().unwrap());
+    assert!(
+        body["otpauth_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/omnidesk:ann%40example.com?secret="),
+        "{body}"
+    );
+    // Not on before a code confirms it: the password alone still signs in.
+    assert_eq!(login(None).await.0, StatusCode::OK);
+    let code = |at: Timestamp| omnidesk_agent_api::totp_code(&secret, at).unwrap();
+    let now = app.clock.now();
+    let wrong = if code(now) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/v1/agents/me/totp/confirm",
+            Some(json!({"code": wrong})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_code");
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/v1/agents/me/totp/confirm",
+            Some(json!({"code": code(now)})),
+        )
+        .await;
+    assert_eq!(
+        (status, body.clone()),
+        (StatusCode::OK, json!({"totp": true}))
+    );
+    let (_, me) = app.call("GET", "/api/v1/agents/me", None).await;
+    assert_eq!(me["totp"], true);
+    assert!(
+        me.get("totp_secret").is_none(),
+        "the secret is never shown again: {me}"
+    );
+
+    // Sign-in: the password, then the code; a code is good once.
+    let (status, body) = login(None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "totp_required");
+    let (status, body) = login(Some(code(now))).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the code that confirmed it was used"
+    );
+    assert_eq!(body["error"]["code"], "bad_totp");
+    app.clock.advance(Duration::from_secs(30));
+    let next = code(app.clock.now());
+    let (status, body) = login(Some(next.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["agent"]["totp"], true);
+    let (status, _) = login(Some(next)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "replayed");
+    let (_, audit) = app.call("GET", "/api/v1/audit", None).await;
+    assert!(audit.to_string().contains("totp_enabled"));
+    assert!(!audit.to_string().contains(secret.expose()));
+
+    // A lost phone: an admin turns it off; the password alone signs in again.
+    let ann = app.ann.id;
+    let (status, body) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/agents/{}", app.bob.id),
+            Some(json!({"totp": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/agents/{ann}"),
+            Some(json!({"totp": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["totp"], false);
+    assert_eq!(login(None).await.0, StatusCode::OK);
+}

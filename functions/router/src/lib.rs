@@ -2683,6 +2683,8 @@ mod tests {
             capacity: 10,
             role: omnidesk_domain::Role::Agent,
             disabled: false,
+            totp: false,
+            totp_secret: None,
             created_at: Timestamp::from_millis(0),
         };
         let mut s = RouterSettings::default();

@@ -90,6 +90,8 @@ async fn add_agent(s: &Setup, email: &str, status: AgentStatus) -> Agent {
         capacity: 10,
         role: omnidesk_domain::Role::Agent,
         disabled: false,
+        totp: false,
+        totp_secret: None,
         created_at: s.clock.now(),
     };
     s.store.create_agent(&agent).await.unwrap();

@@ -57,6 +57,8 @@ async fn world(translator: Arc<FakeTranslator>, agents: &[(&str, &[&str])]) -> W
                 capacity: 10,
                 role: omnidesk_domain::Role::Agent,
                 disabled: false,
+                totp: false,
+                totp_secret: None,
                 created_at: clock.now_ts(),
             })
             .await

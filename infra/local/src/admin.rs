@@ -287,6 +287,31 @@ pub async fn agent_set_role(
     Ok(agent)
 }
 
+/// `omnidesk agent totp-reset`: turns off an agent's two-factor sign-in (a lost phone; the
+/// way back in when no admin can sign in). Their sessions end.
+pub async fn agent_reset_totp(target: &Target, email: &str) -> anyhow::Result<Agent> {
+    let address = omnidesk_domain::EmailAddress::parse(email)
+        .map_err(|e| anyhow::anyhow!("--email {email:?}: {e}"))?;
+    let Some(id) = target.agents.agent_id_by_email(&address).await? else {
+        bail!("there is no agent {address}");
+    };
+    let mut agent = target
+        .agents
+        .get_agent(id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("there is no agent {address}"))?;
+    agent.totp = false;
+    agent.totp_secret = None;
+    target.agents.update_agent(&agent).await?;
+    omnidesk_agent_api::end_sessions(target.agents.as_ref(), id).await?;
+    omnidesk_agent_api::record_audit(
+        &target.api,
+        omnidesk_agent_api::AuditEvent::by(None, "totp_reset").on(&id),
+    )
+    .await;
+    Ok(agent)
+}
+
 /// What `omnidesk team add` sets (unset fields keep a team's values, or the defaults).
 #[derive(Debug, Default, Clone)]
 pub struct TeamSpec {

@@ -106,6 +106,11 @@ enum AgentCommand {
         #[arg(long)]
         role: String,
     },
+    /// Turn off an agent's two-factor sign-in (a lost phone); their sessions end.
+    TotpReset {
+        #[arg(long)]
+        email: String,
+    },
     /// List agents.
     List,
 }
@@ -461,6 +466,14 @@ async fn main() -> anyhow::Result<()> {
                 agent.name,
                 agent.email,
                 agent.role.as_str()
+            );
+        }
+        Command::Agent(AgentCommand::TotpReset { email }) => {
+            let target = admin::Target::select(&config, cli.aws_table.as_deref()).await?;
+            let agent = admin::agent_reset_totp(&target, &email).await?;
+            println!(
+                "agent {} <{}>: two-factor sign-in is off; they sign in with their password and can set it up again",
+                agent.name, agent.email
             );
         }
         Command::Agent(AgentCommand::List) => {

@@ -265,6 +265,43 @@ pub async fn website_from_store(
     Ok(sealing.sealer().await?.open_website(website)?)
 }
 
+/// The stored form of `agent`'s TOTP secret: sealed when the store has `sealing`.
+pub async fn totp_to_store(
+    sealing: Option<&Sealing>,
+    agent: &omnidesk_domain::Agent,
+) -> Result<Option<String>, StoreError> {
+    let Some(secret) = &agent.totp_secret else {
+        return Ok(None);
+    };
+    Ok(Some(match sealing {
+        Some(s) => s
+            .sealer()
+            .await?
+            .seal(secret.expose(), &format!("agent:{}:totp", agent.id)),
+        None => secret.expose().to_owned(),
+    }))
+}
+
+/// An agent's TOTP secret as a store read it, opened.
+pub async fn totp_from_store(
+    sealing: Option<&Sealing>,
+    agent: omnidesk_domain::AgentId,
+    stored: Option<String>,
+) -> Result<Option<omnidesk_domain::TotpSecret>, StoreError> {
+    let Some(stored) = stored else {
+        return Ok(None);
+    };
+    if !stored.starts_with(SEALED_PREFIX) {
+        return Ok(Some(omnidesk_domain::TotpSecret::new(stored)));
+    }
+    let sealing = sealing.ok_or_else(no_key)?;
+    let plain = sealing
+        .sealer()
+        .await?
+        .open(&stored, &format!("agent:{agent}:totp"))?;
+    Ok(Some(omnidesk_domain::TotpSecret::new(plain)))
+}
+
 fn no_key() -> StoreError {
     StoreError::Corrupt(
         "a secret is stored sealed, but this process has no secrets key to open it".to_owned(),

@@ -346,6 +346,8 @@ fn agent(status: AgentStatus, capacity: u32) -> Agent {
         capacity,
         role: omnidesk_domain::Role::Agent,
         disabled: false,
+        totp: false,
+        totp_secret: None,
         created_at: Timestamp::from_millis(0),
     }
 }

@@ -136,7 +136,36 @@ pub struct Agent {
     /// A disabled agent cannot sign in and takes no conversations.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub disabled: bool,
+    /// Whether signing in takes a TOTP code too (the secret is confirmed).
+    #[serde(default)]
+    pub totp: bool,
+    /// The TOTP shared secret (base32), set up or confirmed; never serialised (stores keep it
+    /// apart from the record, sealed, as they keep the password hash).
+    #[serde(skip_serializing, default)]
+    pub totp_secret: Option<TotpSecret>,
     pub created_at: Timestamp,
+}
+
+/// A TOTP shared secret (RFC 4648 base32). Never printed.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TotpSecret(String);
+
+impl TotpSecret {
+    /// Wraps a base32 secret.
+    pub fn new(base32: impl Into<String>) -> Self {
+        Self(base32.into())
+    }
+    /// The secret, to compute or show a code.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TotpSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TotpSecret(***)")
+    }
 }
 
 impl Agent {
@@ -232,6 +261,8 @@ mod translation_tests {
             capacity: 10,
             role: crate::Role::Agent,
             disabled: false,
+            totp: false,
+            totp_secret: None,
             created_at: Timestamp::from_millis(0),
         }
     }

@@ -18,7 +18,7 @@ mod summary;
 mod team;
 mod values;
 
-pub use agent::{Agent, AgentStatus, PasswordHash, Role, translation_targets};
+pub use agent::{Agent, AgentStatus, PasswordHash, Role, TotpSecret, translation_targets};
 pub use attachment::{
     Attachment, AttachmentKind, Degrees, TELEGRAM_DOWNLOAD_LIMIT, TELEGRAM_FILE_PREFIX,
     TELEGRAM_PHOTO_LIMIT, TELEGRAM_UPLOAD_LIMIT, clean_file_name, human_size, kind_of_mime,

@@ -369,9 +369,15 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_expiry ON audit_log(keep_until_ms);
 "#;
 
+/// Schema version 10: an agent's TOTP secret (sealed), kept beside the record like the
+/// password hash (the record is what the API shows).
+const MIGRATION_V10: &str = r#"
+ALTER TABLE agents ADD COLUMN totp_secret TEXT;
+"#;
+
 /// Migrations in order: `(version reached, SQL)`. A database at version `v` runs every
 /// migration above `v`, each in its own transaction with the version bump.
-const MIGRATIONS: [(i64, &str); 9] = [
+const MIGRATIONS: [(i64, &str); 10] = [
     (1, SCHEMA_V1),
     (2, MIGRATION_V2),
     (3, MIGRATION_V3),
@@ -381,6 +387,7 @@ const MIGRATIONS: [(i64, &str); 9] = [
     (7, MIGRATION_V7),
     (8, MIGRATION_V8),
     (9, MIGRATION_V9),
+    (10, MIGRATION_V10),
 ];
 
 /// The database cannot serve a call (writer stopped, commit failed, task lost). The message

@@ -899,6 +899,16 @@ fn read_message(conn: &rusqlite::Connection, cid: &str, mid: &str) -> StoreResul
 // ---------------------------------------------------------------------------------------------
 // Agents
 
+impl SqliteStore {
+    /// `agent` with its TOTP secret as stored in its own column (opened).
+    async fn with_totp(&self, mut agent: Agent, stored: Option<String>) -> StoreResult<Agent> {
+        agent.totp_secret =
+            omnidesk_core::sealing::totp_from_store(self.sealing.as_deref(), agent.id, stored)
+                .await?;
+        Ok(agent)
+    }
+}
+
 /// Agents are stored without their password hash in the JSON (`Agent` never serialises it);
 /// the hash has its own column and is put back on read.
 fn decode_agent(json: &str, password_hash: String) -> StoreResult<Agent> {
@@ -917,17 +927,20 @@ fn decode_agent(json: &str, password_hash: String) -> StoreResult<Agent> {
 impl AgentStore for SqliteStore {
     async fn create_agent(&self, agent: &Agent) -> StoreResult<()> {
         let a = agent.clone();
+        let totp = omnidesk_core::sealing::totp_to_store(self.sealing.as_deref(), agent).await?;
         self.db
             .write_async(move |conn| {
                 let json = to_json(&a)?;
                 insert_new(
                     conn,
-                    "INSERT INTO agents (id, email, password_hash, json) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO agents (id, email, password_hash, json, totp_secret) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![
                         a.id.to_string(),
                         a.email.as_str(),
                         a.password_hash.as_phc(),
-                        json
+                        json,
+                        totp
                     ],
                     || format!("agent {} or e-mail {} exists", a.id, a.email),
                 )
@@ -936,18 +949,26 @@ impl AgentStore for SqliteStore {
     }
 
     async fn get_agent(&self, id: AgentId) -> StoreResult<Option<Agent>> {
-        self.db
+        let row = self
+            .db
             .read_async(move |conn| {
-                let row: Option<(String, String)> = conn
-                    .prepare_cached("SELECT json, password_hash FROM agents WHERE id = ?1")
+                let row: Option<(String, String, Option<String>)> = conn
+                    .prepare_cached(
+                        "SELECT json, password_hash, totp_secret FROM agents WHERE id = ?1",
+                    )
                     .and_then(|mut s| {
-                        s.query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+                        s.query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                             .optional()
                     })
                     .map_err(sql_err)?;
-                row.map(|(j, h)| decode_agent(&j, h)).transpose()
+                row.map(|(j, h, t)| decode_agent(&j, h).map(|a| (a, t)))
+                    .transpose()
             })
-            .await
+            .await?;
+        match row {
+            Some((agent, totp)) => Ok(Some(self.with_totp(agent, totp).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn agent_id_by_email(&self, email: &EmailAddress) -> StoreResult<Option<AgentId>> {
@@ -965,26 +986,41 @@ impl AgentStore for SqliteStore {
     }
 
     async fn list_agents(&self) -> StoreResult<Vec<Agent>> {
-        self.db
+        let rows = self
+            .db
             .read_async(move |conn| {
                 let mut stmt = conn
-                    .prepare_cached("SELECT json, password_hash FROM agents ORDER BY id")
+                    .prepare_cached(
+                        "SELECT json, password_hash, totp_secret FROM agents ORDER BY id",
+                    )
                     .map_err(sql_err)?;
                 let rows = stmt
-                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                    .query_map([], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Option<String>>(2)?,
+                        ))
+                    })
                     .map_err(sql_err)?;
                 let mut out = Vec::new();
                 for row in rows {
-                    let (j, h) = row.map_err(sql_err)?;
-                    out.push(decode_agent(&j, h)?);
+                    let (j, h, t) = row.map_err(sql_err)?;
+                    out.push((decode_agent(&j, h)?, t));
                 }
-                Ok(out)
+                Ok::<_, StoreError>(out)
             })
-            .await
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (agent, totp) in rows {
+            out.push(self.with_totp(agent, totp).await?);
+        }
+        Ok(out)
     }
 
     async fn update_agent(&self, agent: &Agent) -> StoreResult<()> {
         let mut a = agent.clone();
+        let totp = omnidesk_core::sealing::totp_to_store(self.sealing.as_deref(), agent).await?;
         self.db
             .write_async(move |conn| {
                 let tx = conn;
@@ -998,9 +1034,12 @@ impl AgentStore for SqliteStore {
                 a.email =
                     EmailAddress::parse(&email).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let json = to_json(&a)?;
-                tx.prepare_cached("UPDATE agents SET password_hash = ?2, json = ?3 WHERE id = ?1")
-                    .and_then(|mut s| s.execute(params![id, a.password_hash.as_phc(), json]))
-                    .map_err(sql_err)?;
+                tx.prepare_cached(
+                    "UPDATE agents SET password_hash = ?2, json = ?3, totp_secret = ?4 \
+                     WHERE id = ?1",
+                )
+                .and_then(|mut s| s.execute(params![id, a.password_hash.as_phc(), json, totp]))
+                .map_err(sql_err)?;
                 Ok(())
             })
             .await

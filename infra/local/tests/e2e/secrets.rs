@@ -1,5 +1,6 @@
 //! Secrets at rest and in logs, on the real binary: a bot (token, webhook secret), a website
-//! (identity secret), an agent (password) and an SMTP relay (password) are configured with
+//! (identity secret), an agent (password, then a TOTP secret) and an SMTP relay (password) are
+//! configured with
 //! the CLI, `omnidesk serve` runs at debug level and is used (webhooks with the right and a
 //! wrong secret, a sign-in, the API); then no secret is found in anything any process printed,
 //! nor as plain text in any file of the data directory.
@@ -172,6 +173,18 @@ async fn no_secret_is_stored_in_plain_text_or_printed_by_any_process() {
         .await
         .unwrap();
     assert!(bots.contains(bot_id), "{bots}");
+    // A TOTP secret set up through the API is stored sealed too.
+    let setup: Value = http
+        .post(format!("{base}/api/v1/agents/me/totp"))
+        .bearer_auth(&token)
+        .json(&json!({"password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let totp_secret = setup["secret"].as_str().expect("a TOTP secret").to_owned();
     // The bot answers the customer through the fake Telegram: the token was opened to send.
     fake.wait_for_sent(1, Duration::from_secs(10)).await;
     serve.kill().unwrap();
@@ -188,6 +201,7 @@ async fn no_secret_is_stored_in_plain_text_or_printed_by_any_process() {
         IDENTITY_SECRET,
         PASSWORD,
         RELAY_PASSWORD,
+        totp_secret.as_str(),
     ];
     for s in secrets {
         assert!(!printed.contains(s), "a process printed {s}");
@@ -195,7 +209,16 @@ async fn no_secret_is_stored_in_plain_text_or_printed_by_any_process() {
     // The token's secret part alone neither.
     assert!(!printed.contains(TOKEN.split(':').nth(1).unwrap()));
     assert_eq!(
-        plain_in_files(&data, &[TOKEN, WEBHOOK_SECRET, IDENTITY_SECRET, PASSWORD]),
+        plain_in_files(
+            &data,
+            &[
+                TOKEN,
+                WEBHOOK_SECRET,
+                IDENTITY_SECRET,
+                PASSWORD,
+                totp_secret.as_str()
+            ]
+        ),
         Vec::<String>::new()
     );
 }

@@ -358,12 +358,30 @@ fn message_of(item: &Item) -> StoreResult<Message> {
     Ok(message)
 }
 
-fn agent_item(agent: &Agent) -> StoreResult<Item> {
+fn agent_item(agent: &Agent, totp: Option<String>) -> StoreResult<Item> {
     let mut item = base_item(agent_key(agent.id), "agent");
     item.insert("data".to_owned(), s(to_json(agent)?));
     item.insert("pwhash".to_owned(), s(agent.password_hash.as_phc()));
     item.insert("email".to_owned(), s(agent.email.to_string()));
+    if let Some(t) = totp {
+        item.insert("totp".to_owned(), s(t));
+    }
     Ok(item)
+}
+
+impl DynamoStore {
+    /// The agent of `item`, its TOTP secret (the `totp` attribute) opened.
+    async fn agent_with_totp(&self, item: &Item) -> StoreResult<Agent> {
+        let mut agent = agent_of(item)?;
+        let stored = match item.get("totp") {
+            Some(_) => Some(get_s(item, "totp")?.to_owned()),
+            None => None,
+        };
+        agent.totp_secret =
+            omnidesk_core::sealing::totp_from_store(self.sealing.as_deref(), agent.id, stored)
+                .await?;
+        Ok(agent)
+    }
 }
 
 fn agent_of(item: &Item) -> StoreResult<Agent> {
@@ -1522,11 +1540,12 @@ impl DynamoStore {
 impl AgentStore for DynamoStore {
     async fn create_agent(&self, agent: &Agent) -> StoreResult<()> {
         let cond = Some("attribute_not_exists(PK)");
+        let totp = omnidesk_core::sealing::totp_to_store(self.sealing.as_deref(), agent).await?;
         let mut login = base_item(email_key(&agent.email), "agent-email");
         login.insert("agent".to_owned(), s(agent.id.to_string()));
         let items = vec![
             TransactWriteItem::builder()
-                .put(self.put(agent_item(agent)?, cond)?)
+                .put(self.put(agent_item(agent, totp)?, cond)?)
                 .build(),
             TransactWriteItem::builder()
                 .put(self.put(login, cond)?)
@@ -1544,10 +1563,10 @@ impl AgentStore for DynamoStore {
     }
 
     async fn get_agent(&self, id: AgentId) -> StoreResult<Option<Agent>> {
-        self.get(agent_key(id), "get_agent")
-            .await?
-            .map(|item| agent_of(&item))
-            .transpose()
+        match self.get(agent_key(id), "get_agent").await? {
+            Some(item) => Ok(Some(self.agent_with_totp(&item).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn agent_id_by_email(&self, email: &EmailAddress) -> StoreResult<Option<AgentId>> {
@@ -1559,27 +1578,33 @@ impl AgentStore for DynamoStore {
 
     async fn list_agents(&self) -> StoreResult<Vec<Agent>> {
         let spec = QuerySpec::table("AGENTS".to_owned(), Some("AGENT#".to_owned()), true);
-        self.query_all(&spec, "list_agents")
-            .await?
-            .iter()
-            .map(agent_of)
-            .collect()
+        let mut agents = Vec::new();
+        for item in self.query_all(&spec, "list_agents").await? {
+            agents.push(self.agent_with_totp(&item).await?);
+        }
+        Ok(agents)
     }
 
     async fn update_agent(&self, agent: &Agent) -> StoreResult<()> {
         // The e-mail attribute is not touched: it overrides `data` when read.
-        let result = self
+        let totp = omnidesk_core::sealing::totp_to_store(self.sealing.as_deref(), agent).await?;
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(self.key(agent_key(agent.id))))
-            .update_expression("SET #data = :data, pwhash = :hash")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_names("#data", "data")
+            .expression_attribute_names("#totp", "totp")
             .expression_attribute_values(":data", s(to_json(agent)?))
-            .expression_attribute_values(":hash", s(agent.password_hash.as_phc()))
-            .send()
-            .await;
+            .expression_attribute_values(":hash", s(agent.password_hash.as_phc()));
+        update = match totp {
+            Some(t) => update
+                .update_expression("SET #data = :data, pwhash = :hash, #totp = :totp")
+                .expression_attribute_values(":totp", s(t)),
+            None => update.update_expression("SET #data = :data, pwhash = :hash REMOVE #totp"),
+        };
+        let result = update.send().await;
         match result {
             Ok(_) => Ok(()),
             Err(e) => match classify("update_agent", &e) {

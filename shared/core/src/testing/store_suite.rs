@@ -139,6 +139,8 @@ fn new_agent(status: AgentStatus) -> Agent {
         capacity: Agent::DEFAULT_CAPACITY,
         role: omnidesk_domain::Role::Agent,
         disabled: false,
+        totp: false,
+        totp_secret: None,
         created_at: now(),
     }
 }
@@ -1282,6 +1284,34 @@ pub async fn source_key_under_another_id(store: &dyn MessageStore) {
 
 /// E-mail uniqueness, updates, ordering, `next_counter` atomicity.
 pub async fn agents(store: &dyn AgentStore) {
+    // The TOTP secret is kept with the agent (apart from the record the API shows).
+    let mut two_factor = new_agent(AgentStatus::Offline);
+    two_factor.totp = true;
+    two_factor.totp_secret = Some(omnidesk_domain::TotpSecret::new(
+        "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+    ));
+    ok("create_agent", store.create_agent(&two_factor).await);
+    assert_eq!(
+        ok("get_agent", store.get_agent(two_factor.id).await).as_ref(),
+        Some(&two_factor),
+        "get_agent returns the agent's TOTP secret"
+    );
+    two_factor.totp = false;
+    two_factor.totp_secret = None;
+    ok("update_agent", store.update_agent(&two_factor).await);
+    assert_eq!(
+        ok("get_agent", store.get_agent(two_factor.id).await).as_ref(),
+        Some(&two_factor),
+        "update_agent removes a TOTP secret"
+    );
+    two_factor.totp_secret = Some(omnidesk_domain::TotpSecret::new("MZXW6YTBOI"));
+    ok("update_agent", store.update_agent(&two_factor).await);
+    assert!(
+        ok("list_agents", store.list_agents().await)
+            .iter()
+            .any(|a| a == &two_factor),
+        "list_agents returns the TOTP secret set by update_agent"
+    );
     let agent = new_agent(AgentStatus::Offline);
     ok("create_agent", store.create_agent(&agent).await);
     assert_eq!(
