@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { cspReport, watchCsp as watchBrowserCsp } from './csp.mjs';
 import { erasureScenarios } from './erasure.mjs';
+import { totpScenarios } from './totp.mjs';
 import { createFakeDeepl } from './fake-deepl.mjs';
 import { makePng } from './png.mjs';
 import { rolesScenarios } from './roles.mjs';
@@ -865,6 +866,9 @@ async function main() {
 
   // ---------- roles and sessions (last: Bob's role and password change) ----------
   await rolesScenarios({ ...ctx, admin });
+
+  // ---------- two-factor sign-in (after roles and AI: its admin signs in and takes work) ----------
+  await totpScenarios({ ...ctx, admin });
 
   await test('the page raised no uncaught errors', async () => {
     assert(pageErrors.length === 0, `page errors: ${pageErrors.join(' | ')}`);

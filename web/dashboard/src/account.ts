@@ -1,5 +1,6 @@
 // The signed-in agent's account: what the sign-in form and the change-password form say about a
-// refusal (a lock with its wait, a disabled account, a wrong current password, a weak new one),
+// refusal (a lock with its wait, a disabled account, a wrong current password, a weak new one, a
+// wrong two-factor code), when the sign-in asks for a two-factor code (`needsTotp`),
 // their checks before sending, and what the sign-in page says after a session ended. Pure:
 // unit-tested in test/account.test.ts.
 
@@ -23,14 +24,24 @@ function messageOf(e: unknown): string {
 }
 
 /** A 429 `too_many_attempts`: until when (from `Retry-After`), and the server's own message. */
-function lockOf(e: ApiError, now: number): Said {
+export function lockOf(e: ApiError, now: number): Said {
   return { kind: 'locked', until: e.retryAfter !== null ? now + e.retryAfter * 1000 : null, message: e.message };
+}
+
+/**
+ * The password was right and the account has two-factor sign-in on (401 `totp_required`): the
+ * sign-in page asks for the code and sends the same e-mail and password with it.
+ */
+export function needsTotp(e: unknown): boolean {
+  return e instanceof ApiError && e.status === 401 && e.code === 'totp_required';
 }
 
 /** What the sign-in form says about a refused sign-in. */
 export function signInError(e: unknown, now: number = Date.now()): Said {
   if (e instanceof NetworkError) return text('loginOffline');
   if (e instanceof ApiError) {
+    if (e.status === 401 && e.code === 'bad_totp') return text('totp_badSignIn');
+    if (e.status === 401 && e.code === 'totp_required') return text('totp_enterCode');
     if (e.status === 401) return text('badCredentials');
     if (e.status === 429) return lockOf(e, now);
     if (e.status === 403 && e.code === 'account_disabled') return text('accountDisabled');

@@ -33,6 +33,20 @@ export function retryAfterSecs(header: string | null | undefined): number | null
 /** A request that never reached the server (network down, server restarting). */
 export class NetworkError extends Error {}
 
+/** The two-factor sign-in endpoints of the signed-in agent (`/agents/me/totp`, `…/confirm`, `…/disable`). */
+const TOTP_PATH = '/api/v1/agents/me/totp';
+/** A 401 of the two-factor endpoints with one of these codes refuses the password or code typed, not the session. */
+const TYPED_REFUSALS = new Set(['bad_credentials', 'invalid_credentials', 'wrong_password', 'bad_totp', 'invalid_code']);
+
+/**
+ * Whether a 401 of `path` refuses what was typed (a sign-in; a wrong password or code in the
+ * two-factor forms) rather than the session: such a 401 never signs the dashboard out.
+ */
+export function typedSecretRefused(path: string, code: string): boolean {
+  if (path === '/api/v1/auth/login') return true;
+  return (path === TOTP_PATH || path.startsWith(`${TOTP_PATH}/`)) && TYPED_REFUSALS.has(code);
+}
+
 export class Api {
   token: string | null = null;
 
@@ -87,7 +101,7 @@ export class Api {
           : { message: raw, code: undefined }
         : raw;
     const code = err?.code ?? `http_${status}`;
-    if (status === 401 && path !== '/api/v1/auth/login') this.onUnauthorized(code);
+    if (status === 401 && !typedSecretRefused(path, code)) this.onUnauthorized(code);
     const detail = raw && typeof raw === 'object' ? (raw as Record<string, unknown>) : {};
     return new ApiError(status, code, err?.message ?? (statusText || code), detail, retryAfterSecs(retryAfter));
   }
@@ -119,8 +133,28 @@ export class Api {
     });
   }
 
-  login(email: string, password: string) {
-    return this.call<{ token: string; expires_at: string; agent: Agent }>('POST', '/api/v1/auth/login', { email, password });
+  /**
+   * Signs in. `totp`: the code of the authenticator app, for an account with two-factor sign-in
+   * on (without it such an account is refused with 401 `totp_required`; a wrong or reused code:
+   * 401 `bad_totp`).
+   */
+  login(email: string, password: string, totp?: string) {
+    return this.call<{ token: string; expires_at: string; agent: Agent }>('POST', '/api/v1/auth/login', totp === undefined ? { email, password } : { email, password, totp });
+  }
+  /**
+   * Starts setting up two-factor sign-in: a new key, not in force until confirmed.
+   * `{secret, otpauth_url}` (read with `parseTotpSetup`); 401 `bad_credentials` for a wrong password.
+   */
+  totpSetup(password: string) {
+    return this.call<unknown>('POST', TOTP_PATH, { password });
+  }
+  /** Turns two-factor sign-in on with a code of the key set up: `{totp: true}`; 400 `invalid_code`. */
+  totpConfirm(code: string) {
+    return this.call<{ totp?: boolean } | null>('POST', `${TOTP_PATH}/confirm`, { code });
+  }
+  /** Turns two-factor sign-in off: `{totp: false}`; 401 `bad_credentials`, 400 `invalid_code`. */
+  totpDisable(password: string, code: string) {
+    return this.call<{ totp?: boolean } | null>('POST', `${TOTP_PATH}/disable`, { password, code });
   }
   /** A single-use WebSocket ticket (60 s) to connect with instead of the token. */
   wsTicket() {

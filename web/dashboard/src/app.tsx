@@ -4,7 +4,7 @@
 
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { RuntimeConfig } from './config';
-import { Api } from './api';
+import { Api, ApiError } from './api';
 import { Controller, type Session } from './controller';
 import { loadDraft, saveDraft } from './drafts';
 import { conversationChannels, contactName, identityRows, mergeCandidates, mergeErrorKey, pathLabel, plainAttributes, seenBy } from './channels';
@@ -33,7 +33,8 @@ import { Reports } from './reports-view';
 import { RulesView } from './rules-view';
 import { TeamsView } from './teams-view';
 import { effectiveStatus } from './state';
-import { loginNoticeKey, saidText, signInError, type Said } from './account';
+import { loginNoticeKey, needsTotp, saidText, signInError, type Said } from './account';
+import { codeDigits, codeReady } from './totp';
 import { AccountMenu, useTicking } from './account-view';
 import { AgentsView } from './agents-view';
 import { denyKey, transferTargets } from './roles';
@@ -117,58 +118,144 @@ function LangSwitch({ lang, setLang }: { lang: Lang; setLang: (l: Lang) => void 
   );
 }
 
+/**
+ * The sign-in page. An account with two-factor sign-in on is refused with 401 `totp_required`
+ * once the password was right: the page then asks for the authenticator app's code and sends the
+ * same e-mail and password with it (`totp`). The password is kept in this component's state only
+ * (never in any storage), and *Back* forgets it.
+ */
 export function Login(props: { cfg: RuntimeConfig; t: T; lang: Lang; setLang: (l: Lang) => void; ended: string | null; onLogin: (s: Session) => void }) {
   const { t } = props;
   const [email, setEmail] = useState(localStorage.getItem('omnidesk.lastEmail') ?? '');
   const [password, setPassword] = useState('');
+  /** `code`: the password was right and the account asks for a two-factor code. */
+  const [step, setStep] = useState<'password' | 'code'>('password');
+  const [code, setCode] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<Said | null>(null);
+  const codeField = useRef<HTMLInputElement>(null);
+  const passwordField = useRef<HTMLInputElement>(null);
   const locked = error?.kind === 'locked';
   const now = useTicking(locked && error.until !== null);
   const notice = loginNoticeKey(props.ended);
+  useEffect(() => {
+    // `autofocus` is not honoured for a field added after the page loaded.
+    if (step === 'code') codeField.current?.focus();
+  }, [step]);
+  const back = () => {
+    setStep('password');
+    setPassword('');
+    setCode('');
+    setError(null);
+    setTimeout(() => passwordField.current?.focus(), 0);
+  };
   const submit = async (e: Event) => {
     e.preventDefault();
+    if (busy) return;
+    const second = step === 'code';
+    if (second && !codeReady(code)) {
+      setError({ kind: 'text', key: 'totp_enterCode' });
+      codeField.current?.focus();
+      return;
+    }
     setBusy(true);
     setError(null);
     try {
       const api = new Api(props.cfg, () => {});
-      const r = await api.login(email.trim(), password);
+      const r = await api.login(email.trim(), password, second ? code : undefined);
       localStorage.setItem('omnidesk.lastEmail', email.trim());
       props.onLogin({ token: r.token, agent: r.agent });
     } catch (err) {
-      setError(signInError(err));
+      if (!second && needsTotp(err)) {
+        setCode('');
+        setStep('code');
+      } else if (second && err instanceof ApiError && err.status === 401 && err.code !== 'bad_totp' && err.code !== 'totp_required') {
+        // The password is no longer right (changed meanwhile): start over.
+        setStep('password');
+        setPassword('');
+        setCode('');
+        setError(signInError(err));
+      } else {
+        if (second) {
+          setCode('');
+          codeField.current?.focus();
+        }
+        setError(signInError(err));
+      }
     } finally {
       setBusy(false);
     }
   };
+  const errorLine = error && (
+    <p class={locked ? 'error login-error locked' : 'error login-error'} role="alert" data-testid="login-error" data-kind={error.kind === 'locked' ? 'locked' : error.key}>
+      {locked && <Icon name="lock" size={15} />}
+      <span>{saidText(error, t, now)}</span>
+    </p>
+  );
   return (
     <div class="login-page">
-      <form class="login" onSubmit={submit} data-testid="login-form">
+      <form class="login" onSubmit={submit} data-testid="login-form" data-step={step} noValidate={step === 'code'}>
         <div class="login-head">
           <h1>{t('appName')}</h1>
           <LangSwitch lang={props.lang} setLang={props.setLang} />
         </div>
-        {notice && !error && (
-          <p class={props.ended === 'signed_out' ? 'notice ok' : 'notice'} role="status" data-testid={props.ended === 'signed_out' ? 'signed-out' : 'session-expired'} data-code={props.ended ?? undefined}>
-            <span class="notice-main">{t(notice)}</span>
-            {props.ended === 'session_ended' && <span class="notice-why">{t('sessionEndedWhy')}</span>}
-          </p>
+        {step === 'password' ? (
+          <>
+            {notice && !error && (
+              <p class={props.ended === 'signed_out' ? 'notice ok' : 'notice'} role="status" data-testid={props.ended === 'signed_out' ? 'signed-out' : 'session-expired'} data-code={props.ended ?? undefined}>
+                <span class="notice-main">{t(notice)}</span>
+                {props.ended === 'session_ended' && <span class="notice-why">{t('sessionEndedWhy')}</span>}
+              </p>
+            )}
+            <label key="email">
+              {t('email')}
+              <input data-testid="email" type="email" autocomplete="username" value={email} onInput={(e) => setEmail((e.target as HTMLInputElement).value)} required />
+            </label>
+            <label key="password">
+              {t('password')}
+              <input ref={passwordField} data-testid="password" type="password" autocomplete="current-password" value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} required />
+            </label>
+            {errorLine}
+            <button key="login" data-testid="login" type="submit" disabled={busy}>{busy ? t('signingIn') : t('signIn')}</button>
+          </>
+        ) : (
+          <>
+            <div class="login-step" data-testid="totp-step">
+              <h2 id="totp-step-title">{t('totp_stepTitle')}</h2>
+              <p class="hint" id="totp-step-hint">{t('totp_stepHint', { a: email.trim() })}</p>
+            </div>
+            <label key="totp">
+              {t('totp_code')}
+              <input
+                ref={codeField}
+                data-testid="totp-code"
+                class="totp-code"
+                type="text"
+                inputMode="numeric"
+                autocomplete="one-time-code"
+                pattern="[0-9]*"
+                maxLength={6}
+                autoFocus
+                spellcheck={false}
+                aria-describedby="totp-step-hint"
+                aria-invalid={error?.kind === 'text' && (error.key === 'totp_badSignIn' || error.key === 'totp_enterCode')}
+                value={code}
+                onInput={(e) => {
+                  const field = e.target as HTMLInputElement;
+                  const clean = codeDigits(field.value);
+                  field.value = clean; // a letter typed is dropped even when the state stays the same
+                  setCode(clean);
+                }}
+              />
+            </label>
+            {errorLine}
+            <button key="verify" data-testid="totp-verify" type="submit" disabled={busy}>{busy ? t('totp_verifying') : t('totp_verify')}</button>
+            <button key="back" type="button" class="linkish login-back" data-testid="totp-back" disabled={busy} onClick={back}>
+              <span aria-hidden="true">← </span>
+              {t('totp_back')}
+            </button>
+          </>
         )}
-        <label>
-          {t('email')}
-          <input data-testid="email" type="email" autocomplete="username" value={email} onInput={(e) => setEmail((e.target as HTMLInputElement).value)} required />
-        </label>
-        <label>
-          {t('password')}
-          <input data-testid="password" type="password" autocomplete="current-password" value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} required />
-        </label>
-        {error && (
-          <p class={locked ? 'error login-error locked' : 'error login-error'} role="alert" data-testid="login-error" data-kind={error.kind === 'locked' ? 'locked' : error.key}>
-            {locked && <Icon name="lock" size={15} />}
-            <span>{saidText(error, t, now)}</span>
-          </p>
-        )}
-        <button data-testid="login" type="submit" disabled={busy}>{busy ? t('signingIn') : t('signIn')}</button>
       </form>
     </div>
   );

@@ -17,6 +17,7 @@ import { contactName, contactsNamedIn } from './channels';
 import { parseTranslationSetup } from './translation';
 import { parseAiSetup } from './ai';
 import { passwordError, type Said } from './account';
+import { parseTotpSetup, totpError, totpStateOf, type TotpSetup } from './totp';
 import { may, roleOf, type Permission } from './roles';
 import type { Agent, AgentNotification, AgentStatus, AiSetup, Bot, CannedResponse, ConversationView, ErasureCounts, HistorySummary, Message, Page, Priority, ServerEvent, Suggestion, TranslationPreview, TranslationSetup } from './types';
 import { LiveSocket, type LinkStatus } from './ws';
@@ -33,7 +34,7 @@ export interface ControllerHooks {
   onAssignedToMe?: (conversationId: string, name: string) => void;
   /** A notification for me arrived (an @mention), with the conversation's contact name when known. */
   onNotification?: (n: AgentNotification, contactName: string | null) => void;
-  /** The session's token was replaced (a password change): keep the new one for a reload. */
+  /** The session's token was replaced (a password change), or its agent changed (two-factor sign-in): keep it for a reload. */
   onSession?: (s: Session) => void;
 }
 
@@ -51,6 +52,9 @@ export type AgentChange = { ok: true; agent: Agent } | { ok: false; code: string
 
 /** What a small action came to: null when done, else the reason to show next to it. */
 export type Outcome = string | null;
+
+/** What starting the two-factor setup came to: the key to add to the app, or what the form says. */
+export type TotpStart = { ok: true; setup: TotpSetup } | { ok: false; said: Said };
 
 /** What an export or an erasure came to: its value, or the refusal (`status` null: the server was not reached). */
 export type ContactDataResult<T> = { ok: true; value: T } | { ok: false; status: number | null; code: string; message: string };
@@ -823,6 +827,54 @@ export class Controller {
     this.hooks.onSession?.({ token: r.token, agent: this.me });
     this.emit();
     return null;
+  }
+
+  /**
+   * Starts setting up two-factor sign-in (the password asked again): the key to add to an
+   * authenticator app and its `otpauth://` link, or what the form says (a wrong password…).
+   * Nothing is in force until `confirmTotp`.
+   */
+  async startTotp(password: string, now: number = Date.now()): Promise<TotpStart> {
+    let answer: unknown;
+    try {
+      answer = await this.api.totpSetup(password);
+    } catch (e) {
+      return { ok: false, said: totpError(e, now) };
+    }
+    const setup = parseTotpSetup(answer);
+    return setup ? { ok: true, setup } : { ok: false, said: { kind: 'text', key: 'totp_noSecret' } };
+  }
+
+  /** Turns two-factor sign-in on with a code of the key just set up. Null when on (me says so), else what the form says. */
+  async confirmTotp(code: string, now: number = Date.now()): Promise<Said | null> {
+    let answer: unknown;
+    try {
+      answer = await this.api.totpConfirm(code);
+    } catch (e) {
+      return totpError(e, now);
+    }
+    this.setMyTotp(totpStateOf(answer, true));
+    return null;
+  }
+
+  /** Turns two-factor sign-in off (the password and a current code). Null when off, else what the form says. */
+  async disableTotp(password: string, code: string, now: number = Date.now()): Promise<Said | null> {
+    let answer: unknown;
+    try {
+      answer = await this.api.totpDisable(password, code);
+    } catch (e) {
+      return totpError(e, now);
+    }
+    this.setMyTotp(totpStateOf(answer, false));
+    return null;
+  }
+
+  /** Me with two-factor sign-in on or off (also in the session kept for a reload). */
+  private setMyTotp(on: boolean): void {
+    this.me = { ...this.me, totp: on };
+    this.agents = this.agents.map((a) => (a.id === this.me.id ? { ...a, totp: on } : a));
+    if (this.api.token) this.hooks.onSession?.({ token: this.api.token, agent: this.me });
+    this.emit();
   }
 
   /** Changes an agent's role or access (admins); the answer replaces the agent held. */

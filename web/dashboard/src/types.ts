@@ -32,6 +32,8 @@ export interface Agent {
   role?: Role;
   /** Present (true) only for a disabled agent: they cannot sign in and take no conversations. */
   disabled?: boolean;
+  /** Two-factor sign-in (TOTP) is on; absent: a server without it. */
+  totp?: boolean;
   created_at?: Time;
 }
 
