@@ -321,7 +321,13 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
     let adapters = Adapters::open(config)?;
     let auth = Arc::new(adapters.auth(config)?);
     let store = Arc::new(adapters.store.clone());
-    seal_stored_secrets(&adapters.store).await?;
+    let sealed = adapters.store.seal_plain_secrets().await?;
+    if sealed > 0 {
+        tracing::info!(
+            records = sealed,
+            "secrets stored plain by an older build are sealed now"
+        );
+    }
     let queue = Arc::new(adapters.queue.clone());
     let hub = Hub::new();
     let push = Arc::new(hub.clone());
@@ -674,19 +680,6 @@ pub async fn start(config: &Config) -> anyhow::Result<App> {
         adapters,
         tasks,
     })
-}
-
-/// Re-writes every bot and website, so that secrets stored plain by a build before sealing
-/// are sealed now (writing seals; one write per bot and website, before any worker runs).
-async fn seal_stored_secrets(store: &SqliteStore) -> anyhow::Result<()> {
-    use omnidesk_core::WebStore;
-    for bot in store.list_bots().await? {
-        store.put_bot(&bot).await?;
-    }
-    for website in store.list_websites().await? {
-        store.put_website(&website).await?;
-    }
-    Ok(())
 }
 
 /// Starts the retention sweep a minute after start and then daily, as the AWS schedule does:

@@ -215,7 +215,8 @@ impl Sealing {
     }
 }
 
-fn is_sealed(s: &Secret) -> bool {
+/// Whether `s` is stored sealed (not a plain value from before sealing).
+pub fn is_sealed(s: &Secret) -> bool {
     s.expose().starts_with(SEALED_PREFIX)
 }
 

@@ -85,6 +85,55 @@ impl SqliteStore {
         self
     }
 
+    /// Seals the secrets of bots and websites stored plain by a build before sealing: one write
+    /// for each such record (and the write-ahead log truncated after), none when every secret
+    /// is sealed already. Returns how many records it sealed.
+    pub async fn seal_plain_secrets(&self) -> StoreResult<usize> {
+        use omnidesk_core::sealing::is_sealed;
+        if self.sealing.is_none() {
+            return Ok(0);
+        }
+        let (bots, websites) = self
+            .db
+            .read_async(|conn| {
+                let rows = |sql: &str| -> StoreResult<Vec<String>> {
+                    let mut stmt = conn.prepare(sql).map_err(sql_err)?;
+                    let rows = stmt.query_map([], |r| r.get(0)).map_err(sql_err)?;
+                    rows.map(|r| r.map_err(sql_err)).collect()
+                };
+                let bots = rows("SELECT json FROM bots")?
+                    .iter()
+                    .map(|j| from_json::<BotConfig>("bot", j))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                let websites = rows("SELECT json FROM websites")?
+                    .iter()
+                    .map(|j| from_json::<Website>("website", j))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                Ok::<_, StoreError>((bots, websites))
+            })
+            .await?;
+        let mut sealed = 0;
+        for bot in bots
+            .into_iter()
+            .filter(|b| !(is_sealed(&b.token) && is_sealed(&b.webhook_secret)))
+        {
+            self.put_bot(&bot).await?;
+            sealed += 1;
+        }
+        for site in websites
+            .into_iter()
+            .filter(|w| w.identity_secret.as_ref().is_some_and(|s| !is_sealed(s)))
+        {
+            omnidesk_core::WebStore::put_website(self, &site).await?;
+            sealed += 1;
+        }
+        if sealed > 0 {
+            // The plain values' old pages are still in the write-ahead log.
+            omnidesk_core::ErasureStore::settle(self).await?;
+        }
+        Ok(sealed)
+    }
+
     /// Makes an erasure also truncate `queue`'s write-ahead log (the queue's own file keeps
     /// copies of the jobs it carried there until the log is overwritten).
     pub fn settle_with(&self, queue: &crate::SqliteQueue) {

@@ -686,3 +686,56 @@ async fn folder_blob_store_passes_the_blob_suite_without_links() {
     let store = omnidesk_local::FolderBlobStore::open(dir.path().join("files"), b"secret").unwrap();
     omnidesk_core::testing::blob_suite::run_without_links(&store).await;
 }
+
+#[tokio::test]
+async fn secrets_stored_plain_before_sealing_are_sealed_once() {
+    use omnidesk_core::sealing::Sealing;
+    use omnidesk_core::{BotConfig, BotMode, BotStore, Secret};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("omnidesk.db");
+    let bot = BotConfig {
+        id: omnidesk_domain::BotId::parse("4242").unwrap(),
+        token: Secret::new("4242:AAplainBeforeSealing_xyz"),
+        webhook_secret: Secret::new("plain-webhook-secret"),
+        username: None,
+        mode: BotMode::Webhook,
+        poll_offset: None,
+        created_at: Timestamp::from_millis(1_790_000_000_000),
+    };
+    // An older build: no sealing.
+    SqliteStore::open(&path, system_clock())
+        .unwrap()
+        .put_bot(&bot)
+        .await
+        .unwrap();
+    let key = b"a secrets key of at least thirty-two bytes";
+    let store = SqliteStore::open(&path, system_clock())
+        .unwrap()
+        .with_sealing(Arc::new(Sealing::with_key(key)));
+    assert_eq!(
+        store.get_bot(bot.id).await.unwrap(),
+        Some(bot.clone()),
+        "a plain secret reads as it is"
+    );
+    assert_eq!(store.seal_plain_secrets().await.unwrap(), 1);
+    assert_eq!(
+        store.seal_plain_secrets().await.unwrap(),
+        0,
+        "nothing left to seal: no write"
+    );
+    assert_eq!(store.get_bot(bot.id).await.unwrap(), Some(bot.clone()));
+    // Nothing of the plain values is left in the database file or its log.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for plain in ["AAplainBeforeSealing", "plain-webhook-secret"] {
+            assert!(
+                !bytes.windows(plain.len()).any(|w| w == plain.as_bytes()),
+                "{plain} is still on disk"
+            );
+        }
+    }
+    // Sealed in the row itself.
+    let plain_store = SqliteStore::open(&path, system_clock()).unwrap();
+    let e = plain_store.get_bot(bot.id).await.unwrap_err();
+    assert!(e.to_string().contains("no secrets key"), "{e}");
+}
