@@ -241,7 +241,7 @@ pub(crate) async fn login(
 }
 
 /// 429 until `until`: the seconds to wait in `Retry-After` and the message.
-pub(crate) fn locked(now: Timestamp, until: Timestamp) -> Response {
+fn locked(now: Timestamp, until: Timestamp) -> Response {
     let secs = u64::try_from(until.millis() - now.millis())
         .unwrap_or(0)
         .div_ceil(1000)
@@ -327,6 +327,41 @@ pub(crate) struct PasswordRequest {
     new_password: String,
 }
 
+/// Checks that `password` (the body's `field`) is `agent`'s current one, like a sign-in: a
+/// locked account or address gets the 429 to answer (`Some`), a wrong password counts as a
+/// failed sign-in and is 403 `wrong_password`.
+pub(crate) async fn check_current_password(
+    deps: &AppState,
+    address: Option<ClientAddr>,
+    agent: &Agent,
+    password: String,
+    field: &str,
+) -> Result<Option<Response>, ApiError> {
+    let attempt = Attempt::new(&agent.email, address);
+    let now = deps.clock.now();
+    if let Some(until) = attempt.locked_until(deps.agents.as_ref(), now).await? {
+        return Ok(Some(locked(now, until)));
+    }
+    let auth = deps.auth.clone();
+    let hash = agent.password_hash.clone();
+    let ok = tokio::task::spawn_blocking(move || auth.verify_password(&password, &hash))
+        .await
+        .map_err(|e| PasswordError::from_join(&e))
+        .map_err(|e| {
+            tracing::error!(error = %e, "password task failed");
+            ApiError::internal()
+        })?;
+    if ok {
+        return Ok(None);
+    }
+    attempt.failed(deps.agents.as_ref(), now).await?;
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "wrong_password",
+        format!("{field}: that is not your current password"),
+    ))
+}
+
 /// `PUT /api/v1/agents/me/password`: changes the password (the current one proves it is the
 /// agent; a wrong one counts as a failed sign-in). Every other session ends; the answer is a
 /// new token, like a sign-in's.
@@ -337,29 +372,17 @@ pub(crate) async fn change_password(
     Body(req): Body<PasswordRequest>,
 ) -> Result<Response, ApiError> {
     let agent = (*me.1).clone();
-    let attempt = Attempt::new(&agent.email, address.map(|Extension(a)| a));
-    let now = deps.clock.now();
-    if let Some(until) = attempt.locked_until(deps.agents.as_ref(), now).await? {
-        return Ok(locked(now, until));
-    }
     // The current password first: whoever does not know it learns nothing of the rules.
-    let auth = deps.auth.clone();
-    let hash = agent.password_hash.clone();
-    let current = req.current_password;
-    let ok = tokio::task::spawn_blocking(move || auth.verify_password(&current, &hash))
-        .await
-        .map_err(|e| PasswordError::from_join(&e))
-        .map_err(|e| {
-            tracing::error!(error = %e, "password task failed");
-            ApiError::internal()
-        })?;
-    if !ok {
-        attempt.failed(deps.agents.as_ref(), now).await?;
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "wrong_password",
-            "current_password: that is not your current password",
-        ));
+    if let Some(locked) = check_current_password(
+        &deps,
+        address.map(|Extension(a)| a),
+        &agent,
+        req.current_password,
+        "current_password",
+    )
+    .await?
+    {
+        return Ok(locked);
     }
     check_new_password(&req.new_password)?;
     let auth = deps.auth.clone();

@@ -12,9 +12,10 @@ use omnidesk_domain::{Agent, Timestamp, TotpSecret};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::agents::check_current_password;
 use crate::audit::{self, Event};
 use crate::error::{ApiError, Body};
-use crate::signin::{Attempt, ClientAddr};
+use crate::signin::ClientAddr;
 use crate::{AppState, Me};
 
 /// Seconds per step.
@@ -138,20 +139,9 @@ pub async fn accept(
 
 /// `otpauth://totp/…`: what authenticator apps read (also from a QR code of it).
 fn otpauth_url(account: &str, secret: &TotpSecret) -> String {
-    let encode = |s: &str| -> String {
-        s.bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect()
-    };
     format!(
         "otpauth://totp/{ISSUER}:{}?secret={}&issuer={ISSUER}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECS}",
-        encode(account),
+        omnidesk_core::percent_encode(account),
         secret.expose()
     )
 }
@@ -163,37 +153,6 @@ fn invalid_code() -> ApiError {
         "code: that code is not right (or was used already); check the time on your phone and \
          use the next one",
     )
-}
-
-/// The current password of `me`, checked like a sign-in (throttled; a wrong one counts).
-async fn check_password(
-    deps: &AppState,
-    address: Option<ClientAddr>,
-    agent: &Agent,
-    password: String,
-) -> Result<Option<Response>, ApiError> {
-    let attempt = Attempt::new(&agent.email, address);
-    let now = deps.clock.now();
-    if let Some(until) = attempt.locked_until(deps.agents.as_ref(), now).await? {
-        return Ok(Some(crate::agents::locked(now, until)));
-    }
-    let auth = deps.auth.clone();
-    let hash = agent.password_hash.clone();
-    let ok = tokio::task::spawn_blocking(move || auth.verify_password(&password, &hash))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "password task failed");
-            ApiError::internal()
-        })?;
-    if ok {
-        return Ok(None);
-    }
-    attempt.failed(deps.agents.as_ref(), now).await?;
-    Err(ApiError::new(
-        StatusCode::FORBIDDEN,
-        "wrong_password",
-        "password: that is not your current password",
-    ))
 }
 
 #[derive(Deserialize)]
@@ -217,8 +176,14 @@ pub(crate) async fn setup(
             "two-factor sign-in is on already; turn it off first to set up another device",
         ));
     }
-    if let Some(r) =
-        check_password(&deps, address.map(|Extension(a)| a), &agent, req.password).await?
+    if let Some(r) = check_current_password(
+        &deps,
+        address.map(|Extension(a)| a),
+        &agent,
+        req.password,
+        "password",
+    )
+    .await?
     {
         return Ok(r);
     }
@@ -280,8 +245,14 @@ pub(crate) async fn disable(
     Body(req): Body<DisableRequest>,
 ) -> Result<Response, ApiError> {
     let mut agent = (*me.1).clone();
-    if let Some(r) =
-        check_password(&deps, address.map(|Extension(a)| a), &agent, req.password).await?
+    if let Some(r) = check_current_password(
+        &deps,
+        address.map(|Extension(a)| a),
+        &agent,
+        req.password,
+        "password",
+    )
+    .await?
     {
         return Ok(r);
     }

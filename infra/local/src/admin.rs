@@ -253,6 +253,20 @@ pub async fn agent_add_with(
     Ok(agent)
 }
 
+/// The agent who signs in with `email` (the `--email` of an admin command).
+async fn agent_by_email(target: &Target, email: &str) -> anyhow::Result<Agent> {
+    let address = omnidesk_domain::EmailAddress::parse(email)
+        .map_err(|e| anyhow::anyhow!("--email {email:?}: {e}"))?;
+    let Some(id) = target.agents.agent_id_by_email(&address).await? else {
+        bail!("there is no agent {address}");
+    };
+    target
+        .agents
+        .get_agent(id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("there is no agent {address}"))
+}
+
 /// `omnidesk agent role --email E --role R`: changes an agent's role and ends their sessions
 /// (the way back in when the last admin's account is lost, run by someone with the server).
 pub async fn agent_set_role(
@@ -260,16 +274,8 @@ pub async fn agent_set_role(
     email: &str,
     role: omnidesk_domain::Role,
 ) -> anyhow::Result<Agent> {
-    let address = omnidesk_domain::EmailAddress::parse(email)
-        .map_err(|e| anyhow::anyhow!("--email {email:?}: {e}"))?;
-    let Some(id) = target.agents.agent_id_by_email(&address).await? else {
-        bail!("there is no agent {address}");
-    };
-    let mut agent = target
-        .agents
-        .get_agent(id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("there is no agent {address}"))?;
+    let mut agent = agent_by_email(target, email).await?;
+    let id = agent.id;
     let before = agent.role;
     agent.role = role;
     target.agents.update_agent(&agent).await?;
@@ -290,16 +296,8 @@ pub async fn agent_set_role(
 /// `omnidesk agent totp-reset`: turns off an agent's two-factor sign-in (a lost phone; the
 /// way back in when no admin can sign in). Their sessions end.
 pub async fn agent_reset_totp(target: &Target, email: &str) -> anyhow::Result<Agent> {
-    let address = omnidesk_domain::EmailAddress::parse(email)
-        .map_err(|e| anyhow::anyhow!("--email {email:?}: {e}"))?;
-    let Some(id) = target.agents.agent_id_by_email(&address).await? else {
-        bail!("there is no agent {address}");
-    };
-    let mut agent = target
-        .agents
-        .get_agent(id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("there is no agent {address}"))?;
+    let mut agent = agent_by_email(target, email).await?;
+    let id = agent.id;
     agent.totp = false;
     agent.totp_secret = None;
     target.agents.update_agent(&agent).await?;

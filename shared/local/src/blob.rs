@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
-use omnidesk_core::{Blob, BlobStore, LinkRequest, ProviderError, blob_key, is_blob_key};
+use omnidesk_core::{
+    Blob, BlobStore, LinkRequest, ProviderError, blob_key, is_blob_key, percent_encode,
+};
 use sha2::Sha256;
 
 /// The path signed links point at: `/files/<key>?…`, relative to the server that issued them.
@@ -106,20 +108,6 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Percent-encodes a query value.
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 fn io_err(what: &str, e: &std::io::Error) -> ProviderError {
     ProviderError::Transient(format!("{what}: {e}"))
 }
@@ -189,8 +177,8 @@ impl BlobStore for FolderBlobStore {
         Ok(format!(
             "{FILES_PATH}{}?exp={expires}&type={}&name={}&sig={sig}",
             link.key,
-            encode(link.content_type),
-            encode(&name)
+            percent_encode(link.content_type),
+            percent_encode(&name)
         ))
     }
 

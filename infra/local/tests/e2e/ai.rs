@@ -392,29 +392,8 @@ async fn a_web_chat_continued_on_telegram_reaches_the_model_with_its_channels_su
         }
     });
     let h = start("openai", Some(&chat), 8).await;
-    let site = omnidesk::admin::website_add(
-        &omnidesk::admin::Target::local(&h.config).unwrap(),
-        "Shop",
-        &["https://shop.example.com".to_owned()],
-        Some(&bot_id().to_string()),
-        None,
-        false,
-    )
-    .await
-    .unwrap();
     let origin = "https://shop.example.com";
-    let session: Value = h
-        .http
-        .post(format!("{}/web/v1/sessions", h.base))
-        .header("origin", origin)
-        .json(&json!({"website_id": site.id.to_string()}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let visitor = session["visitor_token"].as_str().unwrap().to_owned();
+    let visitor = h.web_visitor(origin, Some(&bot_id().to_string())).await;
     let res = h
         .http
         .post(format!("{}/web/v1/messages", h.base))

@@ -5,14 +5,13 @@
 //! directory (the SQLite databases and their logs included) or in the outbox; and when they
 //! write again they are a new contact.
 
-use std::path::Path;
 use std::time::Duration;
 
-use omnidesk_core::{BlobStore, OutgoingMessage, Queue, QueueName, blob_key};
+use omnidesk_core::{BlobStore, blob_key};
 use serde_json::{Value, json};
 
 use crate::email::{outbox, smtp_send, start, wait_outbox};
-use crate::harness::{Harness, SECRET, bot_id};
+use crate::harness::{Harness, SECRET, bot_id, files_holding};
 
 const WAIT: Duration = Duration::from_secs(10);
 const ORIGIN: &str = "https://shop.example.com";
@@ -76,34 +75,6 @@ fn dora_mail() -> String {
         .to_owned()
 }
 
-/// Every file under `dir` whose bytes contain one of the markers, with the marker.
-fn leaks(dir: &Path) -> Vec<(String, &'static str)> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.filter_map(Result::ok) {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            let bytes = std::fs::read(&path).unwrap_or_default();
-            for marker in MARKERS {
-                if bytes
-                    .windows(marker.len())
-                    .any(|w| w.eq_ignore_ascii_case(marker.as_bytes()))
-                {
-                    found.push((path.display().to_string(), *marker));
-                }
-            }
-        }
-    }
-    found
-}
-
 async fn api(h: &Harness, method: reqwest::Method, path: &str) -> (u16, Value) {
     let res = h
         .http
@@ -133,28 +104,7 @@ async fn an_erased_customer_of_three_channels_is_gone_from_every_api_file_and_da
     let mut ws = h.connect_ws().await;
 
     // 1. The website, with a file.
-    let site = omnidesk::admin::website_add(
-        &omnidesk::admin::Target::local(&h.config).unwrap(),
-        "Shop",
-        &[ORIGIN.to_owned()],
-        Some(&bot_id().to_string()),
-        None,
-        false,
-    )
-    .await
-    .unwrap();
-    let session: Value = h
-        .http
-        .post(format!("{}/web/v1/sessions", h.base))
-        .header("origin", ORIGIN)
-        .json(&json!({"website_id": site.id.to_string()}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let visitor = session["visitor_token"].as_str().unwrap().to_owned();
+    let visitor = h.web_visitor(ORIGIN, Some(&bot_id().to_string())).await;
     let web_file = b"%PDF-1.4 MARKER-WEB-FILE passport of Dorothea".to_vec();
     let form = reqwest::multipart::Form::new().part(
         "file",
@@ -217,24 +167,7 @@ async fn an_erased_customer_of_three_channels_is_gone_from_every_api_file_and_da
         &json!({"photo": [{"file_id": "AgACAgQAAxkBAAIDORA", "file_unique_id": "d1", "width": 800, "height": 600, "file_size": photo.len()}]}),
     );
     assert_eq!(h.webhook(&update, Some(SECRET)).await, 200);
-    let created = ws
-        .wait_for(WAIT, |ev| {
-            ev["type"] == "message.created" && ev["message"]["attachments"][0].is_object()
-        })
-        .await
-        .expect("the photo reaches the agent");
-    let job = json!({"conversation_id": created["message"]["conversation_id"], "message_id": created["message"]["id"]});
-    h.app
-        .as_ref()
-        .unwrap()
-        .adapters
-        .queue
-        .send(
-            QueueName::Media,
-            OutgoingMessage::delayed(job.to_string(), Duration::ZERO),
-        )
-        .await
-        .unwrap();
+    crate::files::stored_and_queued(&h, &mut ws).await;
     ws.wait_for(WAIT, |ev| {
         ev["type"] == "message.updated" && ev["message"]["attachments"][0]["blob"].is_string()
     })
@@ -346,7 +279,7 @@ async fn an_erased_customer_of_three_channels_is_gone_from_every_api_file_and_da
         "web file, photo, mail attachment and raw mail: {keys:?}"
     );
     assert!(
-        !leaks(&data_dir).is_empty(),
+        !files_holding(&data_dir, MARKERS).is_empty(),
         "the markers are found before the erasure"
     );
 
@@ -412,8 +345,16 @@ async fn an_erased_customer_of_three_channels_is_gone_from_every_api_file_and_da
     }
     assert!(blobs.get(&blob_key(&web_file)).await.unwrap().is_none());
     // ... nor any file of the data directory or the outbox.
-    assert_eq!(leaks(&data_dir), Vec::new(), "in the data directory");
-    assert_eq!(leaks(outbox_dir.path()), Vec::new(), "in the outbox");
+    assert_eq!(
+        files_holding(&data_dir, MARKERS),
+        Vec::<String>::new(),
+        "in the data directory"
+    );
+    assert_eq!(
+        files_holding(outbox_dir.path(), MARKERS),
+        Vec::<String>::new(),
+        "in the outbox"
+    );
 
     // The audit log keeps that it happened, nothing of her.
     let audit = h.get("/api/v1/audit").await;

@@ -187,7 +187,7 @@ fn document_update(update_id: u64, chat: i64, file_id: &str, size: u64) -> Strin
 
 /// Waits for the agent's `message.created` of an inbound message with an attachment; enqueues
 /// its media job as the router does.
-async fn stored_and_queued(h: &Harness, ws: &mut crate::harness::Ws) -> Value {
+pub(crate) async fn stored_and_queued(h: &Harness, ws: &mut crate::harness::Ws) -> Value {
     let created = ws
         .wait_for(WAIT, |ev| {
             ev["type"] == "message.created" && ev["message"]["attachments"][0].is_object()

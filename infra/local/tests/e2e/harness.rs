@@ -17,6 +17,35 @@ pub fn bot_id() -> BotId {
     BotId::from_token(BOT_TOKEN).unwrap()
 }
 
+/// Every file under `dir` (folders included) whose bytes hold one of `needles`, ignoring ASCII
+/// case, as "<path> holds <needle>".
+pub fn files_holding(dir: &std::path::Path, needles: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            for needle in needles {
+                if bytes
+                    .windows(needle.len())
+                    .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+                {
+                    found.push(format!("{} holds {needle}", path.display()));
+                }
+            }
+        }
+    }
+    found
+}
+
 pub fn private_update(update_id: u64, chat: i64, text: &str) -> String {
     json!({
         "update_id": update_id,
@@ -175,6 +204,36 @@ impl Harness {
             .expect("hello frame");
         assert_eq!(hello["type"], "hello");
         ws
+    }
+
+    /// A website "Shop" allowing `origin` (continued on `bot` when given) and a new visitor
+    /// session on it; returns the visitor token.
+    pub async fn web_visitor(&self, origin: &str, bot: Option<&str>) -> String {
+        let site = omnidesk::admin::website_add(
+            &omnidesk::admin::Target::local(&self.config).unwrap(),
+            "Shop",
+            &[origin.to_owned()],
+            bot,
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+        let session: Value = self
+            .http
+            .post(format!("{}/web/v1/sessions", self.base))
+            .header("origin", origin)
+            .json(&json!({"website_id": site.id.to_string()}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        session["visitor_token"]
+            .as_str()
+            .expect("a visitor token")
+            .to_owned()
     }
 
     /// Polls `GET path` until `pred` holds (bounded).

@@ -35,28 +35,6 @@ fn omnidesk(dir: &Path, telegram: &str, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// Every file under `dir` holding one of `secrets` as plain bytes.
-fn plain_in_files(dir: &Path, secrets: &[&str]) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().filter_map(Result::ok) {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            let bytes = std::fs::read(&path).unwrap_or_default();
-            for s in secrets {
-                if bytes.windows(s.len()).any(|w| w == s.as_bytes()) {
-                    found.push(format!("{} holds {s}", path.display()));
-                }
-            }
-        }
-    }
-    found
-}
-
 // Multi-threaded: the CLI commands block this thread while the fake Telegram answers them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_is_stored_in_plain_text_or_printed_by_any_process() {
@@ -209,7 +187,7 @@ async fn no_secret_is_stored_in_plain_text_or_printed_by_any_process() {
     // The token's secret part alone neither.
     assert!(!printed.contains(TOKEN.split(':').nth(1).unwrap()));
     assert_eq!(
-        plain_in_files(
+        crate::harness::files_holding(
             &data,
             &[
                 TOKEN,

@@ -217,29 +217,9 @@ async fn a_chinese_visitor_reaches_a_chinese_reading_agent_without_a_provider_ca
     let me: Value = res.json().await.unwrap();
     assert_eq!(me["language"], "zh-Hans");
 
-    let site = omnidesk::admin::website_add(
-        &omnidesk::admin::Target::local(&h.config).unwrap(),
-        "Shop",
-        &["https://shop.example.com".to_owned()],
-        None,
-        None,
-        false,
-    )
-    .await
-    .unwrap();
     let origin = "https://shop.example.com";
-    let session: Value = h
-        .http
-        .post(format!("{}/web/v1/sessions", h.base))
-        .header("origin", origin)
-        .json(&json!({"website_id": site.id.to_string()}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let visitor = session["visitor_token"].as_str().expect("a visitor token");
+    let visitor = h.web_visitor(origin, None).await;
+    let visitor = visitor.as_str();
     let res = h
         .http
         .post(format!("{}/web/v1/messages", h.base))

@@ -63,7 +63,14 @@ pub fn content_disposition(file_name: Option<&str>, content_type: &str) -> Strin
             }
         })
         .collect();
-    let encoded: String = name
+    let encoded = percent_encode(&name);
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// `value` with every byte but RFC 3986's unreserved characters (`A-Za-z0-9-._~`)
+/// percent-encoded: safe in a URL's query or path and in RFC 5987's `filename*`.
+pub fn percent_encode(value: &str) -> String {
+    value
         .bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -72,8 +79,7 @@ pub fn content_disposition(file_name: Option<&str>, content_type: &str) -> Strin
                 format!("%{b:02X}")
             }
         })
-        .collect();
-    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+        .collect()
 }
 
 /// The key of `bytes`: their SHA-256 in hex. Content-addressed (the same file stored twice is

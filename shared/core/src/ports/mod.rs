@@ -19,6 +19,7 @@ pub use ai::{
 };
 pub use blob::{
     Blob, BlobStore, DEFAULT_LINK_TTL, LinkRequest, blob_key, content_disposition, is_blob_key,
+    percent_encode,
 };
 pub use clock::{Clock, IdGen, SystemClock, UuidV7Ids};
 pub use mail::{MailStore, Mailbox, Mailer, OutgoingMail, SentMail, UnprocessableMail};
