@@ -8,7 +8,7 @@ use omnidesk_core::{
     CachedTranslation, Clock, Glossary, ProviderError, TranslateRequest, TranslationStore,
     Translator, UsageOutcome,
 };
-use omnidesk_domain::{LanguageTag, Timestamp};
+use omnidesk_domain::{ConversationId, LanguageTag, Timestamp};
 use omnidesk_language::{Protected, ProtectedSpan, Terms, protect_with, restore};
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
@@ -212,12 +212,25 @@ impl TranslationService {
     /// placeholders do not restore moves on to the next. The first good translation is
     /// cached (in its protected form, so texts differing only in protected spans share it)
     /// and returned. A store failure while reading or writing the cache is only logged.
-    #[tracing::instrument(skip_all, fields(target = %target))]
     pub async fn translate(
         &self,
         text: &str,
         source: Option<&LanguageTag>,
         target: &LanguageTag,
+    ) -> Result<Translated, TranslateFailure> {
+        self.translate_for(text, source, target, None).await
+    }
+
+    /// [`Self::translate`] of a text of `conversation`: the cache entry it used or made is
+    /// linked to the conversation ([`TranslationStore::link_cached_translations`]), so erasing
+    /// the conversation deletes it. `None`: a text of no conversation yet (a composer preview).
+    #[tracing::instrument(skip_all, fields(target = %target))]
+    pub async fn translate_for(
+        &self,
+        text: &str,
+        source: Option<&LanguageTag>,
+        target: &LanguageTag,
+        conversation: Option<ConversationId>,
     ) -> Result<Translated, TranslateFailure> {
         if let Some(source) = source
             && source.primary() == target.primary()
@@ -245,9 +258,10 @@ impl TranslationService {
             target,
         };
 
-        if let Some(hit) = self.memory_hit(&keys, now)
+        if let Some((key, hit)) = self.memory_hit(&keys, now)
             && let Some(out) = done.with(&hit, true)
         {
+            self.link(conversation, &key, now).await;
             return Ok(out);
         }
         for key in &keys {
@@ -255,6 +269,7 @@ impl TranslationService {
                 Ok(Some(hit)) => {
                     if let Some(out) = done.with(&hit, true) {
                         self.remember(key, hit, now);
+                        self.link(conversation, key, now).await;
                         return Ok(out);
                     }
                 }
@@ -304,6 +319,7 @@ impl TranslationService {
             if let Err(error) = self.store.cache_translation(key, &entry, expires_at).await {
                 tracing::warn!(%error, "translation not cached");
             }
+            self.link(conversation, key, now).await;
             return Ok(out);
         }
         Err(failure(&attempts))
@@ -366,15 +382,31 @@ impl TranslationService {
         }
     }
 
-    /// The first unexpired in-process entry among `keys`.
-    fn memory_hit(&self, keys: &[String], now: Timestamp) -> Option<CachedTranslation> {
+    /// Links the cache entry `key` to `conversation` (when the text is one's) until the
+    /// cache keeps it; a failure is only logged (the entry then lives out its time).
+    async fn link(&self, conversation: Option<ConversationId>, key: &str, now: Timestamp) {
+        let Some(conversation) = conversation else {
+            return;
+        };
+        let until = now.plus_millis(millis(self.settings.cache_ttl));
+        if let Err(error) = self
+            .store
+            .link_cached_translations(conversation, &[key.to_owned()], until)
+            .await
+        {
+            tracing::warn!(%error, %conversation, "cached translation not linked to its conversation");
+        }
+    }
+
+    /// The first unexpired in-process entry among `keys`, with its key.
+    fn memory_hit(&self, keys: &[String], now: Timestamp) -> Option<(String, CachedTranslation)> {
         if self.settings.memory_cache_entries == 0 {
             return None;
         }
         let mut memory = self.memory.lock();
         for key in keys {
             match memory.get(key) {
-                Some(r) if r.expires_at > now => return Some(r.entry.clone()),
+                Some(r) if r.expires_at > now => return Some((key.clone(), r.entry.clone())),
                 Some(_) => memory.remove(key),
                 None => {}
             }

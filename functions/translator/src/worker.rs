@@ -129,7 +129,12 @@ async fn inbound(
     for target in &targets {
         match deps
             .service
-            .translate(&message.text, message.language.as_ref(), target)
+            .translate_for(
+                &message.text,
+                message.language.as_ref(),
+                target,
+                Some(message.conversation_id),
+            )
             .await
         {
             Ok(Translated::Text { text, provider, .. }) => translations.push(Translation {
@@ -290,7 +295,12 @@ async fn translate_around_link(
     if !message.text.contains(SECRET_LINK_MARK) {
         return deps
             .service
-            .translate(&message.text, source.as_ref(), target)
+            .translate_for(
+                &message.text,
+                source.as_ref(),
+                target,
+                Some(message.conversation_id),
+            )
             .await;
     }
     let mut out = String::new();
@@ -305,7 +315,7 @@ async fn translate_around_link(
         }
         match deps
             .service
-            .translate(part, source.as_ref(), target)
+            .translate_for(part, source.as_ref(), target, Some(message.conversation_id))
             .await?
         {
             Translated::Text {

@@ -484,3 +484,39 @@ async fn providers_are_listed_in_fallback_order() {
     assert!(w.service.is_enabled());
     assert_eq!(w.service.providers(), ["deepl", "google"]);
 }
+
+#[tokio::test]
+async fn a_conversation_s_text_links_the_cache_entry_it_made_or_used_a_preview_links_none() {
+    use omnidesk_core::{IdGen, UuidV7Ids};
+    let deepl = FakeTranslator::tagging("deepl");
+    let w = world(&[&deepl], ServiceSettings::default());
+    let (one, two) = (UuidV7Ids.conversation_id(), UuidV7Ids.conversation_id());
+    // A preview (no conversation yet) caches but links nothing.
+    w.service
+        .translate("my passport number is 123", None, &tag("ru"))
+        .await
+        .unwrap();
+    assert!(w.store.links_of(one).is_empty());
+    // Conversation one's message: the entry it used (a hit, from this process) is linked.
+    let out = w
+        .service
+        .translate_for("my passport number is 123", None, &tag("ru"), Some(one))
+        .await
+        .unwrap();
+    assert!(text_of(&out).2, "a cache hit");
+    let linked = w.store.links_of(one);
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    assert!(
+        w.store.is_cached(&linked[0]),
+        "the link names the cached entry"
+    );
+    // Conversation two's new text: the entry made is linked to two only.
+    w.service
+        .translate_for("call me at home", None, &tag("ru"), Some(two))
+        .await
+        .unwrap();
+    let of_two = w.store.links_of(two);
+    assert_eq!(of_two.len(), 1);
+    assert_ne!(of_two, linked);
+    assert_eq!(w.store.links_of(one), linked);
+}

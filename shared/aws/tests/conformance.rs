@@ -104,10 +104,10 @@ async fn dynamo_store_passes_the_store_conformance_suite() {
     let client = dynamo_client(&endpoint).await;
     let store = fresh_store(&client, Arc::new(SystemClock)).await;
     store_suite::run_all(&store).await;
-    store_suite::erasure(&store, &store, &store).await;
+    store_suite::erasure(&store, &store, &store, &store).await;
     // Twice on one table: the suite must not depend on an empty table.
     store_suite::run_all(&store).await;
-    store_suite::erasure(&store, &store, &store).await;
+    store_suite::erasure(&store, &store, &store, &store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

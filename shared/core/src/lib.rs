@@ -71,6 +71,7 @@
 //! | `MailStore::remove_unprocessable` | `DeleteItem` `UNPROC#<id>/UNPROC` `ReturnValues = ALL_OLD`, then `DeleteItem` `UNPROCESSABLE/<its SK>` (a pointer item, not a GSI or a filtered `Query`: 2 writes a removal, no index, no read of the other kept mails) |
 //! | `TranslationStore::cached_translation` | `GetItem` `TXC#<key>/TXC` (`sha256:<hex>` of a key over 1024 bytes), returned only if `expiresAt > now` (the caller's `now`; the `ttl` only lets DynamoDB delete it eventually) |
 //! | `TranslationStore::cache_translation` | `PutItem` `TXC#<key>/TXC` with `expiresAt` (ms) and `ttl` = `expiresAt` in seconds, rounded up |
+//! | `TranslationStore::link_cached_translations` | `PutItem` `CONV#<conversation>/TXL#<key>` per key, with `ttl`; `ErasureStore::erase_conversation` finds them in the conversation's partition and deletes each `TXC#<key>` entry they name, then them |
 //! | `TranslationStore::add_usage` | `UpdateItem` `TXU#<provider>/DAY#<day>` `ADD chars :n SET ttl` (3 days after the day), condition `attribute_not_exists(chars) OR chars <= :room` (`room = limit − n`; an `n` over the limit is refused without a write), `ReturnValues = ALL_NEW` → `Counted(total)`; a failed condition returns the current total (`ReturnValuesOnConditionCheckFailure = ALL_OLD`) → `LimitReached` |
 //! | `TranslationStore::usage` | `GetItem` `TXU#<provider>/DAY#<day>` |
 //! | `TranslationStore::glossary` | `GetItem` `GLOSSARY/GLOSSARY` (none = version 0, empty) |

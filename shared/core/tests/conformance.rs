@@ -37,7 +37,7 @@ async fn memory_store_passes_the_store_suite() {
     store_suite::web(&store).await;
     store_suite::mail(&store).await;
     store_suite::visitor_connections(&store).await;
-    store_suite::erasure(&store, &store, &store).await;
+    store_suite::erasure(&store, &store, &store, &store).await;
 }
 
 #[tokio::test]

@@ -375,9 +375,21 @@ const MIGRATION_V10: &str = r#"
 ALTER TABLE agents ADD COLUMN totp_secret TEXT;
 "#;
 
+/// Schema version 11: which cached translations hold text of which conversation, so erasing a
+/// conversation deletes them (pruned like the cache, by their expiry).
+const MIGRATION_V11: &str = r#"
+CREATE TABLE translation_links (
+    conversation_id TEXT NOT NULL,
+    key             TEXT NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, key)
+) WITHOUT ROWID;
+CREATE INDEX translation_links_expiry ON translation_links(expires_at);
+"#;
+
 /// Migrations in order: `(version reached, SQL)`. A database at version `v` runs every
 /// migration above `v`, each in its own transaction with the version bump.
-const MIGRATIONS: [(i64, &str); 10] = [
+const MIGRATIONS: [(i64, &str); 11] = [
     (1, SCHEMA_V1),
     (2, MIGRATION_V2),
     (3, MIGRATION_V3),
@@ -388,6 +400,7 @@ const MIGRATIONS: [(i64, &str); 10] = [
     (8, MIGRATION_V8),
     (9, MIGRATION_V9),
     (10, MIGRATION_V10),
+    (11, MIGRATION_V11),
 ];
 
 /// The database cannot serve a call (writer stopped, commit failed, task lost). The message

@@ -18,6 +18,9 @@ impl ErasureStore for SqliteStore {
         self.db
             .write_async(move |conn| {
                 for sql in [
+                    "DELETE FROM translation_cache WHERE key IN \
+                     (SELECT key FROM translation_links WHERE conversation_id = ?1)",
+                    "DELETE FROM translation_links WHERE conversation_id = ?1",
                     "DELETE FROM messages WHERE conversation_id = ?1",
                     "DELETE FROM conversation_keys WHERE conversation_id = ?1",
                     "DELETE FROM ai_calls WHERE conversation_id = ?1",

@@ -39,6 +39,7 @@
 //! | `thread_refs` | `reference` PK → `conversation_key` (`INSERT … ON CONFLICT DO NOTHING`, then read: first writer wins) | `MailStore::{link_thread, thread_of}` |
 //! | `unprocessable_mail` | `id` PK, index `(received_at_ms, id)` | `MailStore::{record_unprocessable, list_unprocessable, remove_unprocessable}` (newest first) |
 //! | `translation_cache` | `key` PK, `json`, `expires_at` (ms; read only while `> now`; indexed, and each write deletes up to 32 expired rows) | `TranslationStore::{cached_translation, cache_translation}` |
+//! | `translation_links` | `(conversation_id, key)` PK, `expires_at` (indexed; each write deletes up to 32 expired rows): which cached translations hold a conversation's text; erasing the conversation deletes them from `translation_cache` | `TranslationStore::link_cached_translations`, `ErasureStore::erase_conversation` |
 //! | `translation_usage` | `(provider, day)` PK, `chars` (upsert `DO UPDATE … WHERE chars <= limit − n RETURNING chars`: never past the limit) | `TranslationStore::{add_usage, usage}` |
 //! | `settings` | `name` PK, `version`, `json`; the glossary is the row `glossary` (stored only as the next version); the FAQ's version is the row `faq` (`version + 1` in the transaction of each change) | `TranslationStore::{glossary, put_glossary}`, `AiStore::faq_version` |
 //! | `faq_entries` | `id` PK, `json`, `updated_ms`; a put is one transaction with the version step (schema v6) | `AiStore::{faq, put_faq_entries, delete_faq_entry}` |

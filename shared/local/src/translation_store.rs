@@ -38,6 +38,13 @@ const CACHE_PUT: &str = "INSERT INTO translation_cache (key, json, expires_at) V
 const CACHE_PRUNE: &str = "DELETE FROM translation_cache WHERE rowid IN \
      (SELECT rowid FROM translation_cache WHERE expires_at <= ?1 + 0 ORDER BY expires_at \
      LIMIT 32)";
+const LINK_PUT: &str = "INSERT INTO translation_links (conversation_id, key, expires_at) \
+     VALUES (?1, ?2, ?3) ON CONFLICT (conversation_id, key) DO UPDATE SET \
+     expires_at = max(expires_at, excluded.expires_at)";
+/// Like [`CACHE_PRUNE`].
+const LINK_PRUNE: &str = "DELETE FROM translation_links WHERE (conversation_id, key) IN \
+     (SELECT conversation_id, key FROM translation_links WHERE expires_at <= ?1 + 0 \
+     ORDER BY expires_at LIMIT 32)";
 /// `?1` provider, `?2` day, `?3` chars, `?4` the highest total the count may have before
 /// (limit − chars). The `WHERE` applies to an existing row; a new row is `chars` itself,
 /// which the caller checked against the limit.
@@ -102,6 +109,29 @@ impl TranslationStore for SqliteStore {
                     .and_then(|mut s| s.execute(params![key, json, expires_at.millis()]))
                     .map_err(sql_err)?;
                 conn.prepare_cached(CACHE_PRUNE)
+                    .and_then(|mut s| s.execute([now]))
+                    .map_err(sql_err)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn link_cached_translations(
+        &self,
+        conversation: omnidesk_domain::ConversationId,
+        keys: &[String],
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        let (conversation, keys) = (conversation.to_string(), keys.to_vec());
+        let now = self.clock().now().millis();
+        self.db
+            .write_async(move |conn| {
+                let mut put = conn.prepare_cached(LINK_PUT).map_err(sql_err)?;
+                for key in &keys {
+                    put.execute(params![conversation, key, expires_at.millis()])
+                        .map_err(sql_err)?;
+                }
+                conn.prepare_cached(LINK_PRUNE)
                     .and_then(|mut s| s.execute([now]))
                     .map_err(sql_err)?;
                 Ok(())

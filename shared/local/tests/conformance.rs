@@ -75,12 +75,12 @@ async fn sqlite_store_passes_the_store_conformance_suite() {
     store_suite::run_all(&store).await;
     store_suite::web(&store).await;
     store_suite::mail(&store).await;
-    store_suite::erasure(&store, &store, &store).await;
+    store_suite::erasure(&store, &store, &store, &store).await;
     // Twice on the same file: the suite must not depend on an empty database.
     store_suite::run_all(&store).await;
     store_suite::web(&store).await;
     store_suite::mail(&store).await;
-    store_suite::erasure(&store, &store, &store).await;
+    store_suite::erasure(&store, &store, &store, &store).await;
 }
 
 #[tokio::test]

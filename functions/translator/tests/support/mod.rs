@@ -12,7 +12,7 @@ use omnidesk_core::{
     CachedTranslation, Glossary, ProviderError, StoreError, StoreResult, TranslateRequest,
     TranslationResult, TranslationStore, Translator, UsageOutcome,
 };
-use omnidesk_domain::Timestamp;
+use omnidesk_domain::{ConversationId, Timestamp};
 use parking_lot::Mutex;
 
 /// What translation remembers, in a few maps; each kind of call can be made to fail and
@@ -22,6 +22,7 @@ pub struct MemoryTranslations {
     cache: Mutex<HashMap<String, (CachedTranslation, Timestamp)>>,
     usage: Mutex<HashMap<(String, String), u64>>,
     glossary: Mutex<Glossary>,
+    links: Mutex<Vec<(ConversationId, String)>>,
     pub cache_reads: AtomicUsize,
     pub glossary_reads: AtomicUsize,
     pub fail_cache: AtomicBool,
@@ -44,6 +45,21 @@ impl MemoryTranslations {
 
     pub fn cached_entries(&self) -> usize {
         self.cache.lock().len()
+    }
+
+    /// The cache keys linked to `conversation`, in the order linked.
+    pub fn links_of(&self, conversation: ConversationId) -> Vec<String> {
+        self.links
+            .lock()
+            .iter()
+            .filter(|(c, _)| *c == conversation)
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
+    /// Whether `key` is cached (expired or not).
+    pub fn is_cached(&self, key: &str) -> bool {
+        self.cache.lock().contains_key(key)
     }
 
     fn down(flag: &AtomicBool) -> StoreResult<()> {
@@ -81,6 +97,19 @@ impl TranslationStore for MemoryTranslations {
         self.cache
             .lock()
             .insert(key.to_owned(), (entry.clone(), expires_at));
+        Ok(())
+    }
+
+    async fn link_cached_translations(
+        &self,
+        conversation: ConversationId,
+        keys: &[String],
+        _expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        Self::down(&self.fail_cache)?;
+        self.links
+            .lock()
+            .extend(keys.iter().map(|k| (conversation, k.clone())));
         Ok(())
     }
 

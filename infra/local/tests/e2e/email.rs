@@ -163,19 +163,27 @@ async fn messages(h: &Harness, id: &str) -> Vec<Value> {
 }
 
 pub(crate) async fn start() -> (Harness, std::net::SocketAddr, tempfile::TempDir) {
-    start_with_handoff_rollout(100).await
+    start_configured(|_| {}).await
 }
 
 /// [`start`], offering "Continue on Telegram" to `percent` of contacts.
 async fn start_with_handoff_rollout(
     percent: u8,
 ) -> (Harness, std::net::SocketAddr, tempfile::TempDir) {
+    start_configured(move |c| c.router.telegram_handoff_rollout = percent).await
+}
+
+/// [`start`], with `more` configuration on top.
+pub(crate) async fn start_configured(
+    more: impl FnOnce(&mut omnidesk::config::Config),
+) -> (Harness, std::net::SocketAddr, tempfile::TempDir) {
     let outbox_dir = tempfile::tempdir().unwrap();
     let dir = outbox_dir.path().to_path_buf();
     let h = Harness::start_configured(BotMode::Webhook, move |c| {
         c.smtp_listen = Some("127.0.0.1:0".parse().unwrap());
         c.outbox_dir = Some(dir);
-        c.router.telegram_handoff_rollout = percent;
+        c.router.telegram_handoff_rollout = 100;
+        more(c);
     })
     .await;
     let target = omnidesk::admin::Target::local(&h.config).unwrap();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use omnidesk_core::{BlobStore, blob_key};
 use serde_json::{Value, json};
 
-use crate::email::{outbox, smtp_send, start, wait_outbox};
+use crate::email::{outbox, smtp_send, start_configured, wait_outbox};
 use crate::harness::{Harness, SECRET, bot_id, files_holding};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -30,6 +30,8 @@ const MARKERS: &[&str] = &[
     "MARKER-MAIL-TEXT",
     "MARKER-MAIL-FILE",
     "MARKER-AGENT-REPLY",
+    // In a message translated for the agents: its translation is cached.
+    "MARKER-RU-TEXT",
 ];
 
 fn dora(update_id: u64, body: &Value) -> String {
@@ -99,7 +101,9 @@ async fn telegram_contact_id(h: &Harness) -> Option<String> {
 
 #[tokio::test]
 async fn an_erased_customer_of_three_channels_is_gone_from_every_api_file_and_database() {
-    let (h, smtp, outbox_dir) = start().await;
+    let deepl = omnidesk_providers::fakes::FakeDeepl::start().await;
+    let (h, smtp, outbox_dir) =
+        start_configured(crate::translation::translating(&deepl, None, &[])).await;
     let data_dir = h.config.data_dir.clone();
     let mut ws = h.connect_ws().await;
 
@@ -160,6 +164,19 @@ async fn an_erased_customer_of_three_channels_is_gone_from_every_api_file_and_da
         .unwrap();
     says(&h, 1, &format!("/start {token}")).await;
     says(&h, 2, "MARKER-TG-TEXT here now").await;
+    // In Russian: the agents read English, so it is translated (and the translation cached).
+    says(&h, 9, "Здравствуйте, где мой заказ MARKER-RU-TEXT? Спасибо").await;
+    ws.wait_for(WAIT, |ev| {
+        ev["type"] == "message.updated"
+            && ev["message"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("MARKER-RU-TEXT"))
+            && ev["message"]["translations"][0]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("MARKER-RU-TEXT"))
+    })
+    .await
+    .expect("the Russian message is translated for the agents");
     let photo = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00 MARKER-TG-PHOTO of Dorothea".to_vec();
     h.fake.put_file("AgACAgQAAxkBAAIDORA", photo.clone());
     let update = dora(

@@ -26,6 +26,16 @@ async fn start_with(
     reply_wait: Option<Duration>,
     more: &[(&'static str, &str)],
 ) -> Harness {
+    Harness::start_configured(BotMode::Webhook, translating(deepl, reply_wait, more)).await
+}
+
+/// The configuration of a server translating with `deepl` (and `more` variables), detecting
+/// among en, ru and zh.
+pub(crate) fn translating(
+    deepl: &FakeDeepl,
+    reply_wait: Option<Duration>,
+    more: &[(&'static str, &str)],
+) -> impl FnOnce(&mut omnidesk::config::Config) + use<> {
     let mut vars: HashMap<&str, String> = HashMap::from([
         ("OMNIDESK_TRANSLATOR", "deepl".to_owned()),
         ("DEEPL_AUTH_KEY", FAKE_DEEPL_KEY.to_owned()),
@@ -37,11 +47,10 @@ async fn start_with(
     if let Some(wait) = reply_wait {
         translation.worker.reply_wait = wait;
     }
-    Harness::start_configured(BotMode::Webhook, move |c| {
+    move |c| {
         c.router.detector = Some(omnidesk_language::Detector::new(&["en", "ru", "zh"]).unwrap());
         c.translation = translation;
-    })
-    .await
+    }
 }
 
 /// The first conversation, once there is one.

@@ -103,17 +103,22 @@ impl ErasureStore for DynamoStore {
             .await?;
         let mut keys = Vec::with_capacity(items.len());
         let mut messages = Vec::new();
+        let mut cached = Vec::new();
         for item in &items {
             let sk = get_s(item, SK)?;
             if sk.starts_with("MSG#") {
                 messages.push(message_of(item)?);
             } else {
+                if let Some(entry) = super::translation::linked_cache_key(sk) {
+                    cached.push(entry);
+                }
                 keys.push((get_s(item, PK)?.to_owned(), sk.to_owned()));
             }
         }
-        // Messages first, the record last: a run stopped half-way is found again by its
-        // contact's list and finished.
+        // Messages and cached translations first, the record and the links last: a run
+        // stopped half-way is found again by its contact's list and finished.
         let mut first = Self::message_keys(&messages);
+        first.extend(cached);
         let calls = self
             .query_all(
                 &QuerySpec::table(super::ai::conversation_calls_pk(id), None, true).consistent(),

@@ -53,6 +53,26 @@ fn cache_key(key: &str) -> (String, String) {
     (pk, "TXC".to_owned())
 }
 
+/// The link of a cached entry to a conversation whose text it holds: an item of the
+/// conversation's partition, deleted with it (and the entry it names) by an erasure.
+pub(super) fn link_key(
+    conversation: omnidesk_domain::ConversationId,
+    key: &str,
+) -> (String, String) {
+    (
+        format!("CONV#{conversation}"),
+        format!("{LINK_PREFIX}{key}"),
+    )
+}
+
+/// The sort-key prefix of [`link_key`].
+pub(super) const LINK_PREFIX: &str = "TXL#";
+
+/// The item of the cached entry a [`link_key`] sort key names.
+pub(super) fn linked_cache_key(link_sk: &str) -> Option<(String, String)> {
+    link_sk.strip_prefix(LINK_PREFIX).map(cache_key)
+}
+
 fn usage_key(provider: &str, day: &str) -> (String, String) {
     (format!("TXU#{provider}"), format!("DAY#{day}"))
 }
@@ -107,6 +127,20 @@ impl TranslationStore for DynamoStore {
         item.insert("expiresAt".to_owned(), n(expires_at.millis()));
         item.insert("ttl".to_owned(), n(ttl_secs(expires_at)));
         self.put_plain(item, "cache_translation").await
+    }
+
+    async fn link_cached_translations(
+        &self,
+        conversation: omnidesk_domain::ConversationId,
+        keys: &[String],
+        expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        for key in keys {
+            let mut item = base_item(link_key(conversation, key), "translation_link");
+            item.insert("ttl".to_owned(), n(ttl_secs(expires_at)));
+            self.put_plain(item, "link_cached_translations").await?;
+        }
+        Ok(())
     }
 
     async fn add_usage(

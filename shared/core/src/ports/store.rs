@@ -428,7 +428,8 @@ pub trait ConnectionStore: Send + Sync {
 #[async_trait]
 pub trait ErasureStore: Send + Sync {
     /// Deletes a conversation for good: its record, the routing keys that lead to it, every
-    /// message (with its source-key claim), and the AI calls recorded for it.
+    /// message (with its source-key claim), the AI calls recorded for it, and the cached
+    /// translations linked to it (`TranslationStore::link_cached_translations`).
     async fn erase_conversation(&self, conversation: &Conversation) -> StoreResult<()>;
     /// Up to `limit` of a conversation's messages created before `before`, oldest first (what
     /// retention deletes next).

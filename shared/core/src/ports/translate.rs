@@ -105,6 +105,16 @@ pub trait TranslationStore: Send + Sync {
         entry: &CachedTranslation,
         expires_at: Timestamp,
     ) -> StoreResult<()>;
+    /// Records that the cached entries `keys` hold text of `conversation` (until `expires_at`):
+    /// erasing the conversation ([`crate::ErasureStore::erase_conversation`]) deletes them, so
+    /// an erased customer's words do not live on in the cache. Entries are shared by content;
+    /// another conversation that needs one again translates it again.
+    async fn link_cached_translations(
+        &self,
+        conversation: omnidesk_domain::ConversationId,
+        keys: &[String],
+        expires_at: Timestamp,
+    ) -> StoreResult<()>;
     /// Adds `chars` to `provider`'s usage of `day` (`2026-12-01`, UTC) unless that passes
     /// `limit`.
     async fn add_usage(

@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -50,6 +50,7 @@ struct Inner {
     thread_refs: HashMap<String, ConversationKey>,
     unprocessable: Vec<crate::UnprocessableMail>,
     translations: HashMap<String, (crate::CachedTranslation, Timestamp)>,
+    translation_links: HashMap<ConversationId, BTreeSet<String>>,
     translation_usage: HashMap<(String, String), u64>,
     glossary: crate::Glossary,
     faq: BTreeMap<String, crate::FaqEntry>,
@@ -634,6 +635,9 @@ impl crate::ErasureStore for MemoryStore {
             }
         }
         inner.ai_calls.retain(|_, c| c.conversation_id != id);
+        for key in inner.translation_links.remove(&id).unwrap_or_default() {
+            inner.translations.remove(&key);
+        }
         drop(stored);
         Ok(())
     }
@@ -889,6 +893,21 @@ impl crate::TranslationStore for MemoryStore {
             .lock()
             .translations
             .insert(key.to_owned(), (entry.clone(), expires_at));
+        Ok(())
+    }
+
+    async fn link_cached_translations(
+        &self,
+        conversation: ConversationId,
+        keys: &[String],
+        _expires_at: Timestamp,
+    ) -> StoreResult<()> {
+        self.inner
+            .lock()
+            .translation_links
+            .entry(conversation)
+            .or_default()
+            .extend(keys.iter().cloned());
         Ok(())
     }
 

@@ -13,7 +13,8 @@ use super::{
     sourced_message, web_identity,
 };
 use crate::{
-    AiStore, AppendOutcome, PageRequest, Store, StoredToken, TokenKind, WebStore, blob_key,
+    AiStore, AppendOutcome, CachedTranslation, PageRequest, Store, StoredToken, TokenKind,
+    TranslationStore, WebStore, blob_key,
 };
 
 fn file(key: &str) -> Attachment {
@@ -28,8 +29,14 @@ fn fresh_key() -> String {
     blob_key(fresh().as_bytes())
 }
 
-/// Erasure and retention deletes, on a store that has the AI call log too.
-pub async fn erasure(store: &dyn Store, ai: &dyn AiStore, web: &dyn WebStore) {
+/// Erasure and retention deletes, on a store that has the AI call log, tokens and the
+/// translation cache too.
+pub async fn erasure(
+    store: &dyn Store,
+    ai: &dyn AiStore,
+    web: &dyn WebStore,
+    translations: &dyn TranslationStore,
+) {
     let base = now();
     // Contact A: a web and an e-mail identity, one conversation on two keys.
     let a = new_contact(web_identity());
@@ -226,6 +233,39 @@ pub async fn erasure(store: &dyn Store, ai: &dyn AiStore, web: &dyn WebStore) {
         "another owner's token stays"
     );
 
+    // Cached translations: those linked to the conversation go with it, others stay.
+    let cached = |text: &str| CachedTranslation {
+        text: text.to_owned(),
+        detected_source: None,
+        provider: "suite".to_owned(),
+    };
+    let until = now().plus_millis(3_600_000);
+    let (linked, linked_too, unlinked) = (
+        format!("suite-tx-{}", fresh()),
+        format!("suite-tx-{}", fresh()),
+        format!("suite-tx-{}", fresh()),
+    );
+    for key in [&linked, &linked_too, &unlinked] {
+        ok(
+            "cache_translation",
+            translations
+                .cache_translation(key, &cached("мой паспорт"), until)
+                .await,
+        );
+    }
+    ok(
+        "link_cached_translations",
+        translations
+            .link_cached_translations(c1.id, std::slice::from_ref(&linked), until)
+            .await,
+    );
+    ok(
+        "link_cached_translations again, with another",
+        translations
+            .link_cached_translations(c1.id, &[linked.clone(), linked_too.clone()], until)
+            .await,
+    );
+
     // A whole conversation.
     ok("erase_conversation", store.erase_conversation(&c1).await);
     ok(
@@ -261,6 +301,24 @@ pub async fn erasure(store: &dyn Store, ai: &dyn AiStore, web: &dyn WebStore) {
             .iter()
             .any(|c| c.conversation_id == c1.id),
         "erase_conversation deletes its AI calls from the list of all calls"
+    );
+    for key in [&linked, &linked_too] {
+        assert_eq!(
+            ok(
+                "cached_translation",
+                translations.cached_translation(key, now()).await
+            ),
+            None,
+            "erase_conversation deletes the cached translations linked to it"
+        );
+    }
+    assert!(
+        ok(
+            "cached_translation",
+            translations.cached_translation(&unlinked, now()).await
+        )
+        .is_some(),
+        "a cached translation of no erased conversation stays"
     );
     assert_eq!(
         ok("get_conversation", store.get_conversation(c2.id).await).map(|c| c.id),
