@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Deploys the agent dashboard of a `sam deploy`ed stack: builds web/dashboard, writes
-# dist/config.json with the stack's ApiUrl and WebSocketUrl (so one build serves any stack),
+# dist/config.json with the stack's WebSocketUrl (the API is the distribution's own /api/*,
+# which CloudFront passes to the stack's HTTP API: the sign-in's refresh cookie is then
+# first-party; so one build serves any stack),
 # uploads it to the stack's private bucket and invalidates the CloudFront cache. Also builds and
 # uploads the website widget (web/widget/dist: /widget.js and /widget/…, cached 5 minutes).
 #
@@ -29,10 +31,11 @@ DISTRIBUTION="$(output DashboardDistributionId)"
 DASHBOARD_URL="$(output DashboardUrl)"
 
 (cd web/dashboard && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
-API_URL="$API_URL" WS_URL="$WS_URL" python3 - <<'PY'
+WS_URL="$WS_URL" python3 - <<'PY'
 import json, os
+# apiBase "": the same origin (CloudFront's /api/* behaviour).
 with open("web/dashboard/dist/config.json", "w") as f:
-    json.dump({"apiBase": os.environ["API_URL"], "wsUrl": os.environ["WS_URL"]}, f)
+    json.dump({"apiBase": "", "wsUrl": os.environ["WS_URL"]}, f)
 PY
 
 # Hashed assets are immutable; index.html and config.json must be re-read on every visit.
@@ -51,6 +54,6 @@ aws s3 sync web/widget/dist/widget "s3://$BUCKET/widget" --delete --cache-contro
 aws cloudfront create-invalidation --distribution-id "$DISTRIBUTION" \
   --paths "/index.html" "/config.json" "/widget.js" "/widget/*" >/dev/null
 
-echo "dashboard deployed: $DASHBOARD_URL (API $API_URL, WebSocket $WS_URL)"
+echo "dashboard deployed: $DASHBOARD_URL (API $DASHBOARD_URL/api, also $API_URL; WebSocket $WS_URL)"
 echo "set the stack parameter DashboardOrigin to $DASHBOARD_URL to restrict CORS to it"
 echo "widget: $DASHBOARD_URL/widget.js (widget API $(output WebApiUrl))"

@@ -90,7 +90,8 @@ WEB_ORIGIN="https://shop.example.com"
 WEBSITE_ID="$("$BIN" website add --name Shop --origin "$WEB_ORIGIN" | tail -1)"
 
 echo "== omnidesk serve on $BASE"
-"$BIN" serve >"$WORK/server.log" 2>&1 &
+# The access token lives for the whole run (15 minutes by default; a run may be longer).
+OMNIDESK_TOKEN_TTL_SECS=7200 "$BIN" serve >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
   curl -sf -o /dev/null "$BASE/healthz" && break

@@ -3,17 +3,18 @@
 use std::collections::BTreeSet;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use omnidesk_core::{ServerEvent, StoreError};
 use omnidesk_domain::{Agent, AgentStatus, EmailAddress, ParseError, Role, Timestamp};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::audit::{self, Event};
 use crate::auth::PasswordError;
 use crate::error::{ApiError, Body, PathParam};
+use crate::refresh::{self, Lineage};
 use crate::signin::{Attempt, ClientAddr};
 use crate::{ApiDeps, AppState, Me, conversations, publish};
 
@@ -140,18 +141,12 @@ pub(crate) struct LoginRequest {
     totp: Option<String>,
 }
 
-#[derive(Serialize)]
-struct LoginResponse {
-    token: String,
-    expires_at: Timestamp,
-    agent: Agent,
-}
-
 /// `POST /api/v1/auth/login`: 429 with `Retry-After` while the account or the client address
 /// is locked by failed sign-ins (see [`crate::signin`]), checked before the password.
 pub(crate) async fn login(
     State(deps): State<AppState>,
     address: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
     Body(req): Body<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let email = EmailAddress::parse(&req.email).map_err(|e| ApiError::invalid("email", e))?;
@@ -229,15 +224,9 @@ pub(crate) async fn login(
         }
     }
     let version = crate::auth::session_version(deps.agents.as_ref(), agent.id).await?;
-    let issued = deps.auth.issue_version(agent.id, version)?;
     tracing::info!(agent_id = %agent.id, "agent logged in");
     audit::record(&deps, Event::by(Some(agent.id), "signed_in").from(from)).await;
-    let body = LoginResponse {
-        token: issued.token,
-        expires_at: issued.expires_at,
-        agent,
-    };
-    Ok(Json(json!(body)).into_response())
+    refresh::signed_in(&deps, &headers, agent, version, Lineage::SignIn).await
 }
 
 /// 429 until `until`: the seconds to wait in `Retry-After` and the message.
@@ -291,15 +280,6 @@ pub(crate) async fn list(State(deps): State<AppState>, _me: Me) -> Result<Json<V
 #[serde(deny_unknown_fields)]
 pub(crate) struct StatusRequest {
     status: String,
-}
-
-/// `POST /api/v1/auth/logout`: ends every session of the agent (every token they hold is
-/// refused from its next request, on every device). 204.
-pub(crate) async fn logout(State(deps): State<AppState>, me: Me) -> Result<StatusCode, ApiError> {
-    crate::auth::end_sessions(deps.agents.as_ref(), me.0).await?;
-    tracing::info!(agent_id = %me.0, "agent signed out");
-    audit::record(&deps, Event::by(Some(me.0), "signed_out")).await;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/v1/auth/ws-ticket`: a single-use ticket (60 s) to connect the agent WebSocket
@@ -368,6 +348,7 @@ pub(crate) async fn check_current_password(
 pub(crate) async fn change_password(
     State(deps): State<AppState>,
     address: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
     me: Me,
     Body(req): Body<PasswordRequest>,
 ) -> Result<Response, ApiError> {
@@ -398,15 +379,10 @@ pub(crate) async fn change_password(
     })?;
     deps.agents.update_agent(&agent).await?;
     let version = crate::auth::end_sessions(deps.agents.as_ref(), agent.id).await?;
-    let issued = deps.auth.issue_version(agent.id, version)?;
     tracing::info!(agent_id = %agent.id, "password changed; other sessions ended");
     audit::record(&deps, Event::by(Some(agent.id), "password_changed")).await;
-    Ok(Json(json!(LoginResponse {
-        token: issued.token,
-        expires_at: issued.expires_at,
-        agent,
-    }))
-    .into_response())
+    // This browser stays signed in: a new access token and refresh cookie (a new family).
+    refresh::signed_in(&deps, &headers, agent, version, Lineage::SignIn).await
 }
 
 /// The rules a new password must meet, as a 400 naming `new_password`.

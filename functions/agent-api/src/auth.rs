@@ -64,6 +64,9 @@ pub struct Session {
     pub version: u64,
 }
 
+/// How long a refresh token lives unused unless configured (`OMNIDESK_SESSION_TTL_SECS`): 7 days.
+pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Issues and verifies agent tokens, hashes and verifies passwords.
 ///
 /// Expiry is checked against the injected [`Clock`] (not the system clock inside
@@ -73,6 +76,7 @@ pub struct Auth {
     decoding: DecodingKey,
     validation: Validation,
     ttl: Duration,
+    session_ttl: Duration,
     clock: Arc<dyn Clock>,
     dummy_hash: OnceLock<Option<PasswordHash>>,
 }
@@ -103,7 +107,8 @@ impl Auth {
             secret.expose().as_bytes(),
             config.token_ttl,
             aws.clock.clone(),
-        ))
+        )
+        .with_session_ttl(config.session_ttl))
     }
 
     /// Like [`Auth::new`], timed by `clock`.
@@ -117,14 +122,27 @@ impl Auth {
             decoding: DecodingKey::from_secret(jwt_secret),
             validation,
             ttl: token_ttl,
+            session_ttl: DEFAULT_SESSION_TTL,
             clock,
             dummy_hash: OnceLock::new(),
         }
     }
 
+    /// How long a refresh token lives unused (each refresh starts it again): see
+    /// [`crate::refresh`].
+    pub fn with_session_ttl(mut self, session_ttl: Duration) -> Self {
+        self.session_ttl = session_ttl;
+        self
+    }
+
     /// How long issued tokens are valid.
     pub fn token_ttl(&self) -> Duration {
         self.ttl
+    }
+
+    /// How long a refresh token lives unused.
+    pub fn session_ttl(&self) -> Duration {
+        self.session_ttl
     }
 
     /// Issues a token for `agent` (token version 0), valid from now for the configured

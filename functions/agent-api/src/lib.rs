@@ -20,6 +20,7 @@ mod cursor;
 mod error;
 mod files;
 mod notes;
+mod refresh;
 mod reports;
 mod rules;
 mod signin;
@@ -59,7 +60,7 @@ pub use error::ApiError;
 pub use files::MAX_JSON_BODY_BYTES;
 pub use omnidesk_core::usecases::FileSettings;
 pub use reports::rollout_bucket;
-pub use signin::{ClientAddr, is_common_password};
+pub use signin::{ClientAddr, cloudfront_viewer, is_common_password};
 pub use totp::code_of as totp_code;
 
 /// The OpenAPI 3.1 document of this API (and of the WebSocket events).
@@ -206,7 +207,8 @@ fn routes() -> Vec<Route> {
         route(Post, "/api/v1/agents/me/totp", totp::setup),
         route(Post, "/api/v1/agents/me/totp/confirm", totp::confirm),
         route(Post, "/api/v1/agents/me/totp/disable", totp::disable),
-        route(Post, "/api/v1/auth/logout", agents::logout),
+        route(Post, "/api/v1/auth/refresh", refresh::refresh),
+        route(Post, "/api/v1/auth/logout", refresh::logout),
         route(Post, "/api/v1/auth/ws-ticket", agents::ws_ticket),
         route(Put, "/api/v1/agents/me/password", agents::change_password),
         route(Patch, "/api/v1/agents/{id}", agents::patch_agent)

@@ -50,18 +50,24 @@ async fn main() -> Result<(), lambda_http::Error> {
             })
         });
     let app: Arc<OnFirstUse<Router>> = Arc::default();
+    let origin_secret: Option<Arc<str>> = std::env::var("CLOUDFRONT_ORIGIN_SECRET")
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .map(Arc::from);
     lambda_http::run(service_fn(move |request: Request| {
-        let (config, aws, app, translation, ai) = (
+        let (config, aws, app, translation, ai, origin_secret) = (
             config.clone(),
             aws.clone(),
             app.clone(),
             translation.clone(),
             ai.clone(),
+            origin_secret.clone(),
         );
         async move {
             let mut request = request;
             // Failed sign-ins are counted per client address too.
-            if let Some(ip) = client_ip(&request) {
+            if let Some(ip) = client_ip(&request, origin_secret.as_deref()) {
                 request.extensions_mut().insert(ClientAddr(ip));
             }
             let app = app
@@ -118,10 +124,16 @@ async fn main() -> Result<(), lambda_http::Error> {
     .await
 }
 
-/// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`).
-fn client_ip(request: &Request) -> Option<std::net::IpAddr> {
+/// The caller's address: through the dashboard's CloudFront distribution (its
+/// `X-Omnidesk-Origin` carries `CLOUDFRONT_ORIGIN_SECRET`) the viewer's
+/// `CloudFront-Viewer-Address`, else API Gateway's `requestContext.http.sourceIp` (which is a
+/// CloudFront edge for proxied requests: counting those would lock every agent out together).
+fn client_ip(request: &Request, origin_secret: Option<&str>) -> Option<std::net::IpAddr> {
     use lambda_http::RequestExt;
     use lambda_http::request::RequestContext;
+    if let Some(ip) = omnidesk_agent_api::cloudfront_viewer(request.headers(), origin_secret) {
+        return Some(ip);
+    }
     match request.request_context_ref()? {
         RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.as_deref()?.parse().ok(),
         _ => None,

@@ -60,6 +60,31 @@ const ADDRESS: [Limit; 3] = [
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
 
+/// The viewer's address CloudFront passed on (`CloudFront-Viewer-Address: <ip>:<port>`), when
+/// the request carries the deployment's origin secret in `X-Omnidesk-Origin` (compared in
+/// constant time): only CloudFront knows it, so a caller reaching API Gateway directly cannot
+/// pick the address it is counted under. `None` otherwise.
+pub fn cloudfront_viewer(
+    headers: &axum::http::HeaderMap,
+    origin_secret: Option<&str>,
+) -> Option<IpAddr> {
+    let secret = origin_secret.filter(|s| !s.is_empty())?;
+    let presented = headers.get("x-omnidesk-origin")?.as_bytes();
+    let same = presented.len() == secret.len()
+        && presented
+            .iter()
+            .zip(secret.as_bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !same {
+        return None;
+    }
+    let value = headers.get("cloudfront-viewer-address")?.to_str().ok()?;
+    // The port follows the last colon (IPv6 addresses are not bracketed).
+    let (ip, _port) = value.trim().rsplit_once(':')?;
+    ip.parse().ok()
+}
+
 /// What is counted for one sign-in: its account and, when known, its client address.
 #[derive(Debug, Clone)]
 pub(crate) struct Attempt {
@@ -249,6 +274,42 @@ mod tests {
         );
         assert_eq!(a.address, b.address);
         assert_eq!(a.address.as_deref(), Some("2001:db8:1:2::/64"));
+    }
+
+    #[test]
+    fn the_cloudfront_viewer_address_counts_only_with_the_origin_secret() {
+        use axum::http::{HeaderMap, HeaderValue};
+        let mut h = HeaderMap::new();
+        h.insert(
+            "cloudfront-viewer-address",
+            HeaderValue::from_static("2406:2d40:728d:fa10::c4a:42838"),
+        );
+        assert_eq!(
+            cloudfront_viewer(&h, Some("s3cret")),
+            None,
+            "no secret sent"
+        );
+        h.insert("x-omnidesk-origin", HeaderValue::from_static("guess"));
+        assert_eq!(cloudfront_viewer(&h, Some("s3cret")), None, "a wrong one");
+        h.insert("x-omnidesk-origin", HeaderValue::from_static("s3cret"));
+        assert_eq!(cloudfront_viewer(&h, None), None, "no secret configured");
+        assert_eq!(
+            cloudfront_viewer(&h, Some("s3cret")),
+            Some("2406:2d40:728d:fa10::c4a".parse().unwrap())
+        );
+        h.insert(
+            "cloudfront-viewer-address",
+            HeaderValue::from_static("203.0.113.9:51234"),
+        );
+        assert_eq!(
+            cloudfront_viewer(&h, Some("s3cret")),
+            Some("203.0.113.9".parse().unwrap())
+        );
+        h.insert(
+            "cloudfront-viewer-address",
+            HeaderValue::from_static("junk"),
+        );
+        assert_eq!(cloudfront_viewer(&h, Some("s3cret")), None);
     }
 
     #[test]

@@ -3982,3 +3982,262 @@ async fn two_factor_sign_in_takes_a_fresh_code_once_it_is_on() {
     assert_eq!(body["totp"], false);
     assert_eq!(login(None).await.0, StatusCode::OK);
 }
+
+impl App {
+    /// A request with extra `headers`: the status, the JSON body and the `Set-Cookie` values.
+    async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (StatusCode, Value, Vec<String>) {
+        let mut req = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let cookies = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 22)
+            .await
+            .unwrap();
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, value, cookies)
+    }
+
+    /// Signs in as `email`: the access token and the refresh cookie (`name=value`).
+    async fn sign_in(&self, email: &str, password: &str) -> (String, String) {
+        let (status, body, cookies) = self
+            .http(
+                "POST",
+                "/api/v1/auth/login",
+                &[],
+                Some(json!({"email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (
+            body["token"].as_str().unwrap().to_owned(),
+            refresh_cookie(&cookies),
+        )
+    }
+
+    /// `POST /api/v1/auth/refresh` with `cookie`.
+    async fn refresh(&self, cookie: &str) -> (StatusCode, Value, Vec<String>) {
+        self.http("POST", "/api/v1/auth/refresh", &[("cookie", cookie)], None)
+            .await
+    }
+}
+
+/// The `omnidesk_refresh=value` pair of a `Set-Cookie` list.
+fn refresh_cookie(set_cookies: &[String]) -> String {
+    let set = set_cookies
+        .iter()
+        .find(|c| c.starts_with("omnidesk_refresh="))
+        .unwrap_or_else(|| panic!("no refresh cookie in {set_cookies:?}"));
+    set.split(';').next().unwrap().to_owned()
+}
+
+/// Whether a `Set-Cookie` list clears the refresh cookie.
+fn clears_refresh_cookie(set_cookies: &[String]) -> bool {
+    set_cookies
+        .iter()
+        .any(|c| c.starts_with("omnidesk_refresh=;") && c.contains("Max-Age=0"))
+}
+
+#[tokio::test]
+async fn a_sign_in_sets_an_http_only_refresh_cookie_and_each_refresh_token_works_once() {
+    let app = app().await;
+    let (status, body, cookies) = app
+        .http(
+            "POST",
+            "/api/v1/auth/login",
+            &[("x-forwarded-proto", "https")],
+            Some(json!({"email": "bob@example.com", "password": "battery-staple"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    let set = &cookies[0];
+    for part in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/api/v1/auth",
+        "Secure",
+        "Max-Age=604800",
+    ] {
+        assert!(set.contains(part), "{part} in {set}");
+    }
+    assert_eq!(
+        body["refresh_expires_at"],
+        Timestamp::from_millis(T0 + 7 * 24 * 3_600_000).to_rfc3339()
+    );
+    // Over plain HTTP (the embedded server on a LAN address) the cookie is not `Secure`.
+    let (token, first) = app.sign_in("bob@example.com", "battery-staple").await;
+    let (_, _, plain) = app
+        .http(
+            "POST",
+            "/api/v1/auth/login",
+            &[],
+            Some(json!({"email": "bob@example.com", "password": "battery-staple"})),
+        )
+        .await;
+    assert!(!plain[0].contains("Secure"), "{plain:?}");
+
+    // The access token expires; the cookie renews it without the password.
+    app.clock.advance(TTL + Duration::from_secs(1));
+    let (status, body) = app
+        .call_as(Some(&token), "GET", "/api/v1/agents/me", None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "token_expired");
+    let (status, body, cookies) = app.refresh(&first).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["agent"]["email"], "bob@example.com");
+    let renewed = body["token"].as_str().unwrap().to_owned();
+    let (status, _) = app
+        .call_as(Some(&renewed), "GET", "/api/v1/agents/me", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let second = refresh_cookie(&cookies);
+    assert_ne!(second, first, "rotated");
+
+    // The first refresh token was used: a copy of it is refused, and the cookie cleared.
+    let (status, body, cookies) = app.refresh(&first).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "no_session");
+    assert!(clears_refresh_cookie(&cookies), "{cookies:?}");
+    // The rotated one works, once.
+    assert_eq!(app.refresh(&second).await.0, StatusCode::OK);
+    assert_eq!(app.refresh(&second).await.0, StatusCode::UNAUTHORIZED);
+    // No cookie, a made-up one, another site: refused.
+    let (status, body, _) = app.http("POST", "/api/v1/auth/refresh", &[], None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("no_session"))
+    );
+    assert_eq!(
+        app.refresh("omnidesk_refresh=made-up").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (_, fresh) = app.sign_in("bob@example.com", "battery-staple").await;
+    let (status, body, _) = app
+        .http(
+            "POST",
+            "/api/v1/auth/refresh",
+            &[("cookie", &fresh), ("sec-fetch-site", "cross-site")],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "cross_site");
+    // Refused before it was used: it still works from the dashboard's own site.
+    assert_eq!(app.refresh(&fresh).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn refresh_tokens_end_with_the_session_idle_out_and_never_outlive_thirty_days() {
+    let app = app().await;
+    // Signing out (with the access token) ends the refresh tokens of every device.
+    let (token, laptop) = app.sign_in("bob@example.com", "battery-staple").await;
+    let (_, phone) = app.sign_in("bob@example.com", "battery-staple").await;
+    let (status, _, cookies) = app
+        .http(
+            "POST",
+            "/api/v1/auth/logout",
+            &[("authorization", &format!("Bearer {token}"))],
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(clears_refresh_cookie(&cookies), "{cookies:?}");
+    for cookie in [&laptop, &phone] {
+        let (status, body, cookies) = app.refresh(cookie).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["error"]["code"], "session_ended");
+        assert!(clears_refresh_cookie(&cookies));
+    }
+
+    // Signing out with only the cookie (the access token expired meanwhile) works too.
+    let (_, cookie) = app.sign_in("bob@example.com", "battery-staple").await;
+    let (_, other) = app.sign_in("bob@example.com", "battery-staple").await;
+    app.clock.advance(TTL + Duration::from_secs(1));
+    let (status, _, _) = app
+        .http("POST", "/api/v1/auth/logout", &[("cookie", &cookie)], None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(app.refresh(&other).await.0, StatusCode::UNAUTHORIZED);
+    // Neither a token nor a cookie: 401.
+    let (status, _, _) = app.http("POST", "/api/v1/auth/logout", &[], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // A password change ends the others; its answer carries a new cookie that works.
+    let (token, before) = app.sign_in("bob@example.com", "battery-staple").await;
+    let (status, body, cookies) = app
+        .http(
+            "PUT",
+            "/api/v1/agents/me/password",
+            &[("authorization", &format!("Bearer {token}"))],
+            Some(json!({"current_password": "battery-staple", "new_password": "winter-orchid-5"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let after = refresh_cookie(&cookies);
+    assert_eq!(
+        app.refresh(&before).await.1["error"]["code"],
+        "session_ended"
+    );
+    let (status, _, cookies) = app.refresh(&after).await;
+    assert_eq!(status, StatusCode::OK);
+    let after = refresh_cookie(&cookies);
+
+    // Disabled by an admin: the next refresh is refused.
+    let admin = app.deps.auth.issue(app.ann.id).unwrap().token;
+    let (status, body) = app
+        .call_as(
+            Some(&admin),
+            "PATCH",
+            &format!("/api/v1/agents/{}", app.bob.id),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        app.refresh(&after).await.1["error"]["code"],
+        "session_ended"
+    );
+
+    // Unused for longer than the session lifetime (7 days): gone.
+    let (_, idle) = app.sign_in("ann@example.com", "correct-horse").await;
+    app.clock.advance(Duration::from_secs(7 * 24 * 3600));
+    assert_eq!(app.refresh(&idle).await.1["error"]["code"], "no_session");
+
+    // Refreshed every 6 days, a session still ends 30 days after its sign-in.
+    let (_, mut cookie) = app.sign_in("ann@example.com", "correct-horse").await;
+    let mut days = 0;
+    loop {
+        app.clock.advance(Duration::from_secs(6 * 24 * 3600));
+        days += 6;
+        let (status, body, cookies) = app.refresh(&cookie).await;
+        if days < 30 {
+            assert_eq!(status, StatusCode::OK, "day {days}: {body}");
+            cookie = refresh_cookie(&cookies);
+        } else {
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "day {days}: {body}");
+            break;
+        }
+    }
+}

@@ -175,7 +175,8 @@ impl Adapters {
             secret.expose().as_bytes(),
             config.token_ttl,
             self.clock.clone(),
-        ))
+        )
+        .with_session_ttl(config.session_ttl))
     }
 
     /// The agent API's dependencies on these adapters (files: the default limits; `start`

@@ -40,8 +40,14 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ),
     (
         "OMNIDESK_TOKEN_TTL_SECS",
-        "43200",
-        "lifetime of an agent token (12 h)",
+        "900",
+        "lifetime of an agent's access token (15 min; the dashboard renews it with its refresh \
+         cookie)",
+    ),
+    (
+        "OMNIDESK_SESSION_TTL_SECS",
+        "604800",
+        "how long an agent stays signed in unused (7 days; at most 30 days from the sign-in)",
     ),
     (
         "OMNIDESK_SQLITE_SYNC",
@@ -294,6 +300,8 @@ pub struct Config {
     /// `OMNIDESK_SECRETS_KEY`: seals secrets at rest; `None`: generated into the data dir.
     pub secrets_key: Option<Secret>,
     pub token_ttl: Duration,
+    /// `OMNIDESK_SESSION_TTL_SECS`: how long an agent stays signed in unused (refresh cookie).
+    pub session_ttl: Duration,
     pub sqlite_full_sync: bool,
     pub workers: usize,
     pub ws_ping: Duration,
@@ -384,7 +392,8 @@ impl Config {
             telegram_api_url,
             jwt_secret,
             secrets_key,
-            token_ttl: Duration::from_secs(parse_var("OMNIDESK_TOKEN_TTL_SECS", 43_200)?),
+            token_ttl: Duration::from_secs(parse_var("OMNIDESK_TOKEN_TTL_SECS", 900)?),
+            session_ttl: Duration::from_secs(parse_var("OMNIDESK_SESSION_TTL_SECS", 604_800)?),
             sqlite_full_sync,
             workers,
             ws_ping: Duration::from_secs(parse_var::<u64>("OMNIDESK_WS_PING_SECS", 30)?.max(1)),
@@ -434,6 +443,7 @@ impl Config {
             jwt_secret: None,
             secrets_key: None,
             token_ttl: Duration::from_secs(3600),
+            session_ttl: Duration::from_secs(604_800),
             sqlite_full_sync: false,
             workers: DEFAULT_WORKERS,
             ws_ping: Duration::from_secs(30),

@@ -84,8 +84,14 @@ pub const VARIABLES: &[(&str, &str, &str)] = &[
     ),
     (
         "OMNIDESK_TOKEN_TTL_SECS",
-        "43200",
-        "lifetime of an agent token (12 h)",
+        "900",
+        "lifetime of an agent's access token (15 min; the dashboard renews it with its refresh \
+         cookie)",
+    ),
+    (
+        "OMNIDESK_SESSION_TTL_SECS",
+        "604800",
+        "how long an agent stays signed in unused (7 days; at most 30 days from the sign-in)",
     ),
     (
         "OMNIDESK_BOT_GREETING",
@@ -141,6 +147,8 @@ pub struct Config {
     pub telegram_api_url: String,
     /// `OMNIDESK_TOKEN_TTL_SECS`.
     pub token_ttl: Duration,
+    /// `OMNIDESK_SESSION_TTL_SECS`: how long a refresh token lives unused.
+    pub session_ttl: Duration,
     /// `MAIL_DOMAIN`: set when the e-mail channel is on.
     pub mail_domain: Option<String>,
     /// `INBOUND_MAIL_BUCKET`: read by the email-inbound function only (see
@@ -208,19 +216,18 @@ impl Config {
                 });
             }
         }
-        let ttl_name = "OMNIDESK_TOKEN_TTL_SECS";
-        let token_ttl = match get(ttl_name) {
-            None => Duration::from_secs(43_200),
+        let secs = |name: &'static str, default: u64| match get(name) {
+            None => Ok(Duration::from_secs(default)),
             Some(v) => match v.trim().parse::<u64>() {
-                Ok(secs) if secs > 0 => Duration::from_secs(secs),
-                _ => {
-                    return Err(ConfigError::Malformed {
-                        name: ttl_name,
-                        reason: "expected a positive number of seconds".to_owned(),
-                    });
-                }
+                Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+                _ => Err(ConfigError::Malformed {
+                    name,
+                    reason: "expected a positive number of seconds".to_owned(),
+                }),
             },
         };
+        let token_ttl = secs("OMNIDESK_TOKEN_TTL_SECS", 900)?;
+        let session_ttl = secs("OMNIDESK_SESSION_TTL_SECS", 604_800)?;
         let telegram_api_url = if get("TELEGRAM_API_URL").is_some() {
             url("TELEGRAM_API_URL")?
         } else {
@@ -248,6 +255,7 @@ impl Config {
             files_bucket: required("FILES_BUCKET")?.trim().to_owned(),
             telegram_api_url,
             token_ttl,
+            session_ttl,
             mail_domain: get("MAIL_DOMAIN").map(|v| v.trim().to_ascii_lowercase()),
             inbound_mail_bucket: get("INBOUND_MAIL_BUCKET").map(|v| v.trim().to_owned()),
         })
@@ -312,7 +320,8 @@ mod tests {
         );
         assert!(config.queues.timers.dead_letter_url.ends_with("timers-dlq"));
         assert_eq!(config.telegram_api_url, "https://api.telegram.org");
-        assert_eq!(config.token_ttl, Duration::from_secs(43_200));
+        assert_eq!(config.token_ttl, Duration::from_secs(900));
+        assert_eq!(config.session_ttl, Duration::from_secs(604_800));
         assert_eq!(config.aws.region.as_deref(), Some("us-east-1"));
         assert_eq!(config.aws.endpoint_url, None);
         assert!(matches!(config.aws.credentials, AwsCredentials::Static(_)));

@@ -931,6 +931,45 @@ impl Stack {
         .await
     }
 
+    /// An agent API request carrying `cookies` the way API Gateway v2 passes them (the event's
+    /// `cookies` array, which `lambda_http` joins into one `Cookie` header): the status, the
+    /// JSON body and the `Set-Cookie` values of the answer.
+    pub async fn api_request_with_cookies(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        cookies: &[&str],
+    ) -> anyhow::Result<(StatusCode, Value, Vec<String>)> {
+        let mut event = api_event(method, path, None, body)?;
+        if !cookies.is_empty() {
+            event["cookies"] = Value::from(cookies.to_vec());
+        }
+        let started = Instant::now();
+        let request = lambda_http::request::from_str(&event.to_string())
+            .map_err(|e| anyhow::anyhow!("API Gateway event: {e}"))?;
+        let response = as_function(
+            Function::AgentApi,
+            omnidesk_agent_api::router(self.api.clone()).oneshot(request),
+        )
+        .await?;
+        let status = response.status();
+        let set_cookies = response
+            .headers()
+            .get_all(axum::http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        let bytes = axum::body::to_bytes(AxumBody::new(response.into_body()), 1 << 20).await?;
+        self.record(Function::AgentApi, started);
+        self.meter.lock().http_requests += 1;
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            set_cookies,
+        ))
+    }
+
     /// An API Gateway v2 HTTP event through an HTTP function's router, as its main.rs serves
     /// it (`lambda_http`), counted as one HTTP API request of `function`.
     async fn http_function(

@@ -1773,3 +1773,51 @@ async fn every_aws_action_of_the_ai_path_is_granted_by_its_policy_in_template_ya
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_stays_signed_in_on_aws_with_a_secure_refresh_cookie_in_dynamodb() {
+    let s = skip_without_moto!(
+        "an_agent_stays_signed_in_on_aws_with_a_secure_refresh_cookie_in_dynamodb"
+    );
+    let (_agent, _token) = s.online_agent("ivy@example.com").await.expect("agent");
+    let login = r#"{"email":"ivy@example.com","password":"correct horse battery"}"#;
+    let (status, body, set) = s
+        .api_request_with_cookies("POST", "/api/v1/auth/login", Some(login), &[])
+        .await
+        .expect("login");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // API Gateway speaks HTTPS (X-Forwarded-Proto): the cookie is Secure.
+    assert_eq!(set.len(), 1, "{set:?}");
+    for part in ["omnidesk_refresh=", "HttpOnly", "SameSite=Strict", "Secure"] {
+        assert!(set[0].contains(part), "{part} in {set:?}");
+    }
+    let first = set[0].split(';').next().unwrap().to_owned();
+    // The cookie comes back in the event's `cookies`, among others; the token is in DynamoDB.
+    let (status, body, set) = s
+        .api_request_with_cookies(
+            "POST",
+            "/api/v1/auth/refresh",
+            None,
+            &["theme=dark", &first],
+        )
+        .await
+        .expect("refresh");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["token"].as_str().is_some_and(|t| !t.is_empty()));
+    let second = set[0].split(';').next().unwrap().to_owned();
+    assert_ne!(first, second);
+    // Used once: the first one is refused and cleared.
+    let (status, body, set) = s
+        .api_request_with_cookies("POST", "/api/v1/auth/refresh", None, &[&first])
+        .await
+        .expect("refresh again");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "no_session");
+    assert!(set[0].contains("Max-Age=0"), "{set:?}");
+    // Signing out with the cookie alone ends the session.
+    let (status, _, _) = s
+        .api_request_with_cookies("POST", "/api/v1/auth/logout", None, &[&second])
+        .await
+        .expect("logout");
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}

@@ -1,10 +1,10 @@
 // Browser scenarios of roles and sessions: an agent (created with `--role agent`) is not offered
 // the rules editor, the agents page or the reports; the admin makes them a supervisor on the
 // agents page and their open dashboard goes back to the sign-in page saying the session ended,
-// where they sign in again and have the reports; a password change (the old token refused, the
-// new one kept across a reload); signing out (every device: the token held before is refused, the
-// new password signs in); five wrong passwords lock a throwaway account and the sixth attempt
-// says so. They run inside e2e/run.mjs (its server and browser); nothing here starts a server.
+// where they sign in again and have the reports; a password change (the old session refused, the
+// new one kept across a reload by its new cookie); signing out (every device: the token held before
+// is refused, the cookie is gone, a reload shows the sign-in page, the new password signs in); five
+// wrong passwords lock a throwaway account and the sixth attempt says so. They run inside e2e/run.mjs (its server and browser); nothing here starts a server.
 // Register them in main() last (after the AI scenarios, before the page-error and CSP checks),
 // with the ctx of toolsScenarios plus `admin`:
 //
@@ -23,8 +23,8 @@ import { join } from 'node:path';
 export const ROLES_SCENARIOS = [
   'roles: an agent (added with --role agent) signs in and is offered no rules editor, no agents page and no reports',
   "roles: the admin makes the agent a supervisor on the agents page; the agent's open dashboard returns to sign-in saying the session ended; signed in again, the reports are there",
-  'account: change password (checked first; the old token is refused, the new one kept across a reload)',
-  'account: sign out returns to the sign-in page and the token held before no longer works; the new password signs in',
+  'account: change password (checked first; the old session is refused, the new one kept across a reload)',
+  'account: sign out returns to the sign-in page, the token held before no longer works and a reload stays signed out; the new password signs in',
   'sign-in: five wrong passwords, then the sixth attempt says "too many failed sign-ins; try again in …"',
 ];
 
@@ -57,7 +57,18 @@ async function signIn(p, email, password) {
   await p.getByTestId('login').click();
 }
 
-const sessionToken = (p) => p.evaluate(() => JSON.parse(sessionStorage.getItem('omnidesk.session') ?? 'null')?.token ?? null);
+/**
+ * A token of the session the page's browser holds: the page trades its refresh cookie for one
+ * (under the dashboard's Web Lock, so it never races the dashboard's own renewal), as the
+ * dashboard's token is in its memory only. Null when the browser holds no session.
+ */
+const sessionToken = (p) =>
+  p.evaluate(() =>
+    navigator.locks.request('omnidesk-refresh', async () => {
+      const r = await fetch('/api/v1/auth/refresh', { method: 'POST' });
+      return r.ok ? (await r.json()).token : null;
+    }),
+  );
 
 export async function rolesScenarios(ctx) {
   const { browser, page, base, results, test, skip, assert, waitFor, agentApi, agents } = ctx;
@@ -162,8 +173,9 @@ export async function rolesScenarios(ctx) {
       await bob.getByTestId('pw-confirm').fill(NEW_PASSWORD);
       await bob.getByTestId('password-save').click();
       await bob.getByTestId('password-done').waitFor({ timeout: 5000 });
+      // The answer set a new refresh cookie: the session it holds works, the one before is over.
       const after = await sessionToken(bob);
-      assert(after && after !== before, 'a new token is kept');
+      assert(after && after !== before, 'the browser holds the new session');
       const old = await me(ctx, before);
       assert(old.status === 401 && old.body?.error?.code === 'session_ended', `the old token is refused: ${old.status} ${JSON.stringify(old.body)}`);
       assert((await me(ctx, after)).status === 200, 'the new token works');
@@ -182,9 +194,16 @@ export async function rolesScenarios(ctx) {
       await bob.getByTestId('account').click();
       await bob.getByTestId('logout').click();
       await bob.getByTestId('signed-out').waitFor({ timeout: 5000 });
-      assert((await sessionToken(bob)) === null, 'nothing kept in the page');
+      const cookies = await bobContext.cookies();
+      assert(!cookies.some((c) => c.name === 'omnidesk_refresh'), `the refresh cookie is cleared: ${cookies.map((c) => c.name).join(', ')}`);
+      assert((await sessionToken(bob)) === null, 'nothing left to resume');
       const r = await me(ctx, held);
       assert(r.status === 401 && r.body?.error?.code === 'session_ended', `the token held before is refused: ${r.status} ${JSON.stringify(r.body)}`);
+      // A reload does not sign back in: the sign-in page, with no notice.
+      await bob.reload();
+      await bob.getByTestId('login-form').waitFor({ timeout: 5000 });
+      assert((await bob.getByTestId('account').count()) === 0, 'not signed in after a reload');
+      assert((await bob.getByTestId('session-expired').count()) === 0, 'no notice');
       // The old password no longer signs in; the new one does.
       await signIn(bob, agents.bob.email, ctx.password);
       await bob.getByTestId('login-error').filter({ hasText: 'Wrong e-mail or password.' }).waitFor({ timeout: 5000 });

@@ -10,7 +10,6 @@
 // (a missing piece fails them); 0: skip them.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, createWriteStream, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -24,6 +23,7 @@ import { createFakeDeepl } from './fake-deepl.mjs';
 import { makePng } from './png.mjs';
 import { rolesScenarios } from './roles.mjs';
 import { rulesScenarios } from './rules.mjs';
+import { sessionScenarios } from './sessions.mjs';
 import { toolsScenarios } from './tools.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -209,6 +209,17 @@ async function startServer() {
   throw new Error('omnidesk serve did not become healthy in 20 s');
 }
 
+/** The variables the last `restartServer` added to the server's environment. */
+let restartEnv = [];
+/** Restarts the server with `extra` added to its environment (`{}`: as at the start). */
+async function restartServer(extra) {
+  await stopServer();
+  for (const k of restartEnv) delete env[k];
+  Object.assign(env, extra);
+  restartEnv = Object.keys(extra);
+  await startServer();
+}
+
 async function stopServer() {
   if (!server || server.exitCode !== null) return;
   const s = server;
@@ -240,13 +251,6 @@ async function postUpdate(text, from = { id: 5001, first_name: 'Ann', language_c
     body: JSON.stringify(body),
   });
   if (!r.ok) throw new Error(`webhook answered ${r.status}: ${await r.text()}`);
-}
-
-function jwt(sub, expSecs) {
-  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const now = Math.floor(Date.now() / 1000);
-  const head = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, exp: now + expSecs, iat: now })}`;
-  return `${head}.${createHmac('sha256', JWT_SECRET).update(head).digest('base64url')}`;
 }
 
 // ---------- tiny test runner ----------
@@ -466,21 +470,8 @@ async function main() {
     assert(await page.evaluate(() => window.__noReload === true), 'the page was not reloaded');
   });
 
-  await test('an expired token sends the agent back to login and the draft survives re-login', async () => {
-    const me = await apiLogin();
-    const shortToken = jwt(me.agent.id, 2);
-    await page.evaluate(([token, agent]) => sessionStorage.setItem('omnidesk.session', JSON.stringify({ token, agent })), [shortToken, me.agent]);
-    await page.reload();
-    await page.getByTestId('conversation').waitFor({ timeout: 5000 });
-    await page.getByTestId('composer').fill('A draft I am still typing');
-    await sleep(2600); // the token expires
-    await page.getByTestId('tab-all').click();
-    await page.getByTestId('session-expired').waitFor({ timeout: 5000 });
-    await page.getByTestId('password').fill(PASSWORD);
-    await page.getByTestId('login').click();
-    await page.getByTestId('conversation').waitFor({ timeout: 5000 });
-    assert((await page.getByTestId('composer').inputValue()) === 'A draft I am still typing', 'draft kept');
-  });
+  // ---------- staying signed in (a short-lived token renewed by its HttpOnly cookie) ----------
+  await sessionScenarios({ page, context, base, results, test, assert, waitFor, sleep, restartServer, apiLogin, agentApi, password: PASSWORD, pageErrors });
 
   await test('actions: transfer to another agent, assign back to me, resolve and reopen record timeline events', async () => {
     await page.getByTestId('transfer').selectOption({ label: 'Bob Agent (Offline)' });
@@ -1225,14 +1216,23 @@ async function apiLogin() {
 }
 
 let agentToken = null;
-/** The agent API as Ann: `{status, body}`. */
+/**
+ * The agent API as Ann: `{status, body}`. Signed in through the API (a session of its own); a
+ * token refused (expired, or Ann signed out everywhere in a scenario) signs in again once.
+ */
 async function agentApi(method, path, body) {
   if (!agentToken) agentToken = (await apiLogin()).token;
-  const r = await fetch(`http://127.0.0.1:${port}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${agentToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const send = () =>
+    fetch(`http://127.0.0.1:${port}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${agentToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  let r = await send();
+  if (r.status === 401) {
+    agentToken = (await apiLogin()).token;
+    r = await send();
+  }
   const text = await r.text();
   let json = null;
   try {

@@ -1,10 +1,11 @@
 // The signed-in agent's account: what the sign-in form and the change-password form say about a
 // refusal (a lock with its wait, a disabled account, a wrong current password, a weak new one, a
 // wrong two-factor code), when the sign-in asks for a two-factor code (`needsTotp`),
-// their checks before sending, and what the sign-in page says after a session ended. Pure:
-// unit-tested in test/account.test.ts.
+// their checks before sending, what the sign-in page says after a session ended, and what
+// resuming the sign-in at start comes to. Unit-tested in test/roles.test.ts and
+// test/session.test.ts.
 
-import { ApiError, NetworkError } from './api';
+import { ApiError, NetworkError, type Api, type Session } from './api';
 import type { Key } from './i18n';
 
 type T = (key: Key, vars?: Record<string, string>) => string;
@@ -115,4 +116,31 @@ export function loginNoticeKey(code: string | null): Key | null {
   if (code === 'signed_out') return 'signedOut';
   if (code === 'session_ended') return 'sessionEnded';
   return 'sessionExpired';
+}
+
+/**
+ * What resuming the sign-in at start came to: signed in; the sign-in page (`ended`: why, for its
+ * notice); or the server out of reach (offline, or answering 5xx / 429), to try again.
+ */
+export type Resumed = { kind: 'in'; session: Session } | { kind: 'out'; ended: string | null } | { kind: 'unreachable' };
+
+/**
+ * Resumes the sign-in this browser holds with its refresh cookie (`POST /auth/refresh`). No
+ * cookie (`no_session`: a first visit, signed out, or too long away) shows the sign-in page with
+ * no notice; a session ended elsewhere or too old says so.
+ */
+export async function resumeSession(api: Pick<Api, 'refresh'>): Promise<Resumed> {
+  try {
+    return { kind: 'in', session: await api.refresh() };
+  } catch (e) {
+    if (e instanceof NetworkError) return { kind: 'unreachable' };
+    if (e instanceof ApiError && (e.status >= 500 || e.status === 429)) return { kind: 'unreachable' };
+    const code = e instanceof ApiError && e.status === 401 ? e.code : null;
+    return { kind: 'out', ended: code === 'session_ended' || code === 'session_too_old' ? code : null };
+  }
+}
+
+/** How long to wait before resuming again after `failures` unreachable attempts: 2, 4, 8, 16, then 30 s. */
+export function resumeRetryMs(failures: number): number {
+  return Math.min(30_000, 1000 * 2 ** Math.max(1, Math.min(failures, 5)));
 }

@@ -33,7 +33,7 @@ import { Reports } from './reports-view';
 import { RulesView } from './rules-view';
 import { TeamsView } from './teams-view';
 import { effectiveStatus } from './state';
-import { loginNoticeKey, needsTotp, saidText, signInError, type Said } from './account';
+import { loginNoticeKey, needsTotp, resumeRetryMs, resumeSession, saidText, signInError, type Resumed, type Said } from './account';
 import { codeDigits, codeReady } from './totp';
 import { AccountMenu, useTicking } from './account-view';
 import { AgentsView } from './agents-view';
@@ -48,20 +48,13 @@ function chLabel(t: T, channel: string): string {
   return KNOWN_CHANNELS.includes(channel) ? t(`ch_${channel}` as Key) : channel;
 }
 
-const SESSION_KEY = 'omnidesk.session';
-
-function readSession(): Session | null {
-  try {
-    const raw = sessionStorage.getItem(SESSION_KEY);
-    const s = raw ? (JSON.parse(raw) as Session) : null;
-    return s && typeof s.token === 'string' && s.agent ? s : null;
-  } catch {
-    return null;
-  }
-}
+/** Where older builds kept the token (sessionStorage): removed at start, so nothing of it stays. */
+const LEGACY_SESSION_KEY = 'omnidesk.session';
 
 export function App({ cfg }: { cfg: RuntimeConfig }) {
-  const [session, setSession] = useState<Session | null>(readSession);
+  const [session, setSession] = useState<Session | null>(null);
+  /** Whether the sign-in this browser holds (the refresh cookie) is still being looked for. */
+  const [resuming, setResuming] = useState(true);
   /** Why the sign-in page shows: the code of the 401 that ended the session, `signed_out`, or null. */
   const [ended, setEnded] = useState<string | null>(null);
   const [lang, setLangState] = useState<Lang>(initialLang);
@@ -74,6 +67,27 @@ export function App({ cfg }: { cfg: RuntimeConfig }) {
     document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
   }, [lang]);
 
+  useEffect(() => {
+    try {
+      sessionStorage.removeItem(LEGACY_SESSION_KEY);
+    } catch {
+      /* storage blocked: nothing was kept there either */
+    }
+  }, []);
+
+  if (resuming) {
+    return (
+      <Resume
+        cfg={cfg}
+        t={t}
+        onDone={(r) => {
+          if (r.kind === 'in') setSession(r.session);
+          else setEnded(r.ended);
+          setResuming(false);
+        }}
+      />
+    );
+  }
   if (!session) {
     return (
       <Login
@@ -83,7 +97,6 @@ export function App({ cfg }: { cfg: RuntimeConfig }) {
         setLang={setLang}
         ended={ended}
         onLogin={(s) => {
-          sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
           sessionStorage.removeItem('omnidesk.tab'); // a sign-in opens where the work is (Controller.chooseTab)
           setEnded(null);
           setSession(s);
@@ -100,12 +113,72 @@ export function App({ cfg }: { cfg: RuntimeConfig }) {
       lang={lang}
       setLang={setLang}
       onLogout={(code) => {
-        sessionStorage.removeItem(SESSION_KEY);
         setEnded(code);
         setSession(null);
       }}
-      onSession={(s) => sessionStorage.setItem(SESSION_KEY, JSON.stringify(s))}
     />
+  );
+}
+
+/**
+ * The start: the sign-in this browser holds is resumed with the refresh cookie
+ * (`POST /auth/refresh`) while a neutral "Signing in…" shows (no sign-in form that would flash
+ * by). Unreachable, it says so and tries again by itself, further apart each time up to 30 s, at
+ * once when the browser is back online or on *Retry now*.
+ */
+export function Resume({ cfg, t, onDone }: { cfg: RuntimeConfig; t: T; onDone: (r: Exclude<Resumed, { kind: 'unreachable' }>) => void }) {
+  /** When the next attempt goes (ms); null while one is under way. */
+  const [retryAt, setRetryAt] = useState<number | null>(null);
+  const [attempt, setAttempt] = useState(0);
+  const failures = useRef(0);
+  const now = useTicking(retryAt !== null);
+  const done = useRef(onDone);
+  done.current = onDone;
+  useEffect(() => {
+    let live = true;
+    setRetryAt(null);
+    void resumeSession(new Api(cfg, () => {})).then((r) => {
+      if (!live) return;
+      if (r.kind !== 'unreachable') return done.current(r);
+      failures.current++;
+      setRetryAt(Date.now() + resumeRetryMs(failures.current));
+    });
+    return () => {
+      live = false;
+    };
+  }, [attempt]);
+  useEffect(() => {
+    if (retryAt === null) return;
+    const again = () => setAttempt((n) => n + 1);
+    const id = setTimeout(again, Math.max(0, retryAt - Date.now()));
+    window.addEventListener('online', again);
+    return () => {
+      clearTimeout(id);
+      window.removeEventListener('online', again);
+    };
+  }, [retryAt]);
+  if (failures.current === 0) {
+    return (
+      <div class="login-page">
+        <p class="splash" role="status" data-testid="resuming">
+          <strong>{t('appName')}</strong>
+          <span>{t('signingIn')}</span>
+        </p>
+      </div>
+    );
+  }
+  const secs = retryAt === null ? 0 : Math.max(1, Math.ceil((retryAt - now) / 1000));
+  return (
+    <div class="login-page">
+      <div class="splash resume-down" role="alert" data-testid="unreachable">
+        <strong>{t('appName')}</strong>
+        <span>{t('resumeUnreachable')}</span>
+        <span class="hint" data-testid="unreachable-retry-in">{retryAt === null ? t('resumeRetrying') : t('resumeRetryIn', { a: String(secs) })}</span>
+        <button type="button" data-testid="unreachable-retry" disabled={retryAt === null} onClick={() => setAttempt((n) => n + 1)}>
+          {t('retryNow')}
+        </button>
+      </div>
+    </div>
   );
 }
 
@@ -164,7 +237,7 @@ export function Login(props: { cfg: RuntimeConfig; t: T; lang: Lang; setLang: (l
       const api = new Api(props.cfg, () => {});
       const r = await api.login(email.trim(), password, second ? code : undefined);
       localStorage.setItem('omnidesk.lastEmail', email.trim());
-      props.onLogin({ token: r.token, agent: r.agent });
+      props.onLogin(api.sessionOf(r));
     } catch (err) {
       if (!second && needsTotp(err)) {
         setCode('');
@@ -276,13 +349,12 @@ function beep(): void {
   }
 }
 
-function useController(cfg: RuntimeConfig, session: Session, onLogout: (code: string | null) => void, onSession: (s: Session) => void, notifyRef: { current: boolean }, t: T) {
+function useController(cfg: RuntimeConfig, session: Session, onLogout: (code: string | null) => void, notifyRef: { current: boolean }, t: T) {
   const ctrlRef = useRef<Controller | null>(null);
   const ctrl = useMemo(
     () =>
       (ctrlRef.current = new Controller(cfg, session, {
         onLoggedOut: (code) => onLogout(code),
-        onSession,
         onAssignedToMe: (_id, name) => {
           if (!notifyRef.current) return;
           beep();
@@ -317,12 +389,12 @@ function useController(cfg: RuntimeConfig, session: Session, onLogout: (code: st
   return ctrl;
 }
 
-function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; setLang: (l: Lang) => void; onLogout: (code: string | null) => void; onSession: (s: Session) => void }) {
+function Desk(props: { cfg: RuntimeConfig; session: Session; t: T; lang: Lang; setLang: (l: Lang) => void; onLogout: (code: string | null) => void }) {
   const { t } = props;
   const [notify, setNotify] = useState(localStorage.getItem('omnidesk.notify') === '1');
   const notifyRef = useRef(notify);
   notifyRef.current = notify;
-  const ctrl = useController(props.cfg, props.session, props.onLogout, props.onSession, notifyRef, t);
+  const ctrl = useController(props.cfg, props.session, props.onLogout, notifyRef, t);
   const [signingOut, setSigningOut] = useState(false);
   const signOut = async () => {
     if (!ctrl.mayLeave()) return;

@@ -1,7 +1,7 @@
 // The dashboard's brain: holds the state, talks to the API and the WebSocket, resyncs after a
 // reconnect and drives the outbox. The view (app.tsx) only renders it and calls its methods.
 
-import { Api, ApiError, NetworkError } from './api';
+import { Api, ApiError, NetworkError, type Session, type SignedIn } from './api';
 import { socketUrl, ticketSocketUrl, type RuntimeConfig } from './config';
 import { Outbox, clientIdOf, type Pending } from './outbox';
 import { DEFAULT_LIMITS, needLinks, parseLimits, type Limits } from './attachments';
@@ -22,20 +22,15 @@ import { may, roleOf, type Permission } from './roles';
 import type { Agent, AgentNotification, AgentStatus, AiSetup, Bot, CannedResponse, ConversationView, ErasureCounts, HistorySummary, Message, Page, Priority, ServerEvent, Suggestion, TranslationPreview, TranslationSetup } from './types';
 import { LiveSocket, type LinkStatus } from './ws';
 
-export interface Session {
-  token: string;
-  agent: Agent;
-}
+export type { Session } from './api';
 
 export interface ControllerHooks {
-  /** The token was refused (`token_expired` or another 401). */
+  /** The session was refused and could not be renewed (`session_ended`, `no_session`…). */
   onLoggedOut: (code: string) => void;
   /** A conversation was just assigned to me (for the opt-in notification). */
   onAssignedToMe?: (conversationId: string, name: string) => void;
   /** A notification for me arrived (an @mention), with the conversation's contact name when known. */
   onNotification?: (n: AgentNotification, contactName: string | null) => void;
-  /** The session's token was replaced (a password change), or its agent changed (two-factor sign-in): keep it for a reload. */
-  onSession?: (s: Session) => void;
 }
 
 /** What an AI action came to: its value, or why not (`missing`: the server has no such endpoint). */
@@ -155,7 +150,7 @@ export class Controller {
     this.view = savedView && VIEWS.includes(savedView) && this.mayView(savedView) ? savedView : 'conversations';
     this.notifications = loadNotifications(localStorage, session.agent.id);
     this.api = new Api(cfg, (code) => this.loggedOut(code));
-    this.api.token = session.token;
+    this.api.adopt(session);
     this.outbox = new Outbox(
       localStorage,
       `omnidesk.outbox.${session.agent.id}`,
@@ -214,6 +209,7 @@ export class Controller {
   }
 
   start(): void {
+    this.api.startRenewing();
     this.socket.start();
     if (this.choosingTab) void this.chooseTab();
     else void this.loadTab(this.tab, true);
@@ -228,6 +224,7 @@ export class Controller {
 
   stop(): void {
     this.stopped = true;
+    this.api.stopRenewing();
     this.socket.stop();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.linkTimer) clearTimeout(this.linkTimer);
@@ -241,7 +238,7 @@ export class Controller {
   private loggedOut(code: string): void {
     if (this.stopped) return;
     this.stop();
-    this.api.token = null;
+    this.api.forget();
     this.hooks.onLoggedOut(code);
   }
 
@@ -797,8 +794,9 @@ export class Controller {
   // ---------- my account, the agents (admins) ----------
 
   /**
-   * Signs out on every device (`POST /auth/logout`): this dashboard stops first, so the answer
-   * is awaited without the 401 hook; offline, the token just stays here unused.
+   * Signs out on every device (`POST /auth/logout`, which also clears the refresh cookie): this
+   * dashboard stops first, so the answer is awaited without the 401 hook. Offline, this tab is
+   * signed out all the same, but the cookie stays until it expires or the next sign-out.
    */
   async logout(): Promise<void> {
     this.stop();
@@ -807,24 +805,24 @@ export class Controller {
     } catch {
       /* offline, or the session had ended already: signed out here anyway */
     }
-    this.api.token = null;
+    this.api.forget();
   }
 
   /**
-   * Changes my password. Every other session ends and the answer's token replaces this one (kept
-   * for a reload through `onSession`). Null when done, else what the form says.
+   * Changes my password. Every other session ends; the answer's token replaces this one in memory
+   * (the server set the new refresh cookie with it, so a reload stays signed in). Null when done,
+   * else what the form says.
    */
   async changePassword(current: string, next: string, now: number = Date.now()): Promise<Said | null> {
-    let r: { token: string; agent: Agent };
+    let r: SignedIn;
     try {
       r = await this.api.changePassword(current, next);
     } catch (e) {
       return passwordError(e, now);
     }
     if (!r || typeof r.token !== 'string') return null; // changed; an answer without a token keeps this one
-    this.api.token = r.token;
+    this.api.adopt(this.api.sessionOf(r));
     if (r.agent && typeof r.agent === 'object' && r.agent.id === this.me.id) this.me = keepPresence(r.agent, this.me);
-    this.hooks.onSession?.({ token: r.token, agent: this.me });
     this.emit();
     return null;
   }
@@ -869,11 +867,10 @@ export class Controller {
     return null;
   }
 
-  /** Me with two-factor sign-in on or off (also in the session kept for a reload). */
+  /** Me with two-factor sign-in on or off (a reload reads it again from the refresh answer). */
   private setMyTotp(on: boolean): void {
     this.me = { ...this.me, totp: on };
     this.agents = this.agents.map((a) => (a.id === this.me.id ? { ...a, totp: on } : a));
-    if (this.api.token) this.hooks.onSession?.({ token: this.api.token, agent: this.me });
     this.emit();
   }
 

@@ -226,11 +226,38 @@ describe('sending a reply with files', () => {
     const p2 = api().sendReply('cv', '', 'd-5', [file]);
     FakeXhr.last!.answer(503, { error: { code: 'unavailable', message: 'later' } });
     expect(await p2).toEqual({ ok: false, retry: true });
+    // A 401 renews the token first; a refresh refused too signs out.
+    const refreshes: string[] = [];
+    vi.stubGlobal('fetch', async (url: string) => {
+      refreshes.push(url);
+      return new Response(JSON.stringify({ error: { code: 'no_session', message: 'sign in' } }), { status: 401 });
+    });
     const out: string[] = [];
     const p3 = api((c: string) => void out.push(c)).sendReply('cv', '', 'd-6', [file]);
     FakeXhr.last!.answer(401, { error: { code: 'token_expired', message: 'expired' } });
     expect(await p3).toEqual({ ok: false, retry: true });
+    expect(refreshes).toEqual(['https://api.example.com/api/v1/auth/refresh']);
     expect(out).toEqual(['token_expired']);
+  });
+
+  it('a 401 token_expired: the token is renewed and the files go once more, with the new token', async () => {
+    vi.stubGlobal('XMLHttpRequest', FakeXhr);
+    vi.stubGlobal('fetch', async () => new Response(JSON.stringify({ token: 'tok2', expires_at: '2030-01-01T00:00:00Z', agent: { id: 'ag_me' } }), { status: 200 }));
+    const out: string[] = [];
+    const a = api((c: string) => void out.push(c));
+    const p = a.sendReply('cv', 'hi', 'd-7', [file]);
+    const first = FakeXhr.last!;
+    expect(first.headers.Authorization).toBe('Bearer tok');
+    first.answer(401, { error: { code: 'token_expired', message: 'expired' } });
+    await vi.waitFor(() => expect(FakeXhr.last).not.toBe(first));
+    const second = FakeXhr.last!;
+    expect(second.headers.Authorization).toBe('Bearer tok2');
+    expect((second.body as FormData).get('client_id')).toBe('d-7');
+    second.answer(201, msg('m7', 'cv', { direction: 'outbound' }));
+    const r = await p;
+    expect(r.ok && r.message.id).toBe('m7');
+    expect(out).toEqual([]);
+    expect(a.token).toBe('tok2');
   });
 
   it('a reply without files still goes as JSON', async () => {

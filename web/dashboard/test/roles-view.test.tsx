@@ -73,6 +73,12 @@ function stubFetch(answer: (c: Call) => Answer) {
   });
   return calls;
 }
+/** Everything in localStorage and sessionStorage, as one string. */
+function stored(): string {
+  const all: string[] = [];
+  for (const s of [localStorage, sessionStorage]) for (let i = 0; i < s.length; i++) all.push(`${s.key(i)}=${s.getItem(s.key(i)!)}`);
+  return all.join('\n');
+}
 const forbidden = (message: string) => ({ status: 403, body: { error: { code: 'forbidden', message } } });
 
 function controller(me: Agent, hooks: Partial<ControllerHooks> = {}) {
@@ -359,10 +365,9 @@ describe('change password', () => {
     expect(sent).not.toHaveBeenCalled();
   });
 
-  it('through the controller: the new token replaces the old one (kept for a reload) and the dialog says done', async () => {
+  it('through the controller: the new token replaces the old one in memory only (the server set the new cookie) and the dialog says done', async () => {
     const calls = stubFetch((c) => (c.url === '/api/v1/agents/me/password' ? { body: { token: 'tok2', expires_at: '2026-01-02T00:00:00Z', agent: ANN } } : null));
-    const onSession = vi.fn();
-    const ctrl = controller(ANN, { onSession });
+    const ctrl = controller(ANN);
     const { onClose } = dialog((a, b) => ctrl.changePassword(a, b));
     await fillForm('correct horse battery', 'a much longer secret', 'a much longer secret');
     await click(tid('password-save'));
@@ -370,7 +375,7 @@ describe('change password', () => {
       ['PUT', '/api/v1/agents/me/password', { current_password: 'correct horse battery', new_password: 'a much longer secret' }, 'Bearer tok'],
     ]);
     expect(ctrl.api.token).toBe('tok2');
-    expect(onSession).toHaveBeenCalledWith({ token: 'tok2', agent: expect.objectContaining({ id: ANN.id }) });
+    expect(stored()).not.toContain('tok2'); // no Web Storage holds a token
     expect(tid('password-done')!.textContent).toBe('✓ Password changed. Your other sessions were signed out.');
     await click(tid('password-close'));
     expect(onClose).toHaveBeenCalled();
@@ -458,6 +463,7 @@ describe('the sign-in page', () => {
     stubFetch(() => ({ body: { token: 'tok', expires_at: '2026-01-02T00:00:00Z', agent: BOB } }));
     const onLogin = login();
     await signIn('bob@example.com', 'correct horse battery');
-    expect(onLogin).toHaveBeenCalledWith({ token: 'tok', agent: BOB });
+    expect(onLogin).toHaveBeenCalledWith({ token: 'tok', agent: BOB, expiresAt: Date.parse('2026-01-02T00:00:00Z') });
+    expect(stored()).not.toContain('tok');
   });
 });

@@ -53,6 +53,8 @@ pub enum TokenKind {
     /// An agent's WebSocket ticket (60 seconds): the dashboard connects with it instead of
     /// putting its long-lived token in the URL.
     AgentTicket,
+    /// An agent's refresh token (days): trades for a new access token, once.
+    AgentRefresh,
 }
 
 impl TokenKind {
@@ -63,6 +65,7 @@ impl TokenKind {
             TokenKind::WsTicket => "ws_ticket",
             TokenKind::BindCode => "bind_code",
             TokenKind::AgentTicket => "agent_ticket",
+            TokenKind::AgentRefresh => "agent_refresh",
         }
     }
 }
