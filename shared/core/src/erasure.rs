@@ -277,6 +277,12 @@ pub async fn erase_contact(ports: ErasurePorts<'_>, id: ContactId) -> Result<Era
             .map(|i| i.key().to_string()),
     );
     ports.erasure.erase_tokens_of(&owners).await?;
+    let needles =
+        dead_letter_needles(std::iter::once(&gathered.contact).chain(gathered.merged.iter()));
+    let dead_letters = ports.erasure.erase_dead_letters_naming(&needles).await?;
+    if dead_letters > 0 {
+        tracing::info!(contact = %id, dead_letters, "erased rejected inputs naming the contact");
+    }
     for (c, _) in &gathered.conversations {
         ports.erasure.erase_conversation(c).await?;
     }
@@ -293,6 +299,32 @@ pub async fn erase_contact(ports: ErasurePorts<'_>, id: ContactId) -> Result<Era
         files,
         mails,
     })
+}
+
+/// What names the contacts in a rejected webhook body (Telegram's compact JSON, white space
+/// removed): their Telegram user id as an `"id"` (a private chat's id is the user's too), their
+/// username, and their e-mail addresses.
+fn dead_letter_needles<'a>(
+    contacts: impl Iterator<Item = &'a omnidesk_domain::Contact>,
+) -> Vec<String> {
+    let mut needles = BTreeSet::new();
+    for identity in contacts.flat_map(|c| c.identities.iter()) {
+        match identity {
+            omnidesk_domain::Identity::Telegram {
+                user_id, username, ..
+            } => {
+                needles.insert(format!("\"id\":{user_id}"));
+                if let Some(name) = username.as_deref().filter(|n| !n.is_empty()) {
+                    needles.insert(format!("\"username\":\"{name}\""));
+                }
+            }
+            omnidesk_domain::Identity::Email { address, .. } => {
+                needles.insert(address.as_str().to_owned());
+            }
+            _ => {}
+        }
+    }
+    needles.into_iter().collect()
 }
 
 /// Everything kept about contact `id`, as one archive: the profile, the contacts merged into

@@ -106,6 +106,45 @@ impl ErasureStore for SqliteStore {
             .await
     }
 
+    async fn erase_dead_letters_naming(&self, needles: &[String]) -> StoreResult<usize> {
+        let needles = needles.to_vec();
+        self.db
+            .write_async(move |conn| {
+                let mut rows = Vec::new();
+                {
+                    let mut stmt = conn
+                        .prepare_cached("SELECT received_at_ms, id, json FROM ingest_dead_letters")
+                        .map_err(sql_err)?;
+                    let found = stmt
+                        .query_map([], |r| {
+                            Ok((
+                                r.get::<_, i64>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, String>(2)?,
+                            ))
+                        })
+                        .map_err(sql_err)?;
+                    for row in found {
+                        let (at, id, json) = row.map_err(sql_err)?;
+                        let dead: omnidesk_core::DeadLetter = from_json("dead letter", &json)?;
+                        if omnidesk_core::body_names_any(&dead.body, &needles) {
+                            rows.push((at, id));
+                        }
+                    }
+                }
+                let mut delete = conn
+                    .prepare_cached(
+                        "DELETE FROM ingest_dead_letters WHERE received_at_ms = ?1 AND id = ?2",
+                    )
+                    .map_err(sql_err)?;
+                for (at, id) in &rows {
+                    delete.execute(params![at, id]).map_err(sql_err)?;
+                }
+                Ok(rows.len())
+            })
+            .await
+    }
+
     async fn erase_tokens_of(&self, owners: &[String]) -> StoreResult<()> {
         let owners = owners.to_vec();
         self.db

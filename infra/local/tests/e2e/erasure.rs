@@ -164,6 +164,15 @@ async fn an_erased_customer_of_three_channels_is_gone_from_every_api_file_and_da
         .unwrap();
     says(&h, 1, &format!("/start {token}")).await;
     says(&h, 2, "MARKER-TG-TEXT here now").await;
+    // A body cut short, not a Telegram update (kept as a dead letter for an operator), names
+    // her.
+    let whole = dora(8, &json!({"text": "MARKER-TG-TEXT cut short"}));
+    let broken = &whole[..whole.len() - 2];
+    assert_eq!(h.webhook(broken, Some(SECRET)).await, 200);
+    assert!(
+        !files_holding(&data_dir, &["cut short"]).is_empty(),
+        "the rejected body is kept"
+    );
     // In Russian: the agents read English, so it is translated (and the translation cached).
     says(&h, 9, "Здравствуйте, где мой заказ MARKER-RU-TEXT? Спасибо").await;
     ws.wait_for(WAIT, |ev| {

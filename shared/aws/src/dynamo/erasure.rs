@@ -212,6 +212,27 @@ impl ErasureStore for DynamoStore {
         self.delete_all(vec![contact_key(contact.id)], WHAT).await
     }
 
+    async fn erase_dead_letters_naming(&self, needles: &[String]) -> StoreResult<usize> {
+        const WHAT: &str = "erase_dead_letters_naming";
+        // The log of the last 30 days (its TTL): read whole, a few hundred items at most.
+        let items = self
+            .query_all(
+                &QuerySpec::table("DEADLETTER".to_owned(), None, true).consistent(),
+                WHAT,
+            )
+            .await?;
+        let mut keys = Vec::new();
+        for item in &items {
+            let dead: omnidesk_core::DeadLetter = super::item::json_attr(item, "data")?;
+            if omnidesk_core::body_names_any(&dead.body, needles) {
+                keys.push((get_s(item, PK)?.to_owned(), get_s(item, SK)?.to_owned()));
+            }
+        }
+        let gone = keys.len();
+        self.delete_all(keys, WHAT).await?;
+        Ok(gone)
+    }
+
     async fn erase_tokens_of(&self, owners: &[String]) -> StoreResult<()> {
         const WHAT: &str = "erase_tokens_of";
         let mut keys = Vec::new();

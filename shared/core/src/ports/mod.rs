@@ -30,7 +30,7 @@ pub use store::{
     AgentStore, AppendOutcome, AuditEntry, AuditStore, BotConfig, BotMode, BotStore, Connection,
     ConnectionStore, ContactStore, ConversationFilter, ConversationStore, DeadLetter,
     DeadLetterStore, ErasureStore, MessageStore, Page, PageRequest, Secret, Store, StoreError,
-    StoreResult, Viewer,
+    StoreResult, Viewer, body_names_any,
 };
 pub use telegram::{
     BotIdentity, OutgoingFile, TelegramApi, TelegramError, TelegramFile, WebhookInfo,

@@ -361,6 +361,15 @@ pub struct DeadLetter {
     pub received_at: Timestamp,
 }
 
+/// Whether a dead letter's `body` names any of `needles` (white space in the body ignored, so
+/// `"id": 5` and `"id":5` are the same): what [`ErasureStore::erase_dead_letters_naming`] deletes.
+pub fn body_names_any(body: &str, needles: &[String]) -> bool {
+    let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    needles
+        .iter()
+        .any(|n| !n.is_empty() && compact.contains(n.as_str()))
+}
+
 /// Poison inputs of ingest functions.
 ///
 /// Guarantees: records are kept at least 30 days; listing is newest first.
@@ -451,6 +460,10 @@ pub trait ErasureStore: Send + Sync {
     /// Deletes the single-use tokens (continue-on-another-channel links, `/bind` codes) these
     /// owners hold: their payloads name the customer.
     async fn erase_tokens_of(&self, owners: &[String]) -> StoreResult<()>;
+    /// Deletes the ingest dead letters (rejected webhook bodies, kept for an operator) whose
+    /// body names any of `needles`, compared with the body's white space removed; returns how
+    /// many went.
+    async fn erase_dead_letters_naming(&self, needles: &[String]) -> StoreResult<usize>;
     /// Of the blob `keys`, those a stored message names, other than the messages of the
     /// conversations `except` and the messages `except_messages`: files are stored by content,
     /// so the same bytes sent in another conversation share one blob, which must stay.

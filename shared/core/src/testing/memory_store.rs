@@ -678,6 +678,15 @@ impl crate::ErasureStore for MemoryStore {
         Ok(())
     }
 
+    async fn erase_dead_letters_naming(&self, needles: &[String]) -> StoreResult<usize> {
+        let mut inner = self.inner.lock();
+        let before = inner.dead_letters.len();
+        inner
+            .dead_letters
+            .retain(|d| !crate::body_names_any(&d.body, needles));
+        Ok(before - inner.dead_letters.len())
+    }
+
     async fn erase_tokens_of(&self, owners: &[String]) -> StoreResult<()> {
         self.inner
             .lock()

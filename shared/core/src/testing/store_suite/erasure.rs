@@ -233,6 +233,43 @@ pub async fn erasure(
         "another owner's token stays"
     );
 
+    // Rejected webhook bodies naming the customer go (white space in the body ignored); one
+    // naming someone else stays.
+    let user: u64 = u64::from(Uuid::new_v4().as_u128() as u32) + 1_000_000_000;
+    let dead = |body: String| crate::DeadLetter {
+        id: format!("suite-dl-{}", fresh()),
+        source: "telegram:1".to_owned(),
+        reason: "unknown update".to_owned(),
+        body,
+        received_at: now(),
+    };
+    let naming = dead(format!(
+        "{{\"update_id\": 1, \"business_message\": {{\"from\": {{\"id\": {user}, \"first_name\": \"A\"}}}}}}"
+    ));
+    let other = dead(format!(
+        "{{\"update_id\":2,\"business_message\":{{\"message_id\":{user},\"from\":{{\"id\":{}}}}}}}",
+        user + 1
+    ));
+    for d in [&naming, &other] {
+        ok("record_dead_letter", store.record_dead_letter(d).await);
+    }
+    let needles = [format!("\"id\":{user}")];
+    assert_eq!(
+        ok(
+            "erase_dead_letters_naming",
+            store.erase_dead_letters_naming(&needles).await
+        ),
+        1,
+        "erase_dead_letters_naming deletes the one body naming the customer"
+    );
+    let listed = ok(
+        "list_dead_letters",
+        store.list_dead_letters(&PageRequest::first(1000)).await,
+    );
+    let ids: Vec<&str> = listed.items.iter().map(|d| d.id.as_str()).collect();
+    assert!(!ids.contains(&naming.id.as_str()), "the named one is gone");
+    assert!(ids.contains(&other.id.as_str()), "another customer's stays");
+
     // Cached translations: those linked to the conversation go with it, others stay.
     let cached = |text: &str| CachedTranslation {
         text: text.to_owned(),
