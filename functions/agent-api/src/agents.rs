@@ -409,11 +409,15 @@ pub(crate) struct AgentPatch {
     disabled: Option<bool>,
     /// `false` turns off the agent's two-factor sign-in (a lost phone); only the agent turns it on.
     totp: Option<bool>,
+    /// The agent's teams, all of them (`[]`: none); each must exist.
+    teams: Option<Vec<String>>,
 }
 
-/// `PATCH /api/v1/agents/{id}` (admins): changes an agent's role or disables (enables) them.
-/// Either ends the agent's sessions at once. The last enabled admin cannot be demoted or
-/// disabled (409 `last_admin`): someone must be able to manage the deployment.
+/// `PATCH /api/v1/agents/{id}` (admins): changes an agent's role, teams, or disables (enables)
+/// them. A role change or disabling ends the agent's sessions at once; a team change applies to
+/// their open dashboards at once (what they are pushed, and their lists on `agent.updated`).
+/// The last enabled admin cannot be demoted or disabled (409 `last_admin`): someone must be
+/// able to manage the deployment. A team that does not exist: 409 `unknown_team`.
 pub(crate) async fn patch_agent(
     State(deps): State<AppState>,
     me: Me,
@@ -427,6 +431,10 @@ pub(crate) async fn patch_agent(
         .map(Role::parse)
         .transpose()
         .map_err(|e| ApiError::invalid("role", e))?;
+    let teams = match &patch.teams {
+        Some(names) => Some(existing_teams(&deps, names).await?),
+        None => None,
+    };
     let all = deps.agents.list_agents().await?;
     let mut agent = all
         .iter()
@@ -434,6 +442,11 @@ pub(crate) async fn patch_agent(
         .cloned()
         .ok_or_else(|| ApiError::not_found("agent"))?;
     let before = (agent.role, agent.disabled);
+    let teams_before = agent.teams.clone();
+    if let Some(teams) = teams {
+        agent.teams = teams;
+    }
+    let teams_changed = agent.teams != teams_before;
     if let Some(role) = role {
         agent.role = role;
     }
@@ -455,6 +468,10 @@ pub(crate) async fn patch_agent(
         agent.totp_secret = None;
     }
     if (agent.role, agent.disabled) == before && !reset_totp {
+        if teams_changed {
+            deps.agents.update_agent(&agent).await?;
+            teams_changed_now(&deps, &me, &agent).await?;
+        }
         return Ok(Json(agent));
     }
     let admins_left = all
@@ -501,18 +518,76 @@ pub(crate) async fn patch_agent(
         };
         audit::record(&deps, Event::by(Some(me.0), action).on(&id)).await;
     }
-    if agent.disabled && !before.1 {
-        publish(
+    if teams_changed {
+        audit::record(
             &deps,
-            &[ServerEvent::Presence {
-                agent_id: id,
-                status: AgentStatus::Offline,
-            }],
+            Event::by(Some(me.0), "teams_changed")
+                .on(&id)
+                .detail(team_list(&agent)),
         )
         .await;
+    }
+    let mut events = vec![ServerEvent::AgentUpdated {
+        agent: Box::new(agent.clone()),
+    }];
+    if agent.disabled && !before.1 {
+        events.push(ServerEvent::Presence {
+            agent_id: id,
+            status: AgentStatus::Offline,
+        });
+    }
+    publish(&deps, &events).await;
+    if agent.disabled && !before.1 {
         requeue_of(&deps, id).await;
     }
     Ok(Json(agent))
+}
+
+/// The teams named, each checked to exist (409 `unknown_team` names the first that does not).
+async fn existing_teams(deps: &AppState, names: &[String]) -> Result<BTreeSet<String>, ApiError> {
+    let mut teams = BTreeSet::new();
+    for raw in names {
+        let name = omnidesk_domain::TeamName::parse(raw.trim())
+            .map_err(|e| ApiError::invalid("teams", e))?;
+        if deps.routing.get_team(&name).await?.is_none() {
+            return Err(ApiError::conflict(
+                "unknown_team",
+                format!("there is no team {name:?}; create it first"),
+            ));
+        }
+        teams.insert(name.as_str().to_owned());
+    }
+    Ok(teams)
+}
+
+/// After a team change alone: the agent's open connections are narrowed by the new teams at
+/// once, every dashboard hears `agent.updated`, and the audit log keeps it.
+async fn teams_changed_now(deps: &AppState, me: &Me, agent: &Agent) -> Result<(), ApiError> {
+    let open = omnidesk_core::usecases::update_viewers_of(deps.connections.as_ref(), agent).await?;
+    tracing::info!(agent_id = %agent.id, by = %me.0, open, "agent's teams changed");
+    audit::record(
+        deps,
+        Event::by(Some(me.0), "teams_changed")
+            .on(&agent.id)
+            .detail(team_list(agent)),
+    )
+    .await;
+    publish(
+        deps,
+        &[ServerEvent::AgentUpdated {
+            agent: Box::new(agent.clone()),
+        }],
+    )
+    .await;
+    Ok(())
+}
+
+/// The agent's teams for the audit log ("none" when they have none).
+fn team_list(agent: &Agent) -> String {
+    if agent.teams.is_empty() {
+        return "none".to_owned();
+    }
+    agent.teams.iter().cloned().collect::<Vec<_>>().join(", ")
 }
 
 /// `PUT /api/v1/agents/me/status`: sets presence; an agent who comes online takes queued

@@ -4241,3 +4241,109 @@ async fn refresh_tokens_end_with_the_session_idle_out_and_never_outlive_thirty_d
         }
     }
 }
+
+#[tokio::test]
+async fn an_admin_changes_an_agents_teams_and_the_open_socket_follows_at_once() {
+    let app = app().await;
+    let now = app.clock.now();
+    app.store
+        .put_team(&Team::new(TeamName::parse("vip").unwrap(), now))
+        .await
+        .unwrap();
+    // Bob (an agent, no team) has a dashboard open.
+    let bob_socket = app.watch_as(&app.bob, "bob").await;
+    let bob_token = app.deps.auth.issue(app.bob.id).unwrap().token;
+    let vip = app
+        .conversation_with(ConversationStatus::Queued, None, 20, |c| {
+            c.team = Some("vip".to_owned())
+        })
+        .await;
+    // Each change of priority is pushed (the same priority again would be no change).
+    let touch = |c: &Conversation, priority: &'static str| {
+        let path = format!("/api/v1/conversations/{}/priority", c.id);
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .call("PUT", &path, Some(json!({"priority": priority})))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    let told_about = |id: &omnidesk_domain::ConversationId| {
+        let id = id.to_string();
+        app.events(&bob_socket).iter().any(|e| {
+            e["conversation_id"].as_str() == Some(&id)
+                || e["conversation"]["id"].as_str() == Some(&id)
+        })
+    };
+    touch(&vip, "high").await;
+    assert!(!told_about(&vip.id), "not his team yet");
+
+    // Only an admin may; an unknown team is refused and changes nothing.
+    let path = format!("/api/v1/agents/{}", app.bob.id);
+    let (status, _) = app
+        .call_as(
+            Some(&bob_token),
+            "PATCH",
+            &path,
+            Some(json!({"teams": ["vip"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app
+        .call("PATCH", &path, Some(json!({"teams": ["vip", "nope"]})))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "unknown_team");
+
+    let (status, body) = app
+        .call("PATCH", &path, Some(json!({"teams": ["vip"]})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["teams"], json!(["vip"]));
+    // Every dashboard hears it; Bob's session goes on; his open socket now gets VIP's events.
+    let updated: Vec<Value> = app
+        .events(&bob_socket)
+        .into_iter()
+        .filter(|e| e["type"] == "agent.updated")
+        .collect();
+    assert_eq!(updated.len(), 1, "{updated:?}");
+    assert_eq!(updated[0]["agent"]["teams"], json!(["vip"]));
+    assert!(updated[0]["agent"].get("password_hash").is_none());
+    let (status, _) = app
+        .call_as(Some(&bob_token), "GET", "/api/v1/agents/me", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "a team change ends no session");
+    touch(&vip, "low").await;
+    assert!(told_about(&vip.id), "his team now");
+    let (_, list) = app
+        .call_as(Some(&bob_token), "GET", "/api/v1/conversations", None)
+        .await;
+    assert!(ids_of(&list).contains(&vip.id.to_string()), "{list}");
+
+    // Out of the team again: nothing more about it.
+    let (status, _) = app.call("PATCH", &path, Some(json!({"teams": []}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let before = app.events(&bob_socket).len();
+    touch(&vip, "urgent").await;
+    let after: Vec<Value> = app.events(&bob_socket).into_iter().skip(before).collect();
+    assert!(
+        !after
+            .iter()
+            .any(|e| e["conversation"]["id"] == vip.id.to_string()),
+        "{after:?}"
+    );
+    // The audit log names the change.
+    let (_, audit) = app.call("GET", "/api/v1/audit", None).await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| **a == "teams_changed").count(),
+        2,
+        "{actions:?}"
+    );
+}

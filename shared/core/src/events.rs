@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use omnidesk_domain::{
-    AgentId, AgentStatus, Channel, Contact, Conversation, ConversationId, ConversationStatus, Csat,
-    LastMessage, Message, Priority, Tag, Timestamp,
+    Agent, AgentId, AgentStatus, Channel, Contact, Conversation, ConversationId,
+    ConversationStatus, Csat, LastMessage, Message, Priority, Tag, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 
@@ -168,6 +168,10 @@ pub enum ServerEvent {
         contact_id: omnidesk_domain::ContactId,
         conversation_ids: Vec<ConversationId>,
     },
+    /// An agent's record changed (teams, role, access): the agents list shows it, and the
+    /// agent's own dashboard re-reads what their teams let them see.
+    #[serde(rename = "agent.updated")]
+    AgentUpdated { agent: Box<Agent> },
     /// An agent's status changed.
     #[serde(rename = "presence")]
     Presence {

@@ -85,6 +85,24 @@ async fn push_to_connections(
     Ok(delivered)
 }
 
+/// Tells every open connection of `agent` what the agent may now read (after a team change):
+/// the next push is narrowed by the new teams, on both runtimes, without a reconnect. Returns
+/// how many connections there were.
+pub async fn update_viewers_of(
+    connections: &dyn ConnectionStore,
+    agent: &omnidesk_domain::Agent,
+) -> StoreResult<usize> {
+    let mut updated = 0;
+    for mut conn in connections.list_connections().await? {
+        if conn.agent_id == agent.id {
+            conn.viewer = Some(crate::Viewer::of(agent));
+            connections.add_connection(&conn).await?;
+            updated += 1;
+        }
+    }
+    Ok(updated)
+}
+
 /// Forgets every connection of `agent` (after a role change or disabling: what they were
 /// allowed to be told is no longer what they may read); their dashboards reconnect, and the
 /// connect checks them again. Returns how many there were.

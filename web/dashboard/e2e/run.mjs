@@ -24,6 +24,7 @@ import { makePng } from './png.mjs';
 import { rolesScenarios } from './roles.mjs';
 import { rulesScenarios } from './rules.mjs';
 import { sessionScenarios } from './sessions.mjs';
+import { teamsScenarios } from './teams.mjs';
 import { toolsScenarios } from './tools.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -860,6 +861,9 @@ async function main() {
 
   // ---------- two-factor sign-in (after roles and AI: its admin signs in and takes work) ----------
   await totpScenarios({ ...ctx, admin });
+
+  // ---------- an agent's teams (after roles, AI and two-factor: it adds an agent who is signed in) ----------
+  await teamsScenarios({ ...ctx, admin });
 
   await test('the page raised no uncaught errors', async () => {
     assert(pageErrors.length === 0, `page errors: ${pageErrors.join(' | ')}`);

@@ -1,5 +1,5 @@
 // The signed-in agent in the header: their name with their role, a menu with their e-mail, what
-// the role may do, "Change password…" (current + new + again, checked here first; the server's
+// the role may do, their teams, "Change password…" (current + new + again, checked here first; the server's
 // refusals shown as said), "Two-factor sign-in…" (on or off; set up with an authenticator app,
 // or turned off) and "Sign out" (every device: `POST /auth/logout`).
 
@@ -41,6 +41,8 @@ export function AccountMenu({ ctrl, t, onSignOut, signingOut }: { ctrl: Controll
   const box = useRef<HTMLSpanElement>(null);
   const opener = useRef<HTMLButtonElement>(null);
   const role = roleOf(ctrl.me);
+  /** My teams (an admin changes them on the agents page: `agent.updated` brings them); null: a server without teams. */
+  const teams = Array.isArray(ctrl.me.teams) ? ctrl.me.teams : null;
   /** Two-factor sign-in on or off; null: a server without it (no entry). */
   const totp = typeof ctrl.me.totp === 'boolean' ? ctrl.me.totp : null;
   const closeDialog = () => {
@@ -74,6 +76,11 @@ export function AccountMenu({ ctrl, t, onSignOut, signingOut }: { ctrl: Controll
             <p class="account-role" data-testid="account-role">
               <RoleBadge role={role} t={t} /> <span class="hint">{t(roleHintKey(role))}</span>
             </p>
+          )}
+          {teams && (
+            <span class="account-teams" data-testid="account-teams">
+              {teams.length ? t('account_teams', { a: teams.join(', ') }) : t('account_noTeam')}
+            </span>
           )}
           <hr class="account-sep" />
           <button

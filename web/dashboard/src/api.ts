@@ -59,6 +59,13 @@ export interface SignedIn {
   agent: Agent;
 }
 
+/** The body of `PATCH /agents/{id}`: only the fields given change; `teams` is all of the agent's teams (`[]`: none). */
+export interface AgentPatch {
+  role?: Role;
+  disabled?: boolean;
+  teams?: string[];
+}
+
 /** A signed-in session as the dashboard holds it: in memory only. */
 export interface Session {
   token: string;
@@ -409,8 +416,11 @@ export class Api {
   changePassword(currentPassword: string, newPassword: string) {
     return this.call<SignedIn>('PUT', PASSWORD_PATH, { current_password: currentPassword, new_password: newPassword });
   }
-  /** Changes an agent's role or access (admins); their sessions end. 409 `last_admin`. */
-  patchAgent(id: string, patch: { role?: Role; disabled?: boolean }) {
+  /**
+   * Changes an agent's role, access or teams (admins). A role or access change ends their
+   * sessions; a team change does not. 409 `last_admin`, 409 `unknown_team`.
+   */
+  patchAgent(id: string, patch: AgentPatch) {
     return this.call<Agent>('PATCH', `/api/v1/agents/${encodeURIComponent(id)}`, patch);
   }
   me() {

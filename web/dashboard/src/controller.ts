@@ -1,12 +1,12 @@
 // The dashboard's brain: holds the state, talks to the API and the WebSocket, resyncs after a
 // reconnect and drives the outbox. The view (app.tsx) only renders it and calls its methods.
 
-import { Api, ApiError, NetworkError, type Session, type SignedIn } from './api';
+import { Api, ApiError, NetworkError, type AgentPatch, type Session, type SignedIn } from './api';
 import { socketUrl, ticketSocketUrl, type RuntimeConfig } from './config';
 import { Outbox, clientIdOf, type Pending } from './outbox';
 import { DEFAULT_LIMITS, needLinks, parseLimits, type Limits } from './attachments';
 import {
-  appendListPage, applyEvent, conversationsOfContact, emptyState, eraseContact, flattenEvents, newlyAssignedToMe, openingTab, prependOlder, putContact,
+  appendListPage, applyEvent, conversationsOfContact, emptyState, eraseContact, flattenEvents, forgetUnreadable, newlyAssignedToMe, openingTab, prependOlder, putContact,
   rememberName, resyncHasGap, resyncList, setTimeline, tabQuery, upsertConversation, upsertMessage, visibleList, type State, type Tab,
 } from './state';
 import { forgetDrafts } from './drafts';
@@ -87,6 +87,8 @@ export class Controller {
    * status that event replaced (a login's "offline" read after the connect's "online" push).
    */
   private presenceSeq = 0;
+  /** Counts `agent.updated` events: the teams page reads its members again when it changes. */
+  agentChanges = 0;
   /** Counts pushed events; `touched` holds, per conversation, the count of its last one. */
   private eventSeq = 0;
   private touched = new Map<string, number>();
@@ -325,6 +327,8 @@ export class Controller {
     const confirmed: string[] = [];
     const erasedNow: string[] = [];
     let mineNow = false;
+    /** Applied after the frame's conversations: a change of my teams prunes the state they are set in. */
+    const agentsNow: Agent[] = [];
     for (const ev of flattenEvents(frame)) {
       if (ev.type === 'presence') {
         this.onPresence(ev.agent_id, ev.status, ev.chosen_status);
@@ -333,6 +337,10 @@ export class Controller {
       if (ev.type === 'notification') {
         const n = parseNotification(ev.notification);
         if (n) void this.onNotification(n);
+        continue;
+      }
+      if (ev.type === 'agent.updated') {
+        if (ev.agent && typeof ev.agent === 'object' && typeof ev.agent.id === 'string') agentsNow.push(ev.agent);
         continue;
       }
       const assigned = newlyAssignedToMe(s, ev);
@@ -353,6 +361,7 @@ export class Controller {
     if (erasedNow.length) this.forgetErased(erasedNow, null);
     this.set(s);
     if (erasedNow.length) this.emit();
+    for (const a of agentsNow) this.onAgentUpdated(a);
     if (mineNow && this.autoTab && !this.choosingTab && this.tab === 'unassigned') {
       // The list was opened on Unassigned for me: work of mine now is where it goes.
       this.tab = 'mine';
@@ -784,6 +793,43 @@ export class Controller {
     this.emit();
   }
 
+  /**
+   * An `agent.updated` event (an admin changed an agent): the agent replaces the one held, with
+   * the presence held (the presence events are newer than the record's). When it is me and my
+   * teams or role changed, what the server lets me read changed with them: the lists follow at
+   * once, without a reload or a new sign-in.
+   */
+  private onAgentUpdated(agent: Agent): void {
+    const held = this.agents.find((a) => a.id === agent.id);
+    const next = held ? keepPresence({ ...held, ...agent }, held) : agent;
+    this.agents = held ? this.agents.map((a) => (a.id === agent.id ? next : a)) : [...this.agents, next];
+    this.agentChanges++;
+    if (agent.id !== this.me.id) return this.emit();
+    const before = this.me;
+    this.me = keepPresence({ ...this.me, ...agent }, this.me);
+    this.leaveForbiddenView();
+    this.emit();
+    if (before.role !== this.me.role || !sameTeams(before.teams, this.me.teams)) void this.rereadForMyTeams();
+  }
+
+  /**
+   * My teams changed: the conversations I may no longer read leave the lists now (the server
+   * pushes nothing more about them; the open one closes), and the list shown is read again, so
+   * a conversation of a team I joined appears in Unassigned and All without a reload.
+   */
+  private async rereadForMyTeams(): Promise<void> {
+    const s = forgetUnreadable(this.state, this.me);
+    if (this.openId && this.state.conversations[this.openId] && !s.conversations[this.openId]) {
+      this.openId = null;
+      sessionStorage.removeItem(OPEN_KEY);
+    }
+    this.set(s);
+    const tab = this.tab;
+    const since = this.eventSeq;
+    const page = await this.guard(this.api.conversations(tabQuery(tab), null));
+    if (page) this.set(resyncList(this.state, tab, page, this.openId, this.touchedSince(since)));
+  }
+
   /** Back to the conversations when my role (read again) may not open the view shown. */
   private leaveForbiddenView(): void {
     if (this.mayView(this.view)) return;
@@ -874,8 +920,11 @@ export class Controller {
     this.emit();
   }
 
-  /** Changes an agent's role or access (admins); the answer replaces the agent held. */
-  async patchAgent(id: string, patch: { role?: Agent['role']; disabled?: boolean }): Promise<AgentChange> {
+  /**
+   * Changes an agent's role, access or teams (admins); the answer replaces the agent held (and
+   * me, when it is me). Every dashboard, this one too, then hears `agent.updated`.
+   */
+  async patchAgent(id: string, patch: AgentPatch): Promise<AgentChange> {
     let a: Agent;
     try {
       a = await this.api.patchAgent(id, patch);
@@ -886,6 +935,7 @@ export class Controller {
     const held = this.agents.find((x) => x.id === id);
     const agent: Agent = a && typeof a === 'object' && a.id === id ? a : { ...(held as Agent), ...patch };
     this.agents = held ? this.agents.map((x) => (x.id === id ? agent : x)) : [...this.agents, agent];
+    if (id === this.me.id) this.me = keepPresence({ ...this.me, ...agent }, this.me);
     this.emit();
     return { ok: true, agent };
   }
@@ -1161,6 +1211,13 @@ export class Controller {
     const next = i < 0 ? (delta > 0 ? 0 : list.length - 1) : Math.min(list.length - 1, Math.max(0, i + delta));
     void this.open(list[next].id);
   }
+}
+
+/** Whether two team lists hold the same teams (in any order). */
+function sameTeams(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  const x = [...new Set(a ?? [])].sort();
+  const y = [...new Set(b ?? [])].sort();
+  return x.length === y.length && x.every((t, i) => t === y[i]);
 }
 
 /** `read`, with the status of `held` when a presence event came after the read began. */

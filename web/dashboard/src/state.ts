@@ -108,6 +108,40 @@ export function isErased(s: State, conversationId: string, contactId?: string): 
   return !!s.erasedConversations?.[conversationId] || (contactId !== undefined && !!s.erasedContacts?.[contactId]);
 }
 
+/**
+ * Whether `me` may read `c`, as the server decides (shared/core `assign::may_read`): a supervisor
+ * or an admin every conversation; an agent those of their teams (names compared ignoring ASCII
+ * case), those of no team (the common queue) and any assigned to them. A server without roles
+ * (no role on me) narrows nothing.
+ */
+export function mayRead(me: Pick<Agent, 'id' | 'role' | 'teams'>, c: Pick<ConversationView, 'team' | 'assignee_id'>): boolean {
+  if (me.role !== 'agent') return true;
+  if (!c.team || c.assignee_id === me.id) return true;
+  const team = asciiLower(c.team);
+  return (me.teams ?? []).some((t) => asciiLower(t) === team);
+}
+
+const asciiLower = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
+/**
+ * Drops the conversations `me` may no longer read (after my teams changed): the server pushes
+ * nothing more about them, so held ones would linger in the lists, stale. Their timelines go
+ * too; unchanged when every one is still readable.
+ */
+export function forgetUnreadable(s: State, me: Pick<Agent, 'id' | 'role' | 'teams'>): State {
+  const gone = Object.values(s.conversations).filter((c) => !mayRead(me, c)).map((c) => c.id);
+  if (gone.length === 0) return s;
+  const conversations = { ...s.conversations };
+  const messages = { ...s.messages };
+  const olderCursor = { ...s.olderCursor };
+  for (const id of gone) {
+    delete conversations[id];
+    delete messages[id];
+    delete olderCursor[id];
+  }
+  return { ...s, conversations, messages, olderCursor };
+}
+
 /** Stores a conversation unless what we hold is newer (a higher version) or it was erased. */
 export function upsertConversation(s: State, c: ConversationView): State {
   if (isErased(s, c.id, c.contact?.id)) return s;

@@ -1,6 +1,8 @@
-// The teams page (read-only: teams are managed with `omnidesk team add`): name, time zone, hours,
-// open now and the next opening (in the browser's locale), the answer timeout, the hops, and the
-// members by name. Read again every minute while shown (open / closed changes with the clock).
+// The teams page (read-only: teams are managed with `omnidesk team add`, their members on the
+// agents page): name, time zone, hours, open now and the next opening (in the browser's locale),
+// the answer timeout, the hops, and the members by name. Read again every minute while shown
+// (open / closed changes with the clock), and when an agent changes (`agent.updated`: the
+// members may have).
 
 import { useEffect, useState } from 'preact/hooks';
 import type { Controller } from './controller';
@@ -42,7 +44,7 @@ export function TeamsView({ ctrl, t }: { ctrl: Controller; t: T }) {
       live = false;
       clearTimeout(id);
     };
-  }, [ctrl, tick]);
+  }, [ctrl, tick, ctrl.agentChanges]);
 
   return (
     <section class="kb teams" data-testid="teams">

@@ -313,6 +313,11 @@ export type ServerEvent =
   /** A contact was erased (GDPR): their conversations are gone for good, on every channel. */
   | { type: 'contact.erased'; contact_id: string; conversation_ids: string[] }
   | { type: 'presence'; agent_id: string; status: AgentStatus; chosen_status?: AgentStatus | null }
+  /**
+   * An admin changed an agent (`PATCH /agents/{id}`: teams, role, access): the agent as it is now.
+   * For me, a team change also changes which conversations the server lets me read and pushes.
+   */
+  | { type: 'agent.updated'; agent: Agent }
   /** Something for this agent only (an @mention in a private note). */
   | { type: 'notification'; notification: AgentNotification }
   | { type: 'pong' }
