@@ -1,32 +1,20 @@
 // @vitest-environment happy-dom
 import { render } from 'preact';
 import { act } from 'preact/test-utils';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConversationList, ConversationPane } from '../src/app';
 import { Controller } from '../src/controller';
 import { translate, type Key } from '../src/i18n';
 import { AiCalls, FaqEditor, KnowledgeBase } from '../src/knowledge-view';
 import type { AiCall, AiSetup, ConversationView, FaqEntry, Message } from '../src/types';
+import { useDom } from './dom';
 import { conv, msg } from './fixtures';
 
 const t = (key: Key, vars?: Record<string, string>) => translate('en', key, vars);
 const KB: AiSetup = { provider: 'kb', model: null, faq_entries: 1 };
 
-let root: HTMLElement;
-beforeEach(() => {
-  root = document.createElement('div');
-  document.body.appendChild(root);
-  localStorage.clear();
-  sessionStorage.clear();
-});
-afterEach(() => {
-  render(null, root);
-  root.remove();
-  vi.unstubAllGlobals();
-});
-const $ = (sel: string) => root.querySelector(sel) as HTMLElement | null;
-const $$ = (sel: string) => Array.from(root.querySelectorAll(sel)) as HTMLElement[];
-const tid = (id: string) => $(`[data-testid="${id}"]`);
+// The tests wait for what they expect with `vi.waitFor`; a click does not wait by itself.
+const { root, $, $$, tid, click } = useDom({ flushAfterClick: false });
 
 type Call = { method: string; url: string; body: unknown };
 /** `fetch` answering from `answer` (JSON, 200 unless it says); every call is recorded. */
@@ -53,17 +41,13 @@ function pane(c: ConversationView, messages: Message[] = [], ai: AiSetup | null 
   ctrl.state.messages[c.id] = messages;
   const composerRef = { current: null as HTMLTextAreaElement | null };
   const again = () =>
-    act(() => render(<ConversationPane ctrl={ctrl} conv={ctrl.state.conversations[c.id]} t={t} agentName={(id) => (id === 'ag_me' ? 'you' : id === 'ag_bob' ? 'Bob' : id ?? '?')} composerRef={composerRef} />, root));
+    act(() => render(<ConversationPane ctrl={ctrl} conv={ctrl.state.conversations[c.id]} t={t} agentName={(id) => (id === 'ag_me' ? 'you' : id === 'ag_bob' ? 'Bob' : id ?? '?')} composerRef={composerRef} />, root()));
   again();
   ctrl.subscribe(again);
   return { ctrl, again };
 }
 
 const composer = () => tid('composer') as HTMLTextAreaElement;
-const click = async (el: HTMLElement | null) => {
-  expect(el).not.toBeNull();
-  await act(async () => el!.click());
-};
 
 describe('AI messages and events in the timeline', () => {
   it("the AI's answer carries the AI badge; a bot's does not", () => {
@@ -108,10 +92,10 @@ describe('status and list', () => {
     pane(conv('cv', { status: 'bot', assignee_id: null }));
     expect(tid('conversation-status')!.textContent).toBe('With AI');
     expect(tid('conversation-status')!.getAttribute('data-status')).toBe('bot');
-    render(null, root);
+    render(null, root());
     pane(conv('cv', { status: 'bot', assignee_id: null }), [], null);
     expect(tid('conversation-status')!.textContent).toBe('With bot');
-    render(null, root);
+    render(null, root());
     pane(conv('cv', { status: 'assigned' }));
     expect(tid('conversation-status')!.textContent!.toLowerCase()).toBe('assigned');
   });
@@ -120,7 +104,7 @@ describe('status and list', () => {
     const ctrl = controller();
     const lm = (author_kind: string, text: string) => ({ id: 'm', direction: 'outbound' as const, author_kind, channel: 'telegram' as const, text, created_at: '2026-01-01T10:00:00Z' });
     const list = [conv('a', { status: 'bot', assignee_id: null, last_message: lm('ai', 'Delivery takes 2–3 working days.') }), conv('b', { last_message: lm('agent', 'Hello') })];
-    act(() => render(<ConversationList ctrl={ctrl} list={list} t={t} now={Date.parse('2026-01-01T10:00:00Z')} />, root));
+    act(() => render(<ConversationList ctrl={ctrl} list={list} t={t} now={Date.parse('2026-01-01T10:00:00Z')} />, root()));
     const [a, b] = $$('[data-testid="conversation-item"]');
     expect(a.querySelector('[data-testid="preview"] [data-testid="ai-badge"]')).not.toBeNull();
     expect(a.querySelector('[data-testid="preview"]')!.textContent).toBe('AIDelivery takes 2–3 working days.');
@@ -192,7 +176,7 @@ describe('suggest reply', () => {
     pane(conv('cv'), [], { provider: 'off', model: null, faq_entries: 0 });
     expect(tid('suggest-reply')).toBeNull();
     expect(tid('summarise')).not.toBeNull();
-    render(null, root);
+    render(null, root());
     pane(conv('cv'), [], null);
     expect(tid('ai-tools')).toBeNull();
   });
@@ -215,7 +199,7 @@ describe('hand back to the AI', () => {
     for (const [status, shown] of [['queued', true], ['assigned', true], ['bot', false], ['resolved', false]] as const) {
       pane(conv('cv', { status, assignee_id: status === 'assigned' ? 'ag_me' : null }));
       expect(!!tid('hand-back'), status).toBe(shown);
-      render(null, root);
+      render(null, root());
     }
   });
 
@@ -249,7 +233,7 @@ describe('the FAQ editor', () => {
   function mount(entries: FaqEntry[], answer: (c: Call) => { status?: number; body: unknown } | null = () => null) {
     const calls = stubFetch((c) => answer(c) ?? (c.url === '/api/v1/faq' && c.method === 'GET' ? { body: { version: 1, entries } } : { body: KB }));
     const ctrl = controller();
-    act(() => render(<FaqEditor ctrl={ctrl} t={t} />, root));
+    act(() => render(<FaqEditor ctrl={ctrl} t={t} />, root()));
     return { calls, ctrl };
   }
   const type = async (id: string, value: string) => {
@@ -331,7 +315,7 @@ describe('the FAQ editor', () => {
   it('the knowledge base header tells the AI mode', async () => {
     stubFetch(() => ({ body: { version: 1, entries: [] } }));
     const ctrl = controller({ provider: 'openai', model: 'gpt-4o-mini', faq_entries: 12 });
-    act(() => render(<KnowledgeBase ctrl={ctrl} t={t} />, root));
+    act(() => render(<KnowledgeBase ctrl={ctrl} t={t} />, root()));
     expect(tid('ai-mode')!.textContent).toBe('AI: openai (gpt-4o-mini) · 12 entries');
     expect(tid('ai-mode')!.getAttribute('data-provider')).toBe('openai');
   });
@@ -346,7 +330,7 @@ describe('the AI review', () => {
   it('a table of calls: cost from micros, tokens, latency; a row opens to the prompt and answer as text', async () => {
     const calls = stubFetch(() => ({ body: { calls: [call] } }));
     const ctrl = controller();
-    act(() => render(<AiCalls ctrl={ctrl} t={t} />, root));
+    act(() => render(<AiCalls ctrl={ctrl} t={t} />, root()));
     await vi.waitFor(() => expect(tid('ai-call')).not.toBeNull());
     expect(calls[0].url).toBe('/api/v1/ai/calls?limit=50');
     const row = tid('ai-call')!;
@@ -366,7 +350,7 @@ describe('the AI review', () => {
     const ctrl = controller();
     ctrl.callsFor = 'cv';
     const open = vi.spyOn(ctrl, 'open').mockResolvedValue();
-    act(() => render(<AiCalls ctrl={ctrl} t={t} />, root));
+    act(() => render(<AiCalls ctrl={ctrl} t={t} />, root()));
     await vi.waitFor(() => expect(tid('call-conversation')).not.toBeNull());
     expect(calls[0].url).toBe('/api/v1/ai/calls?limit=50&conversation_id=cv');
     await click(tid('call-conversation'));

@@ -6,17 +6,17 @@
 // said) or refused (the server's words, nothing removed), and the `contact.erased` push.
 import { render } from 'preact';
 import { act } from 'preact/test-utils';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Profile } from '../src/app';
 import { Controller } from '../src/controller';
 import { ErasedPane, EraseDialog } from '../src/erasure-view';
 import { translate, type Key } from '../src/i18n';
 import { visibleList } from '../src/state';
-import type { Agent, ConversationView, Role } from '../src/types';
-import { conv, msg } from './fixtures';
+import type { Agent, ConversationView } from '../src/types';
+import { useDom } from './dom';
+import { conv, msg, person } from './fixtures';
 
 const t = (key: Key, vars?: Record<string, string>) => translate('en', key, vars);
-const person = (id: string, name: string, role: Role): Agent => ({ id, email: `${id.slice(3)}@example.com`, name, status: 'online', role });
 const ANN = person('ag_ann', 'Ann Admin', 'admin');
 const SUE = person('ag_sue', 'Sue Supervisor', 'supervisor');
 const BOB = person('ag_bob', 'Bob Agent', 'agent');
@@ -25,34 +25,7 @@ const CORA = { ...conv('x').contact, id: 'ct_cora', display_name: 'Cora Chen' };
 const cora = (id: string, patch: Partial<ConversationView> = {}) => conv(id, { contact: CORA, assignee_id: ANN.id, ...patch });
 const other = conv('cv_d1', { contact: { ...CORA, id: 'ct_dan', display_name: 'Dan' }, assignee_id: ANN.id });
 
-let root: HTMLElement;
-beforeEach(() => {
-  root = document.createElement('div');
-  document.body.appendChild(root);
-  localStorage.clear();
-  sessionStorage.clear();
-});
-afterEach(() => {
-  render(null, root);
-  root.remove();
-  vi.unstubAllGlobals();
-  vi.restoreAllMocks();
-});
-const $ = (sel: string) => document.querySelector(sel) as HTMLElement | null;
-const tid = (id: string) => $(`[data-testid="${id}"]`);
-const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
-const click = async (el: HTMLElement | null) => {
-  expect(el).not.toBeNull();
-  await act(async () => el!.click());
-  await flush();
-};
-async function fill(el: HTMLElement | null, value: string) {
-  expect(el).not.toBeNull();
-  await act(async () => {
-    (el as HTMLInputElement).value = value;
-    el!.dispatchEvent(new Event('input', { bubbles: true }));
-  });
-}
+const { root, $, tid, flush, click, fill } = useDom();
 const button = (id: string) => tid(id) as HTMLButtonElement;
 
 type Call = { method: string; url: string; auth?: string };
@@ -84,7 +57,7 @@ function controller(me: Agent = ANN) {
   return ctrl;
 }
 function mountProfile(ctrl: Controller, id = 'cv_c1') {
-  const again = () => act(() => render(ctrl.state.conversations[id] ? <Profile ctrl={ctrl} conv={ctrl.state.conversations[id]} t={t} /> : <ErasedPane ctrl={ctrl} t={t} />, root));
+  const again = () => act(() => render(ctrl.state.conversations[id] ? <Profile ctrl={ctrl} conv={ctrl.state.conversations[id]} t={t} /> : <ErasedPane ctrl={ctrl} t={t} />, root()));
   again();
   ctrl.subscribe(again);
 }
@@ -109,7 +82,7 @@ describe('who is offered Export data and Erase contact…', () => {
       expect(button('contact-export').getAttribute('aria-description')).toBe("Only an admin may export a contact's data.");
       expect(button('contact-erase').disabled).toBe(true);
       expect(button('contact-erase').title).toBe('Only an admin may erase a contact.');
-      render(null, root);
+      render(null, root());
     }
   });
 });
@@ -350,7 +323,7 @@ describe('EraseDialog on its own', () => {
   it('closes once erased', async () => {
     const onClose = vi.fn();
     const erase = vi.fn(async () => null);
-    act(() => render(<EraseDialog name="Li Wei" t={t} erase={erase} onClose={onClose} />, root));
+    act(() => render(<EraseDialog name="Li Wei" t={t} erase={erase} onClose={onClose} />, root()));
     await fill(tid('erase-input'), 'Li Wei');
     await click(tid('erase-do'));
     expect(erase).toHaveBeenCalledTimes(1);

@@ -1,7 +1,12 @@
-import type { ConversationView, EmailRef, Message } from '../src/types';
+import type { Agent, ConversationView, EmailRef, Message, Role } from '../src/types';
 
 export const ME = 'ag_me';
 export const OTHER = 'ag_other';
+
+/** An agent, online, whose e-mail is the id without its `ag_` at example.com (`ag_ann`: ann@example.com). */
+export function person(id: string, name: string, role: Role, patch: Partial<Agent> = {}): Agent {
+  return { id, email: `${id.slice(3)}@example.com`, name, status: 'online', role, ...patch };
+}
 
 export function conv(id: string, patch: Partial<ConversationView> = {}): ConversationView {
   return {

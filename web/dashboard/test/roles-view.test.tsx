@@ -5,7 +5,7 @@
 // sign out, change password) and the sign-in page's messages.
 import { render } from 'preact';
 import { act } from 'preact/test-utils';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AccountMenu, ChangePassword } from '../src/account-view';
 import { AgentsView } from '../src/agents-view';
 import { ConversationPane, Login, MergeContact } from '../src/app';
@@ -14,45 +14,16 @@ import { Controller, type ControllerHooks } from '../src/controller';
 import { translate, type Key } from '../src/i18n';
 import { FaqEditor, KnowledgeBase } from '../src/knowledge-view';
 import { RulesView } from '../src/rules-view';
-import type { Agent, Role } from '../src/types';
-import { conv } from './fixtures';
+import type { Agent } from '../src/types';
+import { useDom } from './dom';
+import { conv, person } from './fixtures';
 
 const t = (key: Key, vars?: Record<string, string>) => translate('en', key, vars);
-const person = (id: string, name: string, role: Role, patch: Partial<Agent> = {}): Agent => ({ id, email: `${id.slice(3)}@example.com`, name, status: 'online', role, ...patch });
 const ANN = person('ag_ann', 'Ann Agent', 'admin');
 const SUE = person('ag_sue', 'Sue Supervisor', 'supervisor');
 const BOB = person('ag_bob', 'Bob Agent', 'agent', { teams: ['support'] });
 
-let root: HTMLElement;
-beforeEach(() => {
-  root = document.createElement('div');
-  document.body.appendChild(root);
-  localStorage.clear();
-  sessionStorage.clear();
-});
-afterEach(() => {
-  render(null, root);
-  root.remove();
-  vi.unstubAllGlobals();
-  vi.restoreAllMocks();
-  vi.useRealTimers();
-});
-const $ = (sel: string) => root.querySelector(sel) as HTMLElement | null;
-const tid = (id: string) => $(`[data-testid="${id}"]`);
-const tids = (id: string) => Array.from(root.querySelectorAll(`[data-testid="${id}"]`)) as HTMLElement[];
-const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
-const click = async (el: HTMLElement | null) => {
-  expect(el).not.toBeNull();
-  await act(async () => el!.click());
-  await flush();
-};
-async function fill(el: HTMLElement | null, value: string) {
-  expect(el).not.toBeNull();
-  await act(async () => {
-    (el as HTMLInputElement).value = value;
-    el!.dispatchEvent(new Event('input', { bubbles: true }));
-  });
-}
+const { root, tid, tids, flush, click, fill } = useDom();
 async function choose(el: HTMLElement | null, value: string) {
   expect(el).not.toBeNull();
   await act(async () => {
@@ -87,7 +58,7 @@ function controller(me: Agent, hooks: Partial<ControllerHooks> = {}) {
   return ctrl;
 }
 function mount(node: () => preact.JSX.Element, ctrl: Controller) {
-  const again = () => act(() => render(node(), root));
+  const again = () => act(() => render(node(), root()));
   again();
   ctrl.subscribe(again);
 }
@@ -115,11 +86,11 @@ describe('what a role is offered', () => {
       const c = conv('c1', { assignee_id: me.id });
       ctrl.state.conversations.c1 = c;
       ctrl.state.messages.c1 = [];
-      act(() => render(<ConversationPane ctrl={ctrl} conv={c} t={t} agentName={(id) => id ?? '?'} composerRef={{ current: null }} />, root));
+      act(() => render(<ConversationPane ctrl={ctrl} conv={c} t={t} agentName={(id) => id ?? '?'} composerRef={{ current: null }} />, root()));
       const transfer = tid('transfer') as HTMLSelectElement;
       expect(transfer.disabled).toBe(!allowed);
       expect(transfer.getAttribute('title')).toBe(allowed ? null : 'Only a supervisor or an admin may give a conversation to someone else.');
-      render(null, root);
+      render(null, root());
     }
   });
 
@@ -129,13 +100,13 @@ describe('what a role is offered', () => {
     const c = conv('c1', { assignee_id: ANN.id });
     ctrl.state.conversations.c1 = c;
     ctrl.state.messages.c1 = [];
-    act(() => render(<ConversationPane ctrl={ctrl} conv={c} t={t} agentName={(id) => id ?? '?'} composerRef={{ current: null }} />, root));
+    act(() => render(<ConversationPane ctrl={ctrl} conv={c} t={t} agentName={(id) => id ?? '?'} composerRef={{ current: null }} />, root()));
     expect(Array.from((tid('transfer') as HTMLSelectElement).options).map((o) => o.textContent)).toEqual(['Transfer to…', 'Bob Agent (Online)']);
   });
 
   it('an agent: "Merge with another contact…" disabled, saying who may', () => {
     const ctrl = controller(BOB);
-    act(() => render(<MergeContact ctrl={ctrl} contact={conv('c1').contact} t={t} />, root));
+    act(() => render(<MergeContact ctrl={ctrl} contact={conv('c1').contact} t={t} />, root()));
     const b = tid('merge-contact') as HTMLButtonElement;
     expect(b.disabled).toBe(true);
     expect(b.title).toBe('Only a supervisor or an admin may merge contacts.');
@@ -165,15 +136,15 @@ describe('what a role is offered', () => {
     expect((tid('faq-add') as HTMLButtonElement).title).toBe('Only an admin may change the FAQ.');
     expect(tid('faq-edit')).toBeNull();
     expect(tid('faq-toggle')).toBeNull();
-    render(null, root);
-    act(() => render(<KnowledgeBase ctrl={ctrl} t={t} />, root));
+    render(null, root());
+    act(() => render(<KnowledgeBase ctrl={ctrl} t={t} />, root()));
     expect((tid('kb-tab-calls') as HTMLButtonElement).disabled).toBe(false);
   });
 
   it("an agent may not open the AI review of every call", () => {
     stubFetch(() => ({ body: { version: 1, entries: [] } }));
     const ctrl = controller(BOB);
-    act(() => render(<KnowledgeBase ctrl={ctrl} t={t} />, root));
+    act(() => render(<KnowledgeBase ctrl={ctrl} t={t} />, root()));
     const tab = tid('kb-tab-calls') as HTMLButtonElement;
     expect(tab.disabled).toBe(true);
     expect(tab.title).toBe("Only a supervisor or an admin may review the AI's calls.");
@@ -183,7 +154,7 @@ describe('what a role is offered', () => {
     const source = '[[rules]]\nname = "VIP"\nthen.team = "vip"\n';
     stubFetch((c) => (c.url === '/api/v1/rules' ? { body: { source, format: 'toml', version: 3, rules: [{ name: 'VIP', line: 1 }] } } : null));
     const ctrl = controller(SUE);
-    act(() => render(<RulesView ctrl={ctrl} t={t} />, root));
+    act(() => render(<RulesView ctrl={ctrl} t={t} />, root()));
     await flush();
     expect(tid('rules')!.getAttribute('data-read-only')).toBe('true');
     expect(tid('rules-source')).toBeNull();
@@ -195,7 +166,7 @@ describe('what a role is offered', () => {
 
   it('an admin gets the editor', async () => {
     stubFetch((c) => (c.url === '/api/v1/rules' ? { body: { source: '', format: 'toml', version: 0, rules: [] } } : null));
-    act(() => render(<RulesView ctrl={controller(ANN)} t={t} />, root));
+    act(() => render(<RulesView ctrl={controller(ANN)} t={t} />, root()));
     await flush();
     expect(tid('rules-source')).not.toBeNull();
   });
@@ -215,7 +186,7 @@ describe('the agents page (admins)', () => {
     mount(() => <AgentsView ctrl={ctrl} t={t} />, ctrl);
     return { calls, ctrl };
   }
-  const row = (email: string) => root.querySelector(`[data-testid="agent-row"][data-email="${email}"]`) as HTMLElement;
+  const row = (email: string) => root().querySelector(`[data-testid="agent-row"][data-email="${email}"]`) as HTMLElement;
   const inRow = (email: string, id: string) => row(email).querySelector(`[data-testid="${id}"]`) as HTMLElement;
 
   it('lists every agent: name, e-mail, role, status, teams and access; enabled first', async () => {
@@ -309,7 +280,7 @@ describe('the account menu', () => {
 
   it('no badge from a server without roles', () => {
     const ctrl = controller({ id: 'ag_x', email: 'x@example.com', name: 'X', status: 'online' });
-    act(() => render(<AccountMenu ctrl={ctrl} t={t} onSignOut={() => {}} signingOut={false} />, root));
+    act(() => render(<AccountMenu ctrl={ctrl} t={t} onSignOut={() => {}} signingOut={false} />, root()));
     expect(tid('role-badge')).toBeNull();
   });
 
@@ -346,7 +317,7 @@ describe('change password', () => {
   function dialog(submit: (current: string, next: string) => Promise<unknown>) {
     const onClose = vi.fn();
     const sent = vi.fn(submit);
-    act(() => render(<ChangePassword t={t} submit={sent as never} onClose={onClose} />, root));
+    act(() => render(<ChangePassword t={t} submit={sent as never} onClose={onClose} />, root()));
     return { sent, onClose };
   }
   async function fillForm(current: string, next: string, confirm: string) {
@@ -415,7 +386,7 @@ describe('change password', () => {
 describe('the sign-in page', () => {
   function login(ended: string | null = null) {
     const onLogin = vi.fn();
-    act(() => render(<Login cfg={{ apiBase: '', wsUrl: '' }} t={t} lang="en" setLang={() => {}} ended={ended} onLogin={onLogin} />, root));
+    act(() => render(<Login cfg={{ apiBase: '', wsUrl: '' }} t={t} lang="en" setLang={() => {}} ended={ended} onLogin={onLogin} />, root()));
     return onLogin;
   }
   async function signIn(email: string, password: string) {

@@ -3,35 +3,21 @@
 // conflict and "Load theirs", the leave guard, the teams table.
 import { render } from 'preact';
 import { act } from 'preact/test-utils';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Controller } from '../src/controller';
 import { translate, type Key } from '../src/i18n';
 import { offsetAt } from '../src/rules';
 import { RulesView } from '../src/rules-view';
 import { TeamsView } from '../src/teams-view';
 import type { Agent, RulesDoc } from '../src/types';
+import { useDom } from './dom';
 
 const t = (key: Key, vars?: Record<string, string>) => translate('en', key, vars);
 const ANN: Agent = { id: 'ag_me', email: 'ann@example.com', name: 'Ann Agent', status: 'online' };
 const BOB: Agent = { id: 'ag_bob', email: 'bob@example.com', name: 'Bob Agent', status: 'online' };
 
-let root: HTMLElement;
-beforeEach(() => {
-  root = document.createElement('div');
-  document.body.appendChild(root);
-  localStorage.clear();
-  sessionStorage.clear();
-});
-afterEach(() => {
-  render(null, root);
-  root.remove();
-  vi.unstubAllGlobals();
-  vi.restoreAllMocks();
-});
-const $ = (sel: string) => root.querySelector(sel) as HTMLElement | null;
-const $$ = (sel: string) => Array.from(root.querySelectorAll(sel)) as HTMLElement[];
-const tid = (id: string) => $(`[data-testid="${id}"]`);
-const tids = (id: string) => $$(`[data-testid="${id}"]`);
+// The tests wait for what they expect with `vi.waitFor`; a click does not wait by itself.
+const { root, $, $$, tid, tids, click } = useDom({ flushAfterClick: false });
 
 type Call = { method: string; url: string; body: unknown };
 type Answer = { status?: number; body?: unknown } | null;
@@ -63,7 +49,7 @@ const BAD = '[[rules]]\nname = "Wombat"\nwhen.keywordz = ["wombat"]\nthen.reply 
 const GOOD = '[[rules]]\nname = "Wombat"\nwhen.keywords = ["wombat"]\nthen.reply = "Hi"\n';
 
 function mount(ctrl = controller()) {
-  act(() => render(<RulesView ctrl={ctrl} t={t} />, root));
+  act(() => render(<RulesView ctrl={ctrl} t={t} />, root()));
   return ctrl;
 }
 const source = () => tid('rules-source') as HTMLTextAreaElement;
@@ -72,12 +58,6 @@ function type(value: string) {
     const el = source();
     el.value = value;
     el.dispatchEvent(new Event('input', { bubbles: true }));
-  });
-}
-async function click(el: HTMLElement | null) {
-  expect(el).not.toBeNull();
-  await act(async () => {
-    el!.click();
   });
 }
 
@@ -221,7 +201,7 @@ describe('rules editor', () => {
     expect(ctrl.showView('teams')).toBe(true);
     expect(ctrl.view).toBe('teams');
     // Once the editor is gone, nothing guards.
-    act(() => render(null, root));
+    act(() => render(null, root()));
     confirm.mockClear();
     expect(ctrl.showView('rules')).toBe(true);
     expect(confirm).not.toHaveBeenCalled();
@@ -250,7 +230,7 @@ describe('teams page', () => {
       if (c.url === '/api/v1/agents') return { body: { items: [ANN, BOB, { id: 'ag_new', email: 'new@example.com', name: 'Nia New', status: 'offline' }] } };
       return null;
     });
-    act(() => render(<TeamsView ctrl={controller()} t={t} />, root));
+    act(() => render(<TeamsView ctrl={controller()} t={t} />, root()));
     await vi.waitFor(() => expect(tids('team-row')).toHaveLength(2));
     expect(said(calls)).toEqual(['GET /api/v1/teams', 'GET /api/v1/agents']);
     const cell = (team: string, col: string) => $(`[data-testid="team-row"][data-name="${team}"] [data-col="${col}"]`)!;
@@ -276,11 +256,11 @@ describe('teams page', () => {
 
   it('no teams, or no such route', async () => {
     stubFetch((c) => (c.url === '/api/v1/teams' ? { body: [] } : c.url === '/api/v1/agents' ? { body: { items: [] } } : null));
-    act(() => render(<TeamsView ctrl={controller()} t={t} />, root));
+    act(() => render(<TeamsView ctrl={controller()} t={t} />, root()));
     await vi.waitFor(() => expect(tid('teams-none')).not.toBeNull());
-    act(() => render(null, root));
+    act(() => render(null, root()));
     stubFetch(() => null);
-    act(() => render(<TeamsView ctrl={controller()} t={t} />, root));
+    act(() => render(<TeamsView ctrl={controller()} t={t} />, root()));
     await vi.waitFor(() => expect(tid('teams-missing')).not.toBeNull());
   });
 });

@@ -6,9 +6,10 @@
 // builds kept it under is removed.
 import { render } from 'preact';
 import { act } from 'preact/test-utils';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { App } from '../src/app';
 import type { Agent } from '../src/types';
+import { useDom } from './dom';
 
 const ANN: Agent = { id: 'ag_ann', email: 'ann@example.com', name: 'Ann Agent', status: 'online', role: 'admin' };
 const CFG = { apiBase: '', wsUrl: 'ws://x/ws' };
@@ -39,23 +40,8 @@ function stubFetch(refresh: () => Answer | Promise<Answer>) {
 }
 const refused = (status: number, code: string) => ({ status, body: { error: { code, message: code } } });
 
-let root: HTMLElement;
-beforeEach(() => {
-  root = document.createElement('div');
-  document.body.appendChild(root);
-  localStorage.clear();
-  sessionStorage.clear();
-  vi.stubGlobal('WebSocket', QuietSocket);
-});
-afterEach(() => {
-  act(() => render(null, root));
-  root.remove();
-  vi.unstubAllGlobals();
-  vi.useRealTimers();
-});
-const tid = (id: string) => root.querySelector(`[data-testid="${id}"]`) as HTMLElement | null;
-const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
-const start = () => act(() => render(<App cfg={CFG} />, root));
+const { root, tid, flush } = useDom({ globals: { WebSocket: QuietSocket } });
+const start = () => act(() => render(<App cfg={CFG} />, root()));
 
 /** Everything in localStorage and sessionStorage, as one string. */
 function stored(): string {

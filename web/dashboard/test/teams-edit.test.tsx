@@ -6,19 +6,19 @@
 // the list read again, with no sign-out and no reload. `fetch` is stubbed; nothing leaves the test.
 import { render } from 'preact';
 import { act } from 'preact/test-utils';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AccountMenu } from '../src/account-view';
 import { AgentsView, teamOptions } from '../src/agents-view';
 import { Controller } from '../src/controller';
 import { translate, type Key } from '../src/i18n';
 import { forgetUnreadable, mayRead, visibleList } from '../src/state';
 import { TeamsView } from '../src/teams-view';
-import type { Agent, ConversationView, Role } from '../src/types';
-import { conv } from './fixtures';
+import type { Agent, ConversationView } from '../src/types';
+import { useDom } from './dom';
+import { conv, person } from './fixtures';
 
 const t = (key: Key, vars?: Record<string, string>) => translate('en', key, vars);
 const zh = (key: Key, vars?: Record<string, string>) => translate('zh', key, vars);
-const person = (id: string, name: string, role: Role, patch: Partial<Agent> = {}): Agent => ({ id, email: `${id.slice(3)}@example.com`, name, status: 'online', role, ...patch });
 const ANN = person('ag_ann', 'Ann Agent', 'admin');
 const BOB = person('ag_bob', 'Bob Agent', 'agent', { teams: ['support'] });
 const CY = person('ag_cy', 'Cy Agent', 'agent', { teams: [] });
@@ -28,28 +28,7 @@ const TEAMS = [
   { name: 'billing', timezone: 'UTC', hours: '', answer_within_secs: 60, max_hops: 3, open_now: true, agents: [] },
 ];
 
-let root: HTMLElement;
-beforeEach(() => {
-  root = document.createElement('div');
-  document.body.appendChild(root);
-  localStorage.clear();
-  sessionStorage.clear();
-});
-afterEach(() => {
-  render(null, root);
-  root.remove();
-  vi.unstubAllGlobals();
-  vi.restoreAllMocks();
-});
-const $ = (sel: string) => root.querySelector(sel) as HTMLElement | null;
-const tid = (id: string) => $(`[data-testid="${id}"]`);
-const tids = (id: string) => Array.from(root.querySelectorAll(`[data-testid="${id}"]`)) as HTMLElement[];
-const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
-const click = async (el: HTMLElement | null) => {
-  expect(el).not.toBeNull();
-  await act(async () => el!.click());
-  await flush();
-};
+const { root, tid, tids, flush, click } = useDom();
 
 type Call = { method: string; url: string; body: unknown };
 type Answer = { status?: number; body?: unknown } | Error | null;
@@ -73,7 +52,7 @@ function controller(me: Agent, onLoggedOut: (code: string) => void = () => {}) {
   return ctrl;
 }
 function mount(node: () => preact.JSX.Element, ctrl: Controller) {
-  const again = () => act(() => render(node(), root));
+  const again = () => act(() => render(node(), root()));
   again();
   ctrl.subscribe(again);
 }
@@ -226,7 +205,7 @@ describe('agent.updated', () => {
 });
 
 describe("the agents page's teams editor", () => {
-  const row = (email: string) => root.querySelector(`[data-testid="agent-row"][data-email="${email}"]`) as HTMLElement;
+  const row = (email: string) => root().querySelector(`[data-testid="agent-row"][data-email="${email}"]`) as HTMLElement;
   const inRow = (email: string, id: string) => row(email).querySelector(`[data-testid="${id}"]`) as HTMLElement | null;
   const options = () => tids('agent-team-option') as HTMLInputElement[];
   async function tick(team: string) {

@@ -3,7 +3,7 @@
 // notes with @mentions, notifications, labels / priority / snooze / read, rating, team, reports.
 import { render } from 'preact';
 import { act } from 'preact/test-utils';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConversationList, ConversationPane, MyStatus, ViaBot } from '../src/app';
 import { CannedManager } from '../src/canned-view';
 import { Controller, type ControllerHooks } from '../src/controller';
@@ -12,6 +12,7 @@ import { Bell, Toasts } from '../src/notify-view';
 import { Reports } from '../src/reports-view';
 import { ConversationTools } from '../src/triage-view';
 import type { Agent, AgentNotification, CannedResponse, ConversationView, Message, ReportSummary } from '../src/types';
+import { useDom } from './dom';
 import { conv, msg } from './fixtures';
 
 const t = (key: Key, vars?: Record<string, string>) => translate('en', key, vars);
@@ -19,23 +20,8 @@ const ANN: Agent = { id: 'ag_me', email: 'ann@example.com', name: 'Ann Agent', s
 const BOB: Agent = { id: 'ag_bob', email: 'bob@example.com', name: 'Bob Agent', status: 'online' };
 const LI: Agent = { id: 'ag_li', email: 'wei.li@example.com', name: 'Li Wei', status: 'busy' };
 
-let root: HTMLElement;
-beforeEach(() => {
-  root = document.createElement('div');
-  document.body.appendChild(root);
-  localStorage.clear();
-  sessionStorage.clear();
-});
-afterEach(() => {
-  render(null, root);
-  root.remove();
-  vi.unstubAllGlobals();
-  vi.restoreAllMocks();
-});
-const $ = (sel: string) => root.querySelector(sel) as HTMLElement | null;
-const $$ = (sel: string) => Array.from(root.querySelectorAll(sel)) as HTMLElement[];
-const tid = (id: string) => $(`[data-testid="${id}"]`);
-const tids = (id: string) => $$(`[data-testid="${id}"]`);
+// The tests wait for what they expect with `vi.waitFor`; a click does not wait by itself.
+const { root, $, tid, tids, click } = useDom({ flushAfterClick: false });
 
 type Call = { method: string; url: string; body: unknown; headers: Record<string, string> };
 type Answer = { status?: number; body?: unknown; raw?: Response } | null;
@@ -65,7 +51,7 @@ function pane(c: ConversationView, messages: Message[] = [], ctrl = controller()
   ctrl.state.messages[c.id] = messages;
   const composerRef = { current: null as HTMLTextAreaElement | null };
   const again = () =>
-    act(() => render(<ConversationPane ctrl={ctrl} conv={ctrl.state.conversations[c.id]} t={t} agentName={(id) => ctrl.agents.find((a) => a.id === id)?.name ?? id ?? '?'} composerRef={composerRef} />, root));
+    act(() => render(<ConversationPane ctrl={ctrl} conv={ctrl.state.conversations[c.id]} t={t} agentName={(id) => ctrl.agents.find((a) => a.id === id)?.name ?? id ?? '?'} composerRef={composerRef} />, root()));
   again();
   ctrl.subscribe(again);
   return ctrl;
@@ -85,10 +71,6 @@ function key(k: string, extra: KeyboardEventInit = {}) {
   act(() => void composer().dispatchEvent(ev));
   return ev;
 }
-const click = async (el: HTMLElement | null) => {
-  expect(el).not.toBeNull();
-  await act(async () => el!.click());
-};
 
 const page = (items: ConversationView[]) => ({ items, next_cursor: null });
 
@@ -167,17 +149,17 @@ describe('the bot a message came through', () => {
   const telegram = (bot: string) => msg('m1', 'cv_1', { channel_ref: { kind: 'telegram', bot_id: Number(bot), chat_id: 77, message_ids: [1] } });
   const BOTS = [{ id: '4242', username: 'shop_bot' }, { id: '5151' }];
   it('is named on Telegram messages when the deployment has several bots', () => {
-    act(() => render(<ViaBot m={telegram('4242')} bots={BOTS} t={t} />, root));
+    act(() => render(<ViaBot m={telegram('4242')} bots={BOTS} t={t} />, root()));
     expect(tid('via-bot')!.textContent).toBe('via @shop_bot');
     expect(tid('via-bot')!.getAttribute('data-bot')).toBe('4242');
     // A bot without a username: its id.
-    act(() => render(<ViaBot m={telegram('5151')} bots={BOTS} t={t} />, root));
+    act(() => render(<ViaBot m={telegram('5151')} bots={BOTS} t={t} />, root()));
     expect(tid('via-bot')!.textContent).toBe('via 5151');
   });
   it('is not shown with one bot, or on other channels', () => {
-    act(() => render(<ViaBot m={telegram('4242')} bots={BOTS.slice(0, 1)} t={t} />, root));
+    act(() => render(<ViaBot m={telegram('4242')} bots={BOTS.slice(0, 1)} t={t} />, root()));
     expect(tid('via-bot')).toBeNull();
-    act(() => render(<ViaBot m={msg('m2', 'cv_1', { channel: 'web', channel_ref: { kind: 'web', id: 'w1' } })} bots={BOTS} t={t} />, root));
+    act(() => render(<ViaBot m={msg('m2', 'cv_1', { channel: 'web', channel_ref: { kind: 'web', id: 'w1' } })} bots={BOTS} t={t} />, root()));
     expect(tid('via-bot')).toBeNull();
   });
 });
@@ -186,7 +168,7 @@ describe('presence', () => {
   const status = () => tid('my-status') as HTMLSelectElement;
   it('shows Online once the server says so for me, and my choice while it stands', () => {
     const ctrl = controller({}, { ...ANN, status: 'offline' });
-    const draw = () => act(() => render(<MyStatus ctrl={ctrl} t={t} />, root));
+    const draw = () => act(() => render(<MyStatus ctrl={ctrl} t={t} />, root()));
     ctrl.subscribe(draw);
     draw();
     expect(status().value).toBe('offline');
@@ -434,7 +416,7 @@ const notice = (id: string, patch: Partial<AgentNotification> = {}): AgentNotifi
 
 describe('notifications', () => {
   function mount(ctrl: Controller) {
-    const draw = () => act(() => render(<><Bell ctrl={ctrl} t={t} /><Toasts ctrl={ctrl} t={t} /></>, root));
+    const draw = () => act(() => render(<><Bell ctrl={ctrl} t={t} /><Toasts ctrl={ctrl} t={t} /></>, root()));
     ctrl.subscribe(draw);
     draw();
   }
@@ -531,7 +513,7 @@ describe('labels, priority, snooze, read, rating, team', () => {
     const calls = stubFetch((call) => ({ body: { ...c, ...answer(call), version: c.version + 1 } }));
     const ctrl = controller();
     ctrl.state.conversations[c.id] = c;
-    const draw = () => act(() => render(<ConversationTools ctrl={ctrl} conv={ctrl.state.conversations[c.id]} t={t} />, root));
+    const draw = () => act(() => render(<ConversationTools ctrl={ctrl} conv={ctrl.state.conversations[c.id]} t={t} />, root()));
     ctrl.subscribe(draw);
     draw();
     return { calls, ctrl };
@@ -654,7 +636,7 @@ describe('labels, priority, snooze, read, rating, team', () => {
       conv('b', { priority: 'low', snoozed_until: '2026-01-02T09:00:00Z' }),
       conv('c', { priority: 'high' }),
     ];
-    act(() => render(<ConversationList ctrl={ctrl} list={list} t={t} now={now} />, root));
+    act(() => render(<ConversationList ctrl={ctrl} list={list} t={t} now={now} />, root()));
     const [a, b, c] = tids('conversation-item');
     expect(tids('conversation-item').map((x) => x.getAttribute('data-id'))).toEqual(['a', 'b', 'c']);
     expect(a.querySelector('[data-testid="priority-badge"]')!.textContent).toBe('Urgent');
@@ -676,7 +658,7 @@ describe('reports', () => {
   it('the last 7 days by agent: a row per group, human durations, a totals row', async () => {
     const calls = stubFetch(() => ({ body: SUMMARY }));
     const ctrl = controller();
-    act(() => render(<Reports ctrl={ctrl} t={t} now={now} />, root));
+    act(() => render(<Reports ctrl={ctrl} t={t} now={now} />, root()));
     await vi.waitFor(() => expect(tids('report-row')).toHaveLength(2));
     expect(said(calls)).toEqual(['GET /api/v1/reports/summary?from=2026-02-26&to=2026-03-04&group_by=agent']);
     expect((tid('report-from') as HTMLInputElement).value).toBe('2026-02-26');
@@ -695,7 +677,7 @@ describe('reports', () => {
 
   it('by rollout bucket with its percent', async () => {
     const calls = stubFetch(() => ({ body: { ...SUMMARY, group_by: 'bucket', groups: [row('in', 'in'), row('out', 'out')] } }));
-    act(() => render(<Reports ctrl={controller()} t={t} now={now} />, root));
+    act(() => render(<Reports ctrl={controller()} t={t} now={now} />, root()));
     await vi.waitFor(() => expect(tids('report-row')).toHaveLength(2));
     const group = tid('report-group') as HTMLSelectElement;
     act(() => {
@@ -726,7 +708,7 @@ describe('reports', () => {
     vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function (this: HTMLAnchorElement) {
       clicked.push({ href: this.href, download: this.download });
     });
-    act(() => render(<Reports ctrl={controller()} t={t} now={now} />, root));
+    act(() => render(<Reports ctrl={controller()} t={t} now={now} />, root()));
     await vi.waitFor(() => expect(tids('report-row')).toHaveLength(2));
     await click(tid('report-csv'));
     await vi.waitFor(() => expect(clicked).toHaveLength(1));
@@ -740,7 +722,7 @@ describe('reports', () => {
 
   it('a reversed range is refused before asking; a failure is said', async () => {
     stubFetch(() => ({ status: 400, body: { error: { code: 'invalid_range', message: 'from is after to' } } }));
-    act(() => render(<Reports ctrl={controller()} t={t} now={now} />, root));
+    act(() => render(<Reports ctrl={controller()} t={t} now={now} />, root()));
     await vi.waitFor(() => expect(tid('report-error')!.textContent).toBe('Could not load the report: from is after to'));
     const from = tid('report-from') as HTMLInputElement;
     act(() => {
@@ -766,7 +748,7 @@ describe('managing saved replies', () => {
       return { status: 204 };
     });
     const ctrl = controller();
-    const draw = () => act(() => render(<CannedManager ctrl={ctrl} t={t} />, root));
+    const draw = () => act(() => render(<CannedManager ctrl={ctrl} t={t} />, root()));
     ctrl.subscribe(draw);
     draw();
     return { calls, ctrl };

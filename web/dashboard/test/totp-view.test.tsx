@@ -6,51 +6,24 @@
 // a code → on, and me says so), its refusals, and turning it off.
 import { render } from 'preact';
 import { act } from 'preact/test-utils';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AccountMenu, TwoFactor } from '../src/account-view';
 import { Login } from '../src/app';
 import { Controller, type ControllerHooks } from '../src/controller';
 import { translate, type Key } from '../src/i18n';
-import type { Agent, Role } from '../src/types';
+import type { Agent } from '../src/types';
+import { useDom } from './dom';
+import { person } from './fixtures';
 
 const t = (key: Key, vars?: Record<string, string>) => translate('en', key, vars);
-const person = (id: string, name: string, role: Role, patch: Partial<Agent> = {}): Agent => ({ id, email: `${id.slice(3)}@example.com`, name, status: 'online', role, totp: false, ...patch });
-const ANN = person('ag_ann', 'Ann Admin', 'admin');
-const BOB = person('ag_bob', 'Bob Agent', 'agent');
+const ANN = person('ag_ann', 'Ann Admin', 'admin', { totp: false });
+const BOB = person('ag_bob', 'Bob Agent', 'agent', { totp: false });
 
 const SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
 const GROUPED = 'JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP';
 const OTPAUTH = `otpauth://totp/omnidesk:ann%40example.com?secret=${SECRET}&issuer=omnidesk&algorithm=SHA1&digits=6&period=30`;
 
-let root: HTMLElement;
-beforeEach(() => {
-  root = document.createElement('div');
-  document.body.appendChild(root);
-  localStorage.clear();
-  sessionStorage.clear();
-});
-afterEach(() => {
-  render(null, root);
-  root.remove();
-  vi.unstubAllGlobals();
-  vi.restoreAllMocks();
-  vi.useRealTimers();
-});
-const $ = (sel: string) => root.querySelector(sel) as HTMLElement | null;
-const tid = (id: string) => $(`[data-testid="${id}"]`);
-const flush = () => act(async () => new Promise((r) => setTimeout(r, 0)));
-const click = async (el: HTMLElement | null) => {
-  expect(el).not.toBeNull();
-  await act(async () => el!.click());
-  await flush();
-};
-async function fill(el: HTMLElement | null, value: string) {
-  expect(el).not.toBeNull();
-  await act(async () => {
-    (el as HTMLInputElement).value = value;
-    el!.dispatchEvent(new Event('input', { bubbles: true }));
-  });
-}
+const { root, tid, flush, click, fill } = useDom();
 async function submit(form: HTMLElement | null) {
   expect(form).not.toBeNull();
   await act(async () => void form!.dispatchEvent(new Event('submit', { bubbles: true, cancelable: true })));
@@ -75,7 +48,7 @@ const refuse = (status: number, code: string, message = code) => ({ status, body
 describe('the sign-in page: the second step', () => {
   function login() {
     const onLogin = vi.fn();
-    act(() => render(<Login cfg={{ apiBase: '', wsUrl: '' }} t={t} lang="en" setLang={() => {}} ended={null} onLogin={onLogin} />, root));
+    act(() => render(<Login cfg={{ apiBase: '', wsUrl: '' }} t={t} lang="en" setLang={() => {}} ended={null} onLogin={onLogin} />, root()));
     return onLogin;
   }
   async function signIn(email: string, password: string) {
@@ -223,7 +196,7 @@ function controller(me: Agent, hooks: Partial<ControllerHooks> = {}) {
   return ctrl;
 }
 function mountMenu(ctrl: Controller) {
-  const again = () => act(() => render(<AccountMenu ctrl={ctrl} t={t} onSignOut={() => {}} signingOut={false} />, root));
+  const again = () => act(() => render(<AccountMenu ctrl={ctrl} t={t} onSignOut={() => {}} signingOut={false} />, root()));
   again();
   ctrl.subscribe(again);
 }
@@ -243,7 +216,7 @@ describe('the account menu', () => {
     await click(tid('account'));
     expect(tid('totp-state')!.textContent).toBe('Off');
     expect(tid('totp-admin-hint')).toBeNull();
-    render(null, root);
+    render(null, root());
     mountMenu(controller({ ...ANN, totp: true }));
     await click(tid('account'));
     expect(tid('totp-state')!.textContent).toBe('On');
@@ -395,7 +368,7 @@ describe('setting it up', () => {
       confirmTotp: vi.fn(async () => null),
       disableTotp: vi.fn(async () => null),
     };
-    act(() => render(<TwoFactor t={t} on={false} actions={actions} onClose={() => {}} />, root));
+    act(() => render(<TwoFactor t={t} on={false} actions={actions} onClose={() => {}} />, root()));
     await fill(tid('totp-password'), 'pw');
     await submit(tid('totp-start-form'));
     expect(tid('totp-secret')!.textContent).toBe('ABCD EFGH');

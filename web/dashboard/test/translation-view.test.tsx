@@ -1,36 +1,22 @@
 // @vitest-environment happy-dom
 import { render } from 'preact';
 import { act } from 'preact/test-utils';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConversationPane } from '../src/app';
 import { Controller } from '../src/controller';
 import { translate, type Key } from '../src/i18n';
 import { applyEvent } from '../src/state';
 import { InboundText, MyLanguages, TranslationPreviewView } from '../src/translation-view';
 import type { Agent, ConversationView, Message, TranslationPreview, TranslationSetup } from '../src/types';
+import { useDom } from './dom';
 import { conv, msg } from './fixtures';
 
 const t = (key: Key, vars?: Record<string, string>) => translate('en', key, vars);
 const tZh = (key: Key, vars?: Record<string, string>) => translate('zh', key, vars);
 
-let root: HTMLElement;
-beforeEach(() => {
-  root = document.createElement('div');
-  document.body.appendChild(root);
-  localStorage.clear();
-  sessionStorage.clear();
-});
-afterEach(() => {
-  render(null, root);
-  root.remove();
-  vi.useRealTimers();
-  vi.unstubAllGlobals();
-});
-const $ = (sel: string) => root.querySelector(sel) as HTMLElement | null;
-const $$ = (sel: string) => Array.from(root.querySelectorAll(sel)) as HTMLElement[];
-const flush = () => act(async () => void (await new Promise((r) => setTimeout(r, 0))));
+const { root, $, $$, flush } = useDom();
 /** The accessible name a browser test would use: the button whose text is `name`. */
-const button = (name: string, within: ParentNode = root) =>
+const button = (name: string, within: ParentNode = root()) =>
   Array.from(within.querySelectorAll('button')).find((b) => b.textContent?.trim() === name) as HTMLButtonElement | undefined;
 
 const EN: Pick<Agent, 'language' | 'languages'> = { language: 'en', languages: ['en'] };
@@ -58,7 +44,7 @@ const reply = (translation: Message['translation'], patch: Partial<Message> = {}
   });
 
 describe('a translated customer message in the timeline', () => {
-  const show = (m: Message, reader = EN, tr = t) => act(() => render(<InboundText m={m} reader={reader} t={tr} />, root));
+  const show = (m: Message, reader = EN, tr = t) => act(() => render(<InboundText m={m} reader={reader} t={tr} />, root()));
 
   it('shows the translation with "Translated from Russian · DeepL · Show original", and toggles to the original and back', () => {
     show(ru());
@@ -134,7 +120,7 @@ function pane(c: ConversationView, messages: Message[], setup: TranslationSetup 
   ctrl.state.conversations[c.id] = c;
   ctrl.state.messages[c.id] = messages;
   const again = () =>
-    act(() => render(<ConversationPane ctrl={ctrl} conv={ctrl.state.conversations[c.id]} t={t} agentName={(id) => (id === 'ag_me' ? 'you' : id ?? '?')} composerRef={{ current: null }} />, root));
+    act(() => render(<ConversationPane ctrl={ctrl} conv={ctrl.state.conversations[c.id]} t={t} agentName={(id) => (id === 'ag_me' ? 'you' : id ?? '?')} composerRef={{ current: null }} />, root()));
   again();
   return { ctrl, again };
 }
@@ -271,7 +257,7 @@ describe('the composer preview', () => {
   let asked: Deferred[];
   const load = (text: string, signal: AbortSignal) =>
     new Promise<TranslationPreview>((resolve, reject) => void asked.push({ text, signal, resolve, reject }));
-  const view = (text: string, active = true) => act(() => render(<TranslationPreviewView text={text} language="ru" active={active} load={load} t={t} />, root));
+  const view = (text: string, active = true) => act(() => render(<TranslationPreviewView text={text} language="ru" active={active} load={load} t={t} />, root()));
   const wait = (ms: number) => act(async () => void (await vi.advanceTimersByTimeAsync(ms)));
   beforeEach(() => {
     asked = [];
@@ -328,7 +314,7 @@ describe('the composer preview', () => {
     view('Hello', false);
     await wait(1000);
     expect(asked).toHaveLength(0);
-    expect(root.textContent).toBe('');
+    expect(root().textContent).toBe('');
   });
 });
 
@@ -364,12 +350,12 @@ describe('the composer preview in the pane', () => {
 
 describe('my languages', () => {
   const open = (me: Pick<Agent, 'language' | 'languages'>, onSave = vi.fn(async () => null as string | null), setup: TranslationSetup | null = { enabled: true, providers: ['deepl'], quota: [] }) => {
-    act(() => render(<MyLanguages me={me} setup={setup} t={t} onSave={onSave} />, root));
+    act(() => render(<MyLanguages me={me} setup={setup} t={t} onSave={onSave} />, root()));
     act(() => button('My languages')!.click());
     return onSave;
   };
   const check = (tag: string) => {
-    const box = root.querySelector(`[data-language="${tag}"] input`) as HTMLInputElement;
+    const box = root().querySelector(`[data-language="${tag}"] input`) as HTMLInputElement;
     act(() => box.click());
   };
 
@@ -381,8 +367,8 @@ describe('my languages', () => {
     const own = $('[data-testid="own-language"]') as HTMLSelectElement;
     expect(own.value).toBe('en');
     expect(document.activeElement).toBe(own);
-    expect((root.querySelector('[data-language="de"] input') as HTMLInputElement).checked).toBe(true);
-    expect(root.querySelector('[data-language="en"] input')).toBeNull(); // the own language is not an "also"
+    expect((root().querySelector('[data-language="de"] input') as HTMLInputElement).checked).toBe(true);
+    expect(root().querySelector('[data-language="en"] input')).toBeNull(); // the own language is not an "also"
     own.value = 'ru';
     act(() => void own.dispatchEvent(new Event('change', { bubbles: true })));
     check('zh');
@@ -407,7 +393,7 @@ describe('my languages', () => {
   it('says when translation is off (detection only)', () => {
     open({ language: 'en', languages: ['en'] }, undefined, { enabled: false, providers: [], quota: [] });
     expect($('[data-testid="translation-off"]')!.textContent).toBe('Translation is off: detection only (set OMNIDESK_TRANSLATOR)');
-    act(() => render(null, root));
+    act(() => render(null, root()));
     open({ language: 'en', languages: ['en'] });
     expect($('[data-testid="translation-off"]')).toBeNull();
   });
