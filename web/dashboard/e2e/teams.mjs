@@ -4,7 +4,9 @@
 // no reload and no new sign-in. A routing rule sends the customer's messages with a keyword to
 // that team: the conversation is hidden from Tess before, appears in her Unassigned list once she
 // is in the team (and the customer's next message arrives there live), and leaves it when she is
-// out again. It runs inside e2e/run.mjs (its server, fake Telegram and browser); nothing here
+// out again, when a notice on her page says why the conversation she had open closed (and that
+// her draft is kept). The agents page, open before Tess was added, shows her after a click on
+// its nav entry. It runs inside e2e/run.mjs (its server, fake Telegram and browser); nothing here
 // starts a server. Register it in main() after the roles, AI and two-factor scenarios (it adds an
 // agent who is signed in), with the ctx of toolsScenarios plus `admin`:
 //
@@ -22,7 +24,7 @@
 import { join } from 'node:path';
 
 export const TEAMS_SCENARIOS = [
-  "teams: the admin puts an agent into a team on the agents page; the agent's open dashboard shows the team's waiting conversation at once and its new messages live; taken out again, it leaves her Unassigned list — no reload, no new sign-in",
+  "teams: the admin puts an agent into a team on the agents page; the agent's open dashboard shows the team's waiting conversation at once and its new messages live; taken out again, it leaves her Unassigned list and a notice says why her open conversation closed, her draft kept — no reload, no new sign-in",
 ];
 
 const TESS = { email: 'tess-teams@example.com', name: 'Tess Teams', password: 'tess teams password' };
@@ -56,6 +58,12 @@ export async function teamsScenarios(ctx) {
   tess.on('pageerror', (e) => ctx.pageErrors.push(`[Tess] ${e}`));
   try {
     await test(TEAMS_SCENARIOS[0], async () => {
+      // Ann's agents page is open before Tess exists (it may be open from an earlier scenario:
+      // the click reads it again all the same); each read is waited for.
+      const agentsRead = () => page.waitForResponse((r) => new URL(r.url()).pathname === '/api/v1/agents' && r.request().method() === 'GET', { timeout: 5000 });
+      let read = agentsRead();
+      await page.getByTestId('nav-agents').click();
+      await read;
       ctx.admin(['team', 'add', '--name', TEAM, '--timezone', 'UTC']);
       ctx.admin(['agent', 'add', '--email', TESS.email, '--name', TESS.name, '--password', TESS.password, '--role', 'agent']);
       // The rule first, so no other rule answers the keyword before it.
@@ -90,11 +98,13 @@ export async function teamsScenarios(ctx) {
       assert((await item.count()) === 0, 'not in her All list either');
       await tess.getByTestId('tab-unassigned').click();
 
-      // Ann puts Tess into the team on the agents page.
-      // The page may be open from an earlier scenario: read again, Tess is new.
-      await page.getByTestId('nav-agents').click();
-      await page.getByTestId('agents-refresh').click();
+      // Ann puts Tess into the team on the agents page. It was read before Tess was added: a
+      // click on its nav entry, the page already open, reads it again and she shows.
       const row = page.locator(`[data-testid="agent-row"][data-email="${TESS.email}"]`);
+      assert((await row.count()) === 0, 'Tess not on the agents page read before she was added');
+      read = agentsRead();
+      await page.getByTestId('nav-agents').click();
+      await read;
       await row.waitFor({ timeout: 5000 });
       await row.getByTestId('agent-teams-edit').click();
       const editor = page.getByTestId('agent-teams-editor');
@@ -108,8 +118,12 @@ export async function teamsScenarios(ctx) {
       assert((await row.getByTestId('agent-teams').textContent()) === TEAM, `the row shows her team: ${await row.getByTestId('agent-teams').textContent()}`);
       assert((await tessOnServer()).teams.includes(TEAM), 'in the team on the server');
 
-      // Her open dashboard: the conversation in Unassigned within seconds, her menu says her team.
+      // Her open dashboard: the conversation in Unassigned within seconds, a notice says so, her menu says her team.
       await item.waitFor({ timeout: 5000 });
+      const joined = tess.getByTestId('teams-notice').filter({ hasText: `You were added to team ${TEAM}: its waiting conversations are now in Unassigned.` });
+      await joined.waitFor({ timeout: 3000 });
+      await joined.getByRole('button', { name: 'Dismiss' }).click();
+      await joined.waitFor({ state: 'detached', timeout: 3000 });
       await tess.getByTestId('account').click();
       assert((await tess.getByTestId('account-teams').textContent()) === `Teams: ${TEAM}`, `her menu: ${await tess.getByTestId('account-teams').textContent()}`);
       await tess.screenshot({ path: join(results, '71-account-teams.png') });
@@ -123,6 +137,8 @@ export async function teamsScenarios(ctx) {
       await item.getByTestId('preview').filter({ hasText: next }).waitFor({ timeout: 5000 });
       assert((await item.count()) === 1, 'still waiting in Unassigned');
       await tess.screenshot({ path: join(results, '72-teams-joined.png') });
+      const draft = 'Zebras are welcome, and about your (half typed in teams e2e)';
+      await tess.getByTestId('composer').fill(draft);
 
       // Out of the team again: the conversation leaves her list (and the open pane).
       await row.getByTestId('agent-teams-edit').click();
@@ -131,6 +147,18 @@ export async function teamsScenarios(ctx) {
       await page.getByTestId('agent-done').filter({ hasText: 'Tess Teams is now in no team.' }).waitFor({ timeout: 3000 });
       await item.waitFor({ state: 'detached', timeout: 5000 });
       assert((await tess.getByTestId('conversation').count()) === 0, 'the conversation closed on her page');
+      // A notice says why, naming her teams, the customer and the team; it stays until dismissed.
+      const notice = tess.getByTestId('teams-notice');
+      await notice.waitFor({ timeout: 3000 });
+      const said = await notice.locator('strong, .toast-text').allTextContents();
+      const expected = [
+        'Your teams changed (now: no team).',
+        `The conversation with ${conversation.contact.display_name} is in team ${TEAM}, which you are no longer in, so it was closed.`,
+        'Your unsent draft is kept.',
+      ];
+      assert(JSON.stringify(said) === JSON.stringify(expected), `the notice: ${JSON.stringify(said)}`);
+      await notice.screenshot({ path: join(results, '74-teams-notice.png') });
+      assert((await tess.evaluate((id) => localStorage.getItem(`omnidesk.draft.${id}`), conversation.id)) === draft, 'her draft kept');
       // And nothing more about it arrives.
       await ctx.postUpdate('A third zebra message (teams e2e)', ZOE);
       await sleep(1500);

@@ -58,6 +58,7 @@ export function AgentsView({ ctrl, t }: { ctrl: Controller; t: T }) {
   const [editing, setEditing] = useState<Editing | null>(null);
   const [tick, setTick] = useState(0);
 
+  // Read on opening, and again on *Refresh* or a click on the page's nav entry while it is open.
   useEffect(() => {
     let live = true;
     setError(null);
@@ -77,7 +78,7 @@ export function AgentsView({ ctrl, t }: { ctrl: Controller; t: T }) {
     return () => {
       live = false;
     };
-  }, [ctrl, tick]);
+  }, [ctrl, tick, ctrl.viewAgain]);
 
   const agents = [...ctrl.agents].sort(byRoleAndName);
   const confirm = async () => {

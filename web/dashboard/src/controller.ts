@@ -7,9 +7,9 @@ import { Outbox, clientIdOf, type Pending } from './outbox';
 import { DEFAULT_LIMITS, needLinks, parseLimits, type Limits } from './attachments';
 import {
   appendListPage, applyEvent, conversationsOfContact, emptyState, eraseContact, flattenEvents, forgetUnreadable, newlyAssignedToMe, openingTab, prependOlder, putContact,
-  rememberName, resyncHasGap, resyncList, setTimeline, tabQuery, upsertConversation, upsertMessage, visibleList, type State, type Tab,
+  rememberName, resyncHasGap, resyncList, setTimeline, tabQuery, teamsNotIn, upsertConversation, upsertMessage, visibleList, type State, type Tab,
 } from './state';
-import { forgetDrafts } from './drafts';
+import { forgetDrafts, loadDraft } from './drafts';
 import { erasedIds, parseErasure } from './erasure';
 import { addNotification, loadNotifications, markRead, parseNotification, saveNotifications, type HeldNotification } from './notifications';
 import { upsertCanned } from './canned';
@@ -62,6 +62,22 @@ export interface ErasedNotice {
   conversationId: string | null;
   counts: ErasureCounts | null;
   mine: boolean;
+}
+
+/**
+ * What an admin's change of my teams did to my screen, for the notice that says why: without it
+ * the open conversation vanished with no word. The view puts it into words.
+ */
+export interface TeamsNotice {
+  id: string;
+  /** My teams now. */
+  teams: string[];
+  /** The teams I was just put in: their waiting conversations are in Unassigned now. */
+  added: string[];
+  /** The open conversation, closed: its contact's name, its team, and whether a draft of it is kept. */
+  closed: { name: string; team: string | null; draft: boolean } | null;
+  /** How many other conversations left my lists. */
+  gone: number;
 }
 
 function refusal(e: unknown): { ok: false; status: number | null; code: string; message: string } {
@@ -120,6 +136,14 @@ export class Controller {
   /** Notifications shown as toasts right now. */
   toasts: AgentNotification[] = [];
   private toastTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Notices of my teams changed, newest first (shown with the toasts). */
+  teamNotices: TeamsNotice[] = [];
+  private noticeSeq = 0;
+  /**
+   * Counts clicks on the nav entry of the view already shown: that page reads its data again (on
+   * the agents page, an agent added with the CLI meanwhile shows up).
+   */
+  viewAgain = 0;
   /** No tab was picked in this session: the first list read decides (Mine if it holds any, else Unassigned). */
   private choosingTab = false;
   /**
@@ -439,6 +463,7 @@ export class Controller {
   showView(view: View): boolean {
     if (!this.mayView(view)) return false;
     if (view !== this.view && !this.mayLeave()) return false;
+    if (view === this.view) this.viewAgain++;
     this.view = view;
     sessionStorage.setItem(VIEW_KEY, view);
     this.emit();
@@ -809,25 +834,66 @@ export class Controller {
     this.me = keepPresence({ ...this.me, ...agent }, this.me);
     this.leaveForbiddenView();
     this.emit();
-    if (before.role !== this.me.role || !sameTeams(before.teams, this.me.teams)) void this.rereadForMyTeams();
+    if (before.role !== this.me.role || !sameTeams(before.teams, this.me.teams)) void this.rereadForMyTeams(before);
   }
 
   /**
    * My teams changed: the conversations I may no longer read leave the lists now (the server
    * pushes nothing more about them; the open one closes), and the list shown is read again, so
-   * a conversation of a team I joined appears in Unassigned and All without a reload.
+   * a conversation of a team I joined appears in Unassigned and All without a reload. A notice
+   * says what changed (a change of role signs me out instead, so only teams get one).
    */
-  private async rereadForMyTeams(): Promise<void> {
+  private async rereadForMyTeams(before: Agent): Promise<void> {
     const s = forgetUnreadable(this.state, this.me);
-    if (this.openId && this.state.conversations[this.openId] && !s.conversations[this.openId]) {
+    const open = this.openId ? this.state.conversations[this.openId] : undefined;
+    const closed = open && !s.conversations[open.id] ? open : null;
+    if (closed) {
+      // Its drafts stay: they are the agent's typing, and open again with it if they get it back.
       this.openId = null;
       sessionStorage.removeItem(OPEN_KEY);
     }
+    const gone = Object.keys(this.state.conversations).length - Object.keys(s.conversations).length - (closed ? 1 : 0);
     this.set(s);
+    if (!sameTeams(before.teams, this.me.teams)) this.noticeTeams(before, closed, gone);
     const tab = this.tab;
     const since = this.eventSeq;
     const page = await this.guard(this.api.conversations(tabQuery(tab), null));
     if (page) this.set(resyncList(this.state, tab, page, this.openId, this.touchedSince(since)));
+  }
+
+  /**
+   * Tells me what my new teams changed on my screen: the open conversation closed, conversations
+   * gone from my lists, teams whose queue I now see. A change that shows nothing (taken out of a
+   * team I held nothing of) says nothing, nor one for a supervisor or an admin, who read every
+   * team anyway. A notice that closed my conversation stays until dismissed, so an agent back at
+   * the desk still learns why it is gone; the others go after 15 s, as a mention's toast does.
+   */
+  private noticeTeams(before: Agent, closed: ConversationView | null, gone: number): void {
+    if (this.me.role !== 'agent') return;
+    const added = teamsNotIn(this.me.teams, before.teams);
+    if (!closed && gone === 0 && added.length === 0) return;
+    const draft = closed !== null && (loadDraft(localStorage, closed.id) !== '' || loadDraft(localStorage, `note.${closed.id}`) !== '');
+    const n: TeamsNotice = {
+      id: `teams.${++this.noticeSeq}`,
+      teams: [...(this.me.teams ?? [])],
+      added,
+      closed: closed ? { name: closed.contact.display_name, team: closed.team ?? null, draft } : null,
+      gone,
+    };
+    for (const old of this.teamNotices.slice(2)) this.dismissNotice(old.id);
+    this.teamNotices = [n, ...this.teamNotices];
+    if (!closed) this.toastTimers.set(n.id, setTimeout(() => this.dismissNotice(n.id), 15_000));
+    this.emit();
+  }
+
+  dismissNotice(id: string): void {
+    const t = this.toastTimers.get(id);
+    if (t) clearTimeout(t);
+    this.toastTimers.delete(id);
+    const next = this.teamNotices.filter((x) => x.id !== id);
+    if (next.length === this.teamNotices.length) return;
+    this.teamNotices = next;
+    this.emit();
   }
 
   /** Back to the conversations when my role (read again) may not open the view shown. */

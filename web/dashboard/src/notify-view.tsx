@@ -1,8 +1,9 @@
-// The header's bell (unread count, the list of notifications, each opening its conversation)
-// and the toasts a new @mention shows for a few seconds. All of it text.
+// The header's bell (unread count, the list of notifications, each opening its conversation),
+// the toasts a new @mention shows for a few seconds, and the notice saying what a change of my
+// teams did to my screen. All of it text.
 
 import { useRef, useState } from 'preact/hooks';
-import type { Controller } from './controller';
+import type { Controller, TeamsNotice } from './controller';
 import { useDismiss } from './dismiss';
 import type { Key } from './i18n';
 import { unreadCount } from './notifications';
@@ -73,9 +74,44 @@ export function Bell({ ctrl, t }: { ctrl: Controller; t: T }) {
   );
 }
 
+/**
+ * The sentences of a teams notice, the first one its title: my teams now and why the open
+ * conversation closed (naming its contact and team), or how many conversations left my lists;
+ * then the teams I was put in. Added to a team alone, that is the only sentence.
+ */
+export function teamsNoticeText(n: TeamsNotice, t: T): string[] {
+  const out: string[] = [];
+  if (n.closed || n.gone > 0) out.push(t('teams_noticeChanged', { a: n.teams.length ? n.teams.join(', ') : t('teams_noticeNoTeam') }));
+  if (n.closed) {
+    out.push(t('teams_noticeClosed', { a: n.closed.name, b: n.closed.team ?? '' }));
+    if (n.closed.draft) out.push(t('teams_noticeDraft'));
+    if (n.gone > 0) out.push(n.gone === 1 ? t('teams_noticeGoneMore1') : t('teams_noticeGoneMore', { a: String(n.gone) }));
+  } else if (n.gone > 0) {
+    out.push(n.gone === 1 ? t('teams_noticeGone1') : t('teams_noticeGone', { a: String(n.gone) }));
+  }
+  if (n.added.length) out.push(t(n.added.length === 1 ? 'teams_noticeAdded' : 'teams_noticeAddedMany', { a: n.added.join(', '), b: t('tab_unassigned') }));
+  return out;
+}
+
 export function Toasts({ ctrl, t }: { ctrl: Controller; t: T }) {
   return (
     <div class="toasts" aria-live="polite" data-testid="toasts">
+      {ctrl.teamNotices.map((n) => {
+        const [title, ...more] = teamsNoticeText(n, t);
+        return (
+          <div class="toast toast-notice" data-testid="teams-notice" data-id={n.id}>
+            <div class="toast-body">
+              <strong>{title}</strong>
+              {more.map((line) => (
+                <span class="toast-text">{line}</span>
+              ))}
+            </div>
+            <button type="button" class="toast-close" aria-label={t('dismiss')} title={t('dismiss')} onClick={() => ctrl.dismissNotice(n.id)}>
+              ×
+            </button>
+          </div>
+        );
+      })}
       {ctrl.toasts.map((n) => (
         <div class="toast" data-testid="toast" data-id={n.id} data-conversation={n.conversation_id}>
           <button type="button" class="toast-open" onClick={() => void ctrl.openNotification(n.id)}>

@@ -124,6 +124,15 @@ export function mayRead(me: Pick<Agent, 'id' | 'role' | 'teams'>, c: Pick<Conver
 const asciiLower = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 
 /**
+ * The teams of `teams` that `others` does not have, names compared ignoring ASCII case as the
+ * server compares them: `teamsNotIn(now, before)` are the teams I was just put in.
+ */
+export function teamsNotIn(teams: readonly string[] | undefined, others: readonly string[] | undefined): string[] {
+  const held = new Set((others ?? []).map(asciiLower));
+  return [...new Set(teams ?? [])].filter((t) => !held.has(asciiLower(t)));
+}
+
+/**
  * Drops the conversations `me` may no longer read (after my teams changed): the server pushes
  * nothing more about them, so held ones would linger in the lists, stale. Their timelines go
  * too; unchanged when every one is still readable.

@@ -3,15 +3,19 @@
 // the server's refusals on the row, the hint when there are no teams), and the `agent.updated`
 // push every dashboard hears after it — another agent's record replaced where agents are held;
 // my own teams changed: me replaced, the conversations I may no longer read gone at once and
-// the list read again, with no sign-out and no reload. `fetch` is stubbed; nothing leaves the test.
+// the list read again, with no sign-out and no reload, and a notice saying why (the open
+// conversation closed, its draft kept; the teams I was put in). The agents page reads its list
+// again on a click on its nav entry. `fetch` is stubbed; nothing leaves the test.
 import { render } from 'preact';
 import { act } from 'preact/test-utils';
 import { describe, expect, it, vi } from 'vitest';
 import { AccountMenu } from '../src/account-view';
 import { AgentsView, teamOptions } from '../src/agents-view';
+import { ConversationPane } from '../src/app';
 import { Controller } from '../src/controller';
 import { translate, type Key } from '../src/i18n';
 import { forgetUnreadable, mayRead, visibleList } from '../src/state';
+import { Toasts, teamsNoticeText } from '../src/notify-view';
 import { TeamsView } from '../src/teams-view';
 import type { Agent, ConversationView } from '../src/types';
 import { useDom } from './dom';
@@ -28,7 +32,7 @@ const TEAMS = [
   { name: 'billing', timezone: 'UTC', hours: '', answer_within_secs: 60, max_hops: 3, open_now: true, agents: [] },
 ];
 
-const { root, tid, tids, flush, click } = useDom();
+const { root, tid, tids, flush, click, fill } = useDom();
 
 type Call = { method: string; url: string; body: unknown };
 type Answer = { status?: number; body?: unknown } | Error | null;
@@ -201,6 +205,181 @@ describe('agent.updated', () => {
     await flush();
     expect(calls.filter((c) => c.url === '/api/v1/teams')).toHaveLength(2);
     expect(tid('teams-cli')!.textContent).toContain('admins put agents in them on the Agents page');
+  });
+});
+
+describe('the notice of my teams changed', () => {
+  const BOB2 = { ...BOB, teams: ['support', 'billing'] };
+  const named = (id: string, name: string, patch: Partial<ConversationView>) => {
+    const c = conv(id, patch);
+    return { ...c, contact: { ...c.contact, display_name: name } };
+  };
+  const supportWaiting = () => named('cv_sup', 'Ann', { status: 'queued', assignee_id: null, team: 'support' });
+  const notices = () => tids('teams-notice').map((n) => Array.from(n.querySelectorAll('strong, .toast-text')).map((x) => x.textContent));
+  /** Lets `ms` pass on the faked clock (the notices' timers are faked), the fetches answering meanwhile. */
+  const pass = (ms: number) =>
+    act(async () => {
+      await vi.advanceTimersByTimeAsync(ms);
+    });
+  const settle = () => pass(0);
+  /** A controller of `me` on Unassigned, holding `held` with `open` open, the toasts on screen. */
+  async function desk(me: Agent, held: ConversationView[], open: string | null, list: ConversationView[] = []) {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const calls = stubFetch((c) => (c.url.startsWith('/api/v1/conversations?') ? { body: page(list) } : null));
+    const ctrl = controller(me);
+    ctrl.tab = 'unassigned';
+    ctrl.state = { ...ctrl.state, conversations: Object.fromEntries(held.map((c) => [c.id, c])) };
+    ctrl.openId = open;
+    mount(() => <Toasts ctrl={ctrl} t={t} />, ctrl);
+    return { ctrl, calls };
+  }
+
+  it('taken out of a team while its conversation is open: it closes, and the notice names my teams now, the contact and the team; it stays until dismissed', async () => {
+    const other = conv('cv_sup2', { status: 'queued', assignee_id: null, team: 'support' });
+    const { ctrl } = await desk(BOB2, [supportWaiting(), other], 'cv_sup');
+    push(ctrl, { type: 'agent.updated', agent: { ...BOB2, teams: ['billing'] } });
+    await settle();
+    expect(ctrl.openId).toBeNull();
+    expect(notices()).toEqual([
+      [
+        'Your teams changed (now: billing).',
+        'The conversation with Ann is in team support, which you are no longer in, so it was closed.',
+        'One more left your lists.',
+      ],
+    ]);
+    await pass(60_000);
+    expect(tids('teams-notice')).toHaveLength(1);
+    const close = tid('teams-notice')!.querySelector('.toast-close') as HTMLElement;
+    expect(close.getAttribute('aria-label')).toBe('Dismiss');
+    await act(async () => close.click());
+    expect(tids('teams-notice')).toHaveLength(0);
+    expect(ctrl.teamNotices).toEqual([]);
+  });
+
+  it('taken out of my only team with nothing open: how many conversations left my lists', async () => {
+    const { ctrl } = await desk(BOB, [supportWaiting(), conv('cv_sup2', { status: 'queued', assignee_id: null, team: 'support' })], null);
+    push(ctrl, { type: 'agent.updated', agent: { ...BOB, teams: [] } });
+    await settle();
+    expect(notices()).toEqual([['Your teams changed (now: no team).', '2 conversations of teams you are no longer in left your lists.']]);
+  });
+
+  it("added to a team: the notice names it and says its waiting conversations are in Unassigned; it goes after 15 s", async () => {
+    const vipWaiting = conv('cv_vip', { status: 'queued', assignee_id: null, team: 'vip' });
+    const { ctrl } = await desk(BOB, [], null, [vipWaiting]);
+    push(ctrl, { type: 'agent.updated', agent: { ...BOB, teams: ['support', 'vip'] } });
+    await settle();
+    expect(visibleList(ctrl.state, 'unassigned').map((c) => c.id)).toEqual(['cv_vip']);
+    expect(notices()).toEqual([['You were added to team vip: its waiting conversations are now in Unassigned.']]);
+    await pass(14_000);
+    expect(tids('teams-notice')).toHaveLength(1);
+    await pass(1_000);
+    expect(tids('teams-notice')).toHaveLength(0);
+  });
+
+  it('moved from one team to two others while its conversation is open: both halves, teams named', () => {
+    const text = teamsNoticeText({ id: 'n', teams: ['billing', 'vip'], added: ['billing', 'vip'], closed: { name: 'Ann', team: 'support', draft: false }, gone: 3 }, t);
+    expect(text).toEqual([
+      'Your teams changed (now: billing, vip).',
+      'The conversation with Ann is in team support, which you are no longer in, so it was closed.',
+      '3 more left your lists.',
+      'You were added to teams billing, vip: their waiting conversations are now in Unassigned.',
+    ]);
+    expect(teamsNoticeText({ id: 'n', teams: [], added: [], closed: null, gone: 1 }, t)).toEqual([
+      'Your teams changed (now: no team).',
+      'A conversation of a team you are no longer in left your lists.',
+    ]);
+  });
+
+  it("another agent's change of teams, even one that would close my conversation were it mine: no notice, nothing closes", async () => {
+    const { ctrl, calls } = await desk(BOB, [supportWaiting()], 'cv_sup');
+    push(ctrl, { type: 'agent.updated', agent: { ...CY, teams: ['support', 'vip'] } });
+    push(ctrl, { type: 'agent.updated', agent: { ...person('ag_dee', 'Dee', 'agent'), teams: [] } });
+    await settle();
+    expect(ctrl.openId).toBe('cv_sup');
+    expect(ctrl.teamNotices).toEqual([]);
+    expect(tids('teams-notice')).toHaveLength(0);
+    expect(calls).toEqual([]);
+  });
+
+  it('a change of mine that shows nothing (out of a team I held nothing of), or of a supervisor: no notice', async () => {
+    const { ctrl } = await desk(BOB2, [conv('cv_common', { status: 'queued', assignee_id: null, team: null })], 'cv_common');
+    push(ctrl, { type: 'agent.updated', agent: { ...BOB2, teams: ['billing'] } });
+    await settle();
+    expect(ctrl.openId).toBe('cv_common');
+    expect(ctrl.teamNotices).toEqual([]);
+    const sup = { ...BOB, role: 'supervisor' as const };
+    const other = await desk(sup, [], null);
+    push(other.ctrl, { type: 'agent.updated', agent: { ...sup, teams: ['support', 'vip'] } });
+    await settle();
+    expect(other.ctrl.teamNotices).toEqual([]);
+  });
+
+  it('the draft typed in the closed conversation is kept, said so, and back in the composer when the conversation opens again', async () => {
+    stubFetch((c) => {
+      if (c.url.startsWith('/api/v1/conversations?')) return { body: page([supportWaiting()]) };
+      if (c.url === '/api/v1/conversations/cv_sup') return { body: supportWaiting() };
+      if (c.url.startsWith('/api/v1/conversations/cv_sup/messages')) return { body: page([]) };
+      return null;
+    });
+    const ctrl = controller(BOB);
+    ctrl.tab = 'unassigned';
+    ctrl.state = { ...ctrl.state, conversations: { cv_sup: supportWaiting() } };
+    ctrl.openId = 'cv_sup';
+    const composerRef = { current: null as HTMLTextAreaElement | null };
+    mount(() => {
+      const open = ctrl.openId ? ctrl.state.conversations[ctrl.openId] : undefined;
+      return (
+        <div>
+          {open ? <ConversationPane key={open.id} ctrl={ctrl} conv={open} t={t} agentName={(id) => id ?? '?'} composerRef={composerRef} /> : <p data-testid="no-pane" />}
+          <Toasts ctrl={ctrl} t={t} />
+        </div>
+      );
+    }, ctrl);
+    await fill(tid('composer'), 'Half a reply about your refund');
+    push(ctrl, { type: 'agent.updated', agent: { ...BOB, teams: [] } });
+    await flush();
+    expect(tid('no-pane')).not.toBeNull();
+    expect(tid('composer')).toBeNull();
+    expect(tids('teams-notice')[0].textContent).toContain('Your unsent draft is kept.');
+    expect(localStorage.getItem('omnidesk.draft.cv_sup')).toBe('Half a reply about your refund');
+
+    push(ctrl, { type: 'agent.updated', agent: { ...BOB, teams: ['support'] } });
+    await flush();
+    await ctrl.open('cv_sup');
+    await flush();
+    expect((tid('composer') as HTMLTextAreaElement).value).toBe('Half a reply about your refund');
+  });
+
+  it('every new string is in Chinese too', () => {
+    const keys: Key[] = [
+      'teams_noticeChanged', 'teams_noticeNoTeam', 'teams_noticeClosed', 'teams_noticeDraft', 'teams_noticeGone1', 'teams_noticeGone',
+      'teams_noticeGoneMore1', 'teams_noticeGoneMore', 'teams_noticeAdded', 'teams_noticeAddedMany',
+    ];
+    for (const k of keys) expect(zh(k, { a: 'A', b: 'B' })).not.toBe(t(k, { a: 'A', b: 'B' }));
+    expect(teamsNoticeText({ id: 'n', teams: ['vip'], added: ['vip'], closed: null, gone: 0 }, zh)).toEqual(['你已被加入团队 vip：其等待中的会话现在在“未分配”中。']);
+  });
+});
+
+describe('the agents page, its nav entry clicked while it is open', () => {
+  it('reads the agents again: one added meanwhile shows up', async () => {
+    const dee = person('ag_dee', 'Dee New', 'agent', { teams: [] });
+    let agents = [ANN, BOB, CY];
+    const calls = stubFetch((c) => (c.url === '/api/v1/agents' ? { body: { items: agents } } : c.url === '/api/v1/teams' ? { body: TEAMS } : null));
+    const ctrl = controller(ANN);
+    expect(ctrl.showView('agents')).toBe(true);
+    mount(() => <AgentsView ctrl={ctrl} t={t} />, ctrl);
+    await flush();
+    expect(tids('agent-row')).toHaveLength(3);
+    agents = [ANN, BOB, CY, dee];
+    // What the nav entry's click calls: the view it is already on.
+    await act(async () => void ctrl.showView('agents'));
+    await flush();
+    expect(calls.filter((c) => c.url === '/api/v1/agents')).toHaveLength(2);
+    expect(root().querySelector('[data-testid="agent-row"][data-email="dee@example.com"]')).not.toBeNull();
+    // Another view and back: read once on opening, as before.
+    ctrl.showView('teams');
+    ctrl.showView('agents');
+    expect(ctrl.viewAgain).toBe(1);
   });
 });
 
