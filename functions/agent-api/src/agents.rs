@@ -467,38 +467,45 @@ pub(crate) async fn patch_agent(
         agent.totp = false;
         agent.totp_secret = None;
     }
-    if (agent.role, agent.disabled) == before && !reset_totp {
-        if teams_changed {
-            deps.agents.update_agent(&agent).await?;
-            teams_changed_now(&deps, &me, &agent).await?;
-        }
+    let access_changed = (agent.role, agent.disabled) != before || reset_totp;
+    if !access_changed && !teams_changed {
         return Ok(Json(agent));
     }
-    let admins_left = all
-        .iter()
-        .filter(|a| a.id != id && a.role == Role::Admin && !a.disabled)
-        .count();
-    if admins_left == 0 && (agent.role != Role::Admin || agent.disabled) {
-        return Err(ApiError::conflict(
-            "last_admin",
-            "this is the last admin: make someone else an admin first",
-        ));
-    }
-    if agent.disabled {
-        // A disabled agent takes nothing new and their open conversations are offered again.
-        agent.status = AgentStatus::Offline;
-        agent.chosen_status = Some(AgentStatus::Offline);
+    if access_changed {
+        let admins_left = all
+            .iter()
+            .filter(|a| a.id != id && a.role == Role::Admin && !a.disabled)
+            .count();
+        if admins_left == 0 && (agent.role != Role::Admin || agent.disabled) {
+            return Err(ApiError::conflict(
+                "last_admin",
+                "this is the last admin: make someone else an admin first",
+            ));
+        }
+        if agent.disabled {
+            // A disabled agent takes nothing new and their open conversations are offered again.
+            agent.status = AgentStatus::Offline;
+            agent.chosen_status = Some(AgentStatus::Offline);
+        }
     }
     deps.agents.update_agent(&agent).await?;
-    crate::auth::end_sessions(deps.agents.as_ref(), id).await?;
-    omnidesk_core::usecases::forget_connections_of(deps.connections.as_ref(), id).await?;
-    tracing::info!(
-        agent_id = %id,
-        by = %me.0,
-        role = agent.role.as_str(),
-        disabled = agent.disabled,
-        "agent role or access changed; their sessions ended"
-    );
+    if access_changed {
+        crate::auth::end_sessions(deps.agents.as_ref(), id).await?;
+        omnidesk_core::usecases::forget_connections_of(deps.connections.as_ref(), id).await?;
+        tracing::info!(
+            agent_id = %id,
+            by = %me.0,
+            role = agent.role.as_str(),
+            disabled = agent.disabled,
+            "agent role or access changed; their sessions ended"
+        );
+    } else {
+        // A team change alone ends no session: the open connections are narrowed by the new
+        // teams from the next push.
+        let open =
+            omnidesk_core::usecases::update_viewers_of(deps.connections.as_ref(), &agent).await?;
+        tracing::info!(agent_id = %id, by = %me.0, open, "agent's teams changed");
+    }
     if agent.role != before.0 {
         let change = format!("{} → {}", before.0.as_str(), agent.role.as_str());
         audit::record(
@@ -558,28 +565,6 @@ async fn existing_teams(deps: &AppState, names: &[String]) -> Result<BTreeSet<St
         teams.insert(name.as_str().to_owned());
     }
     Ok(teams)
-}
-
-/// After a team change alone: the agent's open connections are narrowed by the new teams at
-/// once, every dashboard hears `agent.updated`, and the audit log keeps it.
-async fn teams_changed_now(deps: &AppState, me: &Me, agent: &Agent) -> Result<(), ApiError> {
-    let open = omnidesk_core::usecases::update_viewers_of(deps.connections.as_ref(), agent).await?;
-    tracing::info!(agent_id = %agent.id, by = %me.0, open, "agent's teams changed");
-    audit::record(
-        deps,
-        Event::by(Some(me.0), "teams_changed")
-            .on(&agent.id)
-            .detail(team_list(agent)),
-    )
-    .await;
-    publish(
-        deps,
-        &[ServerEvent::AgentUpdated {
-            agent: Box::new(agent.clone()),
-        }],
-    )
-    .await;
-    Ok(())
 }
 
 /// The agent's teams for the audit log ("none" when they have none).

@@ -73,11 +73,9 @@ pub(crate) async fn signed_in(
     };
     let ttl_ms = i64::try_from(deps.auth.session_ttl().as_millis()).unwrap_or(i64::MAX / 4);
     // Never past the session's end: a refresh token does not outlive what it refreshes.
-    let expires_at = Timestamp::from_millis(
-        now.plus_millis(ttl_ms)
-            .millis()
-            .min(signed_in_at.plus_millis(MAX_SESSION_MS).millis()),
-    );
+    let expires_at = now
+        .plus_millis(ttl_ms)
+        .min(signed_in_at.plus_millis(MAX_SESSION_MS));
     let token = random_token();
     let payload = serde_json::to_string(&Grant {
         agent: agent.id,

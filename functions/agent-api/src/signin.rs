@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use omnidesk_core::{AgentStore, StoreResult};
 use omnidesk_domain::{EmailAddress, Timestamp};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 /// A window and how many failures it allows before the next sign-in is refused.
 #[derive(Debug, Clone, Copy)]
@@ -70,13 +71,7 @@ pub fn cloudfront_viewer(
 ) -> Option<IpAddr> {
     let secret = origin_secret.filter(|s| !s.is_empty())?;
     let presented = headers.get("x-omnidesk-origin")?.as_bytes();
-    let same = presented.len() == secret.len()
-        && presented
-            .iter()
-            .zip(secret.as_bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
+    if !bool::from(presented.ct_eq(secret.as_bytes())) {
         return None;
     }
     let value = headers.get("cloudfront-viewer-address")?.to_str().ok()?;

@@ -11,6 +11,7 @@ use omnidesk_core::AgentStore;
 use omnidesk_domain::{Agent, Timestamp, TotpSecret};
 use serde::Deserialize;
 use serde_json::json;
+use subtle::ConstantTimeEq;
 
 use crate::agents::check_current_password;
 use crate::audit::{self, Event};
@@ -106,12 +107,7 @@ pub fn matching_step(secret: &TotpSecret, code: &str, now: Timestamp) -> Option<
         .filter_map(|s| u64::try_from(s).ok())
         .find(|&s| {
             // Every digit compared, whatever the first difference (no early exit).
-            let expected = code_at(&key, s);
-            expected
-                .bytes()
-                .zip(code.bytes())
-                .fold(0u8, |diff, (a, b)| diff | (a ^ b))
-                == 0
+            bool::from(code_at(&key, s).as_bytes().ct_eq(code.as_bytes()))
         })
 }
 
