@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use omnidesk_telegram::fake::FakeTelegram;
 use parking_lot::Mutex;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::process::{Child, Command};
 
 use crate::harness::{BOT_TOKEN, SECRET, bot_id, private_update};
@@ -172,16 +172,13 @@ async fn every_acked_update_survives_a_kill_9_exactly_once() {
     }
 
     // The agent sees every update exactly once.
-    let login: Value = http
-        .post(format!("http://{}/api/v1/auth/login", server.listen))
-        .json(&json!({"email": "crash@example.com", "password": "crash-test-pw"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().unwrap().to_owned();
+    let token = crate::harness::sign_in(
+        &http,
+        &format!("http://{}", server.listen),
+        "crash@example.com",
+        "crash-test-pw",
+    )
+    .await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let counts = loop {
         let counts = inbound_counts(&http, &server.listen, &token).await;

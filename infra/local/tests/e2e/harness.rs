@@ -13,6 +13,23 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 pub const BOT_TOKEN: &str = "777000111:AAtestTokenForTheFakeBotApi_abcdefgh";
 pub const SECRET: &str = "test-secret_123";
 
+/// Signs in at `base` (`http://host:port`) over HTTP: the access token.
+pub async fn sign_in(http: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
+    let login: Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("signed in as {email}: {login}"))
+        .to_owned()
+}
+
 pub fn bot_id() -> BotId {
     BotId::from_token(BOT_TOKEN).unwrap()
 }
@@ -114,19 +131,7 @@ impl Harness {
         let app = app::start(&config).await.unwrap();
         let base = format!("http://{}", app.addr);
         let http = reqwest::Client::new();
-        let login: Value = http
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({"email": "ann.agent@example.com", "password": "correct-horse"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = login["token"]
-            .as_str()
-            .expect("login returns a token")
-            .to_owned();
+        let token = sign_in(&http, &base, "ann.agent@example.com", "correct-horse").await;
         let h = Self {
             app: Some(app),
             fake,

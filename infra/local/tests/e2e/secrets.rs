@@ -131,16 +131,7 @@ async fn no_secret_is_stored_in_plain_text_or_printed_by_any_process() {
             "the webhook checks the stored secret"
         );
     }
-    let login: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": "ann@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().expect("signed in").to_owned();
+    let token = crate::harness::sign_in(&http, &base, "ann@example.com", PASSWORD).await;
     let bots = http
         .get(format!("{base}/api/v1/bots"))
         .bearer_auth(&token)
